@@ -1,0 +1,91 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { DEFAULT_PORT } from "@skiff/server";
+import { activeProfile, configPath, readProfiles, writeProfile } from "skiff";
+import { UsageError } from "../errors.js";
+import { startLocalServer } from "../local-server.js";
+import { ui } from "../output.js";
+
+export const SERVER_HELP = `Usage: skiff server [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.skiff/data]
+                    [--result-retention-ms N] [--sandbox auto|bubblewrap|none]
+
+Runs the control plane with the embedded store (SQLite) and local containers. The first
+start creates an admin token, prints it once, and writes a profile for this server into
+~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet.`;
+
+function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(
+      `--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
+    );
+  return n;
+}
+
+export async function serverCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string" },
+      "data-dir": { type: "string" },
+      "result-retention-ms": { type: "string" },
+      sandbox: { type: "string", default: "auto" },
+    },
+    strict: true,
+  });
+  const port = int("port", values.port, 0, 65535) ?? DEFAULT_PORT;
+  const retention = int(
+    "result-retention-ms",
+    values["result-retention-ms"],
+    1000,
+    365 * 24 * 3600 * 1000,
+  );
+  const sandbox = values.sandbox;
+  if (sandbox !== "auto" && sandbox !== "bubblewrap" && sandbox !== "none")
+    throw new UsageError("--sandbox must be auto, bubblewrap or none");
+  const dataDir = values["data-dir"] ?? join(process.env.HOME || homedir(), ".skiff", "data");
+
+  const server = await startLocalServer({
+    host: values.host,
+    port,
+    dataDir,
+    ...(retention !== undefined ? { resultRetentionMs: retention } : {}),
+    sandbox,
+    log: (m) => ui.info(`[skiff server] ${m}`),
+  });
+  ui.step(`Skiff server listening on ${server.url} (data: ${dataDir})`);
+  const t = server.createdAdminToken;
+  if (t) {
+    ui.out(
+      `Admin token (shown once):\n  SKIFF_TOKEN_ID=${t.tokenId}\n  SKIFF_TOKEN_SECRET=${t.tokenSecret}`,
+    );
+    const file = await configPath();
+    const profiles = await readProfiles(file);
+    const targets = Object.values(profiles).some((p) => p.server_url === server.url);
+    if (!targets) {
+      const name = profiles.default ? `local-${server.url.split(":").pop()}` : "default";
+      await writeProfile(
+        file,
+        name,
+        {
+          server_url: server.url,
+          token_id: t.tokenId,
+          token_secret: t.tokenSecret,
+          environment: "main",
+        },
+        !activeProfile(profiles),
+      );
+      ui.step(`Wrote profile "${name}" for this server to ${file}`);
+    }
+  }
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  ui.info("stopping…");
+  await server.close();
+  return 0;
+}

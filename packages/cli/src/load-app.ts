@@ -1,0 +1,41 @@
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type App, resolveApps } from "skiff";
+import type { Bundle } from "./bundle.js";
+import { UsageError } from "./errors.js";
+
+/**
+ * Imports a bundle in this process, with `skiff` resolving to the CLI's own copy, so that
+ * the App objects it defines are the ones the CLI binds to the server.
+ */
+export async function loadApps(bundle: Bundle): Promise<App[]> {
+  const dir = join(tmpdir(), `skiff-local-${process.getuid?.() ?? "u"}`, bundle.hash.slice(0, 16));
+  mkdirSync(join(dir, "node_modules"), { recursive: true });
+  const skiffDir = dirname(createRequire(import.meta.url).resolve("skiff/package.json"));
+  try {
+    symlinkSync(skiffDir, join(dir, "node_modules", "skiff"), "dir");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const file = join(dir, "bundle.mjs");
+  writeFileSync(file, bundle.code);
+  const exports = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const apps = resolveApps(exports);
+  if (apps.length === 0)
+    throw new UsageError(
+      `${bundle.entry} defines no app: export \`const app = new App("name")\` and its functions`,
+    );
+  return apps;
+}
+
+/** The one app of the module (several apps need an explicit choice). */
+export function pickApp(apps: App[], file: string): App {
+  if (apps.length > 1)
+    throw new UsageError(
+      `${file} defines ${apps.length} apps (${apps.map((a) => a.name).join(", ")}); put each in its own file`,
+    );
+  return apps[0]!;
+}

@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SkiffServer } from "@skiff/server";
+import { LocalProvider, type SandboxChoice } from "@skiff/worker";
+import { configPath } from "skiff";
+
+export interface LocalServerOptions {
+  host?: string;
+  port?: number;
+  dataDir: string;
+  resultRetentionMs?: number;
+  sandbox?: SandboxChoice;
+  log?: (msg: string) => void;
+}
+
+/** The control plane with the local worker provider: what `skiff server` runs. */
+export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServer> {
+  const cfg = await configPath();
+  return SkiffServer.start({
+    ...(o.host ? { host: o.host } : {}),
+    ...(o.port !== undefined ? { port: o.port } : {}),
+    dataDir: o.dataDir,
+    ...(o.resultRetentionMs !== undefined ? { resultRetentionMs: o.resultRetentionMs } : {}),
+    ...(o.log ? { log: o.log } : {}),
+    provider: () =>
+      new LocalProvider({
+        sandbox: o.sandbox ?? "auto",
+        // Containers must not see the server's state or the tokens in the config file.
+        hide: [o.dataDir, cfg],
+        ...(o.log ? { log: o.log } : {}),
+      }),
+  });
+}
+
+/** An embedded server for one `skiff run`: temporary data, a free port, gone afterwards. */
+export async function startEmbeddedServer(
+  log: (msg: string) => void,
+): Promise<{ server: SkiffServer; stop(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), "skiff-embedded-"));
+  const server = await startLocalServer({ host: "127.0.0.1", port: 0, dataDir, log });
+  return {
+    server,
+    async stop() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

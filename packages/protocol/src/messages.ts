@@ -1,0 +1,260 @@
+/**
+ * Every message on the wire, defined once. A frame is a CBOR array of messages; each
+ * message is an object whose `t` names its type. Requests carry an `id` that the reply
+ * echoes; events carry none. docs/protocol.md describes the same in prose.
+ */
+
+/** A payload travels inline (CBOR bytes) or, when large, as a blob-store reference. */
+export type Payload = Uint8Array | { blob: string };
+
+export interface RetryPolicyWire {
+  maxRetries: number;
+  backoffCoefficient: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** A function's options as the control plane sees them (defaults already applied). */
+export interface FunctionOptionsWire {
+  timeoutMs: number;
+  retries: RetryPolicyWire;
+  cpu?: number;
+  memoryMiB?: number;
+  gpu?: string;
+  maxContainers: number;
+  minContainers: number;
+  bufferContainers: number;
+  scaledownWindowMs: number;
+  startupTimeoutMs: number;
+  maxInputs: number;
+  env: Record<string, string>;
+  blockNetwork: boolean;
+  secretNames: string[];
+  /** Values of `Secret.fromObject` secrets; stored with the function, never printed. */
+  inlineSecrets: Record<string, string>;
+  /** Runs on its own when the app is deployed. */
+  schedule?:
+    | { kind: "cron"; expression: string; timezone?: string }
+    | { kind: "period"; periodMs: number };
+}
+
+export interface FunctionSpec {
+  name: string;
+  isGenerator: boolean;
+  options: FunctionOptionsWire;
+}
+
+export interface FunctionInfo {
+  functionId: string;
+  appId: string;
+  appName: string;
+  name: string;
+  isGenerator: boolean;
+}
+
+export type AppMode = "ephemeral" | "deployed";
+export type AppState = "running" | "deployed" | "stopped";
+
+export interface AppInfo {
+  appId: string;
+  name: string;
+  environment: string;
+  mode: AppMode;
+  state: AppState;
+  version: number;
+  createdAt: number;
+  functions: string[];
+}
+
+export interface DeploymentInfo {
+  version: number;
+  appId: string;
+  bundleBlobId: string;
+  createdAt: number;
+  functions: string[];
+}
+
+export interface LogEntry {
+  ts: number;
+  appId: string;
+  functionName?: string;
+  inputId?: string;
+  containerId?: string;
+  stream: "stdout" | "stderr" | "system";
+  text: string;
+}
+
+/** How one input ended. `error` is a CBOR-encoded Error. */
+export type ResultWire =
+  | { status: "success"; data: Payload }
+  | { status: "failure"; error: Payload }
+  | { status: "init_failure"; error: Payload }
+  | { status: "timeout"; message: string }
+  | { status: "terminated"; message: string };
+
+/** What a caller gets back for a call: a result, or why there is none. */
+export type CallOutcome =
+  | { kind: "result"; result: ResultWire }
+  | { kind: "cancelled" }
+  | { kind: "expired" };
+
+export type TokenKind = "admin" | "api" | "web" | "container";
+
+/** Error codes a reply can carry; the SDK maps each to an error class in one place. */
+export type ErrorCode =
+  | "invalid_argument"
+  | "not_found"
+  | "unauthenticated"
+  | "permission_denied"
+  | "already_exists"
+  | "failed_precondition"
+  | "timeout"
+  | "cancelled"
+  | "expired"
+  | "unsupported"
+  | "protocol"
+  | "unavailable"
+  | "internal";
+
+export interface WireErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** Requests: name -> [params, result]. */
+export interface RequestMap {
+  hello: [
+    {
+      v: number;
+      tokenId: string;
+      tokenSecret: string;
+      role: "client" | "container";
+      containerId?: string;
+      /** Stable per client instance across reconnects; ephemeral apps belong to it. */
+      sessionId?: string;
+    },
+    { serverVersion: string; limits: { maxPayloadBytes: number; inlinePayloadBytes: number } },
+  ];
+  "blob.put": [{ data: Uint8Array }, { blobId: string }];
+  "blob.get": [{ blobId: string }, { data: Uint8Array }];
+  "app.publish": [
+    {
+      name: string;
+      environment: string;
+      mode: AppMode;
+      bundleBlobId: string;
+      functions: FunctionSpec[];
+    },
+    { appId: string; version: number; functions: FunctionInfo[] },
+  ];
+  "app.stop": [{ appId?: string; name?: string; environment: string }, { appId: string }];
+  "app.list": [{ environment: string }, { apps: AppInfo[] }];
+  "app.history": [{ name: string; environment: string }, { deployments: DeploymentInfo[] }];
+  "app.logs": [
+    { appId?: string; name?: string; environment: string; tail: number; follow: boolean },
+    { entries: LogEntry[]; subscriptionId?: string },
+  ];
+  "logs.unsubscribe": [{ subscriptionId: string }, Record<string, never>];
+  "function.lookup": [{ appName: string; name: string; environment: string }, FunctionInfo];
+  "call.create": [
+    {
+      functionId: string;
+      kind: "remote" | "spawn";
+      args: Payload;
+      idempotencyKey: string;
+      parentInputId?: string;
+      /** Reply only when the call has an outcome (one round trip for `.remote`). */
+      await: boolean;
+    },
+    { callId: string; outcome?: CallOutcome },
+  ];
+  "call.get": [{ callId: string; timeoutMs?: number }, { outcome: CallOutcome }];
+  "call.cancel": [{ callId: string; terminateContainers: boolean }, Record<string, never>];
+  "secret.create": [
+    { name: string; environment: string; values: Record<string, string>; overwrite: boolean },
+    Record<string, never>,
+  ];
+  "secret.list": [
+    { environment: string },
+    { secrets: { name: string; keys: string[]; createdAt: number }[] },
+  ];
+  "secret.delete": [{ name: string; environment: string }, Record<string, never>];
+  "token.create": [{ kind: "api" | "web" }, { tokenId: string; tokenSecret: string }];
+}
+
+export type RequestName = keyof RequestMap;
+export type RequestParams<N extends RequestName> = RequestMap[N][0];
+export type RequestResult<N extends RequestName> = RequestMap[N][1];
+
+export interface RequestMessage<N extends RequestName = RequestName> {
+  t: N;
+  id: number;
+  p: RequestParams<N>;
+}
+
+export type ReplyMessage =
+  | { t: "reply"; id: number; ok: true; r: unknown }
+  | { t: "reply"; id: number; ok: false; error: WireErrorBody };
+
+/** One input handed to a container. */
+export interface InputWire {
+  inputId: string;
+  callId: string;
+  attempt: number;
+  args: Payload;
+  timeoutMs: number;
+}
+
+export interface OutputWire {
+  inputId: string;
+  attempt: number;
+  result: ResultWire;
+  durationMs: number;
+}
+
+export interface LogWire {
+  inputId?: string;
+  stream: "stdout" | "stderr";
+  text: string;
+  ts: number;
+}
+
+/** Events: name -> body. No reply. */
+export interface EventMap {
+  /** server -> container: what to load, sent once after hello. */
+  "container.assign": {
+    appId: string;
+    appName: string;
+    functionId: string;
+    functionName: string;
+    bundle: Uint8Array;
+    maxInputs: number;
+    /** Every function of the app, so calls between them need no lookup. */
+    appFunctions: FunctionInfo[];
+  };
+  /** container -> server: the bundle loaded and the function was found. */
+  "container.ready": Record<string, never>;
+  /** container -> server: loading failed; the container will exit. */
+  "container.init_failed": { error: Uint8Array };
+  /** server -> container: run these. */
+  inputs: { items: InputWire[] };
+  /** container -> server: these finished. */
+  outputs: { items: OutputWire[] };
+  /** container -> server: captured stdout/stderr lines. */
+  logs: { items: LogWire[] };
+  /** server -> container: abort these inputs (their signal fires). */
+  cancel: { inputIds: string[]; reason: "cancelled" | "timeout" };
+  /** server -> container: finish what is running, then exit. */
+  shutdown: { graceMs: number };
+  /** server -> client: a log line of a followed app. */
+  log: { subscriptionId: string; entry: LogEntry };
+}
+
+export type EventName = keyof EventMap;
+
+export interface EventMessage<N extends EventName = EventName> {
+  t: N;
+  b: EventMap[N];
+}
+
+export type Message = RequestMessage | ReplyMessage | EventMessage;

@@ -1,0 +1,224 @@
+import { createHash } from "node:crypto";
+import {
+  MAX_BUNDLE_BYTES,
+  MAX_PAYLOAD_BYTES,
+  type Payload,
+  type RequestMessage,
+  type RequestName,
+  type RequestParams,
+  type RequestResult,
+} from "@skiff/protocol";
+import type { AppService } from "../apps/app-service.js";
+import type { TokenService } from "../auth/tokens.js";
+import type { Engine } from "../engine/engine.js";
+import type { LogHub } from "../engine/log-hub.js";
+import type { Store } from "../store/store.js";
+import { ApiError, invalid, notFound } from "./api-error.js";
+import type { Peer } from "./peer.js";
+import { bool, bytes, num, obj, str, stringRecord } from "./validate.js";
+
+export interface HandlerDeps {
+  store: Store;
+  engine: Engine;
+  apps: AppService;
+  tokens: TokenService;
+  logs: LogHub;
+}
+
+type Handler<N extends RequestName> = (
+  peer: Peer,
+  p: RequestParams<N>,
+  d: HandlerDeps,
+) => RequestResult<N> | Promise<RequestResult<N>>;
+type HandlerTable = { [N in Exclude<RequestName, "hello">]: Handler<N> };
+
+/** Requests a container's own client may make (calls to other functions). */
+const CONTAINER_ALLOWED = new Set<string>([
+  "blob.put",
+  "blob.get",
+  "function.lookup",
+  "call.create",
+  "call.get",
+  "call.cancel",
+]);
+/** Requests only an admin token may make. */
+const ADMIN_ONLY = new Set<string>(["token.create"]);
+
+function payload(p: Record<string, unknown>, key: string): Payload {
+  const v = p[key];
+  if (v instanceof Uint8Array) {
+    if (v.byteLength > MAX_PAYLOAD_BYTES)
+      throw invalid(`${key} is over the ${MAX_PAYLOAD_BYTES}-byte payload limit`);
+    return v;
+  }
+  if (v && typeof v === "object" && typeof (v as { blob?: unknown }).blob === "string")
+    return { blob: (v as { blob: string }).blob };
+  throw invalid(`${key} must be bytes or { blob }`);
+}
+
+const env = (p: Record<string, unknown>) => str(p, "environment", { max: 64 });
+
+export const handlers: HandlerTable = {
+  "blob.put"(_peer, p, d) {
+    const data = bytes(
+      p as unknown as Record<string, unknown>,
+      "data",
+      Math.max(MAX_PAYLOAD_BYTES, MAX_BUNDLE_BYTES),
+    );
+    const blobId = `bl-${createHash("sha256").update(data).digest("hex")}`;
+    d.store.putBlob(blobId, data);
+    return d.store.flush().then(() => ({ blobId }));
+  },
+  "blob.get"(_peer, p, d) {
+    const blobId = str(p as unknown as Record<string, unknown>, "blobId", { max: 80 });
+    const data = d.store.getBlob(blobId);
+    if (!data) throw notFound(`no blob ${blobId}`);
+    return { data };
+  },
+  "app.publish"(peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    str(q, "name", { max: 64 });
+    env(q);
+    str(q, "bundleBlobId", { max: 80 });
+    const r = d.apps.publish(p, peer.sessionId);
+    return d.store.flush().then(() => r);
+  },
+  "app.stop"(_peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    env(q);
+    str(q, "appId", { optional: true, max: 64 });
+    str(q, "name", { optional: true, max: 64 });
+    if (!p.appId && !p.name) throw invalid("app.stop needs appId or name");
+    const r = d.apps.stop(p);
+    return d.store.flush().then(() => r);
+  },
+  "app.list"(_peer, p, d) {
+    return { apps: d.apps.list(env(p as unknown as Record<string, unknown>)) };
+  },
+  "app.history"(_peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    return { deployments: d.apps.history(str(q, "name", { max: 64 }), env(q)) };
+  },
+  "app.logs"(peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const app = d.apps.resolveApp(
+      str(q, "appId", { optional: true, max: 64 }),
+      str(q, "name", { optional: true, max: 64 }),
+      env(q),
+    );
+    const tail = num(q, "tail", { min: 0, max: 10_000 });
+    const entries = tail > 0 ? d.store.tailLogs(app.id, tail) : [];
+    if (!bool(q, "follow", false)) return { entries };
+    const subscriptionId = `ls-${app.id}-${Math.random().toString(36).slice(2)}`;
+    const stop = d.logs.follow(app.id, (entry) => peer.send("log", { subscriptionId, entry }));
+    peer.cleanups.add(stop);
+    peer.subscriptions.set(subscriptionId, stop);
+    return { entries, subscriptionId };
+  },
+  "logs.unsubscribe"(peer, p) {
+    const stop = peer.subscriptions.get(p.subscriptionId);
+    if (stop) {
+      stop();
+      peer.subscriptions.delete(p.subscriptionId);
+      peer.cleanups.delete(stop);
+    }
+    return {};
+  },
+  "function.lookup"(_peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    return d.apps.lookup(str(q, "appName", { max: 64 }), str(q, "name", { max: 64 }), env(q));
+  },
+  "call.create"(peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const functionId = str(q, "functionId", { max: 64 });
+    if (p.kind !== "remote" && p.kind !== "spawn")
+      throw invalid(`kind must be "remote" or "spawn"`);
+    const args = payload(q, "args");
+    const idempotencyKey = str(q, "idempotencyKey", { max: 128 });
+    const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
+    const wait = bool(q, "await", false);
+    if (typeof args === "object" && "blob" in args && !d.store.getBlob(args.blob))
+      throw invalid(`args blob ${args.blob} was not uploaded`);
+    const { callId } = d.engine.createCall({
+      functionId,
+      kind: p.kind,
+      args,
+      idempotencyKey,
+      parentInputId,
+    });
+    if (!wait) {
+      // A spawn is acknowledged only once durable: the caller may exit right after.
+      return d.store.flush().then(() => ({ callId }));
+    }
+    return d.engine
+      .awaitCall(callId, undefined, (cancel) => peer.cleanups.add(cancel))
+      .then((outcome) => ({ callId, ...(outcome ? { outcome } : {}) }));
+  },
+  "call.get"(peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const callId = str(q, "callId", { max: 64 });
+    const timeoutMs = num(q, "timeoutMs", { optional: true, min: 0, max: 7 * 24 * 3600 * 1000 });
+    return d.engine
+      .awaitCall(callId, timeoutMs, (cancel) => peer.cleanups.add(cancel))
+      .then((outcome) => {
+        if (!outcome)
+          throw new ApiError(
+            "timeout",
+            `call ${callId} has no result yet (waited ${timeoutMs} ms)`,
+          );
+        return { outcome };
+      });
+  },
+  "call.cancel"(_peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    d.engine.cancelCall(str(q, "callId", { max: 64 }), bool(q, "terminateContainers", false));
+    return d.store.flush().then(() => ({}));
+  },
+  "secret.create"(_peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const name = str(q, "name", { max: 64 });
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
+      throw invalid(`secret name ${JSON.stringify(name)} is invalid`);
+    const environment = env(q);
+    const values = stringRecord(q, "values");
+    if (Object.keys(values).length === 0) throw invalid("a secret needs at least one KEY=VALUE");
+    if (!bool(q, "overwrite", false) && d.store.getSecret(environment, name)) {
+      throw new ApiError(
+        "already_exists",
+        `secret "${name}" already exists (pass --force to replace it)`,
+      );
+    }
+    d.store.upsertSecret(environment, name, values);
+    return d.store.flush().then(() => ({}));
+  },
+  "secret.list"(_peer, p, d) {
+    return { secrets: d.store.listSecrets(env(p as unknown as Record<string, unknown>)) };
+  },
+  "secret.delete"(_peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const name = str(q, "name", { max: 64 });
+    if (!d.store.deleteSecret(env(q), name)) throw notFound(`no secret "${name}"`);
+    return d.store.flush().then(() => ({}));
+  },
+  "token.create"(_peer, p, d) {
+    if (p.kind !== "api" && p.kind !== "web") throw invalid(`kind must be "api" or "web"`);
+    const t = d.tokens.create(p.kind);
+    return d.store.flush().then(() => t);
+  },
+};
+
+/** Routes one request after checking the peer may make it. */
+export function handleRequest(peer: Peer, msg: RequestMessage, deps: HandlerDeps): unknown {
+  const kind = peer.principal!.kind;
+  if (peer.role === "container")
+    throw new ApiError("permission_denied", "a container connection sends events, not requests");
+  if (!Object.hasOwn(handlers, msg.t))
+    throw new ApiError("invalid_argument", `unknown request type ${JSON.stringify(msg.t)}`);
+  if (kind === "container" && !CONTAINER_ALLOWED.has(msg.t))
+    throw new ApiError("permission_denied", `a container token cannot ${msg.t}`);
+  if (ADMIN_ONLY.has(msg.t) && kind !== "admin")
+    throw new ApiError("permission_denied", `only an admin token can ${msg.t}`);
+  obj(msg.p, "params");
+  const h = handlers[msg.t as keyof HandlerTable] as Handler<RequestName>;
+  return h(peer, msg.p as never, deps);
+}

@@ -1,0 +1,214 @@
+import {
+  CLOSE_PROTOCOL_ERROR,
+  CLOSE_UNAUTHENTICATED,
+  decodeFrame,
+  type EventMap,
+  type EventName,
+  encodeFrame,
+  type Message,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type ReplyMessage,
+  type RequestMessage,
+  type WireErrorBody,
+} from "@skiff/protocol";
+import type { WebSocket } from "ws";
+import type { Principal } from "../auth/tokens.js";
+import { ApiError } from "./api-error.js";
+
+/** A peer that stops reading is cut off once this much is queued for it (bounded memory). */
+const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+
+export interface PeerHooks {
+  /** Verifies hello; returns the principal or throws ApiError. */
+  hello(peer: Peer, params: Record<string, unknown>): Principal;
+  /** Runs right after the hello reply is queued (so what it sends comes after the reply). */
+  afterHello(peer: Peer): void;
+  request(peer: Peer, msg: RequestMessage): unknown | Promise<unknown>;
+  event(peer: Peer, msg: { t: string; b: unknown }): void;
+  closed(peer: Peer): void;
+  log(msg: string): void;
+}
+
+/**
+ * One WebSocket connection on the server side: decodes frames, checks hello, routes
+ * requests and events, and batches what it sends into one frame per tick.
+ */
+export class Peer {
+  principal: Principal | undefined;
+  role: "client" | "container" = "client";
+  sessionId: string | undefined;
+  containerId: string | undefined;
+  /** Cleanups run when the connection closes (waiters, log follows). */
+  readonly cleanups = new Set<() => void>();
+  /** Log follows by subscription id. */
+  readonly subscriptions = new Map<string, () => void>();
+  private outbox: Message[] = [];
+  private flushScheduled = false;
+  private closed = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly hooks: PeerHooks,
+  ) {
+    ws.on("message", (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on("close", () => this.onClose());
+    ws.on("error", (err) => hooks.log(`connection error: ${err.message}`));
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  send<N extends EventName>(name: N, body: EventMap[N]): void {
+    this.push({ t: name, b: body } as Message);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.ws.close(code, reason.slice(0, 120));
+  }
+
+  private reply(id: number, r: unknown): void {
+    this.push({ t: "reply", id, ok: true, r } as ReplyMessage);
+  }
+
+  private replyError(id: number, error: WireErrorBody): void {
+    this.push({ t: "reply", id, ok: false, error } as ReplyMessage);
+  }
+
+  private push(msg: Message): void {
+    if (this.closed) return;
+    this.outbox.push(msg);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || this.outbox.length === 0) return;
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.hooks.log("a peer stopped reading: closing its connection");
+      this.close(1008, "peer is not reading");
+      return;
+    }
+    const batch = this.outbox;
+    this.outbox = [];
+    const frames: Message[][] = [];
+    for (let i = 0; i < batch.length; i += 2000) frames.push(batch.slice(i, i + 2000));
+    for (const f of frames) this.ws.send(encodeFrame(f));
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    let msgs: Message[];
+    try {
+      if (!isBinary) throw new ProtocolError("text frames are not part of the protocol");
+      msgs = decodeFrame(data);
+    } catch (err) {
+      this.hooks.log(`protocol error from a peer: ${(err as Error).message}`);
+      this.close(CLOSE_PROTOCOL_ERROR, (err as Error).message);
+      return;
+    }
+    for (const m of msgs) {
+      if (this.closed) return;
+      if (!this.principal) {
+        this.onHello(m);
+        continue;
+      }
+      if ("id" in m && m.t !== "reply") {
+        if (typeof (m as RequestMessage).id !== "number") {
+          this.close(CLOSE_PROTOCOL_ERROR, "request id must be a number");
+          return;
+        }
+        this.onRequest(m as RequestMessage);
+      } else if ("b" in m) this.hooks.event(this, m as { t: string; b: unknown });
+      else {
+        this.close(CLOSE_PROTOCOL_ERROR, `unexpected message ${m.t}`);
+        return;
+      }
+    }
+  }
+
+  private onHello(m: Message): void {
+    const req = m as RequestMessage;
+    if (
+      m.t !== "hello" ||
+      typeof req.id !== "number" ||
+      req.p === null ||
+      typeof req.p !== "object"
+    ) {
+      this.close(CLOSE_PROTOCOL_ERROR, "the first message must be hello");
+      return;
+    }
+    const p = req.p as unknown as Record<string, unknown>;
+    if (p.v !== PROTOCOL_VERSION) {
+      this.replyError(req.id, {
+        code: "protocol",
+        message: `protocol version ${String(p.v)} is not supported (server speaks ${PROTOCOL_VERSION})`,
+      });
+      this.flush();
+      this.close(CLOSE_PROTOCOL_ERROR, "unsupported protocol version");
+      return;
+    }
+    try {
+      this.principal = this.hooks.hello(this, p);
+      this.reply(req.id, { serverVersion: "0.1.0", limits: {} });
+      this.hooks.afterHello(this);
+    } catch (err) {
+      const e = err instanceof ApiError ? err : new ApiError("internal", (err as Error).message);
+      this.replyError(req.id, { code: e.code, message: e.message });
+      this.flush();
+      this.close(
+        e.code === "unauthenticated" ? CLOSE_UNAUTHENTICATED : CLOSE_PROTOCOL_ERROR,
+        e.message,
+      );
+    }
+  }
+
+  private onRequest(m: RequestMessage): void {
+    let result: unknown;
+    try {
+      if (m.p === null || typeof m.p !== "object")
+        throw new ApiError("invalid_argument", `${m.t}: params must be an object`);
+      result = this.hooks.request(this, m);
+    } catch (err) {
+      this.fail(m, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r) => this.reply(m.id, r),
+        (err) => this.fail(m, err),
+      );
+    } else this.reply(m.id, result);
+  }
+
+  private fail(m: RequestMessage, err: unknown): void {
+    if (err instanceof ApiError) {
+      this.replyError(m.id, { code: err.code, message: err.message });
+      return;
+    }
+    this.hooks.log(`internal error in ${m.t}: ${(err as Error)?.stack ?? String(err)}`);
+    this.replyError(m.id, {
+      code: "internal",
+      message: `internal error in ${m.t}: ${(err as Error)?.message ?? String(err)}`,
+    });
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.cleanups) {
+      try {
+        c();
+      } catch (err) {
+        this.hooks.log(`cleanup failed: ${(err as Error).message}`);
+      }
+    }
+    this.cleanups.clear();
+    this.hooks.closed(this);
+  }
+}

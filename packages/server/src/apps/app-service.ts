@@ -1,0 +1,288 @@
+import type {
+  AppInfo,
+  DeploymentInfo,
+  FunctionInfo,
+  FunctionSpec,
+  RequestParams,
+} from "@skiff/protocol";
+import { newId } from "@skiff/protocol";
+import { ApiError, invalid, notFound } from "../api/api-error.js";
+import type { Engine } from "../engine/engine.js";
+import type { WorkerProvider } from "../provider.js";
+import type { AppRow, FunctionRow, Store } from "../store/store.js";
+
+/** An ephemeral app outlives a dropped connection by this long, so its client can come back. */
+const SESSION_GRACE_MS = 30_000;
+/** Stopped apps stay listed this long. */
+const LIST_STOPPED_MS = 24 * 60 * 60 * 1000;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+interface Session {
+  connections: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Apps, deployments and name lookup, on top of the store and the engine. */
+export class AppService {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly engine: Engine,
+    private readonly provider: WorkerProvider,
+  ) {}
+
+  /** Registers the functions of every live app (server start). */
+  restore(): void {
+    for (const app of this.store.liveApps()) {
+      for (const f of this.store.appFunctions(app.id)) this.register(app, f);
+      if (app.mode === "ephemeral" && app.ownerSession) this.sessionDropped(app.ownerSession);
+    }
+  }
+
+  private register(app: AppRow, f: FunctionRow): void {
+    this.engine.registerFunction({
+      id: f.id,
+      appId: app.id,
+      appName: app.name,
+      environment: app.environment,
+      version: f.version,
+      spec: JSON.parse(f.spec) as FunctionSpec,
+      bundleBlobId: f.bundleBlobId,
+    });
+  }
+
+  publish(
+    p: RequestParams<"app.publish">,
+    sessionId: string | undefined,
+  ): { appId: string; version: number; functions: FunctionInfo[] } {
+    if (!NAME.test(p.name)) throw invalid(`app name ${JSON.stringify(p.name)} is invalid`);
+    if (p.mode !== "ephemeral" && p.mode !== "deployed")
+      throw invalid(`mode must be "ephemeral" or "deployed"`);
+    if (!Array.isArray(p.functions)) throw invalid("functions must be an array");
+    if (!this.store.getBlob(p.bundleBlobId))
+      throw invalid(`bundle ${p.bundleBlobId} was not uploaded`);
+    const names = new Set<string>();
+    for (const f of p.functions) {
+      if (!f || typeof f.name !== "string" || !f.options || typeof f.options !== "object")
+        throw invalid("each function needs a name and options");
+      if (names.has(f.name)) throw invalid(`app "${p.name}" has two functions named "${f.name}"`);
+      names.add(f.name);
+      this.checkPlacement(p.name, f, p.environment);
+    }
+    const now = Date.now();
+    let app: AppRow;
+    if (p.mode === "deployed") {
+      const existing = this.store.findDeployedApp(p.environment, p.name);
+      if (existing) {
+        app = { ...existing, state: "deployed", version: existing.version + 1 };
+        this.store.updateApp(app.id, "deployed", app.version);
+      } else {
+        app = {
+          id: newId("ap"),
+          name: p.name,
+          environment: p.environment,
+          mode: "deployed",
+          state: "deployed",
+          version: 1,
+          createdAt: now,
+          ownerSession: null,
+        };
+        this.store.insertApp(app);
+      }
+    } else {
+      app = {
+        id: newId("ap"),
+        name: p.name,
+        environment: p.environment,
+        mode: "ephemeral",
+        state: "running",
+        version: 1,
+        createdAt: now,
+        ownerSession: sessionId ?? null,
+      };
+      this.store.insertApp(app);
+    }
+    this.store.insertDeployment({
+      appId: app.id,
+      version: app.version,
+      bundleBlobId: p.bundleBlobId,
+      functions: [...names],
+      createdAt: now,
+    });
+    const infos: FunctionInfo[] = [];
+    for (const spec of p.functions) {
+      const existing = this.store.getFunctionByName(app.id, spec.name);
+      const row: FunctionRow = {
+        id: existing?.id ?? newId("fu"),
+        appId: app.id,
+        name: spec.name,
+        version: app.version,
+        spec: JSON.stringify(spec),
+        bundleBlobId: p.bundleBlobId,
+        active: true,
+      };
+      this.store.upsertFunction(row);
+      this.register(app, row);
+      infos.push({
+        functionId: row.id,
+        appId: app.id,
+        appName: app.name,
+        name: spec.name,
+        isGenerator: spec.isGenerator,
+      });
+    }
+    // Functions a redeploy dropped stop taking calls.
+    for (const old of this.store.appFunctions(app.id)) {
+      if (old.version < app.version)
+        this.engine.unregisterFunction(
+          old.id,
+          `function ${old.name} was removed by deploying version ${app.version}`,
+        );
+    }
+    this.store.deactivateFunctions(app.id, app.version);
+    return { appId: app.id, version: app.version, functions: infos };
+  }
+
+  /** GPU and secret checks at deploy time, so a call is never left pending forever. */
+  private checkPlacement(appName: string, f: FunctionSpec, environment: string): void {
+    const gpu = f.options.gpu;
+    if (gpu) {
+      const have = this.provider.gpuTypes();
+      const ok =
+        gpu.toLowerCase() === "any"
+          ? have.length > 0
+          : have.some((g) => g.toLowerCase().includes(gpu.toLowerCase()));
+      if (!ok) {
+        throw new ApiError(
+          "failed_precondition",
+          `${appName}.${f.name} requests gpu "${gpu}", but no worker of this server has one (available: ${have.length ? have.join(", ") : "none"})`,
+        );
+      }
+    }
+    for (const name of f.options.secretNames ?? []) {
+      if (!this.store.getSecret(environment, name)) {
+        throw new ApiError(
+          "not_found",
+          `${appName}.${f.name} uses secret "${name}", which does not exist in environment "${environment}": create it with \`skiff secret create ${name} KEY=VALUE\``,
+        );
+      }
+    }
+  }
+
+  stop(p: RequestParams<"app.stop">): { appId: string } {
+    let app: AppRow | undefined;
+    if (p.appId) app = this.store.getApp(p.appId);
+    else if (p.name) app = this.store.findLatestApp(p.environment, p.name);
+    if (!app)
+      throw notFound(
+        `no app ${p.appId ?? JSON.stringify(p.name)} in environment "${p.environment}"`,
+      );
+    if (app.state !== "stopped") this.stopApp(app, "its app was stopped");
+    return { appId: app.id };
+  }
+
+  private stopApp(app: AppRow, reason: string): void {
+    for (const f of this.store.appFunctions(app.id))
+      this.engine.unregisterFunction(f.id, `${app.name}.${f.name}: ${reason}`);
+    this.store.updateApp(app.id, "stopped", app.version, Date.now());
+  }
+
+  list(environment: string): AppInfo[] {
+    return this.store.listApps(environment, Date.now() - LIST_STOPPED_MS).map((a) => ({
+      appId: a.id,
+      name: a.name,
+      environment: a.environment,
+      mode: a.mode,
+      state: a.state,
+      version: a.version,
+      createdAt: a.createdAt,
+      functions: this.store.appFunctions(a.id).map((f) => f.name),
+    }));
+  }
+
+  history(name: string, environment: string): DeploymentInfo[] {
+    const app =
+      this.store.findDeployedApp(environment, name) ?? this.store.findLatestApp(environment, name);
+    if (!app) throw notFound(`no app "${name}" in environment "${environment}"`);
+    return this.store.listDeployments(app.id);
+  }
+
+  /** Resolves a deployed function by app and function name. */
+  lookup(appName: string, name: string, environment: string): FunctionInfo {
+    const app = this.store.findDeployedApp(environment, appName);
+    if (!app || app.state === "stopped") {
+      throw notFound(
+        `no deployed app "${appName}" in environment "${environment}" (looking up function "${name}"): deploy it with \`skiff deploy\``,
+      );
+    }
+    const f = this.store.getFunctionByName(app.id, name);
+    if (!f?.active) {
+      const have = this.store.appFunctions(app.id).map((x) => x.name);
+      throw notFound(
+        `app "${appName}" has no function "${name}" (it has: ${have.join(", ") || "none"})`,
+      );
+    }
+    const spec = JSON.parse(f.spec) as FunctionSpec;
+    return {
+      functionId: f.id,
+      appId: app.id,
+      appName: app.name,
+      name: f.name,
+      isGenerator: spec.isGenerator,
+    };
+  }
+
+  /** Resolves an app by id or name for logs. */
+  resolveApp(appId: string | undefined, name: string | undefined, environment: string): AppRow {
+    const app = appId
+      ? this.store.getApp(appId)
+      : name
+        ? this.store.findLatestApp(environment, name)
+        : undefined;
+    if (!app)
+      throw notFound(`no app ${appId ?? JSON.stringify(name)} in environment "${environment}"`);
+    return app;
+  }
+
+  sessionOpened(sessionId: string): void {
+    let s = this.sessions.get(sessionId);
+    if (!s) {
+      s = { connections: 0, timer: undefined };
+      this.sessions.set(sessionId, s);
+    }
+    s.connections++;
+    if (s.timer) clearTimeout(s.timer);
+    s.timer = undefined;
+  }
+
+  sessionClosed(sessionId: string): void {
+    const s = this.sessions.get(sessionId);
+    if (!s) return;
+    s.connections--;
+    if (s.connections <= 0) this.sessionDropped(sessionId);
+  }
+
+  /** No connection of the session is left: stop its ephemeral apps unless it returns soon. */
+  private sessionDropped(sessionId: string): void {
+    let s = this.sessions.get(sessionId);
+    if (!s) {
+      s = { connections: 0, timer: undefined };
+      this.sessions.set(sessionId, s);
+    }
+    if (s.timer) return;
+    s.timer = setTimeout(() => {
+      this.sessions.delete(sessionId);
+      for (const app of this.store.liveApps()) {
+        if (app.mode === "ephemeral" && app.ownerSession === sessionId)
+          this.stopApp(app, "its client disconnected");
+      }
+    }, SESSION_GRACE_MS);
+    s.timer.unref();
+  }
+
+  close(): void {
+    for (const s of this.sessions.values()) if (s.timer) clearTimeout(s.timer);
+  }
+}

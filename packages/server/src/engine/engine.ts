@@ -1,0 +1,803 @@
+import {
+  type CallOutcome,
+  encodePayload,
+  type FunctionSpec,
+  type LogEntry,
+  newId,
+  type OutputWire,
+  type Payload,
+  type ResultWire,
+} from "@skiff/protocol";
+import { ApiError } from "../api/api-error.js";
+import type { TokenService } from "../auth/tokens.js";
+import type { ContainerSpec, WorkerProvider } from "../provider.js";
+import type { Store } from "../store/store.js";
+import { Deque } from "./deque.js";
+import type { LogHub } from "./log-hub.js";
+import type {
+  ContainerChannel,
+  LiveCall,
+  LiveContainer,
+  LiveFunction,
+  LiveInput,
+  RunningAttempt,
+} from "./model.js";
+import { retryDelayMs, startBackoffMs } from "./retry-policy.js";
+
+export interface EngineOptions {
+  store: Store;
+  provider: WorkerProvider;
+  tokens: TokenService;
+  logs: LogHub;
+  controlSocket: string;
+  /** How long results of `.spawn` are kept. @defaultValue 7 days */
+  resultRetentionMs: number;
+  /** Grace time a container gets to stop an input after its signal fired. @defaultValue 2000 */
+  killGraceMs?: number;
+  log: (msg: string) => void;
+}
+
+/** Containers lost while running one input before it fails as terminated. */
+const MAX_LOST = 5;
+/** Undelivered `.remote` results are kept this long for a caller that reconnects. */
+const REMOTE_RESULT_TTL_MS = 60 * 60 * 1000;
+/** How often idle containers are checked and results expired. */
+const TICK_MS = 250;
+
+/**
+ * Queues inputs, hands them to containers, collects outputs, retries, times out and scales.
+ * All scheduling state lives here in memory; the store holds what must survive a restart.
+ */
+export class Engine {
+  readonly functions = new Map<string, LiveFunction>();
+  private readonly calls = new Map<string, LiveCall>();
+  private readonly inputs = new Map<string, LiveInput>();
+  private readonly containers = new Map<string, LiveContainer>();
+  private readonly tickTimer: NodeJS.Timeout;
+  private lastExpiry = 0;
+  private closed = false;
+
+  constructor(private readonly o: EngineOptions) {
+    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+    this.tickTimer.unref();
+  }
+
+  // ---- functions -------------------------------------------------------------------
+
+  /** Makes a function callable (or updates it to a new version after a redeploy). */
+  registerFunction(f: {
+    id: string;
+    appId: string;
+    appName: string;
+    environment: string;
+    version: number;
+    spec: FunctionSpec;
+    bundleBlobId: string;
+  }): LiveFunction {
+    const existing = this.functions.get(f.id);
+    if (existing) {
+      existing.version = f.version;
+      existing.spec = f.spec;
+      existing.bundleBlobId = f.bundleBlobId;
+      existing.live = true;
+      existing.startFailures = 0;
+      existing.nextStartAt = 0;
+      // Old-version containers finish what they run, then go.
+      for (const c of existing.containers.values()) if (c.version !== f.version) this.drain(c);
+      this.scale(existing);
+      return existing;
+    }
+    const fn: LiveFunction = {
+      ...f,
+      name: f.spec.name,
+      queue: new Deque(),
+      containers: new Map(),
+      startFailures: 0,
+      nextStartAt: 0,
+      retryScaleTimer: undefined,
+      live: true,
+    };
+    this.functions.set(fn.id, fn);
+    this.scale(fn);
+    return fn;
+  }
+
+  /** Stops a function: pending inputs end as terminated, containers are shut down. */
+  unregisterFunction(functionId: string, reason: string): void {
+    const fn = this.functions.get(functionId);
+    if (!fn) return;
+    fn.live = false;
+    if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
+    for (const input of fn.queue.drain())
+      this.finishInput(input, { status: "terminated", message: reason });
+    for (const input of this.inputs.values()) {
+      if (input.call.fn === fn && input.status !== "done")
+        this.finishInput(input, { status: "terminated", message: reason });
+    }
+    for (const c of fn.containers.values()) this.drain(c);
+    this.functions.delete(functionId);
+  }
+
+  // ---- calls -----------------------------------------------------------------------
+
+  /**
+   * Accepts a call. With the same idempotency key as an earlier call, returns that call
+   * instead (a client resending after a reconnect).
+   */
+  createCall(p: {
+    functionId: string;
+    kind: "remote" | "spawn";
+    args: Payload;
+    idempotencyKey: string;
+    parentInputId: string | undefined;
+  }): { callId: string; existing: boolean } {
+    const prior = this.o.store.getCallByIdempotencyKey(p.idempotencyKey);
+    if (prior) return { callId: prior.id, existing: true };
+    const fn = this.functions.get(p.functionId);
+    if (!fn?.live)
+      throw new ApiError(
+        "not_found",
+        `function ${p.functionId} is not running (its app was stopped or redeployed without it)`,
+      );
+    const now = Date.now();
+    const call: LiveCall = {
+      id: newId("fc"),
+      fn,
+      kind: p.kind,
+      idempotencyKey: p.idempotencyKey,
+      parentInputId: p.parentInputId ?? null,
+      createdAt: now,
+      inputs: [],
+      outcome: undefined,
+      waiters: new Set(),
+    };
+    const input = this.newInput(call, 0, p.args);
+    call.inputs.push(input);
+    this.calls.set(call.id, call);
+    this.o.store.insertCall(
+      {
+        id: call.id,
+        functionId: fn.id,
+        kind: call.kind,
+        idempotencyKey: call.idempotencyKey,
+        parentInputId: call.parentInputId,
+        createdAt: now,
+      },
+      [
+        {
+          id: input.id,
+          callId: call.id,
+          idx: 0,
+          args: p.args,
+          state: "pending",
+          attempt: 0,
+          failures: 0,
+        },
+      ],
+    );
+    this.enqueue(input);
+    return { callId: call.id, existing: false };
+  }
+
+  private newInput(call: LiveCall, idx: number, args: Payload): LiveInput {
+    const input: LiveInput = {
+      id: newId("in"),
+      call,
+      idx,
+      args,
+      attempt: 0,
+      failures: 0,
+      lost: 0,
+      status: "pending",
+      container: undefined,
+      timer: undefined,
+      startedAt: 0,
+    };
+    this.inputs.set(input.id, input);
+    return input;
+  }
+
+  /**
+   * Waits for a call's outcome. Resolves undefined when `timeoutMs` passes first.
+   * @throws ApiError not_found for an unknown call id.
+   */
+  awaitCall(
+    callId: string,
+    timeoutMs: number | undefined,
+    onGone?: (cancel: () => void) => void,
+  ): Promise<CallOutcome | undefined> {
+    const live = this.calls.get(callId);
+    if (live) {
+      if (live.outcome) return Promise.resolve(this.delivered(live, live.outcome));
+      if (timeoutMs === 0) return Promise.resolve(undefined);
+      return new Promise((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        const waiter = (o: CallOutcome) => {
+          if (timer) clearTimeout(timer);
+          resolve(o);
+        };
+        live.waiters.add(waiter);
+        if (timeoutMs !== undefined) {
+          timer = setTimeout(() => {
+            live.waiters.delete(waiter);
+            resolve(undefined);
+          }, timeoutMs);
+        }
+        onGone?.(() => {
+          if (timer) clearTimeout(timer);
+          live.waiters.delete(waiter);
+        });
+      });
+    }
+    const stored = this.o.store.getCall(callId);
+    if (!stored) return Promise.reject(new ApiError("not_found", `no function call ${callId}`));
+    if (stored.state === "expired") return Promise.resolve({ kind: "expired" });
+    if (stored.outcome) {
+      if (stored.kind === "remote") this.o.store.deleteCall(callId);
+      return Promise.resolve(stored.outcome);
+    }
+    // Pending in the store but not live: the function is gone.
+    return Promise.resolve({
+      kind: "result",
+      result: { status: "terminated", message: "the call's function is no longer running" },
+    });
+  }
+
+  /** A waiter took the outcome: `.remote` results are dropped once read. */
+  private delivered(call: LiveCall, outcome: CallOutcome): CallOutcome {
+    if (call.kind === "remote") {
+      this.calls.delete(call.id);
+      this.o.store.deleteCall(call.id);
+    }
+    return outcome;
+  }
+
+  cancelCall(callId: string, terminateContainers: boolean): void {
+    const call = this.calls.get(callId);
+    if (!call) {
+      if (!this.o.store.getCall(callId))
+        throw new ApiError("not_found", `no function call ${callId}`);
+      return; // already finished: nothing to cancel
+    }
+    for (const input of call.inputs) {
+      if (input.status === "done") continue;
+      const c = input.container;
+      if (input.status === "running" && c) {
+        c.channel?.send("cancel", { inputIds: [input.id], reason: "cancelled" });
+        const ra = c.running.get(this.key(input));
+        if (ra) {
+          ra.timedOut = true; // its answer is no longer wanted
+          if (terminateContainers) this.killContainer(c, "cancelled with terminateContainers");
+          else
+            ra.killTimer = setTimeout(
+              () => this.killIfStillRunning(c, ra),
+              this.o.killGraceMs ?? 2000,
+            );
+        }
+      }
+      this.markInputDone(input);
+    }
+    this.completeCall(call, { kind: "cancelled" });
+  }
+
+  // ---- queue and dispatch ----------------------------------------------------------
+
+  private key(input: LiveInput): string {
+    return `${input.id}:${input.attempt}`;
+  }
+
+  private enqueue(input: LiveInput, front = false): void {
+    input.status = "pending";
+    input.container = undefined;
+    if (front) input.call.fn.queue.unshift(input);
+    else input.call.fn.queue.push(input);
+    this.dispatch(input.call.fn);
+  }
+
+  /** Hands queued inputs to ready containers with free slots, then rescales. */
+  private dispatch(fn: LiveFunction): void {
+    const maxInputs = fn.spec.options.maxInputs;
+    if (fn.queue.length > 0) {
+      for (const c of fn.containers.values()) {
+        if (c.status !== "ready" || c.version !== fn.version) continue;
+        const batch = [];
+        while (c.running.size < maxInputs && fn.queue.length > 0) {
+          const input = fn.queue.shift()!;
+          if (input.status !== "pending") continue; // cancelled while queued
+          batch.push(this.startAttempt(input, c));
+        }
+        if (batch.length > 0) c.channel!.send("inputs", { items: batch });
+        if (fn.queue.length === 0) break;
+      }
+    }
+    this.scale(fn);
+  }
+
+  private startAttempt(input: LiveInput, c: LiveContainer) {
+    input.attempt++;
+    input.status = "running";
+    input.container = c;
+    input.startedAt = Date.now();
+    const ra: RunningAttempt = {
+      input,
+      attempt: input.attempt,
+      timedOut: false,
+      killTimer: undefined,
+    };
+    c.running.set(this.key(input), ra);
+    const timeoutMs = input.call.fn.spec.options.timeoutMs;
+    input.timer = setTimeout(() => this.onTimeout(input, c, ra), timeoutMs);
+    return {
+      inputId: input.id,
+      callId: input.call.id,
+      attempt: input.attempt,
+      args: input.args,
+      timeoutMs,
+    };
+  }
+
+  private onTimeout(input: LiveInput, c: LiveContainer, ra: RunningAttempt): void {
+    if (input.status !== "running" || input.attempt !== ra.attempt) return;
+    ra.timedOut = true;
+    c.channel?.send("cancel", { inputIds: [input.id], reason: "timeout" });
+    // JavaScript cannot interrupt a running function: if it ignores its signal, replace its container.
+    ra.killTimer = setTimeout(() => this.killIfStillRunning(c, ra), this.o.killGraceMs ?? 2000);
+    const secs = input.call.fn.spec.options.timeoutMs / 1000;
+    this.attemptFailed(input, {
+      status: "timeout",
+      message: `${input.call.fn.appName}.${input.call.fn.name} timed out after ${secs}s (attempt ${input.attempt})`,
+    });
+  }
+
+  private killIfStillRunning(c: LiveContainer, ra: RunningAttempt): void {
+    const key = `${ra.input.id}:${ra.attempt}`;
+    if (c.running.get(key) === ra && c.status !== "dead") {
+      this.o.log(`container ${c.id} ignored the signal of input ${ra.input.id}: replacing it`);
+      this.killContainer(c, "an input ignored its cancel/timeout signal");
+    }
+  }
+
+  /** A thrown error or a timeout: retry if the policy allows, else finish. */
+  private attemptFailed(input: LiveInput, result: ResultWire): void {
+    if (input.timer) clearTimeout(input.timer);
+    input.timer = undefined;
+    const policy = input.call.fn.spec.options.retries;
+    if (input.failures < policy.maxRetries && input.call.fn.live) {
+      input.failures++;
+      input.status = "retry_wait";
+      input.container = undefined;
+      this.o.store.updateInput(input.id, "pending", input.attempt, input.failures);
+      setTimeout(
+        () => {
+          if (input.status === "retry_wait") this.enqueue(input);
+        },
+        retryDelayMs(policy, input.failures),
+      ).unref();
+      return;
+    }
+    this.finishInput(input, result);
+  }
+
+  private markInputDone(input: LiveInput): void {
+    if (input.timer) clearTimeout(input.timer);
+    input.timer = undefined;
+    input.status = "done";
+    input.container = undefined;
+    this.inputs.delete(input.id);
+  }
+
+  private finishInput(input: LiveInput, result: ResultWire): void {
+    if (input.status === "done") return;
+    this.markInputDone(input);
+    const call = input.call;
+    if (call.inputs.every((i) => i.status === "done"))
+      this.completeCall(call, { kind: "result", result });
+  }
+
+  private completeCall(call: LiveCall, outcome: CallOutcome): void {
+    if (call.outcome) return;
+    call.outcome = outcome;
+    const now = Date.now();
+    const state = outcome.kind === "cancelled" ? "cancelled" : "done";
+    const ttl = call.kind === "spawn" ? this.o.resultRetentionMs : REMOTE_RESULT_TTL_MS;
+    this.o.store.completeCall(call.id, state, outcome, now, now + ttl);
+    const waiters = [...call.waiters];
+    call.waiters.clear();
+    for (const w of waiters) w(outcome);
+    if (waiters.length > 0 && call.kind === "remote") this.delivered(call, outcome);
+    else this.calls.delete(call.id); // the store answers later gets
+  }
+
+  // ---- containers ------------------------------------------------------------------
+
+  /** Starts or stops containers so that capacity follows demand. */
+  private scale(fn: LiveFunction): void {
+    if (!fn.live || this.closed) return;
+    const o = fn.spec.options;
+    let running = 0;
+    let live = 0;
+    for (const c of fn.containers.values()) {
+      if (c.version !== fn.version) continue;
+      if (c.status === "starting" || c.status === "ready") live++;
+      running += c.running.size;
+    }
+    const demand = fn.queue.length + running;
+    const needed = Math.ceil(demand / o.maxInputs);
+    const desired = Math.min(
+      o.maxContainers,
+      Math.max(o.minContainers, needed) + (demand > 0 ? o.bufferContainers : 0),
+    );
+    if (desired <= live) return;
+    const now = Date.now();
+    if (now < fn.nextStartAt) {
+      if (!fn.retryScaleTimer) {
+        fn.retryScaleTimer = setTimeout(() => {
+          fn.retryScaleTimer = undefined;
+          this.scale(fn);
+        }, fn.nextStartAt - now);
+        fn.retryScaleTimer.unref();
+      }
+      return;
+    }
+    for (let i = live; i < desired; i++) this.startContainer(fn);
+  }
+
+  private startContainer(fn: LiveFunction): void {
+    const id = newId("ct");
+    const c: LiveContainer = {
+      id,
+      fn,
+      version: fn.version,
+      status: "starting",
+      handle: undefined,
+      channel: undefined,
+      running: new Map(),
+      idleSince: Date.now(),
+      startedAt: Date.now(),
+      startupTimer: undefined,
+      stopTimer: undefined,
+      exitInfo: undefined,
+      stoppedOnPurpose: false,
+    };
+    this.containers.set(id, c);
+    fn.containers.set(id, c);
+    let env: Record<string, string>;
+    try {
+      env = this.containerEnv(fn);
+    } catch (err) {
+      this.containerGone(c, (err as Error).message, true);
+      this.failQueued(fn, (err as Error).message);
+      return;
+    }
+    const token = this.o.tokens.createContainerToken(id);
+    const spec: ContainerSpec = {
+      containerId: id,
+      token: `${token.tokenId}:${token.tokenSecret}`,
+      appId: fn.appId,
+      appName: fn.appName,
+      functionId: fn.id,
+      functionName: fn.name,
+      environment: fn.environment,
+      controlSocket: this.o.controlSocket,
+      env,
+      blockNetwork: fn.spec.options.blockNetwork,
+      ...(fn.spec.options.memoryMiB ? { memoryMiB: fn.spec.options.memoryMiB } : {}),
+      ...(fn.spec.options.cpu ? { cpu: fn.spec.options.cpu } : {}),
+      ...(fn.spec.options.gpu ? { gpu: fn.spec.options.gpu } : {}),
+    };
+    c.startupTimer = setTimeout(() => {
+      if (c.status === "starting") {
+        const msg = `container did not start within ${fn.spec.options.startupTimeoutMs / 1000}s (startupTimeoutMs)`;
+        this.failQueued(fn, msg);
+        this.killContainer(c, msg);
+      }
+    }, fn.spec.options.startupTimeoutMs);
+    this.o.provider
+      .start(spec, {
+        onOutput: (stream, text) =>
+          this.o.logs.append([
+            {
+              ts: Date.now(),
+              appId: fn.appId,
+              functionName: fn.name,
+              containerId: id,
+              stream,
+              text,
+            },
+          ]),
+        onExit: (code, signal) =>
+          this.containerGone(c, signal ? `killed by ${signal}` : `exited with code ${code}`, false),
+      })
+      .then(
+        (handle) => {
+          c.handle = handle;
+          if (c.status === "dead") handle.kill();
+        },
+        (err: Error) => {
+          this.o.log(`starting a container for ${fn.appName}.${fn.name} failed: ${err.message}`);
+          this.containerGone(c, `could not start: ${err.message}`, false);
+        },
+      );
+  }
+
+  /** Function env, then named secrets, then inline secrets. */
+  private containerEnv(fn: LiveFunction): Record<string, string> {
+    const env: Record<string, string> = { ...fn.spec.options.env };
+    for (const name of fn.spec.options.secretNames) {
+      const values = this.o.store.getSecret(fn.environment, name);
+      if (!values)
+        throw new Error(
+          `secret "${name}" does not exist in environment "${fn.environment}": create it with \`skiff secret create ${name} KEY=VALUE\``,
+        );
+      Object.assign(env, values);
+    }
+    Object.assign(env, fn.spec.options.inlineSecrets);
+    return env;
+  }
+
+  /** Fails every queued input of a function with an init error (the container cannot start). */
+  private failQueued(fn: LiveFunction, message: string, error?: Uint8Array): void {
+    const err =
+      error ?? encodePayload(Object.assign(new Error(message), { name: "InitError" }), "error");
+    for (const input of fn.queue.drain()) {
+      if (input.status === "pending")
+        this.finishInput(input, { status: "init_failure", error: err });
+    }
+  }
+
+  /** The runtime connected: what it should load. */
+  containerHello(containerId: string, channel: ContainerChannel): void {
+    const c = this.containers.get(containerId);
+    if (!c || c.status === "dead") throw new ApiError("not_found", `no container ${containerId}`);
+    c.channel = channel;
+    const bundle = this.o.store.getBlob(c.fn.bundleBlobId);
+    if (!bundle) throw new ApiError("internal", `bundle ${c.fn.bundleBlobId} is missing`);
+    const appFunctions = [...this.functions.values()]
+      .filter((f) => f.appId === c.fn.appId && f.live)
+      .map((f) => ({
+        functionId: f.id,
+        appId: f.appId,
+        appName: f.appName,
+        name: f.name,
+        isGenerator: f.spec.isGenerator,
+      }));
+    channel.send("container.assign", {
+      appId: c.fn.appId,
+      appName: c.fn.appName,
+      functionId: c.fn.id,
+      functionName: c.fn.name,
+      bundle,
+      maxInputs: c.fn.spec.options.maxInputs,
+      appFunctions,
+    });
+  }
+
+  containerReady(containerId: string): void {
+    const c = this.containers.get(containerId);
+    if (c?.status !== "starting") return;
+    if (c.startupTimer) clearTimeout(c.startupTimer);
+    c.status = "ready";
+    c.idleSince = Date.now();
+    c.fn.startFailures = 0;
+    c.fn.nextStartAt = 0;
+    if (c.version !== c.fn.version || !c.fn.live) this.drain(c);
+    else this.dispatch(c.fn);
+  }
+
+  containerInitFailed(containerId: string, error: Uint8Array): void {
+    const c = this.containers.get(containerId);
+    if (!c) return;
+    const fn = c.fn;
+    this.failQueued(fn, "init failed", error);
+    this.noteStartFailure(fn);
+    this.killContainer(c, "init failed");
+  }
+
+  private noteStartFailure(fn: LiveFunction): void {
+    fn.startFailures++;
+    fn.nextStartAt = Date.now() + startBackoffMs(fn.startFailures);
+  }
+
+  containerOutputs(containerId: string, items: OutputWire[]): void {
+    const c = this.containers.get(containerId);
+    if (!c) return;
+    for (const out of items) {
+      const key = `${out.inputId}:${out.attempt}`;
+      const ra = c.running.get(key);
+      if (!ra) continue; // duplicate or unknown: dropped
+      c.running.delete(key);
+      if (ra.killTimer) clearTimeout(ra.killTimer);
+      const input = ra.input;
+      if (ra.timedOut || input.status !== "running" || input.attempt !== out.attempt) continue;
+      if (out.result.status === "failure") this.attemptFailed(input, out.result);
+      else this.finishInput(input, out.result);
+    }
+    if (c.running.size === 0) {
+      c.idleSince = Date.now();
+      if (c.status === "draining") this.stopContainer(c);
+    }
+    this.dispatch(c.fn);
+  }
+
+  containerLogs(
+    containerId: string,
+    entries: Omit<LogEntry, "appId" | "functionName" | "containerId">[],
+  ): void {
+    const c = this.containers.get(containerId);
+    if (!c) return;
+    this.o.logs.append(
+      entries.map((e) => ({ ...e, appId: c.fn.appId, functionName: c.fn.name, containerId })),
+    );
+  }
+
+  /** The container's connection closed: it is as good as gone. */
+  containerDisconnected(containerId: string): void {
+    const c = this.containers.get(containerId);
+    if (!c || c.status === "dead") return;
+    this.killContainer(c, "its connection closed");
+  }
+
+  private drain(c: LiveContainer): void {
+    if (c.status === "dead" || c.status === "draining") return;
+    c.stoppedOnPurpose = true;
+    c.status = "draining";
+    if (c.running.size === 0) this.stopContainer(c);
+  }
+
+  private stopContainer(c: LiveContainer): void {
+    if (c.status === "dead" || c.stopTimer) return;
+    c.status = "draining";
+    c.stoppedOnPurpose = true;
+    c.channel?.send("shutdown", { graceMs: 5000 });
+    c.stopTimer = setTimeout(() => this.killContainer(c, "did not exit after shutdown"), 10_000);
+    c.stopTimer.unref();
+  }
+
+  private killContainer(c: LiveContainer, why: string): void {
+    if (c.status === "dead") return;
+    c.exitInfo = why;
+    c.handle?.kill();
+    // The provider's onExit finishes the bookkeeping; without a handle, do it now.
+    if (!c.handle) this.containerGone(c, why, false);
+    else c.channel?.close(1000, why);
+  }
+
+  /** A container is gone: its unfinished inputs go back to the queue, not using up retries. */
+  private containerGone(c: LiveContainer, why: string, quiet: boolean): void {
+    if (c.status === "dead") return;
+    const wasStarting = c.status === "starting";
+    c.status = "dead";
+    if (c.startupTimer) clearTimeout(c.startupTimer);
+    if (c.stopTimer) clearTimeout(c.stopTimer);
+    this.containers.delete(c.id);
+    c.fn.containers.delete(c.id);
+    this.o.tokens.revokeContainerToken(c.id);
+    const reason = c.exitInfo ? `${why}; ${c.exitInfo}` : why;
+    if (!quiet && c.running.size > 0)
+      this.o.log(
+        `container ${c.id} (${c.fn.appName}.${c.fn.name}) is gone (${reason}): re-queueing ${c.running.size} input(s)`,
+      );
+    for (const ra of c.running.values()) {
+      if (ra.killTimer) clearTimeout(ra.killTimer);
+      const input = ra.input;
+      if (ra.timedOut || input.status !== "running" || input.attempt !== ra.attempt) continue;
+      if (input.timer) clearTimeout(input.timer);
+      input.lost++;
+      if (input.lost >= MAX_LOST) {
+        this.finishInput(input, {
+          status: "terminated",
+          message: `the container running this input stopped ${input.lost} times (last: ${reason})`,
+        });
+      } else this.enqueue(input, true);
+    }
+    c.running.clear();
+    if (wasStarting && !c.stoppedOnPurpose) this.noteStartFailure(c.fn);
+    if (c.fn.live) this.dispatch(c.fn);
+  }
+
+  /** Called for each process end reported by the provider before its container registered. */
+  private tick(): void {
+    const now = Date.now();
+    for (const fn of this.functions.values()) {
+      const o = fn.spec.options;
+      let live = 0;
+      for (const c of fn.containers.values())
+        if (c.status === "ready" || c.status === "starting") live++;
+      for (const c of fn.containers.values()) {
+        if (live <= o.minContainers) break;
+        if (
+          c.status === "ready" &&
+          c.running.size === 0 &&
+          fn.queue.length === 0 &&
+          now - c.idleSince >= o.scaledownWindowMs
+        ) {
+          this.stopContainer(c);
+          live--;
+        }
+      }
+    }
+    if (now - this.lastExpiry > 60_000) {
+      this.lastExpiry = now;
+      this.o.store.expireCalls(now);
+      this.o.logs.trim();
+    }
+  }
+
+  /** Re-queues calls that were pending when the server stopped. */
+  recover(): number {
+    let after = "";
+    let n = 0;
+    for (;;) {
+      const page = this.o.store.pendingCalls(after, 1000);
+      if (page.length === 0) break;
+      for (const row of page) {
+        after = row.id;
+        const fn = this.functions.get(row.functionId);
+        const inputs = this.o.store.callInputs(row.id);
+        if (!fn) {
+          this.o.store.completeCall(
+            row.id,
+            "done",
+            {
+              kind: "result",
+              result: { status: "terminated", message: "the function's app stopped" },
+            },
+            Date.now(),
+            Date.now() + this.o.resultRetentionMs,
+          );
+          continue;
+        }
+        const call: LiveCall = {
+          id: row.id,
+          fn,
+          kind: row.kind,
+          idempotencyKey: row.idempotencyKey,
+          parentInputId: row.parentInputId,
+          createdAt: row.createdAt,
+          inputs: [],
+          outcome: undefined,
+          waiters: new Set(),
+        };
+        this.calls.set(call.id, call);
+        for (const r of inputs) {
+          const input = this.newInput(call, r.idx, r.args);
+          this.inputs.delete(input.id);
+          input.id = r.id;
+          this.inputs.set(input.id, input);
+          input.attempt = r.attempt;
+          input.failures = r.failures;
+          call.inputs.push(input);
+          if (r.state === "done") input.status = "done";
+          else fn.queue.push(input);
+        }
+        n++;
+      }
+    }
+    for (const fn of this.functions.values()) this.dispatch(fn);
+    return n;
+  }
+
+  /** Stops every container; the engine accepts nothing after this. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.tickTimer);
+    for (const c of this.containers.values()) {
+      c.channel?.send("shutdown", { graceMs: 1000 });
+      c.exitInfo = "server stopped";
+    }
+    for (const input of this.inputs.values()) if (input.timer) clearTimeout(input.timer);
+    for (const fn of this.functions.values())
+      if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
+    for (const c of this.containers.values()) {
+      if (c.startupTimer) clearTimeout(c.startupTimer);
+      if (c.stopTimer) clearTimeout(c.stopTimer);
+      for (const ra of c.running.values()) if (ra.killTimer) clearTimeout(ra.killTimer);
+    }
+  }
+
+  /** For stats and tests. */
+  containerCount(functionId: string): number {
+    return this.functions.get(functionId)?.containers.size ?? 0;
+  }
+}

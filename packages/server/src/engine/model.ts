@@ -1,0 +1,87 @@
+import type { CallOutcome, EventMap, EventName, FunctionSpec, Payload } from "@skiff/protocol";
+import type { ContainerHandle } from "../provider.js";
+import type { Deque } from "./deque.js";
+
+/** What the engine needs from a container's connection. */
+export interface ContainerChannel {
+  send<N extends EventName>(name: N, body: EventMap[N]): void;
+  close(code: number, reason: string): void;
+}
+
+export interface LiveFunction {
+  id: string;
+  appId: string;
+  appName: string;
+  environment: string;
+  name: string;
+  version: number;
+  spec: FunctionSpec;
+  bundleBlobId: string;
+  queue: Deque<LiveInput>;
+  containers: Map<string, LiveContainer>;
+  /** Start failures in a row (init errors, crashes before ready); drives backoff. */
+  startFailures: number;
+  nextStartAt: number;
+  retryScaleTimer: NodeJS.Timeout | undefined;
+  /** False once the app stopped or a redeploy dropped the function. */
+  live: boolean;
+}
+
+export type ContainerStatus = "starting" | "ready" | "draining" | "dead";
+
+/** One attempt running on a container. Kept until the container answers or dies. */
+export interface RunningAttempt {
+  input: LiveInput;
+  attempt: number;
+  /** The attempt timed out; its slot stays taken until the container answers or is replaced. */
+  timedOut: boolean;
+  killTimer: NodeJS.Timeout | undefined;
+}
+
+export interface LiveContainer {
+  id: string;
+  fn: LiveFunction;
+  version: number;
+  status: ContainerStatus;
+  handle: ContainerHandle | undefined;
+  channel: ContainerChannel | undefined;
+  running: Map<string, RunningAttempt>;
+  idleSince: number;
+  startedAt: number;
+  startupTimer: NodeJS.Timeout | undefined;
+  stopTimer: NodeJS.Timeout | undefined;
+  exitInfo: string | undefined;
+  /** Stopped by the engine (scale-down, redeploy): its end is not a start failure. */
+  stoppedOnPurpose: boolean;
+}
+
+export type InputStatus = "pending" | "running" | "retry_wait" | "done";
+
+export interface LiveInput {
+  id: string;
+  call: LiveCall;
+  idx: number;
+  args: Payload;
+  /** Attempts handed out so far; the next hand-out is attempt + 1. */
+  attempt: number;
+  /** Failed attempts (thrown error, timeout): these use up retries. */
+  failures: number;
+  /** Containers lost while running this input: these do not use up retries. */
+  lost: number;
+  status: InputStatus;
+  container: LiveContainer | undefined;
+  timer: NodeJS.Timeout | undefined;
+  startedAt: number;
+}
+
+export interface LiveCall {
+  id: string;
+  fn: LiveFunction;
+  kind: "remote" | "spawn";
+  idempotencyKey: string | null;
+  parentInputId: string | null;
+  createdAt: number;
+  inputs: LiveInput[];
+  outcome: CallOutcome | undefined;
+  waiters: Set<(outcome: CallOutcome) => void>;
+}

@@ -1,0 +1,51 @@
+/**
+ * A worker provider starts and stops containers. The engine uses only this interface: it
+ * never imports a sandbox. Implementations: the local provider (this host, bubblewrap or
+ * plain processes) in @skiff/worker; agents on other hosts and Kubernetes later.
+ *
+ * A started container connects back to the control plane on its own (over `controlSocket`
+ * with `token`); the provider only reports the process's output and its end.
+ */
+export interface WorkerProvider {
+  readonly name: string;
+  /** Starts one container. Resolves once the process is started (not yet connected). */
+  start(spec: ContainerSpec, events: ContainerEvents): Promise<ContainerHandle>;
+  /** GPU types this provider can place ("H100", …); empty when it has none. */
+  gpuTypes(): string[];
+  /** Stops every container it started. */
+  close(): Promise<void>;
+}
+
+export interface ContainerSpec {
+  containerId: string;
+  /** Container-scoped secret the runtime presents at hello. */
+  token: string;
+  appId: string;
+  appName: string;
+  functionId: string;
+  functionName: string;
+  /** The app's environment (the default for lookups made inside the container). */
+  environment: string;
+  /** Unix socket of the control plane, reachable from inside the sandbox. */
+  controlSocket: string;
+  /** Function env, then secrets: the only variables the user code sees besides Skiff's. */
+  env: Record<string, string>;
+  blockNetwork: boolean;
+  memoryMiB?: number;
+  cpu?: number;
+  gpu?: string;
+}
+
+export interface ContainerEvents {
+  /** Output the process wrote outside the runtime's own capture (crashes, native code). */
+  onOutput(stream: "stdout" | "stderr", text: string): void;
+  /** The process ended, for any reason. Called once. */
+  onExit(code: number | null, signal: string | null): void;
+}
+
+export interface ContainerHandle {
+  readonly containerId: string;
+  readonly pid: number | undefined;
+  /** Kills the container now (SIGKILL). */
+  kill(): void;
+}

@@ -1,0 +1,268 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type EventMap, MAX_FRAME_BYTES, type OutputWire } from "@skiff/protocol";
+import { WebSocketServer } from "ws";
+import { ApiError } from "./api/api-error.js";
+import { type HandlerDeps, handleRequest } from "./api/handlers.js";
+import { Peer, type PeerHooks } from "./api/peer.js";
+import { AppService } from "./apps/app-service.js";
+import { type Principal, TokenService } from "./auth/tokens.js";
+import { Engine } from "./engine/engine.js";
+import { LogHub } from "./engine/log-hub.js";
+import type { WorkerProvider } from "./provider.js";
+import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+import type { Store } from "./store/store.js";
+
+export interface ServerOptions {
+  /** @defaultValue "127.0.0.1" */
+  host?: string;
+  /** 0 picks a free port. @defaultValue 7420 */
+  port?: number;
+  dataDir: string;
+  /** Builds the worker provider once the control socket's path is known. */
+  provider: (controlSocket: string) => WorkerProvider;
+  /** How long `.spawn` results are kept. @defaultValue 7 days */
+  resultRetentionMs?: number;
+  /** Grace before a container that ignores a cancel/timeout signal is replaced. @defaultValue 2000 */
+  killGraceMs?: number;
+  log?: (msg: string) => void;
+}
+
+export const DEFAULT_PORT = 7420;
+
+/**
+ * The control plane: one HTTP server (API over WebSocket at /v1/ws, health at /healthz)
+ * on loopback TCP, and the same API on a unix socket for containers, whose sandboxes
+ * cannot reach the host's loopback.
+ */
+export class SkiffServer {
+  /** `http://host:port` */
+  readonly url: string;
+  /** The admin token created at first start (undefined on later starts). */
+  readonly createdAdminToken: { tokenId: string; tokenSecret: string } | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly http: Server,
+    private readonly controlHttp: Server,
+    private readonly wss: WebSocketServer,
+    readonly controlSocket: string,
+    private readonly store: Store,
+    readonly engine: Engine,
+    private readonly apps: AppService,
+    private readonly provider: WorkerProvider,
+    createdAdminToken: { tokenId: string; tokenSecret: string } | undefined,
+    private readonly log: (msg: string) => void,
+  ) {
+    const addr = http.address() as AddressInfo;
+    const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+    this.url = `http://${host}:${addr.port}`;
+    this.createdAdminToken = createdAdminToken;
+  }
+
+  static async start(opts: ServerOptions): Promise<SkiffServer> {
+    const log = opts.log ?? ((m: string) => console.error(`[skiff server] ${m}`));
+    const dataDir = resolve(opts.dataDir);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const store = new SqliteStore({ dataDir });
+    const tokens = new TokenService(store);
+    let createdAdminToken: { tokenId: string; tokenSecret: string } | undefined;
+    if (store.countAdminTokens() === 0) {
+      createdAdminToken = tokens.create("admin");
+      await store.flush();
+    }
+    const controlSocket = controlSocketPath(dataDir);
+    rmSync(controlSocket, { force: true });
+    const provider = opts.provider(controlSocket);
+    const logs = new LogHub(store);
+    const engine = new Engine({
+      store,
+      provider,
+      tokens,
+      logs,
+      controlSocket,
+      resultRetentionMs: opts.resultRetentionMs ?? 7 * 24 * 3600 * 1000,
+      ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
+      log,
+    });
+    const apps = new AppService(store, engine, provider);
+    const deps: HandlerDeps = { store, engine, apps, tokens, logs };
+    const hooks = peerHooks(deps, tokens, log);
+
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+    });
+    const onUpgrade = (
+      req: IncomingMessage,
+      socket: import("node:stream").Duplex,
+      head: Buffer,
+    ) => {
+      if (req.url?.split("?")[0] !== "/v1/ws") {
+        socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => new Peer(ws, hooks));
+    };
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+      if (req.url === "/healthz") {
+        res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+        return;
+      }
+      res.writeHead(404, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          error: { code: "not_found", message: `no route for ${req.method} ${req.url}` },
+        }),
+      );
+    };
+    const http = createServer(onRequest);
+    http.on("upgrade", onUpgrade);
+    const controlHttp = createServer(onRequest);
+    controlHttp.on("upgrade", onUpgrade);
+
+    apps.restore();
+    const recovered = engine.recover();
+    if (recovered > 0) log(`recovered ${recovered} pending call(s) from the store`);
+
+    await listen(controlHttp, { path: controlSocket });
+    await listen(http, { host: opts.host ?? "127.0.0.1", port: opts.port ?? DEFAULT_PORT });
+    return new SkiffServer(
+      http,
+      controlHttp,
+      wss,
+      controlSocket,
+      store,
+      engine,
+      apps,
+      provider,
+      createdAdminToken,
+      log,
+    );
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const step = async (what: string, fn: () => unknown) => {
+        try {
+          await fn();
+        } catch (err) {
+          this.log(`closing ${what} failed: ${(err as Error).message}`);
+        }
+      };
+      await step("engine", () => this.engine.close());
+      await step("apps", () => this.apps.close());
+      await step("provider", () => this.provider.close());
+      for (const c of this.wss.clients) c.terminate();
+      await step("http", () => closeServer(this.http));
+      await step("control socket", () => closeServer(this.controlHttp));
+      await step("store", () => this.store.close());
+      rmSync(this.controlSocket, { force: true });
+    })();
+    return this.closing;
+  }
+}
+
+function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => void): PeerHooks {
+  return {
+    hello(peer, p): Principal {
+      const principal = tokens.verify(p.tokenId as string, p.tokenSecret as string);
+      if (!principal)
+        throw new ApiError(
+          "unauthenticated",
+          "invalid token: check SKIFF_TOKEN_ID / SKIFF_TOKEN_SECRET or run `skiff token new`",
+        );
+      if (principal.kind === "web")
+        throw new ApiError("permission_denied", "a web endpoint token cannot use the API");
+      if (p.role === "container") {
+        if (principal.kind !== "container" || p.containerId !== principal.containerId) {
+          throw new ApiError("unauthenticated", "container hello needs that container's token");
+        }
+        peer.role = "container";
+        peer.containerId = principal.containerId;
+        return principal;
+      }
+      if (typeof p.sessionId === "string" && p.sessionId.length <= 64) {
+        peer.sessionId = p.sessionId;
+        deps.apps.sessionOpened(p.sessionId);
+      }
+      return principal;
+    },
+    afterHello(peer) {
+      if (peer.role !== "container") return;
+      try {
+        deps.engine.containerHello(peer.containerId!, peer);
+      } catch (err) {
+        log(`container ${peer.containerId} cannot start: ${(err as Error).message}`);
+        peer.close(1011, (err as Error).message);
+      }
+    },
+    request: (peer, msg) => handleRequest(peer, msg, deps),
+    event(peer, msg) {
+      if (peer.role !== "container" || !peer.containerId) {
+        peer.close(1002, `unexpected event ${msg.t}`);
+        return;
+      }
+      const id = peer.containerId;
+      const b = msg.b as Record<string, unknown>;
+      switch (msg.t) {
+        case "container.ready":
+          deps.engine.containerReady(id);
+          return;
+        case "container.init_failed":
+          deps.engine.containerInitFailed(id, (b as EventMap["container.init_failed"]).error);
+          return;
+        case "outputs":
+          if (!Array.isArray(b?.items)) return peer.close(1002, "outputs.items must be an array");
+          deps.engine.containerOutputs(id, b.items as OutputWire[]);
+          return;
+        case "logs":
+          if (!Array.isArray(b?.items)) return peer.close(1002, "logs.items must be an array");
+          deps.engine.containerLogs(id, b.items as EventMap["logs"]["items"]);
+          return;
+        default:
+          peer.close(1002, `unknown event ${msg.t}`);
+      }
+    },
+    closed(peer) {
+      if (peer.role === "container" && peer.containerId)
+        deps.engine.containerDisconnected(peer.containerId);
+      if (peer.sessionId) deps.apps.sessionClosed(peer.sessionId);
+    },
+    log,
+  };
+}
+
+/** Unix socket paths are limited to ~107 bytes; long data dirs use a hashed path in /tmp. */
+function controlSocketPath(dataDir: string): string {
+  const p = join(dataDir, "control.sock");
+  if (Buffer.byteLength(p) < 100) return p;
+  return join(
+    tmpdir(),
+    `skiff-${createHash("sha256").update(dataDir).digest("hex").slice(0, 16)}.sock`,
+  );
+}
+
+function listen(
+  server: Server,
+  where: { path: string } | { host: string; port: number },
+): Promise<void> {
+  return new Promise((resolveListen, reject) => {
+    server.once("error", reject);
+    server.listen(where, () => {
+      server.off("error", reject);
+      resolveListen();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((r) => {
+    server.close(() => r());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,314 @@
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  type CallOutcome,
+  decodeCbor,
+  encodeCbor,
+  type LogEntry,
+  type Payload,
+} from "@skiff/protocol";
+import Database from "better-sqlite3";
+import type {
+  AppRow,
+  CallRow,
+  DeploymentRow,
+  FunctionRow,
+  InputRow,
+  Store,
+  StoredCall,
+  TokenRow,
+} from "../store.js";
+import { loadNamedStatements } from "./sql-file.js";
+
+const SQL_DIR = new URL("../../../sql/sqlite/", import.meta.url);
+
+export interface SqliteStoreOptions {
+  /** Directory holding skiff.db (created if missing). */
+  dataDir: string;
+  /** Longest a write waits for its group commit. @defaultValue 2 */
+  commitDelayMs?: number;
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * The embedded store: SQLite in WAL mode. Writes run at once inside an open transaction
+ * (so this process reads its own writes) and are committed together every few ms: one
+ * commit covers every write of that window, so durability does not cost throughput.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmts = new Map<string, Database.Statement>();
+  private inTx = false;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private waiters: (() => void)[] = [];
+  private readonly commitDelayMs: number;
+  private closed = false;
+
+  constructor(opts: SqliteStoreOptions) {
+    mkdirSync(opts.dataDir, { recursive: true });
+    this.commitDelayMs = opts.commitDelayMs ?? 2;
+    this.db = new Database(join(opts.dataDir, "skiff.db"));
+    this.db.pragma("journal_mode = WAL");
+    // NORMAL: a commit survives a crash of this process (the WAL is in the OS); see docs/operations.md.
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("busy_timeout = 5000");
+    this.migrate();
+    for (const [name, sql] of loadNamedStatements(new URL("queries.sql", SQL_DIR)))
+      this.stmts.set(name, this.db.prepare(sql));
+  }
+
+  private migrate(): void {
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    );
+    const done = new Set(
+      (this.db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map(
+        (r) => r.version,
+      ),
+    );
+    const dir = fileURLToPath(new URL("migrations/", SQL_DIR));
+    for (const file of readdirSync(dir).sort()) {
+      const version = Number.parseInt(file, 10);
+      if (!Number.isFinite(version) || done.has(version)) continue;
+      const sql = readFileSync(join(dir, file), "utf8");
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db
+          .prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+          .run(version, Date.now());
+      })();
+    }
+  }
+
+  private stmt(name: string): Database.Statement {
+    const s = this.stmts.get(name);
+    if (!s) throw new Error(`no SQL statement named ${name}`);
+    return s;
+  }
+
+  /** Runs a write inside the open group transaction. */
+  private write(name: string, params: Row): Database.RunResult {
+    if (this.closed) throw new Error("store is closed");
+    if (!this.inTx) {
+      this.db.exec("BEGIN");
+      this.inTx = true;
+      this.commitTimer = setTimeout(() => this.commit(), this.commitDelayMs);
+    }
+    return this.stmt(name).run(params);
+  }
+
+  private commit(): void {
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    if (this.inTx) {
+      this.db.exec("COMMIT");
+      this.inTx = false;
+    }
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  flush(): Promise<void> {
+    if (!this.inTx) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private get<T>(name: string, params: Row): T | undefined {
+    return this.stmt(name).get(params) as T | undefined;
+  }
+
+  private all<T>(name: string, params: Row): T[] {
+    return this.stmt(name).all(params) as T[];
+  }
+
+  insertToken(row: TokenRow): void {
+    this.write("insertToken", { ...row });
+  }
+  getToken(id: string): TokenRow | undefined {
+    return this.get<TokenRow>("getToken", { id });
+  }
+  countAdminTokens(): number {
+    return this.get<{ n: number }>("countTokens", {})!.n;
+  }
+
+  putBlob(id: string, data: Uint8Array): void {
+    this.write("putBlob", {
+      id,
+      data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+      size: data.byteLength,
+      createdAt: Date.now(),
+    });
+  }
+  getBlob(id: string): Uint8Array | undefined {
+    const r = this.get<{ data: Buffer }>("getBlob", { id });
+    return r ? new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength) : undefined;
+  }
+
+  insertApp(row: AppRow): void {
+    this.write("insertApp", { ...row });
+  }
+  updateApp(id: string, state: AppRow["state"], version: number, stoppedAt?: number): void {
+    this.write("updateApp", { id, state, version, stoppedAt: stoppedAt ?? null });
+  }
+  getApp(id: string): AppRow | undefined {
+    return this.get<AppRow>("getApp", { id });
+  }
+  findDeployedApp(environment: string, name: string): AppRow | undefined {
+    return this.get<AppRow>("findDeployedApp", { environment, name });
+  }
+  findLatestApp(environment: string, name: string): AppRow | undefined {
+    return this.get<AppRow>("findLatestApp", { environment, name });
+  }
+  listApps(environment: string, stoppedSince: number): AppRow[] {
+    return this.all<AppRow>("listApps", { environment, since: stoppedSince });
+  }
+  liveApps(): AppRow[] {
+    return this.all<AppRow>("liveApps", {});
+  }
+  insertDeployment(row: DeploymentRow): void {
+    this.write("insertDeployment", { ...row, functions: JSON.stringify(row.functions) });
+  }
+  listDeployments(appId: string): DeploymentRow[] {
+    return this.all<DeploymentRow & { functions: string }>("listDeployments", { appId }).map(
+      (r) => ({
+        ...r,
+        functions: JSON.parse(r.functions as unknown as string) as string[],
+      }),
+    );
+  }
+
+  upsertFunction(row: FunctionRow): void {
+    const { active: _active, ...rest } = row;
+    this.write("upsertFunction", rest);
+  }
+  deactivateFunctions(appId: string, belowVersion: number): void {
+    this.write("deactivateFunctions", { appId, version: belowVersion });
+  }
+  getFunctionByName(appId: string, name: string): FunctionRow | undefined {
+    const r = this.get<Omit<FunctionRow, "active"> & { active: number }>("getFunctionByName", {
+      appId,
+      name,
+    });
+    return r ? { ...r, active: Boolean(r.active) } : undefined;
+  }
+  appFunctions(appId: string): FunctionRow[] {
+    return this.all<Omit<FunctionRow, "active"> & { active: number }>("appFunctions", {
+      appId,
+    }).map((r) => ({ ...r, active: Boolean(r.active) }));
+  }
+
+  insertCall(row: CallRow, inputs: InputRow[]): void {
+    this.write("insertCall", { ...row });
+    for (const i of inputs)
+      this.write("insertInput", {
+        id: i.id,
+        callId: i.callId,
+        idx: i.idx,
+        args: encodeCbor(i.args),
+      });
+  }
+  updateInput(id: string, state: "pending" | "done", attempt: number, failures: number): void {
+    this.write("updateInput", { id, state, attempt, failures });
+  }
+  completeCall(
+    id: string,
+    state: "done" | "cancelled",
+    outcome: CallOutcome,
+    completedAt: number,
+    expiresAt: number | null,
+  ): void {
+    this.write("completeCall", { id, state, outcome: encodeCbor(outcome), completedAt, expiresAt });
+    this.write("deleteInputs", { callId: id });
+  }
+  deleteCall(id: string): void {
+    this.write("deleteInputs", { callId: id });
+    this.write("deleteCall", { id });
+  }
+  private toStoredCall(
+    r: (Omit<StoredCall, "outcome"> & { outcome: Buffer | null }) | undefined,
+  ): StoredCall | undefined {
+    if (!r) return undefined;
+    return { ...r, outcome: r.outcome ? (decodeCbor(r.outcome) as CallOutcome) : undefined };
+  }
+  getCall(id: string): StoredCall | undefined {
+    return this.toStoredCall(this.get("getCall", { id }));
+  }
+  getCallByIdempotencyKey(key: string): StoredCall | undefined {
+    return this.toStoredCall(this.get("getCallByKey", { key }));
+  }
+  pendingCalls(after: string, limit: number): CallRow[] {
+    return this.all<CallRow>("pendingCalls", { after, limit });
+  }
+  callInputs(callId: string): InputRow[] {
+    return this.all<InputRow & { args: Buffer }>("callInputs", { callId }).map((r) => ({
+      ...r,
+      args: decodeCbor(r.args) as Payload,
+    }));
+  }
+  expireCalls(now: number): number {
+    const n = this.write("expireCalls", { now }).changes;
+    if (n > 0) this.write("deleteExpiredInputs", {});
+    return n;
+  }
+
+  upsertSecret(environment: string, name: string, values: Record<string, string>): void {
+    this.write("upsertSecret", {
+      environment,
+      name,
+      vals: JSON.stringify(values),
+      createdAt: Date.now(),
+    });
+  }
+  getSecret(environment: string, name: string): Record<string, string> | undefined {
+    const r = this.get<{ vals: string }>("getSecret", { environment, name });
+    return r ? (JSON.parse(r.vals) as Record<string, string>) : undefined;
+  }
+  listSecrets(environment: string): { name: string; keys: string[]; createdAt: number }[] {
+    return this.all<{ name: string; vals: string; createdAt: number }>("listSecrets", {
+      environment,
+    }).map((r) => ({
+      name: r.name,
+      keys: Object.keys(JSON.parse(r.vals) as object),
+      createdAt: r.createdAt,
+    }));
+  }
+  deleteSecret(environment: string, name: string): boolean {
+    return this.write("deleteSecret", { environment, name }).changes > 0;
+  }
+
+  appendLogs(entries: LogEntry[]): void {
+    for (const e of entries) {
+      this.write("insertLog", {
+        appId: e.appId,
+        ts: e.ts,
+        functionName: e.functionName ?? null,
+        inputId: e.inputId ?? null,
+        containerId: e.containerId ?? null,
+        stream: e.stream,
+        text: e.text,
+      });
+    }
+  }
+  tailLogs(appId: string, limit: number): LogEntry[] {
+    return this.all<LogEntry & Record<string, unknown>>("tailLogs", { appId, limit }).map((r) => {
+      const e: LogEntry = { ts: r.ts, appId: r.appId, stream: r.stream, text: r.text };
+      if (r.functionName) e.functionName = r.functionName;
+      if (r.inputId) e.inputId = r.inputId;
+      if (r.containerId) e.containerId = r.containerId;
+      return e;
+    });
+  }
+  trimLogs(appId: string, keep: number): void {
+    this.write("trimLogs", { appId, keep });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.commit();
+    this.closed = true;
+    this.db.close();
+  }
+}

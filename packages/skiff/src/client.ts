@@ -1,0 +1,82 @@
+import type { RequestName, RequestParams, RequestResult } from "@skiff/protocol";
+import { type ClientConfig, loadConfig } from "./config.js";
+import { ConnectionError } from "./errors.js";
+import { Connection, type RequestOptions } from "./transport/connection.js";
+
+export interface ClientParams extends ClientConfig {
+  /** Keep the process alive while the connection is idle. @defaultValue false */
+  keepAlive?: boolean;
+}
+
+/**
+ * The one way every handle reaches the control plane. Pass one explicitly with
+ * `{ client }`, or let handles use `Client.fromEnv()`.
+ */
+export class Client {
+  readonly serverUrl: string;
+  readonly environment: string;
+  private readonly connection: Connection;
+
+  constructor(params: ClientParams) {
+    this.serverUrl = params.serverUrl;
+    this.environment = params.environment;
+    this.connection = new Connection({
+      serverUrl: params.serverUrl,
+      tokenId: params.tokenId,
+      tokenSecret: params.tokenSecret,
+      role: "client",
+      keepAlive: params.keepAlive ?? false,
+    });
+  }
+
+  private static envClient: Promise<Client> | undefined;
+
+  /**
+   * The client configured by SKIFF_SERVER_URL / SKIFF_TOKEN_ID / SKIFF_TOKEN_SECRET /
+   * SKIFF_ENVIRONMENT, else the active profile of ~/.skiff.toml. Created once per process.
+   * @throws ConnectionError if no server is configured.
+   */
+  static fromEnv(): Promise<Client> {
+    if (!Client.envClient) {
+      Client.envClient = loadConfig().then((config) => {
+        if (!config) {
+          throw new ConnectionError(
+            "no Skiff server configured: set SKIFF_SERVER_URL (and a token), or run `skiff server` once to write ~/.skiff.toml",
+          );
+        }
+        return new Client(config);
+      });
+      Client.envClient.catch(() => {
+        Client.envClient = undefined;
+      });
+    }
+    return Client.envClient;
+  }
+
+  /** Replaces the process default (used by the CLI and the container runtime). */
+  static _setDefault(client: Client | undefined): void {
+    Client.envClient = client ? Promise.resolve(client) : undefined;
+  }
+
+  request<N extends RequestName>(
+    name: N,
+    params: RequestParams<N>,
+    options?: RequestOptions,
+  ): Promise<RequestResult<N>> {
+    return this.connection.request(name, params, options);
+  }
+
+  /** Internal: the connection, for event subscriptions (logs). */
+  get _connection(): Connection {
+    return this.connection;
+  }
+
+  close(): void {
+    this.connection.close();
+  }
+}
+
+/** Resolves the client a handle should use. */
+export function resolveClient(client: Client | undefined): Promise<Client> {
+  return client ? Promise.resolve(client) : Client.fromEnv();
+}

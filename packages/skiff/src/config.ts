@@ -1,0 +1,119 @@
+import { InvalidError } from "./errors.js";
+
+/**
+ * Client configuration: environment variables first, then the active profile of
+ * `~/.skiff.toml` (or `SKIFF_CONFIG_PATH`, profile `SKIFF_PROFILE`). Node built-ins are
+ * imported lazily so that the SDK loads on runtimes without a file system.
+ */
+
+export interface ClientConfig {
+  /** `http://host:port` of the control plane, or `unix:/path/to.sock`. */
+  serverUrl: string;
+  tokenId: string;
+  tokenSecret: string;
+  environment: string;
+}
+
+export interface Profile {
+  server_url?: string;
+  token_id?: string;
+  token_secret?: string;
+  environment?: string;
+  active?: boolean;
+}
+
+export const DEFAULT_ENVIRONMENT = "main";
+
+type Env = Record<string, string | undefined>;
+
+function processEnv(): Env {
+  const p = (globalThis as { process?: { env?: Env } }).process;
+  return p?.env ?? {};
+}
+
+export async function configPath(env: Env = processEnv()): Promise<string> {
+  if (env.SKIFF_CONFIG_PATH) return env.SKIFF_CONFIG_PATH;
+  const os = await import("node:os");
+  const path = await import("node:path");
+  return path.join(env.HOME || os.homedir(), ".skiff.toml");
+}
+
+export async function readProfiles(file: string): Promise<Record<string, Profile>> {
+  const fs = await import("node:fs/promises");
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw err;
+  }
+  const { parse } = await import("smol-toml");
+  try {
+    return parse(text) as Record<string, Profile>;
+  } catch (err) {
+    throw new InvalidError(`cannot parse ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Picks the profile named by SKIFF_PROFILE, else the one marked active, else the only one. */
+export function activeProfile(
+  profiles: Record<string, Profile>,
+  env: Env = processEnv(),
+): [string, Profile] | undefined {
+  const names = Object.keys(profiles);
+  if (env.SKIFF_PROFILE) {
+    const p = profiles[env.SKIFF_PROFILE];
+    if (!p)
+      throw new InvalidError(
+        `SKIFF_PROFILE=${env.SKIFF_PROFILE} names no profile (have: ${names.join(", ") || "none"})`,
+      );
+    return [env.SKIFF_PROFILE, p];
+  }
+  const active = names.find((n) => profiles[n]?.active);
+  if (active) return [active, profiles[active]!];
+  if (names.length === 1) return [names[0]!, profiles[names[0]!]!];
+  if (profiles.default) return ["default", profiles.default];
+  return undefined;
+}
+
+/** The configuration a client would use now, or undefined if no server is configured. */
+export async function loadConfig(env: Env = processEnv()): Promise<ClientConfig | undefined> {
+  let profile: Profile = {};
+  const needsFile = !(env.SKIFF_SERVER_URL && env.SKIFF_TOKEN_ID && env.SKIFF_TOKEN_SECRET);
+  if (needsFile && typeof (globalThis as { process?: unknown }).process !== "undefined") {
+    const picked = activeProfile(await readProfiles(await configPath(env)), env);
+    if (picked) profile = picked[1];
+  }
+  const serverUrl = env.SKIFF_SERVER_URL || profile.server_url;
+  if (!serverUrl) return undefined;
+  const tokenId = env.SKIFF_TOKEN_ID || profile.token_id;
+  const tokenSecret = env.SKIFF_TOKEN_SECRET || profile.token_secret;
+  if (!tokenId || !tokenSecret) {
+    throw new InvalidError(
+      `a server is configured (${serverUrl}) but no token: set SKIFF_TOKEN_ID and SKIFF_TOKEN_SECRET, or run \`skiff token new\``,
+    );
+  }
+  return {
+    serverUrl,
+    tokenId,
+    tokenSecret,
+    environment: env.SKIFF_ENVIRONMENT || profile.environment || DEFAULT_ENVIRONMENT,
+  };
+}
+
+/** Writes (or replaces) one profile; with `activate`, makes it the only active one. */
+export async function writeProfile(
+  file: string,
+  name: string,
+  profile: Profile,
+  activate: boolean,
+): Promise<void> {
+  const fs = await import("node:fs/promises");
+  const { stringify } = await import("smol-toml");
+  const profiles = await readProfiles(file);
+  if (activate) for (const p of Object.values(profiles)) delete p.active;
+  profiles[name] = { ...profile, ...(activate ? { active: true } : {}) };
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, stringify(profiles) + "\n", { mode: 0o600 });
+  await fs.rename(tmp, file);
+}

@@ -1,0 +1,259 @@
+import type { FunctionInfo } from "@skiff/protocol";
+import { newId } from "@skiff/protocol";
+import type { App } from "./app.js";
+import { type Client, resolveClient } from "./client.js";
+import { currentInputId } from "./context.js";
+import { InvalidError, SkiffError } from "./errors.js";
+import { FunctionCall } from "./function-call.js";
+import type { NormalizedFunctionOptions } from "./function-options.js";
+import { encodeForWire, toPayload, unwrapOutcome } from "./payloads.js";
+
+/** Any user function. */
+export type AnyFunction = (...args: never[]) => unknown;
+export type ArgsOf<F> = F extends (...args: infer A) => unknown ? A : never;
+export type ResultOf<F> = F extends (...args: never[]) => infer R ? Awaited<R> : never;
+
+export interface FunctionLookupParams {
+  /** Defaults to the client's environment. */
+  environment?: string;
+  /** Use this client instead of `Client.fromEnv()`. */
+  client?: Client;
+}
+
+interface Binding {
+  client: Client;
+  info: FunctionInfo;
+}
+
+interface LazyRef {
+  appName: string;
+  name: string;
+  environment: string | undefined;
+  client: Client | undefined;
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+
+export function isGeneratorFunction(fn: unknown): boolean {
+  const ctor = (fn as { constructor?: { name?: string } } | undefined)?.constructor?.name;
+  return ctor === "AsyncGeneratorFunction" || ctor === "GeneratorFunction";
+}
+
+/**
+ * A function: defined in an app (`app.function`) or a handle to a deployed one
+ * (`Function_.fromName`). Every network method returns a promise.
+ */
+export class Function_<F extends AnyFunction = AnyFunction> {
+  /** Internal: set for functions defined by `app.function`. */
+  readonly _app: App | undefined;
+  readonly _impl: F | undefined;
+  readonly _options: NormalizedFunctionOptions | undefined;
+  private _name: string | undefined;
+  private readonly ref: LazyRef | undefined;
+  private binding: Binding | undefined;
+  private hydrating: Promise<Binding> | undefined;
+
+  private constructor(init: {
+    app?: App;
+    impl?: F;
+    options?: NormalizedFunctionOptions;
+    name?: string;
+    ref?: LazyRef;
+  }) {
+    this._app = init.app;
+    this._impl = init.impl;
+    this._options = init.options;
+    this._name = init.name;
+    this.ref = init.ref;
+  }
+
+  /** Internal: used by `app.function`. */
+  static _define<F extends AnyFunction>(
+    app: App,
+    impl: F,
+    options: NormalizedFunctionOptions,
+    name: string | undefined,
+  ): Function_<F> {
+    if (name !== undefined && !NAME.test(name)) {
+      throw new InvalidError(
+        `function name ${JSON.stringify(name)} is invalid: use letters, digits, "_" and "-", up to 64`,
+      );
+    }
+    return new Function_<F>({ app, impl, options, ...(name ? { name } : {}) });
+  }
+
+  /**
+   * A lazy handle to a deployed function, resolved on first use.
+   * Type it from the definition: `Function_.fromName<typeof square>("app", "square")`.
+   */
+  static fromName<T extends Function_<AnyFunction> = Function_<AnyFunction>>(
+    appName: string,
+    name: string,
+    params: FunctionLookupParams = {},
+  ): T {
+    if (typeof appName !== "string" || appName.length === 0)
+      throw new InvalidError("Function_.fromName: appName must be a non-empty string");
+    if (typeof name !== "string" || name.length === 0)
+      throw new InvalidError("Function_.fromName: name must be a non-empty string");
+    return new Function_({
+      name,
+      ref: { appName, name, environment: params.environment, client: params.client },
+    }) as unknown as T;
+  }
+
+  /**
+   * Resolves a deployed function now.
+   * @throws NotFoundError if the app or the function does not exist.
+   */
+  static async lookup<T extends Function_<AnyFunction> = Function_<AnyFunction>>(
+    appName: string,
+    name: string,
+    params: FunctionLookupParams = {},
+  ): Promise<T> {
+    const fn = Function_.fromName<T>(appName, name, params);
+    await fn.hydrate();
+    return fn;
+  }
+
+  /** The function's name (the `name` option, else its export name). */
+  get name(): string {
+    if (!this._name)
+      throw new InvalidError(
+        "this function has no name yet: export it from the app's entry module or pass { name }",
+      );
+    return this._name;
+  }
+
+  /** Internal: the name if known. */
+  get _maybeName(): string | undefined {
+    return this._name;
+  }
+
+  /** Internal: assigns the export name. */
+  _setName(name: string): void {
+    if (!NAME.test(name))
+      throw new InvalidError(`export name ${JSON.stringify(name)} is not a valid function name`);
+    this._name = name;
+  }
+
+  /** Internal: binds an app-defined function to the running app's copy on the server. */
+  _bind(client: Client, info: FunctionInfo): void {
+    this.binding = { client, info };
+  }
+
+  /** Whether the function is a generator (known after hydrate for handles). */
+  get isGenerator(): boolean {
+    if (this._impl) return isGeneratorFunction(this._impl);
+    return this.requireBinding("isGenerator").info.isGenerator;
+  }
+
+  /** The server-side id ("fu-…"), after hydrate. */
+  get functionId(): string {
+    return this.requireBinding("functionId").info.functionId;
+  }
+
+  private requireBinding(what: string): Binding {
+    if (!this.binding)
+      throw new InvalidError(
+        `${what} is not known until the function is hydrated: await fn.hydrate() first`,
+      );
+    return this.binding;
+  }
+
+  /** Resolves the handle now. @throws NotFoundError */
+  async hydrate(): Promise<this> {
+    await this.resolve();
+    return this;
+  }
+
+  private resolve(): Promise<Binding> {
+    if (this.binding) return Promise.resolve(this.binding);
+    if (!this.ref) {
+      const appName = this._app?.name ?? "?";
+      return Promise.reject(
+        new InvalidError(
+          `${this._name ?? "this function"} belongs to app "${appName}", which is not running here: run it with \`skiff run\`, or deploy it and use Function_.fromName("${appName}", "${this._name ?? "name"}")`,
+        ),
+      );
+    }
+    if (!this.hydrating) {
+      const ref = this.ref;
+      this.hydrating = (async () => {
+        const client = await resolveClient(ref.client);
+        const info = await client.request(
+          "function.lookup",
+          {
+            appName: ref.appName,
+            name: ref.name,
+            environment: ref.environment ?? client.environment,
+          },
+          { retryable: true },
+        );
+        this.binding = { client, info };
+        return this.binding;
+      })();
+      this.hydrating.catch(() => {
+        this.hydrating = undefined;
+      });
+    }
+    return this.hydrating;
+  }
+
+  /** Runs in this process, no container. */
+  local(...args: ArgsOf<F>): ReturnType<F> {
+    if (!this._impl)
+      throw new InvalidError(
+        `${this._name ?? "this function"} is a handle to a deployed function: local() needs its definition`,
+      );
+    return (this._impl as (...a: ArgsOf<F>) => ReturnType<F>)(...args);
+  }
+
+  /** Runs in a container and waits for the result. */
+  async remote(...args: ArgsOf<F>): Promise<ResultOf<F>> {
+    const bytes = encodeForWire(args, "args");
+    const b = await this.resolve();
+    if (b.info.isGenerator)
+      throw new InvalidError(
+        `${b.info.name} is a generator function: call remoteGen() to stream its results`,
+      );
+    const parentInputId = currentInputId();
+    const res = await b.client.request(
+      "call.create",
+      {
+        functionId: b.info.functionId,
+        kind: "remote",
+        args: await toPayload(bytes, b.client),
+        idempotencyKey: newId("ik"),
+        ...(parentInputId ? { parentInputId } : {}),
+        await: true,
+      },
+      { retryable: true },
+    );
+    if (!res.outcome) throw new SkiffError("server replied without an outcome");
+    return (await unwrapOutcome(
+      res.outcome,
+      b.client,
+      `${b.info.appName}.${b.info.name}`,
+    )) as ResultOf<F>;
+  }
+
+  /** Starts a call and returns at once; collect it later with `get()`, from anywhere. */
+  async spawn(...args: ArgsOf<F>): Promise<FunctionCall<ResultOf<F>>> {
+    const bytes = encodeForWire(args, "args");
+    const b = await this.resolve();
+    const parentInputId = currentInputId();
+    const res = await b.client.request(
+      "call.create",
+      {
+        functionId: b.info.functionId,
+        kind: "spawn",
+        args: await toPayload(bytes, b.client),
+        idempotencyKey: newId("ik"),
+        ...(parentInputId ? { parentInputId } : {}),
+        await: false,
+      },
+      { retryable: true },
+    );
+    return FunctionCall._new<ResultOf<F>>(res.callId, b.client);
+  }
+}

@@ -1,0 +1,59 @@
+export { App, resolveApps } from "./app.js";
+export { Client, type ClientParams } from "./client.js";
+export {
+  activeProfile,
+  type ClientConfig,
+  configPath,
+  DEFAULT_ENVIRONMENT,
+  loadConfig,
+  type Profile,
+  readProfiles,
+  writeProfile,
+} from "./config.js";
+export {
+  _setInputContextProvider,
+  currentInput,
+  currentInputId,
+  type InputContext,
+} from "./context.js";
+export {
+  AuthError,
+  ConnectionError,
+  ContainerTerminatedError,
+  errorFromWire,
+  FunctionCancelledError,
+  FunctionTimeoutError,
+  InitError,
+  InternalError,
+  InvalidError,
+  NotFoundError,
+  NotSupportedError,
+  OutputExpiredError,
+  RemoteProtocolError,
+  SkiffError,
+  TimeoutError,
+  UserCodeError,
+} from "./errors.js";
+export {
+  type AnyFunction,
+  type ArgsOf,
+  Function_,
+  Function_ as Function,
+  type FunctionLookupParams,
+  isGeneratorFunction,
+  type ResultOf,
+} from "./function.js";
+export {
+  type CallResult,
+  FunctionCall,
+  type FunctionCallCancelParams,
+  type FunctionCallFromIdParams,
+  type FunctionCallGetParams,
+  gather,
+} from "./function-call.js";
+export type { ConcurrencyParams, FunctionParams } from "./function-options.js";
+export { fromPayload, toPayload, unwrapResult } from "./payloads.js";
+export { Retries, type RetriesParams } from "./retries.js";
+export { Cron, Period, type PeriodParams, type Schedule } from "./schedule.js";
+export { Secret } from "./secret.js";
+export { Volume } from "./volume.js";

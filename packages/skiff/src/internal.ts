@@ -1,0 +1,2 @@
+/** Internals shared with the container runtime and the CLI; not part of the public API. */
+export { Connection, type ConnectionOptions, type RequestOptions } from "./transport/connection.js";

@@ -1,0 +1,369 @@
+import {
+  CLOSE_UNAUTHENTICATED,
+  decodeFrame,
+  type EventMap,
+  type EventName,
+  encodeFrame,
+  MAX_FRAME_BYTES,
+  type Message,
+  newId,
+  PROTOCOL_VERSION,
+  type ReplyMessage,
+  type RequestName,
+  type RequestParams,
+  type RequestResult,
+} from "@skiff/protocol";
+import {
+  AuthError,
+  ConnectionError,
+  errorFromWire,
+  RemoteProtocolError,
+  type SkiffError,
+} from "../errors.js";
+import { openSocket, type Socket, websocketUrl } from "./socket.js";
+
+export interface ConnectionOptions {
+  serverUrl: string;
+  tokenId: string;
+  tokenSecret: string;
+  role: "client" | "container";
+  containerId?: string;
+  /** How long to keep trying to reconnect before failing waiting requests. @defaultValue 60_000 */
+  reconnectTimeoutMs?: number;
+  /** Keep the process alive while idle (containers do; scripts should not). @defaultValue false */
+  keepAlive?: boolean;
+}
+
+export interface RequestOptions {
+  /**
+   * Safe to send again after a reconnect (the server deduplicates it, e.g. by idempotency
+   * key). Non-retryable requests fail with ConnectionError when the connection drops.
+   */
+  retryable?: boolean;
+}
+
+interface Pending {
+  msg: Message;
+  retryable: boolean;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+type State = "idle" | "connecting" | "open" | "closed";
+
+/** Most messages in one frame; bigger batches are split so frames stay within limits. */
+const MAX_BATCH = 2000;
+
+/**
+ * One multiplexed WebSocket to the control plane. Requests and events produced in the same
+ * tick leave in one frame (the socket is "corked" until the next tick); a dropped connection
+ * is resumed and retryable requests are sent again.
+ */
+export class Connection {
+  private socket: Socket | undefined;
+  private state: State = "idle";
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private outbox: Message[] = [];
+  private flushScheduled = false;
+  private opening: Promise<void> | undefined;
+  private readonly handlers = new Map<string, (body: unknown) => void>();
+  private closeListeners: ((err: SkiffError) => void)[] = [];
+  private disconnectedSince = 0;
+  private holds = 0;
+  /** Identifies this client to the server across reconnects. */
+  readonly sessionId = newId("ss");
+
+  constructor(private readonly opts: ConnectionOptions) {}
+
+  /** Registers the handler for one event type (one per type). */
+  on<N extends EventName>(name: N, handler: (body: EventMap[N]) => void): void {
+    this.handlers.set(name, handler as (body: unknown) => void);
+  }
+
+  /** Called once if the connection is given up for good (auth failure, close()). */
+  onClosed(listener: (err: SkiffError) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  /** Keeps the process alive while something waits for events (a log stream). */
+  hold(): () => void {
+    this.holds++;
+    this.updateKeepAlive();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      this.updateKeepAlive();
+    };
+  }
+
+  request<N extends RequestName>(
+    name: N,
+    params: RequestParams<N>,
+    options: RequestOptions = {},
+  ): Promise<RequestResult<N>> {
+    if (this.state === "closed") return Promise.reject(new ConnectionError("connection is closed"));
+    const id = this.nextId++;
+    const msg = { t: name, id, p: params } as Message;
+    return new Promise<RequestResult<N>>((resolve, reject) => {
+      this.pending.set(id, {
+        msg,
+        retryable: options.retryable ?? false,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      });
+      this.updateKeepAlive();
+      this.enqueue(msg);
+    });
+  }
+
+  /** Sends an event (no reply). Dropped if the connection is down. */
+  emit<N extends EventName>(name: N, body: EventMap[N]): void {
+    if (this.state === "closed") return;
+    this.enqueue({ t: name, b: body } as Message);
+  }
+
+  /** Opens the connection now (otherwise the first request opens it). */
+  async connect(): Promise<void> {
+    if (this.state === "open") return;
+    if (this.state === "closed") throw new ConnectionError("connection is closed");
+    await this.ensureOpen();
+  }
+
+  close(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.socket?.close(1000, "client closed");
+    this.failAll(new ConnectionError("connection closed by the client"), () => true);
+  }
+
+  private enqueue(msg: Message): void {
+    this.outbox.push(msg);
+    if (this.state !== "open") {
+      void this.ensureOpen().catch(() => {});
+      return;
+    }
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const g = globalThis as { setImmediate?: (fn: () => void) => void };
+    (g.setImmediate ?? ((fn: () => void) => setTimeout(fn, 0)))(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.state !== "open" || !this.socket || this.outbox.length === 0) return;
+    const batch = this.outbox;
+    this.outbox = [];
+    for (let i = 0; i < batch.length; i += MAX_BATCH)
+      this.sendFrames(batch.slice(i, i + MAX_BATCH));
+  }
+
+  private sendFrames(msgs: Message[]): void {
+    const frame = encodeFrame(msgs);
+    if (frame.byteLength > MAX_FRAME_BYTES && msgs.length > 1) {
+      const mid = msgs.length >> 1;
+      this.sendFrames(msgs.slice(0, mid));
+      this.sendFrames(msgs.slice(mid));
+      return;
+    }
+    this.socket!.send(frame);
+  }
+
+  private ensureOpen(): Promise<void> {
+    if (!this.opening) {
+      this.opening = this.open().finally(() => {
+        this.opening = undefined;
+      });
+    }
+    return this.opening;
+  }
+
+  private async open(): Promise<void> {
+    const timeout = this.opts.reconnectTimeoutMs ?? 60_000;
+    let delay = 50;
+    for (;;) {
+      this.state = "connecting";
+      try {
+        await this.openOnce();
+        this.state = "open";
+        this.disconnectedSince = 0;
+        // Requests that were waiting when the last socket died go out again.
+        const resend = [...this.pending.values()].filter((p) => p.retryable).map((p) => p.msg);
+        const queued = this.outbox.filter((m) => !("id" in m) || !resend.includes(m));
+        this.outbox = [...resend, ...queued];
+        this.scheduleFlush();
+        this.updateKeepAlive();
+        return;
+      } catch (err) {
+        if ((this.state as State) === "closed") throw err;
+        if (err instanceof AuthError || err instanceof RemoteProtocolError) {
+          this.giveUp(err);
+          throw err;
+        }
+        if (!this.disconnectedSince) this.disconnectedSince = Date.now();
+        if (Date.now() - this.disconnectedSince > timeout) {
+          const e = new ConnectionError(
+            `cannot reach the Skiff server at ${this.opts.serverUrl}: ${(err as Error).message}`,
+            { cause: err },
+          );
+          this.state = "idle";
+          this.disconnectedSince = 0;
+          this.failAll(e, () => true);
+          this.outbox = [];
+          throw e;
+        }
+        // No retryable work waiting: fail fast instead of retrying in the background.
+        if (this.pending.size === 0 && this.outbox.length === 0) {
+          this.state = "idle";
+          this.disconnectedSince = 0;
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+
+  private openOnce(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let helloDone = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        reject(err);
+      };
+      const helloId = this.nextId++;
+      void openSocket(websocketUrl(this.opts.serverUrl), MAX_FRAME_BYTES, {
+        onOpen: () => {
+          const hello = {
+            t: "hello",
+            id: helloId,
+            p: {
+              v: PROTOCOL_VERSION,
+              tokenId: this.opts.tokenId,
+              tokenSecret: this.opts.tokenSecret,
+              role: this.opts.role,
+              sessionId: this.sessionId,
+              ...(this.opts.containerId ? { containerId: this.opts.containerId } : {}),
+            },
+          } as Message;
+          sock.send(encodeFrame([hello]));
+        },
+        onMessage: (data) => {
+          let msgs: Message[];
+          try {
+            msgs = decodeFrame(data);
+          } catch (err) {
+            sock.close(1002, "protocol error");
+            fail(new RemoteProtocolError((err as Error).message));
+            return;
+          }
+          if (!helloDone) {
+            const reply = msgs.shift() as ReplyMessage | undefined;
+            if (reply?.t !== "reply" || reply.id !== helloId) {
+              sock.close(1002, "protocol error");
+              fail(new RemoteProtocolError("server did not answer hello"));
+              return;
+            }
+            if (!reply.ok) {
+              sock.close(1000);
+              fail(errorFromWire(reply.error.code, reply.error.message));
+              return;
+            }
+            helloDone = true;
+            this.socket = sock;
+            settled = true;
+            resolve();
+          }
+          for (const m of msgs) this.dispatch(m);
+        },
+        onClose: (code, reason) => {
+          if (!settled) {
+            fail(
+              code === CLOSE_UNAUTHENTICATED
+                ? new AuthError(reason || "unauthenticated")
+                : new ConnectionError(`connection closed (${code}${reason ? `: ${reason}` : ""})`),
+            );
+            return;
+          }
+          if (this.socket === sock) this.onDrop(code, reason);
+        },
+        onError: (err) => fail(new ConnectionError(err.message, { cause: err })),
+      }).then(
+        (s) => {
+          sock = s;
+        },
+        (err: Error) => fail(new ConnectionError(err.message, { cause: err })),
+      );
+      let sock: Socket = undefined as unknown as Socket;
+    });
+  }
+
+  private onDrop(code: number, reason: string): void {
+    this.socket = undefined;
+    if (this.state === "closed") return;
+    if (code === 1002 || code === CLOSE_UNAUTHENTICATED) {
+      const err =
+        code === 1002
+          ? new RemoteProtocolError(`server closed the connection: ${reason || "protocol error"}`)
+          : new AuthError(reason || "unauthenticated");
+      this.giveUp(err);
+      return;
+    }
+    this.state = "idle";
+    this.failAll(
+      new ConnectionError(`lost the connection to ${this.opts.serverUrl} (${code})`),
+      (p) => !p.retryable,
+    );
+    // Drop events queued for the dead socket; requests were kept in `pending`.
+    this.outbox = this.outbox.filter(
+      (m) => "id" in m && this.pending.has((m as { id: number }).id),
+    );
+    if (this.pending.size > 0 || this.opts.keepAlive) void this.ensureOpen().catch(() => {});
+  }
+
+  private giveUp(err: SkiffError): void {
+    this.state = "closed";
+    this.failAll(err, () => true);
+    for (const l of this.closeListeners) l(err);
+  }
+
+  private failAll(err: Error, which: (p: Pending) => boolean): void {
+    for (const [id, p] of this.pending) {
+      if (!which(p)) continue;
+      this.pending.delete(id);
+      p.reject(err);
+    }
+    this.updateKeepAlive();
+  }
+
+  private dispatch(m: Message): void {
+    if (m.t === "reply") {
+      const r = m as ReplyMessage;
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      this.updateKeepAlive();
+      if (r.ok) p.resolve(r.r);
+      else p.reject(errorFromWire(r.error.code, r.error.message));
+      return;
+    }
+    const handler = this.handlers.get(m.t);
+    if (handler) handler((m as { b: unknown }).b);
+  }
+
+  private updateKeepAlive(): void {
+    this.socket?.setKeepAlive(
+      Boolean(this.opts.keepAlive) || this.pending.size > 0 || this.holds > 0,
+    );
+  }
+}

@@ -1,0 +1,33 @@
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+/** Directory of the `skiff` package this runtime uses: the bundle must import the same copy. */
+export function skiffPackageDir(): string {
+  const require = createRequire(import.meta.url);
+  return dirname(require.resolve("skiff/package.json"));
+}
+
+/**
+ * Writes the app bundle into the container's private work directory, next to a
+ * node_modules/skiff link to the runtime's own copy of the SDK, and imports it. The link
+ * makes `import "skiff"` in the bundle resolve to the module the runtime already loaded,
+ * so registries, currentInputId() and error classes are shared.
+ */
+export async function loadBundle(
+  workdir: string,
+  bundle: Uint8Array,
+  skiffDir: string,
+): Promise<Record<string, unknown>> {
+  const appDir = join(workdir, "skiff-app");
+  mkdirSync(join(appDir, "node_modules"), { recursive: true });
+  try {
+    symlinkSync(skiffDir, join(appDir, "node_modules", "skiff"), "dir");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const file = join(appDir, "bundle.mjs");
+  writeFileSync(file, bundle);
+  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+}

@@ -1,0 +1,128 @@
+/**
+ * The in-container runtime: connects to the control plane over its unix socket, loads the
+ * app bundle it is given, runs inputs and reports outputs. One process per container.
+ */
+import type { EventMap, LogWire } from "@skiff/protocol";
+import { Client, resolveApps } from "skiff";
+import { Connection } from "skiff/internal";
+import { installInputContext } from "./input-context.js";
+import { loadBundle, skiffPackageDir } from "./load-bundle.js";
+import { captureOutput } from "./log-capture.js";
+import { encodeError, InputRunner } from "./runner.js";
+
+const env = process.env;
+const containerId = env.SKIFF_CONTAINER_ID;
+const token = env.SKIFF_CONTAINER_TOKEN ?? "";
+const socketPath = env.SKIFF_CONTROL_SOCKET;
+const workdir = env.SKIFF_WORKDIR ?? process.cwd();
+if (!containerId || !socketPath || !token.includes(":")) {
+  process.stderr.write(
+    "skiff runtime: SKIFF_CONTAINER_ID, SKIFF_CONTAINER_TOKEN and SKIFF_CONTROL_SOCKET must be set\n",
+  );
+  process.exit(2);
+}
+const [tokenId, tokenSecret] = [
+  token.slice(0, token.indexOf(":")),
+  token.slice(token.indexOf(":") + 1),
+];
+// User code sees only its own variables, not the container's credentials.
+for (const k of [
+  "SKIFF_CONTAINER_TOKEN",
+  "SKIFF_CONTAINER_ID",
+  "SKIFF_CONTROL_SOCKET",
+  "SKIFF_WORKDIR",
+])
+  delete env[k];
+
+const serverUrl = `unix:${socketPath}`;
+const conn = new Connection({
+  serverUrl,
+  tokenId,
+  tokenSecret,
+  role: "container",
+  containerId,
+  keepAlive: true,
+  reconnectTimeoutMs: 5000,
+});
+const client = new Client({
+  serverUrl,
+  tokenId,
+  tokenSecret,
+  environment: env.SKIFF_ENVIRONMENT ?? "main",
+});
+Client._setDefault(client);
+installInputContext();
+
+let runner: InputRunner | undefined;
+let exiting = false;
+const realExit = process.exit.bind(process);
+
+/** Leaves after the last frame is out (outputs and logs go in the next tick). */
+function exitSoon(code: number): void {
+  if (exiting) return;
+  exiting = true;
+  setTimeout(() => realExit(code), 50);
+}
+
+let connected = false;
+captureOutput(
+  (item: LogWire) => conn.emit("logs", { items: [item] }),
+  () => connected,
+);
+
+// A function that calls process.exit fails its inputs with a clear error instead of
+// vanishing; the container is then replaced.
+process.exit = ((code?: number) => {
+  runner?.failAll(
+    new Error(`the function called process.exit(${code ?? ""}), which stops its container`),
+  );
+  exitSoon(typeof code === "number" ? code : 0);
+  return undefined as never;
+}) as typeof process.exit;
+
+process.on("uncaughtException", (err) => {
+  runner?.failAll(err);
+  exitSoon(1);
+});
+process.on("unhandledRejection", (err) => {
+  runner?.failAll(err);
+  exitSoon(1);
+});
+
+conn.onClosed(() => realExit(3));
+conn.on("container.assign", (a: EventMap["container.assign"]) => {
+  connected = true;
+  void (async () => {
+    try {
+      const exports = await loadBundle(workdir, a.bundle, skiffPackageDir());
+      const app = resolveApps(exports).find((x) => x.name === a.appName);
+      if (!app) throw new Error(`the bundle defines no app named "${a.appName}"`);
+      const fn = app._function(a.functionName);
+      if (!fn)
+        throw new Error(`app "${a.appName}" has no function "${a.functionName}" in this bundle`);
+      app._bind(client, a.appFunctions);
+      runner = new InputRunner(fn, client, (out) => conn.emit("outputs", { items: [out] }));
+      conn.emit("container.ready", {});
+    } catch (err) {
+      conn.emit("container.init_failed", { error: encodeError(err) });
+      exitSoon(1);
+    }
+  })();
+});
+conn.on("inputs", ({ items }) => {
+  for (const wire of items) runner?.start(wire);
+});
+conn.on("cancel", ({ inputIds, reason }) => runner?.cancel(inputIds, reason));
+conn.on("shutdown", ({ graceMs }) => {
+  const deadline = Date.now() + graceMs;
+  const check = () => {
+    if (!runner || runner.running.size === 0 || Date.now() >= deadline) exitSoon(0);
+    else setTimeout(check, 20);
+  };
+  check();
+});
+
+conn.connect().catch((err: Error) => {
+  process.stderr.write(`skiff runtime: cannot reach the control plane: ${err.message}\n`);
+  realExit(3);
+});

@@ -1,0 +1,107 @@
+import {
+  encodePayload,
+  type InputWire,
+  type OutputWire,
+  type Payload,
+  type ResultWire,
+} from "@skiff/protocol";
+import { type Client, type Function_, fromPayload, toPayload } from "skiff";
+import { inputStorage } from "./input-context.js";
+
+/** Turns anything thrown into an Error the caller can read, and encodes it. */
+export function encodeError(err: unknown): Uint8Array {
+  let e: Error;
+  if (err instanceof Error) e = err;
+  else {
+    let shown: string;
+    try {
+      shown = typeof err === "string" ? JSON.stringify(err) : String(err);
+    } catch {
+      shown = Object.prototype.toString.call(err);
+    }
+    e = new Error(`function threw a non-Error value: ${shown}`);
+  }
+  try {
+    return encodePayload(e, "error");
+  } catch {
+    // The error itself holds something unsendable (a function in a field): keep what we can.
+    const plain = new Error(e.message);
+    plain.name = e.name;
+    if (e.stack !== undefined) plain.stack = e.stack;
+    return encodePayload(plain, "error");
+  }
+}
+
+export interface RunningInput {
+  wire: InputWire;
+  abort: AbortController;
+}
+
+/**
+ * Runs inputs of one function and reports each outcome once. Concurrency is bounded by the
+ * server, which never hands out more than `maxInputs` at a time.
+ */
+export class InputRunner {
+  readonly running = new Map<string, RunningInput>();
+
+  constructor(
+    private readonly fn: Function_,
+    private readonly client: Client,
+    private readonly report: (out: OutputWire) => void,
+  ) {}
+
+  start(wire: InputWire): void {
+    const abort = new AbortController();
+    this.running.set(wire.inputId, { wire, abort });
+    void this.run(wire, abort.signal).then((result) => {
+      if (!this.running.has(wire.inputId)) return;
+      this.running.delete(wire.inputId);
+      this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: 0 });
+    });
+  }
+
+  cancel(inputIds: string[], reason: string): void {
+    for (const id of inputIds) this.running.get(id)?.abort.abort(new Error(`input ${reason}`));
+  }
+
+  /** Fails every running input (the process is about to die). */
+  failAll(err: unknown): void {
+    const error = encodeError(err);
+    for (const [id, r] of this.running) {
+      this.running.delete(id);
+      this.report({
+        inputId: id,
+        attempt: r.wire.attempt,
+        result: { status: "failure", error },
+        durationMs: 0,
+      });
+    }
+  }
+
+  private async run(wire: InputWire, signal: AbortSignal): Promise<ResultWire> {
+    const started = performance.now();
+    let args: unknown;
+    try {
+      args = await fromPayload(wire.args as Payload, this.client);
+      if (!Array.isArray(args)) throw new Error("arguments must be an array");
+    } catch (err) {
+      return { status: "failure", error: encodeError(err) };
+    }
+    const ctx = { id: wire.inputId, functionCallId: wire.callId, attempt: wire.attempt, signal };
+    let value: unknown;
+    try {
+      value = await inputStorage.run(ctx, () =>
+        (this.fn._impl as (...a: unknown[]) => unknown)(...(args as unknown[])),
+      );
+    } catch (err) {
+      return { status: "failure", error: encodeError(err) };
+    }
+    try {
+      const bytes = encodePayload(value, "result");
+      void started;
+      return { status: "success", data: await toPayload(bytes, this.client) };
+    } catch (err) {
+      return { status: "failure", error: encodeError(err) };
+    }
+  }
+}

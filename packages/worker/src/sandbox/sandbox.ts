@@ -1,0 +1,19 @@
+/** How a container's process is wrapped: bubblewrap, or nothing where it is missing. */
+export interface Sandbox {
+  readonly name: "bubblewrap" | "none";
+  /** The command line that runs `argv` inside the sandbox. */
+  command(argv: string[], opts: SandboxOptions): { file: string; args: string[] };
+  /** Where the runtime may write, as seen from inside. */
+  workdir(hostWorkdir: string): string;
+  /** The control socket's path as seen from inside. */
+  socketPath(hostSocket: string): string;
+}
+
+export interface SandboxOptions {
+  /** Per-container scratch directory on the host (used only without a sandbox). */
+  hostWorkdir: string;
+  controlSocket: string;
+  blockNetwork: boolean;
+  /** Host paths the container must not see (the server's data dir, the config file). */
+  hide: string[];
+}

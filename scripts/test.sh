@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: system packages, build, type check, lint, then every test with
+# node's test runner (its summary is the last thing printed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-system-deps.sh
+[ -d node_modules ] || npm ci --no-audit --no-fund
+npx tsc -b packages/cli tsconfig.test.json
+npx biome check .
+files=$(ls packages/*/src/*.test.ts packages/*/src/**/*.test.ts test/*.test.ts 2>/dev/null | sort -u)
+exec node --import tsx --test --test-concurrency=1 --test-timeout=180000 $files
