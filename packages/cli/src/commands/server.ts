@@ -56,7 +56,6 @@ export async function serverCommand(argv: string[]): Promise<number> {
     sandbox,
     log: (m) => ui.info(`[skiff server] ${m}`),
   });
-  ui.step(`Skiff server listening on ${server.url} (data: ${dataDir})`);
   const t = server.createdAdminToken;
   if (t) {
     ui.out(
@@ -81,6 +80,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
       ui.step(`Wrote profile "${name}" for this server to ${file}`);
     }
   }
+  // Printed last: once it appears, the server is ready and its token is known.
+  ui.step(`Skiff server listening on ${server.url} (data: ${dataDir})`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);

@@ -1,0 +1,180 @@
+// Calling deployed functions through the SDK: values, errors, retries, timeouts, spawn.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import {
+  AuthError,
+  Client,
+  FunctionCall,
+  FunctionCancelledError,
+  FunctionTimeoutError,
+  Function_,
+  gather,
+  InvalidError,
+  NotFoundError,
+  SkiffError,
+  TimeoutError,
+} from "skiff";
+import type * as coreApp from "./fixtures/core-app.js";
+import { runProcess, type ServerProcess, skiff, startServer } from "./helpers/cli.js";
+
+describe("calls to deployed functions", () => {
+  let server: ServerProcess;
+  let client: Client;
+  const fn = <K extends keyof typeof coreApp>(name: K) =>
+    Function_.fromName<(typeof coreApp)[K] extends Function_<infer F> ? Function_<F> : never>("core-app", name, { client });
+
+  before(async () => {
+    server = await startServer();
+    const d = await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env });
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /App "core-app" is live at version 1/);
+    client = server.client();
+  });
+  after(() => server.stop());
+
+  it("remote returns the result, typed from the definition", async () => {
+    const square = fn("square");
+    const y: number = await square.remote(7);
+    assert.equal(y, 49);
+    assert.equal(await Function_.fromName("core-app", "renamed", { client }).remote(), "by name");
+  });
+
+  it("keeps JavaScript types across the wire", async () => {
+    const value = {
+      n: 1.5,
+      big: 2n ** 70n,
+      s: "ü",
+      u: undefined,
+      nul: null,
+      d: new Date(1_700_000_000_123),
+      r: /a+b/gi,
+      m: new Map<unknown, unknown>([
+        [1, "one"],
+        ["k", { nested: [1, 2] }],
+      ]),
+      set: new Set([1, "two"]),
+      bytes: new Uint8Array([1, 2, 3]),
+      f64: new Float64Array([0.5, -1]),
+      err: new RangeError("as a value"),
+      arr: [1, [2, [3]]],
+    };
+    const back = (await fn("echo").remote(value)) as typeof value;
+    assert.deepEqual({ ...back, err: undefined }, { ...value, err: undefined });
+    assert.ok(back.m instanceof Map && back.set instanceof Set && back.d instanceof Date && back.r instanceof RegExp);
+    assert.ok(back.f64 instanceof Float64Array);
+    assert.equal(back.err.name, "RangeError");
+    assert.equal(back.err.message, "as a value");
+  });
+
+  it("gives the running input's context inside the function", async () => {
+    const ctx = await fn("context").remote();
+    assert.match(ctx.id!, /^in-/);
+    assert.match(ctx.functionCallId!, /^fc-/);
+    assert.equal(ctx.attempt, 1);
+    assert.equal(ctx.hasSignal, true);
+  });
+
+  it("rethrows a remote error with its name, message, remote stack and cause", async () => {
+    const err = await fn("fails").remote("bad input").then(
+      () => assert.fail("should throw"),
+      (e: Error) => e,
+    );
+    assert.ok(err instanceof Error);
+    assert.equal(err.name, "ValidationError");
+    assert.equal(err.message, "bad input");
+    assert.match(err.stack!, /ValidationError: bad input/);
+    assert.match(err.stack!, /core-app\.ts|bundle\.mjs/);
+    const cause = err.cause as Error;
+    assert.equal(cause.name, "TypeError");
+    assert.equal(cause.message, "root cause");
+  });
+
+  it("turns a thrown non-Error value into a clear error", async () => {
+    await assert.rejects(fn("throwsString").remote(), /function threw a non-Error value: "a plain string"/);
+  });
+
+  it("fails a call whose function calls process.exit, with a clear error", async () => {
+    await assert.rejects(fn("exits").remote(), /called process\.exit\(3\)/);
+    assert.equal(await fn("square").remote(3), 9); // others still run
+  });
+
+  it("retries thrown errors with backoff, up to the policy", async () => {
+    assert.equal(await fn("flaky").remote(2), 3); // attempts 1 and 2 fail, 3 succeeds
+    await assert.rejects(fn("flaky").remote(5), /attempt 3 fails/); // retries: 2 -> 3 attempts
+  });
+
+  it("times out per attempt with FunctionTimeoutError, also for a busy loop", async () => {
+    const err = await fn("slow").remote(5000).catch((e: unknown) => e);
+    assert.ok(err instanceof FunctionTimeoutError, String(err));
+    assert.ok(err instanceof TimeoutError && err instanceof SkiffError);
+    assert.match((err as Error).message, /timed out after 1s/);
+    const spin = await fn("spin").remote().catch((e: unknown) => e);
+    assert.ok(spin instanceof FunctionTimeoutError, String(spin));
+    assert.equal(await fn("slow").remote(10), "done"); // the busy container was replaced
+  });
+
+  it("spawns, polls, gets, gathers and cancels calls", async () => {
+    const sleeper = fn("sleeper");
+    const call = await sleeper.spawn(1500);
+    assert.match(call.objectId, /^fc-[0-9a-f]{24}$/);
+    const early = await call.get({ timeoutMs: 0 }).catch((e: unknown) => e);
+    assert.ok(early instanceof TimeoutError && !(early instanceof FunctionTimeoutError), String(early));
+    const pid = await FunctionCall.fromId<number>(call.objectId, { client }).get();
+    assert.equal(typeof pid, "number");
+    assert.equal(await call.get(), pid, "get is repeatable");
+    const [a, b] = await gather(await fn("square").spawn(2), await fn("echo").spawn("x"));
+    assert.equal(a, 4);
+    assert.equal(b, "x");
+    const doomed = await sleeper.spawn(10_000);
+    await doomed.cancel();
+    await assert.rejects(doomed.get(), FunctionCancelledError);
+  });
+
+  it("collects a spawned call from another process by its id", async () => {
+    const call = await fn("square").spawn(12);
+    const script = `import { FunctionCall } from "skiff"; console.log(await FunctionCall.fromId(process.env.CALL_ID).get());`;
+    const r = await runProcess(process.execPath, ["--input-type=module", "-e", script], { env: { ...server.env, CALL_ID: call.objectId } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "144");
+  });
+
+  it("fails at the caller, naming the path, for values that cannot be sent", async () => {
+    // A client for a server that does not exist: the error must come before any I/O.
+    const nowhere = new Client({ serverUrl: "http://127.0.0.1:1", tokenId: "x", tokenSecret: "y", environment: "main" });
+    const f = Function_.fromName<Function_<(o: { cb: () => void }) => void>>("core-app", "echo", { client: nowhere });
+    await assert.rejects(f.remote({ cb: () => {} }), (e: Error) => e instanceof InvalidError && /args\[0\]\.cb is a function/.test(e.message));
+    await assert.rejects(f.spawn({ cb: () => {} }), /args\[0\]\.cb/);
+    class Point {
+      x = 1;
+    }
+    await assert.rejects(fn("echo").remote(new Point()), /args\[0\] is an instance of Point/);
+    await assert.rejects(fn("echo").remote(Symbol("s")), /args\[0\] is a symbol/);
+    nowhere.close();
+  });
+
+  it("fails a result that cannot be sent back, naming the path", async () => {
+    await assert.rejects(fn("badResult").remote(), /result\.f is a function/);
+  });
+
+  it("moves large payloads through the blob store and refuses oversized ones", async () => {
+    const out = await fn("bytes").remote(3 * 1024 * 1024);
+    assert.equal(out.byteLength, 3 * 1024 * 1024);
+    assert.equal(out[123], 7);
+    const echoed = (await fn("echo").remote(new Uint8Array(2 * 1024 * 1024).fill(9))) as Uint8Array;
+    assert.equal(echoed.byteLength, 2 * 1024 * 1024);
+    await assert.rejects(fn("echo").remote(new Uint8Array(65 * 1024 * 1024)), /over the 67108864-byte \(64 MiB\) payload limit/);
+  });
+
+  it("answers NotFoundError naming the app and the function", async () => {
+    await assert.rejects(Function_.lookup("no-such-app", "square", { client }), (e: Error) => e instanceof NotFoundError && /no deployed app "no-such-app"/.test(e.message) && /"square"/.test(e.message));
+    await assert.rejects(Function_.lookup("core-app", "nope", { client }), (e: Error) => e instanceof NotFoundError && /app "core-app" has no function "nope"/.test(e.message));
+    const lazy = Function_.fromName("core-app", "nope", { client });
+    assert.throws(() => lazy.isGenerator, /hydrate/);
+  });
+
+  it("rejects a wrong token with a clear AuthError", async () => {
+    const bad = new Client({ serverUrl: server.url, tokenId: server.tokenId, tokenSecret: "wrong", environment: "main" });
+    await assert.rejects(Function_.lookup("core-app", "square", { client: bad }), (e: Error) => e instanceof AuthError && /invalid token/.test(e.message));
+    bad.close();
+  });
+});

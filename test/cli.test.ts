@@ -1,0 +1,73 @@
+// The CLI as a new user meets it: help, the quickstart on an embedded server, one-line errors.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { bareEnv, REPO, runProcess, scratchDir, skiff, writeApp } from "./helpers/cli.js";
+
+describe("skiff CLI without a server", () => {
+  const home = scratchDir("cli-home");
+  const env = bareEnv(home);
+
+  it("npx skiff --help works from the repo root", async () => {
+    const r = await runProcess("npx", ["skiff", "--help"], { env, cwd: REPO });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Usage: skiff <command>/);
+    assert.match(r.stdout, /deploy <app\.ts>/);
+  });
+
+  it("runs the quickstart with an embedded server and stops it after", async () => {
+    const r = await skiff(["run", "examples/quickstart.ts"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /squaring 42 in a container/);
+    assert.match(r.stdout, /square\(42\) = 1764/);
+  });
+
+  it("calls one function with JSON-or-string arguments after --", async () => {
+    const dir = scratchDir("cli-args");
+    const file = writeApp(
+      dir,
+      "args.ts",
+      `import { App } from "skiff";
+export const app = new App("args-app");
+export const describeArgs = app.function(async (...args: unknown[]) => args.map((a) => typeof a + ":" + JSON.stringify(a)).join(" "));
+export const square = app.function(async (x: number) => x * x);`,
+    );
+    const r = await skiff(["run", `${file}::describeArgs`, "--", "3", '{"a":1}', "hello", "true"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'number:3 object:{"a":1} string:"hello" boolean:true');
+    const sq = await skiff(["run", `${file}::square`, "--", "3"], { env });
+    assert.equal(sq.stdout.trim(), "9");
+    const missing = await skiff(["run", `${file}::nope`], { env });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /has no function "nope" \(it has: describeArgs, square\)/);
+  });
+
+  it("gives one clear line for mistakes, and the stack only with --debug", async () => {
+    const r = await skiff(["run", "does-not-exist.ts"], { env });
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim(), "Error: no such file: does-not-exist.ts");
+    const dep = await skiff(["deploy", "examples/quickstart.ts"], { env });
+    assert.equal(dep.code, 2);
+    assert.match(dep.stderr, /no Skiff server configured/);
+    assert.equal(dep.stderr.trim().split("\n").length, 3, dep.stderr); // two progress lines, one error
+    const unknown = await skiff(["frobnicate"], { env });
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    const flag = await skiff(["server", "--port", "abc"], { env });
+    assert.match(flag.stderr, /--port must be an integer/);
+  });
+
+  it("rejects apps whose functions have no name, or two functions with one name", async () => {
+    const unnamed = await skiff(["run", "test/fixtures/unnamed-app.ts::ok"], { env });
+    assert.equal(unnamed.code, 1, unnamed.stderr);
+    assert.match(unnamed.stderr, /has a function \(helper\) with no name: export it from the entry module, or pass \{ name/);
+    const dup = await skiff(["run", "test/fixtures/duplicate-app.ts::same"], { env });
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /two functions named "same"/);
+  });
+
+  it("says volumes are not supported yet instead of ignoring them", async () => {
+    const r = await skiff(["run", "test/fixtures/volume-app.ts::useVolume"], { env });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /volumes are not supported yet/);
+  });
+});

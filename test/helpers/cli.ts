@@ -1,0 +1,146 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Client } from "skiff";
+
+export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const SKIFF_BIN = join(REPO, "packages/cli/bin/skiff.js");
+const TMP = join(REPO, "tmp", "test");
+
+/** A scratch directory inside the repo (so apps written there resolve `skiff`). */
+export function scratchDir(prefix: string): string {
+  mkdirSync(TMP, { recursive: true });
+  return mkdtempSync(join(TMP, `${prefix}-`));
+}
+
+/** Writes an app file and returns its path. */
+export function writeApp(dir: string, name: string, code: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, code);
+  return file;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion, with a hard time limit. */
+export function runProcess(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((res, rej) => {
+    const child = spawn(file, args, { env: opts.env ?? process.env, cwd: opts.cwd ?? REPO, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      rej(new Error(`${file} ${args.join(" ")} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 60_000);
+    child.on("error", rej);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      res({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Runs the real `skiff` CLI. */
+export function skiff(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return runProcess(process.execPath, [SKIFF_BIN, ...args], opts);
+}
+
+/** An environment with no Skiff configuration at all (no server, no profile). */
+export function bareEnv(home: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, SKIFF_CONFIG_PATH: join(home, ".skiff.toml") };
+  for (const k of ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET", "SKIFF_ENVIRONMENT", "SKIFF_PROFILE"]) delete env[k];
+  return env;
+}
+
+export interface ServerProcess {
+  url: string;
+  dataDir: string;
+  home: string;
+  tokenId: string;
+  tokenSecret: string;
+  /** Env for CLI and client processes that use this server through the written profile. */
+  env: NodeJS.ProcessEnv;
+  proc: ChildProcess;
+  output(): string;
+  client(): Client;
+  /** Graceful stop (SIGTERM) and cleanup. */
+  stop(): Promise<void>;
+  /** kill -9, leaving the data dir. */
+  kill(): Promise<void>;
+}
+
+/** Starts `skiff server` on a free port with its own home, config and data dir. */
+export async function startServer(opts: { args?: string[]; home?: string; dataDir?: string } = {}): Promise<ServerProcess> {
+  const home = opts.home ?? scratchDir("home");
+  const dataDir = opts.dataDir ?? join(home, "data");
+  const env = bareEnv(home);
+  const proc = spawn(process.execPath, [SKIFF_BIN, "server", "--port", "0", "--data-dir", dataDir, ...(opts.args ?? [])], {
+    env,
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const clients: Client[] = [];
+  proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  proc.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  const url = await new Promise<string>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`server did not start:\n${out}`)), 20_000);
+    const check = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res(m[1]!);
+      }
+    };
+    proc.stdout!.on("data", check);
+    proc.stderr!.on("data", check);
+    proc.on("exit", (code) => rej(new Error(`server exited (${code}):\n${out}`)));
+  });
+  const tokenId = /SKIFF_TOKEN_ID=(\S+)/.exec(out)?.[1] ?? "";
+  const tokenSecret = /SKIFF_TOKEN_SECRET=(\S+)/.exec(out)?.[1] ?? "";
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  return {
+    url,
+    dataDir,
+    home,
+    tokenId,
+    tokenSecret,
+    env,
+    proc,
+    output: () => out,
+    client() {
+      const c = new Client({ serverUrl: url, tokenId, tokenSecret, environment: "main" });
+      clients.push(c);
+      return c;
+    },
+    async stop() {
+      for (const c of clients) c.close();
+      proc.kill("SIGTERM");
+      await exited;
+      if (!opts.home) rmSync(home, { recursive: true, force: true });
+    },
+    async kill() {
+      for (const c of clients) c.close();
+      proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value. */
+export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
