@@ -7,5 +7,5 @@ bash scripts/ensure-system-deps.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npx tsc -b packages/cli tsconfig.test.json
 npx biome check .
-files=$(ls packages/*/src/*.test.ts packages/*/src/**/*.test.ts test/*.test.ts 2>/dev/null | sort -u)
+files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 exec node --import tsx --test --test-concurrency=1 --test-timeout=180000 $files

@@ -4,10 +4,10 @@ import { after, before, describe, it } from "node:test";
 import {
   AuthError,
   Client,
+  Function_,
   FunctionCall,
   FunctionCancelledError,
   FunctionTimeoutError,
-  Function_,
   gather,
   InvalidError,
   NotFoundError,
@@ -21,7 +21,11 @@ describe("calls to deployed functions", () => {
   let server: ServerProcess;
   let client: Client;
   const fn = <K extends keyof typeof coreApp>(name: K) =>
-    Function_.fromName<(typeof coreApp)[K] extends Function_<infer F> ? Function_<F> : never>("core-app", name, { client });
+    Function_.fromName<(typeof coreApp)[K] extends Function_<infer F> ? Function_<F> : never>(
+      "core-app",
+      name,
+      { client },
+    );
 
   before(async () => {
     server = await startServer();
@@ -60,7 +64,12 @@ describe("calls to deployed functions", () => {
     };
     const back = (await fn("echo").remote(value)) as typeof value;
     assert.deepEqual({ ...back, err: undefined }, { ...value, err: undefined });
-    assert.ok(back.m instanceof Map && back.set instanceof Set && back.d instanceof Date && back.r instanceof RegExp);
+    assert.ok(
+      back.m instanceof Map &&
+        back.set instanceof Set &&
+        back.d instanceof Date &&
+        back.r instanceof RegExp,
+    );
     assert.ok(back.f64 instanceof Float64Array);
     assert.equal(back.err.name, "RangeError");
     assert.equal(back.err.message, "as a value");
@@ -75,10 +84,12 @@ describe("calls to deployed functions", () => {
   });
 
   it("rethrows a remote error with its name, message, remote stack and cause", async () => {
-    const err = await fn("fails").remote("bad input").then(
-      () => assert.fail("should throw"),
-      (e: Error) => e,
-    );
+    const err = await fn("fails")
+      .remote("bad input")
+      .then(
+        () => assert.fail("should throw"),
+        (e: Error) => e,
+      );
     assert.ok(err instanceof Error);
     assert.equal(err.name, "ValidationError");
     assert.equal(err.message, "bad input");
@@ -90,7 +101,10 @@ describe("calls to deployed functions", () => {
   });
 
   it("turns a thrown non-Error value into a clear error", async () => {
-    await assert.rejects(fn("throwsString").remote(), /function threw a non-Error value: "a plain string"/);
+    await assert.rejects(
+      fn("throwsString").remote(),
+      /function threw a non-Error value: "a plain string"/,
+    );
   });
 
   it("fails a call whose function calls process.exit, with a clear error", async () => {
@@ -104,11 +118,15 @@ describe("calls to deployed functions", () => {
   });
 
   it("times out per attempt with FunctionTimeoutError, also for a busy loop", async () => {
-    const err = await fn("slow").remote(5000).catch((e: unknown) => e);
+    const err = await fn("slow")
+      .remote(5000)
+      .catch((e: unknown) => e);
     assert.ok(err instanceof FunctionTimeoutError, String(err));
     assert.ok(err instanceof TimeoutError && err instanceof SkiffError);
     assert.match((err as Error).message, /timed out after 1s/);
-    const spin = await fn("spin").remote().catch((e: unknown) => e);
+    const spin = await fn("spin")
+      .remote()
+      .catch((e: unknown) => e);
     assert.ok(spin instanceof FunctionTimeoutError, String(spin));
     assert.equal(await fn("slow").remote(10), "done"); // the busy container was replaced
   });
@@ -118,7 +136,10 @@ describe("calls to deployed functions", () => {
     const call = await sleeper.spawn(1500);
     assert.match(call.objectId, /^fc-[0-9a-f]{24}$/);
     const early = await call.get({ timeoutMs: 0 }).catch((e: unknown) => e);
-    assert.ok(early instanceof TimeoutError && !(early instanceof FunctionTimeoutError), String(early));
+    assert.ok(
+      early instanceof TimeoutError && !(early instanceof FunctionTimeoutError),
+      String(early),
+    );
     const pid = await FunctionCall.fromId<number>(call.objectId, { client }).get();
     assert.equal(typeof pid, "number");
     assert.equal(await call.get(), pid, "get is repeatable");
@@ -133,16 +154,28 @@ describe("calls to deployed functions", () => {
   it("collects a spawned call from another process by its id", async () => {
     const call = await fn("square").spawn(12);
     const script = `import { FunctionCall } from "skiff"; console.log(await FunctionCall.fromId(process.env.CALL_ID).get());`;
-    const r = await runProcess(process.execPath, ["--input-type=module", "-e", script], { env: { ...server.env, CALL_ID: call.objectId } });
+    const r = await runProcess(process.execPath, ["--input-type=module", "-e", script], {
+      env: { ...server.env, CALL_ID: call.objectId },
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), "144");
   });
 
   it("fails at the caller, naming the path, for values that cannot be sent", async () => {
     // A client for a server that does not exist: the error must come before any I/O.
-    const nowhere = new Client({ serverUrl: "http://127.0.0.1:1", tokenId: "x", tokenSecret: "y", environment: "main" });
-    const f = Function_.fromName<Function_<(o: { cb: () => void }) => void>>("core-app", "echo", { client: nowhere });
-    await assert.rejects(f.remote({ cb: () => {} }), (e: Error) => e instanceof InvalidError && /args\[0\]\.cb is a function/.test(e.message));
+    const nowhere = new Client({
+      serverUrl: "http://127.0.0.1:1",
+      tokenId: "x",
+      tokenSecret: "y",
+      environment: "main",
+    });
+    const f = Function_.fromName<Function_<(o: { cb: () => void }) => void>>("core-app", "echo", {
+      client: nowhere,
+    });
+    await assert.rejects(
+      f.remote({ cb: () => {} }),
+      (e: Error) => e instanceof InvalidError && /args\[0\]\.cb is a function/.test(e.message),
+    );
     await assert.rejects(f.spawn({ cb: () => {} }), /args\[0\]\.cb/);
     class Point {
       x = 1;
@@ -162,19 +195,40 @@ describe("calls to deployed functions", () => {
     assert.equal(out[123], 7);
     const echoed = (await fn("echo").remote(new Uint8Array(2 * 1024 * 1024).fill(9))) as Uint8Array;
     assert.equal(echoed.byteLength, 2 * 1024 * 1024);
-    await assert.rejects(fn("echo").remote(new Uint8Array(65 * 1024 * 1024)), /over the 67108864-byte \(64 MiB\) payload limit/);
+    await assert.rejects(
+      fn("echo").remote(new Uint8Array(65 * 1024 * 1024)),
+      /over the 67108864-byte \(64 MiB\) payload limit/,
+    );
   });
 
   it("answers NotFoundError naming the app and the function", async () => {
-    await assert.rejects(Function_.lookup("no-such-app", "square", { client }), (e: Error) => e instanceof NotFoundError && /no deployed app "no-such-app"/.test(e.message) && /"square"/.test(e.message));
-    await assert.rejects(Function_.lookup("core-app", "nope", { client }), (e: Error) => e instanceof NotFoundError && /app "core-app" has no function "nope"/.test(e.message));
+    await assert.rejects(
+      Function_.lookup("no-such-app", "square", { client }),
+      (e: Error) =>
+        e instanceof NotFoundError &&
+        /no deployed app "no-such-app"/.test(e.message) &&
+        /"square"/.test(e.message),
+    );
+    await assert.rejects(
+      Function_.lookup("core-app", "nope", { client }),
+      (e: Error) =>
+        e instanceof NotFoundError && /app "core-app" has no function "nope"/.test(e.message),
+    );
     const lazy = Function_.fromName("core-app", "nope", { client });
     assert.throws(() => lazy.isGenerator, /hydrate/);
   });
 
   it("rejects a wrong token with a clear AuthError", async () => {
-    const bad = new Client({ serverUrl: server.url, tokenId: server.tokenId, tokenSecret: "wrong", environment: "main" });
-    await assert.rejects(Function_.lookup("core-app", "square", { client: bad }), (e: Error) => e instanceof AuthError && /invalid token/.test(e.message));
+    const bad = new Client({
+      serverUrl: server.url,
+      tokenId: server.tokenId,
+      tokenSecret: "wrong",
+      environment: "main",
+    });
+    await assert.rejects(
+      Function_.lookup("core-app", "square", { client: bad }),
+      (e: Error) => e instanceof AuthError && /invalid token/.test(e.message),
+    );
     bad.close();
   });
 });

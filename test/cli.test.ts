@@ -31,7 +31,9 @@ export const app = new App("args-app");
 export const describeArgs = app.function(async (...args: unknown[]) => args.map((a) => typeof a + ":" + JSON.stringify(a)).join(" "));
 export const square = app.function(async (x: number) => x * x);`,
     );
-    const r = await skiff(["run", `${file}::describeArgs`, "--", "3", '{"a":1}', "hello", "true"], { env });
+    const r = await skiff(["run", `${file}::describeArgs`, "--", "3", '{"a":1}', "hello", "true"], {
+      env,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'number:3 object:{"a":1} string:"hello" boolean:true');
     const sq = await skiff(["run", `${file}::square`, "--", "3"], { env });
@@ -59,7 +61,10 @@ export const square = app.function(async (x: number) => x * x);`,
   it("rejects apps whose functions have no name, or two functions with one name", async () => {
     const unnamed = await skiff(["run", "test/fixtures/unnamed-app.ts::ok"], { env });
     assert.equal(unnamed.code, 1, unnamed.stderr);
-    assert.match(unnamed.stderr, /has a function \(helper\) with no name: export it from the entry module, or pass \{ name/);
+    assert.match(
+      unnamed.stderr,
+      /has a function \(helper\) with no name: export it from the entry module, or pass \{ name/,
+    );
     const dup = await skiff(["run", "test/fixtures/duplicate-app.ts::same"], { env });
     assert.equal(dup.code, 1);
     assert.match(dup.stderr, /two functions named "same"/);

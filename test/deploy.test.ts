@@ -4,7 +4,16 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Function_ } from "skiff";
-import { REPO, runProcess, type ServerProcess, scratchDir, skiff, startServer, waitFor, writeApp } from "./helpers/cli.js";
+import {
+  REPO,
+  runProcess,
+  type ServerProcess,
+  scratchDir,
+  skiff,
+  startServer,
+  waitFor,
+  writeApp,
+} from "./helpers/cli.js";
 
 describe("deploy, apps and the seed flows", () => {
   let server: ServerProcess;
@@ -50,15 +59,25 @@ describe("deploy, apps and the seed flows", () => {
       let out = "";
       proc.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
       proc.stderr.setEncoding("utf8").on("data", (s: string) => (out += s));
-      const base = await waitFor(() => /listening on (http:\/\/\S+)/.exec(out)?.[1], `job server to start: ${out}`);
-      const post = await fetch(`${base}/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "hello skiff world", delayMs: 800 }) });
+      const base = await waitFor(
+        async () => /listening on (http:\/\/\S+)/.exec(out)?.[1],
+        `job server to start: ${out}`,
+      );
+      const post = await fetch(`${base}/jobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text: "hello skiff world", delayMs: 800 }),
+      });
       assert.equal(post.status, 202);
       const { id } = (await post.json()) as { id: string };
       assert.match(id, /^fc-/);
       const first = (await (await fetch(`${base}/jobs/${id}`)).json()) as { status: string };
       assert.equal(first.status, "pending");
       const done = await waitFor(async () => {
-        const s = (await (await fetch(`${base}/jobs/${id}`)).json()) as { status: string; result?: { words: number; upper: string } };
+        const s = (await (await fetch(`${base}/jobs/${id}`)).json()) as {
+          status: string;
+          result?: { words: number; upper: string };
+        };
         return s.status === "done" ? s : undefined;
       }, "the job to finish");
       assert.deepEqual(done.result, { words: 3, upper: "HELLO SKIFF WORLD" });
@@ -71,12 +90,22 @@ describe("deploy, apps and the seed flows", () => {
 
   it("redeploys as a new version that replaces the live one, and keeps history", async () => {
     const dir = scratchDir("redeploy");
-    const file = writeApp(dir, "v.ts", `import { App } from "skiff";\nexport const app = new App("versioned");\nexport const version = app.function(async () => "v1");\n`);
+    const file = writeApp(
+      dir,
+      "v.ts",
+      `import { App } from "skiff";\nexport const app = new App("versioned");\nexport const version = app.function(async () => "v1");\n`,
+    );
     assert.equal((await skiff(["deploy", file], { env: server.env })).code, 0);
     const client = server.client();
-    const fn = await Function_.lookup<Function_<() => Promise<string>>>("versioned", "version", { client });
+    const fn = await Function_.lookup<Function_<() => Promise<string>>>("versioned", "version", {
+      client,
+    });
     assert.equal(await fn.remote(), "v1");
-    writeApp(dir, "v.ts", `import { App } from "skiff";\nexport const app = new App("versioned");\nexport const version = app.function(async () => "v2");\nexport const extra = app.function(async () => 1);\n`);
+    writeApp(
+      dir,
+      "v.ts",
+      `import { App } from "skiff";\nexport const app = new App("versioned");\nexport const version = app.function(async () => "v2");\nexport const extra = app.function(async () => 1);\n`,
+    );
     const d2 = await skiff(["deploy", file], { env: server.env });
     assert.match(d2.stdout, /live at version 2/);
     assert.equal(await fn.remote(), "v2", "the same handle reaches the new version");
@@ -92,9 +121,16 @@ describe("deploy, apps and the seed flows", () => {
   });
 
   it("keeps logs tagged with function and input for `skiff app logs`", async () => {
-    assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
+    assert.equal(
+      (await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code,
+      0,
+    );
     const client = server.client();
-    const chatty = await Function_.lookup<Function_<(s: string) => Promise<string>>>("core-app", "chatty", { client });
+    const chatty = await Function_.lookup<Function_<(s: string) => Promise<string>>>(
+      "core-app",
+      "chatty",
+      { client },
+    );
     await chatty.remote("logs-test");
     const r = await waitFor(async () => {
       const x = await skiff(["app", "logs", "core-app", "--tail", "20"], { env: server.env });
@@ -105,14 +141,18 @@ describe("deploy, apps and the seed flows", () => {
   });
 
   it("streams container output to `skiff run`", async () => {
-    const r = await skiff(["run", "test/fixtures/core-app.ts::chatty", "--", "streamed"], { env: server.env });
+    const r = await skiff(["run", "test/fixtures/core-app.ts::chatty", "--", "streamed"], {
+      env: server.env,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /hello streamed\n/);
     assert.match(r.stderr, /warn streamed\n/);
   });
 
   it("passes secrets only as environment variables, and never prints them", async () => {
-    const c = await skiff(["secret", "create", "api-keys", "API_KEY=s3cr3t-value", "OTHER=x"], { env: server.env });
+    const c = await skiff(["secret", "create", "api-keys", "API_KEY=s3cr3t-value", "OTHER=x"], {
+      env: server.env,
+    });
     assert.equal(c.code, 0, c.stderr);
     const again = await skiff(["secret", "create", "api-keys", "API_KEY=y"], { env: server.env });
     assert.equal(again.code, 1);
@@ -120,18 +160,35 @@ describe("deploy, apps and the seed flows", () => {
     const list = await skiff(["secret", "list"], { env: server.env });
     assert.match(list.stdout, /api-keys\s+API_KEY,OTHER/);
     assert.doesNotMatch(list.stdout + list.stderr + c.stdout + c.stderr, /s3cr3t-value/);
-    assert.equal((await skiff(["deploy", "test/fixtures/named-secret-app.ts"], { env: server.env })).code, 0);
+    assert.equal(
+      (await skiff(["deploy", "test/fixtures/named-secret-app.ts"], { env: server.env })).code,
+      0,
+    );
     const client = server.client();
-    const read = await Function_.lookup<Function_<(k: string) => Promise<string | null>>>("secret-app", "readSecret", { client });
+    const read = await Function_.lookup<Function_<(k: string) => Promise<string | null>>>(
+      "secret-app",
+      "readSecret",
+      { client },
+    );
     assert.equal(await read.remote("API_KEY"), "s3cr3t-value");
-    const core = await Function_.lookup<Function_<(k: string) => Promise<string | null>>>("core-app", "readEnv", { client });
+    const core = await Function_.lookup<Function_<(k: string) => Promise<string | null>>>(
+      "core-app",
+      "readEnv",
+      { client },
+    );
     assert.equal(await core.remote("INLINE_KEY"), "inline-value");
     assert.equal(await core.remote("PLAIN"), "plain-value");
     assert.equal(await core.remote("API_KEY"), null, "another app's secret is not visible");
-    assert.equal(await core.remote("SKIFF_CONTAINER_TOKEN"), null, "the container's credentials are not visible");
+    assert.equal(
+      await core.remote("SKIFF_CONTAINER_TOKEN"),
+      null,
+      "the container's credentials are not visible",
+    );
     const del = await skiff(["secret", "delete", "api-keys"], { env: server.env });
     assert.equal(del.code, 0);
-    const missing = await skiff(["deploy", "test/fixtures/named-secret-app.ts"], { env: server.env });
+    const missing = await skiff(["deploy", "test/fixtures/named-secret-app.ts"], {
+      env: server.env,
+    });
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /uses secret "api-keys", which does not exist/);
   });
@@ -139,13 +196,22 @@ describe("deploy, apps and the seed flows", () => {
   it("refuses at deploy a GPU no worker has", async () => {
     const r = await skiff(["deploy", "test/fixtures/gpu-app.ts"], { env: server.env });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /requests gpu "H100", but no worker of this server has one \(available: none\)/);
+    assert.match(
+      r.stderr,
+      /requests gpu "H100", but no worker of this server has one \(available: none\)/,
+    );
   });
 
   it("creates a token and writes it to a profile", async () => {
     const home = scratchDir("token-home");
     const cfg = `${home}/.skiff.toml`;
-    const env = { ...server.env, SKIFF_CONFIG_PATH: cfg, SKIFF_SERVER_URL: server.url, SKIFF_TOKEN_ID: server.tokenId, SKIFF_TOKEN_SECRET: server.tokenSecret };
+    const env = {
+      ...server.env,
+      SKIFF_CONFIG_PATH: cfg,
+      SKIFF_SERVER_URL: server.url,
+      SKIFF_TOKEN_ID: server.tokenId,
+      SKIFF_TOKEN_SECRET: server.tokenSecret,
+    };
     const r = await skiff(["token", "new", "--profile", "ci"], { env });
     assert.equal(r.code, 0, r.stderr);
     const toml = readFileSync(cfg, "utf8");

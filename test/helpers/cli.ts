@@ -28,9 +28,17 @@ export interface RunResult {
 }
 
 /** Runs a command to completion, with a hard time limit. */
-export function runProcess(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function runProcess(
+  file: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((res, rej) => {
-    const child = spawn(file, args, { env: opts.env ?? process.env, cwd: opts.cwd ?? REPO, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(file, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd ?? REPO,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -48,14 +56,28 @@ export function runProcess(file: string, args: string[], opts: { env?: NodeJS.Pr
 }
 
 /** Runs the real `skiff` CLI. */
-export function skiff(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export function skiff(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return runProcess(process.execPath, [SKIFF_BIN, ...args], opts);
 }
 
 /** An environment with no Skiff configuration at all (no server, no profile). */
 export function bareEnv(home: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, SKIFF_CONFIG_PATH: join(home, ".skiff.toml") };
-  for (const k of ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET", "SKIFF_ENVIRONMENT", "SKIFF_PROFILE"]) delete env[k];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: home,
+    SKIFF_CONFIG_PATH: join(home, ".skiff.toml"),
+  };
+  for (const k of [
+    "SKIFF_SERVER_URL",
+    "SKIFF_TOKEN_ID",
+    "SKIFF_TOKEN_SECRET",
+    "SKIFF_ENVIRONMENT",
+    "SKIFF_PROFILE",
+  ])
+    delete env[k];
   return env;
 }
 
@@ -77,15 +99,26 @@ export interface ServerProcess {
 }
 
 /** Starts `skiff server` on a free port with its own home, config and data dir. */
-export async function startServer(opts: { args?: string[]; home?: string; dataDir?: string } = {}): Promise<ServerProcess> {
+export async function startServer(
+  opts: {
+    args?: string[];
+    home?: string;
+    dataDir?: string;
+    token?: { tokenId: string; tokenSecret: string };
+  } = {},
+): Promise<ServerProcess> {
   const home = opts.home ?? scratchDir("home");
   const dataDir = opts.dataDir ?? join(home, "data");
   const env = bareEnv(home);
-  const proc = spawn(process.execPath, [SKIFF_BIN, "server", "--port", "0", "--data-dir", dataDir, ...(opts.args ?? [])], {
-    env,
-    cwd: REPO,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const proc = spawn(
+    process.execPath,
+    [SKIFF_BIN, "server", "--port", "0", "--data-dir", dataDir, ...(opts.args ?? [])],
+    {
+      env,
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   const clients: Client[] = [];
   proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
@@ -103,8 +136,8 @@ export async function startServer(opts: { args?: string[]; home?: string; dataDi
     proc.stderr!.on("data", check);
     proc.on("exit", (code) => rej(new Error(`server exited (${code}):\n${out}`)));
   });
-  const tokenId = /SKIFF_TOKEN_ID=(\S+)/.exec(out)?.[1] ?? "";
-  const tokenSecret = /SKIFF_TOKEN_SECRET=(\S+)/.exec(out)?.[1] ?? "";
+  const tokenId = /SKIFF_TOKEN_ID=(\S+)/.exec(out)?.[1] ?? opts.token?.tokenId ?? "";
+  const tokenSecret = /SKIFF_TOKEN_SECRET=(\S+)/.exec(out)?.[1] ?? opts.token?.tokenSecret ?? "";
   const exited = new Promise<void>((r) => proc.once("exit", () => r()));
   return {
     url,
@@ -134,12 +167,18 @@ export async function startServer(opts: { args?: string[]; home?: string; dataDi
   };
 }
 
-/** Polls `fn` until it returns a truthy value. */
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<T> {
+type Falsy = undefined | null | false | 0 | "";
+
+/** Polls `fn` until it returns a truthy value, and returns it. */
+export async function waitFor<T>(
+  fn: () => Promise<T | Falsy>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<Exclude<T, Falsy>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as Exclude<T, Falsy>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }

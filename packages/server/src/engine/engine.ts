@@ -231,7 +231,12 @@ export class Engine {
     }
     const stored = this.o.store.getCall(callId);
     if (!stored) return Promise.reject(new ApiError("not_found", `no function call ${callId}`));
-    if (stored.state === "expired") return Promise.resolve({ kind: "expired" });
+    if (
+      stored.state === "expired" ||
+      (stored.state === "done" && stored.expiresAt !== null && stored.expiresAt <= Date.now())
+    ) {
+      return Promise.resolve({ kind: "expired" });
+    }
     if (stored.outcome) {
       if (stored.kind === "remote") this.o.store.deleteCall(callId);
       return Promise.resolve(stored.outcome);

@@ -1,0 +1,165 @@
+// Faults: containers killed mid-input, the server killed with work pending, autoscaling,
+// result retention.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Function_, FunctionCall, OutputExpiredError } from "skiff";
+import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
+import { containerPids, freePort, killPids } from "./helpers/procs.js";
+
+type Sleeper = Function_<(ms: number) => Promise<number>>;
+
+describe("faults and scaling", () => {
+  let server: ServerProcess;
+
+  before(async () => {
+    server = await startServer();
+    const d = await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env });
+    assert.equal(d.code, 0, d.stderr);
+  });
+  after(() => server.stop());
+
+  it("re-runs an input whose container was killed, without using up retries (retries: 0)", async () => {
+    const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", {
+      client: server.client(),
+    });
+    const pending = sleeper.remote(1500);
+    const victims = await waitFor(async () => {
+      const p = containerPids(server.dataDir);
+      return p.length > 0 ? p : undefined;
+    }, "a container to start");
+    await new Promise((r) => setTimeout(r, 300)); // let the input reach it
+    killPids(victims);
+    const pid = await pending;
+    assert.equal(typeof pid, "number");
+    assert.match(server.output(), /is gone \(killed by SIGKILL.*re-queueing 1 input/);
+  });
+
+  it("scales from zero up to maxContainers on backlog, then back down when idle", async () => {
+    const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", {
+      client: server.client(),
+    });
+    await waitFor(
+      async () => containerPids(server.dataDir).length === 0,
+      "idle containers to stop",
+    );
+    const pids = await Promise.all(Array.from({ length: 9 }, () => sleeper.remote(600)));
+    const distinct = new Set(pids);
+    assert.equal(
+      distinct.size,
+      3,
+      `9 inputs at maxContainers 3 ran on ${distinct.size} containers`,
+    );
+    // scaledownWindowMs is 1000: all containers go once idle.
+    await waitFor(
+      async () => containerPids(server.dataDir).length === 0,
+      "scale-down to zero",
+      10_000,
+    );
+  });
+
+  it("reports a container that dies before starting without looping tightly", async () => {
+    const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", {
+      client: server.client(),
+    });
+    // Kill every container of this server as it appears, for 1.5 s; the call still completes after.
+    const stopAt = Date.now() + 1500;
+    let kills = 0;
+    const pending = sleeper.remote(10);
+    while (Date.now() < stopAt) {
+      const p = containerPids(server.dataDir);
+      kills += p.length;
+      killPids(p);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(typeof (await pending), "number");
+    assert.ok(kills <= 12, `containers restarted ${kills} times in 1.5 s: backoff is missing`);
+  });
+});
+
+describe("control-plane restart", () => {
+  it("completes every spawned call after kill -9 and restart on the same data dir", async () => {
+    const port = await freePort();
+    let server = await startServer({ args: ["--port", String(port)] });
+    const home = server.home;
+    try {
+      assert.equal(
+        (await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code,
+        0,
+      );
+      const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", {
+        client: server.client(),
+      });
+      const calls = await Promise.all(Array.from({ length: 6 }, () => sleeper.spawn(700)));
+      await new Promise((r) => setTimeout(r, 200)); // some are running now
+      await server.kill();
+      killPids(containerPids(server.dataDir)); // die-with-parent does this too; be sure
+      server = await startServer({
+        args: ["--port", String(port)],
+        home,
+        dataDir: server.dataDir,
+        token: server,
+      });
+      assert.match(server.output(), /recovered 6 pending call\(s\)/);
+      const client = server.client();
+      const results = await Promise.all(
+        calls.map((c) => FunctionCall.fromId<number>(c.objectId, { client }).get()),
+      );
+      assert.equal(results.length, 6);
+      for (const r of results) assert.equal(typeof r, "number");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("a caller blocked in remote() across the restart gets its result", async () => {
+    const port = await freePort();
+    let server = await startServer({ args: ["--port", String(port)] });
+    const home = server.home;
+    try {
+      assert.equal(
+        (await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code,
+        0,
+      );
+      const client = server.client();
+      const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", { client });
+      const pending = sleeper.remote(800);
+      await new Promise((r) => setTimeout(r, 300));
+      await server.proc.kill("SIGKILL");
+      await new Promise((r) => server.proc.once("exit", r));
+      server = await startServer({
+        args: ["--port", String(port)],
+        home,
+        dataDir: server.dataDir,
+        token: server,
+      });
+      assert.equal(typeof (await pending), "number");
+      client.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("result retention", () => {
+  it("answers OutputExpiredError for a spawned result past retention", async () => {
+    const server = await startServer({ args: ["--result-retention-ms", "1000"] });
+    try {
+      assert.equal(
+        (await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code,
+        0,
+      );
+      const client = server.client();
+      const square = await Function_.lookup<Function_<(x: number) => Promise<number>>>(
+        "core-app",
+        "square",
+        { client },
+      );
+      const call = await square.spawn(5);
+      assert.equal(await call.get(), 25);
+      await new Promise((r) => setTimeout(r, 1300));
+      await assert.rejects(call.get(), OutputExpiredError);
+    } finally {
+      await server.stop();
+    }
+  });
+});

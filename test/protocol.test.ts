@@ -1,0 +1,145 @@
+// Hostile and malformed input on the wire: the connection is closed, the server stays up.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { encodeFrame, PROTOCOL_VERSION } from "@skiff/protocol";
+import { encode } from "cbor-x";
+import { Function_ } from "skiff";
+import WebSocket from "ws";
+import { type ServerProcess, startServer } from "./helpers/cli.js";
+
+function open(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url.replace("http", "ws")}/v1/ws`, {
+      maxPayload: 200 * 1024 * 1024,
+    });
+    ws.once("open", () => resolve(ws));
+    ws.once("error", reject);
+  });
+}
+
+function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) =>
+    ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+}
+
+function nextFrame(ws: WebSocket): Promise<unknown[]> {
+  return new Promise((resolve) =>
+    ws.once("message", (d: Buffer) =>
+      resolve((globalThis as unknown as { __decode: (b: Buffer) => unknown[] }).__decode(d)),
+    ),
+  );
+}
+
+describe("wire protocol hardening", () => {
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServer();
+    const { decodeFrame } = await import("@skiff/protocol");
+    (globalThis as unknown as { __decode: unknown }).__decode = decodeFrame;
+  });
+  after(() => server.stop());
+
+  const hello = (extra: Record<string, unknown> = {}) =>
+    encodeFrame([
+      {
+        t: "hello",
+        id: 1,
+        p: {
+          v: PROTOCOL_VERSION,
+          tokenId: server.tokenId,
+          tokenSecret: server.tokenSecret,
+          role: "client",
+          ...extra,
+        },
+      } as never,
+    ]);
+
+  async function stillServing(): Promise<void> {
+    const apps = await server.client().request("app.list", { environment: "main" });
+    assert.ok(Array.isArray(apps.apps));
+  }
+
+  it("closes a connection that sends bytes that are not CBOR", async () => {
+    const ws = await open(server.url);
+    const c = closed(ws);
+    ws.send(Buffer.from([0xff, 0xfe, 0x00, 0x12, 0x99]));
+    const { code, reason } = await c;
+    assert.equal(code, 1002);
+    assert.match(reason, /not valid CBOR|must be an array/);
+    await stillServing();
+  });
+
+  it("closes on a text frame, a non-array frame, and a first message that is not hello", async () => {
+    for (const bad of [
+      () => "hello",
+      () => encode({ t: "hello" }),
+      () => encodeFrame([{ t: "app.list", id: 1, p: {} } as never]),
+    ]) {
+      const ws = await open(server.url);
+      const c = closed(ws);
+      ws.send(bad());
+      assert.equal((await c).code, 1002);
+    }
+    await stillServing();
+  });
+
+  it("refuses an unknown protocol version and a wrong token", async () => {
+    const ws = await open(server.url);
+    const c = closed(ws);
+    ws.send(hello({ v: 99 }));
+    const [reply] = (await nextFrame(ws)) as {
+      ok: boolean;
+      error: { code: string; message: string };
+    }[];
+    assert.equal(reply!.ok, false);
+    assert.equal(reply!.error.code, "protocol");
+    assert.match(reply!.error.message, /protocol version 99 is not supported/);
+    assert.equal((await c).code, 1002);
+    const ws2 = await open(server.url);
+    const c2 = closed(ws2);
+    ws2.send(hello({ tokenSecret: "nope" }));
+    assert.equal((await c2).code, 4401);
+    await stillServing();
+  });
+
+  it("closes a connection that sends an oversized frame", async () => {
+    const ws = await open(server.url);
+    const c = closed(ws);
+    ws.send(Buffer.alloc(66 * 1024 * 1024));
+    assert.equal((await c).code, 1009);
+    await stillServing();
+  });
+
+  it("answers bad requests with an error and keeps the connection", async () => {
+    const ws = await open(server.url);
+    ws.send(hello());
+    await nextFrame(ws);
+    ws.send(
+      encodeFrame([
+        { t: "no.such", id: 2, p: {} } as never,
+        { t: "call.create", id: 3, p: { functionId: 5 } } as never,
+      ]),
+    );
+    const replies = (await nextFrame(ws)) as {
+      id: number;
+      ok: boolean;
+      error: { code: string; message: string };
+    }[];
+    assert.equal(replies.length, 2);
+    assert.match(replies[0]!.error.message, /unknown request type "no.such"/);
+    assert.equal(replies[1]!.error.code, "invalid_argument");
+    assert.match(replies[1]!.error.message, /functionId must be a non-empty string/);
+    ws.send(encodeFrame([{ t: "app.list", id: 4, p: { environment: "main" } } as never]));
+    const [ok] = (await nextFrame(ws)) as { ok: boolean }[];
+    assert.equal(ok!.ok, true);
+    ws.close();
+  });
+
+  it("does not let a client call functions with a container token or an app it cannot see", async () => {
+    await assert.rejects(
+      Function_.lookup("ghost", "f", { client: server.client() }),
+      /no deployed app "ghost"/,
+    );
+  });
+});
