@@ -21,11 +21,9 @@ describe("calls to deployed functions", () => {
   let server: ServerProcess;
   let client: Client;
   const fn = <K extends keyof typeof coreApp>(name: K) =>
-    Function_.fromName<(typeof coreApp)[K] extends Function_<infer F> ? Function_<F> : never>(
-      "core-app",
-      name,
-      { client },
-    );
+    Function_.fromName<(typeof coreApp)[K] extends Function_<infer F> ? Function_<F> : never>("core-app", name, {
+      client,
+    });
 
   before(async () => {
     server = await startServer();
@@ -64,12 +62,7 @@ describe("calls to deployed functions", () => {
     };
     const back = (await fn("echo").remote(value)) as typeof value;
     assert.deepEqual({ ...back, err: undefined }, { ...value, err: undefined });
-    assert.ok(
-      back.m instanceof Map &&
-        back.set instanceof Set &&
-        back.d instanceof Date &&
-        back.r instanceof RegExp,
-    );
+    assert.ok(back.m instanceof Map && back.set instanceof Set && back.d instanceof Date && back.r instanceof RegExp);
     assert.ok(back.f64 instanceof Float64Array);
     assert.equal(back.err.name, "RangeError");
     assert.equal(back.err.message, "as a value");
@@ -101,10 +94,7 @@ describe("calls to deployed functions", () => {
   });
 
   it("turns a thrown non-Error value into a clear error", async () => {
-    await assert.rejects(
-      fn("throwsString").remote(),
-      /function threw a non-Error value: "a plain string"/,
-    );
+    await assert.rejects(fn("throwsString").remote(), /function threw a non-Error value: "a plain string"/);
   });
 
   it("fails a call whose function calls process.exit, with a clear error", async () => {
@@ -136,10 +126,7 @@ describe("calls to deployed functions", () => {
     const call = await sleeper.spawn(1500);
     assert.match(call.objectId, /^fc-[0-9a-f]{24}$/);
     const early = await call.get({ timeoutMs: 0 }).catch((e: unknown) => e);
-    assert.ok(
-      early instanceof TimeoutError && !(early instanceof FunctionTimeoutError),
-      String(early),
-    );
+    assert.ok(early instanceof TimeoutError && !(early instanceof FunctionTimeoutError), String(early));
     const pid = await FunctionCall.fromId<number>(call.objectId, { client }).get();
     assert.equal(typeof pid, "number");
     assert.equal(await call.get(), pid, "get is repeatable");
@@ -205,14 +192,11 @@ describe("calls to deployed functions", () => {
     await assert.rejects(
       Function_.lookup("no-such-app", "square", { client }),
       (e: Error) =>
-        e instanceof NotFoundError &&
-        /no deployed app "no-such-app"/.test(e.message) &&
-        /"square"/.test(e.message),
+        e instanceof NotFoundError && /no deployed app "no-such-app"/.test(e.message) && /"square"/.test(e.message),
     );
     await assert.rejects(
       Function_.lookup("core-app", "nope", { client }),
-      (e: Error) =>
-        e instanceof NotFoundError && /app "core-app" has no function "nope"/.test(e.message),
+      (e: Error) => e instanceof NotFoundError && /app "core-app" has no function "nope"/.test(e.message),
     );
     const lazy = Function_.fromName("core-app", "nope", { client });
     assert.throws(() => lazy.isGenerator, /hydrate/);

@@ -121,16 +121,9 @@ describe("deploy, apps and the seed flows", () => {
   });
 
   it("keeps logs tagged with function and input for `skiff app logs`", async () => {
-    assert.equal(
-      (await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code,
-      0,
-    );
+    assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
     const client = server.client();
-    const chatty = await Function_.lookup<Function_<(s: string) => Promise<string>>>(
-      "core-app",
-      "chatty",
-      { client },
-    );
+    const chatty = await Function_.lookup<Function_<(s: string) => Promise<string>>>("core-app", "chatty", { client });
     await chatty.remote("logs-test");
     const r = await waitFor(async () => {
       const x = await skiff(["app", "logs", "core-app", "--tail", "20"], { env: server.env });
@@ -160,30 +153,19 @@ describe("deploy, apps and the seed flows", () => {
     const list = await skiff(["secret", "list"], { env: server.env });
     assert.match(list.stdout, /api-keys\s+API_KEY,OTHER/);
     assert.doesNotMatch(list.stdout + list.stderr + c.stdout + c.stderr, /s3cr3t-value/);
-    assert.equal(
-      (await skiff(["deploy", "test/fixtures/named-secret-app.ts"], { env: server.env })).code,
-      0,
-    );
+    assert.equal((await skiff(["deploy", "test/fixtures/named-secret-app.ts"], { env: server.env })).code, 0);
     const client = server.client();
-    const read = await Function_.lookup<Function_<(k: string) => Promise<string | null>>>(
-      "secret-app",
-      "readSecret",
-      { client },
-    );
+    const read = await Function_.lookup<Function_<(k: string) => Promise<string | null>>>("secret-app", "readSecret", {
+      client,
+    });
     assert.equal(await read.remote("API_KEY"), "s3cr3t-value");
-    const core = await Function_.lookup<Function_<(k: string) => Promise<string | null>>>(
-      "core-app",
-      "readEnv",
-      { client },
-    );
+    const core = await Function_.lookup<Function_<(k: string) => Promise<string | null>>>("core-app", "readEnv", {
+      client,
+    });
     assert.equal(await core.remote("INLINE_KEY"), "inline-value");
     assert.equal(await core.remote("PLAIN"), "plain-value");
     assert.equal(await core.remote("API_KEY"), null, "another app's secret is not visible");
-    assert.equal(
-      await core.remote("SKIFF_CONTAINER_TOKEN"),
-      null,
-      "the container's credentials are not visible",
-    );
+    assert.equal(await core.remote("SKIFF_CONTAINER_TOKEN"), null, "the container's credentials are not visible");
     const del = await skiff(["secret", "delete", "api-keys"], { env: server.env });
     assert.equal(del.code, 0);
     const missing = await skiff(["deploy", "test/fixtures/named-secret-app.ts"], {
@@ -196,10 +178,7 @@ describe("deploy, apps and the seed flows", () => {
   it("refuses at deploy a GPU no worker has", async () => {
     const r = await skiff(["deploy", "test/fixtures/gpu-app.ts"], { env: server.env });
     assert.equal(r.code, 1);
-    assert.match(
-      r.stderr,
-      /requests gpu "H100", but no worker of this server has one \(available: none\)/,
-    );
+    assert.match(r.stderr, /requests gpu "H100", but no worker of this server has one \(available: none\)/);
   });
 
   it("creates a token and writes it to a profile", async () => {

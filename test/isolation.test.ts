@@ -22,15 +22,9 @@ describe("container isolation (bubblewrap)", () => {
 
   before(async () => {
     // The test command installs bubblewrap; a missing one is a failure here, not a skip.
-    assert.ok(
-      hasBwrap,
-      "bubblewrap (bwrap) must be installed: scripts/ensure-system-deps.sh does it",
-    );
+    assert.ok(hasBwrap, "bubblewrap (bwrap) must be installed: scripts/ensure-system-deps.sh does it");
     server = await startServer({ args: ["--sandbox", "bubblewrap"] });
-    assert.equal(
-      (await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code,
-      0,
-    );
+    assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
     const client = server.client();
     read = Function_.fromName("core-app", "tryRead", { client });
     write = Function_.fromName("core-app", "tryWrite", { client });
@@ -39,11 +33,7 @@ describe("container isolation (bubblewrap)", () => {
 
   it("cannot read the server's data directory or the token store", async () => {
     assert.equal(await read.remote(join(server.dataDir, "skiff.db")), "error: ENOENT");
-    assert.equal(
-      await read.remote(server.env.SKIFF_CONFIG_PATH!),
-      0,
-      "the config file reads as empty",
-    );
+    assert.equal(await read.remote(server.env.SKIFF_CONFIG_PATH!), 0, "the config file reads as empty");
   });
 
   it("cannot write outside its work directory and /tmp", async () => {

@@ -18,9 +18,7 @@ function open(url: string): Promise<WebSocket> {
 }
 
 function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) =>
-    ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
-  );
+  return new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
 }
 
 function nextFrame(ws: WebSocket): Promise<unknown[]> {
@@ -137,9 +135,6 @@ describe("wire protocol hardening", () => {
   });
 
   it("does not let a client call functions with a container token or an app it cannot see", async () => {
-    await assert.rejects(
-      Function_.lookup("ghost", "f", { client: server.client() }),
-      /no deployed app "ghost"/,
-    );
+    await assert.rejects(Function_.lookup("ghost", "f", { client: server.client() }), /no deployed app "ghost"/);
   });
 });

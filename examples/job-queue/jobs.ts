@@ -3,10 +3,7 @@ import { App } from "skiff";
 
 export const app = new App("job-queue");
 
-export const process_ = app.function(
-  { name: "process", timeoutMs: 60_000 },
-  async (text: string, delayMs = 500) => {
-    await new Promise((r) => setTimeout(r, delayMs));
-    return { words: text.split(/\s+/).filter(Boolean).length, upper: text.toUpperCase() };
-  },
-);
+export const process_ = app.function({ name: "process", timeoutMs: 60_000 }, async (text: string, delayMs = 500) => {
+  await new Promise((r) => setTimeout(r, delayMs));
+  return { words: text.split(/\s+/).filter(Boolean).length, upper: text.toUpperCase() };
+});

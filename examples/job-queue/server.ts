@@ -14,10 +14,7 @@ const app = new Hono();
 app.post("/jobs", async (c) => {
   const body = await c.req.json().catch(() => null);
   if (!body || typeof body.text !== "string") return c.json({ error: 'send {"text": "..."}' }, 400);
-  const call = await job.spawn(
-    body.text,
-    typeof body.delayMs === "number" ? body.delayMs : undefined,
-  );
+  const call = await job.spawn(body.text, typeof body.delayMs === "number" ? body.delayMs : undefined);
   // The call id is all there is to store: any process can collect the result with it.
   return c.json({ id: call.objectId }, 202);
 });
@@ -37,11 +34,8 @@ app.get("/jobs/:id", async (c) => {
   }
 });
 
-const server = serve(
-  { fetch: app.fetch, port: Number(process.env.PORT ?? 3000), hostname: "127.0.0.1" },
-  (info) => {
-    console.log(`job queue listening on http://127.0.0.1:${info.port}`);
-  },
-);
+const server = serve({ fetch: app.fetch, port: Number(process.env.PORT ?? 3000), hostname: "127.0.0.1" }, (info) => {
+  console.log(`job queue listening on http://127.0.0.1:${info.port}`);
+});
 process.on("SIGTERM", () => server.close());
 process.on("SIGINT", () => server.close());

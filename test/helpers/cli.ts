@@ -56,10 +56,7 @@ export function runProcess(
 }
 
 /** Runs the real `skiff` CLI. */
-export function skiff(
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<RunResult> {
+export function skiff(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   return runProcess(process.execPath, [SKIFF_BIN, ...args], opts);
 }
 
@@ -70,13 +67,7 @@ export function bareEnv(home: string): NodeJS.ProcessEnv {
     HOME: home,
     SKIFF_CONFIG_PATH: join(home, ".skiff.toml"),
   };
-  for (const k of [
-    "SKIFF_SERVER_URL",
-    "SKIFF_TOKEN_ID",
-    "SKIFF_TOKEN_SECRET",
-    "SKIFF_ENVIRONMENT",
-    "SKIFF_PROFILE",
-  ])
+  for (const k of ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET", "SKIFF_ENVIRONMENT", "SKIFF_PROFILE"])
     delete env[k];
   return env;
 }
@@ -100,12 +91,7 @@ export interface ServerProcess {
 
 /** Starts `skiff server` on a free port with its own home, config and data dir. */
 export async function startServer(
-  opts: {
-    args?: string[];
-    home?: string;
-    dataDir?: string;
-    token?: { tokenId: string; tokenSecret: string };
-  } = {},
+  opts: { args?: string[]; home?: string; dataDir?: string; token?: { tokenId: string; tokenSecret: string } } = {},
 ): Promise<ServerProcess> {
   const home = opts.home ?? scratchDir("home");
   const dataDir = opts.dataDir ?? join(home, "data");

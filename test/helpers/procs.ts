@@ -15,12 +15,14 @@ export function pidsMatching(needle: string): number[] {
   }
 }
 
-/** Container processes (the sandbox or plain runtime) started by the server using `dataDir`. */
-export function containerPids(dataDir: string): number[] {
-  // bwrap's command line names the control socket in the data dir; without bwrap, the
-  // runtime is a plain process whose env (not argv) has it, so fall back to the runtime path.
-  const viaBwrap = pidsMatching(`bwrap.*${dataDir}`);
-  return viaBwrap.length > 0 ? viaBwrap : [];
+/** Container processes (sandboxed or plain runtimes, pooled ones included): children of the server. */
+export function containerPids(serverPid: number): number[] {
+  try {
+    const out = execFileSync("pgrep", ["-P", String(serverPid)], { encoding: "utf8" });
+    return out.split("\n").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 export function killPids(pids: number[]): void {

@@ -21,8 +21,7 @@ const BANNER =
  */
 export async function bundleApp(entryFile: string): Promise<Bundle> {
   const entry = resolve(entryFile);
-  if (!existsSync(entry) || !statSync(entry).isFile())
-    throw new UsageError(`no such file: ${entryFile}`);
+  if (!existsSync(entry) || !statSync(entry).isFile()) throw new UsageError(`no such file: ${entryFile}`);
   let result: Awaited<ReturnType<typeof build>>;
   try {
     result = await build({
@@ -48,9 +47,7 @@ export async function bundleApp(entryFile: string): Promise<Bundle> {
     ).errors;
     if (errors?.length) {
       const e = errors[0]!;
-      const where = e.location
-        ? `${e.location.file}:${e.location.line}:${e.location.column}: `
-        : "";
+      const where = e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : "";
       throw new UsageError(`cannot bundle ${entryFile}: ${where}${e.text}`);
     }
     throw err;

@@ -25,9 +25,7 @@ export async function loadApps(bundle: Bundle): Promise<App[]> {
   const exports = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   const apps = resolveApps(exports);
   if (apps.length === 0)
-    throw new UsageError(
-      `${bundle.entry} defines no app: export \`const app = new App("name")\` and its functions`,
-    );
+    throw new UsageError(`${bundle.entry} defines no app: export \`const app = new App("name")\` and its functions`);
   return apps;
 }
 

@@ -11,6 +11,7 @@ export interface LocalServerOptions {
   dataDir: string;
   resultRetentionMs?: number;
   sandbox?: SandboxChoice;
+  warmPool?: number;
   log?: (msg: string) => void;
 }
 
@@ -23,9 +24,11 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     dataDir: o.dataDir,
     ...(o.resultRetentionMs !== undefined ? { resultRetentionMs: o.resultRetentionMs } : {}),
     ...(o.log ? { log: o.log } : {}),
-    provider: () =>
+    provider: (controlSocket) =>
       new LocalProvider({
+        controlSocket,
         sandbox: o.sandbox ?? "auto",
+        ...(o.warmPool !== undefined ? { warmPool: o.warmPool } : {}),
         // Containers must not see the server's state or the tokens in the config file.
         hide: [o.dataDir, cfg],
         ...(o.log ? { log: o.log } : {}),

@@ -68,8 +68,7 @@ export async function main(argv: string[]): Promise<number> {
 
 function isParseArgsError(err: unknown): boolean {
   return (
-    typeof (err as { code?: unknown })?.code === "string" &&
-    (err as { code: string }).code.startsWith("ERR_PARSE_ARGS")
+    typeof (err as { code?: unknown })?.code === "string" && (err as { code: string }).code.startsWith("ERR_PARSE_ARGS")
   );
 }
 
@@ -79,12 +78,9 @@ function reportError(err: unknown, debug: boolean): void {
     return;
   }
   const e = err as Error;
-  if (err instanceof UsageError || err instanceof InvalidError || isParseArgsError(err))
-    ui.error(e.message);
+  if (err instanceof UsageError || err instanceof InvalidError || isParseArgsError(err)) ui.error(e.message);
   else if (err instanceof SkiffError) ui.error(`${e.name}: ${e.message}`);
   else if (err instanceof Error)
-    ui.error(
-      `${e.name === "Error" ? "" : `${e.name}: `}${e.message} (run with --debug for the stack)`,
-    );
+    ui.error(`${e.name === "Error" ? "" : `${e.name}: `}${e.message} (run with --debug for the stack)`);
   else ui.error(String(err));
 }

@@ -30,10 +30,7 @@ addExtension({
     return encode(wire);
   },
   decode(data: WireError) {
-    const err =
-      data.cause === undefined
-        ? new Error(data.message)
-        : new Error(data.message, { cause: data.cause });
+    const err = data.cause === undefined ? new Error(data.message) : new Error(data.message, { cause: data.cause });
     Object.defineProperty(err, "name", {
       value: String(data.name),
       writable: true,

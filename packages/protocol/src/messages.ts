@@ -33,9 +33,7 @@ export interface FunctionOptionsWire {
   /** Values of `Secret.fromObject` secrets; stored with the function, never printed. */
   inlineSecrets: Record<string, string>;
   /** Runs on its own when the app is deployed. */
-  schedule?:
-    | { kind: "cron"; expression: string; timezone?: string }
-    | { kind: "period"; periodMs: number };
+  schedule?: { kind: "cron"; expression: string; timezone?: string } | { kind: "period"; periodMs: number };
 }
 
 export interface FunctionSpec {
@@ -50,6 +48,16 @@ export interface FunctionInfo {
   appName: string;
   name: string;
   isGenerator: boolean;
+}
+
+/** Live numbers of one function (api.md §2 getCurrentStats). */
+export interface FunctionStats {
+  /** Inputs waiting for a container. */
+  backlog: number;
+  /** Containers running at least one input. */
+  numActiveRunners: number;
+  /** Containers started or starting. */
+  numTotalRunners: number;
 }
 
 export type AppMode = "ephemeral" | "deployed";
@@ -93,10 +101,7 @@ export type ResultWire =
   | { status: "terminated"; message: string };
 
 /** What a caller gets back for a call: a result, or why there is none. */
-export type CallOutcome =
-  | { kind: "result"; result: ResultWire }
-  | { kind: "cancelled" }
-  | { kind: "expired" };
+export type CallOutcome = { kind: "result"; result: ResultWire } | { kind: "cancelled" } | { kind: "expired" };
 
 export type TokenKind = "admin" | "api" | "web" | "container";
 
@@ -155,6 +160,7 @@ export interface RequestMap {
     { entries: LogEntry[]; subscriptionId?: string },
   ];
   "logs.unsubscribe": [{ subscriptionId: string }, Record<string, never>];
+  "function.stats": [{ functionId: string }, FunctionStats];
   "function.lookup": [{ appName: string; name: string; environment: string }, FunctionInfo];
   "call.create": [
     {
@@ -174,10 +180,7 @@ export interface RequestMap {
     { name: string; environment: string; values: Record<string, string>; overwrite: boolean },
     Record<string, never>,
   ];
-  "secret.list": [
-    { environment: string },
-    { secrets: { name: string; keys: string[]; createdAt: number }[] },
-  ];
+  "secret.list": [{ environment: string }, { secrets: { name: string; keys: string[]; createdAt: number }[] }];
   "secret.delete": [{ name: string; environment: string }, Record<string, never>];
   "token.create": [{ kind: "api" | "web" }, { tokenId: string; tokenSecret: string }];
 }

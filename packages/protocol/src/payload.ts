@@ -42,15 +42,11 @@ export function validatePayload(value: unknown, path: string): void {
         return;
       case "function":
       case "symbol":
-        throw new PayloadError(
-          `${p} is ${describe(v)}, which cannot be sent to or from a function`,
-          p,
-        );
+        throw new PayloadError(`${p} is ${describe(v)}, which cannot be sent to or from a function`, p);
     }
     if (v === null) return;
     const obj = v as object;
-    if (seen.has(obj))
-      throw new PayloadError(`${p} refers back to itself (a cycle), which cannot be sent`, p);
+    if (seen.has(obj)) throw new PayloadError(`${p} refers back to itself (a cycle), which cannot be sent`, p);
     if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer) return;
     if (obj instanceof Date || obj instanceof RegExp) return;
     seen.add(obj);
@@ -74,23 +70,17 @@ export function validatePayload(value: unknown, path: string): void {
       if (obj instanceof Error) {
         if ("cause" in obj) visit(obj.cause, `${p}.cause`);
         for (const key of Object.keys(obj))
-          if (key !== "cause")
-            visit((obj as unknown as Record<string, unknown>)[key], keyPath(p, key));
+          if (key !== "cause") visit((obj as unknown as Record<string, unknown>)[key], keyPath(p, key));
         return;
       }
       const proto = Object.getPrototypeOf(obj);
-      if (
-        proto !== Object.prototype &&
-        proto !== null &&
-        !ALLOWED_CLASSES.has(proto?.constructor)
-      ) {
+      if (proto !== Object.prototype && proto !== null && !ALLOWED_CLASSES.has(proto?.constructor)) {
         throw new PayloadError(
           `${p} is ${describe(obj)}, which cannot be sent to or from a function (send plain data)`,
           p,
         );
       }
-      for (const key of Object.keys(obj))
-        visit((obj as Record<string, unknown>)[key], keyPath(p, key));
+      for (const key of Object.keys(obj)) visit((obj as Record<string, unknown>)[key], keyPath(p, key));
       if (Object.getOwnPropertySymbols(obj).length > 0) {
         throw new PayloadError(`${p} has symbol keys, which cannot be sent`, p);
       }

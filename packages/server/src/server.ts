@@ -98,11 +98,7 @@ export class SkiffServer {
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
     });
-    const onUpgrade = (
-      req: IncomingMessage,
-      socket: import("node:stream").Duplex,
-      head: Buffer,
-    ) => {
+    const onUpgrade = (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
       if (req.url?.split("?")[0] !== "/v1/ws") {
         socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
         return;
@@ -176,8 +172,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           "unauthenticated",
           "invalid token: check SKIFF_TOKEN_ID / SKIFF_TOKEN_SECRET or run `skiff token new`",
         );
-      if (principal.kind === "web")
-        throw new ApiError("permission_denied", "a web endpoint token cannot use the API");
+      if (principal.kind === "web") throw new ApiError("permission_denied", "a web endpoint token cannot use the API");
       if (p.role === "container") {
         if (principal.kind !== "container" || p.containerId !== principal.containerId) {
           throw new ApiError("unauthenticated", "container hello needs that container's token");
@@ -229,8 +224,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
       }
     },
     closed(peer) {
-      if (peer.role === "container" && peer.containerId)
-        deps.engine.containerDisconnected(peer.containerId);
+      if (peer.role === "container" && peer.containerId) deps.engine.containerDisconnected(peer.containerId);
       if (peer.sessionId) deps.apps.sessionClosed(peer.sessionId);
     },
     log,
@@ -241,16 +235,10 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
 function controlSocketPath(dataDir: string): string {
   const p = join(dataDir, "control.sock");
   if (Buffer.byteLength(p) < 100) return p;
-  return join(
-    tmpdir(),
-    `skiff-${createHash("sha256").update(dataDir).digest("hex").slice(0, 16)}.sock`,
-  );
+  return join(tmpdir(), `skiff-${createHash("sha256").update(dataDir).digest("hex").slice(0, 16)}.sock`);
 }
 
-function listen(
-  server: Server,
-  where: { path: string } | { host: string; port: number },
-): Promise<void> {
+function listen(server: Server, where: { path: string } | { host: string; port: number }): Promise<void> {
   return new Promise((resolveListen, reject) => {
     server.once("error", reject);
     server.listen(where, () => {

@@ -16,9 +16,7 @@ export class App {
 
   constructor(name: string) {
     if (typeof name !== "string" || !APP_NAME.test(name)) {
-      throw new InvalidError(
-        `app name ${JSON.stringify(name)} is invalid: use letters, digits, "_" and "-", up to 64`,
-      );
+      throw new InvalidError(`app name ${JSON.stringify(name)} is invalid: use letters, digits, "_" and "-", up to 64`);
     }
     this.name = name;
   }
@@ -28,8 +26,7 @@ export class App {
   function<F extends AnyFunction>(options: FunctionParams, fn: F): Function_<F>;
   function<F extends AnyFunction>(a: F | FunctionParams, b?: F): Function_<F> {
     const [options, fn] = typeof a === "function" ? [{} as FunctionParams, a] : [a, b];
-    if (typeof fn !== "function")
-      throw new InvalidError(`app.function: expected a function, got ${typeof fn}`);
+    if (typeof fn !== "function") throw new InvalidError(`app.function: expected a function, got ${typeof fn}`);
     const where = `app "${this.name}" function ${options.name ?? (fn.name || "<anonymous>")}`;
     const normalized = normalizeFunctionOptions(where, options);
     const f = Function_._define(this, fn, normalized, options.name);
@@ -40,8 +37,7 @@ export class App {
   /** Runs locally under `skiff run app.ts`; what it calls runs in containers. */
   localEntrypoint(fn: () => unknown): void {
     if (typeof fn !== "function") throw new InvalidError("localEntrypoint: expected a function");
-    if (this._entrypoint)
-      throw new InvalidError(`app "${this.name}" already has a localEntrypoint`);
+    if (this._entrypoint) throw new InvalidError(`app "${this.name}" already has a localEntrypoint`);
     this._entrypoint = fn;
   }
 
@@ -99,8 +95,7 @@ export function resolveApps(exports: Record<string, unknown>): App[] {
   }
   const names = new Set<string>();
   for (const app of apps) {
-    if (names.has(app.name))
-      throw new InvalidError(`the entry module defines two apps named "${app.name}"`);
+    if (names.has(app.name)) throw new InvalidError(`the entry module defines two apps named "${app.name}"`);
     names.add(app.name);
   }
   return apps;

@@ -102,12 +102,7 @@ export async function loadConfig(env: Env = processEnv()): Promise<ClientConfig 
 }
 
 /** Writes (or replaces) one profile; with `activate`, makes it the only active one. */
-export async function writeProfile(
-  file: string,
-  name: string,
-  profile: Profile,
-  activate: boolean,
-): Promise<void> {
+export async function writeProfile(file: string, name: string, profile: Profile, activate: boolean): Promise<void> {
   const fs = await import("node:fs/promises");
   const { stringify } = await import("smol-toml");
   const profiles = await readProfiles(file);

@@ -29,10 +29,7 @@ export class FunctionCall<T = unknown> {
     return new FunctionCall<T>(callId, client);
   }
 
-  static fromId<T = unknown>(
-    functionCallId: string,
-    params: FunctionCallFromIdParams = {},
-  ): FunctionCall<T> {
+  static fromId<T = unknown>(functionCallId: string, params: FunctionCallFromIdParams = {}): FunctionCall<T> {
     if (typeof functionCallId !== "string" || !/^fc-[0-9a-f]{24}$/.test(functionCallId)) {
       throw new InvalidError(
         `FunctionCall.fromId: ${JSON.stringify(functionCallId)} is not a function call id ("fc-…")`,
@@ -48,13 +45,8 @@ export class FunctionCall<T = unknown> {
    */
   async get(params: FunctionCallGetParams = {}): Promise<T> {
     const { timeoutMs } = params;
-    if (
-      timeoutMs !== undefined &&
-      !(typeof timeoutMs === "number" && timeoutMs >= 0 && Number.isFinite(timeoutMs))
-    ) {
-      throw new InvalidError(
-        `get: timeoutMs must be a number >= 0, got ${JSON.stringify(timeoutMs)}`,
-      );
+    if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs >= 0 && Number.isFinite(timeoutMs))) {
+      throw new InvalidError(`get: timeoutMs must be a number >= 0, got ${JSON.stringify(timeoutMs)}`);
     }
     const client = await resolveClient(this.client);
     const { outcome } = await client.request(

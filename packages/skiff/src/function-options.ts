@@ -82,9 +82,7 @@ const KNOWN = new Set([
 
 function int(where: string, key: string, v: unknown, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new InvalidError(
-      `${where}: ${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
-    );
+    throw new InvalidError(`${where}: ${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
   }
   return v;
 }
@@ -96,20 +94,14 @@ export interface NormalizedFunctionOptions {
 }
 
 /** Checks a function's options and converts them to what the control plane stores. */
-export function normalizeFunctionOptions(
-  where: string,
-  params: FunctionParams,
-): NormalizedFunctionOptions {
-  if (params === null || typeof params !== "object")
-    throw new InvalidError(`${where}: options must be an object`);
+export function normalizeFunctionOptions(where: string, params: FunctionParams): NormalizedFunctionOptions {
+  if (params === null || typeof params !== "object") throw new InvalidError(`${where}: options must be an object`);
   for (const key of Object.keys(params)) {
-    if (key in RENAMED)
-      throw new InvalidError(`${where}: option "${key}" is named "${RENAMED[key]}" in Skiff`);
+    if (key in RENAMED) throw new InvalidError(`${where}: option "${key}" is named "${RENAMED[key]}" in Skiff`);
     if (!KNOWN.has(key)) throw new InvalidError(`${where}: unknown option "${key}"`);
   }
   const p = params as Record<string, unknown>;
-  const timeoutMs =
-    p.timeoutMs === undefined ? 300_000 : int(where, "timeoutMs", p.timeoutMs, 1000, 86_400_000);
+  const timeoutMs = p.timeoutMs === undefined ? 300_000 : int(where, "timeoutMs", p.timeoutMs, 1000, 86_400_000);
   let retries: Retries;
   if (p.retries === undefined) retries = new Retries({ maxRetries: 0 });
   else if (typeof p.retries === "number")
@@ -117,24 +109,15 @@ export function normalizeFunctionOptions(
   else if (p.retries instanceof Retries) retries = p.retries;
   else throw new InvalidError(`${where}: retries must be a number or a Retries`);
 
-  const maxContainers =
-    p.maxContainers === undefined ? 100 : int(where, "maxContainers", p.maxContainers, 1, 10_000);
+  const maxContainers = p.maxContainers === undefined ? 100 : int(where, "maxContainers", p.maxContainers, 1, 10_000);
   const minContainers =
-    p.minContainers === undefined
-      ? 0
-      : int(where, "minContainers", p.minContainers, 0, maxContainers);
+    p.minContainers === undefined ? 0 : int(where, "minContainers", p.minContainers, 0, maxContainers);
   const bufferContainers =
-    p.bufferContainers === undefined
-      ? 0
-      : int(where, "bufferContainers", p.bufferContainers, 0, maxContainers);
+    p.bufferContainers === undefined ? 0 : int(where, "bufferContainers", p.bufferContainers, 0, maxContainers);
   const scaledownWindowMs =
-    p.scaledownWindowMs === undefined
-      ? 60_000
-      : int(where, "scaledownWindowMs", p.scaledownWindowMs, 0, 86_400_000);
+    p.scaledownWindowMs === undefined ? 60_000 : int(where, "scaledownWindowMs", p.scaledownWindowMs, 0, 86_400_000);
   const startupTimeoutMs =
-    p.startupTimeoutMs === undefined
-      ? 60_000
-      : int(where, "startupTimeoutMs", p.startupTimeoutMs, 1000, 3_600_000);
+    p.startupTimeoutMs === undefined ? 60_000 : int(where, "startupTimeoutMs", p.startupTimeoutMs, 1000, 3_600_000);
 
   let maxInputs = 1;
   let threads: boolean | undefined;
@@ -149,12 +132,9 @@ export function normalizeFunctionOptions(
   }
 
   if (p.cpu !== undefined && !(typeof p.cpu === "number" && p.cpu > 0 && p.cpu <= 256)) {
-    throw new InvalidError(
-      `${where}: cpu must be a number of cores above 0, got ${JSON.stringify(p.cpu)}`,
-    );
+    throw new InvalidError(`${where}: cpu must be a number of cores above 0, got ${JSON.stringify(p.cpu)}`);
   }
-  const memoryMiB =
-    p.memoryMiB === undefined ? undefined : int(where, "memoryMiB", p.memoryMiB, 16, 1_048_576);
+  const memoryMiB = p.memoryMiB === undefined ? undefined : int(where, "memoryMiB", p.memoryMiB, 16, 1_048_576);
   if (p.gpu !== undefined && (typeof p.gpu !== "string" || p.gpu.length === 0)) {
     throw new InvalidError(`${where}: gpu must be a string such as "any" or "H100"`);
   }
@@ -171,8 +151,7 @@ export function normalizeFunctionOptions(
     if (p.env === null || typeof p.env !== "object")
       throw new InvalidError(`${where}: env must be an object of strings`);
     for (const [k, v] of Object.entries(p.env)) {
-      if (!ENV_KEY.test(k))
-        throw new InvalidError(`${where}: env: ${JSON.stringify(k)} is not a valid variable name`);
+      if (!ENV_KEY.test(k)) throw new InvalidError(`${where}: env: ${JSON.stringify(k)} is not a valid variable name`);
       if (typeof v !== "string") throw new InvalidError(`${where}: env.${k} must be a string`);
       env[k] = v;
     }
@@ -183,13 +162,10 @@ export function normalizeFunctionOptions(
   const secretNames: string[] = [];
   const inlineSecrets: Record<string, string> = {};
   if (p.secrets !== undefined) {
-    if (!Array.isArray(p.secrets))
-      throw new InvalidError(`${where}: secrets must be an array of Secret`);
+    if (!Array.isArray(p.secrets)) throw new InvalidError(`${where}: secrets must be an array of Secret`);
     for (const s of p.secrets) {
       if (!(s instanceof Secret))
-        throw new InvalidError(
-          `${where}: secrets must hold Secret.fromName(…) or Secret.fromObject(…)`,
-        );
+        throw new InvalidError(`${where}: secrets must hold Secret.fromName(…) or Secret.fromObject(…)`);
       if (s.name) secretNames.push(s.name);
       else Object.assign(inlineSecrets, s._values);
     }

@@ -1,4 +1,4 @@
-import type { FunctionInfo } from "@skiff/protocol";
+import type { FunctionInfo, FunctionStats } from "@skiff/protocol";
 import { newId } from "@skiff/protocol";
 import type { App } from "./app.js";
 import { type Client, resolveClient } from "./client.js";
@@ -118,9 +118,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   /** The function's name (the `name` option, else its export name). */
   get name(): string {
     if (!this._name)
-      throw new InvalidError(
-        "this function has no name yet: export it from the app's entry module or pass { name }",
-      );
+      throw new InvalidError("this function has no name yet: export it from the app's entry module or pass { name }");
     return this._name;
   }
 
@@ -131,8 +129,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
 
   /** Internal: assigns the export name. */
   _setName(name: string): void {
-    if (!NAME.test(name))
-      throw new InvalidError(`export name ${JSON.stringify(name)} is not a valid function name`);
+    if (!NAME.test(name)) throw new InvalidError(`export name ${JSON.stringify(name)} is not a valid function name`);
     this._name = name;
   }
 
@@ -154,9 +151,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
 
   private requireBinding(what: string): Binding {
     if (!this.binding)
-      throw new InvalidError(
-        `${what} is not known until the function is hydrated: await fn.hydrate() first`,
-      );
+      throw new InvalidError(`${what} is not known until the function is hydrated: await fn.hydrate() first`);
     return this.binding;
   }
 
@@ -199,6 +194,12 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     return this.hydrating;
   }
 
+  /** Live numbers: inputs waiting, containers busy, containers started. */
+  async getCurrentStats(): Promise<FunctionStats> {
+    const b = await this.resolve();
+    return b.client.request("function.stats", { functionId: b.info.functionId }, { retryable: true });
+  }
+
   /** Runs in this process, no container. */
   local(...args: ArgsOf<F>): ReturnType<F> {
     if (!this._impl)
@@ -213,9 +214,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     const bytes = encodeForWire(args, "args");
     const b = await this.resolve();
     if (b.info.isGenerator)
-      throw new InvalidError(
-        `${b.info.name} is a generator function: call remoteGen() to stream its results`,
-      );
+      throw new InvalidError(`${b.info.name} is a generator function: call remoteGen() to stream its results`);
     const parentInputId = currentInputId();
     const res = await b.client.request(
       "call.create",
@@ -230,11 +229,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
       { retryable: true },
     );
     if (!res.outcome) throw new SkiffError("server replied without an outcome");
-    return (await unwrapOutcome(
-      res.outcome,
-      b.client,
-      `${b.info.appName}.${b.info.name}`,
-    )) as ResultOf<F>;
+    return (await unwrapOutcome(res.outcome, b.client, `${b.info.appName}.${b.info.name}`)) as ResultOf<F>;
   }
 
   /** Starts a call and returns at once; collect it later with `get()`, from anywhere. */

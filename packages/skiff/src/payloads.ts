@@ -39,22 +39,14 @@ export async function fromPayload(payload: Payload, client: Client | undefined):
 }
 
 /** The one place a call's outcome becomes a value or a thrown error. */
-export async function unwrapOutcome(
-  outcome: CallOutcome,
-  client: Client | undefined,
-  what: string,
-): Promise<unknown> {
+export async function unwrapOutcome(outcome: CallOutcome, client: Client | undefined, what: string): Promise<unknown> {
   if (outcome.kind === "cancelled") throw new FunctionCancelledError(`${what} was cancelled`);
   if (outcome.kind === "expired")
     throw new OutputExpiredError(`the result of ${what} is past its retention and was deleted`);
   return unwrapResult(outcome.result, client, what);
 }
 
-export async function unwrapResult(
-  result: ResultWire,
-  client: Client | undefined,
-  what: string,
-): Promise<unknown> {
+export async function unwrapResult(result: ResultWire, client: Client | undefined, what: string): Promise<unknown> {
   switch (result.status) {
     case "success":
       return fromPayload(result.data, client);

@@ -19,31 +19,18 @@ export class Retries {
   readonly maxDelayMs: number;
 
   constructor(params: RetriesParams) {
-    const {
-      maxRetries,
-      backoffCoefficient = 2,
-      initialDelayMs = 1000,
-      maxDelayMs = 60_000,
-    } = params;
+    const { maxRetries, backoffCoefficient = 2, initialDelayMs = 1000, maxDelayMs = 60_000 } = params;
     if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 10) {
-      throw new InvalidError(
-        `retries: maxRetries must be an integer from 0 to 10, got ${String(maxRetries)}`,
-      );
+      throw new InvalidError(`retries: maxRetries must be an integer from 0 to 10, got ${String(maxRetries)}`);
     }
     if (!(backoffCoefficient >= 1 && backoffCoefficient <= 10)) {
-      throw new InvalidError(
-        `retries: backoffCoefficient must be from 1 to 10, got ${String(backoffCoefficient)}`,
-      );
+      throw new InvalidError(`retries: backoffCoefficient must be from 1 to 10, got ${String(backoffCoefficient)}`);
     }
     if (!(initialDelayMs >= 0 && initialDelayMs <= 60_000)) {
-      throw new InvalidError(
-        `retries: initialDelayMs must be from 0 to 60000, got ${String(initialDelayMs)}`,
-      );
+      throw new InvalidError(`retries: initialDelayMs must be from 0 to 60000, got ${String(initialDelayMs)}`);
     }
     if (!(maxDelayMs >= initialDelayMs && maxDelayMs <= 3_600_000)) {
-      throw new InvalidError(
-        `retries: maxDelayMs must be from initialDelayMs to 3600000, got ${String(maxDelayMs)}`,
-      );
+      throw new InvalidError(`retries: maxDelayMs must be from initialDelayMs to 3600000, got ${String(maxDelayMs)}`);
     }
     this.maxRetries = maxRetries;
     this.backoffCoefficient = backoffCoefficient;

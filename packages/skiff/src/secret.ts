@@ -26,11 +26,8 @@ export class Secret {
       throw new InvalidError("Secret.fromObject: expected an object of strings");
     for (const [k, v] of Object.entries(values)) {
       if (!ENV_KEY.test(k))
-        throw new InvalidError(
-          `Secret.fromObject: ${JSON.stringify(k)} is not a valid environment variable name`,
-        );
-      if (typeof v !== "string")
-        throw new InvalidError(`Secret.fromObject: value of ${k} must be a string`);
+        throw new InvalidError(`Secret.fromObject: ${JSON.stringify(k)} is not a valid environment variable name`);
+      if (typeof v !== "string") throw new InvalidError(`Secret.fromObject: value of ${k} must be a string`);
     }
     return new Secret(undefined, Object.freeze({ ...values }));
   }

@@ -1,43 +1,61 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type {
-  ContainerEvents,
-  ContainerHandle,
-  ContainerSpec,
-  WorkerProvider,
-} from "@skiff/server";
+import type { ContainerEvents, ContainerHandle, ContainerSpec, WorkerProvider } from "@skiff/server";
 import { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
 import type { Sandbox } from "./sandbox/sandbox.js";
 
 export interface LocalProviderOptions {
+  /** The control plane's unix socket (lets the provider pre-start containers). */
+  controlSocket?: string;
   /** @defaultValue "auto" (bubblewrap if it works here, else plain processes with a warning) */
   sandbox?: SandboxChoice;
   /** Host paths containers must not see: the server's data directory, the config file. */
   hide?: string[];
   /** GPU types on this host; detected with nvidia-smi when not given. */
   gpuTypes?: string[];
+  /** Runtime processes kept started and idle, so a scale-up skips process start. @defaultValue 2 */
+  warmPool?: number;
   log?: (msg: string) => void;
 }
 
 const RUNTIME_ENTRY = fileURLToPath(new URL("./runtime/main.js", import.meta.url));
 
-/** Runs containers as processes on this host, each in its own sandbox. */
+interface Proc {
+  child: ChildProcess;
+  hostWorkdir: string;
+  events: ContainerEvents | undefined;
+  exited: boolean;
+  containerId: string | undefined;
+  /** Hidden paths that existed when the sandbox was made (only those are hidden in it). */
+  hidden: string[];
+}
+
+/**
+ * Runs containers as processes on this host, each in its own sandbox. Keeps a few runtime
+ * processes pre-started (a warm pool) for containers with the default sandbox settings.
+ */
 export class LocalProvider implements WorkerProvider {
   readonly name = "local";
   readonly sandbox: Sandbox;
-  private readonly children = new Set<ChildProcess>();
+  private readonly procs = new Set<Proc>();
+  private readonly pool: Proc[] = [];
   private readonly hide: string[];
+  private readonly poolSize: number;
   private gpus: string[] | undefined;
+  private closed = false;
+  private poolFailures = 0;
 
-  constructor(opts: LocalProviderOptions = {}) {
+  constructor(private readonly opts: LocalProviderOptions = {}) {
     const { sandbox, warning } = detectSandbox(opts.sandbox ?? "auto");
     this.sandbox = sandbox;
     if (warning) (opts.log ?? ((m: string) => console.error(`[skiff] warning: ${m}`)))(warning);
     this.hide = opts.hide ?? [];
     this.gpus = opts.gpuTypes;
+    this.poolSize = opts.controlSocket ? (opts.warmPool ?? 2) : 0;
+    this.refill();
   }
 
   gpuTypes(): string[] {
@@ -59,65 +77,123 @@ export class LocalProvider implements WorkerProvider {
     return this.gpus;
   }
 
-  async start(spec: ContainerSpec, events: ContainerEvents): Promise<ContainerHandle> {
-    const hostWorkdir =
-      this.sandbox.name === "none" ? mkdtempSync(join(tmpdir(), `skiff-${spec.containerId}-`)) : "";
+  private spawnRuntime(
+    controlSocket: string,
+    blockNetwork: boolean,
+    memoryMiB: number | undefined,
+    env: Record<string, string>,
+  ): Proc {
+    const hostWorkdir = this.sandbox.name === "none" ? mkdtempSync(join(tmpdir(), "skiff-ct-")) : "";
     const workdir = this.sandbox.workdir(hostWorkdir);
-    const env: Record<string, string> = {
+    const baseEnv: Record<string, string> = {
       PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
       HOME: workdir,
       LANG: process.env.LANG ?? "C.UTF-8",
+      ...env,
+      SKIFF_CONTROL_SOCKET: this.sandbox.socketPath(controlSocket),
+      SKIFF_WORKDIR: workdir,
+    };
+    const nodeArgs = memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [];
+    const { file, args } = this.sandbox.command([process.execPath, ...nodeArgs, RUNTIME_ENTRY], {
+      hostWorkdir,
+      controlSocket,
+      blockNetwork,
+      hide: this.hide,
+    });
+    const child = spawn(file, args, { env: baseEnv, cwd: hostWorkdir || "/", stdio: ["pipe", "pipe", "pipe"] });
+    const hidden = this.hide.filter((p) => existsSync(p));
+    const proc: Proc = { child, hostWorkdir, events: undefined, exited: false, containerId: undefined, hidden };
+    this.procs.add(proc);
+    child.stdin!.on("error", () => {}); // a process that died before reading its assignment
+    child.stdout!.setEncoding("utf8").on("data", (t: string) => proc.events?.onOutput("stdout", t));
+    child.stderr!.setEncoding("utf8").on("data", (t: string) => proc.events?.onOutput("stderr", t));
+    const onEnd = (code: number | null, signal: string | null) => {
+      if (proc.exited) return;
+      proc.exited = true;
+      this.procs.delete(proc);
+      const i = this.pool.indexOf(proc);
+      if (i >= 0) {
+        // A pooled process died while idle: try again later, not in a loop.
+        this.pool.splice(i, 1);
+        this.poolFailures++;
+        if (!this.closed) setTimeout(() => this.refill(), Math.min(30_000, 200 * 2 ** this.poolFailures)).unref();
+      }
+      if (hostWorkdir) rmSync(hostWorkdir, { recursive: true, force: true });
+      proc.events?.onExit(code, signal);
+    };
+    child.on("exit", onEnd);
+    child.on("error", (err) => {
+      proc.events?.onOutput("stderr", `could not start the container process: ${err.message}\n`);
+      onEnd(null, null);
+    });
+    return proc;
+  }
+
+  private refill(): void {
+    if (this.closed || !this.opts.controlSocket) return;
+    while (this.pool.length < this.poolSize) {
+      this.pool.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, { SKIFF_POOLED: "1" }));
+    }
+  }
+
+  /**
+   * A path to hide that appeared after the pool was started (the config file written at first
+   * start) is visible in those sandboxes: replace them.
+   */
+  private dropStalePool(): void {
+    const now = this.hide.filter((p) => existsSync(p));
+    const stale = this.pool.filter((p) => now.some((h) => !p.hidden.includes(h)));
+    for (const p of stale) {
+      this.pool.splice(this.pool.indexOf(p), 1);
+      p.child.kill("SIGKILL");
+    }
+    if (stale.length > 0) this.refill();
+  }
+
+  private containerEnv(spec: ContainerSpec): Record<string, string> {
+    return {
       ...spec.env,
       SKIFF_ENVIRONMENT: spec.environment,
       SKIFF_CONTAINER_ID: spec.containerId,
       SKIFF_CONTAINER_TOKEN: spec.token,
-      SKIFF_CONTROL_SOCKET: this.sandbox.socketPath(spec.controlSocket),
-      SKIFF_WORKDIR: workdir,
     };
-    const nodeArgs = spec.memoryMiB ? [`--max-old-space-size=${spec.memoryMiB}`] : [];
-    const { file, args } = this.sandbox.command([process.execPath, ...nodeArgs, RUNTIME_ENTRY], {
-      hostWorkdir,
-      controlSocket: spec.controlSocket,
-      blockNetwork: spec.blockNetwork,
-      hide: this.hide,
-    });
-    const child = spawn(file, args, {
-      env,
-      cwd: hostWorkdir || "/",
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.children.add(child);
-    child.stdout!.setEncoding("utf8").on("data", (t: string) => events.onOutput("stdout", t));
-    child.stderr!.setEncoding("utf8").on("data", (t: string) => events.onOutput("stderr", t));
-    let exited = false;
-    const onEnd = (code: number | null, signal: string | null) => {
-      if (exited) return;
-      exited = true;
-      this.children.delete(child);
-      if (hostWorkdir) rmSync(hostWorkdir, { recursive: true, force: true });
-      events.onExit(code, signal);
-    };
-    child.on("exit", onEnd);
-    child.on("error", (err) => {
-      events.onOutput("stderr", `could not start the container process: ${err.message}\n`);
-      onEnd(null, null);
-    });
+  }
+
+  async start(spec: ContainerSpec, events: ContainerEvents): Promise<ContainerHandle> {
+    const poolable = spec.controlSocket === this.opts.controlSocket && !spec.blockNetwork && !spec.memoryMiB;
+    if (poolable && this.pool.length > 0) this.dropStalePool();
+    let proc = poolable ? this.pool.shift() : undefined;
+    if (proc) {
+      // Its sandbox is already up and its modules loaded: hand it the container.
+      proc.events = events;
+      proc.containerId = spec.containerId;
+      proc.child.stdin!.end(`${JSON.stringify({ env: this.containerEnv(spec) })}\n`);
+      this.poolFailures = 0;
+      this.refill();
+    } else {
+      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, this.containerEnv(spec));
+      proc.events = events;
+      proc.containerId = spec.containerId;
+      proc.child.stdin!.end();
+    }
+    const p = proc;
     return {
       containerId: spec.containerId,
-      pid: child.pid,
+      pid: p.child.pid,
       kill: () => {
-        if (!exited) child.kill("SIGKILL");
+        if (!p.exited) p.child.kill("SIGKILL");
       },
     };
   }
 
   async close(): Promise<void> {
-    const waits = [...this.children].map(
-      (c) =>
+    this.closed = true;
+    const waits = [...this.procs].map(
+      (p) =>
         new Promise<void>((r) => {
-          if (c.exitCode !== null || c.signalCode !== null) return r();
-          c.once("exit", () => r());
-          c.kill("SIGKILL");
+          if (p.exited) return r();
+          p.child.once("exit", () => r());
+          p.child.kill("SIGKILL");
         }),
     );
     await Promise.all(waits);

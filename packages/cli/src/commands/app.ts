@@ -75,11 +75,7 @@ export async function appCommand(argv: string[]): Promise<number> {
         ui.out(
           table([
             ["VERSION", "DEPLOYED", "FUNCTIONS"],
-            ...deployments.map((d) => [
-              String(d.version),
-              when(d.createdAt),
-              d.functions.join(","),
-            ]),
+            ...deployments.map((d) => [String(d.version), when(d.createdAt), d.functions.join(",")]),
           ]),
         );
         return 0;
@@ -94,9 +90,7 @@ export async function appCommand(argv: string[]): Promise<number> {
         if (!Number.isInteger(tail) || tail < 0 || tail > 10_000)
           throw new UsageError("--tail must be an integer from 0 to 10000");
         if (values.follow)
-          conn.client._connection.on("log", ({ entry }: { entry: LogEntry }) =>
-            ui.out(formatLog(entry)),
-          );
+          conn.client._connection.on("log", ({ entry }: { entry: LogEntry }) => ui.out(formatLog(entry)));
         const res = await conn.client.request("app.logs", {
           name: needName(),
           environment,

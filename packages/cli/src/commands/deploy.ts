@@ -18,8 +18,7 @@ export async function deployCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
   });
-  if (positionals.length !== 1)
-    throw new UsageError("skiff deploy takes one file: skiff deploy app.ts");
+  if (positionals.length !== 1) throw new UsageError("skiff deploy takes one file: skiff deploy app.ts");
   const file = positionals[0]!;
   const bundle = await bundleApp(file);
   ui.step(`Bundled ${file} (${formatBytes(bundle.code.byteLength)})`);

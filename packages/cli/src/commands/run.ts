@@ -33,8 +33,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
   });
-  if (positionals.length !== 1)
-    throw new UsageError("skiff run takes one target: <app.ts> or <app.ts>::<function>");
+  if (positionals.length !== 1) throw new UsageError("skiff run takes one target: <app.ts> or <app.ts>::<function>");
   const [file, fnName] = positionals[0]!.split("::") as [string, string | undefined];
 
   const bundle = await bundleApp(file);
@@ -72,20 +71,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     });
     if (target) {
       const result = await target.remote(...(fnArgs as never[]));
-      ui.out(
-        typeof result === "string"
-          ? result
-          : inspect(result, { depth: 6, colors: process.stdout.isTTY }),
-      );
+      ui.out(typeof result === "string" ? result : inspect(result, { depth: 6, colors: process.stdout.isTTY }));
     } else {
       await app._entrypoint!();
     }
     return 0;
   } finally {
-    if (appId)
-      await conn.client
-        .request("app.stop", { appId, environment: conn.environment })
-        .catch(() => {});
+    if (appId) await conn.client.request("app.stop", { appId, environment: conn.environment }).catch(() => {});
     await conn.close();
   }
 }

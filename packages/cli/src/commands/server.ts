@@ -8,19 +8,18 @@ import { startLocalServer } from "../local-server.js";
 import { ui } from "../output.js";
 
 export const SERVER_HELP = `Usage: skiff server [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.skiff/data]
-                    [--result-retention-ms N] [--sandbox auto|bubblewrap|none]
+                    [--result-retention-ms N] [--sandbox auto|bubblewrap|none] [--warm-pool 2]
 
 Runs the control plane with the embedded store (SQLite) and local containers. The first
 start creates an admin token, prints it once, and writes a profile for this server into
-~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet.`;
+~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet. --warm-pool keeps that many
+container processes started ahead of need, so a scale-up only loads the app.`;
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(
-      `--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
-    );
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -33,16 +32,13 @@ export async function serverCommand(argv: string[]): Promise<number> {
       "data-dir": { type: "string" },
       "result-retention-ms": { type: "string" },
       sandbox: { type: "string", default: "auto" },
+      "warm-pool": { type: "string" },
     },
     strict: true,
   });
   const port = int("port", values.port, 0, 65535) ?? DEFAULT_PORT;
-  const retention = int(
-    "result-retention-ms",
-    values["result-retention-ms"],
-    1000,
-    365 * 24 * 3600 * 1000,
-  );
+  const retention = int("result-retention-ms", values["result-retention-ms"], 1000, 365 * 24 * 3600 * 1000);
+  const warmPool = int("warm-pool", values["warm-pool"], 0, 64);
   const sandbox = values.sandbox;
   if (sandbox !== "auto" && sandbox !== "bubblewrap" && sandbox !== "none")
     throw new UsageError("--sandbox must be auto, bubblewrap or none");
@@ -54,13 +50,12 @@ export async function serverCommand(argv: string[]): Promise<number> {
     dataDir,
     ...(retention !== undefined ? { resultRetentionMs: retention } : {}),
     sandbox,
+    ...(warmPool !== undefined ? { warmPool } : {}),
     log: (m) => ui.info(`[skiff server] ${m}`),
   });
   const t = server.createdAdminToken;
   if (t) {
-    ui.out(
-      `Admin token (shown once):\n  SKIFF_TOKEN_ID=${t.tokenId}\n  SKIFF_TOKEN_SECRET=${t.tokenSecret}`,
-    );
+    ui.out(`Admin token (shown once):\n  SKIFF_TOKEN_ID=${t.tokenId}\n  SKIFF_TOKEN_SECRET=${t.tokenSecret}`);
     const file = await configPath();
     const profiles = await readProfiles(file);
     const targets = Object.values(profiles).some((p) => p.server_url === server.url);

@@ -47,8 +47,7 @@ const ADMIN_ONLY = new Set<string>(["token.create"]);
 function payload(p: Record<string, unknown>, key: string): Payload {
   const v = p[key];
   if (v instanceof Uint8Array) {
-    if (v.byteLength > MAX_PAYLOAD_BYTES)
-      throw invalid(`${key} is over the ${MAX_PAYLOAD_BYTES}-byte payload limit`);
+    if (v.byteLength > MAX_PAYLOAD_BYTES) throw invalid(`${key} is over the ${MAX_PAYLOAD_BYTES}-byte payload limit`);
     return v;
   }
   if (v && typeof v === "object" && typeof (v as { blob?: unknown }).blob === "string")
@@ -60,11 +59,7 @@ const env = (p: Record<string, unknown>) => str(p, "environment", { max: 64 });
 
 export const handlers: HandlerTable = {
   "blob.put"(_peer, p, d) {
-    const data = bytes(
-      p as unknown as Record<string, unknown>,
-      "data",
-      Math.max(MAX_PAYLOAD_BYTES, MAX_BUNDLE_BYTES),
-    );
+    const data = bytes(p as unknown as Record<string, unknown>, "data", Math.max(MAX_PAYLOAD_BYTES, MAX_BUNDLE_BYTES));
     const blobId = `bl-${createHash("sha256").update(data).digest("hex")}`;
     d.store.putBlob(blobId, data);
     return d.store.flush().then(() => ({ blobId }));
@@ -124,6 +119,9 @@ export const handlers: HandlerTable = {
     }
     return {};
   },
+  "function.stats"(_peer, p, d) {
+    return d.engine.stats(str(p as unknown as Record<string, unknown>, "functionId", { max: 64 }));
+  },
   "function.lookup"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     return d.apps.lookup(str(q, "appName", { max: 64 }), str(q, "name", { max: 64 }), env(q));
@@ -131,8 +129,7 @@ export const handlers: HandlerTable = {
   "call.create"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     const functionId = str(q, "functionId", { max: 64 });
-    if (p.kind !== "remote" && p.kind !== "spawn")
-      throw invalid(`kind must be "remote" or "spawn"`);
+    if (p.kind !== "remote" && p.kind !== "spawn") throw invalid(`kind must be "remote" or "spawn"`);
     const args = payload(q, "args");
     const idempotencyKey = str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
@@ -161,11 +158,7 @@ export const handlers: HandlerTable = {
     return d.engine
       .awaitCall(callId, timeoutMs, (cancel) => peer.cleanups.add(cancel))
       .then((outcome) => {
-        if (!outcome)
-          throw new ApiError(
-            "timeout",
-            `call ${callId} has no result yet (waited ${timeoutMs} ms)`,
-          );
+        if (!outcome) throw new ApiError("timeout", `call ${callId} has no result yet (waited ${timeoutMs} ms)`);
         return { outcome };
       });
   },
@@ -183,10 +176,7 @@ export const handlers: HandlerTable = {
     const values = stringRecord(q, "values");
     if (Object.keys(values).length === 0) throw invalid("a secret needs at least one KEY=VALUE");
     if (!bool(q, "overwrite", false) && d.store.getSecret(environment, name)) {
-      throw new ApiError(
-        "already_exists",
-        `secret "${name}" already exists (pass --force to replace it)`,
-      );
+      throw new ApiError("already_exists", `secret "${name}" already exists (pass --force to replace it)`);
     }
     d.store.upsertSecret(environment, name, values);
     return d.store.flush().then(() => ({}));

@@ -134,12 +134,7 @@ export class Peer {
 
   private onHello(m: Message): void {
     const req = m as RequestMessage;
-    if (
-      m.t !== "hello" ||
-      typeof req.id !== "number" ||
-      req.p === null ||
-      typeof req.p !== "object"
-    ) {
+    if (m.t !== "hello" || typeof req.id !== "number" || req.p === null || typeof req.p !== "object") {
       this.close(CLOSE_PROTOCOL_ERROR, "the first message must be hello");
       return;
     }
@@ -161,10 +156,7 @@ export class Peer {
       const e = err instanceof ApiError ? err : new ApiError("internal", (err as Error).message);
       this.replyError(req.id, { code: e.code, message: e.message });
       this.flush();
-      this.close(
-        e.code === "unauthenticated" ? CLOSE_UNAUTHENTICATED : CLOSE_PROTOCOL_ERROR,
-        e.message,
-      );
+      this.close(e.code === "unauthenticated" ? CLOSE_UNAUTHENTICATED : CLOSE_PROTOCOL_ERROR, e.message);
     }
   }
 

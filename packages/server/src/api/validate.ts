@@ -2,21 +2,15 @@ import { invalid } from "./api-error.js";
 
 /** Small checks for request params: each names the field that is wrong. */
 export function obj(v: unknown, what: string): Record<string, unknown> {
-  if (v === null || typeof v !== "object" || Array.isArray(v))
-    throw invalid(`${what} must be an object`);
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw invalid(`${what} must be an object`);
   return v as Record<string, unknown>;
 }
 
-export function str(
-  p: Record<string, unknown>,
-  key: string,
-  opts: { optional?: boolean; max?: number } = {},
-): string {
+export function str(p: Record<string, unknown>, key: string, opts: { optional?: boolean; max?: number } = {}): string {
   const v = p[key];
   if (v === undefined && opts.optional) return undefined as unknown as string;
   if (typeof v !== "string" || v.length === 0) throw invalid(`${key} must be a non-empty string`);
-  if (v.length > (opts.max ?? 256))
-    throw invalid(`${key} is longer than ${opts.max ?? 256} characters`);
+  if (v.length > (opts.max ?? 256)) throw invalid(`${key} is longer than ${opts.max ?? 256} characters`);
   return v;
 }
 
@@ -43,8 +37,7 @@ export function bool(p: Record<string, unknown>, key: string, dflt: boolean): bo
 export function bytes(p: Record<string, unknown>, key: string, max: number): Uint8Array {
   const v = p[key];
   if (!(v instanceof Uint8Array)) throw invalid(`${key} must be bytes`);
-  if (v.byteLength > max)
-    throw invalid(`${key} is ${v.byteLength} bytes, over the limit of ${max}`);
+  if (v.byteLength > max) throw invalid(`${key} is ${v.byteLength} bytes, over the limit of ${max}`);
   return v;
 }
 

@@ -1,10 +1,4 @@
-import type {
-  AppInfo,
-  DeploymentInfo,
-  FunctionInfo,
-  FunctionSpec,
-  RequestParams,
-} from "@skiff/protocol";
+import type { AppInfo, DeploymentInfo, FunctionInfo, FunctionSpec, RequestParams } from "@skiff/protocol";
 import { newId } from "@skiff/protocol";
 import { ApiError, invalid, notFound } from "../api/api-error.js";
 import type { Engine } from "../engine/engine.js";
@@ -58,11 +52,9 @@ export class AppService {
     sessionId: string | undefined,
   ): { appId: string; version: number; functions: FunctionInfo[] } {
     if (!NAME.test(p.name)) throw invalid(`app name ${JSON.stringify(p.name)} is invalid`);
-    if (p.mode !== "ephemeral" && p.mode !== "deployed")
-      throw invalid(`mode must be "ephemeral" or "deployed"`);
+    if (p.mode !== "ephemeral" && p.mode !== "deployed") throw invalid(`mode must be "ephemeral" or "deployed"`);
     if (!Array.isArray(p.functions)) throw invalid("functions must be an array");
-    if (!this.store.getBlob(p.bundleBlobId))
-      throw invalid(`bundle ${p.bundleBlobId} was not uploaded`);
+    if (!this.store.getBlob(p.bundleBlobId)) throw invalid(`bundle ${p.bundleBlobId} was not uploaded`);
     const names = new Set<string>();
     for (const f of p.functions) {
       if (!f || typeof f.name !== "string" || !f.options || typeof f.options !== "object")
@@ -136,10 +128,7 @@ export class AppService {
     // Functions a redeploy dropped stop taking calls.
     for (const old of this.store.appFunctions(app.id)) {
       if (old.version < app.version)
-        this.engine.unregisterFunction(
-          old.id,
-          `function ${old.name} was removed by deploying version ${app.version}`,
-        );
+        this.engine.unregisterFunction(old.id, `function ${old.name} was removed by deploying version ${app.version}`);
     }
     this.store.deactivateFunctions(app.id, app.version);
     return { appId: app.id, version: app.version, functions: infos };
@@ -151,9 +140,7 @@ export class AppService {
     if (gpu) {
       const have = this.provider.gpuTypes();
       const ok =
-        gpu.toLowerCase() === "any"
-          ? have.length > 0
-          : have.some((g) => g.toLowerCase().includes(gpu.toLowerCase()));
+        gpu.toLowerCase() === "any" ? have.length > 0 : have.some((g) => g.toLowerCase().includes(gpu.toLowerCase()));
       if (!ok) {
         throw new ApiError(
           "failed_precondition",
@@ -175,10 +162,7 @@ export class AppService {
     let app: AppRow | undefined;
     if (p.appId) app = this.store.getApp(p.appId);
     else if (p.name) app = this.store.findLatestApp(p.environment, p.name);
-    if (!app)
-      throw notFound(
-        `no app ${p.appId ?? JSON.stringify(p.name)} in environment "${p.environment}"`,
-      );
+    if (!app) throw notFound(`no app ${p.appId ?? JSON.stringify(p.name)} in environment "${p.environment}"`);
     if (app.state !== "stopped") this.stopApp(app, "its app was stopped");
     return { appId: app.id };
   }
@@ -203,8 +187,7 @@ export class AppService {
   }
 
   history(name: string, environment: string): DeploymentInfo[] {
-    const app =
-      this.store.findDeployedApp(environment, name) ?? this.store.findLatestApp(environment, name);
+    const app = this.store.findDeployedApp(environment, name) ?? this.store.findLatestApp(environment, name);
     if (!app) throw notFound(`no app "${name}" in environment "${environment}"`);
     return this.store.listDeployments(app.id);
   }
@@ -220,9 +203,7 @@ export class AppService {
     const f = this.store.getFunctionByName(app.id, name);
     if (!f?.active) {
       const have = this.store.appFunctions(app.id).map((x) => x.name);
-      throw notFound(
-        `app "${appName}" has no function "${name}" (it has: ${have.join(", ") || "none"})`,
-      );
+      throw notFound(`app "${appName}" has no function "${name}" (it has: ${have.join(", ") || "none"})`);
     }
     const spec = JSON.parse(f.spec) as FunctionSpec;
     return {
@@ -236,13 +217,8 @@ export class AppService {
 
   /** Resolves an app by id or name for logs. */
   resolveApp(appId: string | undefined, name: string | undefined, environment: string): AppRow {
-    const app = appId
-      ? this.store.getApp(appId)
-      : name
-        ? this.store.findLatestApp(environment, name)
-        : undefined;
-    if (!app)
-      throw notFound(`no app ${appId ?? JSON.stringify(name)} in environment "${environment}"`);
+    const app = appId ? this.store.getApp(appId) : name ? this.store.findLatestApp(environment, name) : undefined;
+    if (!app) throw notFound(`no app ${appId ?? JSON.stringify(name)} in environment "${environment}"`);
     return app;
   }
 
@@ -275,8 +251,7 @@ export class AppService {
     s.timer = setTimeout(() => {
       this.sessions.delete(sessionId);
       for (const app of this.store.liveApps()) {
-        if (app.mode === "ephemeral" && app.ownerSession === sessionId)
-          this.stopApp(app, "its client disconnected");
+        if (app.mode === "ephemeral" && app.ownerSession === sessionId) this.stopApp(app, "its client disconnected");
       }
     }, SESSION_GRACE_MS);
     s.timer.unref();

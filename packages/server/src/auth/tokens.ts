@@ -61,8 +61,6 @@ export class TokenService {
     }
     const row = this.store.getToken(tokenId);
     if (!row) return undefined;
-    return timingSafeEqual(given, Buffer.from(row.secretHash, "hex"))
-      ? { kind: row.kind, tokenId }
-      : undefined;
+    return timingSafeEqual(given, Buffer.from(row.secretHash, "hex")) ? { kind: row.kind, tokenId } : undefined;
   }
 }

@@ -2,6 +2,7 @@ import {
   type CallOutcome,
   encodePayload,
   type FunctionSpec,
+  type FunctionStats,
   type LogEntry,
   newId,
   type OutputWire,
@@ -14,14 +15,7 @@ import type { ContainerSpec, WorkerProvider } from "../provider.js";
 import type { Store } from "../store/store.js";
 import { Deque } from "./deque.js";
 import type { LogHub } from "./log-hub.js";
-import type {
-  ContainerChannel,
-  LiveCall,
-  LiveContainer,
-  LiveFunction,
-  LiveInput,
-  RunningAttempt,
-} from "./model.js";
+import type { ContainerChannel, LiveCall, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
 import { retryDelayMs, startBackoffMs } from "./retry-policy.js";
 
 export interface EngineOptions {
@@ -53,6 +47,8 @@ export class Engine {
   private readonly calls = new Map<string, LiveCall>();
   private readonly inputs = new Map<string, LiveInput>();
   private readonly containers = new Map<string, LiveContainer>();
+  /** Idempotency keys of live calls (their rows may not be written yet). */
+  private readonly liveKeys = new Map<string, string>();
   private readonly tickTimer: NodeJS.Timeout;
   private lastExpiry = 0;
   private closed = false;
@@ -108,8 +104,7 @@ export class Engine {
     if (!fn) return;
     fn.live = false;
     if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
-    for (const input of fn.queue.drain())
-      this.finishInput(input, { status: "terminated", message: reason });
+    for (const input of fn.queue.drain()) this.finishInput(input, { status: "terminated", message: reason });
     for (const input of this.inputs.values()) {
       if (input.call.fn === fn && input.status !== "done")
         this.finishInput(input, { status: "terminated", message: reason });
@@ -131,6 +126,8 @@ export class Engine {
     idempotencyKey: string;
     parentInputId: string | undefined;
   }): { callId: string; existing: boolean } {
+    const live = this.liveKeys.get(p.idempotencyKey);
+    if (live) return { callId: live, existing: true };
     const prior = this.o.store.getCallByIdempotencyKey(p.idempotencyKey);
     if (prior) return { callId: prior.id, existing: true };
     const fn = this.functions.get(p.functionId);
@@ -150,33 +147,41 @@ export class Engine {
       inputs: [],
       outcome: undefined,
       waiters: new Set(),
+      deferred: undefined,
     };
     const input = this.newInput(call, 0, p.args);
     call.inputs.push(input);
-    this.calls.set(call.id, call);
-    this.o.store.insertCall(
-      {
-        id: call.id,
-        functionId: fn.id,
-        kind: call.kind,
-        idempotencyKey: call.idempotencyKey,
-        parentInputId: call.parentInputId,
-        createdAt: now,
-      },
-      [
-        {
-          id: input.id,
-          callId: call.id,
-          idx: 0,
-          args: p.args,
-          state: "pending",
-          attempt: 0,
-          failures: 0,
-        },
-      ],
-    );
+    this.track(call);
+    const row = {
+      id: call.id,
+      functionId: fn.id,
+      kind: call.kind,
+      idempotencyKey: call.idempotencyKey,
+      parentInputId: call.parentInputId,
+      createdAt: now,
+    };
+    const inputs = [
+      { id: input.id, callId: call.id, idx: 0, args: p.args, state: "pending" as const, attempt: 0, failures: 0 },
+    ];
+    if (call.kind === "remote") call.deferred = this.o.store.deferInsertCall(row, inputs);
+    else this.o.store.insertCall(row, inputs);
     this.enqueue(input);
     return { callId: call.id, existing: false };
+  }
+
+  private track(call: LiveCall): void {
+    this.calls.set(call.id, call);
+    if (call.idempotencyKey) this.liveKeys.set(call.idempotencyKey, call.id);
+  }
+
+  private untrack(call: LiveCall): void {
+    this.calls.delete(call.id);
+    if (call.idempotencyKey) this.liveKeys.delete(call.idempotencyKey);
+  }
+
+  /** Before writing anything else about a call, its own row must exist. */
+  private persisted(call: LiveCall): void {
+    if (call.deferred) this.o.store.materialize(call.deferred);
   }
 
   private newInput(call: LiveCall, idx: number, args: Payload): LiveInput {
@@ -251,8 +256,9 @@ export class Engine {
   /** A waiter took the outcome: `.remote` results are dropped once read. */
   private delivered(call: LiveCall, outcome: CallOutcome): CallOutcome {
     if (call.kind === "remote") {
-      this.calls.delete(call.id);
-      this.o.store.deleteCall(call.id);
+      this.untrack(call);
+      // Finished before its group commit: it never touches the disk.
+      if (!(call.deferred && this.o.store.cancelDeferred(call.deferred))) this.o.store.deleteCall(call.id);
     }
     return outcome;
   }
@@ -260,8 +266,7 @@ export class Engine {
   cancelCall(callId: string, terminateContainers: boolean): void {
     const call = this.calls.get(callId);
     if (!call) {
-      if (!this.o.store.getCall(callId))
-        throw new ApiError("not_found", `no function call ${callId}`);
+      if (!this.o.store.getCall(callId)) throw new ApiError("not_found", `no function call ${callId}`);
       return; // already finished: nothing to cancel
     }
     for (const input of call.inputs) {
@@ -273,11 +278,7 @@ export class Engine {
         if (ra) {
           ra.timedOut = true; // its answer is no longer wanted
           if (terminateContainers) this.killContainer(c, "cancelled with terminateContainers");
-          else
-            ra.killTimer = setTimeout(
-              () => this.killIfStillRunning(c, ra),
-              this.o.killGraceMs ?? 2000,
-            );
+          else ra.killTimer = setTimeout(() => this.killIfStillRunning(c, ra), this.o.killGraceMs ?? 2000);
         }
       }
       this.markInputDone(input);
@@ -371,6 +372,7 @@ export class Engine {
       input.failures++;
       input.status = "retry_wait";
       input.container = undefined;
+      this.persisted(input.call);
       this.o.store.updateInput(input.id, "pending", input.attempt, input.failures);
       setTimeout(
         () => {
@@ -395,8 +397,7 @@ export class Engine {
     if (input.status === "done") return;
     this.markInputDone(input);
     const call = input.call;
-    if (call.inputs.every((i) => i.status === "done"))
-      this.completeCall(call, { kind: "result", result });
+    if (call.inputs.every((i) => i.status === "done")) this.completeCall(call, { kind: "result", result });
   }
 
   private completeCall(call: LiveCall, outcome: CallOutcome): void {
@@ -405,12 +406,18 @@ export class Engine {
     const now = Date.now();
     const state = outcome.kind === "cancelled" ? "cancelled" : "done";
     const ttl = call.kind === "spawn" ? this.o.resultRetentionMs : REMOTE_RESULT_TTL_MS;
-    this.o.store.completeCall(call.id, state, outcome, now, now + ttl);
     const waiters = [...call.waiters];
     call.waiters.clear();
+    if (waiters.length > 0 && call.kind === "remote") {
+      // The caller has it: `.remote` results are not kept.
+      for (const w of waiters) w(outcome);
+      this.delivered(call, outcome);
+      return;
+    }
+    this.persisted(call);
+    this.o.store.completeCall(call.id, state, outcome, now, now + ttl);
     for (const w of waiters) w(outcome);
-    if (waiters.length > 0 && call.kind === "remote") this.delivered(call, outcome);
-    else this.calls.delete(call.id); // the store answers later gets
+    this.untrack(call); // the store answers later gets
   }
 
   // ---- containers ------------------------------------------------------------------
@@ -542,11 +549,9 @@ export class Engine {
 
   /** Fails every queued input of a function with an init error (the container cannot start). */
   private failQueued(fn: LiveFunction, message: string, error?: Uint8Array): void {
-    const err =
-      error ?? encodePayload(Object.assign(new Error(message), { name: "InitError" }), "error");
+    const err = error ?? encodePayload(Object.assign(new Error(message), { name: "InitError" }), "error");
     for (const input of fn.queue.drain()) {
-      if (input.status === "pending")
-        this.finishInput(input, { status: "init_failure", error: err });
+      if (input.status === "pending") this.finishInput(input, { status: "init_failure", error: err });
     }
   }
 
@@ -624,15 +629,10 @@ export class Engine {
     this.dispatch(c.fn);
   }
 
-  containerLogs(
-    containerId: string,
-    entries: Omit<LogEntry, "appId" | "functionName" | "containerId">[],
-  ): void {
+  containerLogs(containerId: string, entries: Omit<LogEntry, "appId" | "functionName" | "containerId">[]): void {
     const c = this.containers.get(containerId);
     if (!c) return;
-    this.o.logs.append(
-      entries.map((e) => ({ ...e, appId: c.fn.appId, functionName: c.fn.name, containerId })),
-    );
+    this.o.logs.append(entries.map((e) => ({ ...e, appId: c.fn.appId, functionName: c.fn.name, containerId })));
   }
 
   /** The container's connection closed: it is as good as gone. */
@@ -706,8 +706,7 @@ export class Engine {
     for (const fn of this.functions.values()) {
       const o = fn.spec.options;
       let live = 0;
-      for (const c of fn.containers.values())
-        if (c.status === "ready" || c.status === "starting") live++;
+      for (const c of fn.containers.values()) if (c.status === "ready" || c.status === "starting") live++;
       for (const c of fn.containers.values()) {
         if (live <= o.minContainers) break;
         if (
@@ -762,8 +761,9 @@ export class Engine {
           inputs: [],
           outcome: undefined,
           waiters: new Set(),
+          deferred: undefined,
         };
-        this.calls.set(call.id, call);
+        this.track(call);
         for (const r of inputs) {
           const input = this.newInput(call, r.idx, r.args);
           this.inputs.delete(input.id);
@@ -792,8 +792,7 @@ export class Engine {
       c.exitInfo = "server stopped";
     }
     for (const input of this.inputs.values()) if (input.timer) clearTimeout(input.timer);
-    for (const fn of this.functions.values())
-      if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
+    for (const fn of this.functions.values()) if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
     for (const c of this.containers.values()) {
       if (c.startupTimer) clearTimeout(c.startupTimer);
       if (c.stopTimer) clearTimeout(c.stopTimer);
@@ -801,8 +800,21 @@ export class Engine {
     }
   }
 
-  /** For stats and tests. */
-  containerCount(functionId: string): number {
-    return this.functions.get(functionId)?.containers.size ?? 0;
+  /** Live numbers for `getCurrentStats()`. */
+  stats(functionId: string): FunctionStats {
+    const fn = this.functions.get(functionId);
+    if (!fn) throw new ApiError("not_found", `function ${functionId} is not running`);
+    let backlog = 0;
+    let active = 0;
+    let total = 0;
+    for (const c of fn.containers.values()) {
+      if (c.status === "dead") continue;
+      total++;
+      if (c.running.size > 0) active++;
+    }
+    // Queue entries cancelled while waiting are skipped at dispatch; count only live ones.
+    for (const i of this.inputs.values())
+      if (i.call.fn === fn && (i.status === "pending" || i.status === "retry_wait")) backlog++;
+    return { backlog, numActiveRunners: active, numTotalRunners: total };
   }
 }

@@ -1,5 +1,6 @@
 import type { CallOutcome, EventMap, EventName, FunctionSpec, Payload } from "@skiff/protocol";
 import type { ContainerHandle } from "../provider.js";
+import type { DeferredWrite } from "../store/store.js";
 import type { Deque } from "./deque.js";
 
 /** What the engine needs from a container's connection. */
@@ -84,4 +85,6 @@ export interface LiveCall {
   inputs: LiveInput[];
   outcome: CallOutcome | undefined;
   waiters: Set<(outcome: CallOutcome) => void>;
+  /** Set for `.remote` calls whose insert waits for the next group commit. */
+  deferred: DeferredWrite | undefined;
 }

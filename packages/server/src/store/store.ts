@@ -41,6 +41,16 @@ export interface Store {
 
   // calls and inputs
   insertCall(row: CallRow, inputs: InputRow[]): void;
+  /**
+   * Queues a call's insert for the next group commit instead of writing it now. A `.remote`
+   * call that finishes before then is never written at all (`cancelDeferred`); its caller
+   * holds the input and resends it if the server dies first.
+   */
+  deferInsertCall(row: CallRow, inputs: InputRow[]): DeferredWrite;
+  /** Writes a deferred insert now, so that later writes about the same call apply to it. */
+  materialize(w: DeferredWrite): void;
+  /** Drops a deferred insert not yet written; false when it already was. */
+  cancelDeferred(w: DeferredWrite): boolean;
   updateInput(id: string, state: "pending" | "done", attempt: number, failures: number): void;
   completeCall(
     id: string,
@@ -72,6 +82,13 @@ export interface Store {
   /** Resolves when every write issued before the call is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A call insert waiting for the next group commit. */
+export interface DeferredWrite {
+  readonly row: CallRow;
+  readonly inputs: InputRow[];
+  state: "pending" | "written" | "cancelled";
 }
 
 export interface TokenRow {

@@ -13,13 +13,7 @@ import {
   type RequestParams,
   type RequestResult,
 } from "@skiff/protocol";
-import {
-  AuthError,
-  ConnectionError,
-  errorFromWire,
-  RemoteProtocolError,
-  type SkiffError,
-} from "../errors.js";
+import { AuthError, ConnectionError, errorFromWire, RemoteProtocolError, type SkiffError } from "../errors.js";
 import { openSocket, type Socket, websocketUrl } from "./socket.js";
 
 export interface ConnectionOptions {
@@ -162,8 +156,7 @@ export class Connection {
     if (this.state !== "open" || !this.socket || this.outbox.length === 0) return;
     const batch = this.outbox;
     this.outbox = [];
-    for (let i = 0; i < batch.length; i += MAX_BATCH)
-      this.sendFrames(batch.slice(i, i + MAX_BATCH));
+    for (let i = 0; i < batch.length; i += MAX_BATCH) this.sendFrames(batch.slice(i, i + MAX_BATCH));
   }
 
   private sendFrames(msgs: Message[]): void {
@@ -320,14 +313,9 @@ export class Connection {
       return;
     }
     this.state = "idle";
-    this.failAll(
-      new ConnectionError(`lost the connection to ${this.opts.serverUrl} (${code})`),
-      (p) => !p.retryable,
-    );
+    this.failAll(new ConnectionError(`lost the connection to ${this.opts.serverUrl} (${code})`), (p) => !p.retryable);
     // Drop events queued for the dead socket; requests were kept in `pending`.
-    this.outbox = this.outbox.filter(
-      (m) => "id" in m && this.pending.has((m as { id: number }).id),
-    );
+    this.outbox = this.outbox.filter((m) => "id" in m && this.pending.has((m as { id: number }).id));
     if (this.pending.size > 0 || this.opts.keepAlive) void this.ensureOpen().catch(() => {});
   }
 
@@ -362,8 +350,6 @@ export class Connection {
   }
 
   private updateKeepAlive(): void {
-    this.socket?.setKeepAlive(
-      Boolean(this.opts.keepAlive) || this.pending.size > 0 || this.holds > 0,
-    );
+    this.socket?.setKeepAlive(Boolean(this.opts.keepAlive) || this.pending.size > 0 || this.holds > 0);
   }
 }

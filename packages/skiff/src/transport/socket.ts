@@ -20,8 +20,7 @@ export interface SocketHandlers {
 }
 
 const isNode =
-  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ===
-  "string";
+  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
 
 /** Turns a server URL (`http://…`, `https://…`, `unix:/path`) into the WebSocket endpoint. */
 export function websocketUrl(serverUrl: string): string {
@@ -33,11 +32,7 @@ export function websocketUrl(serverUrl: string): string {
   return u.toString();
 }
 
-export async function openSocket(
-  url: string,
-  maxPayload: number,
-  h: SocketHandlers,
-): Promise<Socket> {
+export async function openSocket(url: string, maxPayload: number, h: SocketHandlers): Promise<Socket> {
   if (isNode || url.startsWith("ws+unix:")) {
     const { WebSocket } = await import("ws");
     const ws = new WebSocket(url, { maxPayload, perMessageDeflate: false });

@@ -14,8 +14,7 @@ export function captureOutput(send: (item: LogWire) => void, connected: () => bo
     const original = target.write.bind(target);
     target.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
       // Before the connection is up (or after it is gone), the provider's pipe is the only way out.
-      if (!connected())
-        return original(chunk as string, encoding as BufferEncoding, cb as () => void);
+      if (!connected()) return original(chunk as string, encoding as BufferEncoding, cb as () => void);
       let text =
         typeof chunk === "string"
           ? chunk

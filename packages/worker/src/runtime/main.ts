@@ -8,7 +8,10 @@ import { Connection } from "skiff/internal";
 import { installInputContext } from "./input-context.js";
 import { loadBundle, skiffPackageDir } from "./load-bundle.js";
 import { captureOutput } from "./log-capture.js";
+import { awaitPoolAssignment } from "./pool-assignment.js";
 import { encodeError, InputRunner } from "./runner.js";
+
+await awaitPoolAssignment();
 
 const env = process.env;
 const containerId = env.SKIFF_CONTAINER_ID;
@@ -21,18 +24,9 @@ if (!containerId || !socketPath || !token.includes(":")) {
   );
   process.exit(2);
 }
-const [tokenId, tokenSecret] = [
-  token.slice(0, token.indexOf(":")),
-  token.slice(token.indexOf(":") + 1),
-];
+const [tokenId, tokenSecret] = [token.slice(0, token.indexOf(":")), token.slice(token.indexOf(":") + 1)];
 // User code sees only its own variables, not the container's credentials.
-for (const k of [
-  "SKIFF_CONTAINER_TOKEN",
-  "SKIFF_CONTAINER_ID",
-  "SKIFF_CONTROL_SOCKET",
-  "SKIFF_WORKDIR",
-])
-  delete env[k];
+for (const k of ["SKIFF_CONTAINER_TOKEN", "SKIFF_CONTAINER_ID", "SKIFF_CONTROL_SOCKET", "SKIFF_WORKDIR"]) delete env[k];
 
 const serverUrl = `unix:${socketPath}`;
 const conn = new Connection({
@@ -73,9 +67,7 @@ captureOutput(
 // A function that calls process.exit fails its inputs with a clear error instead of
 // vanishing; the container is then replaced.
 process.exit = ((code?: number) => {
-  runner?.failAll(
-    new Error(`the function called process.exit(${code ?? ""}), which stops its container`),
-  );
+  runner?.failAll(new Error(`the function called process.exit(${code ?? ""}), which stops its container`));
   exitSoon(typeof code === "number" ? code : 0);
   return undefined as never;
 }) as typeof process.exit;
@@ -98,8 +90,7 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
       const app = resolveApps(exports).find((x) => x.name === a.appName);
       if (!app) throw new Error(`the bundle defines no app named "${a.appName}"`);
       const fn = app._function(a.functionName);
-      if (!fn)
-        throw new Error(`app "${a.appName}" has no function "${a.functionName}" in this bundle`);
+      if (!fn) throw new Error(`app "${a.appName}" has no function "${a.functionName}" in this bundle`);
       app._bind(client, a.appFunctions);
       runner = new InputRunner(fn, client, (out) => conn.emit("outputs", { items: [out] }));
       conn.emit("container.ready", {});

@@ -1,10 +1,4 @@
-import {
-  encodePayload,
-  type InputWire,
-  type OutputWire,
-  type Payload,
-  type ResultWire,
-} from "@skiff/protocol";
+import { encodePayload, type InputWire, type OutputWire, type Payload, type ResultWire } from "@skiff/protocol";
 import { type Client, type Function_, fromPayload, toPayload } from "skiff";
 import { inputStorage } from "./input-context.js";
 

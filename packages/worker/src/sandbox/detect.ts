@@ -26,11 +26,9 @@ export function detectSandbox(choice: SandboxChoice): { sandbox: Sandbox; warnin
   if (choice === "none") return { sandbox: new NoSandbox() };
   const bwrap = which("bwrap");
   if (bwrap) {
-    const probe = spawnSync(
-      bwrap,
-      ["--ro-bind", "/", "/", "--unshare-all", "--dev", "/dev", "--", "true"],
-      { timeout: 5000 },
-    );
+    const probe = spawnSync(bwrap, ["--ro-bind", "/", "/", "--unshare-all", "--dev", "/dev", "--", "true"], {
+      timeout: 5000,
+    });
     if (probe.status === 0) return { sandbox: new BubblewrapSandbox(bwrap) };
     const why = `bubblewrap is installed but cannot create a sandbox here: ${probe.stderr?.toString().trim() || `exit ${probe.status}`}`;
     if (choice === "bubblewrap") throw new Error(why);

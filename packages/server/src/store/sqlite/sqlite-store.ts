@@ -1,17 +1,12 @@
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  type CallOutcome,
-  decodeCbor,
-  encodeCbor,
-  type LogEntry,
-  type Payload,
-} from "@skiff/protocol";
+import { type CallOutcome, decodeCbor, encodeCbor, type LogEntry, type Payload } from "@skiff/protocol";
 import Database from "better-sqlite3";
 import type {
   AppRow,
   CallRow,
+  DeferredWrite,
   DeploymentRow,
   FunctionRow,
   InputRow,
@@ -45,6 +40,7 @@ export class SqliteStore implements Store {
   private waiters: (() => void)[] = [];
   private readonly commitDelayMs: number;
   private closed = false;
+  private deferred: DeferredWrite[] = [];
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -64,9 +60,7 @@ export class SqliteStore implements Store {
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     );
     const done = new Set(
-      (this.db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map(
-        (r) => r.version,
-      ),
+      (this.db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version),
     );
     const dir = fileURLToPath(new URL("migrations/", SQL_DIR));
     for (const file of readdirSync(dir).sort()) {
@@ -75,9 +69,7 @@ export class SqliteStore implements Store {
       const sql = readFileSync(join(dir, file), "utf8");
       this.db.transaction(() => {
         this.db.exec(sql);
-        this.db
-          .prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
-          .run(version, Date.now());
+        this.db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(version, Date.now());
       })();
     }
   }
@@ -88,20 +80,29 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  /** Runs a write inside the open group transaction. */
-  private write(name: string, params: Row): Database.RunResult {
+  private ensureTx(): void {
     if (this.closed) throw new Error("store is closed");
     if (!this.inTx) {
       this.db.exec("BEGIN");
       this.inTx = true;
       this.commitTimer = setTimeout(() => this.commit(), this.commitDelayMs);
     }
+  }
+
+  /** Runs a write inside the open group transaction. */
+  private write(name: string, params: Row): Database.RunResult {
+    this.ensureTx();
     return this.stmt(name).run(params);
   }
 
   private commit(): void {
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
+    if (this.deferred.length > 0) {
+      const ws = this.deferred;
+      this.deferred = [];
+      for (const w of ws) this.materialize(w);
+    }
     if (this.inTx) {
       this.db.exec("COMMIT");
       this.inTx = false;
@@ -172,12 +173,10 @@ export class SqliteStore implements Store {
     this.write("insertDeployment", { ...row, functions: JSON.stringify(row.functions) });
   }
   listDeployments(appId: string): DeploymentRow[] {
-    return this.all<DeploymentRow & { functions: string }>("listDeployments", { appId }).map(
-      (r) => ({
-        ...r,
-        functions: JSON.parse(r.functions as unknown as string) as string[],
-      }),
-    );
+    return this.all<DeploymentRow & { functions: string }>("listDeployments", { appId }).map((r) => ({
+      ...r,
+      functions: JSON.parse(r.functions as unknown as string) as string[],
+    }));
   }
 
   upsertFunction(row: FunctionRow): void {
@@ -198,6 +197,23 @@ export class SqliteStore implements Store {
     return this.all<Omit<FunctionRow, "active"> & { active: number }>("appFunctions", {
       appId,
     }).map((r) => ({ ...r, active: Boolean(r.active) }));
+  }
+
+  deferInsertCall(row: CallRow, inputs: InputRow[]): DeferredWrite {
+    this.ensureTx(); // starts the commit timer
+    const w: DeferredWrite = { row, inputs, state: "pending" };
+    this.deferred.push(w);
+    return w;
+  }
+  materialize(w: DeferredWrite): void {
+    if (w.state !== "pending") return;
+    w.state = "written";
+    this.insertCall(w.row, w.inputs);
+  }
+  cancelDeferred(w: DeferredWrite): boolean {
+    if (w.state !== "pending") return w.state === "cancelled";
+    w.state = "cancelled";
+    return true;
   }
 
   insertCall(row: CallRow, inputs: InputRow[]): void {

@@ -1,0 +1,61 @@
+// Cold start: a function with no container, called once -> its first result. Beside the
+// floor of starting a process (`node -e 0`, and the same inside bubblewrap) in the same run.
+import { spawnSync } from "node:child_process";
+import { bundleApp, loadApps, publishApp } from "@skiff/cli";
+import { startSkiffServer } from "./lib/skiff-server.js";
+import { ms, summarize } from "./lib/stats.js";
+
+const N = Number(process.env.BENCH_N ?? 30);
+
+function timeProcess(cmd: string, args: string[]): number {
+  const t = performance.now();
+  const r = spawnSync(cmd, args, { stdio: "ignore" });
+  if (r.status !== 0) throw new Error(`${cmd} failed`);
+  return performance.now() - t;
+}
+
+const server = await startSkiffServer();
+const cold: number[] = [];
+try {
+  const bundle = await bundleApp("bench/apps/trivial.ts");
+  for (let i = 0; i < N; i++) {
+    // A fresh ephemeral app each time: its function has no container yet.
+    const [app] = await loadApps(bundle);
+    const res = await publishApp(server.client, app!, bundle, "ephemeral", "main");
+    const square = app!._function("square")!;
+    const t = performance.now();
+    const y = await square.remote(3);
+    cold.push(performance.now() - t);
+    if (y !== 9) throw new Error("wrong result");
+    await server.client.request("app.stop", { appId: res.appId, environment: "main" });
+  }
+} finally {
+  await server.stop();
+}
+const node = Array.from({ length: 10 }, () => timeProcess(process.execPath, ["-e", "0"]));
+let bwrap: number[] = [];
+try {
+  bwrap = Array.from({ length: 10 }, () =>
+    timeProcess("bwrap", [
+      "--ro-bind",
+      "/",
+      "/",
+      "--dev",
+      "/dev",
+      "--proc",
+      "/proc",
+      "--unshare-all",
+      "--",
+      process.execPath,
+      "-e",
+      "0",
+    ]),
+  );
+} catch {}
+const c = summarize(cold);
+const n = summarize(node);
+console.log(`cold-start: ${N} calls, each to a function with no container`);
+console.log(`  skiff cold call            p50 ${ms(c.p50)}  p99 ${ms(c.p99)}   (target: p50 <= 150 ms)`);
+console.log(`  node -e 0                  p50 ${ms(n.p50)}`);
+if (bwrap.length) console.log(`  bwrap node -e 0            p50 ${ms(summarize(bwrap).p50)}`);
+console.log(`  ratio skiff / node start   p50 ${(c.p50 / n.p50).toFixed(2)}x`);

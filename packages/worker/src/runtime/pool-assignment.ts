@@ -1,0 +1,24 @@
+/**
+ * A pre-started ("pooled") runtime waits here, with its modules already loaded, until the
+ * provider hands it a container over stdin: one JSON line with the container's env. A scale-up
+ * then pays only for loading the bundle, not for starting a process.
+ */
+export async function awaitPoolAssignment(): Promise<void> {
+  if (!process.env.SKIFF_POOLED) return;
+  delete process.env.SKIFF_POOLED;
+  await import("ws"); // the connection's transport, loaded while idle
+  const line = await new Promise<string>((resolve) => {
+    let buf = "";
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf("\n");
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    // The provider went away before using this process.
+    process.stdin.on("end", () => process.exit(0));
+  });
+  process.stdin.pause();
+  const { env } = JSON.parse(line) as { env: Record<string, string> };
+  Object.assign(process.env, env);
+}
