@@ -175,6 +175,21 @@ describe("deploy, apps and the seed flows", () => {
     assert.match(missing.stderr, /uses secret "api-keys", which does not exist/);
   });
 
+  it("runs a deployed function on its schedule until the app stops", async () => {
+    const d = await skiff(["deploy", "test/fixtures/schedule-app.ts"], { env: server.env });
+    assert.equal(d.code, 0, d.stderr);
+    const ticks = async () => {
+      const r = await skiff(["app", "logs", "schedule-app", "--tail", "100"], { env: server.env });
+      return (r.stdout.match(/\[tick in-[0-9a-f]+\] tick at/g) ?? []).length;
+    };
+    await waitFor(async () => (await ticks()) >= 2, "two scheduled runs", 10_000);
+    assert.equal((await skiff(["app", "stop", "schedule-app"], { env: server.env })).code, 0);
+    await new Promise((r) => setTimeout(r, 300)); // a run already started may still log
+    const after = await ticks();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await ticks(), after, "no runs after the app stopped");
+  });
+
   it("refuses at deploy a GPU no worker has", async () => {
     const r = await skiff(["deploy", "test/fixtures/gpu-app.ts"], { env: server.env });
     assert.equal(r.code, 1);

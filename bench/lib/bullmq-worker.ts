@@ -9,3 +9,5 @@ const worker = new Worker("bench", async (job) => (job.data.x as number) * (job.
 });
 worker.on("ready", () => process.send?.("ready"));
 process.on("SIGTERM", () => void worker.close().then(() => process.exit(0)));
+// Never outlive the benchmark that forked this worker.
+process.on("disconnect", () => process.exit(0));

@@ -1,10 +1,4 @@
 import { InvalidError, SkiffError } from "skiff";
-import { APP_HELP, appCommand } from "./commands/app.js";
-import { DEPLOY_HELP, deployCommand } from "./commands/deploy.js";
-import { RUN_HELP, runCommand } from "./commands/run.js";
-import { SECRET_HELP, secretCommand } from "./commands/secret.js";
-import { SERVER_HELP, serverCommand } from "./commands/server.js";
-import { TOKEN_HELP, tokenCommand } from "./commands/token.js";
 import { UsageError } from "./errors.js";
 import { ui } from "./output.js";
 
@@ -24,13 +18,34 @@ Global options: --help, --version, --debug (show stack traces)
 Configuration: SKIFF_SERVER_URL, SKIFF_TOKEN_ID, SKIFF_TOKEN_SECRET, SKIFF_ENVIRONMENT,
 or the active profile of ~/.skiff.toml (SKIFF_CONFIG_PATH, SKIFF_PROFILE).`;
 
-const COMMANDS: Record<string, [(argv: string[]) => Promise<number>, string]> = {
-  server: [serverCommand, SERVER_HELP],
-  run: [runCommand, RUN_HELP],
-  deploy: [deployCommand, DEPLOY_HELP],
-  app: [appCommand, APP_HELP],
-  token: [tokenCommand, TOKEN_HELP],
-  secret: [secretCommand, SECRET_HELP],
+type Command = { run(argv: string[]): Promise<number>; help: string };
+
+/** Commands load on use: `skiff --help` need not load esbuild, SQLite and the server. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  server: async () => {
+    const m = await import("./commands/server.js");
+    return { run: m.serverCommand, help: m.SERVER_HELP };
+  },
+  run: async () => {
+    const m = await import("./commands/run.js");
+    return { run: m.runCommand, help: m.RUN_HELP };
+  },
+  deploy: async () => {
+    const m = await import("./commands/deploy.js");
+    return { run: m.deployCommand, help: m.DEPLOY_HELP };
+  },
+  app: async () => {
+    const m = await import("./commands/app.js");
+    return { run: m.appCommand, help: m.APP_HELP };
+  },
+  token: async () => {
+    const m = await import("./commands/token.js");
+    return { run: m.tokenCommand, help: m.TOKEN_HELP };
+  },
+  secret: async () => {
+    const m = await import("./commands/secret.js");
+    return { run: m.secretCommand, help: m.SECRET_HELP };
+  },
 };
 
 /** Entry point of the `skiff` command. Returns the exit code. */
@@ -48,18 +63,19 @@ export async function main(argv: string[]): Promise<number> {
     ui.out("skiff 0.1.0");
     return 0;
   }
-  const cmd = COMMANDS[name];
-  if (!cmd) {
+  const load = COMMANDS[name];
+  if (!load) {
     ui.error(`unknown command ${JSON.stringify(name)}; run \`skiff --help\``);
     return 2;
   }
+  const cmd = await load();
   const restOwn = rest.indexOf("--") >= 0 ? rest.slice(0, rest.indexOf("--")) : rest;
   if (restOwn.includes("--help") || restOwn.includes("-h")) {
-    ui.out(cmd[1]);
+    ui.out(cmd.help);
     return 0;
   }
   try {
-    return await cmd[0](rest);
+    return await cmd.run(rest);
   } catch (err) {
     reportError(err, debug);
     return err instanceof UsageError || isParseArgsError(err) ? 2 : 1;

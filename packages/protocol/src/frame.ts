@@ -19,6 +19,28 @@ export function encodeFrame(messages: readonly Message[]): Uint8Array {
   return encodeCbor(messages);
 }
 
+/** Most messages a sender puts in one frame. */
+const BATCH = 2000;
+
+/**
+ * Encodes a batch as one frame or, when it would break a limit (message count, frame size),
+ * as several. A single message larger than the frame limit is still returned, and the peer
+ * closes the connection (1009): payloads are bounded well below that.
+ */
+export function encodeFrames(messages: readonly Message[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const add = (msgs: readonly Message[]) => {
+    const frame = encodeFrame(msgs);
+    if (frame.byteLength > MAX_FRAME_BYTES && msgs.length > 1) {
+      const mid = msgs.length >> 1;
+      add(msgs.slice(0, mid));
+      add(msgs.slice(mid));
+    } else out.push(frame);
+  };
+  for (let i = 0; i < messages.length; i += BATCH) add(messages.slice(i, i + BATCH));
+  return out;
+}
+
 /** Decodes and shape-checks one frame. Throws ProtocolError on anything malformed. */
 export function decodeFrame(bytes: Uint8Array): Message[] {
   if (bytes.byteLength > MAX_FRAME_BYTES)

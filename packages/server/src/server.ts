@@ -13,6 +13,7 @@ import { AppService } from "./apps/app-service.js";
 import { type Principal, TokenService } from "./auth/tokens.js";
 import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
+import { Schedules } from "./engine/schedules.js";
 import type { WorkerProvider } from "./provider.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
@@ -89,7 +90,12 @@ export class SkiffServer {
       ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
       log,
     });
-    const apps = new AppService(store, engine, provider);
+    const schedules = new Schedules(
+      (functionId, args, idempotencyKey) =>
+        engine.createCall({ functionId, kind: "spawn", args, idempotencyKey, parentInputId: undefined }),
+      log,
+    );
+    const apps = new AppService(store, engine, provider, schedules);
     const deps: HandlerDeps = { store, engine, apps, tokens, logs };
     const hooks = peerHooks(deps, tokens, log);
 

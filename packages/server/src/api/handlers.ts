@@ -136,13 +136,14 @@ export const handlers: HandlerTable = {
     const wait = bool(q, "await", false);
     if (typeof args === "object" && "blob" in args && !d.store.getBlob(args.blob))
       throw invalid(`args blob ${args.blob} was not uploaded`);
-    const { callId } = d.engine.createCall({
+    const { callId, outcome: known } = d.engine.createCall({
       functionId,
       kind: p.kind,
       args,
       idempotencyKey,
       parentInputId,
     });
+    if (known) return { callId, outcome: known };
     if (!wait) {
       // A spawn is acknowledged only once durable: the caller may exit right after.
       return d.store.flush().then(() => ({ callId }));

@@ -4,7 +4,9 @@ import {
   decodeFrame,
   type EventMap,
   type EventName,
-  encodeFrame,
+  encodeFrames,
+  INLINE_PAYLOAD_BYTES,
+  MAX_PAYLOAD_BYTES,
   type Message,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -14,6 +16,7 @@ import {
 } from "@skiff/protocol";
 import type { WebSocket } from "ws";
 import type { Principal } from "../auth/tokens.js";
+import { SERVER_VERSION } from "../version.js";
 import { ApiError } from "./api-error.js";
 
 /** A peer that stops reading is cut off once this much is queued for it (bounded memory). */
@@ -96,9 +99,7 @@ export class Peer {
     }
     const batch = this.outbox;
     this.outbox = [];
-    const frames: Message[][] = [];
-    for (let i = 0; i < batch.length; i += 2000) frames.push(batch.slice(i, i + 2000));
-    for (const f of frames) this.ws.send(encodeFrame(f));
+    for (const frame of encodeFrames(batch)) this.ws.send(frame);
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
@@ -150,7 +151,10 @@ export class Peer {
     }
     try {
       this.principal = this.hooks.hello(this, p);
-      this.reply(req.id, { serverVersion: "0.1.0", limits: {} });
+      this.reply(req.id, {
+        serverVersion: SERVER_VERSION,
+        limits: { maxPayloadBytes: MAX_PAYLOAD_BYTES, inlinePayloadBytes: INLINE_PAYLOAD_BYTES },
+      });
       this.hooks.afterHello(this);
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError("internal", (err as Error).message);

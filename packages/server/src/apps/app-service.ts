@@ -2,8 +2,10 @@ import type { AppInfo, DeploymentInfo, FunctionInfo, FunctionSpec, RequestParams
 import { newId } from "@skiff/protocol";
 import { ApiError, invalid, notFound } from "../api/api-error.js";
 import type { Engine } from "../engine/engine.js";
+import type { Schedules } from "../engine/schedules.js";
 import type { WorkerProvider } from "../provider.js";
 import type { AppRow, FunctionRow, Store } from "../store/store.js";
+import { validateFunctionSpec } from "./validate-spec.js";
 
 /** An ephemeral app outlives a dropped connection by this long, so its client can come back. */
 const SESSION_GRACE_MS = 30_000;
@@ -25,6 +27,7 @@ export class AppService {
     private readonly store: Store,
     private readonly engine: Engine,
     private readonly provider: WorkerProvider,
+    private readonly schedules: Schedules,
   ) {}
 
   /** Registers the functions of every live app (server start). */
@@ -36,15 +39,18 @@ export class AppService {
   }
 
   private register(app: AppRow, f: FunctionRow): void {
+    const spec = JSON.parse(f.spec) as FunctionSpec;
     this.engine.registerFunction({
       id: f.id,
       appId: app.id,
       appName: app.name,
       environment: app.environment,
       version: f.version,
-      spec: JSON.parse(f.spec) as FunctionSpec,
+      spec,
       bundleBlobId: f.bundleBlobId,
     });
+    // Schedules are live only for deployed apps.
+    if (app.mode === "deployed") this.schedules.sync({ functionId: f.id, appName: app.name, spec });
   }
 
   publish(
@@ -56,9 +62,9 @@ export class AppService {
     if (!Array.isArray(p.functions)) throw invalid("functions must be an array");
     if (!this.store.getBlob(p.bundleBlobId)) throw invalid(`bundle ${p.bundleBlobId} was not uploaded`);
     const names = new Set<string>();
+    if (p.functions.length > 1000) throw invalid("an app has at most 1000 functions");
     for (const f of p.functions) {
-      if (!f || typeof f.name !== "string" || !f.options || typeof f.options !== "object")
-        throw invalid("each function needs a name and options");
+      validateFunctionSpec(p.name, f);
       if (names.has(f.name)) throw invalid(`app "${p.name}" has two functions named "${f.name}"`);
       names.add(f.name);
       this.checkPlacement(p.name, f, p.environment);
@@ -129,6 +135,7 @@ export class AppService {
     for (const old of this.store.appFunctions(app.id)) {
       if (old.version < app.version)
         this.engine.unregisterFunction(old.id, `function ${old.name} was removed by deploying version ${app.version}`);
+      if (old.version < app.version) this.schedules.stop(old.id);
     }
     this.store.deactivateFunctions(app.id, app.version);
     return { appId: app.id, version: app.version, functions: infos };
@@ -170,6 +177,7 @@ export class AppService {
   private stopApp(app: AppRow, reason: string): void {
     for (const f of this.store.appFunctions(app.id))
       this.engine.unregisterFunction(f.id, `${app.name}.${f.name}: ${reason}`);
+    for (const f of this.store.appFunctions(app.id)) this.schedules.stop(f.id);
     this.store.updateApp(app.id, "stopped", app.version, Date.now());
   }
 
@@ -258,6 +266,7 @@ export class AppService {
   }
 
   close(): void {
+    this.schedules.close();
     for (const s of this.sessions.values()) if (s.timer) clearTimeout(s.timer);
   }
 }

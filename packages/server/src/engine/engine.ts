@@ -35,6 +35,8 @@ export interface EngineOptions {
 const MAX_LOST = 5;
 /** Undelivered `.remote` results are kept this long for a caller that reconnects. */
 const REMOTE_RESULT_TTL_MS = 60 * 60 * 1000;
+/** Delivered `.remote` outcomes remembered for resends after a lost reply. */
+const RECENT_DELIVERED = 10_000;
 /** How often idle containers are checked and results expired. */
 const TICK_MS = 250;
 
@@ -49,6 +51,12 @@ export class Engine {
   private readonly containers = new Map<string, LiveContainer>();
   /** Idempotency keys of live calls (their rows may not be written yet). */
   private readonly liveKeys = new Map<string, string>();
+  /**
+   * `.remote` outcomes handed to a caller a moment ago, by idempotency key: if the reply was
+   * lost with the connection, the caller's resend gets the same outcome instead of a second
+   * run. Bounded: the oldest entries go first.
+   */
+  private readonly recentlyDelivered = new Map<string, { callId: string; outcome: CallOutcome }>();
   private readonly tickTimer: NodeJS.Timeout;
   private lastExpiry = 0;
   private closed = false;
@@ -125,9 +133,11 @@ export class Engine {
     args: Payload;
     idempotencyKey: string;
     parentInputId: string | undefined;
-  }): { callId: string; existing: boolean } {
+  }): { callId: string; existing: boolean; outcome?: CallOutcome } {
     const live = this.liveKeys.get(p.idempotencyKey);
     if (live) return { callId: live, existing: true };
+    const recent = this.recentlyDelivered.get(p.idempotencyKey);
+    if (recent) return { callId: recent.callId, existing: true, outcome: recent.outcome };
     const prior = this.o.store.getCallByIdempotencyKey(p.idempotencyKey);
     if (prior) return { callId: prior.id, existing: true };
     const fn = this.functions.get(p.functionId);
@@ -257,6 +267,12 @@ export class Engine {
   private delivered(call: LiveCall, outcome: CallOutcome): CallOutcome {
     if (call.kind === "remote") {
       this.untrack(call);
+      if (call.idempotencyKey) {
+        this.recentlyDelivered.set(call.idempotencyKey, { callId: call.id, outcome });
+        if (this.recentlyDelivered.size > RECENT_DELIVERED) {
+          this.recentlyDelivered.delete(this.recentlyDelivered.keys().next().value as string);
+        }
+      }
       // Finished before its group commit: it never touches the disk.
       if (!(call.deferred && this.o.store.cancelDeferred(call.deferred))) this.o.store.deleteCall(call.id);
     }

@@ -4,6 +4,7 @@ import {
   type EventMap,
   type EventName,
   encodeFrame,
+  encodeFrames,
   MAX_FRAME_BYTES,
   type Message,
   newId,
@@ -44,9 +45,6 @@ interface Pending {
 }
 
 type State = "idle" | "connecting" | "open" | "closed";
-
-/** Most messages in one frame; bigger batches are split so frames stay within limits. */
-const MAX_BATCH = 2000;
 
 /**
  * One multiplexed WebSocket to the control plane. Requests and events produced in the same
@@ -156,18 +154,7 @@ export class Connection {
     if (this.state !== "open" || !this.socket || this.outbox.length === 0) return;
     const batch = this.outbox;
     this.outbox = [];
-    for (let i = 0; i < batch.length; i += MAX_BATCH) this.sendFrames(batch.slice(i, i + MAX_BATCH));
-  }
-
-  private sendFrames(msgs: Message[]): void {
-    const frame = encodeFrame(msgs);
-    if (frame.byteLength > MAX_FRAME_BYTES && msgs.length > 1) {
-      const mid = msgs.length >> 1;
-      this.sendFrames(msgs.slice(0, mid));
-      this.sendFrames(msgs.slice(mid));
-      return;
-    }
-    this.socket!.send(frame);
+    for (const frame of encodeFrames(batch)) this.socket.send(frame);
   }
 
   private ensureOpen(): Promise<void> {

@@ -47,10 +47,11 @@ export class InputRunner {
   start(wire: InputWire): void {
     const abort = new AbortController();
     this.running.set(wire.inputId, { wire, abort });
+    const started = performance.now();
     void this.run(wire, abort.signal).then((result) => {
       if (!this.running.has(wire.inputId)) return;
       this.running.delete(wire.inputId);
-      this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: 0 });
+      this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: performance.now() - started });
     });
   }
 
@@ -73,7 +74,6 @@ export class InputRunner {
   }
 
   private async run(wire: InputWire, signal: AbortSignal): Promise<ResultWire> {
-    const started = performance.now();
     let args: unknown;
     try {
       args = await fromPayload(wire.args as Payload, this.client);
@@ -92,7 +92,6 @@ export class InputRunner {
     }
     try {
       const bytes = encodePayload(value, "result");
-      void started;
       return { status: "success", data: await toPayload(bytes, this.client) };
     } catch (err) {
       return { status: "failure", error: encodeError(err) };

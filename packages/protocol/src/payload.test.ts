@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { MAX_PAYLOAD_BYTES } from "./limits.js";
+import { decodePayload, encodePayload, PayloadError, validatePayload } from "./payload.js";
+
+describe("payload codec", () => {
+  it("round-trips the JavaScript types Skiff promises", () => {
+    const v = {
+      m: new Map<unknown, unknown>([[1, { a: [1n, "x"] }]]),
+      s: new Set(["a"]),
+      d: new Date(5),
+      r: /x/g,
+      u8: new Uint8Array([1]),
+      i32: new Int32Array([-1]),
+      u: undefined,
+      n: null,
+      big: -(2n ** 80n),
+      nested: { deep: { er: new TypeError("t", { cause: "why" }) } },
+    };
+    const back = decodePayload(encodePayload(v, "args")) as typeof v;
+    assert.ok(back.m instanceof Map && back.s instanceof Set && back.d instanceof Date && back.r instanceof RegExp);
+    assert.ok(back.i32 instanceof Int32Array);
+    assert.equal(back.big, -(2n ** 80n));
+    assert.ok("u" in back);
+    assert.equal(Object.getPrototypeOf(back), Object.prototype);
+    assert.equal(back.nested.deep.er.name, "TypeError");
+    assert.equal(back.nested.deep.er.cause, "why");
+  });
+
+  it("names the path of a value that cannot be sent", () => {
+    const cases: [unknown, RegExp][] = [
+      [[{ cb: () => 1 }], /^args\[0\]\.cb is a function/],
+      [[1, Symbol("s")], /^args\[1\] is a symbol/],
+      [[new (class Foo {})()], /^args\[0\] is an instance of Foo/],
+      [[new Map([["k", () => 1]])], /^args\[0\]\.get\("k"\) is a function/],
+      [[{ "a b": { f() {} } }], /^args\[0\]\["a b"\]\.f is a function/],
+    ];
+    for (const [value, re] of cases) {
+      assert.throws(
+        () => validatePayload(value, "args"),
+        (e: Error) => e instanceof PayloadError && re.test(e.message),
+      );
+    }
+  });
+
+  it("refuses cycles and payloads over the limit", () => {
+    const a: Record<string, unknown> = {};
+    a.self = a;
+    assert.throws(() => validatePayload([a], "args"), /args\[0\]\.self refers back to itself/);
+    assert.throws(
+      () => encodePayload(new Uint8Array(MAX_PAYLOAD_BYTES + 1), "result"),
+      /over the 67108864-byte \(64 MiB\) payload limit/,
+    );
+  });
+
+  it("allows the same object twice when it is not a cycle", () => {
+    const shared = { x: 1 };
+    assert.doesNotThrow(() => validatePayload([shared, shared], "args"));
+  });
+});

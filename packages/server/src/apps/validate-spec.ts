@@ -1,0 +1,71 @@
+import type { FunctionSpec } from "@skiff/protocol";
+import { invalid } from "../api/api-error.js";
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function int(where: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw invalid(`${where} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function strings(where: string, v: unknown, keyPattern: RegExp): Record<string, string> {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw invalid(`${where} must be an object of strings`);
+  for (const [k, x] of Object.entries(v)) {
+    if (!keyPattern.test(k) || typeof x !== "string")
+      throw invalid(`${where}.${k} must be a string under a valid variable name`);
+  }
+  return v as Record<string, string>;
+}
+
+/**
+ * Checks a function spec from `app.publish`. The SDK already applied defaults and checked the
+ * options; the control plane checks again because any client can send anything.
+ */
+export function validateFunctionSpec(app: string, spec: unknown): FunctionSpec {
+  if (spec === null || typeof spec !== "object") throw invalid(`${app}: each function must be an object`);
+  const f = spec as Record<string, unknown>;
+  if (typeof f.name !== "string" || !NAME.test(f.name))
+    throw invalid(`${app}: invalid function name ${JSON.stringify(f.name)}`);
+  const w = `${app}.${f.name}`;
+  if (typeof f.isGenerator !== "boolean") throw invalid(`${w}: isGenerator must be a boolean`);
+  const o = f.options as Record<string, unknown> | undefined;
+  if (o === null || typeof o !== "object") throw invalid(`${w}: options must be an object`);
+  int(`${w}: timeoutMs`, o.timeoutMs, 1000, 86_400_000);
+  const r = o.retries as Record<string, unknown> | undefined;
+  if (r === null || typeof r !== "object") throw invalid(`${w}: retries must be an object`);
+  int(`${w}: retries.maxRetries`, r.maxRetries, 0, 10);
+  for (const k of ["backoffCoefficient", "initialDelayMs", "maxDelayMs"]) {
+    if (typeof r[k] !== "number" || !Number.isFinite(r[k]) || (r[k] as number) < 0)
+      throw invalid(`${w}: retries.${k} must be a number >= 0`);
+  }
+  const max = int(`${w}: maxContainers`, o.maxContainers, 1, 10_000);
+  int(`${w}: minContainers`, o.minContainers, 0, max);
+  int(`${w}: bufferContainers`, o.bufferContainers, 0, max);
+  int(`${w}: scaledownWindowMs`, o.scaledownWindowMs, 0, 86_400_000);
+  int(`${w}: startupTimeoutMs`, o.startupTimeoutMs, 1000, 3_600_000);
+  int(`${w}: maxInputs`, o.maxInputs, 1, 1000);
+  if (o.cpu !== undefined && !(typeof o.cpu === "number" && o.cpu > 0 && o.cpu <= 256))
+    throw invalid(`${w}: cpu must be a number above 0`);
+  if (o.memoryMiB !== undefined) int(`${w}: memoryMiB`, o.memoryMiB, 16, 1_048_576);
+  if (o.gpu !== undefined && (typeof o.gpu !== "string" || o.gpu.length === 0 || o.gpu.length > 64))
+    throw invalid(`${w}: gpu must be a short string`);
+  strings(`${w}: env`, o.env, ENV_KEY);
+  strings(`${w}: inlineSecrets`, o.inlineSecrets, ENV_KEY);
+  if (typeof o.blockNetwork !== "boolean") throw invalid(`${w}: blockNetwork must be a boolean`);
+  if (
+    !Array.isArray(o.secretNames) ||
+    o.secretNames.some((n) => typeof n !== "string" || n.length === 0 || n.length > 64)
+  ) {
+    throw invalid(`${w}: secretNames must be an array of names`);
+  }
+  if (o.schedule !== undefined) {
+    const sc = o.schedule as Record<string, unknown>;
+    if (sc?.kind === "period") int(`${w}: schedule.periodMs`, sc.periodMs, 1000, 366 * 86_400_000);
+    else if (sc?.kind !== "cron" || typeof sc.expression !== "string")
+      throw invalid(`${w}: schedule must be a cron or a period`);
+  }
+  return spec as FunctionSpec;
+}
