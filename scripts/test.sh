@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-system-deps.sh
-[ -d node_modules ] || npm ci --no-audit --no-fund
+[ -d node_modules ] || npm install --no-audit --no-fund
 npx tsc -b packages/cli tsconfig.test.json
 npx biome check --error-on-warnings .
 files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)

@@ -39,6 +39,7 @@ describe("deploy, apps and the seed flows", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /square\(42\) = 1764/);
     assert.match(r.stdout, /squares: 1, 4, 9, 16, 25/);
+    assert.match(r.stdout, /more: 36, 49/);
   });
 
   it("a second app calls the first by name (cube = x * square(x))", async () => {

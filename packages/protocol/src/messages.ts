@@ -174,6 +174,14 @@ export interface RequestMap {
     },
     { callId: string; outcome?: CallOutcome },
   ];
+  /** Starts a fan-out call; inputs follow with map.put, results come back as map.outputs events. */
+  "map.start": [
+    { functionId: string; idempotencyKey: string; parentInputId?: string },
+    { callId: string /** Most inputs the client may have outstanding (sent, no output yet). */; window: number },
+  ];
+  "map.put": [{ callId: string; items: MapInputWire[] }, Record<string, never>];
+  /** No more inputs: `total` were sent. */
+  "map.end": [{ callId: string; total: number }, Record<string, never>];
   "call.get": [{ callId: string; timeoutMs?: number }, { outcome: CallOutcome }];
   "call.cancel": [{ callId: string; terminateContainers: boolean }, Record<string, never>];
   "secret.create": [
@@ -198,6 +206,18 @@ export interface RequestMessage<N extends RequestName = RequestName> {
 export type ReplyMessage =
   | { t: "reply"; id: number; ok: true; r: unknown }
   | { t: "reply"; id: number; ok: false; error: WireErrorBody };
+
+/** One input of a map: its position and its argument list. */
+export interface MapInputWire {
+  idx: number;
+  args: Payload;
+}
+
+/** One result of a map, by input position. */
+export interface MapOutputWire {
+  idx: number;
+  result: ResultWire;
+}
 
 /** One input handed to a container. */
 export interface InputWire {
@@ -249,6 +269,8 @@ export interface EventMap {
   cancel: { inputIds: string[]; reason: "cancelled" | "timeout" };
   /** server -> container: finish what is running, then exit. */
   shutdown: { graceMs: number };
+  /** server -> client: results of a map, as they finish (any order). */
+  "map.outputs": { callId: string; items: MapOutputWire[] };
   /** server -> client: a log line of a followed app. */
   log: { subscriptionId: string; entry: LogEntry };
 }

@@ -1,4 +1,4 @@
-import type { RequestName, RequestParams, RequestResult } from "@skiff/protocol";
+import type { MapOutputWire, RequestName, RequestParams, RequestResult } from "@skiff/protocol";
 import { type ClientConfig, loadConfig } from "./config.js";
 import { ConnectionError } from "./errors.js";
 import { Connection, type RequestOptions } from "./transport/connection.js";
@@ -16,6 +16,7 @@ export class Client {
   readonly serverUrl: string;
   readonly environment: string;
   private readonly connection: Connection;
+  private readonly mapSinks = new Map<string, (items: MapOutputWire[]) => void>();
 
   constructor(params: ClientParams) {
     this.serverUrl = params.serverUrl;
@@ -27,6 +28,13 @@ export class Client {
       role: "client",
       keepAlive: params.keepAlive ?? false,
     });
+    this.connection.on("map.outputs", ({ callId, items }) => this.mapSinks.get(callId)?.(items));
+  }
+
+  /** Internal: routes a map's results to its iterator. */
+  _onMapOutputs(callId: string, sink: (items: MapOutputWire[]) => void): () => void {
+    this.mapSinks.set(callId, sink);
+    return () => this.mapSinks.delete(callId);
   }
 
   private static envClient: Promise<Client> | undefined;

@@ -128,6 +128,11 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
     maxInputs = int(where, "concurrency.maxInputs", c.maxInputs, 1, 1000);
     if (c.threads !== undefined && typeof c.threads !== "boolean")
       throw new InvalidError(`${where}: concurrency.threads must be a boolean`);
+    if (c.threads === true) {
+      throw new NotSupportedError(
+        `${where}: concurrency.threads is not supported yet; a container's inputs share its event loop`,
+      );
+    }
     threads = c.threads;
   }
 

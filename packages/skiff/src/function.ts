@@ -3,9 +3,10 @@ import { newId } from "@skiff/protocol";
 import type { App } from "./app.js";
 import { type Client, resolveClient } from "./client.js";
 import { currentInputId } from "./context.js";
-import { InvalidError, SkiffError } from "./errors.js";
+import { InvalidError, NotSupportedError, SkiffError, type UserCodeError } from "./errors.js";
 import { FunctionCall } from "./function-call.js";
 import type { NormalizedFunctionOptions } from "./function-options.js";
+import { type ForEachParams, type MapParams, MapResult, runMap, splitMapArgs, zipArgs } from "./map.js";
 import { encodeForWire, toPayload, unwrapOutcome } from "./payloads.js";
 
 /** Any user function. */
@@ -192,6 +193,57 @@ export class Function_<F extends AnyFunction = AnyFunction> {
       });
     }
     return this.hydrating;
+  }
+
+  /**
+   * Runs the function over inputs in parallel containers. Several iterables zip into argument
+   * lists; a trailing plain object is the options. Results come in input order unless
+   * `orderOutputs: false`. Leaving the loop early cancels the rest.
+   */
+  map(
+    inputs: Iterable<ArgsOf<F>[0]> | AsyncIterable<ArgsOf<F>[0]>,
+    options: MapParams & { returnExceptions: true },
+  ): MapResult<ResultOf<F> | UserCodeError>;
+  map(inputs: Iterable<ArgsOf<F>[0]> | AsyncIterable<ArgsOf<F>[0]>, options?: MapParams): MapResult<ResultOf<F>>;
+  map(...inputsAndOptions: Array<Iterable<unknown> | AsyncIterable<unknown> | MapParams>): MapResult<ResultOf<F>>;
+  map(...args: unknown[]): MapResult<unknown> {
+    const [sources, opts] = splitMapArgs<MapParams>(args);
+    return this.fanOut(() => zipArgs(sources), opts);
+  }
+
+  /** Like map, with each element spread into the arguments. */
+  starmap(inputs: Iterable<ArgsOf<F>> | AsyncIterable<ArgsOf<F>>, options?: MapParams): MapResult<ResultOf<F>> {
+    const [[source], opts] = splitMapArgs<MapParams>(options ? [inputs, options] : [inputs]);
+    return this.fanOut(async function* () {
+      let i = 0;
+      for await (const tuple of source as AsyncIterable<unknown>) {
+        if (!Array.isArray(tuple)) throw new InvalidError(`starmap: input ${i} is not an array of arguments`);
+        i++;
+        yield tuple;
+      }
+    }, opts) as MapResult<ResultOf<F>>;
+  }
+
+  /** Runs the function over inputs for their effect; resolves when all are done. */
+  async forEach(...args: Array<Iterable<unknown> | AsyncIterable<unknown> | ForEachParams>): Promise<void> {
+    const [sources, opts] = splitMapArgs<ForEachParams>(args);
+    const results = this.fanOut(() => zipArgs(sources), {
+      orderOutputs: false,
+      returnExceptions: Boolean(opts.ignoreExceptions),
+    });
+    for await (const _ of results) {
+      // results are dropped; with ignoreExceptions failures are too
+    }
+  }
+
+  private fanOut(argLists: () => AsyncGenerator<unknown[]>, opts: MapParams): MapResult<unknown> {
+    const self = this;
+    return new MapResult(async function* () {
+      const b = await self.resolve();
+      if (b.info.isGenerator)
+        throw new NotSupportedError(`${b.info.name} is a generator function: mapping generators is not supported yet`);
+      yield* runMap(b.client, b.info.functionId, `${b.info.appName}.${b.info.name}`, argLists(), opts);
+    });
   }
 
   /** Live numbers: inputs waiting, containers busy, containers started. */

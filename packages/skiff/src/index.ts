@@ -53,6 +53,7 @@ export {
   gather,
 } from "./function-call.js";
 export type { ConcurrencyParams, FunctionParams } from "./function-options.js";
+export { type ForEachParams, type MapParams, MapResult } from "./map.js";
 export { fromPayload, toPayload, unwrapResult } from "./payloads.js";
 export { Retries, type RetriesParams } from "./retries.js";
 export { Cron, Period, type PeriodParams, type Schedule } from "./schedule.js";

@@ -38,6 +38,9 @@ const CONTAINER_ALLOWED = new Set<string>([
   "blob.get",
   "function.lookup",
   "call.create",
+  "map.start",
+  "map.put",
+  "map.end",
   "call.get",
   "call.cancel",
 ]);
@@ -151,6 +154,50 @@ export const handlers: HandlerTable = {
     return d.engine
       .awaitCall(callId, undefined, (cancel) => peer.cleanups.add(cancel))
       .then((outcome) => ({ callId, ...(outcome ? { outcome } : {}) }));
+  },
+  "map.start"(peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const functionId = str(q, "functionId", { max: 64 });
+    str(q, "idempotencyKey", { max: 128 });
+    const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
+    // A map's inputs live with its caller: when the caller goes, the rest is cancelled.
+    const cancel = () => {
+      try {
+        d.engine.cancelCall(r.callId, false);
+      } catch {}
+    };
+    const r = d.engine.startMap(
+      { functionId, idempotencyKey: p.idempotencyKey, parentInputId },
+      (items) => peer.send("map.outputs", { callId: r.callId, items }),
+      () => {
+        peer.maps.delete(r.callId);
+        peer.cleanups.delete(cancel);
+      },
+    );
+    peer.maps.add(r.callId);
+    peer.cleanups.add(cancel);
+    return r;
+  },
+  "map.put"(peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const callId = str(q, "callId", { max: 64 });
+    if (!peer.maps.has(callId)) throw notFound(`no map ${callId} on this connection`);
+    if (!Array.isArray(p.items) || p.items.length === 0) throw invalid("items must be a non-empty array");
+    const items = p.items.map((it, i) => {
+      const o = obj(it, `items[${i}]`);
+      const idx = num(o, "idx", { min: 0, max: Number.MAX_SAFE_INTEGER });
+      if (!Number.isInteger(idx)) throw invalid(`items[${i}].idx must be an integer`);
+      return { idx, args: payload(o, "args") };
+    });
+    d.engine.putMapInputs(callId, items);
+    return {};
+  },
+  "map.end"(peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const callId = str(q, "callId", { max: 64 });
+    if (!peer.maps.has(callId)) throw notFound(`no map ${callId} on this connection`);
+    d.engine.endMap(callId, num(q, "total", { min: 0, max: Number.MAX_SAFE_INTEGER }));
+    return {};
   },
   "call.get"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;

@@ -4,6 +4,8 @@ import {
   type FunctionSpec,
   type FunctionStats,
   type LogEntry,
+  type MapInputWire,
+  type MapOutputWire,
   newId,
   type OutputWire,
   type Payload,
@@ -15,7 +17,15 @@ import type { ContainerSpec, WorkerProvider } from "../provider.js";
 import type { Store } from "../store/store.js";
 import { Deque } from "./deque.js";
 import type { LogHub } from "./log-hub.js";
-import type { ContainerChannel, LiveCall, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
+import type {
+  ContainerChannel,
+  LiveCall,
+  LiveContainer,
+  LiveFunction,
+  LiveInput,
+  MapState,
+  RunningAttempt,
+} from "./model.js";
 import { retryDelayMs, startBackoffMs } from "./retry-policy.js";
 
 export interface EngineOptions {
@@ -35,6 +45,8 @@ export interface EngineOptions {
 const MAX_LOST = 5;
 /** Undelivered `.remote` results are kept this long for a caller that reconnects. */
 const REMOTE_RESULT_TTL_MS = 60 * 60 * 1000;
+/** Inputs one map may have outstanding (sent by the caller, no result yet). */
+const MAP_WINDOW = 2048;
 /** Delivered `.remote` outcomes remembered for resends after a lost reply. */
 const RECENT_DELIVERED = 10_000;
 /** How often idle containers are checked and results expired. */
@@ -158,6 +170,7 @@ export class Engine {
       outcome: undefined,
       waiters: new Set(),
       deferred: undefined,
+      map: undefined,
     };
     const input = this.newInput(call, 0, p.args);
     call.inputs.push(input);
@@ -185,8 +198,13 @@ export class Engine {
   }
 
   private untrack(call: LiveCall): void {
-    this.calls.delete(call.id);
+    if (!this.calls.delete(call.id)) return;
     if (call.idempotencyKey) this.liveKeys.delete(call.idempotencyKey);
+    if (call.map) {
+      const m = call.map;
+      // Results still waiting for this tick's flush go out first.
+      setImmediate(() => m.onDone());
+    }
   }
 
   /** Before writing anything else about a call, its own row must exist. */
@@ -285,7 +303,7 @@ export class Engine {
       if (!this.o.store.getCall(callId)) throw new ApiError("not_found", `no function call ${callId}`);
       return; // already finished: nothing to cancel
     }
-    for (const input of call.inputs) {
+    for (const input of call.map ? [...call.map.live] : call.inputs) {
       if (input.status === "done") continue;
       const c = input.container;
       if (input.status === "running" && c) {
@@ -299,7 +317,8 @@ export class Engine {
       }
       this.markInputDone(input);
     }
-    this.completeCall(call, { kind: "cancelled" });
+    if (call.map) this.untrack(call);
+    else this.completeCall(call, { kind: "cancelled" });
   }
 
   // ---- queue and dispatch ----------------------------------------------------------
@@ -413,7 +432,95 @@ export class Engine {
     if (input.status === "done") return;
     this.markInputDone(input);
     const call = input.call;
+    if (call.map) {
+      this.mapResult(call, call.map, input, result);
+      return;
+    }
     if (call.inputs.every((i) => i.status === "done")) this.completeCall(call, { kind: "result", result });
+  }
+
+  // ---- fan-out (map) ---------------------------------------------------------------
+
+  /**
+   * Starts a map: the caller streams inputs in (at most `window` outstanding) and gets
+   * results through `sink` as they finish. A map's inputs live with its caller, which holds
+   * them until their results arrive; they are not written to the store.
+   */
+  startMap(
+    p: { functionId: string; idempotencyKey: string; parentInputId: string | undefined },
+    sink: (items: MapOutputWire[]) => void,
+    onDone: () => void,
+  ): { callId: string; window: number } {
+    const fn = this.functions.get(p.functionId);
+    if (!fn?.live) throw new ApiError("not_found", `function ${p.functionId} is not running`);
+    const window = MAP_WINDOW;
+    const call: LiveCall = {
+      id: newId("fc"),
+      fn,
+      kind: "remote",
+      idempotencyKey: null,
+      parentInputId: p.parentInputId ?? null,
+      createdAt: Date.now(),
+      inputs: [],
+      outcome: undefined,
+      waiters: new Set(),
+      deferred: undefined,
+      map: { live: new Set(), window, done: 0, total: undefined, out: [], flushScheduled: false, sink, onDone },
+    };
+    this.track(call);
+    return { callId: call.id, window };
+  }
+
+  private mapCall(callId: string): LiveCall & { map: MapState } {
+    const call = this.calls.get(callId);
+    if (!call?.map) throw new ApiError("not_found", `no running map ${callId}`);
+    return call as LiveCall & { map: MapState };
+  }
+
+  putMapInputs(callId: string, items: MapInputWire[]): void {
+    const call = this.mapCall(callId);
+    const m = call.map;
+    if (m.total !== undefined) throw new ApiError("failed_precondition", `map ${callId} has already ended`);
+    if (m.live.size + items.length > m.window) {
+      throw new ApiError(
+        "failed_precondition",
+        `map ${callId}: more than ${m.window} inputs outstanding (the window the server set)`,
+      );
+    }
+    if (!call.fn.live) throw new ApiError("not_found", `function ${call.fn.name} is not running`);
+    for (const item of items) {
+      const input = this.newInput(call, item.idx, item.args);
+      m.live.add(input);
+      input.status = "pending";
+      call.fn.queue.push(input);
+    }
+    this.dispatch(call.fn);
+  }
+
+  endMap(callId: string, total: number): void {
+    const call = this.mapCall(callId);
+    call.map.total = total;
+    this.maybeFinishMap(call, call.map);
+  }
+
+  private mapResult(call: LiveCall, m: MapState, input: LiveInput, result: ResultWire): void {
+    m.live.delete(input);
+    m.done++;
+    m.out.push({ idx: input.idx, result });
+    if (!m.flushScheduled) {
+      m.flushScheduled = true;
+      setImmediate(() => {
+        m.flushScheduled = false;
+        const items = m.out;
+        m.out = [];
+        if (items.length > 0) m.sink(items);
+      });
+    }
+    this.maybeFinishMap(call, m);
+  }
+
+  private maybeFinishMap(call: LiveCall, m: MapState): void {
+    if (m.total !== undefined && m.done >= m.total && m.live.size === 0) this.untrack(call);
   }
 
   private completeCall(call: LiveCall, outcome: CallOutcome): void {
@@ -778,6 +885,7 @@ export class Engine {
           outcome: undefined,
           waiters: new Set(),
           deferred: undefined,
+          map: undefined,
         };
         this.track(call);
         for (const r of inputs) {

@@ -1,4 +1,4 @@
-import type { CallOutcome, EventMap, EventName, FunctionSpec, Payload } from "@skiff/protocol";
+import type { CallOutcome, EventMap, EventName, FunctionSpec, MapOutputWire, Payload } from "@skiff/protocol";
 import type { ContainerHandle } from "../provider.js";
 import type { DeferredWrite } from "../store/store.js";
 import type { Deque } from "./deque.js";
@@ -87,4 +87,22 @@ export interface LiveCall {
   waiters: Set<(outcome: CallOutcome) => void>;
   /** Set for `.remote` calls whose insert waits for the next group commit. */
   deferred: DeferredWrite | undefined;
+  /** Set for fan-out calls (`map`): inputs stream in, results stream out. */
+  map: MapState | undefined;
+}
+
+export interface MapState {
+  /** Inputs sent and not finished; at most `window`. */
+  live: Set<LiveInput>;
+  window: number;
+  /** Inputs finished so far. */
+  done: number;
+  /** Set by map.end: how many inputs there are in all. */
+  total: number | undefined;
+  /** Results not yet handed to the sink (flushed once per tick). */
+  out: MapOutputWire[];
+  flushScheduled: boolean;
+  sink: (items: MapOutputWire[]) => void;
+  /** Called once when the map is over (all results out, or cancelled). */
+  onDone: () => void;
 }

@@ -78,6 +78,17 @@ export class Connection {
     this.closeListeners.push(listener);
   }
 
+  private readonly dropListeners = new Set<(err: SkiffError) => void>();
+
+  /**
+   * Called whenever the socket drops (the connection may come back). Streams whose state
+   * lives on the server (a map's inputs) end with an error here. Returns an unsubscribe.
+   */
+  onDisconnect(listener: (err: SkiffError) => void): () => void {
+    this.dropListeners.add(listener);
+    return () => this.dropListeners.delete(listener);
+  }
+
   /** Keeps the process alive while something waits for events (a log stream). */
   hold(): () => void {
     this.holds++;
@@ -300,7 +311,9 @@ export class Connection {
       return;
     }
     this.state = "idle";
-    this.failAll(new ConnectionError(`lost the connection to ${this.opts.serverUrl} (${code})`), (p) => !p.retryable);
+    const lost = new ConnectionError(`lost the connection to ${this.opts.serverUrl} (${code})`);
+    for (const l of [...this.dropListeners]) l(lost);
+    this.failAll(lost, (p) => !p.retryable);
     // Drop events queued for the dead socket; requests were kept in `pending`.
     this.outbox = this.outbox.filter((m) => "id" in m && this.pending.has((m as { id: number }).id));
     if (this.pending.size > 0 || this.opts.keepAlive) void this.ensureOpen().catch(() => {});
@@ -308,6 +321,7 @@ export class Connection {
 
   private giveUp(err: SkiffError): void {
     this.state = "closed";
+    for (const l of [...this.dropListeners]) l(err);
     this.failAll(err, () => true);
     for (const l of this.closeListeners) l(err);
   }

@@ -1,0 +1,234 @@
+import { type MapInputWire, type MapOutputWire, newId, type ResultWire } from "@skiff/protocol";
+import type { Client } from "./client.js";
+import { currentInputId } from "./context.js";
+import { InvalidError, SkiffError, UserCodeError } from "./errors.js";
+import { encodeForWire, toPayload, unwrapResult } from "./payloads.js";
+
+export interface MapParams {
+  /** Yield results in input order (true) or as they finish (false). @defaultValue true */
+  orderOutputs?: boolean;
+  /** Yield a failed input as a UserCodeError instead of ending the map. @defaultValue false */
+  returnExceptions?: boolean;
+}
+
+export interface ForEachParams {
+  /** Keep going when an input fails. @defaultValue false */
+  ignoreExceptions?: boolean;
+}
+
+/** The results of a map: an AsyncIterable, with `toArray()` (Node 20 has no Array.fromAsync). */
+export class MapResult<T> implements AsyncIterable<T> {
+  constructor(private readonly make: () => AsyncGenerator<T>) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return this.make();
+  }
+
+  async toArray(): Promise<T[]> {
+    const out: T[] = [];
+    for await (const x of this) out.push(x);
+    return out;
+  }
+}
+
+/** Most inputs sent in one map.put; a batch also leaves when the next tick comes. */
+const PUT_BATCH = 512;
+
+/** What one input became on the client: sent, or failed here before sending. */
+type Local = { kind: "result"; result: ResultWire } | { kind: "error"; error: Error };
+
+function isIterable(v: unknown): v is Iterable<unknown> | AsyncIterable<unknown> {
+  return v != null && typeof v === "object" && (Symbol.iterator in v || Symbol.asyncIterator in v);
+}
+
+/** Splits `map(xs, ys, …, options?)`: a trailing plain object that is not iterable is the options. */
+export function splitMapArgs<O extends object>(
+  args: unknown[],
+): [Array<Iterable<unknown> | AsyncIterable<unknown>>, O] {
+  let opts = {} as O;
+  const rest = [...args];
+  const last = rest[rest.length - 1];
+  if (
+    rest.length > 0 &&
+    last !== null &&
+    typeof last === "object" &&
+    !isIterable(last) &&
+    Object.getPrototypeOf(last) === Object.prototype
+  ) {
+    opts = rest.pop() as O;
+  }
+  rest.forEach((it, i) => {
+    if (!isIterable(it)) throw new InvalidError(`map: input ${i} is not an array, iterable or async iterable`);
+  });
+  if (rest.length === 0) throw new InvalidError("map: give at least one iterable of inputs");
+  return [rest as Array<Iterable<unknown> | AsyncIterable<unknown>>, opts];
+}
+
+/**
+ * Zips iterables into argument lists. Iterables of different lengths are an error (naming the
+ * one that ran out), not a silent truncation: no input is dropped unseen.
+ */
+export async function* zipArgs(sources: Array<Iterable<unknown> | AsyncIterable<unknown>>): AsyncGenerator<unknown[]> {
+  const its = sources.map((s) =>
+    Symbol.asyncIterator in s
+      ? (s as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : (s as Iterable<unknown>)[Symbol.iterator](),
+  );
+  try {
+    for (let n = 0; ; n++) {
+      const steps = await Promise.all(its.map((it) => it.next()));
+      const ended = steps.filter((s) => s.done).length;
+      if (ended === steps.length) return;
+      if (ended > 0) {
+        const which = steps.findIndex((s) => s.done);
+        throw new InvalidError(
+          `map: the iterables have different lengths (input ${which} ended after ${n} items, others go on)`,
+        );
+      }
+      yield steps.map((s) => s.value);
+    }
+  } finally {
+    for (const it of its) await it.return?.();
+  }
+}
+
+/**
+ * Runs one fan-out call. Inputs are pulled from `argLists` only while fewer than the server's
+ * window are outstanding, so a generator of millions of inputs runs in bounded memory; results
+ * held for ordering are bounded by the same window. Leaving early cancels the rest.
+ */
+export async function* runMap(
+  client: Client,
+  functionId: string,
+  what: string,
+  argLists: AsyncIterator<unknown[]>,
+  params: MapParams,
+): AsyncGenerator<unknown> {
+  const ordered = params.orderOutputs ?? true;
+  const parentInputId = currentInputId();
+  const { callId, window } = await client.request("map.start", {
+    functionId,
+    idempotencyKey: newId("ik"),
+    ...(parentInputId ? { parentInputId } : {}),
+  });
+  const conn = client._connection;
+  const release = conn.hold();
+  const arrived: MapOutputWire[] = [];
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const stopSink = client._onMapOutputs(callId, (items) => {
+    for (const it of items) arrived.push(it);
+    poke();
+  });
+  const stopDrop = conn.onDisconnect((err) => {
+    failure ??= new SkiffError(`${what}: the connection to the server was lost during the map (${err.message})`, {
+      cause: err,
+    });
+    poke();
+  });
+
+  const held = new Map<number, Local>(); // finished, waiting for their turn (ordered mode)
+  let sent = 0; // inputs taken from the iterator (sent, or failed locally)
+  let finished = 0; // results received or local failures
+  let next = 0; // next index to yield in ordered mode
+  let exhausted = false;
+  let ended = false;
+  let completed = false;
+  let puts: Promise<unknown> = Promise.resolve();
+
+  const send = (batch: MapInputWire[]) => {
+    puts = Promise.all([puts, client.request("map.put", { callId, items: batch })]).catch((err: Error) => {
+      failure ??= err;
+      poke();
+    });
+  };
+
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      // Pull more inputs while the window allows.
+      let batch: MapInputWire[] = [];
+      while (!exhausted && sent - finished < window && batch.length < PUT_BATCH) {
+        const step = await argLists.next();
+        if (step.done) {
+          exhausted = true;
+          break;
+        }
+        const idx = sent++;
+        let bytes: Uint8Array;
+        try {
+          bytes = encodeForWire(step.value, `map input ${idx}: args`);
+        } catch (err) {
+          held.set(idx, { kind: "error", error: err as Error });
+          finished++;
+          continue;
+        }
+        batch.push({ idx, args: await toPayload(bytes, client) });
+        if (arrived.length > 0) break; // results are waiting: hand them out first
+      }
+      if (batch.length > 0) send(batch);
+      batch = [];
+      if (exhausted && !ended) {
+        ended = true;
+        const total = sent;
+        puts = puts
+          .then(() => client.request("map.end", { callId, total }))
+          .catch((err: Error) => {
+            failure ??= err;
+            poke();
+          });
+      }
+      // Hand out what has finished.
+      for (const out of arrived.splice(0)) {
+        finished++;
+        held.set(out.idx, { kind: "result", result: out.result });
+      }
+      const ready: Local[] = [];
+      if (ordered) {
+        while (held.has(next)) {
+          ready.push(held.get(next)!);
+          held.delete(next++);
+        }
+      } else {
+        for (const [idx, r] of held) {
+          ready.push(r);
+          held.delete(idx);
+        }
+      }
+      for (const r of ready) {
+        if (r.kind === "error") {
+          if (params.returnExceptions) yield new UserCodeError(r.error);
+          else throw r.error;
+          continue;
+        }
+        try {
+          yield await unwrapResult(r.result, client, what);
+        } catch (err) {
+          if (!params.returnExceptions) throw err;
+          yield err instanceof Error && !(err instanceof SkiffError) ? new UserCodeError(err) : err;
+        }
+      }
+      if (exhausted && finished === sent && held.size === 0) {
+        completed = true;
+        return;
+      }
+      if (failure) throw failure;
+      if (arrived.length === 0 && (exhausted || sent - finished >= window)) {
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+      }
+    }
+  } finally {
+    stopSink();
+    stopDrop();
+    release();
+    if (!completed) void client.request("call.cancel", { callId, terminateContainers: false }).catch(() => {});
+    await argLists.return?.(undefined);
+  }
+}

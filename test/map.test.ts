@@ -1,0 +1,126 @@
+// Fan-out: map, starmap, forEach, and several inputs per container.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type Client, Function_, InvalidError, UserCodeError } from "skiff";
+import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
+
+describe("map, starmap, forEach", () => {
+  let server: ServerProcess;
+  let client: Client;
+  const square = () => Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", "square", { client });
+
+  before(async () => {
+    server = await startServer();
+    const d = await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env });
+    assert.equal(d.code, 0, d.stderr);
+    client = server.client();
+  });
+  after(() => server.stop());
+
+  it("maps over an array in input order, with toArray()", async () => {
+    const xs = Array.from({ length: 3000 }, (_, i) => i);
+    const ys = await square().map(xs).toArray();
+    assert.deepEqual(
+      ys,
+      xs.map((x) => x * x),
+    );
+  });
+
+  it("pulls a lazy generator with backpressure and yields as completed when asked", async () => {
+    let pulled = 0;
+    async function* gen() {
+      for (let i = 0; i < 5; i++) {
+        pulled++;
+        yield i;
+      }
+    }
+    const f = Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", "reverseDelay", { client });
+    const got: number[] = [];
+    for await (const y of f.map(gen(), { orderOutputs: false })) got.push(y);
+    assert.equal(pulled, 5);
+    assert.deepEqual([...got].sort(), [0, 1, 2, 3, 4]);
+    assert.notDeepEqual(got, [0, 1, 2, 3, 4], "as completed, the slow small inputs come last");
+  });
+
+  it("zips several iterables into arguments, and starmap spreads tuples", async () => {
+    const add = Function_.fromName<Function_<(a: number, b: number) => Promise<number>>>("core-app", "add", { client });
+    assert.deepEqual(await add.map([1, 2, 3], [10, 20, 30]).toArray(), [11, 22, 33]);
+    assert.deepEqual(
+      await add
+        .starmap([
+          [1, 2],
+          [3, 4],
+        ])
+        .toArray(),
+      [3, 7],
+    );
+    await assert.rejects(
+      add.map([1, 2, 3], [10]).toArray(),
+      (e: Error) => e instanceof InvalidError && /different lengths \(input 1 ended after 1 items/.test(e.message),
+    );
+  });
+
+  it("yields failures as UserCodeError under returnExceptions, else ends the map with the error", async () => {
+    const picky = Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", "picky", { client });
+    const out = await picky.map([5, 7, 8], { returnExceptions: true }).toArray();
+    assert.equal(out[0], 10);
+    assert.ok(out[1] instanceof UserCodeError);
+    assert.equal(
+      (out[1] as UserCodeError).cause instanceof Error && ((out[1] as UserCodeError).cause as Error).name,
+      "RangeError",
+    );
+    assert.match((out[1] as Error).message, /7 is a multiple of 7/);
+    assert.equal(out[2], 16);
+    await assert.rejects(picky.map([1, 2, 14, 3]).toArray(), /14 is a multiple of 7/);
+  });
+
+  it("fails an input that cannot be sent, naming it, without losing the others", async () => {
+    const echo = Function_.fromName<Function_<(v: unknown) => Promise<unknown>>>("core-app", "echo", { client });
+    const out = await echo.map([1, { f: () => 1 }, 3], { returnExceptions: true }).toArray();
+    assert.equal(out[0], 1);
+    assert.ok(out[1] instanceof UserCodeError);
+    assert.match((out[1] as Error).message, /map input 1: args\[0\]\.f is a function/);
+    assert.equal(out[2], 3);
+  });
+
+  it("ends with the iterator's error when the input iterator throws", async () => {
+    async function* broken() {
+      yield 1;
+      yield 2;
+      throw new Error("source broke");
+    }
+    await assert.rejects(square().map(broken()).toArray(), /source broke/);
+  });
+
+  it("map([]) yields nothing and starts no container", async () => {
+    const fresh = Function_.fromName<Function_<() => Promise<string>>>("core-app", "renamed", { client });
+    assert.deepEqual(await fresh.map([]).toArray(), []);
+    assert.equal((await fresh.getCurrentStats()).numTotalRunners, 0);
+  });
+
+  it("cancels the rest when the loop is left early", async () => {
+    const sleeper = Function_.fromName<Function_<(ms: number) => Promise<number>>>("core-app", "sleeper", { client });
+    for await (const _ of sleeper.map(Array.from({ length: 30 }, () => 300))) break;
+    await waitFor(async () => (await sleeper.getCurrentStats()).backlog === 0, "the backlog to clear");
+  });
+
+  it("forEach runs for effect, and ignoreExceptions keeps going", async () => {
+    const picky = Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", "picky", { client });
+    await picky.forEach([1, 7, 2], { ignoreExceptions: true });
+    await assert.rejects(picky.forEach([1, 7, 2]), /7 is a multiple of 7/);
+  });
+
+  it("runs up to concurrency.maxInputs inputs at once in one container", async () => {
+    const f = Function_.fromName<Function_<(ms: number) => Promise<{ started: number; tag: number }>>>(
+      "core-app",
+      "overlapping",
+      { client },
+    );
+    const t0 = Date.now();
+    const out = await f.map([400, 400, 400, 400]).toArray();
+    assert.equal(new Set(out.map((o) => o.tag)).size, 1, "one container");
+    const spread = Math.max(...out.map((o) => o.started)) - Math.min(...out.map((o) => o.started));
+    assert.ok(spread < 200, `all four started together (spread ${spread} ms)`);
+    assert.ok(Date.now() - t0 < 1400, "ran in parallel, not one after another");
+  });
+});
