@@ -41,6 +41,12 @@ describe("calls to deployed functions", () => {
     assert.equal(await Function_.fromName("core-app", "renamed", { client }).remote(), "by name");
   });
 
+  it("local() runs the definition in this process", async () => {
+    const { square } = await import("./fixtures/core-app.js");
+    assert.equal(await square.local(6), 36);
+    assert.throws(() => fn("square").local(2), /handle to a deployed function/);
+  });
+
   it("keeps JavaScript types across the wire", async () => {
     const value = {
       n: 1.5,

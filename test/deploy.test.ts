@@ -167,6 +167,11 @@ describe("deploy, apps and the seed flows", () => {
     assert.equal(await core.remote("PLAIN"), "plain-value");
     assert.equal(await core.remote("API_KEY"), null, "another app's secret is not visible");
     assert.equal(await core.remote("SKIFF_CONTAINER_TOKEN"), null, "the container's credentials are not visible");
+    const environ = await Function_.lookup<Function_<(s: string) => Promise<boolean>>>("core-app", "environHas", {
+      client,
+    });
+    assert.equal(await environ.remote("SKIFF_CONTAINER_TOKEN"), false, "nor in /proc/self/environ");
+    assert.equal(await environ.remote("inline-value"), false, "secrets are not in /proc/self/environ");
     const del = await skiff(["secret", "delete", "api-keys"], { env: server.env });
     assert.equal(del.code, 0);
     const missing = await skiff(["deploy", "test/fixtures/named-secret-app.ts"], {

@@ -51,6 +51,25 @@ describe("faults and scaling", () => {
   });
 });
 
+describe("warm containers", () => {
+  it("keeps minContainers running with no calls at all", async () => {
+    const server = await startServer();
+    try {
+      assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
+      const warm = await Function_.lookup<Function_<() => Promise<number>>>("core-app", "warm", {
+        client: server.client(),
+      });
+      await waitFor(async () => (await warm.getCurrentStats()).numTotalRunners === 1, "the warm container");
+      const tag = await warm.remote();
+      await new Promise((r) => setTimeout(r, 600)); // scaledownWindowMs is 0: only minContainers keeps it
+      assert.equal((await warm.getCurrentStats()).numTotalRunners, 1);
+      assert.equal(await warm.remote(), tag, "the same container served both calls");
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe("start failures", () => {
   it("backs off when containers keep dying before they start", async () => {
     const server = await startServer({ args: ["--warm-pool", "0"] });

@@ -51,3 +51,18 @@ describe("container isolation (bubblewrap)", () => {
     assert.equal(await read.remote(join(local, "bundle.mjs")), "error: ENOENT");
   });
 });
+
+describe("without a sandbox", () => {
+  it("runs functions as plain processes when asked (--sandbox none)", async () => {
+    const server = await startServer({ args: ["--sandbox", "none"] });
+    try {
+      assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
+      const square = Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", "square", {
+        client: server.client(),
+      });
+      assert.equal(await square.remote(5), 25);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -12,9 +13,11 @@ import { UsageError } from "./errors.js";
  * the App objects it defines are the ones the CLI binds to the server.
  */
 export async function loadApps(bundle: Bundle): Promise<App[]> {
-  const dir = join(tmpdir(), `skiff-local-${process.getuid?.() ?? "u"}`, bundle.hash.slice(0, 16));
-  mkdirSync(join(dir, "node_modules"), { recursive: true });
   const skiffDir = dirname(createRequire(import.meta.url).resolve("skiff/package.json"));
+  // Keyed by the SDK's location too: two checkouts must never share a link to one of them.
+  const key = createHash("sha256").update(skiffDir).update(bundle.hash).digest("hex").slice(0, 24);
+  const dir = join(tmpdir(), `skiff-local-${process.getuid?.() ?? "u"}`, key);
+  mkdirSync(join(dir, "node_modules"), { recursive: true });
   try {
     symlinkSync(skiffDir, join(dir, "node_modules", "skiff"), "dir");
   } catch (err) {

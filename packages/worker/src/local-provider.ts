@@ -77,19 +77,18 @@ export class LocalProvider implements WorkerProvider {
     return this.gpus;
   }
 
-  private spawnRuntime(
-    controlSocket: string,
-    blockNetwork: boolean,
-    memoryMiB: number | undefined,
-    env: Record<string, string>,
-  ): Proc {
+  /**
+   * Starts a runtime that waits for its container on stdin. Credentials and secrets travel
+   * that way, never in the process environment (readable in /proc/<pid>/environ).
+   */
+  private spawnRuntime(controlSocket: string, blockNetwork: boolean, memoryMiB: number | undefined): Proc {
     const hostWorkdir = this.sandbox.name === "none" ? mkdtempSync(join(tmpdir(), "skiff-ct-")) : "";
     const workdir = this.sandbox.workdir(hostWorkdir);
     const baseEnv: Record<string, string> = {
       PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
       HOME: workdir,
       LANG: process.env.LANG ?? "C.UTF-8",
-      ...env,
+      SKIFF_ASSIGN_VIA_STDIN: "1",
       SKIFF_CONTROL_SOCKET: this.sandbox.socketPath(controlSocket),
       SKIFF_WORKDIR: workdir,
     };
@@ -132,7 +131,7 @@ export class LocalProvider implements WorkerProvider {
   private refill(): void {
     if (this.closed || !this.opts.controlSocket) return;
     while (this.pool.length < this.poolSize) {
-      this.pool.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, { SKIFF_POOLED: "1" }));
+      this.pool.push(this.spawnRuntime(this.opts.controlSocket, false, undefined));
     }
   }
 
@@ -171,10 +170,10 @@ export class LocalProvider implements WorkerProvider {
       this.poolFailures = 0;
       this.refill();
     } else {
-      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, this.containerEnv(spec));
+      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB);
       proc.events = events;
       proc.containerId = spec.containerId;
-      proc.child.stdin!.end();
+      proc.child.stdin!.end(`${JSON.stringify({ env: this.containerEnv(spec) })}\n`);
     }
     const p = proc;
     return {

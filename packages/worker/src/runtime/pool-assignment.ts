@@ -1,11 +1,12 @@
 /**
- * A pre-started ("pooled") runtime waits here, with its modules already loaded, until the
- * provider hands it a container over stdin: one JSON line with the container's env. A scale-up
- * then pays only for loading the bundle, not for starting a process.
+ * The runtime waits here, with its modules already loaded, until the provider hands it a
+ * container over stdin: one JSON line with the container's env (credentials and secrets, kept
+ * out of /proc/<pid>/environ). Pre-started ("pooled") runtimes wait long; a scale-up then pays
+ * only for loading the bundle, not for starting a process.
  */
 export async function awaitPoolAssignment(): Promise<void> {
-  if (!process.env.SKIFF_POOLED) return;
-  delete process.env.SKIFF_POOLED;
+  if (!process.env.SKIFF_ASSIGN_VIA_STDIN) return;
+  delete process.env.SKIFF_ASSIGN_VIA_STDIN;
   await import("ws"); // the connection's transport, loaded while idle
   const line = await new Promise<string>((resolve) => {
     let buf = "";
