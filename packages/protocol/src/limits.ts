@@ -17,3 +17,6 @@ export const MAX_MESSAGES_PER_FRAME = 100_000;
 
 /** Largest bundle (the app's code) a client may upload. */
 export const MAX_BUNDLE_BYTES = 32 * 1024 * 1024;
+
+/** Items of one generator in flight (yielded, not yet taken by the consumer). */
+export const GENERATOR_WINDOW = 1024;

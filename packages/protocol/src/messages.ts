@@ -182,6 +182,11 @@ export interface RequestMap {
   "map.put": [{ callId: string; items: MapInputWire[] }, Record<string, never>];
   /** No more inputs: `total` were sent. */
   "map.end": [{ callId: string; total: number }, Record<string, never>];
+  /** Starts a generator call; its items come back as gen.items events, acknowledged with gen.ack. */
+  "gen.start": [
+    { functionId: string; args: Payload; idempotencyKey: string; parentInputId?: string },
+    { callId: string /** Most items in flight (sent, not acknowledged). */; window: number },
+  ];
   "call.get": [{ callId: string; timeoutMs?: number }, { outcome: CallOutcome }];
   "call.cancel": [{ callId: string; terminateContainers: boolean }, Record<string, never>];
   "secret.create": [
@@ -269,6 +274,12 @@ export interface EventMap {
   cancel: { inputIds: string[]; reason: "cancelled" | "timeout" };
   /** server -> container: finish what is running, then exit. */
   shutdown: { graceMs: number };
+  /** container -> server: items a generator yielded, in order. */
+  "gen.items": { inputId: string; attempt: number; items: Payload[] };
+  /** server -> client: items of a generator call, in order; `end` once it is over. */
+  "gen.stream": { callId: string; items: Payload[]; end?: ResultWire };
+  /** client -> server, server -> container: `consumed` more items were taken by the consumer. */
+  "gen.ack": { callId?: string; inputId?: string; consumed: number };
   /** server -> client: results of a map, as they finish (any order). */
   "map.outputs": { callId: string; items: MapOutputWire[] };
   /** server -> client: a log line of a followed app. */

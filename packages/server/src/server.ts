@@ -204,12 +204,21 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
     },
     request: (peer, msg) => handleRequest(peer, msg, deps),
     event(peer, msg) {
+      const b = msg.b as Record<string, unknown>;
+      if (peer.role === "client" && msg.t === "gen.ack") {
+        const callId = b?.callId;
+        const consumed = b?.consumed;
+        if (typeof callId !== "string" || typeof consumed !== "number" || !(consumed > 0)) {
+          return peer.close(1002, "gen.ack needs callId and a positive consumed");
+        }
+        if (peer.streams.has(callId)) deps.engine.streamAck(callId, consumed);
+        return;
+      }
       if (peer.role !== "container" || !peer.containerId) {
         peer.close(1002, `unexpected event ${msg.t}`);
         return;
       }
       const id = peer.containerId;
-      const b = msg.b as Record<string, unknown>;
       switch (msg.t) {
         case "container.ready":
           deps.engine.containerReady(id);
@@ -221,6 +230,14 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           if (!Array.isArray(b?.items)) return peer.close(1002, "outputs.items must be an array");
           deps.engine.containerOutputs(id, b.items as OutputWire[]);
           return;
+        case "gen.items": {
+          const g = b as EventMap["gen.items"];
+          if (typeof g?.inputId !== "string" || typeof g.attempt !== "number" || !Array.isArray(g.items)) {
+            return peer.close(1002, "gen.items needs inputId, attempt and items");
+          }
+          deps.engine.containerGenItems(id, g.inputId, g.attempt, g.items);
+          return;
+        }
         case "logs":
           if (!Array.isArray(b?.items)) return peer.close(1002, "logs.items must be an array");
           deps.engine.containerLogs(id, b.items as EventMap["logs"]["items"]);

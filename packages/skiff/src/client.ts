@@ -1,4 +1,4 @@
-import type { MapOutputWire, RequestName, RequestParams, RequestResult } from "@skiff/protocol";
+import type { EventMap, MapOutputWire, RequestName, RequestParams, RequestResult } from "@skiff/protocol";
 import { type ClientConfig, loadConfig } from "./config.js";
 import { ConnectionError } from "./errors.js";
 import { Connection, type RequestOptions } from "./transport/connection.js";
@@ -17,6 +17,7 @@ export class Client {
   readonly environment: string;
   private readonly connection: Connection;
   private readonly mapSinks = new Map<string, (items: MapOutputWire[]) => void>();
+  private readonly genSinks = new Map<string, (ev: EventMap["gen.stream"]) => void>();
 
   constructor(params: ClientParams) {
     this.serverUrl = params.serverUrl;
@@ -29,6 +30,13 @@ export class Client {
       keepAlive: params.keepAlive ?? false,
     });
     this.connection.on("map.outputs", ({ callId, items }) => this.mapSinks.get(callId)?.(items));
+    this.connection.on("gen.stream", (ev) => this.genSinks.get(ev.callId)?.(ev));
+  }
+
+  /** Internal: routes a generator call's items to its iterator. */
+  _onGenStream(callId: string, sink: (ev: EventMap["gen.stream"]) => void): () => void {
+    this.genSinks.set(callId, sink);
+    return () => this.genSinks.delete(callId);
   }
 
   /** Internal: routes a map's results to its iterator. */

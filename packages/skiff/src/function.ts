@@ -6,6 +6,7 @@ import { currentInputId } from "./context.js";
 import { InvalidError, NotSupportedError, SkiffError, type UserCodeError } from "./errors.js";
 import { FunctionCall } from "./function-call.js";
 import type { NormalizedFunctionOptions } from "./function-options.js";
+import { runGenerator } from "./generator.js";
 import { type ForEachParams, type MapParams, MapResult, runMap, splitMapArgs, zipArgs } from "./map.js";
 import { encodeForWire, toPayload, unwrapOutcome } from "./payloads.js";
 
@@ -13,6 +14,8 @@ import { encodeForWire, toPayload, unwrapOutcome } from "./payloads.js";
 export type AnyFunction = (...args: never[]) => unknown;
 export type ArgsOf<F> = F extends (...args: infer A) => unknown ? A : never;
 export type ResultOf<F> = F extends (...args: never[]) => infer R ? Awaited<R> : never;
+/** What a generator function yields. */
+export type YieldOf<F> = F extends (...args: never[]) => AsyncGenerator<infer Y> | Generator<infer Y> ? Y : never;
 
 export interface FunctionLookupParams {
   /** Defaults to the client's environment. */
@@ -282,6 +285,23 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     );
     if (!res.outcome) throw new SkiffError("server replied without an outcome");
     return (await unwrapOutcome(res.outcome, b.client, `${b.info.appName}.${b.info.name}`)) as ResultOf<F>;
+  }
+
+  /**
+   * Runs a generator function in a container and yields its items as they are produced.
+   * @throws InvalidError (on iteration) if the function is not a generator function.
+   */
+  remoteGen(...args: ArgsOf<F>): AsyncIterable<YieldOf<F>> {
+    const bytes = encodeForWire(args, "args");
+    const self = this;
+    return {
+      [Symbol.asyncIterator]: () =>
+        (async function* () {
+          const b = await self.resolve();
+          if (!b.info.isGenerator) throw new InvalidError(`${b.info.name} is not a generator function: call remote()`);
+          yield* runGenerator(b.client, b.info.functionId, `${b.info.appName}.${b.info.name}`, bytes);
+        })() as AsyncIterator<YieldOf<F>>,
+    };
   }
 
   /** Starts a call and returns at once; collect it later with `get()`, from anywhere. */

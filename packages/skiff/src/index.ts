@@ -43,6 +43,7 @@ export {
   type FunctionLookupParams,
   isGeneratorFunction,
   type ResultOf,
+  type YieldOf,
 } from "./function.js";
 export {
   type CallResult,

@@ -38,6 +38,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   "blob.get",
   "function.lookup",
   "call.create",
+  "gen.start",
   "map.start",
   "map.put",
   "map.end",
@@ -154,6 +155,29 @@ export const handlers: HandlerTable = {
     return d.engine
       .awaitCall(callId, undefined, (cancel) => peer.cleanups.add(cancel))
       .then((outcome) => ({ callId, ...(outcome ? { outcome } : {}) }));
+  },
+  "gen.start"(peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const functionId = str(q, "functionId", { max: 64 });
+    const args = payload(q, "args");
+    const idempotencyKey = str(q, "idempotencyKey", { max: 128 });
+    const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
+    const cancel = () => {
+      try {
+        d.engine.cancelCall(r.callId, false);
+      } catch {}
+    };
+    const r = d.engine.startStream({ functionId, args, idempotencyKey, parentInputId }, (items, end) => {
+      peer.send("gen.stream", { callId: r.callId, items, ...(end ? { end } : {}) });
+      if (end) {
+        peer.streams.delete(r.callId);
+        peer.cleanups.delete(cancel);
+      }
+    });
+    // The stream goes to this connection only: when it closes, the generator is cancelled.
+    peer.streams.add(r.callId);
+    peer.cleanups.add(cancel);
+    return r;
   },
   "map.start"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;

@@ -44,6 +44,8 @@ export class Peer {
   containerId: string | undefined;
   /** Cleanups run when the connection closes (waiters, log follows). */
   readonly cleanups = new Set<() => void>();
+  /** Generator calls streaming to this connection: only it may acknowledge them. */
+  readonly streams = new Set<string>();
   /** Maps this connection started: only it may feed them; they end with it. */
   readonly maps = new Set<string>();
   /** Log follows by subscription id. */

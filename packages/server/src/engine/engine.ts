@@ -3,6 +3,7 @@ import {
   encodePayload,
   type FunctionSpec,
   type FunctionStats,
+  GENERATOR_WINDOW,
   type LogEntry,
   type MapInputWire,
   type MapOutputWire,
@@ -171,6 +172,7 @@ export class Engine {
       waiters: new Set(),
       deferred: undefined,
       map: undefined,
+      stream: undefined,
     };
     const input = this.newInput(call, 0, p.args);
     call.inputs.push(input);
@@ -403,7 +405,9 @@ export class Engine {
     if (input.timer) clearTimeout(input.timer);
     input.timer = undefined;
     const policy = input.call.fn.spec.options.retries;
-    if (input.failures < policy.maxRetries && input.call.fn.live) {
+    // A generator that already yielded is not retried: its consumer has seen those items.
+    const yielded = (input.call.stream?.yielded ?? 0) > 0;
+    if (input.failures < policy.maxRetries && input.call.fn.live && !yielded) {
       input.failures++;
       input.status = "retry_wait";
       input.container = undefined;
@@ -436,7 +440,65 @@ export class Engine {
       this.mapResult(call, call.map, input, result);
       return;
     }
+    if (call.stream) {
+      call.stream.sink([], result);
+      this.untrack(call);
+      return;
+    }
     if (call.inputs.every((i) => i.status === "done")) this.completeCall(call, { kind: "result", result });
+  }
+
+  // ---- generators ------------------------------------------------------------------
+
+  /**
+   * Starts a generator call: items are forwarded to `sink` as the container yields them; the
+   * caller's acknowledgements go back to the container, whose generator pauses while
+   * GENERATOR_WINDOW items are unacknowledged. Nothing is buffered here.
+   */
+  startStream(
+    p: { functionId: string; args: Payload; idempotencyKey: string; parentInputId: string | undefined },
+    sink: (items: Payload[], end?: ResultWire) => void,
+  ): { callId: string; window: number } {
+    const fn = this.functions.get(p.functionId);
+    if (!fn?.live) throw new ApiError("not_found", `function ${p.functionId} is not running`);
+    if (!fn.spec.isGenerator)
+      throw new ApiError("invalid_argument", `${fn.appName}.${fn.name} is not a generator function: call remote()`);
+    const call: LiveCall = {
+      id: newId("fc"),
+      fn,
+      kind: "remote",
+      idempotencyKey: null,
+      parentInputId: p.parentInputId ?? null,
+      createdAt: Date.now(),
+      inputs: [],
+      outcome: undefined,
+      waiters: new Set(),
+      deferred: undefined,
+      map: undefined,
+      stream: { sink, yielded: 0 },
+    };
+    const input = this.newInput(call, 0, p.args);
+    call.inputs.push(input);
+    this.track(call);
+    this.enqueue(input);
+    return { callId: call.id, window: GENERATOR_WINDOW };
+  }
+
+  /** Items yielded by a container's generator. */
+  containerGenItems(containerId: string, inputId: string, attempt: number, items: Payload[]): void {
+    const input = this.inputs.get(inputId);
+    const c = this.containers.get(containerId);
+    if (!input?.call.stream || !c || input.container !== c || input.attempt !== attempt || input.status !== "running")
+      return;
+    input.call.stream.yielded += items.length;
+    input.call.stream.sink(items);
+  }
+
+  /** The caller took `consumed` more items: let the container's generator go on. */
+  streamAck(callId: string, consumed: number): void {
+    const call = this.calls.get(callId);
+    const input = call?.stream ? call.inputs[0] : undefined;
+    if (input?.status === "running") input.container?.channel?.send("gen.ack", { inputId: input.id, consumed });
   }
 
   // ---- fan-out (map) ---------------------------------------------------------------
@@ -466,6 +528,7 @@ export class Engine {
       waiters: new Set(),
       deferred: undefined,
       map: { live: new Set(), window, done: 0, total: undefined, out: [], flushScheduled: false, sink, onDone },
+      stream: undefined,
     };
     this.track(call);
     return { callId: call.id, window };
@@ -811,7 +874,12 @@ export class Engine {
       if (ra.timedOut || input.status !== "running" || input.attempt !== ra.attempt) continue;
       if (input.timer) clearTimeout(input.timer);
       input.lost++;
-      if (input.lost >= MAX_LOST) {
+      if ((input.call.stream?.yielded ?? 0) > 0) {
+        this.finishInput(input, {
+          status: "terminated",
+          message: `the container running this generator stopped after it yielded (${reason})`,
+        });
+      } else if (input.lost >= MAX_LOST) {
         this.finishInput(input, {
           status: "terminated",
           message: `the container running this input stopped ${input.lost} times (last: ${reason})`,
@@ -886,6 +954,7 @@ export class Engine {
           waiters: new Set(),
           deferred: undefined,
           map: undefined,
+          stream: undefined,
         };
         this.track(call);
         for (const r of inputs) {

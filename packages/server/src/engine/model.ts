@@ -1,4 +1,12 @@
-import type { CallOutcome, EventMap, EventName, FunctionSpec, MapOutputWire, Payload } from "@skiff/protocol";
+import type {
+  CallOutcome,
+  EventMap,
+  EventName,
+  FunctionSpec,
+  MapOutputWire,
+  Payload,
+  ResultWire,
+} from "@skiff/protocol";
 import type { ContainerHandle } from "../provider.js";
 import type { DeferredWrite } from "../store/store.js";
 import type { Deque } from "./deque.js";
@@ -89,6 +97,14 @@ export interface LiveCall {
   deferred: DeferredWrite | undefined;
   /** Set for fan-out calls (`map`): inputs stream in, results stream out. */
   map: MapState | undefined;
+  /** Set for generator calls: items stream out to the caller as they are yielded. */
+  stream: StreamState | undefined;
+}
+
+export interface StreamState {
+  sink: (items: Payload[], end?: ResultWire) => void;
+  /** Items forwarded so far; once above zero the call is not retried. */
+  yielded: number;
 }
 
 export interface MapState {

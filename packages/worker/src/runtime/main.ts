@@ -92,7 +92,12 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
       const fn = app._function(a.functionName);
       if (!fn) throw new Error(`app "${a.appName}" has no function "${a.functionName}" in this bundle`);
       app._bind(client, a.appFunctions);
-      runner = new InputRunner(fn, client, (out) => conn.emit("outputs", { items: [out] }));
+      runner = new InputRunner(
+        fn,
+        client,
+        (out) => conn.emit("outputs", { items: [out] }),
+        (inputId, attempt, items) => conn.emit("gen.items", { inputId, attempt, items }),
+      );
       conn.emit("container.ready", {});
     } catch (err) {
       conn.emit("container.init_failed", { error: encodeError(err) });
@@ -104,6 +109,9 @@ conn.on("inputs", ({ items }) => {
   for (const wire of items) runner?.start(wire);
 });
 conn.on("cancel", ({ inputIds, reason }) => runner?.cancel(inputIds, reason));
+conn.on("gen.ack", ({ inputId, consumed }) => {
+  if (inputId) runner?.ack(inputId, consumed);
+});
 conn.on("shutdown", ({ graceMs }) => {
   const deadline = Date.now() + graceMs;
   const check = () => {

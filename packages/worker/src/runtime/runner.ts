@@ -1,5 +1,12 @@
-import { encodePayload, type InputWire, type OutputWire, type Payload, type ResultWire } from "@skiff/protocol";
-import { type Client, type Function_, fromPayload, toPayload } from "skiff";
+import {
+  encodePayload,
+  GENERATOR_WINDOW,
+  type InputWire,
+  type OutputWire,
+  type Payload,
+  type ResultWire,
+} from "@skiff/protocol";
+import { type Client, type Function_, fromPayload, isGeneratorFunction, toPayload } from "skiff";
 import { inputStorage } from "./input-context.js";
 
 /** Turns anything thrown into an Error the caller can read, and encodes it. */
@@ -29,7 +36,13 @@ export function encodeError(err: unknown): Uint8Array {
 export interface RunningInput {
   wire: InputWire;
   abort: AbortController;
+  /** Generators: items the consumer has taken, and a wake-up for a paused generator. */
+  acked: number;
+  wake: (() => void) | undefined;
 }
+
+/** Sends a generator's yielded items (batched per tick by the connection). */
+export type ItemSink = (inputId: string, attempt: number, items: Payload[]) => void;
 
 /**
  * Runs inputs of one function and reports each outcome once. Concurrency is bounded by the
@@ -42,11 +55,22 @@ export class InputRunner {
     private readonly fn: Function_,
     private readonly client: Client,
     private readonly report: (out: OutputWire) => void,
+    private readonly sendItems: ItemSink,
   ) {}
+
+  /** The consumer took `consumed` more items of a generator input. */
+  ack(inputId: string, consumed: number): void {
+    const r = this.running.get(inputId);
+    if (!r) return;
+    r.acked += consumed;
+    const w = r.wake;
+    r.wake = undefined;
+    w?.();
+  }
 
   start(wire: InputWire): void {
     const abort = new AbortController();
-    this.running.set(wire.inputId, { wire, abort });
+    this.running.set(wire.inputId, { wire, abort, acked: 0, wake: undefined });
     const started = performance.now();
     void this.run(wire, abort.signal).then((result) => {
       if (!this.running.has(wire.inputId)) return;
@@ -73,6 +97,51 @@ export class InputRunner {
     }
   }
 
+  /**
+   * Streams a generator's items, pausing while GENERATOR_WINDOW of them wait for the consumer,
+   * so a slow consumer slows the generator and nothing piles up in memory.
+   */
+  private async drain(
+    wire: InputWire,
+    it: AsyncIterator<unknown> | Iterator<unknown>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const r = this.running.get(wire.inputId)!;
+    let sent = 0;
+    let batch: Payload[] = [];
+    let flushScheduled = false;
+    const flush = () => {
+      flushScheduled = false;
+      if (batch.length === 0) return;
+      const items = batch;
+      batch = [];
+      this.sendItems(wire.inputId, wire.attempt, items);
+    };
+    try {
+      for (;;) {
+        if (signal.aborted) return;
+        const step = await it.next();
+        if (step.done) break;
+        batch.push(await toPayload(encodePayload(step.value, `yield[${sent}]`), this.client));
+        sent++;
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+        while (sent - r.acked >= GENERATOR_WINDOW && !signal.aborted) {
+          flush();
+          await new Promise<void>((res) => {
+            r.wake = res;
+            signal.addEventListener("abort", () => res(), { once: true });
+          });
+        }
+      }
+    } finally {
+      flush();
+      if (signal.aborted) await it.return?.();
+    }
+  }
+
   private async run(wire: InputWire, signal: AbortSignal): Promise<ResultWire> {
     let args: unknown;
     try {
@@ -84,9 +153,14 @@ export class InputRunner {
     const ctx = { id: wire.inputId, functionCallId: wire.callId, attempt: wire.attempt, signal };
     let value: unknown;
     try {
-      value = await inputStorage.run(ctx, () =>
-        (this.fn._impl as (...a: unknown[]) => unknown)(...(args as unknown[])),
-      );
+      value = await inputStorage.run(ctx, async () => {
+        const out = (this.fn._impl as (...a: unknown[]) => unknown)(...(args as unknown[]));
+        if (isGeneratorFunction(this.fn._impl)) {
+          await this.drain(wire, out as AsyncIterator<unknown> | Iterator<unknown>, signal);
+          return undefined;
+        }
+        return out;
+      });
     } catch (err) {
       return { status: "failure", error: encodeError(err) };
     }
