@@ -123,4 +123,33 @@ describe("map, starmap, forEach", () => {
     assert.ok(spread < 200, `all four started together (spread ${spread} ms)`);
     assert.ok(Date.now() - t0 < 1400, "ran in parallel, not one after another");
   });
+
+  it("records the call graph of a spawned call, with live statuses", async () => {
+    const outer = Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", "fanOutOuter", { client });
+    const call = await outer.spawn(2);
+    assert.equal(await call.get(), 4 + 9 + 40);
+    const graph = await call.getCallGraph();
+    assert.equal(graph.length, 1);
+    const root = graph[0]!;
+    assert.equal(root.functionName, "fanOutOuter");
+    assert.equal(root.functionCallId, call.objectId);
+    assert.equal(root.status, "success");
+    assert.match(root.taskId, /^ct-/);
+    assert.deepEqual(
+      root.children.map((c) => c.functionName),
+      ["square", "square", "fanOutInner"],
+    );
+    const inner = root.children[2]!;
+    assert.deepEqual(
+      inner.children.map((c) => [c.functionName, c.status]),
+      [["square", "success"]],
+    );
+    const pending = await Function_.fromName<Function_<(ms: number) => Promise<number>>>("core-app", "sleeper", {
+      client,
+    }).spawn(800);
+    await waitFor(async () => (await pending.getCallGraph())[0]?.taskId.startsWith("ct-"), "the input to start");
+    assert.equal((await pending.getCallGraph())[0]!.status, "pending");
+    await pending.get();
+    assert.equal((await pending.getCallGraph())[0]!.status, "success");
+  });
 });

@@ -50,6 +50,17 @@ export interface FunctionInfo {
   isGenerator: boolean;
 }
 
+/** One input in a call graph (api.md §6), with the calls made while it ran. */
+export interface InputInfo {
+  inputId: string;
+  functionCallId: string;
+  functionName: string;
+  /** The container that ran it ("" while it waits). */
+  taskId: string;
+  status: "pending" | "success" | "failure" | "init_failure" | "terminated" | "timeout";
+  children: InputInfo[];
+}
+
 /** Live numbers of one function (api.md §2 getCurrentStats). */
 export interface FunctionStats {
   /** Inputs waiting for a container. */
@@ -188,6 +199,7 @@ export interface RequestMap {
     { callId: string /** Most items in flight (sent, not acknowledged). */; window: number },
   ];
   "call.get": [{ callId: string; timeoutMs?: number }, { outcome: CallOutcome }];
+  "call.graph": [{ callId: string }, { inputs: InputInfo[] }];
   "call.cancel": [{ callId: string; terminateContainers: boolean }, Record<string, never>];
   "secret.create": [
     { name: string; environment: string; values: Record<string, string>; overwrite: boolean },

@@ -1,3 +1,4 @@
+import type { InputInfo } from "@skiff/protocol";
 import { type Client, resolveClient } from "./client.js";
 import { InvalidError } from "./errors.js";
 import { unwrapOutcome } from "./payloads.js";
@@ -55,6 +56,16 @@ export class FunctionCall<T = unknown> {
       { retryable: true },
     );
     return (await unwrapOutcome(outcome, client, `call ${this.objectId}`)) as T;
+  }
+
+  /**
+   * The call's inputs as trees: each with the calls made while it ran (api.md §6). Spawned
+   * calls and calls made from inside a function are recorded.
+   */
+  async getCallGraph(): Promise<InputInfo[]> {
+    const client = await resolveClient(this.client);
+    const { inputs } = await client.request("call.graph", { callId: this.objectId }, { retryable: true });
+    return inputs;
   }
 
   /** Cancels every input of the call that has not finished. A cancelled input is never retried. */

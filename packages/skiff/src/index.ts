@@ -1,4 +1,4 @@
-export type { FunctionStats } from "@skiff/protocol";
+export type { FunctionStats, InputInfo } from "@skiff/protocol";
 export { App, resolveApps } from "./app.js";
 export { Client, type ClientParams } from "./client.js";
 export {

@@ -113,3 +113,18 @@ SELECT ts, app_id AS appId, function_name AS functionName, input_id AS inputId, 
 
 -- name: trimLogs
 DELETE FROM logs WHERE app_id = @appId AND seq <= (SELECT seq FROM logs WHERE app_id = @appId ORDER BY seq DESC LIMIT 1 OFFSET @keep);
+
+-- name: insertGraphInput
+INSERT OR IGNORE INTO graph_inputs (input_id, call_id, parent_input_id, function_name, task_id, status, created_at) VALUES (@inputId, @callId, @parentInputId, @functionName, NULL, 'pending', @createdAt);
+
+-- name: updateGraphInput
+UPDATE graph_inputs SET task_id = coalesce(@taskId, task_id), status = @status WHERE input_id = @inputId;
+
+-- name: graphInputsOfCall
+SELECT input_id AS inputId, call_id AS functionCallId, function_name AS functionName, task_id AS taskId, status FROM graph_inputs WHERE call_id = @callId ORDER BY created_at, input_id LIMIT 10000;
+
+-- name: graphChildren
+SELECT input_id AS inputId, call_id AS functionCallId, function_name AS functionName, task_id AS taskId, status FROM graph_inputs WHERE parent_input_id = @parentInputId ORDER BY created_at, input_id LIMIT 10000;
+
+-- name: trimGraph
+DELETE FROM graph_inputs WHERE created_at < @before;

@@ -43,6 +43,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   "map.put",
   "map.end",
   "call.get",
+  "call.graph",
   "call.cancel",
 ]);
 /** Requests only an admin token may make. */
@@ -233,6 +234,9 @@ export const handlers: HandlerTable = {
         if (!outcome) throw new ApiError("timeout", `call ${callId} has no result yet (waited ${timeoutMs} ms)`);
         return { outcome };
       });
+  },
+  "call.graph"(_peer, p, d) {
+    return { inputs: d.engine.callGraph(str(p as unknown as Record<string, unknown>, "callId", { max: 64 })) };
   },
   "call.cancel"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;

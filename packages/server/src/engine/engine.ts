@@ -4,6 +4,7 @@ import {
   type FunctionSpec,
   type FunctionStats,
   GENERATOR_WINDOW,
+  type InputInfo,
   type LogEntry,
   type MapInputWire,
   type MapOutputWire,
@@ -15,7 +16,7 @@ import {
 import { ApiError } from "../api/api-error.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { ContainerSpec, WorkerProvider } from "../provider.js";
-import type { Store } from "../store/store.js";
+import type { GraphRow, Store } from "../store/store.js";
 import { Deque } from "./deque.js";
 import type { LogHub } from "./log-hub.js";
 import type {
@@ -153,27 +154,9 @@ export class Engine {
     if (recent) return { callId: recent.callId, existing: true, outcome: recent.outcome };
     const prior = this.o.store.getCallByIdempotencyKey(p.idempotencyKey);
     if (prior) return { callId: prior.id, existing: true };
-    const fn = this.functions.get(p.functionId);
-    if (!fn?.live)
-      throw new ApiError(
-        "not_found",
-        `function ${p.functionId} is not running (its app was stopped or redeployed without it)`,
-      );
-    const now = Date.now();
-    const call: LiveCall = {
-      id: newId("fc"),
-      fn,
-      kind: p.kind,
-      idempotencyKey: p.idempotencyKey,
-      parentInputId: p.parentInputId ?? null,
-      createdAt: now,
-      inputs: [],
-      outcome: undefined,
-      waiters: new Set(),
-      deferred: undefined,
-      map: undefined,
-      stream: undefined,
-    };
+    const fn = this.liveFunction(p.functionId);
+    const call = this.newCall(fn, p.parentInputId, { kind: p.kind, idempotencyKey: p.idempotencyKey });
+    const now = call.createdAt;
     const input = this.newInput(call, 0, p.args);
     call.inputs.push(input);
     this.track(call);
@@ -192,6 +175,36 @@ export class Engine {
     else this.o.store.insertCall(row, inputs);
     this.enqueue(input);
     return { callId: call.id, existing: false };
+  }
+
+  /** A live function by id, or not_found. */
+  private liveFunction(functionId: string): LiveFunction {
+    const fn = this.functions.get(functionId);
+    if (!fn?.live)
+      throw new ApiError(
+        "not_found",
+        `function ${functionId} is not running (its app was stopped or redeployed without it)`,
+      );
+    return fn;
+  }
+
+  /** A new call of `fn`; the kind-specific parts are given in `extra`. */
+  private newCall(fn: LiveFunction, parentInputId: string | undefined, extra: Partial<LiveCall>): LiveCall {
+    return {
+      id: newId("fc"),
+      fn,
+      kind: "remote",
+      idempotencyKey: null,
+      parentInputId: parentInputId ?? null,
+      createdAt: Date.now(),
+      inputs: [],
+      outcome: undefined,
+      waiters: new Set(),
+      deferred: undefined,
+      map: undefined,
+      stream: undefined,
+      ...extra,
+    };
   }
 
   private track(call: LiveCall): void {
@@ -214,9 +227,9 @@ export class Engine {
     if (call.deferred) this.o.store.materialize(call.deferred);
   }
 
-  private newInput(call: LiveCall, idx: number, args: Payload): LiveInput {
+  private newInput(call: LiveCall, idx: number, args: Payload, id = newId("in")): LiveInput {
     const input: LiveInput = {
-      id: newId("in"),
+      id,
       call,
       idx,
       args,
@@ -224,11 +237,21 @@ export class Engine {
       failures: 0,
       lost: 0,
       status: "pending",
+      graph: call.kind === "spawn" || call.parentInputId !== null,
       container: undefined,
       timer: undefined,
       startedAt: 0,
     };
     this.inputs.set(input.id, input);
+    if (input.graph) {
+      this.o.store.insertGraphInput({
+        inputId: input.id,
+        callId: call.id,
+        parentInputId: call.parentInputId,
+        functionName: call.fn.name,
+        createdAt: call.createdAt,
+      });
+    }
     return input;
   }
 
@@ -318,6 +341,7 @@ export class Engine {
         }
       }
       this.markInputDone(input);
+      if (input.graph) this.o.store.updateGraphInput(input.id, null, "terminated");
     }
     if (call.map) this.untrack(call);
     else this.completeCall(call, { kind: "cancelled" });
@@ -360,6 +384,7 @@ export class Engine {
     input.attempt++;
     input.status = "running";
     input.container = c;
+    if (input.graph) this.o.store.updateGraphInput(input.id, c.id, "pending");
     input.startedAt = Date.now();
     const ra: RunningAttempt = {
       input,
@@ -435,6 +460,8 @@ export class Engine {
   private finishInput(input: LiveInput, result: ResultWire): void {
     if (input.status === "done") return;
     this.markInputDone(input);
+    if (input.graph)
+      this.o.store.updateGraphInput(input.id, null, result.status === "success" ? "success" : result.status);
     const call = input.call;
     if (call.map) {
       this.mapResult(call, call.map, input, result);
@@ -459,24 +486,10 @@ export class Engine {
     p: { functionId: string; args: Payload; idempotencyKey: string; parentInputId: string | undefined },
     sink: (items: Payload[], end?: ResultWire) => void,
   ): { callId: string; window: number } {
-    const fn = this.functions.get(p.functionId);
-    if (!fn?.live) throw new ApiError("not_found", `function ${p.functionId} is not running`);
+    const fn = this.liveFunction(p.functionId);
     if (!fn.spec.isGenerator)
       throw new ApiError("invalid_argument", `${fn.appName}.${fn.name} is not a generator function: call remote()`);
-    const call: LiveCall = {
-      id: newId("fc"),
-      fn,
-      kind: "remote",
-      idempotencyKey: null,
-      parentInputId: p.parentInputId ?? null,
-      createdAt: Date.now(),
-      inputs: [],
-      outcome: undefined,
-      waiters: new Set(),
-      deferred: undefined,
-      map: undefined,
-      stream: { sink, yielded: 0 },
-    };
+    const call = this.newCall(fn, p.parentInputId, { stream: { sink, yielded: 0 } });
     const input = this.newInput(call, 0, p.args);
     call.inputs.push(input);
     this.track(call);
@@ -513,23 +526,11 @@ export class Engine {
     sink: (items: MapOutputWire[]) => void,
     onDone: () => void,
   ): { callId: string; window: number } {
-    const fn = this.functions.get(p.functionId);
-    if (!fn?.live) throw new ApiError("not_found", `function ${p.functionId} is not running`);
+    const fn = this.liveFunction(p.functionId);
     const window = MAP_WINDOW;
-    const call: LiveCall = {
-      id: newId("fc"),
-      fn,
-      kind: "remote",
-      idempotencyKey: null,
-      parentInputId: p.parentInputId ?? null,
-      createdAt: Date.now(),
-      inputs: [],
-      outcome: undefined,
-      waiters: new Set(),
-      deferred: undefined,
+    const call = this.newCall(fn, p.parentInputId, {
       map: { live: new Set(), window, done: 0, total: undefined, out: [], flushScheduled: false, sink, onDone },
-      stream: undefined,
-    };
+    });
     this.track(call);
     return { callId: call.id, window };
   }
@@ -914,6 +915,7 @@ export class Engine {
     if (now - this.lastExpiry > 60_000) {
       this.lastExpiry = now;
       this.o.store.expireCalls(now);
+      this.o.store.trimGraph(now - this.o.resultRetentionMs);
       this.o.logs.trim();
     }
   }
@@ -958,10 +960,7 @@ export class Engine {
         };
         this.track(call);
         for (const r of inputs) {
-          const input = this.newInput(call, r.idx, r.args);
-          this.inputs.delete(input.id);
-          input.id = r.id;
-          this.inputs.set(input.id, input);
+          const input = this.newInput(call, r.idx, r.args, r.id);
           input.attempt = r.attempt;
           input.failures = r.failures;
           call.inputs.push(input);
@@ -991,6 +990,31 @@ export class Engine {
       if (c.stopTimer) clearTimeout(c.stopTimer);
       for (const ra of c.running.values()) if (ra.killTimer) clearTimeout(ra.killTimer);
     }
+  }
+
+  /**
+   * The call graph of a call: its inputs, each with the calls made while it ran, as trees.
+   * Bounded: at most `maxNodes` inputs and a depth of 64.
+   */
+  callGraph(callId: string, maxNodes = 10_000): InputInfo[] {
+    let budget = maxNodes;
+    const build = (rows: GraphRow[], depth: number): InputInfo[] =>
+      rows.slice(0, Math.max(0, budget)).map((r) => {
+        budget--;
+        return {
+          inputId: r.inputId,
+          functionCallId: r.functionCallId,
+          functionName: r.functionName,
+          taskId: r.taskId ?? "",
+          status: r.status,
+          children: depth < 64 && budget > 0 ? build(this.o.store.graphChildren(r.inputId), depth + 1) : [],
+        };
+      });
+    const roots = this.o.store.graphInputsOfCall(callId);
+    if (roots.length === 0 && !this.calls.has(callId) && !this.o.store.getCall(callId)) {
+      throw new ApiError("not_found", `no function call ${callId}`);
+    }
+    return build(roots, 0);
   }
 
   /** Live numbers for `getCurrentStats()`. */

@@ -78,6 +78,8 @@ export interface LiveInput {
   /** Containers lost while running this input: these do not use up retries. */
   lost: number;
   status: InputStatus;
+  /** Recorded in the call graph (spawned, or called from inside an input). */
+  graph: boolean;
   container: LiveContainer | undefined;
   timer: NodeJS.Timeout | undefined;
   startedAt: number;

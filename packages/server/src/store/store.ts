@@ -68,6 +68,19 @@ export interface Store {
   /** Marks done calls past their expiry as expired and drops their payloads. */
   expireCalls(now: number): number;
 
+  // call graphs (spawned calls and calls made from inside an input)
+  insertGraphInput(row: {
+    inputId: string;
+    callId: string;
+    parentInputId: string | null;
+    functionName: string;
+    createdAt: number;
+  }): void;
+  updateGraphInput(inputId: string, taskId: string | null, status: GraphStatus): void;
+  graphInputsOfCall(callId: string): GraphRow[];
+  graphChildren(parentInputId: string): GraphRow[];
+  trimGraph(before: number): void;
+
   // secrets
   upsertSecret(environment: string, name: string, values: Record<string, string>): void;
   getSecret(environment: string, name: string): Record<string, string> | undefined;
@@ -82,6 +95,16 @@ export interface Store {
   /** Resolves when every write issued before the call is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+export type GraphStatus = "pending" | "success" | "failure" | "init_failure" | "terminated" | "timeout";
+
+export interface GraphRow {
+  inputId: string;
+  functionCallId: string;
+  functionName: string;
+  taskId: string | null;
+  status: GraphStatus;
 }
 
 /** A call insert waiting for the next group commit. */

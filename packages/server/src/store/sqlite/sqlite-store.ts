@@ -9,6 +9,8 @@ import type {
   DeferredWrite,
   DeploymentRow,
   FunctionRow,
+  GraphRow,
+  GraphStatus,
   InputRow,
   Store,
   StoredCall,
@@ -268,6 +270,28 @@ export class SqliteStore implements Store {
     const n = this.write("expireCalls", { now }).changes;
     if (n > 0) this.write("deleteExpiredInputs", {});
     return n;
+  }
+
+  insertGraphInput(row: {
+    inputId: string;
+    callId: string;
+    parentInputId: string | null;
+    functionName: string;
+    createdAt: number;
+  }): void {
+    this.write("insertGraphInput", { ...row });
+  }
+  updateGraphInput(inputId: string, taskId: string | null, status: GraphStatus): void {
+    this.write("updateGraphInput", { inputId, taskId, status });
+  }
+  graphInputsOfCall(callId: string): GraphRow[] {
+    return this.all<GraphRow>("graphInputsOfCall", { callId });
+  }
+  graphChildren(parentInputId: string): GraphRow[] {
+    return this.all<GraphRow>("graphChildren", { parentInputId });
+  }
+  trimGraph(before: number): void {
+    this.write("trimGraph", { before });
   }
 
   upsertSecret(environment: string, name: string, values: Record<string, string>): void {
