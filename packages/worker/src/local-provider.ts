@@ -1,7 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ContainerEvents, ContainerHandle, ContainerSpec, WorkerProvider } from "@skiff/server";
 import { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
@@ -23,6 +24,34 @@ export interface LocalProviderOptions {
 
 const RUNTIME_ENTRY = fileURLToPath(new URL("./runtime/main.js", import.meta.url));
 
+/** Directories the sandbox hides with its own, private copies. */
+const REPLACED = ["/tmp", "/run"];
+
+/**
+ * What the runtime needs to load (Node, this package, the SDK and their node_modules) where it
+ * lies under a directory the sandbox replaces, e.g. a project checked out under /tmp.
+ */
+function runtimePaths(): string[] {
+  const require = createRequire(RUNTIME_ENTRY);
+  const files = [
+    realpathSync(process.execPath),
+    realpathSync(RUNTIME_ENTRY),
+    realpathSync(require.resolve("skiff")),
+    realpathSync(require.resolve("ws")),
+  ];
+  const roots = new Set<string>();
+  for (const f of files) {
+    const top = REPLACED.find((r) => f.startsWith(`${r}/`));
+    if (!top) continue;
+    // The project root: the part before the first node_modules, else the package's parent folders.
+    const nm = f.indexOf("/node_modules/");
+    const root = nm > 0 ? f.slice(0, nm) : dirname(dirname(dirname(dirname(f))));
+    roots.add(root.length > top.length ? root : dirname(f));
+  }
+  // Keep only outermost paths.
+  return [...roots].filter((r) => ![...roots].some((o) => o !== r && r.startsWith(`${o}/`)));
+}
+
 interface Proc {
   child: ChildProcess;
   hostWorkdir: string;
@@ -43,6 +72,7 @@ export class LocalProvider implements WorkerProvider {
   private readonly procs = new Set<Proc>();
   private readonly pool: Proc[] = [];
   private readonly hide: string[];
+  private readonly expose: string[];
   private readonly poolSize: number;
   private gpus: string[] | undefined;
   private closed = false;
@@ -53,6 +83,7 @@ export class LocalProvider implements WorkerProvider {
     this.sandbox = sandbox;
     if (warning) (opts.log ?? ((m: string) => console.error(`[skiff] warning: ${m}`)))(warning);
     this.hide = opts.hide ?? [];
+    this.expose = this.sandbox.name === "bubblewrap" ? runtimePaths() : [];
     this.gpus = opts.gpuTypes;
     this.poolSize = opts.controlSocket ? (opts.warmPool ?? 2) : 0;
     this.refill();
@@ -98,6 +129,7 @@ export class LocalProvider implements WorkerProvider {
       controlSocket,
       blockNetwork,
       hide: this.hide,
+      expose: this.expose,
     });
     const child = spawn(file, args, { env: baseEnv, cwd: hostWorkdir || "/", stdio: ["pipe", "pipe", "pipe"] });
     const hidden = this.hide.filter((p) => existsSync(p));

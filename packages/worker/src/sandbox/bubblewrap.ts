@@ -30,6 +30,7 @@ export class BubblewrapSandbox implements Sandbox {
     const args = ["--die-with-parent", "--new-session", "--unshare-all"];
     if (!o.blockNetwork) args.push("--share-net");
     args.push("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run");
+    for (const p of o.expose) args.push("--ro-bind", p, p);
     for (const p of o.hide) {
       if (!existsSync(p)) continue;
       if (statSync(p).isDirectory()) args.push("--tmpfs", p);

@@ -16,4 +16,9 @@ export interface SandboxOptions {
   blockNetwork: boolean;
   /** Host paths the container must not see (the server's data dir, the config file). */
   hide: string[];
+  /**
+   * Host paths the runtime needs that lie under a directory the sandbox replaces (a Skiff
+   * installed under /tmp): shown again, read-only, before `hide` is applied.
+   */
+  expose: string[];
 }
