@@ -19,18 +19,13 @@ describe("faults and scaling", () => {
   after(() => server.stop());
 
   it("re-runs an input whose container was killed, without using up retries (retries: 0)", async () => {
-    const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", {
-      client: server.client(),
-    });
+    const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", { client: server.client() });
     const pending = sleeper.remote(1500);
-    const victims = await waitFor(async () => {
-      const p = containerPids(server.proc.pid!);
-      return p.length > 0 ? p : undefined;
-    }, "a container to start");
-    await new Promise((r) => setTimeout(r, 300)); // let the input reach it
-    killPids(victims);
-    const pid = await pending;
-    assert.equal(typeof pid, "number");
+    // Once the input runs, kill every container process of this server.
+    await waitFor(async () => (await sleeper.getCurrentStats()).numActiveRunners === 1, "the input to start");
+    killPids(containerPids(server.proc.pid!));
+    const tag = await pending;
+    assert.equal(typeof tag, "number");
     assert.match(server.output(), /is gone \(killed by SIGKILL.*re-queueing 1 input/);
   });
 

@@ -73,3 +73,21 @@ describe("remoteGen", () => {
     await assert.rejects(count.map([1, 2]).toArray(), NotSupportedError);
   });
 });
+
+describe("examples/async.ts (the seed's async patterns)", () => {
+  it("runs every pattern end to end", async () => {
+    const server = await startServer();
+    try {
+      const r = await skiff(["run", "examples/async.ts"], { env: server.env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /sum of 100 squares: 328350/);
+      assert.match(r.stdout, /mapped: 1 4 9 16/);
+      assert.match(r.stdout, /countdown: 5 4 3 2 1/);
+      assert.match(r.stdout, /sumOfSquares\(10\): 385/);
+      assert.match(r.stdout, /settled: fulfilled rejected/);
+      assert.match(r.stdout, /checkAll: \{"ok":16,"failed":4\}/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
