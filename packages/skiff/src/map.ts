@@ -1,4 +1,4 @@
-import { type MapInputWire, type MapOutputWire, newId, type ResultWire } from "@skiff/protocol";
+import { INLINE_PAYLOAD_BYTES, type MapInputWire, type MapOutputWire, newId, type ResultWire } from "@skiff/protocol";
 import type { Client } from "./client.js";
 import { currentInputId } from "./context.js";
 import { InvalidError, SkiffError, UserCodeError } from "./errors.js";
@@ -69,6 +69,11 @@ export function splitMapArgs<O extends object>(
  * one that ran out), not a silent truncation: no input is dropped unseen.
  */
 export async function* zipArgs(sources: Array<Iterable<unknown> | AsyncIterable<unknown>>): AsyncGenerator<unknown[]> {
+  if (sources.length === 1) {
+    // One iterable: no lock-step needed.
+    for await (const x of sources[0] as AsyncIterable<unknown>) yield [x];
+    return;
+  }
   const its = sources.map((s) =>
     Symbol.asyncIterator in s
       ? (s as AsyncIterable<unknown>)[Symbol.asyncIterator]()
@@ -168,7 +173,7 @@ export async function* runMap(
           finished++;
           continue;
         }
-        batch.push({ idx, args: await toPayload(bytes, client) });
+        batch.push({ idx, args: bytes.byteLength <= INLINE_PAYLOAD_BYTES ? bytes : await toPayload(bytes, client) });
         if (arrived.length > 0) break; // results are waiting: hand them out first
       }
       if (batch.length > 0) send(batch);

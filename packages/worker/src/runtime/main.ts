@@ -2,7 +2,7 @@
  * The in-container runtime: connects to the control plane over its unix socket, loads the
  * app bundle it is given, runs inputs and reports outputs. One process per container.
  */
-import type { EventMap, LogWire } from "@skiff/protocol";
+import type { EventMap, LogWire, OutputWire } from "@skiff/protocol";
 import { Client, resolveApps } from "skiff";
 import { Connection } from "skiff/internal";
 import { installInputContext } from "./input-context.js";
@@ -48,6 +48,19 @@ Client._setDefault(client);
 installInputContext();
 
 let runner: InputRunner | undefined;
+
+// Outputs finished in one tick leave as one message (fewer envelopes to encode and route).
+let pendingOutputs: OutputWire[] = [];
+function reportOutput(out: OutputWire): void {
+  pendingOutputs.push(out);
+  if (pendingOutputs.length === 1) {
+    setImmediate(() => {
+      const items = pendingOutputs;
+      pendingOutputs = [];
+      conn.emit("outputs", { items });
+    });
+  }
+}
 let exiting = false;
 const realExit = process.exit.bind(process);
 
@@ -95,7 +108,7 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
       runner = new InputRunner(
         fn,
         client,
-        (out) => conn.emit("outputs", { items: [out] }),
+        (out) => reportOutput(out),
         (inputId, attempt, items) => conn.emit("gen.items", { inputId, attempt, items }),
       );
       conn.emit("container.ready", {});

@@ -1,6 +1,8 @@
 import {
+  decodePayload,
   encodePayload,
   GENERATOR_WINDOW,
+  INLINE_PAYLOAD_BYTES,
   type InputWire,
   type OutputWire,
   type Payload,
@@ -50,13 +52,16 @@ export type ItemSink = (inputId: string, attempt: number, items: Payload[]) => v
  */
 export class InputRunner {
   readonly running = new Map<string, RunningInput>();
+  private readonly generator: boolean;
 
   constructor(
     private readonly fn: Function_,
     private readonly client: Client,
     private readonly report: (out: OutputWire) => void,
     private readonly sendItems: ItemSink,
-  ) {}
+  ) {
+    this.generator = isGeneratorFunction(fn._impl);
+  }
 
   /** The consumer took `consumed` more items of a generator input. */
   ack(inputId: string, consumed: number): void {
@@ -145,28 +150,36 @@ export class InputRunner {
   private async run(wire: InputWire, signal: AbortSignal): Promise<ResultWire> {
     let args: unknown;
     try {
-      args = await fromPayload(wire.args as Payload, this.client);
+      // Inline arguments decode here and now; only blob references need a round trip.
+      args =
+        wire.args instanceof Uint8Array
+          ? decodePayload(wire.args)
+          : await fromPayload(wire.args as Payload, this.client);
       if (!Array.isArray(args)) throw new Error("arguments must be an array");
     } catch (err) {
       return { status: "failure", error: encodeError(err) };
     }
     const ctx = { id: wire.inputId, functionCallId: wire.callId, attempt: wire.attempt, signal };
+    const impl = this.fn._impl as (...a: unknown[]) => unknown;
     let value: unknown;
     try {
-      value = await inputStorage.run(ctx, async () => {
-        const out = (this.fn._impl as (...a: unknown[]) => unknown)(...(args as unknown[]));
-        if (isGeneratorFunction(this.fn._impl)) {
-          await this.drain(wire, out as AsyncIterator<unknown> | Iterator<unknown>, signal);
-          return undefined;
-        }
-        return out;
-      });
+      if (this.generator) {
+        await inputStorage.run(ctx, () =>
+          this.drain(wire, impl(...(args as unknown[])) as AsyncIterator<unknown>, signal),
+        );
+        value = undefined;
+      } else {
+        value = await inputStorage.run(ctx, () => impl(...(args as unknown[])));
+      }
     } catch (err) {
       return { status: "failure", error: encodeError(err) };
     }
     try {
       const bytes = encodePayload(value, "result");
-      return { status: "success", data: await toPayload(bytes, this.client) };
+      return {
+        status: "success",
+        data: bytes.byteLength <= INLINE_PAYLOAD_BYTES ? bytes : await toPayload(bytes, this.client),
+      };
     } catch (err) {
       return { status: "failure", error: encodeError(err) };
     }
