@@ -2,6 +2,7 @@
 // floor of starting a process (`node -e 0`, and the same inside bubblewrap) in the same run.
 import { spawnSync } from "node:child_process";
 import { bundleApp, loadApps, publishApp } from "@skiff/cli";
+import type { Function_ } from "skiff";
 import { startSkiffServer } from "./lib/skiff-server.js";
 import { ms, summarize } from "./lib/stats.js";
 
@@ -22,7 +23,7 @@ try {
     // A fresh ephemeral app each time: its function has no container yet.
     const [app] = await loadApps(bundle);
     const res = await publishApp(server.client, app!, bundle, "ephemeral", "main");
-    const square = app!._function("square")!;
+    const square = app!._function("square")! as unknown as Function_<(x: number) => Promise<number>>;
     const t = performance.now();
     const y = await square.remote(3);
     cold.push(performance.now() - t);

@@ -9,7 +9,7 @@ import { ms, summarize } from "./lib/stats.js";
 
 const N = Number(process.env.BENCH_N ?? 10);
 const home = mkdtempSync(join(tmpdir(), "skiff-bench-qs-"));
-const env = { ...process.env, HOME: home, SKIFF_CONFIG_PATH: join(home, "none.toml") };
+const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, SKIFF_CONFIG_PATH: join(home, "none.toml") };
 for (const k of ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET"]) delete env[k];
 
 function time(args: string[]): number {

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Runs every benchmark once, each beside its peer or baseline; prints the ratios.
-# Needs redis-server (Debian) for the BullMQ comparison: installed here when missing.
+# Needs redis-server (Debian) for the BullMQ comparisons, and python3-distributed for the Dask
+# one: installed here when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v redis-server >/dev/null 2>&1; then
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+/usr/bin/python3 -c "import dask.distributed" >/dev/null 2>&1 || need+=(python3-distributed)
+if [ "${#need[@]}" -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 bash scripts/ensure-system-deps.sh
 npx tsc -b packages/cli
@@ -13,4 +17,8 @@ echo "# $(date -u +%Y-%m-%d) on $(nproc) cores, $(node --version), $(uname -sr)"
 # Sample counts: BENCH_LATENCY_N, BENCH_COLD_N, BENCH_QUICKSTART_N (each has a default).
 BENCH_N="${BENCH_LATENCY_N:-3000}" node --import tsx bench/remote-latency.ts; echo
 BENCH_N="${BENCH_COLD_N:-30}" node --import tsx bench/cold-start.ts; echo
-BENCH_N="${BENCH_QUICKSTART_N:-10}" node --import tsx bench/quickstart.ts
+BENCH_N="${BENCH_QUICKSTART_N:-10}" node --import tsx bench/quickstart.ts; echo
+BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/map-throughput.ts; echo
+BENCH_N="${BENCH_GEN_N:-1000000}" node --import tsx bench/gen-throughput.ts
+# The 10-million-input memory run takes minutes: BENCH_MEMORY=1 to include it.
+if [ "${BENCH_MEMORY:-0}" = "1" ]; then echo; BENCH_N="${BENCH_MEMORY_N:-10000000}" node --import tsx bench/map-memory.ts; fi
