@@ -1,7 +1,7 @@
 // Generators: items stream as they are yielded, with backpressure end to end.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type Client, Function_, InvalidError, NotSupportedError } from "skiff";
+import { type Client, Function_, InvalidError, UserCodeError } from "skiff";
 import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
 
 describe("remoteGen", () => {
@@ -59,7 +59,7 @@ describe("remoteGen", () => {
     await waitFor(async () => (await count.getCurrentStats()).numActiveRunners === 0, "the generator to stop");
   });
 
-  it("follows documented rules for remoteGen on a plain function and map on a generator", async () => {
+  it("follows documented rules: remoteGen on a plain function, remote on a generator, map of a generator", async () => {
     const square = Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", "square", { client });
     await assert.rejects(
       (async () => {
@@ -70,7 +70,18 @@ describe("remoteGen", () => {
     );
     const count = Function_.fromName<Function_<(n: number) => AsyncGenerator<number>>>("core-app", "count", { client });
     await assert.rejects(count.remote(3), /count is a generator function: call remoteGen\(\)/);
-    await assert.rejects(count.map([1, 2]).toArray(), NotSupportedError);
+    // Mapping a generator function is a flat map, in input order.
+    assert.deepEqual(await count.map([2, 3, 0, 1]).toArray(), [0, 1, 0, 1, 2, 0]);
+    const unordered = await count.map([3, 2], { orderOutputs: false }).toArray();
+    assert.deepEqual([...unordered].sort(), [0, 0, 1, 1, 2]);
+    const f = Function_.fromName<Function_<() => AsyncGenerator<string>>>("core-app", "failsMidStream", { client });
+    const withErrors = await f.map([[], []] as never, { returnExceptions: true }).toArray();
+    assert.equal(withErrors.length, 6);
+    assert.deepEqual(
+      withErrors.filter((x) => typeof x === "string"),
+      ["a", "b", "a", "b"],
+    );
+    assert.ok(withErrors[2] instanceof UserCodeError && withErrors[5] instanceof UserCodeError);
   });
 });
 

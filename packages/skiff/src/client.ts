@@ -18,6 +18,7 @@ export class Client {
   private readonly connection: Connection;
   private readonly mapSinks = new Map<string, (items: MapOutputWire[]) => void>();
   private readonly genSinks = new Map<string, (ev: EventMap["gen.stream"]) => void>();
+  private readonly earlyGen = new Map<string, EventMap["gen.stream"][]>();
 
   constructor(params: ClientParams) {
     this.serverUrl = params.serverUrl;
@@ -30,12 +31,24 @@ export class Client {
       keepAlive: params.keepAlive ?? false,
     });
     this.connection.on("map.outputs", ({ callId, items }) => this.mapSinks.get(callId)?.(items));
-    this.connection.on("gen.stream", (ev) => this.genSinks.get(ev.callId)?.(ev));
+    this.connection.on("gen.stream", (ev) => {
+      const sink = this.genSinks.get(ev.callId);
+      if (sink) return sink(ev);
+      // Items can arrive in the same frame as the gen.start reply, before the iterator has
+      // registered: keep them (bounded) until it does.
+      const early = this.earlyGen.get(ev.callId) ?? [];
+      early.push(ev);
+      this.earlyGen.set(ev.callId, early);
+      if (this.earlyGen.size > 256) this.earlyGen.delete(this.earlyGen.keys().next().value as string);
+    });
   }
 
   /** Internal: routes a generator call's items to its iterator. */
   _onGenStream(callId: string, sink: (ev: EventMap["gen.stream"]) => void): () => void {
     this.genSinks.set(callId, sink);
+    const early = this.earlyGen.get(callId);
+    this.earlyGen.delete(callId);
+    for (const ev of early ?? []) sink(ev);
     return () => this.genSinks.delete(callId);
   }
 

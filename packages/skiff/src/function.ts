@@ -3,7 +3,8 @@ import { newId } from "@skiff/protocol";
 import type { App } from "./app.js";
 import { type Client, resolveClient } from "./client.js";
 import { currentInputId } from "./context.js";
-import { InvalidError, NotSupportedError, SkiffError, type UserCodeError } from "./errors.js";
+import { InvalidError, SkiffError, type UserCodeError } from "./errors.js";
+import { runFlatMap } from "./flat-map.js";
 import { FunctionCall } from "./function-call.js";
 import type { NormalizedFunctionOptions } from "./function-options.js";
 import { runGenerator } from "./generator.js";
@@ -14,6 +15,8 @@ import { encodeForWire, toPayload, unwrapOutcome } from "./payloads.js";
 export type AnyFunction = (...args: never[]) => unknown;
 export type ArgsOf<F> = F extends (...args: infer A) => unknown ? A : never;
 export type ResultOf<F> = F extends (...args: never[]) => infer R ? Awaited<R> : never;
+/** What `map` yields per item: a result, or for a generator function each yielded item (a flat map). */
+export type MapItem<F> = F extends (...args: never[]) => AsyncGenerator<infer Y> | Generator<infer Y> ? Y : ResultOf<F>;
 /** What a generator function yields. */
 export type YieldOf<F> = F extends (...args: never[]) => AsyncGenerator<infer Y> | Generator<infer Y> ? Y : never;
 
@@ -206,16 +209,16 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   map(
     inputs: Iterable<ArgsOf<F>[0]> | AsyncIterable<ArgsOf<F>[0]>,
     options: MapParams & { returnExceptions: true },
-  ): MapResult<ResultOf<F> | UserCodeError>;
-  map(inputs: Iterable<ArgsOf<F>[0]> | AsyncIterable<ArgsOf<F>[0]>, options?: MapParams): MapResult<ResultOf<F>>;
-  map(...inputsAndOptions: Array<Iterable<unknown> | AsyncIterable<unknown> | MapParams>): MapResult<ResultOf<F>>;
+  ): MapResult<MapItem<F> | UserCodeError>;
+  map(inputs: Iterable<ArgsOf<F>[0]> | AsyncIterable<ArgsOf<F>[0]>, options?: MapParams): MapResult<MapItem<F>>;
+  map(...inputsAndOptions: Array<Iterable<unknown> | AsyncIterable<unknown> | MapParams>): MapResult<MapItem<F>>;
   map(...args: unknown[]): MapResult<unknown> {
     const [sources, opts] = splitMapArgs<MapParams>(args);
     return this.fanOut(() => zipArgs(sources), opts);
   }
 
   /** Like map, with each element spread into the arguments. */
-  starmap(inputs: Iterable<ArgsOf<F>> | AsyncIterable<ArgsOf<F>>, options?: MapParams): MapResult<ResultOf<F>> {
+  starmap(inputs: Iterable<ArgsOf<F>> | AsyncIterable<ArgsOf<F>>, options?: MapParams): MapResult<MapItem<F>> {
     const [[source], opts] = splitMapArgs<MapParams>(options ? [inputs, options] : [inputs]);
     return this.fanOut(async function* () {
       let i = 0;
@@ -224,7 +227,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
         i++;
         yield tuple;
       }
-    }, opts) as MapResult<ResultOf<F>>;
+    }, opts) as MapResult<MapItem<F>>;
   }
 
   /** Runs the function over inputs for their effect; resolves when all are done. */
@@ -243,9 +246,10 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     const self = this;
     return new MapResult(async function* () {
       const b = await self.resolve();
-      if (b.info.isGenerator)
-        throw new NotSupportedError(`${b.info.name} is a generator function: mapping generators is not supported yet`);
-      yield* runMap(b.client, b.info.functionId, `${b.info.appName}.${b.info.name}`, argLists(), opts);
+      const what = `${b.info.appName}.${b.info.name}`;
+      // Mapping a generator function is a flat map of its streams.
+      if (b.info.isGenerator) yield* runFlatMap(b.client, b.info.functionId, what, argLists(), opts);
+      else yield* runMap(b.client, b.info.functionId, what, argLists(), opts);
     });
   }
 

@@ -42,6 +42,7 @@ export {
   Function_ as Function,
   type FunctionLookupParams,
   isGeneratorFunction,
+  type MapItem,
   type ResultOf,
   type YieldOf,
 } from "./function.js";
