@@ -152,4 +152,22 @@ describe("map, starmap, forEach", () => {
     await pending.get();
     assert.equal((await pending.getCallGraph())[0]!.status, "success");
   });
+
+  it("runs a CPU-bound plain function on worker threads, clearly faster at maxInputs 2", async () => {
+    type Burn = Function_<(ms: number) => string>;
+    const two = Function_.fromName<Burn>("core-app", "burn", { client });
+    const one = Function_.fromName<Burn>("core-app", "burnOne", { client });
+    assert.match(await two.remote(10), /^in-/, "currentInputId() works on a thread");
+    await one.remote(10);
+    const time = async (f: Burn) => {
+      const t = Date.now();
+      await f.map([400, 400, 400, 400]).toArray();
+      return Date.now() - t;
+    };
+    const serial = await time(one);
+    const threaded = await time(two);
+    assert.ok(serial >= 1500, `one at a time took ${serial} ms`);
+    assert.ok(threaded < serial * 0.75, `two threads took ${threaded} ms vs ${serial} ms one at a time`);
+    console.log(`# threads: ${threaded} ms at maxInputs 2 vs ${serial} ms at 1`);
+  });
 });

@@ -27,6 +27,8 @@ export interface FunctionOptionsWire {
   scaledownWindowMs: number;
   startupTimeoutMs: number;
   maxInputs: number;
+  /** Run a container's inputs on worker threads; unset: threads for non-async functions. */
+  threads?: boolean;
   env: Record<string, string>;
   blockNetwork: boolean;
   secretNames: string[];
@@ -269,6 +271,7 @@ export interface EventMap {
     functionName: string;
     bundle: Uint8Array;
     maxInputs: number;
+    threads?: boolean;
     /** Every function of the app, so calls between them need no lookup. */
     appFunctions: FunctionInfo[];
   };

@@ -128,11 +128,6 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
     maxInputs = int(where, "concurrency.maxInputs", c.maxInputs, 1, 1000);
     if (c.threads !== undefined && typeof c.threads !== "boolean")
       throw new InvalidError(`${where}: concurrency.threads must be a boolean`);
-    if (c.threads === true) {
-      throw new NotSupportedError(
-        `${where}: concurrency.threads is not supported yet; a container's inputs share its event loop`,
-      );
-    }
     threads = c.threads;
   }
 
@@ -197,6 +192,7 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
       scaledownWindowMs,
       startupTimeoutMs,
       maxInputs,
+      ...(threads !== undefined ? { threads } : {}),
       env,
       blockNetwork: (p.blockNetwork as boolean | undefined) ?? false,
       secretNames,

@@ -47,6 +47,7 @@ export function validateFunctionSpec(app: string, spec: unknown): FunctionSpec {
   int(`${w}: scaledownWindowMs`, o.scaledownWindowMs, 0, 86_400_000);
   int(`${w}: startupTimeoutMs`, o.startupTimeoutMs, 1000, 3_600_000);
   int(`${w}: maxInputs`, o.maxInputs, 1, 1000);
+  if (o.threads !== undefined && typeof o.threads !== "boolean") throw invalid(`${w}: threads must be a boolean`);
   if (o.cpu !== undefined && !(typeof o.cpu === "number" && o.cpu > 0 && o.cpu <= 256))
     throw invalid(`${w}: cpu must be a number above 0`);
   if (o.memoryMiB !== undefined) int(`${w}: memoryMiB`, o.memoryMiB, 16, 1_048_576);

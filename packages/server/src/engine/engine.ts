@@ -765,6 +765,7 @@ export class Engine {
       functionName: c.fn.name,
       bundle,
       maxInputs: c.fn.spec.options.maxInputs,
+      ...(c.fn.spec.options.threads !== undefined ? { threads: c.fn.spec.options.threads } : {}),
       appFunctions,
     });
   }

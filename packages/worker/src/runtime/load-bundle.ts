@@ -19,7 +19,7 @@ export async function loadBundle(
   workdir: string,
   bundle: Uint8Array,
   skiffDir: string,
-): Promise<Record<string, unknown>> {
+): Promise<{ exports: Record<string, unknown>; url: string }> {
   const appDir = join(workdir, "skiff-app");
   mkdirSync(join(appDir, "node_modules"), { recursive: true });
   try {
@@ -29,5 +29,6 @@ export async function loadBundle(
   }
   const file = join(appDir, "bundle.mjs");
   writeFileSync(file, bundle);
-  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const url = pathToFileURL(file).href;
+  return { exports: (await import(url)) as Record<string, unknown>, url };
 }

@@ -3,13 +3,14 @@
  * app bundle it is given, runs inputs and reports outputs. One process per container.
  */
 import type { EventMap, LogWire, OutputWire } from "@skiff/protocol";
-import { Client, resolveApps } from "skiff";
+import { Client, isGeneratorFunction, resolveApps } from "skiff";
 import { Connection } from "skiff/internal";
 import { installInputContext } from "./input-context.js";
 import { loadBundle, skiffPackageDir } from "./load-bundle.js";
 import { captureOutput } from "./log-capture.js";
 import { awaitPoolAssignment } from "./pool-assignment.js";
 import { encodeError, InputRunner } from "./runner.js";
+import { ThreadPool } from "./thread-pool.js";
 
 await awaitPoolAssignment();
 
@@ -99,21 +100,39 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
   connected = true;
   void (async () => {
     try {
-      const exports = await loadBundle(workdir, a.bundle, skiffPackageDir());
+      const { exports, url } = await loadBundle(workdir, a.bundle, skiffPackageDir());
       const app = resolveApps(exports).find((x) => x.name === a.appName);
       if (!app) throw new Error(`the bundle defines no app named "${a.appName}"`);
       const fn = app._function(a.functionName);
       if (!fn) throw new Error(`app "${a.appName}" has no function "${a.functionName}" in this bundle`);
       app._bind(client, a.appFunctions);
+      // Threads: asked for, or by default for a plain (non-async) function; only with several slots.
+      const plain = (fn._impl as { constructor?: { name?: string } } | undefined)?.constructor?.name === "Function";
+      const threaded = a.maxInputs > 1 && !isGeneratorFunction(fn._impl) && (a.threads ?? plain);
+      const pool = threaded
+        ? await ThreadPool.start(a.maxInputs, {
+            bundleUrl: url,
+            appName: a.appName,
+            functionName: a.functionName,
+            appFunctions: a.appFunctions,
+            serverUrl,
+            tokenId,
+            tokenSecret,
+            environment: env.SKIFF_ENVIRONMENT ?? "main",
+          })
+        : undefined;
       runner = new InputRunner(
         fn,
         client,
         (out) => reportOutput(out),
         (inputId, attempt, items) => conn.emit("gen.items", { inputId, attempt, items }),
+        pool,
       );
       conn.emit("container.ready", {});
     } catch (err) {
-      conn.emit("container.init_failed", { error: encodeError(err) });
+      // A worker thread's init error arrives already encoded.
+      const encoded = (err as { encoded?: Uint8Array }).encoded;
+      conn.emit("container.init_failed", { error: encoded ?? encodeError(err) });
       exitSoon(1);
     }
   })();

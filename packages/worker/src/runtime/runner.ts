@@ -10,6 +10,7 @@ import {
 } from "@skiff/protocol";
 import { type Client, type Function_, fromPayload, isGeneratorFunction, toPayload } from "skiff";
 import { inputStorage } from "./input-context.js";
+import type { ThreadPool } from "./thread-pool.js";
 
 /** Turns anything thrown into an Error the caller can read, and encodes it. */
 export function encodeError(err: unknown): Uint8Array {
@@ -59,6 +60,8 @@ export class InputRunner {
     private readonly client: Client,
     private readonly report: (out: OutputWire) => void,
     private readonly sendItems: ItemSink,
+    /** Set when inputs run on worker threads (`concurrency.threads`). */
+    private readonly pool?: ThreadPool,
   ) {
     this.generator = isGeneratorFunction(fn._impl);
   }
@@ -77,7 +80,7 @@ export class InputRunner {
     const abort = new AbortController();
     this.running.set(wire.inputId, { wire, abort, acked: 0, wake: undefined });
     const started = performance.now();
-    void this.run(wire, abort.signal).then((result) => {
+    void (this.pool ? this.runOnThread(wire) : this.run(wire, abort.signal)).then((result) => {
       if (!this.running.has(wire.inputId)) return;
       this.running.delete(wire.inputId);
       this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: performance.now() - started });
@@ -85,7 +88,22 @@ export class InputRunner {
   }
 
   cancel(inputIds: string[], reason: string): void {
-    for (const id of inputIds) this.running.get(id)?.abort.abort(new Error(`input ${reason}`));
+    for (const id of inputIds) {
+      this.running.get(id)?.abort.abort(new Error(`input ${reason}`));
+      this.pool?.cancel(id, reason);
+    }
+  }
+
+  private async runOnThread(wire: InputWire): Promise<ResultWire> {
+    try {
+      const args =
+        wire.args instanceof Uint8Array
+          ? wire.args
+          : (await this.client.request("blob.get", { blobId: wire.args.blob })).data;
+      return await this.pool!.run(wire.inputId, wire.callId, wire.attempt, args);
+    } catch (err) {
+      return { status: "failure", error: encodeError(err) };
+    }
   }
 
   /** Fails every running input (the process is about to die). */

@@ -1,0 +1,91 @@
+/**
+ * A worker thread of a container running inputs on threads (`concurrency.threads`). It loads
+ * the same bundle as the main thread, so module state and per-thread setup are its own, and
+ * runs the inputs the main thread hands it, one at a time.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { decodePayload, encodePayload, INLINE_PAYLOAD_BYTES, type ResultWire } from "@skiff/protocol";
+import { Client, resolveApps } from "skiff";
+import { inputStorage, installInputContext } from "./input-context.js";
+import { encodeError } from "./runner.js";
+
+export interface ThreadData {
+  bundleUrl: string;
+  appName: string;
+  functionName: string;
+  appFunctions: import("@skiff/protocol").FunctionInfo[];
+  serverUrl: string;
+  tokenId: string;
+  tokenSecret: string;
+  environment: string;
+}
+
+export type ToThread =
+  | { t: "run"; inputId: string; callId: string; attempt: number; args: Uint8Array }
+  | { t: "cancel"; inputId: string; reason: string };
+
+export type FromThread =
+  | { t: "ready" }
+  | { t: "init_failed"; error: Uint8Array }
+  | { t: "done"; inputId: string; result: ResultWire };
+
+const data = workerData as ThreadData;
+const port = parentPort!;
+const aborts = new Map<string, AbortController>();
+
+async function main(): Promise<void> {
+  installInputContext();
+  // Calls made from this thread use a connection of its own, as the container's token.
+  const client = new Client({
+    serverUrl: data.serverUrl,
+    tokenId: data.tokenId,
+    tokenSecret: data.tokenSecret,
+    environment: data.environment,
+  });
+  Client._setDefault(client);
+  let impl: (...a: unknown[]) => unknown;
+  try {
+    const exports = (await import(data.bundleUrl)) as Record<string, unknown>;
+    const app = resolveApps(exports).find((a) => a.name === data.appName);
+    const fn = app?._function(data.functionName);
+    if (!app || !fn?._impl) throw new Error(`the bundle has no function ${data.appName}.${data.functionName}`);
+    app._bind(client, data.appFunctions);
+    impl = fn._impl as (...a: unknown[]) => unknown;
+  } catch (err) {
+    port.postMessage({ t: "init_failed", error: encodeError(err) } satisfies FromThread);
+    return;
+  }
+  port.on("message", (m: ToThread) => {
+    if (m.t === "cancel") {
+      aborts.get(m.inputId)?.abort(new Error(`input ${m.reason}`));
+      return;
+    }
+    const abort = new AbortController();
+    aborts.set(m.inputId, abort);
+    void run(impl, m, abort.signal).then((result) => {
+      aborts.delete(m.inputId);
+      port.postMessage({ t: "done", inputId: m.inputId, result } satisfies FromThread);
+    });
+  });
+  port.postMessage({ t: "ready" } satisfies FromThread);
+}
+
+async function run(
+  impl: (...a: unknown[]) => unknown,
+  m: Extract<ToThread, { t: "run" }>,
+  signal: AbortSignal,
+): Promise<ResultWire> {
+  try {
+    const args = decodePayload(m.args) as unknown[];
+    const ctx = { id: m.inputId, functionCallId: m.callId, attempt: m.attempt, signal };
+    const value = await inputStorage.run(ctx, () => impl(...args));
+    const bytes = encodePayload(value, "result");
+    if (bytes.byteLength > INLINE_PAYLOAD_BYTES)
+      throw new Error("results over 1 MiB are not supported from threads yet");
+    return { status: "success", data: bytes };
+  } catch (err) {
+    return { status: "failure", error: encodeError(err) };
+  }
+}
+
+void main();
