@@ -53,6 +53,16 @@ describe("remoteGen", () => {
     assert.ok(last!.t >= resumed - 20, `item 3000 produced ${resumed - last!.t} ms before the consumer resumed`);
   });
 
+  it("does not count time paused by a slow consumer toward timeoutMs", async () => {
+    const f = Function_.fromName<Function_<(n: number) => AsyncGenerator<number>>>("core-app", "quickGen", { client });
+    const it = f.remoteGen(3000)[Symbol.asyncIterator]();
+    await it.next();
+    await new Promise((r) => setTimeout(r, 1800)); // timeoutMs is 1000: the generator waits for us meanwhile
+    let n = 1;
+    while (!(await it.next()).done) n++;
+    assert.equal(n, 3000);
+  });
+
   it("cancels the generator when the consumer stops early", async () => {
     const count = Function_.fromName<Function_<(n: number) => AsyncGenerator<number>>>("core-app", "count", { client });
     for await (const i of count.remoteGen(10_000_000)) if (i === 10) break;

@@ -406,6 +406,16 @@ export class Engine {
 
   private onTimeout(input: LiveInput, c: LiveContainer, ra: RunningAttempt): void {
     if (input.status !== "running" || input.attempt !== ra.attempt) return;
+    // A generator waiting for a slow consumer is not running: that time does not count.
+    const st = input.call.stream;
+    if (st) {
+      const paused = st.pausedMs + (st.pausedSince ? Date.now() - st.pausedSince : 0);
+      const left = input.startedAt + input.call.fn.spec.options.timeoutMs + paused - Date.now();
+      if (left > 0) {
+        input.timer = setTimeout(() => this.onTimeout(input, c, ra), left);
+        return;
+      }
+    }
     ra.timedOut = true;
     c.channel?.send("cancel", { inputIds: [input.id], reason: "timeout" });
     // JavaScript cannot interrupt a running function: if it ignores its signal, replace its container.
@@ -489,7 +499,9 @@ export class Engine {
     const fn = this.liveFunction(p.functionId);
     if (!fn.spec.isGenerator)
       throw new ApiError("invalid_argument", `${fn.appName}.${fn.name} is not a generator function: call remote()`);
-    const call = this.newCall(fn, p.parentInputId, { stream: { sink, yielded: 0 } });
+    const call = this.newCall(fn, p.parentInputId, {
+      stream: { sink, yielded: 0, acked: 0, pausedSince: 0, pausedMs: 0 },
+    });
     const input = this.newInput(call, 0, p.args);
     call.inputs.push(input);
     this.track(call);
@@ -503,15 +515,24 @@ export class Engine {
     const c = this.containers.get(containerId);
     if (!input?.call.stream || !c || input.container !== c || input.attempt !== attempt || input.status !== "running")
       return;
-    input.call.stream.yielded += items.length;
-    input.call.stream.sink(items);
+    const st = input.call.stream;
+    st.yielded += items.length;
+    if (!st.pausedSince && st.yielded - st.acked >= GENERATOR_WINDOW) st.pausedSince = Date.now();
+    st.sink(items);
   }
 
   /** The caller took `consumed` more items: let the container's generator go on. */
   streamAck(callId: string, consumed: number): void {
     const call = this.calls.get(callId);
-    const input = call?.stream ? call.inputs[0] : undefined;
-    if (input?.status === "running") input.container?.channel?.send("gen.ack", { inputId: input.id, consumed });
+    const st = call?.stream;
+    const input = st ? call.inputs[0] : undefined;
+    if (!st || !input) return;
+    st.acked += consumed;
+    if (st.pausedSince && st.yielded - st.acked < GENERATOR_WINDOW) {
+      st.pausedMs += Date.now() - st.pausedSince;
+      st.pausedSince = 0;
+    }
+    if (input.status === "running") input.container?.channel?.send("gen.ack", { inputId: input.id, consumed });
   }
 
   // ---- fan-out (map) ---------------------------------------------------------------

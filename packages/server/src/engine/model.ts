@@ -107,6 +107,12 @@ export interface StreamState {
   sink: (items: Payload[], end?: ResultWire) => void;
   /** Items forwarded so far; once above zero the call is not retried. */
   yielded: number;
+  /** Items the caller has consumed. */
+  acked: number;
+  /** Since when the generator waits for the caller (a full window), or 0. */
+  pausedSince: number;
+  /** Time spent waiting for the caller so far: it does not count toward timeoutMs. */
+  pausedMs: number;
 }
 
 export interface MapState {
