@@ -196,7 +196,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
     afterHello(peer) {
       if (peer.role !== "container") return;
       try {
-        deps.engine.containerHello(peer.containerId!, peer);
+        deps.engine.fleet.containerHello(peer.containerId!, peer);
       } catch (err) {
         log(`container ${peer.containerId} cannot start: ${(err as Error).message}`);
         peer.close(1011, (err as Error).message);
@@ -221,14 +221,14 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
       const id = peer.containerId;
       switch (msg.t) {
         case "container.ready":
-          deps.engine.containerReady(id);
+          deps.engine.fleet.containerReady(id);
           return;
         case "container.init_failed":
-          deps.engine.containerInitFailed(id, (b as EventMap["container.init_failed"]).error);
+          deps.engine.fleet.containerInitFailed(id, (b as EventMap["container.init_failed"]).error);
           return;
         case "outputs":
           if (!Array.isArray(b?.items)) return peer.close(1002, "outputs.items must be an array");
-          deps.engine.containerOutputs(id, b.items as OutputWire[]);
+          deps.engine.fleet.containerOutputs(id, b.items as OutputWire[]);
           return;
         case "gen.items": {
           const g = b as EventMap["gen.items"];
@@ -240,14 +240,14 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
         }
         case "logs":
           if (!Array.isArray(b?.items)) return peer.close(1002, "logs.items must be an array");
-          deps.engine.containerLogs(id, b.items as EventMap["logs"]["items"]);
+          deps.engine.fleet.containerLogs(id, b.items as EventMap["logs"]["items"]);
           return;
         default:
           peer.close(1002, `unknown event ${msg.t}`);
       }
     },
     closed(peer) {
-      if (peer.role === "container" && peer.containerId) deps.engine.containerDisconnected(peer.containerId);
+      if (peer.role === "container" && peer.containerId) deps.engine.fleet.containerDisconnected(peer.containerId);
       if (peer.sessionId) deps.apps.sessionClosed(peer.sessionId);
     },
     log,

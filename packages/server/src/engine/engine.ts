@@ -1,34 +1,24 @@
 import {
   type CallOutcome,
-  encodePayload,
   type FunctionSpec,
   type FunctionStats,
   GENERATOR_WINDOW,
   type InputInfo,
-  type LogEntry,
   type MapInputWire,
   type MapOutputWire,
   newId,
-  type OutputWire,
   type Payload,
   type ResultWire,
 } from "@skiff/protocol";
 import { ApiError } from "../api/api-error.js";
 import type { TokenService } from "../auth/tokens.js";
-import type { ContainerSpec, WorkerProvider } from "../provider.js";
+import type { WorkerProvider } from "../provider.js";
 import type { GraphRow, Store } from "../store/store.js";
 import { Deque } from "./deque.js";
+import { Fleet } from "./fleet.js";
 import type { LogHub } from "./log-hub.js";
-import type {
-  ContainerChannel,
-  LiveCall,
-  LiveContainer,
-  LiveFunction,
-  LiveInput,
-  MapState,
-  RunningAttempt,
-} from "./model.js";
-import { retryDelayMs, startBackoffMs } from "./retry-policy.js";
+import type { LiveCall, LiveContainer, LiveFunction, LiveInput, MapState, RunningAttempt } from "./model.js";
+import { retryDelayMs } from "./retry-policy.js";
 
 export interface EngineOptions {
   store: Store;
@@ -43,8 +33,6 @@ export interface EngineOptions {
   log: (msg: string) => void;
 }
 
-/** Containers lost while running one input before it fails as terminated. */
-const MAX_LOST = 5;
 /** Undelivered `.remote` results are kept this long for a caller that reconnects. */
 const REMOTE_RESULT_TTL_MS = 60 * 60 * 1000;
 /** Inputs one map may have outstanding (sent by the caller, no result yet). */
@@ -62,7 +50,8 @@ export class Engine {
   readonly functions = new Map<string, LiveFunction>();
   private readonly calls = new Map<string, LiveCall>();
   private readonly inputs = new Map<string, LiveInput>();
-  private readonly containers = new Map<string, LiveContainer>();
+  /** The containers, and their scaling. */
+  readonly fleet: Fleet;
   /** Idempotency keys of live calls (their rows may not be written yet). */
   private readonly liveKeys = new Map<string, string>();
   /**
@@ -76,6 +65,14 @@ export class Engine {
   private closed = false;
 
   constructor(private readonly o: EngineOptions) {
+    this.fleet = new Fleet(o, {
+      functions: this.functions,
+      dispatch: (fn) => this.dispatch(fn),
+      enqueue: (input, front) => this.enqueue(input, front),
+      finishInput: (input, result) => this.finishInput(input, result),
+      attemptFailed: (input, result) => this.attemptFailed(input, result),
+      isClosed: () => this.closed,
+    });
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.tickTimer.unref();
   }
@@ -101,8 +98,8 @@ export class Engine {
       existing.startFailures = 0;
       existing.nextStartAt = 0;
       // Old-version containers finish what they run, then go.
-      for (const c of existing.containers.values()) if (c.version !== f.version) this.drain(c);
-      this.scale(existing);
+      for (const c of existing.containers.values()) if (c.version !== f.version) this.fleet.drain(c);
+      this.fleet.scale(existing);
       return existing;
     }
     const fn: LiveFunction = {
@@ -116,7 +113,7 @@ export class Engine {
       live: true,
     };
     this.functions.set(fn.id, fn);
-    this.scale(fn);
+    this.fleet.scale(fn);
     return fn;
   }
 
@@ -131,7 +128,7 @@ export class Engine {
       if (input.call.fn === fn && input.status !== "done")
         this.finishInput(input, { status: "terminated", message: reason });
     }
-    for (const c of fn.containers.values()) this.drain(c);
+    for (const c of fn.containers.values()) this.fleet.drain(c);
     this.functions.delete(functionId);
   }
 
@@ -336,7 +333,7 @@ export class Engine {
         const ra = c.running.get(this.key(input));
         if (ra) {
           ra.timedOut = true; // its answer is no longer wanted
-          if (terminateContainers) this.killContainer(c, "cancelled with terminateContainers");
+          if (terminateContainers) this.fleet.killContainer(c, "cancelled with terminateContainers");
           else ra.killTimer = setTimeout(() => this.killIfStillRunning(c, ra), this.o.killGraceMs ?? 2000);
         }
       }
@@ -377,7 +374,7 @@ export class Engine {
         if (fn.queue.length === 0) break;
       }
     }
-    this.scale(fn);
+    this.fleet.scale(fn);
   }
 
   private startAttempt(input: LiveInput, c: LiveContainer) {
@@ -431,7 +428,7 @@ export class Engine {
     const key = `${ra.input.id}:${ra.attempt}`;
     if (c.running.get(key) === ra && c.status !== "dead") {
       this.o.log(`container ${c.id} ignored the signal of input ${ra.input.id}: replacing it`);
-      this.killContainer(c, "an input ignored its cancel/timeout signal");
+      this.fleet.killContainer(c, "an input ignored its cancel/timeout signal");
     }
   }
 
@@ -512,7 +509,7 @@ export class Engine {
   /** Items yielded by a container's generator. */
   containerGenItems(containerId: string, inputId: string, attempt: number, items: Payload[]): void {
     const input = this.inputs.get(inputId);
-    const c = this.containers.get(containerId);
+    const c = this.fleet.containers.get(containerId);
     if (!input?.call.stream || !c || input.container !== c || input.attempt !== attempt || input.status !== "running")
       return;
     const st = input.call.stream;
@@ -628,312 +625,10 @@ export class Engine {
     this.untrack(call); // the store answers later gets
   }
 
-  // ---- containers ------------------------------------------------------------------
-
-  /** Starts or stops containers so that capacity follows demand. */
-  private scale(fn: LiveFunction): void {
-    if (!fn.live || this.closed) return;
-    const o = fn.spec.options;
-    let running = 0;
-    let live = 0;
-    for (const c of fn.containers.values()) {
-      if (c.version !== fn.version) continue;
-      if (c.status === "starting" || c.status === "ready") live++;
-      running += c.running.size;
-    }
-    const demand = fn.queue.length + running;
-    const needed = Math.ceil(demand / o.maxInputs);
-    const desired = Math.min(
-      o.maxContainers,
-      Math.max(o.minContainers, needed) + (demand > 0 ? o.bufferContainers : 0),
-    );
-    if (desired <= live) return;
-    const now = Date.now();
-    if (now < fn.nextStartAt) {
-      if (!fn.retryScaleTimer) {
-        fn.retryScaleTimer = setTimeout(() => {
-          fn.retryScaleTimer = undefined;
-          this.scale(fn);
-        }, fn.nextStartAt - now);
-        fn.retryScaleTimer.unref();
-      }
-      return;
-    }
-    for (let i = live; i < desired; i++) this.startContainer(fn);
-  }
-
-  private startContainer(fn: LiveFunction): void {
-    const id = newId("ct");
-    const c: LiveContainer = {
-      id,
-      fn,
-      version: fn.version,
-      status: "starting",
-      handle: undefined,
-      channel: undefined,
-      running: new Map(),
-      idleSince: Date.now(),
-      startedAt: Date.now(),
-      startupTimer: undefined,
-      stopTimer: undefined,
-      exitInfo: undefined,
-      stoppedOnPurpose: false,
-    };
-    this.containers.set(id, c);
-    fn.containers.set(id, c);
-    let env: Record<string, string>;
-    try {
-      env = this.containerEnv(fn);
-    } catch (err) {
-      this.containerGone(c, (err as Error).message, true);
-      this.failQueued(fn, (err as Error).message);
-      return;
-    }
-    const token = this.o.tokens.createContainerToken(id);
-    const spec: ContainerSpec = {
-      containerId: id,
-      token: `${token.tokenId}:${token.tokenSecret}`,
-      appId: fn.appId,
-      appName: fn.appName,
-      functionId: fn.id,
-      functionName: fn.name,
-      environment: fn.environment,
-      controlSocket: this.o.controlSocket,
-      env,
-      blockNetwork: fn.spec.options.blockNetwork,
-      ...(fn.spec.options.memoryMiB ? { memoryMiB: fn.spec.options.memoryMiB } : {}),
-      ...(fn.spec.options.cpu ? { cpu: fn.spec.options.cpu } : {}),
-      ...(fn.spec.options.gpu ? { gpu: fn.spec.options.gpu } : {}),
-    };
-    c.startupTimer = setTimeout(() => {
-      if (c.status === "starting") {
-        const msg = `container did not start within ${fn.spec.options.startupTimeoutMs / 1000}s (startupTimeoutMs)`;
-        this.failQueued(fn, msg);
-        this.killContainer(c, msg);
-      }
-    }, fn.spec.options.startupTimeoutMs);
-    this.o.provider
-      .start(spec, {
-        onOutput: (stream, text) =>
-          this.o.logs.append([
-            {
-              ts: Date.now(),
-              appId: fn.appId,
-              functionName: fn.name,
-              containerId: id,
-              stream,
-              text,
-            },
-          ]),
-        onExit: (code, signal) =>
-          this.containerGone(c, signal ? `killed by ${signal}` : `exited with code ${code}`, false),
-      })
-      .then(
-        (handle) => {
-          c.handle = handle;
-          if (c.status === "dead") handle.kill();
-        },
-        (err: Error) => {
-          this.o.log(`starting a container for ${fn.appName}.${fn.name} failed: ${err.message}`);
-          this.containerGone(c, `could not start: ${err.message}`, false);
-        },
-      );
-  }
-
-  /** Function env, then named secrets, then inline secrets. */
-  private containerEnv(fn: LiveFunction): Record<string, string> {
-    const env: Record<string, string> = { ...fn.spec.options.env };
-    for (const name of fn.spec.options.secretNames) {
-      const values = this.o.store.getSecret(fn.environment, name);
-      if (!values)
-        throw new Error(
-          `secret "${name}" does not exist in environment "${fn.environment}": create it with \`skiff secret create ${name} KEY=VALUE\``,
-        );
-      Object.assign(env, values);
-    }
-    Object.assign(env, fn.spec.options.inlineSecrets);
-    return env;
-  }
-
-  /** Fails every queued input of a function with an init error (the container cannot start). */
-  private failQueued(fn: LiveFunction, message: string, error?: Uint8Array): void {
-    const err = error ?? encodePayload(Object.assign(new Error(message), { name: "InitError" }), "error");
-    for (const input of fn.queue.drain()) {
-      if (input.status === "pending") this.finishInput(input, { status: "init_failure", error: err });
-    }
-  }
-
-  /** The runtime connected: what it should load. */
-  containerHello(containerId: string, channel: ContainerChannel): void {
-    const c = this.containers.get(containerId);
-    if (!c || c.status === "dead") throw new ApiError("not_found", `no container ${containerId}`);
-    c.channel = channel;
-    const bundle = this.o.store.getBlob(c.fn.bundleBlobId);
-    if (!bundle) throw new ApiError("internal", `bundle ${c.fn.bundleBlobId} is missing`);
-    const appFunctions = [...this.functions.values()]
-      .filter((f) => f.appId === c.fn.appId && f.live)
-      .map((f) => ({
-        functionId: f.id,
-        appId: f.appId,
-        appName: f.appName,
-        name: f.name,
-        isGenerator: f.spec.isGenerator,
-      }));
-    channel.send("container.assign", {
-      appId: c.fn.appId,
-      appName: c.fn.appName,
-      functionId: c.fn.id,
-      functionName: c.fn.name,
-      bundle,
-      maxInputs: c.fn.spec.options.maxInputs,
-      ...(c.fn.spec.options.threads !== undefined ? { threads: c.fn.spec.options.threads } : {}),
-      appFunctions,
-    });
-  }
-
-  containerReady(containerId: string): void {
-    const c = this.containers.get(containerId);
-    if (c?.status !== "starting") return;
-    if (c.startupTimer) clearTimeout(c.startupTimer);
-    c.status = "ready";
-    c.idleSince = Date.now();
-    c.fn.startFailures = 0;
-    c.fn.nextStartAt = 0;
-    if (c.version !== c.fn.version || !c.fn.live) this.drain(c);
-    else this.dispatch(c.fn);
-  }
-
-  containerInitFailed(containerId: string, error: Uint8Array): void {
-    const c = this.containers.get(containerId);
-    if (!c) return;
-    const fn = c.fn;
-    this.failQueued(fn, "init failed", error);
-    this.noteStartFailure(fn);
-    this.killContainer(c, "init failed");
-  }
-
-  private noteStartFailure(fn: LiveFunction): void {
-    fn.startFailures++;
-    fn.nextStartAt = Date.now() + startBackoffMs(fn.startFailures);
-  }
-
-  containerOutputs(containerId: string, items: OutputWire[]): void {
-    const c = this.containers.get(containerId);
-    if (!c) return;
-    for (const out of items) {
-      const key = `${out.inputId}:${out.attempt}`;
-      const ra = c.running.get(key);
-      if (!ra) continue; // duplicate or unknown: dropped
-      c.running.delete(key);
-      if (ra.killTimer) clearTimeout(ra.killTimer);
-      const input = ra.input;
-      if (ra.timedOut || input.status !== "running" || input.attempt !== out.attempt) continue;
-      if (out.result.status === "failure") this.attemptFailed(input, out.result);
-      else this.finishInput(input, out.result);
-    }
-    if (c.running.size === 0) {
-      c.idleSince = Date.now();
-      if (c.status === "draining") this.stopContainer(c);
-    }
-    this.dispatch(c.fn);
-  }
-
-  containerLogs(containerId: string, entries: Omit<LogEntry, "appId" | "functionName" | "containerId">[]): void {
-    const c = this.containers.get(containerId);
-    if (!c) return;
-    this.o.logs.append(entries.map((e) => ({ ...e, appId: c.fn.appId, functionName: c.fn.name, containerId })));
-  }
-
-  /** The container's connection closed: it is as good as gone. */
-  containerDisconnected(containerId: string): void {
-    const c = this.containers.get(containerId);
-    if (!c || c.status === "dead") return;
-    this.killContainer(c, "its connection closed");
-  }
-
-  private drain(c: LiveContainer): void {
-    if (c.status === "dead" || c.status === "draining") return;
-    c.stoppedOnPurpose = true;
-    c.status = "draining";
-    if (c.running.size === 0) this.stopContainer(c);
-  }
-
-  private stopContainer(c: LiveContainer): void {
-    if (c.status === "dead" || c.stopTimer) return;
-    c.status = "draining";
-    c.stoppedOnPurpose = true;
-    c.channel?.send("shutdown", { graceMs: 5000 });
-    c.stopTimer = setTimeout(() => this.killContainer(c, "did not exit after shutdown"), 10_000);
-    c.stopTimer.unref();
-  }
-
-  private killContainer(c: LiveContainer, why: string): void {
-    if (c.status === "dead") return;
-    c.exitInfo = why;
-    c.handle?.kill();
-    // The provider's onExit finishes the bookkeeping; without a handle, do it now.
-    if (!c.handle) this.containerGone(c, why, false);
-    else c.channel?.close(1000, why);
-  }
-
-  /** A container is gone: its unfinished inputs go back to the queue, not using up retries. */
-  private containerGone(c: LiveContainer, why: string, quiet: boolean): void {
-    if (c.status === "dead") return;
-    const wasStarting = c.status === "starting";
-    c.status = "dead";
-    if (c.startupTimer) clearTimeout(c.startupTimer);
-    if (c.stopTimer) clearTimeout(c.stopTimer);
-    this.containers.delete(c.id);
-    c.fn.containers.delete(c.id);
-    this.o.tokens.revokeContainerToken(c.id);
-    const reason = c.exitInfo ? `${why}; ${c.exitInfo}` : why;
-    if (!quiet && c.running.size > 0)
-      this.o.log(
-        `container ${c.id} (${c.fn.appName}.${c.fn.name}) is gone (${reason}): re-queueing ${c.running.size} input(s)`,
-      );
-    for (const ra of c.running.values()) {
-      if (ra.killTimer) clearTimeout(ra.killTimer);
-      const input = ra.input;
-      if (ra.timedOut || input.status !== "running" || input.attempt !== ra.attempt) continue;
-      if (input.timer) clearTimeout(input.timer);
-      input.lost++;
-      if ((input.call.stream?.yielded ?? 0) > 0) {
-        this.finishInput(input, {
-          status: "terminated",
-          message: `the container running this generator stopped after it yielded (${reason})`,
-        });
-      } else if (input.lost >= MAX_LOST) {
-        this.finishInput(input, {
-          status: "terminated",
-          message: `the container running this input stopped ${input.lost} times (last: ${reason})`,
-        });
-      } else this.enqueue(input, true);
-    }
-    c.running.clear();
-    if (wasStarting && !c.stoppedOnPurpose) this.noteStartFailure(c.fn);
-    if (c.fn.live) this.dispatch(c.fn);
-  }
-
-  /** Called for each process end reported by the provider before its container registered. */
+  /** Scale-down, result expiry and log trimming, every TICK_MS. */
   private tick(): void {
     const now = Date.now();
-    for (const fn of this.functions.values()) {
-      const o = fn.spec.options;
-      let live = 0;
-      for (const c of fn.containers.values()) if (c.status === "ready" || c.status === "starting") live++;
-      for (const c of fn.containers.values()) {
-        if (live <= o.minContainers) break;
-        if (
-          c.status === "ready" &&
-          c.running.size === 0 &&
-          fn.queue.length === 0 &&
-          now - c.idleSince >= o.scaledownWindowMs
-        ) {
-          this.stopContainer(c);
-          live--;
-        }
-      }
-    }
+    this.fleet.scaleDown(now);
     if (now - this.lastExpiry > 60_000) {
       this.lastExpiry = now;
       this.o.store.expireCalls(now);
@@ -1001,13 +696,13 @@ export class Engine {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.tickTimer);
-    for (const c of this.containers.values()) {
+    for (const c of this.fleet.containers.values()) {
       c.channel?.send("shutdown", { graceMs: 1000 });
       c.exitInfo = "server stopped";
     }
     for (const input of this.inputs.values()) if (input.timer) clearTimeout(input.timer);
     for (const fn of this.functions.values()) if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
-    for (const c of this.containers.values()) {
+    for (const c of this.fleet.containers.values()) {
       if (c.startupTimer) clearTimeout(c.startupTimer);
       if (c.stopTimer) clearTimeout(c.stopTimer);
       for (const ra of c.running.values()) if (ra.killTimer) clearTimeout(ra.killTimer);

@@ -1,0 +1,338 @@
+import { encodePayload, type LogEntry, newId, type OutputWire, type ResultWire } from "@skiff/protocol";
+import { ApiError } from "../api/api-error.js";
+import type { ContainerSpec } from "../provider.js";
+import type { EngineOptions } from "./engine.js";
+import type { ContainerChannel, LiveContainer, LiveFunction, LiveInput } from "./model.js";
+import { startBackoffMs } from "./retry-policy.js";
+
+/** Containers lost while running one input before it fails as terminated. */
+const MAX_LOST = 5;
+
+/** What the fleet needs from the engine that owns the calls and the queues. */
+export interface FleetHost {
+  readonly functions: Map<string, LiveFunction>;
+  dispatch(fn: LiveFunction): void;
+  enqueue(input: LiveInput, front?: boolean): void;
+  finishInput(input: LiveInput, result: ResultWire): void;
+  attemptFailed(input: LiveInput, result: ResultWire): void;
+  isClosed(): boolean;
+}
+
+/**
+ * The containers of every function: starting them through the worker provider (with backoff
+ * after start failures), their connection's events, scaling up with demand and down when
+ * idle, and replacing lost ones. Inputs they were running go back to the engine.
+ */
+export class Fleet {
+  readonly containers = new Map<string, LiveContainer>();
+
+  constructor(
+    private readonly o: EngineOptions,
+    private readonly host: FleetHost,
+  ) {}
+
+  /** Starts or stops containers so that capacity follows demand. */
+  scale(fn: LiveFunction): void {
+    if (!fn.live || this.host.isClosed()) return;
+    const o = fn.spec.options;
+    let running = 0;
+    let live = 0;
+    for (const c of fn.containers.values()) {
+      if (c.version !== fn.version) continue;
+      if (c.status === "starting" || c.status === "ready") live++;
+      running += c.running.size;
+    }
+    const demand = fn.queue.length + running;
+    const needed = Math.ceil(demand / o.maxInputs);
+    const desired = Math.min(
+      o.maxContainers,
+      Math.max(o.minContainers, needed) + (demand > 0 ? o.bufferContainers : 0),
+    );
+    if (desired <= live) return;
+    const now = Date.now();
+    if (now < fn.nextStartAt) {
+      if (!fn.retryScaleTimer) {
+        fn.retryScaleTimer = setTimeout(() => {
+          fn.retryScaleTimer = undefined;
+          this.scale(fn);
+        }, fn.nextStartAt - now);
+        fn.retryScaleTimer.unref();
+      }
+      return;
+    }
+    for (let i = live; i < desired; i++) this.startContainer(fn);
+  }
+
+  private startContainer(fn: LiveFunction): void {
+    const id = newId("ct");
+    const c: LiveContainer = {
+      id,
+      fn,
+      version: fn.version,
+      status: "starting",
+      handle: undefined,
+      channel: undefined,
+      running: new Map(),
+      idleSince: Date.now(),
+      startedAt: Date.now(),
+      startupTimer: undefined,
+      stopTimer: undefined,
+      exitInfo: undefined,
+      stoppedOnPurpose: false,
+    };
+    this.containers.set(id, c);
+    fn.containers.set(id, c);
+    let env: Record<string, string>;
+    try {
+      env = this.containerEnv(fn);
+    } catch (err) {
+      this.containerGone(c, (err as Error).message, true);
+      this.failQueued(fn, (err as Error).message);
+      return;
+    }
+    const token = this.o.tokens.createContainerToken(id);
+    const spec: ContainerSpec = {
+      containerId: id,
+      token: `${token.tokenId}:${token.tokenSecret}`,
+      appId: fn.appId,
+      appName: fn.appName,
+      functionId: fn.id,
+      functionName: fn.name,
+      environment: fn.environment,
+      controlSocket: this.o.controlSocket,
+      env,
+      blockNetwork: fn.spec.options.blockNetwork,
+      ...(fn.spec.options.memoryMiB ? { memoryMiB: fn.spec.options.memoryMiB } : {}),
+      ...(fn.spec.options.cpu ? { cpu: fn.spec.options.cpu } : {}),
+      ...(fn.spec.options.gpu ? { gpu: fn.spec.options.gpu } : {}),
+    };
+    c.startupTimer = setTimeout(() => {
+      if (c.status === "starting") {
+        const msg = `container did not start within ${fn.spec.options.startupTimeoutMs / 1000}s (startupTimeoutMs)`;
+        this.failQueued(fn, msg);
+        this.killContainer(c, msg);
+      }
+    }, fn.spec.options.startupTimeoutMs);
+    this.o.provider
+      .start(spec, {
+        onOutput: (stream, text) =>
+          this.o.logs.append([
+            {
+              ts: Date.now(),
+              appId: fn.appId,
+              functionName: fn.name,
+              containerId: id,
+              stream,
+              text,
+            },
+          ]),
+        onExit: (code, signal) =>
+          this.containerGone(c, signal ? `killed by ${signal}` : `exited with code ${code}`, false),
+      })
+      .then(
+        (handle) => {
+          c.handle = handle;
+          if (c.status === "dead") handle.kill();
+        },
+        (err: Error) => {
+          this.o.log(`starting a container for ${fn.appName}.${fn.name} failed: ${err.message}`);
+          this.containerGone(c, `could not start: ${err.message}`, false);
+        },
+      );
+  }
+
+  /** Function env, then named secrets, then inline secrets. */
+  private containerEnv(fn: LiveFunction): Record<string, string> {
+    const env: Record<string, string> = { ...fn.spec.options.env };
+    for (const name of fn.spec.options.secretNames) {
+      const values = this.o.store.getSecret(fn.environment, name);
+      if (!values)
+        throw new Error(
+          `secret "${name}" does not exist in environment "${fn.environment}": create it with \`skiff secret create ${name} KEY=VALUE\``,
+        );
+      Object.assign(env, values);
+    }
+    Object.assign(env, fn.spec.options.inlineSecrets);
+    return env;
+  }
+
+  /** Fails every queued input of a function with an init error (the container cannot start). */
+  failQueued(fn: LiveFunction, message: string, error?: Uint8Array): void {
+    const err = error ?? encodePayload(Object.assign(new Error(message), { name: "InitError" }), "error");
+    for (const input of fn.queue.drain()) {
+      if (input.status === "pending") this.host.finishInput(input, { status: "init_failure", error: err });
+    }
+  }
+
+  /** The runtime connected: what it should load. */
+  containerHello(containerId: string, channel: ContainerChannel): void {
+    const c = this.containers.get(containerId);
+    if (!c || c.status === "dead") throw new ApiError("not_found", `no container ${containerId}`);
+    c.channel = channel;
+    const bundle = this.o.store.getBlob(c.fn.bundleBlobId);
+    if (!bundle) throw new ApiError("internal", `bundle ${c.fn.bundleBlobId} is missing`);
+    const appFunctions = [...this.host.functions.values()]
+      .filter((f) => f.appId === c.fn.appId && f.live)
+      .map((f) => ({
+        functionId: f.id,
+        appId: f.appId,
+        appName: f.appName,
+        name: f.name,
+        isGenerator: f.spec.isGenerator,
+      }));
+    channel.send("container.assign", {
+      appId: c.fn.appId,
+      appName: c.fn.appName,
+      functionId: c.fn.id,
+      functionName: c.fn.name,
+      bundle,
+      maxInputs: c.fn.spec.options.maxInputs,
+      ...(c.fn.spec.options.threads !== undefined ? { threads: c.fn.spec.options.threads } : {}),
+      appFunctions,
+    });
+  }
+
+  containerReady(containerId: string): void {
+    const c = this.containers.get(containerId);
+    if (c?.status !== "starting") return;
+    if (c.startupTimer) clearTimeout(c.startupTimer);
+    c.status = "ready";
+    c.idleSince = Date.now();
+    c.fn.startFailures = 0;
+    c.fn.nextStartAt = 0;
+    if (c.version !== c.fn.version || !c.fn.live) this.drain(c);
+    else this.host.dispatch(c.fn);
+  }
+
+  containerInitFailed(containerId: string, error: Uint8Array): void {
+    const c = this.containers.get(containerId);
+    if (!c) return;
+    const fn = c.fn;
+    this.failQueued(fn, "init failed", error);
+    this.noteStartFailure(fn);
+    this.killContainer(c, "init failed");
+  }
+
+  private noteStartFailure(fn: LiveFunction): void {
+    fn.startFailures++;
+    fn.nextStartAt = Date.now() + startBackoffMs(fn.startFailures);
+  }
+
+  containerOutputs(containerId: string, items: OutputWire[]): void {
+    const c = this.containers.get(containerId);
+    if (!c) return;
+    for (const out of items) {
+      const key = `${out.inputId}:${out.attempt}`;
+      const ra = c.running.get(key);
+      if (!ra) continue; // duplicate or unknown: dropped
+      c.running.delete(key);
+      if (ra.killTimer) clearTimeout(ra.killTimer);
+      const input = ra.input;
+      if (ra.timedOut || input.status !== "running" || input.attempt !== out.attempt) continue;
+      if (out.result.status === "failure") this.host.attemptFailed(input, out.result);
+      else this.host.finishInput(input, out.result);
+    }
+    if (c.running.size === 0) {
+      c.idleSince = Date.now();
+      if (c.status === "draining") this.stopContainer(c);
+    }
+    this.host.dispatch(c.fn);
+  }
+
+  containerLogs(containerId: string, entries: Omit<LogEntry, "appId" | "functionName" | "containerId">[]): void {
+    const c = this.containers.get(containerId);
+    if (!c) return;
+    this.o.logs.append(entries.map((e) => ({ ...e, appId: c.fn.appId, functionName: c.fn.name, containerId })));
+  }
+
+  /** The container's connection closed: it is as good as gone. */
+  containerDisconnected(containerId: string): void {
+    const c = this.containers.get(containerId);
+    if (!c || c.status === "dead") return;
+    this.killContainer(c, "its connection closed");
+  }
+
+  drain(c: LiveContainer): void {
+    if (c.status === "dead" || c.status === "draining") return;
+    c.stoppedOnPurpose = true;
+    c.status = "draining";
+    if (c.running.size === 0) this.stopContainer(c);
+  }
+
+  stopContainer(c: LiveContainer): void {
+    if (c.status === "dead" || c.stopTimer) return;
+    c.status = "draining";
+    c.stoppedOnPurpose = true;
+    c.channel?.send("shutdown", { graceMs: 5000 });
+    c.stopTimer = setTimeout(() => this.killContainer(c, "did not exit after shutdown"), 10_000);
+    c.stopTimer.unref();
+  }
+
+  killContainer(c: LiveContainer, why: string): void {
+    if (c.status === "dead") return;
+    c.exitInfo = why;
+    c.handle?.kill();
+    // The provider's onExit finishes the bookkeeping; without a handle, do it now.
+    if (!c.handle) this.containerGone(c, why, false);
+    else c.channel?.close(1000, why);
+  }
+
+  /** A container is gone: its unfinished inputs go back to the queue, not using up retries. */
+  private containerGone(c: LiveContainer, why: string, quiet: boolean): void {
+    if (c.status === "dead") return;
+    const wasStarting = c.status === "starting";
+    c.status = "dead";
+    if (c.startupTimer) clearTimeout(c.startupTimer);
+    if (c.stopTimer) clearTimeout(c.stopTimer);
+    this.containers.delete(c.id);
+    c.fn.containers.delete(c.id);
+    this.o.tokens.revokeContainerToken(c.id);
+    const reason = c.exitInfo ? `${why}; ${c.exitInfo}` : why;
+    if (!quiet && c.running.size > 0)
+      this.o.log(
+        `container ${c.id} (${c.fn.appName}.${c.fn.name}) is gone (${reason}): re-queueing ${c.running.size} input(s)`,
+      );
+    for (const ra of c.running.values()) {
+      if (ra.killTimer) clearTimeout(ra.killTimer);
+      const input = ra.input;
+      if (ra.timedOut || input.status !== "running" || input.attempt !== ra.attempt) continue;
+      if (input.timer) clearTimeout(input.timer);
+      input.lost++;
+      if ((input.call.stream?.yielded ?? 0) > 0) {
+        this.host.finishInput(input, {
+          status: "terminated",
+          message: `the container running this generator stopped after it yielded (${reason})`,
+        });
+      } else if (input.lost >= MAX_LOST) {
+        this.host.finishInput(input, {
+          status: "terminated",
+          message: `the container running this input stopped ${input.lost} times (last: ${reason})`,
+        });
+      } else this.host.enqueue(input, true);
+    }
+    c.running.clear();
+    if (wasStarting && !c.stoppedOnPurpose) this.noteStartFailure(c.fn);
+    if (c.fn.live) this.host.dispatch(c.fn);
+  }
+
+  /** Stops idle containers past their scale-down window, keeping minContainers. */
+  scaleDown(now: number): void {
+    for (const fn of this.host.functions.values()) {
+      const o = fn.spec.options;
+      let live = 0;
+      for (const c of fn.containers.values()) if (c.status === "ready" || c.status === "starting") live++;
+      for (const c of fn.containers.values()) {
+        if (live <= o.minContainers) break;
+        if (
+          c.status === "ready" &&
+          c.running.size === 0 &&
+          fn.queue.length === 0 &&
+          now - c.idleSince >= o.scaledownWindowMs
+        ) {
+          this.stopContainer(c);
+          live--;
+        }
+      }
+    }
+  }
+}
