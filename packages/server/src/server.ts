@@ -211,7 +211,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
         if (typeof callId !== "string" || typeof consumed !== "number" || !(consumed > 0)) {
           return peer.close(1002, "gen.ack needs callId and a positive consumed");
         }
-        if (peer.streams.has(callId)) deps.engine.streamAck(callId, consumed);
+        if (peer.streams.has(callId)) deps.engine.fanOut.streamAck(callId, consumed);
         return;
       }
       if (peer.role !== "container" || !peer.containerId) {
@@ -235,7 +235,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           if (typeof g?.inputId !== "string" || typeof g.attempt !== "number" || !Array.isArray(g.items)) {
             return peer.close(1002, "gen.items needs inputId, attempt and items");
           }
-          deps.engine.containerGenItems(id, g.inputId, g.attempt, g.items);
+          deps.engine.fanOut.containerGenItems(id, g.inputId, g.attempt, g.items);
           return;
         }
         case "logs":

@@ -168,7 +168,7 @@ export const handlers: HandlerTable = {
         d.engine.cancelCall(r.callId, false);
       } catch {}
     };
-    const r = d.engine.startStream({ functionId, args, idempotencyKey, parentInputId }, (items, end) => {
+    const r = d.engine.fanOut.startStream({ functionId, args, idempotencyKey, parentInputId }, (items, end) => {
       peer.send("gen.stream", { callId: r.callId, items, ...(end ? { end } : {}) });
       if (end) {
         peer.streams.delete(r.callId);
@@ -191,7 +191,7 @@ export const handlers: HandlerTable = {
         d.engine.cancelCall(r.callId, false);
       } catch {}
     };
-    const r = d.engine.startMap(
+    const r = d.engine.fanOut.startMap(
       { functionId, idempotencyKey: p.idempotencyKey, parentInputId },
       (items) => peer.send("map.outputs", { callId: r.callId, items }),
       () => {
@@ -214,14 +214,14 @@ export const handlers: HandlerTable = {
       if (!Number.isInteger(idx)) throw invalid(`items[${i}].idx must be an integer`);
       return { idx, args: payload(o, "args") };
     });
-    d.engine.putMapInputs(callId, items);
+    d.engine.fanOut.putMapInputs(callId, items);
     return {};
   },
   "map.end"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     const callId = str(q, "callId", { max: 64 });
     if (!peer.maps.has(callId)) throw notFound(`no map ${callId} on this connection`);
-    d.engine.endMap(callId, num(q, "total", { min: 0, max: Number.MAX_SAFE_INTEGER }));
+    d.engine.fanOut.endMap(callId, num(q, "total", { min: 0, max: Number.MAX_SAFE_INTEGER }));
     return {};
   },
   "call.get"(peer, p, d) {

@@ -2,10 +2,7 @@ import {
   type CallOutcome,
   type FunctionSpec,
   type FunctionStats,
-  GENERATOR_WINDOW,
   type InputInfo,
-  type MapInputWire,
-  type MapOutputWire,
   newId,
   type Payload,
   type ResultWire,
@@ -15,9 +12,10 @@ import type { TokenService } from "../auth/tokens.js";
 import type { WorkerProvider } from "../provider.js";
 import type { GraphRow, Store } from "../store/store.js";
 import { Deque } from "./deque.js";
+import { FanOut } from "./fan-out.js";
 import { Fleet } from "./fleet.js";
 import type { LogHub } from "./log-hub.js";
-import type { LiveCall, LiveContainer, LiveFunction, LiveInput, MapState, RunningAttempt } from "./model.js";
+import type { LiveCall, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
 import { retryDelayMs } from "./retry-policy.js";
 
 export interface EngineOptions {
@@ -35,8 +33,6 @@ export interface EngineOptions {
 
 /** Undelivered `.remote` results are kept this long for a caller that reconnects. */
 const REMOTE_RESULT_TTL_MS = 60 * 60 * 1000;
-/** Inputs one map may have outstanding (sent by the caller, no result yet). */
-const MAP_WINDOW = 2048;
 /** Delivered `.remote` outcomes remembered for resends after a lost reply. */
 const RECENT_DELIVERED = 10_000;
 /** How often idle containers are checked and results expired. */
@@ -52,6 +48,8 @@ export class Engine {
   private readonly inputs = new Map<string, LiveInput>();
   /** The containers, and their scaling. */
   readonly fleet: Fleet;
+  /** Maps and generator calls. */
+  readonly fanOut: FanOut;
   /** Idempotency keys of live calls (their rows may not be written yet). */
   private readonly liveKeys = new Map<string, string>();
   /**
@@ -72,6 +70,18 @@ export class Engine {
       finishInput: (input, result) => this.finishInput(input, result),
       attemptFailed: (input, result) => this.attemptFailed(input, result),
       isClosed: () => this.closed,
+    });
+    this.fanOut = new FanOut({
+      calls: this.calls,
+      inputs: this.inputs,
+      containers: this.fleet.containers,
+      liveFunction: (id) => this.liveFunction(id),
+      newCall: (fn, parent, extra) => this.newCall(fn, parent, extra),
+      newInput: (call, idx, args) => this.newInput(call, idx, args),
+      track: (call) => this.track(call),
+      untrack: (call) => this.untrack(call),
+      enqueue: (input) => this.enqueue(input),
+      dispatch: (fn) => this.dispatch(fn),
     });
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.tickTimer.unref();
@@ -471,7 +481,7 @@ export class Engine {
       this.o.store.updateGraphInput(input.id, null, result.status === "success" ? "success" : result.status);
     const call = input.call;
     if (call.map) {
-      this.mapResult(call, call.map, input, result);
+      this.fanOut.mapResult(call, call.map, input, result);
       return;
     }
     if (call.stream) {
@@ -480,129 +490,6 @@ export class Engine {
       return;
     }
     if (call.inputs.every((i) => i.status === "done")) this.completeCall(call, { kind: "result", result });
-  }
-
-  // ---- generators ------------------------------------------------------------------
-
-  /**
-   * Starts a generator call: items are forwarded to `sink` as the container yields them; the
-   * caller's acknowledgements go back to the container, whose generator pauses while
-   * GENERATOR_WINDOW items are unacknowledged. Nothing is buffered here.
-   */
-  startStream(
-    p: { functionId: string; args: Payload; idempotencyKey: string; parentInputId: string | undefined },
-    sink: (items: Payload[], end?: ResultWire) => void,
-  ): { callId: string; window: number } {
-    const fn = this.liveFunction(p.functionId);
-    if (!fn.spec.isGenerator)
-      throw new ApiError("invalid_argument", `${fn.appName}.${fn.name} is not a generator function: call remote()`);
-    const call = this.newCall(fn, p.parentInputId, {
-      stream: { sink, yielded: 0, acked: 0, pausedSince: 0, pausedMs: 0 },
-    });
-    const input = this.newInput(call, 0, p.args);
-    call.inputs.push(input);
-    this.track(call);
-    this.enqueue(input);
-    return { callId: call.id, window: GENERATOR_WINDOW };
-  }
-
-  /** Items yielded by a container's generator. */
-  containerGenItems(containerId: string, inputId: string, attempt: number, items: Payload[]): void {
-    const input = this.inputs.get(inputId);
-    const c = this.fleet.containers.get(containerId);
-    if (!input?.call.stream || !c || input.container !== c || input.attempt !== attempt || input.status !== "running")
-      return;
-    const st = input.call.stream;
-    st.yielded += items.length;
-    if (!st.pausedSince && st.yielded - st.acked >= GENERATOR_WINDOW) st.pausedSince = Date.now();
-    st.sink(items);
-  }
-
-  /** The caller took `consumed` more items: let the container's generator go on. */
-  streamAck(callId: string, consumed: number): void {
-    const call = this.calls.get(callId);
-    const st = call?.stream;
-    const input = st ? call.inputs[0] : undefined;
-    if (!st || !input) return;
-    st.acked += consumed;
-    if (st.pausedSince && st.yielded - st.acked < GENERATOR_WINDOW) {
-      st.pausedMs += Date.now() - st.pausedSince;
-      st.pausedSince = 0;
-    }
-    if (input.status === "running") input.container?.channel?.send("gen.ack", { inputId: input.id, consumed });
-  }
-
-  // ---- fan-out (map) ---------------------------------------------------------------
-
-  /**
-   * Starts a map: the caller streams inputs in (at most `window` outstanding) and gets
-   * results through `sink` as they finish. A map's inputs live with its caller, which holds
-   * them until their results arrive; they are not written to the store.
-   */
-  startMap(
-    p: { functionId: string; idempotencyKey: string; parentInputId: string | undefined },
-    sink: (items: MapOutputWire[]) => void,
-    onDone: () => void,
-  ): { callId: string; window: number } {
-    const fn = this.liveFunction(p.functionId);
-    const window = MAP_WINDOW;
-    const call = this.newCall(fn, p.parentInputId, {
-      map: { live: new Set(), window, done: 0, total: undefined, out: [], flushScheduled: false, sink, onDone },
-    });
-    this.track(call);
-    return { callId: call.id, window };
-  }
-
-  private mapCall(callId: string): LiveCall & { map: MapState } {
-    const call = this.calls.get(callId);
-    if (!call?.map) throw new ApiError("not_found", `no running map ${callId}`);
-    return call as LiveCall & { map: MapState };
-  }
-
-  putMapInputs(callId: string, items: MapInputWire[]): void {
-    const call = this.mapCall(callId);
-    const m = call.map;
-    if (m.total !== undefined) throw new ApiError("failed_precondition", `map ${callId} has already ended`);
-    if (m.live.size + items.length > m.window) {
-      throw new ApiError(
-        "failed_precondition",
-        `map ${callId}: more than ${m.window} inputs outstanding (the window the server set)`,
-      );
-    }
-    if (!call.fn.live) throw new ApiError("not_found", `function ${call.fn.name} is not running`);
-    for (const item of items) {
-      const input = this.newInput(call, item.idx, item.args);
-      m.live.add(input);
-      input.status = "pending";
-      call.fn.queue.push(input);
-    }
-    this.dispatch(call.fn);
-  }
-
-  endMap(callId: string, total: number): void {
-    const call = this.mapCall(callId);
-    call.map.total = total;
-    this.maybeFinishMap(call, call.map);
-  }
-
-  private mapResult(call: LiveCall, m: MapState, input: LiveInput, result: ResultWire): void {
-    m.live.delete(input);
-    m.done++;
-    m.out.push({ idx: input.idx, result });
-    if (!m.flushScheduled) {
-      m.flushScheduled = true;
-      setImmediate(() => {
-        m.flushScheduled = false;
-        const items = m.out;
-        m.out = [];
-        if (items.length > 0) m.sink(items);
-      });
-    }
-    this.maybeFinishMap(call, m);
-  }
-
-  private maybeFinishMap(call: LiveCall, m: MapState): void {
-    if (m.total !== undefined && m.done >= m.total && m.live.size === 0) this.untrack(call);
   }
 
   private completeCall(call: LiveCall, outcome: CallOutcome): void {

@@ -1,0 +1,157 @@
+import {
+  GENERATOR_WINDOW,
+  type MapInputWire,
+  type MapOutputWire,
+  type Payload,
+  type ResultWire,
+} from "@skiff/protocol";
+import { ApiError } from "../api/api-error.js";
+import type { LiveCall, LiveContainer, LiveFunction, LiveInput, MapState } from "./model.js";
+
+/** Inputs one map may have outstanding (sent by the caller, no result yet). */
+const MAP_WINDOW = 2048;
+
+/** What streaming calls need from the engine that owns calls, inputs and queues. */
+export interface FanOutHost {
+  readonly calls: Map<string, LiveCall>;
+  readonly inputs: Map<string, LiveInput>;
+  readonly containers: Map<string, LiveContainer>;
+  liveFunction(functionId: string): LiveFunction;
+  newCall(fn: LiveFunction, parentInputId: string | undefined, extra: Partial<LiveCall>): LiveCall;
+  newInput(call: LiveCall, idx: number, args: Payload): LiveInput;
+  track(call: LiveCall): void;
+  untrack(call: LiveCall): void;
+  enqueue(input: LiveInput): void;
+  dispatch(fn: LiveFunction): void;
+}
+
+/**
+ * Calls whose results stream: maps (inputs in within a window, results out as they finish)
+ * and generator calls (items out as they are yielded, acknowledged back to the container).
+ */
+export class FanOut {
+  constructor(private readonly host: FanOutHost) {}
+
+  // ---- generators ------------------------------------------------------------------
+
+  /**
+   * Starts a generator call: items are forwarded to `sink` as the container yields them; the
+   * caller's acknowledgements go back to the container, whose generator pauses while
+   * GENERATOR_WINDOW items are unacknowledged. Nothing is buffered here.
+   */
+  startStream(
+    p: { functionId: string; args: Payload; idempotencyKey: string; parentInputId: string | undefined },
+    sink: (items: Payload[], end?: ResultWire) => void,
+  ): { callId: string; window: number } {
+    const fn = this.host.liveFunction(p.functionId);
+    if (!fn.spec.isGenerator)
+      throw new ApiError("invalid_argument", `${fn.appName}.${fn.name} is not a generator function: call remote()`);
+    const call = this.host.newCall(fn, p.parentInputId, {
+      stream: { sink, yielded: 0, acked: 0, pausedSince: 0, pausedMs: 0 },
+    });
+    const input = this.host.newInput(call, 0, p.args);
+    call.inputs.push(input);
+    this.host.track(call);
+    this.host.enqueue(input);
+    return { callId: call.id, window: GENERATOR_WINDOW };
+  }
+
+  /** Items yielded by a container's generator. */
+  containerGenItems(containerId: string, inputId: string, attempt: number, items: Payload[]): void {
+    const input = this.host.inputs.get(inputId);
+    const c = this.host.containers.get(containerId);
+    if (!input?.call.stream || !c || input.container !== c || input.attempt !== attempt || input.status !== "running")
+      return;
+    const st = input.call.stream;
+    st.yielded += items.length;
+    if (!st.pausedSince && st.yielded - st.acked >= GENERATOR_WINDOW) st.pausedSince = Date.now();
+    st.sink(items);
+  }
+
+  /** The caller took `consumed` more items: let the container's generator go on. */
+  streamAck(callId: string, consumed: number): void {
+    const call = this.host.calls.get(callId);
+    const st = call?.stream;
+    const input = st ? call.inputs[0] : undefined;
+    if (!st || !input) return;
+    st.acked += consumed;
+    if (st.pausedSince && st.yielded - st.acked < GENERATOR_WINDOW) {
+      st.pausedMs += Date.now() - st.pausedSince;
+      st.pausedSince = 0;
+    }
+    if (input.status === "running") input.container?.channel?.send("gen.ack", { inputId: input.id, consumed });
+  }
+
+  // ---- fan-out (map) ---------------------------------------------------------------
+
+  /**
+   * Starts a map: the caller streams inputs in (at most `window` outstanding) and gets
+   * results through `sink` as they finish. A map's inputs live with its caller, which holds
+   * them until their results arrive; they are not written to the store.
+   */
+  startMap(
+    p: { functionId: string; idempotencyKey: string; parentInputId: string | undefined },
+    sink: (items: MapOutputWire[]) => void,
+    onDone: () => void,
+  ): { callId: string; window: number } {
+    const fn = this.host.liveFunction(p.functionId);
+    const window = MAP_WINDOW;
+    const call = this.host.newCall(fn, p.parentInputId, {
+      map: { live: new Set(), window, done: 0, total: undefined, out: [], flushScheduled: false, sink, onDone },
+    });
+    this.host.track(call);
+    return { callId: call.id, window };
+  }
+
+  private mapCall(callId: string): LiveCall & { map: MapState } {
+    const call = this.host.calls.get(callId);
+    if (!call?.map) throw new ApiError("not_found", `no running map ${callId}`);
+    return call as LiveCall & { map: MapState };
+  }
+
+  putMapInputs(callId: string, items: MapInputWire[]): void {
+    const call = this.mapCall(callId);
+    const m = call.map;
+    if (m.total !== undefined) throw new ApiError("failed_precondition", `map ${callId} has already ended`);
+    if (m.live.size + items.length > m.window) {
+      throw new ApiError(
+        "failed_precondition",
+        `map ${callId}: more than ${m.window} inputs outstanding (the window the server set)`,
+      );
+    }
+    if (!call.fn.live) throw new ApiError("not_found", `function ${call.fn.name} is not running`);
+    for (const item of items) {
+      const input = this.host.newInput(call, item.idx, item.args);
+      m.live.add(input);
+      input.status = "pending";
+      call.fn.queue.push(input);
+    }
+    this.host.dispatch(call.fn);
+  }
+
+  endMap(callId: string, total: number): void {
+    const call = this.mapCall(callId);
+    call.map.total = total;
+    this.maybeFinishMap(call, call.map);
+  }
+
+  mapResult(call: LiveCall, m: MapState, input: LiveInput, result: ResultWire): void {
+    m.live.delete(input);
+    m.done++;
+    m.out.push({ idx: input.idx, result });
+    if (!m.flushScheduled) {
+      m.flushScheduled = true;
+      setImmediate(() => {
+        m.flushScheduled = false;
+        const items = m.out;
+        m.out = [];
+        if (items.length > 0) m.sink(items);
+      });
+    }
+    this.maybeFinishMap(call, m);
+  }
+
+  private maybeFinishMap(call: LiveCall, m: MapState): void {
+    if (m.total !== undefined && m.done >= m.total && m.live.size === 0) this.host.untrack(call);
+  }
+}
