@@ -137,4 +137,63 @@ describe("wire protocol hardening", () => {
   it("does not let a client call functions with a container token or an app it cannot see", async () => {
     await assert.rejects(Function_.lookup("ghost", "f", { client: server.client() }), /no deployed app "ghost"/);
   });
+
+  it("survives seeded random messages after a valid hello (300 connections)", async () => {
+    let seed = 4242;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const pick = <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)]!;
+    const junk = (): unknown =>
+      pick<() => unknown>([
+        () => Math.floor(next() * 1e9) - 5e8,
+        () => "x".repeat(Math.floor(next() * 300)),
+        () => null,
+        () => new Uint8Array(Math.floor(next() * 64)),
+        () => [junk(), junk()],
+        () => ({ a: junk(), items: [junk()], callId: "fc-000000000000000000000000" }),
+        () => true,
+      ])();
+    const types = [
+      "call.create",
+      "call.get",
+      "call.cancel",
+      "map.start",
+      "map.put",
+      "map.end",
+      "gen.start",
+      "blob.put",
+      "blob.get",
+      "app.publish",
+      "app.stop",
+      "app.logs",
+      "function.lookup",
+      "secret.create",
+      "token.create",
+      "outputs",
+      "gen.ack",
+      "logs",
+      "nope",
+    ];
+    for (let c = 0; c < 300; c++) {
+      const ws = await open(server.url);
+      const gone = closed(ws);
+      ws.send(hello());
+      await nextFrame(ws);
+      const msgs = Array.from({ length: 1 + Math.floor(next() * 5) }, (_, i) =>
+        next() < 0.5 ? { t: pick(types), id: i + 2, p: junk() } : { t: pick(types), b: junk() },
+      );
+      ws.send(encodeFrame(msgs as never));
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 20))]);
+      ws.terminate();
+    }
+    assert.equal(server.proc.exitCode, null, "the server is still running");
+    const internal = server
+      .output()
+      .split("\n")
+      .filter((l) => l.includes("internal error in"));
+    assert.deepEqual(internal, [], "every bad request is refused by validation, not by a crash inside a handler");
+    await stillServing();
+  });
 });

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { encodeCbor } from "./codec.js";
+import { decodeFrame, encodeFrame, ProtocolError } from "./frame.js";
+import type { Message } from "./messages.js";
+
+/** A small seeded PRNG (mulberry32): failures reproduce from the seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SEEDS = [1, 7, 42, 1234, 99991];
+const CASES_PER_SEED = 20_000; // 100k in all
+
+describe("frame decoder under random and mutated input", () => {
+  const valid = [
+    encodeFrame([{ t: "hello", id: 1, p: { v: 1, tokenId: "tk-x", tokenSecret: "ts-y", role: "client" } } as Message]),
+    encodeFrame([
+      {
+        t: "call.create",
+        id: 2,
+        p: {
+          functionId: "fu-1",
+          kind: "remote",
+          args: encodeCbor([1, "a", new Map([[1, 2]])]),
+          idempotencyKey: "k",
+          await: true,
+        },
+      } as Message,
+    ]),
+    encodeFrame([
+      {
+        t: "outputs",
+        b: {
+          items: [
+            { inputId: "in-1", attempt: 1, result: { status: "success", data: new Uint8Array([1, 2]) }, durationMs: 3 },
+          ],
+        },
+      } as Message,
+    ]),
+  ];
+
+  for (const seed of SEEDS) {
+    it(`only ever returns messages or throws ProtocolError (seed ${seed})`, () => {
+      const next = rng(seed);
+      for (let i = 0; i < CASES_PER_SEED; i++) {
+        let bytes: Uint8Array;
+        if (i % 2 === 0) {
+          bytes = new Uint8Array(1 + Math.floor(next() * 64));
+          for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(next() * 256);
+        } else {
+          const base = valid[i % valid.length]!;
+          bytes = base.slice(0, 1 + Math.floor(next() * base.length)); // truncated
+          const flips = 1 + Math.floor(next() * 4);
+          for (let f = 0; f < flips; f++) bytes[Math.floor(next() * bytes.length)] = Math.floor(next() * 256);
+        }
+        try {
+          const msgs = decodeFrame(bytes);
+          assert.ok(Array.isArray(msgs));
+          for (const m of msgs) assert.equal(typeof m.t, "string");
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw new Error(`seed ${seed} case ${i}: ${(err as Error).stack}`);
+        }
+      }
+    });
+  }
+});
