@@ -46,6 +46,51 @@ describe("faults and scaling", () => {
   });
 });
 
+describe("container faults during a map", () => {
+  it("completes a 10k-input map with a container killed every 250 ms, each output exactly once", async () => {
+    const server = await startServer();
+    try {
+      assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
+      const steady = await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "steady", {
+        client: server.client(),
+      });
+      const N = 10_000;
+      let kills = 0;
+      let running = true;
+      const killer = (async () => {
+        while (running) {
+          await new Promise((r) => setTimeout(r, 250));
+          const pids = containerPids(server.proc.pid!);
+          if (!running || pids.length === 0) continue;
+          killPids([pids[Math.floor(Math.random() * pids.length)]!]);
+          kills++;
+        }
+      })();
+      const seen = new Uint8Array(N);
+      let n = 0;
+      for await (const y of steady.map(
+        Array.from({ length: N }, (_, i) => i),
+        { orderOutputs: false },
+      )) {
+        const x = y / 2;
+        assert.equal(seen[x], 0, `input ${x} came back twice`);
+        seen[x] = 1;
+        n++;
+      }
+      running = false;
+      await killer;
+      assert.equal(n, N);
+      assert.ok(
+        seen.every((v) => v === 1),
+        "every input came back",
+      );
+      assert.ok(kills >= 20, `only ${kills} kills happened`);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe("warm containers", () => {
   it("keeps minContainers running with no calls at all", async () => {
     const server = await startServer();
