@@ -5,7 +5,7 @@ import { encodeFrame, PROTOCOL_VERSION } from "@skiff/protocol";
 import { encode } from "cbor-x";
 import { Function_ } from "skiff";
 import WebSocket from "ws";
-import { type ServerProcess, startServer } from "./helpers/cli.js";
+import { type ServerProcess, startServer, waitFor } from "./helpers/cli.js";
 
 function open(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -194,6 +194,25 @@ describe("wire protocol hardening", () => {
       .split("\n")
       .filter((l) => l.includes("internal error in"));
     assert.deepEqual(internal, [], "every bad request is refused by validation, not by a crash inside a handler");
+    await stillServing();
+  });
+
+  it("cuts off a client that stops reading instead of buffering for it without bound", async () => {
+    const client = server.client();
+    const { blobId } = await client.request("blob.put", { data: new Uint8Array(48 * 1024 * 1024).fill(1) });
+    const ws = await open(server.url);
+    ws.send(hello());
+    await nextFrame(ws);
+    // Stop reading: the server's replies pile up in its send buffer.
+    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const cut = () => /a peer stopped reading: closing its connection/.test(server.output());
+    // Keep asking (a bounded number of times): once 256 MiB wait unread, the next reply cuts it off.
+    for (let i = 0; i < 30 && !cut(); i++) {
+      ws.send(encodeFrame([{ t: "blob.get", id: 10 + i, p: { blobId } } as never]));
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await waitFor(async () => cut(), "the server to cut the reader off", 10_000);
+    ws.terminate();
     await stillServing();
   });
 });

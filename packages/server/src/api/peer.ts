@@ -52,6 +52,7 @@ export class Peer {
   readonly subscriptions = new Map<string, () => void>();
   private outbox: Message[] = [];
   private flushScheduled = false;
+  private lastBuffered = 0;
   private closed = false;
 
   constructor(
@@ -96,14 +97,18 @@ export class Peer {
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.outbox.length === 0) return;
-    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+    // What the peer has not read stays in memory here. Past the limit, and with no progress
+    // since the last flush (a slow reader drains; a stalled one does not), it is cut off.
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > MAX_BUFFERED_BYTES && buffered >= this.lastBuffered) {
       this.hooks.log("a peer stopped reading: closing its connection");
-      this.close(1008, "peer is not reading");
+      this.ws.terminate();
       return;
     }
     const batch = this.outbox;
     this.outbox = [];
     for (const frame of encodeFrames(batch)) this.ws.send(frame);
+    this.lastBuffered = this.ws.bufferedAmount;
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
