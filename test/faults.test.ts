@@ -2,7 +2,7 @@
 // result retention.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Function_, FunctionCall, OutputExpiredError } from "skiff";
+import { Function_, FunctionCall, InitError, OutputExpiredError } from "skiff";
 import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
 import { containerPids, freePort, killPids } from "./helpers/procs.js";
 
@@ -85,6 +85,26 @@ describe("container faults during a map", () => {
         "every input came back",
       );
       assert.ok(kills >= 20, `only ${kills} kills happened`);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("containers that never start", () => {
+  it("fails the waiting call with an InitError after a few tries, instead of waiting forever", async () => {
+    const server = await startServer();
+    try {
+      assert.equal((await skiff(["deploy", "test/fixtures/crash-app.ts"], { env: server.env })).code, 0);
+      const f = await Function_.lookup<Function_<() => Promise<string>>>("crash-app", "never", {
+        client: server.client(),
+      });
+      await assert.rejects(
+        f.remote(),
+        (e: Error) =>
+          e instanceof InitError &&
+          /keep exiting before they start \(last: (killed by SIGKILL|exited with code 137)/.test(e.message),
+      );
     } finally {
       await server.stop();
     }

@@ -5,6 +5,8 @@ import type { EngineOptions } from "./engine.js";
 import type { ContainerChannel, LiveContainer, LiveFunction, LiveInput } from "./model.js";
 import { startBackoffMs } from "./retry-policy.js";
 
+/** Start failures in a row after which the inputs waiting for the function fail. */
+const START_FAILURES_BEFORE_FAILING = 3;
 /** Containers lost while running one input before it fails as terminated. */
 const MAX_LOST = 5;
 
@@ -311,7 +313,16 @@ export class Fleet {
       } else this.host.enqueue(input, true);
     }
     c.running.clear();
-    if (wasStarting && !c.stoppedOnPurpose) this.noteStartFailure(c.fn);
+    if (wasStarting && !c.stoppedOnPurpose) {
+      this.noteStartFailure(c.fn);
+      // Containers that keep dying before they are ready: tell the waiting callers, not just retry.
+      if (c.fn.startFailures >= START_FAILURES_BEFORE_FAILING) {
+        this.failQueued(
+          c.fn,
+          `containers of ${c.fn.appName}.${c.fn.name} keep exiting before they start (last: ${reason})`,
+        );
+      }
+    }
     if (c.fn.live) this.host.dispatch(c.fn);
   }
 
