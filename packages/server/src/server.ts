@@ -78,6 +78,34 @@ export class SkiffServer {
     }
     const controlSocket = controlSocketPath(dataDir);
     rmSync(controlSocket, { force: true });
+
+    // The control socket listens before anything can start a container: a sandbox binds the
+    // socket file at start, so it must exist (containers of recovered calls start right away).
+    let hooks: PeerHooks | undefined;
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    const onUpgrade = (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+      if (req.url?.split("?")[0] !== "/v1/ws" || !hooks) {
+        socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
+        return;
+      }
+      const h = hooks;
+      wss.handleUpgrade(req, socket, head, (ws) => new Peer(ws, h));
+    };
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+      if (req.url === "/healthz") {
+        res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+        return;
+      }
+      res
+        .writeHead(404, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: { code: "not_found", message: `no route for ${req.method} ${req.url}` } }));
+    };
+    const http = createServer(onRequest);
+    http.on("upgrade", onUpgrade);
+    const controlHttp = createServer(onRequest);
+    controlHttp.on("upgrade", onUpgrade);
+    await listen(controlHttp, { path: controlSocket });
+
     const provider = opts.provider(controlSocket);
     const logs = new LogHub(store);
     const engine = new Engine({
@@ -97,41 +125,12 @@ export class SkiffServer {
     );
     const apps = new AppService(store, engine, provider, schedules);
     const deps: HandlerDeps = { store, engine, apps, tokens, logs };
-    const hooks = peerHooks(deps, tokens, log);
-
-    const wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: MAX_FRAME_BYTES,
-      perMessageDeflate: false,
-    });
-    const onUpgrade = (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
-      if (req.url?.split("?")[0] !== "/v1/ws") {
-        socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
-        return;
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => new Peer(ws, hooks));
-    };
-    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-      if (req.url === "/healthz") {
-        res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
-        return;
-      }
-      res.writeHead(404, { "content-type": "application/json" }).end(
-        JSON.stringify({
-          error: { code: "not_found", message: `no route for ${req.method} ${req.url}` },
-        }),
-      );
-    };
-    const http = createServer(onRequest);
-    http.on("upgrade", onUpgrade);
-    const controlHttp = createServer(onRequest);
-    controlHttp.on("upgrade", onUpgrade);
+    hooks = peerHooks(deps, tokens, log);
 
     apps.restore();
     const recovered = engine.recover();
     if (recovered > 0) log(`recovered ${recovered} pending call(s) from the store`);
 
-    await listen(controlHttp, { path: controlSocket });
     await listen(http, { host: opts.host ?? "127.0.0.1", port: opts.port ?? DEFAULT_PORT });
     return new SkiffServer(
       http,

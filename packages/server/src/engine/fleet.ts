@@ -6,7 +6,7 @@ import type { ContainerChannel, LiveContainer, LiveFunction, LiveInput } from ".
 import { startBackoffMs } from "./retry-policy.js";
 
 /** Start failures in a row after which the inputs waiting for the function fail. */
-const START_FAILURES_BEFORE_FAILING = 3;
+const START_FAILURES_BEFORE_FAILING = 5;
 /** Containers lost while running one input before it fails as terminated. */
 const MAX_LOST = 5;
 
