@@ -3,6 +3,7 @@ import type { Client } from "./client.js";
 import { currentInputId } from "./context.js";
 import { SkiffError } from "./errors.js";
 import { fromPayload, toPayload, unwrapResult } from "./payloads.js";
+import { Wakeup } from "./transport/wakeup.js";
 
 /**
  * Streams a generator call: yields items as the container yields them. Items are acknowledged
@@ -28,22 +29,17 @@ export async function* runGenerator(
   const queue: Payload[] = [];
   let end: ResultWire | undefined;
   let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const poke = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
+  const wakeup = new Wakeup();
   const stopSink = client._onGenStream(callId, (ev: EventMap["gen.stream"]) => {
     for (const it of ev.items) queue.push(it);
     if (ev.end) end = ev.end;
-    poke();
+    wakeup.poke();
   });
   const stopDrop = conn.onDisconnect((err) => {
     failure ??= new SkiffError(`${what}: the connection to the server was lost during the stream (${err.message})`, {
       cause: err,
     });
-    poke();
+    wakeup.poke();
   });
   let finished = false;
   try {
@@ -60,9 +56,7 @@ export async function* runGenerator(
         return;
       }
       if (failure) throw failure;
-      await new Promise<void>((r) => {
-        wake = r;
-      });
+      await wakeup.wait();
     }
   } finally {
     stopSink();

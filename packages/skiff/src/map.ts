@@ -3,6 +3,7 @@ import type { Client } from "./client.js";
 import { currentInputId } from "./context.js";
 import { InvalidError, SkiffError, UserCodeError } from "./errors.js";
 import { encodeForWire, toPayload, unwrapResult } from "./payloads.js";
+import { Wakeup } from "./transport/wakeup.js";
 
 export interface MapParams {
   /** Yield results in input order (true) or as they finish (false). @defaultValue true */
@@ -120,21 +121,16 @@ export async function* runMap(
   const release = conn.hold();
   const arrived: MapOutputWire[] = [];
   let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const poke = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
+  const wakeup = new Wakeup();
   const stopSink = client._onMapOutputs(callId, (items) => {
     for (const it of items) arrived.push(it);
-    poke();
+    wakeup.poke();
   });
   const stopDrop = conn.onDisconnect((err) => {
     failure ??= new SkiffError(`${what}: the connection to the server was lost during the map (${err.message})`, {
       cause: err,
     });
-    poke();
+    wakeup.poke();
   });
 
   const held = new Map<number, Local>(); // finished, waiting for their turn (ordered mode)
@@ -149,7 +145,7 @@ export async function* runMap(
   const send = (batch: MapInputWire[]) => {
     puts = Promise.all([puts, client.request("map.put", { callId, items: batch })]).catch((err: Error) => {
       failure ??= err;
-      poke();
+      wakeup.poke();
     });
   };
 
@@ -185,7 +181,7 @@ export async function* runMap(
           .then(() => client.request("map.end", { callId, total }))
           .catch((err: Error) => {
             failure ??= err;
-            poke();
+            wakeup.poke();
           });
       }
       // Hand out what has finished.
@@ -224,9 +220,7 @@ export async function* runMap(
       }
       if (failure) throw failure;
       if (arrived.length === 0 && (exhausted || sent - finished >= window)) {
-        await new Promise<void>((r) => {
-          wake = r;
-        });
+        await wakeup.wait();
       }
     }
   } finally {
