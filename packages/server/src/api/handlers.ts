@@ -60,6 +60,30 @@ function payload(p: Record<string, unknown>, key: string): Payload {
   throw invalid(`${key} must be bytes or { blob }`);
 }
 
+/**
+ * Ties a streaming call (a map, a generator) to the connection that started it: the connection
+ * owns it while it runs, and cancels it if the connection closes first.
+ */
+function tieToPeer(peer: Peer, d: HandlerDeps, owned: Set<string>): { bind(callId: string): void; release(): void } {
+  let callId: string | undefined;
+  const cancel = () => {
+    try {
+      if (callId) d.engine.cancelCall(callId, false);
+    } catch {}
+  };
+  return {
+    bind(id) {
+      callId = id;
+      owned.add(id);
+      peer.cleanups.add(cancel);
+    },
+    release() {
+      if (callId) owned.delete(callId);
+      peer.cleanups.delete(cancel);
+    },
+  };
+}
+
 const env = (p: Record<string, unknown>) => str(p, "environment", { max: 64 });
 
 export const handlers: HandlerTable = {
@@ -163,21 +187,13 @@ export const handlers: HandlerTable = {
     const args = payload(q, "args");
     const idempotencyKey = str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
-    const cancel = () => {
-      try {
-        d.engine.cancelCall(r.callId, false);
-      } catch {}
-    };
+    // The stream goes to this connection only: when it closes, the generator is cancelled.
+    const tie = tieToPeer(peer, d, peer.streams);
     const r = d.engine.fanOut.startStream({ functionId, args, idempotencyKey, parentInputId }, (items, end) => {
       peer.send("gen.stream", { callId: r.callId, items, ...(end ? { end } : {}) });
-      if (end) {
-        peer.streams.delete(r.callId);
-        peer.cleanups.delete(cancel);
-      }
+      if (end) tie.release();
     });
-    // The stream goes to this connection only: when it closes, the generator is cancelled.
-    peer.streams.add(r.callId);
-    peer.cleanups.add(cancel);
+    tie.bind(r.callId);
     return r;
   },
   "map.start"(peer, p, d) {
@@ -186,21 +202,13 @@ export const handlers: HandlerTable = {
     str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
     // A map's inputs live with its caller: when the caller goes, the rest is cancelled.
-    const cancel = () => {
-      try {
-        d.engine.cancelCall(r.callId, false);
-      } catch {}
-    };
+    const tie = tieToPeer(peer, d, peer.maps);
     const r = d.engine.fanOut.startMap(
       { functionId, idempotencyKey: p.idempotencyKey, parentInputId },
       (items) => peer.send("map.outputs", { callId: r.callId, items }),
-      () => {
-        peer.maps.delete(r.callId);
-        peer.cleanups.delete(cancel);
-      },
+      () => tie.release(),
     );
-    peer.maps.add(r.callId);
-    peer.cleanups.add(cancel);
+    tie.bind(r.callId);
     return r;
   },
   "map.put"(peer, p, d) {
