@@ -5,3 +5,4 @@ export * from "./limits.js";
 export type * from "./messages.js";
 export * from "./payload.js";
 export * from "./version.js";
+export * from "./web.js";

@@ -4,6 +4,8 @@
  * echoes; events carry none. docs/protocol.md describes the same in prose.
  */
 
+import type { WebSpec } from "./web.js";
+
 /** A payload travels inline (CBOR bytes) or, when large, as a blob-store reference. */
 export type Payload = Uint8Array | { blob: string };
 
@@ -42,6 +44,8 @@ export interface FunctionSpec {
   name: string;
   isGenerator: boolean;
   options: FunctionOptionsWire;
+  /** Set for web endpoints (webEndpoint, fetchApp, nodeHttpApp). */
+  web?: WebSpec;
 }
 
 export interface FunctionInfo {
@@ -50,6 +54,8 @@ export interface FunctionInfo {
   appName: string;
   name: string;
   isGenerator: boolean;
+  /** Web endpoints: the URL the gateway serves it at. */
+  webUrl?: string;
 }
 
 /** One input in a call graph (api.md §6), with the calls made while it ran. */
@@ -210,6 +216,8 @@ export interface RequestMap {
   "secret.list": [{ environment: string }, { secrets: { name: string; keys: string[]; createdAt: number }[] }];
   "secret.delete": [{ name: string; environment: string }, Record<string, never>];
   "token.create": [{ kind: "api" | "web" }, { tokenId: string; tokenSecret: string }];
+  /** The URL a web endpoint function is served at. */
+  "web.url": [{ functionId: string }, { url: string }];
 }
 
 export type RequestName = keyof RequestMap;
@@ -299,6 +307,10 @@ export interface EventMap {
   "map.outputs": { callId: string; items: MapOutputWire[] };
   /** server -> client: a log line of a followed app. */
   log: { subscriptionId: string; entry: LogEntry };
+  /** container -> server: the web call's handler may take `bytes` more request-body bytes. */
+  "web.body.pull": { callId: string; inputId: string; bytes: number };
+  /** server -> container: request-body chunks of a web call; `end` after the last, `error` if it broke. */
+  "web.body": { inputId: string; chunks: Uint8Array[]; end?: boolean; error?: string };
 }
 
 export type EventName = keyof EventMap;
