@@ -3,6 +3,21 @@ import type { Client } from "./client.js";
 import { InvalidError } from "./errors.js";
 import { type AnyFunction, Function_, isGeneratorFunction } from "./function.js";
 import { type FunctionParams, normalizeFunctionOptions } from "./function-options.js";
+import {
+  _webSpecOf,
+  checkLabel,
+  defaultLabel,
+  defineWeb,
+  type EndpointHandler,
+  type FetchHandler,
+  type InferSchemaOutput,
+  type NodeHandler,
+  type StandardSchemaV1,
+  type WebAppParams,
+  WebEndpoint,
+  type WebEndpointParams,
+  type WebRequestInfo,
+} from "./web/index.js";
 
 const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
@@ -34,6 +49,33 @@ export class App {
     return f;
   }
 
+  /**
+   * A JSON web endpoint (api.md §4): GET takes the query string, other methods a JSON body;
+   * `schema` (any Standard Schema) checks and converts it. A returned value is sent as JSON,
+   * a returned Response as it is.
+   */
+  webEndpoint<S extends StandardSchemaV1>(
+    params: WebEndpointParams<S> & { schema: S },
+    handler: (input: InferSchemaOutput<S>, req: WebRequestInfo) => unknown,
+  ): WebEndpoint;
+  webEndpoint<I = Record<string, string | string[]>>(
+    params: WebEndpointParams<undefined>,
+    handler: (input: I, req: WebRequestInfo) => unknown,
+  ): WebEndpoint;
+  webEndpoint(params: WebEndpointParams, handler: (input: never, req: WebRequestInfo) => unknown): WebEndpoint {
+    return defineWeb(this, params, { kind: "endpoint", handler: handler as EndpointHandler });
+  }
+
+  /** Serves any Fetch-API handler (Hono's `app.fetch`, …); `factory` runs once per container. */
+  fetchApp(params: WebAppParams, factory: () => FetchHandler): WebEndpoint {
+    return defineWeb(this, params, { kind: "fetch", factory });
+  }
+
+  /** Serves any Node `(req, res)` handler (an Express app, …); `factory` runs once per container. */
+  nodeHttpApp(params: WebAppParams, factory: () => NodeHandler): WebEndpoint {
+    return defineWeb(this, params, { kind: "node", factory });
+  }
+
   /** Runs locally under `skiff run app.ts`; what it calls runs in containers. */
   localEntrypoint(fn: () => unknown): void {
     if (typeof fn !== "function") throw new InvalidError("localEntrypoint: expected a function");
@@ -48,11 +90,17 @@ export class App {
 
   /** Internal: what the control plane stores for each function. */
   _specs(): FunctionSpec[] {
-    return this._functions.map((f) => ({
-      name: f.name,
-      isGenerator: isGeneratorFunction(f._impl),
-      options: f._options!.wire,
-    }));
+    const labels = new Map<string, string>();
+    return this._functions.map((f) => {
+      const web = _webSpecOf(f);
+      const spec: FunctionSpec = { name: f.name, isGenerator: isGeneratorFunction(f._impl), options: f._options!.wire };
+      if (!web) return spec;
+      const label = checkLabel(`app "${this.name}" web endpoint ${f.name}`, web.label || defaultLabel(f.name));
+      const other = labels.get(label);
+      if (other) throw new InvalidError(`app "${this.name}": ${other} and ${f.name} both use the web label "${label}"`);
+      labels.set(label, f.name);
+      return { ...spec, web: { ...web, label } };
+    });
   }
 
   /** Internal: connects every function to its server-side copy. */
@@ -73,9 +121,11 @@ export function resolveApps(exports: Record<string, unknown>): App[] {
   };
   for (const [exportName, value] of Object.entries(exports)) {
     if (value instanceof App) addApp(value);
-    if (value instanceof Function_ && value._app) {
-      addApp(value._app);
-      if (!value._maybeName) value._setName(exportName);
+    // A web endpoint's handle wraps the function that serves it.
+    const fn = value instanceof WebEndpoint ? value._function : value;
+    if (fn instanceof Function_ && fn._app) {
+      addApp(fn._app);
+      if (!fn._maybeName) fn._setName(exportName);
     }
   }
   for (const app of apps) {

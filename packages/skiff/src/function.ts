@@ -151,6 +151,18 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     return this.requireBinding("isGenerator").info.isGenerator;
   }
 
+  /** A web endpoint's URL, after hydrate (undefined for other functions). */
+  get webUrl(): string | undefined {
+    return this.requireBinding("webUrl").info.webUrl;
+  }
+
+  /** Internal: the URL of a web endpoint, asked of the server when the binding lacks it. */
+  async _webUrl(): Promise<string> {
+    const b = await this.resolve();
+    if (b.info.webUrl) return b.info.webUrl;
+    return (await b.client.request("web.url", { functionId: b.info.functionId }, { retryable: true })).url;
+  }
+
   /** The server-side id ("fu-…"), after hydrate. */
   get functionId(): string {
     return this.requireBinding("functionId").info.functionId;

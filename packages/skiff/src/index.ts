@@ -61,3 +61,12 @@ export { Retries, type RetriesParams } from "./retries.js";
 export { Cron, Period, type PeriodParams, type Schedule } from "./schedule.js";
 export { Secret } from "./secret.js";
 export { Volume } from "./volume.js";
+export type {
+  FetchHandler,
+  NodeHandler,
+  StandardSchemaV1,
+  WebAppParams,
+  WebEndpointParams,
+  WebRequestInfo,
+} from "./web/index.js";
+export { WebEndpoint } from "./web/index.js";

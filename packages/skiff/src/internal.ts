@@ -1,2 +1,3 @@
 /** Internals shared with the container runtime and the CLI; not part of the public API. */
 export { Connection, type ConnectionOptions, type RequestOptions } from "./transport/connection.js";
+export { _deliverWebBody, _setWebBodyPullSender, _webSpecOf } from "./web/index.js";

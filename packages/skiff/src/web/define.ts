@@ -1,0 +1,70 @@
+import type { WebKind, WebRequestWire } from "@skiff/protocol";
+import type { App } from "../app.js";
+import { currentInput } from "../context.js";
+import { InvalidError } from "../errors.js";
+import { Function_ } from "../function.js";
+import { normalizeFunctionOptions } from "../function-options.js";
+import { _setWebSpec } from "./registry.js";
+import { closeRequestBody } from "./request-body.js";
+import type { WebItem } from "./response-items.js";
+import { type EndpointHandler, serveEndpoint } from "./serve-endpoint.js";
+import { type FetchHandler, serveFetch } from "./serve-fetch.js";
+import { type NodeHandler, serveNode } from "./serve-node.js";
+import { WebEndpoint } from "./web-endpoint.js";
+import { splitWebParams, type WebEndpointParams } from "./web-params.js";
+
+type Serve =
+  | { kind: "endpoint"; handler: EndpointHandler }
+  | { kind: "fetch"; factory: () => FetchHandler }
+  | { kind: "node"; factory: () => NodeHandler };
+
+/**
+ * Defines a web endpoint: an app function, shaped as a generator, whose one argument is the
+ * request and whose items are the response (head, then body chunks). The gateway calls it;
+ * user code never sees that shape.
+ */
+export function defineWeb(app: App, params: WebEndpointParams, serve: Serve): WebEndpoint {
+  const kind: WebKind = serve.kind;
+  const method = { endpoint: "webEndpoint", fetch: "fetchApp", node: "nodeHttpApp" }[kind];
+  const fnOrFactory = serve.kind === "endpoint" ? serve.handler : serve.factory;
+  if (typeof fnOrFactory !== "function")
+    throw new InvalidError(
+      `app.${method}: expected ${kind === "endpoint" ? "a handler function" : "a function that returns the handler"}, got ${typeof fnOrFactory}`,
+    );
+  const where = `app "${app.name}" ${method} ${params?.name ?? params?.label ?? (fnOrFactory.name || "<anonymous>")}`;
+  const { web, schema, fnParams } = splitWebParams(where, kind, params);
+  const options = normalizeFunctionOptions(where, fnParams);
+
+  // fetchApp / nodeHttpApp build their handler once per container, on the first request.
+  let built: FetchHandler | NodeHandler | undefined;
+  const handler = (): FetchHandler | NodeHandler => {
+    if (built) return built;
+    const h = (fnOrFactory as () => unknown)();
+    if (typeof h !== "function")
+      throw new InvalidError(`${where}: the factory must return a handler function, it returned ${typeof h}`);
+    built = h as FetchHandler | NodeHandler;
+    return built;
+  };
+
+  async function* webRequest(w: WebRequestWire): AsyncGenerator<WebItem> {
+    const input = currentInput();
+    const signal = input?.signal ?? new AbortController().signal;
+    const ids = { callId: input?.functionCallId ?? "", inputId: input?.id ?? "" };
+    if (w.body.kind === "stream" && (input?.attempt ?? 1) > 1) {
+      // The body was streamed to an attempt whose container was lost: it cannot be replayed.
+      throw new Error("the request body went to an earlier attempt that was lost; retry the request");
+    }
+    try {
+      if (serve.kind === "endpoint") yield* serveEndpoint(w, serve.handler, schema);
+      else if (serve.kind === "fetch") yield* serveFetch(w, handler() as FetchHandler, ids, signal);
+      else yield* serveNode(w, handler() as NodeHandler, ids, signal);
+    } finally {
+      closeRequestBody(ids.inputId);
+    }
+  }
+
+  const f = Function_._define(app, webRequest, options, fnParams.name) as unknown as Function_;
+  _setWebSpec(f, { ...web, label: web.label ?? "" });
+  app._functions.push(f);
+  return new WebEndpoint(f);
+}

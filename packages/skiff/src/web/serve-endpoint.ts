@@ -1,0 +1,69 @@
+import type { WebRequestWire } from "@skiff/protocol";
+import { internalErrorItem, jsonItem, responseItems, type WebItem } from "./response-items.js";
+import { describeIssues, type StandardSchemaV1 } from "./standard-schema.js";
+
+/** What a `webEndpoint` handler gets beside its input. */
+export interface WebRequestInfo {
+  /** "rq-…", also in the `skiff-request-id` response header and the app's logs. */
+  requestId: string;
+  method: string;
+  /** Path and query below the endpoint's root. */
+  url: string;
+  headers: Headers;
+}
+
+/** Query values are strings; a repeated key gives an array of them. */
+export function queryObject(url: string): Record<string, string | string[]> {
+  const q = url.indexOf("?");
+  const out: Record<string, string | string[]> = {};
+  if (q < 0) return out;
+  for (const [k, v] of new URLSearchParams(url.slice(q + 1))) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+export type EndpointHandler = (input: never, req: WebRequestInfo) => unknown;
+
+/**
+ * Runs a `webEndpoint` handler: the input is the query (GET, HEAD) or the JSON body the
+ * gateway parsed; the schema checks and converts it; the result is sent as JSON, a returned
+ * Response as it is.
+ */
+export async function* serveEndpoint(
+  w: WebRequestWire,
+  handler: EndpointHandler,
+  schema: StandardSchemaV1 | undefined,
+): AsyncGenerator<WebItem> {
+  let input: unknown = w.method === "GET" || w.method === "HEAD" ? queryObject(w.url) : undefined;
+  if (w.body.kind === "json") input = w.body.value;
+  if (schema) {
+    const r = await schema["~standard"].validate(input);
+    if (r.issues) {
+      const issues = describeIssues(r.issues);
+      const where = w.method === "GET" || w.method === "HEAD" ? "query" : "body";
+      const message = issues.map((i) => `${i.field ? `${where}.${i.field}` : where}: ${i.message}`).join("; ");
+      yield jsonItem(400, { error: { code: "invalid_argument", message, issues } });
+      return;
+    }
+    input = r.value;
+  }
+  const headers = new Headers();
+  for (const [k, v] of w.headers) headers.append(k, v);
+  const info: WebRequestInfo = { requestId: w.requestId, method: w.method, url: w.url, headers };
+  let item: WebItem;
+  try {
+    const out = await handler(input as never, info);
+    if (out instanceof Response) {
+      yield* responseItems(out);
+      return;
+    }
+    item = jsonItem(200, out === undefined ? null : out);
+  } catch (err) {
+    // The stack goes to the app's logs (captured stderr), never to the client.
+    console.error(`request ${w.requestId} failed:`, err);
+    item = internalErrorItem(w.requestId);
+  }
+  yield item;
+}
