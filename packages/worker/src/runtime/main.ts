@@ -4,7 +4,7 @@
  */
 import type { EventMap, LogWire, OutputWire } from "@skiff/protocol";
 import { Client, isGeneratorFunction, resolveApps } from "skiff";
-import { Connection } from "skiff/internal";
+import { _deliverWebBody, _setWebBodyPullSender, Connection } from "skiff/internal";
 import { installInputContext } from "./input-context.js";
 import { loadBundle, skiffPackageDir } from "./load-bundle.js";
 import { captureOutput } from "./log-capture.js";
@@ -144,6 +144,9 @@ conn.on("cancel", ({ inputIds, reason }) => runner?.cancel(inputIds, reason));
 conn.on("gen.ack", ({ inputId, consumed }) => {
   if (inputId) runner?.ack(inputId, consumed);
 });
+// Web endpoints pull their streamed request bodies with credit (docs/web.md).
+_setWebBodyPullSender((m) => conn.emit("web.body.pull", m));
+conn.on("web.body", (b) => _deliverWebBody(b));
 conn.on("shutdown", ({ graceMs }) => {
   const deadline = Date.now() + graceMs;
   const check = () => {

@@ -7,8 +7,10 @@ import {
   type OutputWire,
   type Payload,
   type ResultWire,
+  WEB_STREAM_WINDOW,
 } from "@skiff/protocol";
 import { type Client, type Function_, fromPayload, isGeneratorFunction, toPayload } from "skiff";
+import { _webSpecOf } from "skiff/internal";
 import { inputStorage } from "./input-context.js";
 import type { ThreadPool } from "./thread-pool.js";
 
@@ -54,6 +56,8 @@ export type ItemSink = (inputId: string, attempt: number, items: Payload[]) => v
 export class InputRunner {
   readonly running = new Map<string, RunningInput>();
   private readonly generator: boolean;
+  /** Generator items in flight: a web response's are up to 64 KiB each, so it gets fewer. */
+  private readonly window: number;
 
   constructor(
     private readonly fn: Function_,
@@ -64,6 +68,7 @@ export class InputRunner {
     private readonly pool?: ThreadPool,
   ) {
     this.generator = isGeneratorFunction(fn._impl);
+    this.window = _webSpecOf(fn) ? WEB_STREAM_WINDOW : GENERATOR_WINDOW;
   }
 
   /** The consumer took `consumed` more items of a generator input. */
@@ -121,7 +126,7 @@ export class InputRunner {
   }
 
   /**
-   * Streams a generator's items, pausing while GENERATOR_WINDOW of them wait for the consumer,
+   * Streams a generator's items, pausing while a window of them wait for the consumer,
    * so a slow consumer slows the generator and nothing piles up in memory.
    */
   private async drain(
@@ -151,7 +156,7 @@ export class InputRunner {
           flushScheduled = true;
           setImmediate(flush);
         }
-        while (sent - r.acked >= GENERATOR_WINDOW && !signal.aborted) {
+        while (sent - r.acked >= this.window && !signal.aborted) {
           flush();
           await new Promise<void>((res) => {
             r.wake = res;
