@@ -14,6 +14,7 @@ import { type Principal, TokenService } from "./auth/tokens.js";
 import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
+import { Gateway } from "./gateway/index.js";
 import type { WorkerProvider } from "./provider.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
@@ -30,6 +31,10 @@ export interface ServerOptions {
   resultRetentionMs?: number;
   /** Grace before a container that ignores a cancel/timeout signal is replaced. @defaultValue 2000 */
   killGraceMs?: number;
+  /** How long a web request waits for its response head before a 303 to its result URL. @defaultValue 150_000 */
+  webWaitMs?: number;
+  /** Largest web request body (413 past it). @defaultValue 64 MiB */
+  webMaxBodyBytes?: number;
   log?: (msg: string) => void;
 }
 
@@ -56,12 +61,11 @@ export class SkiffServer {
     readonly engine: Engine,
     private readonly apps: AppService,
     private readonly provider: WorkerProvider,
+    private readonly gateway: Gateway,
     createdAdminToken: { tokenId: string; tokenSecret: string } | undefined,
     private readonly log: (msg: string) => void,
   ) {
-    const addr = http.address() as AddressInfo;
-    const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-    this.url = `http://${host}:${addr.port}`;
+    this.url = urlOf(http);
     this.createdAdminToken = createdAdminToken;
   }
 
@@ -100,7 +104,11 @@ export class SkiffServer {
         .writeHead(404, { "content-type": "application/json" })
         .end(JSON.stringify({ error: { code: "not_found", message: `no route for ${req.method} ${req.url}` } }));
     };
-    const http = createServer(onRequest);
+    // The public listener also serves web endpoints, their result URLs and the JSON API.
+    let gateway: Gateway | undefined;
+    const http = createServer((req, res) => {
+      if (!gateway?.handle(req, res)) onRequest(req, res);
+    });
     http.on("upgrade", onUpgrade);
     const controlHttp = createServer(onRequest);
     controlHttp.on("upgrade", onUpgrade);
@@ -124,7 +132,17 @@ export class SkiffServer {
       log,
     );
     const apps = new AppService(store, engine, provider, schedules);
-    const deps: HandlerDeps = { store, engine, apps, tokens, logs };
+    gateway = new Gateway({
+      engine,
+      store,
+      apps,
+      tokens,
+      logs,
+      log,
+      ...(opts.webWaitMs !== undefined ? { waitMs: opts.webWaitMs } : {}),
+      ...(opts.webMaxBodyBytes !== undefined ? { maxBodyBytes: opts.webMaxBodyBytes } : {}),
+    });
+    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway };
     hooks = peerHooks(deps, tokens, log);
 
     apps.restore();
@@ -132,6 +150,7 @@ export class SkiffServer {
     if (recovered > 0) log(`recovered ${recovered} pending call(s) from the store`);
 
     await listen(http, { host: opts.host ?? "127.0.0.1", port: opts.port ?? DEFAULT_PORT });
+    gateway.setBaseUrl(urlOf(http));
     return new SkiffServer(
       http,
       controlHttp,
@@ -141,6 +160,7 @@ export class SkiffServer {
       engine,
       apps,
       provider,
+      gateway,
       createdAdminToken,
       log,
     );
@@ -155,6 +175,7 @@ export class SkiffServer {
           this.log(`closing ${what} failed: ${(err as Error).message}`);
         }
       };
+      await step("gateway", () => this.gateway.close());
       await step("engine", () => this.engine.close());
       await step("apps", () => this.apps.close());
       await step("provider", () => this.provider.close());
@@ -237,6 +258,13 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           deps.engine.fanOut.containerGenItems(id, g.inputId, g.attempt, g.items);
           return;
         }
+        case "web.body.pull": {
+          const m = b as EventMap["web.body.pull"];
+          if (typeof m?.callId !== "string" || typeof m.inputId !== "string" || !(m.bytes > 0))
+            return peer.close(1002, "web.body.pull needs callId, inputId and a positive bytes");
+          deps.gateway.bodyPull(id, m, (body) => peer.send("web.body", body));
+          return;
+        }
         case "logs":
           if (!Array.isArray(b?.items)) return peer.close(1002, "logs.items must be an array");
           deps.engine.fleet.containerLogs(id, b.items as EventMap["logs"]["items"]);
@@ -251,6 +279,12 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
     },
     log,
   };
+}
+
+function urlOf(server: Server): string {
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return `http://${host}:${addr.port}`;
 }
 
 /** Unix socket paths are limited to ~107 bytes; long data dirs use a hashed path in /tmp. */

@@ -12,6 +12,7 @@ import type { AppService } from "../apps/app-service.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
+import type { Gateway } from "../gateway/index.js";
 import type { Store } from "../store/store.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
 import type { Peer } from "./peer.js";
@@ -23,6 +24,7 @@ export interface HandlerDeps {
   apps: AppService;
   tokens: TokenService;
   logs: LogHub;
+  gateway: Gateway;
 }
 
 type Handler<N extends RequestName> = (
@@ -45,6 +47,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   "call.get",
   "call.graph",
   "call.cancel",
+  "web.url",
 ]);
 /** Requests only an admin token may make. */
 const ADMIN_ONLY = new Set<string>(["token.create"]);
@@ -105,6 +108,13 @@ export const handlers: HandlerTable = {
     env(q);
     str(q, "bundleBlobId", { max: 80 });
     const r = d.apps.publish(p, peer.sessionId);
+    d.gateway.invalidate();
+    // Web endpoints learn their URL in the reply (what `skiff deploy` prints, getWebUrl() returns).
+    for (const info of r.functions) {
+      const label = p.functions.find((f) => f.name === info.name)?.web?.label;
+      const url = d.gateway.urlOf(info.appName, label, p.mode);
+      if (url) info.webUrl = url;
+    }
     return d.store.flush().then(() => r);
   },
   "app.stop"(_peer, p, d) {
@@ -153,7 +163,9 @@ export const handlers: HandlerTable = {
   },
   "function.lookup"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
-    return d.apps.lookup(str(q, "appName", { max: 64 }), str(q, "name", { max: 64 }), env(q));
+    const info = d.apps.lookup(str(q, "appName", { max: 64 }), str(q, "name", { max: 64 }), env(q));
+    const urls = d.gateway.urlsOfFunction(info.functionId);
+    return urls ? { ...info, webUrl: urls.url } : info;
   },
   "call.create"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
@@ -273,6 +285,12 @@ export const handlers: HandlerTable = {
     const name = str(q, "name", { max: 64 });
     if (!d.store.deleteSecret(env(q), name)) throw notFound(`no secret "${name}"`);
     return d.store.flush().then(() => ({}));
+  },
+  "web.url"(_peer, p, d) {
+    const functionId = str(p as unknown as Record<string, unknown>, "functionId", { max: 64 });
+    const urls = d.gateway.urlsOfFunction(functionId);
+    if (!urls) throw notFound(`function ${functionId} is not a running web endpoint`);
+    return { url: urls.url };
   },
   "token.create"(_peer, p, d) {
     if (p.kind !== "api" && p.kind !== "web") throw invalid(`kind must be "api" or "web"`);

@@ -5,7 +5,7 @@ import type { Engine } from "../engine/engine.js";
 import type { Schedules } from "../engine/schedules.js";
 import type { WorkerProvider } from "../provider.js";
 import type { AppRow, FunctionRow, Store } from "../store/store.js";
-import { validateFunctionSpec } from "./validate-spec.js";
+import { checkWebLabels, validateFunctionSpec } from "./validate-spec.js";
 
 /** An ephemeral app outlives a dropped connection by this long, so its client can come back. */
 const SESSION_GRACE_MS = 30_000;
@@ -69,6 +69,7 @@ export class AppService {
       names.add(f.name);
       this.checkPlacement(p.name, f, p.environment);
     }
+    checkWebLabels(p.name, p.functions);
     const now = Date.now();
     let app: AppRow;
     if (p.mode === "deployed") {

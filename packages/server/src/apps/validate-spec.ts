@@ -1,4 +1,4 @@
-import type { FunctionSpec } from "@skiff/protocol";
+import { type FunctionSpec, WEB_LABEL, WEB_METHODS } from "@skiff/protocol";
 import { invalid } from "../api/api-error.js";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
@@ -68,5 +68,35 @@ export function validateFunctionSpec(app: string, spec: unknown): FunctionSpec {
     else if (sc?.kind !== "cron" || typeof sc.expression !== "string")
       throw invalid(`${w}: schedule must be a cron or a period`);
   }
+  if (f.web !== undefined) validateWebSpec(w, f.web, f.isGenerator);
   return spec as FunctionSpec;
+}
+
+/** A web endpoint's config: the gateway routes by it, so it must be exactly right. */
+function validateWebSpec(w: string, web: unknown, isGenerator: boolean): void {
+  const s = web as Record<string, unknown> | null;
+  if (s === null || typeof s !== "object") throw invalid(`${w}: web must be an object`);
+  if (s.kind !== "endpoint" && s.kind !== "fetch" && s.kind !== "node")
+    throw invalid(`${w}: web.kind must be "endpoint", "fetch" or "node"`);
+  if (typeof s.label !== "string" || !WEB_LABEL.test(s.label) || s.label.endsWith("-dev"))
+    throw invalid(
+      `${w}: web label ${JSON.stringify(s.label)} is invalid: lowercase letters, digits and single hyphens, not ending in "-dev"`,
+    );
+  if (s.kind === "endpoint" ? !(WEB_METHODS as readonly unknown[]).includes(s.method) : s.method !== undefined)
+    throw invalid(`${w}: web.method must be one of ${WEB_METHODS.join(", ")} (webEndpoint only)`);
+  if (typeof s.waitForResponse !== "boolean" || typeof s.requiresAuth !== "boolean")
+    throw invalid(`${w}: web.waitForResponse and web.requiresAuth must be booleans`);
+  // The gateway reads a web call's response as the items of a generator.
+  if (!isGenerator) throw invalid(`${w}: a web endpoint function must be a generator (define it with the SDK)`);
+}
+
+/** Two web endpoints of one app cannot share a label (they would share a URL). */
+export function checkWebLabels(app: string, specs: FunctionSpec[]): void {
+  const seen = new Map<string, string>();
+  for (const f of specs) {
+    if (!f.web) continue;
+    const other = seen.get(f.web.label);
+    if (other) throw invalid(`${app}: ${other} and ${f.name} both use the web label "${f.web.label}"`);
+    seen.set(f.web.label, f.name);
+  }
 }

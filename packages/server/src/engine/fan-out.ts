@@ -4,6 +4,7 @@ import {
   type MapOutputWire,
   type Payload,
   type ResultWire,
+  WEB_STREAM_WINDOW,
 } from "@skiff/protocol";
 import { ApiError } from "../api/api-error.js";
 import type { LiveCall, LiveContainer, LiveFunction, LiveInput, MapState } from "./model.js";
@@ -23,6 +24,11 @@ export interface FanOutHost {
   untrack(call: LiveCall): void;
   enqueue(input: LiveInput): void;
   dispatch(fn: LiveFunction): void;
+}
+
+/** Items in flight of a generator call: a web response's items are up to 64 KiB, so fewer. */
+function windowOf(fn: LiveFunction): number {
+  return fn.spec.web ? WEB_STREAM_WINDOW : GENERATOR_WINDOW;
 }
 
 /**
@@ -53,7 +59,13 @@ export class FanOut {
     call.inputs.push(input);
     this.host.track(call);
     this.host.enqueue(input);
-    return { callId: call.id, window: GENERATOR_WINDOW };
+    return { callId: call.id, window: windowOf(fn) };
+  }
+
+  /** The input of a running generator call (web calls: to check who may pull the request body). */
+  streamInput(callId: string): LiveInput | undefined {
+    const call = this.host.calls.get(callId);
+    return call?.stream ? call.inputs[0] : undefined;
   }
 
   /** Items yielded by a container's generator. */
@@ -64,7 +76,7 @@ export class FanOut {
       return;
     const st = input.call.stream;
     st.yielded += items.length;
-    if (!st.pausedSince && st.yielded - st.acked >= GENERATOR_WINDOW) st.pausedSince = Date.now();
+    if (!st.pausedSince && st.yielded - st.acked >= windowOf(input.call.fn)) st.pausedSince = Date.now();
     st.sink(items);
   }
 
@@ -75,7 +87,7 @@ export class FanOut {
     const input = st ? call.inputs[0] : undefined;
     if (!st || !input) return;
     st.acked += consumed;
-    if (st.pausedSince && st.yielded - st.acked < GENERATOR_WINDOW) {
+    if (st.pausedSince && st.yielded - st.acked < windowOf(call.fn)) {
       st.pausedMs += Date.now() - st.pausedSince;
       st.pausedSince = 0;
     }

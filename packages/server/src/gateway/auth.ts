@@ -1,0 +1,46 @@
+import type { IncomingMessage } from "node:http";
+import type { TokenKind } from "@skiff/protocol";
+import type { TokenService } from "../auth/tokens.js";
+import { HttpError } from "./http-error.js";
+
+/**
+ * A token from request headers: the pair `Skiff-Token-Id: <id>` and `Skiff-Token-Secret:
+ * <secret>` (as Modal's Modal-Key / Modal-Secret), or `Authorization: Bearer <id>:<secret>`.
+ */
+export function tokenFromHeaders(req: IncomingMessage): { tokenId: string; tokenSecret: string } | undefined {
+  const key = req.headers["skiff-token-id"];
+  const secret = req.headers["skiff-token-secret"];
+  if (typeof key === "string" && typeof secret === "string") return { tokenId: key, tokenSecret: secret };
+  const auth = req.headers.authorization;
+  if (typeof auth === "string" && /^bearer /i.test(auth)) {
+    const v = auth.slice(7).trim();
+    const i = v.indexOf(":");
+    if (i > 0) return { tokenId: v.slice(0, i), tokenSecret: v.slice(i + 1) };
+  }
+  return undefined;
+}
+
+/**
+ * Checks the request's token is one of `kinds`.
+ * @throws HttpError 401 when it is missing, unknown or of another kind.
+ */
+export function requireToken(req: IncomingMessage, tokens: TokenService, kinds: TokenKind[], what: string): void {
+  const t = tokenFromHeaders(req);
+  const challenge = { "www-authenticate": 'Bearer realm="skiff"' };
+  if (!t)
+    throw new HttpError(
+      401,
+      "unauthenticated",
+      `${what} needs a token: send "Authorization: Bearer <token id>:<token secret>" (or Skiff-Token-Id and Skiff-Token-Secret headers)`,
+      challenge,
+    );
+  const p = tokens.verify(t.tokenId, t.tokenSecret);
+  if (!p) throw new HttpError(401, "unauthenticated", "invalid token: unknown token id or wrong secret", challenge);
+  if (!kinds.includes(p.kind))
+    throw new HttpError(
+      401,
+      "unauthenticated",
+      `${what} takes ${kinds.includes("web") ? "an endpoint token (skiff token new --web)" : "an API token (skiff token new)"}, not a ${p.kind} token`,
+      challenge,
+    );
+}

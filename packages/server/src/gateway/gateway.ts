@@ -1,0 +1,335 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  type EventMap,
+  encodePayload,
+  newId,
+  WEB_INLINE_BODY_BYTES,
+  type WebBodyWire,
+  type WebRequestWire,
+} from "@skiff/protocol";
+import { ApiError } from "../api/api-error.js";
+import type { AppService } from "../apps/app-service.js";
+import type { TokenService } from "../auth/tokens.js";
+import type { Engine } from "../engine/engine.js";
+import type { LogHub } from "../engine/log-hub.js";
+import type { Store } from "../store/store.js";
+import { requireToken } from "./auth.js";
+import { CORS_HEADERS, isPreflight, preflight } from "./cors.js";
+import { type Endpoint, EndpointIndex } from "./endpoints.js";
+import { HttpError, sendError, sendJson } from "./http-error.js";
+import { JsonApi, statusOf } from "./json-api.js";
+import { BodyPump, declaredLength, parseJson, readBody } from "./request-body.js";
+import { route, type Target, webPathUrl, webUrl } from "./routes.js";
+import { WebCall } from "./web-call.js";
+
+export interface GatewayOptions {
+  engine: Engine;
+  store: Store;
+  apps: AppService;
+  tokens: TokenService;
+  logs: LogHub;
+  log: (msg: string) => void;
+  /** How long a request waits for the response head before a 303 to its result URL. @defaultValue 150_000 */
+  waitMs?: number;
+  /** Largest request body. @defaultValue 64 MiB */
+  maxBodyBytes?: number;
+}
+
+/** A result URL is kept this long after its call ended, or after it was parked unread. */
+const RESULT_TTL_MS = 60 * 60 * 1000;
+/** Calls with a result URL at most (each keeps at most ~1.25 MiB): past this, 503. */
+const MAX_PARKED = 256;
+/** Request headers that describe the hop to the gateway, not the request. */
+const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "proxy-connection"]);
+const AUTH_HEADERS = new Set(["authorization", "skiff-token-id", "skiff-token-secret"]);
+
+/**
+ * The web gateway, on the control plane's HTTP listener: web endpoints by host
+ * (`<app>--<label>.localhost`) and by path (`/web/<app>/<label>`), their result URLs
+ * (`/web/_result/<call id>`), and the JSON HTTP API (`/v1/…`). A web request is a generator
+ * call of the endpoint's function (see WebCall and docs/web.md).
+ */
+export class Gateway {
+  readonly waitMs: number;
+  readonly maxBodyBytes: number;
+  private readonly index: EndpointIndex;
+  private readonly api: JsonApi;
+  /** Web calls running, by call id: request-body pulls find their request here. */
+  private readonly live = new Map<string, { call: WebCall; pump: BodyPump | undefined }>();
+  /** Calls answered 303 or 202, by call id, with when they were parked. */
+  private readonly parked = new Map<string, { call: WebCall; since: number }>();
+  private base = new URL("http://127.0.0.1:7420");
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly o: GatewayOptions) {
+    this.waitMs = o.waitMs ?? 150_000;
+    this.maxBodyBytes = o.maxBodyBytes ?? 64 * 1024 * 1024;
+    this.index = new EndpointIndex({
+      functions: () => o.engine.functions.values(),
+      app: (id) => o.store.getApp(id),
+    });
+    this.api = new JsonApi({ engine: o.engine, apps: o.apps, store: o.store, tokens: o.tokens, waitMs: this.waitMs });
+    this.sweeper = setInterval(() => this.sweep(), 30_000);
+    this.sweeper.unref();
+  }
+
+  /** The server's own URL, once it listens: web URLs are built from it. */
+  setBaseUrl(url: string): void {
+    this.base = new URL(url);
+  }
+
+  /** An app was published or stopped: routes may have changed. */
+  invalidate(): void {
+    this.index.invalidate();
+  }
+
+  /** The URL of a web endpoint function (undefined for other functions). */
+  urlOf(appName: string, label: string | undefined, mode: "ephemeral" | "deployed"): string | undefined {
+    return label ? webUrl(this.base, appName, label, mode) : undefined;
+  }
+
+  /** Both URL forms of a live web endpoint function. */
+  urlsOfFunction(functionId: string): { url: string; pathUrl: string } | undefined {
+    const fn = this.o.engine.functions.get(functionId);
+    const app = fn && this.o.store.getApp(fn.appId);
+    if (!fn?.spec.web || !app) return undefined;
+    return {
+      url: webUrl(this.base, fn.appName, fn.spec.web.label, app.mode),
+      pathUrl: webPathUrl(this.base, fn.appName, fn.spec.web.label, app.mode),
+    };
+  }
+
+  /** Takes the request if it is the gateway's; false leaves it to the server. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const t = route(req.headers.host, req.url ?? "/");
+    if (!t) return false;
+    this.serve(t, req, res).catch((err: unknown) => {
+      if (err instanceof HttpError) return sendError(res, err);
+      if (err instanceof ApiError) return sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
+      const id = newId("rq");
+      this.o.log(`gateway: ${req.method} ${req.url} failed (request ${id}): ${(err as Error)?.stack ?? err}`);
+      sendError(res, new HttpError(500, "internal", `internal error (request ${id})`), {}, id);
+    });
+    return true;
+  }
+
+  private serve(t: Target, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (t.kind === "api") return this.api.serve(req, res, t.path);
+    if (t.kind === "result") return this.serveResult(req, res, t.callId);
+    return this.serveEndpoint(req, res, t);
+  }
+
+  /** A container asks for more of a request body. */
+  bodyPull(containerId: string, m: EventMap["web.body.pull"], send: (b: EventMap["web.body"]) => void): void {
+    const entry = this.live.get(m.callId);
+    const input = this.o.engine.fanOut.streamInput(m.callId);
+    // Only the container running that input may read the body.
+    if (!entry?.pump || !input || input.id !== m.inputId || input.container?.id !== containerId) return;
+    entry.pump.pull(m.inputId, m.bytes, send);
+  }
+
+  private async serveEndpoint(
+    req: IncomingMessage,
+    res: ServerResponse,
+    t: Extract<Target, { kind: "endpoint" }>,
+  ): Promise<void> {
+    let ep: Endpoint | undefined;
+    for (const c of t.candidates) ep ??= this.index.find(c.app, c.label, t.dev);
+    if (!ep)
+      throw new HttpError(
+        404,
+        "not_found",
+        `no web endpoint "${t.host}": no running app has a web endpoint with that app name and label${t.dev ? " (the -dev suffix is for ephemeral apps: skiff serve / skiff run)" : " (ephemeral apps end the label in -dev)"}`,
+      );
+    const web = ep.web;
+    const cors = web.kind === "endpoint" ? CORS_HEADERS : {};
+    const method = req.method ?? "GET";
+    try {
+      if (web.kind === "endpoint") {
+        if (isPreflight(req)) return preflight(req, res, web.method!);
+        const allowed = web.method === "GET" ? ["GET", "HEAD"] : [web.method!];
+        if (!allowed.includes(method))
+          throw new HttpError(405, "method_not_allowed", `this endpoint takes ${web.method}, not ${method}`, {
+            allow: `${allowed.join(", ")}, OPTIONS`,
+          });
+      }
+      if (web.requiresAuth) requireToken(req, this.o.tokens, ["web"], "this endpoint");
+      const requestId = newId("rq");
+      const body = await this.body(req, ep, method);
+      const headers: [string, string][] = [];
+      const raw = req.rawHeaders;
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        const k = raw[i]!.toLowerCase();
+        if (HOP.has(k) || (web.requiresAuth && AUTH_HEADERS.has(k))) continue;
+        headers.push([k, raw[i + 1]!]);
+      }
+      const wire: WebRequestWire = { requestId, method, url: t.rest, headers, body };
+      return this.start(req, res, ep, wire);
+    } catch (err) {
+      if (err instanceof HttpError) return sendError(res, err, cors);
+      throw err;
+    }
+  }
+
+  /** The request body: none, inline bytes, parsed JSON (webEndpoint), or streamed. */
+  private async body(req: IncomingMessage, ep: Endpoint, method: string): Promise<WebBodyWire> {
+    if (method === "GET" || method === "HEAD") return { kind: "none" };
+    const limit = this.maxBodyBytes;
+    const length = declaredLength(req, limit);
+    if (ep.web.kind === "endpoint") {
+      // The whole JSON body travels with the request, within one payload.
+      const jsonLimit = Math.min(limit, 16 * 1024 * 1024);
+      if (length !== undefined && length > jsonLimit)
+        throw new HttpError(413, "payload_too_large", `the JSON body is over the ${jsonLimit}-byte limit`);
+      return { kind: "json", value: parseJson(await readBody(req, jsonLimit)) };
+    }
+    if (length === 0) return { kind: "none" };
+    if (length !== undefined && length <= WEB_INLINE_BODY_BYTES)
+      return { kind: "bytes", data: await readBody(req, WEB_INLINE_BODY_BYTES) };
+    // Larger or of unknown length: it streams to the handler as the handler reads.
+    return { kind: "stream" };
+  }
+
+  private start(req: IncomingMessage, res: ServerResponse, ep: Endpoint, wire: WebRequestWire): void {
+    const extra = {
+      "skiff-request-id": wire.requestId,
+      ...(ep.web.kind === "endpoint" ? CORS_HEADERS : {}),
+    };
+    let call: WebCall | undefined;
+    let pump: BodyPump | undefined;
+    if (wire.body.kind === "stream") {
+      pump = new BodyPump(req, this.maxBodyBytes, (err) => {
+        if (call && !call.head && call.attached) {
+          call.detach();
+          sendError(res, err, extra, wire.requestId);
+        }
+        if (call) this.cancel(call.callId);
+      });
+    }
+    let args: Uint8Array;
+    try {
+      args = encodePayload([wire], "args");
+    } catch (err) {
+      throw new HttpError(400, "invalid_argument", `cannot forward this request: ${(err as Error).message}`);
+    }
+    const { callId } = this.o.engine.fanOut.startStream(
+      { functionId: ep.fn.id, args, idempotencyKey: newId("ik"), parentInputId: undefined },
+      (items, end) => {
+        call!.onItems(items, end);
+        if (end) this.live.delete(callId);
+      },
+    );
+    call = new WebCall(callId, wire.requestId, ep, {
+      ack: (id, n) => this.o.engine.fanOut.streamAck(id, n),
+      cancel: (id) => this.cancel(id),
+      logFailure: (c, why) => this.logFailure(c, why),
+      extraHeaders: () => extra,
+    });
+    this.live.set(callId, { call, pump });
+    const resultUrl = `${this.base.origin}/web/_result/${callId}`;
+    if (!ep.web.waitForResponse) {
+      if (!this.park(call)) sendError(res, busy(), extra, wire.requestId);
+      else sendJson(res, 202, { call_id: callId, result_url: resultUrl }, { ...extra, location: resultUrl });
+      return;
+    }
+    this.attachWithCap(call, res, resultUrl, extra);
+  }
+
+  /** Attaches `res`; if no head comes within the cap, answers 303 to the result URL instead. */
+  private attachWithCap(call: WebCall, res: ServerResponse, resultUrl: string, extra: Record<string, string>): void {
+    call.attach(res);
+    if (call.answered) return;
+    const timer = setTimeout(() => {
+      if (call.answered || !call.attached) return;
+      call.detach();
+      if (!this.park(call)) return sendError(res, busy(), extra, call.requestId);
+      res.writeHead(303, { ...extra, location: resultUrl, "content-length": "0" });
+      res.end();
+    }, this.waitMs);
+    void call.whenAnswered().then(() => clearTimeout(timer));
+    res.once("close", () => clearTimeout(timer));
+  }
+
+  /** Gives the call a result URL; false (and the call cancelled) when too many wait already. */
+  private park(call: WebCall): boolean {
+    if (this.parked.has(call.callId)) return true;
+    if (this.parked.size >= MAX_PARKED) this.sweep();
+    if (this.parked.size >= MAX_PARKED) {
+      this.cancel(call.callId);
+      return false;
+    }
+    call.keepForReplay = true;
+    this.parked.set(call.callId, { call, since: Date.now() });
+    return true;
+  }
+
+  private async serveResult(req: IncomingMessage, res: ServerResponse, callId: string): Promise<void> {
+    const entry = this.parked.get(callId);
+    if (!entry)
+      throw new HttpError(
+        404,
+        "not_found",
+        `no web result ${callId}: unknown, already read, or past its ${RESULT_TTL_MS / 60_000} minutes`,
+      );
+    const { call } = entry;
+    const extra = {
+      "skiff-request-id": call.requestId,
+      ...(call.endpoint.web.kind === "endpoint" ? CORS_HEADERS : {}),
+    };
+    try {
+      if (call.endpoint.web.requiresAuth) requireToken(req, this.o.tokens, ["web"], "this endpoint's result");
+      if (call.attached) throw new HttpError(409, "failed_precondition", "another request is reading this result");
+      entry.since = Date.now();
+      // A result read to the end goes, unless it is whole in memory and can be read again.
+      res.once("finish", () => {
+        if (call.settledAt && !call.replayable) this.parked.delete(callId);
+      });
+      if (call.answered) {
+        if (!call.attach(res)) throw new HttpError(410, "gone", "this streamed result was already read");
+      } else {
+        this.attachWithCap(call, res, `${this.base.origin}/web/_result/${callId}`, extra);
+      }
+    } catch (err) {
+      if (err instanceof HttpError) return sendError(res, err, extra);
+      throw err;
+    }
+  }
+
+  private cancel(callId: string): void {
+    try {
+      this.o.engine.cancelCall(callId, false);
+    } catch {
+      // already over
+    }
+  }
+
+  private logFailure(call: WebCall, why: string): void {
+    const fn = call.endpoint.fn;
+    const text = `web request ${call.requestId} (call ${call.callId}) failed: ${why}\n`;
+    this.o.log(`${fn.appName}.${fn.name}: ${text.trimEnd()}`);
+    this.o.logs.append([{ ts: Date.now(), appId: fn.appId, functionName: fn.name, stream: "system", text }]);
+  }
+
+  /** Drops result URLs past their time; cancels parked calls nobody came back for. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, e] of this.parked) {
+      if (e.call.attached) continue;
+      const since = e.call.settledAt || e.since;
+      if (now - since < RESULT_TTL_MS) continue;
+      this.parked.delete(id);
+      if (!e.call.settledAt) this.cancel(id);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const { call } of this.live.values()) this.cancel(call.callId);
+  }
+}
+
+function busy(): HttpError {
+  return new HttpError(503, "unavailable", "too many web results wait to be read; try again later", {
+    "retry-after": "5",
+  });
+}

@@ -1,0 +1,2 @@
+export { Gateway, type GatewayOptions } from "./gateway.js";
+export { webPathUrl, webUrl } from "./routes.js";

@@ -1,0 +1,69 @@
+import type { AppMode } from "@skiff/protocol";
+
+/** Where a request to the gateway goes. */
+export type Target =
+  /** A web endpoint, by host (`<app>--<label>.localhost`) or path (`/web/<app>/<label>`). */
+  | { kind: "endpoint"; host: string; dev: boolean; candidates: { app: string; label: string }[]; rest: string }
+  /** The result URL of a web call answered 303 or 202. */
+  | { kind: "result"; callId: string }
+  /** The JSON HTTP API (`/v1/…` other than the WebSocket). */
+  | { kind: "api"; path: string };
+
+const DEV = "-dev";
+
+/** Splits `<app>--<label>` at each "--" (app names may hold "--" themselves). */
+function splits(s: string): { app: string; label: string }[] {
+  const out: { app: string; label: string }[] = [];
+  for (let i = s.indexOf("--"); i > 0; i = s.indexOf("--", i + 1)) {
+    const label = s.slice(i + 2);
+    if (label) out.push({ app: s.slice(0, i), label });
+  }
+  return out;
+}
+
+function endpoint(name: string, rest: string): Target | undefined {
+  const dev = name.endsWith(DEV);
+  const candidates = splits(dev ? name.slice(0, -DEV.length) : name);
+  if (candidates.length === 0) return undefined;
+  return { kind: "endpoint", host: name, dev, candidates, rest: rest.startsWith("/") ? rest : `/${rest}` };
+}
+
+/**
+ * Routes by the Host header first (a first label holding "--" is always a web endpoint, so an
+ * app's own `/v1/…` routes reach it), then by path. Undefined: not the gateway's.
+ */
+export function route(host: string | undefined, url: string): Target | undefined {
+  if (host) {
+    const first = host.split(/[.:]/)[0]!.toLowerCase();
+    if (first.includes("--")) return endpoint(first, url);
+  }
+  if (url.startsWith("/web/")) {
+    const parts = url.slice(5).split("/");
+    const [app, label] = parts;
+    if (app === "_result" && label) return { kind: "result", callId: label.split("?")[0]! };
+    if (!app || !label) return undefined;
+    const q = label.indexOf("?");
+    const rest = `/${parts.slice(2).join("/")}${q >= 0 ? label.slice(q) : ""}`;
+    const lab = q >= 0 ? label.slice(0, q) : label;
+    const dev = lab.endsWith(DEV);
+    return {
+      kind: "endpoint",
+      host: `${app}/${lab}`,
+      dev,
+      candidates: [{ app: decodeURIComponent(app).toLowerCase(), label: dev ? lab.slice(0, -DEV.length) : lab }],
+      rest,
+    };
+  }
+  if (url.startsWith("/v1/") && !url.startsWith("/v1/ws")) return { kind: "api", path: url };
+  return undefined;
+}
+
+/** The URL of a web endpoint: `http://<app>--<label>[-dev].localhost:<port>`. */
+export function webUrl(base: URL, appName: string, label: string, mode: AppMode): string {
+  return `${base.protocol}//${appName.toLowerCase()}--${label}${mode === "ephemeral" ? DEV : ""}.localhost:${base.port}`;
+}
+
+/** The path form of the same endpoint: `http://<host>:<port>/web/<app>/<label>[-dev]`. */
+export function webPathUrl(base: URL, appName: string, label: string, mode: AppMode): string {
+  return `${base.origin}/web/${appName.toLowerCase()}/${label}${mode === "ephemeral" ? DEV : ""}`;
+}

@@ -1,0 +1,202 @@
+import type { ServerResponse } from "node:http";
+import { decodePayload, type Payload, type ResultWire, type WebResponseHead } from "@skiff/protocol";
+import type { Endpoint } from "./endpoints.js";
+import { HttpError, sendError } from "./http-error.js";
+
+/** Body bytes a call with no reader keeps (its handler pauses past this, by the ack window). */
+const PARKED_BYTES = 256 * 1024;
+
+/** Response headers that describe one hop, not the response: the gateway sets its own. */
+const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "proxy-connection"]);
+
+/** What a web call needs from the gateway. */
+export interface WebCallHost {
+  /** The reader took `n` more items: the handler may go on. */
+  ack(callId: string, n: number): void;
+  cancel(callId: string): void;
+  /** The call failed without a response: say why in the server and app logs. */
+  logFailure(call: WebCall, why: string): void;
+  /** Headers the gateway adds to every response of this endpoint (CORS, request id). */
+  extraHeaders(call: WebCall): Record<string, string>;
+}
+
+/**
+ * One web request in flight: the items of its generator call become an HTTP response. While a
+ * client is attached, items are written as they come and acknowledged once written (after
+ * 'drain' when the socket is full), so a slow client slows the handler. With no client (a 303
+ * or 202 was answered), up to PARKED_BYTES are kept for the result URL and the handler waits.
+ */
+export class WebCall {
+  head: WebResponseHead | undefined;
+  end: ResultWire | undefined;
+  /** Body chunks kept while no reader is attached (the reader gets them first). */
+  private kept: Uint8Array[] = [];
+  private keptBytes = 0;
+  /** Every chunk so far is in `kept`: the whole response can be read again. */
+  replayable = true;
+  /** Set once the call has a result URL (303, 202). */
+  keepForReplay = false;
+  private unacked = 0;
+  private reader: ServerResponse | undefined;
+  private blocked = false;
+  private headWaiters = new Set<() => void>();
+  /** Set when the call is over and its response fully written or kept. */
+  settledAt = 0;
+
+  constructor(
+    readonly callId: string,
+    readonly requestId: string,
+    readonly endpoint: Endpoint,
+    private readonly host: WebCallHost,
+  ) {}
+
+  get attached(): boolean {
+    return this.reader !== undefined;
+  }
+
+  /** The response head arrived, or the call ended without one. */
+  get answered(): boolean {
+    return this.head !== undefined || this.end !== undefined;
+  }
+
+  /** Resolves once answered. */
+  whenAnswered(): Promise<void> {
+    if (this.answered) return Promise.resolve();
+    return new Promise((r) => this.headWaiters.add(r));
+  }
+
+  /** Items from the handler (the sink of the generator call). */
+  onItems(items: Payload[], end?: ResultWire): void {
+    for (const p of items) {
+      let item: unknown;
+      try {
+        item = p instanceof Uint8Array ? decodePayload(p) : undefined;
+      } catch {
+        item = undefined;
+      }
+      this.unacked++;
+      if (!this.head) {
+        const h = item as WebResponseHead | undefined;
+        if (!h || typeof h.status !== "number" || !Array.isArray(h.headers)) {
+          this.host.logFailure(this, "the handler's first item was not a response head");
+          this.host.cancel(this.callId);
+          this.end = { status: "failure", error: new Uint8Array() };
+          break;
+        }
+        this.head = h;
+        if (this.reader) this.writeHead(this.reader);
+        if (h.body) this.chunk(h.body);
+        if (h.end) this.end ??= { status: "success", data: new Uint8Array() };
+      } else if (item instanceof Uint8Array) {
+        this.chunk(item);
+      }
+    }
+    if (end && !this.end) this.end = end;
+    if (this.answered && this.headWaiters.size > 0) {
+      const ws = [...this.headWaiters];
+      this.headWaiters.clear();
+      for (const w of ws) w();
+    }
+    if (this.end) this.finish();
+    this.maybeAck();
+  }
+
+  private chunk(c: Uint8Array): void {
+    const res = this.reader;
+    // With no reader, everything is kept (the ack window bounds it); a parked call also keeps
+    // a small whole response while it is read, so its result URL can answer again.
+    const keep = !res || (this.keepForReplay && this.replayable && this.keptBytes + c.byteLength <= PARKED_BYTES);
+    if (keep) {
+      this.kept.push(c);
+      this.keptBytes += c.byteLength;
+    } else this.replayable = false;
+    if (res && this.head && res.req.method !== "HEAD" && !res.write(c)) this.waitDrain(res);
+  }
+
+  private waitDrain(res: ServerResponse): void {
+    if (this.blocked) return;
+    this.blocked = true;
+    res.once("drain", () => {
+      this.blocked = false;
+      this.maybeAck();
+    });
+  }
+
+  private maybeAck(): void {
+    if (this.unacked === 0 || this.blocked || this.end) return;
+    if (!this.reader && this.keptBytes >= PARKED_BYTES) return;
+    const n = this.unacked;
+    this.unacked = 0;
+    this.host.ack(this.callId, n);
+  }
+
+  /**
+   * Makes `res` the reader: what was kept is written, the rest follows as it comes.
+   * Returns false if the kept part is gone (another reader took it).
+   */
+  attach(res: ServerResponse): boolean {
+    if (this.reader || (!this.replayable && this.settledAt)) return false;
+    this.reader = res;
+    res.on("close", () => {
+      if (this.reader !== res) return;
+      this.reader = undefined;
+      // The client left mid-response: nobody will read the rest.
+      if (!res.writableFinished && !this.end) this.host.cancel(this.callId);
+    });
+    if (this.head) {
+      this.writeHead(res);
+      for (const c of this.kept) if (res.req.method !== "HEAD" && !res.write(c)) this.waitDrain(res);
+      if (!this.replayable) this.kept = [];
+    }
+    if (this.end) this.finish();
+    this.maybeAck();
+    return true;
+  }
+
+  /** The wait cap passed with no head: the client is answered otherwise (303). */
+  detach(): void {
+    this.reader = undefined;
+  }
+
+  private writeHead(res: ServerResponse): void {
+    const h = this.head!;
+    const headers: [string, string][] = [];
+    for (const [k, v] of h.headers) {
+      const name = String(k).toLowerCase();
+      if (!HOP.has(name)) headers.push([name, String(v)]);
+    }
+    for (const [k, v] of Object.entries(this.host.extraHeaders(this))) {
+      if (!headers.some(([n]) => n === k)) headers.push([k, v]);
+    }
+    const status = Number.isInteger(h.status) && h.status >= 200 && h.status <= 599 ? h.status : 502;
+    // A whole response in one item gets a Content-Length; a streamed one goes chunked.
+    if (h.end && h.body && !headers.some(([n]) => n === "content-length"))
+      headers.push(["content-length", String(h.body.byteLength)]);
+    res.writeHead(status, headers.flat());
+    // Chunks must reach the client as they are produced (server-sent events).
+    res.flushHeaders();
+  }
+
+  private finish(): void {
+    const res = this.reader;
+    if (!res) {
+      this.settledAt ||= Date.now();
+      return;
+    }
+    const end = this.end!;
+    if (this.head) {
+      if (end.status === "success") res.end();
+      else res.destroy(); // cut short: the client must not take a partial body as whole
+    } else {
+      const why = end.status === "timeout" ? end.message : `the call ended with status ${end.status}`;
+      this.host.logFailure(this, why);
+      const err =
+        end.status === "timeout"
+          ? new HttpError(504, "timeout", `the endpoint timed out; see the app's logs for request ${this.requestId}`)
+          : new HttpError(500, "internal", `the endpoint failed; see the app's logs for request ${this.requestId}`);
+      sendError(res, err, this.host.extraHeaders(this), this.requestId);
+    }
+    this.settledAt ||= Date.now();
+    if (!this.replayable) this.kept = [];
+  }
+}
