@@ -12,6 +12,8 @@ export interface LocalServerOptions {
   resultRetentionMs?: number;
   sandbox?: SandboxChoice;
   warmPool?: number;
+  webWaitMs?: number;
+  webMaxBodyBytes?: number;
   log?: (msg: string) => void;
 }
 
@@ -24,6 +26,8 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     dataDir: o.dataDir,
     ...(o.resultRetentionMs !== undefined ? { resultRetentionMs: o.resultRetentionMs } : {}),
     ...(o.log ? { log: o.log } : {}),
+    ...(o.webWaitMs !== undefined ? { webWaitMs: o.webWaitMs } : {}),
+    ...(o.webMaxBodyBytes !== undefined ? { webMaxBodyBytes: o.webMaxBodyBytes } : {}),
     provider: (controlSocket) =>
       new LocalProvider({
         controlSocket,

@@ -8,7 +8,7 @@ export async function publishApp(
   bundle: Bundle,
   mode: "ephemeral" | "deployed",
   environment: string,
-): Promise<{ appId: string; version: number; functions: { name: string; functionId: string }[] }> {
+): Promise<{ appId: string; version: number; functions: { name: string; functionId: string; webUrl?: string }[] }> {
   const { blobId } = await client.request("blob.put", { data: bundle.code }, { retryable: true });
   const res = await client.request("app.publish", {
     name: app.name,

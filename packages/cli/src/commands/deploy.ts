@@ -5,6 +5,7 @@ import { UsageError } from "../errors.js";
 import { loadApps, pickApp } from "../load-app.js";
 import { formatBytes, table, ui } from "../output.js";
 import { publishApp } from "../publish.js";
+import { printWebUrls } from "../web-urls.js";
 
 export const DEPLOY_HELP = `Usage: skiff deploy <app.ts> [--env NAME]
 
@@ -33,6 +34,7 @@ export async function deployCommand(argv: string[]): Promise<number> {
     const res = await publishApp(conn.client, app, bundle, "deployed", conn.environment);
     ui.step(`Deployed "${app.name}" version ${res.version} to environment "${conn.environment}"`);
     ui.out(table([["FUNCTION", "ID"], ...res.functions.map((f) => [f.name, f.functionId])]));
+    printWebUrls(conn.client.serverUrl, res.functions);
     ui.out(
       `App "${app.name}" is live at version ${res.version}: call it with Function_.fromName("${app.name}", "<function>")`,
     );

@@ -6,6 +6,7 @@ import { UsageError } from "../errors.js";
 import { loadApps, pickApp } from "../load-app.js";
 import { ui } from "../output.js";
 import { publishApp } from "../publish.js";
+import { printWebUrls } from "../web-urls.js";
 
 export const RUN_HELP = `Usage: skiff run <app.ts>[::function] [--env NAME] [-- ARG ...]
 
@@ -60,6 +61,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     const res = await publishApp(conn.client, app, bundle, "ephemeral", conn.environment);
     appId = res.appId;
+    printWebUrls(conn.client.serverUrl, res.functions);
     conn.client._connection.on("log", ({ entry }: { entry: LogEntry }) => {
       (entry.stream === "stderr" ? process.stderr : process.stdout).write(entry.text);
     });

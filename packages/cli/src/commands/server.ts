@@ -9,11 +9,16 @@ import { ui } from "../output.js";
 
 export const SERVER_HELP = `Usage: skiff server [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.skiff/data]
                     [--result-retention-ms N] [--sandbox auto|bubblewrap|none] [--warm-pool 2]
+                    [--web-wait-ms 150000] [--web-max-body-bytes 67108864]
 
 Runs the control plane with the embedded store (SQLite) and local containers. The first
 start creates an admin token, prints it once, and writes a profile for this server into
 ~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet. --warm-pool keeps that many
-container processes started ahead of need, so a scale-up only loads the app.`;
+container processes started ahead of need, so a scale-up only loads the app.
+
+Web endpoints are served on the same port (docs/web.md): a request waits --web-wait-ms for
+its response head, then is answered 303 to a result URL; bodies over --web-max-body-bytes
+get 413.`;
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -33,12 +38,16 @@ export async function serverCommand(argv: string[]): Promise<number> {
       "result-retention-ms": { type: "string" },
       sandbox: { type: "string", default: "auto" },
       "warm-pool": { type: "string" },
+      "web-wait-ms": { type: "string" },
+      "web-max-body-bytes": { type: "string" },
     },
     strict: true,
   });
   const port = int("port", values.port, 0, 65535) ?? DEFAULT_PORT;
   const retention = int("result-retention-ms", values["result-retention-ms"], 1000, 365 * 24 * 3600 * 1000);
   const warmPool = int("warm-pool", values["warm-pool"], 0, 64);
+  const webWaitMs = int("web-wait-ms", values["web-wait-ms"], 1, 24 * 3600 * 1000);
+  const webMaxBodyBytes = int("web-max-body-bytes", values["web-max-body-bytes"], 0, 2 ** 40);
   const sandbox = values.sandbox;
   if (sandbox !== "auto" && sandbox !== "bubblewrap" && sandbox !== "none")
     throw new UsageError("--sandbox must be auto, bubblewrap or none");
@@ -51,6 +60,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
     ...(retention !== undefined ? { resultRetentionMs: retention } : {}),
     sandbox,
     ...(warmPool !== undefined ? { warmPool } : {}),
+    ...(webWaitMs !== undefined ? { webWaitMs } : {}),
+    ...(webMaxBodyBytes !== undefined ? { webMaxBodyBytes } : {}),
     log: (m) => ui.info(`[skiff server] ${m}`),
   });
   const t = server.createdAdminToken;
