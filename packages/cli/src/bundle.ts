@@ -8,6 +8,8 @@ export interface Bundle {
   code: Uint8Array;
   hash: string;
   entry: string;
+  /** The app's own source files in the bundle (not node_modules): what `skiff serve` watches. */
+  inputs: string[];
 }
 
 /** Lets CommonJS dependencies call require() for Node built-ins inside an ES module bundle. */
@@ -38,6 +40,7 @@ export async function bundleApp(entryFile: string): Promise<Bundle> {
       sourcesContent: false,
       logLevel: "silent",
       legalComments: "none",
+      metafile: true,
     });
   } catch (err) {
     const errors = (
@@ -53,5 +56,8 @@ export async function bundleApp(entryFile: string): Promise<Bundle> {
     throw err;
   }
   const code = result.outputFiles![0]!.contents;
-  return { code, hash: createHash("sha256").update(code).digest("hex"), entry };
+  const inputs = Object.keys(result.metafile?.inputs ?? {})
+    .filter((f) => !f.includes("node_modules/") && !f.includes(":"))
+    .map((f) => resolve(f));
+  return { code, hash: createHash("sha256").update(code).digest("hex"), entry, inputs };
 }

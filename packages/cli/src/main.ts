@@ -10,6 +10,7 @@ Usage: skiff <command> [options]
   run <app.ts>[::fn] [-- ARG...]
                              run an ephemeral app (an embedded server if none is configured)
   deploy <app.ts>            deploy an app: its functions become callable by name
+  serve <app.ts>             serve an app's web endpoints, reloading on every saved change
   app list|logs|stop|history apps and their deployments
   token new [--web]          create a token and write a profile
   secret create|list|delete  secrets for functions
@@ -33,6 +34,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   deploy: async () => {
     const m = await import("./commands/deploy.js");
     return { run: m.deployCommand, help: m.DEPLOY_HELP };
+  },
+  serve: async () => {
+    const m = await import("./commands/serve.js");
+    return { run: m.serveCommand, help: m.SERVE_HELP };
   },
   app: async () => {
     const m = await import("./commands/app.js");

@@ -1,0 +1,134 @@
+import { parseArgs } from "node:util";
+import type { LogEntry } from "@skiff/protocol";
+import { type Bundle, bundleApp } from "../bundle.js";
+import { type Connected, connect } from "../connect.js";
+import { UsageError } from "../errors.js";
+import { loadApps, pickApp } from "../load-app.js";
+import { ui } from "../output.js";
+import { publishApp } from "../publish.js";
+import { watchFiles } from "../watch-files.js";
+import { printWebUrls } from "../web-urls.js";
+
+export const SERVE_HELP = `Usage: skiff serve <app.ts> [--env NAME]
+
+Runs the app as an ephemeral app whose web endpoints stay at the same URLs
+(http://<app>--<label>-dev.localhost:<port>) while you edit it: each saved change to a file
+of the app is bundled and published again (new containers serve the next request), and the
+previous version is stopped. Container logs stream here. Ctrl-C stops the app.
+With no server configured, an embedded one runs for the length of the command.`;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { env: { type: "string" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1) throw new UsageError("skiff serve takes one file: skiff serve app.ts");
+  const file = positionals[0]!;
+  // A first bundle that fails is an error; later ones only keep the last good version serving.
+  let bundle = await bundleApp(file);
+  const conn = await connect({
+    embedded: true,
+    ...(values.env ? { environment: values.env } : {}),
+    log: (m) => ui.info(ui.dim(`[server] ${m}`)),
+  });
+  const serving = new Serving(conn);
+  try {
+    await serving.publish(bundle, true);
+    let stopWatch = watchFiles(bundle.inputs, () => void reload());
+    let reloading: Promise<void> | undefined;
+    let again = false;
+    const reload = async (): Promise<void> => {
+      if (reloading) {
+        again = true;
+        return;
+      }
+      reloading = (async () => {
+        const started = performance.now();
+        try {
+          const next = await bundleApp(file);
+          // A save that changed nothing the bundle holds (formatting, a touch) needs no new version.
+          if (next.hash !== bundle.hash) {
+            bundle = next;
+            await serving.publish(bundle, false);
+            ui.step(`Reloaded ${file} in ${Math.round(performance.now() - started)} ms`);
+          }
+        } catch (err) {
+          ui.error(`reload failed, the previous version keeps serving: ${(err as Error).message}`);
+        }
+        stopWatch();
+        stopWatch = watchFiles(bundle.inputs, () => void reload());
+      })();
+      await reloading;
+      reloading = undefined;
+      if (again) {
+        again = false;
+        await reload();
+      }
+    };
+    ui.step(`Serving ${file}; watching ${bundle.inputs.length} file(s) for changes (Ctrl-C stops)`);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    stopWatch();
+    ui.info("stopping…");
+    return 0;
+  } finally {
+    await serving.stop();
+    await conn.close();
+  }
+}
+
+/** How long a replaced version keeps running for the requests it already has. */
+const RETIRE_MS = 3000;
+
+/** The app version being served: each publish starts a new ephemeral app and stops the old. */
+class Serving {
+  private appId: string | undefined;
+  private subscription: string | undefined;
+  private readonly env: string;
+  /** Old versions still finishing their requests. */
+  private readonly retiring = new Set<string>();
+
+  constructor(private readonly conn: Connected) {
+    this.env = conn.environment;
+    conn.client._connection.on("log", ({ subscriptionId, entry }: { subscriptionId: string; entry: LogEntry }) => {
+      if (subscriptionId !== this.subscription) return;
+      (entry.stream === "stderr" ? process.stderr : process.stdout).write(entry.text);
+    });
+  }
+
+  async publish(bundle: Bundle, first: boolean): Promise<void> {
+    const app = pickApp(await loadApps(bundle), bundle.entry);
+    const res = await publishApp(this.conn.client, app, bundle, "ephemeral", this.env);
+    const old = this.appId;
+    const oldSub = this.subscription;
+    this.appId = res.appId;
+    const logs = await this.conn.client.request("app.logs", {
+      appId: res.appId,
+      environment: this.env,
+      tail: 0,
+      follow: true,
+    });
+    this.subscription = logs.subscriptionId;
+    if (first) printWebUrls(this.conn.client.serverUrl, res.functions);
+    // The new version took the URLs when it was published; the old one gets a moment to
+    // finish the requests it is serving, then stops.
+    if (oldSub) await this.conn.client.request("logs.unsubscribe", { subscriptionId: oldSub }).catch(() => {});
+    if (old) {
+      this.retiring.add(old);
+      setTimeout(() => void this.stopApp(old), RETIRE_MS).unref();
+    }
+  }
+
+  private async stopApp(appId: string): Promise<void> {
+    this.retiring.delete(appId);
+    await this.conn.client.request("app.stop", { appId, environment: this.env }).catch(() => {});
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.retiring, ...(this.appId ? [this.appId] : [])].map((id) => this.stopApp(id)));
+  }
+}
