@@ -27,9 +27,10 @@ export function sendError(
     res.destroy();
     return;
   }
-  const body = JSON.stringify({
+  // A final newline: curl users get their prompt back on a line of its own.
+  const body = `${JSON.stringify({
     error: { code: err.code, message: err.message, ...(requestId ? { request_id: requestId } : {}) },
-  });
+  })}\n`;
   res.writeHead(err.status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(body),
@@ -46,7 +47,7 @@ export function sendJson(
   value: unknown,
   extra: Record<string, string> = {},
 ): void {
-  const body = JSON.stringify(value);
+  const body = `${JSON.stringify(value)}\n`;
   res.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(body),
