@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   type EventMap,
-  encodePayload,
+  encodeCbor,
   newId,
   WEB_INLINE_BODY_BYTES,
   type WebBodyWire,
@@ -20,7 +20,7 @@ import { HttpError, sendError, sendJson } from "./http-error.js";
 import { JsonApi, statusOf } from "./json-api.js";
 import { BodyPump, declaredLength, parseJson, readBody } from "./request-body.js";
 import { route, type Target, webPathUrl, webUrl } from "./routes.js";
-import { WebCall } from "./web-call.js";
+import { WebCall, type WebCallHost } from "./web-call.js";
 
 export interface GatewayOptions {
   engine: Engine;
@@ -41,6 +41,7 @@ const RESULT_TTL_MS = 60 * 60 * 1000;
 const MAX_PARKED = 256;
 /** Request headers that describe the hop to the gateway, not the request. */
 const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "proxy-connection"]);
+const NO_BODY: WebBodyWire = { kind: "none" };
 const AUTH_HEADERS = new Set(["authorization", "skiff-token-id", "skiff-token-secret"]);
 
 /**
@@ -60,6 +61,8 @@ export class Gateway {
   private readonly parked = new Map<string, { call: WebCall; since: number }>();
   private base = new URL("http://127.0.0.1:7420");
   private readonly sweeper: NodeJS.Timeout;
+  /** What every WebCall needs from the gateway (one object for all of them). */
+  private readonly callHost: WebCallHost;
 
   constructor(private readonly o: GatewayOptions) {
     this.waitMs = o.waitMs ?? 150_000;
@@ -71,6 +74,11 @@ export class Gateway {
     this.api = new JsonApi({ engine: o.engine, apps: o.apps, store: o.store, tokens: o.tokens, waitMs: this.waitMs });
     this.sweeper = setInterval(() => this.sweep(), 30_000);
     this.sweeper.unref();
+    this.callHost = {
+      ack: (id, n) => o.engine.fanOut.streamAck(id, n),
+      cancel: (id) => this.cancel(id),
+      logFailure: (c, why) => this.logFailure(c, why),
+    };
   }
 
   /** The server's own URL, once it listens: web URLs are built from it. */
@@ -155,7 +163,7 @@ export class Gateway {
       }
       if (web.requiresAuth) requireToken(req, this.o.tokens, ["web"], "this endpoint");
       const requestId = newId("rq");
-      const body = await this.body(req, ep, method);
+      const body = method === "GET" || method === "HEAD" ? NO_BODY : await this.body(req, ep, method);
       const headers: [string, string][] = [];
       const raw = req.rawHeaders;
       for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -191,10 +199,10 @@ export class Gateway {
   }
 
   private start(req: IncomingMessage, res: ServerResponse, ep: Endpoint, wire: WebRequestWire): void {
-    const extra = {
-      "skiff-request-id": wire.requestId,
-      ...(ep.web.kind === "endpoint" ? CORS_HEADERS : {}),
-    };
+    const extra =
+      ep.web.kind === "endpoint"
+        ? { "skiff-request-id": wire.requestId, ...CORS_HEADERS }
+        : { "skiff-request-id": wire.requestId };
     let call: WebCall | undefined;
     let pump: BodyPump | undefined;
     if (wire.body.kind === "stream") {
@@ -206,12 +214,8 @@ export class Gateway {
         if (call) this.cancel(call.callId);
       });
     }
-    let args: Uint8Array;
-    try {
-      args = encodePayload([wire], "args");
-    } catch (err) {
-      throw new HttpError(400, "invalid_argument", `cannot forward this request: ${(err as Error).message}`);
-    }
+    // Strings, byte arrays and parsed JSON only: always a valid payload, so no validation pass.
+    const args = encodeCbor([wire]);
     const { callId } = this.o.engine.fanOut.startStream(
       { functionId: ep.fn.id, args, idempotencyKey: newId("ik"), parentInputId: undefined },
       (items, end) => {
@@ -219,35 +223,31 @@ export class Gateway {
         if (end) this.live.delete(callId);
       },
     );
-    call = new WebCall(callId, wire.requestId, ep, {
-      ack: (id, n) => this.o.engine.fanOut.streamAck(id, n),
-      cancel: (id) => this.cancel(id),
-      logFailure: (c, why) => this.logFailure(c, why),
-      extraHeaders: () => extra,
-    });
+    call = new WebCall(callId, wire.requestId, ep, extra, this.callHost);
     this.live.set(callId, { call, pump });
-    const resultUrl = `${this.base.origin}/web/_result/${callId}`;
     if (!ep.web.waitForResponse) {
+      const resultUrl = this.resultUrl(callId);
       if (!this.park(call)) sendError(res, busy(), extra, wire.requestId);
       else sendJson(res, 202, { call_id: callId, result_url: resultUrl }, { ...extra, location: resultUrl });
       return;
     }
-    this.attachWithCap(call, res, resultUrl, extra);
+    this.attachWithCap(call, res);
+  }
+
+  private resultUrl(callId: string): string {
+    return `${this.base.origin}/web/_result/${callId}`;
   }
 
   /** Attaches `res`; if no head comes within the cap, answers 303 to the result URL instead. */
-  private attachWithCap(call: WebCall, res: ServerResponse, resultUrl: string, extra: Record<string, string>): void {
+  private attachWithCap(call: WebCall, res: ServerResponse): void {
     call.attach(res);
     if (call.answered) return;
-    const timer = setTimeout(() => {
-      if (call.answered || !call.attached) return;
+    call.armCap(this.waitMs, () => {
       call.detach();
-      if (!this.park(call)) return sendError(res, busy(), extra, call.requestId);
-      res.writeHead(303, { ...extra, location: resultUrl, "content-length": "0" });
+      if (!this.park(call)) return sendError(res, busy(), call.extra, call.requestId);
+      res.writeHead(303, { ...call.extra, location: this.resultUrl(call.callId), "content-length": "0" });
       res.end();
-    }, this.waitMs);
-    void call.whenAnswered().then(() => clearTimeout(timer));
-    res.once("close", () => clearTimeout(timer));
+    });
   }
 
   /** Gives the call a result URL; false (and the call cancelled) when too many wait already. */
@@ -287,7 +287,7 @@ export class Gateway {
       if (call.answered) {
         if (!call.attach(res)) throw new HttpError(410, "gone", "this streamed result was already read");
       } else {
-        this.attachWithCap(call, res, `${this.base.origin}/web/_result/${callId}`, extra);
+        this.attachWithCap(call, res);
       }
     } catch (err) {
       if (err instanceof HttpError) return sendError(res, err, extra);

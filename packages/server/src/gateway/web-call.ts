@@ -16,8 +16,6 @@ export interface WebCallHost {
   cancel(callId: string): void;
   /** The call failed without a response: say why in the server and app logs. */
   logFailure(call: WebCall, why: string): void;
-  /** Headers the gateway adds to every response of this endpoint (CORS, request id). */
-  extraHeaders(call: WebCall): Record<string, string>;
 }
 
 /**
@@ -39,16 +37,32 @@ export class WebCall {
   private unacked = 0;
   private reader: ServerResponse | undefined;
   private blocked = false;
-  private headWaiters = new Set<() => void>();
   /** Set when the call is over and its response fully written or kept. */
   settledAt = 0;
+
+  private capTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly callId: string,
     readonly requestId: string,
     readonly endpoint: Endpoint,
+    /** Headers the gateway adds to every response of this call (request id, CORS). */
+    readonly extra: Record<string, string>,
     private readonly host: WebCallHost,
   ) {}
+
+  /** Calls `onCap` if the call is not answered within `ms` while this reader waits. */
+  armCap(ms: number, onCap: () => void): void {
+    this.capTimer = setTimeout(() => {
+      this.capTimer = undefined;
+      if (!this.answered && this.reader) onCap();
+    }, ms);
+  }
+
+  private disarm(): void {
+    if (this.capTimer) clearTimeout(this.capTimer);
+    this.capTimer = undefined;
+  }
 
   get attached(): boolean {
     return this.reader !== undefined;
@@ -57,12 +71,6 @@ export class WebCall {
   /** The response head arrived, or the call ended without one. */
   get answered(): boolean {
     return this.head !== undefined || this.end !== undefined;
-  }
-
-  /** Resolves once answered. */
-  whenAnswered(): Promise<void> {
-    if (this.answered) return Promise.resolve();
-    return new Promise((r) => this.headWaiters.add(r));
   }
 
   /** Items from the handler (the sink of the generator call). */
@@ -84,19 +92,21 @@ export class WebCall {
           break;
         }
         this.head = h;
+        if (h.end) this.end ??= { status: "success", data: new Uint8Array() };
+        if (this.reader && h.end && !this.keepForReplay) {
+          // A whole response in one item: head and body leave in one write.
+          this.writeHead(this.reader, h.body);
+          this.settledAt = Date.now();
+          continue;
+        }
         if (this.reader) this.writeHead(this.reader);
         if (h.body) this.chunk(h.body);
-        if (h.end) this.end ??= { status: "success", data: new Uint8Array() };
       } else if (item instanceof Uint8Array) {
         this.chunk(item);
       }
     }
     if (end && !this.end) this.end = end;
-    if (this.answered && this.headWaiters.size > 0) {
-      const ws = [...this.headWaiters];
-      this.headWaiters.clear();
-      for (const w of ws) w();
-    }
+    if (this.capTimer && this.answered) this.disarm();
     if (this.end) this.finish();
     this.maybeAck();
   }
@@ -139,6 +149,7 @@ export class WebCall {
     this.reader = res;
     res.on("close", () => {
       if (this.reader !== res) return;
+      this.disarm();
       this.reader = undefined;
       // The client left mid-response: nobody will read the rest.
       if (!res.writableFinished && !this.end) this.host.cancel(this.callId);
@@ -155,30 +166,35 @@ export class WebCall {
 
   /** The wait cap passed with no head: the client is answered otherwise (303). */
   detach(): void {
+    this.disarm();
     this.reader = undefined;
   }
 
-  private writeHead(res: ServerResponse): void {
+  /** Writes the head; with `whole`, also that body and the end of the response. */
+  private writeHead(res: ServerResponse, whole?: Uint8Array): void {
     const h = this.head!;
     const headers: [string, string][] = [];
     for (const [k, v] of h.headers) {
       const name = String(k).toLowerCase();
       if (!HOP.has(name)) headers.push([name, String(v)]);
     }
-    for (const [k, v] of Object.entries(this.host.extraHeaders(this))) {
-      if (!headers.some(([n]) => n === k)) headers.push([k, v]);
-    }
+    for (const k in this.extra) if (!headers.some(([n]) => n === k)) headers.push([k, this.extra[k]!]);
     const status = Number.isInteger(h.status) && h.status >= 200 && h.status <= 599 ? h.status : 502;
     // A whole response in one item gets a Content-Length; a streamed one goes chunked.
     if (h.end && h.body && !headers.some(([n]) => n === "content-length"))
       headers.push(["content-length", String(h.body.byteLength)]);
     res.writeHead(status, headers.flat());
+    if (this.head!.end) {
+      if (whole) res.end(res.req.method === "HEAD" ? undefined : whole);
+      return;
+    }
     // Chunks must reach the client as they are produced (server-sent events).
     res.flushHeaders();
   }
 
   private finish(): void {
     const res = this.reader;
+    if (res?.writableEnded) return;
     if (!res) {
       this.settledAt ||= Date.now();
       return;
@@ -194,7 +210,7 @@ export class WebCall {
         end.status === "timeout"
           ? new HttpError(504, "timeout", `the endpoint timed out; see the app's logs for request ${this.requestId}`)
           : new HttpError(500, "internal", `the endpoint failed; see the app's logs for request ${this.requestId}`);
-      sendError(res, err, this.host.extraHeaders(this), this.requestId);
+      sendError(res, err, this.extra, this.requestId);
     }
     this.settledAt ||= Date.now();
     if (!this.replayable) this.kept = [];

@@ -24,6 +24,26 @@ export function queryObject(url: string): Record<string, string | string[]> {
   return out;
 }
 
+/** Built per request; the Headers only when a handler asks for them. */
+class RequestInfo implements WebRequestInfo {
+  readonly requestId: string;
+  readonly method: string;
+  readonly url: string;
+  private h: Headers | undefined;
+  constructor(private readonly w: WebRequestWire) {
+    this.requestId = w.requestId;
+    this.method = w.method;
+    this.url = w.url;
+  }
+  get headers(): Headers {
+    if (!this.h) {
+      this.h = new Headers();
+      for (const [k, v] of this.w.headers) this.h.append(k, v);
+    }
+    return this.h;
+  }
+}
+
 export type EndpointHandler = (input: never, req: WebRequestInfo) => unknown;
 
 /**
@@ -49,9 +69,7 @@ export async function* serveEndpoint(
     }
     input = r.value;
   }
-  const headers = new Headers();
-  for (const [k, v] of w.headers) headers.append(k, v);
-  const info: WebRequestInfo = { requestId: w.requestId, method: w.method, url: w.url, headers };
+  const info = new RequestInfo(w);
   let item: WebItem;
   try {
     const out = await handler(input as never, info);
