@@ -14,11 +14,12 @@ fi
 bash scripts/ensure-system-deps.sh
 npx tsc -b packages/cli
 echo "# $(date -u +%Y-%m-%d) on $(nproc) cores, $(node --version), $(uname -sr)"
-# Sample counts: BENCH_LATENCY_N, BENCH_COLD_N, BENCH_QUICKSTART_N (each has a default).
+# Sample counts: BENCH_LATENCY_N, BENCH_COLD_N, BENCH_QUICKSTART_N, BENCH_WEB_N (each has a default).
 BENCH_N="${BENCH_LATENCY_N:-3000}" node --import tsx bench/remote-latency.ts; echo
 BENCH_N="${BENCH_COLD_N:-30}" node --import tsx bench/cold-start.ts; echo
 BENCH_N="${BENCH_QUICKSTART_N:-10}" node --import tsx bench/quickstart.ts; echo
 BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/map-throughput.ts; echo
-BENCH_N="${BENCH_GEN_N:-1000000}" node --import tsx bench/gen-throughput.ts
+BENCH_N="${BENCH_GEN_N:-1000000}" node --import tsx bench/gen-throughput.ts; echo
+BENCH_N="${BENCH_WEB_N:-3000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" node --import tsx bench/web-throughput.ts
 # The 10-million-input memory run takes minutes: BENCH_MEMORY=1 to include it.
 if [ "${BENCH_MEMORY:-0}" = "1" ]; then echo; BENCH_N="${BENCH_MEMORY_N:-10000000}" node --import tsx bench/map-memory.ts; fi
