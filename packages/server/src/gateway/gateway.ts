@@ -296,6 +296,8 @@ export class Gateway {
   }
 
   private cancel(callId: string): void {
+    // A cancelled call's stream gets no end: forget it here.
+    this.live.delete(callId);
     try {
       this.o.engine.cancelCall(callId, false);
     } catch {

@@ -50,7 +50,7 @@ export function route(host: string | undefined, url: string): Target | undefined
       kind: "endpoint",
       host: `${app}/${lab}`,
       dev,
-      candidates: [{ app: decodeURIComponent(app).toLowerCase(), label: dev ? lab.slice(0, -DEV.length) : lab }],
+      candidates: [{ app: app.toLowerCase(), label: dev ? lab.slice(0, -DEV.length) : lab }],
       rest,
     };
   }

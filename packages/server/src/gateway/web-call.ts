@@ -41,6 +41,8 @@ export class WebCall {
   settledAt = 0;
 
   private capTimer: NodeJS.Timeout | undefined;
+  /** The response could not be sent (a bad head): whatever else comes is dropped. */
+  private broken = false;
 
   constructor(
     readonly callId: string,
@@ -75,6 +77,7 @@ export class WebCall {
 
   /** Items from the handler (the sink of the generator call). */
   onItems(items: Payload[], end?: ResultWire): void {
+    if (this.broken) return;
     for (const p of items) {
       let item: unknown;
       try {
@@ -120,7 +123,7 @@ export class WebCall {
       this.kept.push(c);
       this.keptBytes += c.byteLength;
     } else this.replayable = false;
-    if (res && this.head && res.req.method !== "HEAD" && !res.write(c)) this.waitDrain(res);
+    if (res && this.head && !res.writableEnded && res.req.method !== "HEAD" && !res.write(c)) this.waitDrain(res);
   }
 
   private waitDrain(res: ServerResponse): void {
@@ -156,7 +159,8 @@ export class WebCall {
     });
     if (this.head) {
       this.writeHead(res);
-      for (const c of this.kept) if (res.req.method !== "HEAD" && !res.write(c)) this.waitDrain(res);
+      for (const c of this.kept)
+        if (!res.writableEnded && res.req.method !== "HEAD" && !res.write(c)) this.waitDrain(res);
       if (!this.replayable) this.kept = [];
     }
     if (this.end) this.finish();
@@ -183,7 +187,22 @@ export class WebCall {
     // A whole response in one item gets a Content-Length; a streamed one goes chunked.
     if (h.end && h.body && !headers.some(([n]) => n === "content-length"))
       headers.push(["content-length", String(h.body.byteLength)]);
-    res.writeHead(status, headers.flat());
+    try {
+      res.writeHead(status, headers.flat());
+    } catch (err) {
+      // A header Node refuses (bad name or value): the handler's response cannot be sent.
+      this.host.logFailure(this, `its response head was invalid: ${(err as Error).message}`);
+      this.end = { status: "failure", error: new Uint8Array() };
+      this.broken = true;
+      this.host.cancel(this.callId);
+      sendError(
+        res,
+        new HttpError(502, "bad_gateway", `the endpoint sent an invalid response head (request ${this.requestId})`),
+        this.extra,
+        this.requestId,
+      );
+      return;
+    }
     if (this.head!.end) {
       if (whole) res.end(res.req.method === "HEAD" ? undefined : whole);
       return;
