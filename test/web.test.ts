@@ -150,6 +150,26 @@ describe("web endpoints", () => {
     assert.ok(ch.chunks.at(-1)!.at - ch.chunks[0]!.at > 400);
   });
 
+  it("a client that stops reading pauses the handler (bounded buffers); leaving cancels it", async () => {
+    const { request } = await import("node:http");
+    const req = request(path("api", "/flood"));
+    const res = await new Promise<import("node:http").IncomingMessage>((r) => req.on("response", r).end());
+    await new Promise((r) => res.once("data", r));
+    res.pause(); // the client stops reading
+    await new Promise((r) => setTimeout(r, 1500));
+    const produced = async () => ((await http(path("api", "/produced"))).json() as { produced: number }).produced;
+    const paused = await produced();
+    // The window (16 x 64 KiB) plus socket buffers, not an unbounded stream.
+    assert.ok(paused < 16 * 1024 * 1024, `produced ${paused} bytes while nobody read`);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok((await produced()) - paused < 1024 * 1024, "it stays paused");
+    req.destroy();
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await produced();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await produced(), after, "the handler stopped once the client left");
+  });
+
   it("a large request body streams to the handler; over the limit is a 413", async () => {
     const mib = new Uint8Array(1024 * 1024).fill(7);
     async function* body(n: number) {
