@@ -165,7 +165,9 @@ export class InputRunner {
         }
       }
     } finally {
-      flush();
+      // Items still batched leave with the flush already scheduled for them: it runs before the
+      // output's (scheduled later), so both share one frame and the items still come first.
+      if (!flushScheduled) flush();
       if (signal.aborted) await it.return?.();
     }
   }
