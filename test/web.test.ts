@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Function_ } from "skiff";
-import { type ServerProcess, skiff, startServer } from "./helpers/cli.js";
+import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
 import { http } from "./helpers/http.js";
 
 describe("web endpoints", () => {
@@ -254,5 +254,39 @@ describe("web endpoints", () => {
     const again = await Function_.lookup("web-fixture", "hello", { client: c });
     assert.equal(again.webUrl, fn.webUrl);
     assert.equal((await http(path("hello", "?name=z"))).status, 200);
+  });
+});
+
+describe("web result URLs across a restart", () => {
+  it("a finished 202 result is kept in the store like a spawned call's result", async () => {
+    const first = await startServer();
+    const d = await skiff(["deploy", "test/fixtures/web-app.ts"], { env: first.env });
+    assert.equal(d.code, 0, d.stderr);
+    const r = await http(`${first.url}/web/web-fixture/later`, { method: "POST", body: JSON.stringify({ x: 5 }) });
+    assert.equal(r.status, 202);
+    const callId = (r.json() as { call_id: string }).call_id;
+    // Read it once (it waits for the handler), then restart the control plane on the same data.
+    const url = (r.json() as { result_url: string }).result_url;
+    assert.deepEqual((await http(url)).json(), { doubled: 10 });
+    const c = first.client();
+    await waitFor(
+      () =>
+        c.request("call.get", { callId, timeoutMs: 0 }).then(
+          () => true,
+          () => false,
+        ),
+      "the result to be stored",
+    );
+    await new Promise((res) => setTimeout(res, 200)); // past the store's group commit
+    await first.kill();
+    const second = await startServer({ home: first.home, dataDir: first.dataDir, token: first });
+    try {
+      const again = await http(`${second.url}/web/_result/${callId}`);
+      assert.equal(again.status, 200, again.body);
+      assert.deepEqual(again.json(), { doubled: 10 });
+      assert.equal(again.headers["access-control-allow-origin"], "*");
+    } finally {
+      await second.stop();
+    }
   });
 });

@@ -141,6 +141,7 @@ export class SkiffServer {
       log,
       ...(opts.webWaitMs !== undefined ? { waitMs: opts.webWaitMs } : {}),
       ...(opts.webMaxBodyBytes !== undefined ? { maxBodyBytes: opts.webMaxBodyBytes } : {}),
+      ...(opts.resultRetentionMs !== undefined ? { resultRetentionMs: opts.resultRetentionMs } : {}),
     });
     const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway };
     hooks = peerHooks(deps, tokens, log);

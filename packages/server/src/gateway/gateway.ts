@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
+  decodeCbor,
   type EventMap,
   encodeCbor,
   newId,
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   waitMs?: number;
   /** Largest request body. @defaultValue 64 MiB */
   maxBodyBytes?: number;
+  /** How long a finished result URL's response is kept in the store. @defaultValue 7 days */
+  resultRetentionMs?: number;
 }
 
 /** A result URL is kept this long after its call ended, or after it was parked unread. */
@@ -220,7 +223,11 @@ export class Gateway {
       { functionId: ep.fn.id, args, idempotencyKey: newId("ik"), parentInputId: undefined },
       (items, end) => {
         call!.onItems(items, end);
-        if (end) this.live.delete(callId);
+        if (end) {
+          this.live.delete(callId);
+          // Stored whole: the memory entry is not needed once no reader is on it.
+          if (this.parked.has(callId) && this.persist(call!) && !call!.attached) this.parked.delete(callId);
+        }
       },
     );
     call = new WebCall(callId, wire.requestId, ep, extra, this.callHost);
@@ -263,19 +270,82 @@ export class Gateway {
     return true;
   }
 
-  private async serveResult(req: IncomingMessage, res: ServerResponse, callId: string): Promise<void> {
-    const entry = this.parked.get(callId);
-    if (!entry)
+  /**
+   * A finished result URL's whole response goes to the store as the call's outcome, kept like a
+   * spawned call's result: it outlives the memory entry and a restart of the control plane.
+   */
+  private persist(call: WebCall): boolean {
+    const whole = call.wholeResponse();
+    if (!whole) return false;
+    const stored: StoredWebResponse = {
+      skiffWebResponse: 1,
+      ...whole,
+      requestId: call.requestId,
+      requiresAuth: call.endpoint.web.requiresAuth,
+      cors: call.endpoint.web.kind === "endpoint",
+    };
+    const now = Date.now();
+    const retention = this.o.resultRetentionMs ?? 7 * 24 * 3600 * 1000;
+    this.o.store.insertCall(
+      {
+        id: call.callId,
+        functionId: call.endpoint.fn.id,
+        kind: "spawn",
+        idempotencyKey: null,
+        parentInputId: null,
+        createdAt: now,
+      },
+      [],
+    );
+    this.o.store.completeCall(
+      call.callId,
+      "done",
+      { kind: "result", result: { status: "success", data: encodeCbor(stored) } },
+      now,
+      now + retention,
+    );
+    return true;
+  }
+
+  /** A result URL whose response is only in the store (evicted from memory, or after a restart). */
+  private serveStoredResult(req: IncomingMessage, res: ServerResponse, callId: string): void {
+    const row = this.o.store.getCall(callId);
+    if (row?.state === "expired") throw new HttpError(410, "expired", `the result of ${callId} is past its retention`);
+    const r = row?.outcome?.kind === "result" ? row.outcome.result : undefined;
+    let w: StoredWebResponse | undefined;
+    if (r?.status === "success" && r.data instanceof Uint8Array) {
+      const v = decodeCbor(r.data) as StoredWebResponse | undefined;
+      if (v?.skiffWebResponse === 1) w = v;
+    }
+    if (!w)
       throw new HttpError(
         404,
         "not_found",
-        `no web result ${callId}: unknown, already read, or past its ${RESULT_TTL_MS / 60_000} minutes`,
+        `no web result ${callId}: unknown, or a streamed result that was already read`,
       );
+    const extra = { "skiff-request-id": w.requestId, ...(w.cors ? CORS_HEADERS : {}) };
+    try {
+      if (w.requiresAuth) requireToken(req, this.o.tokens, ["web"], "this endpoint's result");
+    } catch (err) {
+      if (err instanceof HttpError) return sendError(res, err, extra);
+      throw err;
+    }
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of w.headers) {
+      const name = k.toLowerCase();
+      if (name === "transfer-encoding" || name === "connection" || name === "content-length") continue;
+      const prev = headers[name];
+      headers[name] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    }
+    res.writeHead(w.status, { ...headers, ...extra, "content-length": String(w.body.byteLength) });
+    res.end(req.method === "HEAD" ? undefined : w.body);
+  }
+
+  private async serveResult(req: IncomingMessage, res: ServerResponse, callId: string): Promise<void> {
+    const entry = this.parked.get(callId);
+    if (!entry) return this.serveStoredResult(req, res, callId);
     const { call } = entry;
-    const extra = {
-      "skiff-request-id": call.requestId,
-      ...(call.endpoint.web.kind === "endpoint" ? CORS_HEADERS : {}),
-    };
+    const extra = call.extra;
     try {
       if (call.endpoint.web.requiresAuth) requireToken(req, this.o.tokens, ["web"], "this endpoint's result");
       if (call.attached) throw new HttpError(409, "failed_precondition", "another request is reading this result");
@@ -328,6 +398,17 @@ export class Gateway {
     clearInterval(this.sweeper);
     for (const { call } of this.live.values()) this.cancel(call.callId);
   }
+}
+
+/** A finished result URL's response, as stored in its call's outcome. */
+interface StoredWebResponse {
+  skiffWebResponse: 1;
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array;
+  requestId: string;
+  requiresAuth: boolean;
+  cors: boolean;
 }
 
 function busy(): HttpError {

@@ -144,6 +144,15 @@ export class WebCall {
   }
 
   /**
+   * The whole response, when the call succeeded and every byte of it is still here (a result
+   * URL's response of up to 256 KiB): what the gateway stores for later reads.
+   */
+  wholeResponse(): { status: number; headers: [string, string][]; body: Uint8Array } | undefined {
+    if (!this.head || this.end?.status !== "success" || !this.replayable) return undefined;
+    return { status: this.head.status, headers: this.head.headers, body: Buffer.concat(this.kept) };
+  }
+
+  /**
    * Makes `res` the reader: what was kept is written, the rest follows as it comes.
    * Returns false if the kept part is gone (another reader took it).
    */
