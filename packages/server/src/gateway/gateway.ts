@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
-  decodeCbor,
   type EventMap,
   encodeCbor,
   newId,
@@ -20,6 +19,7 @@ import { type Endpoint, EndpointIndex } from "./endpoints.js";
 import { HttpError, sendError, sendJson } from "./http-error.js";
 import { JsonApi, statusOf } from "./json-api.js";
 import { BodyPump, declaredLength, parseJson, readBody } from "./request-body.js";
+import { busy, ResultUrls } from "./result-urls.js";
 import { route, type Target, webPathUrl, webUrl } from "./routes.js";
 import { WebCall, type WebCallHost } from "./web-call.js";
 
@@ -38,10 +38,6 @@ export interface GatewayOptions {
   resultRetentionMs?: number;
 }
 
-/** A result URL is kept this long after its call ended, or after it was parked unread. */
-const RESULT_TTL_MS = 60 * 60 * 1000;
-/** Calls with a result URL at most (each keeps at most ~1.25 MiB): past this, 503. */
-const MAX_PARKED = 256;
 /** Request headers that describe the hop to the gateway, not the request. */
 const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "proxy-connection"]);
 const NO_BODY: WebBodyWire = { kind: "none" };
@@ -60,8 +56,8 @@ export class Gateway {
   private readonly api: JsonApi;
   /** Web calls running, by call id: request-body pulls find their request here. */
   private readonly live = new Map<string, { call: WebCall; pump: BodyPump | undefined }>();
-  /** Calls answered 303 or 202, by call id, with when they were parked. */
-  private readonly parked = new Map<string, { call: WebCall; since: number }>();
+  /** Result URLs of calls answered 303 or 202. */
+  private readonly results: ResultUrls;
   private base = new URL("http://127.0.0.1:7420");
   private readonly sweeper: NodeJS.Timeout;
   /** What every WebCall needs from the gateway (one object for all of them). */
@@ -75,7 +71,15 @@ export class Gateway {
       app: (id) => o.store.getApp(id),
     });
     this.api = new JsonApi({ engine: o.engine, apps: o.apps, store: o.store, tokens: o.tokens, waitMs: this.waitMs });
-    this.sweeper = setInterval(() => this.sweep(), 30_000);
+    this.results = new ResultUrls({
+      store: o.store,
+      tokens: o.tokens,
+      waitMs: this.waitMs,
+      resultRetentionMs: o.resultRetentionMs ?? 7 * 24 * 3600 * 1000,
+      resultUrl: (id) => this.resultUrl(id),
+      cancel: (id) => this.cancel(id),
+    });
+    this.sweeper = setInterval(() => this.results.sweep(), 30_000);
     this.sweeper.unref();
     this.callHost = {
       ack: (id, n) => o.engine.fanOut.streamAck(id, n),
@@ -126,7 +130,7 @@ export class Gateway {
 
   private serve(t: Target, req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (t.kind === "api") return this.api.serve(req, res, t.path);
-    if (t.kind === "result") return this.serveResult(req, res, t.callId);
+    if (t.kind === "result") return this.results.serve(req, res, t.callId);
     return this.serveEndpoint(req, res, t);
   }
 
@@ -225,8 +229,7 @@ export class Gateway {
         call!.onItems(items, end);
         if (end) {
           this.live.delete(callId);
-          // Stored whole: the memory entry is not needed once no reader is on it.
-          if (this.parked.has(callId) && this.persist(call!) && !call!.attached) this.parked.delete(callId);
+          this.results.ended(call!);
         }
       },
     );
@@ -234,135 +237,15 @@ export class Gateway {
     this.live.set(callId, { call, pump });
     if (!ep.web.waitForResponse) {
       const resultUrl = this.resultUrl(callId);
-      if (!this.park(call)) sendError(res, busy(), extra, wire.requestId);
+      if (!this.results.park(call)) sendError(res, busy(), extra, wire.requestId);
       else sendJson(res, 202, { call_id: callId, result_url: resultUrl }, { ...extra, location: resultUrl });
       return;
     }
-    this.attachWithCap(call, res);
+    this.results.attachWithCap(call, res);
   }
 
   private resultUrl(callId: string): string {
     return `${this.base.origin}/web/_result/${callId}`;
-  }
-
-  /** Attaches `res`; if no head comes within the cap, answers 303 to the result URL instead. */
-  private attachWithCap(call: WebCall, res: ServerResponse): void {
-    call.attach(res);
-    if (call.answered) return;
-    call.armCap(this.waitMs, () => {
-      call.detach();
-      if (!this.park(call)) return sendError(res, busy(), call.extra, call.requestId);
-      res.writeHead(303, { ...call.extra, location: this.resultUrl(call.callId), "content-length": "0" });
-      res.end();
-    });
-  }
-
-  /** Gives the call a result URL; false (and the call cancelled) when too many wait already. */
-  private park(call: WebCall): boolean {
-    if (this.parked.has(call.callId)) return true;
-    if (this.parked.size >= MAX_PARKED) this.sweep();
-    if (this.parked.size >= MAX_PARKED) {
-      this.cancel(call.callId);
-      return false;
-    }
-    call.keepForReplay = true;
-    this.parked.set(call.callId, { call, since: Date.now() });
-    return true;
-  }
-
-  /**
-   * A finished result URL's whole response goes to the store as the call's outcome, kept like a
-   * spawned call's result: it outlives the memory entry and a restart of the control plane.
-   */
-  private persist(call: WebCall): boolean {
-    const whole = call.wholeResponse();
-    if (!whole) return false;
-    const stored: StoredWebResponse = {
-      skiffWebResponse: 1,
-      ...whole,
-      requestId: call.requestId,
-      requiresAuth: call.endpoint.web.requiresAuth,
-      cors: call.endpoint.web.kind === "endpoint",
-    };
-    const now = Date.now();
-    const retention = this.o.resultRetentionMs ?? 7 * 24 * 3600 * 1000;
-    this.o.store.insertCall(
-      {
-        id: call.callId,
-        functionId: call.endpoint.fn.id,
-        kind: "spawn",
-        idempotencyKey: null,
-        parentInputId: null,
-        createdAt: now,
-      },
-      [],
-    );
-    this.o.store.completeCall(
-      call.callId,
-      "done",
-      { kind: "result", result: { status: "success", data: encodeCbor(stored) } },
-      now,
-      now + retention,
-    );
-    return true;
-  }
-
-  /** A result URL whose response is only in the store (evicted from memory, or after a restart). */
-  private serveStoredResult(req: IncomingMessage, res: ServerResponse, callId: string): void {
-    const row = this.o.store.getCall(callId);
-    if (row?.state === "expired") throw new HttpError(410, "expired", `the result of ${callId} is past its retention`);
-    const r = row?.outcome?.kind === "result" ? row.outcome.result : undefined;
-    let w: StoredWebResponse | undefined;
-    if (r?.status === "success" && r.data instanceof Uint8Array) {
-      const v = decodeCbor(r.data) as StoredWebResponse | undefined;
-      if (v?.skiffWebResponse === 1) w = v;
-    }
-    if (!w)
-      throw new HttpError(
-        404,
-        "not_found",
-        `no web result ${callId}: unknown, or a streamed result that was already read`,
-      );
-    const extra = { "skiff-request-id": w.requestId, ...(w.cors ? CORS_HEADERS : {}) };
-    try {
-      if (w.requiresAuth) requireToken(req, this.o.tokens, ["web"], "this endpoint's result");
-    } catch (err) {
-      if (err instanceof HttpError) return sendError(res, err, extra);
-      throw err;
-    }
-    const headers: Record<string, string | string[]> = {};
-    for (const [k, v] of w.headers) {
-      const name = k.toLowerCase();
-      if (name === "transfer-encoding" || name === "connection" || name === "content-length") continue;
-      const prev = headers[name];
-      headers[name] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-    }
-    res.writeHead(w.status, { ...headers, ...extra, "content-length": String(w.body.byteLength) });
-    res.end(req.method === "HEAD" ? undefined : w.body);
-  }
-
-  private async serveResult(req: IncomingMessage, res: ServerResponse, callId: string): Promise<void> {
-    const entry = this.parked.get(callId);
-    if (!entry) return this.serveStoredResult(req, res, callId);
-    const { call } = entry;
-    const extra = call.extra;
-    try {
-      if (call.endpoint.web.requiresAuth) requireToken(req, this.o.tokens, ["web"], "this endpoint's result");
-      if (call.attached) throw new HttpError(409, "failed_precondition", "another request is reading this result");
-      entry.since = Date.now();
-      // A result read to the end goes, unless it is whole in memory and can be read again.
-      res.once("finish", () => {
-        if (call.settledAt && !call.replayable) this.parked.delete(callId);
-      });
-      if (call.answered) {
-        if (!call.attach(res)) throw new HttpError(410, "gone", "this streamed result was already read");
-      } else {
-        this.attachWithCap(call, res);
-      }
-    } catch (err) {
-      if (err instanceof HttpError) return sendError(res, err, extra);
-      throw err;
-    }
   }
 
   private cancel(callId: string): void {
@@ -382,37 +265,8 @@ export class Gateway {
     this.o.logs.append([{ ts: Date.now(), appId: fn.appId, functionName: fn.name, stream: "system", text }]);
   }
 
-  /** Drops result URLs past their time; cancels parked calls nobody came back for. */
-  private sweep(): void {
-    const now = Date.now();
-    for (const [id, e] of this.parked) {
-      if (e.call.attached) continue;
-      const since = e.call.settledAt || e.since;
-      if (now - since < RESULT_TTL_MS) continue;
-      this.parked.delete(id);
-      if (!e.call.settledAt) this.cancel(id);
-    }
-  }
-
   close(): void {
     clearInterval(this.sweeper);
     for (const { call } of this.live.values()) this.cancel(call.callId);
   }
-}
-
-/** A finished result URL's response, as stored in its call's outcome. */
-interface StoredWebResponse {
-  skiffWebResponse: 1;
-  status: number;
-  headers: [string, string][];
-  body: Uint8Array;
-  requestId: string;
-  requiresAuth: boolean;
-  cors: boolean;
-}
-
-function busy(): HttpError {
-  return new HttpError(503, "unavailable", "too many web results wait to be read; try again later", {
-    "retry-after": "5",
-  });
 }
