@@ -14,7 +14,7 @@ import { type Principal, TokenService } from "./auth/tokens.js";
 import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
-import { Gateway } from "./gateway/index.js";
+import { Gateway, isWebHost } from "./gateway/index.js";
 import type { WorkerProvider } from "./provider.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
@@ -88,6 +88,11 @@ export class SkiffServer {
     let hooks: PeerHooks | undefined;
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
     const onUpgrade = (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+      // A web endpoint's host owns every path: its WebSocket upgrades are not the API's.
+      if (isWebHost(req.headers.host)) {
+        socket.end("HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        return;
+      }
       if (req.url?.split("?")[0] !== "/v1/ws" || !hooks) {
         socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
         return;

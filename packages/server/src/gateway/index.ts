@@ -1,2 +1,2 @@
 export { Gateway, type GatewayOptions } from "./gateway.js";
-export { webPathUrl, webUrl } from "./routes.js";
+export { isWebHost, webPathUrl, webUrl } from "./routes.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { route, webPathUrl, webUrl } from "./routes.js";
+import { isWebHost, route, webPathUrl, webUrl } from "./routes.js";
 
 describe("gateway routes", () => {
   it("routes by host: <app>--<label>[-dev].localhost, every '--' split tried", () => {
@@ -40,6 +40,9 @@ describe("gateway routes", () => {
     assert.equal(route("localhost:7420", "/web/only-app"), undefined);
     // A host-routed app owns every path, /v1 included.
     assert.equal(route("a--b.localhost", "/v1/ws")?.kind, "endpoint");
+    assert.equal(isWebHost("a--b.localhost:7420"), true);
+    assert.equal(isWebHost("127.0.0.1:7420"), false);
+    assert.equal(isWebHost(undefined), false);
   });
 
   it("builds both URL forms; ephemeral apps get -dev", () => {

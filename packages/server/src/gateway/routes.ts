@@ -28,6 +28,11 @@ function endpoint(name: string, rest: string): Target | undefined {
   return { kind: "endpoint", host: name, dev, candidates, rest: rest.startsWith("/") ? rest : `/${rest}` };
 }
 
+/** A Host of the form `<app>--<label>.…`: everything on it belongs to a web endpoint. */
+export function isWebHost(host: string | undefined): boolean {
+  return host !== undefined && host.split(/[.:]/)[0]!.includes("--");
+}
+
 /**
  * Routes by the Host header first (a first label holding "--" is always a web endpoint, so an
  * app's own `/v1/…` routes reach it), then by path. Undefined: not the gateway's.
