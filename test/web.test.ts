@@ -245,6 +245,15 @@ describe("web endpoints", () => {
     assert.match(api.body, /endpoint token/);
   });
 
+  it("skiff run: getWebUrl() inside the app gives the ephemeral -dev URL, which answers", async () => {
+    const r = await skiff(["run", "test/fixtures/web-run-app.ts"], { env: server.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes(`url: http://web-run--echo-dev.localhost:${port}`), r.stdout);
+    assert.ok(r.stdout.includes('answer: 200 {"said":"hi"}'), r.stdout);
+    // skiff run also printed both forms.
+    assert.ok(r.stdout.includes(`echo: http://web-run--echo-dev.localhost:${port}`), r.stdout);
+  });
+
   it("getWebUrl / webUrl give the stable URL, the same after a redeploy", async () => {
     const c = server.client();
     const fn = await Function_.lookup("web-fixture", "hello", { client: c });
