@@ -41,6 +41,11 @@ interface LazyRef {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
+/** Web endpoints are called over HTTP, at their URL. @throws InvalidError */
+function notWebEndpoint(info: FunctionInfo): void {
+  if (info.webUrl) throw new InvalidError(`${info.appName}.${info.name} is a web endpoint: request ${info.webUrl}`);
+}
+
 export function isGeneratorFunction(fn: unknown): boolean {
   const ctor = (fn as { constructor?: { name?: string } } | undefined)?.constructor?.name;
   return ctor === "AsyncGeneratorFunction" || ctor === "GeneratorFunction";
@@ -284,6 +289,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   async remote(...args: ArgsOf<F>): Promise<ResultOf<F>> {
     const bytes = encodeForWire(args, "args");
     const b = await this.resolve();
+    notWebEndpoint(b.info);
     if (b.info.isGenerator)
       throw new InvalidError(`${b.info.name} is a generator function: call remoteGen() to stream its results`);
     const parentInputId = currentInputId();
@@ -314,6 +320,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
       [Symbol.asyncIterator]: () =>
         (async function* () {
           const b = await self.resolve();
+          notWebEndpoint(b.info);
           if (!b.info.isGenerator) throw new InvalidError(`${b.info.name} is not a generator function: call remote()`);
           yield* runGenerator(b.client, b.info.functionId, `${b.info.appName}.${b.info.name}`, bytes);
         })() as AsyncIterator<YieldOf<F>>,

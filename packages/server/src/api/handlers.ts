@@ -89,6 +89,16 @@ function tieToPeer(peer: Peer, d: HandlerDeps, owned: Set<string>): { bind(callI
 
 const env = (p: Record<string, unknown>) => str(p, "environment", { max: 64 });
 
+/** Web endpoint functions are called over HTTP by the gateway only. */
+function notWeb(d: HandlerDeps, functionId: string): string {
+  const fn = d.engine.functions.get(functionId);
+  if (fn?.spec.web)
+    throw invalid(
+      `${fn.appName}.${fn.name} is a web endpoint: request ${d.gateway.urlsOfFunction(functionId)?.url ?? "its URL"}`,
+    );
+  return functionId;
+}
+
 export const handlers: HandlerTable = {
   "blob.put"(_peer, p, d) {
     const data = bytes(p as unknown as Record<string, unknown>, "data", Math.max(MAX_PAYLOAD_BYTES, MAX_BUNDLE_BYTES));
@@ -169,7 +179,7 @@ export const handlers: HandlerTable = {
   },
   "call.create"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
-    const functionId = str(q, "functionId", { max: 64 });
+    const functionId = notWeb(d, str(q, "functionId", { max: 64 }));
     if (p.kind !== "remote" && p.kind !== "spawn") throw invalid(`kind must be "remote" or "spawn"`);
     const args = payload(q, "args");
     const idempotencyKey = str(q, "idempotencyKey", { max: 128 });
@@ -195,7 +205,7 @@ export const handlers: HandlerTable = {
   },
   "gen.start"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
-    const functionId = str(q, "functionId", { max: 64 });
+    const functionId = notWeb(d, str(q, "functionId", { max: 64 }));
     const args = payload(q, "args");
     const idempotencyKey = str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
@@ -210,7 +220,7 @@ export const handlers: HandlerTable = {
   },
   "map.start"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
-    const functionId = str(q, "functionId", { max: 64 });
+    const functionId = notWeb(d, str(q, "functionId", { max: 64 }));
     str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
     // A map's inputs live with its caller: when the caller goes, the rest is cancelled.
