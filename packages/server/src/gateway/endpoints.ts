@@ -17,8 +17,9 @@ export interface EndpointSource {
 
 /**
  * Finds the function behind `<app>--<label>` (deployed) or `<app>--<label>-dev` (ephemeral).
- * Built from the engine's functions and rebuilt when an app is published or stopped, or when
- * an entry is no longer live; between those, a lookup is one Map get.
+ * Built from the engine's functions and rebuilt after an app is published (the gateway is told)
+ * or when an entry's function is no longer live (stopped, replaced); otherwise a lookup is
+ * one Map get.
  */
 export class EndpointIndex {
   private byKey = new Map<string, Endpoint>();
@@ -33,7 +34,9 @@ export class EndpointIndex {
   find(app: string, label: string, dev: boolean): Endpoint | undefined {
     const key = `${app.toLowerCase()}--${label}${dev ? "-dev" : ""}`;
     let e = this.stale ? undefined : this.byKey.get(key);
-    if (!e?.fn.live) {
+    // A miss on a fresh index is an answer (a flood of unknown hosts costs no rebuilds); an
+    // entry whose function stopped means the apps changed.
+    if (this.stale || (e && !e.fn.live)) {
       this.rebuild();
       e = this.byKey.get(key);
     }
