@@ -1,3 +1,4 @@
+import type { FunctionSpec, RequestResult } from "@skiff/protocol";
 import type { App, Client } from "skiff";
 import type { Bundle } from "./bundle.js";
 
@@ -19,4 +20,17 @@ export async function publishApp(
   });
   app._bind(client, res.functions);
   return res;
+}
+
+/** Uploads the bundle and publishes functions from their specs (no App object in this process). */
+export async function publishSpecs(
+  client: Client,
+  name: string,
+  specs: FunctionSpec[],
+  bundle: Bundle,
+  mode: "ephemeral" | "deployed",
+  environment: string,
+): Promise<RequestResult<"app.publish">> {
+  const { blobId } = await client.request("blob.put", { data: bundle.code }, { retryable: true });
+  return client.request("app.publish", { name, environment, mode, bundleBlobId: blobId, functions: specs });
 }

@@ -3,9 +3,9 @@ import type { LogEntry } from "@skiff/protocol";
 import { type Bundle, bundleApp } from "../bundle.js";
 import { type Connected, connect } from "../connect.js";
 import { UsageError } from "../errors.js";
-import { loadApps, pickApp } from "../load-app.js";
+import { loadSpecs } from "../load-specs.js";
 import { ui } from "../output.js";
-import { publishApp } from "../publish.js";
+import { publishSpecs } from "../publish.js";
 import { watchFiles } from "../watch-files.js";
 import { printWebUrls } from "../web-urls.js";
 
@@ -101,8 +101,8 @@ class Serving {
   }
 
   async publish(bundle: Bundle, first: boolean): Promise<void> {
-    const app = pickApp(await loadApps(bundle), bundle.entry);
-    const res = await publishApp(this.conn.client, app, bundle, "ephemeral", this.env);
+    const { name, specs } = await loadSpecs(bundle);
+    const res = await publishSpecs(this.conn.client, name, specs, bundle, "ephemeral", this.env);
     const old = this.appId;
     const oldSub = this.subscription;
     this.appId = res.appId;
