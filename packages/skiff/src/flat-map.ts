@@ -1,3 +1,4 @@
+import type { CallTarget } from "./call-target.js";
 import type { Client } from "./client.js";
 import { SkiffError, UserCodeError } from "./errors.js";
 import { runGenerator } from "./generator.js";
@@ -27,7 +28,7 @@ interface Stream {
  */
 export async function* runFlatMap(
   client: Client,
-  functionId: string,
+  target: CallTarget,
   what: string,
   argLists: AsyncIterator<unknown[]>,
   params: MapParams,
@@ -45,7 +46,7 @@ export async function* runFlatMap(
     }
     let it: AsyncGenerator<unknown>;
     try {
-      it = runGenerator(client, functionId, what, encodeForWire(step.value, `map input ${idx}: args`));
+      it = runGenerator(client, target, what, encodeForWire(step.value, `map input ${idx}: args`));
     } catch (err) {
       it = failedStream(err);
     }

@@ -1,4 +1,5 @@
 import { INLINE_PAYLOAD_BYTES, type MapInputWire, type MapOutputWire, newId, type ResultWire } from "@skiff/protocol";
+import type { CallTarget } from "./call-target.js";
 import type { Client } from "./client.js";
 import { currentInputId } from "./context.js";
 import { InvalidError, SkiffError, UserCodeError } from "./errors.js";
@@ -105,7 +106,7 @@ export async function* zipArgs(sources: Array<Iterable<unknown> | AsyncIterable<
  */
 export async function* runMap(
   client: Client,
-  functionId: string,
+  target: CallTarget,
   what: string,
   argLists: AsyncIterator<unknown[]>,
   params: MapParams,
@@ -113,7 +114,7 @@ export async function* runMap(
   const ordered = params.orderOutputs ?? true;
   const parentInputId = currentInputId();
   const { callId, window } = await client.request("map.start", {
-    functionId,
+    ...target,
     idempotencyKey: newId("ik"),
     ...(parentInputId ? { parentInputId } : {}),
   });

@@ -37,6 +37,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   "blob.put",
   "blob.get",
   "function.lookup",
+  "function.bind",
   "call.create",
   "gen.start",
   "map.start",
@@ -155,6 +156,13 @@ export const handlers: HandlerTable = {
     const q = p as unknown as Record<string, unknown>;
     return d.apps.lookup(str(q, "appName", { max: 64 }), str(q, "name", { max: 64 }), env(q));
   },
+  "function.bind"(_peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const functionId = str(q, "functionId", { max: 64 });
+    const params = obj(q.params, "params");
+    const options = q.options === undefined ? {} : obj(q.options, "options");
+    return d.apps.bindInstance(functionId, params, options);
+  },
   "call.create"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     const functionId = str(q, "functionId", { max: 64 });
@@ -163,6 +171,7 @@ export const handlers: HandlerTable = {
     const idempotencyKey = str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
     const wait = bool(q, "await", false);
+    const method = str(q, "method", { optional: true, max: 64 });
     if (typeof args === "object" && "blob" in args && !d.store.getBlob(args.blob))
       throw invalid(`args blob ${args.blob} was not uploaded`);
     const { callId, outcome: known } = d.engine.createCall({
@@ -171,6 +180,7 @@ export const handlers: HandlerTable = {
       args,
       idempotencyKey,
       parentInputId,
+      method,
     });
     if (known) return { callId, outcome: known };
     if (!wait) {
@@ -187,9 +197,10 @@ export const handlers: HandlerTable = {
     const args = payload(q, "args");
     const idempotencyKey = str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
+    const method = str(q, "method", { optional: true, max: 64 });
     // The stream goes to this connection only: when it closes, the generator is cancelled.
     const tie = tieToPeer(peer, d, peer.streams);
-    const r = d.engine.fanOut.startStream({ functionId, args, idempotencyKey, parentInputId }, (items, end) => {
+    const r = d.engine.fanOut.startStream({ functionId, args, idempotencyKey, parentInputId, method }, (items, end) => {
       peer.send("gen.stream", { callId: r.callId, items, ...(end ? { end } : {}) });
       if (end) tie.release();
     });
@@ -201,10 +212,11 @@ export const handlers: HandlerTable = {
     const functionId = str(q, "functionId", { max: 64 });
     str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
+    const method = str(q, "method", { optional: true, max: 64 });
     // A map's inputs live with its caller: when the caller goes, the rest is cancelled.
     const tie = tieToPeer(peer, d, peer.maps);
     const r = d.engine.fanOut.startMap(
-      { functionId, idempotencyKey: p.idempotencyKey, parentInputId },
+      { functionId, idempotencyKey: p.idempotencyKey, parentInputId, method },
       (items) => peer.send("map.outputs", { callId: r.callId, items }),
       () => tie.release(),
     );

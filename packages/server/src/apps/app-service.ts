@@ -1,10 +1,11 @@
 import type { AppInfo, DeploymentInfo, FunctionInfo, FunctionSpec, RequestParams } from "@skiff/protocol";
-import { newId } from "@skiff/protocol";
+import { encodeCbor, newId } from "@skiff/protocol";
 import { ApiError, invalid, notFound } from "../api/api-error.js";
 import type { Engine } from "../engine/engine.js";
 import type { Schedules } from "../engine/schedules.js";
 import type { WorkerProvider } from "../provider.js";
-import type { AppRow, FunctionRow, Store } from "../store/store.js";
+import type { AppRow, ClassInstanceRow, FunctionRow, Store } from "../store/store.js";
+import { applyOverrides, checkParams, instanceId, isDefault } from "./class-instances.js";
 import { validateFunctionSpec } from "./validate-spec.js";
 
 /** An ephemeral app outlives a dropped connection by this long, so its client can come back. */
@@ -51,6 +52,68 @@ export class AppService {
     });
     // Schedules are live only for deployed apps.
     if (app.mode === "deployed") this.schedules.sync({ functionId: f.id, appName: app.name, spec });
+    if (spec.cls) for (const row of this.store.classInstances(f.id)) this.registerInstance(f.id, row);
+  }
+
+  /** Gives a class instance its pool, on the class's current version. */
+  private registerInstance(classFunctionId: string, row: ClassInstanceRow): void {
+    const base = this.engine.functions.get(classFunctionId);
+    if (!base) return;
+    let spec: FunctionSpec;
+    try {
+      spec = applyOverrides(base.appName, base.spec, JSON.parse(row.options) as Record<string, unknown>).spec;
+    } catch {
+      return; // a redeploy made its overrides invalid: it is re-created on its next bind, if valid
+    }
+    this.engine.registerFunction({
+      id: row.id,
+      appId: base.appId,
+      appName: base.appName,
+      environment: base.environment,
+      version: base.version,
+      spec,
+      bundleBlobId: base.bundleBlobId,
+      baseId: base.id,
+      params: row.params,
+    });
+  }
+
+  /**
+   * An instance of a class (api.md §3): checks the parameters against the schema recorded at
+   * deploy, and returns the function id of the pool for these parameters and options.
+   */
+  bindInstance(functionId: string, params: Record<string, unknown>, options: Record<string, unknown>): FunctionInfo {
+    const base = this.engine.functions.get(functionId);
+    if (!base?.live)
+      throw notFound(`class ${functionId} is not running (its app was stopped or redeployed without it)`);
+    if (base.baseId !== undefined) throw invalid(`${functionId} is already an instance: bind its class instead`);
+    const cls = base.spec.cls;
+    if (!cls) throw invalid(`${base.appName}.${base.name} is a function, not a class`);
+    const full = checkParams(`${base.appName}.${base.name}.instance()`, cls.params, params);
+    const { spec, overrides } = applyOverrides(base.appName, base.spec, options);
+    this.checkPlacement(base.appName, spec, base.environment);
+    const info = (id: string): FunctionInfo => ({
+      functionId: id,
+      appId: base.appId,
+      appName: base.appName,
+      name: base.name,
+      isGenerator: false,
+      cls,
+    });
+    if (Object.keys(overrides).length === 0 && isDefault(cls.params, full)) return info(base.id);
+    const id = instanceId(base.id, full, overrides);
+    if (!this.engine.functions.get(id)?.live) {
+      const row: ClassInstanceRow = {
+        id,
+        functionId: base.id,
+        params: encodeCbor(full),
+        options: JSON.stringify(overrides),
+        createdAt: Date.now(),
+      };
+      this.store.insertClassInstance(row);
+      this.registerInstance(base.id, row);
+    }
+    return info(id);
   }
 
   publish(
@@ -129,6 +192,7 @@ export class AppService {
         appName: app.name,
         name: spec.name,
         isGenerator: spec.isGenerator,
+        ...(spec.cls ? { cls: spec.cls } : {}),
       });
     }
     // Functions a redeploy dropped stop taking calls.
@@ -220,6 +284,7 @@ export class AppService {
       appName: app.name,
       name: f.name,
       isGenerator: spec.isGenerator,
+      ...(spec.cls ? { cls: spec.cls } : {}),
     };
   }
 

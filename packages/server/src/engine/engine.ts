@@ -7,7 +7,7 @@ import {
   type Payload,
   type ResultWire,
 } from "@skiff/protocol";
-import { ApiError } from "../api/api-error.js";
+import { ApiError, invalid } from "../api/api-error.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { WorkerProvider } from "../provider.js";
 import type { GraphRow, Store } from "../store/store.js";
@@ -17,6 +17,7 @@ import { Fleet } from "./fleet.js";
 import type { LogHub } from "./log-hub.js";
 import type { LiveCall, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
 import { retryDelayMs } from "./retry-policy.js";
+import { resolveTarget } from "./targets.js";
 
 export interface EngineOptions {
   store: Store;
@@ -98,9 +99,13 @@ export class Engine {
     version: number;
     spec: FunctionSpec;
     bundleBlobId: string;
+    /** For a class instance's pool. */
+    baseId?: string;
+    params?: Uint8Array;
   }): LiveFunction {
     const existing = this.functions.get(f.id);
     if (existing) {
+      existing.appName = f.appName;
       existing.version = f.version;
       existing.spec = f.spec;
       existing.bundleBlobId = f.bundleBlobId;
@@ -114,6 +119,8 @@ export class Engine {
     }
     const fn: LiveFunction = {
       ...f,
+      baseId: f.baseId,
+      params: f.params,
       name: f.spec.name,
       queue: new Deque(),
       containers: new Map(),
@@ -127,10 +134,12 @@ export class Engine {
     return fn;
   }
 
-  /** Stops a function: pending inputs end as terminated, containers are shut down. */
+  /** Stops a function (and a class's instances): pending inputs end as terminated, containers are shut down. */
   unregisterFunction(functionId: string, reason: string): void {
     const fn = this.functions.get(functionId);
     if (!fn) return;
+    for (const other of [...this.functions.values()])
+      if (other.baseId === functionId) this.unregisterFunction(other.id, reason);
     fn.live = false;
     if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
     for (const input of fn.queue.drain()) this.finishInput(input, { status: "terminated", message: reason });
@@ -154,6 +163,7 @@ export class Engine {
     args: Payload;
     idempotencyKey: string;
     parentInputId: string | undefined;
+    method?: string | undefined;
   }): { callId: string; existing: boolean; outcome?: CallOutcome } {
     const live = this.liveKeys.get(p.idempotencyKey);
     if (live) return { callId: live, existing: true };
@@ -162,7 +172,14 @@ export class Engine {
     const prior = this.o.store.getCallByIdempotencyKey(p.idempotencyKey);
     if (prior) return { callId: prior.id, existing: true };
     const fn = this.liveFunction(p.functionId);
-    const call = this.newCall(fn, p.parentInputId, { kind: p.kind, idempotencyKey: p.idempotencyKey });
+    const target = resolveTarget(fn, p.method);
+    if (target.isGenerator)
+      throw invalid(`${fn.appName}.${target.name} is a generator: call remoteGen() to stream its results`);
+    const call = this.newCall(fn, p.parentInputId, {
+      kind: p.kind,
+      idempotencyKey: p.idempotencyKey,
+      method: p.method,
+    });
     const now = call.createdAt;
     const input = this.newInput(call, 0, p.args);
     call.inputs.push(input);
@@ -173,6 +190,7 @@ export class Engine {
       kind: call.kind,
       idempotencyKey: call.idempotencyKey,
       parentInputId: call.parentInputId,
+      method: call.method ?? null,
       createdAt: now,
     };
     const inputs = [
@@ -203,6 +221,7 @@ export class Engine {
       kind: "remote",
       idempotencyKey: null,
       parentInputId: parentInputId ?? null,
+      method: undefined,
       createdAt: Date.now(),
       inputs: [],
       outcome: undefined,
@@ -255,7 +274,7 @@ export class Engine {
         inputId: input.id,
         callId: call.id,
         parentInputId: call.parentInputId,
-        functionName: call.fn.name,
+        functionName: call.method ? `${call.fn.name}.${call.method}` : call.fn.name,
         createdAt: call.createdAt,
       });
     }
@@ -408,6 +427,7 @@ export class Engine {
       attempt: input.attempt,
       args: input.args,
       timeoutMs,
+      ...(input.call.method !== undefined ? { method: input.call.method } : {}),
     };
   }
 
@@ -554,6 +574,7 @@ export class Engine {
           kind: row.kind,
           idempotencyKey: row.idempotencyKey,
           parentInputId: row.parentInputId,
+          method: row.method ?? undefined,
           createdAt: row.createdAt,
           inputs: [],
           outcome: undefined,

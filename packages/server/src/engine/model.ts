@@ -34,6 +34,9 @@ export interface LiveFunction {
   retryScaleTimer: NodeJS.Timeout | undefined;
   /** False once the app stopped or a redeploy dropped the function. */
   live: boolean;
+  /** A class instance's own pool: the class's function id, and the parameters (CBOR). */
+  baseId: string | undefined;
+  params: Uint8Array | undefined;
 }
 
 export type ContainerStatus = "starting" | "ready" | "draining" | "dead";
@@ -91,6 +94,8 @@ export interface LiveCall {
   kind: "remote" | "spawn";
   idempotencyKey: string | null;
   parentInputId: string | null;
+  /** The method run, for a class instance. */
+  method: string | undefined;
   createdAt: number;
   inputs: LiveInput[];
   outcome: CallOutcome | undefined;

@@ -38,6 +38,9 @@ export interface Store {
   deactivateFunctions(appId: string, belowVersion: number): void;
   getFunctionByName(appId: string, name: string): FunctionRow | undefined;
   appFunctions(appId: string): FunctionRow[];
+  /** Instances (parameter sets, option variants) of a class; inserting a known id is a no-op. */
+  insertClassInstance(row: ClassInstanceRow): void;
+  classInstances(functionId: string): ClassInstanceRow[];
 
   // calls and inputs
   insertCall(row: CallRow, inputs: InputRow[]): void;
@@ -158,6 +161,18 @@ export interface CallRow {
   kind: "remote" | "spawn";
   idempotencyKey: string | null;
   parentInputId: string | null;
+  /** The method, for a call of a class instance. */
+  method: string | null;
+  createdAt: number;
+}
+
+export interface ClassInstanceRow {
+  id: string;
+  functionId: string;
+  /** CBOR of the full parameter object. */
+  params: Uint8Array;
+  /** JSON of the option overrides. */
+  options: string;
   createdAt: number;
 }
 

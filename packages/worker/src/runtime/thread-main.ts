@@ -8,12 +8,15 @@ import { decodePayload, encodePayload, INLINE_PAYLOAD_BYTES, type ResultWire } f
 import { Client, resolveApps } from "skiff";
 import { inputStorage, installInputContext } from "./input-context.js";
 import { encodeError } from "./runner.js";
+import { loadTarget, type Target } from "./target.js";
 
 export interface ThreadData {
   bundleUrl: string;
   appName: string;
   functionName: string;
   appFunctions: import("@skiff/protocol").FunctionInfo[];
+  /** A class instance's parameters (CBOR). */
+  params?: Uint8Array;
   serverUrl: string;
   tokenId: string;
   tokenSecret: string;
@@ -21,13 +24,15 @@ export interface ThreadData {
 }
 
 export type ToThread =
-  | { t: "run"; inputId: string; callId: string; attempt: number; args: Uint8Array }
-  | { t: "cancel"; inputId: string; reason: string };
+  | { t: "run"; inputId: string; callId: string; attempt: number; args: Uint8Array; method?: string | undefined }
+  | { t: "cancel"; inputId: string; reason: string }
+  | { t: "exit" };
 
 export type FromThread =
   | { t: "ready" }
   | { t: "init_failed"; error: Uint8Array }
-  | { t: "done"; inputId: string; result: ResultWire };
+  | { t: "done"; inputId: string; result: ResultWire }
+  | { t: "exited" };
 
 const data = workerData as ThreadData;
 const port = parentPort!;
@@ -43,14 +48,14 @@ async function main(): Promise<void> {
     environment: data.environment,
   });
   Client._setDefault(client);
-  let impl: (...a: unknown[]) => unknown;
+  let target: Target;
   try {
     const exports = (await import(data.bundleUrl)) as Record<string, unknown>;
     const app = resolveApps(exports).find((a) => a.name === data.appName);
-    const fn = app?._function(data.functionName);
-    if (!app || !fn?._impl) throw new Error(`the bundle has no function ${data.appName}.${data.functionName}`);
+    if (!app) throw new Error(`the bundle has no app ${data.appName}`);
     app._bind(client, data.appFunctions);
-    impl = fn._impl as (...a: unknown[]) => unknown;
+    target = loadTarget(app, data.functionName, data.params);
+    await target.enter();
   } catch (err) {
     port.postMessage({ t: "init_failed", error: encodeError(err) } satisfies FromThread);
     return;
@@ -60,9 +65,16 @@ async function main(): Promise<void> {
       aborts.get(m.inputId)?.abort(new Error(`input ${m.reason}`));
       return;
     }
+    if (m.t === "exit") {
+      void target
+        .exit()
+        .catch((err: unknown) => console.error(err))
+        .finally(() => port.postMessage({ t: "exited" } satisfies FromThread));
+      return;
+    }
     const abort = new AbortController();
     aborts.set(m.inputId, abort);
-    void run(impl, m, abort.signal).then((result) => {
+    void run(target, m, abort.signal).then((result) => {
       aborts.delete(m.inputId);
       port.postMessage({ t: "done", inputId: m.inputId, result } satisfies FromThread);
     });
@@ -70,15 +82,11 @@ async function main(): Promise<void> {
   port.postMessage({ t: "ready" } satisfies FromThread);
 }
 
-async function run(
-  impl: (...a: unknown[]) => unknown,
-  m: Extract<ToThread, { t: "run" }>,
-  signal: AbortSignal,
-): Promise<ResultWire> {
+async function run(target: Target, m: Extract<ToThread, { t: "run" }>, signal: AbortSignal): Promise<ResultWire> {
   try {
     const args = decodePayload(m.args) as unknown[];
     const ctx = { id: m.inputId, functionCallId: m.callId, attempt: m.attempt, signal };
-    const value = await inputStorage.run(ctx, () => impl(...args));
+    const value = await inputStorage.run(ctx, () => target.invoke(m.method, args));
     const bytes = encodePayload(value, "result");
     if (bytes.byteLength > INLINE_PAYLOAD_BYTES)
       throw new Error("results over 1 MiB are not supported from threads yet");

@@ -11,6 +11,7 @@ const call = (id: string) => ({
   kind: "remote" as const,
   idempotencyKey: `k-${id}`,
   parentInputId: null,
+  method: null,
   createdAt: 1,
 });
 const input = (id: string) => [

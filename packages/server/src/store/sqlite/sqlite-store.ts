@@ -6,6 +6,7 @@ import Database from "better-sqlite3";
 import type {
   AppRow,
   CallRow,
+  ClassInstanceRow,
   DeferredWrite,
   DeploymentRow,
   FunctionRow,
@@ -199,6 +200,16 @@ export class SqliteStore implements Store {
     return this.all<Omit<FunctionRow, "active"> & { active: number }>("appFunctions", {
       appId,
     }).map((r) => ({ ...r, active: Boolean(r.active) }));
+  }
+
+  insertClassInstance(row: ClassInstanceRow): void {
+    this.write("insertClassInstance", { ...row });
+  }
+  classInstances(functionId: string): ClassInstanceRow[] {
+    return this.all<ClassInstanceRow & { params: Buffer }>("classInstances", { functionId }).map((r) => ({
+      ...r,
+      params: new Uint8Array(r.params),
+    }));
   }
 
   deferInsertCall(row: CallRow, inputs: InputRow[]): DeferredWrite {
