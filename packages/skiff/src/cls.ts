@@ -64,6 +64,8 @@ interface ClassRef {
   resolve(): Promise<{ client: Client; info: FunctionInfo }>;
   /** Known without a round trip for a class of the running app. */
   localSpec: ClassSpec | undefined;
+  /** For a class defined here: runs a method on a local instance (`local()`). */
+  localInstance?: (params: Record<string, ParamValue>) => (method: string, args: unknown[]) => unknown;
 }
 
 /**
@@ -177,24 +179,29 @@ export class Cls<C extends ClassLike = ClassLike> {
       return bound;
     };
     const handles = new Map<string, Function_>();
+    const local = this.ref.localInstance?.(given);
     const methodHandle = (name: string): Function_ => {
       let h = handles.get(name);
       if (!h) {
-        h = Function_._forMethod(name, async (): Promise<Binding> => {
-          const { client, info } = await bind();
-          const m = info.cls?.methods.find((x) => x.name === name);
-          if (!m) {
-            const have = info.cls?.methods.map((x) => x.name).join(", ") || "none";
-            throw new NotFoundError(`class ${ref.label} has no @method() "${name}" (it has: ${have})`);
-          }
-          return {
-            client,
-            info,
-            target: { functionId: info.functionId, method: name },
-            isGenerator: m.isGenerator,
-            what: `${ref.label}.${name}`,
-          };
-        });
+        h = Function_._forMethod(
+          name,
+          async (): Promise<Binding> => {
+            const { client, info } = await bind();
+            const m = info.cls?.methods.find((x) => x.name === name);
+            if (!m) {
+              const have = info.cls?.methods.map((x) => x.name).join(", ") || "none";
+              throw new NotFoundError(`class ${ref.label} has no @method() "${name}" (it has: ${have})`);
+            }
+            return {
+              client,
+              info,
+              target: { functionId: info.functionId, method: name },
+              isGenerator: m.isGenerator,
+              what: `${ref.label}.${name}`,
+            };
+          },
+          local && ((...args: unknown[]) => local(name, args)),
+        );
         handles.set(name, h);
       }
       return h;
@@ -238,9 +245,33 @@ export class Cls<C extends ClassLike = ClassLike> {
   }
 }
 
+/**
+ * A local instance for `local()`: constructed with its parameters on first use, `@enter` run
+ * once before its first method (so a method then returns a promise when there are hooks).
+ */
+function localInstance(def: ClassDef, params: Record<string, ParamValue>) {
+  let obj: Record<string, unknown> | undefined;
+  let entered: Promise<void> | undefined;
+  return (method: string, args: unknown[]): unknown => {
+    if (!def.members.methods.has(method)) throw new InvalidError(`class ${def.name} has no @method() "${method}"`);
+    if (!obj) {
+      obj = Object.assign(new def.ctor() as Record<string, unknown>, params);
+      const o = obj;
+      if (def.members.enter.length > 0)
+        entered = (async () => {
+          for (const h of def.members.enter) await (o[h] as () => unknown).call(o);
+        })();
+    }
+    const o = obj;
+    const run = () => (o[method] as (...a: unknown[]) => unknown).apply(o, args);
+    return entered ? entered.then(run) : run();
+  };
+}
+
 function localRef(def: ClassDef): ClassRef {
   return {
     label: `${def.app.name}.${def.name}`,
+    localInstance: (params) => localInstance(def, params),
     get localSpec() {
       return classSpec(def);
     },

@@ -76,6 +76,8 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   private readonly ref: LazyRef | undefined;
   /** Set for a class instance's method: resolves the instance (binding its parameters). */
   private readonly resolver: (() => Promise<Binding>) | undefined;
+  /** Set for a method of a class defined here: runs it on a local instance. */
+  private readonly localRun: ((...args: unknown[]) => unknown) | undefined;
   private binding: Binding | undefined;
   private hydrating: Promise<Binding> | undefined;
 
@@ -86,6 +88,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     name?: string;
     ref?: LazyRef;
     resolver?: () => Promise<Binding>;
+    localRun?: (...args: unknown[]) => unknown;
   }) {
     this._app = init.app;
     this._impl = init.impl;
@@ -93,11 +96,16 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     this._name = init.name;
     this.ref = init.ref;
     this.resolver = init.resolver;
+    this.localRun = init.localRun;
   }
 
   /** Internal: a method of a class instance; `resolver` binds the instance on first use. */
-  static _forMethod<F extends AnyFunction>(name: string, resolver: () => Promise<Binding>, impl?: F): Function_<F> {
-    return new Function_<F>({ name, resolver, ...(impl ? { impl } : {}) });
+  static _forMethod<F extends AnyFunction>(
+    name: string,
+    resolver: () => Promise<Binding>,
+    localRun?: (...args: unknown[]) => unknown,
+  ): Function_<F> {
+    return new Function_<F>({ name, resolver, ...(localRun ? { localRun } : {}) });
   }
 
   /** Internal: used by `app.function`. */
@@ -298,6 +306,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
 
   /** Runs in this process, no container. */
   local(...args: ArgsOf<F>): ReturnType<F> {
+    if (this.localRun) return this.localRun(...args) as ReturnType<F>;
     if (!this._impl)
       throw new InvalidError(
         `${this._name ?? "this function"} is a handle to a deployed function: local() needs its definition`,
