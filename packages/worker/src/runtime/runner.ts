@@ -8,7 +8,7 @@ import {
   type Payload,
   type ResultWire,
 } from "@skiff/protocol";
-import { type Client, fromPayload, toPayload } from "skiff";
+import { type Client, fromPayload, type InputContext, toPayload } from "skiff";
 import { inputStorage } from "./input-context.js";
 import type { Target } from "./target.js";
 import type { ThreadPool } from "./thread-pool.js";
@@ -37,9 +37,38 @@ export function encodeError(err: unknown): Uint8Array {
   }
 }
 
+/**
+ * What `currentInput()` returns. The AbortSignal is made only when user code asks for it:
+ * most inputs never look, and a controller per input is measurable at high input rates.
+ */
+export class RunningInputContext implements InputContext {
+  private controller: AbortController | undefined;
+  private reason: Error | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly functionCallId: string,
+    readonly attempt: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: Error): void {
+    if (this.reason) return;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
 export interface RunningInput {
   wire: InputWire;
-  abort: AbortController;
+  ctx: RunningInputContext;
   /** Generators: items the consumer has taken, and a wake-up for a paused generator. */
   acked: number;
   wake: (() => void) | undefined;
@@ -75,12 +104,12 @@ export class InputRunner {
   }
 
   start(wire: InputWire): void {
-    const abort = new AbortController();
-    this.running.set(wire.inputId, { wire, abort, acked: 0, wake: undefined });
+    const ctx = new RunningInputContext(wire.inputId, wire.callId, wire.attempt);
+    this.running.set(wire.inputId, { wire, ctx, acked: 0, wake: undefined });
     const started = performance.now();
     // Generators stream from the main thread, even in a container whose other inputs use threads.
     const onThread = this.pool !== undefined && !this.target.isGenerator(wire.method);
-    void (onThread ? this.runOnThread(wire) : this.run(wire, abort.signal)).then((result) => {
+    void (onThread ? this.runOnThread(wire) : this.run(wire, ctx)).then((result) => {
       if (!this.running.has(wire.inputId)) return;
       this.running.delete(wire.inputId);
       this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: performance.now() - started });
@@ -89,7 +118,7 @@ export class InputRunner {
 
   cancel(inputIds: string[], reason: string): void {
     for (const id of inputIds) {
-      this.running.get(id)?.abort.abort(new Error(`input ${reason}`));
+      this.running.get(id)?.ctx.abort(new Error(`input ${reason}`));
       this.pool?.cancel(id, reason);
     }
   }
@@ -165,7 +194,7 @@ export class InputRunner {
     }
   }
 
-  private async run(wire: InputWire, signal: AbortSignal): Promise<ResultWire> {
+  private async run(wire: InputWire, ctx: RunningInputContext): Promise<ResultWire> {
     let args: unknown;
     try {
       // With threads, the main thread's own instance is set up only if an input runs here.
@@ -179,13 +208,12 @@ export class InputRunner {
     } catch (err) {
       return { status: "failure", error: encodeError(err) };
     }
-    const ctx = { id: wire.inputId, functionCallId: wire.callId, attempt: wire.attempt, signal };
     const target = this.target;
     let value: unknown;
     try {
       if (target.isGenerator(wire.method)) {
         await inputStorage.run(ctx, () =>
-          this.drain(wire, target.invoke(wire.method, args as unknown[]) as AsyncIterator<unknown>, signal),
+          this.drain(wire, target.invoke(wire.method, args as unknown[]) as AsyncIterator<unknown>, ctx.signal),
         );
         value = undefined;
       } else {

@@ -7,7 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { decodePayload, encodePayload, INLINE_PAYLOAD_BYTES, type ResultWire } from "@skiff/protocol";
 import { Client, resolveApps } from "skiff";
 import { inputStorage, installInputContext } from "./input-context.js";
-import { encodeError } from "./runner.js";
+import { encodeError, RunningInputContext } from "./runner.js";
 import { loadTarget, type Target } from "./target.js";
 
 export interface ThreadData {
@@ -36,7 +36,7 @@ export type FromThread =
 
 const data = workerData as ThreadData;
 const port = parentPort!;
-const aborts = new Map<string, AbortController>();
+const running = new Map<string, RunningInputContext>();
 
 async function main(): Promise<void> {
   installInputContext();
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   }
   port.on("message", (m: ToThread) => {
     if (m.t === "cancel") {
-      aborts.get(m.inputId)?.abort(new Error(`input ${m.reason}`));
+      running.get(m.inputId)?.abort(new Error(`input ${m.reason}`));
       return;
     }
     if (m.t === "exit") {
@@ -72,20 +72,19 @@ async function main(): Promise<void> {
         .finally(() => port.postMessage({ t: "exited" } satisfies FromThread));
       return;
     }
-    const abort = new AbortController();
-    aborts.set(m.inputId, abort);
-    void run(target, m, abort.signal).then((result) => {
-      aborts.delete(m.inputId);
+    const ctx = new RunningInputContext(m.inputId, m.callId, m.attempt);
+    running.set(m.inputId, ctx);
+    void run(target, m, ctx).then((result) => {
+      running.delete(m.inputId);
       port.postMessage({ t: "done", inputId: m.inputId, result } satisfies FromThread);
     });
   });
   port.postMessage({ t: "ready" } satisfies FromThread);
 }
 
-async function run(target: Target, m: Extract<ToThread, { t: "run" }>, signal: AbortSignal): Promise<ResultWire> {
+async function run(target: Target, m: Extract<ToThread, { t: "run" }>, ctx: RunningInputContext): Promise<ResultWire> {
   try {
     const args = decodePayload(m.args) as unknown[];
-    const ctx = { id: m.inputId, functionCallId: m.callId, attempt: m.attempt, signal };
     const value = await inputStorage.run(ctx, () => target.invoke(m.method, args));
     const bytes = encodePayload(value, "result");
     if (bytes.byteLength > INLINE_PAYLOAD_BYTES)
