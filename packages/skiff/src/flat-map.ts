@@ -2,7 +2,7 @@ import type { CallTarget } from "./call-target.js";
 import type { Client } from "./client.js";
 import { SkiffError, UserCodeError } from "./errors.js";
 import { runGenerator } from "./generator.js";
-import type { MapParams } from "./map.js";
+import type { ArgSource, MapParams } from "./map.js";
 import { encodeForWire } from "./payloads.js";
 
 /** A stream that fails at once: an input that could not be sent. */
@@ -30,7 +30,7 @@ export async function* runFlatMap(
   client: Client,
   target: CallTarget,
   what: string,
-  argLists: AsyncIterator<unknown[]>,
+  argLists: ArgSource,
   params: MapParams,
 ): AsyncGenerator<unknown> {
   const ordered = params.orderOutputs ?? true;

@@ -9,7 +9,15 @@ import { runFlatMap } from "./flat-map.js";
 import { FunctionCall } from "./function-call.js";
 import type { NormalizedFunctionOptions } from "./function-options.js";
 import { runGenerator } from "./generator.js";
-import { type ForEachParams, type MapParams, MapResult, runMap, splitMapArgs, zipArgs } from "./map.js";
+import {
+  type ArgSource,
+  argSource,
+  type ForEachParams,
+  type MapParams,
+  MapResult,
+  runMap,
+  splitMapArgs,
+} from "./map.js";
 import { encodeForWire, toPayload, unwrapOutcome } from "./payloads.js";
 
 /** Any user function. */
@@ -260,7 +268,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   map(...inputsAndOptions: Array<Iterable<unknown> | AsyncIterable<unknown> | MapParams>): MapResult<MapItem<F>>;
   map(...args: unknown[]): MapResult<unknown> {
     const [sources, opts] = splitMapArgs<MapParams>(args);
-    return this.fanOut(() => zipArgs(sources), opts);
+    return this.fanOut(() => argSource(sources), opts);
   }
 
   /** Like map, with each element spread into the arguments. */
@@ -279,7 +287,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   /** Runs the function over inputs for their effect; resolves when all are done. */
   async forEach(...args: Array<Iterable<unknown> | AsyncIterable<unknown> | ForEachParams>): Promise<void> {
     const [sources, opts] = splitMapArgs<ForEachParams>(args);
-    const results = this.fanOut(() => zipArgs(sources), {
+    const results = this.fanOut(() => argSource(sources), {
       orderOutputs: false,
       returnExceptions: Boolean(opts.ignoreExceptions),
     });
@@ -288,7 +296,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     }
   }
 
-  private fanOut(argLists: () => AsyncGenerator<unknown[]>, opts: MapParams): MapResult<unknown> {
+  private fanOut(argLists: () => ArgSource, opts: MapParams): MapResult<unknown> {
     const self = this;
     return new MapResult(async function* () {
       const b = await self.resolve();

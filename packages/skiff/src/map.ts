@@ -1,4 +1,11 @@
-import { INLINE_PAYLOAD_BYTES, type MapInputWire, type MapOutputWire, newId, type ResultWire } from "@skiff/protocol";
+import {
+  decodePayload,
+  INLINE_PAYLOAD_BYTES,
+  type MapInputWire,
+  type MapOutputWire,
+  newId,
+  type ResultWire,
+} from "@skiff/protocol";
 import type { CallTarget } from "./call-target.js";
 import type { Client } from "./client.js";
 import { currentInputId } from "./context.js";
@@ -66,6 +73,31 @@ export function splitMapArgs<O extends object>(
   return [rest as Array<Iterable<unknown> | AsyncIterable<unknown>>, opts];
 }
 
+/** Argument lists for a map, pulled one at a time; a plain iterable answers without a promise. */
+export interface ArgSource {
+  next(): IteratorResult<unknown[]> | Promise<IteratorResult<unknown[]>>;
+  return?(value?: undefined): unknown;
+}
+
+/**
+ * The argument lists of `map(...sources)`. One synchronous iterable (an array, a generator) is
+ * read without a promise per input, which matters at hundreds of thousands of inputs a second.
+ */
+export function argSource(sources: Array<Iterable<unknown> | AsyncIterable<unknown>>): ArgSource {
+  const only = sources[0];
+  if (sources.length === 1 && only && !(Symbol.asyncIterator in only) && Symbol.iterator in only) {
+    const it = (only as Iterable<unknown>)[Symbol.iterator]();
+    return {
+      next: () => {
+        const s = it.next();
+        return s.done ? { done: true, value: undefined } : { done: false, value: [s.value] };
+      },
+      return: () => it.return?.(),
+    };
+  }
+  return zipArgs(sources);
+}
+
 /**
  * Zips iterables into argument lists. Iterables of different lengths are an error (naming the
  * one that ran out), not a silent truncation: no input is dropped unseen.
@@ -108,7 +140,7 @@ export async function* runMap(
   client: Client,
   target: CallTarget,
   what: string,
-  argLists: AsyncIterator<unknown[]>,
+  argLists: ArgSource,
   params: MapParams,
 ): AsyncGenerator<unknown> {
   const ordered = params.orderOutputs ?? true;
@@ -156,7 +188,8 @@ export async function* runMap(
       // Pull more inputs while the window allows.
       let batch: MapInputWire[] = [];
       while (!exhausted && sent - finished < window && batch.length < PUT_BATCH) {
-        const step = await argLists.next();
+        let step = argLists.next();
+        if (step instanceof Promise) step = await step;
         if (step.done) {
           exhausted = true;
           break;
@@ -209,7 +242,10 @@ export async function* runMap(
           continue;
         }
         try {
-          yield await unwrapResult(r.result, client, what);
+          const res = r.result;
+          // An inline success decodes here and now; blobs and failures take the general path.
+          if (res.status === "success" && res.data instanceof Uint8Array) yield decodePayload(res.data);
+          else yield await unwrapResult(res, client, what);
         } catch (err) {
           if (!params.returnExceptions) throw err;
           yield err instanceof Error && !(err instanceof SkiffError) ? new UserCodeError(err) : err;
