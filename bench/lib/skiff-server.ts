@@ -23,10 +23,24 @@ export async function startSkiffServer(): Promise<BenchServer> {
   for (const k of ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET", "SKIFF_PROFILE"]) delete env[k];
   // Extra node flags for the server process only (profiling: SKIFF_SERVER_NODE_ARGS=--cpu-prof).
   const nodeArgs = (process.env.SKIFF_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, BIN, "server", "--sandbox", process.env.BENCH_SANDBOX ?? "auto", "--port", "0", "--data-dir", join(home, "data")], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      BIN,
+      "server",
+      "--sandbox",
+      process.env.BENCH_SANDBOX ?? "auto",
+      "--port",
+      "0",
+      "--data-dir",
+      join(home, "data"),
+    ],
+    {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));

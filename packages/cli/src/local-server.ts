@@ -10,6 +10,7 @@ export interface LocalServerOptions {
   port?: number;
   dataDir: string;
   resultRetentionMs?: number;
+  maxResidentSpawns?: number;
   sandbox?: SandboxChoice;
   warmPool?: number;
   log?: (msg: string) => void;
@@ -23,6 +24,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     ...(o.port !== undefined ? { port: o.port } : {}),
     dataDir: o.dataDir,
     ...(o.resultRetentionMs !== undefined ? { resultRetentionMs: o.resultRetentionMs } : {}),
+    ...(o.maxResidentSpawns !== undefined ? { maxResidentSpawns: o.maxResidentSpawns } : {}),
     ...(o.log ? { log: o.log } : {}),
     provider: (controlSocket) =>
       new LocalProvider({

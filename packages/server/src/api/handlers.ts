@@ -85,6 +85,23 @@ function tieToPeer(peer: Peer, d: HandlerDeps, owned: Set<string>): { bind(callI
   };
 }
 
+/**
+ * Waits for a call's outcome on behalf of a connection: the wait ends if the connection
+ * closes, and its cleanup is dropped once it settles (one per awaited call, so they must not
+ * pile up on a long-lived connection).
+ */
+function awaitForPeer(peer: Peer, d: HandlerDeps, callId: string, timeoutMs: number | undefined) {
+  let cancel: (() => void) | undefined;
+  return d.engine
+    .awaitCall(callId, timeoutMs, (c) => {
+      cancel = c;
+      peer.cleanups.add(c);
+    })
+    .finally(() => {
+      if (cancel) peer.cleanups.delete(cancel);
+    });
+}
+
 const env = (p: Record<string, unknown>) => str(p, "environment", { max: 64 });
 
 export const handlers: HandlerTable = {
@@ -187,9 +204,7 @@ export const handlers: HandlerTable = {
       // A spawn is acknowledged only once durable: the caller may exit right after.
       return d.store.flush().then(() => ({ callId }));
     }
-    return d.engine
-      .awaitCall(callId, undefined, (cancel) => peer.cleanups.add(cancel))
-      .then((outcome) => ({ callId, ...(outcome ? { outcome } : {}) }));
+    return awaitForPeer(peer, d, callId, undefined).then((outcome) => ({ callId, ...(outcome ? { outcome } : {}) }));
   },
   "gen.start"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
@@ -248,12 +263,10 @@ export const handlers: HandlerTable = {
     const q = p as unknown as Record<string, unknown>;
     const callId = str(q, "callId", { max: 64 });
     const timeoutMs = num(q, "timeoutMs", { optional: true, min: 0, max: 7 * 24 * 3600 * 1000 });
-    return d.engine
-      .awaitCall(callId, timeoutMs, (cancel) => peer.cleanups.add(cancel))
-      .then((outcome) => {
-        if (!outcome) throw new ApiError("timeout", `call ${callId} has no result yet (waited ${timeoutMs} ms)`);
-        return { outcome };
-      });
+    return awaitForPeer(peer, d, callId, timeoutMs).then((outcome) => {
+      if (!outcome) throw new ApiError("timeout", `call ${callId} has no result yet (waited ${timeoutMs} ms)`);
+      return { outcome };
+    });
   },
   "call.graph"(_peer, p, d) {
     return { inputs: d.engine.callGraph(str(p as unknown as Record<string, unknown>, "callId", { max: 64 })) };

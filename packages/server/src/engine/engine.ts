@@ -10,13 +10,14 @@ import {
 import { ApiError, invalid } from "../api/api-error.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { WorkerProvider } from "../provider.js";
-import type { GraphRow, Store } from "../store/store.js";
+import type { CallRow, GraphRow, Store } from "../store/store.js";
 import { Deque } from "./deque.js";
 import { FanOut } from "./fan-out.js";
 import { Fleet } from "./fleet.js";
 import type { LogHub } from "./log-hub.js";
 import type { LiveCall, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
 import { retryDelayMs } from "./retry-policy.js";
+import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
 import { resolveTarget } from "./targets.js";
 
 export interface EngineOptions {
@@ -29,6 +30,8 @@ export interface EngineOptions {
   resultRetentionMs: number;
   /** Grace time a container gets to stop an input after its signal fired. @defaultValue 2000 */
   killGraceMs?: number;
+  /** Pending spawned calls a function keeps in memory; more wait in the store. @defaultValue 10_000 */
+  maxResidentSpawns?: number;
   log: (msg: string) => void;
 }
 
@@ -59,6 +62,10 @@ export class Engine {
    * run. Bounded: the oldest entries go first.
    */
   private readonly recentlyDelivered = new Map<string, { callId: string; outcome: CallOutcome }>();
+  /** Spawned calls waiting in the store beyond each function's resident limit. */
+  private readonly pager: SpawnPager;
+  /** `call.get` waiters of parked calls, moved onto the call when it is paged in. */
+  private readonly parkedWaiters = new Map<string, Set<(o: CallOutcome) => void>>();
   private readonly tickTimer: NodeJS.Timeout;
   private lastExpiry = 0;
   private closed = false;
@@ -84,6 +91,10 @@ export class Engine {
       enqueue: (input) => this.enqueue(input),
       dispatch: (fn) => this.dispatch(fn),
     });
+    this.pager = new SpawnPager(
+      { store: o.store, revive: (fn, row) => this.revive(fn, row) },
+      o.maxResidentSpawns ?? DEFAULT_RESIDENT_SPAWNS,
+    );
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.tickTimer.unref();
   }
@@ -127,6 +138,9 @@ export class Engine {
       startFailures: 0,
       nextStartAt: 0,
       retryScaleTimer: undefined,
+      residentSpawns: 0,
+      parked: 0,
+      pageInScheduled: false,
       live: true,
     };
     this.functions.set(fn.id, fn);
@@ -175,6 +189,25 @@ export class Engine {
     const target = resolveTarget(fn, p.method);
     if (target.isGenerator)
       throw invalid(`${fn.appName}.${target.name} is a generator: call remoteGen() to stream its results`);
+    if (p.kind === "spawn" && this.pager.shouldPark(fn)) {
+      // Past the resident limit: durable in the store, paged in as earlier spawns finish.
+      const id = newId("fc");
+      const createdAt = Date.now();
+      this.pager.park(
+        fn,
+        {
+          id,
+          functionId: fn.id,
+          kind: "spawn",
+          idempotencyKey: p.idempotencyKey,
+          parentInputId: p.parentInputId ?? null,
+          method: p.method ?? null,
+          createdAt,
+        },
+        [{ id: newId("in"), callId: id, idx: 0, args: p.args, state: "pending", attempt: 0, failures: 0 }],
+      );
+      return { callId: id, existing: false };
+    }
     const call = this.newCall(fn, p.parentInputId, {
       kind: p.kind,
       idempotencyKey: p.idempotencyKey,
@@ -196,8 +229,14 @@ export class Engine {
     const inputs = [
       { id: input.id, callId: call.id, idx: 0, args: p.args, state: "pending" as const, attempt: 0, failures: 0 },
     ];
-    if (call.kind === "remote") call.deferred = this.o.store.deferInsertCall(row, inputs);
-    else this.o.store.insertCall(row, inputs);
+    // A `.remote` call is held in memory only: its caller holds the input too and resends it
+    // (same idempotency key) after a reconnect, so a crash loses nothing. It is written only
+    // if something must outlive it here: a retry's state, or a result its caller left behind.
+    if (call.kind === "remote") call.deferred = { row, inputs, state: "pending" };
+    else {
+      this.o.store.insertCall(row, inputs);
+      this.pager.added(fn);
+    }
     this.enqueue(input);
     return { callId: call.id, existing: false };
   }
@@ -325,6 +364,39 @@ export class Engine {
       if (stored.kind === "remote") this.o.store.deleteCall(callId);
       return Promise.resolve(stored.outcome);
     }
+    if (stored.state === "pending" && this.functions.get(stored.functionId)?.live) {
+      // Parked: waits in the store until it is paged in and finishes.
+      if (timeoutMs === 0) return Promise.resolve(undefined);
+      return new Promise((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        const waiter = (o: CallOutcome) => {
+          if (timer) clearTimeout(timer);
+          resolve(o);
+        };
+        let set = this.parkedWaiters.get(callId);
+        if (!set) {
+          set = new Set();
+          this.parkedWaiters.set(callId, set);
+        }
+        set.add(waiter);
+        const forget = () => {
+          const parked = this.parkedWaiters.get(callId);
+          parked?.delete(waiter);
+          if (parked?.size === 0) this.parkedWaiters.delete(callId);
+          this.calls.get(callId)?.waiters.delete(waiter); // paged in meanwhile
+        };
+        if (timeoutMs !== undefined) {
+          timer = setTimeout(() => {
+            forget();
+            resolve(undefined);
+          }, timeoutMs);
+        }
+        onGone?.(() => {
+          if (timer) clearTimeout(timer);
+          forget();
+        });
+      });
+    }
     // Pending in the store but not live: the function is gone.
     return Promise.resolve({
       kind: "result",
@@ -351,7 +423,18 @@ export class Engine {
   cancelCall(callId: string, terminateContainers: boolean): void {
     const call = this.calls.get(callId);
     if (!call) {
-      if (!this.o.store.getCall(callId)) throw new ApiError("not_found", `no function call ${callId}`);
+      const stored = this.o.store.getCall(callId);
+      if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
+      const fn = this.functions.get(stored.functionId);
+      if (stored.state === "pending" && fn?.live) {
+        // Parked: it never ran. Ends cancelled where it lies.
+        const now = Date.now();
+        const outcome: CallOutcome = { kind: "cancelled" };
+        this.o.store.completeCall(callId, "cancelled", outcome, now, now + this.o.resultRetentionMs);
+        fn.parked = Math.max(0, fn.parked - 1);
+        for (const w of this.parkedWaiters.get(callId) ?? []) w(outcome);
+        this.parkedWaiters.delete(callId);
+      }
       return; // already finished: nothing to cancel
     }
     for (const input of call.map ? [...call.map.live] : call.inputs) {
@@ -530,6 +613,7 @@ export class Engine {
     this.o.store.completeCall(call.id, state, outcome, now, now + ttl);
     for (const w of waiters) w(outcome);
     this.untrack(call); // the store answers later gets
+    if (call.kind === "spawn") this.pager.settled(call.fn);
   }
 
   /** Scale-down, result expiry and log trimming, every TICK_MS. */
@@ -544,6 +628,40 @@ export class Engine {
     }
   }
 
+  /**
+   * Takes a stored pending call into memory and queues its unfinished inputs (restart
+   * recovery, and spawned calls paged in from the store).
+   */
+  private revive(fn: LiveFunction, row: CallRow, inputs = this.o.store.callInputs(row.id), dispatch = true): void {
+    const call: LiveCall = {
+      id: row.id,
+      fn,
+      kind: row.kind,
+      idempotencyKey: row.idempotencyKey,
+      parentInputId: row.parentInputId,
+      method: row.method ?? undefined,
+      createdAt: row.createdAt,
+      inputs: [],
+      outcome: undefined,
+      waiters: this.parkedWaiters.get(row.id) ?? new Set(),
+      deferred: undefined,
+      map: undefined,
+      stream: undefined,
+    };
+    this.parkedWaiters.delete(row.id);
+    this.track(call);
+    if (call.kind === "spawn") this.pager.added(fn);
+    for (const r of inputs) {
+      const input = this.newInput(call, r.idx, r.args, r.id);
+      input.attempt = r.attempt;
+      input.failures = r.failures;
+      call.inputs.push(input);
+      if (r.state === "done") input.status = "done";
+      else fn.queue.push(input);
+    }
+    if (dispatch) this.dispatch(fn);
+  }
+
   /** Re-queues calls that were pending when the server stopped. */
   recover(): number {
     let after = "";
@@ -554,7 +672,6 @@ export class Engine {
       for (const row of page) {
         after = row.id;
         const fn = this.functions.get(row.functionId);
-        const inputs = this.o.store.callInputs(row.id);
         if (!fn) {
           this.o.store.completeCall(
             row.id,
@@ -568,34 +685,20 @@ export class Engine {
           );
           continue;
         }
-        const call: LiveCall = {
-          id: row.id,
-          fn,
-          kind: row.kind,
-          idempotencyKey: row.idempotencyKey,
-          parentInputId: row.parentInputId,
-          method: row.method ?? undefined,
-          createdAt: row.createdAt,
-          inputs: [],
-          outcome: undefined,
-          waiters: new Set(),
-          deferred: undefined,
-          map: undefined,
-          stream: undefined,
-        };
-        this.track(call);
-        for (const r of inputs) {
-          const input = this.newInput(call, r.idx, r.args, r.id);
-          input.attempt = r.attempt;
-          input.failures = r.failures;
-          call.inputs.push(input);
-          if (r.state === "done") input.status = "done";
-          else fn.queue.push(input);
-        }
         n++;
+        if (row.kind === "spawn" && (row.parked || this.pager.shouldPark(fn))) {
+          // Over the resident limit: it waits in the store and is paged in later.
+          if (!row.parked) this.o.store.setParked(row.id, true);
+          fn.parked++;
+          continue;
+        }
+        this.revive(fn, row, undefined, false);
       }
     }
-    for (const fn of this.functions.values()) this.dispatch(fn);
+    for (const fn of this.functions.values()) {
+      this.pager.pageIn(fn); // fill up to the resident limit, oldest parked first
+      this.dispatch(fn);
+    }
     return n;
   }
 
@@ -657,6 +760,6 @@ export class Engine {
     // Queue entries cancelled while waiting are skipped at dispatch; count only live ones.
     for (const i of this.inputs.values())
       if (i.call.fn === fn && (i.status === "pending" || i.status === "retry_wait")) backlog++;
-    return { backlog, numActiveRunners: active, numTotalRunners: total };
+    return { backlog: backlog + fn.parked, numActiveRunners: active, numTotalRunners: total };
   }
 }

@@ -34,6 +34,10 @@ export interface LiveFunction {
   retryScaleTimer: NodeJS.Timeout | undefined;
   /** False once the app stopped or a redeploy dropped the function. */
   live: boolean;
+  /** Pending spawned calls in memory, and those waiting in the store (engine/spawn-pager.ts). */
+  residentSpawns: number;
+  parked: number;
+  pageInScheduled: boolean;
   /** A class instance's own pool: the class's function id, and the parameters (CBOR). */
   baseId: string | undefined;
   params: Uint8Array | undefined;

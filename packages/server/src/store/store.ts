@@ -45,12 +45,9 @@ export interface Store {
   // calls and inputs
   insertCall(row: CallRow, inputs: InputRow[]): void;
   /**
-   * Queues a call's insert for the next group commit instead of writing it now. A `.remote`
-   * call that finishes before then is never written at all (`cancelDeferred`); its caller
-   * holds the input and resends it if the server dies first.
+   * Writes a held insert now (`.remote` calls are held in memory, and written only when
+   * something about them must be stored), so that later writes about the call apply to it.
    */
-  deferInsertCall(row: CallRow, inputs: InputRow[]): DeferredWrite;
-  /** Writes a deferred insert now, so that later writes about the same call apply to it. */
   materialize(w: DeferredWrite): void;
   /** Drops a deferred insert not yet written; false when it already was. */
   cancelDeferred(w: DeferredWrite): boolean;
@@ -67,6 +64,10 @@ export interface Store {
   getCallByIdempotencyKey(key: string): StoredCall | undefined;
   /** Pending calls in id order, a page at a time (recovery at start). */
   pendingCalls(after: string, limit: number): CallRow[];
+  /** A function's parked spawned calls, oldest first. */
+  parkedCalls(functionId: string, limit: number): CallRow[];
+  /** Parks a pending call (it waits in the store) or takes it back into memory. */
+  setParked(id: string, parked: boolean): void;
   callInputs(callId: string): InputRow[];
   /** Marks done calls past their expiry as expired and drops their payloads. */
   expireCalls(now: number): number;
@@ -164,6 +165,8 @@ export interface CallRow {
   /** The method, for a call of a class instance. */
   method: string | null;
   createdAt: number;
+  /** A spawned call waiting in the store, not in memory (see engine/spawn-pager.ts). */
+  parked?: boolean;
 }
 
 export interface ClassInstanceRow {

@@ -43,7 +43,6 @@ export class SqliteStore implements Store {
   private waiters: (() => void)[] = [];
   private readonly commitDelayMs: number;
   private closed = false;
-  private deferred: DeferredWrite[] = [];
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -101,11 +100,6 @@ export class SqliteStore implements Store {
   private commit(): void {
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
-    if (this.deferred.length > 0) {
-      const ws = this.deferred;
-      this.deferred = [];
-      for (const w of ws) this.materialize(w);
-    }
     if (this.inTx) {
       this.db.exec("COMMIT");
       this.inTx = false;
@@ -212,12 +206,6 @@ export class SqliteStore implements Store {
     }));
   }
 
-  deferInsertCall(row: CallRow, inputs: InputRow[]): DeferredWrite {
-    this.ensureTx(); // starts the commit timer
-    const w: DeferredWrite = { row, inputs, state: "pending" };
-    this.deferred.push(w);
-    return w;
-  }
   materialize(w: DeferredWrite): void {
     if (w.state !== "pending") return;
     w.state = "written";
@@ -230,7 +218,7 @@ export class SqliteStore implements Store {
   }
 
   insertCall(row: CallRow, inputs: InputRow[]): void {
-    this.write("insertCall", { ...row });
+    this.write("insertCall", { ...row, parked: row.parked ? 1 : 0 });
     for (const i of inputs)
       this.write("insertInput", {
         id: i.id,
@@ -269,7 +257,19 @@ export class SqliteStore implements Store {
     return this.toStoredCall(this.get("getCallByKey", { key }));
   }
   pendingCalls(after: string, limit: number): CallRow[] {
-    return this.all<CallRow>("pendingCalls", { after, limit });
+    return this.all<Omit<CallRow, "parked"> & { parked: number }>("pendingCalls", { after, limit }).map((r) => ({
+      ...r,
+      parked: Boolean(r.parked),
+    }));
+  }
+  parkedCalls(functionId: string, limit: number): CallRow[] {
+    return this.all<Omit<CallRow, "parked"> & { parked: number }>("parkedCalls", { functionId, limit }).map((r) => ({
+      ...r,
+      parked: Boolean(r.parked),
+    }));
+  }
+  setParked(id: string, parked: boolean): void {
+    this.write("setParked", { id, parked: parked ? 1 : 0 });
   }
   callInputs(callId: string): InputRow[] {
     return this.all<InputRow & { args: Buffer }>("callInputs", { callId }).map((r) => ({
