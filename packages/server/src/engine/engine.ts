@@ -10,7 +10,8 @@ import {
 import { ApiError, invalid } from "../api/api-error.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { WorkerProvider } from "../provider.js";
-import type { CallRow, GraphRow, Store } from "../store/store.js";
+import type { CallRow, Store } from "../store/store.js";
+import { buildCallGraph } from "./call-graph.js";
 import { Deque } from "./deque.js";
 import { FanOut } from "./fan-out.js";
 import { Fleet } from "./fleet.js";
@@ -19,6 +20,7 @@ import type { LiveCall, LiveContainer, LiveFunction, LiveInput, RunningAttempt }
 import { retryDelayMs } from "./retry-policy.js";
 import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
 import { resolveTarget } from "./targets.js";
+import { waitForOutcome } from "./waiters.js";
 
 export interface EngineOptions {
   store: Store;
@@ -64,8 +66,6 @@ export class Engine {
   private readonly recentlyDelivered = new Map<string, { callId: string; outcome: CallOutcome }>();
   /** Spawned calls waiting in the store beyond each function's resident limit. */
   private readonly pager: SpawnPager;
-  /** `call.get` waiters of parked calls, moved onto the call when it is paged in. */
-  private readonly parkedWaiters = new Map<string, Set<(o: CallOutcome) => void>>();
   private readonly tickTimer: NodeJS.Timeout;
   private lastExpiry = 0;
   private closed = false;
@@ -332,25 +332,12 @@ export class Engine {
     const live = this.calls.get(callId);
     if (live) {
       if (live.outcome) return Promise.resolve(this.delivered(live, live.outcome));
-      if (timeoutMs === 0) return Promise.resolve(undefined);
-      return new Promise((resolve) => {
-        let timer: NodeJS.Timeout | undefined;
-        const waiter = (o: CallOutcome) => {
-          if (timer) clearTimeout(timer);
-          resolve(o);
-        };
-        live.waiters.add(waiter);
-        if (timeoutMs !== undefined) {
-          timer = setTimeout(() => {
-            live.waiters.delete(waiter);
-            resolve(undefined);
-          }, timeoutMs);
-        }
-        onGone?.(() => {
-          if (timer) clearTimeout(timer);
-          live.waiters.delete(waiter);
-        });
-      });
+      return waitForOutcome(
+        (w) => live.waiters.add(w),
+        (w) => live.waiters.delete(w),
+        timeoutMs,
+        onGone,
+      );
     }
     const stored = this.o.store.getCall(callId);
     if (!stored) return Promise.reject(new ApiError("not_found", `no function call ${callId}`));
@@ -366,36 +353,15 @@ export class Engine {
     }
     if (stored.state === "pending" && this.functions.get(stored.functionId)?.live) {
       // Parked: waits in the store until it is paged in and finishes.
-      if (timeoutMs === 0) return Promise.resolve(undefined);
-      return new Promise((resolve) => {
-        let timer: NodeJS.Timeout | undefined;
-        const waiter = (o: CallOutcome) => {
-          if (timer) clearTimeout(timer);
-          resolve(o);
-        };
-        let set = this.parkedWaiters.get(callId);
-        if (!set) {
-          set = new Set();
-          this.parkedWaiters.set(callId, set);
-        }
-        set.add(waiter);
-        const forget = () => {
-          const parked = this.parkedWaiters.get(callId);
-          parked?.delete(waiter);
-          if (parked?.size === 0) this.parkedWaiters.delete(callId);
-          this.calls.get(callId)?.waiters.delete(waiter); // paged in meanwhile
-        };
-        if (timeoutMs !== undefined) {
-          timer = setTimeout(() => {
-            forget();
-            resolve(undefined);
-          }, timeoutMs);
-        }
-        onGone?.(() => {
-          if (timer) clearTimeout(timer);
-          forget();
-        });
-      });
+      return waitForOutcome(
+        (w) => this.pager.addWaiter(callId, w),
+        (w) => {
+          this.pager.removeWaiter(callId, w);
+          this.calls.get(callId)?.waiters.delete(w); // paged in meanwhile
+        },
+        timeoutMs,
+        onGone,
+      );
     }
     // Pending in the store but not live: the function is gone.
     return Promise.resolve({
@@ -432,8 +398,7 @@ export class Engine {
         const outcome: CallOutcome = { kind: "cancelled" };
         this.o.store.completeCall(callId, "cancelled", outcome, now, now + this.o.resultRetentionMs);
         fn.parked = Math.max(0, fn.parked - 1);
-        for (const w of this.parkedWaiters.get(callId) ?? []) w(outcome);
-        this.parkedWaiters.delete(callId);
+        for (const w of this.pager.takeWaiters(callId)) w(outcome);
       }
       return; // already finished: nothing to cancel
     }
@@ -643,12 +608,11 @@ export class Engine {
       createdAt: row.createdAt,
       inputs: [],
       outcome: undefined,
-      waiters: this.parkedWaiters.get(row.id) ?? new Set(),
+      waiters: this.pager.takeWaiters(row.id),
       deferred: undefined,
       map: undefined,
       stream: undefined,
     };
-    this.parkedWaiters.delete(row.id);
     this.track(call);
     if (call.kind === "spawn") this.pager.added(fn);
     for (const r of inputs) {
@@ -725,24 +689,11 @@ export class Engine {
    * Bounded: at most `maxNodes` inputs and a depth of 64.
    */
   callGraph(callId: string, maxNodes = 10_000): InputInfo[] {
-    let budget = maxNodes;
-    const build = (rows: GraphRow[], depth: number): InputInfo[] =>
-      rows.slice(0, Math.max(0, budget)).map((r) => {
-        budget--;
-        return {
-          inputId: r.inputId,
-          functionCallId: r.functionCallId,
-          functionName: r.functionName,
-          taskId: r.taskId ?? "",
-          status: r.status,
-          children: depth < 64 && budget > 0 ? build(this.o.store.graphChildren(r.inputId), depth + 1) : [],
-        };
-      });
-    const roots = this.o.store.graphInputsOfCall(callId);
-    if (roots.length === 0 && !this.calls.has(callId) && !this.o.store.getCall(callId)) {
+    const graph = buildCallGraph(this.o.store, callId, maxNodes);
+    if (graph.length === 0 && !this.calls.has(callId) && !this.o.store.getCall(callId)) {
       throw new ApiError("not_found", `no function call ${callId}`);
     }
-    return build(roots, 0);
+    return graph;
   }
 
   /** Live numbers for `getCurrentStats()`. */

@@ -1,5 +1,6 @@
 import type { CallRow, InputRow, Store } from "../store/store.js";
 import type { LiveFunction } from "./model.js";
+import type { Waiter } from "./waiters.js";
 
 /** Pending spawned calls one function keeps in memory; the rest wait in the store. */
 export const DEFAULT_RESIDENT_SPAWNS = 10_000;
@@ -18,10 +19,35 @@ export interface SpawnPagerHost {
  * first out.
  */
 export class SpawnPager {
+  /** `call.get` waiters of parked calls, handed to the call when it is paged in. */
+  private readonly waiters = new Map<string, Set<Waiter>>();
+
   constructor(
     private readonly host: SpawnPagerHost,
     private readonly maxResident: number,
   ) {}
+
+  addWaiter(callId: string, w: Waiter): void {
+    let set = this.waiters.get(callId);
+    if (!set) {
+      set = new Set();
+      this.waiters.set(callId, set);
+    }
+    set.add(w);
+  }
+
+  removeWaiter(callId: string, w: Waiter): void {
+    const set = this.waiters.get(callId);
+    set?.delete(w);
+    if (set?.size === 0) this.waiters.delete(callId);
+  }
+
+  /** The waiters of a parked call (now paged in, or cancelled where it lay). */
+  takeWaiters(callId: string): Set<Waiter> {
+    const set = this.waiters.get(callId) ?? new Set<Waiter>();
+    this.waiters.delete(callId);
+    return set;
+  }
 
   /** Whether a new spawned call of `fn` should wait in the store. */
   shouldPark(fn: LiveFunction): boolean {
