@@ -1,7 +1,8 @@
 // Skiff's map alone (no peers), for profiling: BENCH_N inputs of x => x * x, maxContainers 2.
 //   SKIFF_SERVER_NODE_OPTIONS=--cpu-prof node --import tsx bench/map-only.ts
 import { Function_ } from "skiff";
-import { cpuMs, descendants } from "./lib/proc-cpu.js";
+import { cpuMs } from "./lib/proc-cpu.js";
+import { descendants } from "./lib/proc-mem.js";
 import { runCli, startSkiffServer } from "./lib/skiff-server.js";
 
 const N = Number(process.env.BENCH_N ?? 100_000);
