@@ -3,7 +3,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Cls, Function_, FunctionCall, InitError, InvalidError, NotFoundError } from "skiff";
 import type * as ClsApp from "./fixtures/cls-app.js";
-import { runProcess, type ServerProcess, scratchDir, skiff, startServer, waitFor, writeApp } from "./helpers/cli.js";
+import {
+  bareEnv,
+  runProcess,
+  type ServerProcess,
+  scratchDir,
+  skiff,
+  startServer,
+  waitFor,
+  writeApp,
+} from "./helpers/cli.js";
 import { freePort } from "./helpers/procs.js";
 
 type Info = { container: string; thread: number; enters: number; loadedFor: string; x: number; attempt: number };
@@ -198,5 +207,22 @@ describe("class instances across a control-plane restart", () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe("skiff run on a class", () => {
+  it("calls Class.method on the default instance, streams a generator method, and runs @exit at the end", async () => {
+    const env = bareEnv(scratchDir("cls-run"));
+    const r = await skiff(["run", "test/fixtures/cls-app.ts::Model.info", "--", "5"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /loadedFor: 'smallx1'/);
+    assert.match(r.stdout, /x: 5/);
+    assert.match(r.stdout, /EXIT container=\w+ size=small/);
+    const g = await skiff(["run", "test/fixtures/cls-app.ts::Model.count", "--", "2"], { env });
+    assert.equal(g.code, 0, g.stderr);
+    assert.match(g.stdout, /small:0\nsmall:1\n/);
+    const bad = await skiff(["run", "test/fixtures/cls-app.ts::Model.nope"], { env });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /has no function "Model.nope" \(it has: viaCls, Model.info, Model.busy, Model.count/);
   });
 });
