@@ -460,15 +460,18 @@ export class Engine {
     input.container = c;
     if (input.graph) this.o.store.updateGraphInput(input.id, c.id, "pending");
     input.startedAt = Date.now();
+    const timeoutMs = input.call.fn.spec.options.timeoutMs;
     const ra: RunningAttempt = {
       input,
       attempt: input.attempt,
       timedOut: false,
       killTimer: undefined,
+      deadline: input.startedAt + timeoutMs,
     };
     c.running.set(this.key(input), ra);
-    const timeoutMs = input.call.fn.spec.options.timeoutMs;
-    input.timer = setTimeout(() => this.onTimeout(input, c, ra), timeoutMs);
+    // Generators' deadlines move (paused time does not count): they keep their own timer.
+    if (input.call.stream) input.timer = setTimeout(() => this.onTimeout(input, c, ra), timeoutMs);
+    else if (!c.deadlineTimer || ra.deadline < c.deadlineAt) this.armDeadline(c, ra.deadline);
     return {
       inputId: input.id,
       callId: input.call.id,
@@ -477,6 +480,27 @@ export class Engine {
       timeoutMs,
       ...(input.call.method !== undefined ? { method: input.call.method } : {}),
     };
+  }
+
+  private armDeadline(c: LiveContainer, at: number): void {
+    if (c.deadlineTimer) clearTimeout(c.deadlineTimer);
+    c.deadlineAt = at;
+    c.deadlineTimer = setTimeout(() => this.checkDeadlines(c), Math.max(0, at - Date.now()));
+  }
+
+  /** Times out a container's attempts that are due, then re-arms for the next deadline. */
+  private checkDeadlines(c: LiveContainer): void {
+    c.deadlineTimer = undefined;
+    if (c.status === "dead") return;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    // At most maxInputs entries (timed-out ones stay until the container answers or dies).
+    for (const ra of [...c.running.values()]) {
+      if (ra.timedOut || ra.input.call.stream) continue;
+      if (ra.deadline <= now) this.onTimeout(ra.input, c, ra);
+      else next = Math.min(next, ra.deadline);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armDeadline(c, next);
   }
 
   private onTimeout(input: LiveInput, c: LiveContainer, ra: RunningAttempt): void {

@@ -79,6 +79,8 @@ export class Fleet {
       startedAt: Date.now(),
       startupTimer: undefined,
       stopTimer: undefined,
+      deadlineTimer: undefined,
+      deadlineAt: 0,
       exitInfo: undefined,
       stoppedOnPurpose: false,
     };
@@ -288,6 +290,7 @@ export class Fleet {
     c.status = "dead";
     if (c.startupTimer) clearTimeout(c.startupTimer);
     if (c.stopTimer) clearTimeout(c.stopTimer);
+    if (c.deadlineTimer) clearTimeout(c.deadlineTimer);
     this.containers.delete(c.id);
     c.fn.containers.delete(c.id);
     this.o.tokens.revokeContainerToken(c.id);

@@ -51,6 +51,8 @@ export interface RunningAttempt {
   attempt: number;
   /** The attempt timed out; its slot stays taken until the container answers or is replaced. */
   timedOut: boolean;
+  /** When it times out (epoch ms), unless it is a generator's (those keep a timer of their own). */
+  deadline: number;
   killTimer: NodeJS.Timeout | undefined;
 }
 
@@ -66,6 +68,12 @@ export interface LiveContainer {
   startedAt: number;
   startupTimer: NodeJS.Timeout | undefined;
   stopTimer: NodeJS.Timeout | undefined;
+  /**
+   * One timer per container for its inputs' timeouts (a timer per input costs more than the
+   * input at high rates): armed for the earliest deadline, it times out what is due and re-arms.
+   */
+  deadlineTimer: NodeJS.Timeout | undefined;
+  deadlineAt: number;
   exitInfo: string | undefined;
   /** Stopped by the engine (scale-down, redeploy): its end is not a start failure. */
   stoppedOnPurpose: boolean;
