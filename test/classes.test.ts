@@ -226,3 +226,26 @@ describe("skiff run on a class", () => {
     assert.match(bad.stderr, /has no function "Model.nope" \(it has: viaCls, Model.info, Model.busy, Model.count/);
   });
 });
+
+describe("idle class instances leave memory", () => {
+  it("an instance with no calls and no containers is let go, and its next call takes it back", async () => {
+    const server = await startServer({ args: ["--instance-idle-ms", "300"] });
+    try {
+      assert.equal((await skiff(["deploy", "test/fixtures/cls-app.ts"], { env: server.env })).code, 0);
+      const M = await Cls.lookup<typeof ClsApp.Model>("cls-app", "Model", { client: server.client() });
+      const inst = M.instance({ size: "idle" });
+      assert.equal(((await inst.info.remote(1)) as Info).loadedFor, "idlex1");
+      // The container scales down after 1 s, then the instance is idle for 300 ms.
+      await waitFor(
+        async () => /let go of idle class instance cls-app\.Model/.test(server.output()),
+        "release",
+        20_000,
+      );
+      const again = (await inst.info.remote(2)) as Info;
+      assert.equal(again.loadedFor, "idlex1", "taken back with its parameters");
+      assert.equal(again.enters, 1, "in a new container");
+    } finally {
+      await server.stop();
+    }
+  });
+});

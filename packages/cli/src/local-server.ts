@@ -11,6 +11,7 @@ export interface LocalServerOptions {
   dataDir: string;
   resultRetentionMs?: number;
   maxResidentSpawns?: number;
+  instanceIdleMs?: number;
   sandbox?: SandboxChoice;
   warmPool?: number;
   log?: (msg: string) => void;
@@ -25,6 +26,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     dataDir: o.dataDir,
     ...(o.resultRetentionMs !== undefined ? { resultRetentionMs: o.resultRetentionMs } : {}),
     ...(o.maxResidentSpawns !== undefined ? { maxResidentSpawns: o.maxResidentSpawns } : {}),
+    ...(o.instanceIdleMs !== undefined ? { instanceIdleMs: o.instanceIdleMs } : {}),
     ...(o.log ? { log: o.log } : {}),
     provider: (controlSocket) =>
       new LocalProvider({

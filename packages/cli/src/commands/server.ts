@@ -9,14 +9,16 @@ import { ui } from "../output.js";
 
 export const SERVER_HELP = `Usage: skiff server [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.skiff/data]
                     [--result-retention-ms N] [--sandbox auto|bubblewrap|none] [--warm-pool 2]
-                    [--max-resident-spawns 10000]
+                    [--max-resident-spawns 10000] [--instance-idle-ms 300000]
 
 Runs the control plane with the embedded store (SQLite) and local containers. The first
 start creates an admin token, prints it once, and writes a profile for this server into
 ~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet. --warm-pool keeps that many
 container processes started ahead of need, so a scale-up only loads the app.
 --max-resident-spawns bounds the pending .spawn calls each function holds in memory; more
-wait in the store and are taken in, oldest first, as earlier ones finish.`;
+wait in the store and are taken in, oldest first, as earlier ones finish. A class instance
+(one parameter set) with no calls and no containers for --instance-idle-ms leaves memory;
+its next call takes it back.`;
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -37,6 +39,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
       sandbox: { type: "string", default: "auto" },
       "warm-pool": { type: "string" },
       "max-resident-spawns": { type: "string" },
+      "instance-idle-ms": { type: "string" },
     },
     strict: true,
   });
@@ -44,6 +47,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const retention = int("result-retention-ms", values["result-retention-ms"], 1000, 365 * 24 * 3600 * 1000);
   const warmPool = int("warm-pool", values["warm-pool"], 0, 64);
   const maxResidentSpawns = int("max-resident-spawns", values["max-resident-spawns"], 1, 10_000_000);
+  const instanceIdleMs = int("instance-idle-ms", values["instance-idle-ms"], 0, 7 * 24 * 3600 * 1000);
   const sandbox = values.sandbox;
   if (sandbox !== "auto" && sandbox !== "bubblewrap" && sandbox !== "none")
     throw new UsageError("--sandbox must be auto, bubblewrap or none");
@@ -55,6 +59,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     dataDir,
     ...(retention !== undefined ? { resultRetentionMs: retention } : {}),
     ...(maxResidentSpawns !== undefined ? { maxResidentSpawns } : {}),
+    ...(instanceIdleMs !== undefined ? { instanceIdleMs } : {}),
     sandbox,
     ...(warmPool !== undefined ? { warmPool } : {}),
     log: (m) => ui.info(`[skiff server] ${m}`),

@@ -132,8 +132,8 @@ DELETE FROM graph_inputs WHERE created_at < @before;
 -- name: insertClassInstance
 INSERT OR IGNORE INTO class_instances (id, function_id, params, options, created_at) VALUES (@id, @functionId, @params, @options, @createdAt);
 
--- name: classInstances
-SELECT id, function_id AS functionId, params, options, created_at AS createdAt FROM class_instances WHERE function_id = @functionId ORDER BY created_at LIMIT 10000;
+-- name: getClassInstance
+SELECT id, function_id AS functionId, params, options, created_at AS createdAt FROM class_instances WHERE id = @id;
 
 -- name: parkedCalls
 SELECT id, function_id AS functionId, kind, idempotency_key AS idempotencyKey, parent_input_id AS parentInputId, method, parked, created_at AS createdAt FROM calls WHERE function_id = @functionId AND parked = 1 AND state = 'pending' ORDER BY created_at, id LIMIT @limit;

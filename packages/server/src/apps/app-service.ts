@@ -2,6 +2,7 @@ import type { AppInfo, DeploymentInfo, FunctionInfo, FunctionSpec, RequestParams
 import { encodeCbor, newId } from "@skiff/protocol";
 import { ApiError, invalid, notFound } from "../api/api-error.js";
 import type { Engine } from "../engine/engine.js";
+import type { LiveFunction } from "../engine/model.js";
 import type { Schedules } from "../engine/schedules.js";
 import type { WorkerProvider } from "../provider.js";
 import type { AppRow, ClassInstanceRow, FunctionRow, Store } from "../store/store.js";
@@ -29,7 +30,9 @@ export class AppService {
     private readonly engine: Engine,
     private readonly provider: WorkerProvider,
     private readonly schedules: Schedules,
-  ) {}
+  ) {
+    engine.setFunctionResolver((id) => this.reviveInstance(id));
+  }
 
   /** Registers the functions of every live app (server start). */
   restore(): void {
@@ -52,20 +55,36 @@ export class AppService {
     });
     // Schedules are live only for deployed apps.
     if (app.mode === "deployed") this.schedules.sync({ functionId: f.id, appName: app.name, spec });
-    if (spec.cls) for (const row of this.store.classInstances(f.id)) this.registerInstance(f.id, row);
+    // A redeploy moves the class's live instances to the new version.
+    if (spec.cls) {
+      for (const fn of [...this.engine.functions.values()]) {
+        if (fn.baseId !== f.id) continue;
+        const row = this.store.getClassInstance(fn.id);
+        if (row) this.registerInstance(f.id, row);
+      }
+    }
+  }
+
+  /** A class instance not in memory (let go while idle, or after a restart), by its id. */
+  private reviveInstance(id: string): LiveFunction | undefined {
+    const dot = id.lastIndexOf(".");
+    if (dot <= 0) return undefined;
+    const row = this.store.getClassInstance(id);
+    if (!row || !this.engine.functions.get(row.functionId)?.live) return undefined;
+    return this.registerInstance(row.functionId, row);
   }
 
   /** Gives a class instance its pool, on the class's current version. */
-  private registerInstance(classFunctionId: string, row: ClassInstanceRow): void {
+  private registerInstance(classFunctionId: string, row: ClassInstanceRow): LiveFunction | undefined {
     const base = this.engine.functions.get(classFunctionId);
-    if (!base) return;
+    if (!base) return undefined;
     let spec: FunctionSpec;
     try {
       spec = applyOverrides(base.appName, base.spec, JSON.parse(row.options) as Record<string, unknown>).spec;
     } catch {
-      return; // a redeploy made its overrides invalid: it is re-created on its next bind, if valid
+      return undefined; // a redeploy made its overrides invalid
     }
-    this.engine.registerFunction({
+    return this.engine.registerFunction({
       id: row.id,
       appId: base.appId,
       appName: base.appName,
@@ -102,7 +121,7 @@ export class AppService {
     });
     if (Object.keys(overrides).length === 0 && isDefault(cls.params, full)) return info(base.id);
     const id = instanceId(base.id, full, overrides);
-    if (!this.engine.functions.get(id)?.live) {
+    if (!this.engine.functions.get(id)?.live && !this.reviveInstance(id)) {
       const row: ClassInstanceRow = {
         id,
         functionId: base.id,

@@ -34,6 +34,8 @@ export interface EngineOptions {
   killGraceMs?: number;
   /** Pending spawned calls a function keeps in memory; more wait in the store. @defaultValue 10_000 */
   maxResidentSpawns?: number;
+  /** A class instance idle this long (no calls, no containers) leaves memory. @defaultValue 300_000 */
+  instanceIdleMs?: number;
   log: (msg: string) => void;
 }
 
@@ -41,6 +43,8 @@ export interface EngineOptions {
 const REMOTE_RESULT_TTL_MS = 60 * 60 * 1000;
 /** Delivered `.remote` outcomes remembered for resends after a lost reply. */
 const RECENT_DELIVERED = 10_000;
+/** A class instance with no calls and no containers this long is let go (taken back on its next call). */
+const INSTANCE_IDLE_MS = 5 * 60_000;
 /** How often idle containers are checked and results expired. */
 const TICK_MS = 250;
 
@@ -66,6 +70,7 @@ export class Engine {
   private readonly recentlyDelivered = new Map<string, { callId: string; outcome: CallOutcome }>();
   /** Spawned calls waiting in the store beyond each function's resident limit. */
   private readonly pager: SpawnPager;
+  private resolveFunction: ((functionId: string) => LiveFunction | undefined) | undefined;
   private readonly tickTimer: NodeJS.Timeout;
   private lastExpiry = 0;
   private closed = false;
@@ -138,6 +143,8 @@ export class Engine {
       startFailures: 0,
       nextStartAt: 0,
       retryScaleTimer: undefined,
+      activeCalls: 0,
+      idleSince: Date.now(),
       residentSpawns: 0,
       parked: 0,
       pageInScheduled: false,
@@ -241,9 +248,21 @@ export class Engine {
     return { callId: call.id, existing: false };
   }
 
+  /**
+   * Finds functions that are not in memory: a class instance let go while idle is taken back
+   * on its next call (set by the app service, which knows the instances).
+   */
+  setFunctionResolver(resolve: (functionId: string) => LiveFunction | undefined): void {
+    this.resolveFunction = resolve;
+  }
+
+  private lookupFunction(functionId: string): LiveFunction | undefined {
+    return this.functions.get(functionId) ?? this.resolveFunction?.(functionId);
+  }
+
   /** A live function by id, or not_found. */
   private liveFunction(functionId: string): LiveFunction {
-    const fn = this.functions.get(functionId);
+    const fn = this.lookupFunction(functionId);
     if (!fn?.live)
       throw new ApiError(
         "not_found",
@@ -274,11 +293,14 @@ export class Engine {
 
   private track(call: LiveCall): void {
     this.calls.set(call.id, call);
+    call.fn.activeCalls++;
     if (call.idempotencyKey) this.liveKeys.set(call.idempotencyKey, call.id);
   }
 
   private untrack(call: LiveCall): void {
     if (!this.calls.delete(call.id)) return;
+    call.fn.activeCalls--;
+    call.fn.idleSince = Date.now();
     if (call.idempotencyKey) this.liveKeys.delete(call.idempotencyKey);
     if (call.map) {
       const m = call.map;
@@ -351,7 +373,7 @@ export class Engine {
       if (stored.kind === "remote") this.o.store.deleteCall(callId);
       return Promise.resolve(stored.outcome);
     }
-    if (stored.state === "pending" && this.functions.get(stored.functionId)?.live) {
+    if (stored.state === "pending" && this.lookupFunction(stored.functionId)?.live) {
       // Parked: waits in the store until it is paged in and finishes.
       return waitForOutcome(
         (w) => this.pager.addWaiter(callId, w),
@@ -391,7 +413,7 @@ export class Engine {
     if (!call) {
       const stored = this.o.store.getCall(callId);
       if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
-      const fn = this.functions.get(stored.functionId);
+      const fn = this.lookupFunction(stored.functionId);
       if (stored.state === "pending" && fn?.live) {
         // Parked: it never ran. Ends cancelled where it lies.
         const now = Date.now();
@@ -609,6 +631,7 @@ export class Engine {
   private tick(): void {
     const now = Date.now();
     this.fleet.scaleDown(now);
+    this.releaseIdleInstances(now);
     if (now - this.lastExpiry > 60_000) {
       this.lastExpiry = now;
       this.o.store.expireCalls(now);
@@ -650,6 +673,27 @@ export class Engine {
     if (dispatch) this.dispatch(fn);
   }
 
+  /**
+   * Lets go of class instances with nothing to do for a while: an app whose callers use a
+   * parameter set per user must not keep every set in memory. The next call takes it back.
+   */
+  private releaseIdleInstances(now: number): void {
+    for (const fn of this.functions.values()) {
+      if (
+        fn.baseId !== undefined &&
+        fn.activeCalls === 0 &&
+        fn.queue.length === 0 &&
+        fn.containers.size === 0 &&
+        fn.parked === 0 &&
+        now - fn.idleSince >= (this.o.instanceIdleMs ?? INSTANCE_IDLE_MS)
+      ) {
+        if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
+        this.functions.delete(fn.id);
+        this.o.log(`let go of idle class instance ${fn.appName}.${fn.name} (${fn.id}); its next call takes it back`);
+      }
+    }
+  }
+
   /** Re-queues calls that were pending when the server stopped. */
   recover(): number {
     let after = "";
@@ -659,7 +703,7 @@ export class Engine {
       if (page.length === 0) break;
       for (const row of page) {
         after = row.id;
-        const fn = this.functions.get(row.functionId);
+        const fn = this.lookupFunction(row.functionId);
         if (!fn) {
           this.o.store.completeCall(
             row.id,
@@ -722,7 +766,7 @@ export class Engine {
 
   /** Live numbers for `getCurrentStats()`. */
   stats(functionId: string): FunctionStats {
-    const fn = this.functions.get(functionId);
+    const fn = this.lookupFunction(functionId);
     if (!fn) throw new ApiError("not_found", `function ${functionId} is not running`);
     let backlog = 0;
     let active = 0;

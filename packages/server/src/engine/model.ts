@@ -34,6 +34,9 @@ export interface LiveFunction {
   retryScaleTimer: NodeJS.Timeout | undefined;
   /** False once the app stopped or a redeploy dropped the function. */
   live: boolean;
+  /** Live calls of this function, and since when it has had none (idle class instances are let go). */
+  activeCalls: number;
+  idleSince: number;
   /** Pending spawned calls in memory, and those waiting in the store (engine/spawn-pager.ts). */
   residentSpawns: number;
   parked: number;

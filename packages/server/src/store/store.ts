@@ -40,7 +40,7 @@ export interface Store {
   appFunctions(appId: string): FunctionRow[];
   /** Instances (parameter sets, option variants) of a class; inserting a known id is a no-op. */
   insertClassInstance(row: ClassInstanceRow): void;
-  classInstances(functionId: string): ClassInstanceRow[];
+  getClassInstance(id: string): ClassInstanceRow | undefined;
 
   // calls and inputs
   insertCall(row: CallRow, inputs: InputRow[]): void;

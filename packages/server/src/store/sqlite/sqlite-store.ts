@@ -199,11 +199,9 @@ export class SqliteStore implements Store {
   insertClassInstance(row: ClassInstanceRow): void {
     this.write("insertClassInstance", { ...row });
   }
-  classInstances(functionId: string): ClassInstanceRow[] {
-    return this.all<ClassInstanceRow & { params: Buffer }>("classInstances", { functionId }).map((r) => ({
-      ...r,
-      params: new Uint8Array(r.params),
-    }));
+  getClassInstance(id: string): ClassInstanceRow | undefined {
+    const r = this.get<ClassInstanceRow & { params: Buffer }>("getClassInstance", { id });
+    return r ? { ...r, params: new Uint8Array(r.params) } : undefined;
   }
 
   materialize(w: DeferredWrite): void {
