@@ -5,7 +5,6 @@ import type { CallTarget } from "./call-target.js";
 import { type Client, resolveClient } from "./client.js";
 import { currentInputId } from "./context.js";
 import { InvalidError, SkiffError, type UserCodeError } from "./errors.js";
-import { runFlatMap } from "./flat-map.js";
 import { FunctionCall } from "./function-call.js";
 import type { NormalizedFunctionOptions } from "./function-options.js";
 import { runGenerator } from "./generator.js";
@@ -297,13 +296,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   }
 
   private fanOut(argLists: () => ArgSource, opts: MapParams): MapResult<unknown> {
-    const self = this;
-    return new MapResult(async function* () {
-      const b = await self.resolve();
-      // Mapping a generator function is a flat map of its streams.
-      if (b.isGenerator) yield* runFlatMap(b.client, b.target, b.what, argLists(), opts);
-      else yield* runMap(b.client, b.target, b.what, argLists(), opts);
-    });
+    return new MapResult(() => runMap(() => this.resolve(), argLists(), opts));
   }
 
   /** Live numbers: inputs waiting, containers busy, containers started. */

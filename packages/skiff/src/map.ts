@@ -10,6 +10,7 @@ import type { CallTarget } from "./call-target.js";
 import type { Client } from "./client.js";
 import { currentInputId } from "./context.js";
 import { InvalidError, SkiffError, UserCodeError } from "./errors.js";
+import { runFlatMap } from "./flat-map.js";
 import { encodeForWire, toPayload, unwrapResult } from "./payloads.js";
 import { Wakeup } from "./transport/wakeup.js";
 
@@ -136,13 +137,27 @@ export async function* zipArgs(sources: Array<Iterable<unknown> | AsyncIterable<
  * window are outstanding, so a generator of millions of inputs runs in bounded memory; results
  * held for ordering are bounded by the same window. Leaving early cancels the rest.
  */
+/** What a map calls, known once its handle is resolved. */
+export interface FanOutTarget {
+  client: Client;
+  target: CallTarget;
+  /** "app.name" for messages. */
+  what: string;
+  isGenerator: boolean;
+}
+
 export async function* runMap(
-  client: Client,
-  target: CallTarget,
-  what: string,
+  resolve: () => Promise<FanOutTarget>,
   argLists: ArgSource,
   params: MapParams,
 ): AsyncGenerator<unknown> {
+  // Resolved here rather than in a wrapping generator: a `yield*` layer costs promises per item.
+  const { client, target, what, isGenerator } = await resolve();
+  // Mapping a generator function is a flat map of its streams.
+  if (isGenerator) {
+    yield* runFlatMap(client, target, what, argLists, params);
+    return;
+  }
   const ordered = params.orderOutputs ?? true;
   const parentInputId = currentInputId();
   const { callId, window } = await client.request("map.start", {
