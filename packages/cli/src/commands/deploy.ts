@@ -42,9 +42,11 @@ export async function deployCommand(argv: string[]): Promise<number> {
         ]),
       ]),
     );
-    ui.out(
-      `App "${app.name}" is live at version ${res.version}: call it with Function_.fromName("${app.name}", "<function>")`,
-    );
+    const how = [
+      ...(app._functions.length ? [`Function_.fromName("${app.name}", "<function>")`] : []),
+      ...(app._classes.length ? [`Cls.fromName("${app.name}", "<Class>")`] : []),
+    ].join(" or ");
+    ui.out(`App "${app.name}" is live at version ${res.version}: call it with ${how}`);
     return 0;
   } finally {
     await conn.close();
