@@ -10,6 +10,8 @@ export interface LocalServerOptions {
   port?: number;
   dataDir: string;
   resultRetentionMs?: number;
+  maxResidentSpawns?: number;
+  instanceIdleMs?: number;
   sandbox?: SandboxChoice;
   warmPool?: number;
   webWaitMs?: number;
@@ -25,6 +27,8 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     ...(o.port !== undefined ? { port: o.port } : {}),
     dataDir: o.dataDir,
     ...(o.resultRetentionMs !== undefined ? { resultRetentionMs: o.resultRetentionMs } : {}),
+    ...(o.maxResidentSpawns !== undefined ? { maxResidentSpawns: o.maxResidentSpawns } : {}),
+    ...(o.instanceIdleMs !== undefined ? { instanceIdleMs: o.instanceIdleMs } : {}),
     ...(o.log ? { log: o.log } : {}),
     ...(o.webWaitMs !== undefined ? { webWaitMs: o.webWaitMs } : {}),
     ...(o.webMaxBodyBytes !== undefined ? { webMaxBodyBytes: o.webMaxBodyBytes } : {}),

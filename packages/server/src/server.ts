@@ -35,6 +35,10 @@ export interface ServerOptions {
   webWaitMs?: number;
   /** Largest web request body (413 past it). @defaultValue 64 MiB */
   webMaxBodyBytes?: number;
+  /** Pending spawned calls a function keeps in memory; more wait in the store. @defaultValue 10_000 */
+  maxResidentSpawns?: number;
+  /** A class instance idle this long (no calls, no containers) leaves memory. @defaultValue 300_000 */
+  instanceIdleMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -129,6 +133,8 @@ export class SkiffServer {
       controlSocket,
       resultRetentionMs: opts.resultRetentionMs ?? 7 * 24 * 3600 * 1000,
       ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
+      ...(opts.maxResidentSpawns !== undefined ? { maxResidentSpawns: opts.maxResidentSpawns } : {}),
+      ...(opts.instanceIdleMs !== undefined ? { instanceIdleMs: opts.instanceIdleMs } : {}),
       log,
     });
     const schedules = new Schedules(

@@ -1,3 +1,5 @@
 /** Internals shared with the container runtime and the CLI; not part of the public API. */
+
+export { type ClassDef, classSpec } from "./class-def.js";
 export { Connection, type ConnectionOptions, type RequestOptions } from "./transport/connection.js";
 export { _deliverWebBody, _setWebBodyPullSender, _webSpecOf } from "./web/index.js";

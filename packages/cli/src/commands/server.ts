@@ -10,11 +10,16 @@ import { ui } from "../output.js";
 export const SERVER_HELP = `Usage: skiff server [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.skiff/data]
                     [--result-retention-ms N] [--sandbox auto|bubblewrap|none] [--warm-pool 2]
                     [--web-wait-ms 150000] [--web-max-body-bytes 67108864]
+                    [--max-resident-spawns 10000] [--instance-idle-ms 300000]
 
 Runs the control plane with the embedded store (SQLite) and local containers. The first
 start creates an admin token, prints it once, and writes a profile for this server into
 ~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet. --warm-pool keeps that many
 container processes started ahead of need, so a scale-up only loads the app.
+--max-resident-spawns bounds the pending .spawn calls each function holds in memory; more
+wait in the store and are taken in, oldest first, as earlier ones finish. A class instance
+(one parameter set) with no calls and no containers for --instance-idle-ms leaves memory;
+its next call takes it back.
 
 Web endpoints are served on the same port (docs/web.md): a request waits --web-wait-ms for
 its response head, then is answered 303 to a result URL; bodies over --web-max-body-bytes
@@ -40,6 +45,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
       "warm-pool": { type: "string" },
       "web-wait-ms": { type: "string" },
       "web-max-body-bytes": { type: "string" },
+      "max-resident-spawns": { type: "string" },
+      "instance-idle-ms": { type: "string" },
     },
     strict: true,
   });
@@ -48,6 +55,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const warmPool = int("warm-pool", values["warm-pool"], 0, 64);
   const webWaitMs = int("web-wait-ms", values["web-wait-ms"], 1, 24 * 3600 * 1000);
   const webMaxBodyBytes = int("web-max-body-bytes", values["web-max-body-bytes"], 0, 2 ** 40);
+  const maxResidentSpawns = int("max-resident-spawns", values["max-resident-spawns"], 1, 10_000_000);
+  const instanceIdleMs = int("instance-idle-ms", values["instance-idle-ms"], 0, 7 * 24 * 3600 * 1000);
   const sandbox = values.sandbox;
   if (sandbox !== "auto" && sandbox !== "bubblewrap" && sandbox !== "none")
     throw new UsageError("--sandbox must be auto, bubblewrap or none");
@@ -58,6 +67,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
     port,
     dataDir,
     ...(retention !== undefined ? { resultRetentionMs: retention } : {}),
+    ...(maxResidentSpawns !== undefined ? { maxResidentSpawns } : {}),
+    ...(instanceIdleMs !== undefined ? { instanceIdleMs } : {}),
     sandbox,
     ...(warmPool !== undefined ? { warmPool } : {}),
     ...(webWaitMs !== undefined ? { webWaitMs } : {}),

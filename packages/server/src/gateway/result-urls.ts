@@ -85,6 +85,7 @@ export class ResultUrls {
         kind: "spawn",
         idempotencyKey: null,
         parentInputId: null,
+        method: null,
         createdAt: now,
       },
       [],
