@@ -57,11 +57,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     log: (m) => ui.info(ui.dim(`[server] ${m}`)),
   });
   let appId: string | undefined;
+  let lastLogAt = 0;
   try {
     const res = await publishApp(conn.client, app, bundle, "ephemeral", conn.environment);
     appId = res.appId;
     printWebUrls(conn.client.serverUrl, res.functions);
     conn.client._connection.on("log", ({ entry }: { entry: LogEntry }) => {
+      lastLogAt = Date.now();
       (entry.stream === "stderr" ? process.stderr : process.stdout).write(entry.text);
     });
     await conn.client.request("app.logs", {
@@ -82,7 +84,20 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   } finally {
     if (appId) await conn.client.request("app.stop", { appId, environment: conn.environment }).catch(() => {});
+    // `@exit` hooks run as the containers stop, after that reply: their output is still on its
+    // way. Wait for the logs to go quiet (bounded) so it is shown, only for apps that have them.
+    if (appId && app._classes.some((c) => c.members.exit.length > 0)) await logsQuiet(() => lastLogAt, 400, 3000);
     await conn.close();
+  }
+}
+
+/** Resolves once no log line came for `quietMs` (and at least `quietMs` passed), or after `maxMs`. */
+async function logsQuiet(lastAt: () => number, quietMs: number, maxMs: number): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    const now = Date.now();
+    if (now - start >= maxMs || now - Math.max(lastAt(), start) >= quietMs) return;
+    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
