@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SkiffServer } from "@skiff/server";
-import { LocalProvider, type SandboxChoice } from "@skiff/worker";
+import { type LimitsChoice, LocalProvider, type SandboxChoice } from "@skiff/worker";
 import { configPath } from "skiff";
 
 export interface LocalServerOptions {
@@ -12,6 +12,7 @@ export interface LocalServerOptions {
   resultRetentionMs?: number;
   sandbox?: SandboxChoice;
   warmPool?: number;
+  limits?: LimitsChoice;
   log?: (msg: string) => void;
 }
 
@@ -28,6 +29,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
       new LocalProvider({
         controlSocket,
         sandbox: o.sandbox ?? "auto",
+        limits: o.limits ?? "auto",
         ...(o.warmPool !== undefined ? { warmPool: o.warmPool } : {}),
         // Containers must not see the server's state or the tokens in the config file.
         hide: [o.dataDir, cfg],

@@ -9,11 +9,14 @@ import { ui } from "../output.js";
 
 export const SERVER_HELP = `Usage: skiff server [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.skiff/data]
                     [--result-retention-ms N] [--sandbox auto|bubblewrap|none] [--warm-pool 2]
+                    [--limits auto|none]
 
 Runs the control plane with the embedded store (SQLite) and local containers. The first
 start creates an admin token, prints it once, and writes a profile for this server into
 ~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet. --warm-pool keeps that many
-container processes started ahead of need, so a scale-up only loads the app.`;
+container processes started ahead of need, so a scale-up only loads the app. --limits auto caps
+each container's memory and process count with cgroups where this host allows it
+(docs/security.md); none turns that off.`;
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -33,6 +36,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
       "result-retention-ms": { type: "string" },
       sandbox: { type: "string", default: "auto" },
       "warm-pool": { type: "string" },
+      limits: { type: "string", default: "auto" },
     },
     strict: true,
   });
@@ -42,6 +46,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const sandbox = values.sandbox;
   if (sandbox !== "auto" && sandbox !== "bubblewrap" && sandbox !== "none")
     throw new UsageError("--sandbox must be auto, bubblewrap or none");
+  const limits = values.limits;
+  if (limits !== "auto" && limits !== "none") throw new UsageError("--limits must be auto or none");
   const dataDir = values["data-dir"] ?? join(process.env.HOME || homedir(), ".skiff", "data");
 
   const server = await startLocalServer({
@@ -50,6 +56,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     dataDir,
     ...(retention !== undefined ? { resultRetentionMs: retention } : {}),
     sandbox,
+    limits,
     ...(warmPool !== undefined ? { warmPool } : {}),
     log: (m) => ui.info(`[skiff server] ${m}`),
   });
