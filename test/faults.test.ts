@@ -2,7 +2,7 @@
 // result retention.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Function_, FunctionCall, InitError, OutputExpiredError } from "skiff";
+import { Function_, FunctionCall, InitError, OutputExpiredError, SkiffError } from "skiff";
 import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
 import { containerPids, freePort, killPids } from "./helpers/procs.js";
 
@@ -156,35 +156,37 @@ describe("start failures", () => {
 });
 
 describe("control-plane restart", () => {
-  it("completes every spawned call after kill -9 and restart on the same data dir", async () => {
+  it("completes 10k spawned calls (some running) after kill -9 and restart on the same data dir", async (t) => {
     const port = await freePort();
     let server = await startServer({ args: ["--port", String(port)] });
     const home = server.home;
     try {
       assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
-      const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", {
+      const steady = await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "steady", {
         client: server.client(),
       });
-      const calls = await Promise.all(Array.from({ length: 6 }, () => sleeper.spawn(700)));
-      await new Promise((r) => setTimeout(r, 200)); // some are running now
+      const N = 10_000;
+      const ids: string[] = [];
+      for (let i = 0; i < N; i += 1000) {
+        const chunk = await Promise.all(Array.from({ length: 1000 }, (_, j) => steady.spawn(i + j)));
+        ids.push(...chunk.map((c) => c.objectId));
+      }
+      // Some are running now, most are still queued.
+      await waitFor(async () => (await steady.getCurrentStats()).numActiveRunners > 0, "some calls to run");
       await server.kill();
-      server = await startServer({
-        args: ["--port", String(port)],
-        home,
-        dataDir: server.dataDir,
-        token: server,
-      });
-      assert.match(server.output(), /recovered 6 pending call\(s\)/);
+      server = await startServer({ args: ["--port", String(port)], home, dataDir: server.dataDir, token: server });
+      const recovered = Number(/recovered (\d+) pending call\(s\)/.exec(server.output())?.[1]);
+      t.diagnostic(`${recovered} of ${N} calls were still pending at the kill`);
+      assert.ok(recovered > 0 && recovered <= N, `recovered ${recovered}`);
       const client = server.client();
-      const results = await Promise.all(calls.map((c) => FunctionCall.fromId<number>(c.objectId, { client }).get()));
-      assert.equal(results.length, 6);
-      for (const r of results) assert.equal(typeof r, "number");
+      const results = await Promise.all(ids.map((id) => FunctionCall.fromId<number>(id, { client }).get()));
+      for (let i = 0; i < N; i++) assert.equal(results[i], i * 2, `call ${i} (${ids[i]})`);
     } finally {
       await server.stop();
     }
   });
 
-  it("a caller blocked in remote() across the restart gets its result", async () => {
+  it("a caller blocked in remote() gets its result, and a map being iterated ends with a clear error, across a restart", async (t) => {
     const port = await freePort();
     let server = await startServer({ args: ["--port", String(port)] });
     const home = server.home;
@@ -192,8 +194,20 @@ describe("control-plane restart", () => {
       assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
       const client = server.client();
       const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", { client });
+      const steady = await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "steady", {
+        client,
+      });
       const pending = sleeper.remote(800);
-      await new Promise((r) => setTimeout(r, 300));
+      // A map whose caller keeps iterating across the restart.
+      let got = 0;
+      const mapped = (async () => {
+        for await (const y of steady.map(Array.from({ length: 5000 }, (_, i) => i))) {
+          assert.equal(y, got * 2);
+          got++;
+        }
+        return "completed";
+      })().catch((e: unknown) => e);
+      await waitFor(async () => got > 50, "the map to yield");
       await server.proc.kill("SIGKILL");
       await new Promise((r) => server.proc.once("exit", r));
       server = await startServer({
@@ -203,6 +217,14 @@ describe("control-plane restart", () => {
         token: server,
       });
       assert.equal(typeof (await pending), "number");
+      // Results or a clear error, never a hang: it settles well within the reconnect window.
+      const end = await Promise.race([mapped, new Promise((r) => setTimeout(() => r("hung"), 30_000))]);
+      assert.notEqual(end, "hung", "the map neither finished nor failed within 30 s of the restart");
+      t.diagnostic(`the map ${end === "completed" ? "completed" : `failed after ${got} results: ${String(end)}`}`);
+      if (end !== "completed") {
+        assert.ok(end instanceof SkiffError, String(end));
+        assert.match(end.message, /connection to the server was lost during the map/);
+      }
       client.close();
     } finally {
       await server.stop();
