@@ -46,15 +46,20 @@ describe("faults and scaling", () => {
   });
 });
 
+// SKIFF_KILL_MAP_N and SKIFF_RESTART_SPAWNS make these longer (npm run chaos).
+const KILL_MAP_N = Number(process.env.SKIFF_KILL_MAP_N) || 10_000;
+const RESTART_SPAWNS = Number(process.env.SKIFF_RESTART_SPAWNS) || 10_000;
+
 describe("container faults during a map", () => {
-  it("completes a 10k-input map with a container killed every 250 ms, each output exactly once", async () => {
+  it(`completes a ${KILL_MAP_N}-input map with a container killed every 250 ms, each output exactly once`, async (t) => {
     const server = await startServer();
     try {
       assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
       const steady = await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "steady", {
         client: server.client(),
       });
-      const N = 10_000;
+      const N = KILL_MAP_N;
+      const started = performance.now();
       let kills = 0;
       let running = true;
       const killer = (async () => {
@@ -79,6 +84,11 @@ describe("container faults during a map", () => {
       }
       running = false;
       await killer;
+      const secs = (performance.now() - started) / 1000;
+      const requeued = [...server.output().matchAll(/re-queueing (\d+) input/g)].reduce((a, m) => a + Number(m[1]), 0);
+      t.diagnostic(
+        `${N} inputs in ${secs.toFixed(1)} s with ${kills} container kills; ${requeued} inputs re-run after a kill; each output seen once`,
+      );
       assert.equal(n, N);
       assert.ok(
         seen.every((v) => v === 1),
@@ -156,7 +166,7 @@ describe("start failures", () => {
 });
 
 describe("control-plane restart", () => {
-  it("completes 10k spawned calls (some running) after kill -9 and restart on the same data dir", async (t) => {
+  it(`completes ${RESTART_SPAWNS} spawned calls (some running) after kill -9 and restart on the same data dir`, async (t) => {
     const port = await freePort();
     let server = await startServer({ args: ["--port", String(port)] });
     const home = server.home;
@@ -165,10 +175,10 @@ describe("control-plane restart", () => {
       const steady = await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "steady", {
         client: server.client(),
       });
-      const N = 10_000;
+      const N = RESTART_SPAWNS;
       const ids: string[] = [];
       for (let i = 0; i < N; i += 1000) {
-        const chunk = await Promise.all(Array.from({ length: 1000 }, (_, j) => steady.spawn(i + j)));
+        const chunk = await Promise.all(Array.from({ length: Math.min(1000, N - i) }, (_, j) => steady.spawn(i + j)));
         ids.push(...chunk.map((c) => c.objectId));
       }
       // Some are running now, most are still queued.
@@ -179,8 +189,10 @@ describe("control-plane restart", () => {
       t.diagnostic(`${recovered} of ${N} calls were still pending at the kill`);
       assert.ok(recovered > 0 && recovered <= N, `recovered ${recovered}`);
       const client = server.client();
+      const t0 = performance.now();
       const results = await Promise.all(ids.map((id) => FunctionCall.fromId<number>(id, { client }).get()));
       for (let i = 0; i < N; i++) assert.equal(results[i], i * 2, `call ${i} (${ids[i]})`);
+      t.diagnostic(`all ${N} answered ${((performance.now() - t0) / 1000).toFixed(1)} s after the restart`);
     } finally {
       await server.stop();
     }

@@ -181,8 +181,10 @@ describe("wire protocol hardening", () => {
     ];
     const warmUp = 300;
     let baseline = 0;
+    let middle = 0;
     for (let c = 0; c < CONNECTIONS + warmUp; c++) {
       if (c === warmUp) baseline = rssKiB(server.proc.pid!);
+      if (c === warmUp + Math.floor(CONNECTIONS / 2)) middle = rssKiB(server.proc.pid!);
       const ws = await open(server.url);
       const gone = closed(ws);
       ws.send(hello());
@@ -201,9 +203,11 @@ describe("wire protocol hardening", () => {
       ws.terminate();
     }
     assert.equal(server.proc.exitCode, null, "the server is still running");
-    const grown = (rssKiB(server.proc.pid!) - baseline) / 1024;
+    const end = rssKiB(server.proc.pid!);
+    const grown = (end - baseline) / 1024;
+    const mib = (k: number) => `${Math.round(k / 1024)} MiB`;
     t.diagnostic(
-      `server RSS ${Math.round(baseline / 1024)} MiB after ${warmUp} warm-up connections, ${grown.toFixed(1)} MiB more after ${CONNECTIONS} more`,
+      `server RSS ${mib(baseline)} after ${warmUp} warm-up connections, ${mib(middle)} after ${CONNECTIONS / 2} more, ${mib(end)} after ${CONNECTIONS}`,
     );
     assert.ok(grown < 64, `the server grew by ${grown.toFixed(1)} MiB over ${CONNECTIONS} fuzzed connections`);
     const internal = server
