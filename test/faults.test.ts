@@ -2,11 +2,14 @@
 // result retention.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Function_, FunctionCall, InitError, OutputExpiredError, SkiffError } from "skiff";
+import { Function_, FunctionCall, FunctionTimeoutError, InitError, OutputExpiredError, SkiffError } from "skiff";
 import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
 import { containerPids, freePort, killPids } from "./helpers/procs.js";
 
 type Sleeper = Function_<(ms: number) => Promise<number>>;
+
+const fn = (server: ServerProcess, name: string) =>
+  Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", name, { client: server.client() });
 
 describe("faults and scaling", () => {
   let server: ServerProcess;
@@ -27,6 +30,38 @@ describe("faults and scaling", () => {
     const tag = await pending;
     assert.equal(typeof tag, "number");
     assert.match(server.output(), /is gone \(killed by SIGKILL.*re-queueing 1 input/);
+  });
+
+  it("stops a busy loop and a promise that never settles at timeoutMs, replacing the container; later inputs complete", async () => {
+    type Out = { x: number; tag: number };
+    const runaway = await Function_.lookup<Function_<(x: number) => Promise<Out>>>("core-app", "runaway", {
+      client: server.client(),
+    });
+    const first = (await runaway.remote(9)).tag; // the container the map will start on
+    const out = await runaway.map([0, 1, 2, 3, 4, 5], { returnExceptions: true }).toArray();
+    // 0 and 1 run away. 2 and 3 shared the event loop that 0 froze for their whole timeoutMs: they
+    // time out with it (documented). 4 and 5 waited in the queue and run on a new container.
+    for (const i of [0, 1, 2, 3]) assert.ok(out[i] instanceof FunctionTimeoutError, `input ${i}: ${String(out[i])}`);
+    const later = out.slice(4) as Out[];
+    assert.deepEqual(
+      later.map((r) => r.x),
+      [4, 5],
+    );
+    for (const r of later) assert.notEqual(r.tag, first, "the frozen container was replaced");
+    assert.equal(await fn(server, "square").remote(6), 36, "other functions were unaffected");
+  });
+
+  it("on worker threads, a sync infinite loop times out alone: the input beside it completes", async () => {
+    type Out = { x: number; tag: number };
+    const runaway = await Function_.lookup<Function_<(x: number) => Promise<Out>>>("core-app", "runawaySync", {
+      client: server.client(),
+    });
+    const out = await runaway.map([0, 1, 2, 3], { returnExceptions: true }).toArray();
+    assert.ok(out[0] instanceof FunctionTimeoutError, String(out[0]));
+    assert.deepEqual(
+      out.slice(1).map((r) => (r as Out).x),
+      [1, 2, 3],
+    );
   });
 
   it("scales from zero up to maxContainers on backlog, then back down when idle", async () => {
