@@ -69,11 +69,12 @@ describe("wire protocol hardening", () => {
     await stillServing();
   });
 
-  it("closes on a text frame, a non-array frame, and a first message that is not hello", async () => {
+  it("closes on a text frame, a non-array frame, a truncated frame, and a first message that is not hello", async () => {
     for (const bad of [
       () => "hello",
       () => encode({ t: "hello" }),
       () => encodeFrame([{ t: "app.list", id: 1, p: {} } as never]),
+      () => hello().slice(0, 17), // cut off in the middle of the hello
     ]) {
       const ws = await open(server.url);
       const c = closed(ws);
