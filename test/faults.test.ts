@@ -108,10 +108,17 @@ describe("container faults during a map", () => {
       })();
       const seen = new Uint8Array(N);
       let n = 0;
-      for await (const y of steady.map(
-        Array.from({ length: N }, (_, i) => i),
-        { orderOutputs: false },
-      )) {
+      // Inputs are released in 25 parts, each after one more kill: however fast this machine
+      // runs the map, at least 24 kills land while inputs are in flight.
+      const parts = 25;
+      async function* inputs() {
+        for (let i = 0; i < N; i++) {
+          const part = Math.floor((i * parts) / N);
+          while (kills < part) await new Promise((r) => setTimeout(r, 20));
+          yield i;
+        }
+      }
+      for await (const y of steady.map(inputs(), { orderOutputs: false })) {
         const x = y / 2;
         assert.equal(seen[x], 0, `input ${x} came back twice`);
         seen[x] = 1;
