@@ -242,9 +242,20 @@ function tryV2(root: string, own: string): Limiter | string {
     return "cgroup v2 without the memory and pids controllers here";
   try {
     const sub = has(here, "cgroup.subtree_control");
-    // Fails (EBUSY) when our own cgroup holds processes and is not the root: not delegated.
-    if (!sub.includes("memory") || !sub.includes("pids"))
+    if (!sub.includes("memory") || !sub.includes("pids")) {
+      // A cgroup that holds processes (other than the root) cannot enable controllers for
+      // children. Where the server is alone in its cgroup (a systemd service with
+      // Delegate=yes), it moves itself into a leaf first; beside other processes it gives up.
+      const procs = has(here, "cgroup.procs").filter(Boolean);
+      if (own !== "/" && procs.length > 0) {
+        if (procs.some((p) => p !== String(process.pid)))
+          return `cgroup v2 at ${here} holds other processes, so it cannot delegate controllers to the server`;
+        const leaf = join(here, "skiff-server");
+        mkdirSync(leaf, { recursive: true });
+        writeFileSync(join(leaf, "cgroup.procs"), String(process.pid));
+      }
       writeFileSync(join(here, "cgroup.subtree_control"), "+memory +pids");
+    }
     sweepStale(here);
     const parent = join(here, `skiff-${process.pid}`);
     mkdirSync(parent, { recursive: true });
