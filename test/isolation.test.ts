@@ -204,5 +204,20 @@ for (const mode of ["auto", "none"]) {
       assert.match(logs.stdout + logs.stderr, /went over its memory limit \(384 MiB\)/);
       assert.equal(server.proc.exitCode, null);
     });
+
+    it("leaves no cgroup behind when the server stops", async (t) => {
+      if (!limited) {
+        t.skip(`NOT CHECKED: no cgroup limits here (${why()})`);
+        return;
+      }
+      const m =
+        /container limits: cgroup v1 \(memory under (\S+), pids under (\S+)\)|cgroup v2 \(memory, pids under (\S+)\)/.exec(
+          server.output(),
+        );
+      const dirs = [m?.[1], m?.[2], m?.[3]].filter((d): d is string => !!d);
+      assert.ok(dirs.length > 0 && dirs.every((d) => existsSync(d)), `cgroup dirs ${dirs}`);
+      await server.stop();
+      for (const d of dirs) assert.equal(existsSync(d), false, `${d} is still there`);
+    });
   });
 }
