@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Function_ } from "skiff";
@@ -46,11 +47,28 @@ describe("container isolation (bubblewrap)", () => {
   });
 
   it("cannot write to the host's other writable places either", async () => {
+    // Read-only where shown (EROFS), absent where not (ENOENT): either way, nothing written.
     for (const p of ["/var/tmp/skiff-was-here", "/root/skiff-was-here", join(server.home, "skiff-was-here")])
-      assert.equal(await write.remote(p), "error: EROFS", p);
+      assert.match(await write.remote(p), /^error: (EROFS|ENOENT)$/, p);
+    assert.equal(existsSync("/var/tmp/skiff-was-here"), false);
     // /dev and /run are the sandbox's own (tmpfs): a write there does not reach the host.
     assert.equal(await write.remote("/dev/shm/skiff-was-here"), "written");
     assert.equal(existsSync("/dev/shm/skiff-was-here"), false);
+  });
+
+  it("sees only the host's system directories and its own project, not the rest of the host", async () => {
+    // A file elsewhere on the host (another project, a home directory, /var): not there.
+    const elsewhere = mkdtempSync("/var/tmp/skiff-host-");
+    try {
+      writeFileSync(join(elsewhere, "private"), "host-only");
+      assert.equal(await read.remote(join(elsewhere, "private")), "error: ENOENT");
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+    assert.match(String(await read.remote(join(homedir(), ".bashrc"))), /^error: (ENOENT|EACCES)$/);
+    // Password hashes read as empty even where /etc is shown; /etc/passwd is there (for Node).
+    assert.equal(await read.remote("/etc/shadow"), existsSync("/etc/shadow") ? 0 : "error: ENOENT");
+    assert.equal(typeof (await read.remote("/etc/passwd")), "number");
   });
 
   it("cannot read another app's bundle or secrets, even while that app's container runs", async () => {

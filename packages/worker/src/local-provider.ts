@@ -34,29 +34,31 @@ export interface LocalProviderOptions {
 
 const RUNTIME_ENTRY = fileURLToPath(new URL("./runtime/main.js", import.meta.url));
 
-/** Directories the sandbox hides with its own, private copies. */
-const REPLACED = ["/tmp", "/run"];
+/** System directories the sandbox shows anyway (see bubblewrap.ts). */
+const SHOWN = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"];
 
 /**
- * What the runtime needs to load (Node, this package, the SDK and their node_modules) where it
- * lies under a directory the sandbox replaces, e.g. a project checked out under /tmp.
+ * What the runtime needs to load that the sandbox does not show by itself: Node (when it is not
+ * under /usr), and the project Skiff runs from (this package, the SDK and their node_modules),
+ * wherever they lie (a home directory, /opt, a checkout under /tmp).
  */
 function runtimePaths(): string[] {
   const require = createRequire(RUNTIME_ENTRY);
+  const node = realpathSync(process.execPath);
   const files = [
-    realpathSync(process.execPath),
     realpathSync(RUNTIME_ENTRY),
     realpathSync(require.resolve("skiff")),
     realpathSync(require.resolve("ws")),
   ];
   const roots = new Set<string>();
+  // Node's install prefix (…/bin/node -> …), for its own lib and include folders.
+  if (!SHOWN.some((r) => node.startsWith(`${r}/`))) roots.add(dirname(dirname(node)));
   for (const f of files) {
-    const top = REPLACED.find((r) => f.startsWith(`${r}/`));
-    if (!top) continue;
+    if (SHOWN.some((r) => f.startsWith(`${r}/`))) continue;
     // The project root: the part before the first node_modules, else the package's parent folders.
     const nm = f.indexOf("/node_modules/");
     const root = nm > 0 ? f.slice(0, nm) : dirname(dirname(dirname(dirname(f))));
-    roots.add(root.length > top.length ? root : dirname(f));
+    roots.add(root.split("/").length > 2 ? root : dirname(f));
   }
   // Keep only outermost paths.
   return [...roots].filter((r) => ![...roots].some((o) => o !== r && r.startsWith(`${o}/`)));
