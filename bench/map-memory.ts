@@ -1,6 +1,7 @@
 // A map over a 10-million-element async generator: completes in bounded memory. Reports the
-// peak RSS of the server, the client and the largest container, beside the idle server's.
-import { Function_ } from "skiff";
+// peak RSS of the server, the client (a plain Node process) and the largest container, beside
+// the idle server's.
+import { execFileSync } from "node:child_process";
 import { descendants, peakRssMiB } from "./lib/proc-mem.js";
 import { runCli, startSkiffServer } from "./lib/skiff-server.js";
 
@@ -15,23 +16,25 @@ const sampler = setInterval(() => {
 try {
   const d = await runCli(["deploy", "bench/apps/map.ts"], server.env);
   if (d.code !== 0) throw new Error(d.out);
-  const sq = await Function_.lookup<Function_<(x: number) => Promise<number>>>("bench-map", "square", {
-    client: server.client,
-  });
-  async function* inputs() {
-    for (let i = 0; i < N; i++) yield i;
-  }
-  const t = performance.now();
-  let n = 0;
-  let sum = 0;
-  for await (const y of sq.map(inputs(), { orderOutputs: false })) {
-    n++;
-    sum += y > 0 ? 1 : 0;
-  }
-  const secs = (performance.now() - t) / 1000;
+  // The client is a plain Node process: its peak RSS is the SDK's, without a TypeScript loader.
+  const out = execFileSync(
+    process.execPath,
+    [new URL("./lib/map-memory-client.mjs", import.meta.url).pathname, String(N)],
+    {
+      env: server.env,
+      encoding: "utf8",
+      maxBuffer: 1 << 20,
+    },
+  );
+  const r = JSON.parse(out.trim().split("\n").pop()!) as {
+    n: number;
+    positive: number;
+    secs: number;
+    maxRssMiB: number;
+  };
+  const [n, secs, sum, clientPeak] = [r.n, r.secs, r.positive, r.maxRssMiB];
   for (const p of descendants(serverPid)) containerPeak = Math.max(containerPeak, peakRssMiB(p));
   const serverPeak = peakRssMiB(serverPid);
-  const clientPeak = process.resourceUsage().maxRSS / 1024;
   console.log(
     `map-memory: ${n} inputs from an async generator in ${secs.toFixed(0)} s (${Math.round(n / secs)} inputs/s), ${sum + 1} results`,
   );

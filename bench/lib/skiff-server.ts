@@ -21,10 +21,26 @@ export async function startSkiffServer(): Promise<BenchServer> {
   const home = mkdtempSync(join(tmpdir(), "skiff-bench-"));
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, SKIFF_CONFIG_PATH: join(home, "skiff.toml") };
   for (const k of ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET", "SKIFF_PROFILE"]) delete env[k];
-  const proc = spawn(process.execPath, [BIN, "server", "--port", "0", "--data-dir", join(home, "data")], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  // Extra node flags for the server process only (profiling: SKIFF_SERVER_NODE_ARGS=--cpu-prof).
+  const nodeArgs = (process.env.SKIFF_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const proc = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      BIN,
+      "server",
+      "--sandbox",
+      process.env.BENCH_SANDBOX ?? "auto",
+      "--port",
+      "0",
+      "--data-dir",
+      join(home, "data"),
+    ],
+    {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));

@@ -10,6 +10,8 @@ export interface LocalServerOptions {
   port?: number;
   dataDir: string;
   resultRetentionMs?: number;
+  maxResidentSpawns?: number;
+  instanceIdleMs?: number;
   sandbox?: SandboxChoice;
   warmPool?: number;
   limits?: LimitsChoice;
@@ -24,6 +26,8 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     ...(o.port !== undefined ? { port: o.port } : {}),
     dataDir: o.dataDir,
     ...(o.resultRetentionMs !== undefined ? { resultRetentionMs: o.resultRetentionMs } : {}),
+    ...(o.maxResidentSpawns !== undefined ? { maxResidentSpawns: o.maxResidentSpawns } : {}),
+    ...(o.instanceIdleMs !== undefined ? { instanceIdleMs: o.instanceIdleMs } : {}),
     ...(o.log ? { log: o.log } : {}),
     provider: (controlSocket) =>
       new LocalProvider({

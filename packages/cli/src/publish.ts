@@ -1,3 +1,4 @@
+import type { FunctionInfo } from "@skiff/protocol";
 import type { App, Client } from "skiff";
 import type { Bundle } from "./bundle.js";
 
@@ -8,7 +9,7 @@ export async function publishApp(
   bundle: Bundle,
   mode: "ephemeral" | "deployed",
   environment: string,
-): Promise<{ appId: string; version: number; functions: { name: string; functionId: string }[] }> {
+): Promise<{ appId: string; version: number; functions: FunctionInfo[] }> {
   const { blobId } = await client.request("blob.put", { data: bundle.code }, { retryable: true });
   const res = await client.request("app.publish", {
     name: app.name,

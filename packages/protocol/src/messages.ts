@@ -42,7 +42,56 @@ export interface FunctionSpec {
   name: string;
   isGenerator: boolean;
   options: FunctionOptionsWire;
+  /** Set for a class (`@app.cls`): the function is the class, its inputs name a method. */
+  cls?: ClassSpec;
 }
+
+/** A value of a class parameter (api.md §3). */
+export type ParamValue = string | number | boolean | bigint;
+
+export interface ParamSpec {
+  name: string;
+  /** From the field's default; "any" when the field has none (the parameter is then required). */
+  type: "string" | "number" | "boolean" | "bigint" | "any";
+  /** The default (a bigint's as a decimal string, since specs are stored as JSON). */
+  default?: string | number | boolean;
+}
+
+export interface MethodSpec {
+  name: string;
+  isGenerator: boolean;
+}
+
+/** A class's shape, recorded at deploy by constructing it once. */
+export interface ClassSpec {
+  methods: MethodSpec[];
+  params: ParamSpec[];
+}
+
+/**
+ * Options a class variant (`withOptions` / `withConcurrency`) may change; the rest are the
+ * class's own.
+ */
+export type OptionsOverrideWire = Partial<
+  Pick<
+    FunctionOptionsWire,
+    | "timeoutMs"
+    | "retries"
+    | "cpu"
+    | "memoryMiB"
+    | "gpu"
+    | "maxContainers"
+    | "minContainers"
+    | "bufferContainers"
+    | "scaledownWindowMs"
+    | "startupTimeoutMs"
+    | "maxInputs"
+    | "threads"
+    | "env"
+    | "secretNames"
+    | "inlineSecrets"
+  >
+>;
 
 export interface FunctionInfo {
   functionId: string;
@@ -50,6 +99,8 @@ export interface FunctionInfo {
   appName: string;
   name: string;
   isGenerator: boolean;
+  /** Set for a class: its methods and parameters. */
+  cls?: ClassSpec;
 }
 
 /** One input in a call graph (api.md §6), with the calls made while it ran. */
@@ -175,6 +226,15 @@ export interface RequestMap {
   "logs.unsubscribe": [{ subscriptionId: string }, Record<string, never>];
   "function.stats": [{ functionId: string }, FunctionStats];
   "function.lookup": [{ appName: string; name: string; environment: string }, FunctionInfo];
+  /**
+   * An instance of a class: its parameter set (checked against the class's schema, defaults
+   * filled in) and option overrides pick a pool of containers of its own. Same parameters and
+   * options, same pool. Returns the instance's function id, used by calls like any other.
+   */
+  "function.bind": [
+    { functionId: string; params: Record<string, ParamValue>; options?: OptionsOverrideWire },
+    FunctionInfo,
+  ];
   "call.create": [
     {
       functionId: string;
@@ -182,6 +242,8 @@ export interface RequestMap {
       args: Payload;
       idempotencyKey: string;
       parentInputId?: string;
+      /** The method, for a class instance. */
+      method?: string;
       /** Reply only when the call has an outcome (one round trip for `.remote`). */
       await: boolean;
     },
@@ -189,7 +251,7 @@ export interface RequestMap {
   ];
   /** Starts a fan-out call; inputs follow with map.put, results come back as map.outputs events. */
   "map.start": [
-    { functionId: string; idempotencyKey: string; parentInputId?: string },
+    { functionId: string; idempotencyKey: string; parentInputId?: string; method?: string },
     { callId: string /** Most inputs the client may have outstanding (sent, no output yet). */; window: number },
   ];
   "map.put": [{ callId: string; items: MapInputWire[] }, Record<string, never>];
@@ -197,7 +259,7 @@ export interface RequestMap {
   "map.end": [{ callId: string; total: number }, Record<string, never>];
   /** Starts a generator call; its items come back as gen.items events, acknowledged with gen.ack. */
   "gen.start": [
-    { functionId: string; args: Payload; idempotencyKey: string; parentInputId?: string },
+    { functionId: string; args: Payload; idempotencyKey: string; parentInputId?: string; method?: string },
     { callId: string /** Most items in flight (sent, not acknowledged). */; window: number },
   ];
   "call.get": [{ callId: string; timeoutMs?: number }, { outcome: CallOutcome }];
@@ -245,6 +307,8 @@ export interface InputWire {
   attempt: number;
   args: Payload;
   timeoutMs: number;
+  /** The method to run, for a class. */
+  method?: string;
 }
 
 export interface OutputWire {
@@ -274,6 +338,8 @@ export interface EventMap {
     threads?: boolean;
     /** Every function of the app, so calls between them need no lookup. */
     appFunctions: FunctionInfo[];
+    /** For a class instance: its parameters (CBOR of an object), set before `@enter` runs. */
+    params?: Uint8Array;
   };
   /** container -> server: the bundle loaded and the function was found. */
   "container.ready": Record<string, never>;
@@ -287,7 +353,7 @@ export interface EventMap {
   logs: { items: LogWire[] };
   /** server -> container: abort these inputs (their signal fires). */
   cancel: { inputIds: string[]; reason: "cancelled" | "timeout" };
-  /** server -> container: finish what is running, then exit. */
+  /** server -> container: finish what is running, run `@exit` hooks, then exit, all within graceMs. */
   shutdown: { graceMs: number };
   /** container -> server: items a generator yielded, in order. */
   "gen.items": { inputId: string; attempt: number; items: Payload[] };

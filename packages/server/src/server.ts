@@ -30,6 +30,10 @@ export interface ServerOptions {
   resultRetentionMs?: number;
   /** Grace before a container that ignores a cancel/timeout signal is replaced. @defaultValue 2000 */
   killGraceMs?: number;
+  /** Pending spawned calls a function keeps in memory; more wait in the store. @defaultValue 10_000 */
+  maxResidentSpawns?: number;
+  /** A class instance idle this long (no calls, no containers) leaves memory. @defaultValue 300_000 */
+  instanceIdleMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -116,6 +120,8 @@ export class SkiffServer {
       controlSocket,
       resultRetentionMs: opts.resultRetentionMs ?? 7 * 24 * 3600 * 1000,
       ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
+      ...(opts.maxResidentSpawns !== undefined ? { maxResidentSpawns: opts.maxResidentSpawns } : {}),
+      ...(opts.instanceIdleMs !== undefined ? { instanceIdleMs: opts.instanceIdleMs } : {}),
       log,
     });
     const schedules = new Schedules(

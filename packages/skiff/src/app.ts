@@ -1,8 +1,13 @@
 import type { FunctionInfo, FunctionSpec } from "@skiff/protocol";
+import { type ClassDef, classDefOf, classSpec, collectMembers, registerClass } from "./class-def.js";
 import type { Client } from "./client.js";
+import { standardContext } from "./decorators.js";
 import { InvalidError } from "./errors.js";
 import { type AnyFunction, Function_, isGeneratorFunction } from "./function.js";
 import { type FunctionParams, normalizeFunctionOptions } from "./function-options.js";
+
+/** Options of `@app.cls(options)`: a function's options, less the schedule (a class has no entry point). */
+export type ClsParams = Omit<FunctionParams, "schedule">;
 
 const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
@@ -11,6 +16,8 @@ export class App {
   readonly name: string;
   /** Internal: functions in definition order. */
   readonly _functions: Function_[] = [];
+  /** Internal: classes in definition order. */
+  readonly _classes: ClassDef[] = [];
   /** Internal: the `localEntrypoint`, if any. */
   _entrypoint: (() => unknown) | undefined;
 
@@ -34,6 +41,45 @@ export class App {
     return f;
   }
 
+  /**
+   * Defines a class with lifecycle (api.md §3): `@app.cls(options) export class Model { … }`.
+   * Its name is `options.name`, else the class's name.
+   */
+  cls(options: ClsParams = {}) {
+    return <C extends new () => object>(value: C, context: ClassDecoratorContext<C>): void => {
+      const ctx = standardContext(context, "app.cls()");
+      if (ctx.kind !== "class") throw new InvalidError("@app.cls() goes on a class");
+      const name = options.name ?? (typeof ctx.name === "string" ? ctx.name : value.name);
+      const where = `app "${this.name}" class ${name || "<anonymous>"}`;
+      if ("schedule" in options) throw new InvalidError(`${where}: a class cannot have a schedule`);
+      if (!name || !/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/.test(name))
+        throw new InvalidError(`${where}: a class needs a valid name (letters, digits, "_" and "-", up to 64)`);
+      const members = collectMembers(ctx.metadata);
+      if (members.methods.size === 0)
+        throw new InvalidError(`${where} has no @method() methods: mark the methods callers may call`);
+      for (const n of [...members.enter, ...members.exit])
+        if (members.methods.has(n)) throw new InvalidError(`${where}: ${n} cannot be both a hook and a @method()`);
+      const def: ClassDef = {
+        app: this,
+        ctor: value,
+        name,
+        options: normalizeFunctionOptions(where, options as FunctionParams),
+        members,
+        binding: undefined,
+        spec: undefined,
+      };
+      if (this._classes.some((c) => c.name === name))
+        throw new InvalidError(`app "${this.name}" has two classes named "${name}"`);
+      this._classes.push(def);
+      registerClass(def);
+    };
+  }
+
+  /** Internal: the class called `name`. */
+  _class(name: string): ClassDef | undefined {
+    return this._classes.find((c) => c.name === name);
+  }
+
   /** Runs locally under `skiff run app.ts`; what it calls runs in containers. */
   localEntrypoint(fn: () => unknown): void {
     if (typeof fn !== "function") throw new InvalidError("localEntrypoint: expected a function");
@@ -48,16 +94,28 @@ export class App {
 
   /** Internal: what the control plane stores for each function. */
   _specs(): FunctionSpec[] {
-    return this._functions.map((f) => ({
+    const fns: FunctionSpec[] = this._functions.map((f) => ({
       name: f.name,
       isGenerator: isGeneratorFunction(f._impl),
       options: f._options!.wire,
     }));
+    const classes: FunctionSpec[] = this._classes.map((c) => ({
+      name: c.name,
+      isGenerator: false,
+      options: c.options.wire,
+      cls: classSpec(c),
+    }));
+    return [...fns, ...classes];
   }
 
-  /** Internal: connects every function to its server-side copy. */
+  /** Internal: connects every function and class to its server-side copy. */
   _bind(client: Client, infos: FunctionInfo[]): void {
-    for (const info of infos) this._function(info.name)?._bind(client, info);
+    for (const info of infos) {
+      if (info.cls) {
+        const c = this._class(info.name);
+        if (c) c.binding = { client, info };
+      } else this._function(info.name)?._bind(client, info);
+    }
   }
 }
 
@@ -73,6 +131,8 @@ export function resolveApps(exports: Record<string, unknown>): App[] {
   };
   for (const [exportName, value] of Object.entries(exports)) {
     if (value instanceof App) addApp(value);
+    const def = classDefOf(value);
+    if (def) addApp(def.app);
     if (value instanceof Function_ && value._app) {
       addApp(value._app);
       if (!value._maybeName) value._setName(exportName);
@@ -91,6 +151,10 @@ export function resolveApps(exports: Record<string, unknown>): App[] {
       if (seen.has(name) && seen.get(name) !== f)
         throw new InvalidError(`app "${app.name}" has two functions named "${name}"`);
       seen.set(name, f);
+    }
+    for (const c of app._classes) {
+      if (seen.has(c.name))
+        throw new InvalidError(`app "${app.name}" has a class and a function both named "${c.name}"`);
     }
   }
   const names = new Set<string>();

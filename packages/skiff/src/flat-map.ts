@@ -1,7 +1,8 @@
+import type { CallTarget } from "./call-target.js";
 import type { Client } from "./client.js";
 import { SkiffError, UserCodeError } from "./errors.js";
 import { runGenerator } from "./generator.js";
-import type { MapParams } from "./map.js";
+import type { ArgSource, MapParams } from "./map.js";
 import { encodeForWire } from "./payloads.js";
 
 /** A stream that fails at once: an input that could not be sent. */
@@ -27,9 +28,9 @@ interface Stream {
  */
 export async function* runFlatMap(
   client: Client,
-  functionId: string,
+  target: CallTarget,
   what: string,
-  argLists: AsyncIterator<unknown[]>,
+  argLists: ArgSource,
   params: MapParams,
 ): AsyncGenerator<unknown> {
   const ordered = params.orderOutputs ?? true;
@@ -45,7 +46,7 @@ export async function* runFlatMap(
     }
     let it: AsyncGenerator<unknown>;
     try {
-      it = runGenerator(client, functionId, what, encodeForWire(step.value, `map input ${idx}: args`));
+      it = runGenerator(client, target, what, encodeForWire(step.value, `map input ${idx}: args`));
     } catch (err) {
       it = failedStream(err);
     }

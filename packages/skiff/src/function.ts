@@ -1,14 +1,22 @@
 import type { FunctionInfo, FunctionStats } from "@skiff/protocol";
 import { newId } from "@skiff/protocol";
 import type { App } from "./app.js";
+import type { CallTarget } from "./call-target.js";
 import { type Client, resolveClient } from "./client.js";
 import { currentInputId } from "./context.js";
 import { InvalidError, SkiffError, type UserCodeError } from "./errors.js";
-import { runFlatMap } from "./flat-map.js";
 import { FunctionCall } from "./function-call.js";
 import type { NormalizedFunctionOptions } from "./function-options.js";
 import { runGenerator } from "./generator.js";
-import { type ForEachParams, type MapParams, MapResult, runMap, splitMapArgs, zipArgs } from "./map.js";
+import {
+  type ArgSource,
+  argSource,
+  type ForEachParams,
+  type MapParams,
+  MapResult,
+  runMap,
+  splitMapArgs,
+} from "./map.js";
 import { encodeForWire, toPayload, unwrapOutcome } from "./payloads.js";
 
 /** Any user function. */
@@ -27,9 +35,25 @@ export interface FunctionLookupParams {
   client?: Client;
 }
 
-interface Binding {
+/** A handle resolved to its server-side copy. */
+export interface Binding {
   client: Client;
   info: FunctionInfo;
+  /** What calls name: the function id, and the method for a class instance. */
+  target: CallTarget;
+  isGenerator: boolean;
+  /** "app.name" (or "app.Class.method") for messages. */
+  what: string;
+}
+
+function bindingOf(client: Client, info: FunctionInfo): Binding {
+  return {
+    client,
+    info,
+    target: { functionId: info.functionId },
+    isGenerator: info.isGenerator,
+    what: `${info.appName}.${info.name}`,
+  };
 }
 
 interface LazyRef {
@@ -57,6 +81,10 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   readonly _options: NormalizedFunctionOptions | undefined;
   private _name: string | undefined;
   private readonly ref: LazyRef | undefined;
+  /** Set for a class instance's method: resolves the instance (binding its parameters). */
+  private readonly resolver: (() => Promise<Binding>) | undefined;
+  /** Set for a method of a class defined here: runs it on a local instance. */
+  private readonly localRun: ((...args: unknown[]) => unknown) | undefined;
   private binding: Binding | undefined;
   private hydrating: Promise<Binding> | undefined;
 
@@ -66,12 +94,25 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     options?: NormalizedFunctionOptions;
     name?: string;
     ref?: LazyRef;
+    resolver?: () => Promise<Binding>;
+    localRun?: (...args: unknown[]) => unknown;
   }) {
     this._app = init.app;
     this._impl = init.impl;
     this._options = init.options;
     this._name = init.name;
     this.ref = init.ref;
+    this.resolver = init.resolver;
+    this.localRun = init.localRun;
+  }
+
+  /** Internal: a method of a class instance; `resolver` binds the instance on first use. */
+  static _forMethod<F extends AnyFunction>(
+    name: string,
+    resolver: () => Promise<Binding>,
+    localRun?: (...args: unknown[]) => unknown,
+  ): Function_<F> {
+    return new Function_<F>({ name, resolver, ...(localRun ? { localRun } : {}) });
   }
 
   /** Internal: used by `app.function`. */
@@ -142,18 +183,18 @@ export class Function_<F extends AnyFunction = AnyFunction> {
 
   /** Internal: binds an app-defined function to the running app's copy on the server. */
   _bind(client: Client, info: FunctionInfo): void {
-    this.binding = { client, info };
+    this.binding = bindingOf(client, info);
   }
 
   /** Whether the function is a generator (known after hydrate for handles). */
   get isGenerator(): boolean {
     if (this._impl) return isGeneratorFunction(this._impl);
-    return this.requireBinding("isGenerator").info.isGenerator;
+    return this.requireBinding("isGenerator").isGenerator;
   }
 
   /** The server-side id ("fu-…"), after hydrate. */
   get functionId(): string {
-    return this.requireBinding("functionId").info.functionId;
+    return this.requireBinding("functionId").target.functionId;
   }
 
   private requireBinding(what: string): Binding {
@@ -170,6 +211,18 @@ export class Function_<F extends AnyFunction = AnyFunction> {
 
   private resolve(): Promise<Binding> {
     if (this.binding) return Promise.resolve(this.binding);
+    if (this.resolver) {
+      if (!this.hydrating) {
+        this.hydrating = this.resolver().then((b) => {
+          this.binding = b;
+          return b;
+        });
+        this.hydrating.catch(() => {
+          this.hydrating = undefined;
+        });
+      }
+      return this.hydrating;
+    }
     if (!this.ref) {
       const appName = this._app?.name ?? "?";
       return Promise.reject(
@@ -191,7 +244,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
           },
           { retryable: true },
         );
-        this.binding = { client, info };
+        this.binding = bindingOf(client, info);
         return this.binding;
       })();
       this.hydrating.catch(() => {
@@ -214,7 +267,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   map(...inputsAndOptions: Array<Iterable<unknown> | AsyncIterable<unknown> | MapParams>): MapResult<MapItem<F>>;
   map(...args: unknown[]): MapResult<unknown> {
     const [sources, opts] = splitMapArgs<MapParams>(args);
-    return this.fanOut(() => zipArgs(sources), opts);
+    return this.fanOut(() => argSource(sources), opts);
   }
 
   /** Like map, with each element spread into the arguments. */
@@ -233,7 +286,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   /** Runs the function over inputs for their effect; resolves when all are done. */
   async forEach(...args: Array<Iterable<unknown> | AsyncIterable<unknown> | ForEachParams>): Promise<void> {
     const [sources, opts] = splitMapArgs<ForEachParams>(args);
-    const results = this.fanOut(() => zipArgs(sources), {
+    const results = this.fanOut(() => argSource(sources), {
       orderOutputs: false,
       returnExceptions: Boolean(opts.ignoreExceptions),
     });
@@ -242,25 +295,19 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     }
   }
 
-  private fanOut(argLists: () => AsyncGenerator<unknown[]>, opts: MapParams): MapResult<unknown> {
-    const self = this;
-    return new MapResult(async function* () {
-      const b = await self.resolve();
-      const what = `${b.info.appName}.${b.info.name}`;
-      // Mapping a generator function is a flat map of its streams.
-      if (b.info.isGenerator) yield* runFlatMap(b.client, b.info.functionId, what, argLists(), opts);
-      else yield* runMap(b.client, b.info.functionId, what, argLists(), opts);
-    });
+  private fanOut(argLists: () => ArgSource, opts: MapParams): MapResult<unknown> {
+    return new MapResult(() => runMap(() => this.resolve(), argLists(), opts));
   }
 
   /** Live numbers: inputs waiting, containers busy, containers started. */
   async getCurrentStats(): Promise<FunctionStats> {
     const b = await this.resolve();
-    return b.client.request("function.stats", { functionId: b.info.functionId }, { retryable: true });
+    return b.client.request("function.stats", { functionId: b.target.functionId }, { retryable: true });
   }
 
   /** Runs in this process, no container. */
   local(...args: ArgsOf<F>): ReturnType<F> {
+    if (this.localRun) return this.localRun(...args) as ReturnType<F>;
     if (!this._impl)
       throw new InvalidError(
         `${this._name ?? "this function"} is a handle to a deployed function: local() needs its definition`,
@@ -272,13 +319,13 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   async remote(...args: ArgsOf<F>): Promise<ResultOf<F>> {
     const bytes = encodeForWire(args, "args");
     const b = await this.resolve();
-    if (b.info.isGenerator)
-      throw new InvalidError(`${b.info.name} is a generator function: call remoteGen() to stream its results`);
+    if (b.isGenerator)
+      throw new InvalidError(`${b.what} is a generator function: call remoteGen() to stream its results`);
     const parentInputId = currentInputId();
     const res = await b.client.request(
       "call.create",
       {
-        functionId: b.info.functionId,
+        ...b.target,
         kind: "remote",
         args: await toPayload(bytes, b.client),
         idempotencyKey: newId("ik"),
@@ -288,7 +335,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
       { retryable: true },
     );
     if (!res.outcome) throw new SkiffError("server replied without an outcome");
-    return (await unwrapOutcome(res.outcome, b.client, `${b.info.appName}.${b.info.name}`)) as ResultOf<F>;
+    return (await unwrapOutcome(res.outcome, b.client, b.what)) as ResultOf<F>;
   }
 
   /**
@@ -302,8 +349,8 @@ export class Function_<F extends AnyFunction = AnyFunction> {
       [Symbol.asyncIterator]: () =>
         (async function* () {
           const b = await self.resolve();
-          if (!b.info.isGenerator) throw new InvalidError(`${b.info.name} is not a generator function: call remote()`);
-          yield* runGenerator(b.client, b.info.functionId, `${b.info.appName}.${b.info.name}`, bytes);
+          if (!b.isGenerator) throw new InvalidError(`${b.what} is not a generator function: call remote()`);
+          yield* runGenerator(b.client, b.target, b.what, bytes);
         })() as AsyncIterator<YieldOf<F>>,
     };
   }
@@ -316,7 +363,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     const res = await b.client.request(
       "call.create",
       {
-        functionId: b.info.functionId,
+        ...b.target,
         kind: "spawn",
         args: await toPayload(bytes, b.client),
         idempotencyKey: newId("ik"),

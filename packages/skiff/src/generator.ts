@@ -1,4 +1,5 @@
 import { type EventMap, newId, type Payload, type ResultWire } from "@skiff/protocol";
+import type { CallTarget } from "./call-target.js";
 import type { Client } from "./client.js";
 import { currentInputId } from "./context.js";
 import { SkiffError } from "./errors.js";
@@ -13,13 +14,13 @@ import { Wakeup } from "./transport/wakeup.js";
  */
 export async function* runGenerator(
   client: Client,
-  functionId: string,
+  target: CallTarget,
   what: string,
   args: Uint8Array,
 ): AsyncGenerator<unknown> {
   const parentInputId = currentInputId();
   const { callId } = await client.request("gen.start", {
-    functionId,
+    ...target,
     args: await toPayload(args, client),
     idempotencyKey: newId("ik"),
     ...(parentInputId ? { parentInputId } : {}),

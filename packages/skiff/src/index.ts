@@ -1,6 +1,7 @@
-export type { FunctionStats, InputInfo } from "@skiff/protocol";
-export { App, resolveApps } from "./app.js";
+export type { FunctionStats, InputInfo, ParamValue } from "@skiff/protocol";
+export { App, type ClsParams, resolveApps } from "./app.js";
 export { Client, type ClientParams } from "./client.js";
+export { Cls, type ClsInstance, type ClsInstanceParams, type ClsOptions } from "./cls.js";
 export {
   activeProfile,
   type ClientConfig,
@@ -17,6 +18,7 @@ export {
   currentInputId,
   type InputContext,
 } from "./context.js";
+export { enter, exit, method, parameter } from "./decorators.js";
 export {
   AuthError,
   ConnectionError,

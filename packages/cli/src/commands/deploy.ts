@@ -23,7 +23,8 @@ export async function deployCommand(argv: string[]): Promise<number> {
   const bundle = await bundleApp(file);
   ui.step(`Bundled ${file} (${formatBytes(bundle.code.byteLength)})`);
   const app = pickApp(await loadApps(bundle), file);
-  ui.step(`Loaded app "${app.name}" with ${app._functions.length} function(s)`);
+  const classes = app._classes.length ? ` and ${app._classes.length} class(es)` : "";
+  ui.step(`Loaded app "${app.name}" with ${app._functions.length} function(s)${classes}`);
   const conn = await connect({
     embedded: false,
     ...(values.env ? { environment: values.env } : {}),
@@ -32,10 +33,20 @@ export async function deployCommand(argv: string[]): Promise<number> {
   try {
     const res = await publishApp(conn.client, app, bundle, "deployed", conn.environment);
     ui.step(`Deployed "${app.name}" version ${res.version} to environment "${conn.environment}"`);
-    ui.out(table([["FUNCTION", "ID"], ...res.functions.map((f) => [f.name, f.functionId])]));
     ui.out(
-      `App "${app.name}" is live at version ${res.version}: call it with Function_.fromName("${app.name}", "<function>")`,
+      table([
+        ["FUNCTION", "ID"],
+        ...res.functions.map((f) => [
+          f.cls ? `${f.name} (class: ${f.cls.methods.map((m) => m.name).join(", ")})` : f.name,
+          f.functionId,
+        ]),
+      ]),
     );
+    const how = [
+      ...(app._functions.length ? [`Function_.fromName("${app.name}", "<function>")`] : []),
+      ...(app._classes.length ? [`Cls.fromName("${app.name}", "<Class>")`] : []),
+    ].join(" or ");
+    ui.out(`App "${app.name}" is live at version ${res.version}: call it with ${how}`);
     return 0;
   } finally {
     await conn.close();

@@ -1,5 +1,6 @@
 import { inspect, parseArgs } from "node:util";
 import type { LogEntry } from "@skiff/protocol";
+import { type App, Cls, type Function_ } from "skiff";
 import { bundleApp } from "../bundle.js";
 import { connect } from "../connect.js";
 import { UsageError } from "../errors.js";
@@ -10,8 +11,10 @@ import { publishApp } from "../publish.js";
 export const RUN_HELP = `Usage: skiff run <app.ts>[::function] [--env NAME] [-- ARG ...]
 
 Runs an ephemeral app: its localEntrypoint runs here, the functions it calls run in
-containers, and their logs stream here. With ::function, calls that one function with
-the arguments after --, each parsed as JSON when it parses, else taken as a string.
+containers, and their logs stream here. With ::function (or ::Class.method, on the
+instance with default parameters), calls that one function with the arguments after --,
+each parsed as JSON when it parses, else taken as a string; a generator's items print as
+they come.
 With no server configured, an embedded one runs for the length of the command.`;
 
 /** Each argument after `--`: JSON when it parses, else the string itself. */
@@ -38,11 +41,7 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   const bundle = await bundleApp(file);
   const app = pickApp(await loadApps(bundle), file);
-  const target = fnName ? app._function(fnName) : undefined;
-  if (fnName && !target)
-    throw new UsageError(
-      `app "${app.name}" has no function "${fnName}" (it has: ${app._functions.map((f) => f.name).join(", ")})`,
-    );
+  const target = fnName ? findTarget(app, fnName) : undefined;
   if (!fnName && !app._entrypoint) {
     throw new UsageError(
       `app "${app.name}" has no localEntrypoint: add app.localEntrypoint(…), or call one function with \`skiff run ${file}::<function> -- ARGS\` (functions: ${app._functions.map((f) => f.name).join(", ")})`,
@@ -69,9 +68,12 @@ export async function runCommand(argv: string[]): Promise<number> {
       tail: 0,
       follow: true,
     });
-    if (target) {
-      const result = await target.remote(...(fnArgs as never[]));
-      ui.out(typeof result === "string" ? result : inspect(result, { depth: 6, colors: process.stdout.isTTY }));
+    const show = (v: unknown) =>
+      ui.out(typeof v === "string" ? v : inspect(v, { depth: 6, colors: process.stdout.isTTY }));
+    if (target?.isGenerator) {
+      for await (const item of target.fn.remoteGen(...(fnArgs as never[]))) show(item);
+    } else if (target) {
+      show(await target.fn.remote(...(fnArgs as never[])));
     } else {
       await app._entrypoint!();
     }
@@ -80,4 +82,26 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (appId) await conn.client.request("app.stop", { appId, environment: conn.environment }).catch(() => {});
     await conn.close();
   }
+}
+
+/** `fn`, or `Class.method` (on the instance with default parameters). */
+function findTarget(app: App, name: string): { fn: Function_; isGenerator: boolean } {
+  const names = () => [
+    ...app._functions.map((f) => f.name),
+    ...app._classes.flatMap((c) => [...c.members.methods.keys()].map((m) => `${c.name}.${m}`)),
+  ];
+  const dot = name.indexOf(".");
+  if (dot > 0) {
+    const def = app._class(name.slice(0, dot));
+    const method = name.slice(dot + 1);
+    const m = def?.members.methods.get(method);
+    if (def && m) {
+      const instance = Cls.from(def.ctor).instance() as unknown as Record<string, Function_>;
+      return { fn: instance[method]!, isGenerator: m.isGenerator };
+    }
+  } else {
+    const fn = app._function(name);
+    if (fn) return { fn, isGenerator: fn.isGenerator };
+  }
+  throw new UsageError(`app "${app.name}" has no function "${name}" (it has: ${names().join(", ")})`);
 }

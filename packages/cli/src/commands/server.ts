@@ -9,14 +9,18 @@ import { ui } from "../output.js";
 
 export const SERVER_HELP = `Usage: skiff server [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.skiff/data]
                     [--result-retention-ms N] [--sandbox auto|bubblewrap|none] [--warm-pool 2]
+                    [--max-resident-spawns 10000] [--instance-idle-ms 300000]
                     [--limits auto|none]
 
 Runs the control plane with the embedded store (SQLite) and local containers. The first
 start creates an admin token, prints it once, and writes a profile for this server into
 ~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet. --warm-pool keeps that many
-container processes started ahead of need, so a scale-up only loads the app. --limits auto caps
-each container's memory and process count with cgroups where this host allows it
-(docs/security.md); none turns that off.`;
+container processes started ahead of need, so a scale-up only loads the app.
+--max-resident-spawns bounds the pending .spawn calls each function holds in memory; more
+wait in the store and are taken in, oldest first, as earlier ones finish. A class instance
+(one parameter set) with no calls and no containers for --instance-idle-ms leaves memory;
+its next call takes it back. --limits auto caps each container's memory and process count
+with cgroups where this host allows it (docs/security.md); none turns that off.`;
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -36,6 +40,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
       "result-retention-ms": { type: "string" },
       sandbox: { type: "string", default: "auto" },
       "warm-pool": { type: "string" },
+      "max-resident-spawns": { type: "string" },
+      "instance-idle-ms": { type: "string" },
       limits: { type: "string", default: "auto" },
     },
     strict: true,
@@ -43,6 +49,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const port = int("port", values.port, 0, 65535) ?? DEFAULT_PORT;
   const retention = int("result-retention-ms", values["result-retention-ms"], 1000, 365 * 24 * 3600 * 1000);
   const warmPool = int("warm-pool", values["warm-pool"], 0, 64);
+  const maxResidentSpawns = int("max-resident-spawns", values["max-resident-spawns"], 1, 10_000_000);
+  const instanceIdleMs = int("instance-idle-ms", values["instance-idle-ms"], 0, 7 * 24 * 3600 * 1000);
   const sandbox = values.sandbox;
   if (sandbox !== "auto" && sandbox !== "bubblewrap" && sandbox !== "none")
     throw new UsageError("--sandbox must be auto, bubblewrap or none");
@@ -55,6 +63,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
     port,
     dataDir,
     ...(retention !== undefined ? { resultRetentionMs: retention } : {}),
+    ...(maxResidentSpawns !== undefined ? { maxResidentSpawns } : {}),
+    ...(instanceIdleMs !== undefined ? { instanceIdleMs } : {}),
     sandbox,
     limits,
     ...(warmPool !== undefined ? { warmPool } : {}),

@@ -57,7 +57,7 @@ SELECT id, app_id AS appId, name, version, spec, bundle_blob_id AS bundleBlobId,
 SELECT id, app_id AS appId, name, version, spec, bundle_blob_id AS bundleBlobId, active FROM functions WHERE app_id = @appId AND active = 1;
 
 -- name: insertCall
-INSERT INTO calls (id, function_id, kind, idempotency_key, parent_input_id, state, created_at) VALUES (@id, @functionId, @kind, @idempotencyKey, @parentInputId, 'pending', @createdAt);
+INSERT INTO calls (id, function_id, kind, idempotency_key, parent_input_id, method, parked, state, created_at) VALUES (@id, @functionId, @kind, @idempotencyKey, @parentInputId, @method, @parked, 'pending', @createdAt);
 
 -- name: insertInput
 INSERT INTO inputs (id, call_id, idx, args, state) VALUES (@id, @callId, @idx, @args, 'pending');
@@ -81,7 +81,7 @@ SELECT id, function_id AS functionId, kind, parent_input_id AS parentInputId, st
 SELECT id, function_id AS functionId, kind, parent_input_id AS parentInputId, state, outcome, created_at AS createdAt, expires_at AS expiresAt FROM calls WHERE idempotency_key = @key;
 
 -- name: pendingCalls
-SELECT id, function_id AS functionId, kind, idempotency_key AS idempotencyKey, parent_input_id AS parentInputId, created_at AS createdAt FROM calls WHERE state = 'pending' AND id > @after ORDER BY id LIMIT @limit;
+SELECT id, function_id AS functionId, kind, idempotency_key AS idempotencyKey, parent_input_id AS parentInputId, method, parked, created_at AS createdAt FROM calls WHERE state = 'pending' AND id > @after ORDER BY id LIMIT @limit;
 
 -- name: callInputs
 SELECT id, call_id AS callId, idx, args, state, attempt, failures FROM inputs WHERE call_id = @callId ORDER BY idx;
@@ -128,3 +128,15 @@ SELECT input_id AS inputId, call_id AS functionCallId, function_name AS function
 
 -- name: trimGraph
 DELETE FROM graph_inputs WHERE created_at < @before;
+
+-- name: insertClassInstance
+INSERT OR IGNORE INTO class_instances (id, function_id, params, options, created_at) VALUES (@id, @functionId, @params, @options, @createdAt);
+
+-- name: getClassInstance
+SELECT id, function_id AS functionId, params, options, created_at AS createdAt FROM class_instances WHERE id = @id;
+
+-- name: parkedCalls
+SELECT id, function_id AS functionId, kind, idempotency_key AS idempotencyKey, parent_input_id AS parentInputId, method, parked, created_at AS createdAt FROM calls WHERE function_id = @functionId AND parked = 1 AND state = 'pending' ORDER BY created_at, id LIMIT @limit;
+
+-- name: setParked
+UPDATE calls SET parked = @parked WHERE id = @id;

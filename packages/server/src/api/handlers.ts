@@ -37,6 +37,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   "blob.put",
   "blob.get",
   "function.lookup",
+  "function.bind",
   "call.create",
   "gen.start",
   "map.start",
@@ -82,6 +83,23 @@ function tieToPeer(peer: Peer, d: HandlerDeps, owned: Set<string>): { bind(callI
       peer.cleanups.delete(cancel);
     },
   };
+}
+
+/**
+ * Waits for a call's outcome on behalf of a connection: the wait ends if the connection
+ * closes, and its cleanup is dropped once it settles (one per awaited call, so they must not
+ * pile up on a long-lived connection).
+ */
+function awaitForPeer(peer: Peer, d: HandlerDeps, callId: string, timeoutMs: number | undefined) {
+  let cancel: (() => void) | undefined;
+  return d.engine
+    .awaitCall(callId, timeoutMs, (c) => {
+      cancel = c;
+      peer.cleanups.add(c);
+    })
+    .finally(() => {
+      if (cancel) peer.cleanups.delete(cancel);
+    });
 }
 
 const env = (p: Record<string, unknown>) => str(p, "environment", { max: 64 });
@@ -155,6 +173,13 @@ export const handlers: HandlerTable = {
     const q = p as unknown as Record<string, unknown>;
     return d.apps.lookup(str(q, "appName", { max: 64 }), str(q, "name", { max: 64 }), env(q));
   },
+  "function.bind"(_peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const functionId = str(q, "functionId", { max: 64 });
+    const params = obj(q.params, "params");
+    const options = q.options === undefined ? {} : obj(q.options, "options");
+    return d.apps.bindInstance(functionId, params, options);
+  },
   "call.create"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     const functionId = str(q, "functionId", { max: 64 });
@@ -163,6 +188,7 @@ export const handlers: HandlerTable = {
     const idempotencyKey = str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
     const wait = bool(q, "await", false);
+    const method = str(q, "method", { optional: true, max: 64 });
     if (typeof args === "object" && "blob" in args && !d.store.getBlob(args.blob))
       throw invalid(`args blob ${args.blob} was not uploaded`);
     const { callId, outcome: known } = d.engine.createCall({
@@ -171,15 +197,14 @@ export const handlers: HandlerTable = {
       args,
       idempotencyKey,
       parentInputId,
+      method,
     });
     if (known) return { callId, outcome: known };
     if (!wait) {
       // A spawn is acknowledged only once durable: the caller may exit right after.
       return d.store.flush().then(() => ({ callId }));
     }
-    return d.engine
-      .awaitCall(callId, undefined, (cancel) => peer.cleanups.add(cancel))
-      .then((outcome) => ({ callId, ...(outcome ? { outcome } : {}) }));
+    return awaitForPeer(peer, d, callId, undefined).then((outcome) => ({ callId, ...(outcome ? { outcome } : {}) }));
   },
   "gen.start"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
@@ -187,9 +212,10 @@ export const handlers: HandlerTable = {
     const args = payload(q, "args");
     const idempotencyKey = str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
+    const method = str(q, "method", { optional: true, max: 64 });
     // The stream goes to this connection only: when it closes, the generator is cancelled.
     const tie = tieToPeer(peer, d, peer.streams);
-    const r = d.engine.fanOut.startStream({ functionId, args, idempotencyKey, parentInputId }, (items, end) => {
+    const r = d.engine.fanOut.startStream({ functionId, args, idempotencyKey, parentInputId, method }, (items, end) => {
       peer.send("gen.stream", { callId: r.callId, items, ...(end ? { end } : {}) });
       if (end) tie.release();
     });
@@ -201,10 +227,11 @@ export const handlers: HandlerTable = {
     const functionId = str(q, "functionId", { max: 64 });
     str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
+    const method = str(q, "method", { optional: true, max: 64 });
     // A map's inputs live with its caller: when the caller goes, the rest is cancelled.
     const tie = tieToPeer(peer, d, peer.maps);
     const r = d.engine.fanOut.startMap(
-      { functionId, idempotencyKey: p.idempotencyKey, parentInputId },
+      { functionId, idempotencyKey: p.idempotencyKey, parentInputId, method },
       (items) => peer.send("map.outputs", { callId: r.callId, items }),
       () => tie.release(),
     );
@@ -236,12 +263,10 @@ export const handlers: HandlerTable = {
     const q = p as unknown as Record<string, unknown>;
     const callId = str(q, "callId", { max: 64 });
     const timeoutMs = num(q, "timeoutMs", { optional: true, min: 0, max: 7 * 24 * 3600 * 1000 });
-    return d.engine
-      .awaitCall(callId, timeoutMs, (cancel) => peer.cleanups.add(cancel))
-      .then((outcome) => {
-        if (!outcome) throw new ApiError("timeout", `call ${callId} has no result yet (waited ${timeoutMs} ms)`);
-        return { outcome };
-      });
+    return awaitForPeer(peer, d, callId, timeoutMs).then((outcome) => {
+      if (!outcome) throw new ApiError("timeout", `call ${callId} has no result yet (waited ${timeoutMs} ms)`);
+      return { outcome };
+    });
   },
   "call.graph"(_peer, p, d) {
     return { inputs: d.engine.callGraph(str(p as unknown as Record<string, unknown>, "callId", { max: 64 })) };

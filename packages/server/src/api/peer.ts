@@ -21,6 +21,12 @@ import { ApiError } from "./api-error.js";
 
 /** A peer that stops reading is cut off once this much is queued for it (bounded memory). */
 const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+/**
+ * Requests of one connection still waiting for their reply (awaited `.remote` calls, mostly).
+ * At this many the server stops reading from the connection until half have been answered:
+ * a client firing millions of calls at once is slowed by TCP, not held in server memory.
+ */
+const MAX_PENDING_REQUESTS = 50_000;
 
 export interface PeerHooks {
   /** Verifies hello; returns the principal or throws ApiError. */
@@ -54,6 +60,8 @@ export class Peer {
   private flushScheduled = false;
   private lastBuffered = 0;
   private closed = false;
+  private pendingRequests = 0;
+  private paused = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -184,10 +192,21 @@ export class Peer {
       return;
     }
     if (result instanceof Promise) {
-      result.then(
-        (r) => this.reply(m.id, r),
-        (err) => this.fail(m, err),
-      );
+      if (++this.pendingRequests >= MAX_PENDING_REQUESTS && !this.paused) {
+        this.paused = true;
+        this.ws.pause();
+      }
+      result
+        .then(
+          (r) => this.reply(m.id, r),
+          (err) => this.fail(m, err),
+        )
+        .finally(() => {
+          if (--this.pendingRequests <= MAX_PENDING_REQUESTS / 2 && this.paused) {
+            this.paused = false;
+            this.ws.resume();
+          }
+        });
     } else this.reply(m.id, result);
   }
 

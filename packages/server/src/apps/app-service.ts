@@ -1,10 +1,12 @@
 import type { AppInfo, DeploymentInfo, FunctionInfo, FunctionSpec, RequestParams } from "@skiff/protocol";
-import { newId } from "@skiff/protocol";
+import { encodeCbor, newId } from "@skiff/protocol";
 import { ApiError, invalid, notFound } from "../api/api-error.js";
 import type { Engine } from "../engine/engine.js";
+import type { LiveFunction } from "../engine/model.js";
 import type { Schedules } from "../engine/schedules.js";
 import type { WorkerProvider } from "../provider.js";
-import type { AppRow, FunctionRow, Store } from "../store/store.js";
+import type { AppRow, ClassInstanceRow, FunctionRow, Store } from "../store/store.js";
+import { applyOverrides, checkParams, instanceId, isDefault } from "./class-instances.js";
 import { validateFunctionSpec } from "./validate-spec.js";
 
 /** An ephemeral app outlives a dropped connection by this long, so its client can come back. */
@@ -28,7 +30,9 @@ export class AppService {
     private readonly engine: Engine,
     private readonly provider: WorkerProvider,
     private readonly schedules: Schedules,
-  ) {}
+  ) {
+    engine.setFunctionResolver((id) => this.reviveInstance(id));
+  }
 
   /** Registers the functions of every live app (server start). */
   restore(): void {
@@ -51,6 +55,84 @@ export class AppService {
     });
     // Schedules are live only for deployed apps.
     if (app.mode === "deployed") this.schedules.sync({ functionId: f.id, appName: app.name, spec });
+    // A redeploy moves the class's live instances to the new version.
+    if (spec.cls) {
+      for (const fn of [...this.engine.functions.values()]) {
+        if (fn.baseId !== f.id) continue;
+        const row = this.store.getClassInstance(fn.id);
+        if (row) this.registerInstance(f.id, row);
+      }
+    }
+  }
+
+  /** A class instance not in memory (let go while idle, or after a restart), by its id. */
+  private reviveInstance(id: string): LiveFunction | undefined {
+    const dot = id.lastIndexOf(".");
+    if (dot <= 0) return undefined;
+    const row = this.store.getClassInstance(id);
+    if (!row || !this.engine.functions.get(row.functionId)?.live) return undefined;
+    return this.registerInstance(row.functionId, row);
+  }
+
+  /** Gives a class instance its pool, on the class's current version. */
+  private registerInstance(classFunctionId: string, row: ClassInstanceRow): LiveFunction | undefined {
+    const base = this.engine.functions.get(classFunctionId);
+    if (!base) return undefined;
+    let spec: FunctionSpec;
+    try {
+      spec = applyOverrides(base.appName, base.spec, JSON.parse(row.options) as Record<string, unknown>).spec;
+    } catch {
+      return undefined; // a redeploy made its overrides invalid
+    }
+    return this.engine.registerFunction({
+      id: row.id,
+      appId: base.appId,
+      appName: base.appName,
+      environment: base.environment,
+      version: base.version,
+      spec,
+      bundleBlobId: base.bundleBlobId,
+      baseId: base.id,
+      params: row.params,
+    });
+  }
+
+  /**
+   * An instance of a class (api.md §3): checks the parameters against the schema recorded at
+   * deploy, and returns the function id of the pool for these parameters and options.
+   */
+  bindInstance(functionId: string, params: Record<string, unknown>, options: Record<string, unknown>): FunctionInfo {
+    const base = this.engine.functions.get(functionId);
+    if (!base?.live)
+      throw notFound(`class ${functionId} is not running (its app was stopped or redeployed without it)`);
+    if (base.baseId !== undefined) throw invalid(`${functionId} is already an instance: bind its class instead`);
+    const cls = base.spec.cls;
+    if (!cls) throw invalid(`${base.appName}.${base.name} is a function, not a class`);
+    const full = checkParams(`${base.appName}.${base.name}.instance()`, cls.params, params);
+    const { spec, overrides } = applyOverrides(base.appName, base.spec, options);
+    this.checkPlacement(base.appName, spec, base.environment);
+    const info = (id: string): FunctionInfo => ({
+      functionId: id,
+      appId: base.appId,
+      appName: base.appName,
+      name: base.name,
+      isGenerator: false,
+      cls,
+    });
+    if (Object.keys(overrides).length === 0 && isDefault(cls.params, full)) return info(base.id);
+    const id = instanceId(base.id, full, overrides);
+    if (!this.engine.functions.get(id)?.live && !this.reviveInstance(id)) {
+      const row: ClassInstanceRow = {
+        id,
+        functionId: base.id,
+        params: encodeCbor(full),
+        options: JSON.stringify(overrides),
+        createdAt: Date.now(),
+      };
+      this.store.insertClassInstance(row);
+      this.registerInstance(base.id, row);
+    }
+    return info(id);
   }
 
   publish(
@@ -129,6 +211,7 @@ export class AppService {
         appName: app.name,
         name: spec.name,
         isGenerator: spec.isGenerator,
+        ...(spec.cls ? { cls: spec.cls } : {}),
       });
     }
     // Functions a redeploy dropped stop taking calls.
@@ -220,6 +303,7 @@ export class AppService {
       appName: app.name,
       name: f.name,
       isGenerator: spec.isGenerator,
+      ...(spec.cls ? { cls: spec.cls } : {}),
     };
   }
 

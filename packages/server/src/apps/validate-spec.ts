@@ -68,5 +68,35 @@ export function validateFunctionSpec(app: string, spec: unknown): FunctionSpec {
     else if (sc?.kind !== "cron" || typeof sc.expression !== "string")
       throw invalid(`${w}: schedule must be a cron or a period`);
   }
+  if (f.cls !== undefined) validateClassSpec(w, f.cls, f.isGenerator);
   return spec as FunctionSpec;
+}
+
+const PARAM_TYPES = new Set(["string", "number", "boolean", "bigint", "any"]);
+
+function validateClassSpec(w: string, cls: unknown, isGenerator: unknown): void {
+  const c = cls as Record<string, unknown> | null;
+  if (c === null || typeof c !== "object") throw invalid(`${w}: cls must be an object`);
+  if (isGenerator) throw invalid(`${w}: a class is not a generator (its methods may be)`);
+  if (!Array.isArray(c.methods) || c.methods.length === 0 || c.methods.length > 1000)
+    throw invalid(`${w}: a class needs 1 to 1000 @method() methods`);
+  const seen = new Set<string>();
+  for (const m of c.methods as Record<string, unknown>[]) {
+    if (typeof m?.name !== "string" || !NAME.test(m.name)) throw invalid(`${w}: invalid method name`);
+    if (typeof m.isGenerator !== "boolean") throw invalid(`${w}.${m.name}: isGenerator must be a boolean`);
+    if (seen.has(m.name)) throw invalid(`${w}: two methods named "${m.name}"`);
+    seen.add(m.name);
+  }
+  if (!Array.isArray(c.params) || c.params.length > 100) throw invalid(`${w}: params must be an array (up to 100)`);
+  const names = new Set<string>();
+  for (const p of c.params as Record<string, unknown>[]) {
+    if (typeof p?.name !== "string" || !NAME.test(p.name)) throw invalid(`${w}: invalid parameter name`);
+    if (names.has(p.name)) throw invalid(`${w}: two parameters named "${p.name}"`);
+    names.add(p.name);
+    if (typeof p.type !== "string" || !PARAM_TYPES.has(p.type))
+      throw invalid(`${w}: parameter ${p.name}: type must be one of ${[...PARAM_TYPES].join(", ")}`);
+    const d = p.default;
+    if (d !== undefined && typeof d !== "string" && typeof d !== "number" && typeof d !== "boolean")
+      throw invalid(`${w}: parameter ${p.name}: default must be a string, number or boolean`);
+  }
 }

@@ -7,16 +7,20 @@ import {
   type Payload,
   type ResultWire,
 } from "@skiff/protocol";
-import { ApiError } from "../api/api-error.js";
+import { ApiError, invalid } from "../api/api-error.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { WorkerProvider } from "../provider.js";
-import type { GraphRow, Store } from "../store/store.js";
+import type { CallRow, Store } from "../store/store.js";
+import { buildCallGraph } from "./call-graph.js";
 import { Deque } from "./deque.js";
 import { FanOut } from "./fan-out.js";
 import { Fleet } from "./fleet.js";
 import type { LogHub } from "./log-hub.js";
 import type { LiveCall, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
 import { retryDelayMs } from "./retry-policy.js";
+import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
+import { resolveTarget } from "./targets.js";
+import { waitForOutcome } from "./waiters.js";
 
 export interface EngineOptions {
   store: Store;
@@ -28,6 +32,10 @@ export interface EngineOptions {
   resultRetentionMs: number;
   /** Grace time a container gets to stop an input after its signal fired. @defaultValue 2000 */
   killGraceMs?: number;
+  /** Pending spawned calls a function keeps in memory; more wait in the store. @defaultValue 10_000 */
+  maxResidentSpawns?: number;
+  /** A class instance idle this long (no calls, no containers) leaves memory. @defaultValue 300_000 */
+  instanceIdleMs?: number;
   log: (msg: string) => void;
 }
 
@@ -35,6 +43,8 @@ export interface EngineOptions {
 const REMOTE_RESULT_TTL_MS = 60 * 60 * 1000;
 /** Delivered `.remote` outcomes remembered for resends after a lost reply. */
 const RECENT_DELIVERED = 10_000;
+/** A class instance with no calls and no containers this long is let go (taken back on its next call). */
+const INSTANCE_IDLE_MS = 5 * 60_000;
 /** How often idle containers are checked and results expired. */
 const TICK_MS = 250;
 
@@ -58,6 +68,9 @@ export class Engine {
    * run. Bounded: the oldest entries go first.
    */
   private readonly recentlyDelivered = new Map<string, { callId: string; outcome: CallOutcome }>();
+  /** Spawned calls waiting in the store beyond each function's resident limit. */
+  private readonly pager: SpawnPager;
+  private resolveFunction: ((functionId: string) => LiveFunction | undefined) | undefined;
   private readonly tickTimer: NodeJS.Timeout;
   private lastExpiry = 0;
   private closed = false;
@@ -83,6 +96,10 @@ export class Engine {
       enqueue: (input) => this.enqueue(input),
       dispatch: (fn) => this.dispatch(fn),
     });
+    this.pager = new SpawnPager(
+      { store: o.store, revive: (fn, row) => this.revive(fn, row) },
+      o.maxResidentSpawns ?? DEFAULT_RESIDENT_SPAWNS,
+    );
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.tickTimer.unref();
   }
@@ -98,9 +115,13 @@ export class Engine {
     version: number;
     spec: FunctionSpec;
     bundleBlobId: string;
+    /** For a class instance's pool. */
+    baseId?: string;
+    params?: Uint8Array;
   }): LiveFunction {
     const existing = this.functions.get(f.id);
     if (existing) {
+      existing.appName = f.appName;
       existing.version = f.version;
       existing.spec = f.spec;
       existing.bundleBlobId = f.bundleBlobId;
@@ -114,12 +135,19 @@ export class Engine {
     }
     const fn: LiveFunction = {
       ...f,
+      baseId: f.baseId,
+      params: f.params,
       name: f.spec.name,
       queue: new Deque(),
       containers: new Map(),
       startFailures: 0,
       nextStartAt: 0,
       retryScaleTimer: undefined,
+      activeCalls: 0,
+      idleSince: Date.now(),
+      residentSpawns: 0,
+      parked: 0,
+      pageInScheduled: false,
       live: true,
     };
     this.functions.set(fn.id, fn);
@@ -127,10 +155,12 @@ export class Engine {
     return fn;
   }
 
-  /** Stops a function: pending inputs end as terminated, containers are shut down. */
+  /** Stops a function (and a class's instances): pending inputs end as terminated, containers are shut down. */
   unregisterFunction(functionId: string, reason: string): void {
     const fn = this.functions.get(functionId);
     if (!fn) return;
+    for (const other of [...this.functions.values()])
+      if (other.baseId === functionId) this.unregisterFunction(other.id, reason);
     fn.live = false;
     if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
     for (const input of fn.queue.drain()) this.finishInput(input, { status: "terminated", message: reason });
@@ -154,6 +184,7 @@ export class Engine {
     args: Payload;
     idempotencyKey: string;
     parentInputId: string | undefined;
+    method?: string | undefined;
   }): { callId: string; existing: boolean; outcome?: CallOutcome } {
     const live = this.liveKeys.get(p.idempotencyKey);
     if (live) return { callId: live, existing: true };
@@ -162,7 +193,33 @@ export class Engine {
     const prior = this.o.store.getCallByIdempotencyKey(p.idempotencyKey);
     if (prior) return { callId: prior.id, existing: true };
     const fn = this.liveFunction(p.functionId);
-    const call = this.newCall(fn, p.parentInputId, { kind: p.kind, idempotencyKey: p.idempotencyKey });
+    const target = resolveTarget(fn, p.method);
+    if (target.isGenerator)
+      throw invalid(`${fn.appName}.${target.name} is a generator: call remoteGen() to stream its results`);
+    if (p.kind === "spawn" && this.pager.shouldPark(fn)) {
+      // Past the resident limit: durable in the store, paged in as earlier spawns finish.
+      const id = newId("fc");
+      const createdAt = Date.now();
+      this.pager.park(
+        fn,
+        {
+          id,
+          functionId: fn.id,
+          kind: "spawn",
+          idempotencyKey: p.idempotencyKey,
+          parentInputId: p.parentInputId ?? null,
+          method: p.method ?? null,
+          createdAt,
+        },
+        [{ id: newId("in"), callId: id, idx: 0, args: p.args, state: "pending", attempt: 0, failures: 0 }],
+      );
+      return { callId: id, existing: false };
+    }
+    const call = this.newCall(fn, p.parentInputId, {
+      kind: p.kind,
+      idempotencyKey: p.idempotencyKey,
+      method: p.method,
+    });
     const now = call.createdAt;
     const input = this.newInput(call, 0, p.args);
     call.inputs.push(input);
@@ -173,20 +230,39 @@ export class Engine {
       kind: call.kind,
       idempotencyKey: call.idempotencyKey,
       parentInputId: call.parentInputId,
+      method: call.method ?? null,
       createdAt: now,
     };
     const inputs = [
       { id: input.id, callId: call.id, idx: 0, args: p.args, state: "pending" as const, attempt: 0, failures: 0 },
     ];
-    if (call.kind === "remote") call.deferred = this.o.store.deferInsertCall(row, inputs);
-    else this.o.store.insertCall(row, inputs);
+    // A `.remote` call is held in memory only: its caller holds the input too and resends it
+    // (same idempotency key) after a reconnect, so a crash loses nothing. It is written only
+    // if something must outlive it here: a retry's state, or a result its caller left behind.
+    if (call.kind === "remote") call.deferred = { row, inputs, state: "pending" };
+    else {
+      this.o.store.insertCall(row, inputs);
+      this.pager.added(fn);
+    }
     this.enqueue(input);
     return { callId: call.id, existing: false };
   }
 
+  /**
+   * Finds functions that are not in memory: a class instance let go while idle is taken back
+   * on its next call (set by the app service, which knows the instances).
+   */
+  setFunctionResolver(resolve: (functionId: string) => LiveFunction | undefined): void {
+    this.resolveFunction = resolve;
+  }
+
+  private lookupFunction(functionId: string): LiveFunction | undefined {
+    return this.functions.get(functionId) ?? this.resolveFunction?.(functionId);
+  }
+
   /** A live function by id, or not_found. */
   private liveFunction(functionId: string): LiveFunction {
-    const fn = this.functions.get(functionId);
+    const fn = this.lookupFunction(functionId);
     if (!fn?.live)
       throw new ApiError(
         "not_found",
@@ -203,6 +279,7 @@ export class Engine {
       kind: "remote",
       idempotencyKey: null,
       parentInputId: parentInputId ?? null,
+      method: undefined,
       createdAt: Date.now(),
       inputs: [],
       outcome: undefined,
@@ -216,11 +293,14 @@ export class Engine {
 
   private track(call: LiveCall): void {
     this.calls.set(call.id, call);
+    call.fn.activeCalls++;
     if (call.idempotencyKey) this.liveKeys.set(call.idempotencyKey, call.id);
   }
 
   private untrack(call: LiveCall): void {
     if (!this.calls.delete(call.id)) return;
+    call.fn.activeCalls--;
+    call.fn.idleSince = Date.now();
     if (call.idempotencyKey) this.liveKeys.delete(call.idempotencyKey);
     if (call.map) {
       const m = call.map;
@@ -255,7 +335,7 @@ export class Engine {
         inputId: input.id,
         callId: call.id,
         parentInputId: call.parentInputId,
-        functionName: call.fn.name,
+        functionName: call.method ? `${call.fn.name}.${call.method}` : call.fn.name,
         createdAt: call.createdAt,
       });
     }
@@ -274,25 +354,12 @@ export class Engine {
     const live = this.calls.get(callId);
     if (live) {
       if (live.outcome) return Promise.resolve(this.delivered(live, live.outcome));
-      if (timeoutMs === 0) return Promise.resolve(undefined);
-      return new Promise((resolve) => {
-        let timer: NodeJS.Timeout | undefined;
-        const waiter = (o: CallOutcome) => {
-          if (timer) clearTimeout(timer);
-          resolve(o);
-        };
-        live.waiters.add(waiter);
-        if (timeoutMs !== undefined) {
-          timer = setTimeout(() => {
-            live.waiters.delete(waiter);
-            resolve(undefined);
-          }, timeoutMs);
-        }
-        onGone?.(() => {
-          if (timer) clearTimeout(timer);
-          live.waiters.delete(waiter);
-        });
-      });
+      return waitForOutcome(
+        (w) => live.waiters.add(w),
+        (w) => live.waiters.delete(w),
+        timeoutMs,
+        onGone,
+      );
     }
     const stored = this.o.store.getCall(callId);
     if (!stored) return Promise.reject(new ApiError("not_found", `no function call ${callId}`));
@@ -305,6 +372,18 @@ export class Engine {
     if (stored.outcome) {
       if (stored.kind === "remote") this.o.store.deleteCall(callId);
       return Promise.resolve(stored.outcome);
+    }
+    if (stored.state === "pending" && this.lookupFunction(stored.functionId)?.live) {
+      // Parked: waits in the store until it is paged in and finishes.
+      return waitForOutcome(
+        (w) => this.pager.addWaiter(callId, w),
+        (w) => {
+          this.pager.removeWaiter(callId, w);
+          this.calls.get(callId)?.waiters.delete(w); // paged in meanwhile
+        },
+        timeoutMs,
+        onGone,
+      );
     }
     // Pending in the store but not live: the function is gone.
     return Promise.resolve({
@@ -332,7 +411,17 @@ export class Engine {
   cancelCall(callId: string, terminateContainers: boolean): void {
     const call = this.calls.get(callId);
     if (!call) {
-      if (!this.o.store.getCall(callId)) throw new ApiError("not_found", `no function call ${callId}`);
+      const stored = this.o.store.getCall(callId);
+      if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
+      const fn = this.lookupFunction(stored.functionId);
+      if (stored.state === "pending" && fn?.live) {
+        // Parked: it never ran. Ends cancelled where it lies.
+        const now = Date.now();
+        const outcome: CallOutcome = { kind: "cancelled" };
+        this.o.store.completeCall(callId, "cancelled", outcome, now, now + this.o.resultRetentionMs);
+        fn.parked = Math.max(0, fn.parked - 1);
+        for (const w of this.pager.takeWaiters(callId)) w(outcome);
+      }
       return; // already finished: nothing to cancel
     }
     for (const input of call.map ? [...call.map.live] : call.inputs) {
@@ -393,22 +482,47 @@ export class Engine {
     input.container = c;
     if (input.graph) this.o.store.updateGraphInput(input.id, c.id, "pending");
     input.startedAt = Date.now();
+    const timeoutMs = input.call.fn.spec.options.timeoutMs;
     const ra: RunningAttempt = {
       input,
       attempt: input.attempt,
       timedOut: false,
       killTimer: undefined,
+      deadline: input.startedAt + timeoutMs,
     };
     c.running.set(this.key(input), ra);
-    const timeoutMs = input.call.fn.spec.options.timeoutMs;
-    input.timer = setTimeout(() => this.onTimeout(input, c, ra), timeoutMs);
+    // Generators' deadlines move (paused time does not count): they keep their own timer.
+    if (input.call.stream) input.timer = setTimeout(() => this.onTimeout(input, c, ra), timeoutMs);
+    else if (!c.deadlineTimer || ra.deadline < c.deadlineAt) this.armDeadline(c, ra.deadline);
     return {
       inputId: input.id,
       callId: input.call.id,
       attempt: input.attempt,
       args: input.args,
       timeoutMs,
+      ...(input.call.method !== undefined ? { method: input.call.method } : {}),
     };
+  }
+
+  private armDeadline(c: LiveContainer, at: number): void {
+    if (c.deadlineTimer) clearTimeout(c.deadlineTimer);
+    c.deadlineAt = at;
+    c.deadlineTimer = setTimeout(() => this.checkDeadlines(c), Math.max(0, at - Date.now()));
+  }
+
+  /** Times out a container's attempts that are due, then re-arms for the next deadline. */
+  private checkDeadlines(c: LiveContainer): void {
+    c.deadlineTimer = undefined;
+    if (c.status === "dead") return;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    // At most maxInputs entries (timed-out ones stay until the container answers or dies).
+    for (const ra of [...c.running.values()]) {
+      if (ra.timedOut || ra.input.call.stream) continue;
+      if (ra.deadline <= now) this.onTimeout(ra.input, c, ra);
+      else next = Math.min(next, ra.deadline);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armDeadline(c, next);
   }
 
   private onTimeout(input: LiveInput, c: LiveContainer, ra: RunningAttempt): void {
@@ -510,17 +624,73 @@ export class Engine {
     this.o.store.completeCall(call.id, state, outcome, now, now + ttl);
     for (const w of waiters) w(outcome);
     this.untrack(call); // the store answers later gets
+    if (call.kind === "spawn") this.pager.settled(call.fn);
   }
 
   /** Scale-down, result expiry and log trimming, every TICK_MS. */
   private tick(): void {
     const now = Date.now();
     this.fleet.scaleDown(now);
+    this.releaseIdleInstances(now);
     if (now - this.lastExpiry > 60_000) {
       this.lastExpiry = now;
       this.o.store.expireCalls(now);
       this.o.store.trimGraph(now - this.o.resultRetentionMs);
       this.o.logs.trim();
+    }
+  }
+
+  /**
+   * Takes a stored pending call into memory and queues its unfinished inputs (restart
+   * recovery, and spawned calls paged in from the store).
+   */
+  private revive(fn: LiveFunction, row: CallRow, inputs = this.o.store.callInputs(row.id), dispatch = true): void {
+    const call: LiveCall = {
+      id: row.id,
+      fn,
+      kind: row.kind,
+      idempotencyKey: row.idempotencyKey,
+      parentInputId: row.parentInputId,
+      method: row.method ?? undefined,
+      createdAt: row.createdAt,
+      inputs: [],
+      outcome: undefined,
+      waiters: this.pager.takeWaiters(row.id),
+      deferred: undefined,
+      map: undefined,
+      stream: undefined,
+    };
+    this.track(call);
+    if (call.kind === "spawn") this.pager.added(fn);
+    for (const r of inputs) {
+      const input = this.newInput(call, r.idx, r.args, r.id);
+      input.attempt = r.attempt;
+      input.failures = r.failures;
+      call.inputs.push(input);
+      if (r.state === "done") input.status = "done";
+      else fn.queue.push(input);
+    }
+    if (dispatch) this.dispatch(fn);
+  }
+
+  /**
+   * Lets go of class instances with nothing to do for a while: an app whose callers use a
+   * parameter set per user must not keep every set in memory. The next call takes it back.
+   */
+  private releaseIdleInstances(now: number): void {
+    for (const fn of this.functions.values()) {
+      if (
+        fn.baseId !== undefined &&
+        fn.activeCalls === 0 &&
+        fn.queue.length === 0 &&
+        fn.containers.size === 0 &&
+        fn.parked === 0 &&
+        now - fn.idleSince >= (this.o.instanceIdleMs ?? INSTANCE_IDLE_MS)
+      ) {
+        if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
+        this.functions.delete(fn.id);
+        this.o.log(`let go of idle class instance ${fn.appName}.${fn.name} (${fn.id}); its next call takes it back`);
+      }
     }
   }
 
@@ -533,8 +703,7 @@ export class Engine {
       if (page.length === 0) break;
       for (const row of page) {
         after = row.id;
-        const fn = this.functions.get(row.functionId);
-        const inputs = this.o.store.callInputs(row.id);
+        const fn = this.lookupFunction(row.functionId);
         if (!fn) {
           this.o.store.completeCall(
             row.id,
@@ -548,33 +717,20 @@ export class Engine {
           );
           continue;
         }
-        const call: LiveCall = {
-          id: row.id,
-          fn,
-          kind: row.kind,
-          idempotencyKey: row.idempotencyKey,
-          parentInputId: row.parentInputId,
-          createdAt: row.createdAt,
-          inputs: [],
-          outcome: undefined,
-          waiters: new Set(),
-          deferred: undefined,
-          map: undefined,
-          stream: undefined,
-        };
-        this.track(call);
-        for (const r of inputs) {
-          const input = this.newInput(call, r.idx, r.args, r.id);
-          input.attempt = r.attempt;
-          input.failures = r.failures;
-          call.inputs.push(input);
-          if (r.state === "done") input.status = "done";
-          else fn.queue.push(input);
-        }
         n++;
+        if (row.kind === "spawn" && (row.parked || this.pager.shouldPark(fn))) {
+          // Over the resident limit: it waits in the store and is paged in later.
+          if (!row.parked) this.o.store.setParked(row.id, true);
+          fn.parked++;
+          continue;
+        }
+        this.revive(fn, row, undefined, false);
       }
     }
-    for (const fn of this.functions.values()) this.dispatch(fn);
+    for (const fn of this.functions.values()) {
+      this.pager.pageIn(fn); // fill up to the resident limit, oldest parked first
+      this.dispatch(fn);
+    }
     return n;
   }
 
@@ -601,29 +757,16 @@ export class Engine {
    * Bounded: at most `maxNodes` inputs and a depth of 64.
    */
   callGraph(callId: string, maxNodes = 10_000): InputInfo[] {
-    let budget = maxNodes;
-    const build = (rows: GraphRow[], depth: number): InputInfo[] =>
-      rows.slice(0, Math.max(0, budget)).map((r) => {
-        budget--;
-        return {
-          inputId: r.inputId,
-          functionCallId: r.functionCallId,
-          functionName: r.functionName,
-          taskId: r.taskId ?? "",
-          status: r.status,
-          children: depth < 64 && budget > 0 ? build(this.o.store.graphChildren(r.inputId), depth + 1) : [],
-        };
-      });
-    const roots = this.o.store.graphInputsOfCall(callId);
-    if (roots.length === 0 && !this.calls.has(callId) && !this.o.store.getCall(callId)) {
+    const graph = buildCallGraph(this.o.store, callId, maxNodes);
+    if (graph.length === 0 && !this.calls.has(callId) && !this.o.store.getCall(callId)) {
       throw new ApiError("not_found", `no function call ${callId}`);
     }
-    return build(roots, 0);
+    return graph;
   }
 
   /** Live numbers for `getCurrentStats()`. */
   stats(functionId: string): FunctionStats {
-    const fn = this.functions.get(functionId);
+    const fn = this.lookupFunction(functionId);
     if (!fn) throw new ApiError("not_found", `function ${functionId} is not running`);
     let backlog = 0;
     let active = 0;
@@ -636,6 +779,6 @@ export class Engine {
     // Queue entries cancelled while waiting are skipped at dispatch; count only live ones.
     for (const i of this.inputs.values())
       if (i.call.fn === fn && (i.status === "pending" || i.status === "retry_wait")) backlog++;
-    return { backlog, numActiveRunners: active, numTotalRunners: total };
+    return { backlog: backlog + fn.parked, numActiveRunners: active, numTotalRunners: total };
   }
 }

@@ -7,6 +7,7 @@ import {
 } from "@skiff/protocol";
 import { ApiError } from "../api/api-error.js";
 import type { LiveCall, LiveContainer, LiveFunction, LiveInput, MapState } from "./model.js";
+import { resolveTarget } from "./targets.js";
 
 /** Inputs one map may have outstanding (sent by the caller, no result yet). */
 const MAP_WINDOW = 2048;
@@ -40,13 +41,21 @@ export class FanOut {
    * GENERATOR_WINDOW items are unacknowledged. Nothing is buffered here.
    */
   startStream(
-    p: { functionId: string; args: Payload; idempotencyKey: string; parentInputId: string | undefined },
+    p: {
+      functionId: string;
+      args: Payload;
+      idempotencyKey: string;
+      parentInputId: string | undefined;
+      method?: string | undefined;
+    },
     sink: (items: Payload[], end?: ResultWire) => void,
   ): { callId: string; window: number } {
     const fn = this.host.liveFunction(p.functionId);
-    if (!fn.spec.isGenerator)
-      throw new ApiError("invalid_argument", `${fn.appName}.${fn.name} is not a generator function: call remote()`);
+    const target = resolveTarget(fn, p.method);
+    if (!target.isGenerator)
+      throw new ApiError("invalid_argument", `${fn.appName}.${target.name} is not a generator function: call remote()`);
     const call = this.host.newCall(fn, p.parentInputId, {
+      method: p.method,
       stream: { sink, yielded: 0, acked: 0, pausedSince: 0, pausedMs: 0 },
     });
     const input = this.host.newInput(call, 0, p.args);
@@ -90,13 +99,20 @@ export class FanOut {
    * them until their results arrive; they are not written to the store.
    */
   startMap(
-    p: { functionId: string; idempotencyKey: string; parentInputId: string | undefined },
+    p: { functionId: string; idempotencyKey: string; parentInputId: string | undefined; method?: string | undefined },
     sink: (items: MapOutputWire[]) => void,
     onDone: () => void,
   ): { callId: string; window: number } {
     const fn = this.host.liveFunction(p.functionId);
+    const target = resolveTarget(fn, p.method);
+    if (target.isGenerator)
+      throw new ApiError(
+        "invalid_argument",
+        `${fn.appName}.${target.name} is a generator: map it as a flat map of streams`,
+      );
     const window = MAP_WINDOW;
     const call = this.host.newCall(fn, p.parentInputId, {
+      method: p.method,
       map: { live: new Set(), window, done: 0, total: undefined, out: [], flushScheduled: false, sink, onDone },
     });
     this.host.track(call);

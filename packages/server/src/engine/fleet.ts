@@ -79,6 +79,8 @@ export class Fleet {
       startedAt: Date.now(),
       startupTimer: undefined,
       stopTimer: undefined,
+      deadlineTimer: undefined,
+      deadlineAt: 0,
       exitInfo: undefined,
       stoppedOnPurpose: false,
     };
@@ -174,13 +176,14 @@ export class Fleet {
     const bundle = this.o.store.getBlob(c.fn.bundleBlobId);
     if (!bundle) throw new ApiError("internal", `bundle ${c.fn.bundleBlobId} is missing`);
     const appFunctions = [...this.host.functions.values()]
-      .filter((f) => f.appId === c.fn.appId && f.live)
+      .filter((f) => f.appId === c.fn.appId && f.live && f.baseId === undefined)
       .map((f) => ({
         functionId: f.id,
         appId: f.appId,
         appName: f.appName,
         name: f.name,
         isGenerator: f.spec.isGenerator,
+        ...(f.spec.cls ? { cls: f.spec.cls } : {}),
       }));
     channel.send("container.assign", {
       appId: c.fn.appId,
@@ -191,6 +194,7 @@ export class Fleet {
       maxInputs: c.fn.spec.options.maxInputs,
       ...(c.fn.spec.options.threads !== undefined ? { threads: c.fn.spec.options.threads } : {}),
       appFunctions,
+      ...(c.fn.params ? { params: c.fn.params } : {}),
     });
   }
 
@@ -286,6 +290,7 @@ export class Fleet {
     c.status = "dead";
     if (c.startupTimer) clearTimeout(c.startupTimer);
     if (c.stopTimer) clearTimeout(c.stopTimer);
+    if (c.deadlineTimer) clearTimeout(c.deadlineTimer);
     this.containers.delete(c.id);
     c.fn.containers.delete(c.id);
     this.o.tokens.revokeContainerToken(c.id);

@@ -34,6 +34,16 @@ export interface LiveFunction {
   retryScaleTimer: NodeJS.Timeout | undefined;
   /** False once the app stopped or a redeploy dropped the function. */
   live: boolean;
+  /** Live calls of this function, and since when it has had none (idle class instances are let go). */
+  activeCalls: number;
+  idleSince: number;
+  /** Pending spawned calls in memory, and those waiting in the store (engine/spawn-pager.ts). */
+  residentSpawns: number;
+  parked: number;
+  pageInScheduled: boolean;
+  /** A class instance's own pool: the class's function id, and the parameters (CBOR). */
+  baseId: string | undefined;
+  params: Uint8Array | undefined;
 }
 
 export type ContainerStatus = "starting" | "ready" | "draining" | "dead";
@@ -44,6 +54,8 @@ export interface RunningAttempt {
   attempt: number;
   /** The attempt timed out; its slot stays taken until the container answers or is replaced. */
   timedOut: boolean;
+  /** When it times out (epoch ms), unless it is a generator's (those keep a timer of their own). */
+  deadline: number;
   killTimer: NodeJS.Timeout | undefined;
 }
 
@@ -59,6 +71,12 @@ export interface LiveContainer {
   startedAt: number;
   startupTimer: NodeJS.Timeout | undefined;
   stopTimer: NodeJS.Timeout | undefined;
+  /**
+   * One timer per container for its inputs' timeouts (a timer per input costs more than the
+   * input at high rates): armed for the earliest deadline, it times out what is due and re-arms.
+   */
+  deadlineTimer: NodeJS.Timeout | undefined;
+  deadlineAt: number;
   exitInfo: string | undefined;
   /** Stopped by the engine (scale-down, redeploy): its end is not a start failure. */
   stoppedOnPurpose: boolean;
@@ -91,6 +109,8 @@ export interface LiveCall {
   kind: "remote" | "spawn";
   idempotencyKey: string | null;
   parentInputId: string | null;
+  /** The method run, for a class instance. */
+  method: string | undefined;
   createdAt: number;
   inputs: LiveInput[];
   outcome: CallOutcome | undefined;

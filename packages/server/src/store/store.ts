@@ -38,16 +38,16 @@ export interface Store {
   deactivateFunctions(appId: string, belowVersion: number): void;
   getFunctionByName(appId: string, name: string): FunctionRow | undefined;
   appFunctions(appId: string): FunctionRow[];
+  /** Instances (parameter sets, option variants) of a class; inserting a known id is a no-op. */
+  insertClassInstance(row: ClassInstanceRow): void;
+  getClassInstance(id: string): ClassInstanceRow | undefined;
 
   // calls and inputs
   insertCall(row: CallRow, inputs: InputRow[]): void;
   /**
-   * Queues a call's insert for the next group commit instead of writing it now. A `.remote`
-   * call that finishes before then is never written at all (`cancelDeferred`); its caller
-   * holds the input and resends it if the server dies first.
+   * Writes a held insert now (`.remote` calls are held in memory, and written only when
+   * something about them must be stored), so that later writes about the call apply to it.
    */
-  deferInsertCall(row: CallRow, inputs: InputRow[]): DeferredWrite;
-  /** Writes a deferred insert now, so that later writes about the same call apply to it. */
   materialize(w: DeferredWrite): void;
   /** Drops a deferred insert not yet written; false when it already was. */
   cancelDeferred(w: DeferredWrite): boolean;
@@ -64,6 +64,10 @@ export interface Store {
   getCallByIdempotencyKey(key: string): StoredCall | undefined;
   /** Pending calls in id order, a page at a time (recovery at start). */
   pendingCalls(after: string, limit: number): CallRow[];
+  /** A function's parked spawned calls, oldest first. */
+  parkedCalls(functionId: string, limit: number): CallRow[];
+  /** Parks a pending call (it waits in the store) or takes it back into memory. */
+  setParked(id: string, parked: boolean): void;
   callInputs(callId: string): InputRow[];
   /** Marks done calls past their expiry as expired and drops their payloads. */
   expireCalls(now: number): number;
@@ -158,6 +162,20 @@ export interface CallRow {
   kind: "remote" | "spawn";
   idempotencyKey: string | null;
   parentInputId: string | null;
+  /** The method, for a call of a class instance. */
+  method: string | null;
+  createdAt: number;
+  /** A spawned call waiting in the store, not in memory (see engine/spawn-pager.ts). */
+  parked?: boolean;
+}
+
+export interface ClassInstanceRow {
+  id: string;
+  functionId: string;
+  /** CBOR of the full parameter object. */
+  params: Uint8Array;
+  /** JSON of the option overrides. */
+  options: string;
   createdAt: number;
 }
 

@@ -3,13 +3,14 @@
  * app bundle it is given, runs inputs and reports outputs. One process per container.
  */
 import type { EventMap, LogWire, OutputWire } from "@skiff/protocol";
-import { Client, isGeneratorFunction, resolveApps } from "skiff";
+import { Client, resolveApps } from "skiff";
 import { Connection } from "skiff/internal";
 import { installInputContext } from "./input-context.js";
 import { loadBundle, skiffPackageDir } from "./load-bundle.js";
 import { captureOutput } from "./log-capture.js";
 import { awaitPoolAssignment } from "./pool-assignment.js";
 import { encodeError, InputRunner } from "./runner.js";
+import { loadTarget, type Target } from "./target.js";
 import { ThreadPool } from "./thread-pool.js";
 
 await awaitPoolAssignment();
@@ -49,6 +50,8 @@ Client._setDefault(client);
 installInputContext();
 
 let runner: InputRunner | undefined;
+let target: Target | undefined;
+let pool: ThreadPool | undefined;
 
 // Outputs finished in one tick leave as one message (fewer envelopes to encode and route).
 let pendingOutputs: OutputWire[] = [];
@@ -103,26 +106,27 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
       const { exports, url } = await loadBundle(workdir, a.bundle, skiffPackageDir());
       const app = resolveApps(exports).find((x) => x.name === a.appName);
       if (!app) throw new Error(`the bundle defines no app named "${a.appName}"`);
-      const fn = app._function(a.functionName);
-      if (!fn) throw new Error(`app "${a.appName}" has no function "${a.functionName}" in this bundle`);
       app._bind(client, a.appFunctions);
+      const t = loadTarget(app, a.functionName, a.params);
       // Threads: asked for, or by default for a plain (non-async) function; only with several slots.
-      const plain = (fn._impl as { constructor?: { name?: string } } | undefined)?.constructor?.name === "Function";
-      const threaded = a.maxInputs > 1 && !isGeneratorFunction(fn._impl) && (a.threads ?? plain);
-      const pool = threaded
-        ? await ThreadPool.start(a.maxInputs, {
-            bundleUrl: url,
-            appName: a.appName,
-            functionName: a.functionName,
-            appFunctions: a.appFunctions,
-            serverUrl,
-            tokenId,
-            tokenSecret,
-            environment: env.SKIFF_ENVIRONMENT ?? "main",
-          })
-        : undefined;
+      const threaded = a.maxInputs > 1 && !t.generator && (a.threads ?? t.plain);
+      if (threaded) {
+        // Each thread loads the bundle and runs its own `@enter`.
+        pool = await ThreadPool.start(a.maxInputs, {
+          bundleUrl: url,
+          appName: a.appName,
+          functionName: a.functionName,
+          appFunctions: a.appFunctions,
+          ...(a.params ? { params: a.params } : {}),
+          serverUrl,
+          tokenId,
+          tokenSecret,
+          environment: env.SKIFF_ENVIRONMENT ?? "main",
+        });
+      } else await t.enter();
+      target = t;
       runner = new InputRunner(
-        fn,
+        t,
         client,
         (out) => reportOutput(out),
         (inputId, attempt, items) => conn.emit("gen.items", { inputId, attempt, items }),
@@ -146,8 +150,23 @@ conn.on("gen.ack", ({ inputId, consumed }) => {
 });
 conn.on("shutdown", ({ graceMs }) => {
   const deadline = Date.now() + graceMs;
+  // `@exit` hooks run once the inputs are done, within what is left of the grace time.
+  const runExitHooks = async () => {
+    const left = Math.max(0, deadline - Date.now());
+    try {
+      if (pool) await pool.exit(left);
+      else if (target) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([target.exit(), new Promise<void>((r) => (timer = setTimeout(r, left)))]);
+        clearTimeout(timer);
+      }
+    } catch (err) {
+      console.error(err);
+    }
+    exitSoon(0);
+  };
   const check = () => {
-    if (!runner || runner.running.size === 0 || Date.now() >= deadline) exitSoon(0);
+    if (!runner || runner.running.size === 0 || Date.now() >= deadline) void runExitHooks();
     else setTimeout(check, 20);
   };
   check();

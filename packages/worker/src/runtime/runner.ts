@@ -8,8 +8,9 @@ import {
   type Payload,
   type ResultWire,
 } from "@skiff/protocol";
-import { type Client, type Function_, fromPayload, isGeneratorFunction, toPayload } from "skiff";
+import { type Client, fromPayload, type InputContext, toPayload } from "skiff";
 import { inputStorage } from "./input-context.js";
+import type { Target } from "./target.js";
 import type { ThreadPool } from "./thread-pool.js";
 
 /** Turns anything thrown into an Error the caller can read, and encodes it. */
@@ -36,9 +37,38 @@ export function encodeError(err: unknown): Uint8Array {
   }
 }
 
+/**
+ * What `currentInput()` returns. The AbortSignal is made only when user code asks for it:
+ * most inputs never look, and a controller per input is measurable at high input rates.
+ */
+export class RunningInputContext implements InputContext {
+  private controller: AbortController | undefined;
+  private reason: Error | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly functionCallId: string,
+    readonly attempt: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: Error): void {
+    if (this.reason) return;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
 export interface RunningInput {
   wire: InputWire;
-  abort: AbortController;
+  ctx: RunningInputContext;
   /** Generators: items the consumer has taken, and a wake-up for a paused generator. */
   acked: number;
   wake: (() => void) | undefined;
@@ -48,23 +78,20 @@ export interface RunningInput {
 export type ItemSink = (inputId: string, attempt: number, items: Payload[]) => void;
 
 /**
- * Runs inputs of one function and reports each outcome once. Concurrency is bounded by the
- * server, which never hands out more than `maxInputs` at a time.
+ * Runs inputs of one function (or class instance) and reports each outcome once. Concurrency
+ * is bounded by the server, which never hands out more than `maxInputs` at a time.
  */
 export class InputRunner {
   readonly running = new Map<string, RunningInput>();
-  private readonly generator: boolean;
 
   constructor(
-    private readonly fn: Function_,
+    private readonly target: Target,
     private readonly client: Client,
     private readonly report: (out: OutputWire) => void,
     private readonly sendItems: ItemSink,
     /** Set when inputs run on worker threads (`concurrency.threads`). */
     private readonly pool?: ThreadPool,
-  ) {
-    this.generator = isGeneratorFunction(fn._impl);
-  }
+  ) {}
 
   /** The consumer took `consumed` more items of a generator input. */
   ack(inputId: string, consumed: number): void {
@@ -77,10 +104,12 @@ export class InputRunner {
   }
 
   start(wire: InputWire): void {
-    const abort = new AbortController();
-    this.running.set(wire.inputId, { wire, abort, acked: 0, wake: undefined });
+    const ctx = new RunningInputContext(wire.inputId, wire.callId, wire.attempt);
+    this.running.set(wire.inputId, { wire, ctx, acked: 0, wake: undefined });
     const started = performance.now();
-    void (this.pool ? this.runOnThread(wire) : this.run(wire, abort.signal)).then((result) => {
+    // Generators stream from the main thread, even in a container whose other inputs use threads.
+    const onThread = this.pool !== undefined && !this.target.isGenerator(wire.method);
+    void (onThread ? this.runOnThread(wire) : this.run(wire, ctx)).then((result) => {
       if (!this.running.has(wire.inputId)) return;
       this.running.delete(wire.inputId);
       this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: performance.now() - started });
@@ -89,7 +118,7 @@ export class InputRunner {
 
   cancel(inputIds: string[], reason: string): void {
     for (const id of inputIds) {
-      this.running.get(id)?.abort.abort(new Error(`input ${reason}`));
+      this.running.get(id)?.ctx.abort(new Error(`input ${reason}`));
       this.pool?.cancel(id, reason);
     }
   }
@@ -100,7 +129,7 @@ export class InputRunner {
         wire.args instanceof Uint8Array
           ? wire.args
           : (await this.client.request("blob.get", { blobId: wire.args.blob })).data;
-      return await this.pool!.run(wire.inputId, wire.callId, wire.attempt, args);
+      return await this.pool!.run(wire, args);
     } catch (err) {
       return { status: "failure", error: encodeError(err) };
     }
@@ -165,9 +194,11 @@ export class InputRunner {
     }
   }
 
-  private async run(wire: InputWire, signal: AbortSignal): Promise<ResultWire> {
+  private async run(wire: InputWire, ctx: RunningInputContext): Promise<ResultWire> {
     let args: unknown;
     try {
+      // With threads, the main thread's own instance is set up only if an input runs here.
+      if (this.pool) await this.target.enter();
       // Inline arguments decode here and now; only blob references need a round trip.
       args =
         wire.args instanceof Uint8Array
@@ -177,17 +208,16 @@ export class InputRunner {
     } catch (err) {
       return { status: "failure", error: encodeError(err) };
     }
-    const ctx = { id: wire.inputId, functionCallId: wire.callId, attempt: wire.attempt, signal };
-    const impl = this.fn._impl as (...a: unknown[]) => unknown;
+    const target = this.target;
     let value: unknown;
     try {
-      if (this.generator) {
+      if (target.isGenerator(wire.method)) {
         await inputStorage.run(ctx, () =>
-          this.drain(wire, impl(...(args as unknown[])) as AsyncIterator<unknown>, signal),
+          this.drain(wire, target.invoke(wire.method, args as unknown[]) as AsyncIterator<unknown>, ctx.signal),
         );
         value = undefined;
       } else {
-        value = await inputStorage.run(ctx, () => impl(...(args as unknown[])));
+        value = await inputStorage.run(ctx, () => target.invoke(wire.method, args as unknown[]));
       }
     } catch (err) {
       return { status: "failure", error: encodeError(err) };

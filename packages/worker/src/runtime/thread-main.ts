@@ -7,13 +7,16 @@ import { parentPort, workerData } from "node:worker_threads";
 import { decodePayload, encodePayload, INLINE_PAYLOAD_BYTES, type ResultWire } from "@skiff/protocol";
 import { Client, resolveApps } from "skiff";
 import { inputStorage, installInputContext } from "./input-context.js";
-import { encodeError } from "./runner.js";
+import { encodeError, RunningInputContext } from "./runner.js";
+import { loadTarget, type Target } from "./target.js";
 
 export interface ThreadData {
   bundleUrl: string;
   appName: string;
   functionName: string;
   appFunctions: import("@skiff/protocol").FunctionInfo[];
+  /** A class instance's parameters (CBOR). */
+  params?: Uint8Array;
   serverUrl: string;
   tokenId: string;
   tokenSecret: string;
@@ -21,17 +24,19 @@ export interface ThreadData {
 }
 
 export type ToThread =
-  | { t: "run"; inputId: string; callId: string; attempt: number; args: Uint8Array }
-  | { t: "cancel"; inputId: string; reason: string };
+  | { t: "run"; inputId: string; callId: string; attempt: number; args: Uint8Array; method?: string | undefined }
+  | { t: "cancel"; inputId: string; reason: string }
+  | { t: "exit" };
 
 export type FromThread =
   | { t: "ready" }
   | { t: "init_failed"; error: Uint8Array }
-  | { t: "done"; inputId: string; result: ResultWire };
+  | { t: "done"; inputId: string; result: ResultWire }
+  | { t: "exited" };
 
 const data = workerData as ThreadData;
 const port = parentPort!;
-const aborts = new Map<string, AbortController>();
+const running = new Map<string, RunningInputContext>();
 
 async function main(): Promise<void> {
   installInputContext();
@@ -43,42 +48,44 @@ async function main(): Promise<void> {
     environment: data.environment,
   });
   Client._setDefault(client);
-  let impl: (...a: unknown[]) => unknown;
+  let target: Target;
   try {
     const exports = (await import(data.bundleUrl)) as Record<string, unknown>;
     const app = resolveApps(exports).find((a) => a.name === data.appName);
-    const fn = app?._function(data.functionName);
-    if (!app || !fn?._impl) throw new Error(`the bundle has no function ${data.appName}.${data.functionName}`);
+    if (!app) throw new Error(`the bundle has no app ${data.appName}`);
     app._bind(client, data.appFunctions);
-    impl = fn._impl as (...a: unknown[]) => unknown;
+    target = loadTarget(app, data.functionName, data.params);
+    await target.enter();
   } catch (err) {
     port.postMessage({ t: "init_failed", error: encodeError(err) } satisfies FromThread);
     return;
   }
   port.on("message", (m: ToThread) => {
     if (m.t === "cancel") {
-      aborts.get(m.inputId)?.abort(new Error(`input ${m.reason}`));
+      running.get(m.inputId)?.abort(new Error(`input ${m.reason}`));
       return;
     }
-    const abort = new AbortController();
-    aborts.set(m.inputId, abort);
-    void run(impl, m, abort.signal).then((result) => {
-      aborts.delete(m.inputId);
+    if (m.t === "exit") {
+      void target
+        .exit()
+        .catch((err: unknown) => console.error(err))
+        .finally(() => port.postMessage({ t: "exited" } satisfies FromThread));
+      return;
+    }
+    const ctx = new RunningInputContext(m.inputId, m.callId, m.attempt);
+    running.set(m.inputId, ctx);
+    void run(target, m, ctx).then((result) => {
+      running.delete(m.inputId);
       port.postMessage({ t: "done", inputId: m.inputId, result } satisfies FromThread);
     });
   });
   port.postMessage({ t: "ready" } satisfies FromThread);
 }
 
-async function run(
-  impl: (...a: unknown[]) => unknown,
-  m: Extract<ToThread, { t: "run" }>,
-  signal: AbortSignal,
-): Promise<ResultWire> {
+async function run(target: Target, m: Extract<ToThread, { t: "run" }>, ctx: RunningInputContext): Promise<ResultWire> {
   try {
     const args = decodePayload(m.args) as unknown[];
-    const ctx = { id: m.inputId, functionCallId: m.callId, attempt: m.attempt, signal };
-    const value = await inputStorage.run(ctx, () => impl(...args));
+    const value = await inputStorage.run(ctx, () => target.invoke(m.method, args));
     const bytes = encodePayload(value, "result");
     if (bytes.byteLength > INLINE_PAYLOAD_BYTES)
       throw new Error("results over 1 MiB are not supported from threads yet");

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import type { ResultWire } from "@skiff/protocol";
+import type { InputWire, ResultWire } from "@skiff/protocol";
 import type { FromThread, ThreadData, ToThread } from "./thread-main.js";
 
 const THREAD_ENTRY = new URL("./thread-main.js", import.meta.url);
@@ -17,6 +17,7 @@ interface Slot {
 export class ThreadPool {
   private readonly slots: Slot[] = [];
   private readonly waiting = new Map<string, (r: ResultWire) => void>();
+  private readonly exited = new Map<Worker, () => void>();
 
   private constructor() {}
 
@@ -32,6 +33,7 @@ export class ThreadPool {
           worker.once("error", reject);
           worker.on("message", (m: FromThread) => {
             if (m.t === "ready") resolve();
+            else if (m.t === "exited") pool.exited.get(worker)?.();
             else if (m.t === "init_failed")
               reject(Object.assign(new Error("thread init failed"), { encoded: m.error }));
             else {
@@ -47,7 +49,8 @@ export class ThreadPool {
     return pool;
   }
 
-  run(inputId: string, callId: string, attempt: number, args: Uint8Array): Promise<ResultWire> {
+  run(wire: InputWire, args: Uint8Array): Promise<ResultWire> {
+    const { inputId, callId, attempt, method } = wire;
     const slot = this.slots.find((s) => !s.busy);
     if (!slot)
       return Promise.resolve({
@@ -57,8 +60,24 @@ export class ThreadPool {
     slot.busy = inputId;
     return new Promise((resolve) => {
       this.waiting.set(inputId, resolve);
-      slot.worker.postMessage({ t: "run", inputId, callId, attempt, args } satisfies ToThread);
+      slot.worker.postMessage({ t: "run", inputId, callId, attempt, args, method } satisfies ToThread);
     });
+  }
+
+  /** Runs each thread's `@exit` hooks; resolves when all are done or `timeoutMs` passed. */
+  async exit(timeoutMs: number): Promise<void> {
+    const done = Promise.all(
+      this.slots.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            this.exited.set(s.worker, resolve);
+            s.worker.postMessage({ t: "exit" } satisfies ToThread);
+          }),
+      ),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   cancel(inputId: string, reason: string): void {

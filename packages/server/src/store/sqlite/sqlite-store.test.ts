@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import type { DeferredWrite } from "../store.js";
 import { SqliteStore } from "./sqlite-store.js";
 
 const call = (id: string) => ({
@@ -11,6 +12,7 @@ const call = (id: string) => ({
   kind: "remote" as const,
   idempotencyKey: `k-${id}`,
   parentInputId: null,
+  method: null,
   createdAt: 1,
 });
 const input = (id: string) => [
@@ -31,19 +33,21 @@ describe("SqliteStore", () => {
     await b.close();
   });
 
-  it("drops a deferred insert cancelled before its commit, and writes one that is not", async () => {
+  it("writes a held insert only when materialized, never once cancelled", async () => {
     const dir = mkdtempSync(join(tmpdir(), "skiff-store-"));
     const s = new SqliteStore({ dataDir: dir });
-    const w1 = s.deferInsertCall(call("fc-a"), input("fc-a"));
-    const w2 = s.deferInsertCall(call("fc-b"), input("fc-b"));
+    const held = (id: string): DeferredWrite => ({ row: call(id), inputs: input(id), state: "pending" });
+    const w1 = held("fc-a");
+    const w2 = held("fc-b");
     assert.equal(s.cancelDeferred(w1), true);
+    s.materialize(w1);
     await s.flush();
-    assert.equal(s.getCall("fc-a"), undefined);
+    assert.equal(s.getCall("fc-a"), undefined, "cancelled: never written");
+    assert.equal(s.getCall("fc-b"), undefined, "held: not written by a commit");
+    s.materialize(w2);
+    await s.flush();
     assert.equal(s.getCall("fc-b")?.state, "pending");
     assert.equal(s.cancelDeferred(w2), false, "already written");
-    const w3 = s.deferInsertCall(call("fc-c"), input("fc-c"));
-    s.materialize(w3);
-    assert.ok(s.getCall("fc-c"));
     await s.close();
   });
 

@@ -6,6 +6,7 @@ import Database from "better-sqlite3";
 import type {
   AppRow,
   CallRow,
+  ClassInstanceRow,
   DeferredWrite,
   DeploymentRow,
   FunctionRow,
@@ -42,7 +43,6 @@ export class SqliteStore implements Store {
   private waiters: (() => void)[] = [];
   private readonly commitDelayMs: number;
   private closed = false;
-  private deferred: DeferredWrite[] = [];
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -100,11 +100,6 @@ export class SqliteStore implements Store {
   private commit(): void {
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
-    if (this.deferred.length > 0) {
-      const ws = this.deferred;
-      this.deferred = [];
-      for (const w of ws) this.materialize(w);
-    }
     if (this.inTx) {
       this.db.exec("COMMIT");
       this.inTx = false;
@@ -201,12 +196,14 @@ export class SqliteStore implements Store {
     }).map((r) => ({ ...r, active: Boolean(r.active) }));
   }
 
-  deferInsertCall(row: CallRow, inputs: InputRow[]): DeferredWrite {
-    this.ensureTx(); // starts the commit timer
-    const w: DeferredWrite = { row, inputs, state: "pending" };
-    this.deferred.push(w);
-    return w;
+  insertClassInstance(row: ClassInstanceRow): void {
+    this.write("insertClassInstance", { ...row });
   }
+  getClassInstance(id: string): ClassInstanceRow | undefined {
+    const r = this.get<ClassInstanceRow & { params: Buffer }>("getClassInstance", { id });
+    return r ? { ...r, params: new Uint8Array(r.params) } : undefined;
+  }
+
   materialize(w: DeferredWrite): void {
     if (w.state !== "pending") return;
     w.state = "written";
@@ -219,7 +216,7 @@ export class SqliteStore implements Store {
   }
 
   insertCall(row: CallRow, inputs: InputRow[]): void {
-    this.write("insertCall", { ...row });
+    this.write("insertCall", { ...row, parked: row.parked ? 1 : 0 });
     for (const i of inputs)
       this.write("insertInput", {
         id: i.id,
@@ -258,7 +255,19 @@ export class SqliteStore implements Store {
     return this.toStoredCall(this.get("getCallByKey", { key }));
   }
   pendingCalls(after: string, limit: number): CallRow[] {
-    return this.all<CallRow>("pendingCalls", { after, limit });
+    return this.all<Omit<CallRow, "parked"> & { parked: number }>("pendingCalls", { after, limit }).map((r) => ({
+      ...r,
+      parked: Boolean(r.parked),
+    }));
+  }
+  parkedCalls(functionId: string, limit: number): CallRow[] {
+    return this.all<Omit<CallRow, "parked"> & { parked: number }>("parkedCalls", { functionId, limit }).map((r) => ({
+      ...r,
+      parked: Boolean(r.parked),
+    }));
+  }
+  setParked(id: string, parked: boolean): void {
+    this.write("setParked", { id, parked: parked ? 1 : 0 });
   }
   callInputs(callId: string): InputRow[] {
     return this.all<InputRow & { args: Buffer }>("callInputs", { callId }).map((r) => ({

@@ -1,0 +1,53 @@
+// Skiff's map alone (no peers), for profiling: BENCH_N inputs of x => x * x, maxContainers 2.
+//   SKIFF_SERVER_NODE_OPTIONS=--cpu-prof node --import tsx bench/map-only.ts
+import { Function_ } from "skiff";
+import { cpuMs } from "./lib/proc-cpu.js";
+import { descendants } from "./lib/proc-mem.js";
+import { runCli, startSkiffServer } from "./lib/skiff-server.js";
+
+const N = Number(process.env.BENCH_N ?? 100_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const server = await startSkiffServer();
+try {
+  const d = await runCli(["deploy", "bench/apps/map.ts"], server.env);
+  if (d.code !== 0) throw new Error(d.out);
+  const sq = await Function_.lookup<Function_<(x: number) => Promise<number>>>("bench-map", "square", {
+    client: server.client,
+  });
+  await sq.map(Array.from({ length: 5000 }, (_, i) => i)).toArray(); // containers up
+  const pid = server.proc.pid!;
+  const usage = () => {
+    const c = process.cpuUsage();
+    return {
+      server: cpuMs(pid),
+      containers: descendants(pid).reduce((a, p) => a + cpuMs(p), 0),
+      client: (c.user + c.system) / 1000,
+    };
+  };
+  for (let r = 0; r < ROUNDS; r++) {
+    const before = usage();
+    const t = performance.now();
+    let n = 0;
+    for await (const y of sq.map(
+      (function* () {
+        for (let i = 0; i < N; i++) yield i;
+      })(),
+    )) {
+      if (y !== n * n) throw new Error(`wrong result at ${n}`);
+      n++;
+    }
+    const ms = performance.now() - t;
+    const after = usage();
+    const per = (k: keyof typeof before) => (((after[k] - before[k]) * 1000) / n).toFixed(1);
+    console.log(
+      `round ${r}: ${Math.round((n / ms) * 1000)} inputs/s; CPU µs per input: server ${per("server")}, client ${per("client")}, containers ${per("containers")}`,
+    );
+  }
+  if (process.env.BENCH_STOP_APP) {
+    // Containers exit on their own (profilers write their files on a clean exit).
+    await runCli(["app", "stop", "bench-map"], server.env);
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+} finally {
+  await server.stop();
+}

@@ -1,0 +1,92 @@
+import type { CallRow, InputRow, Store } from "../store/store.js";
+import type { LiveFunction } from "./model.js";
+import type { Waiter } from "./waiters.js";
+
+/** Pending spawned calls one function keeps in memory; the rest wait in the store. */
+export const DEFAULT_RESIDENT_SPAWNS = 10_000;
+
+/** What paging needs from the engine. */
+export interface SpawnPagerHost {
+  readonly store: Store;
+  /** Takes a stored pending call into memory and queues its inputs. */
+  revive(fn: LiveFunction, row: CallRow): void;
+}
+
+/**
+ * Bounds the memory of `.spawn`: past `maxResident` pending spawned calls, a function's new
+ * spawns are written to the store only ("parked") and paged in, oldest first, as resident
+ * ones finish. Once any are parked, later spawns park too, so the order stays first in,
+ * first out.
+ */
+export class SpawnPager {
+  /** `call.get` waiters of parked calls, handed to the call when it is paged in. */
+  private readonly waiters = new Map<string, Set<Waiter>>();
+
+  constructor(
+    private readonly host: SpawnPagerHost,
+    private readonly maxResident: number,
+  ) {}
+
+  addWaiter(callId: string, w: Waiter): void {
+    let set = this.waiters.get(callId);
+    if (!set) {
+      set = new Set();
+      this.waiters.set(callId, set);
+    }
+    set.add(w);
+  }
+
+  removeWaiter(callId: string, w: Waiter): void {
+    const set = this.waiters.get(callId);
+    set?.delete(w);
+    if (set?.size === 0) this.waiters.delete(callId);
+  }
+
+  /** The waiters of a parked call (now paged in, or cancelled where it lay). */
+  takeWaiters(callId: string): Set<Waiter> {
+    const set = this.waiters.get(callId) ?? new Set<Waiter>();
+    this.waiters.delete(callId);
+    return set;
+  }
+
+  /** Whether a new spawned call of `fn` should wait in the store. */
+  shouldPark(fn: LiveFunction): boolean {
+    return fn.parked > 0 || fn.residentSpawns >= this.maxResident;
+  }
+
+  /** Writes a spawned call that waits in the store. */
+  park(fn: LiveFunction, row: CallRow, inputs: InputRow[]): void {
+    this.host.store.insertCall({ ...row, parked: true }, inputs);
+    fn.parked++;
+  }
+
+  /** A resident spawned call was created (or revived). */
+  added(fn: LiveFunction): void {
+    fn.residentSpawns++;
+  }
+
+  /** A resident spawned call finished: page more in once half the room is free. */
+  settled(fn: LiveFunction): void {
+    fn.residentSpawns--;
+    if (fn.parked > 0 && !fn.pageInScheduled && fn.residentSpawns <= this.maxResident / 2) {
+      fn.pageInScheduled = true;
+      setImmediate(() => {
+        fn.pageInScheduled = false;
+        if (fn.live) this.pageIn(fn);
+      });
+    }
+  }
+
+  /** Revives parked calls of `fn` up to the resident limit, oldest first. */
+  pageIn(fn: LiveFunction): void {
+    const room = this.maxResident - fn.residentSpawns;
+    if (room <= 0 || fn.parked <= 0) return;
+    const rows = this.host.store.parkedCalls(fn.id, room);
+    for (const row of rows) {
+      this.host.store.setParked(row.id, false);
+      this.host.revive(fn, row);
+    }
+    // Fewer than asked: none are left (a parked call may also have been cancelled meanwhile).
+    fn.parked = rows.length < room ? 0 : Math.max(0, fn.parked - rows.length);
+  }
+}
