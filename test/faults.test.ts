@@ -2,11 +2,14 @@
 // result retention.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Function_, FunctionCall, InitError, OutputExpiredError } from "skiff";
+import { Function_, FunctionCall, FunctionTimeoutError, InitError, OutputExpiredError, SkiffError } from "skiff";
 import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
 import { containerPids, freePort, killPids } from "./helpers/procs.js";
 
 type Sleeper = Function_<(ms: number) => Promise<number>>;
+
+const fn = (server: ServerProcess, name: string) =>
+  Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", name, { client: server.client() });
 
 describe("faults and scaling", () => {
   let server: ServerProcess;
@@ -29,6 +32,38 @@ describe("faults and scaling", () => {
     assert.match(server.output(), /is gone \(killed by SIGKILL.*re-queueing 1 input/);
   });
 
+  it("stops a busy loop and a promise that never settles at timeoutMs, replacing the container; later inputs complete", async () => {
+    type Out = { x: number; tag: number };
+    const runaway = await Function_.lookup<Function_<(x: number) => Promise<Out>>>("core-app", "runaway", {
+      client: server.client(),
+    });
+    const first = (await runaway.remote(9)).tag; // the container the map will start on
+    const out = await runaway.map([0, 1, 2, 3, 4, 5], { returnExceptions: true }).toArray();
+    // 0 and 1 run away. 2 and 3 shared the event loop that 0 froze for their whole timeoutMs: they
+    // time out with it (documented). 4 and 5 waited in the queue and run on a new container.
+    for (const i of [0, 1, 2, 3]) assert.ok(out[i] instanceof FunctionTimeoutError, `input ${i}: ${String(out[i])}`);
+    const later = out.slice(4) as Out[];
+    assert.deepEqual(
+      later.map((r) => r.x),
+      [4, 5],
+    );
+    for (const r of later) assert.notEqual(r.tag, first, "the frozen container was replaced");
+    assert.equal(await fn(server, "square").remote(6), 36, "other functions were unaffected");
+  });
+
+  it("on worker threads, a sync infinite loop times out alone: the input beside it completes", async () => {
+    type Out = { x: number; tag: number };
+    const runaway = await Function_.lookup<Function_<(x: number) => Promise<Out>>>("core-app", "runawaySync", {
+      client: server.client(),
+    });
+    const out = await runaway.map([0, 1, 2, 3], { returnExceptions: true }).toArray();
+    assert.ok(out[0] instanceof FunctionTimeoutError, String(out[0]));
+    assert.deepEqual(
+      out.slice(1).map((r) => (r as Out).x),
+      [1, 2, 3],
+    );
+  });
+
   it("scales from zero up to maxContainers on backlog, then back down when idle", async () => {
     const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", { client: server.client() });
     await waitFor(async () => (await sleeper.getCurrentStats()).numTotalRunners === 0, "idle containers to stop");
@@ -46,15 +81,20 @@ describe("faults and scaling", () => {
   });
 });
 
+// SKIFF_KILL_MAP_N and SKIFF_RESTART_SPAWNS make these longer (npm run chaos).
+const KILL_MAP_N = Number(process.env.SKIFF_KILL_MAP_N) || 10_000;
+const RESTART_SPAWNS = Number(process.env.SKIFF_RESTART_SPAWNS) || 10_000;
+
 describe("container faults during a map", () => {
-  it("completes a 10k-input map with a container killed every 250 ms, each output exactly once", async () => {
+  it(`completes a ${KILL_MAP_N}-input map with a container killed every 250 ms, each output exactly once`, async (t) => {
     const server = await startServer();
     try {
       assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
       const steady = await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "steady", {
         client: server.client(),
       });
-      const N = 10_000;
+      const N = KILL_MAP_N;
+      const started = performance.now();
       let kills = 0;
       let running = true;
       const killer = (async () => {
@@ -68,10 +108,17 @@ describe("container faults during a map", () => {
       })();
       const seen = new Uint8Array(N);
       let n = 0;
-      for await (const y of steady.map(
-        Array.from({ length: N }, (_, i) => i),
-        { orderOutputs: false },
-      )) {
+      // Inputs are released in 25 parts, each after one more kill: however fast this machine
+      // runs the map, at least 24 kills land while inputs are in flight.
+      const parts = 25;
+      async function* inputs() {
+        for (let i = 0; i < N; i++) {
+          const part = Math.floor((i * parts) / N);
+          while (kills < part) await new Promise((r) => setTimeout(r, 20));
+          yield i;
+        }
+      }
+      for await (const y of steady.map(inputs(), { orderOutputs: false })) {
         const x = y / 2;
         assert.equal(seen[x], 0, `input ${x} came back twice`);
         seen[x] = 1;
@@ -79,6 +126,11 @@ describe("container faults during a map", () => {
       }
       running = false;
       await killer;
+      const secs = (performance.now() - started) / 1000;
+      const requeued = [...server.output().matchAll(/re-queueing (\d+) input/g)].reduce((a, m) => a + Number(m[1]), 0);
+      t.diagnostic(
+        `${N} inputs in ${secs.toFixed(1)} s with ${kills} container kills; ${requeued} inputs re-run after a kill; each output seen once`,
+      );
       assert.equal(n, N);
       assert.ok(
         seen.every((v) => v === 1),
@@ -156,35 +208,39 @@ describe("start failures", () => {
 });
 
 describe("control-plane restart", () => {
-  it("completes every spawned call after kill -9 and restart on the same data dir", async () => {
+  it(`completes ${RESTART_SPAWNS} spawned calls (some running) after kill -9 and restart on the same data dir`, async (t) => {
     const port = await freePort();
     let server = await startServer({ args: ["--port", String(port)] });
     const home = server.home;
     try {
       assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
-      const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", {
+      const steady = await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "steady", {
         client: server.client(),
       });
-      const calls = await Promise.all(Array.from({ length: 6 }, () => sleeper.spawn(700)));
-      await new Promise((r) => setTimeout(r, 200)); // some are running now
+      const N = RESTART_SPAWNS;
+      const ids: string[] = [];
+      for (let i = 0; i < N; i += 1000) {
+        const chunk = await Promise.all(Array.from({ length: Math.min(1000, N - i) }, (_, j) => steady.spawn(i + j)));
+        ids.push(...chunk.map((c) => c.objectId));
+      }
+      // Some are running now, most are still queued.
+      await waitFor(async () => (await steady.getCurrentStats()).numActiveRunners > 0, "some calls to run");
       await server.kill();
-      server = await startServer({
-        args: ["--port", String(port)],
-        home,
-        dataDir: server.dataDir,
-        token: server,
-      });
-      assert.match(server.output(), /recovered 6 pending call\(s\)/);
+      server = await startServer({ args: ["--port", String(port)], home, dataDir: server.dataDir, token: server });
+      const recovered = Number(/recovered (\d+) pending call\(s\)/.exec(server.output())?.[1]);
+      t.diagnostic(`${recovered} of ${N} calls were still pending at the kill`);
+      assert.ok(recovered > 0 && recovered <= N, `recovered ${recovered}`);
       const client = server.client();
-      const results = await Promise.all(calls.map((c) => FunctionCall.fromId<number>(c.objectId, { client }).get()));
-      assert.equal(results.length, 6);
-      for (const r of results) assert.equal(typeof r, "number");
+      const t0 = performance.now();
+      const results = await Promise.all(ids.map((id) => FunctionCall.fromId<number>(id, { client }).get()));
+      for (let i = 0; i < N; i++) assert.equal(results[i], i * 2, `call ${i} (${ids[i]})`);
+      t.diagnostic(`all ${N} answered ${((performance.now() - t0) / 1000).toFixed(1)} s after the restart`);
     } finally {
       await server.stop();
     }
   });
 
-  it("a caller blocked in remote() across the restart gets its result", async () => {
+  it("a caller blocked in remote() gets its result, and a map being iterated ends with a clear error, across a restart", async (t) => {
     const port = await freePort();
     let server = await startServer({ args: ["--port", String(port)] });
     const home = server.home;
@@ -192,8 +248,20 @@ describe("control-plane restart", () => {
       assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
       const client = server.client();
       const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", { client });
+      const steady = await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "steady", {
+        client,
+      });
       const pending = sleeper.remote(800);
-      await new Promise((r) => setTimeout(r, 300));
+      // A map whose caller keeps iterating across the restart.
+      let got = 0;
+      const mapped = (async () => {
+        for await (const y of steady.map(Array.from({ length: 5000 }, (_, i) => i))) {
+          assert.equal(y, got * 2);
+          got++;
+        }
+        return "completed";
+      })().catch((e: unknown) => e);
+      await waitFor(async () => got > 50, "the map to yield");
       await server.proc.kill("SIGKILL");
       await new Promise((r) => server.proc.once("exit", r));
       server = await startServer({
@@ -203,6 +271,14 @@ describe("control-plane restart", () => {
         token: server,
       });
       assert.equal(typeof (await pending), "number");
+      // Results or a clear error, never a hang: it settles well within the reconnect window.
+      const end = await Promise.race([mapped, new Promise((r) => setTimeout(() => r("hung"), 30_000))]);
+      assert.notEqual(end, "hung", "the map neither finished nor failed within 30 s of the restart");
+      t.diagnostic(`the map ${end === "completed" ? "completed" : `failed after ${got} results: ${String(end)}`}`);
+      if (end !== "completed") {
+        assert.ok(end instanceof SkiffError, String(end));
+        assert.match(end.message, /connection to the server was lost during the map/);
+      }
       client.close();
     } finally {
       await server.stop();

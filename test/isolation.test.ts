@@ -1,10 +1,14 @@
 // The sandbox: what a function can and cannot reach on the host.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Function_ } from "skiff";
-import { REPO, type ServerProcess, skiff, startServer } from "./helpers/cli.js";
+import { REPO, type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
+import { rssKiB } from "./helpers/procs.js";
 
 const hasBwrap = (() => {
   try {
@@ -42,6 +46,64 @@ describe("container isolation (bubblewrap)", () => {
     assert.equal(await write.remote("/tmp/scratch"), "written");
   });
 
+  it("cannot write to the host's other writable places either", async () => {
+    // Read-only where shown (EROFS), absent where not (ENOENT): either way, nothing written.
+    for (const p of ["/var/tmp/skiff-was-here", "/root/skiff-was-here", join(server.home, "skiff-was-here")])
+      assert.match(await write.remote(p), /^error: (EROFS|ENOENT)$/, p);
+    assert.equal(existsSync("/var/tmp/skiff-was-here"), false);
+    // /dev and /run are the sandbox's own (tmpfs): a write there does not reach the host.
+    assert.equal(await write.remote("/dev/shm/skiff-was-here"), "written");
+    assert.equal(existsSync("/dev/shm/skiff-was-here"), false);
+  });
+
+  it("sees only the host's system directories and its own project, not the rest of the host", async () => {
+    // A file elsewhere on the host (another project, a home directory, /var): not there.
+    const elsewhere = mkdtempSync("/var/tmp/skiff-host-");
+    try {
+      writeFileSync(join(elsewhere, "private"), "host-only");
+      assert.equal(await read.remote(join(elsewhere, "private")), "error: ENOENT");
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+    assert.match(String(await read.remote(join(homedir(), ".bashrc"))), /^error: (ENOENT|EACCES)$/);
+    // Password hashes read as empty even where /etc is shown; /etc/passwd is there (for Node).
+    assert.equal(await read.remote("/etc/shadow"), existsSync("/etc/shadow") ? 0 : "error: ENOENT");
+    assert.equal(typeof (await read.remote("/etc/passwd")), "number");
+  });
+
+  it("cannot read another app's bundle or secrets, even while that app's container runs", async () => {
+    const secret = `victim-secret-${randomBytes(8).toString("hex")}`;
+    const env = server.env;
+    assert.equal((await skiff(["secret", "create", "victim-keys", `VICTIM_KEY=${secret}`], { env })).code, 0);
+    for (const f of ["victim-app", "hostile-app"])
+      assert.equal((await skiff(["deploy", `test/fixtures/${f}.ts`], { env })).code, 0);
+    const client = server.client();
+    const hold = Function_.fromName<Function_<(ms: number) => Promise<string>>>("victim-app", "hold", { client });
+    const snoop = Function_.fromName<Function_<(n: string[], p: string[]) => Promise<string[]>>>(
+      "hostile-app",
+      "snoop",
+      { client },
+    );
+    const held = hold.remote(4000);
+    await waitFor(async () => (await hold.getCurrentStats()).numActiveRunners === 1, "the victim to run");
+    const victimMarker = "victim-bundle-marker-7f3a";
+    const ownMarker = "hostile-bundle-marker-5c1e";
+    const ownSecret = "own-secret-value-91d2";
+    const found = await snoop.remote([secret, victimMarker, ownMarker, ownSecret], [server.dataDir, server.home]);
+    // The probe works: it finds its own bundle and its own secret…
+    assert.ok(
+      found.some((f) => f.startsWith(`${ownMarker} in /tmp/`)),
+      `the snooper did not find its own bundle: ${found}`,
+    );
+    assert.ok(found.includes(`${ownSecret} in process.env`), `the snooper did not find its own secret: ${found}`);
+    // …and nothing of the other app's.
+    assert.deepEqual(
+      found.filter((f) => f.startsWith(secret) || f.startsWith(victimMarker)),
+      [],
+    );
+    assert.equal(await held, `${victimMarker.length}:${secret.length}`, "the victim did have its secret");
+  });
+
   it("does not see the host's /tmp (other apps' bundles, other containers)", async () => {
     // The CLI keeps its local copy of each bundle under the host's /tmp.
     const local = execFileSync("bash", ["-c", "ls -d /tmp/skiff-local-*/* | head -1"], {
@@ -66,3 +128,114 @@ describe("without a sandbox", () => {
     }
   });
 });
+
+type Fn<A extends unknown[], R> = Function_<(...a: A) => Promise<R>>;
+
+// Run as the host allows (auto), and with limits off, as on a host without writable cgroups.
+for (const mode of ["auto", "none"]) {
+  describe(`resource limits: a fork bomb, memory hogs (--limits ${mode})`, () => {
+    let server: ServerProcess;
+    let limited: boolean;
+    let square: Fn<[number], number>;
+
+    before(async () => {
+      server = await startServer({ args: ["--sandbox", "bubblewrap", "--limits", mode] });
+      for (const f of ["victim-app", "hostile-app"]) {
+        const r = await skiff(["secret", "create", "victim-keys", "VICTIM_KEY=x"], { env: server.env });
+        assert.ok(r.code === 0 || /already exists/.test(r.stderr));
+        assert.equal((await skiff(["deploy", `test/fixtures/${f}.ts`], { env: server.env })).code, 0);
+      }
+      // The server says at start which it is: cgroups, or a warning that nothing caps containers.
+      limited = /container limits: cgroup v[12]/.test(server.output());
+      if (mode === "none") assert.equal(limited, false);
+      if (!limited) assert.match(server.output(), /warning: containers have no memory or process-count limits: /);
+      square = Function_.fromName("victim-app", "square", { client: server.client() });
+    });
+    after(() => server?.stop());
+
+    const why = () => /no memory or process-count limits: (.*)/.exec(server.output())?.[1] ?? "?";
+
+    /** Calls another app's function over and over until `done` settles; each must answer. */
+    async function keepCalling(done: Promise<unknown>): Promise<number> {
+      let settled = false;
+      done.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      let n = 0;
+      while (!settled) {
+        assert.equal(await square.remote(n), n * n);
+        n++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return n;
+    }
+
+    it("a fork bomb is held to the container's pids limit; the server and another app keep answering", async (t) => {
+      if (!limited) {
+        t.skip(
+          `NOT CHECKED: no cgroup limits here (${why()}), so a fork bomb would not be bounded; see docs/security.md`,
+        );
+        return;
+      }
+      assert.equal(await square.remote(2), 4); // the other app's container is up before the bomb
+      const bomb = Function_.fromName<Fn<[number], number>>("hostile-app", "forkBomb", { client: server.client() });
+      const peak = bomb.remote(3000);
+      const calls = await keepCalling(peak);
+      const n = await peak;
+      t.diagnostic(`peak ${n} processes in the bombing container; ${calls} calls to another app answered meanwhile`);
+      assert.ok(n > 100, `the bomb should have forked plenty (saw ${n} processes)`);
+      assert.ok(n <= 512 + 5, `${n} processes in one container, over its pids limit of 512`);
+      assert.ok(calls >= 5, `only ${calls} calls to the other app answered meanwhile`);
+      assert.equal(server.proc.exitCode, null);
+    });
+
+    it("a V8-heap hog stops at memoryMiB (everywhere); the caller gets an error, not a hang", async (t) => {
+      const hog = Function_.fromName<Fn<[number], number>>("hostile-app", "hogHeap", { client: server.client() });
+      const before = rssKiB(server.proc.pid!);
+      const r = hog.remote(4096).catch((e: unknown) => e);
+      await keepCalling(r);
+      const err = await r;
+      assert.ok(err instanceof Error, `expected an error, got ${String(err)}`);
+      assert.match(err.message, /the container running this input stopped 5 times/);
+      t.diagnostic(err.message);
+      assert.equal(server.proc.exitCode, null);
+      assert.ok(rssKiB(server.proc.pid!) < before + 100 * 1024, "the server's own memory did not grow with the hog's");
+    });
+
+    it("an off-heap (Buffer) hog is killed at memoryMiB + 256 MiB by the memory cgroup", async (t) => {
+      if (!limited) {
+        t.skip(`NOT CHECKED: no cgroup limits here (${why()}), so off-heap memory is not capped; see docs/security.md`);
+        return;
+      }
+      const hog = Function_.fromName<Fn<[number], number>>("hostile-app", "hogBuffers", { client: server.client() });
+      const r = hog.remote(4096).catch((e: unknown) => e);
+      await keepCalling(r);
+      const err = await r;
+      assert.ok(err instanceof Error, `expected an error, got ${String(err)}`);
+      assert.match(
+        err.message,
+        /the container running this input stopped 5 times \(last: (killed by SIGKILL|exited with code 137)/,
+      );
+      t.diagnostic(err.message);
+      const logs = await skiff(["app", "logs", "hostile-app", "--tail", "200"], { env: server.env });
+      assert.match(logs.stdout + logs.stderr, /went over its memory limit \(384 MiB\)/);
+      assert.equal(server.proc.exitCode, null);
+    });
+
+    it("leaves no cgroup behind when the server stops", async (t) => {
+      if (!limited) {
+        t.skip(`NOT CHECKED: no cgroup limits here (${why()})`);
+        return;
+      }
+      const m =
+        /container limits: cgroup v1 \(memory under (\S+), pids under (\S+)\)|cgroup v2 \(memory, pids under (\S+)\)/.exec(
+          server.output(),
+        );
+      const dirs = [m?.[1], m?.[2], m?.[3]].filter((d): d is string => !!d);
+      assert.ok(dirs.length > 0 && dirs.every((d) => existsSync(d)), `cgroup dirs ${dirs}`);
+      await server.stop();
+      for (const d of dirs) assert.equal(existsSync(d), false, `${d} is still there`);
+    });
+  });
+}

@@ -6,6 +6,7 @@ import { encode } from "cbor-x";
 import { Function_ } from "skiff";
 import WebSocket from "ws";
 import { type ServerProcess, startServer, waitFor } from "./helpers/cli.js";
+import { rssKiB } from "./helpers/procs.js";
 
 function open(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -68,11 +69,12 @@ describe("wire protocol hardening", () => {
     await stillServing();
   });
 
-  it("closes on a text frame, a non-array frame, and a first message that is not hello", async () => {
+  it("closes on a text frame, a non-array frame, a truncated frame, and a first message that is not hello", async () => {
     for (const bad of [
       () => "hello",
       () => encode({ t: "hello" }),
       () => encodeFrame([{ t: "app.list", id: 1, p: {} } as never]),
+      () => hello().slice(0, 17), // cut off in the middle of the hello
     ]) {
       const ws = await open(server.url);
       const c = closed(ws);
@@ -138,7 +140,9 @@ describe("wire protocol hardening", () => {
     await assert.rejects(Function_.lookup("ghost", "f", { client: server.client() }), /no deployed app "ghost"/);
   });
 
-  it("survives seeded random messages after a valid hello (300 connections)", async () => {
+  // SKIFF_FUZZ_CONNECTIONS makes it longer (npm run chaos).
+  const CONNECTIONS = Number(process.env.SKIFF_FUZZ_CONNECTIONS) || 1200;
+  it(`survives seeded random and mutated messages after a valid hello (${CONNECTIONS} connections), its memory flat`, async (t) => {
     let seed = 4242;
     const next = () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -176,7 +180,12 @@ describe("wire protocol hardening", () => {
       "logs",
       "nope",
     ];
-    for (let c = 0; c < 300; c++) {
+    const warmUp = 300;
+    let baseline = 0;
+    let middle = 0;
+    for (let c = 0; c < CONNECTIONS + warmUp; c++) {
+      if (c === warmUp) baseline = rssKiB(server.proc.pid!);
+      if (c === warmUp + Math.floor(CONNECTIONS / 2)) middle = rssKiB(server.proc.pid!);
       const ws = await open(server.url);
       const gone = closed(ws);
       ws.send(hello());
@@ -184,11 +193,24 @@ describe("wire protocol hardening", () => {
       const msgs = Array.from({ length: 1 + Math.floor(next() * 5) }, (_, i) =>
         next() < 0.5 ? { t: pick(types), id: i + 2, p: junk() } : { t: pick(types), b: junk() },
       );
-      ws.send(encodeFrame(msgs as never));
+      const frame = encodeFrame(msgs as never);
+      if (next() < 0.2) {
+        // A mutated frame: a few bytes flipped, maybe truncated.
+        const bad = frame.slice(0, 1 + Math.floor(next() * frame.length));
+        for (let f = 0; f < 3; f++) bad[Math.floor(next() * bad.length)] = Math.floor(next() * 256);
+        ws.send(bad);
+      } else ws.send(frame);
       await Promise.race([gone, new Promise((r) => setTimeout(r, 20))]);
       ws.terminate();
     }
     assert.equal(server.proc.exitCode, null, "the server is still running");
+    const end = rssKiB(server.proc.pid!);
+    const grown = (end - baseline) / 1024;
+    const mib = (k: number) => `${Math.round(k / 1024)} MiB`;
+    t.diagnostic(
+      `server RSS ${mib(baseline)} after ${warmUp} warm-up connections, ${mib(middle)} after ${CONNECTIONS / 2} more, ${mib(end)} after ${CONNECTIONS}`,
+    );
+    assert.ok(grown < 64, `the server grew by ${grown.toFixed(1)} MiB over ${CONNECTIONS} fuzzed connections`);
     const internal = server
       .output()
       .split("\n")

@@ -113,7 +113,9 @@ export async function startServer(
     const timer = setTimeout(() => rej(new Error(`server did not start:\n${out}`)), 20_000);
     const check = () => {
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
+      // The token goes to stdout, "listening" to stderr: two pipes, either may arrive first. A
+      // first start prints a token; wait for it too (a restart is given the token instead).
+      if (m && (opts.token || /SKIFF_TOKEN_SECRET=\S+\n/.test(out))) {
         clearTimeout(timer);
         res(m[1]!);
       }

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 /** Pids of processes whose command line contains `needle` (containers of one server). */
@@ -43,4 +44,13 @@ export function freePort(): Promise<number> {
     });
     s.on("error", reject);
   });
+}
+
+/** Resident memory of a process in KiB (from /proc), 0 once it is gone. */
+export function rssKiB(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }

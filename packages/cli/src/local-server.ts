@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SkiffServer } from "@skiff/server";
-import { LocalProvider, type SandboxChoice } from "@skiff/worker";
+import { type LimitsChoice, LocalProvider, type SandboxChoice } from "@skiff/worker";
 import { configPath } from "skiff";
 
 export interface LocalServerOptions {
@@ -16,6 +16,7 @@ export interface LocalServerOptions {
   warmPool?: number;
   webWaitMs?: number;
   webMaxBodyBytes?: number;
+  limits?: LimitsChoice;
   log?: (msg: string) => void;
 }
 
@@ -36,6 +37,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
       new LocalProvider({
         controlSocket,
         sandbox: o.sandbox ?? "auto",
+        limits: o.limits ?? "auto",
         ...(o.warmPool !== undefined ? { warmPool: o.warmPool } : {}),
         // Containers must not see the server's state or the tokens in the config file.
         hide: [o.dataDir, cfg],

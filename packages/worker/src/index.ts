@@ -1,3 +1,4 @@
 export { LocalProvider, type LocalProviderOptions } from "./local-provider.js";
 export { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
+export { detectLimiter, type Limiter, type LimitsChoice } from "./sandbox/limits.js";
 export type { Sandbox, SandboxOptions } from "./sandbox/sandbox.js";

@@ -6,6 +6,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ContainerEvents, ContainerHandle, ContainerSpec, WorkerProvider } from "@skiff/server";
 import { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
+import {
+  type ContainerCgroup,
+  detectLimiter,
+  type Limiter,
+  type LimitsChoice,
+  limitsFor,
+  wrapCommand,
+} from "./sandbox/limits.js";
 import type { Sandbox } from "./sandbox/sandbox.js";
 
 export interface LocalProviderOptions {
@@ -19,34 +27,38 @@ export interface LocalProviderOptions {
   gpuTypes?: string[];
   /** Runtime processes kept started and idle, so a scale-up skips process start. @defaultValue 2 */
   warmPool?: number;
+  /** Memory and process-count caps per container: cgroups where this host allows them. @defaultValue "auto" */
+  limits?: LimitsChoice;
   log?: (msg: string) => void;
 }
 
 const RUNTIME_ENTRY = fileURLToPath(new URL("./runtime/main.js", import.meta.url));
 
-/** Directories the sandbox hides with its own, private copies. */
-const REPLACED = ["/tmp", "/run"];
+/** System directories the sandbox shows anyway (see bubblewrap.ts). */
+const SHOWN = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"];
 
 /**
- * What the runtime needs to load (Node, this package, the SDK and their node_modules) where it
- * lies under a directory the sandbox replaces, e.g. a project checked out under /tmp.
+ * What the runtime needs to load that the sandbox does not show by itself: Node (when it is not
+ * under /usr), and the project Skiff runs from (this package, the SDK and their node_modules),
+ * wherever they lie (a home directory, /opt, a checkout under /tmp).
  */
 function runtimePaths(): string[] {
   const require = createRequire(RUNTIME_ENTRY);
+  const node = realpathSync(process.execPath);
   const files = [
-    realpathSync(process.execPath),
     realpathSync(RUNTIME_ENTRY),
     realpathSync(require.resolve("skiff")),
     realpathSync(require.resolve("ws")),
   ];
   const roots = new Set<string>();
+  // Node's install prefix (…/bin/node -> …), for its own lib and include folders.
+  if (!SHOWN.some((r) => node.startsWith(`${r}/`))) roots.add(dirname(dirname(node)));
   for (const f of files) {
-    const top = REPLACED.find((r) => f.startsWith(`${r}/`));
-    if (!top) continue;
+    if (SHOWN.some((r) => f.startsWith(`${r}/`))) continue;
     // The project root: the part before the first node_modules, else the package's parent folders.
     const nm = f.indexOf("/node_modules/");
     const root = nm > 0 ? f.slice(0, nm) : dirname(dirname(dirname(dirname(f))));
-    roots.add(root.length > top.length ? root : dirname(f));
+    roots.add(root.split("/").length > 2 ? root : dirname(f));
   }
   // Keep only outermost paths.
   return [...roots].filter((r) => ![...roots].some((o) => o !== r && r.startsWith(`${o}/`)));
@@ -60,6 +72,7 @@ interface Proc {
   containerId: string | undefined;
   /** Hidden paths that existed when the sandbox was made (only those are hidden in it). */
   hidden: string[];
+  cgroup: ContainerCgroup | undefined;
 }
 
 /**
@@ -69,6 +82,8 @@ interface Proc {
 export class LocalProvider implements WorkerProvider {
   readonly name = "local";
   readonly sandbox: Sandbox;
+  /** What caps containers' memory and processes here (see limits.ts). */
+  readonly limiter: Limiter;
   private readonly procs = new Set<Proc>();
   private readonly pool: Proc[] = [];
   private readonly hide: string[];
@@ -77,11 +92,19 @@ export class LocalProvider implements WorkerProvider {
   private gpus: string[] | undefined;
   private closed = false;
   private poolFailures = 0;
+  private seq = 0;
 
   constructor(private readonly opts: LocalProviderOptions = {}) {
     const { sandbox, warning } = detectSandbox(opts.sandbox ?? "auto");
     this.sandbox = sandbox;
-    if (warning) (opts.log ?? ((m: string) => console.error(`[skiff] warning: ${m}`)))(warning);
+    const log = opts.log ?? ((m: string) => console.error(`[skiff] ${m}`));
+    if (warning) log(`warning: ${warning}`);
+    this.limiter = detectLimiter(opts.limits ?? "auto");
+    log(
+      this.limiter.kind === "none"
+        ? `warning: containers have no memory or process-count limits: ${this.limiter.description}`
+        : `container limits: ${this.limiter.description}`,
+    );
     this.hide = opts.hide ?? [];
     this.expose = this.sandbox.name === "bubblewrap" ? runtimePaths() : [];
     this.gpus = opts.gpuTypes;
@@ -124,16 +147,31 @@ export class LocalProvider implements WorkerProvider {
       SKIFF_WORKDIR: workdir,
     };
     const nodeArgs = memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [];
-    const { file, args } = this.sandbox.command([process.execPath, ...nodeArgs, RUNTIME_ENTRY], {
+    const sandboxed = this.sandbox.command([process.execPath, ...nodeArgs, RUNTIME_ENTRY], {
       hostWorkdir,
       controlSocket,
       blockNetwork,
       hide: this.hide,
       expose: this.expose,
     });
+    let cgroup: ContainerCgroup | undefined;
+    try {
+      cgroup = this.limiter.create(`ct-${++this.seq}`, limitsFor(memoryMiB));
+    } catch (err) {
+      (this.opts.log ?? console.error)(`could not create a cgroup for a container: ${(err as Error).message}`);
+    }
+    const { file, args } = wrapCommand(sandboxed.file, sandboxed.args, cgroup);
     const child = spawn(file, args, { env: baseEnv, cwd: hostWorkdir || "/", stdio: ["pipe", "pipe", "pipe"] });
     const hidden = this.hide.filter((p) => existsSync(p));
-    const proc: Proc = { child, hostWorkdir, events: undefined, exited: false, containerId: undefined, hidden };
+    const proc: Proc = {
+      child,
+      hostWorkdir,
+      events: undefined,
+      exited: false,
+      containerId: undefined,
+      hidden,
+      cgroup,
+    };
     this.procs.add(proc);
     child.stdin!.on("error", () => {}); // a process that died before reading its assignment
     child.stdout!.setEncoding("utf8").on("data", (t: string) => proc.events?.onOutput("stdout", t));
@@ -150,6 +188,14 @@ export class LocalProvider implements WorkerProvider {
         if (!this.closed) setTimeout(() => this.refill(), Math.min(30_000, 200 * 2 ** this.poolFailures)).unref();
       }
       if (hostWorkdir) rmSync(hostWorkdir, { recursive: true, force: true });
+      if (cgroup) {
+        if (cgroup.oomKilled()) {
+          const cap = Math.round(limitsFor(memoryMiB).memoryBytes / 1024 / 1024);
+          proc.events?.onOutput("stderr", `the container went over its memory limit (${cap} MiB) and was killed\n`);
+        }
+        // Whatever it forked (a fork bomb's leftovers) goes with it.
+        void cgroup.remove();
+      }
       proc.events?.onExit(code, signal);
     };
     child.on("exit", onEnd);
@@ -228,5 +274,6 @@ export class LocalProvider implements WorkerProvider {
         }),
     );
     await Promise.all(waits);
+    await this.limiter.close();
   }
 }

@@ -11,6 +11,7 @@ export const SERVER_HELP = `Usage: skiff server [--host 127.0.0.1] [--port ${DEF
                     [--result-retention-ms N] [--sandbox auto|bubblewrap|none] [--warm-pool 2]
                     [--web-wait-ms 150000] [--web-max-body-bytes 67108864]
                     [--max-resident-spawns 10000] [--instance-idle-ms 300000]
+                    [--limits auto|none]
 
 Runs the control plane with the embedded store (SQLite) and local containers. The first
 start creates an admin token, prints it once, and writes a profile for this server into
@@ -19,7 +20,8 @@ container processes started ahead of need, so a scale-up only loads the app.
 --max-resident-spawns bounds the pending .spawn calls each function holds in memory; more
 wait in the store and are taken in, oldest first, as earlier ones finish. A class instance
 (one parameter set) with no calls and no containers for --instance-idle-ms leaves memory;
-its next call takes it back.
+its next call takes it back. --limits auto caps each container's memory and process count
+with cgroups where this host allows it (docs/security.md); none turns that off.
 
 Web endpoints are served on the same port (docs/web.md): a request waits --web-wait-ms for
 its response head, then is answered 303 to a result URL; bodies over --web-max-body-bytes
@@ -47,6 +49,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
       "web-max-body-bytes": { type: "string" },
       "max-resident-spawns": { type: "string" },
       "instance-idle-ms": { type: "string" },
+      limits: { type: "string", default: "auto" },
     },
     strict: true,
   });
@@ -60,6 +63,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const sandbox = values.sandbox;
   if (sandbox !== "auto" && sandbox !== "bubblewrap" && sandbox !== "none")
     throw new UsageError("--sandbox must be auto, bubblewrap or none");
+  const limits = values.limits;
+  if (limits !== "auto" && limits !== "none") throw new UsageError("--limits must be auto or none");
   const dataDir = values["data-dir"] ?? join(process.env.HOME || homedir(), ".skiff", "data");
 
   const server = await startLocalServer({
@@ -70,6 +75,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     ...(maxResidentSpawns !== undefined ? { maxResidentSpawns } : {}),
     ...(instanceIdleMs !== undefined ? { instanceIdleMs } : {}),
     sandbox,
+    limits,
     ...(warmPool !== undefined ? { warmPool } : {}),
     ...(webWaitMs !== undefined ? { webWaitMs } : {}),
     ...(webMaxBodyBytes !== undefined ? { webMaxBodyBytes } : {}),

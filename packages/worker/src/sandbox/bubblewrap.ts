@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Sandbox, SandboxOptions } from "./sandbox.js";
@@ -6,7 +6,33 @@ import type { Sandbox, SandboxOptions } from "./sandbox.js";
 const SOCKET_INSIDE = "/run/skiff/control.sock";
 
 /**
- * bubblewrap: the host root read-only, a private /tmp (the work directory) and /run, new
+ * What of the host a container sees, read-only: the system (programs, libraries, /etc for DNS
+ * and TLS roots), not the host's home directories, /srv, /opt, /var or other projects. The
+ * runtime's own files (Node, the project Skiff runs from) are added by the provider (`expose`).
+ */
+const SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys"];
+/** Hidden even within what is shown: password hashes and the host's SSH keys. */
+const SYSTEM_HIDDEN = ["/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/ssh"];
+
+function systemArgs(): string[] {
+  const args: string[] = [];
+  for (const p of SYSTEM) {
+    let st: import("node:fs").Stats;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue;
+    }
+    // Merged-/usr systems: /bin -> usr/bin stays a link.
+    if (st.isSymbolicLink()) args.push("--symlink", readlinkSync(p), p);
+    else if (st.isDirectory()) args.push("--ro-bind", p, p);
+  }
+  return args;
+}
+
+/**
+ * bubblewrap: the host's system directories read-only (not its whole root), a private /tmp
+ * (the work directory) and /run, new
  * user/pid/ipc/uts namespaces, and a new network namespace when `blockNetwork` is set. The
  * control plane is reached through its unix socket bound into /run/skiff.
  */
@@ -29,9 +55,9 @@ export class BubblewrapSandbox implements Sandbox {
   command(argv: string[], o: SandboxOptions): { file: string; args: string[] } {
     const args = ["--die-with-parent", "--new-session", "--unshare-all"];
     if (!o.blockNetwork) args.push("--share-net");
-    args.push("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run");
+    args.push(...systemArgs(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run");
     for (const p of o.expose) args.push("--ro-bind", p, p);
-    for (const p of o.hide) {
+    for (const p of [...SYSTEM_HIDDEN, ...o.hide]) {
       if (!existsSync(p)) continue;
       if (statSync(p).isDirectory()) args.push("--tmpfs", p);
       else args.push("--ro-bind", this.empty(), p);
