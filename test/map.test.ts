@@ -124,6 +124,25 @@ describe("map, starmap, forEach", () => {
     assert.ok(Date.now() - t0 < 1400, "ran in parallel, not one after another");
   });
 
+  it("never runs more than maxInputs at once, also when short inputs are handed out ahead (prefetch)", async () => {
+    const f = Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", "fastPair", { client });
+    // Short inputs: after the first ones the server hands out more than maxInputs to the
+    // container, which holds them until a slot frees.
+    const seen = await f.map(Array.from({ length: 3000 }, (_, i) => i)).toArray();
+    assert.equal(seen.length, 3000);
+    assert.ok(
+      seen.every((n) => n >= 1 && n <= 2),
+      `at most 2 at once, saw ${Math.max(...seen)}`,
+    );
+    assert.ok(seen.includes(2), "two ran at once");
+    // Leaving early with inputs waiting in the container: they are answered, nothing is killed.
+    let n = 0;
+    for await (const _ of f.map(Array.from({ length: 3000 }, (_, i) => i))) if (++n === 500) break;
+    assert.equal(await f.remote(1), 1);
+    await new Promise((r) => setTimeout(r, 2500)); // past the grace after which a silent container is replaced
+    assert.doesNotMatch(server.output(), /ignored the signal/);
+  });
+
   it("records the call graph of a spawned call, with live statuses", async () => {
     const outer = Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", "fanOutOuter", { client });
     const call = await outer.spawn(2);

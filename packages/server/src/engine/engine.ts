@@ -43,6 +43,8 @@ export interface EngineOptions {
 const REMOTE_RESULT_TTL_MS = 60 * 60 * 1000;
 /** Delivered `.remote` outcomes remembered for resends after a lost reply. */
 const RECENT_DELIVERED = 10_000;
+/** Functions whose inputs average less than this get their next inputs handed out early. */
+const PREFETCH_BELOW_MS = 2;
 /** A class instance with no calls and no containers this long is let go (taken back on its next call). */
 const INSTANCE_IDLE_MS = 5 * 60_000;
 /** How often idle containers are checked and results expired. */
@@ -145,6 +147,7 @@ export class Engine {
       retryScaleTimer: undefined,
       activeCalls: 0,
       idleSince: Date.now(),
+      avgDurationMs: Number.NaN,
       residentSpawns: 0,
       parked: 0,
       pageInScheduled: false,
@@ -459,7 +462,7 @@ export class Engine {
 
   /** Hands queued inputs to ready containers with free slots, then rescales. */
   private dispatch(fn: LiveFunction): void {
-    const maxInputs = fn.spec.options.maxInputs;
+    const maxInputs = fn.spec.options.maxInputs + this.prefetch(fn);
     if (fn.queue.length > 0) {
       for (const c of fn.containers.values()) {
         if (c.status !== "ready" || c.version !== fn.version) continue;
@@ -474,6 +477,19 @@ export class Engine {
       }
     }
     this.fleet.scale(fn);
+  }
+
+  /**
+   * Inputs a container gets beyond `maxInputs`, waiting in it for a free slot: for functions
+   * whose inputs take under PREFETCH_BELOW_MS, the next ones are then already there when a slot
+   * frees, instead of a round trip later. Their timeout clock starts at hand-out, which for such
+   * short inputs is a wait of a few milliseconds at most. Streams never wait like this.
+   */
+  private prefetch(fn: LiveFunction): number {
+    const spec = fn.spec;
+    if (!(fn.avgDurationMs < PREFETCH_BELOW_MS) || spec.isGenerator || spec.web) return 0;
+    if (spec.cls?.methods.some((m) => m.isGenerator)) return 0;
+    return spec.options.maxInputs * 2;
   }
 
   private startAttempt(input: LiveInput, c: LiveContainer) {

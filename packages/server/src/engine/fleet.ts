@@ -234,6 +234,11 @@ export class Fleet {
       c.running.delete(key);
       if (ra.killTimer) clearTimeout(ra.killTimer);
       const input = ra.input;
+      // How long inputs take decides whether the next ones are prefetched (engine dispatch).
+      if (typeof out.durationMs === "number" && out.durationMs > 0)
+        c.fn.avgDurationMs = Number.isNaN(c.fn.avgDurationMs)
+          ? out.durationMs
+          : c.fn.avgDurationMs * 0.9 + out.durationMs * 0.1;
       if (ra.timedOut || input.status !== "running" || input.attempt !== out.attempt) continue;
       if (out.result.status === "failure") this.host.attemptFailed(input, out.result);
       else this.host.finishInput(input, out.result);

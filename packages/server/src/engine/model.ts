@@ -34,6 +34,8 @@ export interface LiveFunction {
   retryScaleTimer: NodeJS.Timeout | undefined;
   /** False once the app stopped or a redeploy dropped the function. */
   live: boolean;
+  /** Average run time of its inputs (moving), NaN until one finished: short ones are prefetched. */
+  avgDurationMs: number;
   /** Live calls of this function, and since when it has had none (idle class instances are let go). */
   activeCalls: number;
   idleSince: number;

@@ -134,6 +134,7 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
         (inputId, attempt, items) => conn.emit("gen.items", { inputId, attempt, items }),
         pool,
         fn && _webSpecOf(fn) ? WEB_STREAM_WINDOW : GENERATOR_WINDOW,
+        a.maxInputs,
       );
       conn.emit("container.ready", {});
     } catch (err) {
@@ -172,7 +173,7 @@ conn.on("shutdown", ({ graceMs }) => {
     exitSoon(0);
   };
   const check = () => {
-    if (!runner || runner.running.size === 0 || Date.now() >= deadline) void runExitHooks();
+    if (!runner || runner.busy === 0 || Date.now() >= deadline) void runExitHooks();
     else setTimeout(check, 20);
   };
   check();

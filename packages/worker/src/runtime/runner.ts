@@ -78,11 +78,14 @@ export interface RunningInput {
 export type ItemSink = (inputId: string, attempt: number, items: Payload[]) => void;
 
 /**
- * Runs inputs of one function (or class instance) and reports each outcome once. Concurrency
- * is bounded by the server, which never hands out more than `maxInputs` at a time.
+ * Runs inputs of one function (or class instance) and reports each outcome once, at most
+ * `maxInputs` at a time. The server may hand out a few more for very short functions
+ * (prefetch, so the next ones are here when a slot frees); those wait here, in order.
  */
 export class InputRunner {
   readonly running = new Map<string, RunningInput>();
+  /** Handed out, not started yet: at most what the server prefetches (bounded by it). */
+  private waiting: InputWire[] = [];
 
   constructor(
     private readonly target: Target,
@@ -93,7 +96,13 @@ export class InputRunner {
     private readonly pool?: ThreadPool,
     /** Generator items in flight; a web endpoint's are up to 64 KiB each, so it passes fewer. */
     private readonly window = GENERATOR_WINDOW,
+    private readonly maxInputs = Number.POSITIVE_INFINITY,
   ) {}
+
+  /** Inputs started or waiting: none means the container is idle. */
+  get busy(): number {
+    return this.running.size + this.waiting.length;
+  }
 
   /** The consumer took `consumed` more items of a generator input. */
   ack(inputId: string, consumed: number): void {
@@ -106,6 +115,10 @@ export class InputRunner {
   }
 
   start(wire: InputWire): void {
+    if (this.running.size >= this.maxInputs) {
+      this.waiting.push(wire);
+      return;
+    }
     const ctx = new RunningInputContext(wire.inputId, wire.callId, wire.attempt);
     this.running.set(wire.inputId, { wire, ctx, acked: 0, wake: undefined });
     const started = performance.now();
@@ -115,10 +128,22 @@ export class InputRunner {
       if (!this.running.has(wire.inputId)) return;
       this.running.delete(wire.inputId);
       this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: performance.now() - started });
+      const next = this.waiting.shift();
+      if (next) this.start(next);
     });
   }
 
   cancel(inputIds: string[], reason: string): void {
+    if (this.waiting.length > 0) {
+      // Not started: answered at once, so the server does not wait on them.
+      const ids = new Set(inputIds);
+      const dropped = this.waiting.filter((w) => ids.has(w.inputId));
+      this.waiting = this.waiting.filter((w) => !ids.has(w.inputId));
+      for (const w of dropped) {
+        const error = encodeError(new Error(`input ${reason} before it started`));
+        this.report({ inputId: w.inputId, attempt: w.attempt, result: { status: "failure", error }, durationMs: 0 });
+      }
+    }
     for (const id of inputIds) {
       this.running.get(id)?.ctx.abort(new Error(`input ${reason}`));
       this.pool?.cancel(id, reason);
@@ -140,6 +165,8 @@ export class InputRunner {
   /** Fails every running input (the process is about to die). */
   failAll(err: unknown): void {
     const error = encodeError(err);
+    // Not started: left unanswered, the server hands them out again when this container is gone.
+    this.waiting = [];
     for (const [id, r] of this.running) {
       this.running.delete(id);
       this.report({
