@@ -48,7 +48,8 @@ export function defineWeb(app: App, params: WebEndpointParams, serve: Serve): We
 
   async function* webRequest(w: WebRequestWire): AsyncGenerator<WebItem> {
     const input = currentInput();
-    const signal = input?.signal ?? new AbortController().signal;
+    // Only whole apps get the signal: making one is measurable per request, and endpoints need none.
+    const signal = () => input?.signal ?? new AbortController().signal;
     const ids = { callId: input?.functionCallId ?? "", inputId: input?.id ?? "" };
     if (w.body.kind === "stream" && (input?.attempt ?? 1) > 1) {
       // The body was streamed to an attempt whose container was lost: it cannot be replayed.
@@ -56,8 +57,8 @@ export function defineWeb(app: App, params: WebEndpointParams, serve: Serve): We
     }
     try {
       if (serve.kind === "endpoint") yield* serveEndpoint(w, serve.handler, schema);
-      else if (serve.kind === "fetch") yield* serveFetch(w, handler() as FetchHandler, ids, signal);
-      else yield* serveNode(w, handler() as NodeHandler, ids, signal);
+      else if (serve.kind === "fetch") yield* serveFetch(w, handler() as FetchHandler, ids, signal());
+      else yield* serveNode(w, handler() as NodeHandler, ids, signal());
     } finally {
       closeRequestBody(ids.inputId);
     }

@@ -127,14 +127,19 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
       target = t;
       // A web endpoint's response items are up to 64 KiB each: it streams with a smaller window.
       const fn = app._function(a.functionName);
+      const web = Boolean(fn && _webSpecOf(fn));
       runner = new InputRunner(
         t,
         client,
         (out) => reportOutput(out),
         (inputId, attempt, items) => conn.emit("gen.items", { inputId, attempt, items }),
-        pool,
-        fn && _webSpecOf(fn) ? WEB_STREAM_WINDOW : GENERATOR_WINDOW,
-        a.maxInputs,
+        {
+          ...(pool ? { pool } : {}),
+          window: web ? WEB_STREAM_WINDOW : GENERATOR_WINDOW,
+          maxInputs: a.maxInputs,
+          // A web endpoint yields the SDK's own response items: no need to check each one.
+          trustedItems: web,
+        },
       );
       conn.emit("container.ready", {});
     } catch (err) {

@@ -1,5 +1,6 @@
 import {
   decodePayload,
+  encodeCbor,
   encodePayload,
   GENERATOR_WINDOW,
   INLINE_PAYLOAD_BYTES,
@@ -59,6 +60,10 @@ export class RunningInputContext implements InputContext {
     return this.controller.signal;
   }
 
+  get aborted(): boolean {
+    return this.reason !== undefined;
+  }
+
   abort(reason: Error): void {
     if (this.reason) return;
     this.reason = reason;
@@ -74,6 +79,17 @@ export interface RunningInput {
   wake: (() => void) | undefined;
 }
 
+export interface RunnerOptions {
+  /** Set when inputs run on worker threads (`concurrency.threads`). */
+  pool?: ThreadPool;
+  /** Generator items in flight; a web endpoint's are up to 64 KiB each, so it passes fewer. */
+  window?: number;
+  /** Inputs run at once; more handed out (prefetched) wait here. */
+  maxInputs?: number;
+  /** Yielded items are the SDK's own (web responses): encoded without the per-value checks. */
+  trustedItems?: boolean;
+}
+
 /** Sends a generator's yielded items (batched per tick by the connection). */
 export type ItemSink = (inputId: string, attempt: number, items: Payload[]) => void;
 
@@ -87,17 +103,23 @@ export class InputRunner {
   /** Handed out, not started yet: at most what the server prefetches (bounded by it). */
   private waiting: InputWire[] = [];
 
+  private readonly pool: ThreadPool | undefined;
+  private readonly window: number;
+  private readonly maxInputs: number;
+  private readonly trustedItems: boolean;
+
   constructor(
     private readonly target: Target,
     private readonly client: Client,
     private readonly report: (out: OutputWire) => void,
     private readonly sendItems: ItemSink,
-    /** Set when inputs run on worker threads (`concurrency.threads`). */
-    private readonly pool?: ThreadPool,
-    /** Generator items in flight; a web endpoint's are up to 64 KiB each, so it passes fewer. */
-    private readonly window = GENERATOR_WINDOW,
-    private readonly maxInputs = Number.POSITIVE_INFINITY,
-  ) {}
+    opts: RunnerOptions = {},
+  ) {
+    this.pool = opts.pool;
+    this.window = opts.window ?? GENERATOR_WINDOW;
+    this.maxInputs = opts.maxInputs ?? Number.POSITIVE_INFINITY;
+    this.trustedItems = opts.trustedItems ?? false;
+  }
 
   /** Inputs started or waiting: none means the container is idle. */
   get busy(): number {
@@ -145,7 +167,12 @@ export class InputRunner {
       }
     }
     for (const id of inputIds) {
-      this.running.get(id)?.ctx.abort(new Error(`input ${reason}`));
+      const r = this.running.get(id);
+      r?.ctx.abort(new Error(`input ${reason}`));
+      // A generator paused for its consumer wakes up to stop.
+      const wake = r?.wake;
+      if (r) r.wake = undefined;
+      wake?.();
       this.pool?.cancel(id, reason);
     }
   }
@@ -185,7 +212,7 @@ export class InputRunner {
   private async drain(
     wire: InputWire,
     it: AsyncIterator<unknown> | Iterator<unknown>,
-    signal: AbortSignal,
+    ctx: RunningInputContext,
   ): Promise<void> {
     const r = this.running.get(wire.inputId)!;
     let sent = 0;
@@ -200,20 +227,20 @@ export class InputRunner {
     };
     try {
       for (;;) {
-        if (signal.aborted) return;
+        if (ctx.aborted) return;
         const step = await it.next();
         if (step.done) break;
-        batch.push(await toPayload(encodePayload(step.value, `yield[${sent}]`), this.client));
+        const bytes = this.trustedItems ? encodeCbor(step.value) : encodePayload(step.value, `yield[${sent}]`);
+        batch.push(bytes.byteLength <= INLINE_PAYLOAD_BYTES ? bytes : await toPayload(bytes, this.client));
         sent++;
         if (!flushScheduled) {
           flushScheduled = true;
           setImmediate(flush);
         }
-        while (sent - r.acked >= this.window && !signal.aborted) {
+        while (sent - r.acked >= this.window && !ctx.aborted) {
           flush();
           await new Promise<void>((res) => {
-            r.wake = res;
-            signal.addEventListener("abort", () => res(), { once: true });
+            r.wake = res; // by an ack, or by cancel()
           });
         }
       }
@@ -221,7 +248,7 @@ export class InputRunner {
       // Items still batched leave with the flush already scheduled for them: it runs before the
       // output's (scheduled later), so both share one frame and the items still come first.
       if (!flushScheduled) flush();
-      if (signal.aborted) await it.return?.();
+      if (ctx.aborted) await it.return?.();
     }
   }
 
@@ -244,7 +271,7 @@ export class InputRunner {
     try {
       if (target.isGenerator(wire.method)) {
         await inputStorage.run(ctx, () =>
-          this.drain(wire, target.invoke(wire.method, args as unknown[]) as AsyncIterator<unknown>, ctx.signal),
+          this.drain(wire, target.invoke(wire.method, args as unknown[]) as AsyncIterator<unknown>, ctx),
         );
         value = undefined;
       } else {
