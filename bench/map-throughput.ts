@@ -1,7 +1,8 @@
 // Fan-out throughput: `map` over N inputs of x => x * x (maxContainers 2), beside BullMQ
 // (addBulk + Worker concurrency 50 on a local Redis), Dask distributed (client.map + gather,
 // 2 worker processes; skipped when python3-distributed is not installed) and the in-host
-// ceiling (piscina, 2 threads, batched tasks), all in the same run.
+// ceiling (piscina, 2 threads, batched tasks), all in the same run. Skiff's figure is the
+// median of BENCH_ROUNDS rounds after a 20k-input warm-up (every round is printed).
 import { execFileSync, fork } from "node:child_process";
 import { Queue } from "bullmq";
 import { Piscina } from "piscina";
@@ -11,7 +12,7 @@ import { runCli, startSkiffServer } from "./lib/skiff-server.js";
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 /** Skiff rounds of N after a warm-up; the median is reported (the other rounds are printed). */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 let skiffRounds: number[] = [];
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
 
@@ -111,7 +112,7 @@ const d = dask();
 const p = await piscina();
 console.log(`map-throughput: ${N} inputs of x => x * x`);
 console.log(
-  `  skiff map (2 containers, 64 inputs each)   ${s} inputs/s   (median of ${skiffRounds.join(", ")}; target: >= 100000)`,
+  `  skiff map (2 containers, 128 inputs each)  ${s} inputs/s   (median of ${skiffRounds.join(", ")}; target: >= 100000)`,
 );
 console.log(`  bullmq addBulk + Worker(concurrency 50)    ${b} jobs/s     skiff/bullmq ${(s / b).toFixed(2)}x`);
 if (d !== undefined)
