@@ -92,16 +92,17 @@ function rmdirQuiet(dir: string): boolean {
 /** Killed processes take a moment to leave their cgroup: retries the removal for a few seconds. */
 function removeSoon(dirs: string[], tries = 50): Promise<void> {
   return new Promise((resolve) => {
-    const attempt = (left: number) => {
+    // Killed processes leave within milliseconds: retry soon first, then every 100 ms.
+    const attempt = (left: number, delay: number) => {
       const rest = dirs.filter((d) => {
         killAll(d);
         return !rmdirQuiet(d);
       });
       if (rest.length === 0 || left <= 0) return resolve();
       dirs = rest;
-      setTimeout(() => attempt(left - 1), 100).unref();
+      setTimeout(() => attempt(left - 1, Math.min(100, delay * 2)), delay).unref();
     };
-    attempt(tries);
+    attempt(tries, 5);
   });
 }
 
