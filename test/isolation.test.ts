@@ -79,7 +79,7 @@ describe("container isolation (bubblewrap)", () => {
       assert.equal((await skiff(["deploy", `test/fixtures/${f}.ts`], { env })).code, 0);
     const client = server.client();
     const hold = Function_.fromName<Function_<(ms: number) => Promise<string>>>("victim-app", "hold", { client });
-    const snoop = Function_.fromName<Function_<(n: string[], p: string[]) => Promise<string[]>>>(
+    const snoop = Function_.fromName<Function_<(n: string[], p: string[], x: string[]) => Promise<string[]>>>(
       "hostile-app",
       "snoop",
       { client },
@@ -89,7 +89,13 @@ describe("container isolation (bubblewrap)", () => {
     const victimMarker = "victim-bundle-marker-7f3a";
     const ownMarker = "hostile-bundle-marker-5c1e";
     const ownSecret = "own-secret-value-91d2";
-    const found = await snoop.remote([secret, victimMarker, ownMarker, ownSecret], [server.dataDir, server.home]);
+    // The checkout is visible read-only on purpose (docs/security.md) and its sources hold the
+    // markers: searched everywhere but there.
+    const found = await snoop.remote(
+      [secret, victimMarker, ownMarker, ownSecret],
+      [server.dataDir, server.home],
+      [REPO],
+    );
     // The probe works: it finds its own bundle and its own secret…
     assert.ok(
       found.some((f) => f.startsWith(`${ownMarker} in /tmp/`)),
