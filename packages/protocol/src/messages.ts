@@ -74,28 +74,27 @@ export interface ClassSpec {
 
 /**
  * Options a class variant (`withOptions` / `withConcurrency`) may change; the rest are the
- * class's own.
+ * class's own. The one list both sides check against.
  */
-export type OptionsOverrideWire = Partial<
-  Pick<
-    FunctionOptionsWire,
-    | "timeoutMs"
-    | "retries"
-    | "cpu"
-    | "memoryMiB"
-    | "gpu"
-    | "maxContainers"
-    | "minContainers"
-    | "bufferContainers"
-    | "scaledownWindowMs"
-    | "startupTimeoutMs"
-    | "maxInputs"
-    | "threads"
-    | "env"
-    | "secretNames"
-    | "inlineSecrets"
-  >
->;
+export const OPTION_OVERRIDE_KEYS = [
+  "timeoutMs",
+  "retries",
+  "cpu",
+  "memoryMiB",
+  "gpu",
+  "maxContainers",
+  "minContainers",
+  "bufferContainers",
+  "scaledownWindowMs",
+  "startupTimeoutMs",
+  "maxInputs",
+  "threads",
+  "env",
+  "secretNames",
+  "inlineSecrets",
+] as const satisfies readonly (keyof FunctionOptionsWire)[];
+
+export type OptionsOverrideWire = Partial<Pick<FunctionOptionsWire, (typeof OPTION_OVERRIDE_KEYS)[number]>>;
 
 export interface FunctionInfo {
   functionId: string;

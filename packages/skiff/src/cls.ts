@@ -18,25 +18,8 @@ export type ClsInstance<T> = { readonly [K in MethodNames<T>]: Function_<Extract
 /** The parameters `instance()` takes: the class's fields of parameter types (a best effort). */
 export type ClsInstanceParams<T> = { [K in keyof T as T[K] extends ParamValue ? K : never]?: T[K] };
 
-/** Options a variant may change (`withOptions`). */
-export type ClsOptions = Pick<
-  FunctionParams,
-  | "timeoutMs"
-  | "retries"
-  | "cpu"
-  | "memoryMiB"
-  | "gpu"
-  | "maxContainers"
-  | "minContainers"
-  | "bufferContainers"
-  | "scaledownWindowMs"
-  | "startupTimeoutMs"
-  | "concurrency"
-  | "env"
-  | "secrets"
->;
-
-const OPTION_KEYS = new Set([
+/** The options a variant may change (`withOptions`): the type and the check share this list. */
+const CLS_OPTION_KEYS = [
   "timeoutMs",
   "retries",
   "cpu",
@@ -50,7 +33,12 @@ const OPTION_KEYS = new Set([
   "concurrency",
   "env",
   "secrets",
-]);
+] as const satisfies readonly (keyof FunctionParams)[];
+
+/** Options a variant may change (`withOptions`). */
+export type ClsOptions = Pick<FunctionParams, (typeof CLS_OPTION_KEYS)[number]>;
+
+const OPTION_KEYS = new Set<string>(CLS_OPTION_KEYS);
 
 /** Which wire fields each option sets. */
 const WIRE_FIELDS: Record<string, (keyof OptionsOverrideWire)[]> = {

@@ -196,18 +196,25 @@ export class Peer {
         this.paused = true;
         this.ws.pause();
       }
-      result
-        .then(
-          (r) => this.reply(m.id, r),
-          (err) => this.fail(m, err),
-        )
-        .finally(() => {
-          if (--this.pendingRequests <= MAX_PENDING_REQUESTS / 2 && this.paused) {
-            this.paused = false;
-            this.ws.resume();
-          }
-        });
+      result.then(
+        (r) => {
+          this.settled();
+          this.reply(m.id, r);
+        },
+        (err) => {
+          this.settled();
+          this.fail(m, err);
+        },
+      );
     } else this.reply(m.id, result);
+  }
+
+  /** A pending request was answered: reading resumes once half of the limit is free. */
+  private settled(): void {
+    if (--this.pendingRequests <= MAX_PENDING_REQUESTS / 2 && this.paused) {
+      this.paused = false;
+      this.ws.resume();
+    }
   }
 
   private fail(m: RequestMessage, err: unknown): void {

@@ -1,5 +1,11 @@
 import { createHash } from "node:crypto";
-import type { FunctionSpec, OptionsOverrideWire, ParamSpec, ParamValue } from "@skiff/protocol";
+import {
+  type FunctionSpec,
+  OPTION_OVERRIDE_KEYS,
+  type OptionsOverrideWire,
+  type ParamSpec,
+  type ParamValue,
+} from "@skiff/protocol";
 import { invalid } from "../api/api-error.js";
 import { validateFunctionSpec } from "./validate-spec.js";
 
@@ -60,23 +66,7 @@ export function isDefault(schema: ParamSpec[], params: Record<string, ParamValue
   return schema.every((p) => p.default !== undefined && params[p.name] === defaultValue(p));
 }
 
-const OVERRIDABLE = new Set<keyof OptionsOverrideWire>([
-  "timeoutMs",
-  "retries",
-  "cpu",
-  "memoryMiB",
-  "gpu",
-  "maxContainers",
-  "minContainers",
-  "bufferContainers",
-  "scaledownWindowMs",
-  "startupTimeoutMs",
-  "maxInputs",
-  "threads",
-  "env",
-  "secretNames",
-  "inlineSecrets",
-]);
+const OVERRIDABLE = new Set<string>(OPTION_OVERRIDE_KEYS);
 
 /** Applies option overrides to a class's spec; the result is checked like any spec. */
 export function applyOverrides(
@@ -85,8 +75,7 @@ export function applyOverrides(
   overrides: Record<string, unknown>,
 ): { spec: FunctionSpec; overrides: OptionsOverrideWire } {
   for (const k of Object.keys(overrides)) {
-    if (!OVERRIDABLE.has(k as keyof OptionsOverrideWire))
-      throw invalid(`${appName}.${spec.name}: option "${k}" cannot be changed per instance`);
+    if (!OVERRIDABLE.has(k)) throw invalid(`${appName}.${spec.name}: option "${k}" cannot be changed per instance`);
   }
   const merged = { ...spec, options: { ...spec.options, ...overrides } };
   validateFunctionSpec(appName, merged);

@@ -21,7 +21,7 @@ import { JsonApi, statusOf } from "./json-api.js";
 import { BodyPump, declaredLength, parseJson, readBody } from "./request-body.js";
 import { busy, ResultUrls } from "./result-urls.js";
 import { route, type Target, webPathUrl, webUrl } from "./routes.js";
-import { WebCall, type WebCallHost } from "./web-call.js";
+import { HOP_HEADERS, WebCall, type WebCallHost } from "./web-call.js";
 
 export interface GatewayOptions {
   engine: Engine;
@@ -38,8 +38,6 @@ export interface GatewayOptions {
   resultRetentionMs?: number;
 }
 
-/** Request headers that describe the hop to the gateway, not the request. */
-const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "proxy-connection"]);
 const NO_BODY: WebBodyWire = { kind: "none" };
 const AUTH_HEADERS = new Set(["authorization", "skiff-token-id", "skiff-token-secret"]);
 
@@ -175,7 +173,7 @@ export class Gateway {
       const raw = req.rawHeaders;
       for (let i = 0; i + 1 < raw.length; i += 2) {
         const k = raw[i]!.toLowerCase();
-        if (HOP.has(k) || (web.requiresAuth && AUTH_HEADERS.has(k))) continue;
+        if (HOP_HEADERS.has(k) || (web.requiresAuth && AUTH_HEADERS.has(k))) continue;
         headers.push([k, raw[i + 1]!]);
       }
       const wire: WebRequestWire = { requestId, method, url: t.rest, headers, body };

@@ -6,8 +6,19 @@ import { HttpError, sendError } from "./http-error.js";
 /** Body bytes a call with no reader keeps (its handler pauses past this, by the ack window). */
 const PARKED_BYTES = 256 * 1024;
 
-/** Response headers that describe one hop, not the response: the gateway sets its own. */
-const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "proxy-connection"]);
+/**
+ * Headers that describe one hop, not the request or response: dropped both ways (the gateway
+ * sets its own on the response).
+ */
+export const HOP_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+  "proxy-connection",
+]);
 
 /** What a web call needs from the gateway. */
 export interface WebCallHost {
@@ -189,7 +200,7 @@ export class WebCall {
     const headers: [string, string][] = [];
     for (const [k, v] of h.headers) {
       const name = String(k).toLowerCase();
-      if (!HOP.has(name)) headers.push([name, String(v)]);
+      if (!HOP_HEADERS.has(name)) headers.push([name, String(v)]);
     }
     for (const k in this.extra) if (!headers.some(([n]) => n === k)) headers.push([k, this.extra[k]!]);
     const status = Number.isInteger(h.status) && h.status >= 200 && h.status <= 599 ? h.status : 502;
