@@ -38,7 +38,27 @@ export interface FunctionOptionsWire {
   inlineSecrets: Record<string, string>;
   /** Runs on its own when the app is deployed. */
   schedule?: { kind: "cron"; expression: string; timezone?: string } | { kind: "period"; periodMs: number };
+  /**
+   * Dynamic batching (api.md §2): callers send single inputs; the server gathers up to
+   * `maxBatchSize` of them and runs them as one call, when full or `waitMs` after the first.
+   */
+  batched?: BatchingWire;
 }
+
+export interface BatchingWire {
+  /** 1 .. MAX_BATCH_SIZE. */
+  maxBatchSize: number;
+  /** 0 .. MAX_BATCH_WAIT_MS. */
+  waitMs: number;
+}
+
+/** Modal's limits for dynamic batching, checked where a function is defined and again at deploy. */
+export const MAX_BATCH_SIZE = 1000;
+export const MAX_BATCH_WAIT_MS = 10 * 60_000;
+
+/** What `updateAutoscaler` changes on a deployed function, live, until its next deploy. */
+export const AUTOSCALER_KEYS = ["minContainers", "maxContainers", "bufferContainers", "scaledownWindowMs"] as const;
+export type AutoscalerWire = Partial<Pick<FunctionOptionsWire, (typeof AUTOSCALER_KEYS)[number]>>;
 
 export interface FunctionSpec {
   name: string;
@@ -48,6 +68,8 @@ export interface FunctionSpec {
   web?: WebSpec;
   /** Set for a class (`@app.cls`): the function is the class, its inputs name a method. */
   cls?: ClassSpec;
+  /** Set by the server when `updateAutoscaler` changed the scaling options (epoch ms). */
+  autoscalerUpdatedAt?: number;
 }
 
 /** A value of a class parameter (api.md §3). */
@@ -73,8 +95,8 @@ export interface ClassSpec {
 }
 
 /**
- * Options a class variant (`withOptions` / `withConcurrency`) may change; the rest are the
- * class's own. The one list both sides check against.
+ * Options a variant (`withOptions` / `withConcurrency` / `withBatching`, of a class or a
+ * function) may change; the rest are the definition's own. The one list both sides check against.
  */
 export const OPTION_OVERRIDE_KEYS = [
   "timeoutMs",
@@ -92,6 +114,7 @@ export const OPTION_OVERRIDE_KEYS = [
   "env",
   "secretNames",
   "inlineSecrets",
+  "batched",
 ] as const satisfies readonly (keyof FunctionOptionsWire)[];
 
 export type OptionsOverrideWire = Partial<Pick<FunctionOptionsWire, (typeof OPTION_OVERRIDE_KEYS)[number]>>;
@@ -106,6 +129,26 @@ export interface FunctionInfo {
   webUrl?: string;
   /** Set for a class: its methods and parameters. */
   cls?: ClassSpec;
+  /** Set for a batched function (or a class whose method is batched). */
+  batched?: BatchingWire;
+}
+
+/** A function's live scaling settings and pool, as `skiff app show` prints them. */
+export interface FunctionSummary {
+  functionId: string;
+  name: string;
+  kind: "function" | "class" | "web" | "generator";
+  minContainers: number;
+  maxContainers: number;
+  bufferContainers: number;
+  scaledownWindowMs: number;
+  maxInputs: number;
+  batched?: BatchingWire;
+  /** Set when `updateAutoscaler` changed the deployed values. */
+  autoscalerUpdatedAt?: number;
+  /** Containers started or starting, and inputs waiting. */
+  containers: number;
+  backlog: number;
 }
 
 /** One input in a call graph (api.md §6), with the calls made while it ran. */
@@ -231,6 +274,15 @@ export interface RequestMap {
   "logs.unsubscribe": [{ subscriptionId: string }, Record<string, never>];
   "function.stats": [{ functionId: string }, FunctionStats];
   "function.lookup": [{ appName: string; name: string; environment: string }, FunctionInfo];
+  /** A function by its id (`Function_.fromId`): not_found once its app stopped or a deploy dropped it. */
+  "function.get": [{ functionId: string }, FunctionInfo];
+  /**
+   * Changes a deployed function's scaling at once, until its next deploy. Returns the
+   * settings now in force.
+   */
+  "function.updateAutoscaler": [{ functionId: string; settings: AutoscalerWire }, Required<AutoscalerWire>];
+  /** An app's functions with their live settings (`skiff app show`). */
+  "app.show": [{ name: string; environment: string }, { app: AppInfo; functions: FunctionSummary[] }];
   /**
    * An instance of a class: its parameter set (checked against the class's schema, defaults
    * filled in) and option overrides pick a pool of containers of its own. Same parameters and
@@ -316,6 +368,11 @@ export interface InputWire {
   timeoutMs: number;
   /** The method to run, for a class. */
   method?: string;
+  /**
+   * Inputs of a batched function handed out together share a batch id, and arrive in one
+   * `inputs` event: the container runs them as one call and answers each with its own output.
+   */
+  batchId?: string;
 }
 
 export interface OutputWire {

@@ -39,6 +39,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   "blob.put",
   "blob.get",
   "function.lookup",
+  "function.get",
   "function.bind",
   "call.create",
   "gen.start",
@@ -195,9 +196,25 @@ export const handlers: HandlerTable = {
     const urls = d.gateway.urlsOfFunction(info.functionId);
     return urls ? { ...info, webUrl: urls.url } : info;
   },
+  "function.get"(_peer, p, d) {
+    const functionId = str(p as unknown as Record<string, unknown>, "functionId", { max: 120 });
+    const info = d.apps.get(functionId);
+    const urls = d.gateway.urlsOfFunction(info.functionId);
+    return urls ? { ...info, webUrl: urls.url } : info;
+  },
+  "function.updateAutoscaler"(_peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const functionId = str(q, "functionId", { max: 120 });
+    const r = d.apps.updateAutoscaler(functionId, obj(q.settings, "settings"));
+    return d.store.flush().then(() => r);
+  },
+  "app.show"(_peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    return d.apps.show(str(q, "name", { max: 64 }), env(q));
+  },
   "function.bind"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
-    const functionId = str(q, "functionId", { max: 64 });
+    const functionId = str(q, "functionId", { max: 120 });
     const params = obj(q.params, "params");
     const options = q.options === undefined ? {} : obj(q.options, "options");
     return d.apps.bindInstance(functionId, params, options);

@@ -45,7 +45,8 @@ export class Fleet {
       running += c.running.size;
     }
     const demand = fn.queue.length + running;
-    const needed = Math.ceil(demand / o.maxInputs);
+    // A batched function's container takes a whole batch at a time.
+    const needed = Math.ceil(demand / (o.batched?.maxBatchSize ?? o.maxInputs));
     const desired = Math.min(
       o.maxContainers,
       Math.max(o.minContainers, needed) + (demand > 0 ? o.bufferContainers : 0),
@@ -83,6 +84,7 @@ export class Fleet {
       deadlineAt: 0,
       exitInfo: undefined,
       stoppedOnPurpose: false,
+      reserved: false,
     };
     this.containers.set(id, c);
     fn.containers.set(id, c);
@@ -334,6 +336,26 @@ export class Fleet {
       }
     }
     if (c.fn.live) this.host.dispatch(c.fn);
+  }
+
+  /**
+   * After a live change of the scaling limits (`updateAutoscaler`): containers above the new
+   * maxContainers go now, idle ones first, busy ones once they finish; a raised minimum or
+   * buffer starts containers.
+   */
+  fitToLimits(fn: LiveFunction): void {
+    const live = [...fn.containers.values()].filter((c) => c.status === "ready" || c.status === "starting");
+    let excess = live.length - fn.spec.options.maxContainers;
+    const idleFirst = live.sort((a, b) => a.running.size - b.running.size);
+    for (const c of idleFirst) {
+      if (excess <= 0) break;
+      if (c.status === "starting") {
+        c.stoppedOnPurpose = true;
+        this.killContainer(c, "above maxContainers after updateAutoscaler");
+      } else this.drain(c);
+      excess--;
+    }
+    this.scale(fn);
   }
 
   /** Stops idle containers past their scale-down window, keeping minContainers. */

@@ -2,7 +2,14 @@
  * The in-container runtime: connects to the control plane over its unix socket, loads the
  * app bundle it is given, runs inputs and reports outputs. One process per container.
  */
-import { type EventMap, GENERATOR_WINDOW, type LogWire, type OutputWire, WEB_STREAM_WINDOW } from "@skiff/protocol";
+import {
+  type EventMap,
+  GENERATOR_WINDOW,
+  type InputWire,
+  type LogWire,
+  type OutputWire,
+  WEB_STREAM_WINDOW,
+} from "@skiff/protocol";
 import { Client, resolveApps } from "skiff";
 import { _deliverWebBody, _setWebBodyPullSender, _webSpecOf, Connection } from "skiff/internal";
 import { installInputContext } from "./input-context.js";
@@ -50,6 +57,8 @@ Client._setDefault(client);
 installInputContext();
 
 let runner: InputRunner | undefined;
+/** "app.function", for messages. */
+let what = "function";
 let target: Target | undefined;
 let pool: ThreadPool | undefined;
 
@@ -103,6 +112,7 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
   connected = true;
   void (async () => {
     try {
+      what = `${a.appName}.${a.functionName}`;
       const { exports, url } = await loadBundle(workdir, a.bundle, skiffPackageDir());
       const app = resolveApps(exports).find((x) => x.name === a.appName);
       if (!app) throw new Error(`the bundle defines no app named "${a.appName}"`);
@@ -151,7 +161,20 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
   })();
 });
 conn.on("inputs", ({ items }) => {
-  for (const wire of items) runner?.start(wire);
+  // The inputs of one batch arrive together, in one event, under one batch id.
+  let batch: InputWire[] = [];
+  const flush = () => {
+    if (batch.length > 0) runner?.startBatch(batch, what);
+    batch = [];
+  };
+  for (const wire of items) {
+    if (wire.batchId === undefined) runner?.start(wire);
+    else {
+      if (batch.length > 0 && batch[0]!.batchId !== wire.batchId) flush();
+      batch.push(wire);
+    }
+  }
+  flush();
 });
 conn.on("cancel", ({ inputIds, reason }) => runner?.cancel(inputIds, reason));
 conn.on("gen.ack", ({ inputId, consumed }) => {
