@@ -198,6 +198,9 @@ describe("function reference: handles, variants, autoscaler, batching", () => {
       assert.equal(row.minContainers, 2);
       assert.equal(row.scaledownWindowMs, 1000);
       assert.ok(row.autoscalerUpdatedAt, "marked as updated live");
+      const cli = await skiff(["app", "show", "funcref-scale"], { env: server.env });
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.match(cli.stdout, /^f\s+function\s+2\s+3\s+0\s+1s\s+1\s+-\s+\d+\s+\d+\s+live /m);
       // Live: lowering the maximum stops containers above it.
       await f.updateAutoscaler({ minContainers: 1, maxContainers: 1 });
       await waitFor(async () => (await f.getCurrentStats()).numTotalRunners === 1, "down to 1 container");
@@ -207,6 +210,8 @@ describe("function reference: handles, variants, autoscaler, batching", () => {
       assert.equal(after.minContainers, 0);
       assert.equal(after.maxContainers, 3);
       assert.equal(after.autoscalerUpdatedAt, undefined);
+      const cli2 = await skiff(["app", "show", "funcref-scale"], { env: server.env });
+      assert.match(cli2.stdout, /^f\s+function\s+0\s+3\s+0\s+60s\s+1\s+-\s+\d+\s+\d+\s+-$/m);
     });
 
     it("refuses min > max, unknown settings and variants, clearly", async () => {
