@@ -238,6 +238,37 @@ export interface WireErrorBody {
   message: string;
 }
 
+/** A running container (`skiff container list`). */
+export interface ContainerInfo {
+  containerId: string;
+  appId: string;
+  appName: string;
+  functionId: string;
+  functionName: string;
+  /** Where it runs: the worker provider and host. */
+  host: string;
+  /** "shell": started for `skiff shell`, takes no inputs. */
+  state: "starting" | "ready" | "draining" | "shell";
+  startedAt: number;
+  /** Inputs it is running now. */
+  inputs: number;
+}
+
+/** How a command runs in a container (`skiff container exec`, `skiff shell`). */
+export interface ExecSpec {
+  /** The program and its arguments; run as is, no shell unless it names one. */
+  argv: string[];
+  /** Give it a pseudo-terminal (an interactive shell): line editing, Ctrl-C, window size. */
+  tty: boolean;
+  rows?: number;
+  cols?: number;
+  /** The caller's TERM, for a terminal. */
+  term?: string;
+}
+
+/** Bytes of exec output (or input) in flight before the sender waits for an exec.ack. */
+export const EXEC_WINDOW_BYTES = 256 * 1024;
+
 /** Requests: name -> [params, result]. */
 export interface RequestMap {
   hello: [
@@ -331,6 +362,26 @@ export interface RequestMap {
   "token.create": [{ kind: "api" | "web" }, { tokenId: string; tokenSecret: string }];
   /** The URL a web endpoint function is served at. */
   "web.url": [{ functionId: string }, { url: string }];
+  /** Running containers of the environment's apps. */
+  "container.list": [{ environment: string }, { containers: ContainerInfo[] }];
+  /** A running container's recent log lines; `follow` streams new ones as `log` events. */
+  "container.logs": [
+    { containerId: string; tail: number; follow: boolean },
+    { entries: LogEntry[]; subscriptionId?: string },
+  ];
+  /**
+   * Runs a command in a running container; its output comes back as exec.output events and its
+   * end as exec.exit. The exec belongs to this connection: it is killed if the connection closes.
+   */
+  "container.exec": [{ containerId: string } & ExecSpec, { execId: string }];
+  /**
+   * Starts a new container of a function (its image, env, secrets, volumes) that takes no
+   * inputs, runs the command in it (a shell by default), and removes it when the command ends.
+   */
+  "shell.open": [
+    { functionId: string } & Partial<ExecSpec> & { tty: boolean },
+    { execId: string; containerId: string },
+  ];
 }
 
 export type RequestName = keyof RequestMap;
@@ -404,6 +455,8 @@ export interface EventMap {
     appFunctions: FunctionInfo[];
     /** For a class instance: its parameters (CBOR of an object), set before `@enter` runs. */
     params?: Uint8Array;
+    /** A container for `skiff shell`: load nothing, run no inputs, only commands. */
+    shell?: boolean;
   };
   /** container -> server: the bundle loaded and the function was found. */
   "container.ready": Record<string, never>;
@@ -433,6 +486,20 @@ export interface EventMap {
   "web.body.pull": { callId: string; inputId: string; bytes: number };
   /** server -> container: request-body chunks of a web call; `end` after the last, `error` if it broke. */
   "web.body": { inputId: string; chunks: Uint8Array[]; end?: boolean; error?: string };
+  /** server -> container: run a command (container.exec, shell.open). */
+  "exec.start": { execId: string } & ExecSpec;
+  /** container -> server -> client: the command's output. */
+  "exec.output": { execId: string; stream: "stdout" | "stderr"; data: Uint8Array };
+  /** container -> server -> client: the command ended (code, or the signal that ended it, or why it could not run). */
+  "exec.exit": { execId: string; code: number | null; signal?: string; error?: string };
+  /** client -> server -> container: input for the command; `eof` closes its stdin. */
+  "exec.input": { execId: string; data?: Uint8Array; eof?: boolean };
+  /** client -> server -> container: the terminal's new size. */
+  "exec.resize": { execId: string; rows: number; cols: number };
+  /** both ways: `bytes` of output (or input) were taken; the sender may send that much more. */
+  "exec.ack": { execId: string; bytes: number };
+  /** client -> server -> container: stop the command (its process group gets SIGKILL). */
+  "exec.kill": { execId: string };
 }
 
 export type EventName = keyof EventMap;

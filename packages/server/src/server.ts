@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { type EventMap, MAX_FRAME_BYTES, type OutputWire } from "@skiff/protocol";
 import { WebSocketServer } from "ws";
 import { ApiError } from "./api/api-error.js";
+import { ExecRelay } from "./api/exec-relay.js";
 import { type HandlerDeps, handleRequest } from "./api/handlers.js";
 import { Peer, type PeerHooks } from "./api/peer.js";
 import { AppService } from "./apps/app-service.js";
@@ -154,7 +155,7 @@ export class SkiffServer {
       ...(opts.webMaxBodyBytes !== undefined ? { maxBodyBytes: opts.webMaxBodyBytes } : {}),
       ...(opts.resultRetentionMs !== undefined ? { resultRetentionMs: opts.resultRetentionMs } : {}),
     });
-    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway };
+    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway, execs: new ExecRelay(engine) };
     hooks = peerHooks(deps, tokens, log);
 
     apps.restore();
@@ -246,6 +247,16 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
         if (peer.streams.has(callId)) deps.engine.fanOut.streamAck(callId, consumed);
         return;
       }
+      if (
+        peer.role === "client" &&
+        (msg.t === "exec.input" || msg.t === "exec.resize" || msg.t === "exec.ack" || msg.t === "exec.kill")
+      ) {
+        if (typeof b?.execId !== "string") return peer.close(1002, `${msg.t} needs an execId`);
+        if (msg.t === "exec.input" && b.data !== undefined && !(b.data instanceof Uint8Array))
+          return peer.close(1002, "exec.input.data must be bytes");
+        deps.execs.fromClient(peer, msg.t, b);
+        return;
+      }
       if (peer.role !== "container" || !peer.containerId) {
         peer.close(1002, `unexpected event ${msg.t}`);
         return;
@@ -277,6 +288,11 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           deps.gateway.bodyPull(id, m, (body) => peer.send("web.body", body));
           return;
         }
+        case "exec.output":
+        case "exec.exit":
+        case "exec.ack":
+          deps.execs.fromContainer(id, msg.t, b);
+          return;
         case "logs":
           if (!Array.isArray(b?.items)) return peer.close(1002, "logs.items must be an array");
           deps.engine.fleet.containerLogs(id, b.items as EventMap["logs"]["items"]);

@@ -27,6 +27,9 @@ export interface FleetHost {
  */
 export class Fleet {
   readonly containers = new Map<string, LiveContainer>();
+  /** Reserved containers (`skiff shell`) not ready yet: settled when ready, or when they go. */
+  private readonly reservedWaiters = new Map<string, { resolve(c: LiveContainer): void; reject(e: Error): void }>();
+  private readonly goneListeners: ((c: LiveContainer, why: string) => void)[] = [];
 
   constructor(
     private readonly o: EngineOptions,
@@ -40,7 +43,7 @@ export class Fleet {
     let running = 0;
     let live = 0;
     for (const c of fn.containers.values()) {
-      if (c.version !== fn.version) continue;
+      if (c.version !== fn.version || c.reserved) continue;
       if (c.status === "starting" || c.status === "ready") live++;
       running += c.running.size;
     }
@@ -66,7 +69,24 @@ export class Fleet {
     for (let i = live; i < desired; i++) this.startContainer(fn);
   }
 
-  private startContainer(fn: LiveFunction): void {
+  /**
+   * A container of `fn` for `skiff shell`: the function's sandbox, env and secrets, but no
+   * inputs and not counted by scaling. Resolves once it is ready.
+   */
+  startReserved(fn: LiveFunction): Promise<LiveContainer> {
+    return new Promise((resolve, reject) => {
+      const c = this.startContainer(fn, true);
+      if (c.status === "dead") reject(new ApiError("unavailable", c.exitInfo ?? "the container could not start"));
+      else this.reservedWaiters.set(c.id, { resolve, reject });
+    });
+  }
+
+  /** Calls `fn` whenever a container is gone (exec sessions end with it). */
+  onContainerGone(fn: (c: LiveContainer, why: string) => void): void {
+    this.goneListeners.push(fn);
+  }
+
+  private startContainer(fn: LiveFunction, reserved = false): LiveContainer {
     const id = newId("ct");
     const c: LiveContainer = {
       id,
@@ -84,7 +104,7 @@ export class Fleet {
       deadlineAt: 0,
       exitInfo: undefined,
       stoppedOnPurpose: false,
-      reserved: false,
+      reserved,
     };
     this.containers.set(id, c);
     fn.containers.set(id, c);
@@ -92,9 +112,10 @@ export class Fleet {
     try {
       env = this.containerEnv(fn);
     } catch (err) {
+      c.exitInfo = (err as Error).message;
       this.containerGone(c, (err as Error).message, true);
-      this.failQueued(fn, (err as Error).message);
-      return;
+      if (!reserved) this.failQueued(fn, (err as Error).message);
+      return c;
     }
     const token = this.o.tokens.createContainerToken(id);
     const spec: ContainerSpec = {
@@ -115,7 +136,7 @@ export class Fleet {
     c.startupTimer = setTimeout(() => {
       if (c.status === "starting") {
         const msg = `container did not start within ${fn.spec.options.startupTimeoutMs / 1000}s (startupTimeoutMs)`;
-        this.failQueued(fn, msg);
+        if (!reserved) this.failQueued(fn, msg);
         this.killContainer(c, msg);
       }
     }, fn.spec.options.startupTimeoutMs);
@@ -145,6 +166,7 @@ export class Fleet {
           this.containerGone(c, `could not start: ${err.message}`, false);
         },
       );
+    return c;
   }
 
   /** Function env, then named secrets, then inline secrets. */
@@ -197,6 +219,7 @@ export class Fleet {
       ...(c.fn.spec.options.threads !== undefined ? { threads: c.fn.spec.options.threads } : {}),
       appFunctions,
       ...(c.fn.params ? { params: c.fn.params } : {}),
+      ...(c.reserved ? { shell: true } : {}),
     });
   }
 
@@ -206,6 +229,11 @@ export class Fleet {
     if (c.startupTimer) clearTimeout(c.startupTimer);
     c.status = "ready";
     c.idleSince = Date.now();
+    if (c.reserved) {
+      this.reservedWaiters.get(c.id)?.resolve(c);
+      this.reservedWaiters.delete(c.id);
+      return;
+    }
     c.fn.startFailures = 0;
     c.fn.nextStartAt = 0;
     if (c.version !== c.fn.version || !c.fn.live) this.drain(c);
@@ -302,6 +330,10 @@ export class Fleet {
     c.fn.containers.delete(c.id);
     this.o.tokens.revokeContainerToken(c.id);
     const reason = c.exitInfo ? `${why}; ${c.exitInfo}` : why;
+    const waiter = this.reservedWaiters.get(c.id);
+    this.reservedWaiters.delete(c.id);
+    waiter?.reject(new ApiError("unavailable", `the shell's container stopped before it was ready (${reason})`));
+    for (const l of this.goneListeners) l(c, reason);
     if (!quiet && c.running.size > 0)
       this.o.log(
         `container ${c.id} (${c.fn.appName}.${c.fn.name}) is gone (${reason}): re-queueing ${c.running.size} input(s)`,
@@ -325,7 +357,7 @@ export class Fleet {
       } else this.host.enqueue(input, true);
     }
     c.running.clear();
-    if (wasStarting && !c.stoppedOnPurpose) {
+    if (wasStarting && !c.stoppedOnPurpose && !c.reserved) {
       this.noteStartFailure(c.fn);
       // Containers that keep dying before they are ready: tell the waiting callers, not just retry.
       if (c.fn.startFailures >= START_FAILURES_BEFORE_FAILING) {
@@ -344,7 +376,9 @@ export class Fleet {
    * buffer starts containers.
    */
   fitToLimits(fn: LiveFunction): void {
-    const live = [...fn.containers.values()].filter((c) => c.status === "ready" || c.status === "starting");
+    const live = [...fn.containers.values()].filter(
+      (c) => !c.reserved && (c.status === "ready" || c.status === "starting"),
+    );
     let excess = live.length - fn.spec.options.maxContainers;
     const idleFirst = live.sort((a, b) => a.running.size - b.running.size);
     for (const c of idleFirst) {
@@ -363,10 +397,12 @@ export class Fleet {
     for (const fn of this.host.functions.values()) {
       const o = fn.spec.options;
       let live = 0;
-      for (const c of fn.containers.values()) if (c.status === "ready" || c.status === "starting") live++;
+      for (const c of fn.containers.values())
+        if (!c.reserved && (c.status === "ready" || c.status === "starting")) live++;
       for (const c of fn.containers.values()) {
         if (live <= o.minContainers) break;
         if (
+          !c.reserved &&
           c.status === "ready" &&
           c.running.size === 0 &&
           fn.queue.length === 0 &&

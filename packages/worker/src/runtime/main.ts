@@ -12,6 +12,7 @@ import {
 } from "@skiff/protocol";
 import { Client, resolveApps } from "skiff";
 import { _deliverWebBody, _setWebBodyPullSender, _webSpecOf, Connection } from "skiff/internal";
+import { ExecHost } from "./exec.js";
 import { installInputContext } from "./input-context.js";
 import { loadBundle, skiffPackageDir } from "./load-bundle.js";
 import { captureOutput } from "./log-capture.js";
@@ -56,6 +57,9 @@ const client = new Client({
 Client._setDefault(client);
 installInputContext();
 
+// Commands run in this container: `skiff container exec`, `skiff shell` (runtime/exec.ts).
+const execs = new ExecHost((name, body) => conn.emit(name, body));
+
 let runner: InputRunner | undefined;
 /** "app.function", for messages. */
 let what = "function";
@@ -81,6 +85,7 @@ const realExit = process.exit.bind(process);
 function exitSoon(code: number): void {
   if (exiting) return;
   exiting = true;
+  execs.killAll();
   setTimeout(() => realExit(code), 50);
 }
 
@@ -107,11 +112,25 @@ process.on("unhandledRejection", (err) => {
   exitSoon(1);
 });
 
-conn.onClosed(() => realExit(3));
+conn.on("exec.start", (m) => execs.start(m));
+conn.on("exec.input", (m) => execs.input(m));
+conn.on("exec.ack", (m) => execs.ack(m));
+conn.on("exec.resize", (m) => execs.resize(m));
+conn.on("exec.kill", (m) => execs.kill(m.execId));
+
+conn.onClosed(() => {
+  execs.killAll();
+  realExit(3);
+});
 conn.on("container.assign", (a: EventMap["container.assign"]) => {
   connected = true;
   void (async () => {
     try {
+      if (a.shell) {
+        // A container for `skiff shell`: its sandbox, env and secrets, and no function code.
+        conn.emit("container.ready", {});
+        return;
+      }
       what = `${a.appName}.${a.functionName}`;
       const { exports, url } = await loadBundle(workdir, a.bundle, skiffPackageDir());
       const app = resolveApps(exports).find((x) => x.name === a.appName);
