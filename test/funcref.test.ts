@@ -189,20 +189,21 @@ describe("function reference: handles, variants, autoscaler, batching", () => {
       assert.equal((await skiff(["deploy", file], { env: server.env })).code, 0);
       const f = await Function_.lookup("funcref-scale", "f", { client: server.client() });
       assert.equal((await f.getCurrentStats()).numTotalRunners, 0);
-      const now = await f.updateAutoscaler({ minContainers: 2, scaledownWindowMs: 1000 });
-      assert.deepEqual(now, { minContainers: 2, maxContainers: 3, bufferContainers: 0, scaledownWindowMs: 1000 });
+      // A long scale-down window: only the live limit, not idleness, can take containers away.
+      const now = await f.updateAutoscaler({ minContainers: 2, scaledownWindowMs: 600_000 });
+      assert.deepEqual(now, { minContainers: 2, maxContainers: 3, bufferContainers: 0, scaledownWindowMs: 600_000 });
       await waitFor(async () => (await f.getCurrentStats()).numTotalRunners === 2, "2 warm containers");
       const c = server.client();
       const shown = await c.request("app.show", { name: "funcref-scale", environment: "main" });
       const row = shown.functions.find((x) => x.name === "f")!;
       assert.equal(row.minContainers, 2);
-      assert.equal(row.scaledownWindowMs, 1000);
+      assert.equal(row.scaledownWindowMs, 600_000);
       assert.ok(row.autoscalerUpdatedAt, "marked as updated live");
       const cli = await skiff(["app", "show", "funcref-scale"], { env: server.env });
       assert.equal(cli.code, 0, cli.stderr);
-      assert.match(cli.stdout, /^f\s+function\s+2\s+3\s+0\s+1s\s+1\s+-\s+\d+\s+\d+\s+live /m);
+      assert.match(cli.stdout, /^f\s+function\s+2\s+3\s+0\s+600s\s+1\s+-\s+\d+\s+\d+\s+live /m);
       // Live: lowering the maximum stops containers above it.
-      await f.updateAutoscaler({ minContainers: 1, maxContainers: 1 });
+      await f.updateAutoscaler({ minContainers: 0, maxContainers: 1 });
       await waitFor(async () => (await f.getCurrentStats()).numTotalRunners === 1, "down to 1 container");
       // A redeploy puts back what the code says.
       assert.equal((await skiff(["deploy", file], { env: server.env })).code, 0);
@@ -234,7 +235,9 @@ describe("function reference: handles, variants, autoscaler, batching", () => {
   describe("dynamic batching", () => {
     it("callers send single inputs and get single outputs; a full batch leaves without waiting", async () => {
       const embed = await lookup<typeof Fixture.embed>("embed");
-      // waitMs is a minute: these return only because the batch filled up.
+      // waitMs is a minute: these return only because the batch filled up. The first round
+      // starts the container; in the second an idle container waits for the batch to fill.
+      await Promise.all(["w", "w", "w", "w"].map((t) => embed.remote(t)));
       const rs = await Promise.all(["a", "bb", "ccc", "dddd"].map((t) => embed.remote(t)));
       assert.deepEqual(
         rs.map((r) => r.len),
