@@ -352,6 +352,9 @@ describe("function reference: handles, variants, autoscaler, batching", () => {
       const m = E.instance().embed as unknown as Function_<(x: string) => Promise<string>>;
       const rs = await Promise.all(["p", "q", "r"].map((x) => m.remote(x)));
       assert.deepEqual(rs, ["p:3", "q:3", "r:3"]);
+      // A class variant with other batch limits: batches of one.
+      const ones = E.withBatching({ maxBatchSize: 1, waitMs: 0 }).instance().embed as unknown as typeof m;
+      assert.deepEqual(await Promise.all(["s", "t"].map((x) => ones.remote(x))), ["s:1", "t:1"]);
     });
 
     it("limits and shapes are checked where the function is defined", async () => {
