@@ -58,7 +58,7 @@ export {
 } from "./function-call.js";
 export type { ConcurrencyParams, FunctionParams } from "./function-options.js";
 export { type ForEachParams, type MapParams, MapResult } from "./map.js";
-export { fromPayload, toPayload, unwrapResult } from "./payloads.js";
+export { fromPayload, getBlob, putBlob, toPayload, unwrapResult } from "./payloads.js";
 export { Retries, type RetriesParams } from "./retries.js";
 export { Cron, Period, type PeriodParams, type Schedule } from "./schedule.js";
 export { Secret } from "./secret.js";

@@ -11,9 +11,14 @@ export const SERVER_HELP = `Usage: skiff server [--host 127.0.0.1] [--port ${DEF
                     [--result-retention-ms N] [--sandbox auto|bubblewrap|none] [--warm-pool 2]
                     [--web-wait-ms 150000] [--web-max-body-bytes 67108864]
                     [--max-resident-spawns 10000] [--instance-idle-ms 300000]
-                    [--limits auto|none]
+                    [--limits auto|none] [--store sqlite|postgres://user:pass@host:port/db]
+                    [--log-max-bytes 67108864]
 
-Runs the control plane with the embedded store (SQLite) and local containers. The first
+Runs the control plane and local containers. Its state lives in the embedded store (SQLite
+in the data directory) unless --store (or SKIFF_STORE_URL) names a Postgres database
+(docs/operations.md); blobs (large payloads, bundles) are files under <data dir>/blobs either
+way. --log-max-bytes caps the log text kept per app (the newest 10,000 lines, at most that
+many bytes). The first
 start creates an admin token, prints it once, and writes a profile for this server into
 ~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet. --warm-pool keeps that many
 container processes started ahead of need, so a scale-up only loads the app.
@@ -50,6 +55,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
       "max-resident-spawns": { type: "string" },
       "instance-idle-ms": { type: "string" },
       limits: { type: "string", default: "auto" },
+      store: { type: "string" },
+      "log-max-bytes": { type: "string" },
     },
     strict: true,
   });
@@ -59,6 +66,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const webWaitMs = int("web-wait-ms", values["web-wait-ms"], 1, 24 * 3600 * 1000);
   const webMaxBodyBytes = int("web-max-body-bytes", values["web-max-body-bytes"], 0, 2 ** 40);
   const maxResidentSpawns = int("max-resident-spawns", values["max-resident-spawns"], 1, 10_000_000);
+  const logMaxBytes = int("log-max-bytes", values["log-max-bytes"], 1024, 2 ** 40);
   const instanceIdleMs = int("instance-idle-ms", values["instance-idle-ms"], 0, 7 * 24 * 3600 * 1000);
   const sandbox = values.sandbox;
   if (sandbox !== "auto" && sandbox !== "bubblewrap" && sandbox !== "none")
@@ -71,6 +79,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
     host: values.host,
     port,
     dataDir,
+    ...((values.store ?? process.env.SKIFF_STORE_URL) ? { store: values.store ?? process.env.SKIFF_STORE_URL } : {}),
+    ...(logMaxBytes !== undefined ? { logMaxBytesPerApp: logMaxBytes } : {}),
     ...(retention !== undefined ? { resultRetentionMs: retention } : {}),
     ...(maxResidentSpawns !== undefined ? { maxResidentSpawns } : {}),
     ...(instanceIdleMs !== undefined ? { instanceIdleMs } : {}),

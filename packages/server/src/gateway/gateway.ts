@@ -12,6 +12,7 @@ import type { AppService } from "../apps/app-service.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { Store } from "../store/store.js";
 import { requireToken } from "./auth.js";
 import { CORS_HEADERS, isPreflight, preflight } from "./cors.js";
@@ -26,6 +27,7 @@ import { HOP_HEADERS, WebCall, type WebCallHost } from "./web-call.js";
 export interface GatewayOptions {
   engine: Engine;
   store: Store;
+  blobs: BlobStore;
   apps: AppService;
   tokens: TokenService;
   logs: LogHub;
@@ -68,7 +70,14 @@ export class Gateway {
       functions: () => o.engine.functions.values(),
       app: (id) => o.apps.liveApp(id),
     });
-    this.api = new JsonApi({ engine: o.engine, apps: o.apps, store: o.store, tokens: o.tokens, waitMs: this.waitMs });
+    this.api = new JsonApi({
+      engine: o.engine,
+      apps: o.apps,
+      store: o.store,
+      blobs: o.blobs,
+      tokens: o.tokens,
+      waitMs: this.waitMs,
+    });
     this.results = new ResultUrls({
       store: o.store,
       tokens: o.tokens,

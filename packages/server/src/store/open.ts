@@ -1,3 +1,4 @@
+import type { BlobStore } from "./blobs/blob-store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { Store } from "./store.js";
 
@@ -11,9 +12,14 @@ export const STORE_URL_HELP = "sqlite (the default: skiff.db in the data directo
  */
 export async function openStore(
   url: string | undefined,
-  ctx: { dataDir: string; log: (msg: string) => void },
+  ctx: { dataDir: string; blobs: BlobStore; log: (msg: string) => void },
 ): Promise<Store> {
   const u = url?.trim() ?? "";
-  if (u === "" || u === "sqlite") return new SqliteStore({ dataDir: ctx.dataDir, log: ctx.log });
+  if (u === "" || u === "sqlite") {
+    const s = new SqliteStore({ dataDir: ctx.dataDir, log: ctx.log });
+    const moved = await s.moveLegacyBlobs(ctx.blobs);
+    if (moved > 0) ctx.log(`moved ${moved} blob(s) from skiff.db to the blob store`);
+    return s;
+  }
   throw new Error(`--store ${JSON.stringify(u)} is not a store this server knows: use ${STORE_URL_HELP}`);
 }
