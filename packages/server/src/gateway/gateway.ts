@@ -13,7 +13,7 @@ import type { TokenService } from "../auth/tokens.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
-import type { Store } from "../store/store.js";
+import { type Store, StoreCommitError, StoreUnavailableError } from "../store/store.js";
 import { requireToken } from "./auth.js";
 import { CORS_HEADERS, isPreflight, preflight } from "./cors.js";
 import { type Endpoint, EndpointIndex } from "./endpoints.js";
@@ -128,6 +128,8 @@ export class Gateway {
     this.serve(t, req, res).catch((err: unknown) => {
       if (err instanceof HttpError) return sendError(res, err);
       if (err instanceof ApiError) return sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
+      if (err instanceof StoreCommitError || err instanceof StoreUnavailableError)
+        return sendError(res, new HttpError(503, "unavailable", err.message));
       const id = newId("rq");
       this.o.log(`gateway: ${req.method} ${req.url} failed (request ${id}): ${(err as Error)?.stack ?? err}`);
       sendError(res, new HttpError(500, "internal", `internal error (request ${id})`), {}, id);

@@ -132,6 +132,24 @@ export class StoreCommitError extends Error {
   }
 }
 
+/** A read failed (the database is unreachable): nothing was changed; try again. */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`the store cannot be read (${cause instanceof Error ? cause.message : String(cause)}): try again`, {
+      cause,
+    });
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** The store cannot be opened (bad URL, unreachable, wrong credentials, schema too new). */
+export class StoreOpenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreOpenError";
+  }
+}
+
 /** A pending call and its inputs, as recovery and paging take it back into memory. */
 export interface PendingCall {
   row: CallRow;

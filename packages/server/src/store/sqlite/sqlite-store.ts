@@ -5,6 +5,7 @@ import { type CallOutcome, decodeCbor, encodeCbor, type LogEntry, type Payload }
 import Database from "better-sqlite3";
 import { outcomeBlob, payloadBlob } from "../blob-refs.js";
 import type { BlobStore } from "../blobs/blob-store.js";
+import { loadNamedStatements } from "../sql-file.js";
 import type {
   AppRow,
   CallRow,
@@ -19,8 +20,7 @@ import type {
   StoredCall,
   TokenRow,
 } from "../store.js";
-import { StoreCommitError } from "../store.js";
-import { loadNamedStatements } from "./sql-file.js";
+import { StoreCommitError, StoreOpenError } from "../store.js";
 
 const SQL_DIR = new URL("../../../sql/sqlite/", import.meta.url);
 
@@ -76,7 +76,16 @@ export class SqliteStore implements Store {
       (this.db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version),
     );
     const dir = fileURLToPath(new URL("migrations/", SQL_DIR));
-    for (const file of readdirSync(dir).sort()) {
+    const files = readdirSync(dir)
+      .filter((f) => /^\d+-.*\.sql$/.test(f))
+      .sort();
+    const known = Math.max(0, ...files.map((f) => Number.parseInt(f, 10)));
+    const newest = Math.max(0, ...done);
+    if (newest > known)
+      throw new StoreOpenError(
+        `${this.db.name}: the schema is version ${newest}, newer than this server knows (${known}): run a newer skiff server`,
+      );
+    for (const file of files) {
       const version = Number.parseInt(file, 10);
       if (!Number.isFinite(version) || done.has(version)) continue;
       const sql = readFileSync(join(dir, file), "utf8");
