@@ -4,7 +4,17 @@
 // test script starts it once and passes SKIFF_TEST_PG (see scripts/with-postgres.ts); a test
 // file run alone starts its own and stops it when the process ends.
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,7 +53,9 @@ export function pgBinDir(): string {
         .sort((a, b) => Number(b) - Number(a))
     : [];
   if (versions.length === 0)
-    throw new Error("Postgres is not installed (no /usr/lib/postgresql/*/bin/initdb): run scripts/ensure-system-deps.sh");
+    throw new Error(
+      "Postgres is not installed (no /usr/lib/postgresql/*/bin/initdb): run scripts/ensure-system-deps.sh",
+    );
   return join(root, versions[0]!, "bin");
 }
 
