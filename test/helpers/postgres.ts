@@ -3,7 +3,7 @@
 // user of Debian's package), stopped after. One cluster serves every test of a run: the
 // test script starts it once and passes SKIFF_TEST_PG (see scripts/with-postgres.ts); a test
 // file run alone starts its own and stops it when the process ends.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,

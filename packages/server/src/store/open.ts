@@ -1,4 +1,5 @@
 import type { BlobStore } from "./blobs/blob-store.js";
+import { withMethodLog } from "./method-log.js";
 import { PostgresStore } from "./postgres/postgres-store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import { type Store, StoreOpenError } from "./store.js";
@@ -13,6 +14,15 @@ export const STORE_URL_HELP =
  * @throws Error with a one-line message naming the problem for a value it cannot use.
  */
 export async function openStore(
+  url: string | undefined,
+  ctx: { dataDir: string; blobs: BlobStore; log: (msg: string) => void },
+): Promise<Store> {
+  const store = await openUrl(url, ctx);
+  const methodLog = process.env.SKIFF_STORE_METHOD_LOG;
+  return methodLog ? withMethodLog(store, methodLog) : store;
+}
+
+async function openUrl(
   url: string | undefined,
   ctx: { dataDir: string; blobs: BlobStore; log: (msg: string) => void },
 ): Promise<Store> {

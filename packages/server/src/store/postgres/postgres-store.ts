@@ -163,7 +163,7 @@ export class PostgresStore implements Store {
       // Several statements in one simple query run as one transaction (one commit).
       const res = await this.pool.query(ops.map((o) => o.sql).join(";\n"));
       const results = Array.isArray(res) ? (res as pg.QueryResult[]) : [res];
-      ops.forEach((o, i) => o.onResult?.(results[i]!));
+      for (let i = 0; i < ops.length; i++) ops[i]!.onResult?.(results[i]!);
     } catch (err) {
       failure = new StoreCommitError(err);
       this.log(failure.message);
@@ -346,7 +346,10 @@ export class PostgresStore implements Store {
     const byCall = new Map<string, InputRow[]>();
     for (const i of inputs) {
       let list = byCall.get(i.callId);
-      if (!list) byCall.set(i.callId, (list = []));
+      if (!list) {
+        list = [];
+        byCall.set(i.callId, list);
+      }
       list.push({ ...i, args: decodeCbor(i.args) as Payload });
     }
     return rows.map((r) => ({ row: { ...r, parked: Boolean(r.parked) }, inputs: byCall.get(r.id) ?? [] }));
