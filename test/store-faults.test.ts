@@ -3,7 +3,7 @@
 // server keeps running, and a Postgres restart is survived with nothing acknowledged lost.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { PostgresStore, StoreCommitError } from "@skiff/server";
