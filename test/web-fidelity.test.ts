@@ -64,7 +64,13 @@ const COMMON: Case[] = [
   },
   { name: "POST echo with a length", method: "POST", path: "/echo-req", body: "a body with a length" },
   { name: "POST echo chunked", method: "POST", path: "/echo-req", body: "a chunked body", chunked: true, parts: 3 },
-  { name: "POST JSON with a length", method: "POST", path: "/json", headers: { "content-type": "application/json" }, body: json },
+  {
+    name: "POST JSON with a length",
+    method: "POST",
+    path: "/json",
+    headers: { "content-type": "application/json" },
+    body: json,
+  },
   {
     name: "POST JSON chunked reaches the parser",
     method: "POST",
@@ -294,7 +300,10 @@ describe("web fidelity: frameworks behind Skiff answer as served directly", () =
           assert.deepEqual(got.headers, want.headers, "headers");
           assert.deepEqual(got.trailers, want.trailers, "trailers");
           assert.equal(got.aborted, want.aborted, "cut short");
-          assert.ok(got.body.equals(want.body), `body: ${got.body.toString().slice(0, 500)}\n≠ ${want.body.toString().slice(0, 500)}`);
+          assert.ok(
+            got.body.equals(want.body),
+            `body: ${got.body.toString().slice(0, 500)}\n≠ ${want.body.toString().slice(0, 500)}`,
+          );
         });
       }
     });

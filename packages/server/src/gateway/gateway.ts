@@ -148,7 +148,11 @@ export class Gateway {
       for (const c of t.candidates) ep ??= this.index.find(c.app, c.label, t.dev);
       if (!ep) throw new HttpError(404, "not_found", `no web endpoint "${t.host}"`);
       if (ep.web.kind === "endpoint")
-        throw new HttpError(400, "invalid_argument", "a webEndpoint does not take upgrades (WebSockets): serve a fetchApp or nodeHttpApp");
+        throw new HttpError(
+          400,
+          "invalid_argument",
+          "a webEndpoint does not take upgrades (WebSockets): serve a fetchApp or nodeHttpApp",
+        );
       if (ep.web.requiresAuth) requireToken(req, this.o.tokens, ["web"], "this endpoint");
       const wire = this.wire(req, newId("rq"), t.rest, ep.web.requiresAuth, { kind: "stream" });
       wire.upgrade = true;

@@ -44,7 +44,10 @@ export class WebTunnel {
   }
 
   onItems(items: Payload[], end?: ResultWire): void {
-    if (this.mode instanceof WebCall) return this.mode.onItems(items, end);
+    if (this.mode instanceof WebCall) {
+      this.mode.onItems(items, end);
+      return;
+    }
     if (this.over) return;
     for (let i = 0; i < items.length; i++) {
       const p = items[i];
@@ -54,12 +57,18 @@ export class WebTunnel {
       } catch {
         item = undefined;
       }
-      if (!this.mode && !(item instanceof Uint8Array)) return this.asResponse(items.slice(i), end);
+      if (!this.mode && !(item instanceof Uint8Array)) {
+        this.asResponse(items.slice(i), end);
+        return;
+      }
       this.mode = "raw";
       this.unacked++;
       if (item instanceof Uint8Array && !this.socket.write(item)) this.waitDrain();
     }
-    if (end && !this.mode) return this.asResponse([], end);
+    if (end && !this.mode) {
+      this.asResponse([], end);
+      return;
+    }
     if (end) {
       this.over = true;
       if (end.status === "success") this.socket.end();
@@ -71,7 +80,13 @@ export class WebTunnel {
 
   /** Not taken over: an ordinary response (or the call's error), written on the socket. */
   private asResponse(items: Payload[], end: ResultWire | undefined): void {
-    const call = new WebCall(this.callId, this.requestId, this.endpoint, { "skiff-request-id": this.requestId }, this.host);
+    const call = new WebCall(
+      this.callId,
+      this.requestId,
+      this.endpoint,
+      { "skiff-request-id": this.requestId },
+      this.host,
+    );
     this.mode = call;
     call.attach(responseOn(this.req, this.socket));
     call.onItems(items, end);

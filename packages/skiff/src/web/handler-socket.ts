@@ -74,7 +74,10 @@ export class HandlerSocket extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
     // Outside a tunnel nothing reads the socket: the response travels by its own methods.
-    if (!this.tunnel) return done();
+    if (!this.tunnel) {
+      done();
+      return;
+    }
     this.out.push({ chunk, done });
     this.poke();
   }

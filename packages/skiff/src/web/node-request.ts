@@ -62,41 +62,48 @@ export function nodeRequest(w: WebRequestWire, socket: HandlerSocket): IncomingM
   return req;
 }
 
-/** Feeds the request body to `req` as the handler reads it (one pull per demand). */
+/**
+ * Feeds the request body to `req` as the handler reads it (one pull per demand). Call before
+ * the handler runs (its reads must find this `_read`), and the function it returns right after
+ * the handler's synchronous part: as with Node's parser, a body already here (and
+ * `req.complete`) comes just after the 'request' event.
+ */
 export function feedBody(
   req: IncomingMessage,
   w: WebRequestWire,
   ids: { callId: string; inputId: string },
   signal: AbortSignal,
-): void {
+): () => void {
   const finish = () => {
     req.complete = true;
     req.push(null);
   };
-  if (w.body.kind === "none" || w.upgrade) finish();
-  else if (w.body.kind === "bytes") {
-    req.push(Buffer.from(w.body.data.buffer, w.body.data.byteOffset, w.body.data.byteLength));
-    finish();
-  } else if (w.body.kind === "json") {
-    req.push(Buffer.from(JSON.stringify(w.body.value)));
-    finish();
-  } else {
-    const reader = openRequestBody(ids.callId, ids.inputId, signal).getReader();
-    let reading = false;
-    req._read = () => {
-      if (reading) return;
-      reading = true;
-      reader.read().then(
-        ({ done, value }) => {
-          reading = false;
-          if (done) finish();
-          else if (req.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength))) req._read(0);
-        },
-        // As Node's server does when the client breaks off: 'aborted', then an ECONNRESET error.
-        (err: unknown) => req.destroy(connReset((err as Error).message)),
-      );
+  if (w.body.kind !== "stream" || w.upgrade) {
+    req._read = () => {};
+    const b = w.upgrade ? undefined : w.body;
+    return () => {
+      if (req.destroyed) return;
+      if (b?.kind === "bytes") req.push(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength));
+      else if (b?.kind === "json") req.push(Buffer.from(JSON.stringify(b.value)));
+      finish();
     };
   }
+  const reader = openRequestBody(ids.callId, ids.inputId, signal).getReader();
+  let reading = false;
+  req._read = () => {
+    if (reading) return;
+    reading = true;
+    reader.read().then(
+      ({ done, value }) => {
+        reading = false;
+        if (done) finish();
+        else if (req.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength))) req._read(0);
+      },
+      // As Node's server does when the client breaks off: 'aborted', then an ECONNRESET error.
+      (err: unknown) => req.destroy(connReset((err as Error).message)),
+    );
+  };
+  return () => {};
 }
 
 /** The error Node gives a request whose client went away. */

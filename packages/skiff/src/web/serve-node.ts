@@ -95,6 +95,7 @@ export async function* serveNode(
     yield* serveUpgrade(w, req, socket, ids, signal, (r, s) => server.emit("upgrade", r, s, Buffer.alloc(0)));
     return;
   }
+  const bodyHere = feedBody(req, w, ids, signal);
   const res = new http.ServerResponse(req);
   // Frameworks look at res.socket (on-finished, destroy); it never carries the response itself.
   (res as { socket: unknown }).socket = socket;
@@ -113,9 +114,10 @@ export async function* serveNode(
   };
   Object.defineProperty(res, "headersSent", { get: () => headSent, configurable: true });
   res.writeHead = ((status: number, a?: unknown, b?: unknown) => {
-    if (headSent) throw Object.assign(new Error("Cannot write headers after they are sent to the client"), {
-      code: "ERR_HTTP_HEADERS_SENT",
-    });
+    if (headSent)
+      throw Object.assign(new Error("Cannot write headers after they are sent to the client"), {
+        code: "ERR_HTTP_HEADERS_SENT",
+      });
     const given = typeof a === "string" ? b : a;
     res.statusCode = status;
     if (typeof a === "string") res.statusMessage = a;
@@ -150,7 +152,8 @@ export async function* serveNode(
   res.end = ((chunk?: unknown, enc?: unknown, cb?: unknown) => {
     if (ended) return res;
     const done = [chunk, enc, cb].find((x) => typeof x === "function") as (() => void) | undefined;
-    const bytes = chunk !== undefined && chunk !== null && typeof chunk !== "function" ? toBytes(chunk, enc) : undefined;
+    const bytes =
+      chunk !== undefined && chunk !== null && typeof chunk !== "function" ? toBytes(chunk, enc) : undefined;
     ended = true;
     if (!headSent) {
       // Head and body in one: the body's length is known, as Node would send it.
@@ -189,8 +192,7 @@ export async function* serveNode(
     } catch (err) {
       q.push({ error: err });
     }
-    // As Node's parser: the body (and `req.complete`) come after the handler's first turn.
-    feedBody(req, w, ids, signal);
+    bodyHere();
     for (;;) {
       const e = await q.next();
       if ("head" in e) yield head(res);

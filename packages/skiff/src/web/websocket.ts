@@ -97,7 +97,10 @@ export async function acceptWebSocket(req: IncomingMessage, socket: HandlerSocke
     };
     ws.on("message", (data, isBinary) => {
       const value: WSMessageReceive = isBinary ? (data as ArrayBuffer) : Buffer.from(data as ArrayBuffer).toString();
-      events.onMessage?.(new MessageEvent("message", { data: value }) as MessageEvent & { data: WSMessageReceive }, ctx);
+      events.onMessage?.(
+        new MessageEvent("message", { data: value }) as MessageEvent & { data: WSMessageReceive },
+        ctx,
+      );
     });
     ws.on("close", (code, reason) => {
       const evt = Object.assign(new Event("close"), { code, reason: reason.toString(), wasClean: code !== 1006 });
