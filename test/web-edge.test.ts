@@ -1,11 +1,14 @@
-// WebSockets to web endpoints, end to end: a real `ws` client through the gateway to servers
-// in containers (test/fixtures/fidelity-app.ts): an http.Server with WebSocketServer({ server }),
-// `noServer` with an 'upgrade' listener, and Hono with skiff's upgradeWebSocket.
+// Web endpoints at the edges, end to end (test/fixtures/fidelity-app.ts). WebSockets: a real
+// `ws` client through the gateway to servers in containers (an http.Server with
+// WebSocketServer({ server }), `noServer` with an 'upgrade' listener, Hono with skiff's
+// upgradeWebSocket). Bad input: clients that break the protocol or leave half-way, and
+// handlers that never end, each compared with the same Express app served directly.
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { connect, type LookupFunction } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { WebSocket, WebSocketServer } from "ws";
+import { expressApp } from "./fixtures/frameworks.js";
 import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
 import { http } from "./helpers/http.js";
 
@@ -37,6 +40,34 @@ function open(url: string): Promise<{ ws: WebSocket; got: (string | Buffer)[]; n
   });
 }
 
+/**
+ * Writes `text` on a fresh connection (then `then` with the socket) and collects everything the
+ * server sends until it closes; Date and skiff-request-id lines dropped (they differ anyway).
+ */
+function raw(port: number, text: string | Buffer, then?: (s: import("node:net").Socket) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, "127.0.0.1");
+    let buf = "";
+    s.on("data", (d) => {
+      buf += d.toString("latin1");
+    });
+    s.on("error", () => {});
+    s.on("close", () =>
+      resolve(
+        buf
+          .split("\r\n")
+          .filter((l) => !/^(date|skiff-request-id): /i.test(l))
+          .join("\r\n"),
+      ),
+    );
+    s.setTimeout(20_000, () => {
+      s.destroy();
+      reject(new Error(`no close; got ${buf}`));
+    });
+    s.write(text, () => then?.(s));
+  });
+}
+
 /** The raw response head of a WebSocket handshake, for the differential check. */
 function handshake(port: number, host: string, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -58,9 +89,11 @@ function handshake(port: number, host: string, path: string): Promise<string> {
   });
 }
 
-describe("WebSockets through the gateway", () => {
+describe("web endpoints at the edges: WebSockets, bad input", () => {
   let server: ServerProcess;
   let port: number;
+  let direct: import("node:http").Server;
+  let dport: number;
   const url = (label: string, rest = "/") => `ws://127.0.0.1:${port}/web/fidelity/${label}${rest}`;
 
   before(async () => {
@@ -68,10 +101,17 @@ describe("WebSockets through the gateway", () => {
     port = Number(new URL(server.url).port);
     const d = await skiff(["deploy", "test/fixtures/fidelity-app.ts"], { env: server.env });
     assert.equal(d.code, 0, d.stderr);
-    for (const label of ["ws-server", "ws-noserver", "ws-hono"])
-      await waitFor(async () => (await http(`${server.url}/web/fidelity/${label}/`)).status === 200, label, 120_000);
+    direct = createServer(expressApp());
+    await new Promise<void>((r) => direct.listen(0, "127.0.0.1", r));
+    dport = (direct.address() as { port: number }).port;
+    for (const path of ["ws-server/", "ws-noserver/", "ws-hono/", "express/text", "hang/ok"])
+      await waitFor(async () => (await http(`${server.url}/web/fidelity/${path}`)).status === 200, path, 120_000);
   });
-  after(() => server?.stop());
+  after(async () => {
+    direct?.close();
+    await server?.stop();
+  });
+  const exHost = () => `fidelity--express.localhost:${port}`;
 
   it("an http.Server with WebSocketServer({ server }): handshake as Node's, messages both ways", async () => {
     const c = await open(url("ws-server", "/room?x=1"));
@@ -184,5 +224,80 @@ describe("WebSockets through the gateway", () => {
     // ws-server's timeoutMs is 8 s (counted from the call's start).
     assert.equal(code, 1006);
     assert.ok(Date.now() - t < 12_000);
+  });
+
+  it("bad input: a body longer than its Content-Length ends as on Node (400 for the rest)", async () => {
+    const req = (host: string) =>
+      `POST /raw HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/octet-stream\r\nContent-Length: 5\r\n\r\nhelloEXTRA BYTES THAT ARE NO REQUEST\r\n\r\n`;
+    const want = await raw(dport, req(exHost()));
+    const got = await raw(port, req(exHost()));
+    assert.match(want, /^HTTP\/1\.1 400 Bad Request/);
+    assert.equal(got, want);
+  });
+
+  /** The app's /watch handler: how many requests it got, and what the last one saw. */
+  const watchState = async (base: string) =>
+    (await http(`${base}/watched`, { headers: { host: exHost() } })).json() as { watches: number; seen: string[] };
+
+  /**
+   * Sends a /watch request's head and the start of its body, waits until the handler is
+   * reading, then `rest` (or leaves): what the client got, and what the handler saw.
+   */
+  async function watch(p: number, framing: string, start: string, rest: string | undefined) {
+    const base = `http://127.0.0.1:${p}`;
+    const before = (await watchState(base)).watches;
+    const answer = raw(p, `POST /watch HTTP/1.1\r\nHost: ${exHost()}\r\n${framing}\r\n\r\n${start}`, (s) => {
+      void waitFor(async () => (await watchState(base)).watches > before, "the handler to start").then(() =>
+        rest === undefined ? s.destroy() : s.write(rest),
+      );
+    });
+    const got = await answer;
+    const saw = await waitFor(async () => {
+      const w = await watchState(base);
+      return w.watches > before && w.seen.some((e) => e.startsWith("close")) ? w.seen : undefined;
+    }, "the handler's events");
+    return { got, saw };
+  }
+
+  it("bad input: a malformed chunked body: the client gets Node's 400, the handler 'aborted'", async () => {
+    const framing = "Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream";
+    const want = await watch(dport, framing, "5\r\nhello\r\n", "ZZZ-not-a-size\r\n\r\n");
+    const got = await watch(port, framing, "5\r\nhello\r\n", "ZZZ-not-a-size\r\n\r\n");
+    assert.match(want.got, /^HTTP\/1\.1 400 Bad Request/);
+    assert.equal(got.got, want.got);
+    assert.deepEqual(want.saw, ["aborted", "error ECONNRESET aborted", "close complete=false"]);
+    assert.deepEqual(got.saw, want.saw);
+  });
+
+  it("bad input: a client that leaves half-way through its body: the handler sees it as on Node", async () => {
+    // Over 64 KiB: the body streams to the handler (a smaller one is read whole first).
+    const want = await watch(dport, "Content-Length: 300000", "a".repeat(100_000), undefined);
+    const got = await watch(port, "Content-Length: 300000", "a".repeat(100_000), undefined);
+    assert.equal(want.got, "");
+    assert.equal(got.got, "");
+    assert.deepEqual(want.saw, ["aborted", "error ECONNRESET aborted", "close complete=false"]);
+    assert.deepEqual(got.saw, want.saw);
+  });
+
+  it("bad input: a handler that never ends is ended at its timeoutMs (504, or cut after the head)", async () => {
+    const t = Date.now();
+    const none = await http(`${server.url}/web/fidelity/hang/never`);
+    assert.equal(none.status, 504);
+    assert.match(none.body, /timed out/);
+    assert.ok(Date.now() - t < 15_000);
+    const cut = await raw(port, `GET /head HTTP/1.1\r\nHost: fidelity--hang.localhost:${port}\r\n\r\n`);
+    assert.match(cut, /^HTTP\/1\.1 200 OK/);
+    assert.match(cut, /partial/);
+    assert.doesNotMatch(cut, /\r\n0\r\n\r\n$/, "a cut response has no last chunk");
+  });
+
+  it("after all of it, the gateway and the containers are healthy", async () => {
+    assert.equal((await http(`${server.url}/healthz`)).status, 200);
+    assert.equal((await http(`${server.url}/web/fidelity/hang/ok`)).body, "ok");
+    assert.equal((await http(`${server.url}/web/fidelity/express/text`)).body, "hello express");
+    const c = await open(url("ws-noserver", "/"));
+    c.ws.send("ok");
+    assert.equal(await c.next(), "OK");
+    c.ws.close();
   });
 });
