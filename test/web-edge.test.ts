@@ -169,6 +169,19 @@ describe("web endpoints at the edges: WebSockets, bad input", () => {
     assert.equal((await http(`${server.url}/web/fidelity/ws-hono/ws`)).status, 404);
   });
 
+  it("a Fetch handler's request.signal aborts when its client goes away", async () => {
+    const held = async () =>
+      (await http(`${server.url}/web/fidelity/ws-hono/held`)).json() as { holding: number; aborted: number };
+    const before = await held();
+    const s = connect(port, "127.0.0.1");
+    s.on("error", () => {});
+    s.write(`GET /hold HTTP/1.1\r\nHost: fidelity--ws-hono.localhost:${port}\r\n\r\n`);
+    await waitFor(async () => (await held()).holding > before.holding, "the handler to start");
+    assert.equal((await held()).aborted, before.aborted);
+    s.destroy();
+    await waitFor(async () => (await held()).aborted > before.aborted, "the signal to abort");
+  });
+
   it("a client that closes closes the handler's socket", async () => {
     const before = ((await http(`${server.url}/web/fidelity/ws-noserver/`)).json() as { closed: number }).closed;
     const c = await open(url("ws-noserver", "/"));
@@ -234,6 +247,16 @@ describe("web endpoints at the edges: WebSockets, bad input", () => {
     // ws-server's timeoutMs is 8 s (counted from the call's start).
     assert.equal(code, 1006);
     assert.ok(Date.now() - t < 12_000);
+  });
+
+  it("an HTTP/1.0 client gets what Node gives it (version seen by the handler, no chunking, close)", async () => {
+    for (const path of ["/echo-req?v=1.0", "/stream"]) {
+      const req = `GET ${path} HTTP/1.0\r\nHost: ${exHost()}\r\nX-Old: yes\r\n\r\n`;
+      const want = await raw(dport, req);
+      const got = await raw(port, req);
+      assert.match(want, /^HTTP\/1\.1 200 OK/);
+      assert.equal(got, want);
+    }
   });
 
   it("bad input: a body longer than its Content-Length ends as on Node (400 for the rest)", async () => {

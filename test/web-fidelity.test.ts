@@ -45,6 +45,16 @@ const json = JSON.stringify({ a: 1, nested: { b: [1, 2, "three"] }, text: "Ã© âœ
 const form = "name=Ada+Lovelace&tags=a&tags=b&empty=&sym=%26%3D%2B";
 const bytes = (n: number, seed = 7) => new Uint8Array(n).map((_, i) => (i * seed + (i >> 8)) & 255);
 
+const BOUNDARY = "----fidelity7MA4YWxkTrZu0gW";
+/** A multipart body with a text field and a 50 MiB file. */
+function multipart(): Buffer {
+  const head =
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="note"\r\n\r\nbig one\r\n` +
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n` +
+    "Content-Type: application/octet-stream\r\n\r\n";
+  return Buffer.concat([Buffer.from(head), bytes(50 * 1024 * 1024, 31), Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]);
+}
+
 const COMMON: Case[] = [
   { name: "GET text", path: "/text" },
   { name: "HEAD text", method: "HEAD", path: "/text" },
@@ -158,6 +168,16 @@ const COMMON: Case[] = [
   { name: "sendFile conditional: 304", path: "/file", etagOf: "/file", only: ["express"] },
   { name: "sendFile HEAD", method: "HEAD", path: "/file", only: ["express"] },
   { name: "an error after the head cuts the response", path: "/error-after-head", only: ["express"] },
+  {
+    name: "multer: a 50 MiB multipart upload, streamed",
+    method: "POST",
+    path: "/upload",
+    headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}` },
+    body: multipart(),
+    chunked: true,
+    parts: 200,
+    only: ["express"],
+  },
   // Every Response body kind.
   { name: "a Blob body with its type", path: "/kind/blob", only: ["hono"] },
   { name: "a bytes body", path: "/kind/bytes", only: ["hono"] },

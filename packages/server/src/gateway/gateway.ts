@@ -55,7 +55,7 @@ export class Gateway {
   private readonly index: EndpointIndex;
   private readonly api: JsonApi;
   /** Web calls running, by call id: request-body pulls find their request here. */
-  private readonly live = new Map<string, { pump: BodyPump | undefined }>();
+  private readonly live = new Map<string, { pump: BodyPump | undefined; socket?: Duplex }>();
   /** Result URLs of calls answered 303 or 202. */
   private readonly results: ResultUrls;
   private base = new URL("http://127.0.0.1:7420");
@@ -169,7 +169,7 @@ export class Gateway {
         },
       );
       tunnel = new WebTunnel(callId, wire.requestId, ep, req, socket, this.callHost);
-      this.live.set(callId, { pump });
+      this.live.set(callId, { pump, socket });
     } catch (err) {
       if (err instanceof HttpError) sendError(res, err);
       else if (err instanceof ApiError) sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
@@ -330,6 +330,10 @@ export class Gateway {
 
   close(): void {
     clearInterval(this.sweeper);
-    for (const callId of [...this.live.keys()]) this.cancel(callId);
+    for (const [callId, { socket }] of [...this.live]) {
+      // An upgraded socket is no longer the listener's to close: its tunnel ends here.
+      socket?.destroy();
+      this.cancel(callId);
+    }
   }
 }
