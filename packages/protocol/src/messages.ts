@@ -4,6 +4,7 @@
  * echoes; events carry none. docs/protocol.md describes the same in prose.
  */
 
+import type { ObjectEventMap, ObjectRequestMap } from "./objects.js";
 import type { WebSpec } from "./web.js";
 
 /** A payload travels inline (CBOR bytes) or, when large, as a blob-store reference. */
@@ -196,7 +197,7 @@ export interface WireErrorBody {
 }
 
 /** Requests: name -> [params, result]. */
-export interface RequestMap {
+export interface RequestMap extends ObjectRequestMap {
   hello: [
     {
       v: number;
@@ -333,7 +334,7 @@ export interface LogWire {
 }
 
 /** Events: name -> body. No reply. */
-export interface EventMap {
+export interface EventMap extends ObjectEventMap {
   /** server -> container: what to load, sent once after hello. */
   "container.assign": {
     appId: string;

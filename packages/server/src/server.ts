@@ -15,6 +15,7 @@ import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
+import { type ObjectLimits, Objects } from "./objects/index.js";
 import type { WorkerProvider } from "./provider.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
@@ -39,6 +40,8 @@ export interface ServerOptions {
   maxResidentSpawns?: number;
   /** A class instance idle this long (no calls, no containers) leaves memory. @defaultValue 300_000 */
   instanceIdleMs?: number;
+  /** Limits and lifetimes of Dicts and Queues (defaults in objects/limits.ts). */
+  objectLimits?: Partial<ObjectLimits>;
   log?: (msg: string) => void;
 }
 
@@ -66,6 +69,7 @@ export class SkiffServer {
     private readonly apps: AppService,
     private readonly provider: WorkerProvider,
     private readonly gateway: Gateway,
+    private readonly objects: Objects,
     createdAdminToken: { tokenId: string; tokenSecret: string } | undefined,
     private readonly log: (msg: string) => void,
   ) {
@@ -154,10 +158,19 @@ export class SkiffServer {
       ...(opts.webMaxBodyBytes !== undefined ? { maxBodyBytes: opts.webMaxBodyBytes } : {}),
       ...(opts.resultRetentionMs !== undefined ? { resultRetentionMs: opts.resultRetentionMs } : {}),
     });
-    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway };
+    const objects = new Objects(store.objects, opts.objectLimits ?? {}, (id) => store.getBlob(id)?.byteLength, log);
+    // Ephemeral objects end with the app (made in its containers) or the client session that made them.
+    apps.onAppStopped((appId) => void objects.registry.appStopped(appId).catch((e) => log(`${e}`)));
+    apps.onSessionGone((sessionId) => void objects.registry.sessionGone(sessionId).catch((e) => log(`${e}`)));
+    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway, objects };
     hooks = peerHooks(deps, tokens, log);
 
     apps.restore();
+    await store.objects.queueResetLeases();
+    await objects.registry.restore(
+      (appId) => store.getApp(appId)?.state !== "stopped" && store.getApp(appId) !== undefined,
+      (sessionId) => apps.sessionDropped(sessionId),
+    );
     const recovered = engine.recover();
     if (recovered > 0) log(`recovered ${recovered} pending call(s) from the store`);
 
@@ -173,6 +186,7 @@ export class SkiffServer {
       apps,
       provider,
       gateway,
+      objects,
       createdAdminToken,
       log,
     );
@@ -190,6 +204,7 @@ export class SkiffServer {
       await step("gateway", () => this.gateway.close());
       await step("engine", () => this.engine.close());
       await step("apps", () => this.apps.close());
+      await step("objects", () => this.objects.close());
       await step("provider", () => this.provider.close());
       for (const c of this.wss.clients) c.terminate();
       await step("http", () => closeServer(this.http));
@@ -244,6 +259,11 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           return peer.close(1002, "gen.ack needs callId and a positive consumed");
         }
         if (peer.streams.has(callId)) deps.engine.fanOut.streamAck(callId, consumed);
+        return;
+      }
+      if (peer.role === "client" && msg.t === "queue.ack") {
+        if (typeof b?.leaseId !== "number") return peer.close(1002, "queue.ack needs leaseId");
+        deps.objects.queues.ack(peer, b.leaseId);
         return;
       }
       if (peer.role !== "container" || !peer.containerId) {

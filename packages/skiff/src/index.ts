@@ -58,6 +58,16 @@ export {
 } from "./function-call.js";
 export type { ConcurrencyParams, FunctionParams } from "./function-options.js";
 export { type ForEachParams, type MapParams, MapResult } from "./map.js";
+export { Dict, type DictKey, type DictPutParams } from "./objects/dict.js";
+export type { ObjectDeleteParams, ObjectEphemeralParams, ObjectFromNameParams } from "./objects/handle.js";
+export {
+  Queue,
+  type QueueClearParams,
+  type QueueGetParams,
+  type QueueIterateParams,
+  type QueueLenParams,
+  type QueuePutParams,
+} from "./objects/queue.js";
 export { fromPayload, toPayload, unwrapResult } from "./payloads.js";
 export { Retries, type RetriesParams } from "./retries.js";
 export { Cron, Period, type PeriodParams, type Schedule } from "./schedule.js";

@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_PORT } from "@skiff/server";
+import { DEFAULT_PORT, type ObjectLimits, parseObjectLimits } from "@skiff/server";
 import { activeProfile, configPath, readProfiles, writeProfile } from "skiff";
 import { UsageError } from "../errors.js";
 import { startLocalServer } from "../local-server.js";
@@ -11,7 +11,7 @@ export const SERVER_HELP = `Usage: skiff server [--host 127.0.0.1] [--port ${DEF
                     [--result-retention-ms N] [--sandbox auto|bubblewrap|none] [--warm-pool 2]
                     [--web-wait-ms 150000] [--web-max-body-bytes 67108864]
                     [--max-resident-spawns 10000] [--instance-idle-ms 300000]
-                    [--limits auto|none]
+                    [--limits auto|none] [--object-limits NAME=N,…]
 
 Runs the control plane with the embedded store (SQLite) and local containers. The first
 start creates an admin token, prints it once, and writes a profile for this server into
@@ -22,6 +22,8 @@ wait in the store and are taken in, oldest first, as earlier ones finish. A clas
 (one parameter set) with no calls and no containers for --instance-idle-ms leaves memory;
 its next call takes it back. --limits auto caps each container's memory and process count
 with cgroups where this host allows it (docs/security.md); none turns that off.
+--object-limits sets Dict and Queue limits and lifetimes (docs/objects.md): queueMaxItems,
+queueMaxItemBytes, queueMaxPartitions, queuePartitionTtlMs, dictMaxValueBytes, dictIdleTtlMs.
 
 Web endpoints are served on the same port (docs/web.md): a request waits --web-wait-ms for
 its response head, then is answered 303 to a result URL; bodies over --web-max-body-bytes
@@ -50,6 +52,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
       "max-resident-spawns": { type: "string" },
       "instance-idle-ms": { type: "string" },
       limits: { type: "string", default: "auto" },
+      "object-limits": { type: "string" },
     },
     strict: true,
   });
@@ -65,6 +68,12 @@ export async function serverCommand(argv: string[]): Promise<number> {
     throw new UsageError("--sandbox must be auto, bubblewrap or none");
   const limits = values.limits;
   if (limits !== "auto" && limits !== "none") throw new UsageError("--limits must be auto or none");
+  let objectLimits: Partial<ObjectLimits> | undefined;
+  try {
+    if (values["object-limits"] !== undefined) objectLimits = parseObjectLimits(values["object-limits"]);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const dataDir = values["data-dir"] ?? join(process.env.HOME || homedir(), ".skiff", "data");
 
   const server = await startLocalServer({
@@ -74,6 +83,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     ...(retention !== undefined ? { resultRetentionMs: retention } : {}),
     ...(maxResidentSpawns !== undefined ? { maxResidentSpawns } : {}),
     ...(instanceIdleMs !== undefined ? { instanceIdleMs } : {}),
+    ...(objectLimits ? { objectLimits } : {}),
     sandbox,
     limits,
     ...(warmPool !== undefined ? { warmPool } : {}),

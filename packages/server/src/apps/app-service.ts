@@ -24,6 +24,8 @@ interface Session {
 /** Apps, deployments and name lookup, on top of the store and the engine. */
 export class AppService {
   private readonly sessions = new Map<string, Session>();
+  private readonly stoppedListeners: ((appId: string) => void)[] = [];
+  private readonly sessionGoneListeners: ((sessionId: string) => void)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -32,6 +34,16 @@ export class AppService {
     private readonly schedules: Schedules,
   ) {
     engine.setFunctionResolver((id) => this.reviveInstance(id));
+  }
+
+  /** Called when an app stops (its ephemeral objects go with it). */
+  onAppStopped(listener: (appId: string) => void): void {
+    this.stoppedListeners.push(listener);
+  }
+
+  /** Called when a client session is gone for good (after its grace). */
+  onSessionGone(listener: (sessionId: string) => void): void {
+    this.sessionGoneListeners.push(listener);
   }
 
   /** Registers the functions of every live app (server start). */
@@ -263,6 +275,7 @@ export class AppService {
       this.engine.unregisterFunction(f.id, `${app.name}.${f.name}: ${reason}`);
     for (const f of this.store.appFunctions(app.id)) this.schedules.stop(f.id);
     this.store.updateApp(app.id, "stopped", app.version, Date.now());
+    for (const l of this.stoppedListeners) l(app.id);
   }
 
   list(environment: string): AppInfo[] {
@@ -334,7 +347,7 @@ export class AppService {
   }
 
   /** No connection of the session is left: stop its ephemeral apps unless it returns soon. */
-  private sessionDropped(sessionId: string): void {
+  sessionDropped(sessionId: string): void {
     let s = this.sessions.get(sessionId);
     if (!s) {
       s = { connections: 0, timer: undefined };
@@ -346,6 +359,7 @@ export class AppService {
       for (const app of this.store.liveApps()) {
         if (app.mode === "ephemeral" && app.ownerSession === sessionId) this.stopApp(app, "its client disconnected");
       }
+      for (const l of this.sessionGoneListeners) l(sessionId);
     }, SESSION_GRACE_MS);
     s.timer.unref();
   }

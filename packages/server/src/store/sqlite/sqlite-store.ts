@@ -18,6 +18,7 @@ import type {
   TokenRow,
 } from "../store.js";
 import { loadNamedStatements } from "./sql-file.js";
+import { SqliteObjectStore } from "./sqlite-objects.js";
 
 const SQL_DIR = new URL("../../../sql/sqlite/", import.meta.url);
 
@@ -43,6 +44,7 @@ export class SqliteStore implements Store {
   private waiters: (() => void)[] = [];
   private readonly commitDelayMs: number;
   private closed = false;
+  readonly objects: SqliteObjectStore;
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -55,6 +57,7 @@ export class SqliteStore implements Store {
     this.migrate();
     for (const [name, sql] of loadNamedStatements(new URL("queries.sql", SQL_DIR)))
       this.stmts.set(name, this.db.prepare(sql));
+    this.objects = new SqliteObjectStore({ db: this.db, begin: () => this.ensureTx(), flush: () => this.flush() });
   }
 
   private migrate(): void {
