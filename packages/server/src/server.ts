@@ -17,7 +17,6 @@ import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
 import { type ObjectLimits, Objects } from "./objects/index.js";
 import type { WorkerProvider } from "./provider.js";
-import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
 
 export interface ServerOptions {
@@ -26,6 +25,11 @@ export interface ServerOptions {
   /** 0 picks a free port. @defaultValue 7420 */
   port?: number;
   dataDir: string;
+  /**
+   * The control plane's state: a Store, or a factory given the data directory and the log.
+   * The server closes it on close(). (The CLI builds it from `--store`; see store/open.ts.)
+   */
+  store: Store | ((ctx: { dataDir: string; log: (msg: string) => void }) => Store | Promise<Store>);
   /** Builds the worker provider once the control socket's path is known. */
   provider: (controlSocket: string) => WorkerProvider;
   /** How long `.spawn` results are kept. @defaultValue 7 days */
@@ -81,10 +85,10 @@ export class SkiffServer {
     const log = opts.log ?? ((m: string) => console.error(`[skiff server] ${m}`));
     const dataDir = resolve(opts.dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const store = new SqliteStore({ dataDir });
+    const store = typeof opts.store === "function" ? await opts.store({ dataDir, log }) : opts.store;
     const tokens = new TokenService(store);
     let createdAdminToken: { tokenId: string; tokenSecret: string } | undefined;
-    if (store.countAdminTokens() === 0) {
+    if ((await store.countAdminTokens()) === 0) {
       createdAdminToken = tokens.create("admin");
       await store.flush();
     }
@@ -158,20 +162,25 @@ export class SkiffServer {
       ...(opts.webMaxBodyBytes !== undefined ? { maxBodyBytes: opts.webMaxBodyBytes } : {}),
       ...(opts.resultRetentionMs !== undefined ? { resultRetentionMs: opts.resultRetentionMs } : {}),
     });
-    const objects = new Objects(store.objects, opts.objectLimits ?? {}, (id) => store.getBlob(id)?.byteLength, log);
+    const objects = new Objects(
+      store.objects,
+      opts.objectLimits ?? {},
+      async (id) => (await store.getBlob(id))?.byteLength,
+      log,
+    );
     // Ephemeral objects end with the app (made in its containers) or the client session that made them.
     apps.onAppStopped((appId) => void objects.registry.appStopped(appId).catch((e) => log(`${e}`)));
     apps.onSessionGone((sessionId) => void objects.registry.sessionGone(sessionId).catch((e) => log(`${e}`)));
     const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway, objects };
     hooks = peerHooks(deps, tokens, log);
 
-    apps.restore();
+    await apps.restore();
     await store.objects.queueResetLeases();
     await objects.registry.restore(
-      (appId) => store.getApp(appId)?.state !== "stopped" && store.getApp(appId) !== undefined,
+      async (appId) => ((await store.getApp(appId))?.state ?? "stopped") !== "stopped",
       (sessionId) => apps.sessionDropped(sessionId),
     );
-    const recovered = engine.recover();
+    const recovered = await engine.recover();
     if (recovered > 0) log(`recovered ${recovered} pending call(s) from the store`);
 
     await listen(http, { host: opts.host ?? "127.0.0.1", port: opts.port ?? DEFAULT_PORT });
@@ -218,8 +227,8 @@ export class SkiffServer {
 
 function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => void): PeerHooks {
   return {
-    hello(peer, p): Principal {
-      const principal = tokens.verify(p.tokenId as string, p.tokenSecret as string);
+    async hello(peer, p): Promise<Principal> {
+      const principal = await tokens.verify(p.tokenId as string, p.tokenSecret as string);
       if (!principal)
         throw new ApiError(
           "unauthenticated",
@@ -242,12 +251,10 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
     },
     afterHello(peer) {
       if (peer.role !== "container") return;
-      try {
-        deps.engine.fleet.containerHello(peer.containerId!, peer);
-      } catch (err) {
-        log(`container ${peer.containerId} cannot start: ${(err as Error).message}`);
-        peer.close(1011, (err as Error).message);
-      }
+      deps.engine.fleet.containerHello(peer.containerId!, peer).catch((err: Error) => {
+        log(`container ${peer.containerId} cannot start: ${err.message}`);
+        peer.close(1011, err.message);
+      });
     },
     request: (peer, msg) => handleRequest(peer, msg, deps),
     event(peer, msg) {

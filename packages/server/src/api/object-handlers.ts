@@ -2,6 +2,7 @@ import { MAX_PARTITION_CHARS, type RequestName } from "@skiff/protocol";
 import { DictService } from "../objects/dict-service.js";
 import { type Caller, checkKind } from "../objects/index.js";
 import { MAX_GET_ITEMS, MAX_SCAN_PAGE } from "../objects/limits.js";
+import type { StoredValue } from "../store/object-store.js";
 import { ApiError, invalid } from "./api-error.js";
 import type { Handler, HandlerDeps } from "./handlers.js";
 import type { Peer } from "./peer.js";
@@ -92,17 +93,21 @@ export const objectHandlers: { [N in ObjectRequest]: Handler<N> } = {
   async "dict.put"(peer, p, d) {
     const q = params(p);
     const key = DictService.key(q.key);
-    const value = d.objects.dicts.value(q.value);
+    const value = await d.objects.dicts.value(q.value);
     const id = await dictOf(peer, d, q);
     return { written: await d.objects.dicts.put(id, key, value, bool(q, "skipIfExists", false)) };
   },
   async "dict.update"(peer, p, d) {
     const q = params(p);
     if (!Array.isArray(q.entries)) throw invalid("entries must be an array");
-    const entries = q.entries.map((e, i): [string, ReturnType<typeof d.objects.dicts.value>] => {
+    const entries: [string, StoredValue][] = [];
+    for (const [i, e] of q.entries.entries()) {
       const o = obj(e, `entries[${i}]`);
-      return [DictService.key(o.key, `entries[${i}].key`), d.objects.dicts.value(o.value, `entries[${i}].value`)];
-    });
+      entries.push([
+        DictService.key(o.key, `entries[${i}].key`),
+        await d.objects.dicts.value(o.value, `entries[${i}].value`),
+      ]);
+    }
     const id = await dictOf(peer, d, q);
     if (entries.length > 0) await d.objects.dicts.update(id, entries);
     return {};

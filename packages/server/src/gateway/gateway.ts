@@ -66,7 +66,7 @@ export class Gateway {
     this.maxBodyBytes = o.maxBodyBytes ?? 64 * 1024 * 1024;
     this.index = new EndpointIndex({
       functions: () => o.engine.functions.values(),
-      app: (id) => o.store.getApp(id),
+      app: (id) => o.apps.liveApp(id),
     });
     this.api = new JsonApi({ engine: o.engine, apps: o.apps, store: o.store, tokens: o.tokens, waitMs: this.waitMs });
     this.results = new ResultUrls({
@@ -104,7 +104,7 @@ export class Gateway {
   /** Both URL forms of a live web endpoint function. */
   urlsOfFunction(functionId: string): { url: string; pathUrl: string } | undefined {
     const fn = this.o.engine.functions.get(functionId);
-    const app = fn && this.o.store.getApp(fn.appId);
+    const app = fn && this.o.apps.liveApp(fn.appId);
     if (!fn?.spec.web || !app) return undefined;
     return {
       url: webUrl(this.base, fn.appName, fn.spec.web.label, app.mode),
@@ -166,7 +166,7 @@ export class Gateway {
             allow: `${allowed.join(", ")}, OPTIONS`,
           });
       }
-      if (web.requiresAuth) requireToken(req, this.o.tokens, ["web"], "this endpoint");
+      if (web.requiresAuth) await requireToken(req, this.o.tokens, ["web"], "this endpoint");
       const requestId = newId("rq");
       const body = method === "GET" || method === "HEAD" ? NO_BODY : await this.body(req, ep, method);
       const headers: [string, string][] = [];
@@ -249,11 +249,7 @@ export class Gateway {
   private cancel(callId: string): void {
     // A cancelled call's stream gets no end: forget it here.
     this.live.delete(callId);
-    try {
-      this.o.engine.cancelCall(callId, false);
-    } catch {
-      // already over
-    }
+    this.o.engine.cancelCall(callId, false).catch(() => {}); // already over
   }
 
   private logFailure(call: WebCall, why: string): void {

@@ -4,7 +4,7 @@ import type { ObjectStore, StoredValue } from "../store/object-store.js";
 import type { ObjectLimits } from "./limits.js";
 
 /** Where a blob's size is read (to hold a large value to the limit). */
-export type BlobSize = (blobId: string) => number | undefined;
+export type BlobSize = (blobId: string) => Promise<number | undefined>;
 
 /**
  * Dicts over the object store: keys arrive encoded with their type, values as payloads
@@ -24,7 +24,7 @@ export class DictService {
   }
 
   /** Checks a value against the size limit and turns it into what the store keeps. */
-  value(v: unknown, what = "value"): StoredValue {
+  async value(v: unknown, what = "value"): Promise<StoredValue> {
     const max = this.limits.dictMaxValueBytes;
     if (v instanceof Uint8Array) {
       if (v.byteLength > max)
@@ -33,7 +33,7 @@ export class DictService {
     }
     if (v && typeof v === "object" && typeof (v as { blob?: unknown }).blob === "string") {
       const blob = (v as { blob: string }).blob;
-      const size = this.blobSize(blob);
+      const size = await this.blobSize(blob);
       if (size === undefined) throw invalid(`${what} blob ${blob} was not uploaded`);
       if (size > max) throw invalid(`${what} is ${size} bytes, over the Dict value limit of ${max} bytes`);
       return { blob };

@@ -143,11 +143,14 @@ export class ObjectRegistry {
    * Server start: ephemeral objects of apps that are no longer live go now; those of client
    * sessions get the session's grace (`dropSession`) to come back.
    */
-  async restore(isAppLive: (appId: string) => boolean, dropSession: (sessionId: string) => void): Promise<void> {
+  async restore(
+    isAppLive: (appId: string) => Promise<boolean>,
+    dropSession: (sessionId: string) => void,
+  ): Promise<void> {
     const sessions = new Set<string>();
     for (const row of await this.store.ephemeralObjects()) {
       if (row.ownerApp) {
-        if (!isAppLive(row.ownerApp)) await this.remove(row);
+        if (!(await isAppLive(row.ownerApp))) await this.remove(row);
       } else if (row.ownerSession) sessions.add(row.ownerSession);
     }
     for (const s of sessions) dropSession(s);
