@@ -35,7 +35,7 @@ DELETE FROM objects WHERE id = @id;
 DELETE FROM dict_entries WHERE dict_id = @id;
 
 -- name: deleteQueueItems
-DELETE FROM queue_items WHERE queue_id = @id;
+DELETE FROM queue_items WHERE pid IN (SELECT pid FROM queue_partitions WHERE queue_id = @id);
 
 -- name: deleteQueuePartitions
 DELETE FROM queue_partitions WHERE queue_id = @id;
@@ -72,57 +72,58 @@ DELETE FROM dict_entries WHERE dict_id = @dictId;
 DELETE FROM dict_entries WHERE touched_at < @before;
 
 -- name: queuePartition
-SELECT size FROM queue_partitions WHERE queue_id = @queueId AND partition = @partition;
+SELECT pid, size, next_seq AS nextSeq FROM queue_partitions WHERE queue_id = @queueId AND partition = @partition;
 
 -- name: queuePartitionCount
 SELECT count(*) AS n FROM queue_partitions WHERE queue_id = @queueId;
 
--- name: queueUpsertPartition
-INSERT INTO queue_partitions (queue_id, partition, size, touched_at) VALUES (@queueId, @partition, @n, @now)
-ON CONFLICT (queue_id, partition) DO UPDATE SET size = size + excluded.size, touched_at = excluded.touched_at;
+-- name: queueInsertPartition
+INSERT INTO queue_partitions (queue_id, partition, size, next_seq, touched_at) VALUES (@queueId, @partition, 0, 1, @now);
+
+-- name: queueGrowPartition
+UPDATE queue_partitions SET size = size + @n, next_seq = next_seq + @n, touched_at = @now WHERE pid = @pid;
 
 -- name: queueInsert
-INSERT INTO queue_items (queue_id, partition, value) VALUES (@queueId, @partition, @value);
+INSERT INTO queue_items (pid, seq, value) VALUES (?, ?, ?);
 
 -- name: queueTake
-UPDATE queue_items SET leased = 1 WHERE id IN (
-  SELECT id FROM queue_items WHERE queue_id = @queueId AND partition = @partition AND leased = 0 ORDER BY id LIMIT @n
-) RETURNING id, value;
+UPDATE queue_items SET leased = 1 WHERE pid = @pid AND seq IN (
+  SELECT seq FROM queue_items WHERE pid = @pid AND leased = 0 ORDER BY seq LIMIT @n
+) RETURNING seq, value;
 
 -- name: queueRelease
-UPDATE queue_items SET leased = 0 WHERE id = @id;
+UPDATE queue_items SET leased = 0 WHERE pid = @pid AND seq IN (SELECT value FROM json_each(@seqs));
 
 -- name: queueAck
-DELETE FROM queue_items WHERE id = @id AND leased = 1;
+DELETE FROM queue_items WHERE pid = @pid AND leased = 1 AND seq IN (SELECT value FROM json_each(@seqs));
 
 -- name: queueShrink
-UPDATE queue_partitions SET size = size - @n WHERE queue_id = @queueId AND partition = @partition;
+UPDATE queue_partitions SET size = size - @n WHERE pid = @pid;
 
 -- name: queueLenPartition
-SELECT count(*) AS n FROM queue_items WHERE queue_id = @queueId AND partition = @partition AND leased = 0;
+SELECT count(*) AS n FROM queue_items WHERE pid = @pid AND leased = 0;
 
 -- name: queueLenAll
-SELECT count(*) AS n FROM queue_items WHERE queue_id = @queueId AND leased = 0;
+SELECT count(*) AS n FROM queue_items WHERE pid IN (SELECT pid FROM queue_partitions WHERE queue_id = @queueId) AND leased = 0;
 
 -- name: queueClearPartition
-DELETE FROM queue_items WHERE queue_id = @queueId AND partition = @partition AND leased = 0;
+DELETE FROM queue_items WHERE pid = @pid AND leased = 0;
 
 -- name: queueClearAll
-DELETE FROM queue_items WHERE queue_id = @queueId AND leased = 0;
+DELETE FROM queue_items WHERE pid IN (SELECT pid FROM queue_partitions WHERE queue_id = @queueId) AND leased = 0;
 
 -- name: queueRecount
-UPDATE queue_partitions SET size = (
-  SELECT count(*) FROM queue_items i WHERE i.queue_id = queue_partitions.queue_id AND i.partition = queue_partitions.partition
-) WHERE queue_id = @queueId;
+UPDATE queue_partitions SET size = (SELECT count(*) FROM queue_items i WHERE i.pid = queue_partitions.pid)
+WHERE queue_id = @queueId;
 
 -- name: queueResetLeases
 UPDATE queue_items SET leased = 0 WHERE leased = 1;
 
 -- name: queueExpiredPartitions
-SELECT queue_id AS queueId, partition FROM queue_partitions WHERE touched_at < @before LIMIT 1000;
+SELECT pid FROM queue_partitions WHERE touched_at < @before LIMIT 1000;
 
 -- name: queueDropPartitionItems
-DELETE FROM queue_items WHERE queue_id = @queueId AND partition = @partition;
+DELETE FROM queue_items WHERE pid = @pid;
 
 -- name: queueDropPartition
-DELETE FROM queue_partitions WHERE queue_id = @queueId AND partition = @partition;
+DELETE FROM queue_partitions WHERE pid = @pid;

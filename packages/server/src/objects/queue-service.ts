@@ -183,7 +183,11 @@ export class QueueService {
           if (!this.finish(w) || !w.holder.isOpen) {
             // Ended (timed out, connection closed) while the items were taken: they go back.
             list.shift();
-            await this.store.queueRelease(rows.map((r) => r.id));
+            await this.store.queueRelease(
+              queueId,
+              partition,
+              rows.map((r) => r.id),
+            );
             continue;
           }
           list.shift();
@@ -217,7 +221,7 @@ export class QueueService {
     held.leases.clear();
     for (const l of leases) {
       void this.store
-        .queueRelease(l.ids)
+        .queueRelease(l.queueId, l.partition, l.ids)
         .then(() => this.drain(l.queueId, l.partition))
         .catch((err) => this.failed("release", err));
     }

@@ -49,7 +49,7 @@ export interface ObjectStore {
   /** Takes up to n of the oldest items of a partition, leased to one getter. */
   queueTake(queueId: string, partition: string, n: number): Promise<QueueItemRow[]>;
   /** Gives leased items back, in their places (the getter's connection was lost). */
-  queueRelease(ids: number[]): Promise<void>;
+  queueRelease(queueId: string, partition: string, ids: number[]): Promise<void>;
   /** The getter received them: leased items are removed. */
   queueAck(queueId: string, partition: string, ids: number[]): Promise<void>;
   /** Items waiting in a partition, or in all of them. */
@@ -84,6 +84,7 @@ export interface DictEntryRow {
 }
 
 export interface QueueItemRow {
+  /** Its place in its partition. */
   id: number;
   value: Uint8Array;
 }

@@ -26,23 +26,26 @@ CREATE TABLE dict_entries (
 ) WITHOUT ROWID;
 CREATE INDEX dict_entries_touched ON dict_entries(touched_at);
 
--- A Queue item; id orders items (FIFO per partition). leased: handed to a getter that has
--- not acknowledged it yet (it goes back, in place, if that getter's connection is lost).
-CREATE TABLE queue_items (
-  id        INTEGER PRIMARY KEY,
-  queue_id  TEXT NOT NULL,
-  partition TEXT NOT NULL,
-  value     BLOB NOT NULL,
-  leased    INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX queue_items_order ON queue_items(queue_id, partition, leased, id);
-
--- Per partition: its item count (the per-partition limit) and last put (the partition TTL).
+-- A queue partition: pid keys its items; size counts its items (leased ones too) for the
+-- per-partition limit; next_seq numbers the next item; touched_at (last put) drives the TTL.
 CREATE TABLE queue_partitions (
+  pid        INTEGER PRIMARY KEY,
   queue_id   TEXT NOT NULL,
   partition  TEXT NOT NULL,
   size       INTEGER NOT NULL,
-  touched_at INTEGER NOT NULL,
-  PRIMARY KEY (queue_id, partition)
-) WITHOUT ROWID;
+  next_seq   INTEGER NOT NULL,
+  touched_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX queue_partitions_name ON queue_partitions(queue_id, partition);
 CREATE INDEX queue_partitions_touched ON queue_partitions(touched_at);
+
+-- A queue item; seq orders the items of a partition (FIFO). leased: handed to a getter that
+-- has not acknowledged it yet (it goes back, in place, if that getter's connection is lost).
+-- Keyed by (pid, seq) with no other index: a put is one b-tree insert per item.
+CREATE TABLE queue_items (
+  pid    INTEGER NOT NULL,
+  seq    INTEGER NOT NULL,
+  value  BLOB NOT NULL,
+  leased INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (pid, seq)
+) WITHOUT ROWID;

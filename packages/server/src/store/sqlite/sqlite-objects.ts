@@ -159,44 +159,60 @@ export class SqliteObjectStore implements ObjectStore {
     now: number,
     limits: { maxItems: number; maxPartitions: number },
   ): Promise<QueuePutResult> {
-    // The check and the insert are one synchronous step: no other put runs between them.
-    const part = this.get<{ size: number }>("queuePartition", { queueId, partition });
+    // The checks and the insert are one synchronous step: no other put runs between them.
+    let part = this.partition(queueId, partition);
     if (!part) {
       const count = this.get<{ n: number }>("queuePartitionCount", { queueId })!.n;
       if (count >= limits.maxPartitions) return Promise.resolve({ ok: false, reason: "partitions", count });
     }
-    const size = part?.size ?? 0;
-    if (size + values.length > limits.maxItems) return Promise.resolve({ ok: false, reason: "full", size });
+    if ((part?.size ?? 0) + values.length > limits.maxItems)
+      return Promise.resolve({ ok: false, reason: "full", size: part?.size ?? 0 });
     return this.durable(() => {
-      for (const v of values) this.run("queueInsert", { queueId, partition, value: toBuffer(v) });
-      this.run("queueUpsertPartition", { queueId, partition, n: values.length, now });
+      if (!part) {
+        this.run("queueInsertPartition", { queueId, partition, now });
+        part = this.partition(queueId, partition)!;
+      }
+      const insert = this.stmt("queueInsert");
+      this.host.begin();
+      for (let i = 0; i < values.length; i++) insert.run(part.pid, part.nextSeq + i, toBuffer(values[i]!));
+      this.run("queueGrowPartition", { pid: part.pid, n: values.length, now });
       return { ok: true } as const;
     });
   }
-  async queueTake(queueId: string, partition: string, n: number): Promise<QueueItemRow[]> {
-    this.host.begin();
-    const rows = this.stmt("queueTake").all({ queueId, partition, n }) as { id: number; value: Buffer }[];
-    // RETURNING gives no order: FIFO is by id.
-    rows.sort((a, b) => a.id - b.id);
-    return rows.map((r) => ({ id: r.id, value: fromBuffer(r.value) }));
+  private partition(queueId: string, partition: string) {
+    return this.get<{ pid: number; size: number; nextSeq: number }>("queuePartition", { queueId, partition });
   }
-  async queueRelease(ids: number[]): Promise<void> {
-    for (const id of ids) this.run("queueRelease", { id });
+  async queueTake(queueId: string, partition: string, n: number): Promise<QueueItemRow[]> {
+    const part = this.partition(queueId, partition);
+    if (!part) return [];
+    this.host.begin();
+    const rows = this.stmt("queueTake").all({ pid: part.pid, n }) as { seq: number; value: Buffer }[];
+    // RETURNING gives no order: FIFO is by seq.
+    rows.sort((a, b) => a.seq - b.seq);
+    return rows.map((r) => ({ id: r.seq, value: fromBuffer(r.value) }));
+  }
+  async queueRelease(queueId: string, partition: string, ids: number[]): Promise<void> {
+    const part = this.partition(queueId, partition);
+    if (part) this.run("queueRelease", { pid: part.pid, seqs: JSON.stringify(ids) });
   }
   async queueAck(queueId: string, partition: string, ids: number[]): Promise<void> {
-    let n = 0;
-    for (const id of ids) n += this.run("queueAck", { id }).changes;
-    if (n > 0) this.run("queueShrink", { queueId, partition, n });
+    const part = this.partition(queueId, partition);
+    if (!part) return;
+    const n = this.run("queueAck", { pid: part.pid, seqs: JSON.stringify(ids) }).changes;
+    if (n > 0) this.run("queueShrink", { pid: part.pid, n });
   }
   async queueLen(queueId: string, partition: string | undefined): Promise<number> {
-    return partition === undefined
-      ? this.get<{ n: number }>("queueLenAll", { queueId })!.n
-      : this.get<{ n: number }>("queueLenPartition", { queueId, partition })!.n;
+    if (partition === undefined) return this.get<{ n: number }>("queueLenAll", { queueId })!.n;
+    const part = this.partition(queueId, partition);
+    return part ? this.get<{ n: number }>("queueLenPartition", { pid: part.pid })!.n : 0;
   }
   queueClear(queueId: string, partition: string | undefined): Promise<void> {
     return this.durable(() => {
       if (partition === undefined) this.run("queueClearAll", { queueId });
-      else this.run("queueClearPartition", { queueId, partition });
+      else {
+        const part = this.partition(queueId, partition);
+        if (part) this.run("queueClearPartition", { pid: part.pid });
+      }
       this.run("queueRecount", { queueId });
     });
   }
@@ -207,7 +223,7 @@ export class SqliteObjectStore implements ObjectStore {
   }
   queueExpire(before: number): Promise<number> {
     return this.durable(() => {
-      const parts = this.all<{ queueId: string; partition: string }>("queueExpiredPartitions", { before });
+      const parts = this.all<{ pid: number }>("queueExpiredPartitions", { before });
       for (const p of parts) {
         this.run("queueDropPartitionItems", p);
         this.run("queueDropPartition", p);
