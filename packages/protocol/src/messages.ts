@@ -4,7 +4,7 @@
  * echoes; events carry none. docs/protocol.md describes the same in prose.
  */
 
-import type { ObjectEventMap, ObjectRequestMap } from "./objects.js";
+import type { ObjectEventMap, ObjectRequestMap, VolumeMountWire } from "./objects.js";
 import type { WebSpec } from "./web.js";
 
 /** A payload travels inline (CBOR bytes) or, when large, as a blob-store reference. */
@@ -37,6 +37,8 @@ export interface FunctionOptionsWire {
   secretNames: string[];
   /** Values of `Secret.fromObject` secrets; stored with the function, never printed. */
   inlineSecrets: Record<string, string>;
+  /** Volumes by mount path (absolute). */
+  volumes?: Record<string, VolumeMountWire>;
   /** Runs on its own when the app is deployed. */
   schedule?: { kind: "cron"; expression: string; timezone?: string } | { kind: "period"; periodMs: number };
 }
@@ -348,6 +350,8 @@ export interface EventMap extends ObjectEventMap {
     appFunctions: FunctionInfo[];
     /** For a class instance: its parameters (CBOR of an object), set before `@enter` runs. */
     params?: Uint8Array;
+    /** Volumes mounted read-write: committed when the container exits cleanly. */
+    volumes?: { objectId: string; mountPath: string }[];
   };
   /** container -> server: the bundle loaded and the function was found. */
   "container.ready": Record<string, never>;

@@ -101,6 +101,43 @@ export interface ObjectRequestMap {
   ];
   "queue.len": [{ objectId: string; partition: string; total: boolean }, { n: number }];
   "queue.clear": [{ objectId: string; partition: string; all: boolean }, Record<string, never>];
+
+  /** Files and directories of the newest version under `path` ("" is the root). */
+  "volume.list": [{ objectId: string; path: string; recursive: boolean }, { entries: VolumeEntryWire[] }];
+  /** A file of the newest version: its content hash (read it with volume.read) and size. */
+  "volume.stat": [{ objectId: string; path: string }, { hash: string; size: number }];
+  /** Bytes of stored content; at most MAX_VOLUME_CHUNK. */
+  "volume.read": [{ objectId: string; hash: string; offset: number; length: number }, { data: Uint8Array }];
+  /** Content is uploaded in chunks (bounded memory on both sides), then committed to a path. */
+  "volume.upload.start": [{ objectId: string }, { uploadId: string }];
+  "volume.upload.chunk": [{ uploadId: string; data: Uint8Array }, Record<string, never>];
+  "volume.upload.end": [{ uploadId: string }, { hash: string; size: number }];
+  /** Publishes a version with `path` holding uploaded content. */
+  "volume.put": [{ objectId: string; path: string; hash: string; size: number }, { version: number }];
+  "volume.remove": [{ objectId: string; path: string; recursive: boolean }, Record<string, never>];
+  "volume.copy": [{ objectId: string; sources: string[]; dest: string }, Record<string, never>];
+  /** From a container that mounts the volume: publish what changed in its copy. */
+  "volume.commit": [{ objectId: string }, { version: number }];
+  /** From a container that mounts the volume: bring its copy to the newest version. */
+  "volume.reload": [{ objectId: string }, { version: number }];
+}
+
+export interface VolumeEntryWire {
+  path: string;
+  type: "file" | "directory";
+  size: number;
+}
+
+/** Largest chunk of a volume file on the wire (upload or read). */
+export const MAX_VOLUME_CHUNK = 4 * 1024 * 1024;
+
+/** A volume mounted in a container (FunctionOptionsWire.volumes, by mount path). */
+export interface VolumeMountWire {
+  /** A named volume (resolved when a container starts) or an ephemeral one's id. */
+  name?: string;
+  objectId?: string;
+  createIfMissing: boolean;
+  readOnly: boolean;
 }
 
 export interface ObjectEventMap {

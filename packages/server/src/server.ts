@@ -16,6 +16,7 @@ import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
 import { type ObjectLimits, Objects } from "./objects/index.js";
+import { volumeMounter } from "./objects/volume-mounts.js";
 import type { WorkerProvider } from "./provider.js";
 import type { Store } from "./store/store.js";
 
@@ -166,6 +167,7 @@ export class SkiffServer {
       store.objects,
       opts.objectLimits ?? {},
       async (id) => (await store.getBlob(id))?.byteLength,
+      dataDir,
       log,
     );
     // Ephemeral objects end with the app (made in its containers) or the client session that made them.
@@ -174,8 +176,12 @@ export class SkiffServer {
     const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway, objects };
     hooks = peerHooks(deps, tokens, log);
 
+    // Before any container starts: copies of a previous run are gone, and volumes are mounted.
+    await objects.volumes.start();
+    engine.fleet.setMounter(volumeMounter(objects.registry, objects.volumes));
     await apps.restore();
     await store.objects.queueResetLeases();
+
     await objects.registry.restore(
       async (appId) => ((await store.getApp(appId))?.state ?? "stopped") !== "stopped",
       (sessionId) => apps.sessionDropped(sessionId),

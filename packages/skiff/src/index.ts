@@ -68,11 +68,16 @@ export {
   type QueueLenParams,
   type QueuePutParams,
 } from "./objects/queue.js";
+export {
+  Volume,
+  type VolumeEntry,
+  type VolumeListFilesParams,
+  type VolumeRemoveFileParams,
+} from "./objects/volume.js";
 export { fromPayload, toPayload, unwrapResult } from "./payloads.js";
 export { Retries, type RetriesParams } from "./retries.js";
 export { Cron, Period, type PeriodParams, type Schedule } from "./schedule.js";
 export { Secret } from "./secret.js";
-export { Volume } from "./volume.js";
 export type {
   FetchHandler,
   NodeHandler,

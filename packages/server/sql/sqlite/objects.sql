@@ -127,3 +127,36 @@ DELETE FROM queue_items WHERE pid = @pid;
 
 -- name: queueDropPartition
 DELETE FROM queue_partitions WHERE pid = @pid;
+
+-- name: volumeLatest
+SELECT max(version) AS version FROM volume_versions WHERE volume_id = @volumeId;
+
+-- name: volumeFiles
+SELECT path, hash, size FROM volume_files WHERE volume_id = @volumeId AND version = @version ORDER BY path;
+
+-- name: volumeInsertVersion
+INSERT INTO volume_versions (volume_id, version, created_at) VALUES (@volumeId, @version, @now);
+
+-- name: volumeInsertFile
+INSERT INTO volume_files (volume_id, version, path, hash, size) VALUES (@volumeId, @version, @path, @hash, @size);
+
+-- name: volumeVersions
+SELECT version FROM volume_versions WHERE volume_id = @volumeId;
+
+-- name: volumeHashesOf
+SELECT DISTINCT hash FROM volume_files WHERE volume_id = @volumeId AND version = @version;
+
+-- name: volumeDropVersionFiles
+DELETE FROM volume_files WHERE volume_id = @volumeId AND version = @version;
+
+-- name: volumeDropVersion
+DELETE FROM volume_versions WHERE volume_id = @volumeId AND version = @version;
+
+-- name: volumeHashUsed
+SELECT 1 AS used FROM volume_files WHERE hash = @hash LIMIT 1;
+
+-- name: deleteVolumeFiles
+DELETE FROM volume_files WHERE volume_id = @id;
+
+-- name: deleteVolumeVersions
+DELETE FROM volume_versions WHERE volume_id = @id;

@@ -1,14 +1,18 @@
-import { MAX_PARTITION_CHARS, type RequestName } from "@skiff/protocol";
+import { MAX_PARTITION_CHARS, MAX_VOLUME_CHUNK, type RequestName } from "@skiff/protocol";
 import { DictService } from "../objects/dict-service.js";
 import { type Caller, checkKind } from "../objects/index.js";
 import { MAX_GET_ITEMS, MAX_SCAN_PAGE } from "../objects/limits.js";
+import { volumePath } from "../objects/volume-paths.js";
 import type { StoredValue } from "../store/object-store.js";
 import { ApiError, invalid } from "./api-error.js";
 import type { Handler, HandlerDeps } from "./handlers.js";
 import type { Peer } from "./peer.js";
 import { bool, num, obj, str } from "./validate.js";
 
-type ObjectRequest = Extract<RequestName, `object.${string}` | `dict.${string}` | `queue.${string}`>;
+type ObjectRequest = Extract<
+  RequestName,
+  `object.${string}` | `dict.${string}` | `queue.${string}` | `volume.${string}`
+>;
 
 /** Object requests a container's client may make (within its own environment). */
 export const OBJECT_REQUESTS: readonly ObjectRequest[] = [
@@ -28,6 +32,17 @@ export const OBJECT_REQUESTS: readonly ObjectRequest[] = [
   "queue.get",
   "queue.len",
   "queue.clear",
+  "volume.list",
+  "volume.stat",
+  "volume.read",
+  "volume.upload.start",
+  "volume.upload.chunk",
+  "volume.upload.end",
+  "volume.put",
+  "volume.remove",
+  "volume.copy",
+  "volume.commit",
+  "volume.reload",
 ];
 
 /** A container reaches only its own environment, and its ephemeral objects die with its app. */
@@ -58,6 +73,37 @@ async function queueOf(peer: Peer, d: HandlerDeps, q: Record<string, unknown>): 
   const row = await d.objects.registry.resolve(callerOf(peer, d), objectId(q), "queue");
   return { id: row.id, label: row.name ? `"${row.name}"` : row.id };
 }
+
+async function volumeOf(
+  peer: Peer,
+  d: HandlerDeps,
+  q: Record<string, unknown>,
+): Promise<{ id: string; label: string }> {
+  const row = await d.objects.registry.resolve(callerOf(peer, d), objectId(q), "volume");
+  return { id: row.id, label: `Volume ${row.name ? `"${row.name}"` : row.id}` };
+}
+
+/** The container a request comes from (commit and reload work on its copy). */
+function containerOf(peer: Peer, label: string): string {
+  const p = peer.principal!;
+  if (p.kind !== "container" || !p.containerId)
+    throw new ApiError(
+      "failed_precondition",
+      `commit() and reload() of ${label} run inside a container that mounts it (from outside, writeFile commits at once)`,
+    );
+  return p.containerId;
+}
+
+/** Uploads belong to their connection and end with it. */
+function uploadOwner(peer: Peer, d: HandlerDeps): object {
+  if (!uploadCleanups.has(peer)) {
+    const cleanup = () => d.objects.volumes.abandonUploads(peer);
+    uploadCleanups.add(peer);
+    peer.cleanups.add(cleanup);
+  }
+  return peer;
+}
+const uploadCleanups = new WeakSet<Peer>();
 
 export const objectHandlers: { [N in ObjectRequest]: Handler<N> } = {
   "object.get"(peer, p, d) {
@@ -173,5 +219,74 @@ export const objectHandlers: { [N in ObjectRequest]: Handler<N> } = {
     const queue = await queueOf(peer, d, q);
     await d.objects.queues.clear(queue.id, bool(q, "all", false) ? undefined : part);
     return {};
+  },
+
+  async "volume.list"(peer, p, d) {
+    const q = params(p);
+    const path = volumePath(q.path ?? "");
+    const v = await volumeOf(peer, d, q);
+    return { entries: await d.objects.volumes.list(v.id, path, bool(q, "recursive", false)) };
+  },
+  async "volume.stat"(peer, p, d) {
+    const q = params(p);
+    const path = volumePath(q.path);
+    const v = await volumeOf(peer, d, q);
+    const f = await d.objects.volumes.stat(v.id, path);
+    return { hash: f.hash, size: f.size };
+  },
+  async "volume.read"(peer, p, d) {
+    const q = params(p);
+    await volumeOf(peer, d, q);
+    const offset = num(q, "offset", { min: 0, max: Number.MAX_SAFE_INTEGER });
+    const length = num(q, "length", { min: 1, max: MAX_VOLUME_CHUNK });
+    return { data: await d.objects.volumes.read(str(q, "hash", { max: 64 }), offset, length) };
+  },
+  async "volume.upload.start"(peer, p, d) {
+    await volumeOf(peer, d, params(p));
+    return { uploadId: await d.objects.volumes.uploadStart(uploadOwner(peer, d)) };
+  },
+  async "volume.upload.chunk"(peer, p, d) {
+    const q = params(p);
+    const data = q.data;
+    if (!(data instanceof Uint8Array) || data.byteLength > MAX_VOLUME_CHUNK)
+      throw invalid(`data must be bytes, at most ${MAX_VOLUME_CHUNK}`);
+    await d.objects.volumes.uploadChunk(uploadOwner(peer, d), str(q, "uploadId", { max: 64 }), data);
+    return {};
+  },
+  "volume.upload.end"(peer, p, d) {
+    return d.objects.volumes.uploadEnd(uploadOwner(peer, d), str(params(p), "uploadId", { max: 64 }));
+  },
+  async "volume.put"(peer, p, d) {
+    const q = params(p);
+    const path = volumePath(q.path);
+    const v = await volumeOf(peer, d, q);
+    const hash = str(q, "hash", { max: 64 });
+    const size = num(q, "size", { min: 0, max: Number.MAX_SAFE_INTEGER });
+    return d.objects.volumes.putFile(v.id, path, hash, size);
+  },
+  async "volume.remove"(peer, p, d) {
+    const q = params(p);
+    const path = volumePath(q.path);
+    const v = await volumeOf(peer, d, q);
+    await d.objects.volumes.remove(v.id, path, bool(q, "recursive", false));
+    return {};
+  },
+  async "volume.copy"(peer, p, d) {
+    const q = params(p);
+    if (!Array.isArray(q.sources) || q.sources.length === 0 || q.sources.length > 1000)
+      throw invalid("sources must be a non-empty array (at most 1000)");
+    const sources = q.sources.map((s, i) => volumePath(s, `sources[${i}]`));
+    const dest = volumePath(q.dest, "dest");
+    const v = await volumeOf(peer, d, q);
+    await d.objects.volumes.copy(v.id, sources, dest);
+    return {};
+  },
+  async "volume.commit"(peer, p, d) {
+    const v = await volumeOf(peer, d, params(p));
+    return d.objects.volumes.commitCopy(containerOf(peer, v.label), v.id, v.label);
+  },
+  async "volume.reload"(peer, p, d) {
+    const v = await volumeOf(peer, d, params(p));
+    return d.objects.volumes.reloadCopy(containerOf(peer, v.label), v.id, v.label);
   },
 };

@@ -3,6 +3,7 @@ import { type BlobSize, DictService } from "./dict-service.js";
 import { DEFAULT_OBJECT_LIMITS, type ObjectLimits } from "./limits.js";
 import { QueueService } from "./queue-service.js";
 import { ObjectRegistry } from "./registry.js";
+import { VolumeService } from "./volume-service.js";
 
 export { DEFAULT_OBJECT_LIMITS, type ObjectLimits } from "./limits.js";
 export type { LeaseHolder } from "./queue-service.js";
@@ -16,6 +17,7 @@ export class Objects {
   readonly registry: ObjectRegistry;
   readonly dicts: DictService;
   readonly queues: QueueService;
+  readonly volumes: VolumeService;
   readonly limits: ObjectLimits;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -23,14 +25,17 @@ export class Objects {
     store: ObjectStore,
     limits: Partial<ObjectLimits>,
     blobSize: BlobSize,
+    dataDir: string,
     private readonly log: (msg: string) => void,
   ) {
     this.limits = { ...DEFAULT_OBJECT_LIMITS, ...limits };
     this.registry = new ObjectRegistry(store);
     this.dicts = new DictService(store, this.limits, blobSize);
     this.queues = new QueueService(store, this.limits, log);
+    this.volumes = new VolumeService(store, dataDir, log);
     this.registry.onDeleted((row) => {
       if (row.kind === "queue") this.queues.deleted(row.id, row.name ? `"${row.name}"` : row.id);
+      if (row.kind === "volume") void this.volumes.deleted(row.id);
     });
     // Sweep often enough that an entry outlives its TTL by at most a quarter of it.
     const every = Math.max(

@@ -60,6 +60,39 @@ export interface ObjectStore {
   queueResetLeases(): Promise<void>;
   /** Drops partitions with no put since `before`; returns how many. */
   queueExpire(before: number): Promise<number>;
+
+  // volumes
+  /** The newest version (0, with no files, before the first commit) and its files. */
+  volumeLatest(volumeId: string): Promise<VolumeVersion>;
+  volumeVersion(volumeId: string, version: number): Promise<VolumeFileRow[]>;
+  /**
+   * Publishes a new version: the newest one with `changes` applied (a null hash removes the
+   * path), so commits to different files all land and, to one file, the last wins. Atomic
+   * against other commits to the same volume.
+   */
+  volumeCommit(
+    volumeId: string,
+    changes: { path: string; hash: string | null; size: number }[],
+    now: number,
+  ): Promise<VolumeVersion>;
+  /**
+   * Drops versions older than the newest that are not in `keep`; returns the content hashes
+   * no version of any volume names any more (their files may be deleted).
+   */
+  volumePrune(volumeId: string, keep: Set<number>): Promise<string[]>;
+  /** Whether any version of any volume names this content. */
+  volumeHashUsed(hash: string): Promise<boolean>;
+}
+
+export interface VolumeFileRow {
+  path: string;
+  hash: string;
+  size: number;
+}
+
+export interface VolumeVersion {
+  version: number;
+  files: VolumeFileRow[];
 }
 
 export type ObjectKind = "dict" | "queue" | "volume";

@@ -7,6 +7,8 @@ import type {
   QueueItemRow,
   QueuePutResult,
   StoredValue,
+  VolumeFileRow,
+  VolumeVersion,
 } from "../object-store.js";
 import { loadNamedStatements } from "./sql-file.js";
 
@@ -103,6 +105,8 @@ export class SqliteObjectStore implements ObjectStore {
       this.run("deleteDictEntries", { id });
       this.run("deleteQueueItems", { id });
       this.run("deleteQueuePartitions", { id });
+      this.run("deleteVolumeFiles", { id });
+      this.run("deleteVolumeVersions", { id });
       return gone;
     });
   }
@@ -230,5 +234,51 @@ export class SqliteObjectStore implements ObjectStore {
       }
       return parts.length;
     });
+  }
+
+  async volumeLatest(volumeId: string): Promise<VolumeVersion> {
+    const version = this.get<{ version: number | null }>("volumeLatest", { volumeId })?.version ?? 0;
+    return { version, files: await this.volumeVersion(volumeId, version) };
+  }
+  async volumeVersion(volumeId: string, version: number): Promise<VolumeFileRow[]> {
+    return version === 0 ? [] : this.all<VolumeFileRow>("volumeFiles", { volumeId, version });
+  }
+  volumeCommit(
+    volumeId: string,
+    changes: { path: string; hash: string | null; size: number }[],
+    now: number,
+  ): Promise<VolumeVersion> {
+    return this.durable(() => {
+      // Read the newest, apply, write the next: one synchronous step, so no commit is lost.
+      const latest = this.get<{ version: number | null }>("volumeLatest", { volumeId })?.version ?? 0;
+      const files = new Map<string, VolumeFileRow>();
+      if (latest > 0)
+        for (const f of this.all<VolumeFileRow>("volumeFiles", { volumeId, version: latest })) files.set(f.path, f);
+      for (const c of changes) {
+        if (c.hash === null) files.delete(c.path);
+        else files.set(c.path, { path: c.path, hash: c.hash, size: c.size });
+      }
+      const version = latest + 1;
+      this.run("volumeInsertVersion", { volumeId, version, now });
+      for (const f of files.values()) this.run("volumeInsertFile", { volumeId, version, ...f });
+      return { version, files: [...files.values()].sort((a, b) => (a.path < b.path ? -1 : 1)) };
+    });
+  }
+  volumePrune(volumeId: string, keep: Set<number>): Promise<string[]> {
+    return this.durable(() => {
+      const latest = this.get<{ version: number | null }>("volumeLatest", { volumeId })?.version ?? 0;
+      const candidates = new Set<string>();
+      for (const { version } of this.all<{ version: number }>("volumeVersions", { volumeId })) {
+        if (version >= latest || keep.has(version)) continue;
+        for (const { hash } of this.all<{ hash: string }>("volumeHashesOf", { volumeId, version }))
+          candidates.add(hash);
+        this.run("volumeDropVersionFiles", { volumeId, version });
+        this.run("volumeDropVersion", { volumeId, version });
+      }
+      return [...candidates].filter((hash) => !this.get("volumeHashUsed", { hash }));
+    });
+  }
+  async volumeHashUsed(hash: string): Promise<boolean> {
+    return this.get("volumeHashUsed", { hash }) !== undefined;
   }
 }
