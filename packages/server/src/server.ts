@@ -16,6 +16,8 @@ import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
+import { type ObjectLimits, Objects } from "./objects/index.js";
+import { volumeMounter } from "./objects/volume-mounts.js";
 import type { WorkerProvider } from "./provider.js";
 import type { BlobStore } from "./store/blobs/blob-store.js";
 import { BlobSweeper } from "./store/blobs/blob-sweeper.js";
@@ -51,6 +53,8 @@ export interface ServerOptions {
   maxResidentSpawns?: number;
   /** A class instance idle this long (no calls, no containers) leaves memory. @defaultValue 300_000 */
   instanceIdleMs?: number;
+  /** Limits and lifetimes of Dicts and Queues (defaults in objects/limits.ts). */
+  objectLimits?: Partial<ObjectLimits>;
   log?: (msg: string) => void;
 }
 
@@ -85,6 +89,7 @@ export class SkiffServer {
     private readonly apps: AppService,
     private readonly provider: WorkerProvider,
     private readonly gateway: Gateway,
+    private readonly objects: Objects,
     /** Blob housekeeping (tests run a sweep at once). */
     readonly blobSweeper: BlobSweeper,
     createdAdminToken: { tokenId: string; tokenSecret: string } | undefined,
@@ -116,7 +121,7 @@ export class SkiffServer {
     const onUpgrade = (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
       // A web endpoint's host owns every path: its WebSocket upgrades are not the API's.
       if (isWebHost(req.headers.host)) {
-        socket.end("HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
       if (req.url?.split("?")[0] !== "/v1/ws" || !hooks) {
@@ -140,7 +145,10 @@ export class SkiffServer {
     const http = createServer((req, res) => {
       if (!gateway?.handle(req, res)) onRequest(req, res);
     });
-    http.on("upgrade", onUpgrade);
+    // Web endpoints' upgrades (WebSockets to the app) on the public listener only.
+    http.on("upgrade", (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+      if (!gateway?.upgrade(req, socket, head)) onUpgrade(req, socket, head);
+    });
     const controlHttp = createServer(onRequest);
     controlHttp.on("upgrade", onUpgrade);
     await listen(controlHttp, { path: controlSocket });
@@ -178,6 +186,10 @@ export class SkiffServer {
       ...(opts.webMaxBodyBytes !== undefined ? { maxBodyBytes: opts.webMaxBodyBytes } : {}),
       ...(opts.resultRetentionMs !== undefined ? { resultRetentionMs: opts.resultRetentionMs } : {}),
     });
+    const objects = new Objects(store.objects, opts.objectLimits ?? {}, (id) => blobs.size(id), dataDir, log);
+    // Ephemeral objects end with the app (made in its containers) or the client session that made them.
+    apps.onAppStopped((appId) => void objects.registry.appStopped(appId).catch((e) => log(`${e}`)));
+    apps.onSessionGone((sessionId) => void objects.registry.sessionGone(sessionId).catch((e) => log(`${e}`)));
     const deps: HandlerDeps = {
       store,
       blobs,
@@ -187,11 +199,21 @@ export class SkiffServer {
       tokens,
       logs,
       gateway,
+      objects,
     };
     const sweeper = new BlobSweeper({ blobs, store, inUse: () => engine.blobsInUse(), log });
     hooks = peerHooks(deps, tokens, log);
 
+    // Before any container starts: copies of a previous run are gone, and volumes are mounted.
+    await objects.volumes.start();
+    engine.fleet.setMounter(volumeMounter(objects.registry, objects.volumes));
     await apps.restore();
+    await store.objects.queueResetLeases();
+
+    await objects.registry.restore(
+      async (appId) => ((await store.getApp(appId))?.state ?? "stopped") !== "stopped",
+      (sessionId) => apps.sessionDropped(sessionId),
+    );
     const recovered = await engine.recover();
     if (recovered > 0) log(`recovered ${recovered} pending call(s) from the store`);
 
@@ -207,6 +229,7 @@ export class SkiffServer {
       apps,
       provider,
       gateway,
+      objects,
       sweeper,
       createdAdminToken,
       log,
@@ -226,6 +249,7 @@ export class SkiffServer {
       await step("engine", () => this.engine.close());
       await step("blob sweeper", () => this.blobSweeper.close());
       await step("apps", () => this.apps.close());
+      await step("objects", () => this.objects.close());
       await step("provider", () => this.provider.close());
       for (const c of this.wss.clients) c.terminate();
       await step("http", () => closeServer(this.http));
@@ -278,6 +302,11 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           return peer.close(1002, "gen.ack needs callId and a positive consumed");
         }
         if (peer.streams.has(callId)) deps.engine.fanOut.streamAck(callId, consumed);
+        return;
+      }
+      if (peer.role === "client" && msg.t === "queue.ack") {
+        if (typeof b?.leaseId !== "number") return peer.close(1002, "queue.ack needs leaseId");
+        deps.objects.queues.ack(peer, b.leaseId);
         return;
       }
       if (peer.role !== "container" || !peer.containerId) {

@@ -14,7 +14,8 @@ SELECT count(*) AS n FROM tokens WHERE kind = 'admin';
 SELECT blob_id AS id FROM inputs WHERE blob_id IN (SELECT value FROM json_each(@ids))
 UNION SELECT blob_id FROM calls WHERE blob_id IN (SELECT value FROM json_each(@ids))
 UNION SELECT bundle_blob_id FROM functions WHERE bundle_blob_id IN (SELECT value FROM json_each(@ids))
-UNION SELECT bundle_blob_id FROM deployments WHERE bundle_blob_id IN (SELECT value FROM json_each(@ids));
+UNION SELECT bundle_blob_id FROM deployments WHERE bundle_blob_id IN (SELECT value FROM json_each(@ids))
+UNION SELECT value_blob FROM dict_entries WHERE value_blob IN (SELECT value FROM json_each(@ids));
 
 -- name: insertApp
 INSERT INTO apps (id, name, environment, mode, state, version, created_at, owner_session) VALUES (@id, @name, @environment, @mode, @state, @version, @createdAt, @ownerSession);

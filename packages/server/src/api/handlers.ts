@@ -11,10 +11,12 @@ import type { TokenService } from "../auth/tokens.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
 import type { Gateway } from "../gateway/index.js";
+import type { Objects } from "../objects/index.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { Store } from "../store/store.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
 import type { BlobTransfer } from "./blob-transfer.js";
+import { OBJECT_REQUESTS, objectHandlers } from "./object-handlers.js";
 import type { Peer } from "./peer.js";
 import { bool, num, obj, str, stringRecord } from "./validate.js";
 
@@ -27,9 +29,10 @@ export interface HandlerDeps {
   tokens: TokenService;
   logs: LogHub;
   gateway: Gateway;
+  objects: Objects;
 }
 
-type Handler<N extends RequestName> = (
+export type Handler<N extends RequestName> = (
   peer: Peer,
   p: RequestParams<N>,
   d: HandlerDeps,
@@ -52,6 +55,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   "call.graph",
   "call.cancel",
   "web.url",
+  ...OBJECT_REQUESTS,
 ]);
 /** Requests only an admin token may make. */
 const ADMIN_ONLY = new Set<string>(["token.create"]);
@@ -119,6 +123,7 @@ function notWeb(d: HandlerDeps, functionId: string): string {
 }
 
 export const handlers: HandlerTable = {
+  ...objectHandlers,
   "blob.put": (peer, p, d) => d.blobTransfer.put(peer, p),
   "blob.append": (peer, p, d) => d.blobTransfer.append(peer, p),
   "blob.get": (_peer, p, d) => d.blobTransfer.get(p),

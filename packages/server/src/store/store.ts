@@ -1,4 +1,5 @@
 import type { AppMode, AppState, CallOutcome, LogEntry, Payload, TokenKind } from "@skiff/protocol";
+import type { ObjectStore } from "./object-store.js";
 
 /**
  * The control plane's durable state. The engine and the API use only this interface and
@@ -39,7 +40,8 @@ export interface Store {
 
   /**
    * Which of these blob ids a row still refers to (an input's args, a call's outcome, a
-   * function's or deployment's bundle). The blob sweeper deletes the others.
+   * function's or deployment's bundle, a Dict entry's large value). The blob sweeper deletes
+   * the others.
    */
   referencedBlobs(ids: string[]): Promise<Set<string>>;
 
@@ -111,6 +113,9 @@ export interface Store {
   tailLogs(appId: string, limit: number): Promise<LogEntry[]>;
   /** Keeps an app's newest `keepLines` lines, and of those no more than `keepBytes` bytes of text. */
   trimLogs(appId: string, keepLines: number, keepBytes: number): void;
+
+  /** Dicts, Queues and Volumes (object-store.ts). */
+  readonly objects: ObjectStore;
 
   /**
    * Resolves when every write issued before the call is durable.

@@ -23,6 +23,7 @@ import {
   type TokenRow,
 } from "../store.js";
 import { PgStatement, type SqlValue } from "./pg-sql.js";
+import { PostgresObjectStore } from "./postgres-objects.js";
 
 const SQL_DIR = new URL("../../../sql/postgres/", import.meta.url);
 /** Migrations of several servers starting at once on one database run one at a time. */
@@ -70,6 +71,8 @@ const types = {
  * (database gone, disk full) rejects its flushes; the pool reconnects for the next one.
  */
 export class PostgresStore implements Store {
+  /** Dicts, Queues and Volumes: not on Postgres yet (see PostgresObjectStore). */
+  readonly objects = new PostgresObjectStore();
   private readonly stmts = new Map<string, PgStatement>();
   private queue: Op[] = [];
   private queuedChars = 0;
