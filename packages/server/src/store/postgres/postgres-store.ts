@@ -28,6 +28,8 @@ import { PostgresObjectStore } from "./postgres-objects.js";
 const SQL_DIR = new URL("../../../sql/postgres/", import.meta.url);
 /** Migrations of several servers starting at once on one database run one at a time. */
 const MIGRATION_LOCK = 7_420_012;
+/** How long connecting may take (a busy host needs more than a quiet one). */
+const CONNECT_TIMEOUT_MS = 10_000;
 /** A commit carries at most about this much SQL text; the rest waits for the next one. */
 const MAX_BATCH_CHARS = 16 * 1024 * 1024;
 
@@ -104,10 +106,11 @@ export class PostgresStore implements Store {
     const pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.poolSize ?? 8,
-      connectionTimeoutMillis: 5000,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       // Nothing waits forever on a database that stopped answering.
       query_timeout: 60_000,
-      idleTimeoutMillis: 30_000,
+      // Connections stay open: a new one costs a backend process and an authentication.
+      idleTimeoutMillis: 0,
       types,
     });
     // An idle connection that breaks (a database restart) is dropped by the pool; not fatal.
@@ -514,7 +517,7 @@ function explainConnectError(err: unknown, where: string): string {
   if (["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ETIMEDOUT", "EAI_AGAIN", "ENETUNREACH"].includes(code))
     return `cannot reach Postgres at ${where} (${code}): is it running, and is the host and port right?`;
   if (/timeout/i.test(e.message ?? ""))
-    return `cannot reach Postgres at ${where} (no answer within 5 s): is it running, and is the host and port right?`;
+    return `cannot reach Postgres at ${where} (no answer within ${CONNECT_TIMEOUT_MS / 1000} s): is it running, and is the host and port right?`;
   if (code === "28P01") return `Postgres at ${where} refused the password: check the user and password in --store`;
   if (code === "28000")
     return `Postgres at ${where} refused the connection (${e.message}): check the user in --store and pg_hba.conf`;
