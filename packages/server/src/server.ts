@@ -15,6 +15,8 @@ import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
+import { type ObjectLimits, Objects } from "./objects/index.js";
+import { volumeMounter } from "./objects/volume-mounts.js";
 import type { WorkerProvider } from "./provider.js";
 import type { Store } from "./store/store.js";
 
@@ -43,6 +45,8 @@ export interface ServerOptions {
   maxResidentSpawns?: number;
   /** A class instance idle this long (no calls, no containers) leaves memory. @defaultValue 300_000 */
   instanceIdleMs?: number;
+  /** Limits and lifetimes of Dicts and Queues (defaults in objects/limits.ts). */
+  objectLimits?: Partial<ObjectLimits>;
   log?: (msg: string) => void;
 }
 
@@ -70,6 +74,7 @@ export class SkiffServer {
     private readonly apps: AppService,
     private readonly provider: WorkerProvider,
     private readonly gateway: Gateway,
+    private readonly objects: Objects,
     createdAdminToken: { tokenId: string; tokenSecret: string } | undefined,
     private readonly log: (msg: string) => void,
   ) {
@@ -161,10 +166,29 @@ export class SkiffServer {
       ...(opts.webMaxBodyBytes !== undefined ? { maxBodyBytes: opts.webMaxBodyBytes } : {}),
       ...(opts.resultRetentionMs !== undefined ? { resultRetentionMs: opts.resultRetentionMs } : {}),
     });
-    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway };
+    const objects = new Objects(
+      store.objects,
+      opts.objectLimits ?? {},
+      async (id) => (await store.getBlob(id))?.byteLength,
+      dataDir,
+      log,
+    );
+    // Ephemeral objects end with the app (made in its containers) or the client session that made them.
+    apps.onAppStopped((appId) => void objects.registry.appStopped(appId).catch((e) => log(`${e}`)));
+    apps.onSessionGone((sessionId) => void objects.registry.sessionGone(sessionId).catch((e) => log(`${e}`)));
+    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway, objects };
     hooks = peerHooks(deps, tokens, log);
 
+    // Before any container starts: copies of a previous run are gone, and volumes are mounted.
+    await objects.volumes.start();
+    engine.fleet.setMounter(volumeMounter(objects.registry, objects.volumes));
     await apps.restore();
+    await store.objects.queueResetLeases();
+
+    await objects.registry.restore(
+      async (appId) => ((await store.getApp(appId))?.state ?? "stopped") !== "stopped",
+      (sessionId) => apps.sessionDropped(sessionId),
+    );
     const recovered = await engine.recover();
     if (recovered > 0) log(`recovered ${recovered} pending call(s) from the store`);
 
@@ -180,6 +204,7 @@ export class SkiffServer {
       apps,
       provider,
       gateway,
+      objects,
       createdAdminToken,
       log,
     );
@@ -197,6 +222,7 @@ export class SkiffServer {
       await step("gateway", () => this.gateway.close());
       await step("engine", () => this.engine.close());
       await step("apps", () => this.apps.close());
+      await step("objects", () => this.objects.close());
       await step("provider", () => this.provider.close());
       for (const c of this.wss.clients) c.terminate();
       await step("http", () => closeServer(this.http));
@@ -249,6 +275,11 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           return peer.close(1002, "gen.ack needs callId and a positive consumed");
         }
         if (peer.streams.has(callId)) deps.engine.fanOut.streamAck(callId, consumed);
+        return;
+      }
+      if (peer.role === "client" && msg.t === "queue.ack") {
+        if (typeof b?.leaseId !== "number") return peer.close(1002, "queue.ack needs leaseId");
+        deps.objects.queues.ack(peer, b.leaseId);
         return;
       }
       if (peer.role !== "container" || !peer.containerId) {
