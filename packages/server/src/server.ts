@@ -103,7 +103,7 @@ export class SkiffServer {
     const onUpgrade = (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
       // A web endpoint's host owns every path: its WebSocket upgrades are not the API's.
       if (isWebHost(req.headers.host)) {
-        socket.end("HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
       if (req.url?.split("?")[0] !== "/v1/ws" || !hooks) {
@@ -127,7 +127,10 @@ export class SkiffServer {
     const http = createServer((req, res) => {
       if (!gateway?.handle(req, res)) onRequest(req, res);
     });
-    http.on("upgrade", onUpgrade);
+    // Web endpoints' upgrades (WebSockets to the app) on the public listener only.
+    http.on("upgrade", (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+      if (!gateway?.upgrade(req, socket, head)) onUpgrade(req, socket, head);
+    });
     const controlHttp = createServer(onRequest);
     controlHttp.on("upgrade", onUpgrade);
     await listen(controlHttp, { path: controlSocket });

@@ -85,5 +85,10 @@ export type {
   WebAppParams,
   WebEndpointParams,
   WebRequestInfo,
+  WSCloseEvent,
+  WSContext,
+  WSEvents,
+  WSMessageReceive,
+  WSUpgradeContext,
 } from "./web/index.js";
-export { WebEndpoint } from "./web/index.js";
+export { upgradeWebSocket, WebEndpoint } from "./web/index.js";
