@@ -140,10 +140,11 @@ describe("Volume", () => {
     await assert.rejects(Volume.fromName("a-dict", { client }).listFiles(), /"a-dict" is a Dict, not a Volume/);
   });
 
-  it("streams a 100 MB file both ways in bounded memory, and drops content no version needs", async (t) => {
+  // `npm run chaos` moves 1 GiB (SKIFF_VOLUME_MB=1024); the memory bound is the same.
+  const MB = Number(process.env.SKIFF_VOLUME_MB ?? 100);
+  it(`streams a ${MB} MB file both ways in bounded memory, and drops content no version needs`, async (t) => {
     const dir = scratchDir("vol-big");
     const src = join(dir, "big.bin");
-    const MB = 100;
     await new Promise<void>((resolve, reject) => {
       const out = createWriteStream(src);
       const chunk = Buffer.alloc(1024 * 1024);
@@ -177,7 +178,7 @@ describe("Volume", () => {
     for await (const c of createReadStream(src)) expected.update(c);
     assert.equal(hash.digest("hex"), expected.digest("hex"));
     assert.ok(contentBytes(server.dataDir) - before >= MB * 1024 * 1024);
-    // Replaced, then removed: no version names the 100 MB any more, so its content goes.
+    // Replaced, then removed: no version names the big content any more, so it goes.
     await v.writeFile("big.bin", "small now");
     await v.removeFile("big.bin");
     assert.ok(contentBytes(server.dataDir) - before < 1024 * 1024, "old content was not removed");
