@@ -10,6 +10,7 @@ export {
   MAX_BATCH_WAIT_MS,
   OPTION_OVERRIDE_KEYS,
 } from "./messages.js";
+export * from "./objects.js";
 export * from "./payload.js";
 export * from "./version.js";
 export * from "./web.js";

@@ -1,7 +1,5 @@
-import { createHash } from "node:crypto";
 import {
   type ExecSpec,
-  MAX_BUNDLE_BYTES,
   MAX_PAYLOAD_BYTES,
   type Payload,
   type RequestMessage,
@@ -14,23 +12,30 @@ import type { TokenService } from "../auth/tokens.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
 import type { Gateway } from "../gateway/index.js";
+import type { Objects } from "../objects/index.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { Store } from "../store/store.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
+import type { BlobTransfer } from "./blob-transfer.js";
 import type { ExecRelay } from "./exec-relay.js";
+import { OBJECT_REQUESTS, objectHandlers } from "./object-handlers.js";
 import type { Peer } from "./peer.js";
-import { bool, bytes, num, obj, str, stringRecord } from "./validate.js";
+import { bool, num, obj, str, stringRecord } from "./validate.js";
 
 export interface HandlerDeps {
   store: Store;
+  blobs: BlobStore;
+  blobTransfer: BlobTransfer;
   engine: Engine;
   apps: AppService;
   tokens: TokenService;
   logs: LogHub;
   gateway: Gateway;
   execs: ExecRelay;
+  objects: Objects;
 }
 
-type Handler<N extends RequestName> = (
+export type Handler<N extends RequestName> = (
   peer: Peer,
   p: RequestParams<N>,
   d: HandlerDeps,
@@ -40,6 +45,7 @@ type HandlerTable = { [N in Exclude<RequestName, "hello">]: Handler<N> };
 /** Requests a container's own client may make (calls to other functions). */
 const CONTAINER_ALLOWED = new Set<string>([
   "blob.put",
+  "blob.append",
   "blob.get",
   "function.lookup",
   "function.get",
@@ -53,6 +59,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   "call.graph",
   "call.cancel",
   "web.url",
+  ...OBJECT_REQUESTS,
 ]);
 /** Requests only an admin token may make. */
 const ADMIN_ONLY = new Set<string>(["token.create"]);
@@ -147,18 +154,10 @@ function notWeb(d: HandlerDeps, functionId: string): string {
 }
 
 export const handlers: HandlerTable = {
-  "blob.put"(_peer, p, d) {
-    const data = bytes(p as unknown as Record<string, unknown>, "data", Math.max(MAX_PAYLOAD_BYTES, MAX_BUNDLE_BYTES));
-    const blobId = `bl-${createHash("sha256").update(data).digest("hex")}`;
-    d.store.putBlob(blobId, data);
-    return d.store.flush().then(() => ({ blobId }));
-  },
-  async "blob.get"(_peer, p, d) {
-    const blobId = str(p as unknown as Record<string, unknown>, "blobId", { max: 80 });
-    const data = await d.store.getBlob(blobId);
-    if (!data) throw notFound(`no blob ${blobId}`);
-    return { data };
-  },
+  ...objectHandlers,
+  "blob.put": (peer, p, d) => d.blobTransfer.put(peer, p),
+  "blob.append": (peer, p, d) => d.blobTransfer.append(peer, p),
+  "blob.get": (_peer, p, d) => d.blobTransfer.get(p),
   async "app.publish"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     str(q, "name", { max: 64 });
@@ -257,7 +256,7 @@ export const handlers: HandlerTable = {
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
     const wait = bool(q, "await", false);
     const method = str(q, "method", { optional: true, max: 64 });
-    if (typeof args === "object" && "blob" in args && !(await d.store.getBlob(args.blob)))
+    if (typeof args === "object" && "blob" in args && (await d.blobs.size(args.blob)) === undefined)
       throw invalid(`args blob ${args.blob} was not uploaded`);
     const { callId, outcome: known } = await d.engine.createCall({
       functionId,

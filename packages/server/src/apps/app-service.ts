@@ -15,6 +15,7 @@ import type { Engine } from "../engine/engine.js";
 import type { LiveFunction } from "../engine/model.js";
 import type { Schedules } from "../engine/schedules.js";
 import type { WorkerProvider } from "../provider.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { AppRow, ClassInstanceRow, FunctionRow, Store } from "../store/store.js";
 import { applyOverrides, checkParams, instanceId, isDefault } from "./class-instances.js";
 import { checkWebLabels, validateFunctionSpec } from "./validate-spec.js";
@@ -34,6 +35,8 @@ interface Session {
 /** Apps, deployments and name lookup, on top of the store and the engine. */
 export class AppService {
   private readonly sessions = new Map<string, Session>();
+  private readonly stoppedListeners: ((appId: string) => void)[] = [];
+  private readonly sessionGoneListeners: ((sessionId: string) => void)[] = [];
   /** Rows of the apps whose functions are registered (the gateway routes by them, in memory). */
   private readonly liveRows = new Map<string, AppRow>();
   /** Publishes and stops of one app name run one at a time (each reads, then writes). */
@@ -41,11 +44,22 @@ export class AppService {
 
   constructor(
     private readonly store: Store,
+    private readonly blobs: BlobStore,
     private readonly engine: Engine,
     private readonly provider: WorkerProvider,
     private readonly schedules: Schedules,
   ) {
     engine.setFunctionResolver((id) => this.reviveInstance(id));
+  }
+
+  /** Called when an app stops (its ephemeral objects go with it). */
+  onAppStopped(listener: (appId: string) => void): void {
+    this.stoppedListeners.push(listener);
+  }
+
+  /** Called when a client session is gone for good (after its grace). */
+  onSessionGone(listener: (sessionId: string) => void): void {
+    this.sessionGoneListeners.push(listener);
   }
 
   /** Registers the functions of every live app (server start). */
@@ -195,7 +209,8 @@ export class AppService {
     if (!NAME.test(p.name)) throw invalid(`app name ${JSON.stringify(p.name)} is invalid`);
     if (p.mode !== "ephemeral" && p.mode !== "deployed") throw invalid(`mode must be "ephemeral" or "deployed"`);
     if (!Array.isArray(p.functions)) throw invalid("functions must be an array");
-    if (!(await this.store.getBlob(p.bundleBlobId))) throw invalid(`bundle ${p.bundleBlobId} was not uploaded`);
+    if ((await this.blobs.size(p.bundleBlobId)) === undefined)
+      throw invalid(`bundle ${p.bundleBlobId} was not uploaded`);
     const names = new Set<string>();
     if (p.functions.length > 1000) throw invalid("an app has at most 1000 functions");
     for (const f of p.functions) {
@@ -320,6 +335,7 @@ export class AppService {
     for (const f of fns) this.engine.unregisterFunction(f.id, `${app.name}.${f.name}: ${reason}`);
     for (const f of fns) this.schedules.stop(f.id);
     this.store.updateApp(app.id, "stopped", app.version, Date.now());
+    for (const l of this.stoppedListeners) l(app.id);
   }
 
   async list(environment: string): Promise<AppInfo[]> {
@@ -524,7 +540,7 @@ export class AppService {
   }
 
   /** No connection of the session is left: stop its ephemeral apps unless it returns soon. */
-  private sessionDropped(sessionId: string): void {
+  sessionDropped(sessionId: string): void {
     let s = this.sessions.get(sessionId);
     if (!s) {
       s = { connections: 0, timer: undefined };
@@ -539,6 +555,7 @@ export class AppService {
             () => {}, // the store is down: the app stays listed as running until the next start
           );
       }
+      for (const l of this.sessionGoneListeners) l(sessionId);
     }, SESSION_GRACE_MS);
     s.timer.unref();
   }

@@ -10,6 +10,7 @@ import type {
 import type { ContainerHandle } from "../provider.js";
 import type { CallRow, InputRow } from "../store/store.js";
 import type { Deque } from "./deque.js";
+import type { VolumeMount } from "./fleet.js";
 
 /** What the engine needs from a container's connection. */
 export interface ContainerChannel {
@@ -84,6 +85,8 @@ export interface LiveContainer {
   stoppedOnPurpose: boolean;
   /** Started for `skiff shell`: takes no inputs, is not counted by scaling, goes when the shell ends. */
   reserved: boolean;
+  /** Volumes it mounts (local copies), once prepared. */
+  mounts?: VolumeMount[];
 }
 
 export type InputStatus = "pending" | "running" | "retry_wait" | "done";
