@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { build } from "esbuild";
 import { UsageError } from "./errors.js";
 
@@ -38,7 +39,11 @@ export async function bundleApp(entryFile: string): Promise<Bundle> {
       write: false,
       external: ["skiff", "skiff/*"],
       banner: { js: BANNER },
+      // Inline, with the sources as absolute file URLs: a stack trace made in a container
+      // (which loads the map) points at the user's own .ts files and lines, wherever the
+      // bundle was written.
       sourcemap: "inline",
+      sourceRoot: `${pathToFileURL(process.cwd()).href}/`,
       sourcesContent: false,
       logLevel: "silent",
       legalComments: "none",
