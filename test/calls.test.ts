@@ -39,6 +39,7 @@ describe("calls to deployed functions", () => {
     const y: number = await square.remote(7);
     assert.equal(y, 49);
     assert.equal(await Function_.fromName("core-app", "renamed", { client }).remote(), "by name");
+    await assert.rejects(square.getWebUrl(), /^InvalidError: core-app\.square is not a web endpoint/);
   });
 
   it("local() runs the definition in this process", async () => {

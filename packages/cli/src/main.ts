@@ -41,8 +41,7 @@ function reportError(err: unknown, debug: boolean): void {
       `${err.message} (${at ? `at ${at}; ` : ""}run with --debug for the stack)`,
       err.name === "Error" ? undefined : err.name,
     );
-  }
-  else ui.error(String(err));
+  } else ui.error(String(err));
 }
 
 /**

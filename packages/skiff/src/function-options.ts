@@ -1,5 +1,6 @@
 import type { FunctionOptionsWire } from "@skiff/protocol";
 import { InvalidError, NotSupportedError } from "./errors.js";
+import { didYouMean } from "./nearest.js";
 import { Retries } from "./retries.js";
 import { Cron, Period, type Schedule } from "./schedule.js";
 import { ENV_KEY, Secret } from "./secret.js";
@@ -98,7 +99,7 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
   if (params === null || typeof params !== "object") throw new InvalidError(`${where}: options must be an object`);
   for (const key of Object.keys(params)) {
     if (key in RENAMED) throw new InvalidError(`${where}: option "${key}" is named "${RENAMED[key]}" in Skiff`);
-    if (!KNOWN.has(key)) throw new InvalidError(`${where}: unknown option "${key}"`);
+    if (!KNOWN.has(key)) throw new InvalidError(`${where}: unknown option "${key}"${didYouMean(key, KNOWN)}`);
   }
   const p = params as Record<string, unknown>;
   const timeoutMs = p.timeoutMs === undefined ? 300_000 : int(where, "timeoutMs", p.timeoutMs, 1000, 86_400_000);

@@ -58,6 +58,13 @@ interface Pending {
 
 type State = "idle" | "connecting" | "open" | "closed";
 
+/** Runs `fn` after the I/O callbacks of this turn of the event loop (where there is one). */
+const later = (fn: () => void) => {
+  const g = globalThis as { setImmediate?: (fn: () => void) => void };
+  if (g.setImmediate) g.setImmediate(fn);
+  else setTimeout(fn, 0);
+};
+
 /** How long a server that accepted a connection may take to answer its handshake and hello. */
 const ANSWER_MS = 10_000;
 
@@ -272,18 +279,34 @@ export class Connection {
       // answer the handshake and hello within ANSWER_MS (a busy server is slow, not absent).
       const connectMs = this.everOpened ? ANSWER_MS : (this.opts.connectTimeoutMs ?? 2000);
       const answerMs = this.opts.answerTimeoutMs ?? ANSWER_MS;
-      let timer = setTimeout(() => {
-        fail(new ConnectionError(`no answer within ${connectMs} ms`));
-        sock?.close(1000);
-      }, connectMs);
-      const settle = () => clearTimeout(timer);
+      // A timer can come due in the same turn of the event loop as the I/O that beats it (when
+      // this process was busy for that long): timers run first, so look again after that I/O.
+      let stage = 0; // 0: connecting, 1: connected and waiting for the answer, 2: settled
+      const expire = (phase: number, err: () => ConnectionError) => () =>
+        later(() => {
+          if (stage !== phase) return;
+          fail(err());
+          sock?.close(1000);
+        });
+      let timer = setTimeout(
+        expire(0, () => new ConnectionError(`no answer within ${connectMs} ms`)),
+        connectMs,
+      );
+      const settle = () => {
+        stage = 2;
+        clearTimeout(timer);
+      };
       void openSocket(websocketUrl(this.opts.serverUrl), MAX_FRAME_BYTES, {
         onConnect: () => {
-          settle();
-          timer = setTimeout(() => {
-            fail(new ConnectionError(`the server accepted the connection but did not answer within ${answerMs} ms`));
-            sock?.close(1000);
-          }, answerMs);
+          clearTimeout(timer);
+          stage = 1;
+          timer = setTimeout(
+            expire(
+              1,
+              () => new ConnectionError(`the server accepted the connection but did not answer within ${answerMs} ms`),
+            ),
+            answerMs,
+          );
         },
         onOpen: () => {
           const hello = {
