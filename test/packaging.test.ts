@@ -47,7 +47,14 @@ describe("skiff installed from its packed tarballs into a fresh project", () => 
     // would take minutes and tests nothing of Skiff's.
     const inst = await runProcess(
       "npm",
-      ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", ...tarballs.map((t) => join(root, t))],
+      [
+        "install",
+        "--prefer-offline",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+        ...tarballs.map((t) => join(root, t)),
+      ],
       { cwd: project, env, timeoutMs: 170_000 },
     );
     assert.equal(inst.code, 0, inst.stderr);

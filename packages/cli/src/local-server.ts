@@ -1,4 +1,4 @@
-import { SkiffServer } from "@skiff/server";
+import { type ObjectLimits, openStore, SkiffServer } from "@skiff/server";
 import { type LimitsChoice, LocalProvider, type SandboxChoice } from "@skiff/worker";
 import { configPath } from "skiff";
 import { makeTempDir, removeTempDir } from "./temp-dirs.js";
@@ -7,8 +7,13 @@ export interface LocalServerOptions {
   host?: string;
   port?: number;
   dataDir: string;
+  /** Where the state lives: unset for SQLite in dataDir (see openStore). */
+  store?: string;
+  /** Bytes of log text kept per app. */
+  logMaxBytesPerApp?: number;
   resultRetentionMs?: number;
   maxResidentSpawns?: number;
+  objectLimits?: Partial<ObjectLimits>;
   instanceIdleMs?: number;
   sandbox?: SandboxChoice;
   warmPool?: number;
@@ -25,8 +30,11 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     ...(o.host ? { host: o.host } : {}),
     ...(o.port !== undefined ? { port: o.port } : {}),
     dataDir: o.dataDir,
+    store: (ctx) => openStore(o.store, ctx),
+    ...(o.logMaxBytesPerApp !== undefined ? { logMaxBytesPerApp: o.logMaxBytesPerApp } : {}),
     ...(o.resultRetentionMs !== undefined ? { resultRetentionMs: o.resultRetentionMs } : {}),
     ...(o.maxResidentSpawns !== undefined ? { maxResidentSpawns: o.maxResidentSpawns } : {}),
+    ...(o.objectLimits ? { objectLimits: o.objectLimits } : {}),
     ...(o.instanceIdleMs !== undefined ? { instanceIdleMs: o.instanceIdleMs } : {}),
     ...(o.log ? { log: o.log } : {}),
     ...(o.webWaitMs !== undefined ? { webWaitMs: o.webWaitMs } : {}),

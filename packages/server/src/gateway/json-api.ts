@@ -12,6 +12,7 @@ import { ApiError } from "../api/api-error.js";
 import type { AppService } from "../apps/app-service.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { Engine } from "../engine/engine.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { Store } from "../store/store.js";
 import { requireToken } from "./auth.js";
 import { HttpError, sendJson } from "./http-error.js";
@@ -22,6 +23,7 @@ export interface JsonApiDeps {
   engine: Engine;
   apps: AppService;
   store: Store;
+  blobs: BlobStore;
   tokens: TokenService;
   /** Longest a request waits for an outcome before answering 202 "pending". */
   waitMs: number;
@@ -54,7 +56,7 @@ export class JsonApi {
   constructor(private readonly d: JsonApiDeps) {}
 
   async serve(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    requireToken(req, this.d.tokens, ["api", "admin"], "the HTTP API");
+    await requireToken(req, this.d.tokens, ["api", "admin"], "the HTTP API");
     const url = new URL(path, "http://x");
     const env = url.searchParams.get("environment") ?? "main";
     const fnRoute = FN_ROUTE.exec(url.pathname);
@@ -68,7 +70,7 @@ export class JsonApi {
       const callId = callRoute[1]!;
       if (callRoute[2]) {
         if (req.method !== "POST") throw methodNotAllowed("POST");
-        this.d.engine.cancelCall(callId, url.searchParams.get("terminate_containers") === "true");
+        await this.d.engine.cancelCall(callId, url.searchParams.get("terminate_containers") === "true");
         await this.d.store.flush();
         return sendJson(res, 200, { call_id: callId, cancelled: true });
       }
@@ -100,16 +102,14 @@ export class JsonApi {
       throw new HttpError(400, "invalid_argument", 'the body must be a JSON object: { "args": [...] }');
     const args = (body as { args?: unknown }).args ?? [];
     if (!Array.isArray(args)) throw new HttpError(400, "invalid_argument", '"args" must be a JSON array of arguments');
-    const target = this.target(appName, name, env, (body as { params?: unknown }).params);
+    const target = await this.target(appName, name, env, (body as { params?: unknown }).params);
     const bytes = encodePayload(args, "args");
     let payload: Payload = bytes;
     if (bytes.byteLength > INLINE_PAYLOAD_BYTES) {
-      const blob = `bl-${newId("http")}`;
-      this.d.store.putBlob(blob, bytes);
-      payload = { blob };
+      payload = { blob: await this.d.blobs.put(bytes) };
     }
     const key = req.headers["idempotency-key"];
-    const { callId } = this.d.engine.createCall({
+    const { callId } = await this.d.engine.createCall({
       functionId: target.functionId,
       method: target.method,
       // Both are kept like a spawn's: a caller that stops waiting collects it by id.
@@ -127,14 +127,14 @@ export class JsonApi {
    * What `<name>` calls: a function, or `<Class>.<method>` on the instance with `params` (the
    * class's defaults for those not given; one pool per parameter set, as from the SDK).
    */
-  private target(
+  private async target(
     appName: string,
     name: string,
     env: string,
     params: unknown,
-  ): { functionId: string; method: string | undefined } {
+  ): Promise<{ functionId: string; method: string | undefined }> {
     const dot = name.indexOf(".");
-    const info = this.d.apps.lookup(appName, dot > 0 ? name.slice(0, dot) : name, env);
+    const info = await this.d.apps.lookup(appName, dot > 0 ? name.slice(0, dot) : name, env);
     const label = `${appName}.${name}`;
     if (this.d.engine.functions.get(info.functionId)?.spec.web)
       throw new HttpError(400, "invalid_argument", `${label} is a web endpoint: request its URL`);
@@ -173,7 +173,7 @@ export class JsonApi {
         "invalid_argument",
         '"params" must be a JSON object of the class\'s @parameter() values',
       );
-    const instance = this.d.apps.bindInstance(info.functionId, (params ?? {}) as Record<string, unknown>, {});
+    const instance = await this.d.apps.bindInstance(info.functionId, (params ?? {}) as Record<string, unknown>, {});
     return { functionId: instance.functionId, method };
   }
 
@@ -189,27 +189,27 @@ export class JsonApi {
     });
     if (gone) return;
     if (!outcome) return sendJson(res, 202, { call_id: callId, status: "pending" });
-    sendJson(res, 200, { call_id: callId, ...this.outcomeJson(outcome) });
+    sendJson(res, 200, { call_id: callId, ...(await this.outcomeJson(outcome)) });
   }
 
-  private outcomeJson(o: CallOutcome): Record<string, unknown> {
+  private async outcomeJson(o: CallOutcome): Promise<Record<string, unknown>> {
     if (o.kind === "cancelled") return { status: "cancelled" };
     if (o.kind === "expired")
       return { status: "expired", error: { name: "OutputExpiredError", message: "the result is past its retention" } };
     const r = o.result;
-    if (r.status === "success") return { status: "success", result: toJsonValue(this.decode(r.data)) };
+    if (r.status === "success") return { status: "success", result: toJsonValue(await this.decode(r.data)) };
     if (r.status === "timeout" || r.status === "terminated") return { status: r.status, error: { message: r.message } };
-    const e = this.decode(r.error) as { name?: unknown; message?: unknown } | undefined;
+    const e = (await this.decode(r.error)) as { name?: unknown; message?: unknown } | undefined;
     return {
       status: r.status,
       error: { name: String(e?.name ?? "Error"), message: String(e?.message ?? "") },
     };
   }
 
-  private decode(p: Payload): unknown {
+  private async decode(p: Payload): Promise<unknown> {
     try {
       if (p instanceof Uint8Array) return decodePayload(p);
-      const data = this.d.store.getBlob(p.blob);
+      const data = await this.d.blobs.get(p.blob);
       if (!data) throw new ApiError("not_found", `the result's blob ${p.blob} is gone`);
       return decodePayload(data);
     } catch (err) {
