@@ -1,8 +1,11 @@
 import { createHash } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { build } from "esbuild";
 import { UsageError } from "./errors.js";
+import { VERSION } from "./version.js";
 
 export interface Bundle {
   code: Uint8Array;
@@ -24,6 +27,7 @@ const BANNER =
 export async function bundleApp(entryFile: string): Promise<Bundle> {
   const entry = resolve(entryFile);
   if (!existsSync(entry) || !statSync(entry).isFile()) throw new UsageError(`no such file: ${entryFile}`);
+  checkSdkVersion(entry);
   // Loaded on use, so commands that bundle nothing (`skiff --help`, `skiff app list`) do not load it.
   const esbuild = await import("esbuild");
   let result: Awaited<ReturnType<typeof build>>;
@@ -38,7 +42,11 @@ export async function bundleApp(entryFile: string): Promise<Bundle> {
       write: false,
       external: ["skiff", "skiff/*"],
       banner: { js: BANNER },
+      // Inline, with the sources as absolute file URLs: a stack trace made in a container
+      // (which loads the map) points at the user's own .ts files and lines, wherever the
+      // bundle was written.
       sourcemap: "inline",
+      sourceRoot: `${pathToFileURL(process.cwd()).href}/`,
       sourcesContent: false,
       logLevel: "silent",
       legalComments: "none",
@@ -62,4 +70,26 @@ export async function bundleApp(entryFile: string): Promise<Bundle> {
     .filter((f) => !f.includes("node_modules/") && !f.includes(":"))
     .map((f) => resolve(f));
   return { code, hash: createHash("sha256").update(code).digest("hex"), entry, inputs };
+}
+
+/**
+ * The app runs against the CLI's copy of the SDK (`skiff` stays external), so the project's
+ * own `skiff` must be the same version, or its types and its plain clients disagree with what runs.
+ */
+function checkSdkVersion(entry: string): void {
+  const version = (req: NodeJS.Require): { version: string; file: string } | undefined => {
+    try {
+      const file = req.resolve("skiff/package.json");
+      return { version: (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version, file };
+    } catch {
+      return undefined;
+    }
+  };
+  const ours = version(createRequire(import.meta.url));
+  const theirs = version(createRequire(entry));
+  if (!ours || !theirs || theirs.version === ours.version || realpathSync(theirs.file) === realpathSync(ours.file))
+    return;
+  throw new UsageError(
+    `this project has skiff ${theirs.version} (${relative(process.cwd(), theirs.file)}) but this skiff command is @skiff/cli ${VERSION}, which runs apps with skiff ${ours.version}: install the same version of both (npm i skiff@${ours.version} @skiff/cli@${VERSION})`,
+  );
 }

@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type ObjectLimits, openStore, SkiffServer } from "@skiff/server";
 import { type LimitsChoice, LocalProvider, type SandboxChoice } from "@skiff/worker";
 import { configPath } from "skiff";
+import { makeTempDir, removeTempDir } from "./temp-dirs.js";
 
 export interface LocalServerOptions {
   host?: string;
@@ -58,13 +56,13 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
 export async function startEmbeddedServer(
   log: (msg: string) => void,
 ): Promise<{ server: SkiffServer; stop(): Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), "skiff-embedded-"));
+  const dataDir = makeTempDir("skiff-embedded-");
   const server = await startLocalServer({ host: "127.0.0.1", port: 0, dataDir, log });
   return {
     server,
     async stop() {
       await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeTempDir(dataDir);
     },
   };
 }

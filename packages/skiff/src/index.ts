@@ -7,6 +7,7 @@ export {
   type ClientConfig,
   configPath,
   DEFAULT_ENVIRONMENT,
+  findConfig,
   loadConfig,
   type Profile,
   readProfiles,

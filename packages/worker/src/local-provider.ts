@@ -284,6 +284,7 @@ export class LocalProvider implements WorkerProvider {
         }),
     );
     await Promise.all(waits);
+    this.sandbox.dispose?.();
     await this.limiter.close();
   }
 }

@@ -30,5 +30,7 @@ export async function loadBundle(
   const file = join(appDir, "bundle.mjs");
   writeFileSync(file, bundle);
   const url = pathToFileURL(file).href;
+  // The bundle carries its source map: stacks of errors thrown in it name the app's .ts files.
+  process.setSourceMapsEnabled(true);
   return { exports: (await import(url)) as Record<string, unknown>, url };
 }
