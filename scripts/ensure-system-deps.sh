@@ -6,6 +6,9 @@
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+# `skiff shell` gives a container a terminal with util-linux script; its test drives one with tmux.
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 if [ "${#need[@]}" -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
