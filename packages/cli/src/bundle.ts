@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 import { UsageError } from "./errors.js";
 
 export interface Bundle {
@@ -15,6 +15,28 @@ export interface Bundle {
 /** Lets CommonJS dependencies call require() for Node built-ins inside an ES module bundle. */
 const BANNER =
   'import { createRequire as __skiffCreateRequire } from "node:module"; const require = __skiffCreateRequire(import.meta.url);';
+
+/**
+ * A package that does not resolve here stays external: an image may install it (api.md §1a,
+ * `npmInstall`), where the container resolves it. Where nothing provides it, importing it fails
+ * in the container, naming the package.
+ */
+const externalIfMissing: Plugin = {
+  name: "skiff-external-if-missing",
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.pluginData === "skiff-probe" || args.path.startsWith("node:")) return undefined;
+      const r = await b.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: "skiff-probe",
+      });
+      if (r.errors.length > 0) return { path: args.path, external: true };
+      return r;
+    });
+  },
+};
 
 /**
  * Bundles an app's entry file into one ES module. Names are kept (function names come from
@@ -41,6 +63,7 @@ export async function bundleApp(entryFile: string): Promise<Bundle> {
       logLevel: "silent",
       legalComments: "none",
       metafile: true,
+      plugins: [externalIfMissing],
     });
   } catch (err) {
     const errors = (

@@ -1,6 +1,7 @@
 import type { FunctionInfo, FunctionSpec, RequestResult } from "@skiff/protocol";
 import type { App, Client } from "skiff";
 import type { Bundle } from "./bundle.js";
+import { buildImages } from "./images.js";
 
 /** Uploads the bundle and creates (or redeploys) the app; binds its functions. */
 export async function publishApp(
@@ -10,13 +11,14 @@ export async function publishApp(
   mode: "ephemeral" | "deployed",
   environment: string,
 ): Promise<{ appId: string; version: number; functions: FunctionInfo[] }> {
+  const functions = await buildImages(client, app._specs());
   const { blobId } = await client.request("blob.put", { data: bundle.code }, { retryable: true });
   const res = await client.request("app.publish", {
     name: app.name,
     environment,
     mode,
     bundleBlobId: blobId,
-    functions: app._specs(),
+    functions,
   });
   app._bind(client, res.functions);
   return res;
@@ -31,6 +33,7 @@ export async function publishSpecs(
   mode: "ephemeral" | "deployed",
   environment: string,
 ): Promise<RequestResult<"app.publish">> {
+  const functions = await buildImages(client, specs);
   const { blobId } = await client.request("blob.put", { data: bundle.code }, { retryable: true });
-  return client.request("app.publish", { name, environment, mode, bundleBlobId: blobId, functions: specs });
+  return client.request("app.publish", { name, environment, mode, bundleBlobId: blobId, functions });
 }

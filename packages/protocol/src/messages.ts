@@ -4,6 +4,7 @@
  * echoes; events carry none. docs/protocol.md describes the same in prose.
  */
 
+import type { ImageBuildEvent, ImageBuildStepResult, ImageLayerInfo, ImageWire } from "./images.js";
 import type { WebSpec } from "./web.js";
 
 /** A payload travels inline (CBOR bytes) or, when large, as a blob-store reference. */
@@ -38,6 +39,10 @@ export interface FunctionOptionsWire {
   inlineSecrets: Record<string, string>;
   /** Runs on its own when the app is deployed. */
   schedule?: { kind: "cron"; expression: string; timezone?: string } | { kind: "period"; periodMs: number };
+  /** The image the function runs in (api.md §1a); unset: the host's own system, read-only. */
+  image?: ImageWire;
+  /** Set by the control plane at publish: the key of the image's last layer. */
+  imageKey?: string;
 }
 
 export interface FunctionSpec {
@@ -277,6 +282,14 @@ export interface RequestMap {
   "secret.list": [{ environment: string }, { secrets: { name: string; keys: string[]; createdAt: number }[] }];
   "secret.delete": [{ name: string; environment: string }, Record<string, never>];
   "token.create": [{ kind: "api" | "web" }, { tokenId: string; tokenSecret: string }];
+  /**
+   * Builds what is missing of an image; progress comes as image.progress events carrying
+   * `buildId`. Fails with the failing step's output and exit status.
+   */
+  "image.build": [{ image: ImageWire; buildId: string }, { key: string; steps: ImageBuildStepResult[] }];
+  "image.list": [Record<string, never>, { layers: ImageLayerInfo[]; bytes: number; limitBytes: number }];
+  /** Removes every layer no live app uses. */
+  "image.prune": [Record<string, never>, { removed: number; bytes: number }];
   /** The URL a web endpoint function is served at. */
   "web.url": [{ functionId: string }, { url: string }];
 }
@@ -370,6 +383,8 @@ export interface EventMap {
   "gen.ack": { callId?: string; inputId?: string; consumed: number };
   /** server -> client: results of a map, as they finish (any order). */
   "map.outputs": { callId: string; items: MapOutputWire[] };
+  /** server -> client: progress of an image.build this client asked for. */
+  "image.progress": ImageBuildEvent;
   /** server -> client: a log line of a followed app. */
   log: { subscriptionId: string; entry: LogEntry };
   /** container -> server: the web call's handler may take `bytes` more request-body bytes. */

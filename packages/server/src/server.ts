@@ -15,6 +15,7 @@ import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
+import { imagesInUse } from "./api/images.js";
 import type { WorkerProvider } from "./provider.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
@@ -154,7 +155,8 @@ export class SkiffServer {
       ...(opts.webMaxBodyBytes !== undefined ? { maxBodyBytes: opts.webMaxBodyBytes } : {}),
       ...(opts.resultRetentionMs !== undefined ? { resultRetentionMs: opts.resultRetentionMs } : {}),
     });
-    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway };
+    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway, images: provider.images };
+    provider.images?.setInUse(() => new Set(imagesInUse(engine).keys()));
     hooks = peerHooks(deps, tokens, log);
 
     apps.restore();

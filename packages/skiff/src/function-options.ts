@@ -1,5 +1,6 @@
 import type { FunctionOptionsWire } from "@skiff/protocol";
 import { InvalidError, NotSupportedError } from "./errors.js";
+import { Image } from "./image.js";
 import { Retries } from "./retries.js";
 import { Cron, Period, type Schedule } from "./schedule.js";
 import { ENV_KEY, Secret } from "./secret.js";
@@ -41,6 +42,8 @@ export interface FunctionParams {
   /** No network at all inside the container. @defaultValue false */
   blockNetwork?: boolean;
   secrets?: Secret[];
+  /** The image to run in (api.md §1a). @defaultValue the host's own system, read-only */
+  image?: Image;
   /** Not supported yet: naming a volume is an error. */
   volumes?: Record<string, Volume>;
 }
@@ -78,6 +81,7 @@ const KNOWN = new Set([
   "blockNetwork",
   "secrets",
   "volumes",
+  "image",
 ]);
 
 function int(where: string, key: string, v: unknown, min: number, max: number): number {
@@ -174,8 +178,12 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
     throw new NotSupportedError(`${where}: volumes are not supported yet in this version of Skiff`);
   }
 
+  if (p.image !== undefined && !(p.image instanceof Image))
+    throw new InvalidError(`${where}: image must be an Image (Image.debianSlim()…)`);
+
   return {
     wire: {
+      ...(p.image instanceof Image ? { image: p.image._wire() } : {}),
       timeoutMs,
       retries: {
         maxRetries: retries.maxRetries,

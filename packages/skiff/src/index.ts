@@ -57,6 +57,7 @@ export {
   gather,
 } from "./function-call.js";
 export type { ConcurrencyParams, FunctionParams } from "./function-options.js";
+export { Image, type ImageStepOptions } from "./image.js";
 export { type ForEachParams, type MapParams, MapResult } from "./map.js";
 export { fromPayload, toPayload, unwrapResult } from "./payloads.js";
 export { Retries, type RetriesParams } from "./retries.js";

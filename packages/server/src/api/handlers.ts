@@ -13,8 +13,10 @@ import type { TokenService } from "../auth/tokens.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
 import type { Gateway } from "../gateway/index.js";
+import type { ImageBuilder } from "../provider.js";
 import type { Store } from "../store/store.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
+import { buildImage, builderOf, imagesInUse, prepareImages } from "./images.js";
 import type { Peer } from "./peer.js";
 import { bool, bytes, num, obj, str, stringRecord } from "./validate.js";
 
@@ -25,6 +27,8 @@ export interface HandlerDeps {
   tokens: TokenService;
   logs: LogHub;
   gateway: Gateway;
+  /** The worker provider's image builder, where it has one. */
+  images: ImageBuilder | undefined;
 }
 
 type Handler<N extends RequestName> = (
@@ -51,7 +55,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   "web.url",
 ]);
 /** Requests only an admin token may make. */
-const ADMIN_ONLY = new Set<string>(["token.create"]);
+const ADMIN_ONLY = new Set<string>(["token.create", "image.prune"]);
 
 function payload(p: Record<string, unknown>, key: string): Payload {
   const v = p[key];
@@ -130,11 +134,12 @@ export const handlers: HandlerTable = {
     if (!data) throw notFound(`no blob ${blobId}`);
     return { data };
   },
-  "app.publish"(peer, p, d) {
+  async "app.publish"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     str(q, "name", { max: 64 });
     env(q);
     str(q, "bundleBlobId", { max: 80 });
+    await prepareImages(p.functions, d.images, d.store);
     const r = d.apps.publish(p, peer.sessionId);
     d.gateway.invalidate();
     // Web endpoints learn their URL in the reply (what `skiff deploy` prints, getWebUrl() returns).
@@ -144,6 +149,15 @@ export const handlers: HandlerTable = {
       if (url) info.webUrl = url;
     }
     return d.store.flush().then(() => r);
+  },
+  "image.build"(peer, p, d) {
+    return buildImage(peer, p, d.images, d.store);
+  },
+  "image.list"(_peer, _p, d) {
+    return builderOf(d.images).list(imagesInUse(d.engine));
+  },
+  "image.prune"(_peer, _p, d) {
+    return builderOf(d.images).prune(new Set(imagesInUse(d.engine).keys()));
   },
   "app.stop"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;

@@ -109,6 +109,7 @@ export class Fleet {
       ...(fn.spec.options.memoryMiB ? { memoryMiB: fn.spec.options.memoryMiB } : {}),
       ...(fn.spec.options.cpu ? { cpu: fn.spec.options.cpu } : {}),
       ...(fn.spec.options.gpu ? { gpu: fn.spec.options.gpu } : {}),
+      ...(fn.spec.options.imageKey ? { imageKey: fn.spec.options.imageKey } : {}),
     };
     c.startupTimer = setTimeout(() => {
       if (c.status === "starting") {
