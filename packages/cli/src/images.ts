@@ -30,14 +30,18 @@ function packLocal(where: string, kind: "dir" | "file", local: string): Uint8Arr
     const s = statSync(file);
     total += s.size;
     if (total > MAX_PAYLOAD_BYTES)
-      throw new UsageError(`${where}: the files come to more than ${formatBytes(MAX_PAYLOAD_BYTES)}, the most one step can add`);
+      throw new UsageError(
+        `${where}: the files come to more than ${formatBytes(MAX_PAYLOAD_BYTES)}, the most one step can add`,
+      );
     entries.push({ path: rel, mode: s.mode & 0o777, data: readFileSync(file) });
   };
   if (kind === "file") {
-    if (!st.isFile()) throw new UsageError(`${where}: ${JSON.stringify(local)} is not a file (use addLocalDir for a folder)`);
+    if (!st.isFile())
+      throw new UsageError(`${where}: ${JSON.stringify(local)} is not a file (use addLocalDir for a folder)`);
     add(path, "");
   } else {
-    if (!st.isDirectory()) throw new UsageError(`${where}: ${JSON.stringify(local)} is not a folder (use addLocalFile)`);
+    if (!st.isDirectory())
+      throw new UsageError(`${where}: ${JSON.stringify(local)} is not a folder (use addLocalFile)`);
     const walk = (dir: string, rel: string) => {
       for (const name of readdirSync(dir).sort()) {
         const p = join(dir, name);
@@ -82,7 +86,12 @@ export async function buildImages(client: Client, specs: FunctionSpec[]): Promis
   return out;
 }
 
-async function uploadAndBuild(client: Client, image: ImageWire, forceAll: boolean, forceBuildId: string): Promise<ImageWire> {
+async function uploadAndBuild(
+  client: Client,
+  image: ImageWire,
+  forceAll: boolean,
+  forceBuildId: string,
+): Promise<ImageWire> {
   const steps = [];
   for (const [i, s] of image.steps.entries()) {
     const step = forceAll ? { ...s, forceBuild: true } : { ...s };
@@ -127,7 +136,9 @@ async function uploadAndBuild(client: Client, image: ImageWire, forceAll: boolea
   const release = conn.hold();
   try {
     const res = await client.request("image.build", { image: wire, buildId });
-    ui.step(`Image ready ${ui.dim(`[${res.key.slice(0, 12)}]`)}: ${res.steps.filter((s) => !s.cached).length} of ${res.steps.length} layer(s) built`);
+    ui.step(
+      `Image ready ${ui.dim(`[${res.key.slice(0, 12)}]`)}: ${res.steps.filter((s) => !s.cached).length} of ${res.steps.length} layer(s) built`,
+    );
   } finally {
     release();
   }

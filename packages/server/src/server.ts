@@ -8,6 +8,7 @@ import { type EventMap, MAX_FRAME_BYTES, type OutputWire } from "@skiff/protocol
 import { WebSocketServer } from "ws";
 import { ApiError } from "./api/api-error.js";
 import { type HandlerDeps, handleRequest } from "./api/handlers.js";
+import { imagesInUse } from "./api/images.js";
 import { Peer, type PeerHooks } from "./api/peer.js";
 import { AppService } from "./apps/app-service.js";
 import { type Principal, TokenService } from "./auth/tokens.js";
@@ -15,7 +16,6 @@ import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
-import { imagesInUse } from "./api/images.js";
 import type { WorkerProvider } from "./provider.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";

@@ -53,7 +53,8 @@ export class Image {
     const where = this.where("runCommands", commands);
     if (commands.length === 0) throw new InvalidError(`${where}: give at least one command`);
     for (const c of commands) {
-      if (typeof c !== "string" || c.trim() === "") throw new InvalidError(`${where}: each command must be a non-empty string`);
+      if (typeof c !== "string" || c.trim() === "")
+        throw new InvalidError(`${where}: each command must be a non-empty string`);
     }
     return this.add({ kind: "run", commands, ...force(where, o) });
   }
@@ -97,7 +98,8 @@ export class Image {
 
   private addLocal(kind: "dir" | "file", name: string, local: string, remote: string, o?: ImageStepOptions): Image {
     const where = `Image step ${this.steps.length + 1} (${name} ${JSON.stringify(local)} -> ${JSON.stringify(remote)})`;
-    if (typeof local !== "string" || local === "") throw new InvalidError(`${where}: the local path must be a non-empty string`);
+    if (typeof local !== "string" || local === "")
+      throw new InvalidError(`${where}: the local path must be a non-empty string`);
     absolute(where, remote);
     return this.add({ kind, local, remote, ...force(where, o) });
   }

@@ -177,13 +177,14 @@ export class LocalProvider implements WorkerProvider {
       ...(image ? { SKIFF_NODE_MODULES: IMAGE_NODE_MODULES } : {}),
     };
     const nodeArgs = memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [];
+    if (image) this.imageRuntime ??= runtimeBinds(RUNTIME_ENTRY);
     const sandboxed = image
       ? imageRootCommand({
           bwrap: (this.sandbox as { bwrapPath?: string }).bwrapPath ?? "bwrap",
           root: image.root,
           workdir: image.workdir,
           node: realpathSync(process.execPath),
-          runtime: (this.imageRuntime ??= runtimeBinds(RUNTIME_ENTRY)),
+          runtime: this.imageRuntime!,
           controlSocket,
           blockNetwork,
           nodeArgs,
@@ -255,7 +256,8 @@ export class LocalProvider implements WorkerProvider {
       this.pool.push(this.spawnRuntime(this.opts.controlSocket, false, undefined));
     }
     for (const { image, procs } of this.imagePools.values()) {
-      while (procs.length < this.poolSize) procs.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, image));
+      while (procs.length < this.poolSize)
+        procs.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, image));
     }
   }
 
@@ -280,7 +282,8 @@ export class LocalProvider implements WorkerProvider {
     if (why) return why;
     if (this.sandbox.name !== "bubblewrap") return "images need the bubblewrap sandbox, which is not in use here";
     const r = this.images.resolve(key);
-    if (!r) return `image layer ${key.slice(0, 12)} is not on this host (pruned or evicted): deploy the app again to rebuild it`;
+    if (!r)
+      return `image layer ${key.slice(0, 12)} is not on this host (pruned or evicted): deploy the app again to rebuild it`;
     return { key, ...r };
   }
 

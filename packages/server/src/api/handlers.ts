@@ -16,7 +16,7 @@ import type { Gateway } from "../gateway/index.js";
 import type { ImageBuilder } from "../provider.js";
 import type { Store } from "../store/store.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
-import { buildImage, builderOf, imagesInUse, prepareImages } from "./images.js";
+import { builderOf, buildImage, imagesInUse, prepareImages } from "./images.js";
 import type { Peer } from "./peer.js";
 import { bool, bytes, num, obj, str, stringRecord } from "./validate.js";
 

@@ -1,6 +1,6 @@
 import type { FunctionSpec, ImageWire, RequestParams, RequestResult } from "@skiff/protocol";
 import type { Engine } from "../engine/engine.js";
-import { type ImageBuilder, ImageBuildError } from "../provider.js";
+import { ImageBuildError, type ImageBuilder } from "../provider.js";
 import type { Store } from "../store/store.js";
 import { invalid } from "./api-error.js";
 import type { Peer } from "./peer.js";
@@ -58,7 +58,11 @@ export function buildImage(
  * this is a cache lookup) and its last layer's key recorded in the spec. A failing build fails
  * the publish, so the previous version keeps serving.
  */
-export async function prepareImages(functions: FunctionSpec[], images: ImageBuilder | undefined, store: Store): Promise<void> {
+export async function prepareImages(
+  functions: FunctionSpec[],
+  images: ImageBuilder | undefined,
+  store: Store,
+): Promise<void> {
   if (!Array.isArray(functions)) return;
   for (const f of functions) {
     const o = f?.options;

@@ -9,10 +9,10 @@ import {
   type ImageWire,
   imageStepLabel,
 } from "@skiff/protocol";
-import { type ImageBuilder, ImageBuildError } from "@skiff/server";
+import { ImageBuildError, type ImageBuilder } from "@skiff/server";
 import { type BuildTools, probeBuildTools, which } from "./capability.js";
-import { copyTree, dedupeAgainst, linkTree, treeBytes } from "./layer-tree.js";
 import { type Layer, type LayerMeta, LayerStore } from "./layer-store.js";
+import { copyTree, dedupeAgainst, linkTree, treeBytes } from "./layer-tree.js";
 import { NODE_INSIDE, NPM_PROJECT, runHost, runStep } from "./run-step.js";
 import { checkStep, ensureFile, stepArgv, writeLocalFiles } from "./steps.js";
 
@@ -36,8 +36,17 @@ type Emit = (e: ImageBuildProgress) => void;
 const sha256 = (s: string | Uint8Array) => createHash("sha256").update(s).digest("hex");
 
 /** The key of a layer: its parent, the step (less what does not change its result), the builder, the files it adds. */
-export function layerKey(parent: string | null, step: ImageStepWire | { kind: "base"; suite: string }, forceId?: string): string {
-  const { forceBuild: _f, local: _l, blobId: _b, ...rest } = step as ImageStepWire & { local?: string; blobId?: string };
+export function layerKey(
+  parent: string | null,
+  step: ImageStepWire | { kind: "base"; suite: string },
+  forceId?: string,
+): string {
+  const {
+    forceBuild: _f,
+    local: _l,
+    blobId: _b,
+    ...rest
+  } = step as ImageStepWire & { local?: string; blobId?: string };
   return sha256(JSON.stringify([parent, rest, BUILDER_VERSION, forceId ?? null]));
 }
 
@@ -114,7 +123,9 @@ export class LocalImageBuilder implements ImageBuilder {
       const key = layerKey(parent.key, step, forced ? (image.forceBuildId ?? String(Date.now())) : undefined);
       const p = parent;
       parent = await this.layer(key, i + 1, imageStepLabel(step), results, onEvent, (dir) =>
-        this.makeStep(tools, p, key, step, labels[i]!, dir, files, (text) => onEvent({ kind: "output", index: i + 1, text })),
+        this.makeStep(tools, p, key, step, labels[i]!, dir, files, (text) =>
+          onEvent({ kind: "output", index: i + 1, text }),
+        ),
       );
     }
     this.trim();
@@ -171,7 +182,11 @@ export class LocalImageBuilder implements ImageBuilder {
     return layer;
   }
 
-  private async makeBase(tools: BuildTools, scratch: string, onEvent: Emit): Promise<Omit<LayerMeta, "key" | "createdAt">> {
+  private async makeBase(
+    tools: BuildTools,
+    scratch: string,
+    onEvent: Emit,
+  ): Promise<Omit<LayerMeta, "key" | "createdAt">> {
     const root = join(scratch, "root");
     const args = ["--mode=unshare", "--variant=minbase", "--format=directory", SUITE, root];
     // The build dies with the server (setpriv from util-linux), so a killed server leaves no worker behind.
@@ -179,7 +194,12 @@ export class LocalImageBuilder implements ImageBuilder {
     const [file, argv] = setpriv
       ? [setpriv, ["--pdeathsig", "SIGKILL", "--", tools.mmdebstrap, ...args]]
       : [tools.mmdebstrap, args];
-    const { code, tail } = await runHost(file, argv, (text) => onEvent({ kind: "output", index: 0, text }), this.abort.signal);
+    const { code, tail } = await runHost(
+      file,
+      argv,
+      (text) => onEvent({ kind: "output", index: 0, text }),
+      this.abort.signal,
+    );
     if (code !== 0)
       throw new ImageBuildError(`Image base (debian-slim) failed: mmdebstrap exited with status ${code}:\n${tail}`);
     // Where the runtime's Node is bound in, in the build and in containers; node/npm on PATH.
@@ -192,7 +212,10 @@ export class LocalImageBuilder implements ImageBuilder {
     symlinkSync(`${NODE_INSIDE}/lib/node_modules/npm/bin/npm-cli.js`, join(root, "usr", "local", "bin", "npm"));
     // mmdebstrap copies the host's name and hosts file: an image carries nothing of the host.
     writeFileSync(join(root, "etc", "hostname"), "skiff\n");
-    writeFileSync(join(root, "etc", "hosts"), "127.0.0.1\tlocalhost skiff\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    writeFileSync(
+      join(root, "etc", "hosts"),
+      "127.0.0.1\tlocalhost skiff\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    );
     writeFileSync(join(root, "etc", "resolv.conf"), "");
     return {
       parent: null,
@@ -229,8 +252,10 @@ export class LocalImageBuilder implements ImageBuilder {
       case "dir":
       case "file": {
         const blob = files(step.blobId!);
-        if (!blob) throw new ImageBuildError(`${where}: the uploaded files (blob ${step.blobId}) are not on the server`);
-        if (sha256(blob) !== step.sha256) throw new ImageBuildError(`${where}: the uploaded files do not match their hash`);
+        if (!blob)
+          throw new ImageBuildError(`${where}: the uploaded files (blob ${step.blobId}) are not on the server`);
+        if (sha256(blob) !== step.sha256)
+          throw new ImageBuildError(`${where}: the uploaded files do not match their hash`);
         await linkTree(parentRoot, root);
         let bytes: number;
         try {

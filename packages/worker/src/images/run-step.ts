@@ -11,7 +11,15 @@ export const NODE_INSIDE = "/opt/skiff/node";
 export const NPM_PROJECT = "/opt/npm";
 
 /** Variables of the builder's own environment a step sees, so it reaches the same registries. */
-const PASSED = ["http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "npm_config_registry"];
+const PASSED = [
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "npm_config_registry",
+];
 
 export interface StepRun {
   root: string;
@@ -79,7 +87,8 @@ export function runStep(tools: BuildTools, o: StepRun): Promise<{ code: number |
   if (tools.npmDir) args.push("--ro-bind", tools.npmDir, `${NODE_INSIDE}/lib/node_modules/npm`);
   if (existsSync("/etc/resolv.conf")) args.push("--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf");
   const ca = process.env.NODE_EXTRA_CA_CERTS;
-  if (ca && existsSync(ca)) args.push("--ro-bind", ca, "/opt/skiff/ca.crt", "--setenv", "NODE_EXTRA_CA_CERTS", "/opt/skiff/ca.crt");
+  if (ca && existsSync(ca))
+    args.push("--ro-bind", ca, "/opt/skiff/ca.crt", "--setenv", "NODE_EXTRA_CA_CERTS", "/opt/skiff/ca.crt");
   const env: Record<string, string> = {
     PATH: IMAGE_PATH,
     HOME: "/root",

@@ -36,7 +36,8 @@ export function checkStep(where: string, s: ImageStepWire): string | undefined {
       return;
     case "dir":
     case "file":
-      if (!abs(s.remote)) return `${where}: the image path must be absolute (start with "/"), got ${JSON.stringify(s.remote)}`;
+      if (!abs(s.remote))
+        return `${where}: the image path must be absolute (start with "/"), got ${JSON.stringify(s.remote)}`;
       if (typeof s.blobId !== "string" || typeof s.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(s.sha256))
         return `${where}: the local files were not uploaded (the CLI uploads them before the build)`;
       return;
