@@ -7,5 +7,6 @@ bash scripts/ensure-system-deps.sh
 [ -d node_modules ] || npm install --no-audit --no-fund
 npx tsc -b packages/cli tsconfig.test.json
 npx biome check --error-on-warnings .
+bash scripts/ensure-test-image.sh
 files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 exec node --import tsx --test --test-concurrency=1 --test-timeout=180000 $files

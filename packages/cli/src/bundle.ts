@@ -10,6 +10,10 @@ export interface Bundle {
   entry: string;
   /** The app's own source files in the bundle (not node_modules): what `skiff serve` watches. */
   inputs: string[];
+  /** npm packages bundled in from the local node_modules. */
+  packages: string[];
+  /** Packages left external on purpose (those an image installs). */
+  external: string[];
 }
 
 /** Lets CommonJS dependencies call require() for Node built-ins inside an ES module bundle. */
@@ -43,7 +47,7 @@ const externalIfMissing: Plugin = {
  * exports, and stack traces stay readable); `skiff` stays external so the container runtime
  * provides the one copy of the SDK.
  */
-export async function bundleApp(entryFile: string): Promise<Bundle> {
+export async function bundleApp(entryFile: string, externalPackages: string[] = []): Promise<Bundle> {
   const entry = resolve(entryFile);
   if (!existsSync(entry) || !statSync(entry).isFile()) throw new UsageError(`no such file: ${entryFile}`);
   // Loaded on use, so commands that bundle nothing (`skiff --help`, `skiff app list`) do not load it.
@@ -58,7 +62,7 @@ export async function bundleApp(entryFile: string): Promise<Bundle> {
       target: "node20",
       keepNames: true,
       write: false,
-      external: ["skiff", "skiff/*"],
+      external: ["skiff", "skiff/*", ...externalPackages.flatMap((p) => [p, `${p}/*`])],
       banner: { js: BANNER },
       sourcemap: "inline",
       sourcesContent: false,
@@ -84,5 +88,18 @@ export async function bundleApp(entryFile: string): Promise<Bundle> {
   const inputs = Object.keys(result.metafile?.inputs ?? {})
     .filter((f) => !f.includes("node_modules/") && !f.includes(":"))
     .map((f) => resolve(f));
-  return { code, hash: createHash("sha256").update(code).digest("hex"), entry, inputs };
+  const packages = new Set<string>();
+  for (const f of Object.keys(result.metafile?.inputs ?? {})) {
+    const i = f.lastIndexOf("node_modules/");
+    const m = i < 0 ? null : /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f.slice(i));
+    if (m) packages.add(m[1]!);
+  }
+  return {
+    code,
+    hash: createHash("sha256").update(code).digest("hex"),
+    entry,
+    inputs,
+    packages: [...packages],
+    external: externalPackages,
+  };
 }

@@ -12,6 +12,7 @@ import {
   newId,
 } from "@skiff/protocol";
 import type { Client } from "skiff";
+import { type Bundle, bundleApp } from "./bundle.js";
 import { UsageError } from "./errors.js";
 import { formatBytes, ui } from "./output.js";
 
@@ -143,4 +144,29 @@ async function uploadAndBuild(
     release();
   }
   return wire;
+}
+
+/** The package an npm spec names ("sharp@0.34" -> "sharp", "@img/x@1" -> "@img/x"); undefined for URLs and paths. */
+export function npmPackageName(spec: string): string | undefined {
+  const m = /^((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*)(?:@.*)?$/i.exec(spec);
+  return m?.[1];
+}
+
+/**
+ * Packages an image installs are resolved in the image, not where the app is deployed from
+ * (api.md §1a): if the bundle took a local copy of one, bundle again with them external.
+ */
+export async function imagePackagesExternal(bundle: Bundle, specs: FunctionSpec[]): Promise<Bundle> {
+  const names = new Set<string>();
+  for (const s of specs) {
+    for (const step of s.options.image?.steps ?? []) {
+      if (step.kind !== "npm") continue;
+      for (const spec of step.specs) {
+        const n = npmPackageName(spec);
+        if (n) names.add(n);
+      }
+    }
+  }
+  if (![...names].some((n) => bundle.packages.includes(n))) return bundle;
+  return bundleApp(bundle.entry, [...new Set([...bundle.external, ...names])]);
 }

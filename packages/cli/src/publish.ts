@@ -1,7 +1,7 @@
 import type { FunctionInfo, FunctionSpec, RequestResult } from "@skiff/protocol";
 import type { App, Client } from "skiff";
 import type { Bundle } from "./bundle.js";
-import { buildImages } from "./images.js";
+import { buildImages, imagePackagesExternal } from "./images.js";
 
 /** Uploads the bundle and creates (or redeploys) the app; binds its functions. */
 export async function publishApp(
@@ -12,7 +12,8 @@ export async function publishApp(
   environment: string,
 ): Promise<{ appId: string; version: number; functions: FunctionInfo[] }> {
   const functions = await buildImages(client, app._specs());
-  const { blobId } = await client.request("blob.put", { data: bundle.code }, { retryable: true });
+  const code = (await imagePackagesExternal(bundle, functions)).code;
+  const { blobId } = await client.request("blob.put", { data: code }, { retryable: true });
   const res = await client.request("app.publish", {
     name: app.name,
     environment,
@@ -34,6 +35,7 @@ export async function publishSpecs(
   environment: string,
 ): Promise<RequestResult<"app.publish">> {
   const functions = await buildImages(client, specs);
-  const { blobId } = await client.request("blob.put", { data: bundle.code }, { retryable: true });
+  const code = (await imagePackagesExternal(bundle, functions)).code;
+  const { blobId } = await client.request("blob.put", { data: code }, { retryable: true });
   return client.request("app.publish", { name, environment, mode, bundleBlobId: blobId, functions });
 }

@@ -128,7 +128,7 @@ export class LocalImageBuilder implements ImageBuilder {
         ),
       );
     }
-    this.trim();
+    this.trim(parent.key);
     return { key: parent.key, steps: results };
   }
 
@@ -300,13 +300,14 @@ export class LocalImageBuilder implements ImageBuilder {
     return keep;
   }
 
-  /** Evicts least recently used layers no live app uses until under the limit; trims the caches. */
-  private trim(): void {
+  /** Evicts least recently used layers no live app uses (nor the image just built) until under the limit; trims the caches. */
+  private trim(justBuilt: string): void {
     try {
       const layers = this.store.all().sort((a, b) => a.lastUsedAt - b.lastUsedAt);
       let total = layers.reduce((n, l) => n + l.bytes, 0);
       if (total > this.limitBytes) {
-        const keep = this.protectedKeys(this.inUse());
+        // The image just built is about to be published: it counts as used.
+        const keep = this.protectedKeys([...this.inUse(), justBuilt]);
         for (const l of layers) {
           if (total <= this.limitBytes) break;
           if (keep.has(l.key) || this.building.has(l.key)) continue;

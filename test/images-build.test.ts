@@ -1,0 +1,114 @@
+// Image builds: forceBuild, two deploys racing for one layer, a build interrupted by a kill.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Function_ } from "skiff";
+import {
+  REPO,
+  type RunResult,
+  type ServerProcess,
+  SKIFF_BIN,
+  scratchDir,
+  skiff,
+  startServer,
+  waitFor,
+} from "./helpers/cli.js";
+import { BUILD_MS, cannotBuild, IMAGES, imageApp, keyOf, nonce, notChecked, stepStates } from "./helpers/images.js";
+
+notChecked("image builds (forceBuild, racing deploys, interrupted builds)");
+
+describe("image builds", { skip: cannotBuild }, () => {
+  let server: ServerProcess;
+  const deploy = (file: string, env: NodeJS.ProcessEnv = {}): Promise<RunResult> =>
+    skiff(["deploy", file], { env: { ...server.env, ...env }, timeoutMs: BUILD_MS });
+
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server?.stop());
+
+  it("forceBuild rebuilds a cached step every deploy, and SKIFF_FORCE_BUILD=1 every step but the base", {
+    timeout: BUILD_MS,
+  }, async () => {
+    const file = imageApp(
+      "img-force",
+      `Image.debianSlim().runCommands("echo fixed > /fixed").runCommands("cat /proc/sys/kernel/random/uuid > /stamp", { forceBuild: true })`,
+      `export const stamp = app.function({ image }, async () => readFileSync("/stamp", "utf8").trim());`,
+    );
+    const stamp = () =>
+      Function_.fromName<Function_<() => Promise<string>>>("img-force", "stamp", { client: server.client() }).remote();
+    const a = await deploy(file);
+    assert.equal(a.code, 0, a.stderr);
+    const s1 = await stamp();
+    const b = await deploy(file);
+    assert.equal(b.code, 0, b.stderr);
+    assert.deepEqual(stepStates(b.stderr), ["base cached", "1/2 cached", "2/2 built"]);
+    const s2 = await stamp();
+    assert.notEqual(s1, s2, "the forced step ran again");
+    const c = await deploy(file, { SKIFF_FORCE_BUILD: "1" });
+    assert.equal(c.code, 0, c.stderr);
+    assert.deepEqual(stepStates(c.stderr), ["base cached", "1/2 built", "2/2 built"]);
+  });
+
+  it("two deploys racing for the same layer build it once", { timeout: BUILD_MS }, async () => {
+    const n = nonce();
+    // The marker is computed by the step, so it is in the step's output, not in its label.
+    const image = `Image.debianSlim().runCommands("sleep 2; echo built-$((6*7))-${n}")`;
+    const body = "export const f = app.function({ image }, async () => 1);";
+    const [a, b] = await Promise.all([
+      deploy(imageApp("img-race-a", image, body)),
+      deploy(imageApp("img-race-b", image, body)),
+    ]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const ran = [a, b].filter((r) => r.stderr.includes(`built-42-${n}`));
+    assert.equal(ran.length, 1, "the step ran (and printed) in one build only");
+    assert.match([a, b].find((r) => r !== ran[0])!.stderr, /another deploy is building this layer/);
+  });
+
+  it("an interrupted build leaves no layer that looks complete", { timeout: BUILD_MS }, async () => {
+    const own = await startServer({ home: scratchDir("img-kill") });
+    const file = imageApp(
+      "img-kill",
+      `Image.debianSlim().runCommands("sleep 300 # ${nonce()}")`,
+      "export const f = app.function({ image }, async () => 1);",
+    );
+    const started = (): { child: ChildProcess; out: () => string } => {
+      const child = spawn(process.execPath, [SKIFF_BIN, "deploy", file], { env: own.env, cwd: REPO, stdio: "pipe" });
+      let out = "";
+      child.stderr!.setEncoding("utf8").on("data", (t: string) => (out += t));
+      return { child, out: () => out };
+    };
+    let d = started();
+    try {
+      await waitFor(async () => /Building image step 1\/1/.test(d.out()), "the step to start", BUILD_MS);
+      const key = keyOf(d.out(), "1/1");
+      const pid = own.proc.pid;
+      await own.kill();
+      d.child.kill("SIGKILL");
+      const layers = () => readdirSync(join(IMAGES, "layers")).filter((k) => k.startsWith(key));
+      assert.deepEqual(layers(), [], "no layer under the interrupted step's key");
+      // The next server sweeps the dead build's scratch space and builds the step afresh.
+      const again = await startServer({
+        home: own.home,
+        dataDir: own.dataDir,
+        token: { tokenId: own.tokenId, tokenSecret: own.tokenSecret },
+      });
+      try {
+        const tmp = readdirSync(join(IMAGES, "tmp"));
+        assert.ok(!tmp.some((t) => t.startsWith(`${pid}-`)), `swept: ${tmp.join(", ")}`);
+        d = started();
+        await waitFor(async () => /Building image step 1\/1/.test(d.out()), "the step to build again", 60_000);
+        assert.equal(keyOf(d.out(), "1/1"), key, "built again, not taken as cached");
+        d.child.kill("SIGKILL");
+      } finally {
+        await again.stop();
+      }
+      assert.deepEqual(layers(), [], "stopping the server mid-build leaves no layer either");
+    } finally {
+      d.child.kill("SIGKILL");
+    }
+  });
+});
