@@ -1,4 +1,5 @@
-import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { NODE_INSIDE, NPM_PROJECT } from "../images/run-step.js";
 
@@ -8,35 +9,28 @@ const SOCKET_INSIDE = "/run/skiff/control.sock";
 
 /**
  * The runtime's files to show in an image container, each at /opt/skiff/rt/<its path under
- * the project root>: the project's node_modules and the workspace packages its links point
- * to. Not the project's own sources, and never at their host paths.
+ * the project root>: the project's node_modules (the runtime's dependencies) and the packages
+ * the runtime loads (this one, the SDK, the protocol), wherever workspace links put them. Not
+ * the project's own sources or its other packages, and never at their host paths.
  */
 export function runtimeBinds(runtimeEntry: string): { binds: [string, string][]; entry: string } {
   const entry = realpathSync(runtimeEntry);
   const nm = entry.indexOf("/node_modules/");
   // Installed from npm: the root is the folder holding node_modules; in a checkout, the repo root.
   const root = nm > 0 ? entry.slice(0, nm) : resolve(dirname(entry), "../../../..");
+  const require = createRequire(entry);
+  const pkgDir = (name: string) => {
+    // The package's folder: up from its entry point to its package.json (exports may hide that file).
+    let d = dirname(realpathSync(require.resolve(name)));
+    while (!existsSync(join(d, "package.json")) && dirname(d) !== d) d = dirname(d);
+    return d;
+  };
   const binds = new Map<string, string>();
   const show = (host: string) => binds.set(host, join(RUNTIME_INSIDE, relative(root, host)));
   show(join(root, "node_modules"));
-  // Workspace links (node_modules/skiff -> ../packages/skiff) point outside node_modules.
-  const scan = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const p = join(dir, name);
-      if (name.startsWith("@")) {
-        scan(p);
-        continue;
-      }
-      if (!lstatSync(p).isSymbolicLink()) continue;
-      const target = resolve(dirname(p), readlinkSync(p));
-      if (target.startsWith(`${root}/`) && !target.startsWith(`${root}/node_modules/`)) show(target);
-    }
-  };
-  scan(join(root, "node_modules"));
-  if (!entry.startsWith(`${root}/node_modules/`)) {
-    // The worker package itself, when it is not reached through a link (running from its folder).
-    const pkg = resolve(dirname(entry), "../..");
-    if (![...binds.keys()].some((b) => pkg === b || pkg.startsWith(`${b}/`))) show(pkg);
+  for (const dir of [resolve(dirname(entry), "../.."), pkgDir("skiff"), pkgDir("@skiff/protocol")]) {
+    // A workspace package (a link out of node_modules) is shown on its own.
+    if (dir.startsWith(`${root}/`) && !dir.startsWith(`${root}/node_modules/`)) show(dir);
   }
   return { binds: [...binds], entry: join(RUNTIME_INSIDE, relative(root, entry)) };
 }
