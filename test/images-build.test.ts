@@ -75,8 +75,8 @@ describe("image builds", { skip: cannotBuild }, () => {
       `Image.debianSlim().runCommands("sleep 300 # ${nonce()}")`,
       "export const f = app.function({ image }, async () => 1);",
     );
-    const started = (): { child: ChildProcess; out: () => string } => {
-      const child = spawn(process.execPath, [SKIFF_BIN, "deploy", file], { env: own.env, cwd: REPO, stdio: "pipe" });
+    const started = (env: NodeJS.ProcessEnv = own.env): { child: ChildProcess; out: () => string } => {
+      const child = spawn(process.execPath, [SKIFF_BIN, "deploy", file], { env, cwd: REPO, stdio: "pipe" });
       let out = "";
       child.stderr!.setEncoding("utf8").on("data", (t: string) => (out += t));
       return { child, out: () => out };
@@ -99,8 +99,18 @@ describe("image builds", { skip: cannotBuild }, () => {
       try {
         const tmp = readdirSync(join(IMAGES, "tmp"));
         assert.ok(!tmp.some((t) => t.startsWith(`${pid}-`)), `swept: ${tmp.join(", ")}`);
-        d = started();
-        await waitFor(async () => /Building image step 1\/1/.test(d.out()), "the step to build again", 60_000);
+        // The restarted server listens on another port: name it (the profile names the first).
+        d = started({
+          ...own.env,
+          SKIFF_SERVER_URL: again.url,
+          SKIFF_TOKEN_ID: own.tokenId,
+          SKIFF_TOKEN_SECRET: own.tokenSecret,
+        });
+        await waitFor(async () => /Building image step 1\/1/.test(d.out()), "the step to build again", 60_000).catch(
+          (err: Error) => {
+            throw new Error(`${err.message}; the deploy printed:\n${d.out()}`);
+          },
+        );
         assert.equal(keyOf(d.out(), "1/1"), key, "built again, not taken as cached");
         d.child.kill("SIGKILL");
       } finally {

@@ -357,9 +357,10 @@ export class LocalImageBuilder implements ImageBuilder {
     return { removed, bytes };
   }
 
-  /** Stops builds in progress (their scratch directories are removed). */
+  /** Stops builds in progress and removes their scratch directories. */
   close(): void {
     this.abort.abort();
+    this.store.close();
   }
 }
 

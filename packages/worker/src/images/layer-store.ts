@@ -9,6 +9,7 @@ import {
   utimesSync,
   writeFileSync,
 } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 
 /** What a layer records beside its files. */
@@ -52,12 +53,23 @@ export class LayerStore {
     mkdirSync(this.ownTmp, { recursive: true });
   }
 
-  /** Removes what builds of processes that are gone left half-done. */
+  /**
+   * Removes what builds of processes that are gone left half-done, in the background (a
+   * killed build can leave a whole root file system; the server need not wait for it).
+   */
   private sweepTmp(): void {
     for (const name of readdirSync(this.tmpDir)) {
       const pid = Number(name.split("-")[0]);
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) continue;
-      rmSync(join(this.tmpDir, name), { recursive: true, force: true });
+      // Renamed first, so it is gone from tmp/ at once; a tool of the dead build still writing
+      // into it (cp) cannot make the removal fail for good: it is retried.
+      const doomed = join(this.tmpDir, `${process.pid}-swept-${name}`);
+      try {
+        renameSync(join(this.tmpDir, name), doomed);
+      } catch {
+        continue;
+      }
+      void rm(doomed, { recursive: true, force: true, maxRetries: 5, retryDelay: 500 }).catch(() => {});
     }
   }
 
@@ -134,6 +146,11 @@ export class LayerStore {
     }
     rmSync(doomed, { recursive: true, force: true });
     for (const l of this.all()) if (l.rootKey === key && l.key !== key) this.remove(l.key);
+  }
+
+  /** Removes this process's scratch space (builds in it were stopped). */
+  close(): void {
+    rmSync(this.ownTmp, { recursive: true, force: true });
   }
 
   has(key: string): boolean {

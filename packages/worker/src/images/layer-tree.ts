@@ -1,11 +1,18 @@
 import { spawn } from "node:child_process";
 import { type BigIntStats, linkSync, lstatSync, readdirSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
+import { which } from "./capability.js";
 
-/** Runs cp (GNU coreutils), which keeps owners, modes, times (to the nanosecond) and links. */
+const setpriv = which("setpriv");
+
+/**
+ * Runs cp (GNU coreutils), which keeps owners, modes, times (to the nanosecond) and links; it
+ * dies with the server (setpriv), so a killed server leaves no copy running.
+ */
 export function cp(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn("cp", args, { stdio: ["ignore", "ignore", "pipe"] });
+    const [file, argv] = setpriv ? [setpriv, ["--pdeathsig", "SIGKILL", "--", "cp", ...args]] : ["cp", args];
+    const child = spawn(file, argv, { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
     child.stderr.setEncoding("utf8").on("data", (t: string) => {
       if (err.length < 4096) err += t;
