@@ -61,8 +61,8 @@ describe("bad image input: a clear error naming the step, and the app is not pub
     ));
   it("a relative remote path", () =>
     failsNaming(
-      bad(`Image.debianSlim().env({ A: "1" }).addLocalFile("package.json", "app/package.json")`),
-      /Image step 2 \(addLocalFile "package.json" -> "app\/package.json"\): the image path must be absolute/,
+      bad(`Image.debianSlim().env({ A: "1" }).addLocalFile("app.json", "app/app.json")`),
+      /Image step 2 \(addLocalFile "app.json" -> "app\/app.json"\): the image path must be absolute/,
     ));
   it("env values that are not strings", () =>
     failsNaming(

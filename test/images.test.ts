@@ -70,6 +70,16 @@ describe("images: running in them, caching them", { skip: cannotBuild }, () => {
     assert.match(seen.debian, /^12\./, "Debian stable");
   });
 
+  it("runs the scraper example from the README (an HTML parser from npm, pages carried by addLocalDir, mapped)", {
+    timeout: BUILD_MS,
+  }, async () => {
+    const r = await skiff(["run", "examples/scraper/app.ts"], { env: server.env, timeoutMs: BUILD_MS });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^index\.html \(Skiff harbour\): boats\.html tides\.html https:\/\/example\.org\/charts$/m);
+    assert.match(r.stdout, /^boats\.html \(Boats\): boats\/skiff\.html boats\/dinghy\.html index\.html$/m);
+    assert.match(r.stdout, /^tides\.html \(Tides\): index\.html$/m);
+  });
+
   it("stores layers as hard links to their parent's files, not copies", () => {
     const layers = readdirSync(join(IMAGES, "layers"));
     const inodes = new Set<number>();

@@ -17,8 +17,8 @@ import { UsageError } from "./errors.js";
 import { formatBytes, ui } from "./output.js";
 
 /** Reads the files an addLocalDir/addLocalFile step adds, as one blob (CBOR of entries, sorted). */
-function packLocal(where: string, kind: "dir" | "file", local: string): Uint8Array {
-  const path = resolve(local);
+function packLocal(where: string, kind: "dir" | "file", local: string, baseDir: string): Uint8Array {
+  const path = resolve(baseDir, local);
   let st: import("node:fs").Stats;
   try {
     st = statSync(path);
@@ -59,11 +59,12 @@ function packLocal(where: string, kind: "dir" | "file", local: string): Uint8Arr
 }
 
 /**
- * Uploads the local files of each image step and builds every image the app's functions use,
+ * Uploads the local files of each image step (relative paths are relative to the app file's
+ * folder, `baseDir`) and builds every image the app's functions use,
  * printing each step (layer key, cached or built, duration, its output as it runs). Returns
  * the specs to publish: local paths replaced by uploaded blobs. A failing step throws.
  */
-export async function buildImages(client: Client, specs: FunctionSpec[]): Promise<FunctionSpec[]> {
+export async function buildImages(client: Client, specs: FunctionSpec[], baseDir: string): Promise<FunctionSpec[]> {
   const withImage = specs.filter((s) => s.options.image);
   if (withImage.length === 0) return specs;
   const forceAll = process.env.SKIFF_FORCE_BUILD === "1";
@@ -79,7 +80,7 @@ export async function buildImages(client: Client, specs: FunctionSpec[]): Promis
     const id = JSON.stringify(image);
     let ready = built.get(id);
     if (!ready) {
-      ready = await uploadAndBuild(client, image, forceAll, forceBuildId);
+      ready = await uploadAndBuild(client, image, forceAll, forceBuildId, baseDir);
       built.set(id, ready);
     }
     out.push({ ...spec, options: { ...spec.options, image: ready } });
@@ -92,13 +93,14 @@ async function uploadAndBuild(
   image: ImageWire,
   forceAll: boolean,
   forceBuildId: string,
+  baseDir: string,
 ): Promise<ImageWire> {
   const steps = [];
   for (const [i, s] of image.steps.entries()) {
     const step = forceAll ? { ...s, forceBuild: true } : { ...s };
     if ((step.kind === "dir" || step.kind === "file") && step.local !== undefined) {
       const where = `Image step ${i + 1} (${imageStepLabel(step)})`;
-      const data = packLocal(where, step.kind, step.local);
+      const data = packLocal(where, step.kind, step.local, baseDir);
       const { blobId } = await client.request("blob.put", { data }, { retryable: true });
       step.blobId = blobId;
       step.sha256 = createHash("sha256").update(data).digest("hex");

@@ -1,3 +1,4 @@
+import { dirname } from "node:path";
 import type { FunctionInfo, FunctionSpec, RequestResult } from "@skiff/protocol";
 import type { App, Client } from "skiff";
 import type { Bundle } from "./bundle.js";
@@ -11,7 +12,7 @@ export async function publishApp(
   mode: "ephemeral" | "deployed",
   environment: string,
 ): Promise<{ appId: string; version: number; functions: FunctionInfo[] }> {
-  const functions = await buildImages(client, app._specs());
+  const functions = await buildImages(client, app._specs(), dirname(bundle.entry));
   const code = (await imagePackagesExternal(bundle, functions)).code;
   const { blobId } = await client.request("blob.put", { data: code }, { retryable: true });
   const res = await client.request("app.publish", {
@@ -34,7 +35,7 @@ export async function publishSpecs(
   mode: "ephemeral" | "deployed",
   environment: string,
 ): Promise<RequestResult<"app.publish">> {
-  const functions = await buildImages(client, specs);
+  const functions = await buildImages(client, specs, dirname(bundle.entry));
   const code = (await imagePackagesExternal(bundle, functions)).code;
   const { blobId } = await client.request("blob.put", { data: code }, { retryable: true });
   return client.request("app.publish", { name, environment, mode, bundleBlobId: blobId, functions });
