@@ -1,10 +1,9 @@
-// Image builds: forceBuild, two deploys racing for one layer, a build interrupted by a kill.
+// Image builds: two deploys racing for one layer, a build interrupted by a kill.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Function_ } from "skiff";
 import {
   REPO,
   type RunResult,
@@ -15,9 +14,9 @@ import {
   startServer,
   waitFor,
 } from "./helpers/cli.js";
-import { BUILD_MS, cannotBuild, IMAGES, imageApp, keyOf, nonce, notChecked, stepStates } from "./helpers/images.js";
+import { BUILD_MS, cannotBuild, IMAGES, imageApp, keyOf, nonce, notChecked } from "./helpers/images.js";
 
-notChecked("image builds (forceBuild, racing deploys, interrupted builds)");
+notChecked("image builds (racing deploys, interrupted builds)");
 
 describe("image builds", { skip: cannotBuild }, () => {
   let server: ServerProcess;
@@ -28,29 +27,6 @@ describe("image builds", { skip: cannotBuild }, () => {
     server = await startServer();
   });
   after(() => server?.stop());
-
-  it("forceBuild rebuilds a cached step every deploy, and SKIFF_FORCE_BUILD=1 every step but the base", {
-    timeout: BUILD_MS,
-  }, async () => {
-    const file = imageApp(
-      "img-force",
-      `Image.debianSlim().runCommands("echo fixed > /fixed").runCommands("cat /proc/sys/kernel/random/uuid > /stamp", { forceBuild: true })`,
-      `export const stamp = app.function({ image }, async () => readFileSync("/stamp", "utf8").trim());`,
-    );
-    const stamp = () =>
-      Function_.fromName<Function_<() => Promise<string>>>("img-force", "stamp", { client: server.client() }).remote();
-    const a = await deploy(file);
-    assert.equal(a.code, 0, a.stderr);
-    const s1 = await stamp();
-    const b = await deploy(file);
-    assert.equal(b.code, 0, b.stderr);
-    assert.deepEqual(stepStates(b.stderr), ["base cached", "1/2 cached", "2/2 built"]);
-    const s2 = await stamp();
-    assert.notEqual(s1, s2, "the forced step ran again");
-    const c = await deploy(file, { SKIFF_FORCE_BUILD: "1" });
-    assert.equal(c.code, 0, c.stderr);
-    assert.deepEqual(stepStates(c.stderr), ["base cached", "1/2 built", "2/2 built"]);
-  });
 
   it("two deploys racing for the same layer build it once", { timeout: BUILD_MS }, async () => {
     const n = nonce();
