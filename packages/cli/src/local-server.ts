@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { SkiffServer } from "@skiff/server";
+import { type ObjectLimits, openStore, SkiffServer } from "@skiff/server";
 import { type LimitsChoice, LocalProvider, type SandboxChoice } from "@skiff/worker";
 import { configPath } from "skiff";
 
@@ -9,8 +9,11 @@ export interface LocalServerOptions {
   host?: string;
   port?: number;
   dataDir: string;
+  /** Where the state lives: unset for SQLite in dataDir (see openStore). */
+  store?: string;
   resultRetentionMs?: number;
   maxResidentSpawns?: number;
+  objectLimits?: Partial<ObjectLimits>;
   instanceIdleMs?: number;
   sandbox?: SandboxChoice;
   warmPool?: number;
@@ -39,8 +42,10 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     ...(o.host ? { host: o.host } : {}),
     ...(o.port !== undefined ? { port: o.port } : {}),
     dataDir: o.dataDir,
+    store: (ctx) => openStore(o.store, ctx),
     ...(o.resultRetentionMs !== undefined ? { resultRetentionMs: o.resultRetentionMs } : {}),
     ...(o.maxResidentSpawns !== undefined ? { maxResidentSpawns: o.maxResidentSpawns } : {}),
+    ...(o.objectLimits ? { objectLimits: o.objectLimits } : {}),
     ...(o.instanceIdleMs !== undefined ? { instanceIdleMs: o.instanceIdleMs } : {}),
     ...(o.log ? { log: o.log } : {}),
     ...(o.webWaitMs !== undefined ? { webWaitMs: o.webWaitMs } : {}),

@@ -1,4 +1,5 @@
 export { ApiError } from "./api/api-error.js";
+export { DEFAULT_OBJECT_LIMITS, type ObjectLimits, parseObjectLimits } from "./objects/limits.js";
 export type {
   ContainerEvents,
   ContainerHandle,
@@ -8,5 +9,6 @@ export type {
 } from "./provider.js";
 export { ImageBuildError } from "./provider.js";
 export { DEFAULT_PORT, type ServerOptions, SkiffServer } from "./server.js";
+export { openStore, STORE_URL_HELP } from "./store/open.js";
 export { SqliteStore } from "./store/sqlite/sqlite-store.js";
-export type { Store } from "./store/store.js";
+export { type PendingCall, type Store, StoreCommitError } from "./store/store.js";

@@ -35,7 +35,7 @@ export interface ImageBuilder {
    */
   build(
     image: ImageWire,
-    files: (blobId: string) => Uint8Array | undefined,
+    files: (blobId: string) => Promise<Uint8Array | undefined> | Uint8Array | undefined,
     onEvent?: (e: ImageBuildProgress) => void,
   ): Promise<{ key: string; steps: ImageBuildStepResult[] }>;
   /** Every stored layer; `inUse` maps a last-layer key to the apps that use it. */
@@ -66,6 +66,8 @@ export interface ContainerSpec {
   gpu?: string;
   /** The last layer of the function's image; unset: the host's own system. */
   imageKey?: string;
+  /** Host directories to mount (volume copies), read-write unless readOnly. */
+  mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
 }
 
 export interface ContainerEvents {

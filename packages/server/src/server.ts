@@ -16,8 +16,9 @@ import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
+import { type ObjectLimits, Objects } from "./objects/index.js";
+import { volumeMounter } from "./objects/volume-mounts.js";
 import type { WorkerProvider } from "./provider.js";
-import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
 
 export interface ServerOptions {
@@ -26,6 +27,11 @@ export interface ServerOptions {
   /** 0 picks a free port. @defaultValue 7420 */
   port?: number;
   dataDir: string;
+  /**
+   * The control plane's state: a Store, or a factory given the data directory and the log.
+   * The server closes it on close(). (The CLI builds it from `--store`; see store/open.ts.)
+   */
+  store: Store | ((ctx: { dataDir: string; log: (msg: string) => void }) => Store | Promise<Store>);
   /** Builds the worker provider once the control socket's path is known. */
   provider: (controlSocket: string) => WorkerProvider;
   /** How long `.spawn` results are kept. @defaultValue 7 days */
@@ -40,6 +46,8 @@ export interface ServerOptions {
   maxResidentSpawns?: number;
   /** A class instance idle this long (no calls, no containers) leaves memory. @defaultValue 300_000 */
   instanceIdleMs?: number;
+  /** Limits and lifetimes of Dicts and Queues (defaults in objects/limits.ts). */
+  objectLimits?: Partial<ObjectLimits>;
   log?: (msg: string) => void;
 }
 
@@ -67,6 +75,7 @@ export class SkiffServer {
     private readonly apps: AppService,
     private readonly provider: WorkerProvider,
     private readonly gateway: Gateway,
+    private readonly objects: Objects,
     createdAdminToken: { tokenId: string; tokenSecret: string } | undefined,
     private readonly log: (msg: string) => void,
   ) {
@@ -78,10 +87,10 @@ export class SkiffServer {
     const log = opts.log ?? ((m: string) => console.error(`[skiff server] ${m}`));
     const dataDir = resolve(opts.dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const store = new SqliteStore({ dataDir });
+    const store = typeof opts.store === "function" ? await opts.store({ dataDir, log }) : opts.store;
     const tokens = new TokenService(store);
     let createdAdminToken: { tokenId: string; tokenSecret: string } | undefined;
-    if (store.countAdminTokens() === 0) {
+    if ((await store.countAdminTokens()) === 0) {
       createdAdminToken = tokens.create("admin");
       await store.flush();
     }
@@ -95,7 +104,7 @@ export class SkiffServer {
     const onUpgrade = (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
       // A web endpoint's host owns every path: its WebSocket upgrades are not the API's.
       if (isWebHost(req.headers.host)) {
-        socket.end("HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
       if (req.url?.split("?")[0] !== "/v1/ws" || !hooks) {
@@ -119,7 +128,10 @@ export class SkiffServer {
     const http = createServer((req, res) => {
       if (!gateway?.handle(req, res)) onRequest(req, res);
     });
-    http.on("upgrade", onUpgrade);
+    // Web endpoints' upgrades (WebSockets to the app) on the public listener only.
+    http.on("upgrade", (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+      if (!gateway?.upgrade(req, socket, head)) onUpgrade(req, socket, head);
+    });
     const controlHttp = createServer(onRequest);
     controlHttp.on("upgrade", onUpgrade);
     await listen(controlHttp, { path: controlSocket });
@@ -155,12 +167,31 @@ export class SkiffServer {
       ...(opts.webMaxBodyBytes !== undefined ? { maxBodyBytes: opts.webMaxBodyBytes } : {}),
       ...(opts.resultRetentionMs !== undefined ? { resultRetentionMs: opts.resultRetentionMs } : {}),
     });
-    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway, images: provider.images };
+    const objects = new Objects(
+      store.objects,
+      opts.objectLimits ?? {},
+      async (id) => (await store.getBlob(id))?.byteLength,
+      dataDir,
+      log,
+    );
+    // Ephemeral objects end with the app (made in its containers) or the client session that made them.
+    apps.onAppStopped((appId) => void objects.registry.appStopped(appId).catch((e) => log(`${e}`)));
+    apps.onSessionGone((sessionId) => void objects.registry.sessionGone(sessionId).catch((e) => log(`${e}`)));
+    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway, objects, images: provider.images };
     provider.images?.setInUse(() => new Set(imagesInUse(engine).keys()));
     hooks = peerHooks(deps, tokens, log);
 
-    apps.restore();
-    const recovered = engine.recover();
+    // Before any container starts: copies of a previous run are gone, and volumes are mounted.
+    await objects.volumes.start();
+    engine.fleet.setMounter(volumeMounter(objects.registry, objects.volumes));
+    await apps.restore();
+    await store.objects.queueResetLeases();
+
+    await objects.registry.restore(
+      async (appId) => ((await store.getApp(appId))?.state ?? "stopped") !== "stopped",
+      (sessionId) => apps.sessionDropped(sessionId),
+    );
+    const recovered = await engine.recover();
     if (recovered > 0) log(`recovered ${recovered} pending call(s) from the store`);
 
     await listen(http, { host: opts.host ?? "127.0.0.1", port: opts.port ?? DEFAULT_PORT });
@@ -175,6 +206,7 @@ export class SkiffServer {
       apps,
       provider,
       gateway,
+      objects,
       createdAdminToken,
       log,
     );
@@ -192,6 +224,7 @@ export class SkiffServer {
       await step("gateway", () => this.gateway.close());
       await step("engine", () => this.engine.close());
       await step("apps", () => this.apps.close());
+      await step("objects", () => this.objects.close());
       await step("provider", () => this.provider.close());
       for (const c of this.wss.clients) c.terminate();
       await step("http", () => closeServer(this.http));
@@ -205,8 +238,8 @@ export class SkiffServer {
 
 function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => void): PeerHooks {
   return {
-    hello(peer, p): Principal {
-      const principal = tokens.verify(p.tokenId as string, p.tokenSecret as string);
+    async hello(peer, p): Promise<Principal> {
+      const principal = await tokens.verify(p.tokenId as string, p.tokenSecret as string);
       if (!principal)
         throw new ApiError(
           "unauthenticated",
@@ -229,12 +262,10 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
     },
     afterHello(peer) {
       if (peer.role !== "container") return;
-      try {
-        deps.engine.fleet.containerHello(peer.containerId!, peer);
-      } catch (err) {
-        log(`container ${peer.containerId} cannot start: ${(err as Error).message}`);
-        peer.close(1011, (err as Error).message);
-      }
+      deps.engine.fleet.containerHello(peer.containerId!, peer).catch((err: Error) => {
+        log(`container ${peer.containerId} cannot start: ${err.message}`);
+        peer.close(1011, err.message);
+      });
     },
     request: (peer, msg) => handleRequest(peer, msg, deps),
     event(peer, msg) {
@@ -246,6 +277,11 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           return peer.close(1002, "gen.ack needs callId and a positive consumed");
         }
         if (peer.streams.has(callId)) deps.engine.fanOut.streamAck(callId, consumed);
+        return;
+      }
+      if (peer.role === "client" && msg.t === "queue.ack") {
+        if (typeof b?.leaseId !== "number") return peer.close(1002, "queue.ack needs leaseId");
+        deps.objects.queues.ack(peer, b.leaseId);
         return;
       }
       if (peer.role !== "container" || !peer.containerId) {

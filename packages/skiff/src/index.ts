@@ -59,11 +59,26 @@ export {
 export type { ConcurrencyParams, FunctionParams } from "./function-options.js";
 export { Image, type ImageStepOptions } from "./image.js";
 export { type ForEachParams, type MapParams, MapResult } from "./map.js";
+export { Dict, type DictKey, type DictPutParams } from "./objects/dict.js";
+export type { ObjectDeleteParams, ObjectEphemeralParams, ObjectFromNameParams } from "./objects/handle.js";
+export {
+  Queue,
+  type QueueClearParams,
+  type QueueGetParams,
+  type QueueIterateParams,
+  type QueueLenParams,
+  type QueuePutParams,
+} from "./objects/queue.js";
+export {
+  Volume,
+  type VolumeEntry,
+  type VolumeListFilesParams,
+  type VolumeRemoveFileParams,
+} from "./objects/volume.js";
 export { fromPayload, toPayload, unwrapResult } from "./payloads.js";
 export { Retries, type RetriesParams } from "./retries.js";
 export { Cron, Period, type PeriodParams, type Schedule } from "./schedule.js";
 export { Secret } from "./secret.js";
-export { Volume } from "./volume.js";
 export type {
   FetchHandler,
   NodeHandler,
@@ -71,5 +86,10 @@ export type {
   WebAppParams,
   WebEndpointParams,
   WebRequestInfo,
+  WSCloseEvent,
+  WSContext,
+  WSEvents,
+  WSMessageReceive,
+  WSUpgradeContext,
 } from "./web/index.js";
-export { WebEndpoint } from "./web/index.js";
+export { upgradeWebSocket, WebEndpoint } from "./web/index.js";

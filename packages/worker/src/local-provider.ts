@@ -162,8 +162,11 @@ export class LocalProvider implements WorkerProvider {
     controlSocket: string,
     blockNetwork: boolean,
     memoryMiB: number | undefined,
+    mounts: ContainerSpec["mounts"] = [],
     image?: ImageRun,
   ): Proc {
+    if (mounts.length > 0 && this.sandbox.name === "none")
+      throw new Error("volumes need the bubblewrap sandbox (this server runs containers as plain processes)");
     const hostWorkdir = this.sandbox.name === "none" ? mkdtempSync(join(tmpdir(), "skiff-ct-")) : "";
     const workdir = image ? "/tmp" : this.sandbox.workdir(hostWorkdir);
     const baseEnv: Record<string, string> = {
@@ -188,6 +191,7 @@ export class LocalProvider implements WorkerProvider {
           controlSocket,
           blockNetwork,
           nodeArgs,
+          mounts,
         })
       : this.sandbox.command([process.execPath, ...nodeArgs, RUNTIME_ENTRY], {
           hostWorkdir,
@@ -195,6 +199,7 @@ export class LocalProvider implements WorkerProvider {
           blockNetwork,
           hide: this.hide,
           expose: this.expose,
+          mounts,
         });
     let cgroup: ContainerCgroup | undefined;
     try {
@@ -257,7 +262,7 @@ export class LocalProvider implements WorkerProvider {
     }
     for (const { image, procs } of this.imagePools.values()) {
       while (procs.length < this.poolSize)
-        procs.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, image));
+        procs.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, [], image));
     }
   }
 
@@ -324,7 +329,9 @@ export class LocalProvider implements WorkerProvider {
       }
       image = r;
     }
-    const poolable = spec.controlSocket === this.opts.controlSocket && !spec.blockNetwork && !spec.memoryMiB;
+    // A pooled runtime's sandbox is made before its container is known: none with volumes.
+    const poolable =
+      spec.controlSocket === this.opts.controlSocket && !spec.blockNetwork && !spec.memoryMiB && !spec.mounts?.length;
     if (poolable && !image && this.pool.length > 0) this.dropStalePool();
     const pool = poolable ? (image ? this.imagePool(image) : this.pool) : undefined;
     let proc = pool?.shift();
@@ -336,7 +343,7 @@ export class LocalProvider implements WorkerProvider {
       this.poolFailures = 0;
       this.refill();
     } else {
-      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, image);
+      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, spec.mounts, image);
       if (image && pool) this.refill();
       proc.events = events;
       proc.containerId = spec.containerId;

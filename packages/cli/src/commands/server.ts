@@ -52,6 +52,10 @@ export function register(program: Command): void {
         .choices(["auto", "none"])
         .default("auto"),
     )
+    .option(
+      "--object-limits <NAME=N,...>",
+      "Dict and Queue limits and lifetimes (docs/objects.md): queueMaxItems, queueMaxItemBytes, queueMaxPartitions, queuePartitionTtlMs, dictMaxValueBytes, dictIdleTtlMs",
+    )
     .addHelpText("after", "\nWeb endpoints are served on the same port (docs/web.md).")
     .action(serverCommand);
 }
@@ -68,6 +72,7 @@ interface ServerFlags {
   maxResidentSpawns?: string;
   instanceIdleMs?: string;
   limits: LimitsChoice;
+  objectLimits?: string;
 }
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
@@ -89,6 +94,13 @@ async function serverCommand(values: ServerFlags): Promise<void> {
   const { sandbox, limits } = values;
   const dataDir = values.dataDir ?? join(process.env.HOME || homedir(), ".skiff", "data");
   const { startLocalServer } = await import("../local-server.js");
+  const { parseObjectLimits } = await import("@skiff/server");
+  let objectLimits: ReturnType<typeof parseObjectLimits> | undefined;
+  try {
+    if (values.objectLimits !== undefined) objectLimits = parseObjectLimits(values.objectLimits);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 
   const server = await startLocalServer({
     host: values.host,
@@ -97,6 +109,7 @@ async function serverCommand(values: ServerFlags): Promise<void> {
     ...(retention !== undefined ? { resultRetentionMs: retention } : {}),
     ...(maxResidentSpawns !== undefined ? { maxResidentSpawns } : {}),
     ...(instanceIdleMs !== undefined ? { instanceIdleMs } : {}),
+    ...(objectLimits ? { objectLimits } : {}),
     sandbox,
     limits,
     ...(warmPool !== undefined ? { warmPool } : {}),

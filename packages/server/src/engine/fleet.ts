@@ -1,4 +1,11 @@
-import { encodePayload, type LogEntry, newId, type OutputWire, type ResultWire } from "@skiff/protocol";
+import {
+  encodePayload,
+  type LogEntry,
+  newId,
+  type OutputWire,
+  type ResultWire,
+  type VolumeMountWire,
+} from "@skiff/protocol";
 import { ApiError } from "../api/api-error.js";
 import type { ContainerSpec } from "../provider.js";
 import type { EngineOptions } from "./engine.js";
@@ -11,6 +18,20 @@ const START_FAILURES_BEFORE_FAILING = 5;
 const MAX_LOST = 5;
 
 /** What the fleet needs from the engine that owns the calls and the queues. */
+/** A volume prepared for one container. */
+export interface VolumeMount {
+  objectId: string;
+  hostPath: string;
+  mountPath: string;
+  readOnly: boolean;
+}
+
+/** Prepares the local copies of the volumes a container mounts (objects/volume-mounts.ts). */
+export interface VolumeMounter {
+  mount(containerId: string, environment: string, volumes: Record<string, VolumeMountWire>): Promise<VolumeMount[]>;
+  unmount(containerId: string): void;
+}
+
 export interface FleetHost {
   readonly functions: Map<string, LiveFunction>;
   dispatch(fn: LiveFunction): void;
@@ -65,6 +86,13 @@ export class Fleet {
     for (let i = live; i < desired; i++) this.startContainer(fn);
   }
 
+  private mounter: VolumeMounter | undefined;
+
+  /** Set by the server: prepares the volumes a container mounts, and drops them when it ends. */
+  setMounter(m: VolumeMounter): void {
+    this.mounter = m;
+  }
+
   private startContainer(fn: LiveFunction): void {
     const id = newId("ct");
     const c: LiveContainer = {
@@ -86,14 +114,27 @@ export class Fleet {
     };
     this.containers.set(id, c);
     fn.containers.set(id, c);
-    let env: Record<string, string>;
-    try {
-      env = this.containerEnv(fn);
-    } catch (err) {
-      this.containerGone(c, (err as Error).message, true);
-      this.failQueued(fn, (err as Error).message);
-      return;
-    }
+    // Counted as starting at once (scaling sees it) while its secrets are read.
+    const volumes = fn.spec.options.volumes;
+    const mounts =
+      volumes && Object.keys(volumes).length > 0 && this.mounter
+        ? this.mounter.mount(id, fn.environment, volumes)
+        : Promise.resolve([]);
+    Promise.all([this.containerEnv(fn), mounts]).then(
+      ([env, m]) => {
+        c.mounts = m;
+        if (c.status !== "dead" && !this.host.isClosed()) this.launch(c, env);
+        else this.mounter?.unmount(id);
+      },
+      (err: Error) => {
+        this.containerGone(c, err.message, true);
+        this.failQueued(fn, err.message);
+      },
+    );
+  }
+
+  private launch(c: LiveContainer, env: Record<string, string>): void {
+    const { fn, id } = c;
     const token = this.o.tokens.createContainerToken(id);
     const spec: ContainerSpec = {
       containerId: id,
@@ -110,6 +151,9 @@ export class Fleet {
       ...(fn.spec.options.cpu ? { cpu: fn.spec.options.cpu } : {}),
       ...(fn.spec.options.gpu ? { gpu: fn.spec.options.gpu } : {}),
       ...(fn.spec.options.imageKey ? { imageKey: fn.spec.options.imageKey } : {}),
+      ...(c.mounts && c.mounts.length > 0
+        ? { mounts: c.mounts.map((m) => ({ hostPath: m.hostPath, mountPath: m.mountPath, readOnly: m.readOnly })) }
+        : {}),
     };
     c.startupTimer = setTimeout(() => {
       if (c.status === "starting") {
@@ -147,10 +191,10 @@ export class Fleet {
   }
 
   /** Function env, then named secrets, then inline secrets. */
-  private containerEnv(fn: LiveFunction): Record<string, string> {
+  private async containerEnv(fn: LiveFunction): Promise<Record<string, string>> {
     const env: Record<string, string> = { ...fn.spec.options.env };
     for (const name of fn.spec.options.secretNames) {
-      const values = this.o.store.getSecret(fn.environment, name);
+      const values = await this.o.store.getSecret(fn.environment, name);
       if (!values)
         throw new Error(
           `secret "${name}" does not exist in environment "${fn.environment}": create it with \`skiff secret create ${name} KEY=VALUE\``,
@@ -170,11 +214,13 @@ export class Fleet {
   }
 
   /** The runtime connected: what it should load. */
-  containerHello(containerId: string, channel: ContainerChannel): void {
+  async containerHello(containerId: string, channel: ContainerChannel): Promise<void> {
     const c = this.containers.get(containerId);
     if (!c || c.status === "dead") throw new ApiError("not_found", `no container ${containerId}`);
     c.channel = channel;
-    const bundle = this.o.store.getBlob(c.fn.bundleBlobId);
+    const bundle = await this.o.store.getBlob(c.fn.bundleBlobId);
+    if ((c.status as LiveContainer["status"]) === "dead")
+      throw new ApiError("not_found", `container ${containerId} stopped while starting`);
     if (!bundle) throw new ApiError("internal", `bundle ${c.fn.bundleBlobId} is missing`);
     const appFunctions = [...this.host.functions.values()]
       .filter((f) => f.appId === c.fn.appId && f.live && f.baseId === undefined)
@@ -196,6 +242,11 @@ export class Fleet {
       ...(c.fn.spec.options.threads !== undefined ? { threads: c.fn.spec.options.threads } : {}),
       appFunctions,
       ...(c.fn.params ? { params: c.fn.params } : {}),
+      ...(c.mounts?.some((m) => !m.readOnly)
+        ? {
+            volumes: c.mounts.filter((m) => !m.readOnly).map((m) => ({ objectId: m.objectId, mountPath: m.mountPath })),
+          }
+        : {}),
     });
   }
 
@@ -300,6 +351,7 @@ export class Fleet {
     this.containers.delete(c.id);
     c.fn.containers.delete(c.id);
     this.o.tokens.revokeContainerToken(c.id);
+    if (c.mounts) this.mounter?.unmount(c.id);
     const reason = c.exitInfo ? `${why}; ${c.exitInfo}` : why;
     if (!quiet && c.running.size > 0)
       this.o.log(

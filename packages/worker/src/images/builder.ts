@@ -99,7 +99,7 @@ export class LocalImageBuilder implements ImageBuilder {
 
   async build(
     image: ImageWire,
-    files: (blobId: string) => Uint8Array | undefined,
+    files: (blobId: string) => Promise<Uint8Array | undefined> | Uint8Array | undefined,
     onEvent: Emit = () => {},
   ): Promise<{ key: string; steps: ImageBuildStepResult[] }> {
     const tools = this.tools();
@@ -234,7 +234,7 @@ export class LocalImageBuilder implements ImageBuilder {
     step: ImageStepWire,
     where: string,
     scratch: string,
-    files: (blobId: string) => Uint8Array | undefined,
+    files: (blobId: string) => Promise<Uint8Array | undefined> | Uint8Array | undefined,
     onOutput: (text: string) => void,
   ): Promise<Omit<LayerMeta, "key" | "createdAt">> {
     const parentRoot = this.store.rootOf(parent);
@@ -251,7 +251,7 @@ export class LocalImageBuilder implements ImageBuilder {
         return { ...base, rootKey: key, workdir: step.path, bytes: 0 };
       case "dir":
       case "file": {
-        const blob = files(step.blobId!);
+        const blob = await files(step.blobId!);
         if (!blob)
           throw new ImageBuildError(`${where}: the uploaded files (blob ${step.blobId}) are not on the server`);
         if (sha256(blob) !== step.sha256)

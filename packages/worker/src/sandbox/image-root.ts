@@ -45,6 +45,8 @@ export interface ImageRootOptions {
   controlSocket: string;
   blockNetwork: boolean;
   nodeArgs: string[];
+  /** Volume copies; their mount paths must exist in the image (its root is read-only). */
+  mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
 }
 
 /**
@@ -60,6 +62,7 @@ export function imageRootCommand(o: ImageRootOptions): { file: string; args: str
   if (!o.blockNetwork && existsSync("/etc/resolv.conf")) args.push("--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf");
   args.push("--tmpfs", "/opt/skiff", "--ro-bind", o.node, `${NODE_INSIDE}/bin/node`);
   for (const [host, inside] of o.runtime.binds) args.push("--ro-bind", host, inside);
+  for (const m of o.mounts ?? []) args.push(m.readOnly ? "--ro-bind" : "--bind", m.hostPath, m.mountPath);
   args.push("--bind", o.controlSocket, SOCKET_INSIDE, "--chdir", o.workdir ?? "/tmp");
   args.push("--", `${NODE_INSIDE}/bin/node`, ...o.nodeArgs, o.runtime.entry);
   return { file: o.bwrap, args };
