@@ -22,5 +22,8 @@ BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/map-throughput.ts; echo
 BENCH_N="${BENCH_GEN_N:-1000000}" node --import tsx bench/gen-throughput.ts; echo
 BENCH_N="${BENCH_WEB_N:-3000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" node --import tsx bench/web-throughput.ts
 echo; BENCH_N="${BENCH_WEB_N:-2000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" node --import tsx bench/web-node.ts
+# Images: redeploy unchanged, cold start in an image, bytes per layer (the first build beside
+# the same steps by hand takes minutes: BENCH_IMAGE_FIRST=1).
+echo; BENCH_N="${BENCH_IMAGE_N:-15}" node --import tsx bench/images.ts
 # The 10-million-input memory run takes minutes: BENCH_MEMORY=1 to include it.
 if [ "${BENCH_MEMORY:-0}" = "1" ]; then echo; BENCH_N="${BENCH_MEMORY_N:-10000000}" node --import tsx bench/map-memory.ts; fi
