@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Function_ } from "skiff";
+import { Cls, Function_ } from "skiff";
+import type * as ImageApp from "./fixtures/image-app.js";
 import { REPO, type RunResult, type ServerProcess, skiff, startServer } from "./helpers/cli.js";
 import { BUILD_MS, cannotBuild, IMAGES, imageApp, nonce, notChecked, stepStates } from "./helpers/images.js";
 import { gradientPng } from "./helpers/png.js";
@@ -44,6 +45,8 @@ describe("images: running in them, caching them", { skip: cannotBuild }, () => {
       /Expected number, received string/,
     );
     assert.equal(await fn<(j: string) => Promise<string>>("jq").remote('{"a": [1, 2]}'), "[1,2]", "jq from apt");
+    const Tool = await Cls.lookup<typeof ImageApp.Tool>("image-app", "Tool", { client });
+    assert.equal(await Tool.instance().jqVersion.remote(), "jq-1.6", "@app.cls({ image }) runs in the image too");
 
     const seen = (await fn<(p: string[]) => Promise<unknown>>("look").remote([
       REPO,
