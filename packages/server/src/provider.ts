@@ -44,6 +44,8 @@ export interface ImageBuilder {
   prune(inUse: Set<string>): { removed: number; bytes: number };
   /** Called before evicting to stay under the size limit: the keys live apps use. */
   setInUse(fn: () => Set<string>): void;
+  /** Stops builds in progress (nothing half-built stays). */
+  close(): void;
 }
 
 export interface ContainerSpec {

@@ -221,6 +221,8 @@ export class SkiffServer {
           this.log(`closing ${what} failed: ${(err as Error).message}`);
         }
       };
+      // Builds first: a build can run for minutes, and nothing it would finish is kept.
+      await step("image builds", () => this.provider.images?.close());
       await step("gateway", () => this.gateway.close());
       await step("engine", () => this.engine.close());
       await step("apps", () => this.apps.close());

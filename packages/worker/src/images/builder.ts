@@ -161,6 +161,8 @@ export class LocalImageBuilder implements ImageBuilder {
           this.store.commit(scratch, { ...meta, rootKey: meta.rootKey || key, key, createdAt: Date.now() });
         } catch (err) {
           this.store.discard(scratch);
+          if (this.abort.signal.aborted)
+            throw new ImageBuildError(`${label}: the build was stopped (the server is shutting down)`);
           throw err;
         }
         const layer = this.store.get(key);
@@ -246,7 +248,7 @@ export class LocalImageBuilder implements ImageBuilder {
       case "workdir":
         if (existsSync(join(parentRoot, step.path)))
           return { ...base, rootKey: parent.rootKey, workdir: step.path, bytes: 0 };
-        await linkTree(parentRoot, root);
+        await linkTree(parentRoot, root, this.abort.signal);
         mkdirSync(join(root, step.path), { recursive: true });
         return { ...base, rootKey: key, workdir: step.path, bytes: 0 };
       case "dir":
@@ -256,7 +258,7 @@ export class LocalImageBuilder implements ImageBuilder {
           throw new ImageBuildError(`${where}: the uploaded files (blob ${step.blobId}) are not on the server`);
         if (sha256(blob) !== step.sha256)
           throw new ImageBuildError(`${where}: the uploaded files do not match their hash`);
-        await linkTree(parentRoot, root);
+        await linkTree(parentRoot, root, this.abort.signal);
         let bytes: number;
         try {
           bytes = writeLocalFiles(root, step, blob);
@@ -270,7 +272,7 @@ export class LocalImageBuilder implements ImageBuilder {
         if (step.kind === "npm" && !tools.npmDir)
           throw new ImageBuildError(`${where}: this Node (${tools.node}) has no npm beside it to install with`);
         const argv = stepArgv(step)!;
-        await copyTree(parentRoot, root);
+        await copyTree(parentRoot, root, this.abort.signal);
         const { code, tail } = await runStep(tools, {
           root,
           cacheDir: this.store.cacheDir,

@@ -150,7 +150,11 @@ export class LayerStore {
 
   /** Removes this process's scratch space (builds in it were stopped). */
   close(): void {
-    rmSync(this.ownTmp, { recursive: true, force: true });
+    try {
+      rmSync(this.ownTmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    } catch {
+      // A tool of a stopped build still writing: the next server sweeps it (this process is gone then).
+    }
   }
 
   has(key: string): boolean {

@@ -9,10 +9,13 @@ const setpriv = which("setpriv");
  * Runs cp (GNU coreutils), which keeps owners, modes, times (to the nanosecond) and links; it
  * dies with the server (setpriv), so a killed server leaves no copy running.
  */
-export function cp(args: string[]): Promise<void> {
+export function cp(args: string[], signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const [file, argv] = setpriv ? [setpriv, ["--pdeathsig", "SIGKILL", "--", "cp", ...args]] : ["cp", args];
-    const child = spawn(file, argv, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(file, argv, {
+      stdio: ["ignore", "ignore", "pipe"],
+      ...(signal ? { signal, killSignal: "SIGKILL" } : {}),
+    });
     let err = "";
     child.stderr.setEncoding("utf8").on("data", (t: string) => {
       if (err.length < 4096) err += t;
@@ -23,9 +26,9 @@ export function cp(args: string[]): Promise<void> {
 }
 
 /** A full copy, for a step that may change files in place (apt appends to logs, dpkg rewrites). */
-export const copyTree = (from: string, to: string) => cp(["-a", "--", from, to]);
+export const copyTree = (from: string, to: string, signal?: AbortSignal) => cp(["-a", "--", from, to], signal);
 /** A copy of hard links, for a step that only adds or replaces whole files. */
-export const linkTree = (from: string, to: string) => cp(["-al", "--", from, to]);
+export const linkTree = (from: string, to: string, signal?: AbortSignal) => cp(["-al", "--", from, to], signal);
 
 /**
  * After a step ran on a full copy of its parent: every regular file still equal to the
