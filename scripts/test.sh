@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: system packages, build, type check, lint, then every test with
-# node's test runner (its summary is the last thing printed).
+# node's test runner (its summary is the last thing printed). A private Postgres cluster
+# (scripts/with-postgres.ts) serves the store contract suite and a second pass of the core
+# end-to-end tests on Postgres, which must call every Store method (check-store-methods.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-system-deps.sh
@@ -13,8 +15,16 @@ files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*'
 # minutes on a slow or busy machine, so they run first, with a longer limit per file.
 images_status=0
 node --import tsx --test --test-concurrency=1 --test-timeout=900000 test/images*.test.ts || images_status=$?
-status=0
-node --import tsx --test --test-concurrency=1 --test-timeout=180000 $files || status=$?
-[ "$images_status" -ne 0 ] && echo "the image tests failed (their report is above the main one)" >&2
-[ "$status" -ne 0 ] && exit "$status"
-exit "$images_status"
+[ "$images_status" -ne 0 ] && echo "the image tests failed (their report is above the others)" >&2
+exec node --import tsx scripts/with-postgres.ts bash -c '
+  set -euo pipefail
+  log=$(mktemp); trap "rm -f $log" EXIT
+  run() { node --import tsx --test --test-concurrency=1 --test-timeout=180000 "$@"; }
+  echo "# on Postgres: core calls, maps, classes, web, restart"
+  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run test/calls.test.ts test/map.test.ts test/classes.test.ts test/web.test.ts test/generators.test.ts
+  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run --test-name-pattern="control-plane restart|result retention|secret|logs" test/faults.test.ts test/deploy.test.ts
+  node --import tsx scripts/check-store-methods.ts $log
+  echo "# everything (SQLite)"
+  run '"$files"'
+  exit '"$images_status"'
+'

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Function_ } from "skiff";
@@ -14,13 +14,14 @@ notChecked("the image store (list, prune, eviction)");
 
 describe("image layers: list, prune, a size limit", { skip: cannotBuild }, () => {
   let server: ServerProcess;
+  let store: string;
   const files: Record<string, string> = {};
 
   before(
     async () => {
       // A store of its own (pruning must not touch the suite's), seeded with the shared base's
       // files as hard links (no second mmdebstrap run).
-      const store = join(scratchDir("img-store"), "images");
+      store = join(scratchDir("img-store"), "images");
       mkdirSync(join(store, "layers"), { recursive: true });
       const probe = imageApp(
         "img-probe",
@@ -57,7 +58,10 @@ describe("image layers: list, prune, a size limit", { skip: cannotBuild }, () =>
     },
     { timeout: BUILD_MS },
   );
-  after(() => server?.stop());
+  after(async () => {
+    await server?.stop();
+    if (store) rmSync(store, { recursive: true, force: true });
+  });
 
   const list = async () => {
     const r = await skiff(["image", "list"], { env: server.env });

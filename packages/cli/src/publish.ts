@@ -1,6 +1,6 @@
 import { dirname } from "node:path";
 import type { FunctionInfo, FunctionSpec, RequestResult } from "@skiff/protocol";
-import type { App, Client } from "skiff";
+import { type App, type Client, putBlob } from "skiff";
 import type { Bundle } from "./bundle.js";
 import { buildImages, imagePackagesExternal } from "./images.js";
 
@@ -13,8 +13,7 @@ export async function publishApp(
   environment: string,
 ): Promise<{ appId: string; version: number; functions: FunctionInfo[] }> {
   const functions = await buildImages(client, app._specs(), dirname(bundle.entry));
-  const code = (await imagePackagesExternal(bundle, functions)).code;
-  const { blobId } = await client.request("blob.put", { data: code }, { retryable: true });
+  const blobId = await putBlob(client, (await imagePackagesExternal(bundle, functions)).code);
   const res = await client.request("app.publish", {
     name: app.name,
     environment,
@@ -36,7 +35,6 @@ export async function publishSpecs(
   environment: string,
 ): Promise<RequestResult<"app.publish">> {
   const functions = await buildImages(client, specs, dirname(bundle.entry));
-  const code = (await imagePackagesExternal(bundle, functions)).code;
-  const { blobId } = await client.request("blob.put", { data: code }, { retryable: true });
+  const blobId = await putBlob(client, (await imagePackagesExternal(bundle, functions)).code);
   return client.request("app.publish", { name, environment, mode, bundleBlobId: blobId, functions });
 }

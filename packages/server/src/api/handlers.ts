@@ -1,6 +1,4 @@
-import { createHash } from "node:crypto";
 import {
-  MAX_BUNDLE_BYTES,
   MAX_PAYLOAD_BYTES,
   type Payload,
   type RequestMessage,
@@ -15,15 +13,19 @@ import type { LogHub } from "../engine/log-hub.js";
 import type { Gateway } from "../gateway/index.js";
 import type { Objects } from "../objects/index.js";
 import type { ImageBuilder } from "../provider.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { Store } from "../store/store.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
+import type { BlobTransfer } from "./blob-transfer.js";
 import { builderOf, buildImage, imagesInUse, prepareImages } from "./images.js";
 import { OBJECT_REQUESTS, objectHandlers } from "./object-handlers.js";
 import type { Peer } from "./peer.js";
-import { bool, bytes, num, obj, str, stringRecord } from "./validate.js";
+import { bool, num, obj, str, stringRecord } from "./validate.js";
 
 export interface HandlerDeps {
   store: Store;
+  blobs: BlobStore;
+  blobTransfer: BlobTransfer;
   engine: Engine;
   apps: AppService;
   tokens: TokenService;
@@ -44,6 +46,7 @@ type HandlerTable = { [N in Exclude<RequestName, "hello">]: Handler<N> };
 /** Requests a container's own client may make (calls to other functions). */
 const CONTAINER_ALLOWED = new Set<string>([
   "blob.put",
+  "blob.append",
   "blob.get",
   "function.lookup",
   "function.bind",
@@ -125,24 +128,15 @@ function notWeb(d: HandlerDeps, functionId: string): string {
 
 export const handlers: HandlerTable = {
   ...objectHandlers,
-  "blob.put"(_peer, p, d) {
-    const data = bytes(p as unknown as Record<string, unknown>, "data", Math.max(MAX_PAYLOAD_BYTES, MAX_BUNDLE_BYTES));
-    const blobId = `bl-${createHash("sha256").update(data).digest("hex")}`;
-    d.store.putBlob(blobId, data);
-    return d.store.flush().then(() => ({ blobId }));
-  },
-  async "blob.get"(_peer, p, d) {
-    const blobId = str(p as unknown as Record<string, unknown>, "blobId", { max: 80 });
-    const data = await d.store.getBlob(blobId);
-    if (!data) throw notFound(`no blob ${blobId}`);
-    return { data };
-  },
+  "blob.put": (peer, p, d) => d.blobTransfer.put(peer, p),
+  "blob.append": (peer, p, d) => d.blobTransfer.append(peer, p),
+  "blob.get": (_peer, p, d) => d.blobTransfer.get(p),
   async "app.publish"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     str(q, "name", { max: 64 });
     env(q);
     str(q, "bundleBlobId", { max: 80 });
-    await prepareImages(p.functions, d.images, d.store);
+    await prepareImages(p.functions, d.images, d.blobs);
     const r = await d.apps.publish(p, peer.sessionId);
     d.gateway.invalidate();
     // Web endpoints learn their URL in the reply (what `skiff deploy` prints, getWebUrl() returns).
@@ -154,7 +148,7 @@ export const handlers: HandlerTable = {
     return d.store.flush().then(() => r);
   },
   "image.build"(peer, p, d) {
-    return buildImage(peer, p, d.images, d.store);
+    return buildImage(peer, p, d.images, d.blobs);
   },
   "image.list"(_peer, _p, d) {
     return builderOf(d.images).list(imagesInUse(d.engine));
@@ -228,7 +222,7 @@ export const handlers: HandlerTable = {
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
     const wait = bool(q, "await", false);
     const method = str(q, "method", { optional: true, max: 64 });
-    if (typeof args === "object" && "blob" in args && !(await d.store.getBlob(args.blob)))
+    if (typeof args === "object" && "blob" in args && (await d.blobs.size(args.blob)) === undefined)
       throw invalid(`args blob ${args.blob} was not uploaded`);
     const { callId, outcome: known } = await d.engine.createCall({
       functionId,

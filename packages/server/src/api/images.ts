@@ -1,7 +1,7 @@
 import type { FunctionSpec, ImageWire, RequestParams, RequestResult } from "@skiff/protocol";
 import type { Engine } from "../engine/engine.js";
 import { ImageBuildError, type ImageBuilder } from "../provider.js";
-import type { Store } from "../store/store.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
 import { invalid } from "./api-error.js";
 import type { Peer } from "./peer.js";
 
@@ -28,12 +28,12 @@ export function imagesInUse(engine: Engine): Map<string, string[]> {
 
 async function buildOne(
   images: ImageBuilder,
-  store: Store,
+  blobs: BlobStore,
   image: ImageWire,
   onEvent?: Parameters<ImageBuilder["build"]>[2],
 ): Promise<RequestResult<"image.build">> {
   try {
-    return await images.build(image, (id) => store.getBlob(id), onEvent);
+    return await images.build(image, (id) => blobs.get(id), onEvent);
   } catch (err) {
     // A failing step is the user's input (a package name, a command): an invalid request.
     if (err instanceof ImageBuildError) throw invalid(err.message);
@@ -46,11 +46,11 @@ export function buildImage(
   peer: Peer,
   p: RequestParams<"image.build">,
   images: ImageBuilder | undefined,
-  store: Store,
+  blobs: BlobStore,
 ): Promise<RequestResult<"image.build">> {
   if (typeof p.buildId !== "string" || p.buildId.length > 80) throw invalid("buildId must be a short string");
   const builder = builderOf(images);
-  return buildOne(builder, store, p.image, (e) => peer.send("image.progress", { ...e, buildId: p.buildId }));
+  return buildOne(builder, blobs, p.image, (e) => peer.send("image.progress", { ...e, buildId: p.buildId }));
 }
 
 /**
@@ -61,7 +61,7 @@ export function buildImage(
 export async function prepareImages(
   functions: FunctionSpec[],
   images: ImageBuilder | undefined,
-  store: Store,
+  blobs: BlobStore,
 ): Promise<void> {
   if (!Array.isArray(functions)) return;
   for (const f of functions) {
@@ -69,7 +69,7 @@ export async function prepareImages(
     if (!o || typeof o !== "object") continue;
     delete o.imageKey; // only the control plane sets it
     if (o.image === undefined) continue;
-    const { key } = await buildOne(builderOf(images), store, o.image);
+    const { key } = await buildOne(builderOf(images), blobs, o.image);
     o.imageKey = key;
   }
 }

@@ -13,7 +13,8 @@ import type { AppService } from "../apps/app-service.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
-import type { Store } from "../store/store.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
+import { type Store, StoreCommitError, StoreUnavailableError } from "../store/store.js";
 import { requireToken } from "./auth.js";
 import { CORS_HEADERS, isPreflight, preflight } from "./cors.js";
 import { type Endpoint, EndpointIndex } from "./endpoints.js";
@@ -28,6 +29,7 @@ import { responseOn, WebTunnel } from "./web-tunnel.js";
 export interface GatewayOptions {
   engine: Engine;
   store: Store;
+  blobs: BlobStore;
   apps: AppService;
   tokens: TokenService;
   logs: LogHub;
@@ -70,7 +72,14 @@ export class Gateway {
       functions: () => o.engine.functions.values(),
       app: (id) => o.apps.liveApp(id),
     });
-    this.api = new JsonApi({ engine: o.engine, apps: o.apps, store: o.store, tokens: o.tokens, waitMs: this.waitMs });
+    this.api = new JsonApi({
+      engine: o.engine,
+      apps: o.apps,
+      store: o.store,
+      blobs: o.blobs,
+      tokens: o.tokens,
+      waitMs: this.waitMs,
+    });
     this.results = new ResultUrls({
       store: o.store,
       tokens: o.tokens,
@@ -121,6 +130,8 @@ export class Gateway {
     this.serve(t, req, res).catch((err: unknown) => {
       if (err instanceof HttpError) return sendError(res, err);
       if (err instanceof ApiError) return sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
+      if (err instanceof StoreCommitError || err instanceof StoreUnavailableError)
+        return sendError(res, new HttpError(503, "unavailable", err.message));
       const id = newId("rq");
       this.o.log(`gateway: ${req.method} ${req.url} failed (request ${id}): ${(err as Error)?.stack ?? err}`);
       sendError(res, new HttpError(500, "internal", `internal error (request ${id})`), {}, id);
