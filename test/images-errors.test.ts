@@ -104,3 +104,19 @@ describe("a host that cannot build images", () => {
     }
   });
 });
+
+describe("a package only an image has, imported at the top level", () => {
+  it("fails where the app is loaded, naming the package and the way out", async () => {
+    const file = imageApp(
+      "img-toplevel",
+      `Image.debianSlim().npmInstall("skiff-only-in-image-${nonce()}")`,
+      `import pkg from "skiff-no-such-package-here";\nexport const f = app.function({ image }, async () => pkg);`,
+    );
+    const r = await skiff(["deploy", file], { env: { ...process.env, SKIFF_SERVER_URL: "http://127.0.0.1:9" } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /imports "skiff-no-such-package-here" at the top level, and it is not installed here; .*import it inside the function: const m = await import\("skiff-no-such-package-here"\)/,
+    );
+  });
+});
