@@ -8,6 +8,9 @@ need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
 command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)
+# `skiff shell` gives a container a terminal with util-linux script; its test drives one with tmux.
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 if [ "${#need[@]}" -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then

@@ -83,6 +83,8 @@ export interface LiveContainer {
   exitInfo: string | undefined;
   /** Stopped by the engine (scale-down, redeploy): its end is not a start failure. */
   stoppedOnPurpose: boolean;
+  /** Started for `skiff shell`: takes no inputs, is not counted by scaling, goes when the shell ends. */
+  reserved: boolean;
   /** Volumes it mounts (local copies), once prepared. */
   mounts?: VolumeMount[];
 }
@@ -106,6 +108,8 @@ export interface LiveInput {
   container: LiveContainer | undefined;
   timer: NodeJS.Timeout | undefined;
   startedAt: number;
+  /** When it last entered the queue: a batch leaves once its oldest input waited `waitMs`. */
+  queuedAt: number;
 }
 
 export interface LiveCall {
