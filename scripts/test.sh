@@ -10,7 +10,13 @@ bash scripts/ensure-system-deps.sh
 [ -d node_modules ] || npm install --no-audit --no-fund
 npx tsc -b packages/cli tsconfig.test.json
 npx biome check --error-on-warnings .
-files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+bash scripts/ensure-test-image.sh
+files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*' -not -name 'images*.test.ts' | sort)
+# The image tests build layers (apt, npm, copies of a 180 MB root): a file can pass three
+# minutes on a slow or busy machine, so they run first, with a longer limit per file.
+images_status=0
+node --import tsx --test --test-concurrency=1 --test-timeout=900000 test/images*.test.ts || images_status=$?
+[ "$images_status" -ne 0 ] && echo "the image tests failed (their report is above the others)" >&2
 exec node --import tsx scripts/with-postgres.ts bash -c '
   set -euo pipefail
   log=$(mktemp); trap "rm -f $log" EXIT
@@ -21,4 +27,5 @@ exec node --import tsx scripts/with-postgres.ts bash -c '
   node --import tsx scripts/check-store-methods.ts $log
   echo "# everything (SQLite)"
   run '"$files"'
+  exit '"$images_status"'
 '

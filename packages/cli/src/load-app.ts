@@ -26,7 +26,19 @@ export async function loadApps(bundle: Bundle): Promise<App[]> {
   writeFileSync(file, bundle.code);
   // Stacks of errors thrown here (in a localEntrypoint) name the app's .ts files, as in containers.
   process.setSourceMapsEnabled(true);
-  const exports = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  let exports: Record<string, unknown>;
+  try {
+    exports = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (err) {
+    // A package the bundle left external (not installed here) imported at the top level.
+    const e = err as NodeJS.ErrnoException;
+    const pkg = e.code === "ERR_MODULE_NOT_FOUND" ? /Cannot find package '([^']+)'/.exec(e.message)?.[1] : undefined;
+    if (pkg)
+      throw new UsageError(
+        `${bundle.entry} imports "${pkg}" at the top level, and it is not installed here; install it (npm install ${pkg}), or, if only the function's image has it (npmInstall), import it inside the function: const m = await import("${pkg}")`,
+      );
+    throw err;
+  }
   const apps = resolveApps(exports);
   if (apps.length === 0)
     throw new UsageError(`${bundle.entry} defines no app: export \`const app = new App("name")\` and its functions`);

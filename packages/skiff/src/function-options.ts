@@ -7,6 +7,7 @@ import {
   type VolumeMountWire,
 } from "@skiff/protocol";
 import { InvalidError } from "./errors.js";
+import { Image } from "./image.js";
 import { didYouMean } from "./nearest.js";
 import { Volume } from "./objects/volume.js";
 import { Retries } from "./retries.js";
@@ -57,6 +58,8 @@ export interface FunctionParams {
   /** No network at all inside the container. @defaultValue false */
   blockNetwork?: boolean;
   secrets?: Secret[];
+  /** The image to run in (api.md §1a). @defaultValue the host's own system, read-only */
+  image?: Image;
   /** Not supported yet: naming a volume is an error. */
   volumes?: Record<string, Volume>;
   /**
@@ -99,6 +102,7 @@ const KNOWN = new Set([
   "blockNetwork",
   "secrets",
   "volumes",
+  "image",
   "batched",
 ]);
 
@@ -203,8 +207,12 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
   }
   const volumes = volumeMounts(where, p.volumes);
 
+  if (p.image !== undefined && !(p.image instanceof Image))
+    throw new InvalidError(`${where}: image must be an Image (Image.debianSlim()…)`);
+
   return {
     wire: {
+      ...(p.image instanceof Image ? { image: p.image._wire() } : {}),
       timeoutMs,
       retries: {
         maxRetries: retries.maxRetries,

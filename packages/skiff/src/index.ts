@@ -58,6 +58,7 @@ export {
   gather,
 } from "./function-call.js";
 export type { ConcurrencyParams, FunctionParams } from "./function-options.js";
+export { Image, type ImageStepOptions } from "./image.js";
 export { type ForEachParams, type MapParams, MapResult } from "./map.js";
 export { Dict, type DictKey, type DictPutParams } from "./objects/dict.js";
 export type { ObjectDeleteParams, ObjectEphemeralParams, ObjectFromNameParams } from "./objects/handle.js";

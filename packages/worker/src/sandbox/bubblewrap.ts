@@ -42,7 +42,7 @@ export class BubblewrapSandbox implements Sandbox {
   /** An empty file bound over hidden files (a bound /dev/null cannot be opened in a user namespace). */
   private emptyFile: string | undefined;
 
-  constructor(private readonly bwrapPath: string) {}
+  constructor(readonly bwrapPath: string) {}
 
   private empty(): string {
     if (!this.emptyFile) {
