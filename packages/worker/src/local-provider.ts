@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ContainerEvents, ContainerHandle, ContainerSpec, WorkerProvider } from "@skiff/server";
+import { processTreeUsage } from "./proc-usage.js";
 import { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
 import {
   type ContainerCgroup,
@@ -257,9 +258,11 @@ export class LocalProvider implements WorkerProvider {
     return {
       containerId: spec.containerId,
       pid: p.child.pid,
+      host: "local",
       kill: () => {
         if (!p.exited) p.child.kill("SIGKILL");
       },
+      usage: () => (p.exited ? undefined : processTreeUsage(p.child.pid)),
     };
   }
 

@@ -125,7 +125,17 @@ export class FanOut {
     const window = MAP_WINDOW;
     const call = this.host.newCall(fn, p.parentInputId, {
       method: p.method,
-      map: { live: new Set(), window, done: 0, total: undefined, out: [], flushScheduled: false, sink, onDone },
+      map: {
+        live: new Set(),
+        window,
+        done: 0,
+        failed: 0,
+        total: undefined,
+        out: [],
+        flushScheduled: false,
+        sink,
+        onDone,
+      },
     });
     this.host.track(call);
     return { callId: call.id, window };
@@ -166,6 +176,7 @@ export class FanOut {
   mapResult(call: LiveCall, m: MapState, input: LiveInput, result: ResultWire): void {
     m.live.delete(input);
     m.done++;
+    if (result.status !== "success") m.failed++;
     m.out.push({ idx: input.idx, result });
     if (!m.flushScheduled) {
       m.flushScheduled = true;

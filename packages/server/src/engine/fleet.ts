@@ -77,6 +77,8 @@ export class Fleet {
       running: new Map(),
       idleSince: Date.now(),
       startedAt: Date.now(),
+      readyAt: 0,
+      inputsServed: 0,
       startupTimer: undefined,
       stopTimer: undefined,
       deadlineTimer: undefined,
@@ -86,6 +88,7 @@ export class Fleet {
     };
     this.containers.set(id, c);
     fn.containers.set(id, c);
+    fn.stats.coldStart();
     let env: Record<string, string>;
     try {
       env = this.containerEnv(fn);
@@ -204,6 +207,7 @@ export class Fleet {
     if (c.startupTimer) clearTimeout(c.startupTimer);
     c.status = "ready";
     c.idleSince = Date.now();
+    c.readyAt = c.idleSince;
     c.fn.startFailures = 0;
     c.fn.nextStartAt = 0;
     if (c.version !== c.fn.version || !c.fn.live) this.drain(c);
@@ -232,6 +236,7 @@ export class Fleet {
       const ra = c.running.get(key);
       if (!ra) continue; // duplicate or unknown: dropped
       c.running.delete(key);
+      c.inputsServed++;
       if (ra.killTimer) clearTimeout(ra.killTimer);
       const input = ra.input;
       // How long inputs take decides whether the next ones are prefetched (engine dispatch).

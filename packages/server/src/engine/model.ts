@@ -10,6 +10,7 @@ import type {
 import type { ContainerHandle } from "../provider.js";
 import type { DeferredWrite } from "../store/store.js";
 import type { Deque } from "./deque.js";
+import type { FunctionStats } from "./observe/function-stats.js";
 
 /** What the engine needs from a container's connection. */
 export interface ContainerChannel {
@@ -46,7 +47,14 @@ export interface LiveFunction {
   /** A class instance's own pool: the class's function id, and the parameters (CBOR). */
   baseId: string | undefined;
   params: Uint8Array | undefined;
+  /** Live numbers for the dashboard and /metrics (bounded rings and counters). */
+  stats: FunctionStats;
 }
+
+/** What callers outside the engine (gateway, API) may read of a function. */
+export type FunctionView = Readonly<
+  Pick<LiveFunction, "id" | "appId" | "appName" | "environment" | "name" | "version" | "spec" | "live" | "baseId">
+>;
 
 export type ContainerStatus = "starting" | "ready" | "draining" | "dead";
 
@@ -71,6 +79,10 @@ export interface LiveContainer {
   running: Map<string, RunningAttempt>;
   idleSince: number;
   startedAt: number;
+  /** When it became ready (0 while starting). */
+  readyAt: number;
+  /** Inputs it has finished. */
+  inputsServed: number;
   startupTimer: NodeJS.Timeout | undefined;
   stopTimer: NodeJS.Timeout | undefined;
   /**
@@ -103,6 +115,10 @@ export interface LiveInput {
   container: LiveContainer | undefined;
   timer: NodeJS.Timeout | undefined;
   startedAt: number;
+  /** When it was last queued (the queue-wait histogram, and its attempt's timing). */
+  queuedAt: number;
+  /** Its current attempt is recorded in the store and not yet ended (graph inputs only). */
+  attemptOpen: boolean;
 }
 
 export interface LiveCall {
@@ -141,8 +157,9 @@ export interface MapState {
   /** Inputs sent and not finished; at most `window`. */
   live: Set<LiveInput>;
   window: number;
-  /** Inputs finished so far. */
+  /** Inputs finished so far, and how many of them failed. */
   done: number;
+  failed: number;
   /** Set by map.end: how many inputs there are in all. */
   total: number | undefined;
   /** Results not yet handed to the sink (flushed once per tick). */

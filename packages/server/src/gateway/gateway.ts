@@ -65,7 +65,7 @@ export class Gateway {
     this.waitMs = o.waitMs ?? 150_000;
     this.maxBodyBytes = o.maxBodyBytes ?? 64 * 1024 * 1024;
     this.index = new EndpointIndex({
-      functions: () => o.engine.functions.values(),
+      functions: () => o.engine.liveFunctions(),
       app: (id) => o.store.getApp(id),
     });
     this.api = new JsonApi({ engine: o.engine, apps: o.apps, store: o.store, tokens: o.tokens, waitMs: this.waitMs });
@@ -80,7 +80,7 @@ export class Gateway {
     this.sweeper = setInterval(() => this.results.sweep(), 30_000);
     this.sweeper.unref();
     this.callHost = {
-      ack: (id, n) => o.engine.fanOut.streamAck(id, n),
+      ack: (id, n) => o.engine.streamAck(id, n),
       cancel: (id) => this.cancel(id),
       logFailure: (c, why) => this.logFailure(c, why),
     };
@@ -103,7 +103,7 @@ export class Gateway {
 
   /** Both URL forms of a live web endpoint function. */
   urlsOfFunction(functionId: string): { url: string; pathUrl: string } | undefined {
-    const fn = this.o.engine.functions.get(functionId);
+    const fn = this.o.engine.functionView(functionId);
     const app = fn && this.o.store.getApp(fn.appId);
     if (!fn?.spec.web || !app) return undefined;
     return {
@@ -135,9 +135,8 @@ export class Gateway {
   /** A container asks for more of a request body. */
   bodyPull(containerId: string, m: EventMap["web.body.pull"], send: (b: EventMap["web.body"]) => void): void {
     const entry = this.live.get(m.callId);
-    const input = this.o.engine.fanOut.streamInput(m.callId);
     // Only the container running that input may read the body.
-    if (!entry?.pump || !input || input.id !== m.inputId || input.container?.id !== containerId) return;
+    if (!entry?.pump || this.o.engine.streamContainer(m.callId, m.inputId) !== containerId) return;
     entry.pump.pull(m.inputId, m.bytes, send);
   }
 
@@ -221,7 +220,7 @@ export class Gateway {
     }
     // Strings, byte arrays and parsed JSON only: always a valid payload, so no validation pass.
     const args = encodeCbor([wire]);
-    const { callId } = this.o.engine.fanOut.startStream(
+    const { callId } = this.o.engine.startStream(
       { functionId: ep.fn.id, args, idempotencyKey: newId("ik"), parentInputId: undefined },
       (items, end) => {
         call!.onItems(items, end);

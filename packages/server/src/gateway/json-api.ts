@@ -95,7 +95,7 @@ export class JsonApi {
     verb: "call" | "spawn",
   ): Promise<void> {
     const info = this.d.apps.lookup(appName, name, env);
-    const spec = this.d.engine.functions.get(info.functionId)?.spec;
+    const spec = this.d.engine.functionView(info.functionId)?.spec;
     if (spec?.web)
       throw new HttpError(400, "invalid_argument", `${appName}.${name} is a web endpoint: request its URL`);
     if (info.isGenerator)

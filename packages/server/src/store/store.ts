@@ -85,6 +85,30 @@ export interface Store {
   graphChildren(parentInputId: string): GraphRow[];
   trimGraph(before: number): void;
 
+  // attempts of recorded inputs (the dashboard's timing per attempt)
+  insertAttempt(row: {
+    inputId: string;
+    callId: string;
+    attempt: number;
+    containerId: string;
+    queuedAt: number;
+    startedAt: number;
+    coldStartMs: number;
+  }): void;
+  endAttempt(inputId: string, attempt: number, status: string, endedAt: number): void;
+
+  // dashboard reads: async already (the store contract is becoming async as a whole)
+  /** A page of calls, newest first, filtered; the next page passes the last row as `before`. */
+  listCalls(q: CallListQuery): Promise<CallListRow[]>;
+  /** One call with its names and status, or undefined. */
+  callSummary(id: string): Promise<CallListRow | undefined>;
+  /** A call's recorded attempts, oldest first (at most `limit`). */
+  callAttempts(callId: string, limit: number): Promise<AttemptRow[]>;
+  /** Log lines, newest `limit` before `beforeSeq` (or after `afterSeq`), filtered, in seq order. */
+  queryLogs(q: LogQuery): Promise<LogRow[]>;
+  /** Called with the duration of each group commit (the store-commit metric). */
+  setCommitObserver(observe: ((ms: number) => void) | undefined): void;
+
   // secrets
   upsertSecret(environment: string, name: string, values: Record<string, string>): void;
   getSecret(environment: string, name: string): Record<string, string> | undefined;
@@ -99,6 +123,56 @@ export interface Store {
   /** Resolves when every write issued before the call is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface CallListQuery {
+  appId?: string;
+  functionId?: string;
+  status?: string;
+  /** created_at bounds, epoch ms: since inclusive, until exclusive. */
+  since?: number;
+  until?: number;
+  /** The last row of the previous page. */
+  before?: { createdAt: number; id: string };
+  limit: number;
+}
+
+export interface CallListRow {
+  id: string;
+  functionId: string;
+  appId: string | null;
+  kind: "remote" | "spawn";
+  status: string;
+  method: string | null;
+  createdAt: number;
+  completedAt: number | null;
+  functionName: string | null;
+  appName: string | null;
+}
+
+export interface AttemptRow {
+  inputId: string;
+  attempt: number;
+  containerId: string | null;
+  queuedAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  coldStartMs: number;
+  status: string;
+}
+
+export interface LogQuery {
+  appId?: string;
+  functionName?: string;
+  inputId?: string;
+  containerId?: string;
+  afterSeq?: number;
+  beforeSeq?: number;
+  limit: number;
+}
+
+export interface LogRow extends LogEntry {
+  seq: number;
 }
 
 export type GraphStatus = "pending" | "success" | "failure" | "init_failure" | "terminated" | "timeout";
@@ -167,6 +241,8 @@ export interface CallRow {
   createdAt: number;
   /** A spawned call waiting in the store, not in memory (see engine/spawn-pager.ts). */
   parked?: boolean;
+  /** The app of its function (the dashboard's filter). */
+  appId?: string;
 }
 
 export interface ClassInstanceRow {

@@ -5,6 +5,9 @@ import { type CallOutcome, decodeCbor, encodeCbor, type LogEntry, type Payload }
 import Database from "better-sqlite3";
 import type {
   AppRow,
+  AttemptRow,
+  CallListQuery,
+  CallListRow,
   CallRow,
   ClassInstanceRow,
   DeferredWrite,
@@ -13,10 +16,13 @@ import type {
   GraphRow,
   GraphStatus,
   InputRow,
+  LogQuery,
+  LogRow,
   Store,
   StoredCall,
   TokenRow,
 } from "../store.js";
+import { callListSql } from "./call-list.js";
 import { loadNamedStatements } from "./sql-file.js";
 
 const SQL_DIR = new URL("../../../sql/sqlite/", import.meta.url);
@@ -29,6 +35,13 @@ export interface SqliteStoreOptions {
 }
 
 type Row = Record<string, unknown>;
+
+/** The list status of an ended call. */
+function statusOf(o: CallOutcome): string {
+  if (o.kind === "cancelled") return "cancelled";
+  if (o.kind === "expired") return "expired";
+  return o.result.status;
+}
 
 /**
  * The embedded store: SQLite in WAL mode. Writes run at once inside an open transaction
@@ -43,6 +56,9 @@ export class SqliteStore implements Store {
   private waiters: (() => void)[] = [];
   private readonly commitDelayMs: number;
   private closed = false;
+  private commitObserver: ((ms: number) => void) | undefined;
+  /** Prepared calls-list statements, one per filter combination (at most 2^6). */
+  private readonly listStmts = new Map<string, Database.Statement>();
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -55,6 +71,21 @@ export class SqliteStore implements Store {
     this.migrate();
     for (const [name, sql] of loadNamedStatements(new URL("queries.sql", SQL_DIR)))
       this.stmts.set(name, this.db.prepare(sql));
+    this.backfillStatus();
+  }
+
+  /** Calls that ended before migration 050 get their status from their outcome, once. */
+  private backfillStatus(): void {
+    for (;;) {
+      const rows = this.all<{ id: string; outcome: Buffer | null }>("unknownStatusCalls", {});
+      if (rows.length === 0) return;
+      this.db.transaction(() => {
+        for (const r of rows) {
+          const o = r.outcome ? (decodeCbor(r.outcome) as CallOutcome) : undefined;
+          this.stmt("setCallStatus").run({ id: r.id, status: o ? statusOf(o) : "expired" });
+        }
+      })();
+    }
   }
 
   private migrate(): void {
@@ -101,8 +132,10 @@ export class SqliteStore implements Store {
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
     if (this.inTx) {
+      const t0 = performance.now();
       this.db.exec("COMMIT");
       this.inTx = false;
+      this.commitObserver?.(performance.now() - t0);
     }
     const waiters = this.waiters;
     this.waiters = [];
@@ -216,7 +249,7 @@ export class SqliteStore implements Store {
   }
 
   insertCall(row: CallRow, inputs: InputRow[]): void {
-    this.write("insertCall", { ...row, parked: row.parked ? 1 : 0 });
+    this.write("insertCall", { ...row, appId: row.appId ?? null, parked: row.parked ? 1 : 0 });
     for (const i of inputs)
       this.write("insertInput", {
         id: i.id,
@@ -235,8 +268,15 @@ export class SqliteStore implements Store {
     completedAt: number,
     expiresAt: number | null,
   ): void {
-    this.write("completeCall", { id, state, outcome: encodeCbor(outcome), completedAt, expiresAt });
-    this.write("deleteInputs", { callId: id });
+    // Inputs stay until the call expires: the dashboard shows a finished call's arguments.
+    this.write("completeCall", {
+      id,
+      state,
+      status: statusOf(outcome),
+      outcome: encodeCbor(outcome),
+      completedAt,
+      expiresAt,
+    });
   }
   deleteCall(id: string): void {
     this.write("deleteInputs", { callId: id });
@@ -301,6 +341,74 @@ export class SqliteStore implements Store {
   }
   trimGraph(before: number): void {
     this.write("trimGraph", { before });
+    this.write("trimAttempts", { before });
+  }
+
+  insertAttempt(row: {
+    inputId: string;
+    callId: string;
+    attempt: number;
+    containerId: string;
+    queuedAt: number;
+    startedAt: number;
+    coldStartMs: number;
+  }): void {
+    this.write("insertAttempt", { ...row, coldStartMs: Math.round(row.coldStartMs) });
+  }
+  endAttempt(inputId: string, attempt: number, status: string, endedAt: number): void {
+    this.write("endAttempt", { inputId, attempt, status, endedAt });
+  }
+
+  async listCalls(q: CallListQuery): Promise<CallListRow[]> {
+    const { sql, params } = callListSql(q);
+    let st = this.listStmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.listStmts.set(sql, st);
+    }
+    return st.all(params) as CallListRow[];
+  }
+  async callSummary(id: string): Promise<CallListRow | undefined> {
+    return this.get<CallListRow>("callSummary", { id });
+  }
+  async callAttempts(callId: string, limit: number): Promise<AttemptRow[]> {
+    return this.all<AttemptRow>("callAttempts", { callId, limit });
+  }
+  async queryLogs(q: LogQuery): Promise<LogRow[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: q.limit };
+    const add = (cond: string, key: string, v: unknown) => {
+      if (v === undefined) return;
+      where.push(cond);
+      params[key] = v;
+    };
+    add("app_id = @appId", "appId", q.appId);
+    add("function_name = @functionName", "functionName", q.functionName);
+    add("input_id = @inputId", "inputId", q.inputId);
+    add("container_id = @containerId", "containerId", q.containerId);
+    add("seq > @afterSeq", "afterSeq", q.afterSeq);
+    add("seq < @beforeSeq", "beforeSeq", q.beforeSeq);
+    // After a position: the oldest lines after it; otherwise the newest, shown oldest first.
+    const order = q.afterSeq !== undefined ? "ASC" : "DESC";
+    const sql = `SELECT seq, ts, app_id AS appId, function_name AS functionName, input_id AS inputId,
+      container_id AS containerId, stream, text FROM logs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY seq ${order} LIMIT @limit`;
+    let st = this.listStmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.listStmts.set(sql, st);
+    }
+    const rows = (st.all(params) as (LogRow & Record<string, unknown>)[]).map((r) => {
+      const e: LogRow = { seq: r.seq, ts: r.ts, appId: r.appId, stream: r.stream, text: r.text };
+      if (r.functionName) e.functionName = r.functionName;
+      if (r.inputId) e.inputId = r.inputId;
+      if (r.containerId) e.containerId = r.containerId;
+      return e;
+    });
+    return order === "DESC" ? rows.reverse() : rows;
+  }
+  setCommitObserver(observe: ((ms: number) => void) | undefined): void {
+    this.commitObserver = observe;
   }
 
   upsertSecret(environment: string, name: string, values: Record<string, string>): void {
