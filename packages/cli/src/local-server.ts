@@ -17,6 +17,7 @@ export interface LocalServerOptions {
   webWaitMs?: number;
   webMaxBodyBytes?: number;
   limits?: LimitsChoice;
+  metricsPublic?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -31,6 +32,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     ...(o.maxResidentSpawns !== undefined ? { maxResidentSpawns: o.maxResidentSpawns } : {}),
     ...(o.instanceIdleMs !== undefined ? { instanceIdleMs: o.instanceIdleMs } : {}),
     ...(o.log ? { log: o.log } : {}),
+    ...(o.metricsPublic ? { metricsPublic: true } : {}),
     ...(o.webWaitMs !== undefined ? { webWaitMs: o.webWaitMs } : {}),
     ...(o.webMaxBodyBytes !== undefined ? { webMaxBodyBytes: o.webMaxBodyBytes } : {}),
     provider: (controlSocket) =>

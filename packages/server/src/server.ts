@@ -15,6 +15,7 @@ import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
+import { Metrics } from "./metrics/metrics.js";
 import type { WorkerProvider } from "./provider.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
@@ -39,6 +40,8 @@ export interface ServerOptions {
   maxResidentSpawns?: number;
   /** A class instance idle this long (no calls, no containers) leaves memory. @defaultValue 300_000 */
   instanceIdleMs?: number;
+  /** Serve /metrics without a token. @defaultValue false */
+  metricsPublic?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -119,6 +122,12 @@ export class SkiffServer {
       if (!gateway?.handle(req, res)) onRequest(req, res);
     });
     http.on("upgrade", onUpgrade);
+    // Open sockets of the public listener (the connections metric); a Set, as each leaves on close.
+    const openSockets = new Set<import("node:net").Socket>();
+    http.on("connection", (sock) => {
+      openSockets.add(sock);
+      sock.once("close", () => openSockets.delete(sock));
+    });
     const controlHttp = createServer(onRequest);
     controlHttp.on("upgrade", onUpgrade);
     await listen(controlHttp, { path: controlSocket });
@@ -143,7 +152,14 @@ export class SkiffServer {
       log,
     );
     const apps = new AppService(store, engine, provider, schedules);
+    const metrics = new Metrics({
+      engine,
+      store,
+      connections: () => ({ websocket: wss.clients.size, http: openSockets.size }),
+    });
     gateway = new Gateway({
+      metrics,
+      ...(opts.metricsPublic ? { metricsPublic: true } : {}),
       engine,
       store,
       apps,

@@ -11,7 +11,7 @@ export const SERVER_HELP = `Usage: skiff server [--host 127.0.0.1] [--port ${DEF
                     [--result-retention-ms N] [--sandbox auto|bubblewrap|none] [--warm-pool 2]
                     [--web-wait-ms 150000] [--web-max-body-bytes 67108864]
                     [--max-resident-spawns 10000] [--instance-idle-ms 300000]
-                    [--limits auto|none]
+                    [--limits auto|none] [--metrics-public]
 
 Runs the control plane with the embedded store (SQLite) and local containers. The first
 start creates an admin token, prints it once, and writes a profile for this server into
@@ -25,7 +25,10 @@ with cgroups where this host allows it (docs/security.md); none turns that off.
 
 Web endpoints are served on the same port (docs/web.md): a request waits --web-wait-ms for
 its response head, then is answered 303 to a result URL; bodies over --web-max-body-bytes
-get 413.`;
+get 413.
+
+The dashboard is at the server's URL (sign in with a token); Prometheus metrics are at
+/metrics, for an API or admin token unless --metrics-public (docs/dashboard.md).`;
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -50,6 +53,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
       "max-resident-spawns": { type: "string" },
       "instance-idle-ms": { type: "string" },
       limits: { type: "string", default: "auto" },
+      "metrics-public": { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -76,6 +80,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     ...(instanceIdleMs !== undefined ? { instanceIdleMs } : {}),
     sandbox,
     limits,
+    metricsPublic: values["metrics-public"],
     ...(warmPool !== undefined ? { warmPool } : {}),
     ...(webWaitMs !== undefined ? { webWaitMs } : {}),
     ...(webMaxBodyBytes !== undefined ? { webMaxBodyBytes } : {}),

@@ -8,6 +8,8 @@ const KEEP_PER_APP = 10_000;
 export class LogHub {
   private readonly followers = new Map<string, Set<(e: LogEntry) => void>>();
   private readonly written = new Map<string, number>();
+  /** Followers of every app's lines (the dashboard's live tail). */
+  private readonly allFollowers = new Set<(e: LogEntry) => void>();
 
   constructor(private readonly store: Store) {}
 
@@ -18,6 +20,7 @@ export class LogHub {
       this.written.set(e.appId, (this.written.get(e.appId) ?? 0) + 1);
       const fs = this.followers.get(e.appId);
       if (fs) for (const f of fs) f(e);
+      for (const f of this.allFollowers) f(e);
     }
   }
 
@@ -32,6 +35,12 @@ export class LogHub {
       set.delete(fn);
       if (set.size === 0) this.followers.delete(appId);
     };
+  }
+
+  /** Follows every app's lines; returns the unfollow function. */
+  followAll(fn: (e: LogEntry) => void): () => void {
+    this.allFollowers.add(fn);
+    return () => this.allFollowers.delete(fn);
   }
 
   /** Trims apps that wrote a lot since the last call (run from the engine's tick). */

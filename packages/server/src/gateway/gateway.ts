@@ -10,14 +10,21 @@ import {
 import { ApiError } from "../api/api-error.js";
 import type { AppService } from "../apps/app-service.js";
 import type { TokenService } from "../auth/tokens.js";
+import { DashboardHttp } from "../dashboard/dashboard-http.js";
+import { Sessions } from "../dashboard/sessions.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
+import type { Metrics } from "../metrics/metrics.js";
 import type { Store } from "../store/store.js";
+import { ApiAuth } from "./api-auth.js";
+import { apiRoutes, serveApi } from "./api-routes.js";
 import { requireToken } from "./auth.js";
 import { CORS_HEADERS, isPreflight, preflight } from "./cors.js";
 import { type Endpoint, EndpointIndex } from "./endpoints.js";
+import { DashboardEvents } from "./events.js";
 import { HttpError, sendError, sendJson } from "./http-error.js";
 import { JsonApi, statusOf } from "./json-api.js";
+import { ReadApi } from "./read-api.js";
 import { BodyPump, declaredLength, parseJson, readBody } from "./request-body.js";
 import { busy, ResultUrls } from "./result-urls.js";
 import { route, type Target, webPathUrl, webUrl } from "./routes.js";
@@ -36,6 +43,10 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   /** How long a finished result URL's response is kept in the store. @defaultValue 7 days */
   resultRetentionMs?: number;
+  /** Prometheus metrics at /metrics. */
+  metrics?: Metrics;
+  /** /metrics without a token (for a scraper on a trusted network). @defaultValue false */
+  metricsPublic?: boolean;
 }
 
 const NO_BODY: WebBodyWire = { kind: "none" };
@@ -51,7 +62,10 @@ export class Gateway {
   readonly waitMs: number;
   readonly maxBodyBytes: number;
   private readonly index: EndpointIndex;
-  private readonly api: JsonApi;
+  private readonly routes: ReturnType<typeof apiRoutes>;
+  private readonly auth: ApiAuth;
+  private readonly events: DashboardEvents;
+  private readonly dashboard: DashboardHttp;
   /** Web calls running, by call id: request-body pulls find their request here. */
   private readonly live = new Map<string, { call: WebCall; pump: BodyPump | undefined }>();
   /** Result URLs of calls answered 303 or 202. */
@@ -68,7 +82,13 @@ export class Gateway {
       functions: () => o.engine.liveFunctions(),
       app: (id) => o.store.getApp(id),
     });
-    this.api = new JsonApi({ engine: o.engine, apps: o.apps, store: o.store, tokens: o.tokens, waitMs: this.waitMs });
+    const json = new JsonApi({ engine: o.engine, apps: o.apps, store: o.store, waitMs: this.waitMs });
+    const urlOf = (id: string) => this.urlsOfFunction(id)?.url;
+    const read = new ReadApi({ engine: o.engine, apps: o.apps, store: o.store, urlOf });
+    this.events = new DashboardEvents(o.engine, o.logs, urlOf);
+    this.routes = apiRoutes(json, read, this.events);
+    this.auth = new ApiAuth(o.tokens, o.store, new Sessions());
+    this.dashboard = new DashboardHttp(o.tokens, this.auth);
     this.results = new ResultUrls({
       store: o.store,
       tokens: o.tokens,
@@ -127,9 +147,19 @@ export class Gateway {
   }
 
   private serve(t: Target, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (t.kind === "api") return this.api.serve(req, res, t.path);
+    if (t.kind === "api") return serveApi(this.routes, this.auth, req, res, t.path);
+    if (t.kind === "dashboard") return this.dashboard.serve(req, res, t.path);
+    if (t.kind === "metrics") return this.serveMetrics(req, res);
     if (t.kind === "result") return this.results.serve(req, res, t.callId);
     return this.serveEndpoint(req, res, t);
+  }
+
+  private async serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const m = this.o.metrics;
+    if (!m) throw new HttpError(404, "not_found", "metrics are off on this server");
+    if (!this.o.metricsPublic) this.auth.require(req, "read");
+    const text = await m.text();
+    res.writeHead(200, { "content-type": m.contentType, "cache-control": "no-store" }).end(text);
   }
 
   /** A container asks for more of a request body. */
@@ -264,6 +294,7 @@ export class Gateway {
 
   close(): void {
     clearInterval(this.sweeper);
+    this.events.close();
     for (const { call } of this.live.values()) this.cancel(call.callId);
   }
 }
