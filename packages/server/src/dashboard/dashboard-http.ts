@@ -28,7 +28,7 @@ const PAGE_HEADERS = {
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Skiff</title><link rel="stylesheet" href="/assets/app.css"></head>
+<title>Skiff</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/app.css"></head>
 <body><div id="root"></div><script type="module" src="/assets/app.js"></script></body></html>
 `;
 
