@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need when they are missing: bubblewrap (the
-# container sandbox). Runs `apt-get update` once, only if something must be installed.
+# container sandbox), chromium (the dashboard's browser tests) and jq (docs/dashboard.md). Runs `apt-get update` once, only if something must be installed.
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v jq >/dev/null 2>&1 || need+=(jq)
 if [ "${#need[@]}" -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
   echo "missing system packages: ${need[*]} (install them, or run as root)" >&2
