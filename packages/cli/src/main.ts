@@ -1,6 +1,6 @@
 import { InvalidError, SkiffError } from "skiff";
 import { UsageError } from "./errors.js";
-import { ui } from "./output.js";
+import { setDebug, ui } from "./output.js";
 
 const HELP = `Skiff: serverless TypeScript functions on infrastructure you host.
 
@@ -59,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   const own = dd >= 0 ? argv.slice(0, dd) : argv;
   const debug = own.includes("--debug");
   const args = argv.filter((a, i) => !(a === "--debug" && (dd < 0 || i < dd)));
+  setDebug(debug);
   const [name, ...rest] = args;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     ui.out(HELP);

@@ -6,6 +6,7 @@ import { connect } from "../connect.js";
 import { UsageError } from "../errors.js";
 import { loadApps, pickApp } from "../load-app.js";
 import { ui } from "../output.js";
+import { ProgressLines } from "../progress.js";
 import { publishApp } from "../publish.js";
 import { printWebUrls } from "../web-urls.js";
 
@@ -54,8 +55,14 @@ export async function runCommand(argv: string[]): Promise<number> {
   const conn = await connect({
     embedded: true,
     ...(values.env ? { environment: values.env } : {}),
-    log: (m) => ui.info(ui.dim(`[server] ${m}`)),
+    // The embedded server's own lines (re-queueing, cgroups) are internals: --debug shows them.
+    log: (m) => {
+      if (ui.debug) ui.info(ui.dim(`[server] ${m}`));
+    },
   });
+  // A line per running map on a terminal; nothing of it when output goes to a file or a pipe.
+  const progress = process.stderr.isTTY ? new ProgressLines(process.stderr) : undefined;
+  if (progress) conn.client._mapProgress = (e) => progress.update(e);
   let appId: string | undefined;
   let lastLogAt = 0;
   try {
@@ -83,6 +90,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
+    progress?.close();
     if (appId) await conn.client.request("app.stop", { appId, environment: conn.environment }).catch(() => {});
     // `@exit` hooks run as the containers stop, after that reply: their output is still on its
     // way. Wait for the logs to go quiet (bounded) so it is shown, only for apps that have them.
