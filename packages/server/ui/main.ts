@@ -42,7 +42,7 @@ function SignIn(props: { onIn: (s: SessionInfo) => void }) {
       <label for="token">Token</label>
       <input id="token" name="token" type="password" autocomplete="off" placeholder="tk-…:ts-…"
         value=${token} onInput=${(e: Event) => setToken((e.target as HTMLInputElement).value)} />
-      <p class="hint">An API or admin token: <code>&lt;token id&gt;:&lt;token secret&gt;</code>, from <code>skiff token new</code> or the server's first start.</p>
+      <p class="hint">An API or admin token: <code>${"<token id>:<token secret>"}</code>, from <code>skiff token new</code> or the server's first start.</p>
       ${error && html`<p class="error" role="alert">${error}</p>`}
       <button type="submit" disabled=${busy || !token}>Sign in</button>
     </form>

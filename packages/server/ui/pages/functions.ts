@@ -17,8 +17,7 @@ export function FunctionsPage() {
         return html`<li class="map" data-call=${m.callId}>
           <div><b>${m.appName}.${m.functionName}</b> <code>${m.callId}</code></div>
           <${Progress} done=${m.done} failed=${m.failed} total=${m.total} inFlight=${m.inFlight} />
-          <div class="meta"><span class="count">${m.done}${m.total !== null ? ` / ${m.total}` : ""}</span> done ·
-            ${(m.done / secs).toFixed(1)}/s · ${m.failed} failed · ${m.inFlight} in flight</div>
+          <div class="meta"><span class="count">${m.done}${m.total !== null ? ` / ${m.total}` : ""}</span> done · ${(m.done / secs).toFixed(1)}/s · ${m.failed} failed · ${m.inFlight} in flight</div>
         </li>`;
       })}</ul>`
     }
