@@ -81,7 +81,7 @@ describe("dashboard in a browser", { skip: existsSync(CHROMIUM) ? false : `NOT C
     await page.selectOption("select[name=status]", "failure");
     await page.locator(`a[href="#/calls/${id}"]`).click();
     await page.locator(".error-title", { hasText: "PaymentError: card 4242 was declined" }).waitFor();
-    const stack = await page.locator(".error-box pre").innerText();
+    const stack = (await page.locator(".error-box pre").textContent()) ?? "";
     assert.match(stack, /PaymentError: card 4242 was declined\n\s+at /);
     assert.equal(await page.locator("table.attempts tbody tr").count(), 2, "two attempts (retries: 1)");
     await page.locator(".tree li", { hasText: "charge" }).waitFor();
@@ -99,7 +99,7 @@ describe("dashboard in a browser", { skip: existsSync(CHROMIUM) ? false : `NOT C
     // The 200 KB line arrives too, cut on the server.
     const big = page.locator(".log .line", { hasText: "big:xxxx" });
     await big.waitFor();
-    assert.ok((await big.innerText()).length < 5000);
+    assert.ok(((await big.textContent()) ?? "").length < 5000);
     await big.locator(".cut").waitFor();
     await shot("04-logs-live");
   });
@@ -112,7 +112,7 @@ describe("dashboard in a browser", { skip: existsSync(CHROMIUM) ? false : `NOT C
     const seen: string[] = [];
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
-      const t = (await count.count()) > 0 ? await count.first().innerText() : "";
+      const t = (await count.count()) > 0 ? ((await count.first().textContent()) ?? "") : "";
       if (t && !seen.includes(t)) seen.push(t);
       if (seen.length === 2) await shot("05-map-progress");
       if (seen.length >= 3 || (t === "" && seen.length > 0)) break;
