@@ -14,6 +14,41 @@ describe("skiff CLI without a server", () => {
     assert.match(r.stdout, /deploy <app\.ts>/);
   });
 
+  it("suggests the nearest command or flag, shows per-command help, and exits 2 on misuse", async () => {
+    const none = await skiff([], { env });
+    assert.equal(none.code, 2, "no command is a usage error");
+    assert.match(none.stderr, /Usage: skiff <command>/);
+    assert.equal(none.stdout, "");
+    const typo = await skiff(["deplyo", "app.ts"], { env });
+    assert.equal(typo.code, 2);
+    assert.equal(typo.stderr.trim(), 'Error: unknown command "deplyo" (did you mean deploy?); see `skiff --help`');
+    const sub = await skiff(["app", "lsit"], { env });
+    assert.equal(sub.code, 2);
+    assert.match(sub.stderr, /unknown command "lsit" \(did you mean list\?\); see `skiff app --help`/);
+    const flag = await skiff(["server", "--prot", "0"], { env });
+    assert.equal(flag.code, 2);
+    assert.equal(
+      flag.stderr.trim(),
+      'Error: unknown option "--prot" (did you mean --port?); see `skiff server --help`',
+    );
+    const help = await skiff(["help", "run"], { env });
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: skiff run \[options\] <app\.ts>\[::function\] \[-- ARG\.\.\.\]/);
+    assert.match(help.stdout, /--env <name>/);
+    assert.equal((await skiff(["run", "--help"], { env })).stdout, help.stdout);
+    const logsHelp = await skiff(["app", "logs", "--help"], { env });
+    assert.match(logsHelp.stdout, /Usage: skiff app logs \[options\] <name>/);
+    assert.match(logsHelp.stdout, /-f, --follow/);
+    const missing = await skiff(["deploy"], { env });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /missing required argument "app\.ts"/);
+    const extra = await skiff(["deploy", "a.ts", "--", "x"], { env });
+    assert.equal(extra.code, 2);
+    assert.match(extra.stderr, /skiff deploy takes no arguments after --/);
+    const version = await skiff(["--version"], { env });
+    assert.match(version.stdout, /^skiff \d+\.\d+\.\d+/);
+  });
+
   it("runs the quickstart with an embedded server and stops it after", async () => {
     const r = await skiff(["run", "examples/quickstart.ts"], { env });
     assert.equal(r.code, 0, r.stderr);

@@ -119,6 +119,10 @@ describe("deploy, apps and the seed flows", () => {
     const stop = await skiff(["app", "stop", "versioned"], { env: server.env });
     assert.equal(stop.code, 0, stop.stderr);
     await assert.rejects(fn.remote(), /not running|stopped/);
+    // A server-side error reads as one line with one prefix: the error's own class name.
+    const unknown = await skiff(["app", "history", "no-such-app"], { env: server.env });
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr.trim(), /^NotFoundError: [^\n]*no-such-app[^\n]*$/);
   });
 
   it("keeps logs tagged with function and input for `skiff app logs`", async () => {

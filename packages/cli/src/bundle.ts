@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { build } from "esbuild";
+import type { build } from "esbuild";
 import { UsageError } from "./errors.js";
 
 export interface Bundle {
@@ -24,9 +24,11 @@ const BANNER =
 export async function bundleApp(entryFile: string): Promise<Bundle> {
   const entry = resolve(entryFile);
   if (!existsSync(entry) || !statSync(entry).isFile()) throw new UsageError(`no such file: ${entryFile}`);
+  // Loaded on use, so commands that bundle nothing (`skiff --help`, `skiff app list`) do not load it.
+  const esbuild = await import("esbuild");
   let result: Awaited<ReturnType<typeof build>>;
   try {
-    result = await build({
+    result = await esbuild.build({
       entryPoints: [entry],
       bundle: true,
       format: "esm",

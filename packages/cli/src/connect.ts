@@ -1,6 +1,6 @@
 import { Client, loadConfig } from "skiff";
 import { UsageError } from "./errors.js";
-import { startEmbeddedServer } from "./local-server.js";
+import { ui } from "./output.js";
 
 export interface Connected {
   client: Client;
@@ -38,6 +38,8 @@ export async function connect(opts: {
       "no Skiff server configured: start one with `skiff server` (it writes ~/.skiff.toml), or set SKIFF_SERVER_URL and a token",
     );
   }
+  // Loaded here: commands that talk to a configured server never load the server's code.
+  const { startEmbeddedServer } = await import("./local-server.js");
   const { server, stop } = await startEmbeddedServer(opts.log);
   const token = server.createdAdminToken!;
   const environment = opts.environment ?? "main";
@@ -57,4 +59,20 @@ export async function connect(opts: {
       await stop();
     },
   };
+}
+
+/**
+ * Runs `fn` with a client of the configured server (never an embedded one: what it does must
+ * outlive the command), in `--env` or the configured environment, then closes the client.
+ */
+export async function withServer<T>(
+  opts: { env?: string },
+  fn: (client: Client, environment: string) => Promise<T>,
+): Promise<T> {
+  const conn = await connect({ embedded: false, ...(opts.env ? { environment: opts.env } : {}), log: ui.info });
+  try {
+    return await fn(conn.client, conn.environment);
+  } finally {
+    await conn.close();
+  }
 }

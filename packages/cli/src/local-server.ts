@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SkiffServer } from "@skiff/server";
+import { openStore, SkiffServer } from "@skiff/server";
 import { type LimitsChoice, LocalProvider, type SandboxChoice } from "@skiff/worker";
 import { configPath } from "skiff";
 
@@ -9,6 +9,8 @@ export interface LocalServerOptions {
   host?: string;
   port?: number;
   dataDir: string;
+  /** Where the state lives: unset for SQLite in dataDir (see openStore). */
+  store?: string;
   resultRetentionMs?: number;
   maxResidentSpawns?: number;
   instanceIdleMs?: number;
@@ -28,6 +30,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     ...(o.host ? { host: o.host } : {}),
     ...(o.port !== undefined ? { port: o.port } : {}),
     dataDir: o.dataDir,
+    store: (ctx) => openStore(o.store, ctx),
     ...(o.resultRetentionMs !== undefined ? { resultRetentionMs: o.resultRetentionMs } : {}),
     ...(o.maxResidentSpawns !== undefined ? { maxResidentSpawns: o.maxResidentSpawns } : {}),
     ...(o.instanceIdleMs !== undefined ? { instanceIdleMs: o.instanceIdleMs } : {}),

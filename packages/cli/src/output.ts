@@ -21,8 +21,9 @@ export const ui = {
   warn(msg: string): void {
     process.stderr.write(`${paint("33", "warning:")} ${msg}\n`);
   },
-  error(msg: string): void {
-    process.stderr.write(`${paint("31", "Error:")} ${msg}\n`);
+  /** One line: `Error: msg`, or with a label (an error's class name) in its place. */
+  error(msg: string, label = "Error"): void {
+    process.stderr.write(`${paint("31", `${label}:`)} ${msg}\n`);
   },
   out(msg: string): void {
     process.stdout.write(`${msg}\n`);

@@ -17,7 +17,6 @@ import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
 import { Metrics } from "./metrics/metrics.js";
 import type { WorkerProvider } from "./provider.js";
-import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
 
 export interface ServerOptions {
@@ -26,6 +25,11 @@ export interface ServerOptions {
   /** 0 picks a free port. @defaultValue 7420 */
   port?: number;
   dataDir: string;
+  /**
+   * The control plane's state: a Store, or a factory given the data directory and the log.
+   * The server closes it on close(). (The CLI builds it from `--store`; see store/open.ts.)
+   */
+  store: Store | ((ctx: { dataDir: string; log: (msg: string) => void }) => Store | Promise<Store>);
   /** Builds the worker provider once the control socket's path is known. */
   provider: (controlSocket: string) => WorkerProvider;
   /** How long `.spawn` results are kept. @defaultValue 7 days */
@@ -80,10 +84,10 @@ export class SkiffServer {
     const log = opts.log ?? ((m: string) => console.error(`[skiff server] ${m}`));
     const dataDir = resolve(opts.dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const store = new SqliteStore({ dataDir });
+    const store = typeof opts.store === "function" ? await opts.store({ dataDir, log }) : opts.store;
     const tokens = new TokenService(store);
     let createdAdminToken: { tokenId: string; tokenSecret: string } | undefined;
-    if (store.countAdminTokens() === 0) {
+    if ((await store.countAdminTokens()) === 0) {
       createdAdminToken = tokens.create("admin");
       await store.flush();
     }
@@ -173,8 +177,8 @@ export class SkiffServer {
     const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway };
     hooks = peerHooks(deps, tokens, log);
 
-    apps.restore();
-    const recovered = engine.recover();
+    await apps.restore();
+    const recovered = await engine.recover();
     if (recovered > 0) log(`recovered ${recovered} pending call(s) from the store`);
 
     await listen(http, { host: opts.host ?? "127.0.0.1", port: opts.port ?? DEFAULT_PORT });
@@ -219,8 +223,8 @@ export class SkiffServer {
 
 function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => void): PeerHooks {
   return {
-    hello(peer, p): Principal {
-      const principal = tokens.verify(p.tokenId as string, p.tokenSecret as string);
+    async hello(peer, p): Promise<Principal> {
+      const principal = await tokens.verify(p.tokenId as string, p.tokenSecret as string);
       if (!principal)
         throw new ApiError(
           "unauthenticated",
@@ -243,12 +247,10 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
     },
     afterHello(peer) {
       if (peer.role !== "container") return;
-      try {
-        deps.engine.fleet.containerHello(peer.containerId!, peer);
-      } catch (err) {
-        log(`container ${peer.containerId} cannot start: ${(err as Error).message}`);
-        peer.close(1011, (err as Error).message);
-      }
+      deps.engine.fleet.containerHello(peer.containerId!, peer).catch((err: Error) => {
+        log(`container ${peer.containerId} cannot start: ${err.message}`);
+        peer.close(1011, err.message);
+      });
     },
     request: (peer, msg) => handleRequest(peer, msg, deps),
     event(peer, msg) {

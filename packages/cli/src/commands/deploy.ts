@@ -1,26 +1,26 @@
-import { parseArgs } from "node:util";
+import type { Command } from "commander";
 import { bundleApp } from "../bundle.js";
 import { connect } from "../connect.js";
-import { UsageError } from "../errors.js";
 import { loadApps, pickApp } from "../load-app.js";
 import { formatBytes, table, ui } from "../output.js";
+import { envOption, GROUPS } from "../program.js";
 import { publishApp } from "../publish.js";
 import { printWebUrls } from "../web-urls.js";
 
-export const DEPLOY_HELP = `Usage: skiff deploy <app.ts> [--env NAME]
+export function register(program: Command): void {
+  program
+    .command("deploy")
+    .helpGroup(GROUPS.apps)
+    .summary("deploy an app: its functions become callable by name")
+    .description(
+      "Deploys the app: its functions become callable by name (Function_.fromName) from any process with credentials. Deploying again replaces the live version; history is kept.",
+    )
+    .argument("<app.ts>", "the app file")
+    .addOption(envOption())
+    .action(deployCommand);
+}
 
-Deploys the app: its functions become callable by name (Function_.fromName) from any
-process with credentials. Deploying again replaces the live version; history is kept.`;
-
-export async function deployCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { env: { type: "string" } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (positionals.length !== 1) throw new UsageError("skiff deploy takes one file: skiff deploy app.ts");
-  const file = positionals[0]!;
+async function deployCommand(file: string, values: { env?: string }): Promise<void> {
   const bundle = await bundleApp(file);
   ui.step(`Bundled ${file} (${formatBytes(bundle.code.byteLength)})`);
   const app = pickApp(await loadApps(bundle), file);
@@ -49,7 +49,6 @@ export async function deployCommand(argv: string[]): Promise<number> {
       ...(app._classes.length ? [`Cls.fromName("${app.name}", "<Class>")`] : []),
     ].join(" or ");
     ui.out(`App "${app.name}" is live at version ${res.version}: call it with ${how}`);
-    return 0;
   } finally {
     await conn.close();
   }

@@ -1,23 +1,31 @@
-import { inspect, parseArgs } from "node:util";
+import { inspect } from "node:util";
 import type { LogEntry } from "@skiff/protocol";
+import type { Command } from "commander";
 import { type App, Cls, type Function_ } from "skiff";
 import { bundleApp } from "../bundle.js";
 import { connect } from "../connect.js";
 import { UsageError } from "../errors.js";
 import { loadApps, pickApp } from "../load-app.js";
 import { ui } from "../output.js";
+import { argsAfterDashDash, envOption, GROUPS, takesArgsAfterDashDash } from "../program.js";
 import { ProgressLines } from "../progress.js";
 import { publishApp } from "../publish.js";
 import { printWebUrls } from "../web-urls.js";
 
-export const RUN_HELP = `Usage: skiff run <app.ts>[::function] [--env NAME] [-- ARG ...]
-
-Runs an ephemeral app: its localEntrypoint runs here, the functions it calls run in
-containers, and their logs stream here. With ::function (or ::Class.method, on the
-instance with default parameters), calls that one function with the arguments after --,
-each parsed as JSON when it parses, else taken as a string; a generator's items print as
-they come.
-With no server configured, an embedded one runs for the length of the command.`;
+export function register(program: Command): void {
+  const cmd = program
+    .command("run")
+    .helpGroup(GROUPS.apps)
+    .summary("run an ephemeral app (an embedded server if none is configured)")
+    .description(
+      "Runs an ephemeral app: its localEntrypoint runs here, the functions it calls run in containers, and their logs stream here. With ::function (or ::Class.method, on the instance with default parameters), calls that one function with the arguments after --, each parsed as JSON when it parses, else taken as a string; a generator's items print as they come.\n\nWith no server configured, an embedded one runs for the length of the command.",
+    )
+    .usage("[options] <app.ts>[::function] [-- ARG...]")
+    .argument("<app.ts>", "the app file, or app.ts::function, or app.ts::Class.method")
+    .addOption(envOption())
+    .action((target: string, opts: { env?: string }) => runCommand(target, argsAfterDashDash(), opts));
+  takesArgsAfterDashDash(cmd);
+}
 
 /** Each argument after `--`: JSON when it parses, else the string itself. */
 export function parseCliArg(s: string): unknown {
@@ -28,18 +36,9 @@ export function parseCliArg(s: string): unknown {
   }
 }
 
-export async function runCommand(argv: string[]): Promise<number> {
-  const dashdash = argv.indexOf("--");
-  const own = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
-  const fnArgs = dashdash >= 0 ? argv.slice(dashdash + 1).map(parseCliArg) : [];
-  const { values, positionals } = parseArgs({
-    args: own,
-    options: { env: { type: "string" } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (positionals.length !== 1) throw new UsageError("skiff run takes one target: <app.ts> or <app.ts>::<function>");
-  const [file, fnName] = positionals[0]!.split("::") as [string, string | undefined];
+async function runCommand(targetArg: string, rest: string[], values: { env?: string }): Promise<void> {
+  const fnArgs = rest.map(parseCliArg);
+  const [file, fnName] = targetArg.split("::") as [string, string | undefined];
 
   const bundle = await bundleApp(file);
   const app = pickApp(await loadApps(bundle), file);
@@ -88,7 +87,6 @@ export async function runCommand(argv: string[]): Promise<number> {
     } else {
       await app._entrypoint!();
     }
-    return 0;
   } finally {
     progress?.close();
     if (appId) await conn.client.request("app.stop", { appId, environment: conn.environment }).catch(() => {});

@@ -1,31 +1,28 @@
-import { parseArgs } from "node:util";
 import type { LogEntry } from "@skiff/protocol";
+import type { Command } from "commander";
 import { type Bundle, bundleApp } from "../bundle.js";
 import { type Connected, connect } from "../connect.js";
-import { UsageError } from "../errors.js";
 import { loadSpecs } from "../load-specs.js";
 import { ui } from "../output.js";
+import { envOption, GROUPS } from "../program.js";
 import { publishSpecs } from "../publish.js";
 import { watchFiles } from "../watch-files.js";
 import { printWebUrls } from "../web-urls.js";
 
-export const SERVE_HELP = `Usage: skiff serve <app.ts> [--env NAME]
+export function register(program: Command): void {
+  program
+    .command("serve")
+    .helpGroup(GROUPS.apps)
+    .summary("serve an app's web endpoints, reloading on every saved change")
+    .description(
+      "Runs the app as an ephemeral app whose web endpoints stay at the same URLs (http://<app>--<label>-dev.localhost:<port>) while you edit it: each saved change to a file of the app is bundled and published again (new containers serve the next request), and the previous version is stopped. Container logs stream here. Ctrl-C stops the app.\n\nWith no server configured, an embedded one runs for the length of the command.",
+    )
+    .argument("<app.ts>", "the app file")
+    .addOption(envOption())
+    .action(serveCommand);
+}
 
-Runs the app as an ephemeral app whose web endpoints stay at the same URLs
-(http://<app>--<label>-dev.localhost:<port>) while you edit it: each saved change to a file
-of the app is bundled and published again (new containers serve the next request), and the
-previous version is stopped. Container logs stream here. Ctrl-C stops the app.
-With no server configured, an embedded one runs for the length of the command.`;
-
-export async function serveCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { env: { type: "string" } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (positionals.length !== 1) throw new UsageError("skiff serve takes one file: skiff serve app.ts");
-  const file = positionals[0]!;
+async function serveCommand(file: string, values: { env?: string }): Promise<void> {
   // A first bundle that fails is an error; later ones only keep the last good version serving.
   let bundle = await bundleApp(file);
   const conn = await connect({
@@ -74,7 +71,6 @@ export async function serveCommand(argv: string[]): Promise<number> {
     });
     stopWatch();
     ui.info("stopping…");
-    return 0;
   } finally {
     await serving.stop();
     await conn.close();

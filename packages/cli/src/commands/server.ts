@@ -1,34 +1,79 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { DEFAULT_PORT } from "@skiff/server";
+import type { LimitsChoice, SandboxChoice } from "@skiff/worker";
+import { type Command, Option } from "commander";
 import { activeProfile, configPath, readProfiles, writeProfile } from "skiff";
 import { UsageError } from "../errors.js";
-import { startLocalServer } from "../local-server.js";
 import { ui } from "../output.js";
+import { GROUPS } from "../program.js";
 
-export const SERVER_HELP = `Usage: skiff server [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.skiff/data]
-                    [--result-retention-ms N] [--sandbox auto|bubblewrap|none] [--warm-pool 2]
-                    [--web-wait-ms 150000] [--web-max-body-bytes 67108864]
-                    [--max-resident-spawns 10000] [--instance-idle-ms 300000]
-                    [--limits auto|none] [--metrics-public]
+/** The server's default port (its DEFAULT_PORT; not imported, so `skiff --help` loads no server). */
+const DEFAULT_PORT = 7420;
 
-Runs the control plane with the embedded store (SQLite) and local containers. The first
-start creates an admin token, prints it once, and writes a profile for this server into
-~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet. --warm-pool keeps that many
-container processes started ahead of need, so a scale-up only loads the app.
---max-resident-spawns bounds the pending .spawn calls each function holds in memory; more
-wait in the store and are taken in, oldest first, as earlier ones finish. A class instance
-(one parameter set) with no calls and no containers for --instance-idle-ms leaves memory;
-its next call takes it back. --limits auto caps each container's memory and process count
-with cgroups where this host allows it (docs/security.md); none turns that off.
+export function register(program: Command): void {
+  program
+    .command("server")
+    .helpGroup(GROUPS.server)
+    .summary("run the control plane (embedded store, local containers)")
+    .description(
+      "Runs the control plane with the embedded store (SQLite) and local containers. The first start creates an admin token, prints it once, and writes a profile for this server into ~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet.",
+    )
+    .option("--host <address>", "the address to listen on", "127.0.0.1")
+    .option("--port <n>", `the port to listen on (0: any free one) (default: ${DEFAULT_PORT})`)
+    .option("--data-dir <dir>", "where the store and app bundles live (default: ~/.skiff/data)")
+    .option("--result-retention-ms <n>", "how long results are kept")
+    .addOption(
+      new Option("--sandbox <kind>", "how containers are isolated")
+        .choices(["auto", "bubblewrap", "none"])
+        .default("auto"),
+    )
+    .option(
+      "--warm-pool <n>",
+      "container processes started ahead of need, so a scale-up only loads the app (default: 2)",
+    )
+    .option(
+      "--web-wait-ms <n>",
+      "how long a web request waits for its response head before a 303 to a result URL (default: 150000)",
+    )
+    .option("--web-max-body-bytes <n>", "larger web request bodies get 413 (default: 67108864)")
+    .option(
+      "--max-resident-spawns <n>",
+      "pending .spawn calls each function holds in memory; more wait in the store (default: 10000)",
+    )
+    .option(
+      "--instance-idle-ms <n>",
+      "a class instance with no calls and no containers for this long leaves memory (default: 300000)",
+    )
+    .addOption(
+      new Option(
+        "--limits <kind>",
+        "cap each container's memory and process count with cgroups where this host allows (docs/security.md)",
+      )
+        .choices(["auto", "none"])
+        .default("auto"),
+    )
+    .option("--metrics-public", "serve /metrics without a token (for a scraper on a trusted network)")
+    .addHelpText(
+      "after",
+      "\nWeb endpoints are served on the same port (docs/web.md), and so is the dashboard: open the server's URL and sign in with a token; Prometheus metrics are at /metrics (docs/dashboard.md).",
+    )
+    .action(serverCommand);
+}
 
-Web endpoints are served on the same port (docs/web.md): a request waits --web-wait-ms for
-its response head, then is answered 303 to a result URL; bodies over --web-max-body-bytes
-get 413.
-
-The dashboard is at the server's URL (sign in with a token); Prometheus metrics are at
-/metrics, for an API or admin token unless --metrics-public (docs/dashboard.md).`;
+interface ServerFlags {
+  host: string;
+  port?: string;
+  dataDir?: string;
+  resultRetentionMs?: string;
+  sandbox: SandboxChoice;
+  warmPool?: string;
+  webWaitMs?: string;
+  webMaxBodyBytes?: string;
+  maxResidentSpawns?: string;
+  instanceIdleMs?: string;
+  limits: LimitsChoice;
+  metricsPublic?: boolean;
+}
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -38,38 +83,17 @@ function int(name: string, v: string | undefined, min: number, max: number): num
   return n;
 }
 
-export async function serverCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      host: { type: "string", default: "127.0.0.1" },
-      port: { type: "string" },
-      "data-dir": { type: "string" },
-      "result-retention-ms": { type: "string" },
-      sandbox: { type: "string", default: "auto" },
-      "warm-pool": { type: "string" },
-      "web-wait-ms": { type: "string" },
-      "web-max-body-bytes": { type: "string" },
-      "max-resident-spawns": { type: "string" },
-      "instance-idle-ms": { type: "string" },
-      limits: { type: "string", default: "auto" },
-      "metrics-public": { type: "boolean", default: false },
-    },
-    strict: true,
-  });
+async function serverCommand(values: ServerFlags): Promise<void> {
   const port = int("port", values.port, 0, 65535) ?? DEFAULT_PORT;
-  const retention = int("result-retention-ms", values["result-retention-ms"], 1000, 365 * 24 * 3600 * 1000);
-  const warmPool = int("warm-pool", values["warm-pool"], 0, 64);
-  const webWaitMs = int("web-wait-ms", values["web-wait-ms"], 1, 24 * 3600 * 1000);
-  const webMaxBodyBytes = int("web-max-body-bytes", values["web-max-body-bytes"], 0, 2 ** 40);
-  const maxResidentSpawns = int("max-resident-spawns", values["max-resident-spawns"], 1, 10_000_000);
-  const instanceIdleMs = int("instance-idle-ms", values["instance-idle-ms"], 0, 7 * 24 * 3600 * 1000);
-  const sandbox = values.sandbox;
-  if (sandbox !== "auto" && sandbox !== "bubblewrap" && sandbox !== "none")
-    throw new UsageError("--sandbox must be auto, bubblewrap or none");
-  const limits = values.limits;
-  if (limits !== "auto" && limits !== "none") throw new UsageError("--limits must be auto or none");
-  const dataDir = values["data-dir"] ?? join(process.env.HOME || homedir(), ".skiff", "data");
+  const retention = int("result-retention-ms", values.resultRetentionMs, 1000, 365 * 24 * 3600 * 1000);
+  const warmPool = int("warm-pool", values.warmPool, 0, 64);
+  const webWaitMs = int("web-wait-ms", values.webWaitMs, 1, 24 * 3600 * 1000);
+  const webMaxBodyBytes = int("web-max-body-bytes", values.webMaxBodyBytes, 0, 2 ** 40);
+  const maxResidentSpawns = int("max-resident-spawns", values.maxResidentSpawns, 1, 10_000_000);
+  const instanceIdleMs = int("instance-idle-ms", values.instanceIdleMs, 0, 7 * 24 * 3600 * 1000);
+  const { sandbox, limits } = values;
+  const dataDir = values.dataDir ?? join(process.env.HOME || homedir(), ".skiff", "data");
+  const { startLocalServer } = await import("../local-server.js");
 
   const server = await startLocalServer({
     host: values.host,
@@ -80,7 +104,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     ...(instanceIdleMs !== undefined ? { instanceIdleMs } : {}),
     sandbox,
     limits,
-    metricsPublic: values["metrics-public"],
+    ...(values.metricsPublic ? { metricsPublic: true } : {}),
     ...(warmPool !== undefined ? { warmPool } : {}),
     ...(webWaitMs !== undefined ? { webWaitMs } : {}),
     ...(webMaxBodyBytes !== undefined ? { webMaxBodyBytes } : {}),
@@ -116,5 +140,4 @@ export async function serverCommand(argv: string[]): Promise<number> {
   });
   ui.info("stopping…");
   await server.close();
-  return 0;
 }

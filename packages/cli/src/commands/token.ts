@@ -1,30 +1,24 @@
-import { parseArgs } from "node:util";
+import type { Command } from "commander";
 import { activeProfile, configPath, loadConfig, readProfiles, writeProfile } from "skiff";
 import { connect } from "../connect.js";
 import { ui } from "../output.js";
+import { commandGroup, GROUPS } from "../program.js";
 
-export const TOKEN_HELP = `Usage: skiff token new [--web] [--profile NAME] [--activate]
+export function register(program: Command): void {
+  const token = commandGroup(program, "token", "API and web endpoint tokens", GROUPS.access);
+  token
+    .command("new")
+    .description(
+      "Creates a token on the configured server (needs an admin token). An API token (the default) is written to a profile of ~/.skiff.toml (the active one unless --profile), so later commands use it; a web endpoint token (--web) is printed once.",
+    )
+    .summary("create a token and write a profile (or, with --web, a web endpoint token)")
+    .option("--web", "a token for web endpoints with requiresAuth, printed once", false)
+    .option("--profile <name>", "the profile to write the API token to (default: the active one)")
+    .option("--activate", "make that profile the active one", false)
+    .action(tokenNew);
+}
 
-Creates a token on the configured server (needs an admin token).
-  API token (default): written to a profile of ~/.skiff.toml (the active one unless
-                       --profile), so later commands use it.
-  --web              : an endpoint token for web endpoints with requiresAuth, printed once.`;
-
-export async function tokenCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      web: { type: "boolean", default: false },
-      profile: { type: "string" },
-      activate: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
-  if (sub !== "new") {
-    ui.info(TOKEN_HELP);
-    return 2;
-  }
+async function tokenNew(values: { web: boolean; profile?: string; activate: boolean }): Promise<void> {
   const config = await loadConfig();
   const conn = await connect({ embedded: false, log: ui.info });
   try {
@@ -35,7 +29,7 @@ export async function tokenCommand(argv: string[]): Promise<number> {
       ui.info(
         "Send both with each request to an endpoint with requiresAuth (headers Skiff-Token-Id / Skiff-Token-Secret). The secret is not shown again.",
       );
-      return 0;
+      return;
     }
     const file = await configPath();
     const current = activeProfile(await readProfiles(file));
@@ -52,7 +46,6 @@ export async function tokenCommand(argv: string[]): Promise<number> {
       values.activate || !current,
     );
     ui.step(`Created token ${t.tokenId} and wrote it to profile "${name}" in ${file}`);
-    return 0;
   } finally {
     await conn.close();
   }

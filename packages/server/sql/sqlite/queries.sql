@@ -90,6 +90,9 @@ SELECT id, function_id AS functionId, kind, parent_input_id AS parentInputId, st
 -- name: pendingCalls
 SELECT id, function_id AS functionId, kind, idempotency_key AS idempotencyKey, parent_input_id AS parentInputId, method, parked, created_at AS createdAt FROM calls WHERE state = 'pending' AND id > @after ORDER BY id LIMIT @limit;
 
+-- name: callArgs
+SELECT args FROM inputs WHERE call_id = @callId ORDER BY idx LIMIT 1;
+
 -- name: callInputs
 SELECT id, call_id AS callId, idx, args, state, attempt, failures FROM inputs WHERE call_id = @callId ORDER BY idx;
 

@@ -71,9 +71,7 @@ function payload(p: Record<string, unknown>, key: string): Payload {
 function tieToPeer(peer: Peer, d: HandlerDeps, owned: Set<string>): { bind(callId: string): void; release(): void } {
   let callId: string | undefined;
   const cancel = () => {
-    try {
-      if (callId) d.engine.cancelCall(callId, false);
-    } catch {}
+    if (callId) d.engine.cancelCall(callId, false).catch(() => {}); // already over
   };
   return {
     bind(id) {
@@ -124,18 +122,18 @@ export const handlers: HandlerTable = {
     d.store.putBlob(blobId, data);
     return d.store.flush().then(() => ({ blobId }));
   },
-  "blob.get"(_peer, p, d) {
+  async "blob.get"(_peer, p, d) {
     const blobId = str(p as unknown as Record<string, unknown>, "blobId", { max: 80 });
-    const data = d.store.getBlob(blobId);
+    const data = await d.store.getBlob(blobId);
     if (!data) throw notFound(`no blob ${blobId}`);
     return { data };
   },
-  "app.publish"(peer, p, d) {
+  async "app.publish"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     str(q, "name", { max: 64 });
     env(q);
     str(q, "bundleBlobId", { max: 80 });
-    const r = d.apps.publish(p, peer.sessionId);
+    const r = await d.apps.publish(p, peer.sessionId);
     d.gateway.invalidate();
     // Web endpoints learn their URL in the reply (what `skiff deploy` prints, getWebUrl() returns).
     for (const info of r.functions) {
@@ -145,31 +143,31 @@ export const handlers: HandlerTable = {
     }
     return d.store.flush().then(() => r);
   },
-  "app.stop"(_peer, p, d) {
+  async "app.stop"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     env(q);
     str(q, "appId", { optional: true, max: 64 });
     str(q, "name", { optional: true, max: 64 });
     if (!p.appId && !p.name) throw invalid("app.stop needs appId or name");
-    const r = d.apps.stop(p);
+    const r = await d.apps.stop(p);
     return d.store.flush().then(() => r);
   },
-  "app.list"(_peer, p, d) {
-    return { apps: d.apps.list(env(p as unknown as Record<string, unknown>)) };
+  async "app.list"(_peer, p, d) {
+    return { apps: await d.apps.list(env(p as unknown as Record<string, unknown>)) };
   },
-  "app.history"(_peer, p, d) {
+  async "app.history"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
-    return { deployments: d.apps.history(str(q, "name", { max: 64 }), env(q)) };
+    return { deployments: await d.apps.history(str(q, "name", { max: 64 }), env(q)) };
   },
-  "app.logs"(peer, p, d) {
+  async "app.logs"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
-    const app = d.apps.resolveApp(
+    const app = await d.apps.resolveApp(
       str(q, "appId", { optional: true, max: 64 }),
       str(q, "name", { optional: true, max: 64 }),
       env(q),
     );
     const tail = num(q, "tail", { min: 0, max: 10_000 });
-    const entries = tail > 0 ? d.store.tailLogs(app.id, tail) : [];
+    const entries = tail > 0 ? await d.store.tailLogs(app.id, tail) : [];
     if (!bool(q, "follow", false)) return { entries };
     const subscriptionId = `ls-${app.id}-${Math.random().toString(36).slice(2)}`;
     const stop = d.logs.follow(app.id, (entry) => peer.send("log", { subscriptionId, entry }));
@@ -189,9 +187,9 @@ export const handlers: HandlerTable = {
   "function.stats"(_peer, p, d) {
     return d.engine.stats(str(p as unknown as Record<string, unknown>, "functionId", { max: 64 }));
   },
-  "function.lookup"(_peer, p, d) {
+  async "function.lookup"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
-    const info = d.apps.lookup(str(q, "appName", { max: 64 }), str(q, "name", { max: 64 }), env(q));
+    const info = await d.apps.lookup(str(q, "appName", { max: 64 }), str(q, "name", { max: 64 }), env(q));
     const urls = d.gateway.urlsOfFunction(info.functionId);
     return urls ? { ...info, webUrl: urls.url } : info;
   },
@@ -202,7 +200,7 @@ export const handlers: HandlerTable = {
     const options = q.options === undefined ? {} : obj(q.options, "options");
     return d.apps.bindInstance(functionId, params, options);
   },
-  "call.create"(peer, p, d) {
+  async "call.create"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     const functionId = notWeb(d, str(q, "functionId", { max: 64 }));
     if (p.kind !== "remote" && p.kind !== "spawn") throw invalid(`kind must be "remote" or "spawn"`);
@@ -211,9 +209,9 @@ export const handlers: HandlerTable = {
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
     const wait = bool(q, "await", false);
     const method = str(q, "method", { optional: true, max: 64 });
-    if (typeof args === "object" && "blob" in args && !d.store.getBlob(args.blob))
+    if (typeof args === "object" && "blob" in args && !(await d.store.getBlob(args.blob)))
       throw invalid(`args blob ${args.blob} was not uploaded`);
-    const { callId, outcome: known } = d.engine.createCall({
+    const { callId, outcome: known } = await d.engine.createCall({
       functionId,
       kind: p.kind,
       args,
@@ -228,13 +226,14 @@ export const handlers: HandlerTable = {
     }
     return awaitForPeer(peer, d, callId, undefined).then((outcome) => ({ callId, ...(outcome ? { outcome } : {}) }));
   },
-  "gen.start"(peer, p, d) {
+  async "gen.start"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     const functionId = notWeb(d, str(q, "functionId", { max: 64 }));
     const args = payload(q, "args");
     const idempotencyKey = str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
     const method = str(q, "method", { optional: true, max: 64 });
+    await d.engine.load(functionId);
     // The stream goes to this connection only: when it closes, the generator is cancelled.
     const tie = tieToPeer(peer, d, peer.streams);
     const r = d.engine.fanOut.startStream({ functionId, args, idempotencyKey, parentInputId, method }, (items, end) => {
@@ -244,12 +243,13 @@ export const handlers: HandlerTable = {
     tie.bind(r.callId);
     return r;
   },
-  "map.start"(peer, p, d) {
+  async "map.start"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     const functionId = notWeb(d, str(q, "functionId", { max: 64 }));
     str(q, "idempotencyKey", { max: 128 });
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
     const method = str(q, "method", { optional: true, max: 64 });
+    await d.engine.load(functionId);
     // A map's inputs live with its caller: when the caller goes, the rest is cancelled.
     const tie = tieToPeer(peer, d, peer.maps);
     const r = d.engine.fanOut.startMap(
@@ -290,15 +290,16 @@ export const handlers: HandlerTable = {
       return { outcome };
     });
   },
-  "call.graph"(_peer, p, d) {
-    return { inputs: d.engine.callGraph(str(p as unknown as Record<string, unknown>, "callId", { max: 64 })) };
+  async "call.graph"(_peer, p, d) {
+    return { inputs: await d.engine.callGraph(str(p as unknown as Record<string, unknown>, "callId", { max: 64 })) };
   },
-  "call.cancel"(_peer, p, d) {
+  async "call.cancel"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
-    d.engine.cancelCall(str(q, "callId", { max: 64 }), bool(q, "terminateContainers", false));
-    return d.store.flush().then(() => ({}));
+    await d.engine.cancelCall(str(q, "callId", { max: 64 }), bool(q, "terminateContainers", false));
+    await d.store.flush();
+    return {};
   },
-  "secret.create"(_peer, p, d) {
+  async "secret.create"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     const name = str(q, "name", { max: 64 });
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
@@ -306,19 +307,19 @@ export const handlers: HandlerTable = {
     const environment = env(q);
     const values = stringRecord(q, "values");
     if (Object.keys(values).length === 0) throw invalid("a secret needs at least one KEY=VALUE");
-    if (!bool(q, "overwrite", false) && d.store.getSecret(environment, name)) {
+    if (!bool(q, "overwrite", false) && (await d.store.getSecret(environment, name))) {
       throw new ApiError("already_exists", `secret "${name}" already exists (pass --force to replace it)`);
     }
     d.store.upsertSecret(environment, name, values);
     return d.store.flush().then(() => ({}));
   },
-  "secret.list"(_peer, p, d) {
-    return { secrets: d.store.listSecrets(env(p as unknown as Record<string, unknown>)) };
+  async "secret.list"(_peer, p, d) {
+    return { secrets: await d.store.listSecrets(env(p as unknown as Record<string, unknown>)) };
   },
-  "secret.delete"(_peer, p, d) {
+  async "secret.delete"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     const name = str(q, "name", { max: 64 });
-    if (!d.store.deleteSecret(env(q), name)) throw notFound(`no secret "${name}"`);
+    if (!(await d.store.deleteSecret(env(q), name))) throw notFound(`no secret "${name}"`);
     return d.store.flush().then(() => ({}));
   },
   "web.url"(_peer, p, d) {

@@ -16,6 +16,7 @@ import {
 } from "@skiff/protocol";
 import type { WebSocket } from "ws";
 import type { Principal } from "../auth/tokens.js";
+import { StoreCommitError } from "../store/store.js";
 import { SERVER_VERSION } from "../version.js";
 import { ApiError } from "./api-error.js";
 
@@ -27,10 +28,12 @@ const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
  * a client firing millions of calls at once is slowed by TCP, not held in server memory.
  */
 const MAX_PENDING_REQUESTS = 50_000;
+/** Messages held while hello is checked; a client sends its first request after the reply. */
+const MAX_EARLY_MESSAGES = 1024;
 
 export interface PeerHooks {
   /** Verifies hello; returns the principal or throws ApiError. */
-  hello(peer: Peer, params: Record<string, unknown>): Principal;
+  hello(peer: Peer, params: Record<string, unknown>): Promise<Principal>;
   /** Runs right after the hello reply is queued (so what it sends comes after the reply). */
   afterHello(peer: Peer): void;
   request(peer: Peer, msg: RequestMessage): unknown | Promise<unknown>;
@@ -62,6 +65,8 @@ export class Peer {
   private closed = false;
   private pendingRequests = 0;
   private paused = false;
+  /** Messages that came while hello was being checked (the token is read from the store). */
+  private early: Message[] | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -130,8 +135,20 @@ export class Peer {
       this.close(CLOSE_PROTOCOL_ERROR, (err as Error).message);
       return;
     }
+    this.onMessages(msgs);
+  }
+
+  private onMessages(msgs: Message[]): void {
     for (const m of msgs) {
       if (this.closed) return;
+      if (this.early) {
+        if (this.early.length >= MAX_EARLY_MESSAGES) {
+          this.close(CLOSE_PROTOCOL_ERROR, "too many messages before the hello reply");
+          return;
+        }
+        this.early.push(m);
+        continue;
+      }
       if (!this.principal) {
         this.onHello(m);
         continue;
@@ -166,19 +183,29 @@ export class Peer {
       this.close(CLOSE_PROTOCOL_ERROR, "unsupported protocol version");
       return;
     }
-    try {
-      this.principal = this.hooks.hello(this, p);
-      this.reply(req.id, {
-        serverVersion: SERVER_VERSION,
-        limits: { maxPayloadBytes: MAX_PAYLOAD_BYTES, inlinePayloadBytes: INLINE_PAYLOAD_BYTES },
-      });
-      this.hooks.afterHello(this);
-    } catch (err) {
-      const e = err instanceof ApiError ? err : new ApiError("internal", (err as Error).message);
-      this.replyError(req.id, { code: e.code, message: e.message });
-      this.flush();
-      this.close(e.code === "unauthenticated" ? CLOSE_UNAUTHENTICATED : CLOSE_PROTOCOL_ERROR, e.message);
-    }
+    this.early = [];
+    this.hooks.hello(this, p).then(
+      (principal) => {
+        if (this.closed) return;
+        this.principal = principal;
+        this.reply(req.id, {
+          serverVersion: SERVER_VERSION,
+          limits: { maxPayloadBytes: MAX_PAYLOAD_BYTES, inlinePayloadBytes: INLINE_PAYLOAD_BYTES },
+        });
+        this.hooks.afterHello(this);
+        const early = this.early ?? [];
+        this.early = undefined;
+        this.onMessages(early);
+      },
+      (err) => {
+        this.early = undefined;
+        if (this.closed) return;
+        const e = asApiError(err);
+        this.replyError(req.id, { code: e.code, message: e.message });
+        this.flush();
+        this.close(e.code === "unauthenticated" ? CLOSE_UNAUTHENTICATED : CLOSE_PROTOCOL_ERROR, e.message);
+      },
+    );
   }
 
   private onRequest(m: RequestMessage): void {
@@ -218,6 +245,11 @@ export class Peer {
   }
 
   private fail(m: RequestMessage, err: unknown): void {
+    if (err instanceof ApiError || err instanceof StoreCommitError) {
+      const e = asApiError(err);
+      this.replyError(m.id, { code: e.code, message: e.message });
+      return;
+    }
     if (err instanceof ApiError) {
       this.replyError(m.id, { code: err.code, message: err.message });
       return;
@@ -242,4 +274,11 @@ export class Peer {
     this.cleanups.clear();
     this.hooks.closed(this);
   }
+}
+
+/** Errors a client is told as they are: the API's own, and a failed store commit (try again). */
+function asApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof StoreCommitError) return new ApiError("unavailable", err.message);
+  return new ApiError("internal", (err as Error)?.message ?? String(err));
 }

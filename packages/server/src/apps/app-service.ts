@@ -24,6 +24,10 @@ interface Session {
 /** Apps, deployments and name lookup, on top of the store and the engine. */
 export class AppService {
   private readonly sessions = new Map<string, Session>();
+  /** Rows of the apps whose functions are registered (the gateway routes by them, in memory). */
+  private readonly liveRows = new Map<string, AppRow>();
+  /** Publishes and stops of one app name run one at a time (each reads, then writes). */
+  private readonly serial = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: Store,
@@ -35,14 +39,32 @@ export class AppService {
   }
 
   /** Registers the functions of every live app (server start). */
-  restore(): void {
-    for (const app of this.store.liveApps()) {
-      for (const f of this.store.appFunctions(app.id)) this.register(app, f);
+  async restore(): Promise<void> {
+    for (const app of await this.store.liveApps()) {
+      for (const f of await this.store.appFunctions(app.id)) await this.register(app, f);
       if (app.mode === "ephemeral" && app.ownerSession) this.sessionDropped(app.ownerSession);
     }
   }
 
-  private register(app: AppRow, f: FunctionRow): void {
+  /** A live app's row, from memory (undefined once stopped). */
+  liveApp(appId: string): AppRow | undefined {
+    return this.liveRows.get(appId);
+  }
+
+  /** Runs `fn` after every earlier one of the same key has finished. */
+  private one<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.serial.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => {});
+    this.serial.set(key, tail);
+    tail.then(() => {
+      if (this.serial.get(key) === tail) this.serial.delete(key);
+    });
+    return next;
+  }
+
+  private async register(app: AppRow, f: FunctionRow): Promise<void> {
+    this.liveRows.set(app.id, app);
     const spec = JSON.parse(f.spec) as FunctionSpec;
     this.engine.registerFunction({
       id: f.id,
@@ -59,17 +81,19 @@ export class AppService {
     if (spec.cls) {
       for (const fn of [...this.engine.functions.values()]) {
         if (fn.baseId !== f.id) continue;
-        const row = this.store.getClassInstance(fn.id);
+        const row = await this.store.getClassInstance(fn.id);
         if (row) this.registerInstance(f.id, row);
       }
     }
   }
 
   /** A class instance not in memory (let go while idle, or after a restart), by its id. */
-  private reviveInstance(id: string): LiveFunction | undefined {
+  private async reviveInstance(id: string): Promise<LiveFunction | undefined> {
     const dot = id.lastIndexOf(".");
     if (dot <= 0) return undefined;
-    const row = this.store.getClassInstance(id);
+    const row = await this.store.getClassInstance(id);
+    const had = this.engine.functions.get(id);
+    if (had) return had; // taken back meanwhile
     if (!row || !this.engine.functions.get(row.functionId)?.live) return undefined;
     return this.registerInstance(row.functionId, row);
   }
@@ -101,7 +125,11 @@ export class AppService {
    * An instance of a class (api.md §3): checks the parameters against the schema recorded at
    * deploy, and returns the function id of the pool for these parameters and options.
    */
-  bindInstance(functionId: string, params: Record<string, unknown>, options: Record<string, unknown>): FunctionInfo {
+  async bindInstance(
+    functionId: string,
+    params: Record<string, unknown>,
+    options: Record<string, unknown>,
+  ): Promise<FunctionInfo> {
     const base = this.engine.functions.get(functionId);
     if (!base?.live)
       throw notFound(`class ${functionId} is not running (its app was stopped or redeployed without it)`);
@@ -121,7 +149,7 @@ export class AppService {
     });
     if (Object.keys(overrides).length === 0 && isDefault(cls.params, full)) return info(base.id);
     const id = instanceId(base.id, full, overrides);
-    if (!this.engine.functions.get(id)?.live && !this.reviveInstance(id)) {
+    if (!this.engine.functions.get(id)?.live && !(await this.reviveInstance(id)) && !this.engine.functions.has(id)) {
       const row: ClassInstanceRow = {
         id,
         functionId: base.id,
@@ -138,24 +166,31 @@ export class AppService {
   publish(
     p: RequestParams<"app.publish">,
     sessionId: string | undefined,
-  ): { appId: string; version: number; functions: FunctionInfo[] } {
+  ): Promise<{ appId: string; version: number; functions: FunctionInfo[] }> {
+    return this.one(`${p.environment}\0${p.name}`, () => this.publishNow(p, sessionId));
+  }
+
+  private async publishNow(
+    p: RequestParams<"app.publish">,
+    sessionId: string | undefined,
+  ): Promise<{ appId: string; version: number; functions: FunctionInfo[] }> {
     if (!NAME.test(p.name)) throw invalid(`app name ${JSON.stringify(p.name)} is invalid`);
     if (p.mode !== "ephemeral" && p.mode !== "deployed") throw invalid(`mode must be "ephemeral" or "deployed"`);
     if (!Array.isArray(p.functions)) throw invalid("functions must be an array");
-    if (!this.store.getBlob(p.bundleBlobId)) throw invalid(`bundle ${p.bundleBlobId} was not uploaded`);
+    if (!(await this.store.getBlob(p.bundleBlobId))) throw invalid(`bundle ${p.bundleBlobId} was not uploaded`);
     const names = new Set<string>();
     if (p.functions.length > 1000) throw invalid("an app has at most 1000 functions");
     for (const f of p.functions) {
       validateFunctionSpec(p.name, f);
       if (names.has(f.name)) throw invalid(`app "${p.name}" has two functions named "${f.name}"`);
       names.add(f.name);
-      this.checkPlacement(p.name, f, p.environment);
+      await this.checkPlacement(p.name, f, p.environment);
     }
     checkWebLabels(p.name, p.functions);
     const now = Date.now();
     let app: AppRow;
     if (p.mode === "deployed") {
-      const existing = this.store.findDeployedApp(p.environment, p.name);
+      const existing = await this.store.findDeployedApp(p.environment, p.name);
       if (existing) {
         app = { ...existing, state: "deployed", version: existing.version + 1 };
         this.store.updateApp(app.id, "deployed", app.version);
@@ -194,7 +229,7 @@ export class AppService {
     });
     const infos: FunctionInfo[] = [];
     for (const spec of p.functions) {
-      const existing = this.store.getFunctionByName(app.id, spec.name);
+      const existing = await this.store.getFunctionByName(app.id, spec.name);
       const row: FunctionRow = {
         id: existing?.id ?? newId("fu"),
         appId: app.id,
@@ -205,7 +240,7 @@ export class AppService {
         active: true,
       };
       this.store.upsertFunction(row);
-      this.register(app, row);
+      await this.register(app, row);
       infos.push({
         functionId: row.id,
         appId: app.id,
@@ -216,7 +251,7 @@ export class AppService {
       });
     }
     // Functions a redeploy dropped stop taking calls.
-    for (const old of this.store.appFunctions(app.id)) {
+    for (const old of await this.store.appFunctions(app.id)) {
       if (old.version < app.version)
         this.engine.unregisterFunction(old.id, `function ${old.name} was removed by deploying version ${app.version}`);
       if (old.version < app.version) this.schedules.stop(old.id);
@@ -226,7 +261,7 @@ export class AppService {
   }
 
   /** GPU and secret checks at deploy time, so a call is never left pending forever. */
-  private checkPlacement(appName: string, f: FunctionSpec, environment: string): void {
+  private async checkPlacement(appName: string, f: FunctionSpec, environment: string): Promise<void> {
     const gpu = f.options.gpu;
     if (gpu) {
       const have = this.provider.gpuTypes();
@@ -240,7 +275,7 @@ export class AppService {
       }
     }
     for (const name of f.options.secretNames ?? []) {
-      if (!this.store.getSecret(environment, name)) {
+      if (!(await this.store.getSecret(environment, name))) {
         throw new ApiError(
           "not_found",
           `${appName}.${f.name} uses secret "${name}", which does not exist in environment "${environment}": create it with \`skiff secret create ${name} KEY=VALUE\``,
@@ -249,52 +284,60 @@ export class AppService {
     }
   }
 
-  stop(p: RequestParams<"app.stop">): { appId: string } {
+  async stop(p: RequestParams<"app.stop">): Promise<{ appId: string }> {
     let app: AppRow | undefined;
-    if (p.appId) app = this.store.getApp(p.appId);
-    else if (p.name) app = this.store.findLatestApp(p.environment, p.name);
+    if (p.appId) app = await this.store.getApp(p.appId);
+    else if (p.name) app = await this.store.findLatestApp(p.environment, p.name);
     if (!app) throw notFound(`no app ${p.appId ?? JSON.stringify(p.name)} in environment "${p.environment}"`);
-    if (app.state !== "stopped") this.stopApp(app, "its app was stopped");
+    const found = app;
+    if (found.state !== "stopped")
+      await this.one(`${found.environment}\0${found.name}`, () => this.stopApp(found, "its app was stopped"));
     return { appId: app.id };
   }
 
-  private stopApp(app: AppRow, reason: string): void {
-    for (const f of this.store.appFunctions(app.id))
-      this.engine.unregisterFunction(f.id, `${app.name}.${f.name}: ${reason}`);
-    for (const f of this.store.appFunctions(app.id)) this.schedules.stop(f.id);
+  private async stopApp(app: AppRow, reason: string): Promise<void> {
+    this.liveRows.delete(app.id);
+    const fns = await this.store.appFunctions(app.id);
+    for (const f of fns) this.engine.unregisterFunction(f.id, `${app.name}.${f.name}: ${reason}`);
+    for (const f of fns) this.schedules.stop(f.id);
     this.store.updateApp(app.id, "stopped", app.version, Date.now());
   }
 
-  list(environment: string): AppInfo[] {
-    return this.store.listApps(environment, Date.now() - LIST_STOPPED_MS).map((a) => ({
-      appId: a.id,
-      name: a.name,
-      environment: a.environment,
-      mode: a.mode,
-      state: a.state,
-      version: a.version,
-      createdAt: a.createdAt,
-      functions: this.store.appFunctions(a.id).map((f) => f.name),
-    }));
+  async list(environment: string): Promise<AppInfo[]> {
+    const out: AppInfo[] = [];
+    for (const a of await this.store.listApps(environment, Date.now() - LIST_STOPPED_MS)) {
+      out.push({
+        appId: a.id,
+        name: a.name,
+        environment: a.environment,
+        mode: a.mode,
+        state: a.state,
+        version: a.version,
+        createdAt: a.createdAt,
+        functions: (await this.store.appFunctions(a.id)).map((f) => f.name),
+      });
+    }
+    return out;
   }
 
-  history(name: string, environment: string): DeploymentInfo[] {
-    const app = this.store.findDeployedApp(environment, name) ?? this.store.findLatestApp(environment, name);
+  async history(name: string, environment: string): Promise<DeploymentInfo[]> {
+    const app =
+      (await this.store.findDeployedApp(environment, name)) ?? (await this.store.findLatestApp(environment, name));
     if (!app) throw notFound(`no app "${name}" in environment "${environment}"`);
     return this.store.listDeployments(app.id);
   }
 
   /** Resolves a deployed function by app and function name. */
-  lookup(appName: string, name: string, environment: string): FunctionInfo {
-    const app = this.store.findDeployedApp(environment, appName);
+  async lookup(appName: string, name: string, environment: string): Promise<FunctionInfo> {
+    const app = await this.store.findDeployedApp(environment, appName);
     if (!app || app.state === "stopped") {
       throw notFound(
         `no deployed app "${appName}" in environment "${environment}" (looking up function "${name}"): deploy it with \`skiff deploy\``,
       );
     }
-    const f = this.store.getFunctionByName(app.id, name);
+    const f = await this.store.getFunctionByName(app.id, name);
     if (!f?.active) {
-      const have = this.store.appFunctions(app.id).map((x) => x.name);
+      const have = (await this.store.appFunctions(app.id)).map((x) => x.name);
       throw notFound(`app "${appName}" has no function "${name}" (it has: ${have.join(", ") || "none"})`);
     }
     const spec = JSON.parse(f.spec) as FunctionSpec;
@@ -309,8 +352,12 @@ export class AppService {
   }
 
   /** Resolves an app by id or name for logs. */
-  resolveApp(appId: string | undefined, name: string | undefined, environment: string): AppRow {
-    const app = appId ? this.store.getApp(appId) : name ? this.store.findLatestApp(environment, name) : undefined;
+  async resolveApp(appId: string | undefined, name: string | undefined, environment: string): Promise<AppRow> {
+    const app = appId
+      ? await this.store.getApp(appId)
+      : name
+        ? await this.store.findLatestApp(environment, name)
+        : undefined;
     if (!app) throw notFound(`no app ${appId ?? JSON.stringify(name)} in environment "${environment}"`);
     return app;
   }
@@ -343,8 +390,11 @@ export class AppService {
     if (s.timer) return;
     s.timer = setTimeout(() => {
       this.sessions.delete(sessionId);
-      for (const app of this.store.liveApps()) {
-        if (app.mode === "ephemeral" && app.ownerSession === sessionId) this.stopApp(app, "its client disconnected");
+      for (const app of [...this.liveRows.values()]) {
+        if (app.mode === "ephemeral" && app.ownerSession === sessionId)
+          this.one(`${app.environment}\0${app.name}`, () => this.stopApp(app, "its client disconnected")).catch(
+            () => {}, // the store is down: the app stays listed as running until the next start
+          );
       }
     }, SESSION_GRACE_MS);
     s.timer.unref();

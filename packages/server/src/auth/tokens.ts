@@ -50,7 +50,7 @@ export class TokenService {
   }
 
   /** The principal for a token, or undefined if it is unknown or the secret is wrong. */
-  verify(tokenId: string, tokenSecret: string): Principal | undefined {
+  async verify(tokenId: string, tokenSecret: string): Promise<Principal | undefined> {
     if (typeof tokenId !== "string" || typeof tokenSecret !== "string") return undefined;
     const given = Buffer.from(hashSecret(tokenSecret), "hex");
     const ct = this.containerTokens.get(tokenId);
@@ -59,7 +59,7 @@ export class TokenService {
         ? { kind: "container", tokenId, containerId: ct.containerId }
         : undefined;
     }
-    const row = this.store.getToken(tokenId);
+    const row = await this.store.getToken(tokenId);
     if (!row) return undefined;
     return timingSafeEqual(given, Buffer.from(row.secretHash, "hex")) ? { kind: row.kind, tokenId } : undefined;
   }

@@ -87,12 +87,12 @@ export class DashboardHttp {
   private async session(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
     if (req.method === "GET") {
-      const s = this.auth.session(req);
+      const s = await this.auth.session(req);
       if (!s) throw new HttpError(401, "unauthenticated", "not signed in");
       return sendJson(res, 200, info(s), { "cache-control": "no-store" });
     }
     if (req.method === "DELETE") {
-      const s = this.auth.session(req);
+      const s = await this.auth.session(req);
       if (s && !Sessions.csrfMatches(s, req.headers[CSRF_HEADER]))
         throw new HttpError(403, "permission_denied", `signing out needs the ${CSRF_HEADER} header`);
       if (s) this.auth.sessions.delete(s.id);
@@ -117,7 +117,7 @@ export class DashboardHttp {
         "invalid_argument",
         "a token looks like <token id>:<token secret> (from `skiff token new`, or the server's first start)",
       );
-    const p = this.tokens.verify(raw.slice(0, i), raw.slice(i + 1));
+    const p = await this.tokens.verify(raw.slice(0, i), raw.slice(i + 1));
     if (!p || (p.kind !== "api" && p.kind !== "admin"))
       throw new HttpError(
         401,

@@ -6,19 +6,22 @@ import type { GraphRow, Store } from "../store/store.js";
  * as trees. Bounded: at most `maxNodes` inputs and a depth of 64. Empty when the call has no
  * recorded inputs (plain top-level `.remote`/`map` calls are not recorded).
  */
-export function buildCallGraph(store: Store, callId: string, maxNodes = 10_000): InputInfo[] {
+export async function buildCallGraph(store: Store, callId: string, maxNodes = 10_000): Promise<InputInfo[]> {
   let budget = maxNodes;
-  const build = (rows: GraphRow[], depth: number): InputInfo[] =>
-    rows.slice(0, Math.max(0, budget)).map((r) => {
+  const build = async (rows: GraphRow[], depth: number): Promise<InputInfo[]> => {
+    const out: InputInfo[] = [];
+    for (const r of rows.slice(0, Math.max(0, budget))) {
       budget--;
-      return {
+      out.push({
         inputId: r.inputId,
         functionCallId: r.functionCallId,
         functionName: r.functionName,
         taskId: r.taskId ?? "",
         status: r.status,
-        children: depth < 64 && budget > 0 ? build(store.graphChildren(r.inputId), depth + 1) : [],
-      };
-    });
-  return build(store.graphInputsOfCall(callId), 0);
+        children: depth < 64 && budget > 0 ? await build(await store.graphChildren(r.inputId), depth + 1) : [],
+      });
+    }
+    return out;
+  };
+  return build(await store.graphInputsOfCall(callId), 0);
 }

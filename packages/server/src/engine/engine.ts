@@ -10,7 +10,7 @@ import {
 import { ApiError, invalid } from "../api/api-error.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { WorkerProvider } from "../provider.js";
-import type { CallRow, Store } from "../store/store.js";
+import type { CallRow, InputRow, Store } from "../store/store.js";
 import { buildCallGraph } from "./call-graph.js";
 import { Deque } from "./deque.js";
 import { FanOut } from "./fan-out.js";
@@ -77,7 +77,7 @@ export class Engine {
   private readonly recentlyDelivered = new Map<string, { callId: string; outcome: CallOutcome }>();
   /** Spawned calls waiting in the store beyond each function's resident limit. */
   private readonly pager: SpawnPager;
-  private resolveFunction: ((functionId: string) => LiveFunction | undefined) | undefined;
+  private resolveFunction: ((functionId: string) => Promise<LiveFunction | undefined>) | undefined;
   private readonly tickTimer: NodeJS.Timeout;
   private lastExpiry = 0;
   private closed = false;
@@ -104,7 +104,7 @@ export class Engine {
       dispatch: (fn) => this.dispatch(fn),
     });
     this.pager = new SpawnPager(
-      { store: o.store, revive: (fn, row) => this.revive(fn, row) },
+      { store: o.store, revive: (fn, row, inputs) => this.revive(fn, row, inputs) },
       o.maxResidentSpawns ?? DEFAULT_RESIDENT_SPAWNS,
     );
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
@@ -187,19 +187,23 @@ export class Engine {
    * Accepts a call. With the same idempotency key as an earlier call, returns that call
    * instead (a client resending after a reconnect).
    */
-  createCall(p: {
+  async createCall(p: {
     functionId: string;
     kind: "remote" | "spawn";
     args: Payload;
     idempotencyKey: string;
     parentInputId: string | undefined;
     method?: string | undefined;
-  }): { callId: string; existing: boolean; outcome?: CallOutcome } {
-    const live = this.liveKeys.get(p.idempotencyKey);
-    if (live) return { callId: live, existing: true };
-    const recent = this.recentlyDelivered.get(p.idempotencyKey);
-    if (recent) return { callId: recent.callId, existing: true, outcome: recent.outcome };
-    const prior = this.o.store.getCallByIdempotencyKey(p.idempotencyKey);
+  }): Promise<{ callId: string; existing: boolean; outcome?: CallOutcome }> {
+    const known = this.knownCall(p.idempotencyKey);
+    if (known) return known;
+    const [prior] = await Promise.all([
+      this.o.store.getCallByIdempotencyKey(p.idempotencyKey),
+      this.load(p.functionId),
+    ]);
+    // Looked again after the read: the same key may have arrived meanwhile.
+    const again = this.knownCall(p.idempotencyKey);
+    if (again) return again;
     if (prior) return { callId: prior.id, existing: true };
     const fn = this.liveFunction(p.functionId);
     const target = resolveTarget(fn, p.method);
@@ -250,7 +254,7 @@ export class Engine {
     // A `.remote` call is held in memory only: its caller holds the input too and resends it
     // (same idempotency key) after a reconnect, so a crash loses nothing. It is written only
     // if something must outlive it here: a retry's state, or a result its caller left behind.
-    if (call.kind === "remote") call.deferred = { row, inputs, state: "pending" };
+    if (call.kind === "remote") call.deferred = { row, inputs, state: "held" };
     else {
       this.o.store.insertCall(row, inputs);
       this.pager.added(fn);
@@ -259,21 +263,36 @@ export class Engine {
     return { callId: call.id, existing: false };
   }
 
+  /** A call with this idempotency key that memory knows of (live, or delivered a moment ago). */
+  private knownCall(key: string): { callId: string; existing: true; outcome?: CallOutcome } | undefined {
+    const live = this.liveKeys.get(key);
+    if (live) return { callId: live, existing: true };
+    const recent = this.recentlyDelivered.get(key);
+    if (recent) return { callId: recent.callId, existing: true, outcome: recent.outcome };
+    return undefined;
+  }
+
   /**
    * Finds functions that are not in memory: a class instance let go while idle is taken back
    * on its next call (set by the app service, which knows the instances).
    */
-  setFunctionResolver(resolve: (functionId: string) => LiveFunction | undefined): void {
+  setFunctionResolver(resolve: (functionId: string) => Promise<LiveFunction | undefined>): void {
     this.resolveFunction = resolve;
   }
 
-  private lookupFunction(functionId: string): LiveFunction | undefined {
-    return this.functions.get(functionId) ?? this.resolveFunction?.(functionId);
+  /** Brings a function that is not in memory (an idle class instance) back, if it exists. */
+  async load(functionId: string): Promise<void> {
+    if (!this.functions.has(functionId)) await this.resolveFunction?.(functionId);
+  }
+
+  private async lookupFunction(functionId: string): Promise<LiveFunction | undefined> {
+    await this.load(functionId);
+    return this.functions.get(functionId);
   }
 
   /** A live function by id, or not_found. */
   private liveFunction(functionId: string): LiveFunction {
-    const fn = this.lookupFunction(functionId);
+    const fn = this.functions.get(functionId); // an idle class instance: load() first
     if (!fn?.live)
       throw new ApiError(
         "not_found",
@@ -322,7 +341,10 @@ export class Engine {
 
   /** Before writing anything else about a call, its own row must exist. */
   private persisted(call: LiveCall): void {
-    if (call.deferred) this.o.store.materialize(call.deferred);
+    const d = call.deferred;
+    if (d?.state !== "held") return;
+    d.state = "written";
+    this.o.store.insertCall(d.row, d.inputs);
   }
 
   private newInput(call: LiveCall, idx: number, args: Payload, id = newId("in")): LiveInput {
@@ -360,13 +382,12 @@ export class Engine {
    * Waits for a call's outcome. Resolves undefined when `timeoutMs` passes first.
    * @throws ApiError not_found for an unknown call id.
    */
-  awaitCall(
+  async awaitCall(
     callId: string,
     timeoutMs: number | undefined,
     onGone?: (cancel: () => void) => void,
   ): Promise<CallOutcome | undefined> {
-    const live = this.calls.get(callId);
-    if (live) {
+    const waitLive = (live: LiveCall) => {
       if (live.outcome) return Promise.resolve(this.delivered(live, live.outcome));
       return waitForOutcome(
         (w) => live.waiters.add(w),
@@ -374,20 +395,26 @@ export class Engine {
         timeoutMs,
         onGone,
       );
-    }
-    const stored = this.o.store.getCall(callId);
-    if (!stored) return Promise.reject(new ApiError("not_found", `no function call ${callId}`));
+    };
+    const live = this.calls.get(callId);
+    if (live) return waitLive(live);
+    const stored = await this.o.store.getCall(callId);
+    const fn = stored?.state === "pending" ? await this.lookupFunction(stored.functionId) : undefined;
+    // Paged in while the store was read.
+    const now = this.calls.get(callId);
+    if (now) return waitLive(now);
+    if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
     if (
       stored.state === "expired" ||
       (stored.state === "done" && stored.expiresAt !== null && stored.expiresAt <= Date.now())
     ) {
-      return Promise.resolve({ kind: "expired" });
+      return { kind: "expired" };
     }
     if (stored.outcome) {
       if (stored.kind === "remote") this.o.store.deleteCall(callId);
-      return Promise.resolve(stored.outcome);
+      return stored.outcome;
     }
-    if (stored.state === "pending" && this.lookupFunction(stored.functionId)?.live) {
+    if (stored.state === "pending" && fn?.live) {
       // Parked: waits in the store until it is paged in and finishes.
       return waitForOutcome(
         (w) => this.pager.addWaiter(callId, w),
@@ -416,27 +443,31 @@ export class Engine {
           this.recentlyDelivered.delete(this.recentlyDelivered.keys().next().value as string);
         }
       }
-      // Finished before its group commit: it never touches the disk.
-      if (!(call.deferred && this.o.store.cancelDeferred(call.deferred))) this.o.store.deleteCall(call.id);
+      // Delivered while only in memory: it never touches the disk.
+      if (call.deferred?.state === "held") call.deferred.state = "dropped";
+      else this.o.store.deleteCall(call.id);
     }
     return outcome;
   }
 
-  cancelCall(callId: string, terminateContainers: boolean): void {
-    const call = this.calls.get(callId);
+  async cancelCall(callId: string, terminateContainers: boolean): Promise<void> {
+    let call = this.calls.get(callId);
     if (!call) {
-      const stored = this.o.store.getCall(callId);
-      if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
-      const fn = this.lookupFunction(stored.functionId);
-      if (stored.state === "pending" && fn?.live) {
-        // Parked: it never ran. Ends cancelled where it lies.
-        const now = Date.now();
-        const outcome: CallOutcome = { kind: "cancelled" };
-        this.o.store.completeCall(callId, "cancelled", outcome, now, now + this.o.resultRetentionMs);
-        fn.parked = Math.max(0, fn.parked - 1);
-        for (const w of this.pager.takeWaiters(callId)) w(outcome);
+      const stored = await this.o.store.getCall(callId);
+      const fn = stored?.state === "pending" ? await this.lookupFunction(stored.functionId) : undefined;
+      call = this.calls.get(callId); // paged in while the store was read
+      if (!call) {
+        if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
+        if (stored.state === "pending" && fn?.live) {
+          // Parked: it never ran. Ends cancelled where it lies.
+          const now = Date.now();
+          const outcome: CallOutcome = { kind: "cancelled" };
+          this.o.store.completeCall(callId, "cancelled", outcome, now, now + this.o.resultRetentionMs);
+          this.pager.cancelledParked(fn, callId);
+          for (const w of this.pager.takeWaiters(callId)) w(outcome);
+        }
+        return; // already finished: nothing to cancel
       }
-      return; // already finished: nothing to cancel
     }
     for (const input of call.map ? [...call.map.live] : call.inputs) {
       if (input.status === "done") continue;
@@ -700,7 +731,7 @@ export class Engine {
     this.releaseIdleInstances(now);
     if (now - this.lastExpiry > 60_000) {
       this.lastExpiry = now;
-      this.o.store.expireCalls(now);
+      this.o.store.expireCalls(now).catch(() => {}); // a failed commit is logged by the store
       this.o.store.trimGraph(now - this.o.resultRetentionMs);
       this.o.logs.trim();
     }
@@ -710,7 +741,7 @@ export class Engine {
    * Takes a stored pending call into memory and queues its unfinished inputs (restart
    * recovery, and spawned calls paged in from the store).
    */
-  private revive(fn: LiveFunction, row: CallRow, inputs = this.o.store.callInputs(row.id), dispatch = true): void {
+  private revive(fn: LiveFunction, row: CallRow, inputs: InputRow[], dispatch = true): void {
     const call: LiveCall = {
       id: row.id,
       fn,
@@ -761,15 +792,15 @@ export class Engine {
   }
 
   /** Re-queues calls that were pending when the server stopped. */
-  recover(): number {
+  async recover(): Promise<number> {
     let after = "";
     let n = 0;
     for (;;) {
-      const page = this.o.store.pendingCalls(after, 1000);
+      const page = await this.o.store.pendingCalls(after, 1000);
       if (page.length === 0) break;
-      for (const row of page) {
+      for (const { row, inputs } of page) {
         after = row.id;
-        const fn = this.lookupFunction(row.functionId);
+        const fn = await this.lookupFunction(row.functionId);
         if (!fn) {
           this.o.store.completeCall(
             row.id,
@@ -790,11 +821,11 @@ export class Engine {
           fn.parked++;
           continue;
         }
-        this.revive(fn, row, undefined, false);
+        this.revive(fn, row, inputs, false);
       }
     }
     for (const fn of this.functions.values()) {
-      this.pager.pageIn(fn); // fill up to the resident limit, oldest parked first
+      await this.pager.pageIn(fn); // fill up to the resident limit, oldest parked first
       this.dispatch(fn);
     }
     return n;
@@ -822,9 +853,9 @@ export class Engine {
    * The call graph of a call: its inputs, each with the calls made while it ran, as trees.
    * Bounded: at most `maxNodes` inputs and a depth of 64.
    */
-  callGraph(callId: string, maxNodes = 10_000): InputInfo[] {
-    const graph = buildCallGraph(this.o.store, callId, maxNodes);
-    if (graph.length === 0 && !this.calls.has(callId) && !this.o.store.getCall(callId)) {
+  async callGraph(callId: string, maxNodes = 10_000): Promise<InputInfo[]> {
+    const graph = await buildCallGraph(this.o.store, callId, maxNodes);
+    if (graph.length === 0 && !this.calls.has(callId) && !(await this.o.store.getCall(callId))) {
       throw new ApiError("not_found", `no function call ${callId}`);
     }
     return graph;
@@ -884,8 +915,8 @@ export class Engine {
   }
 
   /** Live numbers for `getCurrentStats()`. */
-  stats(functionId: string): FunctionStats {
-    const fn = this.lookupFunction(functionId);
+  async stats(functionId: string): Promise<FunctionStats> {
+    const fn = await this.lookupFunction(functionId);
     if (!fn) throw new ApiError("not_found", `function ${functionId} is not running`);
     let backlog = 0;
     let active = 0;

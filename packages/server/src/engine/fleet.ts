@@ -89,14 +89,20 @@ export class Fleet {
     this.containers.set(id, c);
     fn.containers.set(id, c);
     fn.stats.coldStart();
-    let env: Record<string, string>;
-    try {
-      env = this.containerEnv(fn);
-    } catch (err) {
-      this.containerGone(c, (err as Error).message, true);
-      this.failQueued(fn, (err as Error).message);
-      return;
-    }
+    // Counted as starting at once (scaling sees it) while its secrets are read.
+    this.containerEnv(fn).then(
+      (env) => {
+        if (c.status !== "dead" && !this.host.isClosed()) this.launch(c, env);
+      },
+      (err: Error) => {
+        this.containerGone(c, err.message, true);
+        this.failQueued(fn, err.message);
+      },
+    );
+  }
+
+  private launch(c: LiveContainer, env: Record<string, string>): void {
+    const { fn, id } = c;
     const token = this.o.tokens.createContainerToken(id);
     const spec: ContainerSpec = {
       containerId: id,
@@ -149,10 +155,10 @@ export class Fleet {
   }
 
   /** Function env, then named secrets, then inline secrets. */
-  private containerEnv(fn: LiveFunction): Record<string, string> {
+  private async containerEnv(fn: LiveFunction): Promise<Record<string, string>> {
     const env: Record<string, string> = { ...fn.spec.options.env };
     for (const name of fn.spec.options.secretNames) {
-      const values = this.o.store.getSecret(fn.environment, name);
+      const values = await this.o.store.getSecret(fn.environment, name);
       if (!values)
         throw new Error(
           `secret "${name}" does not exist in environment "${fn.environment}": create it with \`skiff secret create ${name} KEY=VALUE\``,
@@ -172,11 +178,13 @@ export class Fleet {
   }
 
   /** The runtime connected: what it should load. */
-  containerHello(containerId: string, channel: ContainerChannel): void {
+  async containerHello(containerId: string, channel: ContainerChannel): Promise<void> {
     const c = this.containers.get(containerId);
     if (!c || c.status === "dead") throw new ApiError("not_found", `no container ${containerId}`);
     c.channel = channel;
-    const bundle = this.o.store.getBlob(c.fn.bundleBlobId);
+    const bundle = await this.o.store.getBlob(c.fn.bundleBlobId);
+    if ((c.status as LiveContainer["status"]) === "dead")
+      throw new ApiError("not_found", `container ${containerId} stopped while starting`);
     if (!bundle) throw new ApiError("internal", `bundle ${c.fn.bundleBlobId} is missing`);
     const appFunctions = [...this.host.functions.values()]
       .filter((f) => f.appId === c.fn.appId && f.live && f.baseId === undefined)

@@ -8,7 +8,7 @@ import type {
   ResultWire,
 } from "@skiff/protocol";
 import type { ContainerHandle } from "../provider.js";
-import type { DeferredWrite } from "../store/store.js";
+import type { CallRow, InputRow } from "../store/store.js";
 import type { Deque } from "./deque.js";
 import type { FunctionStats } from "./observe/function-stats.js";
 
@@ -133,8 +133,11 @@ export interface LiveCall {
   inputs: LiveInput[];
   outcome: CallOutcome | undefined;
   waiters: Set<(outcome: CallOutcome) => void>;
-  /** Set for `.remote` calls whose insert waits for the next group commit. */
-  deferred: DeferredWrite | undefined;
+  /**
+   * Set for `.remote` calls: their insert is held in memory and written only when something
+   * about the call must be stored (a retry's state, a result its caller left behind).
+   */
+  deferred: DeferredInsert | undefined;
   /** Set for fan-out calls (`map`): inputs stream in, results stream out. */
   map: MapState | undefined;
   /** Set for generator calls: items stream out to the caller as they are yielded. */
@@ -168,4 +171,11 @@ export interface MapState {
   sink: (items: MapOutputWire[]) => void;
   /** Called once when the map is over (all results out, or cancelled). */
   onDone: () => void;
+}
+
+/** A `.remote` call's insert, held in memory: written on demand, dropped once delivered. */
+export interface DeferredInsert {
+  readonly row: CallRow;
+  readonly inputs: InputRow[];
+  state: "held" | "written" | "dropped";
 }

@@ -10,8 +10,11 @@ function fakeStore(): { store: Store; parked: CallRow[] } {
     insertCall(row: CallRow) {
       if (row.parked) parked.push(row);
     },
-    parkedCalls(_fn: string, limit: number) {
-      return parked.filter((r) => r.parked).slice(0, limit);
+    async parkedCalls(_fn: string, limit: number) {
+      return parked
+        .filter((r) => r.parked)
+        .slice(0, limit)
+        .map((r) => ({ row: r, inputs: [] }));
     },
     setParked(id: string, p: boolean) {
       const r = parked.find((x) => x.id === id);
@@ -54,12 +57,12 @@ describe("SpawnPager", () => {
     assert.ok(pager.shouldPark(fn));
     // Finishing resident calls frees room; paging happens once half the room is free.
     pager.settled(fn);
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 1));
     assert.deepEqual(revived, ["fc-0004", "fc-0005"]);
     assert.equal(fn.residentSpawns, 4);
     for (let i = 0; i < 8; i++) {
       pager.settled(fn);
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 1));
       peak = Math.max(peak, fn.residentSpawns);
     }
     assert.deepEqual(revived, ["fc-0004", "fc-0005", "fc-0006", "fc-0007", "fc-0008", "fc-0009"]);

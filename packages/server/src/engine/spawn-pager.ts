@@ -9,7 +9,7 @@ export const DEFAULT_RESIDENT_SPAWNS = 10_000;
 export interface SpawnPagerHost {
   readonly store: Store;
   /** Takes a stored pending call into memory and queues its inputs. */
-  revive(fn: LiveFunction, row: CallRow): void;
+  revive(fn: LiveFunction, row: CallRow, inputs: InputRow[]): void;
 }
 
 /**
@@ -21,6 +21,8 @@ export interface SpawnPagerHost {
 export class SpawnPager {
   /** `call.get` waiters of parked calls, handed to the call when it is paged in. */
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** Parked calls cancelled while a page-in's read was under way: that read may still list them. */
+  private readonly cancelledDuringRead = new Set<Set<string>>();
 
   constructor(
     private readonly host: SpawnPagerHost,
@@ -71,20 +73,41 @@ export class SpawnPager {
     if (fn.parked > 0 && !fn.pageInScheduled && fn.residentSpawns <= this.maxResident / 2) {
       fn.pageInScheduled = true;
       setImmediate(() => {
-        fn.pageInScheduled = false;
-        if (fn.live) this.pageIn(fn);
+        if (!fn.live) {
+          fn.pageInScheduled = false;
+          return;
+        }
+        this.pageIn(fn)
+          .catch(() => {}) // the store's reads failed (database gone): the next settle retries
+          .finally(() => {
+            fn.pageInScheduled = false;
+          });
       });
     }
   }
 
+  /** A parked call was cancelled where it lies. */
+  cancelledParked(fn: LiveFunction, callId: string): void {
+    fn.parked = Math.max(0, fn.parked - 1);
+    for (const s of this.cancelledDuringRead) s.add(callId);
+  }
+
   /** Revives parked calls of `fn` up to the resident limit, oldest first. */
-  pageIn(fn: LiveFunction): void {
+  async pageIn(fn: LiveFunction): Promise<void> {
     const room = this.maxResident - fn.residentSpawns;
     if (room <= 0 || fn.parked <= 0) return;
-    const rows = this.host.store.parkedCalls(fn.id, room);
-    for (const row of rows) {
+    const cancelled = new Set<string>();
+    this.cancelledDuringRead.add(cancelled);
+    let rows: Awaited<ReturnType<Store["parkedCalls"]>>;
+    try {
+      rows = await this.host.store.parkedCalls(fn.id, room);
+    } finally {
+      this.cancelledDuringRead.delete(cancelled);
+    }
+    for (const { row, inputs } of rows) {
+      if (cancelled.has(row.id)) continue;
       this.host.store.setParked(row.id, false);
-      this.host.revive(fn, row);
+      this.host.revive(fn, row, inputs);
     }
     // Fewer than asked: none are left (a parked call may also have been cancelled meanwhile).
     fn.parked = rows.length < room ? 0 : Math.max(0, fn.parked - rows.length);

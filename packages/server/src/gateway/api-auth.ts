@@ -21,10 +21,10 @@ export class ApiAuth {
   ) {}
 
   /** The live session of a request's cookie, whose token still exists. */
-  session(req: IncomingMessage): Session | undefined {
+  async session(req: IncomingMessage): Promise<Session | undefined> {
     const id = sessionIdFrom(req.headers.cookie);
     const s = this.sessions.get(id);
-    if (s && !this.store.getToken(s.tokenId)) {
+    if (s && !(await this.store.getToken(s.tokenId))) {
       this.sessions.delete(id); // its token was removed: signed out
       return undefined;
     }
@@ -32,9 +32,9 @@ export class ApiAuth {
   }
 
   /** @throws HttpError 401 (no or bad credentials) or 403 (a session write without its CSRF token). */
-  require(req: IncomingMessage, access: "read" | "write"): void {
+  async require(req: IncomingMessage, access: "read" | "write"): Promise<void> {
     if (!tokenFromHeaders(req)) {
-      const s = this.session(req);
+      const s = await this.session(req);
       if (s) {
         if (access === "read" || Sessions.csrfMatches(s, req.headers[CSRF_HEADER])) return;
         throw new HttpError(
@@ -44,6 +44,6 @@ export class ApiAuth {
         );
       }
     }
-    requireToken(req, this.tokens, ["api", "admin"], "the HTTP API");
+    await requireToken(req, this.tokens, ["api", "admin"], "the HTTP API");
   }
 }

@@ -67,11 +67,11 @@ export async function serveApi(
       allowed.push(route.method);
       continue;
     }
-    auth.require(req, route.access);
+    await auth.require(req, route.access);
     return route.run(req, res, url, m);
   }
   // Unauthenticated callers learn nothing about which routes exist.
-  auth.require(req, "read");
+  await auth.require(req, "read");
   if (allowed.length > 0)
     throw new HttpError(405, "method_not_allowed", `this route takes ${allowed.join(", ")}`, {
       allow: allowed.join(", "),

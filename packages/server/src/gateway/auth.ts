@@ -24,7 +24,12 @@ export function tokenFromHeaders(req: IncomingMessage): { tokenId: string; token
  * Checks the request's token is one of `kinds`.
  * @throws HttpError 401 when it is missing, unknown or of another kind.
  */
-export function requireToken(req: IncomingMessage, tokens: TokenService, kinds: TokenKind[], what: string): void {
+export async function requireToken(
+  req: IncomingMessage,
+  tokens: TokenService,
+  kinds: TokenKind[],
+  what: string,
+): Promise<void> {
   const t = tokenFromHeaders(req);
   const challenge = { "www-authenticate": 'Bearer realm="skiff"' };
   if (!t)
@@ -34,7 +39,7 @@ export function requireToken(req: IncomingMessage, tokens: TokenService, kinds: 
       `${what} needs a token: send "Authorization: Bearer <token id>:<token secret>" (or Skiff-Token-Id and Skiff-Token-Secret headers)`,
       challenge,
     );
-  const p = tokens.verify(t.tokenId, t.tokenSecret);
+  const p = await tokens.verify(t.tokenId, t.tokenSecret);
   if (!p) throw new HttpError(401, "unauthenticated", "invalid token: unknown token id or wrong secret", challenge);
   if (!kinds.includes(p.kind))
     throw new HttpError(

@@ -80,7 +80,7 @@ export class Gateway {
     this.maxBodyBytes = o.maxBodyBytes ?? 64 * 1024 * 1024;
     this.index = new EndpointIndex({
       functions: () => o.engine.liveFunctions(),
-      app: (id) => o.store.getApp(id),
+      app: (id) => o.apps.liveApp(id),
     });
     const json = new JsonApi({ engine: o.engine, apps: o.apps, store: o.store, waitMs: this.waitMs });
     const urlOf = (id: string) => this.urlsOfFunction(id)?.url;
@@ -124,7 +124,7 @@ export class Gateway {
   /** Both URL forms of a live web endpoint function. */
   urlsOfFunction(functionId: string): { url: string; pathUrl: string } | undefined {
     const fn = this.o.engine.functionView(functionId);
-    const app = fn && this.o.store.getApp(fn.appId);
+    const app = fn && this.o.apps.liveApp(fn.appId);
     if (!fn?.spec.web || !app) return undefined;
     return {
       url: webUrl(this.base, fn.appName, fn.spec.web.label, app.mode),
@@ -157,7 +157,7 @@ export class Gateway {
   private async serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const m = this.o.metrics;
     if (!m) throw new HttpError(404, "not_found", "metrics are off on this server");
-    if (!this.o.metricsPublic) this.auth.require(req, "read");
+    if (!this.o.metricsPublic) await this.auth.require(req, "read");
     const text = await m.text();
     res.writeHead(200, { "content-type": m.contentType, "cache-control": "no-store" }).end(text);
   }
@@ -195,7 +195,7 @@ export class Gateway {
             allow: `${allowed.join(", ")}, OPTIONS`,
           });
       }
-      if (web.requiresAuth) requireToken(req, this.o.tokens, ["web"], "this endpoint");
+      if (web.requiresAuth) await requireToken(req, this.o.tokens, ["web"], "this endpoint");
       const requestId = newId("rq");
       const body = method === "GET" || method === "HEAD" ? NO_BODY : await this.body(req, ep, method);
       const headers: [string, string][] = [];
@@ -278,11 +278,7 @@ export class Gateway {
   private cancel(callId: string): void {
     // A cancelled call's stream gets no end: forget it here.
     this.live.delete(callId);
-    try {
-      this.o.engine.cancelCall(callId, false);
-    } catch {
-      // already over
-    }
+    this.o.engine.cancelCall(callId, false).catch(() => {}); // already over
   }
 
   private logFailure(call: WebCall, why: string): void {

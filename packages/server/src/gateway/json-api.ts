@@ -65,7 +65,7 @@ export class JsonApi {
 
   /** `POST /v1/calls/<id>/cancel` */
   async cancel(res: ServerResponse, url: URL, callId: string): Promise<void> {
-    this.d.engine.cancelCall(callId, url.searchParams.get("terminate_containers") === "true");
+    await this.d.engine.cancelCall(callId, url.searchParams.get("terminate_containers") === "true");
     await this.d.store.flush();
     sendJson(res, 200, { call_id: callId, cancelled: true });
   }
@@ -78,7 +78,7 @@ export class JsonApi {
     env: string,
     verb: "call" | "spawn",
   ): Promise<void> {
-    const info = this.d.apps.lookup(appName, name, env);
+    const info = await this.d.apps.lookup(appName, name, env);
     const spec = this.d.engine.functionView(info.functionId)?.spec;
     if (spec?.web)
       throw new HttpError(400, "invalid_argument", `${appName}.${name} is a web endpoint: request its URL`);
@@ -102,7 +102,7 @@ export class JsonApi {
       payload = { blob };
     }
     const key = req.headers["idempotency-key"];
-    const { callId } = this.d.engine.createCall({
+    const { callId } = await this.d.engine.createCall({
       functionId: info.functionId,
       // Both are kept like a spawn's: a caller that stops waiting collects it by id.
       kind: "spawn",
@@ -127,27 +127,27 @@ export class JsonApi {
     });
     if (gone) return;
     if (!outcome) return sendJson(res, 202, { call_id: callId, status: "pending" });
-    sendJson(res, 200, { call_id: callId, ...this.outcomeJson(outcome) });
+    sendJson(res, 200, { call_id: callId, ...(await this.outcomeJson(outcome)) });
   }
 
-  private outcomeJson(o: CallOutcome): Record<string, unknown> {
+  private async outcomeJson(o: CallOutcome): Promise<Record<string, unknown>> {
     if (o.kind === "cancelled") return { status: "cancelled" };
     if (o.kind === "expired")
       return { status: "expired", error: { name: "OutputExpiredError", message: "the result is past its retention" } };
     const r = o.result;
-    if (r.status === "success") return { status: "success", result: toJsonValue(this.decode(r.data)) };
+    if (r.status === "success") return { status: "success", result: toJsonValue(await this.decode(r.data)) };
     if (r.status === "timeout" || r.status === "terminated") return { status: r.status, error: { message: r.message } };
-    const e = this.decode(r.error) as { name?: unknown; message?: unknown } | undefined;
+    const e = (await this.decode(r.error)) as { name?: unknown; message?: unknown } | undefined;
     return {
       status: r.status,
       error: { name: String(e?.name ?? "Error"), message: String(e?.message ?? "") },
     };
   }
 
-  private decode(p: Payload): unknown {
+  private async decode(p: Payload): Promise<unknown> {
     try {
       if (p instanceof Uint8Array) return decodePayload(p);
-      const data = this.d.store.getBlob(p.blob);
+      const data = await this.d.store.getBlob(p.blob);
       if (!data) throw new ApiError("not_found", `the result's blob ${p.blob} is gone`);
       return decodePayload(data);
     } catch (err) {

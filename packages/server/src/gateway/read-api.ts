@@ -158,10 +158,10 @@ export function logLine(r: LogRow): LogLine {
 export class ReadApi {
   constructor(private readonly d: ReadApiDeps) {}
 
-  apps(res: ServerResponse, url: URL): void {
+  async apps(res: ServerResponse, url: URL): Promise<void> {
     const p = params(url, ["environment"]);
     const env = idParam(p, "environment") ?? "main";
-    const apps = this.d.apps.list(env);
+    const apps = await this.d.apps.list(env);
     sendJson(res, 200, {
       apps: apps.map((a) =>
         appSummary(
@@ -181,15 +181,14 @@ export class ReadApi {
     });
   }
 
-  app(res: ServerResponse, url: URL, appId: string): void {
+  async app(res: ServerResponse, url: URL, appId: string): Promise<void> {
     params(url, []);
-    const a = this.d.store.getApp(appId);
+    const a = await this.d.store.getApp(appId);
     if (!a) throw new HttpError(404, "not_found", `no app ${appId}`);
-    const fns = this.d.store.appFunctions(a.id);
+    const fns = await this.d.store.appFunctions(a.id);
     const details: AppDetails = {
       ...appSummary(a, fns.length),
-      deployments: this.d.store
-        .listDeployments(a.id)
+      deployments: (await this.d.store.listDeployments(a.id))
         .slice(0, 100)
         .map((x) => ({ version: x.version, createdAt: x.createdAt, functions: x.functions })),
       functionIds: fns.map((f) => f.id),
@@ -197,11 +196,12 @@ export class ReadApi {
     sendJson(res, 200, details);
   }
 
-  stopApp(res: ServerResponse, url: URL, appId: string): void {
+  async stopApp(res: ServerResponse, url: URL, appId: string): Promise<void> {
     params(url, []);
-    const a = this.d.store.getApp(appId);
+    const a = await this.d.store.getApp(appId);
     if (!a) throw new HttpError(404, "not_found", `no app ${appId}`);
-    this.d.apps.stop({ appId, environment: a.environment });
+    await this.d.apps.stop({ appId, environment: a.environment });
+    await this.d.store.flush();
     sendJson(res, 200, { app_id: appId, stopped: true });
   }
 
@@ -233,7 +233,7 @@ export class ReadApi {
     let appId = idParam(p, "app");
     if (appId !== undefined && !appId.startsWith("ap-")) {
       // A name: the newest app of that name in "main".
-      appId = this.d.store.findLatestApp("main", appId)?.id ?? appId;
+      appId = (await this.d.store.findLatestApp("main", appId))?.id ?? appId;
     }
     const limit = intParam(p, "limit", 1, MAX_PAGE, 50)!;
     const cursor = p.get("cursor");
@@ -264,8 +264,8 @@ export class ReadApi {
         : "";
       throw new HttpError(404, "not_found", `no recorded function call ${callId}${why}`);
     }
-    const stored = this.d.store.getCall(callId);
-    const inputs = this.d.store.callInputs(callId);
+    const stored = await this.d.store.getCall(callId);
+    const args = await this.d.store.callArgs(callId);
     const o = stored?.outcome;
     const r = o?.kind === "result" ? o.result : undefined;
     const attempts: AttemptInfo[] = (await this.d.store.callAttempts(callId, 100)).map((a) => ({
@@ -280,15 +280,16 @@ export class ReadApi {
     }));
     let graph: GraphNode[] = [];
     try {
-      graph = this.d.engine.callGraph(callId, GRAPH_NODES);
+      graph = await this.d.engine.callGraph(callId, GRAPH_NODES);
     } catch {
       graph = [];
     }
     const details: CallDetails = {
       ...callSummary(row),
-      args: inputs[0] ? previewPayload(inputs[0].args, this.d.store) : null,
-      result: r?.status === "success" ? previewPayload(r.data, this.d.store) : null,
-      error: r && (r.status === "failure" || r.status === "init_failure") ? previewError(r.error, this.d.store) : null,
+      args: args ? await previewPayload(args, this.d.store) : null,
+      result: r?.status === "success" ? await previewPayload(r.data, this.d.store) : null,
+      error:
+        r && (r.status === "failure" || r.status === "init_failure") ? await previewError(r.error, this.d.store) : null,
       message: r && (r.status === "timeout" || r.status === "terminated") ? cut(r.message, PREVIEW_CHARS).text : null,
       attempts,
       graph,

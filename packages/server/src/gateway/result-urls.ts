@@ -101,8 +101,8 @@ export class ResultUrls {
   }
 
   /** A result URL whose response is only in the store (evicted from memory, or after a restart). */
-  private serveStoredResult(req: IncomingMessage, res: ServerResponse, callId: string): void {
-    const row = this.h.store.getCall(callId);
+  private async serveStoredResult(req: IncomingMessage, res: ServerResponse, callId: string): Promise<void> {
+    const row = await this.h.store.getCall(callId);
     if (row?.state === "expired") throw new HttpError(410, "expired", `the result of ${callId} is past its retention`);
     const r = row?.outcome?.kind === "result" ? row.outcome.result : undefined;
     let w: StoredWebResponse | undefined;
@@ -118,7 +118,7 @@ export class ResultUrls {
       );
     const extra = { "skiff-request-id": w.requestId, ...(w.cors ? CORS_HEADERS : {}) };
     try {
-      if (w.requiresAuth) requireToken(req, this.h.tokens, ["web"], "this endpoint's result");
+      if (w.requiresAuth) await requireToken(req, this.h.tokens, ["web"], "this endpoint's result");
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       sendError(res, err, extra);
@@ -141,7 +141,7 @@ export class ResultUrls {
     const { call } = entry;
     const extra = call.extra;
     try {
-      if (call.endpoint.web.requiresAuth) requireToken(req, this.h.tokens, ["web"], "this endpoint's result");
+      if (call.endpoint.web.requiresAuth) await requireToken(req, this.h.tokens, ["web"], "this endpoint's result");
       if (call.attached) throw new HttpError(409, "failed_precondition", "another request is reading this result");
       entry.since = Date.now();
       // A result read to the end leaves memory: a whole one is in the store by then (ended()).

@@ -2,56 +2,67 @@ import type { AppMode, AppState, CallOutcome, LogEntry, Payload, TokenKind } fro
 
 /**
  * The control plane's durable state. The engine and the API use only this interface and
- * never touch a database; SQLite (embedded) implements it now, Postgres later.
+ * never touch a database; SQLite (embedded, the default) and Postgres implement it, and one
+ * contract suite (store/contract/) runs against both.
  *
- * Writes are buffered and group-committed: a write method returns at once, and `flush()`
- * resolves when everything written before it is durable. Callers that must not acknowledge
- * before durability (a `.spawn`) await `flush()`. Reads see committed state plus, in the
- * SQLite implementation, writes of the same process that are already applied.
+ * The contract, which both implementations keep:
  *
- * Deliberately absent: queueing and leases. Those live in memory in the engine, which
- * rebuilds them from `pendingCalls` at start.
+ * - **Writes are queued, in order.** A write method (returns `void`) is accepted at once and
+ *   applied in the order it was issued; it never throws for a database error (those surface
+ *   from `flush()`). A write that returns a Promise (`deleteSecret`, `expireCalls`) is a write
+ *   whose answer is known once it is applied; it is ordered with the others.
+ * - **Read-your-writes.** A read sees every write issued before it on this Store (it may wait
+ *   for them to be applied). It may also see writes not yet durable (SQLite applies writes at
+ *   once inside the open group transaction; Postgres reads only committed rows, after the
+ *   commit of earlier writes), so nothing may be promised to a client on the strength of a read.
+ * - **A commit covers every write issued before it.** Writes are group-committed: one commit
+ *   every few milliseconds covers all writes queued since the last one. `flush()` resolves
+ *   once every write issued before the call is durable, and rejects (a `StoreCommitError`)
+ *   when the commit covering them failed (disk full, database gone): those writes are lost,
+ *   and the store goes on with the next ones; it never leaves a `flush()` waiting forever.
+ * - **When to acknowledge.** A reply that tells a client something is stored (a `.spawn`'s
+ *   call id, a deploy, a secret, a token) is sent only after `await flush()`. Replies about
+ *   work in memory (a `.remote` result) need no flush.
+ *
+ * Deliberately absent: queueing, leases and deferred writes. Those live in memory in the
+ * engine, which rebuilds them from `pendingCalls` at start. Adding a method means adding it
+ * here, to both implementations (SQL under sql/sqlite and sql/postgres) and to the contract
+ * suite.
  */
 export interface Store {
   // tokens
   insertToken(row: TokenRow): void;
-  getToken(id: string): TokenRow | undefined;
-  countAdminTokens(): number;
+  getToken(id: string): Promise<TokenRow | undefined>;
+  countAdminTokens(): Promise<number>;
 
   // blobs (content-addressed)
   putBlob(id: string, data: Uint8Array): void;
-  getBlob(id: string): Uint8Array | undefined;
+  getBlob(id: string): Promise<Uint8Array | undefined>;
 
   // apps and deployments
   insertApp(row: AppRow): void;
   updateApp(id: string, state: AppState, version: number, stoppedAt?: number): void;
-  getApp(id: string): AppRow | undefined;
-  findDeployedApp(environment: string, name: string): AppRow | undefined;
-  findLatestApp(environment: string, name: string): AppRow | undefined;
-  listApps(environment: string, stoppedSince: number): AppRow[];
-  liveApps(): AppRow[];
+  getApp(id: string): Promise<AppRow | undefined>;
+  findDeployedApp(environment: string, name: string): Promise<AppRow | undefined>;
+  findLatestApp(environment: string, name: string): Promise<AppRow | undefined>;
+  listApps(environment: string, stoppedSince: number): Promise<AppRow[]>;
+  liveApps(): Promise<AppRow[]>;
   insertDeployment(row: DeploymentRow): void;
-  listDeployments(appId: string): DeploymentRow[];
+  listDeployments(appId: string): Promise<DeploymentRow[]>;
 
   // functions (stable id per app and name across redeploys)
   upsertFunction(row: FunctionRow): void;
   deactivateFunctions(appId: string, belowVersion: number): void;
-  getFunctionByName(appId: string, name: string): FunctionRow | undefined;
-  appFunctions(appId: string): FunctionRow[];
+  getFunctionByName(appId: string, name: string): Promise<FunctionRow | undefined>;
+  appFunctions(appId: string): Promise<FunctionRow[]>;
   /** Instances (parameter sets, option variants) of a class; inserting a known id is a no-op. */
   insertClassInstance(row: ClassInstanceRow): void;
-  getClassInstance(id: string): ClassInstanceRow | undefined;
+  getClassInstance(id: string): Promise<ClassInstanceRow | undefined>;
 
   // calls and inputs
   insertCall(row: CallRow, inputs: InputRow[]): void;
-  /**
-   * Writes a held insert now (`.remote` calls are held in memory, and written only when
-   * something about them must be stored), so that later writes about the call apply to it.
-   */
-  materialize(w: DeferredWrite): void;
-  /** Drops a deferred insert not yet written; false when it already was. */
-  cancelDeferred(w: DeferredWrite): boolean;
   updateInput(id: string, state: "pending" | "done", attempt: number, failures: number): void;
+  /** Ends a call with its outcome; its inputs stay until it expires (its page shows its arguments). */
   completeCall(
     id: string,
     state: "done" | "cancelled",
@@ -60,17 +71,16 @@ export interface Store {
     expiresAt: number | null,
   ): void;
   deleteCall(id: string): void;
-  getCall(id: string): StoredCall | undefined;
-  getCallByIdempotencyKey(key: string): StoredCall | undefined;
-  /** Pending calls in id order, a page at a time (recovery at start). */
-  pendingCalls(after: string, limit: number): CallRow[];
-  /** A function's parked spawned calls, oldest first. */
-  parkedCalls(functionId: string, limit: number): CallRow[];
+  getCall(id: string): Promise<StoredCall | undefined>;
+  getCallByIdempotencyKey(key: string): Promise<StoredCall | undefined>;
+  /** Pending calls in id order with their inputs, a page at a time (recovery at start). */
+  pendingCalls(after: string, limit: number): Promise<PendingCall[]>;
+  /** A function's parked spawned calls with their inputs, oldest first. */
+  parkedCalls(functionId: string, limit: number): Promise<PendingCall[]>;
   /** Parks a pending call (it waits in the store) or takes it back into memory. */
   setParked(id: string, parked: boolean): void;
-  callInputs(callId: string): InputRow[];
-  /** Marks done calls past their expiry as expired and drops their payloads. */
-  expireCalls(now: number): number;
+  /** Marks done calls past their expiry as expired and drops their payloads; how many. */
+  expireCalls(now: number): Promise<number>;
 
   // call graphs (spawned calls and calls made from inside an input)
   insertGraphInput(row: {
@@ -81,8 +91,8 @@ export interface Store {
     createdAt: number;
   }): void;
   updateGraphInput(inputId: string, taskId: string | null, status: GraphStatus): void;
-  graphInputsOfCall(callId: string): GraphRow[];
-  graphChildren(parentInputId: string): GraphRow[];
+  graphInputsOfCall(callId: string): Promise<GraphRow[]>;
+  graphChildren(parentInputId: string): Promise<GraphRow[]>;
   trimGraph(before: number): void;
 
   // attempts of recorded inputs (the dashboard's timing per attempt)
@@ -97,11 +107,13 @@ export interface Store {
   }): void;
   endAttempt(inputId: string, attempt: number, status: string, endedAt: number): void;
 
-  // dashboard reads: async already (the store contract is becoming async as a whole)
+  // dashboard reads
   /** A page of calls, newest first, filtered; the next page passes the last row as `before`. */
   listCalls(q: CallListQuery): Promise<CallListRow[]>;
   /** One call with its names and status, or undefined. */
   callSummary(id: string): Promise<CallListRow | undefined>;
+  /** The arguments of a call's first input, while the call is kept. */
+  callArgs(callId: string): Promise<Payload | undefined>;
   /** A call's recorded attempts, oldest first (at most `limit`). */
   callAttempts(callId: string, limit: number): Promise<AttemptRow[]>;
   /** Log lines, newest `limit` before `beforeSeq` (or after `afterSeq`), filtered, in seq order. */
@@ -111,17 +123,22 @@ export interface Store {
 
   // secrets
   upsertSecret(environment: string, name: string, values: Record<string, string>): void;
-  getSecret(environment: string, name: string): Record<string, string> | undefined;
-  listSecrets(environment: string): { name: string; keys: string[]; createdAt: number }[];
-  deleteSecret(environment: string, name: string): boolean;
+  getSecret(environment: string, name: string): Promise<Record<string, string> | undefined>;
+  listSecrets(environment: string): Promise<{ name: string; keys: string[]; createdAt: number }[]>;
+  /** False when there was no such secret. */
+  deleteSecret(environment: string, name: string): Promise<boolean>;
 
   // logs (bounded per app)
   appendLogs(entries: LogEntry[]): void;
-  tailLogs(appId: string, limit: number): LogEntry[];
+  tailLogs(appId: string, limit: number): Promise<LogEntry[]>;
   trimLogs(appId: string, keep: number): void;
 
-  /** Resolves when every write issued before the call is durable. */
+  /**
+   * Resolves when every write issued before the call is durable.
+   * @throws StoreCommitError when the commit covering them failed.
+   */
   flush(): Promise<void>;
+  /** Commits what is queued and closes; later calls fail. */
   close(): Promise<void>;
 }
 
@@ -175,6 +192,23 @@ export interface LogRow extends LogEntry {
   seq: number;
 }
 
+/** A commit failed: the writes it covered are lost; the store goes on with later ones. */
+export class StoreCommitError extends Error {
+  constructor(cause: unknown) {
+    super(
+      `the store could not commit (${cause instanceof Error ? cause.message : String(cause)}): the change was not saved`,
+      { cause },
+    );
+    this.name = "StoreCommitError";
+  }
+}
+
+/** A pending call and its inputs, as recovery and paging take it back into memory. */
+export interface PendingCall {
+  row: CallRow;
+  inputs: InputRow[];
+}
+
 export type GraphStatus = "pending" | "success" | "failure" | "init_failure" | "terminated" | "timeout";
 
 export interface GraphRow {
@@ -183,13 +217,6 @@ export interface GraphRow {
   functionName: string;
   taskId: string | null;
   status: GraphStatus;
-}
-
-/** A call insert waiting for the next group commit. */
-export interface DeferredWrite {
-  readonly row: CallRow;
-  readonly inputs: InputRow[];
-  state: "pending" | "written" | "cancelled";
 }
 
 export interface TokenRow {

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import type { DeferredWrite } from "../store.js";
+import { StoreCommitError } from "../store.js";
 import { SqliteStore } from "./sqlite-store.js";
 
 const call = (id: string) => ({
@@ -24,31 +24,13 @@ describe("SqliteStore", () => {
     const dir = mkdtempSync(join(tmpdir(), "skiff-store-"));
     const a = new SqliteStore({ dataDir: dir });
     a.insertCall({ ...call("fc-1"), kind: "spawn" }, input("fc-1"));
-    assert.ok(a.getCall("fc-1"), "reads its own writes before commit");
+    assert.ok(await a.getCall("fc-1"), "reads its own writes before commit");
     await a.flush();
     const b = new SqliteStore({ dataDir: dir });
-    assert.equal(b.getCall("fc-1")?.state, "pending");
-    assert.equal(b.pendingCalls("", 10).length, 1);
+    assert.equal((await b.getCall("fc-1"))?.state, "pending");
+    assert.equal((await b.pendingCalls("", 10)).length, 1);
     await a.close();
     await b.close();
-  });
-
-  it("writes a held insert only when materialized, never once cancelled", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "skiff-store-"));
-    const s = new SqliteStore({ dataDir: dir });
-    const held = (id: string): DeferredWrite => ({ row: call(id), inputs: input(id), state: "pending" });
-    const w1 = held("fc-a");
-    const w2 = held("fc-b");
-    assert.equal(s.cancelDeferred(w1), true);
-    s.materialize(w1);
-    await s.flush();
-    assert.equal(s.getCall("fc-a"), undefined, "cancelled: never written");
-    assert.equal(s.getCall("fc-b"), undefined, "held: not written by a commit");
-    s.materialize(w2);
-    await s.flush();
-    assert.equal(s.getCall("fc-b")?.state, "pending");
-    assert.equal(s.cancelDeferred(w2), false, "already written");
-    await s.close();
   });
 
   it("expires done calls past their retention", async () => {
@@ -62,10 +44,29 @@ describe("SqliteStore", () => {
       10,
       20,
     );
-    assert.equal(s.expireCalls(19), 0);
-    assert.equal(s.expireCalls(20), 1);
-    assert.equal(s.getCall("fc-x")?.state, "expired");
-    assert.equal(s.getCall("fc-x")?.outcome, undefined);
+    assert.equal(await s.expireCalls(19), 0);
+    assert.equal(await s.expireCalls(20), 1);
+    assert.equal((await s.getCall("fc-x"))?.state, "expired");
+    assert.equal((await s.getCall("fc-x"))?.outcome, undefined);
     await s.close();
+  });
+
+  it("fails the flushes of a window whose write failed, and goes on with the next", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "skiff-store-"));
+    const s = new SqliteStore({ dataDir: dir });
+    const token = { id: "tk-1", secretHash: "h", kind: "api" as const, createdAt: 1 };
+    s.insertToken(token);
+    await s.flush();
+    s.insertCall({ ...call("fc-lost"), kind: "spawn" }, input("fc-lost"));
+    s.insertToken(token); // a second row with the same id: this window's commit fails
+    await assert.rejects(s.flush(), (e: Error) => e instanceof StoreCommitError && /could not commit/.test(e.message));
+    assert.equal(await s.getCall("fc-lost"), undefined, "the failed window is rolled back");
+    s.insertCall({ ...call("fc-next"), kind: "spawn" }, input("fc-next"));
+    await s.flush();
+    await s.close();
+    const again = new SqliteStore({ dataDir: dir });
+    assert.equal((await again.getCall("fc-next"))?.state, "pending");
+    assert.equal(await again.getCall("fc-lost"), undefined);
+    await again.close();
   });
 });

@@ -10,7 +10,6 @@ import type {
   CallListRow,
   CallRow,
   ClassInstanceRow,
-  DeferredWrite,
   DeploymentRow,
   FunctionRow,
   GraphRow,
@@ -18,10 +17,12 @@ import type {
   InputRow,
   LogQuery,
   LogRow,
+  PendingCall,
   Store,
   StoredCall,
   TokenRow,
 } from "../store.js";
+import { StoreCommitError } from "../store.js";
 import { callListSql } from "./call-list.js";
 import { loadNamedStatements } from "./sql-file.js";
 
@@ -32,9 +33,12 @@ export interface SqliteStoreOptions {
   dataDir: string;
   /** Longest a write waits for its group commit. @defaultValue 2 */
   commitDelayMs?: number;
+  /** Told about a failed commit (the waiting flushes are rejected too). */
+  log?: (msg: string) => void;
 }
 
 type Row = Record<string, unknown>;
+type ParkedRow = Omit<CallRow, "parked"> & { parked: number };
 
 /** The list status of an ended call. */
 function statusOf(o: CallOutcome): string {
@@ -45,16 +49,20 @@ function statusOf(o: CallOutcome): string {
 
 /**
  * The embedded store: SQLite in WAL mode. Writes run at once inside an open transaction
- * (so this process reads its own writes) and are committed together every few ms: one
- * commit covers every write of that window, so durability does not cost throughput.
+ * (so reads see them: read-your-writes) and are committed together every few ms: one
+ * commit covers every write of that window, so durability does not cost throughput. A write
+ * or commit that fails (disk full) rolls the window back and rejects its flushes.
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts = new Map<string, Database.Statement>();
   private inTx = false;
   private commitTimer: NodeJS.Timeout | undefined;
-  private waiters: (() => void)[] = [];
+  private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** The first write of the open window that failed: the whole window is rolled back. */
+  private windowError: unknown;
   private readonly commitDelayMs: number;
+  private readonly log: (msg: string) => void;
   private closed = false;
   private commitObserver: ((ms: number) => void) | undefined;
   /** Prepared calls-list statements, one per filter combination (at most 2^6). */
@@ -63,6 +71,7 @@ export class SqliteStore implements Store {
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
     this.commitDelayMs = opts.commitDelayMs ?? 2;
+    this.log = opts.log ?? (() => {});
     this.db = new Database(join(opts.dataDir, "skiff.db"));
     this.db.pragma("journal_mode = WAL");
     // NORMAL: a commit survives a crash of this process (the WAL is in the OS); see docs/operations.md.
@@ -119,32 +128,56 @@ export class SqliteStore implements Store {
       this.db.exec("BEGIN");
       this.inTx = true;
       this.commitTimer = setTimeout(() => this.commit(), this.commitDelayMs);
+    } else if (!this.db.inTransaction) {
+      // SQLite rolled the window back itself after a failed write (SQLITE_FULL, IOERR): later
+      // writes still belong to a transaction, which the commit rolls back with the rest.
+      this.db.exec("BEGIN");
     }
   }
 
-  /** Runs a write inside the open group transaction. */
-  private write(name: string, params: Row): Database.RunResult {
+  /** Runs a write inside the open group transaction; a failure fails the window's commit. */
+  private write(name: string, params: Row): Database.RunResult | undefined {
     this.ensureTx();
-    return this.stmt(name).run(params);
+    try {
+      return this.stmt(name).run(params);
+    } catch (err) {
+      this.windowError ??= err;
+      return undefined;
+    }
   }
 
   private commit(): void {
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
+    let failure = this.windowError;
+    this.windowError = undefined;
     if (this.inTx) {
-      const t0 = performance.now();
-      this.db.exec("COMMIT");
       this.inTx = false;
-      this.commitObserver?.(performance.now() - t0);
+      try {
+        if (failure !== undefined) throw failure;
+        const t0 = performance.now();
+        this.db.exec("COMMIT");
+        this.commitObserver?.(performance.now() - t0);
+      } catch (err) {
+        failure = err;
+        try {
+          if (this.db.inTransaction) this.db.exec("ROLLBACK");
+        } catch {}
+      }
     }
     const waiters = this.waiters;
     this.waiters = [];
-    for (const w of waiters) w();
+    if (failure === undefined) for (const w of waiters) w.resolve();
+    else {
+      const e = new StoreCommitError(failure);
+      this.log(e.message);
+      for (const w of waiters) w.reject(e);
+    }
   }
 
   flush(): Promise<void> {
     if (!this.inTx) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
   private get<T>(name: string, params: Row): T | undefined {
@@ -158,10 +191,10 @@ export class SqliteStore implements Store {
   insertToken(row: TokenRow): void {
     this.write("insertToken", { ...row });
   }
-  getToken(id: string): TokenRow | undefined {
+  async getToken(id: string): Promise<TokenRow | undefined> {
     return this.get<TokenRow>("getToken", { id });
   }
-  countAdminTokens(): number {
+  async countAdminTokens(): Promise<number> {
     return this.get<{ n: number }>("countTokens", {})!.n;
   }
 
@@ -173,7 +206,7 @@ export class SqliteStore implements Store {
       createdAt: Date.now(),
     });
   }
-  getBlob(id: string): Uint8Array | undefined {
+  async getBlob(id: string): Promise<Uint8Array | undefined> {
     const r = this.get<{ data: Buffer }>("getBlob", { id });
     return r ? new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength) : undefined;
   }
@@ -184,25 +217,25 @@ export class SqliteStore implements Store {
   updateApp(id: string, state: AppRow["state"], version: number, stoppedAt?: number): void {
     this.write("updateApp", { id, state, version, stoppedAt: stoppedAt ?? null });
   }
-  getApp(id: string): AppRow | undefined {
+  async getApp(id: string): Promise<AppRow | undefined> {
     return this.get<AppRow>("getApp", { id });
   }
-  findDeployedApp(environment: string, name: string): AppRow | undefined {
+  async findDeployedApp(environment: string, name: string): Promise<AppRow | undefined> {
     return this.get<AppRow>("findDeployedApp", { environment, name });
   }
-  findLatestApp(environment: string, name: string): AppRow | undefined {
+  async findLatestApp(environment: string, name: string): Promise<AppRow | undefined> {
     return this.get<AppRow>("findLatestApp", { environment, name });
   }
-  listApps(environment: string, stoppedSince: number): AppRow[] {
+  async listApps(environment: string, stoppedSince: number): Promise<AppRow[]> {
     return this.all<AppRow>("listApps", { environment, since: stoppedSince });
   }
-  liveApps(): AppRow[] {
+  async liveApps(): Promise<AppRow[]> {
     return this.all<AppRow>("liveApps", {});
   }
   insertDeployment(row: DeploymentRow): void {
     this.write("insertDeployment", { ...row, functions: JSON.stringify(row.functions) });
   }
-  listDeployments(appId: string): DeploymentRow[] {
+  async listDeployments(appId: string): Promise<DeploymentRow[]> {
     return this.all<DeploymentRow & { functions: string }>("listDeployments", { appId }).map((r) => ({
       ...r,
       functions: JSON.parse(r.functions as unknown as string) as string[],
@@ -216,14 +249,14 @@ export class SqliteStore implements Store {
   deactivateFunctions(appId: string, belowVersion: number): void {
     this.write("deactivateFunctions", { appId, version: belowVersion });
   }
-  getFunctionByName(appId: string, name: string): FunctionRow | undefined {
+  async getFunctionByName(appId: string, name: string): Promise<FunctionRow | undefined> {
     const r = this.get<Omit<FunctionRow, "active"> & { active: number }>("getFunctionByName", {
       appId,
       name,
     });
     return r ? { ...r, active: Boolean(r.active) } : undefined;
   }
-  appFunctions(appId: string): FunctionRow[] {
+  async appFunctions(appId: string): Promise<FunctionRow[]> {
     return this.all<Omit<FunctionRow, "active"> & { active: number }>("appFunctions", {
       appId,
     }).map((r) => ({ ...r, active: Boolean(r.active) }));
@@ -232,20 +265,9 @@ export class SqliteStore implements Store {
   insertClassInstance(row: ClassInstanceRow): void {
     this.write("insertClassInstance", { ...row });
   }
-  getClassInstance(id: string): ClassInstanceRow | undefined {
+  async getClassInstance(id: string): Promise<ClassInstanceRow | undefined> {
     const r = this.get<ClassInstanceRow & { params: Buffer }>("getClassInstance", { id });
     return r ? { ...r, params: new Uint8Array(r.params) } : undefined;
-  }
-
-  materialize(w: DeferredWrite): void {
-    if (w.state !== "pending") return;
-    w.state = "written";
-    this.insertCall(w.row, w.inputs);
-  }
-  cancelDeferred(w: DeferredWrite): boolean {
-    if (w.state !== "pending") return w.state === "cancelled";
-    w.state = "cancelled";
-    return true;
   }
 
   insertCall(row: CallRow, inputs: InputRow[]): void {
@@ -288,35 +310,36 @@ export class SqliteStore implements Store {
     if (!r) return undefined;
     return { ...r, outcome: r.outcome ? (decodeCbor(r.outcome) as CallOutcome) : undefined };
   }
-  getCall(id: string): StoredCall | undefined {
+  async getCall(id: string): Promise<StoredCall | undefined> {
     return this.toStoredCall(this.get("getCall", { id }));
   }
-  getCallByIdempotencyKey(key: string): StoredCall | undefined {
+  async getCallByIdempotencyKey(key: string): Promise<StoredCall | undefined> {
     return this.toStoredCall(this.get("getCallByKey", { key }));
   }
-  pendingCalls(after: string, limit: number): CallRow[] {
-    return this.all<Omit<CallRow, "parked"> & { parked: number }>("pendingCalls", { after, limit }).map((r) => ({
-      ...r,
-      parked: Boolean(r.parked),
+  async pendingCalls(after: string, limit: number): Promise<PendingCall[]> {
+    return this.withInputs(this.all<ParkedRow>("pendingCalls", { after, limit }));
+  }
+  async parkedCalls(functionId: string, limit: number): Promise<PendingCall[]> {
+    return this.withInputs(this.all<ParkedRow>("parkedCalls", { functionId, limit }));
+  }
+  private withInputs(rows: ParkedRow[]): PendingCall[] {
+    return rows.map((r) => ({
+      row: { ...r, parked: Boolean(r.parked) },
+      inputs: this.all<InputRow & { args: Buffer }>("callInputs", { callId: r.id }).map((i) => ({
+        ...i,
+        args: decodeCbor(i.args) as Payload,
+      })),
     }));
   }
-  parkedCalls(functionId: string, limit: number): CallRow[] {
-    return this.all<Omit<CallRow, "parked"> & { parked: number }>("parkedCalls", { functionId, limit }).map((r) => ({
-      ...r,
-      parked: Boolean(r.parked),
-    }));
+  async callArgs(callId: string): Promise<Payload | undefined> {
+    const r = this.get<{ args: Buffer }>("callArgs", { callId });
+    return r ? (decodeCbor(r.args) as Payload) : undefined;
   }
   setParked(id: string, parked: boolean): void {
     this.write("setParked", { id, parked: parked ? 1 : 0 });
   }
-  callInputs(callId: string): InputRow[] {
-    return this.all<InputRow & { args: Buffer }>("callInputs", { callId }).map((r) => ({
-      ...r,
-      args: decodeCbor(r.args) as Payload,
-    }));
-  }
-  expireCalls(now: number): number {
-    const n = this.write("expireCalls", { now }).changes;
+  async expireCalls(now: number): Promise<number> {
+    const n = this.write("expireCalls", { now })?.changes ?? 0;
     if (n > 0) this.write("deleteExpiredInputs", {});
     return n;
   }
@@ -333,10 +356,10 @@ export class SqliteStore implements Store {
   updateGraphInput(inputId: string, taskId: string | null, status: GraphStatus): void {
     this.write("updateGraphInput", { inputId, taskId, status });
   }
-  graphInputsOfCall(callId: string): GraphRow[] {
+  async graphInputsOfCall(callId: string): Promise<GraphRow[]> {
     return this.all<GraphRow>("graphInputsOfCall", { callId });
   }
-  graphChildren(parentInputId: string): GraphRow[] {
+  async graphChildren(parentInputId: string): Promise<GraphRow[]> {
     return this.all<GraphRow>("graphChildren", { parentInputId });
   }
   trimGraph(before: number): void {
@@ -419,11 +442,11 @@ export class SqliteStore implements Store {
       createdAt: Date.now(),
     });
   }
-  getSecret(environment: string, name: string): Record<string, string> | undefined {
+  async getSecret(environment: string, name: string): Promise<Record<string, string> | undefined> {
     const r = this.get<{ vals: string }>("getSecret", { environment, name });
     return r ? (JSON.parse(r.vals) as Record<string, string>) : undefined;
   }
-  listSecrets(environment: string): { name: string; keys: string[]; createdAt: number }[] {
+  async listSecrets(environment: string): Promise<{ name: string; keys: string[]; createdAt: number }[]> {
     return this.all<{ name: string; vals: string; createdAt: number }>("listSecrets", {
       environment,
     }).map((r) => ({
@@ -432,8 +455,8 @@ export class SqliteStore implements Store {
       createdAt: r.createdAt,
     }));
   }
-  deleteSecret(environment: string, name: string): boolean {
-    return this.write("deleteSecret", { environment, name }).changes > 0;
+  async deleteSecret(environment: string, name: string): Promise<boolean> {
+    return (this.write("deleteSecret", { environment, name })?.changes ?? 0) > 0;
   }
 
   appendLogs(entries: LogEntry[]): void {
@@ -449,7 +472,7 @@ export class SqliteStore implements Store {
       });
     }
   }
-  tailLogs(appId: string, limit: number): LogEntry[] {
+  async tailLogs(appId: string, limit: number): Promise<LogEntry[]> {
     return this.all<LogEntry & Record<string, unknown>>("tailLogs", { appId, limit }).map((r) => {
       const e: LogEntry = { ts: r.ts, appId: r.appId, stream: r.stream, text: r.text };
       if (r.functionName) e.functionName = r.functionName;
@@ -464,7 +487,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.commit();
+    if (this.inTx) this.commit();
     this.closed = true;
     this.db.close();
   }
