@@ -8,4 +8,4 @@ export type {
 export { DEFAULT_PORT, type ServerOptions, SkiffServer } from "./server.js";
 export { openStore, STORE_URL_HELP } from "./store/open.js";
 export { SqliteStore } from "./store/sqlite/sqlite-store.js";
-export { type PendingCall, type Store, StoreCommitError } from "./store/store.js";
+export { type CallListQuery, type PendingCall, type Store, StoreCommitError } from "./store/store.js";
