@@ -87,8 +87,8 @@ export class Engine {
       functions: this.functions,
       dispatch: (fn) => this.dispatch(fn),
       enqueue: (input, front) => this.enqueue(input, front),
-      finishInput: (input, result) => this.finishInput(input, result),
-      attemptFailed: (input, result) => this.attemptFailed(input, result),
+      finishInput: (input, result, ms) => this.finishInput(input, result, ms),
+      attemptFailed: (input, result, ms) => this.attemptFailed(input, result, ms),
       isClosed: () => this.closed,
     });
     this.fanOut = new FanOut({
@@ -97,7 +97,7 @@ export class Engine {
       containers: this.fleet.containers,
       liveFunction: (id) => this.liveFunction(id),
       newCall: (fn, parent, extra) => this.newCall(fn, parent, extra),
-      newInput: (call, idx, args) => this.newInput(call, idx, args),
+      newInput: (call, idx, args, now) => this.newInput(call, idx, args, undefined, now),
       track: (call) => this.track(call),
       untrack: (call) => this.untrack(call),
       enqueue: (input) => this.enqueue(input),
@@ -347,7 +347,8 @@ export class Engine {
     this.o.store.insertCall(d.row, d.inputs);
   }
 
-  private newInput(call: LiveCall, idx: number, args: Payload, id = newId("in")): LiveInput {
+  /** `now`: the time it is queued (a map's batch reads the clock once for all its inputs). */
+  private newInput(call: LiveCall, idx: number, args: Payload, id = newId("in"), now = Date.now()): LiveInput {
     const input: LiveInput = {
       id,
       call,
@@ -361,7 +362,7 @@ export class Engine {
       container: undefined,
       timer: undefined,
       startedAt: 0,
-      queuedAt: Date.now(),
+      queuedAt: now,
       attemptOpen: false,
     };
     this.inputs.set(input.id, input);
@@ -635,7 +636,8 @@ export class Engine {
   }
 
   /** A thrown error or a timeout: retry if the policy allows, else finish. */
-  private attemptFailed(input: LiveInput, result: ResultWire): void {
+  /** `durationMs`: how long the attempt ran, as its container measured it (NaN when unknown). */
+  private attemptFailed(input: LiveInput, result: ResultWire, durationMs = Number.NaN): void {
     if (input.timer) clearTimeout(input.timer);
     input.timer = undefined;
     const policy = input.call.fn.spec.options.retries;
@@ -657,7 +659,7 @@ export class Engine {
       ).unref();
       return;
     }
-    this.finishInput(input, result);
+    this.finishInput(input, result, durationMs);
   }
 
   /** Ends the recorded attempt of a graph input (its timing on the call's page). */
@@ -674,13 +676,12 @@ export class Engine {
     this.inputs.delete(input.id);
   }
 
-  private finishInput(input: LiveInput, result: ResultWire): void {
+  /** `durationMs`: how long its last attempt ran, as its container measured it (NaN when unknown). */
+  private finishInput(input: LiveInput, result: ResultWire, durationMs = Number.NaN): void {
     if (input.status === "done") return;
     if (input.attemptOpen) this.endAttempt(input, result.status);
-    input.call.fn.stats.finished(
-      result.status === "success",
-      input.startedAt > 0 ? Date.now() - input.startedAt : Number.NaN,
-    );
+    // The container's own measure: no clock read here, once per input at 100k inputs/s.
+    input.call.fn.stats.finished(result.status === "success", durationMs);
     this.markInputDone(input);
     if (input.graph)
       this.o.store.updateGraphInput(input.id, null, result.status === "success" ? "success" : result.status);

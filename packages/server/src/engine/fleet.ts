@@ -15,8 +15,9 @@ export interface FleetHost {
   readonly functions: Map<string, LiveFunction>;
   dispatch(fn: LiveFunction): void;
   enqueue(input: LiveInput, front?: boolean): void;
-  finishInput(input: LiveInput, result: ResultWire): void;
-  attemptFailed(input: LiveInput, result: ResultWire): void;
+  /** `durationMs`: how long the attempt ran, as its container measured it. */
+  finishInput(input: LiveInput, result: ResultWire, durationMs?: number): void;
+  attemptFailed(input: LiveInput, result: ResultWire, durationMs?: number): void;
   isClosed(): boolean;
 }
 
@@ -253,8 +254,9 @@ export class Fleet {
           ? out.durationMs
           : c.fn.avgDurationMs * 0.9 + out.durationMs * 0.1;
       if (ra.timedOut || input.status !== "running" || input.attempt !== out.attempt) continue;
-      if (out.result.status === "failure") this.host.attemptFailed(input, out.result);
-      else this.host.finishInput(input, out.result);
+      const ms = typeof out.durationMs === "number" ? out.durationMs : Number.NaN;
+      if (out.result.status === "failure") this.host.attemptFailed(input, out.result, ms);
+      else this.host.finishInput(input, out.result, ms);
     }
     if (c.running.size === 0) {
       c.idleSince = Date.now();
