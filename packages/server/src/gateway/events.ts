@@ -17,6 +17,8 @@ interface Client {
   app: string | undefined;
   fn: string | undefined;
   input: string | undefined;
+  container: string | undefined;
+  /** Lines not sent while it was behind; it is told how many once it catches up. */
   dropped: number;
 }
 
@@ -39,11 +41,11 @@ export class DashboardEvents {
 
   serve(req: IncomingMessage, res: ServerResponse, url: URL): void {
     for (const k of url.searchParams.keys())
-      if (!["app", "function", "input"].includes(k))
+      if (!["app", "function", "input", "container"].includes(k))
         throw new HttpError(
           400,
           "invalid_argument",
-          `unknown parameter "${k}" (this route takes: app, function, input)`,
+          `unknown parameter "${k}" (this route takes: app, function, input, container)`,
         );
     if (this.clients.size >= MAX_CLIENTS)
       throw new HttpError(503, "unavailable", `${MAX_CLIENTS} dashboards already follow this server's events`);
@@ -52,6 +54,7 @@ export class DashboardEvents {
       app: url.searchParams.get("app") || undefined,
       fn: url.searchParams.get("function") || undefined,
       input: url.searchParams.get("input") || undefined,
+      container: url.searchParams.get("container") || undefined,
       dropped: 0,
     };
     res.writeHead(200, {
@@ -109,9 +112,17 @@ export class DashboardEvents {
       if (c.app !== undefined && c.app !== e.appId) continue;
       if (c.fn !== undefined && c.fn !== e.functionName) continue;
       if (c.input !== undefined && c.input !== e.inputId) continue;
+      if (c.container !== undefined && c.container !== e.containerId) continue;
       if (c.res.writableLength > BEHIND_BYTES) {
         c.dropped++;
         continue;
+      }
+      if (c.dropped > 0) {
+        const text = `(${c.dropped} log lines not shown: this dashboard fell behind)\n`;
+        c.res.write(
+          chunk({ type: "log", line: logLine({ seq: 0, ts: e.ts, appId: e.appId, stream: "system", text }) }),
+        );
+        c.dropped = 0;
       }
       text ??= chunk({ type: "log", line: logLine({ ...e, seq: 0 }) });
       c.res.write(text);

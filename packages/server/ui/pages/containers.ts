@@ -29,6 +29,6 @@ export function ContainerPage(props: { id: string }) {
     <h2>Container <code>${props.id}</code> ${c ? html`<span class=${`badge ${c.state}`}>${c.state}</span>` : html`<span class="badge stopped">gone</span>`}</h2>
     ${c && html`<p class="meta">${c.appName}.${c.functionName} · ${c.host} · up ${ms(c.uptimeMs)} · CPU ${c.cpuMs === null ? "–" : ms(c.cpuMs)} · ${bytes(c.memoryBytes)} · ${c.inputsServed} inputs served</p>`}
     <h3>Logs</h3>
-    <${LogView} filter=${{ container: props.id }} live=${false} />
+    <${LogView} filter=${{ container: props.id }} live=${true} />
   </section>`;
 }

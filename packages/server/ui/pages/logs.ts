@@ -18,7 +18,7 @@ export function LogView(props: { filter: Record<string, string>; live: boolean }
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => setLines(history.data?.lines ?? []), [history.data]);
   const streamFilter: Record<string, string> = {};
-  for (const k of ["app", "function", "input"]) if (props.filter[k]) streamFilter[k] = props.filter[k]!;
+  for (const k of ["app", "function", "input", "container"]) if (props.filter[k]) streamFilter[k] = props.filter[k]!;
   useLogStream(streamFilter, props.live, (l) => setLines((prev) => [...prev.slice(-(KEEP - 1)), l]));
   useEffect(() => {
     if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;
