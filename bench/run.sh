@@ -21,6 +21,7 @@ BENCH_N="${BENCH_QUICKSTART_N:-10}" node --import tsx bench/quickstart.ts; echo
 BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/map-throughput.ts; echo
 BENCH_N="${BENCH_GEN_N:-1000000}" node --import tsx bench/gen-throughput.ts; echo
 BENCH_N="${BENCH_WEB_N:-3000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" node --import tsx bench/web-throughput.ts
+echo; BENCH_N="${BENCH_WEB_N:-2000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" node --import tsx bench/web-node.ts
 echo; BENCH_N="${BENCH_CALLS_N:-1000000}" node --import tsx bench/calls-list.ts
 echo; BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/dashboard-overhead.ts
 # The 10-million-input memory run takes minutes: BENCH_MEMORY=1 to include it.

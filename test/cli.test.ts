@@ -105,9 +105,9 @@ export const square = app.function(async (x: number) => x * x);`,
     assert.match(dup.stderr, /two functions named "same"/);
   });
 
-  it("says volumes are not supported yet instead of ignoring them", async () => {
+  it("refuses a volume mounted over a system directory, naming it", async () => {
     const r = await skiff(["run", "test/fixtures/volume-app.ts::useVolume"], { env });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /volumes are not supported yet/);
+    assert.match(r.stderr, /a volume cannot be mounted at \/usr\/data \(a system directory\)/);
   });
 });

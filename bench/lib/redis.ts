@@ -4,7 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** Starts a throwaway redis-server on a free loopback port (no persistence). */
-export async function startRedis(port: number): Promise<{ port: number; stop(): Promise<void> }> {
+export async function startRedis(
+  port: number,
+  extraArgs: string[] = [],
+): Promise<{ port: number; stop(): Promise<void> }> {
   try {
     execFileSync("redis-server", ["--version"]);
   } catch {
@@ -13,7 +16,7 @@ export async function startRedis(port: number): Promise<{ port: number; stop(): 
   const dir = mkdtempSync(join(tmpdir(), "skiff-bench-redis-"));
   const proc: ChildProcess = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs],
     {
       stdio: ["ignore", "pipe", "pipe"],
     },

@@ -19,7 +19,7 @@ export interface BenchServer {
 }
 
 /** Starts the real `skiff server` as its own process, with a private home and data dir. */
-export async function startSkiffServer(): Promise<BenchServer> {
+export async function startSkiffServer(args: string[] = []): Promise<BenchServer> {
   const home = mkdtempSync(join(tmpdir(), "skiff-bench-"));
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, SKIFF_CONFIG_PATH: join(home, "skiff.toml") };
   for (const k of ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET", "SKIFF_PROFILE"]) delete env[k];
@@ -37,6 +37,7 @@ export async function startSkiffServer(): Promise<BenchServer> {
       "0",
       "--data-dir",
       join(home, "data"),
+      ...args,
     ],
     {
       env,

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openStore, SkiffServer } from "@skiff/server";
+import { type ObjectLimits, openStore, SkiffServer } from "@skiff/server";
 import { type LimitsChoice, LocalProvider, type SandboxChoice } from "@skiff/worker";
 import { configPath } from "skiff";
 
@@ -13,6 +13,7 @@ export interface LocalServerOptions {
   store?: string;
   resultRetentionMs?: number;
   maxResidentSpawns?: number;
+  objectLimits?: Partial<ObjectLimits>;
   instanceIdleMs?: number;
   sandbox?: SandboxChoice;
   warmPool?: number;
@@ -33,6 +34,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     store: (ctx) => openStore(o.store, ctx),
     ...(o.resultRetentionMs !== undefined ? { resultRetentionMs: o.resultRetentionMs } : {}),
     ...(o.maxResidentSpawns !== undefined ? { maxResidentSpawns: o.maxResidentSpawns } : {}),
+    ...(o.objectLimits ? { objectLimits: o.objectLimits } : {}),
     ...(o.instanceIdleMs !== undefined ? { instanceIdleMs: o.instanceIdleMs } : {}),
     ...(o.log ? { log: o.log } : {}),
     ...(o.metricsPublic ? { metricsPublic: true } : {}),

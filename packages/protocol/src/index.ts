@@ -6,6 +6,7 @@ export * from "./ids.js";
 export * from "./limits.js";
 export type * from "./messages.js";
 export { OPTION_OVERRIDE_KEYS } from "./messages.js";
+export * from "./objects.js";
 export * from "./payload.js";
 export * from "./version.js";
 export * from "./web.js";

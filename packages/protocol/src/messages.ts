@@ -4,6 +4,7 @@
  * echoes; events carry none. docs/protocol.md describes the same in prose.
  */
 
+import type { ObjectEventMap, ObjectRequestMap, VolumeMountWire } from "./objects.js";
 import type { WebSpec } from "./web.js";
 
 /** A payload travels inline (CBOR bytes) or, when large, as a blob-store reference. */
@@ -36,6 +37,8 @@ export interface FunctionOptionsWire {
   secretNames: string[];
   /** Values of `Secret.fromObject` secrets; stored with the function, never printed. */
   inlineSecrets: Record<string, string>;
+  /** Volumes by mount path (absolute). */
+  volumes?: Record<string, VolumeMountWire>;
   /** Runs on its own when the app is deployed. */
   schedule?: { kind: "cron"; expression: string; timezone?: string } | { kind: "period"; periodMs: number };
 }
@@ -196,7 +199,7 @@ export interface WireErrorBody {
 }
 
 /** Requests: name -> [params, result]. */
-export interface RequestMap {
+export interface RequestMap extends ObjectRequestMap {
   hello: [
     {
       v: number;
@@ -333,7 +336,7 @@ export interface LogWire {
 }
 
 /** Events: name -> body. No reply. */
-export interface EventMap {
+export interface EventMap extends ObjectEventMap {
   /** server -> container: what to load, sent once after hello. */
   "container.assign": {
     appId: string;
@@ -347,6 +350,8 @@ export interface EventMap {
     appFunctions: FunctionInfo[];
     /** For a class instance: its parameters (CBOR of an object), set before `@enter` runs. */
     params?: Uint8Array;
+    /** Volumes mounted read-write: committed when the container exits cleanly. */
+    volumes?: { objectId: string; mountPath: string }[];
   };
   /** container -> server: the bundle loaded and the function was found. */
   "container.ready": Record<string, never>;

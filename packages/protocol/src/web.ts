@@ -41,19 +41,41 @@ export interface WebRequestWire {
   /** "rq-…": answered in the `skiff-request-id` header and shown in error bodies and logs. */
   requestId: string;
   method: string;
-  /** Path and query below the endpoint's root, always starting with "/". */
+  /** Path and query below the endpoint's root, always starting with "/", as the client sent it. */
   url: string;
-  /** Header pairs as received (lowercase names); auth headers are removed. */
+  /**
+   * Header pairs as received, names as the client spelled them, repeats kept; auth headers are
+   * removed. Compare names case-insensitively.
+   */
   headers: [string, string][];
   body: WebBodyWire;
+  /** "1.1" or "1.0", as the client spoke. @defaultValue "1.1" */
+  httpVersion?: string;
+  /** The client's address and port as the gateway's socket saw them. */
+  remoteAddress?: string;
+  remotePort?: number;
+  /**
+   * A WebSocket (or other) upgrade: the call is a tunnel. The client's bytes after the request
+   * head follow as a streamed body (`web.body`); every item the call yields is raw bytes for
+   * the client's socket, the handler's own `HTTP/1.1 101` first (docs/web.md).
+   */
+  upgrade?: boolean;
 }
 
 /** The first item a web call yields. `body` with `end` is a whole response in one item. */
 export interface WebResponseHead {
   status: number;
+  /** The reason phrase the handler set (Node's `statusMessage`); the standard one otherwise. */
+  statusText?: string;
+  /** Header pairs in the handler's order and spelling, repeats kept. */
   headers: [string, string][];
   body?: Uint8Array;
   end?: boolean;
+}
+
+/** The last item of a response whose handler added trailers (sent after a chunked body). */
+export interface WebResponseTrailers {
+  trailers: [string, string][];
 }
 
 /** Response chunks are cut to at most this size (one generator item each). */

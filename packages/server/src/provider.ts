@@ -34,6 +34,8 @@ export interface ContainerSpec {
   memoryMiB?: number;
   cpu?: number;
   gpu?: string;
+  /** Host directories to mount (volume copies), read-write unless readOnly. */
+  mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
 }
 
 export interface ContainerEvents {

@@ -16,6 +16,8 @@ import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
 import { Metrics } from "./metrics/metrics.js";
+import { type ObjectLimits, Objects } from "./objects/index.js";
+import { volumeMounter } from "./objects/volume-mounts.js";
 import type { WorkerProvider } from "./provider.js";
 import type { Store } from "./store/store.js";
 
@@ -46,6 +48,8 @@ export interface ServerOptions {
   instanceIdleMs?: number;
   /** Serve /metrics without a token. @defaultValue false */
   metricsPublic?: boolean;
+  /** Limits and lifetimes of Dicts and Queues (defaults in objects/limits.ts). */
+  objectLimits?: Partial<ObjectLimits>;
   log?: (msg: string) => void;
 }
 
@@ -73,6 +77,7 @@ export class SkiffServer {
     private readonly apps: AppService,
     private readonly provider: WorkerProvider,
     private readonly gateway: Gateway,
+    private readonly objects: Objects,
     createdAdminToken: { tokenId: string; tokenSecret: string } | undefined,
     private readonly log: (msg: string) => void,
   ) {
@@ -101,7 +106,7 @@ export class SkiffServer {
     const onUpgrade = (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
       // A web endpoint's host owns every path: its WebSocket upgrades are not the API's.
       if (isWebHost(req.headers.host)) {
-        socket.end("HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
       if (req.url?.split("?")[0] !== "/v1/ws" || !hooks) {
@@ -125,7 +130,10 @@ export class SkiffServer {
     const http = createServer((req, res) => {
       if (!gateway?.handle(req, res)) onRequest(req, res);
     });
-    http.on("upgrade", onUpgrade);
+    // Web endpoints' upgrades (WebSockets to the app) on the public listener only.
+    http.on("upgrade", (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+      if (!gateway?.upgrade(req, socket, head)) onUpgrade(req, socket, head);
+    });
     // Open sockets of the public listener (the connections metric); a Set, as each leaves on close.
     const openSockets = new Set<import("node:net").Socket>();
     http.on("connection", (sock) => {
@@ -174,10 +182,29 @@ export class SkiffServer {
       ...(opts.webMaxBodyBytes !== undefined ? { maxBodyBytes: opts.webMaxBodyBytes } : {}),
       ...(opts.resultRetentionMs !== undefined ? { resultRetentionMs: opts.resultRetentionMs } : {}),
     });
-    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway };
+    const objects = new Objects(
+      store.objects,
+      opts.objectLimits ?? {},
+      async (id) => (await store.getBlob(id))?.byteLength,
+      dataDir,
+      log,
+    );
+    // Ephemeral objects end with the app (made in its containers) or the client session that made them.
+    apps.onAppStopped((appId) => void objects.registry.appStopped(appId).catch((e) => log(`${e}`)));
+    apps.onSessionGone((sessionId) => void objects.registry.sessionGone(sessionId).catch((e) => log(`${e}`)));
+    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway, objects };
     hooks = peerHooks(deps, tokens, log);
 
+    // Before any container starts: copies of a previous run are gone, and volumes are mounted.
+    await objects.volumes.start();
+    engine.fleet.setMounter(volumeMounter(objects.registry, objects.volumes));
     await apps.restore();
+    await store.objects.queueResetLeases();
+
+    await objects.registry.restore(
+      async (appId) => ((await store.getApp(appId))?.state ?? "stopped") !== "stopped",
+      (sessionId) => apps.sessionDropped(sessionId),
+    );
     const recovered = await engine.recover();
     if (recovered > 0) log(`recovered ${recovered} pending call(s) from the store`);
 
@@ -193,6 +220,7 @@ export class SkiffServer {
       apps,
       provider,
       gateway,
+      objects,
       createdAdminToken,
       log,
     );
@@ -210,6 +238,7 @@ export class SkiffServer {
       await step("gateway", () => this.gateway.close());
       await step("engine", () => this.engine.close());
       await step("apps", () => this.apps.close());
+      await step("objects", () => this.objects.close());
       await step("provider", () => this.provider.close());
       for (const c of this.wss.clients) c.terminate();
       await step("http", () => closeServer(this.http));
@@ -262,6 +291,11 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           return peer.close(1002, "gen.ack needs callId and a positive consumed");
         }
         if (peer.streams.has(callId)) deps.engine.fanOut.streamAck(callId, consumed);
+        return;
+      }
+      if (peer.role === "client" && msg.t === "queue.ack") {
+        if (typeof b?.leaseId !== "number") return peer.close(1002, "queue.ack needs leaseId");
+        deps.objects.queues.ack(peer, b.leaseId);
         return;
       }
       if (peer.role !== "container" || !peer.containerId) {

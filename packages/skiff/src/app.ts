@@ -78,8 +78,12 @@ export class App {
     return defineWeb(this, params, { kind: "fetch", factory });
   }
 
-  /** Serves any Node `(req, res)` handler (an Express app, …); `factory` runs once per container. */
-  nodeHttpApp(params: WebAppParams, factory: () => NodeHandler): WebEndpoint {
+  /**
+   * Serves any Node `(req, res)` handler (an Express app, …), or an http.Server that is not
+   * listening (its 'request' and 'upgrade' events are emitted: WebSockets); `factory` runs once
+   * per container.
+   */
+  nodeHttpApp(params: WebAppParams, factory: () => NodeHandler | import("node:http").Server): WebEndpoint {
     return defineWeb(this, params, { kind: "node", factory });
   }
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidError, NotSupportedError } from "./errors.js";
+import { InvalidError } from "./errors.js";
 import { normalizeFunctionOptions } from "./function-options.js";
+import { Volume } from "./objects/volume.js";
 import { Retries } from "./retries.js";
 import { Period } from "./schedule.js";
 import { Secret } from "./secret.js";
-import { Volume } from "./volume.js";
 
 describe("function options", () => {
   it("applies the documented defaults", () => {
@@ -50,8 +50,19 @@ describe("function options", () => {
     assert.equal(String(Secret.fromObject({ K: "v" })), "Secret(<inline>)");
   });
 
-  it("says volumes are not supported yet", () => {
-    assert.throws(() => normalizeFunctionOptions("f", { volumes: { "/d": Volume.fromName("d") } }), NotSupportedError);
+  it("records volume mounts by path, and refuses bad mount paths and unnamed volumes", () => {
+    const v = Volume.fromName("d", { createIfMissing: true });
+    assert.deepEqual(normalizeFunctionOptions("f", { volumes: { "/d": v, "/ro": v.readOnly() } }).wire.volumes, {
+      "/d": { name: "d", createIfMissing: true, readOnly: false },
+      "/ro": { name: "d", createIfMissing: true, readOnly: true },
+    });
+    for (const bad of ["d", "/", "/a/../b", "/usr/x", "/proc"])
+      assert.throws(() => normalizeFunctionOptions("f", { volumes: { [bad]: v } }), InvalidError, bad);
+    assert.throws(
+      () => normalizeFunctionOptions("f", { volumes: { "/e": Volume.ephemeral() } }),
+      /mount a named Volume/,
+    );
+    assert.throws(() => normalizeFunctionOptions("f", { volumes: { "/e": "data" } as never }), /must be a Volume/);
   });
 
   it("records a schedule", () => {

@@ -1,9 +1,9 @@
-import type { FunctionOptionsWire } from "@skiff/protocol";
-import { InvalidError, NotSupportedError } from "./errors.js";
+import type { FunctionOptionsWire, VolumeMountWire } from "@skiff/protocol";
+import { InvalidError } from "./errors.js";
+import { Volume } from "./objects/volume.js";
 import { Retries } from "./retries.js";
 import { Cron, Period, type Schedule } from "./schedule.js";
 import { ENV_KEY, Secret } from "./secret.js";
-import type { Volume } from "./volume.js";
 
 export interface ConcurrencyParams {
   /** Inputs one container runs at once. @defaultValue 1 */
@@ -170,9 +170,7 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
       else Object.assign(inlineSecrets, s._values);
     }
   }
-  if (p.volumes !== undefined && Object.keys(p.volumes as object).length > 0) {
-    throw new NotSupportedError(`${where}: volumes are not supported yet in this version of Skiff`);
-  }
+  const volumes = volumeMounts(where, p.volumes);
 
   return {
     wire: {
@@ -197,6 +195,7 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
       blockNetwork: (p.blockNetwork as boolean | undefined) ?? false,
       secretNames,
       inlineSecrets,
+      ...(volumes ? { volumes } : {}),
       ...(schedule
         ? {
             schedule:
@@ -213,4 +212,28 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
     schedule,
     threads,
   };
+}
+
+/** Where a volume may not be mounted: the system directories the sandbox provides. */
+const RESERVED_MOUNTS = ["/bin", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr"];
+
+function volumeMounts(where: string, v: unknown): Record<string, VolumeMountWire> | undefined {
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new InvalidError(`${where}: volumes must be an object of mount path to Volume`);
+  const out: Record<string, VolumeMountWire> = {};
+  for (const [path, vol] of Object.entries(v)) {
+    if (!(vol instanceof Volume)) throw new InvalidError(`${where}: volumes["${path}"] must be a Volume`);
+    const mount = vol._mount();
+    if (!mount) throw new InvalidError(`${where}: volumes["${path}"]: mount a named Volume (Volume.fromName)`);
+    const parts = path.split("/");
+    if (!path.startsWith("/") || path === "/" || parts.some((x, i) => i > 0 && (x === "" || x === "." || x === "..")))
+      throw new InvalidError(
+        `${where}: volume mount path ${JSON.stringify(path)} must be an absolute path like "/data"`,
+      );
+    if (RESERVED_MOUNTS.some((r) => path === r || path.startsWith(`${r}/`)))
+      throw new InvalidError(`${where}: a volume cannot be mounted at ${path} (a system directory)`);
+    out[path] = mount;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }

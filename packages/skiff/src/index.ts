@@ -58,11 +58,26 @@ export {
 } from "./function-call.js";
 export type { ConcurrencyParams, FunctionParams } from "./function-options.js";
 export { type ForEachParams, type MapParams, MapResult } from "./map.js";
+export { Dict, type DictKey, type DictPutParams } from "./objects/dict.js";
+export type { ObjectDeleteParams, ObjectEphemeralParams, ObjectFromNameParams } from "./objects/handle.js";
+export {
+  Queue,
+  type QueueClearParams,
+  type QueueGetParams,
+  type QueueIterateParams,
+  type QueueLenParams,
+  type QueuePutParams,
+} from "./objects/queue.js";
+export {
+  Volume,
+  type VolumeEntry,
+  type VolumeListFilesParams,
+  type VolumeRemoveFileParams,
+} from "./objects/volume.js";
 export { fromPayload, toPayload, unwrapResult } from "./payloads.js";
 export { Retries, type RetriesParams } from "./retries.js";
 export { Cron, Period, type PeriodParams, type Schedule } from "./schedule.js";
 export { Secret } from "./secret.js";
-export { Volume } from "./volume.js";
 export type {
   FetchHandler,
   NodeHandler,
@@ -70,5 +85,10 @@ export type {
   WebAppParams,
   WebEndpointParams,
   WebRequestInfo,
+  WSCloseEvent,
+  WSContext,
+  WSEvents,
+  WSMessageReceive,
+  WSUpgradeContext,
 } from "./web/index.js";
-export { WebEndpoint } from "./web/index.js";
+export { upgradeWebSocket, WebEndpoint } from "./web/index.js";

@@ -136,7 +136,14 @@ export class LocalProvider implements WorkerProvider {
    * Starts a runtime that waits for its container on stdin. Credentials and secrets travel
    * that way, never in the process environment (readable in /proc/<pid>/environ).
    */
-  private spawnRuntime(controlSocket: string, blockNetwork: boolean, memoryMiB: number | undefined): Proc {
+  private spawnRuntime(
+    controlSocket: string,
+    blockNetwork: boolean,
+    memoryMiB: number | undefined,
+    mounts: ContainerSpec["mounts"] = [],
+  ): Proc {
+    if (mounts.length > 0 && this.sandbox.name === "none")
+      throw new Error("volumes need the bubblewrap sandbox (this server runs containers as plain processes)");
     const hostWorkdir = this.sandbox.name === "none" ? mkdtempSync(join(tmpdir(), "skiff-ct-")) : "";
     const workdir = this.sandbox.workdir(hostWorkdir);
     const baseEnv: Record<string, string> = {
@@ -154,6 +161,7 @@ export class LocalProvider implements WorkerProvider {
       blockNetwork,
       hide: this.hide,
       expose: this.expose,
+      mounts,
     });
     let cgroup: ContainerCgroup | undefined;
     try {
@@ -238,7 +246,9 @@ export class LocalProvider implements WorkerProvider {
   }
 
   async start(spec: ContainerSpec, events: ContainerEvents): Promise<ContainerHandle> {
-    const poolable = spec.controlSocket === this.opts.controlSocket && !spec.blockNetwork && !spec.memoryMiB;
+    // A pooled runtime's sandbox is made before its container is known: none with volumes.
+    const poolable =
+      spec.controlSocket === this.opts.controlSocket && !spec.blockNetwork && !spec.memoryMiB && !spec.mounts?.length;
     if (poolable && this.pool.length > 0) this.dropStalePool();
     let proc = poolable ? this.pool.shift() : undefined;
     if (proc) {
@@ -249,7 +259,7 @@ export class LocalProvider implements WorkerProvider {
       this.poolFailures = 0;
       this.refill();
     } else {
-      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB);
+      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, spec.mounts);
       proc.events = events;
       proc.containerId = spec.containerId;
       proc.child.stdin!.end(`${JSON.stringify({ env: this.containerEnv(spec) })}\n`);

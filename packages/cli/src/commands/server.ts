@@ -52,6 +52,10 @@ export function register(program: Command): void {
         .choices(["auto", "none"])
         .default("auto"),
     )
+    .option(
+      "--object-limits <NAME=N,...>",
+      "Dict and Queue limits and lifetimes (docs/objects.md): queueMaxItems, queueMaxItemBytes, queueMaxPartitions, queuePartitionTtlMs, dictMaxValueBytes, dictIdleTtlMs",
+    )
     .option("--metrics-public", "serve /metrics without a token (for a scraper on a trusted network)")
     .addHelpText(
       "after",
@@ -73,6 +77,7 @@ interface ServerFlags {
   instanceIdleMs?: string;
   limits: LimitsChoice;
   metricsPublic?: boolean;
+  objectLimits?: string;
 }
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
@@ -94,6 +99,13 @@ async function serverCommand(values: ServerFlags): Promise<void> {
   const { sandbox, limits } = values;
   const dataDir = values.dataDir ?? join(process.env.HOME || homedir(), ".skiff", "data");
   const { startLocalServer } = await import("../local-server.js");
+  const { parseObjectLimits } = await import("@skiff/server");
+  let objectLimits: ReturnType<typeof parseObjectLimits> | undefined;
+  try {
+    if (values.objectLimits !== undefined) objectLimits = parseObjectLimits(values.objectLimits);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 
   const server = await startLocalServer({
     host: values.host,
@@ -102,6 +114,7 @@ async function serverCommand(values: ServerFlags): Promise<void> {
     ...(retention !== undefined ? { resultRetentionMs: retention } : {}),
     ...(maxResidentSpawns !== undefined ? { maxResidentSpawns } : {}),
     ...(instanceIdleMs !== undefined ? { instanceIdleMs } : {}),
+    ...(objectLimits ? { objectLimits } : {}),
     sandbox,
     limits,
     ...(values.metricsPublic ? { metricsPublic: true } : {}),

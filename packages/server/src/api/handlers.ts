@@ -13,8 +13,10 @@ import type { TokenService } from "../auth/tokens.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
 import type { Gateway } from "../gateway/index.js";
+import type { Objects } from "../objects/index.js";
 import type { Store } from "../store/store.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
+import { OBJECT_REQUESTS, objectHandlers } from "./object-handlers.js";
 import type { Peer } from "./peer.js";
 import { bool, bytes, num, obj, str, stringRecord } from "./validate.js";
 
@@ -25,9 +27,10 @@ export interface HandlerDeps {
   tokens: TokenService;
   logs: LogHub;
   gateway: Gateway;
+  objects: Objects;
 }
 
-type Handler<N extends RequestName> = (
+export type Handler<N extends RequestName> = (
   peer: Peer,
   p: RequestParams<N>,
   d: HandlerDeps,
@@ -49,6 +52,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   "call.graph",
   "call.cancel",
   "web.url",
+  ...OBJECT_REQUESTS,
 ]);
 /** Requests only an admin token may make. */
 const ADMIN_ONLY = new Set<string>(["token.create"]);
@@ -116,6 +120,7 @@ function notWeb(d: HandlerDeps, functionId: string): string {
 }
 
 export const handlers: HandlerTable = {
+  ...objectHandlers,
   "blob.put"(_peer, p, d) {
     const data = bytes(p as unknown as Record<string, unknown>, "data", Math.max(MAX_PAYLOAD_BYTES, MAX_BUNDLE_BYTES));
     const blobId = `bl-${createHash("sha256").update(data).digest("hex")}`;

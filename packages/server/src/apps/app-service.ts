@@ -24,6 +24,8 @@ interface Session {
 /** Apps, deployments and name lookup, on top of the store and the engine. */
 export class AppService {
   private readonly sessions = new Map<string, Session>();
+  private readonly stoppedListeners: ((appId: string) => void)[] = [];
+  private readonly sessionGoneListeners: ((sessionId: string) => void)[] = [];
   /** Rows of the apps whose functions are registered (the gateway routes by them, in memory). */
   private readonly liveRows = new Map<string, AppRow>();
   /** Publishes and stops of one app name run one at a time (each reads, then writes). */
@@ -36,6 +38,16 @@ export class AppService {
     private readonly schedules: Schedules,
   ) {
     engine.setFunctionResolver((id) => this.reviveInstance(id));
+  }
+
+  /** Called when an app stops (its ephemeral objects go with it). */
+  onAppStopped(listener: (appId: string) => void): void {
+    this.stoppedListeners.push(listener);
+  }
+
+  /** Called when a client session is gone for good (after its grace). */
+  onSessionGone(listener: (sessionId: string) => void): void {
+    this.sessionGoneListeners.push(listener);
   }
 
   /** Registers the functions of every live app (server start). */
@@ -301,6 +313,7 @@ export class AppService {
     for (const f of fns) this.engine.unregisterFunction(f.id, `${app.name}.${f.name}: ${reason}`);
     for (const f of fns) this.schedules.stop(f.id);
     this.store.updateApp(app.id, "stopped", app.version, Date.now());
+    for (const l of this.stoppedListeners) l(app.id);
   }
 
   async list(environment: string): Promise<AppInfo[]> {
@@ -381,7 +394,7 @@ export class AppService {
   }
 
   /** No connection of the session is left: stop its ephemeral apps unless it returns soon. */
-  private sessionDropped(sessionId: string): void {
+  sessionDropped(sessionId: string): void {
     let s = this.sessions.get(sessionId);
     if (!s) {
       s = { connections: 0, timer: undefined };
@@ -396,6 +409,7 @@ export class AppService {
             () => {}, // the store is down: the app stays listed as running until the next start
           );
       }
+      for (const l of this.sessionGoneListeners) l(sessionId);
     }, SESSION_GRACE_MS);
     s.timer.unref();
   }

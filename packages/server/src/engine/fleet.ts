@@ -1,4 +1,11 @@
-import { encodePayload, type LogEntry, newId, type OutputWire, type ResultWire } from "@skiff/protocol";
+import {
+  encodePayload,
+  type LogEntry,
+  newId,
+  type OutputWire,
+  type ResultWire,
+  type VolumeMountWire,
+} from "@skiff/protocol";
 import { ApiError } from "../api/api-error.js";
 import type { ContainerSpec } from "../provider.js";
 import type { EngineOptions } from "./engine.js";
@@ -11,6 +18,20 @@ const START_FAILURES_BEFORE_FAILING = 5;
 const MAX_LOST = 5;
 
 /** What the fleet needs from the engine that owns the calls and the queues. */
+/** A volume prepared for one container. */
+export interface VolumeMount {
+  objectId: string;
+  hostPath: string;
+  mountPath: string;
+  readOnly: boolean;
+}
+
+/** Prepares the local copies of the volumes a container mounts (objects/volume-mounts.ts). */
+export interface VolumeMounter {
+  mount(containerId: string, environment: string, volumes: Record<string, VolumeMountWire>): Promise<VolumeMount[]>;
+  unmount(containerId: string): void;
+}
+
 export interface FleetHost {
   readonly functions: Map<string, LiveFunction>;
   dispatch(fn: LiveFunction): void;
@@ -66,6 +87,13 @@ export class Fleet {
     for (let i = live; i < desired; i++) this.startContainer(fn);
   }
 
+  private mounter: VolumeMounter | undefined;
+
+  /** Set by the server: prepares the volumes a container mounts, and drops them when it ends. */
+  setMounter(m: VolumeMounter): void {
+    this.mounter = m;
+  }
+
   private startContainer(fn: LiveFunction): void {
     const id = newId("ct");
     const c: LiveContainer = {
@@ -91,9 +119,16 @@ export class Fleet {
     fn.containers.set(id, c);
     fn.stats.coldStart();
     // Counted as starting at once (scaling sees it) while its secrets are read.
-    this.containerEnv(fn).then(
-      (env) => {
+    const volumes = fn.spec.options.volumes;
+    const mounts =
+      volumes && Object.keys(volumes).length > 0 && this.mounter
+        ? this.mounter.mount(id, fn.environment, volumes)
+        : Promise.resolve([]);
+    Promise.all([this.containerEnv(fn), mounts]).then(
+      ([env, m]) => {
+        c.mounts = m;
         if (c.status !== "dead" && !this.host.isClosed()) this.launch(c, env);
+        else this.mounter?.unmount(id);
       },
       (err: Error) => {
         this.containerGone(c, err.message, true);
@@ -119,6 +154,9 @@ export class Fleet {
       ...(fn.spec.options.memoryMiB ? { memoryMiB: fn.spec.options.memoryMiB } : {}),
       ...(fn.spec.options.cpu ? { cpu: fn.spec.options.cpu } : {}),
       ...(fn.spec.options.gpu ? { gpu: fn.spec.options.gpu } : {}),
+      ...(c.mounts && c.mounts.length > 0
+        ? { mounts: c.mounts.map((m) => ({ hostPath: m.hostPath, mountPath: m.mountPath, readOnly: m.readOnly })) }
+        : {}),
     };
     c.startupTimer = setTimeout(() => {
       if (c.status === "starting") {
@@ -207,6 +245,11 @@ export class Fleet {
       ...(c.fn.spec.options.threads !== undefined ? { threads: c.fn.spec.options.threads } : {}),
       appFunctions,
       ...(c.fn.params ? { params: c.fn.params } : {}),
+      ...(c.mounts?.some((m) => !m.readOnly)
+        ? {
+            volumes: c.mounts.filter((m) => !m.readOnly).map((m) => ({ objectId: m.objectId, mountPath: m.mountPath })),
+          }
+        : {}),
     });
   }
 
@@ -314,6 +357,7 @@ export class Fleet {
     this.containers.delete(c.id);
     c.fn.containers.delete(c.id);
     this.o.tokens.revokeContainerToken(c.id);
+    if (c.mounts) this.mounter?.unmount(c.id);
     const reason = c.exitInfo ? `${why}; ${c.exitInfo}` : why;
     if (!quiet && c.running.size > 0)
       this.o.log(

@@ -10,6 +10,7 @@ import type {
 import type { ContainerHandle } from "../provider.js";
 import type { CallRow, InputRow } from "../store/store.js";
 import type { Deque } from "./deque.js";
+import type { VolumeMount } from "./fleet.js";
 import type { FunctionStats } from "./observe/function-stats.js";
 
 /** What the engine needs from a container's connection. */
@@ -94,6 +95,8 @@ export interface LiveContainer {
   exitInfo: string | undefined;
   /** Stopped by the engine (scale-down, redeploy): its end is not a start failure. */
   stoppedOnPurpose: boolean;
+  /** Volumes it mounts (local copies), once prepared. */
+  mounts?: VolumeMount[];
 }
 
 export type InputStatus = "pending" | "running" | "retry_wait" | "done";

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import {
   type EventMap,
   encodeCbor,
@@ -28,7 +29,8 @@ import { ReadApi } from "./read-api.js";
 import { BodyPump, declaredLength, parseJson, readBody } from "./request-body.js";
 import { busy, ResultUrls } from "./result-urls.js";
 import { route, type Target, webPathUrl, webUrl } from "./routes.js";
-import { HOP_HEADERS, WebCall, type WebCallHost } from "./web-call.js";
+import { WebCall, type WebCallHost } from "./web-call.js";
+import { responseOn, WebTunnel } from "./web-tunnel.js";
 
 export interface GatewayOptions {
   engine: Engine;
@@ -67,7 +69,7 @@ export class Gateway {
   private readonly events: DashboardEvents;
   private readonly dashboard: DashboardHttp;
   /** Web calls running, by call id: request-body pulls find their request here. */
-  private readonly live = new Map<string, { call: WebCall; pump: BodyPump | undefined }>();
+  private readonly live = new Map<string, { pump: BodyPump | undefined; socket?: Duplex }>();
   /** Result URLs of calls answered 303 or 202. */
   private readonly results: ResultUrls;
   private base = new URL("http://127.0.0.1:7420");
@@ -162,6 +164,53 @@ export class Gateway {
     res.writeHead(200, { "content-type": m.contentType, "cache-control": "no-store" }).end(text);
   }
 
+  /**
+   * Takes an upgrade request (a WebSocket) if it is for a web endpoint; false leaves it to the
+   * server. The endpoint's handler gets it as Node's 'upgrade' event (docs/web.md).
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const t = route(req.headers.host, req.url ?? "/");
+    if (t?.kind !== "endpoint") return false;
+    socket.on("error", () => {}); // a reset client: the tunnel's 'close' cleans up
+    const res = responseOn(req, socket);
+    try {
+      let ep: Endpoint | undefined;
+      for (const c of t.candidates) ep ??= this.index.find(c.app, c.label, t.dev);
+      if (!ep) throw new HttpError(404, "not_found", `no web endpoint "${t.host}"`);
+      if (ep.web.kind === "endpoint")
+        throw new HttpError(
+          400,
+          "invalid_argument",
+          "a webEndpoint does not take upgrades (WebSockets): serve a fetchApp or nodeHttpApp",
+        );
+      if (ep.web.requiresAuth) requireToken(req, this.o.tokens, ["web"], "this endpoint");
+      const wire = this.wire(req, newId("rq"), t.rest, ep.web.requiresAuth, { kind: "stream" });
+      wire.upgrade = true;
+      if (head.byteLength > 0) socket.unshift(head);
+      // What the client sends after the head streams to the handler with credit, unlimited in
+      // total (a WebSocket lives as long as the function's timeoutMs).
+      const pump = new BodyPump(socket, Number.POSITIVE_INFINITY, () => {});
+      let tunnel: WebTunnel | undefined;
+      const { callId } = this.o.engine.fanOut.startStream(
+        { functionId: ep.fn.id, args: encodeCbor([wire]), idempotencyKey: newId("ik"), parentInputId: undefined },
+        (items, end) => {
+          tunnel!.onItems(items, end);
+          if (end) this.live.delete(callId);
+        },
+      );
+      tunnel = new WebTunnel(callId, wire.requestId, ep, req, socket, this.callHost);
+      this.live.set(callId, { pump, socket });
+    } catch (err) {
+      if (err instanceof HttpError) sendError(res, err);
+      else if (err instanceof ApiError) sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
+      else {
+        this.o.log(`gateway: upgrade ${req.url} failed: ${(err as Error)?.stack ?? err}`);
+        sendError(res, new HttpError(500, "internal", "internal error"));
+      }
+    }
+    return true;
+  }
+
   /** A container asks for more of a request body. */
   bodyPull(containerId: string, m: EventMap["web.body.pull"], send: (b: EventMap["web.body"]) => void): void {
     const entry = this.live.get(m.callId);
@@ -197,15 +246,8 @@ export class Gateway {
       }
       if (web.requiresAuth) await requireToken(req, this.o.tokens, ["web"], "this endpoint");
       const requestId = newId("rq");
-      const body = method === "GET" || method === "HEAD" ? NO_BODY : await this.body(req, ep, method);
-      const headers: [string, string][] = [];
-      const raw = req.rawHeaders;
-      for (let i = 0; i + 1 < raw.length; i += 2) {
-        const k = raw[i]!.toLowerCase();
-        if (HOP_HEADERS.has(k) || (web.requiresAuth && AUTH_HEADERS.has(k))) continue;
-        headers.push([k, raw[i + 1]!]);
-      }
-      const wire: WebRequestWire = { requestId, method, url: t.rest, headers, body };
+      const body = await this.body(req, ep, method);
+      const wire = this.wire(req, requestId, t.rest, web.requiresAuth, body);
       return this.start(req, res, ep, wire);
     } catch (err) {
       if (err instanceof HttpError) return sendError(res, err, cors);
@@ -213,9 +255,36 @@ export class Gateway {
     }
   }
 
+  /**
+   * The request as the handler will see it: every header as the client sent it (names, order,
+   * repeats, Transfer-Encoding and Connection included: body parsers and WebSocket servers
+   * look at them), less the endpoint token of an endpoint that demands one.
+   */
+  private wire(
+    req: IncomingMessage,
+    requestId: string,
+    url: string,
+    requiresAuth: boolean,
+    body: WebBodyWire,
+  ): WebRequestWire {
+    const headers: [string, string][] = [];
+    const raw = req.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      if (requiresAuth && AUTH_HEADERS.has(raw[i]!.toLowerCase())) continue;
+      headers.push([raw[i]!, raw[i + 1]!]);
+    }
+    const wire: WebRequestWire = { requestId, method: req.method ?? "GET", url, headers, body };
+    if (req.httpVersion !== "1.1") wire.httpVersion = req.httpVersion;
+    if (req.socket.remoteAddress) wire.remoteAddress = req.socket.remoteAddress;
+    if (req.socket.remotePort) wire.remotePort = req.socket.remotePort;
+    return wire;
+  }
+
   /** The request body: none, inline bytes, parsed JSON (webEndpoint), or streamed. */
   private async body(req: IncomingMessage, ep: Endpoint, method: string): Promise<WebBodyWire> {
-    if (method === "GET" || method === "HEAD") return { kind: "none" };
+    // A GET or HEAD has no body unless the client framed one (Node gives the handler either).
+    const framed = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    if ((method === "GET" || method === "HEAD") && (!framed || ep.web.kind === "endpoint")) return NO_BODY;
     const limit = this.maxBodyBytes;
     const length = declaredLength(req, limit);
     if (ep.web.kind === "endpoint") {
@@ -261,7 +330,7 @@ export class Gateway {
       },
     );
     call = new WebCall(callId, wire.requestId, ep, extra, this.callHost);
-    this.live.set(callId, { call, pump });
+    this.live.set(callId, { pump });
     if (!ep.web.waitForResponse) {
       const resultUrl = this.resultUrl(callId);
       if (!this.results.park(call)) sendError(res, busy(), extra, wire.requestId);
@@ -291,6 +360,10 @@ export class Gateway {
   close(): void {
     clearInterval(this.sweeper);
     this.events.close();
-    for (const { call } of this.live.values()) this.cancel(call.callId);
+    for (const [callId, { socket }] of [...this.live]) {
+      // An upgraded socket is no longer the listener's to close: its tunnel ends here.
+      socket?.destroy();
+      this.cancel(callId);
+    }
   }
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
 import type { EventMap } from "@skiff/protocol";
 import { HttpError } from "./http-error.js";
 
@@ -33,6 +34,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     });
     req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     req.on("error", reject);
+    // The client went away half-way: nothing is started for it.
+    req.on("close", () => {
+      if (!req.complete) reject(new HttpError(400, "aborted", "the client went away before sending the whole body"));
+    });
   });
 }
 
@@ -63,7 +68,8 @@ export class BodyPump {
   private ending: Ending | undefined;
 
   constructor(
-    private readonly req: IncomingMessage,
+    /** The request, or an upgraded socket (what its client sends after the request head). */
+    private readonly req: Readable,
     private readonly limit: number,
     /** The body went over the limit. */
     private readonly onTooLarge: (err: HttpError) => void,
@@ -71,7 +77,9 @@ export class BodyPump {
     req.pause();
     req.on("data", (c: Buffer) => this.onData(c));
     req.on("end", () => this.finish({ end: true }));
-    req.on("aborted", () => this.finish({ error: "the client went away" }));
+    // Aborted half-way (or a malformed chunked body): the handler's request breaks off.
+    req.on("close", () => this.finish({ error: "the client went away" }));
+    req.on("error", () => {});
   }
 
   /** The container running `inputId` may take `bytes` more. */

@@ -1,5 +1,11 @@
 import type { ServerResponse } from "node:http";
-import { decodePayload, type Payload, type ResultWire, type WebResponseHead } from "@skiff/protocol";
+import {
+  decodePayload,
+  type Payload,
+  type ResultWire,
+  type WebResponseHead,
+  type WebResponseTrailers,
+} from "@skiff/protocol";
 import type { Endpoint } from "./endpoints.js";
 import { HttpError, sendError } from "./http-error.js";
 
@@ -7,18 +13,13 @@ import { HttpError, sendError } from "./http-error.js";
 const PARKED_BYTES = 256 * 1024;
 
 /**
- * Headers that describe one hop, not the request or response: dropped both ways (the gateway
- * sets its own on the response).
+ * Response headers that describe one hop, not the response: the gateway's own Node server sets
+ * them for its connection (chunked only when the handler streams, as Node would).
  */
-export const HOP_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-  "trailer",
-  "proxy-connection",
-]);
+export const HOP_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection"]);
+
+/** Statuses whose responses have no body (Node sends none for them either). */
+const NO_BODY_STATUS = new Set([204, 304]);
 
 /** What a web call needs from the gateway. */
 export interface WebCallHost {
@@ -109,7 +110,7 @@ export class WebCall {
         if (h.end) this.end ??= { status: "success", data: new Uint8Array() };
         if (this.reader && h.end && !this.keepForReplay) {
           // A whole response in one item: head and body leave in one write.
-          this.writeHead(this.reader, h.body);
+          this.writeHead(this.reader, h.body ?? new Uint8Array());
           this.settledAt = Date.now();
           continue;
         }
@@ -117,6 +118,8 @@ export class WebCall {
         if (h.body) this.chunk(h.body);
       } else if (item instanceof Uint8Array) {
         this.chunk(item);
+      } else if (item && typeof item === "object" && Array.isArray((item as WebResponseTrailers).trailers)) {
+        this.trailers(item as WebResponseTrailers);
       }
     }
     if (end && !this.end) this.end = end;
@@ -194,23 +197,47 @@ export class WebCall {
     this.reader = undefined;
   }
 
-  /** Writes the head; with `whole`, also that body and the end of the response. */
+  /** Trailers after a chunked body, as the handler added them. */
+  private trailers(t: WebResponseTrailers): void {
+    const res = this.reader;
+    if (!res || res.writableEnded) return;
+    try {
+      res.addTrailers(t.trailers.map(([k, v]): [string, string] => [String(k), String(v)]));
+    } catch (err) {
+      this.host.logFailure(this, `its trailers were invalid: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Writes the head; with `whole`, also that body and the end of the response. The head is set
+   * on the gateway's own ServerResponse as the handler set it on its own (names as spelled,
+   * order, repeats, reason phrase), so Node adds Content-Length or chunking as it would have:
+   * a whole body gets its length, a streamed one without a length goes chunked.
+   */
   private writeHead(res: ServerResponse, whole?: Uint8Array): void {
     const h = this.head!;
-    const headers: [string, string][] = [];
-    for (const [k, v] of h.headers) {
-      const name = String(k).toLowerCase();
-      if (!HOP_HEADERS.has(name)) headers.push([name, String(v)]);
-    }
-    for (const k in this.extra) if (!headers.some(([n]) => n === k)) headers.push([k, this.extra[k]!]);
     const status = Number.isInteger(h.status) && h.status >= 200 && h.status <= 599 ? h.status : 502;
-    // A whole response in one item gets a Content-Length; a streamed one goes chunked.
-    if (h.end && h.body && !headers.some(([n]) => n === "content-length"))
-      headers.push(["content-length", String(h.body.byteLength)]);
     try {
-      res.writeHead(status, headers.flat());
+      res.statusCode = status;
+      if (typeof h.statusText === "string" && h.statusText) res.statusMessage = h.statusText;
+      const grouped = new Map<string, { name: string; values: string[] }>();
+      for (const [k, v] of h.headers) {
+        const name = String(k);
+        const lower = name.toLowerCase();
+        if (HOP_HEADERS.has(lower)) continue;
+        const g = grouped.get(lower);
+        if (g) g.values.push(String(v));
+        else grouped.set(lower, { name, values: [String(v)] });
+      }
+      for (const { name, values } of grouped.values()) res.setHeader(name, values.length === 1 ? values[0]! : values);
+      for (const k in this.extra) if (!res.hasHeader(k)) res.setHeader(k, this.extra[k]!);
+      // A whole response read from what was kept (a result URL) is written in parts: say its length.
+      if (h.end && !whole && !res.hasHeader("content-length") && !NO_BODY_STATUS.has(status))
+        res.setHeader("content-length", String(h.body?.byteLength ?? 0));
     } catch (err) {
       // A header Node refuses (bad name or value): the handler's response cannot be sent.
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      res.statusMessage = "";
       this.host.logFailure(this, `its response head was invalid: ${(err as Error).message}`);
       this.end = { status: "failure", error: new Uint8Array() };
       this.broken = true;
@@ -223,8 +250,8 @@ export class WebCall {
       );
       return;
     }
-    if (this.head!.end) {
-      if (whole) res.end(res.req.method === "HEAD" ? undefined : whole);
+    if (h.end) {
+      if (whole !== undefined) res.end(res.req.method === "HEAD" || NO_BODY_STATUS.has(status) ? undefined : whole);
       return;
     }
     // Chunks must reach the client as they are produced (server-sent events).

@@ -1,4 +1,5 @@
 import type { AppMode, AppState, CallOutcome, LogEntry, Payload, TokenKind } from "@skiff/protocol";
+import type { ObjectStore } from "./object-store.js";
 
 /**
  * The control plane's durable state. The engine and the API use only this interface and
@@ -132,6 +133,9 @@ export interface Store {
   appendLogs(entries: LogEntry[]): void;
   tailLogs(appId: string, limit: number): Promise<LogEntry[]>;
   trimLogs(appId: string, keep: number): void;
+
+  /** Dicts, Queues and Volumes (object-store.ts). */
+  readonly objects: ObjectStore;
 
   /**
    * Resolves when every write issued before the call is durable.

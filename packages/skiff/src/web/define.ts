@@ -9,14 +9,14 @@ import { closeRequestBody } from "./request-body.js";
 import type { WebItem } from "./response-items.js";
 import { type EndpointHandler, serveEndpoint } from "./serve-endpoint.js";
 import { type FetchHandler, serveFetch } from "./serve-fetch.js";
-import { type NodeHandler, serveNode } from "./serve-node.js";
+import { type NodeApp, serveNode } from "./serve-node.js";
 import { WebEndpoint } from "./web-endpoint.js";
 import { splitWebParams, type WebEndpointParams } from "./web-params.js";
 
 type Serve =
   | { kind: "endpoint"; handler: EndpointHandler }
   | { kind: "fetch"; factory: () => FetchHandler }
-  | { kind: "node"; factory: () => NodeHandler };
+  | { kind: "node"; factory: () => NodeApp };
 
 /**
  * Defines a web endpoint: an app function, shaped as a generator, whose one argument is the
@@ -36,13 +36,17 @@ export function defineWeb(app: App, params: WebEndpointParams, serve: Serve): We
   const options = normalizeFunctionOptions(where, fnParams);
 
   // fetchApp / nodeHttpApp build their handler once per container, on the first request.
-  let built: FetchHandler | NodeHandler | undefined;
-  const handler = (): FetchHandler | NodeHandler => {
+  let built: FetchHandler | NodeApp | undefined;
+  const handler = (): FetchHandler | NodeApp => {
     if (built) return built;
     const h = (fnOrFactory as () => unknown)();
-    if (typeof h !== "function")
-      throw new InvalidError(`${where}: the factory must return a handler function, it returned ${typeof h}`);
-    built = h as FetchHandler | NodeHandler;
+    // nodeHttpApp's factory may return an http.Server that is not listening (api.md §4).
+    const isServer = kind === "node" && isHttpServer(h);
+    if (typeof h !== "function" && !isServer)
+      throw new InvalidError(
+        `${where}: the factory must return a handler function${kind === "node" ? " or an http.Server" : ""}, it returned ${typeof h}`,
+      );
+    built = h as FetchHandler | NodeApp;
     return built;
   };
 
@@ -58,7 +62,7 @@ export function defineWeb(app: App, params: WebEndpointParams, serve: Serve): We
     try {
       if (serve.kind === "endpoint") yield* serveEndpoint(w, serve.handler, schema);
       else if (serve.kind === "fetch") yield* serveFetch(w, handler() as FetchHandler, ids, signal());
-      else yield* serveNode(w, handler() as NodeHandler, ids, signal());
+      else yield* serveNode(w, handler() as NodeApp, ids, signal());
     } finally {
       closeRequestBody(ids.inputId);
     }
@@ -68,4 +72,15 @@ export function defineWeb(app: App, params: WebEndpointParams, serve: Serve): We
   _setWebSpec(f, { ...web, label: web.label ?? "" });
   app._functions.push(f);
   return new WebEndpoint(f);
+}
+
+/** An http.Server (or https, or anything that takes 'request' events as one does). */
+function isHttpServer(h: unknown): boolean {
+  return (
+    typeof h === "object" &&
+    h !== null &&
+    typeof (h as { emit?: unknown }).emit === "function" &&
+    typeof (h as { listenerCount?: unknown }).listenerCount === "function" &&
+    typeof (h as { listen?: unknown }).listen === "function"
+  );
 }

@@ -7,3 +7,11 @@ export type { NodeHandler } from "./serve-node.js";
 export type { InferSchemaOutput, StandardSchemaV1 } from "./standard-schema.js";
 export { WebEndpoint } from "./web-endpoint.js";
 export { checkLabel, defaultLabel, type WebAppParams, type WebEndpointParams } from "./web-params.js";
+export {
+  upgradeWebSocket,
+  type WSCloseEvent,
+  type WSContext,
+  type WSEvents,
+  type WSMessageReceive,
+  type WSUpgradeContext,
+} from "./websocket.js";

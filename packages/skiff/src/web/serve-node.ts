@@ -1,7 +1,9 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
-import type { WebRequestWire } from "@skiff/protocol";
-import { openRequestBody } from "./request-body.js";
-import { internalErrorItem, slices, type WebItem } from "./response-items.js";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { WebRequestWire, WebResponseHead } from "@skiff/protocol";
+import { HandlerSocket } from "./handler-socket.js";
+import { connReset, feedBody, nodeRequest } from "./node-request.js";
+import { internalErrorItem, slices, type WebItem, wholeItems } from "./response-items.js";
+import { serveUpgrade } from "./tunnel.js";
 
 /** Any Node `(req, res)` handler: an Express app, Fastify's handler, a plain function. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -9,7 +11,13 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown
 /** Bytes a handler may write ahead of the client before `res.write` returns false. */
 const HIGH_WATER = 64 * 1024;
 
-type Event = { head: true } | { chunk: Uint8Array } | { end: true } | { error: unknown };
+type Event =
+  | { head: true }
+  | { whole: Uint8Array }
+  | { chunk: Uint8Array }
+  | { trailers: [string, string][] }
+  | { end: true }
+  | { error: unknown };
 
 /** What the handler wrote, in order, until the web call takes it; `write` reports when it is full. */
 class OutQueue {
@@ -51,58 +59,65 @@ function toBytes(chunk: unknown, encoding: unknown): Uint8Array {
   throw new TypeError(`res.write/end take a string or bytes, got ${typeof chunk}`);
 }
 
-function headerPairs(h: OutgoingHttpHeaders): [string, string][] {
+/** The response's headers in the handler's order and spelling, a list value as repeats. */
+function headerPairs(res: ServerResponse): [string, string][] {
   const out: [string, string][] = [];
-  for (const [k, v] of Object.entries(h)) {
+  // getRawHeaderNames (Node 15.13+) is missing from the typings of Node 20.
+  for (const name of (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames()) {
+    const v = res.getHeader(name);
     if (v === undefined) continue;
-    if (Array.isArray(v)) for (const x of v) out.push([k, String(x)]);
-    else out.push([k, String(v)]);
+    if (Array.isArray(v)) for (const x of v) out.push([name, String(x)]);
+    else out.push([name, String(v)]);
   }
   return out;
 }
 
+/** What `nodeHttpApp`'s factory gives: a handler, or an http.Server that is not listening. */
+export type NodeApp = NodeHandler | Server;
+
 /**
- * Runs a Node handler on a real IncomingMessage and ServerResponse (Express swaps their
- * prototypes, so look-alikes would not do) whose socket is never used: the response's
- * write/end/writeHead are replaced on the instance to hand the head and chunks to the call.
+ * Runs a Node handler on a real IncomingMessage and ServerResponse whose socket is a
+ * HandlerSocket: the response's write/end/writeHead are replaced on the instance to hand the
+ * head and chunks to the call. An http.Server gets the request as its 'request' event, and an
+ * upgrade as its 'upgrade' event when it listens for one (else as a request, as Node does).
  */
 export async function* serveNode(
   w: WebRequestWire,
-  handler: NodeHandler,
+  app: NodeApp,
   ids: { callId: string; inputId: string },
   signal: AbortSignal,
 ): AsyncGenerator<WebItem> {
   const http = await import("node:http");
-  const net = await import("node:net");
-  const req = new http.IncomingMessage(new net.Socket());
-  req.method = w.method;
-  req.url = w.url;
-  req.httpVersionMajor = 1;
-  req.httpVersionMinor = 1;
-  req.httpVersion = "1.1";
-  const headers: Record<string, string | string[]> = {};
-  const raw: string[] = [];
-  for (const [k, v] of w.headers) {
-    raw.push(k, v);
-    const prev = headers[k];
-    if (k === "set-cookie") headers[k] = [...((prev as string[] | undefined) ?? []), v];
-    else headers[k] = prev === undefined ? v : `${prev}, ${v}`;
+  const socket = new HandlerSocket(w);
+  const req = nodeRequest(w, socket);
+  const server = typeof app === "function" ? undefined : app;
+  if (w.upgrade && server && server.listenerCount("upgrade") > 0) {
+    yield* serveUpgrade(w, req, socket, ids, signal, (r, s) => server.emit("upgrade", r, s, Buffer.alloc(0)));
+    return;
   }
-  req.headers = headers;
-  req.rawHeaders = raw;
-  feedBody(req, w, ids, signal);
-
+  const bodyHere = feedBody(req, w, ids, signal);
   const res = new http.ServerResponse(req);
+  // Frameworks look at res.socket (on-finished, destroy); it never carries the response itself.
+  (res as { socket: unknown }).socket = socket;
   const q = new OutQueue(() => res.emit("drain"));
   let headSent = false;
   let ended = false;
+  let trailers: [string, string][] | undefined;
   const startHead = () => {
     if (headSent) return;
     headSent = true;
     q.push({ head: true });
   };
+  socket.onDestroy = (err) => {
+    // The handler (or its framework, after an error past the head) cut the connection.
+    if (!ended) q.push({ error: err ?? new Error("the handler destroyed the socket before ending its response") });
+  };
   Object.defineProperty(res, "headersSent", { get: () => headSent, configurable: true });
   res.writeHead = ((status: number, a?: unknown, b?: unknown) => {
+    if (headSent)
+      throw Object.assign(new Error("Cannot write headers after they are sent to the client"), {
+        code: "ERR_HTTP_HEADERS_SENT",
+      });
     const given = typeof a === "string" ? b : a;
     res.statusCode = status;
     if (typeof a === "string") res.statusMessage = a;
@@ -117,8 +132,16 @@ export async function* serveNode(
     return res;
   }) as typeof res.writeHead;
   res.flushHeaders = () => startHead();
+  // The gateway's own server answered `Expect: 100-continue` before the request came here.
+  res.writeContinue = () => {};
+  res.writeProcessing = () => {};
+  res.addTrailers = (h) => {
+    trailers ??= [];
+    if (Array.isArray(h)) for (const [k, v] of h as [string, string][]) trailers.push([k, String(v)]);
+    else for (const [k, v] of Object.entries(h)) if (v !== undefined) trailers.push([k, String(v)]);
+  };
   res.write = ((chunk: unknown, enc?: unknown, cb?: unknown) => {
-    if (ended) throw new Error("write after end");
+    if (ended) throw Object.assign(new Error("write after end"), { code: "ERR_STREAM_WRITE_AFTER_END" });
     startHead();
     const bytes = toBytes(chunk, enc);
     if (bytes.byteLength > 0) q.push({ chunk: bytes });
@@ -129,42 +152,53 @@ export async function* serveNode(
   res.end = ((chunk?: unknown, enc?: unknown, cb?: unknown) => {
     if (ended) return res;
     const done = [chunk, enc, cb].find((x) => typeof x === "function") as (() => void) | undefined;
-    if (chunk !== undefined && chunk !== null && typeof chunk !== "function") {
-      startHead();
-      const bytes = toBytes(chunk, enc);
-      if (bytes.byteLength > 0) q.push({ chunk: bytes });
-    }
-    startHead();
+    const bytes =
+      chunk !== undefined && chunk !== null && typeof chunk !== "function" ? toBytes(chunk, enc) : undefined;
     ended = true;
-    res.finished = true;
+    if (!headSent) {
+      // Head and body in one: the body's length is known, as Node would send it.
+      headSent = true;
+      q.push({ whole: bytes ?? new Uint8Array() });
+    } else if (bytes && bytes.byteLength > 0) q.push({ chunk: bytes });
+    if (trailers) q.push({ trailers });
     q.push({ end: true });
+    res.finished = true;
     process.nextTick(() => {
+      res.emit("prefinish");
       res.emit("finish");
-      res.emit("close");
       done?.();
+      req.emit("close");
+      res.emit("close");
     });
     return res;
   }) as typeof res.end;
+  Object.defineProperty(res, "writableEnded", { get: () => ended, configurable: true });
 
   const gone = () => {
-    if (!ended) {
-      req.emit("aborted");
-      req.emit("close");
-      res.emit("close");
-    }
+    if (ended) return;
+    ended = true;
+    // As Node's server when the client goes away: 'aborted' and an ECONNRESET error on an
+    // unfinished request, 'close' on both.
+    if (!req.destroyed) req.destroy(req.complete ? undefined : connReset());
+    socket.onDestroy = undefined;
+    socket.destroy();
+    res.emit("close");
   };
   signal.addEventListener("abort", gone, { once: true });
   try {
     try {
-      const r = handler(req, res);
+      const r = server ? server.emit("request", req, res) : (app as NodeHandler)(req, res);
       if (r instanceof Promise) r.catch((err: unknown) => q.push({ error: err }));
     } catch (err) {
       q.push({ error: err });
     }
+    bodyHere();
     for (;;) {
       const e = await q.next();
-      if ("head" in e) yield { status: res.statusCode, headers: headerPairs(res.getHeaders()) };
+      if ("head" in e) yield head(res);
+      else if ("whole" in e) yield* wholeItems(head(res), e.whole, req.method === "HEAD");
       else if ("chunk" in e) yield* slices(e.chunk);
+      else if ("trailers" in e) yield { trailers: e.trailers };
       else if ("end" in e) return;
       else {
         console.error(`request ${w.requestId} failed:`, e.error);
@@ -180,38 +214,8 @@ export async function* serveNode(
   }
 }
 
-function feedBody(
-  req: IncomingMessage,
-  w: WebRequestWire,
-  ids: { callId: string; inputId: string },
-  signal: AbortSignal,
-) {
-  const finish = () => {
-    req.complete = true;
-    req.push(null);
-  };
-  if (w.body.kind === "none") finish();
-  else if (w.body.kind === "bytes") {
-    req.push(Buffer.from(w.body.data.buffer, w.body.data.byteOffset, w.body.data.byteLength));
-    finish();
-  } else if (w.body.kind === "json") {
-    req.push(Buffer.from(JSON.stringify(w.body.value)));
-    finish();
-  } else {
-    const reader = openRequestBody(ids.callId, ids.inputId, signal).getReader();
-    let reading = false;
-    // The handler's reads pull the body from the control plane, one chunk per demand.
-    req._read = () => {
-      if (reading) return;
-      reading = true;
-      reader.read().then(
-        ({ done, value }) => {
-          reading = false;
-          if (done) finish();
-          else if (req.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength))) req._read(0);
-        },
-        (err: unknown) => req.destroy(err as Error),
-      );
-    };
-  }
+function head(res: ServerResponse): WebResponseHead {
+  const h: WebResponseHead = { status: res.statusCode, headers: headerPairs(res) };
+  if (res.statusMessage) h.statusText = res.statusMessage;
+  return h;
 }

@@ -4,7 +4,11 @@ import { openRequestBody } from "./request-body.js";
 /** The absolute URL a handler sees: the Host the client used, the path below the endpoint root. */
 export function requestUrl(w: WebRequestWire): string {
   let host = "localhost";
-  for (const [k, v] of w.headers) if (k === "host") host = v;
+  for (const [k, v] of w.headers)
+    if (k.length === 4 && k.toLowerCase() === "host") {
+      host = v;
+      break;
+    }
   return `http://${host}${w.url}`;
 }
 
@@ -13,7 +17,10 @@ export function toRequest(w: WebRequestWire, ids: { callId: string; inputId: str
   const headers = new Headers();
   for (const [k, v] of w.headers) headers.append(k, v);
   let body: RequestInit["body"] = null;
-  if (w.body.kind === "bytes") body = w.body.data;
+  // A GET or HEAD Request has no body (as Node adapters give it), nor has an upgrade's: what
+  // follows its head is the WebSocket's.
+  if (w.method === "GET" || w.method === "HEAD" || w.upgrade) body = null;
+  else if (w.body.kind === "bytes") body = w.body.data;
   else if (w.body.kind === "json") body = JSON.stringify(w.body.value);
   else if (w.body.kind === "stream") body = openRequestBody(ids.callId, ids.inputId, signal);
   // `duplex` is required by undici for a streamed body; the DOM typings do not know it yet.

@@ -99,8 +99,12 @@ process.on("unhandledRejection", (err) => {
 });
 
 conn.onClosed(() => realExit(3));
+/** Volumes mounted read-write: committed on a clean exit (api.md §7). */
+let volumes: { objectId: string; mountPath: string }[] = [];
+
 conn.on("container.assign", (a: EventMap["container.assign"]) => {
   connected = true;
+  volumes = a.volumes ?? [];
   void (async () => {
     try {
       const { exports, url } = await loadBundle(workdir, a.bundle, skiffPackageDir());
@@ -174,6 +178,13 @@ conn.on("shutdown", ({ graceMs }) => {
       }
     } catch (err) {
       console.error(err);
+    }
+    for (const v of volumes) {
+      try {
+        await client.request("volume.commit", { objectId: v.objectId });
+      } catch (err) {
+        console.error(`committing the volume at ${v.mountPath} on exit failed: ${(err as Error).message}`);
+      }
     }
     exitSoon(0);
   };

@@ -62,6 +62,7 @@ export class BubblewrapSandbox implements Sandbox {
       if (statSync(p).isDirectory()) args.push("--tmpfs", p);
       else args.push("--ro-bind", this.empty(), p);
     }
+    for (const m of o.mounts ?? []) args.push(m.readOnly ? "--ro-bind" : "--bind", m.hostPath, m.mountPath);
     args.push("--bind", o.controlSocket, SOCKET_INSIDE, "--chdir", "/tmp", "--", ...argv);
     return { file: this.bwrapPath, args };
   }

@@ -21,4 +21,6 @@ export interface SandboxOptions {
    * installed under /tmp): shown again, read-only, before `hide` is applied.
    */
   expose: string[];
+  /** Host directories mounted at a path inside (volume copies). */
+  mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
 }

@@ -25,6 +25,7 @@ import type {
 import { StoreCommitError } from "../store.js";
 import { callListSql } from "./call-list.js";
 import { loadNamedStatements } from "./sql-file.js";
+import { SqliteObjectStore } from "./sqlite-objects.js";
 
 const SQL_DIR = new URL("../../../sql/sqlite/", import.meta.url);
 
@@ -67,6 +68,7 @@ export class SqliteStore implements Store {
   private commitObserver: ((ms: number) => void) | undefined;
   /** Prepared calls-list statements, one per filter combination (at most 2^6). */
   private readonly listStmts = new Map<string, Database.Statement>();
+  readonly objects: SqliteObjectStore;
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -80,6 +82,7 @@ export class SqliteStore implements Store {
     this.migrate();
     for (const [name, sql] of loadNamedStatements(new URL("queries.sql", SQL_DIR)))
       this.stmts.set(name, this.db.prepare(sql));
+    this.objects = new SqliteObjectStore({ db: this.db, begin: () => this.ensureTx(), flush: () => this.flushSoon() });
     this.backfillStatus();
   }
 
@@ -174,6 +177,24 @@ export class SqliteStore implements Store {
       for (const w of waiters) w.reject(e);
     }
   }
+
+  /**
+   * flush(), committing at the end of this turn of the event loop rather than after the
+   * group delay: for a write a client waits on by itself (a Dict put), the commit delay would
+   * be all of its latency. Writes of the same turn still share the commit.
+   */
+  private flushSoon(): Promise<void> {
+    if (!this.inTx) return Promise.resolve();
+    if (!this.commitSoon) {
+      this.commitSoon = true;
+      setImmediate(() => {
+        this.commitSoon = false;
+        this.commit();
+      });
+    }
+    return this.flush();
+  }
+  private commitSoon = false;
 
   flush(): Promise<void> {
     if (!this.inTx) return Promise.resolve();

@@ -1,0 +1,67 @@
+// Dict get/put p50 from a client, beside GET/SET on redis-server through ioredis, in the same
+// run. Redis runs twice: with no persistence (the fastest it gets), and with appendonly yes,
+// the closest to a Dict's "durable before it resolves" (both then survive a kill -9 of the
+// server process; neither fsyncs each write).
+import { Redis } from "ioredis";
+import { Dict } from "skiff";
+import { startRedis } from "./lib/redis.js";
+import { startSkiffServer } from "./lib/skiff-server.js";
+import { ms, summarize } from "./lib/stats.js";
+
+const N = Number(process.env.BENCH_N ?? 3000);
+const WARMUP = 500;
+const value = { user: "u-123", score: 42, tags: ["a", "b"] };
+
+async function time(n: number, fn: (i: number) => Promise<unknown>) {
+  for (let i = 0; i < WARMUP; i++) await fn(i);
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn(i);
+    samples.push(performance.now() - t);
+  }
+  return summarize(samples);
+}
+
+async function skiff() {
+  const server = await startSkiffServer();
+  try {
+    const d = Dict.fromName<string, typeof value>("bench", { createIfMissing: true, client: server.client });
+    const put = await time(N, (i) => d.put(`k${i % 1000}`, value));
+    const get = await time(N, (i) => d.get(`k${i % 1000}`));
+    return { put, get };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function redis(extra: string[]) {
+  const port = 17379 + Math.floor(Math.random() * 1000);
+  const r = await startRedis(port, extra);
+  const c = new Redis({ port, host: "127.0.0.1" });
+  try {
+    const json = JSON.stringify(value);
+    const put = await time(N, (i) => c.set(`k${i % 1000}`, json));
+    const get = await time(N, async (i) => JSON.parse((await c.get(`k${i % 1000}`)) ?? "null"));
+    return { put, get };
+  } finally {
+    c.disconnect();
+    await r.stop();
+  }
+}
+
+const s = await skiff();
+const rMem = await redis([]);
+const rAof = await redis(["--appendonly", "yes"]);
+console.log(`objects-dict: ${N} sequential operations after ${WARMUP} warm-up, one client`);
+for (const [name, x] of [
+  ["skiff Dict", s],
+  ["redis (no persistence)", rMem],
+  ["redis (appendonly yes)", rAof],
+] as const)
+  console.log(
+    `  ${name.padEnd(24)} put p50 ${ms(x.put.p50)} p99 ${ms(x.put.p99)}   get p50 ${ms(x.get.p50)} p99 ${ms(x.get.p99)}`,
+  );
+console.log(
+  `  ratio skiff/redis p50   put ${(s.put.p50 / rMem.put.p50).toFixed(2)}x (aof ${(s.put.p50 / rAof.put.p50).toFixed(2)}x)   get ${(s.get.p50 / rMem.get.p50).toFixed(2)}x (aof ${(s.get.p50 / rAof.get.p50).toFixed(2)}x)   (target <= 2x)`,
+);

@@ -1,0 +1,284 @@
+import type Database from "better-sqlite3";
+import type {
+  DictEntryRow,
+  ObjectKind,
+  ObjectRow,
+  ObjectStore,
+  QueueItemRow,
+  QueuePutResult,
+  StoredValue,
+  VolumeFileRow,
+  VolumeVersion,
+} from "../object-store.js";
+import { loadNamedStatements } from "./sql-file.js";
+
+const SQL = new URL("../../../sql/sqlite/objects.sql", import.meta.url);
+
+/** What the object store needs of the SQLite store that owns the database. */
+export interface SqliteObjectsHost {
+  db: Database.Database;
+  /** Opens the group transaction if none is open (writes join it). */
+  begin(): void;
+  /** Resolves once every write so far is committed. */
+  flush(): Promise<void>;
+}
+
+type Row = Record<string, unknown>;
+type ValueRow = { value: Buffer | null; valueBlob: string | null };
+
+const toBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+const fromBuffer = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+function stored(r: ValueRow): StoredValue {
+  return r.valueBlob ? { blob: r.valueBlob } : { inline: fromBuffer(r.value ?? Buffer.alloc(0)) };
+}
+
+function valueParams(v: StoredValue): { value: Buffer | null; valueBlob: string | null } {
+  return "blob" in v ? { value: null, valueBlob: v.blob } : { value: toBuffer(v.inline), valueBlob: null };
+}
+
+/**
+ * Dicts, Queues and Volumes in the embedded SQLite store. Each method's reads and writes run
+ * synchronously (so each is atomic in this single-threaded process) inside the store's group
+ * transaction; a write's promise resolves at the commit that covers it.
+ */
+export class SqliteObjectStore implements ObjectStore {
+  private readonly stmts = new Map<string, Database.Statement>();
+
+  constructor(private readonly host: SqliteObjectsHost) {
+    for (const [name, sql] of loadNamedStatements(SQL)) this.stmts.set(name, host.db.prepare(sql));
+  }
+
+  private stmt(name: string): Database.Statement {
+    const s = this.stmts.get(name);
+    if (!s) throw new Error(`no SQL statement named ${name}`);
+    return s;
+  }
+
+  private run(name: string, params: Row): Database.RunResult {
+    this.host.begin();
+    return this.stmt(name).run(params);
+  }
+
+  private get<T>(name: string, params: Row): T | undefined {
+    return this.stmt(name).get(params) as T | undefined;
+  }
+
+  private all<T>(name: string, params: Row): T[] {
+    return this.stmt(name).all(params) as T[];
+  }
+
+  /** Runs writes now, resolves once they are committed. */
+  private async durable<T>(fn: () => T): Promise<T> {
+    const r = fn();
+    await this.host.flush();
+    return r;
+  }
+
+  createObject(row: ObjectRow): Promise<ObjectRow> {
+    return this.durable(() => {
+      this.run("insertObject", { ...row });
+      if (row.name === null) return row;
+      return this.get<ObjectRow>("findObject", { environment: row.environment, name: row.name })!;
+    });
+  }
+  async getObject(id: string): Promise<ObjectRow | undefined> {
+    return this.get<ObjectRow>("getObject", { id });
+  }
+  async findObject(environment: string, name: string): Promise<ObjectRow | undefined> {
+    return this.get<ObjectRow>("findObject", { environment, name });
+  }
+  async listObjects(environment: string, kind: ObjectKind): Promise<ObjectRow[]> {
+    return this.all<ObjectRow>("listObjects", { environment, kind });
+  }
+  async ownedObjects(owner: { app: string } | { session: string }): Promise<ObjectRow[]> {
+    return "app" in owner
+      ? this.all<ObjectRow>("objectsOfApp", { owner: owner.app })
+      : this.all<ObjectRow>("objectsOfSession", { owner: owner.session });
+  }
+  async ephemeralObjects(): Promise<ObjectRow[]> {
+    return this.all<ObjectRow>("ephemeralObjects", {});
+  }
+  deleteObject(id: string): Promise<boolean> {
+    return this.durable(() => {
+      const gone = this.run("deleteObject", { id }).changes > 0;
+      this.run("deleteDictEntries", { id });
+      this.run("deleteQueueItems", { id });
+      this.run("deleteQueuePartitions", { id });
+      this.run("deleteVolumeFiles", { id });
+      this.run("deleteVolumeVersions", { id });
+      return gone;
+    });
+  }
+
+  dictPut(dictId: string, key: string, value: StoredValue, now: number, skipIfExists: boolean): Promise<boolean> {
+    return this.durable(
+      () =>
+        this.run(skipIfExists ? "dictInsertIfMissing" : "dictUpsert", { dictId, key, now, ...valueParams(value) })
+          .changes > 0,
+    );
+  }
+  dictUpdate(dictId: string, entries: [string, StoredValue][], now: number): Promise<void> {
+    return this.durable(() => {
+      for (const [key, value] of entries) this.run("dictUpsert", { dictId, key, now, ...valueParams(value) });
+    });
+  }
+  async dictGet(dictId: string, key: string, now: number, touchAfter: number): Promise<StoredValue | undefined> {
+    const r = this.get<ValueRow & { touchedAt: number }>("dictGet", { dictId, key });
+    if (!r) return undefined;
+    // A read keeps an entry alive, but costs a write only once per `touchAfter`.
+    if (now - r.touchedAt > touchAfter) this.run("dictTouch", { dictId, key, now });
+    return stored(r);
+  }
+  dictDelete(dictId: string, key: string): Promise<StoredValue | undefined> {
+    return this.durable(() => {
+      this.host.begin();
+      const r = this.stmt("dictDelete").get({ dictId, key }) as ValueRow | undefined;
+      return r ? stored(r) : undefined;
+    });
+  }
+  async dictLen(dictId: string): Promise<number> {
+    return this.get<{ n: number }>("dictLen", { dictId })!.n;
+  }
+  async dictScan(dictId: string, after: string | undefined, limit: number): Promise<DictEntryRow[]> {
+    const rows =
+      after === undefined
+        ? this.all<ValueRow & { key: string }>("dictScanFirst", { dictId, limit })
+        : this.all<ValueRow & { key: string }>("dictScanAfter", { dictId, after, limit });
+    return rows.map((r) => ({ key: r.key, value: stored(r) }));
+  }
+  dictClear(dictId: string): Promise<void> {
+    return this.durable(() => {
+      this.run("dictClear", { dictId });
+    });
+  }
+  dictExpire(before: number): Promise<number> {
+    return this.durable(() => this.run("dictExpire", { before }).changes);
+  }
+
+  queuePut(
+    queueId: string,
+    partition: string,
+    values: Uint8Array[],
+    now: number,
+    limits: { maxItems: number; maxPartitions: number },
+  ): Promise<QueuePutResult> {
+    // The checks and the insert are one synchronous step: no other put runs between them.
+    let part = this.partition(queueId, partition);
+    if (!part) {
+      const count = this.get<{ n: number }>("queuePartitionCount", { queueId })!.n;
+      if (count >= limits.maxPartitions) return Promise.resolve({ ok: false, reason: "partitions", count });
+    }
+    if ((part?.size ?? 0) + values.length > limits.maxItems)
+      return Promise.resolve({ ok: false, reason: "full", size: part?.size ?? 0 });
+    return this.durable(() => {
+      if (!part) {
+        this.run("queueInsertPartition", { queueId, partition, now });
+        part = this.partition(queueId, partition)!;
+      }
+      const insert = this.stmt("queueInsert");
+      this.host.begin();
+      for (let i = 0; i < values.length; i++) insert.run(part.pid, part.nextSeq + i, toBuffer(values[i]!));
+      this.run("queueGrowPartition", { pid: part.pid, n: values.length, now });
+      return { ok: true } as const;
+    });
+  }
+  private partition(queueId: string, partition: string) {
+    return this.get<{ pid: number; size: number; nextSeq: number }>("queuePartition", { queueId, partition });
+  }
+  async queueTake(queueId: string, partition: string, n: number): Promise<QueueItemRow[]> {
+    const part = this.partition(queueId, partition);
+    if (!part) return [];
+    this.host.begin();
+    const rows = this.stmt("queueTake").all({ pid: part.pid, n }) as { seq: number; value: Buffer }[];
+    // RETURNING gives no order: FIFO is by seq.
+    rows.sort((a, b) => a.seq - b.seq);
+    return rows.map((r) => ({ id: r.seq, value: fromBuffer(r.value) }));
+  }
+  async queueRelease(queueId: string, partition: string, ids: number[]): Promise<void> {
+    const part = this.partition(queueId, partition);
+    if (part) this.run("queueRelease", { pid: part.pid, seqs: JSON.stringify(ids) });
+  }
+  async queueAck(queueId: string, partition: string, ids: number[]): Promise<void> {
+    const part = this.partition(queueId, partition);
+    if (!part) return;
+    const n = this.run("queueAck", { pid: part.pid, seqs: JSON.stringify(ids) }).changes;
+    if (n > 0) this.run("queueShrink", { pid: part.pid, n });
+  }
+  async queueLen(queueId: string, partition: string | undefined): Promise<number> {
+    if (partition === undefined) return this.get<{ n: number }>("queueLenAll", { queueId })!.n;
+    const part = this.partition(queueId, partition);
+    return part ? this.get<{ n: number }>("queueLenPartition", { pid: part.pid })!.n : 0;
+  }
+  queueClear(queueId: string, partition: string | undefined): Promise<void> {
+    return this.durable(() => {
+      if (partition === undefined) this.run("queueClearAll", { queueId });
+      else {
+        const part = this.partition(queueId, partition);
+        if (part) this.run("queueClearPartition", { pid: part.pid });
+      }
+      this.run("queueRecount", { queueId });
+    });
+  }
+  queueResetLeases(): Promise<void> {
+    return this.durable(() => {
+      this.run("queueResetLeases", {});
+    });
+  }
+  queueExpire(before: number): Promise<number> {
+    return this.durable(() => {
+      const parts = this.all<{ pid: number }>("queueExpiredPartitions", { before });
+      for (const p of parts) {
+        this.run("queueDropPartitionItems", p);
+        this.run("queueDropPartition", p);
+      }
+      return parts.length;
+    });
+  }
+
+  async volumeLatest(volumeId: string): Promise<VolumeVersion> {
+    const version = this.get<{ version: number | null }>("volumeLatest", { volumeId })?.version ?? 0;
+    return { version, files: await this.volumeVersion(volumeId, version) };
+  }
+  async volumeVersion(volumeId: string, version: number): Promise<VolumeFileRow[]> {
+    return version === 0 ? [] : this.all<VolumeFileRow>("volumeFiles", { volumeId, version });
+  }
+  volumeCommit(
+    volumeId: string,
+    changes: { path: string; hash: string | null; size: number }[],
+    now: number,
+  ): Promise<VolumeVersion> {
+    return this.durable(() => {
+      // Read the newest, apply, write the next: one synchronous step, so no commit is lost.
+      const latest = this.get<{ version: number | null }>("volumeLatest", { volumeId })?.version ?? 0;
+      const files = new Map<string, VolumeFileRow>();
+      if (latest > 0)
+        for (const f of this.all<VolumeFileRow>("volumeFiles", { volumeId, version: latest })) files.set(f.path, f);
+      for (const c of changes) {
+        if (c.hash === null) files.delete(c.path);
+        else files.set(c.path, { path: c.path, hash: c.hash, size: c.size });
+      }
+      const version = latest + 1;
+      this.run("volumeInsertVersion", { volumeId, version, now });
+      for (const f of files.values()) this.run("volumeInsertFile", { volumeId, version, ...f });
+      return { version, files: [...files.values()].sort((a, b) => (a.path < b.path ? -1 : 1)) };
+    });
+  }
+  volumePrune(volumeId: string, keep: Set<number>): Promise<string[]> {
+    return this.durable(() => {
+      const latest = this.get<{ version: number | null }>("volumeLatest", { volumeId })?.version ?? 0;
+      const candidates = new Set<string>();
+      for (const { version } of this.all<{ version: number }>("volumeVersions", { volumeId })) {
+        if (version >= latest || keep.has(version)) continue;
+        for (const { hash } of this.all<{ hash: string }>("volumeHashesOf", { volumeId, version }))
+          candidates.add(hash);
+        this.run("volumeDropVersionFiles", { volumeId, version });
+        this.run("volumeDropVersion", { volumeId, version });
+      }
+      return [...candidates].filter((hash) => !this.get("volumeHashUsed", { hash }));
+    });
+  }
+  async volumeHashUsed(hash: string): Promise<boolean> {
+    return this.get("volumeHashUsed", { hash }) !== undefined;
+  }
+}

@@ -1,0 +1,176 @@
+import {
+  OBJECT_NAME,
+  type ObjectKindWire,
+  type RequestName,
+  type RequestParams,
+  type RequestResult,
+} from "@skiff/protocol";
+import { type Client, resolveClient } from "../client.js";
+import { InvalidError, NotFoundError } from "../errors.js";
+
+/** Options of `fromName` for Dict, Queue and Volume. */
+export interface ObjectFromNameParams {
+  /** Create the object if no object has this name. @defaultValue false */
+  createIfMissing?: boolean;
+  /** Defaults to the client's environment. */
+  environment?: string;
+  client?: Client;
+}
+
+/** Options of `ephemeral()` for Dict, Queue and Volume. */
+export interface ObjectEphemeralParams {
+  /** Defaults to the client's environment. */
+  environment?: string;
+  client?: Client;
+}
+
+/** Options of the static `delete(name)` for Dict, Queue and Volume. */
+export interface ObjectDeleteParams {
+  environment?: string;
+  client?: Client;
+}
+
+interface Ref {
+  kind: ObjectKindWire;
+  /** undefined: ephemeral. */
+  name: string | undefined;
+  createIfMissing: boolean;
+  environment: string | undefined;
+  client: Client | undefined;
+}
+
+const KIND_NAME: Record<ObjectKindWire, string> = { dict: "Dict", queue: "Queue", volume: "Volume" };
+
+export function checkName(kind: ObjectKindWire, name: unknown): string {
+  if (typeof name !== "string" || !OBJECT_NAME.test(name))
+    throw new InvalidError(
+      `${KIND_NAME[kind]}.fromName: invalid name ${JSON.stringify(name)} (letters, digits, . _ -, at most 64)`,
+    );
+  return name;
+}
+
+/**
+ * What Dict, Queue and Volume share: a name (or none, for an ephemeral object) resolved to an
+ * id once, on first use, through one client; every operation sends the id. An ephemeral
+ * object is created on first use and deleted at the end of an `await using` scope (or when
+ * its app or client session ends).
+ */
+export abstract class ObjectHandle {
+  private resolving: Promise<{ client: Client; objectId: string }> | undefined;
+  private disposed = false;
+
+  protected constructor(protected readonly ref: Ref) {}
+
+  /** The name, or undefined for an ephemeral object. */
+  get name(): string | undefined {
+    return this.ref.name;
+  }
+
+  protected get label(): string {
+    return `${KIND_NAME[this.ref.kind]} ${this.ref.name ? `"${this.ref.name}"` : "(ephemeral)"}`;
+  }
+
+  /** Resolves (or creates) the object now. @throws NotFoundError if it is missing. */
+  async hydrate(): Promise<this> {
+    await this.resolve();
+    return this;
+  }
+
+  /** The object's id (resolving it first). */
+  async objectId(): Promise<string> {
+    return (await this.resolve()).objectId;
+  }
+
+  protected resolve(): Promise<{ client: Client; objectId: string }> {
+    if (this.disposed) return Promise.reject(new InvalidError(`${this.label} was deleted at the end of its scope`));
+    if (!this.resolving) {
+      const ref = this.ref;
+      this.resolving = (async () => {
+        const client = await resolveClient(ref.client);
+        const environment = ref.environment ?? client.environment;
+        if (ref.name === undefined) {
+          const r = await client.request("object.ephemeral", { kind: ref.kind, environment });
+          return { client, objectId: r.objectId };
+        }
+        const r = await client.request(
+          "object.get",
+          { kind: ref.kind, name: ref.name, environment, createIfMissing: ref.createIfMissing },
+          { retryable: true },
+        );
+        return { client, objectId: r.objectId };
+      })();
+      this.resolving.catch(() => {
+        this.resolving = undefined;
+      });
+    }
+    return this.resolving;
+  }
+
+  /** Sends one request about this object; a deleted object's error names it. */
+  protected async call<N extends RequestName>(
+    name: N,
+    params: Omit<RequestParams<N>, "objectId">,
+    retryable = false,
+  ): Promise<RequestResult<N> & { client: Client }> {
+    const { client, objectId } = await this.resolve();
+    try {
+      const r = await client.request(name, { ...params, objectId } as RequestParams<N>, { retryable });
+      return Object.assign(r as object, { client }) as RequestResult<N> & { client: Client };
+    } catch (err) {
+      if (err instanceof NotFoundError && /no longer exists/.test(err.message)) {
+        // Named: the next use looks the name up again (it may be created anew).
+        if (this.ref.name !== undefined) this.resolving = undefined;
+        throw new NotFoundError(`${this.label} no longer exists: it was deleted (${name} failed)`);
+      }
+      throw err;
+    }
+  }
+
+  /** Deletes an ephemeral object at the end of an `await using` scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.ref.name !== undefined || this.disposed) return;
+    this.disposed = true;
+    const r = this.resolving;
+    if (!r) return;
+    const { client, objectId } = await r;
+    await client
+      .request("object.delete", {
+        kind: this.ref.kind,
+        environment: this.ref.environment ?? client.environment,
+        objectId,
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof NotFoundError)) throw err;
+      });
+  }
+
+  /** Deletes a named object and everything in it. @throws NotFoundError if it is missing. */
+  protected static async deleteNamed(kind: ObjectKindWire, name: string, params: ObjectDeleteParams): Promise<void> {
+    checkName(kind, name);
+    const client = await resolveClient(params.client);
+    await client.request("object.delete", { kind, name, environment: params.environment ?? client.environment });
+  }
+
+  toString(): string {
+    return this.label;
+  }
+
+  toJSON(): string {
+    return this.label;
+  }
+}
+
+/** Internal: a handle's parts, for subclasses. */
+export function refOf(
+  kind: ObjectKindWire,
+  name: string | undefined,
+  params: ObjectFromNameParams | ObjectEphemeralParams,
+): Ref {
+  return {
+    kind,
+    name,
+    createIfMissing: (params as ObjectFromNameParams).createIfMissing ?? false,
+    environment: params.environment,
+    client: params.client,
+  };
+}

@@ -1,0 +1,34 @@
+import { decodeFrame, encodeFrame, type Message, PROTOCOL_VERSION } from "@skiff/protocol";
+import WebSocket from "ws";
+
+/** A bare protocol client (no SDK): for tests that must misbehave, e.g. never acknowledge. */
+export interface RawClient {
+  request(t: string, p: Record<string, unknown>): Promise<{ ok: boolean; r?: unknown; error?: { message: string } }>;
+  /** Drops the TCP connection at once. */
+  drop(): void;
+}
+
+export async function rawClient(url: string, token: { tokenId: string; tokenSecret: string }): Promise<RawClient> {
+  const ws = new WebSocket(`${url.replace("http", "ws")}/v1/ws`, { maxPayload: 200 * 1024 * 1024 });
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  const waiting = new Map<number, (m: Record<string, unknown>) => void>();
+  ws.on("message", (d: Buffer) => {
+    for (const m of decodeFrame(d) as unknown as Record<string, unknown>[]) {
+      if (m.t === "reply") waiting.get(m.id as number)?.(m);
+    }
+  });
+  ws.on("error", () => {});
+  let next = 1;
+  const request = (t: string, p: Record<string, unknown>) =>
+    new Promise<{ ok: boolean; r?: unknown; error?: { message: string } }>((resolve) => {
+      const id = next++;
+      waiting.set(id, (m) => resolve(m as never));
+      ws.send(encodeFrame([{ t, id, p } as unknown as Message]));
+    });
+  const hello = await request("hello", { v: PROTOCOL_VERSION, ...token, role: "client", sessionId: "ss-raw" });
+  if (!hello.ok) throw new Error(`hello failed: ${hello.error?.message}`);
+  return { request, drop: () => ws.terminate() };
+}
