@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import type { CallDetails, CallPage, LogLine } from "@skiff/protocol";
+import type { CallDetails, CallPage, LogLine, ObjectEntries, ObjectSummary } from "@skiff/protocol";
+import { Dict, Queue, Volume } from "skiff";
 import { REPO, type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
 import { curlExamples, runExample } from "./helpers/doc-examples.js";
 import { http } from "./helpers/http.js";
@@ -16,7 +17,9 @@ describe("dashboard JSON API", () => {
   const spawn = async (fn: string, args: unknown[]) => {
     const r = await http(`${server.url}/v1/functions/dash-app/${fn}/spawn`, {
       method: "POST",
-      headers: { ...auth, "content-type": "application/json" },
+      // A fresh connection each: a kept-alive one can be closed by the server's idle timer just
+      // as a large body starts (EPIPE on a loaded machine).
+      headers: { ...auth, "content-type": "application/json", connection: "close" },
       body: JSON.stringify({ args }),
     });
     assert.equal(r.status, 202, r.body);
@@ -244,6 +247,38 @@ describe("dashboard JSON API", () => {
       if (decoded) assert.equal(d.args!.text.length, 4096);
       else assert.match(d.args!.text, /^<19\.\d MiB in blob bl-\S+: too large to preview>$/);
     }
+  });
+
+  it("objects: named dicts, queues and volumes with their sizes, a dict's keys by page, a volume's directories", async () => {
+    const client = server.client();
+    const d = Dict.fromName<string, number>("dash-dict", { createIfMissing: true, client });
+    for (let i = 0; i < 150; i++) await d.put(`key-${String(i).padStart(3, "0")}`, i);
+    await Queue.fromName("dash-queue", { createIfMissing: true, client }).putMany([1, 2, 3]);
+    const v = Volume.fromName("dash-vol", { createIfMissing: true, client });
+    await v.writeFile("models/a.bin", new Uint8Array(2048));
+    await v.writeFile("readme.txt", new TextEncoder().encode("hi"));
+    const list = (await get("/v1/objects")).json() as { objects: ObjectSummary[] };
+    const by = new Map(list.objects.map((o) => [o.name, o]));
+    assert.equal(by.get("dash-dict")?.size, 150);
+    assert.equal(by.get("dash-queue")?.size, 3);
+    assert.equal(by.get("dash-vol")?.kind, "volume");
+    const page1 = (await get(`/v1/objects/dict/${by.get("dash-dict")!.id}/keys`)).json() as ObjectEntries;
+    assert.equal(page1.entries.length, 100);
+    assert.equal(page1.entries[0]!.name, "key-000");
+    const page2 = (
+      await get(`/v1/objects/dict/${by.get("dash-dict")!.id}/keys?after=${encodeURIComponent(page1.next!)}`)
+    ).json() as ObjectEntries;
+    assert.equal(page2.entries.length, 50);
+    assert.equal(page2.next, null);
+    const root = (await get(`/v1/objects/volume/${by.get("dash-vol")!.id}/files`)).json() as ObjectEntries;
+    assert.deepEqual(root.entries.map((e) => [e.name, e.type]).sort(), [
+      ["models", "directory"],
+      ["readme.txt", "file"],
+    ]);
+    const sub = (await get(`/v1/objects/volume/${by.get("dash-vol")!.id}/files?path=models`)).json() as ObjectEntries;
+    assert.deepEqual(sub.entries, [{ name: "models/a.bin", type: "file", size: 2048 }]);
+    const bad = await get(`/v1/objects/volume/${by.get("dash-vol")!.id}/files?path=../etc`);
+    assert.equal(bad.status, 400);
   });
 
   it("/metrics: per-function counters and histograms in the Prometheus text format", async () => {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { Function_ } from "skiff";
+import { Dict, Function_ } from "skiff";
 import { REPO, type ServerProcess, skiff, startServer } from "./helpers/cli.js";
 import { http } from "./helpers/http.js";
 
@@ -120,8 +120,13 @@ describe("dashboard in a browser", { skip: existsSync(CHROMIUM) ? false : `NOT C
     }
     const results = await mapped;
     assert.equal(results.length, 40);
-    const done = seen.map((s) => Number(/^(\d+) \/ 40$/.exec(s)?.[1]));
+    // "N" until the caller has sent its last input, then "N / 40".
+    const done = seen.map((s) => Number(/^(\d+)(?: \/ 40)?$/.exec(s)?.[1]));
     assert.ok(done.length >= 2 && done.every((n) => n >= 0 && n <= 40), `progress seen: ${seen.join(", ")}`);
+    assert.ok(
+      seen.some((s) => s.endsWith(" / 40")),
+      `the total shows once known: ${seen.join(", ")}`,
+    );
     assert.ok(done.at(-1)! > done[0]!, `progress moved: ${seen.join(", ")}`);
     await page.locator(".card[data-function=tick]").waitFor();
   });
@@ -160,6 +165,16 @@ describe("dashboard in a browser", { skip: existsSync(CHROMIUM) ? false : `NOT C
       assert.ok(overflow <= 0, `${nav}: the page is ${overflow}px wider than the screen`);
       await shot(name);
     }
+  });
+
+  it("browses objects: a dict's keys", async () => {
+    const d = Dict.fromName<string, string>("browser-dict", { createIfMissing: true, client: server.client() });
+    await d.put("user:ada", "lovelace");
+    await d.put("user:alan", "turing");
+    await page.click("nav >> text=Objects");
+    await page.locator("table.objects a", { hasText: "browser-dict" }).click();
+    await page.locator("table.entries code", { hasText: "user:alan" }).waitFor();
+    await shot("11-objects-dict");
   });
 
   it("signs out", async () => {

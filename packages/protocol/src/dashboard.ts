@@ -225,3 +225,21 @@ export interface SessionInfo {
   csrfToken: string;
   expiresAt: number;
 }
+
+/** A named Dict, Queue or Volume, with its size where it is cheap to tell. */
+export interface ObjectSummary {
+  id: string;
+  kind: "dict" | "queue" | "volume";
+  name: string;
+  environment: string;
+  createdAt: number;
+  /** Dict entries or queue items (all partitions); null for a volume. */
+  size: number | null;
+}
+
+/** A page of a Dict's keys or one directory of a Volume. */
+export interface ObjectEntries {
+  entries: { name: string; type: "key" | "file" | "directory"; size: number | null }[];
+  /** Dict keys: pass as `after` for the next page; null at the end. */
+  next: string | null;
+}

@@ -169,8 +169,16 @@ export class SkiffServer {
       store,
       connections: () => ({ websocket: wss.clients.size, http: openSockets.size }),
     });
+    const objects = new Objects(
+      store.objects,
+      opts.objectLimits ?? {},
+      async (id) => (await store.getBlob(id))?.byteLength,
+      dataDir,
+      log,
+    );
     gateway = new Gateway({
       metrics,
+      objects,
       ...(opts.metricsPublic ? { metricsPublic: true } : {}),
       engine,
       store,
@@ -182,13 +190,6 @@ export class SkiffServer {
       ...(opts.webMaxBodyBytes !== undefined ? { maxBodyBytes: opts.webMaxBodyBytes } : {}),
       ...(opts.resultRetentionMs !== undefined ? { resultRetentionMs: opts.resultRetentionMs } : {}),
     });
-    const objects = new Objects(
-      store.objects,
-      opts.objectLimits ?? {},
-      async (id) => (await store.getBlob(id))?.byteLength,
-      dataDir,
-      log,
-    );
     // Ephemeral objects end with the app (made in its containers) or the client session that made them.
     apps.onAppStopped((appId) => void objects.registry.appStopped(appId).catch((e) => log(`${e}`)));
     apps.onSessionGone((sessionId) => void objects.registry.sessionGone(sessionId).catch((e) => log(`${e}`)));

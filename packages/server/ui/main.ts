@@ -10,6 +10,7 @@ import { CallsPage } from "./pages/calls.js";
 import { ContainerPage, ContainersPage } from "./pages/containers.js";
 import { FunctionsPage } from "./pages/functions.js";
 import { LogsPage } from "./pages/logs.js";
+import { ObjectPage, ObjectsPage } from "./pages/objects.js";
 import { href, useRoute } from "./router.js";
 
 const NAV: [string, string][] = [
@@ -18,6 +19,7 @@ const NAV: [string, string][] = [
   ["calls", "Calls"],
   ["containers", "Containers"],
   ["logs", "Logs"],
+  ["objects", "Objects"],
 ];
 
 function SignIn(props: { onIn: (s: SessionInfo) => void }) {
@@ -61,6 +63,12 @@ function Page() {
       return id ? html`<${ContainerPage} id=${id} />` : html`<${ContainersPage} />`;
     case "logs":
       return html`<${LogsPage} query=${r.query} />`;
+    case "objects": {
+      const oid = r.path[2];
+      return id && oid
+        ? html`<${ObjectPage} key=${`${id}/${oid}/${r.query}`} kind=${id} id=${oid} query=${r.query} />`
+        : html`<${ObjectsPage} />`;
+    }
     default:
       return html`<${FunctionsPage} />`;
   }

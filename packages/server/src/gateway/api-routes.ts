@@ -3,6 +3,7 @@ import type { ApiAuth } from "./api-auth.js";
 import type { DashboardEvents } from "./events.js";
 import { HttpError } from "./http-error.js";
 import type { JsonApi } from "./json-api.js";
+import type { ObjectsApi } from "./objects-api.js";
 import type { ReadApi } from "./read-api.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, m: RegExpExecArray) => void | Promise<void>;
@@ -22,7 +23,7 @@ const ID = "([\\w.-]{1,200})";
  * Every `/v1/…` HTTP route in one table (docs/web.md, docs/dashboard.md). `GET /v1/calls/<id>`
  * waits for an outcome as it always has; a call's details are `GET /v1/calls/<id>/details`.
  */
-export function apiRoutes(json: JsonApi, read: ReadApi, events: DashboardEvents): ApiRoute[] {
+export function apiRoutes(json: JsonApi, read: ReadApi, events: DashboardEvents, objects?: ObjectsApi): ApiRoute[] {
   const r = (method: ApiRoute["method"], path: string, access: ApiRoute["access"], run: Handler): ApiRoute => ({
     method,
     path: new RegExp(`^${path}$`),
@@ -46,6 +47,13 @@ export function apiRoutes(json: JsonApi, read: ReadApi, events: DashboardEvents)
     r("GET", "/v1/maps", "read", (_q, res, url) => read.maps(res, url)),
     r("GET", "/v1/logs", "read", (_q, res, url) => read.logs(res, url)),
     r("GET", "/v1/events", "read", (req, res, url) => events.serve(req, res, url)),
+    ...(objects
+      ? [
+          r("GET", "/v1/objects", "read", (_q, res, url) => objects.list(res, url)),
+          r("GET", `/v1/objects/dict/${ID}/keys`, "read", (_q, res, url, m) => objects.dictKeys(res, url, m[1]!)),
+          r("GET", `/v1/objects/volume/${ID}/files`, "read", (_q, res, url, m) => objects.volumeFiles(res, url, m[1]!)),
+        ]
+      : []),
   ];
 }
 

@@ -16,6 +16,7 @@ import { Sessions } from "../dashboard/sessions.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
 import type { Metrics } from "../metrics/metrics.js";
+import type { Objects } from "../objects/index.js";
 import type { Store } from "../store/store.js";
 import { ApiAuth } from "./api-auth.js";
 import { apiRoutes, serveApi } from "./api-routes.js";
@@ -25,6 +26,7 @@ import { type Endpoint, EndpointIndex } from "./endpoints.js";
 import { DashboardEvents } from "./events.js";
 import { HttpError, sendError, sendJson } from "./http-error.js";
 import { JsonApi, statusOf } from "./json-api.js";
+import { ObjectsApi } from "./objects-api.js";
 import { ReadApi } from "./read-api.js";
 import { BodyPump, declaredLength, parseJson, readBody } from "./request-body.js";
 import { busy, ResultUrls } from "./result-urls.js";
@@ -47,6 +49,8 @@ export interface GatewayOptions {
   resultRetentionMs?: number;
   /** Prometheus metrics at /metrics. */
   metrics?: Metrics;
+  /** Dicts, Queues and Volumes, for the dashboard's read-only view of them. */
+  objects?: Objects;
   /** /metrics without a token (for a scraper on a trusted network). @defaultValue false */
   metricsPublic?: boolean;
 }
@@ -88,7 +92,7 @@ export class Gateway {
     const urlOf = (id: string) => this.urlsOfFunction(id)?.url;
     const read = new ReadApi({ engine: o.engine, apps: o.apps, store: o.store, urlOf });
     this.events = new DashboardEvents(o.engine, o.logs, urlOf);
-    this.routes = apiRoutes(json, read, this.events);
+    this.routes = apiRoutes(json, read, this.events, o.objects ? new ObjectsApi(o.objects) : undefined);
     this.auth = new ApiAuth(o.tokens, o.store, new Sessions());
     this.dashboard = new DashboardHttp(o.tokens, this.auth);
     this.results = new ResultUrls({
