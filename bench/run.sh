@@ -20,7 +20,11 @@ BENCH_N="${BENCH_COLD_N:-30}" node --import tsx bench/cold-start.ts; echo
 BENCH_N="${BENCH_QUICKSTART_N:-10}" node --import tsx bench/quickstart.ts; echo
 BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/map-throughput.ts; echo
 BENCH_N="${BENCH_GEN_N:-1000000}" node --import tsx bench/gen-throughput.ts; echo
-BENCH_N="${BENCH_WEB_N:-3000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" node --import tsx bench/web-throughput.ts
+BENCH_N="${BENCH_WEB_N:-3000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" node --import tsx bench/web-throughput.ts; echo
+node --import tsx bench/store-compare.ts; echo
+BENCH_N="${BENCH_DICT_N:-3000}" node --import tsx bench/objects-dict.ts; echo
+BENCH_N="${BENCH_QUEUE_N:-200000}" node --import tsx bench/objects-queue.ts; echo
+BENCH_MIB="${BENCH_VOLUME_MIB:-1024}" node --import tsx bench/objects-volume.ts
 echo; BENCH_N="${BENCH_WEB_N:-2000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" node --import tsx bench/web-node.ts
 echo; BENCH_N="${BENCH_CALLS_N:-1000000}" node --import tsx bench/calls-list.ts
 echo; BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/dashboard-overhead.ts

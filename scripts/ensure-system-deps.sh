@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need when they are missing: bubblewrap (the
-# container sandbox), chromium (the dashboard's browser tests) and jq (docs/dashboard.md). Runs `apt-get update` once, only if something must be installed.
+# container sandbox), chromium (the dashboard's browser tests), jq (docs/dashboard.md) and postgresql (the tests start a private cluster of their own; the
+# package's own cluster is not used). Runs `apt-get update` once, only if something must be
+# installed.
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v jq >/dev/null 2>&1 || need+=(jq)
 if [ "${#need[@]}" -eq 0 ]; then exit 0; fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: system packages, build, type check, lint, then every test with
-# node's test runner (its summary is the last thing printed).
+# node's test runner (its summary is the last thing printed). A private Postgres cluster
+# (scripts/with-postgres.ts) serves the store contract suite and a second pass of the core
+# end-to-end tests on Postgres, which must call every Store method (check-store-methods.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-system-deps.sh
@@ -10,4 +12,14 @@ npx tsc -p packages/server/ui
 node packages/server/scripts/build-ui.mjs
 npx biome check --error-on-warnings .
 files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
-exec node --import tsx --test --test-concurrency=1 --test-timeout=180000 $files
+exec node --import tsx scripts/with-postgres.ts bash -c '
+  set -euo pipefail
+  log=$(mktemp); trap "rm -f $log" EXIT
+  run() { node --import tsx --test --test-concurrency=1 --test-timeout=180000 "$@"; }
+  echo "# on Postgres: core calls, maps, classes, web, restart"
+  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run test/calls.test.ts test/map.test.ts test/classes.test.ts test/web.test.ts test/generators.test.ts
+  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run --test-name-pattern="control-plane restart|result retention|secret|logs" test/faults.test.ts test/deploy.test.ts
+  node --import tsx scripts/check-store-methods.ts $log
+  echo "# everything (SQLite)"
+  run '"$files"'
+'

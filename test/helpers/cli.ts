@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "skiff";
+import { postgres } from "./postgres.js";
 
 export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const SKIFF_BIN = join(REPO, "packages/cli/bin/skiff.js");
@@ -96,9 +97,10 @@ export async function startServer(
   const home = opts.home ?? scratchDir("home");
   const dataDir = opts.dataDir ?? join(home, "data");
   const env = bareEnv(home);
+  const store = await testStore(dataDir, opts.args);
   const proc = spawn(
     process.execPath,
-    [SKIFF_BIN, "server", "--port", "0", "--data-dir", dataDir, ...(opts.args ?? [])],
+    [SKIFF_BIN, "server", "--port", "0", "--data-dir", dataDir, ...store, ...(opts.args ?? [])],
     {
       env,
       cwd: REPO,
@@ -153,6 +155,21 @@ export async function startServer(
       await exited;
     },
   };
+}
+
+/**
+ * The store a test server runs on: SQLite (the default), or with SKIFF_TEST_STORE=postgres a
+ * fresh database of the run's Postgres cluster, the same one again when a test restarts a
+ * server on the same data dir. SKIFF_STORE_METHOD_LOG passes through (see method-log.ts).
+ */
+async function testStore(dataDir: string, args: string[] | undefined): Promise<string[]> {
+  if (process.env.SKIFF_TEST_STORE !== "postgres" || args?.includes("--store")) return [];
+  const marker = join(dataDir, ".test-store-url");
+  if (existsSync(marker)) return ["--store", readFileSync(marker, "utf8")];
+  const url = await (await postgres()).createDatabase("e2e");
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(marker, url);
+  return ["--store", url];
 }
 
 type Falsy = undefined | null | false | 0 | "";

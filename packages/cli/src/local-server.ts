@@ -11,6 +11,8 @@ export interface LocalServerOptions {
   dataDir: string;
   /** Where the state lives: unset for SQLite in dataDir (see openStore). */
   store?: string;
+  /** Bytes of log text kept per app. */
+  logMaxBytesPerApp?: number;
   resultRetentionMs?: number;
   maxResidentSpawns?: number;
   objectLimits?: Partial<ObjectLimits>;
@@ -32,6 +34,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     ...(o.port !== undefined ? { port: o.port } : {}),
     dataDir: o.dataDir,
     store: (ctx) => openStore(o.store, ctx),
+    ...(o.logMaxBytesPerApp !== undefined ? { logMaxBytesPerApp: o.logMaxBytesPerApp } : {}),
     ...(o.resultRetentionMs !== undefined ? { resultRetentionMs: o.resultRetentionMs } : {}),
     ...(o.maxResidentSpawns !== undefined ? { maxResidentSpawns: o.maxResidentSpawns } : {}),
     ...(o.objectLimits ? { objectLimits: o.objectLimits } : {}),

@@ -1,5 +1,5 @@
 import type { FunctionInfo, FunctionSpec, RequestResult } from "@skiff/protocol";
-import type { App, Client } from "skiff";
+import { type App, type Client, putBlob } from "skiff";
 import type { Bundle } from "./bundle.js";
 
 /** Uploads the bundle and creates (or redeploys) the app; binds its functions. */
@@ -10,7 +10,7 @@ export async function publishApp(
   mode: "ephemeral" | "deployed",
   environment: string,
 ): Promise<{ appId: string; version: number; functions: FunctionInfo[] }> {
-  const { blobId } = await client.request("blob.put", { data: bundle.code }, { retryable: true });
+  const blobId = await putBlob(client, bundle.code);
   const res = await client.request("app.publish", {
     name: app.name,
     environment,
@@ -31,6 +31,6 @@ export async function publishSpecs(
   mode: "ephemeral" | "deployed",
   environment: string,
 ): Promise<RequestResult<"app.publish">> {
-  const { blobId } = await client.request("blob.put", { data: bundle.code }, { retryable: true });
+  const blobId = await putBlob(client, bundle.code);
   return client.request("app.publish", { name, environment, mode, bundleBlobId: blobId, functions: specs });
 }

@@ -9,6 +9,12 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 /** Payloads larger than this travel through the blob store and are referenced by id. */
 export const INLINE_PAYLOAD_BYTES = 1024 * 1024;
 
+/**
+ * Blobs travel in parts of at most this many bytes (blob.put / blob.append / blob.get), so
+ * neither side holds a 64 MiB payload in one message, and the server never holds it whole.
+ */
+export const BLOB_PART_BYTES = 4 * 1024 * 1024;
+
 /** Largest WebSocket frame a peer may send: one payload plus room for its envelope. */
 export const MAX_FRAME_BYTES = MAX_PAYLOAD_BYTES + 1024 * 1024;
 

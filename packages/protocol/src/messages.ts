@@ -212,8 +212,12 @@ export interface RequestMap extends ObjectRequestMap {
     },
     { serverVersion: string; limits: { maxPayloadBytes: number; inlinePayloadBytes: number } },
   ];
-  "blob.put": [{ data: Uint8Array }, { blobId: string }];
-  "blob.get": [{ blobId: string }, { data: Uint8Array }];
+  /** A whole blob of up to BLOB_PART_BYTES, or (with uploadId) the last part of an upload. */
+  "blob.put": [{ data: Uint8Array; uploadId?: string }, { blobId: string }];
+  /** A part of a larger blob, in order: `offset` is the bytes sent before it. */
+  "blob.append": [{ uploadId: string; offset: number; data: Uint8Array }, Record<string, never>];
+  /** Up to BLOB_PART_BYTES of a blob from `offset`, and the blob's whole size. */
+  "blob.get": [{ blobId: string; offset?: number; length?: number }, { data: Uint8Array; size: number }];
   "app.publish": [
     {
       name: string;

@@ -7,6 +7,16 @@ export type {
   WorkerProvider,
 } from "./provider.js";
 export { DEFAULT_PORT, type ServerOptions, SkiffServer } from "./server.js";
+export type { BlobStore, BlobUpload } from "./store/blobs/blob-store.js";
+export { FsBlobStore } from "./store/blobs/fs-blob-store.js";
 export { openStore, STORE_URL_HELP } from "./store/open.js";
+export { PostgresStore } from "./store/postgres/postgres-store.js";
 export { SqliteStore } from "./store/sqlite/sqlite-store.js";
-export { type CallListQuery, type PendingCall, type Store, StoreCommitError } from "./store/store.js";
+export {
+  type CallListQuery,
+  type PendingCall,
+  type Store,
+  StoreCommitError,
+  StoreOpenError,
+  StoreUnavailableError,
+} from "./store/store.js";

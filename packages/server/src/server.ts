@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { type EventMap, MAX_FRAME_BYTES, type OutputWire } from "@skiff/protocol";
 import { WebSocketServer } from "ws";
 import { ApiError } from "./api/api-error.js";
+import { BlobTransfer } from "./api/blob-transfer.js";
 import { type HandlerDeps, handleRequest } from "./api/handlers.js";
 import { Peer, type PeerHooks } from "./api/peer.js";
 import { AppService } from "./apps/app-service.js";
@@ -19,6 +20,9 @@ import { Metrics } from "./metrics/metrics.js";
 import { type ObjectLimits, Objects } from "./objects/index.js";
 import { volumeMounter } from "./objects/volume-mounts.js";
 import type { WorkerProvider } from "./provider.js";
+import type { BlobStore } from "./store/blobs/blob-store.js";
+import { BlobSweeper } from "./store/blobs/blob-sweeper.js";
+import { FsBlobStore } from "./store/blobs/fs-blob-store.js";
 import type { Store } from "./store/store.js";
 
 export interface ServerOptions {
@@ -31,7 +35,11 @@ export interface ServerOptions {
    * The control plane's state: a Store, or a factory given the data directory and the log.
    * The server closes it on close(). (The CLI builds it from `--store`; see store/open.ts.)
    */
-  store: Store | ((ctx: { dataDir: string; log: (msg: string) => void }) => Store | Promise<Store>);
+  store: Store | ((ctx: StoreContext) => Store | Promise<Store>);
+  /** Where blobs live. @defaultValue files under <dataDir>/blobs */
+  blobs?: BlobStore;
+  /** Bytes of log text kept per app. @defaultValue 64 MiB */
+  logMaxBytesPerApp?: number;
   /** Builds the worker provider once the control socket's path is known. */
   provider: (controlSocket: string) => WorkerProvider;
   /** How long `.spawn` results are kept. @defaultValue 7 days */
@@ -54,6 +62,13 @@ export interface ServerOptions {
 }
 
 export const DEFAULT_PORT = 7420;
+
+/** What a store factory is given. */
+export interface StoreContext {
+  dataDir: string;
+  blobs: BlobStore;
+  log: (msg: string) => void;
+}
 
 /**
  * The control plane: one HTTP server (API over WebSocket at /v1/ws, health at /healthz)
@@ -78,6 +93,8 @@ export class SkiffServer {
     private readonly provider: WorkerProvider,
     private readonly gateway: Gateway,
     private readonly objects: Objects,
+    /** Blob housekeeping (tests run a sweep at once). */
+    readonly blobSweeper: BlobSweeper,
     createdAdminToken: { tokenId: string; tokenSecret: string } | undefined,
     private readonly log: (msg: string) => void,
   ) {
@@ -89,7 +106,8 @@ export class SkiffServer {
     const log = opts.log ?? ((m: string) => console.error(`[skiff server] ${m}`));
     const dataDir = resolve(opts.dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const store = typeof opts.store === "function" ? await opts.store({ dataDir, log }) : opts.store;
+    const blobs = opts.blobs ?? new FsBlobStore(join(dataDir, "blobs"));
+    const store = typeof opts.store === "function" ? await opts.store({ dataDir, blobs, log }) : opts.store;
     const tokens = new TokenService(store);
     let createdAdminToken: { tokenId: string; tokenSecret: string } | undefined;
     if ((await store.countAdminTokens()) === 0) {
@@ -145,9 +163,10 @@ export class SkiffServer {
     await listen(controlHttp, { path: controlSocket });
 
     const provider = opts.provider(controlSocket);
-    const logs = new LogHub(store);
+    const logs = new LogHub(store, opts.logMaxBytesPerApp);
     const engine = new Engine({
       store,
+      blobs,
       provider,
       tokens,
       logs,
@@ -163,25 +182,20 @@ export class SkiffServer {
         engine.createCall({ functionId, kind: "spawn", args, idempotencyKey, parentInputId: undefined }),
       log,
     );
-    const apps = new AppService(store, engine, provider, schedules);
+    const apps = new AppService(store, blobs, engine, provider, schedules);
     const metrics = new Metrics({
       engine,
       store,
       connections: () => ({ websocket: wss.clients.size, http: openSockets.size }),
     });
-    const objects = new Objects(
-      store.objects,
-      opts.objectLimits ?? {},
-      async (id) => (await store.getBlob(id))?.byteLength,
-      dataDir,
-      log,
-    );
+    const objects = new Objects(store.objects, opts.objectLimits ?? {}, (id) => blobs.size(id), dataDir, log);
     gateway = new Gateway({
       metrics,
       objects,
       ...(opts.metricsPublic ? { metricsPublic: true } : {}),
       engine,
       store,
+      blobs,
       apps,
       tokens,
       logs,
@@ -193,7 +207,18 @@ export class SkiffServer {
     // Ephemeral objects end with the app (made in its containers) or the client session that made them.
     apps.onAppStopped((appId) => void objects.registry.appStopped(appId).catch((e) => log(`${e}`)));
     apps.onSessionGone((sessionId) => void objects.registry.sessionGone(sessionId).catch((e) => log(`${e}`)));
-    const deps: HandlerDeps = { store, engine, apps, tokens, logs, gateway, objects };
+    const deps: HandlerDeps = {
+      store,
+      blobs,
+      blobTransfer: new BlobTransfer(blobs),
+      engine,
+      apps,
+      tokens,
+      logs,
+      gateway,
+      objects,
+    };
+    const sweeper = new BlobSweeper({ blobs, store, inUse: () => engine.blobsInUse(), log });
     hooks = peerHooks(deps, tokens, log);
 
     // Before any container starts: copies of a previous run are gone, and volumes are mounted.
@@ -222,6 +247,7 @@ export class SkiffServer {
       provider,
       gateway,
       objects,
+      sweeper,
       createdAdminToken,
       log,
     );
@@ -238,6 +264,7 @@ export class SkiffServer {
       };
       await step("gateway", () => this.gateway.close());
       await step("engine", () => this.engine.close());
+      await step("blob sweeper", () => this.blobSweeper.close());
       await step("apps", () => this.apps.close());
       await step("objects", () => this.objects.close());
       await step("provider", () => this.provider.close());

@@ -1,4 +1,5 @@
 import {
+  BLOB_PART_BYTES,
   type CallOutcome,
   decodePayload,
   encodePayload,
@@ -13,6 +14,7 @@ import {
   FunctionTimeoutError,
   InitError,
   InvalidError,
+  NotFoundError,
   OutputExpiredError,
 } from "./errors.js";
 
@@ -27,15 +29,54 @@ export function encodeForWire(value: unknown, path: string): Uint8Array {
 
 export async function toPayload(bytes: Uint8Array, client: Client): Promise<Payload> {
   if (bytes.byteLength <= INLINE_PAYLOAD_BYTES) return bytes;
-  const { blobId } = await client.request("blob.put", { data: bytes }, { retryable: true });
-  return { blob: blobId };
+  return { blob: await putBlob(client, bytes) };
+}
+
+/**
+ * Uploads bytes to the server's blob store in parts of BLOB_PART_BYTES; returns the blob id.
+ * An upload cut by a reconnect (the server forgets it with the connection) starts over once.
+ */
+export async function putBlob(client: Client, bytes: Uint8Array): Promise<string> {
+  if (bytes.byteLength <= BLOB_PART_BYTES) {
+    return (await client.request("blob.put", { data: bytes }, { retryable: true })).blobId;
+  }
+  for (let attempt = 0; ; attempt++) {
+    const uploadId = `up-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
+    try {
+      let offset = 0;
+      while (bytes.byteLength - offset > BLOB_PART_BYTES) {
+        const data = bytes.subarray(offset, offset + BLOB_PART_BYTES);
+        await client.request("blob.append", { uploadId, offset, data }, { retryable: true });
+        offset += data.byteLength;
+      }
+      const last = bytes.subarray(offset);
+      return (await client.request("blob.put", { data: last, uploadId }, { retryable: true })).blobId;
+    } catch (err) {
+      if (attempt > 0 || !(err instanceof NotFoundError)) throw err;
+    }
+  }
+}
+
+/** Downloads a blob in parts of BLOB_PART_BYTES. */
+export async function getBlob(client: Client, blobId: string): Promise<Uint8Array> {
+  const first = await client.request("blob.get", { blobId }, { retryable: true });
+  if (first.data.byteLength >= first.size) return first.data;
+  const out = new Uint8Array(first.size);
+  out.set(first.data, 0);
+  let offset = first.data.byteLength;
+  while (offset < first.size) {
+    const { data } = await client.request("blob.get", { blobId, offset }, { retryable: true });
+    if (data.byteLength === 0) throw new InvalidError(`blob ${blobId} ended early at ${offset} of ${first.size} bytes`);
+    out.set(data, offset);
+    offset += data.byteLength;
+  }
+  return out;
 }
 
 export async function fromPayload(payload: Payload, client: Client | undefined): Promise<unknown> {
   if (payload instanceof Uint8Array) return decodePayload(payload);
   if (!client) throw new InvalidError("a large payload needs a client to fetch it");
-  const { data } = await client.request("blob.get", { blobId: payload.blob }, { retryable: true });
-  return decodePayload(data);
+  return decodePayload(await getBlob(client, payload.blob));
 }
 
 /** The one place a call's outcome becomes a value or a thrown error. */

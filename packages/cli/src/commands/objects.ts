@@ -1,7 +1,14 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { basename } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { ObjectKindWire } from "@skiff/protocol";
 import type { Command } from "commander";
+import { Volume } from "skiff";
 import { withServer } from "../connect.js";
-import { table, ui } from "../output.js";
+import { UsageError } from "../errors.js";
+import { formatBytes, table, ui } from "../output.js";
 import { commandGroup, envOption, GROUPS } from "../program.js";
 
 const KINDS: { kind: ObjectKindWire; title: string; what: string }[] = [
@@ -10,8 +17,13 @@ const KINDS: { kind: ObjectKindWire; title: string; what: string }[] = [
   { kind: "volume", title: "Volume", what: "file trees mounted into containers" },
 ];
 
-/** `skiff dict|queue|volume create|list|delete` (api.md §9). */
+/** `skiff dict|queue|volume create|list|delete` (api.md §9), and `skiff volume ls|get|put|rm`. */
 export function register(program: Command): void {
+  registerObjects(program);
+  registerVolumeFiles(program);
+}
+
+function registerObjects(program: Command): void {
   for (const { kind, title, what } of KINDS) {
     const group = commandGroup(program, kind, what, GROUPS.objects);
     group
@@ -55,4 +67,78 @@ export function register(program: Command): void {
         }),
       );
   }
+}
+
+/** `skiff volume ls|get|put|rm NAME PATH` (api.md §9): files of a volume from the shell. */
+function registerVolumeFiles(program: Command): void {
+  const volume = commandGroup(program, "volume", "file trees mounted into containers", GROUPS.objects);
+  volume
+    .command("ls")
+    .description("lists a directory of the volume's newest version")
+    .argument("<name>", "the Volume")
+    .argument("[path]", "a directory in it", "/")
+    .option("-r, --recursive", "every file below", false)
+    .addOption(envOption())
+    .action((name: string, path: string, o: { env?: string; recursive: boolean }) =>
+      withServer(o, async (client) => {
+        const entries = await Volume.fromName(name, { client }).listFiles(path, { recursive: o.recursive });
+        ui.out(
+          table([
+            ["PATH", "TYPE", "SIZE"],
+            ...entries.map((e) => [e.type === "directory" ? `${e.path}/` : e.path, e.type, formatBytes(e.size)]),
+          ]),
+        );
+      }),
+    );
+  volume
+    .command("get")
+    .description("downloads a file of the volume (to stdout with -)")
+    .argument("<name>", "the Volume")
+    .argument("<path>", "the file in the volume")
+    .argument("[local]", "where to write it (default: its name here; - for stdout)")
+    .addOption(envOption())
+    .action((name: string, path: string, local: string | undefined, o: { env?: string }) =>
+      withServer(o, async (client) => {
+        const stream = Volume.fromName(name, { client }).readFile(path);
+        const to = local ?? basename(path);
+        const out = to === "-" ? process.stdout : createWriteStream(to);
+        await pipeline(Readable.fromWeb(stream as import("node:stream/web").ReadableStream<Uint8Array>), out, {
+          end: to !== "-",
+        });
+        if (to !== "-") ui.step(`Wrote ${to}`);
+      }),
+    );
+  volume
+    .command("put")
+    .description("uploads a local file into the volume (from stdin with -) and commits it")
+    .argument("<name>", "the Volume")
+    .argument("<local>", "the local file (- for stdin)")
+    .argument("[path]", "where in the volume (default: its name, at the root)")
+    .addOption(envOption())
+    .action((name: string, local: string, path: string | undefined, o: { env?: string }) =>
+      withServer(o, async (client) => {
+        const dest = path ?? basename(local);
+        if (local !== "-") {
+          const st = await stat(local).catch(() => undefined);
+          if (!st) throw new UsageError(`no local file ${local}`);
+          if (st.isDirectory()) throw new UsageError(`${local} is a directory: put files one at a time`);
+        }
+        const src = local === "-" ? process.stdin : createReadStream(local, { highWaterMark: 1024 * 1024 });
+        await Volume.fromName(name, { client }).writeFile(dest, src as AsyncIterable<Uint8Array>);
+        ui.step(`Put ${local} at ${dest} in Volume "${name}"`);
+      }),
+    );
+  volume
+    .command("rm")
+    .description("removes a file (or with -r a directory) from the volume and commits")
+    .argument("<name>", "the Volume")
+    .argument("<path>", "the file or directory")
+    .option("-r, --recursive", "remove a directory and what it holds", false)
+    .addOption(envOption())
+    .action((name: string, path: string, o: { env?: string; recursive: boolean }) =>
+      withServer(o, async (client) => {
+        await Volume.fromName(name, { client }).removeFile(path, { recursive: o.recursive });
+        ui.step(`Removed ${path} from Volume "${name}"`);
+      }),
+    );
 }

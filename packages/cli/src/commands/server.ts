@@ -14,9 +14,17 @@ export function register(program: Command): void {
   program
     .command("server")
     .helpGroup(GROUPS.server)
-    .summary("run the control plane (embedded store, local containers)")
+    .summary("run the control plane (embedded store or Postgres, local containers)")
     .description(
-      "Runs the control plane with the embedded store (SQLite) and local containers. The first start creates an admin token, prints it once, and writes a profile for this server into ~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet.",
+      "Runs the control plane with local containers. Its state lives in the embedded store (SQLite in the data directory) unless --store (or SKIFF_STORE_URL) names a Postgres database (docs/operations.md); blobs (large payloads, bundles) are files under <data dir>/blobs either way. The first start creates an admin token, prints it once, and writes a profile for this server into ~/.skiff.toml (SKIFF_CONFIG_PATH) when no profile targets it yet.",
+    )
+    .option(
+      "--store <url>",
+      'where the state lives: "sqlite" (default) or postgres://user:password@host:port/database (also SKIFF_STORE_URL)',
+    )
+    .option(
+      "--log-max-bytes <n>",
+      "log text kept per app: its newest 10000 lines, at most this many bytes (default: 67108864)",
     )
     .option("--host <address>", "the address to listen on", "127.0.0.1")
     .option("--port <n>", `the port to listen on (0: any free one) (default: ${DEFAULT_PORT})`)
@@ -78,6 +86,8 @@ interface ServerFlags {
   limits: LimitsChoice;
   metricsPublic?: boolean;
   objectLimits?: string;
+  store?: string;
+  logMaxBytes?: string;
 }
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
@@ -96,6 +106,8 @@ async function serverCommand(values: ServerFlags): Promise<void> {
   const webMaxBodyBytes = int("web-max-body-bytes", values.webMaxBodyBytes, 0, 2 ** 40);
   const maxResidentSpawns = int("max-resident-spawns", values.maxResidentSpawns, 1, 10_000_000);
   const instanceIdleMs = int("instance-idle-ms", values.instanceIdleMs, 0, 7 * 24 * 3600 * 1000);
+  const logMaxBytes = int("log-max-bytes", values.logMaxBytes, 1024, 2 ** 40);
+  const store = values.store ?? process.env.SKIFF_STORE_URL;
   const { sandbox, limits } = values;
   const dataDir = values.dataDir ?? join(process.env.HOME || homedir(), ".skiff", "data");
   const { startLocalServer } = await import("../local-server.js");
@@ -111,6 +123,8 @@ async function serverCommand(values: ServerFlags): Promise<void> {
     host: values.host,
     port,
     dataDir,
+    ...(store ? { store } : {}),
+    ...(logMaxBytes !== undefined ? { logMaxBytesPerApp: logMaxBytes } : {}),
     ...(retention !== undefined ? { resultRetentionMs: retention } : {}),
     ...(maxResidentSpawns !== undefined ? { maxResidentSpawns } : {}),
     ...(instanceIdleMs !== undefined ? { instanceIdleMs } : {}),

@@ -10,11 +10,12 @@ SELECT id, secret_hash AS secretHash, kind, created_at AS createdAt FROM tokens 
 -- name: countTokens
 SELECT count(*) AS n FROM tokens WHERE kind = 'admin';
 
--- name: putBlob
-INSERT OR IGNORE INTO blobs (id, data, size, created_at) VALUES (@id, @data, @size, @createdAt);
-
--- name: getBlob
-SELECT data FROM blobs WHERE id = @id;
+-- name: referencedBlobs
+SELECT blob_id AS id FROM inputs WHERE blob_id IN (SELECT value FROM json_each(@ids))
+UNION SELECT blob_id FROM calls WHERE blob_id IN (SELECT value FROM json_each(@ids))
+UNION SELECT bundle_blob_id FROM functions WHERE bundle_blob_id IN (SELECT value FROM json_each(@ids))
+UNION SELECT bundle_blob_id FROM deployments WHERE bundle_blob_id IN (SELECT value FROM json_each(@ids))
+UNION SELECT value_blob FROM dict_entries WHERE value_blob IN (SELECT value FROM json_each(@ids));
 
 -- name: insertApp
 INSERT INTO apps (id, name, environment, mode, state, version, created_at, owner_session) VALUES (@id, @name, @environment, @mode, @state, @version, @createdAt, @ownerSession);
@@ -60,13 +61,13 @@ SELECT id, app_id AS appId, name, version, spec, bundle_blob_id AS bundleBlobId,
 INSERT INTO calls (id, function_id, app_id, kind, idempotency_key, parent_input_id, method, parked, state, status, created_at) VALUES (@id, @functionId, @appId, @kind, @idempotencyKey, @parentInputId, @method, @parked, 'pending', 'pending', @createdAt);
 
 -- name: insertInput
-INSERT INTO inputs (id, call_id, idx, args, state) VALUES (@id, @callId, @idx, @args, 'pending');
+INSERT INTO inputs (id, call_id, idx, args, blob_id, state) VALUES (@id, @callId, @idx, @args, @blobId, 'pending');
 
 -- name: updateInput
 UPDATE inputs SET state = @state, attempt = @attempt, failures = @failures WHERE id = @id;
 
 -- name: completeCall
-UPDATE calls SET state = @state, status = @status, outcome = @outcome, completed_at = @completedAt, expires_at = @expiresAt WHERE id = @id;
+UPDATE calls SET state = @state, status = @status, outcome = @outcome, blob_id = @blobId, completed_at = @completedAt, expires_at = @expiresAt WHERE id = @id;
 
 -- name: deleteCall
 DELETE FROM calls WHERE id = @id;
@@ -97,7 +98,7 @@ SELECT args FROM inputs WHERE call_id = @callId ORDER BY idx LIMIT 1;
 SELECT id, call_id AS callId, idx, args, state, attempt, failures FROM inputs WHERE call_id = @callId ORDER BY idx;
 
 -- name: expireCalls
-UPDATE calls SET state = 'expired', status = 'expired', outcome = NULL WHERE state = 'done' AND expires_at IS NOT NULL AND expires_at <= @now;
+UPDATE calls SET state = 'expired', status = 'expired', outcome = NULL, blob_id = NULL WHERE state = 'done' AND expires_at IS NOT NULL AND expires_at <= @now;
 
 -- name: deleteExpiredInputs
 DELETE FROM inputs WHERE call_id IN (SELECT id FROM calls WHERE state = 'expired');
@@ -122,7 +123,10 @@ INSERT INTO logs (app_id, ts, function_name, input_id, container_id, stream, tex
 SELECT ts, app_id AS appId, function_name AS functionName, input_id AS inputId, container_id AS containerId, stream, text FROM (SELECT * FROM logs WHERE app_id = @appId ORDER BY seq DESC LIMIT @limit) ORDER BY seq;
 
 -- name: trimLogs
-DELETE FROM logs WHERE app_id = @appId AND seq <= (SELECT seq FROM logs WHERE app_id = @appId ORDER BY seq DESC LIMIT 1 OFFSET @keep);
+-- Past the newest @keepLines lines, or past @keepBytes bytes of text counted from the newest.
+DELETE FROM logs WHERE app_id = @appId AND seq <= max(
+  coalesce((SELECT seq FROM logs WHERE app_id = @appId ORDER BY seq DESC LIMIT 1 OFFSET @keepLines), 0),
+  coalesce((SELECT seq FROM (SELECT seq, sum(length(CAST(text AS BLOB))) OVER (ORDER BY seq DESC) AS total FROM logs WHERE app_id = @appId) WHERE total > @keepBytes ORDER BY seq DESC LIMIT 1), 0));
 
 -- name: insertGraphInput
 INSERT OR IGNORE INTO graph_inputs (input_id, call_id, parent_input_id, function_name, task_id, status, created_at) VALUES (@inputId, @callId, @parentInputId, @functionName, NULL, 'pending', @createdAt);

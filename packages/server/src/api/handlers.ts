@@ -1,6 +1,4 @@
-import { createHash } from "node:crypto";
 import {
-  MAX_BUNDLE_BYTES,
   MAX_PAYLOAD_BYTES,
   type Payload,
   type RequestMessage,
@@ -14,14 +12,18 @@ import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
 import type { Gateway } from "../gateway/index.js";
 import type { Objects } from "../objects/index.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { Store } from "../store/store.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
+import type { BlobTransfer } from "./blob-transfer.js";
 import { OBJECT_REQUESTS, objectHandlers } from "./object-handlers.js";
 import type { Peer } from "./peer.js";
-import { bool, bytes, num, obj, str, stringRecord } from "./validate.js";
+import { bool, num, obj, str, stringRecord } from "./validate.js";
 
 export interface HandlerDeps {
   store: Store;
+  blobs: BlobStore;
+  blobTransfer: BlobTransfer;
   engine: Engine;
   apps: AppService;
   tokens: TokenService;
@@ -40,6 +42,7 @@ type HandlerTable = { [N in Exclude<RequestName, "hello">]: Handler<N> };
 /** Requests a container's own client may make (calls to other functions). */
 const CONTAINER_ALLOWED = new Set<string>([
   "blob.put",
+  "blob.append",
   "blob.get",
   "function.lookup",
   "function.bind",
@@ -121,18 +124,9 @@ function notWeb(d: HandlerDeps, functionId: string): string {
 
 export const handlers: HandlerTable = {
   ...objectHandlers,
-  "blob.put"(_peer, p, d) {
-    const data = bytes(p as unknown as Record<string, unknown>, "data", Math.max(MAX_PAYLOAD_BYTES, MAX_BUNDLE_BYTES));
-    const blobId = `bl-${createHash("sha256").update(data).digest("hex")}`;
-    d.store.putBlob(blobId, data);
-    return d.store.flush().then(() => ({ blobId }));
-  },
-  async "blob.get"(_peer, p, d) {
-    const blobId = str(p as unknown as Record<string, unknown>, "blobId", { max: 80 });
-    const data = await d.store.getBlob(blobId);
-    if (!data) throw notFound(`no blob ${blobId}`);
-    return { data };
-  },
+  "blob.put": (peer, p, d) => d.blobTransfer.put(peer, p),
+  "blob.append": (peer, p, d) => d.blobTransfer.append(peer, p),
+  "blob.get": (_peer, p, d) => d.blobTransfer.get(p),
   async "app.publish"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     str(q, "name", { max: 64 });
@@ -214,7 +208,7 @@ export const handlers: HandlerTable = {
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
     const wait = bool(q, "await", false);
     const method = str(q, "method", { optional: true, max: 64 });
-    if (typeof args === "object" && "blob" in args && !(await d.store.getBlob(args.blob)))
+    if (typeof args === "object" && "blob" in args && (await d.blobs.size(args.blob)) === undefined)
       throw invalid(`args blob ${args.blob} was not uploaded`);
     const { callId, outcome: known } = await d.engine.createCall({
       functionId,

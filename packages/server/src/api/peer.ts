@@ -16,7 +16,7 @@ import {
 } from "@skiff/protocol";
 import type { WebSocket } from "ws";
 import type { Principal } from "../auth/tokens.js";
-import { StoreCommitError } from "../store/store.js";
+import { StoreCommitError, StoreUnavailableError } from "../store/store.js";
 import { SERVER_VERSION } from "../version.js";
 import { ApiError } from "./api-error.js";
 
@@ -245,7 +245,7 @@ export class Peer {
   }
 
   private fail(m: RequestMessage, err: unknown): void {
-    if (err instanceof ApiError || err instanceof StoreCommitError) {
+    if (err instanceof ApiError || err instanceof StoreCommitError || err instanceof StoreUnavailableError) {
       const e = asApiError(err);
       this.replyError(m.id, { code: e.code, message: e.message });
       return;
@@ -279,6 +279,7 @@ export class Peer {
 /** Errors a client is told as they are: the API's own, and a failed store commit (try again). */
 function asApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  if (err instanceof StoreCommitError) return new ApiError("unavailable", err.message);
+  if (err instanceof StoreCommitError || err instanceof StoreUnavailableError)
+    return new ApiError("unavailable", err.message);
   return new ApiError("internal", (err as Error)?.message ?? String(err));
 }

@@ -5,6 +5,7 @@ import type { Engine } from "../engine/engine.js";
 import type { LiveFunction } from "../engine/model.js";
 import type { Schedules } from "../engine/schedules.js";
 import type { WorkerProvider } from "../provider.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { AppRow, ClassInstanceRow, FunctionRow, Store } from "../store/store.js";
 import { applyOverrides, checkParams, instanceId, isDefault } from "./class-instances.js";
 import { checkWebLabels, validateFunctionSpec } from "./validate-spec.js";
@@ -33,6 +34,7 @@ export class AppService {
 
   constructor(
     private readonly store: Store,
+    private readonly blobs: BlobStore,
     private readonly engine: Engine,
     private readonly provider: WorkerProvider,
     private readonly schedules: Schedules,
@@ -189,7 +191,8 @@ export class AppService {
     if (!NAME.test(p.name)) throw invalid(`app name ${JSON.stringify(p.name)} is invalid`);
     if (p.mode !== "ephemeral" && p.mode !== "deployed") throw invalid(`mode must be "ephemeral" or "deployed"`);
     if (!Array.isArray(p.functions)) throw invalid("functions must be an array");
-    if (!(await this.store.getBlob(p.bundleBlobId))) throw invalid(`bundle ${p.bundleBlobId} was not uploaded`);
+    if ((await this.blobs.size(p.bundleBlobId)) === undefined)
+      throw invalid(`bundle ${p.bundleBlobId} was not uploaded`);
     const names = new Set<string>();
     if (p.functions.length > 1000) throw invalid("an app has at most 1000 functions");
     for (const f of p.functions) {

@@ -10,6 +10,8 @@ import {
 import { ApiError, invalid } from "../api/api-error.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { WorkerProvider } from "../provider.js";
+import { outcomeBlob, payloadBlob } from "../store/blob-refs.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { CallRow, InputRow, Store } from "../store/store.js";
 import { buildCallGraph } from "./call-graph.js";
 import { Deque } from "./deque.js";
@@ -26,6 +28,7 @@ import { waitForOutcome } from "./waiters.js";
 
 export interface EngineOptions {
   store: Store;
+  blobs: BlobStore;
   provider: WorkerProvider;
   tokens: TokenService;
   logs: LogHub;
@@ -49,6 +52,10 @@ const RECENT_DELIVERED = 10_000;
 const PREFETCH_BELOW_MS = 2;
 /** A class instance with no calls and no containers this long is let go (taken back on its next call). */
 const INSTANCE_IDLE_MS = 5 * 60_000;
+/** How often results past retention are expired (their blobs go at the next sweep). */
+const EXPIRY_EVERY_MS = 15_000;
+/** Blobs of stored outcomes remembered as just handed out (see handedOut). */
+const HANDED_OUT_MAX = 100_000;
 /** How often idle containers are checked and results expired. */
 const TICK_MS = 250;
 
@@ -74,7 +81,12 @@ export class Engine {
    * lost with the connection, the caller's resend gets the same outcome instead of a second
    * run. Bounded: the oldest entries go first.
    */
-  private readonly recentlyDelivered = new Map<string, { callId: string; outcome: CallOutcome }>();
+  private readonly recentlyDelivered = new Map<string, { callId: string; outcome: CallOutcome; at: number }>();
+  /**
+   * Blobs of stored outcomes handed to a caller in the last minute (by when): the caller
+   * fetches them right after, though no row refers to them any more. Bounded.
+   */
+  private readonly handedOut = new Map<string, number>();
   /** Spawned calls waiting in the store beyond each function's resident limit. */
   private readonly pager: SpawnPager;
   private resolveFunction: ((functionId: string) => Promise<LiveFunction | undefined>) | undefined;
@@ -412,7 +424,11 @@ export class Engine {
       return { kind: "expired" };
     }
     if (stored.outcome) {
-      if (stored.kind === "remote") this.o.store.deleteCall(callId);
+      if (stored.kind === "remote") {
+        this.o.store.deleteCall(callId);
+        const b = outcomeBlob(stored.outcome);
+        if (b && this.handedOut.size < HANDED_OUT_MAX) this.handedOut.set(b, Date.now());
+      }
       return stored.outcome;
     }
     if (stored.state === "pending" && fn?.live) {
@@ -439,7 +455,7 @@ export class Engine {
     if (call.kind === "remote") {
       this.untrack(call);
       if (call.idempotencyKey) {
-        this.recentlyDelivered.set(call.idempotencyKey, { callId: call.id, outcome });
+        this.recentlyDelivered.set(call.idempotencyKey, { callId: call.id, outcome, at: Date.now() });
         if (this.recentlyDelivered.size > RECENT_DELIVERED) {
           this.recentlyDelivered.delete(this.recentlyDelivered.keys().next().value as string);
         }
@@ -719,6 +735,27 @@ export class Engine {
     if (call.kind === "spawn") this.pager.settled(call.fn);
   }
 
+  /**
+   * Blobs that memory refers to: args of live inputs, outcomes not yet delivered, and
+   * outcomes delivered a moment ago (their callers are fetching them). The blob sweeper
+   * keeps these.
+   */
+  blobsInUse(): Set<string> {
+    const out = new Set<string>();
+    const add = (b: string | null) => {
+      if (b) out.add(b);
+    };
+    for (const i of this.inputs.values()) add(payloadBlob(i.args));
+    for (const c of this.calls.values()) if (c.outcome) add(outcomeBlob(c.outcome));
+    const since = Date.now() - 60_000;
+    for (const r of this.recentlyDelivered.values()) if (r.at >= since) add(outcomeBlob(r.outcome));
+    for (const [b, at] of this.handedOut) {
+      if (at < since) this.handedOut.delete(b);
+      else out.add(b);
+    }
+    return out;
+  }
+
   /** Scale-down, result expiry and log trimming, every TICK_MS. */
   private tick(): void {
     const now = Date.now();
@@ -730,12 +767,12 @@ export class Engine {
     }
     this.fleet.scaleDown(now);
     this.releaseIdleInstances(now);
-    if (now - this.lastExpiry > 60_000) {
+    if (now - this.lastExpiry > EXPIRY_EVERY_MS) {
       this.lastExpiry = now;
       this.o.store.expireCalls(now).catch(() => {}); // a failed commit is logged by the store
       this.o.store.trimGraph(now - this.o.resultRetentionMs);
-      this.o.logs.trim();
     }
+    this.o.logs.trim();
   }
 
   /**

@@ -221,7 +221,7 @@ export class Fleet {
     const c = this.containers.get(containerId);
     if (!c || c.status === "dead") throw new ApiError("not_found", `no container ${containerId}`);
     c.channel = channel;
-    const bundle = await this.o.store.getBlob(c.fn.bundleBlobId);
+    const bundle = await this.o.blobs.get(c.fn.bundleBlobId);
     if ((c.status as LiveContainer["status"]) === "dead")
       throw new ApiError("not_found", `container ${containerId} stopped while starting`);
     if (!bundle) throw new ApiError("internal", `bundle ${c.fn.bundleBlobId} is missing`);

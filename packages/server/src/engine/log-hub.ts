@@ -2,22 +2,34 @@ import type { LogEntry } from "@skiff/protocol";
 import type { Store } from "../store/store.js";
 
 /** Lines kept per app for `skiff app logs`; older ones are trimmed. */
-const KEEP_PER_APP = 10_000;
+const KEEP_LINES_PER_APP = 10_000;
+/** Bytes of log text kept per app (`skiff server --log-max-bytes`). */
+export const DEFAULT_LOG_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Stores log lines and fans them out to followers (`skiff run`, `skiff app logs -f`). */
 export class LogHub {
   private readonly followers = new Map<string, Set<(e: LogEntry) => void>>();
-  private readonly written = new Map<string, number>();
+  /** Lines and bytes each app wrote since its last trim. */
+  private readonly written = new Map<string, { lines: number; bytes: number }>();
   /** Followers of every app's lines (the dashboard's live tail). */
   private readonly allFollowers = new Set<(e: LogEntry) => void>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly maxBytesPerApp = DEFAULT_LOG_MAX_BYTES,
+  ) {}
 
   append(entries: LogEntry[]): void {
     if (entries.length === 0) return;
     this.store.appendLogs(entries);
     for (const e of entries) {
-      this.written.set(e.appId, (this.written.get(e.appId) ?? 0) + 1);
+      let w = this.written.get(e.appId);
+      if (!w) {
+        w = { lines: 0, bytes: 0 };
+        this.written.set(e.appId, w);
+      }
+      w.lines++;
+      w.bytes += Buffer.byteLength(e.text);
       const fs = this.followers.get(e.appId);
       if (fs) for (const f of fs) f(e);
       for (const f of this.allFollowers) f(e);
@@ -43,12 +55,16 @@ export class LogHub {
     return () => this.allFollowers.delete(fn);
   }
 
-  /** Trims apps that wrote a lot since the last call (run from the engine's tick). */
+  /**
+   * Trims apps that wrote a lot since their last trim (run from the engine's tick): an app
+   * holds at most its newest lines, and of those at most maxBytesPerApp bytes (plus what it
+   * writes between two ticks).
+   */
   trim(): void {
-    for (const [appId, n] of this.written) {
-      if (n > 1000) {
-        this.store.trimLogs(appId, KEEP_PER_APP);
-        this.written.set(appId, 0);
+    for (const [appId, w] of this.written) {
+      if (w.lines > 1000 || w.bytes > this.maxBytesPerApp / 16) {
+        this.store.trimLogs(appId, KEEP_LINES_PER_APP, this.maxBytesPerApp);
+        this.written.delete(appId);
       }
     }
   }

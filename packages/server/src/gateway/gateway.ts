@@ -17,7 +17,8 @@ import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Objects } from "../objects/index.js";
-import type { Store } from "../store/store.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
+import { type Store, StoreCommitError, StoreUnavailableError } from "../store/store.js";
 import { ApiAuth } from "./api-auth.js";
 import { apiRoutes, serveApi } from "./api-routes.js";
 import { requireToken } from "./auth.js";
@@ -37,6 +38,7 @@ import { responseOn, WebTunnel } from "./web-tunnel.js";
 export interface GatewayOptions {
   engine: Engine;
   store: Store;
+  blobs: BlobStore;
   apps: AppService;
   tokens: TokenService;
   logs: LogHub;
@@ -88,9 +90,16 @@ export class Gateway {
       functions: () => o.engine.liveFunctions(),
       app: (id) => o.apps.liveApp(id),
     });
-    const json = new JsonApi({ engine: o.engine, apps: o.apps, store: o.store, waitMs: this.waitMs });
+    const json = new JsonApi({
+      engine: o.engine,
+      apps: o.apps,
+      store: o.store,
+      blobs: o.blobs,
+      tokens: o.tokens,
+      waitMs: this.waitMs,
+    });
     const urlOf = (id: string) => this.urlsOfFunction(id)?.url;
-    const read = new ReadApi({ engine: o.engine, apps: o.apps, store: o.store, urlOf });
+    const read = new ReadApi({ engine: o.engine, apps: o.apps, store: o.store, blobs: o.blobs, urlOf });
     this.events = new DashboardEvents(o.engine, o.logs, urlOf);
     this.routes = apiRoutes(json, read, this.events, o.objects ? new ObjectsApi(o.objects) : undefined);
     this.auth = new ApiAuth(o.tokens, o.store, new Sessions());
@@ -145,6 +154,8 @@ export class Gateway {
     this.serve(t, req, res).catch((err: unknown) => {
       if (err instanceof HttpError) return sendError(res, err);
       if (err instanceof ApiError) return sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
+      if (err instanceof StoreCommitError || err instanceof StoreUnavailableError)
+        return sendError(res, new HttpError(503, "unavailable", err.message));
       const id = newId("rq");
       this.o.log(`gateway: ${req.method} ${req.url} failed (request ${id}): ${(err as Error)?.stack ?? err}`);
       sendError(res, new HttpError(500, "internal", `internal error (request ${id})`), {}, id);

@@ -10,7 +10,9 @@ import {
 } from "@skiff/protocol";
 import { ApiError } from "../api/api-error.js";
 import type { AppService } from "../apps/app-service.js";
+import type { TokenService } from "../auth/tokens.js";
 import type { Engine } from "../engine/engine.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { Store } from "../store/store.js";
 import { HttpError, sendJson } from "./http-error.js";
 import { toJsonValue } from "./json-value.js";
@@ -20,6 +22,8 @@ export interface JsonApiDeps {
   engine: Engine;
   apps: AppService;
   store: Store;
+  blobs: BlobStore;
+  tokens: TokenService;
   /** Longest a request waits for an outcome before answering 202 "pending". */
   waitMs: number;
 }
@@ -97,9 +101,7 @@ export class JsonApi {
     const bytes = encodePayload(args, "args");
     let payload: Payload = bytes;
     if (bytes.byteLength > INLINE_PAYLOAD_BYTES) {
-      const blob = `bl-${newId("http")}`;
-      this.d.store.putBlob(blob, bytes);
-      payload = { blob };
+      payload = { blob: await this.d.blobs.put(bytes) };
     }
     const key = req.headers["idempotency-key"];
     const { callId } = await this.d.engine.createCall({
@@ -147,7 +149,7 @@ export class JsonApi {
   private async decode(p: Payload): Promise<unknown> {
     try {
       if (p instanceof Uint8Array) return decodePayload(p);
-      const data = await this.d.store.getBlob(p.blob);
+      const data = await this.d.blobs.get(p.blob);
       if (!data) throw new ApiError("not_found", `the result's blob ${p.blob} is gone`);
       return decodePayload(data);
     } catch (err) {

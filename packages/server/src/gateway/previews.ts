@@ -1,5 +1,5 @@
 import { decodePayload, type ErrorDetails, type Payload, type ValuePreview } from "@skiff/protocol";
-import type { Store } from "../store/store.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
 import { toJsonValue } from "./json-value.js";
 
 /** Characters of a value's JSON shown in the dashboard. */
@@ -14,9 +14,9 @@ export function cut(text: string, limit: number): { text: string; truncated: boo
 }
 
 /** The bytes of a payload, unless it is too large to decode for a preview. */
-async function bytesOf(p: Payload, store: Store): Promise<{ data?: Uint8Array; size: number; blob?: string }> {
+async function bytesOf(p: Payload, blobs: BlobStore): Promise<{ data?: Uint8Array; size: number; blob?: string }> {
   if (p instanceof Uint8Array) return { data: p, size: p.byteLength };
-  const data = await store.getBlob(p.blob);
+  const data = await blobs.get(p.blob);
   if (!data) return { size: 0, blob: p.blob };
   return data.byteLength > DECODE_LIMIT_BYTES
     ? { size: data.byteLength, blob: p.blob }
@@ -24,8 +24,8 @@ async function bytesOf(p: Payload, store: Store): Promise<{ data?: Uint8Array; s
 }
 
 /** A value as a short JSON text; never the whole of a large one. */
-export async function previewPayload(p: Payload, store: Store, limit = PREVIEW_CHARS): Promise<ValuePreview> {
-  const b = await bytesOf(p, store);
+export async function previewPayload(p: Payload, blobs: BlobStore, limit = PREVIEW_CHARS): Promise<ValuePreview> {
+  const b = await bytesOf(p, blobs);
   if (!b.data) {
     const what = b.size > 0 ? `${(b.size / 1024 / 1024).toFixed(1)} MiB` : "a value whose blob is gone";
     return { text: `<${what} in blob ${b.blob}: too large to preview>`, truncated: true, bytes: b.size };
@@ -40,8 +40,8 @@ export async function previewPayload(p: Payload, store: Store, limit = PREVIEW_C
 }
 
 /** An error payload: name, message and the remote stack (cut). */
-export async function previewError(p: Payload, store: Store): Promise<ErrorDetails> {
-  const b = await bytesOf(p, store);
+export async function previewError(p: Payload, blobs: BlobStore): Promise<ErrorDetails> {
+  const b = await bytesOf(p, blobs);
   if (!b.data) return { name: "Error", message: `<error of ${b.size} bytes: too large to preview>`, stack: "" };
   try {
     const e = decodePayload(b.data) as { name?: unknown; message?: unknown; stack?: unknown } | undefined;

@@ -13,6 +13,7 @@ import {
 } from "@skiff/protocol";
 import type { AppService } from "../apps/app-service.js";
 import type { Engine } from "../engine/engine.js";
+import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { AppRow, CallListRow, LogRow, Store } from "../store/store.js";
 import { HttpError, sendJson } from "./http-error.js";
 import { cut, PREVIEW_CHARS, previewError, previewPayload } from "./previews.js";
@@ -21,6 +22,7 @@ export interface ReadApiDeps {
   engine: Engine;
   apps: AppService;
   store: Store;
+  blobs: BlobStore;
   /** Both URLs of a web endpoint function (undefined for others). */
   urlOf(functionId: string): string | undefined;
 }
@@ -286,10 +288,10 @@ export class ReadApi {
     }
     const details: CallDetails = {
       ...callSummary(row),
-      args: args ? await previewPayload(args, this.d.store) : null,
-      result: r?.status === "success" ? await previewPayload(r.data, this.d.store) : null,
+      args: args ? await previewPayload(args, this.d.blobs) : null,
+      result: r?.status === "success" ? await previewPayload(r.data, this.d.blobs) : null,
       error:
-        r && (r.status === "failure" || r.status === "init_failure") ? await previewError(r.error, this.d.store) : null,
+        r && (r.status === "failure" || r.status === "init_failure") ? await previewError(r.error, this.d.blobs) : null,
       message: r && (r.status === "timeout" || r.status === "terminated") ? cut(r.message, PREVIEW_CHARS).text : null,
       attempts,
       graph,

@@ -25,6 +25,8 @@ import type { ObjectStore } from "./object-store.js";
  *   call id, a deploy, a secret, a token) is sent only after `await flush()`. Replies about
  *   work in memory (a `.remote` result) need no flush.
  *
+ * Blobs are not here: they live in a BlobStore (store/blobs/); rows hold their ids.
+ *
  * Deliberately absent: queueing, leases and deferred writes. Those live in memory in the
  * engine, which rebuilds them from `pendingCalls` at start. Adding a method means adding it
  * here, to both implementations (SQL under sql/sqlite and sql/postgres) and to the contract
@@ -36,9 +38,12 @@ export interface Store {
   getToken(id: string): Promise<TokenRow | undefined>;
   countAdminTokens(): Promise<number>;
 
-  // blobs (content-addressed)
-  putBlob(id: string, data: Uint8Array): void;
-  getBlob(id: string): Promise<Uint8Array | undefined>;
+  /**
+   * Which of these blob ids a row still refers to (an input's args, a call's outcome, a
+   * function's or deployment's bundle, a Dict entry's large value). The blob sweeper deletes
+   * the others.
+   */
+  referencedBlobs(ids: string[]): Promise<Set<string>>;
 
   // apps and deployments
   insertApp(row: AppRow): void;
@@ -132,7 +137,8 @@ export interface Store {
   // logs (bounded per app)
   appendLogs(entries: LogEntry[]): void;
   tailLogs(appId: string, limit: number): Promise<LogEntry[]>;
-  trimLogs(appId: string, keep: number): void;
+  /** Keeps an app's newest `keepLines` lines, and of those no more than `keepBytes` bytes of text. */
+  trimLogs(appId: string, keepLines: number, keepBytes: number): void;
 
   /** Dicts, Queues and Volumes (object-store.ts). */
   readonly objects: ObjectStore;
@@ -204,6 +210,24 @@ export class StoreCommitError extends Error {
       { cause },
     );
     this.name = "StoreCommitError";
+  }
+}
+
+/** A read failed (the database is unreachable): nothing was changed; try again. */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`the store cannot be read (${cause instanceof Error ? cause.message : String(cause)}): try again`, {
+      cause,
+    });
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** The store cannot be opened (bad URL, unreachable, wrong credentials, schema too new). */
+export class StoreOpenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreOpenError";
   }
 }
 

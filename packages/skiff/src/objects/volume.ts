@@ -93,6 +93,12 @@ export class Volume extends ObjectHandle {
   /** Writes a file (bytes, text, or a stream of bytes) and commits it: a new version. */
   async writeFile(path: string, data: WriteData): Promise<void> {
     if (typeof path !== "string" || path === "") throw new InvalidError("writeFile: path must be a non-empty string");
+    const streamed =
+      typeof data === "object" &&
+      data !== null &&
+      (Symbol.asyncIterator in data || typeof (data as unknown as ReadableStream).getReader === "function");
+    if (typeof data !== "string" && !(data instanceof Uint8Array) && !streamed)
+      throw new InvalidError("writeFile: data must be a Uint8Array, a string or a stream of Uint8Array");
     const { uploadId } = await this.call("volume.upload.start", {});
     const { client } = await this.resolve();
     const send = (chunk: Uint8Array) => client.request("volume.upload.chunk", { uploadId, data: chunk });
@@ -107,7 +113,7 @@ export class Volume extends ObjectHandle {
     };
     if (typeof data === "string") await push(new TextEncoder().encode(data));
     else if (data instanceof Uint8Array) await push(data);
-    else if (data && (Symbol.asyncIterator in data || typeof (data as ReadableStream).getReader === "function")) {
+    else {
       const it =
         Symbol.asyncIterator in data
           ? (data as AsyncIterable<Uint8Array>)
@@ -116,7 +122,7 @@ export class Volume extends ObjectHandle {
         if (!(chunk instanceof Uint8Array)) throw new InvalidError("writeFile: a stream must yield Uint8Array chunks");
         await push(chunk);
       }
-    } else throw new InvalidError("writeFile: data must be a Uint8Array, a string or a stream of Uint8Array");
+    }
     if (inflight) await inflight;
     const { hash, size } = await client.request("volume.upload.end", { uploadId });
     await this.call("volume.put", { path, hash, size });

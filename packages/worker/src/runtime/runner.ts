@@ -9,7 +9,7 @@ import {
   type Payload,
   type ResultWire,
 } from "@skiff/protocol";
-import { type Client, fromPayload, type InputContext, toPayload } from "skiff";
+import { type Client, fromPayload, getBlob, type InputContext, toPayload } from "skiff";
 import { inputStorage } from "./input-context.js";
 import type { Target } from "./target.js";
 import type { ThreadPool } from "./thread-pool.js";
@@ -179,10 +179,7 @@ export class InputRunner {
 
   private async runOnThread(wire: InputWire): Promise<ResultWire> {
     try {
-      const args =
-        wire.args instanceof Uint8Array
-          ? wire.args
-          : (await this.client.request("blob.get", { blobId: wire.args.blob })).data;
+      const args = wire.args instanceof Uint8Array ? wire.args : await getBlob(this.client, wire.args.blob);
       return await this.pool!.run(wire, args);
     } catch (err) {
       return { status: "failure", error: encodeError(err) };

@@ -10,7 +10,7 @@ import type {
   VolumeFileRow,
   VolumeVersion,
 } from "../object-store.js";
-import { loadNamedStatements } from "./sql-file.js";
+import { loadNamedStatements } from "../sql-file.js";
 
 const SQL = new URL("../../../sql/sqlite/objects.sql", import.meta.url);
 

@@ -3,6 +3,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CallOutcome, decodeCbor, encodeCbor, type LogEntry, type Payload } from "@skiff/protocol";
 import Database from "better-sqlite3";
+import { outcomeBlob, payloadBlob } from "../blob-refs.js";
+import type { BlobStore } from "../blobs/blob-store.js";
+import { callListSql } from "../call-list.js";
+import { loadNamedStatements } from "../sql-file.js";
 import type {
   AppRow,
   AttemptRow,
@@ -22,9 +26,7 @@ import type {
   StoredCall,
   TokenRow,
 } from "../store.js";
-import { StoreCommitError } from "../store.js";
-import { callListSql } from "./call-list.js";
-import { loadNamedStatements } from "./sql-file.js";
+import { StoreCommitError, StoreOpenError } from "../store.js";
 import { SqliteObjectStore } from "./sqlite-objects.js";
 
 const SQL_DIR = new URL("../../../sql/sqlite/", import.meta.url);
@@ -108,7 +110,16 @@ export class SqliteStore implements Store {
       (this.db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version),
     );
     const dir = fileURLToPath(new URL("migrations/", SQL_DIR));
-    for (const file of readdirSync(dir).sort()) {
+    const files = readdirSync(dir)
+      .filter((f) => /^\d+-.*\.sql$/.test(f))
+      .sort();
+    const known = Math.max(0, ...files.map((f) => Number.parseInt(f, 10)));
+    const newest = Math.max(0, ...done);
+    if (newest > known)
+      throw new StoreOpenError(
+        `${this.db.name}: the schema is version ${newest}, newer than this server knows (${known}): run a newer skiff server`,
+      );
+    for (const file of files) {
       const version = Number.parseInt(file, 10);
       if (!Number.isFinite(version) || done.has(version)) continue;
       const sql = readFileSync(join(dir, file), "utf8");
@@ -219,17 +230,44 @@ export class SqliteStore implements Store {
     return this.get<{ n: number }>("countTokens", {})!.n;
   }
 
-  putBlob(id: string, data: Uint8Array): void {
-    this.write("putBlob", {
-      id,
-      data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-      size: data.byteLength,
-      createdAt: Date.now(),
-    });
+  async referencedBlobs(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    return new Set(this.all<{ id: string }>("referencedBlobs", { ids: JSON.stringify(ids) }).map((r) => r.id));
   }
-  async getBlob(id: string): Promise<Uint8Array | undefined> {
-    const r = this.get<{ data: Buffer }>("getBlob", { id });
-    return r ? new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength) : undefined;
+
+  /**
+   * Schema 5 moved blobs out of the database: empties the old blobs table into `blobs` and
+   * fills blob_id for rows written before (once; later starts find nothing to do).
+   */
+  async moveLegacyBlobs(blobs: BlobStore): Promise<number> {
+    const has = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blobs'").get();
+    if (!has) return 0;
+    let moved = 0;
+    const ids = (this.db.prepare("SELECT id FROM blobs").all() as { id: string }[]).map((r) => r.id);
+    for (const id of ids) {
+      const r = this.db.prepare("SELECT data FROM blobs WHERE id = ?").get(id) as { data: Buffer };
+      await blobs.put(new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength));
+      moved++;
+    }
+    this.db.transaction(() => {
+      const inputs = this.db.prepare("SELECT id, args FROM inputs").iterate() as Iterable<{ id: string; args: Buffer }>;
+      const setInput = this.db.prepare("UPDATE inputs SET blob_id = ? WHERE id = ?");
+      for (const r of [...inputs]) {
+        const b = payloadBlob(decodeCbor(r.args) as Payload);
+        if (b) setInput.run(b, r.id);
+      }
+      const calls = this.db.prepare("SELECT id, outcome FROM calls WHERE outcome IS NOT NULL").iterate() as Iterable<{
+        id: string;
+        outcome: Buffer;
+      }>;
+      const setCall = this.db.prepare("UPDATE calls SET blob_id = ? WHERE id = ?");
+      for (const r of [...calls]) {
+        const b = outcomeBlob(decodeCbor(r.outcome) as CallOutcome);
+        if (b) setCall.run(b, r.id);
+      }
+      this.db.exec("DROP TABLE blobs");
+    })();
+    return moved;
   }
 
   insertApp(row: AppRow): void {
@@ -299,6 +337,7 @@ export class SqliteStore implements Store {
         callId: i.callId,
         idx: i.idx,
         args: encodeCbor(i.args),
+        blobId: payloadBlob(i.args),
       });
   }
   updateInput(id: string, state: "pending" | "done", attempt: number, failures: number): void {
@@ -311,15 +350,16 @@ export class SqliteStore implements Store {
     completedAt: number,
     expiresAt: number | null,
   ): void {
-    // Inputs stay until the call expires: the dashboard shows a finished call's arguments.
     this.write("completeCall", {
       id,
       state,
       status: statusOf(outcome),
       outcome: encodeCbor(outcome),
+      blobId: outcomeBlob(outcome),
       completedAt,
       expiresAt,
     });
+    // Inputs stay until the call expires: the dashboard shows a finished call's arguments.
   }
   deleteCall(id: string): void {
     this.write("deleteInputs", { callId: id });
@@ -502,8 +542,8 @@ export class SqliteStore implements Store {
       return e;
     });
   }
-  trimLogs(appId: string, keep: number): void {
-    this.write("trimLogs", { appId, keep });
+  trimLogs(appId: string, keepLines: number, keepBytes: number): void {
+    this.write("trimLogs", { appId, keepLines, keepBytes });
   }
 
   async close(): Promise<void> {

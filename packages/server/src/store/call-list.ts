@@ -1,7 +1,7 @@
-import type { CallListQuery } from "../store.js";
+import type { CallListQuery } from "./store.js";
 
 /**
- * The calls list's SQL, built from fixed fragments: each filter adds one condition, so each
+ * The calls list's SQL (SQLite's dialect; the Postgres store renumbers it), built from fixed fragments: each filter adds one condition, so each
  * combination has a plan that an index in 050-dashboard.sql serves (newest first, cursor on
  * (created_at, id): a page costs the same at the start as ten million rows in).
  */

@@ -1,0 +1,621 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type CallOutcome, decodeCbor, encodeCbor, type LogEntry, type Payload } from "@skiff/protocol";
+import pg from "pg";
+import { outcomeBlob, payloadBlob } from "../blob-refs.js";
+import { callListSql } from "../call-list.js";
+import { loadNamedStatements } from "../sql-file.js";
+import {
+  type AppRow,
+  type AttemptRow,
+  type CallListQuery,
+  type CallListRow,
+  type CallRow,
+  type ClassInstanceRow,
+  type DeploymentRow,
+  type FunctionRow,
+  type GraphRow,
+  type GraphStatus,
+  type InputRow,
+  type LogQuery,
+  type LogRow,
+  type PendingCall,
+  type Store,
+  StoreCommitError,
+  type StoredCall,
+  StoreOpenError,
+  StoreUnavailableError,
+  type TokenRow,
+} from "../store.js";
+import { PgStatement, type SqlValue } from "./pg-sql.js";
+import { PostgresObjectStore } from "./postgres-objects.js";
+
+const SQL_DIR = new URL("../../../sql/postgres/", import.meta.url);
+/** Migrations of several servers starting at once on one database run one at a time. */
+const MIGRATION_LOCK = 7_420_012;
+/** How long connecting may take (a busy host needs more than a quiet one). */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** A commit carries at most about this much SQL text; the rest waits for the next one. */
+const MAX_BATCH_CHARS = 16 * 1024 * 1024;
+
+export interface PostgresStoreOptions {
+  /** postgres://user:password@host:port/database */
+  url: string;
+  /** Longest a write waits for its group commit. @defaultValue 1 */
+  commitDelayMs?: number;
+  /** Connections in the pool (reads, and the commit in flight). @defaultValue 8 */
+  poolSize?: number;
+  log?: (msg: string) => void;
+}
+
+type Params = Record<string, SqlValue>;
+interface Op {
+  seq: number;
+  sql: string;
+  onResult: ((r: pg.QueryResult) => void) | undefined;
+  onError: ((e: Error) => void) | undefined;
+}
+interface FlushWaiter {
+  seq: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+// BIGINT columns (times in ms, counts) as numbers: every value Skiff stores fits in 2^53.
+const types = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === 20) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+/**
+ * The store on Postgres (`skiff server --store postgres://…`). Writes queue in memory in
+ * order and go to the server as one multi-statement query per group commit, which Postgres
+ * runs as a single transaction: one round trip and one fsync cover every write of the
+ * window. Reads run on a pool after waiting for the commit of earlier writes, so they see
+ * committed rows only, and this process's own writes (read-your-writes). A failed commit
+ * (database gone, disk full) rejects its flushes; the pool reconnects for the next one.
+ */
+export class PostgresStore implements Store {
+  /** Dicts, Queues and Volumes: not on Postgres yet (see PostgresObjectStore). */
+  readonly objects = new PostgresObjectStore();
+  private readonly stmts = new Map<string, PgStatement>();
+  private queue: Op[] = [];
+  private queuedChars = 0;
+  private seq = 0;
+  private committedSeq = 0;
+  private waiters: FlushWaiter[] = [];
+  private inFlight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private commitObserver: ((ms: number) => void) | undefined;
+  private readonly log: (msg: string) => void;
+  private readonly commitDelayMs: number;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    opts: PostgresStoreOptions,
+  ) {
+    this.log = opts.log ?? (() => {});
+    this.commitDelayMs = opts.commitDelayMs ?? 1;
+    for (const [name, sql] of loadNamedStatements(new URL("queries.sql", SQL_DIR)))
+      this.stmts.set(name, new PgStatement(name, sql));
+  }
+
+  /**
+   * Connects, checks the schema and applies pending migrations.
+   * @throws StoreOpenError with a one-line message naming the problem.
+   */
+  static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
+    const where = describeUrl(opts.url);
+    const pool = new pg.Pool({
+      connectionString: opts.url,
+      max: opts.poolSize ?? 8,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // Nothing waits forever on a database that stopped answering.
+      query_timeout: 60_000,
+      // Connections stay open: a new one costs a backend process and an authentication.
+      idleTimeoutMillis: 0,
+      types,
+    });
+    // An idle connection that breaks (a database restart) is dropped by the pool; not fatal.
+    pool.on("error", (err) => opts.log?.(`a Postgres connection failed (it is replaced): ${err.message}`));
+    try {
+      await migrate(pool);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      if (err instanceof StoreOpenError) throw err;
+      throw new StoreOpenError(explainConnectError(err, where));
+    }
+    return new PostgresStore(pool, opts);
+  }
+
+  private stmt(name: string): PgStatement {
+    const s = this.stmts.get(name);
+    if (!s) throw new Error(`no SQL statement named ${name}`);
+    return s;
+  }
+
+  // ---- writes: queued, group-committed -------------------------------------------------
+
+  private write(name: string, params: Params, onResult?: (r: pg.QueryResult) => void, onError?: (e: Error) => void) {
+    if (this.closed) throw new Error("store is closed");
+    const sql = this.stmt(name).literal(params);
+    this.queue.push({ seq: ++this.seq, sql, onResult, onError });
+    this.queuedChars += sql.length;
+    this.schedule();
+  }
+
+  /** A write whose answer (rows changed) is known once it is committed. */
+  private writeCounted(name: string, params: Params): Promise<number> {
+    return new Promise((resolve, reject) => this.write(name, params, (r) => resolve(r.rowCount ?? 0), reject));
+  }
+
+  private schedule(): void {
+    if (this.timer || this.inFlight || this.queue.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.inFlight = this.commit().finally(() => {
+        this.inFlight = undefined;
+        this.schedule();
+      });
+    }, this.commitDelayMs);
+  }
+
+  private async commit(): Promise<void> {
+    let n = 0;
+    let chars = 0;
+    while (n < this.queue.length && (n === 0 || chars < MAX_BATCH_CHARS)) chars += this.queue[n++]!.sql.length;
+    const ops = this.queue.splice(0, n);
+    this.queuedChars -= chars;
+    const last = ops[ops.length - 1]!.seq;
+    let failure: Error | undefined;
+    try {
+      // Several statements in one simple query run as one transaction (one commit).
+      const t0 = performance.now();
+      const res = await this.pool.query(ops.map((o) => o.sql).join(";\n"));
+      this.commitObserver?.(performance.now() - t0);
+      const results = Array.isArray(res) ? (res as pg.QueryResult[]) : [res];
+      for (let i = 0; i < ops.length; i++) ops[i]!.onResult?.(results[i]!);
+    } catch (err) {
+      failure = new StoreCommitError(err);
+      this.log(failure.message);
+      for (const o of ops) o.onError?.(failure);
+    }
+    this.committedSeq = last;
+    const still: FlushWaiter[] = [];
+    for (const w of this.waiters) {
+      if (w.seq > last) still.push(w);
+      else if (failure) w.reject(failure);
+      else w.resolve();
+    }
+    this.waiters = still;
+  }
+
+  flush(): Promise<void> {
+    const target = this.seq;
+    if (target <= this.committedSeq) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ seq: target, resolve, reject }));
+  }
+
+  // ---- reads: committed rows, after earlier writes ----------------------------------------
+
+  private async rows<T>(name: string, params: Params): Promise<T[]> {
+    if (this.closed) throw new Error("store is closed");
+    // Read-your-writes: earlier writes are committed (or failed) first.
+    if (this.seq > this.committedSeq) await this.flush().catch(() => {});
+    const s = this.stmt(name);
+    try {
+      return (await this.pool.query({ text: s.text, values: s.values(params) })).rows as T[];
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+  }
+
+  private async row<T>(name: string, params: Params): Promise<T | undefined> {
+    return (await this.rows<T>(name, params))[0];
+  }
+
+  // ---- the Store ---------------------------------------------------------------------
+
+  insertToken(row: TokenRow): void {
+    this.write("insertToken", { ...row });
+  }
+  getToken(id: string): Promise<TokenRow | undefined> {
+    return this.row<TokenRow>("getToken", { id });
+  }
+  async countAdminTokens(): Promise<number> {
+    return (await this.row<{ n: number }>("countTokens", {}))!.n;
+  }
+
+  async referencedBlobs(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    return new Set((await this.rows<{ id: string }>("referencedBlobs", { ids })).map((r) => r.id));
+  }
+
+  insertApp(row: AppRow): void {
+    this.write("insertApp", { ...row });
+  }
+  updateApp(id: string, state: AppRow["state"], version: number, stoppedAt?: number): void {
+    this.write("updateApp", { id, state, version, stoppedAt: stoppedAt ?? null });
+  }
+  getApp(id: string): Promise<AppRow | undefined> {
+    return this.row<AppRow>("getApp", { id });
+  }
+  findDeployedApp(environment: string, name: string): Promise<AppRow | undefined> {
+    return this.row<AppRow>("findDeployedApp", { environment, name });
+  }
+  findLatestApp(environment: string, name: string): Promise<AppRow | undefined> {
+    return this.row<AppRow>("findLatestApp", { environment, name });
+  }
+  listApps(environment: string, stoppedSince: number): Promise<AppRow[]> {
+    return this.rows<AppRow>("listApps", { environment, since: stoppedSince });
+  }
+  liveApps(): Promise<AppRow[]> {
+    return this.rows<AppRow>("liveApps", {});
+  }
+  insertDeployment(row: DeploymentRow): void {
+    this.write("insertDeployment", { ...row, functions: JSON.stringify(row.functions) });
+  }
+  async listDeployments(appId: string): Promise<DeploymentRow[]> {
+    return (await this.rows<DeploymentRow & { functions: string }>("listDeployments", { appId })).map((r) => ({
+      ...r,
+      functions: JSON.parse(r.functions as unknown as string) as string[],
+    }));
+  }
+
+  upsertFunction(row: FunctionRow): void {
+    const { active: _active, ...rest } = row;
+    this.write("upsertFunction", rest);
+  }
+  deactivateFunctions(appId: string, belowVersion: number): void {
+    this.write("deactivateFunctions", { appId, version: belowVersion });
+  }
+  async getFunctionByName(appId: string, name: string): Promise<FunctionRow | undefined> {
+    const r = await this.row<Omit<FunctionRow, "active"> & { active: number }>("getFunctionByName", { appId, name });
+    return r ? { ...r, active: Boolean(r.active) } : undefined;
+  }
+  async appFunctions(appId: string): Promise<FunctionRow[]> {
+    return (await this.rows<Omit<FunctionRow, "active"> & { active: number }>("appFunctions", { appId })).map((r) => ({
+      ...r,
+      active: Boolean(r.active),
+    }));
+  }
+
+  insertClassInstance(row: ClassInstanceRow): void {
+    this.write("insertClassInstance", { ...row });
+  }
+  async getClassInstance(id: string): Promise<ClassInstanceRow | undefined> {
+    const r = await this.row<ClassInstanceRow & { params: Buffer }>("getClassInstance", { id });
+    return r ? { ...r, params: new Uint8Array(r.params) } : undefined;
+  }
+
+  insertCall(row: CallRow, inputs: InputRow[]): void {
+    this.write("insertCall", {
+      id: row.id,
+      functionId: row.functionId,
+      appId: row.appId ?? null,
+      kind: row.kind,
+      idempotencyKey: row.idempotencyKey,
+      parentInputId: row.parentInputId,
+      method: row.method,
+      parked: row.parked ? 1 : 0,
+      createdAt: row.createdAt,
+    });
+    for (const i of inputs)
+      this.write("insertInput", {
+        id: i.id,
+        callId: i.callId,
+        idx: i.idx,
+        args: encodeCbor(i.args),
+        blobId: payloadBlob(i.args),
+      });
+  }
+  updateInput(id: string, state: "pending" | "done", attempt: number, failures: number): void {
+    this.write("updateInput", { id, state, attempt, failures });
+  }
+  completeCall(
+    id: string,
+    state: "done" | "cancelled",
+    outcome: CallOutcome,
+    completedAt: number,
+    expiresAt: number | null,
+  ): void {
+    this.write("completeCall", {
+      id,
+      state,
+      status: outcome.kind === "result" ? outcome.result.status : outcome.kind,
+      outcome: encodeCbor(outcome),
+      blobId: outcomeBlob(outcome),
+      completedAt,
+      expiresAt,
+    });
+    // Inputs stay until the call expires: the dashboard shows a finished call's arguments.
+  }
+  deleteCall(id: string): void {
+    this.write("deleteInputs", { callId: id });
+    this.write("deleteCall", { id });
+  }
+  private toStoredCall(
+    r: (Omit<StoredCall, "outcome"> & { outcome: Buffer | null }) | undefined,
+  ): StoredCall | undefined {
+    if (!r) return undefined;
+    return { ...r, outcome: r.outcome ? (decodeCbor(r.outcome) as CallOutcome) : undefined };
+  }
+  async getCall(id: string): Promise<StoredCall | undefined> {
+    return this.toStoredCall(await this.row("getCall", { id }));
+  }
+  async getCallByIdempotencyKey(key: string): Promise<StoredCall | undefined> {
+    return this.toStoredCall(await this.row("getCallByKey", { key }));
+  }
+  async pendingCalls(after: string, limit: number): Promise<PendingCall[]> {
+    return this.withInputs(await this.rows<ParkedRow>("pendingCalls", { after, limit }));
+  }
+  async parkedCalls(functionId: string, limit: number): Promise<PendingCall[]> {
+    return this.withInputs(await this.rows<ParkedRow>("parkedCalls", { functionId, limit }));
+  }
+  /** The inputs of a page of calls, in one query. */
+  private async withInputs(rows: ParkedRow[]): Promise<PendingCall[]> {
+    if (rows.length === 0) return [];
+    const inputs = await this.rows<InputRow & { args: Buffer }>("inputsOfCalls", { callIds: rows.map((r) => r.id) });
+    const byCall = new Map<string, InputRow[]>();
+    for (const i of inputs) {
+      let list = byCall.get(i.callId);
+      if (!list) {
+        list = [];
+        byCall.set(i.callId, list);
+      }
+      list.push({ ...i, args: decodeCbor(i.args) as Payload });
+    }
+    return rows.map((r) => ({ row: { ...r, parked: Boolean(r.parked) }, inputs: byCall.get(r.id) ?? [] }));
+  }
+  setParked(id: string, parked: boolean): void {
+    this.write("setParked", { id, parked: parked ? 1 : 0 });
+  }
+  async expireCalls(now: number): Promise<number> {
+    const n = await this.writeCounted("expireCalls", { now });
+    if (n > 0) this.write("deleteExpiredInputs", {});
+    return n;
+  }
+
+  insertGraphInput(row: {
+    inputId: string;
+    callId: string;
+    parentInputId: string | null;
+    functionName: string;
+    createdAt: number;
+  }): void {
+    this.write("insertGraphInput", { ...row });
+  }
+  updateGraphInput(inputId: string, taskId: string | null, status: GraphStatus): void {
+    this.write("updateGraphInput", { inputId, taskId, status });
+  }
+  graphInputsOfCall(callId: string): Promise<GraphRow[]> {
+    return this.rows<GraphRow>("graphInputsOfCall", { callId });
+  }
+  graphChildren(parentInputId: string): Promise<GraphRow[]> {
+    return this.rows<GraphRow>("graphChildren", { parentInputId });
+  }
+  trimGraph(before: number): void {
+    this.write("trimGraph", { before });
+    this.write("trimAttempts", { before });
+  }
+
+  insertAttempt(row: {
+    inputId: string;
+    callId: string;
+    attempt: number;
+    containerId: string;
+    queuedAt: number;
+    startedAt: number;
+    coldStartMs: number;
+  }): void {
+    this.write("insertAttempt", { ...row, coldStartMs: Math.round(row.coldStartMs) });
+  }
+  endAttempt(inputId: string, attempt: number, status: string, endedAt: number): void {
+    this.write("endAttempt", { inputId, attempt, status, endedAt });
+  }
+  /** A dynamic read (the calls list, logs): built from fixed fragments, values as $n. */
+  private async dynamic<T>(text: string, values: SqlValue[]): Promise<T[]> {
+    if (this.closed) throw new Error("store is closed");
+    if (this.seq > this.committedSeq) await this.flush().catch(() => {});
+    try {
+      return (await this.pool.query({ text, values })).rows as T[];
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+  }
+  async listCalls(q: CallListQuery): Promise<CallListRow[]> {
+    const { sql, params } = callListSql(q);
+    const values: SqlValue[] = [];
+    // The same fragments as SQLite's, with @name placeholders numbered for Postgres.
+    const text = sql
+      .replace(/@(\w+)/g, (_m, n: string) => {
+        values.push(params[n] as SqlValue);
+        return `$${values.length}`;
+      })
+      .replace("instr(c.function_id, '.') > 0", "strpos(c.function_id, '.') > 0")
+      .replace("substr(c.function_id, 1, instr(c.function_id, '.') - 1)", "split_part(c.function_id, '.', 1)")
+      .replace(/ AS (functionId|appId|createdAt|completedAt|functionName|appName)\b/g, ' AS "$1"');
+    return this.dynamic<CallListRow>(text, values);
+  }
+  async callSummary(id: string): Promise<CallListRow | undefined> {
+    return this.row<CallListRow>("callSummary", { id });
+  }
+  async callArgs(callId: string): Promise<Payload | undefined> {
+    const r = await this.row<{ args: Buffer }>("callArgs", { callId });
+    return r ? (decodeCbor(r.args) as Payload) : undefined;
+  }
+  async callAttempts(callId: string, limit: number): Promise<AttemptRow[]> {
+    return this.rows<AttemptRow>("callAttempts", { callId, limit });
+  }
+  async queryLogs(q: LogQuery): Promise<LogRow[]> {
+    const where: string[] = [];
+    const values: SqlValue[] = [];
+    const add = (cond: string, v: SqlValue | undefined) => {
+      if (v === undefined) return;
+      values.push(v);
+      where.push(cond.replace("?", `$${values.length}`));
+    };
+    add("app_id = ?", q.appId);
+    add("function_name = ?", q.functionName);
+    add("input_id = ?", q.inputId);
+    add("container_id = ?", q.containerId);
+    add("seq > ?", q.afterSeq);
+    add("seq < ?", q.beforeSeq);
+    values.push(q.limit);
+    const order = q.afterSeq !== undefined ? "ASC" : "DESC";
+    const rows = await this.dynamic<LogRow & Record<string, unknown>>(
+      `SELECT seq, ts, app_id AS "appId", function_name AS "functionName", input_id AS "inputId",
+        container_id AS "containerId", stream, text FROM logs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+        ORDER BY seq ${order} LIMIT $${values.length}`,
+      values,
+    );
+    const out = rows.map((r) => {
+      const e: LogRow = { seq: r.seq, ts: r.ts, appId: r.appId, stream: r.stream, text: r.text };
+      if (r.functionName) e.functionName = r.functionName;
+      if (r.inputId) e.inputId = r.inputId;
+      if (r.containerId) e.containerId = r.containerId;
+      return e;
+    });
+    return order === "DESC" ? out.reverse() : out;
+  }
+  setCommitObserver(observe: ((ms: number) => void) | undefined): void {
+    this.commitObserver = observe;
+  }
+
+  upsertSecret(environment: string, name: string, values: Record<string, string>): void {
+    this.write("upsertSecret", { environment, name, vals: JSON.stringify(values), createdAt: Date.now() });
+  }
+  async getSecret(environment: string, name: string): Promise<Record<string, string> | undefined> {
+    const r = await this.row<{ vals: string }>("getSecret", { environment, name });
+    return r ? (JSON.parse(r.vals) as Record<string, string>) : undefined;
+  }
+  async listSecrets(environment: string): Promise<{ name: string; keys: string[]; createdAt: number }[]> {
+    return (await this.rows<{ name: string; vals: string; createdAt: number }>("listSecrets", { environment })).map(
+      (r) => ({ name: r.name, keys: Object.keys(JSON.parse(r.vals) as object), createdAt: r.createdAt }),
+    );
+  }
+  async deleteSecret(environment: string, name: string): Promise<boolean> {
+    return (await this.writeCounted("deleteSecret", { environment, name })) > 0;
+  }
+
+  appendLogs(entries: LogEntry[]): void {
+    for (const e of entries) {
+      this.write("insertLog", {
+        appId: e.appId,
+        ts: e.ts,
+        functionName: e.functionName ?? null,
+        inputId: e.inputId ?? null,
+        containerId: e.containerId ?? null,
+        stream: e.stream,
+        text: e.text,
+      });
+    }
+  }
+  async tailLogs(appId: string, limit: number): Promise<LogEntry[]> {
+    return (await this.rows<LogEntry & Record<string, unknown>>("tailLogs", { appId, limit })).map((r) => {
+      const e: LogEntry = { ts: r.ts, appId: r.appId, stream: r.stream, text: r.text };
+      if (r.functionName) e.functionName = r.functionName;
+      if (r.inputId) e.inputId = r.inputId;
+      if (r.containerId) e.containerId = r.containerId;
+      return e;
+    });
+  }
+  trimLogs(appId: string, keepLines: number, keepBytes: number): void {
+    this.write("trimLogs", { appId, keepLines, keepBytes });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.inFlight || this.queue.length > 0) {
+      if (this.inFlight) await this.inFlight;
+      else {
+        this.inFlight = this.commit().finally(() => {
+          this.inFlight = undefined;
+        });
+      }
+    }
+    this.closed = true;
+    await this.pool.end();
+  }
+}
+
+type ParkedRow = Omit<CallRow, "parked"> & { parked: number };
+
+/** Applies the numbered migrations not applied yet; refuses a schema newer than this server's. */
+async function migrate(pool: pg.Pool): Promise<void> {
+  const dir = fileURLToPath(new URL("migrations/", SQL_DIR));
+  const files = readdirSync(dir)
+    .filter((f) => /^\d+-.*\.sql$/.test(f))
+    .sort();
+  const known = Math.max(0, ...files.map((f) => Number.parseInt(f, 10)));
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
+    try {
+      await client.query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+      );
+      const done = new Set(
+        (await client.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) => r.version),
+      );
+      const newest = Math.max(0, ...done);
+      if (newest > known)
+        throw new StoreOpenError(
+          `the database's schema is version ${newest}, newer than this server knows (${known}): run a newer skiff server`,
+        );
+      for (const file of files) {
+        const version = Number.parseInt(file, 10);
+        if (done.has(version)) continue;
+        await client.query("BEGIN");
+        try {
+          await client.query(readFileSync(join(dir, file), "utf8"));
+          await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", [
+            version,
+            Date.now(),
+          ]);
+          await client.query("COMMIT");
+        } catch (err) {
+          await client.query("ROLLBACK").catch(() => {});
+          throw new StoreOpenError(`migration ${file} failed: ${(err as Error).message}`);
+        }
+      }
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => {});
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** user@host:port/db, without the password, for messages. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.username ? `${decodeURIComponent(u.username)}@` : ""}${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
+/** One line that says what went wrong connecting, and what to do. */
+function explainConnectError(err: unknown, where: string): string {
+  const e = err as { code?: string; message?: string };
+  const code = e.code ?? "";
+  if (["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ETIMEDOUT", "EAI_AGAIN", "ENETUNREACH"].includes(code))
+    return `cannot reach Postgres at ${where} (${code}): is it running, and is the host and port right?`;
+  if (/timeout/i.test(e.message ?? ""))
+    return `cannot reach Postgres at ${where} (no answer within ${CONNECT_TIMEOUT_MS / 1000} s): is it running, and is the host and port right?`;
+  if (code === "28P01") return `Postgres at ${where} refused the password: check the user and password in --store`;
+  if (code === "28000")
+    return `Postgres at ${where} refused the connection (${e.message}): check the user in --store and pg_hba.conf`;
+  if (code === "3D000") return `Postgres at ${where}: ${e.message}: create it first (createdb)`;
+  return `cannot use Postgres at ${where}: ${e.message ?? String(err)}`;
+}
