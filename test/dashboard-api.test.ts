@@ -249,7 +249,12 @@ describe("dashboard JSON API", () => {
     }
   });
 
-  it("objects: named dicts, queues and volumes with their sizes, a dict's keys by page, a volume's directories", async () => {
+  it("objects: named dicts, queues and volumes with their sizes, a dict's keys by page, a volume's directories", {
+    skip:
+      process.env.SKIFF_TEST_STORE === "postgres"
+        ? "NOT CHECKED on Postgres: Dicts, Queues and Volumes are not on the Postgres store yet"
+        : false,
+  }, async () => {
     const client = server.client();
     const d = Dict.fromName<string, number>("dash-dict", { createIfMissing: true, client });
     for (let i = 0; i < 150; i++) await d.put(`key-${String(i).padStart(3, "0")}`, i);
