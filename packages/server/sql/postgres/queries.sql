@@ -170,3 +170,6 @@ FROM calls c
 LEFT JOIN functions f ON f.id = split_part(c.function_id, '.', 1)
 LEFT JOIN apps a ON a.id = c.app_id
 WHERE c.id = @id;
+
+-- name: releaseInputBlobs
+UPDATE inputs SET blob_id = NULL WHERE call_id = @callId;

@@ -172,3 +172,6 @@ SELECT id, function_id AS functionId, kind, idempotency_key AS idempotencyKey, p
 
 -- name: setParked
 UPDATE calls SET parked = @parked WHERE id = @id;
+
+-- name: releaseInputBlobs
+UPDATE inputs SET blob_id = NULL WHERE call_id = @callId;

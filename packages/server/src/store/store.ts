@@ -68,7 +68,10 @@ export interface Store {
   // calls and inputs
   insertCall(row: CallRow, inputs: InputRow[]): void;
   updateInput(id: string, state: "pending" | "done", attempt: number, failures: number): void;
-  /** Ends a call with its outcome; its inputs stay until it expires (its page shows its arguments). */
+  /**
+   * Ends a call with its outcome. Its inputs stay until it expires (its page shows its
+   * arguments) but no longer hold their blobs: a large argument may be swept from then on.
+   */
   completeCall(
     id: string,
     state: "done" | "cancelled",

@@ -359,7 +359,9 @@ export class SqliteStore implements Store {
       completedAt,
       expiresAt,
     });
-    // Inputs stay until the call expires: the dashboard shows a finished call's arguments.
+    // Inputs stay until the call expires (the dashboard shows a finished call's arguments), but
+    // let go of their blobs as the contract says: a large argument may be swept from then on.
+    this.write("releaseInputBlobs", { callId: id });
   }
   deleteCall(id: string): void {
     this.write("deleteInputs", { callId: id });
