@@ -26,6 +26,7 @@ BENCH_N="${BENCH_DICT_N:-3000}" node --import tsx bench/objects-dict.ts; echo
 BENCH_N="${BENCH_QUEUE_N:-200000}" node --import tsx bench/objects-queue.ts; echo
 BENCH_MIB="${BENCH_VOLUME_MIB:-1024}" node --import tsx bench/objects-volume.ts
 echo; BENCH_N="${BENCH_WEB_N:-2000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" node --import tsx bench/web-node.ts
+echo; BENCH_SECONDS="${BENCH_BATCH_SECONDS:-8}" node --import tsx bench/batching.ts
 echo; BENCH_N="${BENCH_CALLS_N:-1000000}" node --import tsx bench/calls-list.ts
 echo; BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/dashboard-overhead.ts
 # The 10-million-input memory run takes minutes: BENCH_MEMORY=1 to include it.

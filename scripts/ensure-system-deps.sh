@@ -6,6 +6,9 @@
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+# `skiff shell` gives a container a terminal with util-linux script; its test drives one with tmux.
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v jq >/dev/null 2>&1 || need+=(jq)

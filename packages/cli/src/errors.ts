@@ -5,3 +5,11 @@ export class UsageError extends Error {
     this.name = "UsageError";
   }
 }
+
+/** Ends the command with this exit code and no message (a remote command's own status). */
+export class ExitWith extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+    this.name = "ExitWith";
+  }
+}

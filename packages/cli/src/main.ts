@@ -1,6 +1,6 @@
 import { CommanderError } from "commander";
 import { InvalidError, SkiffError } from "skiff";
-import { UsageError } from "./errors.js";
+import { ExitWith, UsageError } from "./errors.js";
 import { setDebug, ui } from "./output.js";
 import { buildProgram } from "./program.js";
 
@@ -19,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     // Commander already printed its message (help, version, or a one-line parse error).
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof ExitWith) return err.code;
     reportError(err, program.opts().debug === true || own.includes("--debug"));
     return err instanceof UsageError ? 2 : 1;
   }

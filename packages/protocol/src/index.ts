@@ -5,7 +5,13 @@ export * from "./frame.js";
 export * from "./ids.js";
 export * from "./limits.js";
 export type * from "./messages.js";
-export { OPTION_OVERRIDE_KEYS } from "./messages.js";
+export {
+  AUTOSCALER_KEYS,
+  EXEC_WINDOW_BYTES,
+  MAX_BATCH_SIZE,
+  MAX_BATCH_WAIT_MS,
+  OPTION_OVERRIDE_KEYS,
+} from "./messages.js";
 export * from "./objects.js";
 export * from "./payload.js";
 export * from "./version.js";

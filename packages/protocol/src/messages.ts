@@ -41,7 +41,27 @@ export interface FunctionOptionsWire {
   volumes?: Record<string, VolumeMountWire>;
   /** Runs on its own when the app is deployed. */
   schedule?: { kind: "cron"; expression: string; timezone?: string } | { kind: "period"; periodMs: number };
+  /**
+   * Dynamic batching (api.md §2): callers send single inputs; the server gathers up to
+   * `maxBatchSize` of them and runs them as one call, when full or `waitMs` after the first.
+   */
+  batched?: BatchingWire;
 }
+
+export interface BatchingWire {
+  /** 1 .. MAX_BATCH_SIZE. */
+  maxBatchSize: number;
+  /** 0 .. MAX_BATCH_WAIT_MS. */
+  waitMs: number;
+}
+
+/** Modal's limits for dynamic batching, checked where a function is defined and again at deploy. */
+export const MAX_BATCH_SIZE = 1000;
+export const MAX_BATCH_WAIT_MS = 10 * 60_000;
+
+/** What `updateAutoscaler` changes on a deployed function, live, until its next deploy. */
+export const AUTOSCALER_KEYS = ["minContainers", "maxContainers", "bufferContainers", "scaledownWindowMs"] as const;
+export type AutoscalerWire = Partial<Pick<FunctionOptionsWire, (typeof AUTOSCALER_KEYS)[number]>>;
 
 export interface FunctionSpec {
   name: string;
@@ -51,6 +71,8 @@ export interface FunctionSpec {
   web?: WebSpec;
   /** Set for a class (`@app.cls`): the function is the class, its inputs name a method. */
   cls?: ClassSpec;
+  /** Set by the server when `updateAutoscaler` changed the scaling options (epoch ms). */
+  autoscalerUpdatedAt?: number;
 }
 
 /** A value of a class parameter (api.md §3). */
@@ -76,8 +98,8 @@ export interface ClassSpec {
 }
 
 /**
- * Options a class variant (`withOptions` / `withConcurrency`) may change; the rest are the
- * class's own. The one list both sides check against.
+ * Options a variant (`withOptions` / `withConcurrency` / `withBatching`, of a class or a
+ * function) may change; the rest are the definition's own. The one list both sides check against.
  */
 export const OPTION_OVERRIDE_KEYS = [
   "timeoutMs",
@@ -95,6 +117,7 @@ export const OPTION_OVERRIDE_KEYS = [
   "env",
   "secretNames",
   "inlineSecrets",
+  "batched",
 ] as const satisfies readonly (keyof FunctionOptionsWire)[];
 
 export type OptionsOverrideWire = Partial<Pick<FunctionOptionsWire, (typeof OPTION_OVERRIDE_KEYS)[number]>>;
@@ -109,6 +132,26 @@ export interface FunctionInfo {
   webUrl?: string;
   /** Set for a class: its methods and parameters. */
   cls?: ClassSpec;
+  /** Set for a batched function (or a class whose method is batched). */
+  batched?: BatchingWire;
+}
+
+/** A function's live scaling settings and pool, as `skiff app show` prints them. */
+export interface FunctionSummary {
+  functionId: string;
+  name: string;
+  kind: "function" | "class" | "web" | "generator";
+  minContainers: number;
+  maxContainers: number;
+  bufferContainers: number;
+  scaledownWindowMs: number;
+  maxInputs: number;
+  batched?: BatchingWire;
+  /** Set when `updateAutoscaler` changed the deployed values. */
+  autoscalerUpdatedAt?: number;
+  /** Containers started or starting, and inputs waiting. */
+  containers: number;
+  backlog: number;
 }
 
 /** One input in a call graph (api.md §6), with the calls made while it ran. */
@@ -198,6 +241,37 @@ export interface WireErrorBody {
   message: string;
 }
 
+/** A running container (`skiff container list`). */
+export interface ContainerInfo {
+  containerId: string;
+  appId: string;
+  appName: string;
+  functionId: string;
+  functionName: string;
+  /** Where it runs: the worker provider and host. */
+  host: string;
+  /** "shell": started for `skiff shell`, takes no inputs. */
+  state: "starting" | "ready" | "draining" | "shell";
+  startedAt: number;
+  /** Inputs it is running now. */
+  inputs: number;
+}
+
+/** How a command runs in a container (`skiff container exec`, `skiff shell`). */
+export interface ExecSpec {
+  /** The program and its arguments; run as is, no shell unless it names one. */
+  argv: string[];
+  /** Give it a pseudo-terminal (an interactive shell): line editing, Ctrl-C, window size. */
+  tty: boolean;
+  rows?: number;
+  cols?: number;
+  /** The caller's TERM, for a terminal. */
+  term?: string;
+}
+
+/** Bytes of exec output (or input) in flight before the sender waits for an exec.ack. */
+export const EXEC_WINDOW_BYTES = 256 * 1024;
+
 /** Requests: name -> [params, result]. */
 export interface RequestMap extends ObjectRequestMap {
   hello: [
@@ -238,6 +312,15 @@ export interface RequestMap extends ObjectRequestMap {
   "logs.unsubscribe": [{ subscriptionId: string }, Record<string, never>];
   "function.stats": [{ functionId: string }, FunctionStats];
   "function.lookup": [{ appName: string; name: string; environment: string }, FunctionInfo];
+  /** A function by its id (`Function_.fromId`): not_found once its app stopped or a deploy dropped it. */
+  "function.get": [{ functionId: string }, FunctionInfo];
+  /**
+   * Changes a deployed function's scaling at once, until its next deploy. Returns the
+   * settings now in force.
+   */
+  "function.updateAutoscaler": [{ functionId: string; settings: AutoscalerWire }, Required<AutoscalerWire>];
+  /** An app's functions with their live settings (`skiff app show`). */
+  "app.show": [{ name: string; environment: string }, { app: AppInfo; functions: FunctionSummary[] }];
   /**
    * An instance of a class: its parameter set (checked against the class's schema, defaults
    * filled in) and option overrides pick a pool of containers of its own. Same parameters and
@@ -286,6 +369,26 @@ export interface RequestMap extends ObjectRequestMap {
   "token.create": [{ kind: "api" | "web" }, { tokenId: string; tokenSecret: string }];
   /** The URL a web endpoint function is served at. */
   "web.url": [{ functionId: string }, { url: string }];
+  /** Running containers of the environment's apps. */
+  "container.list": [{ environment: string }, { containers: ContainerInfo[] }];
+  /** A running container's recent log lines; `follow` streams new ones as `log` events. */
+  "container.logs": [
+    { containerId: string; tail: number; follow: boolean },
+    { entries: LogEntry[]; subscriptionId?: string },
+  ];
+  /**
+   * Runs a command in a running container; its output comes back as exec.output events and its
+   * end as exec.exit. The exec belongs to this connection: it is killed if the connection closes.
+   */
+  "container.exec": [{ containerId: string } & ExecSpec, { execId: string }];
+  /**
+   * Starts a new container of a function (its image, env, secrets, volumes) that takes no
+   * inputs, runs the command in it (a shell by default), and removes it when the command ends.
+   */
+  "shell.open": [
+    { functionId: string } & Partial<ExecSpec> & { tty: boolean },
+    { execId: string; containerId: string },
+  ];
 }
 
 export type RequestName = keyof RequestMap;
@@ -323,6 +426,11 @@ export interface InputWire {
   timeoutMs: number;
   /** The method to run, for a class. */
   method?: string;
+  /**
+   * Inputs of a batched function handed out together share a batch id, and arrive in one
+   * `inputs` event: the container runs them as one call and answers each with its own output.
+   */
+  batchId?: string;
 }
 
 export interface OutputWire {
@@ -354,6 +462,8 @@ export interface EventMap extends ObjectEventMap {
     appFunctions: FunctionInfo[];
     /** For a class instance: its parameters (CBOR of an object), set before `@enter` runs. */
     params?: Uint8Array;
+    /** A container for `skiff shell`: load nothing, run no inputs, only commands. */
+    shell?: boolean;
     /** Volumes mounted read-write: committed when the container exits cleanly. */
     volumes?: { objectId: string; mountPath: string }[];
   };
@@ -385,6 +495,20 @@ export interface EventMap extends ObjectEventMap {
   "web.body.pull": { callId: string; inputId: string; bytes: number };
   /** server -> container: request-body chunks of a web call; `end` after the last, `error` if it broke. */
   "web.body": { inputId: string; chunks: Uint8Array[]; end?: boolean; error?: string };
+  /** server -> container: run a command (container.exec, shell.open). */
+  "exec.start": { execId: string } & ExecSpec;
+  /** container -> server -> client: the command's output. */
+  "exec.output": { execId: string; stream: "stdout" | "stderr"; data: Uint8Array };
+  /** container -> server -> client: the command ended (code, or the signal that ended it, or why it could not run). */
+  "exec.exit": { execId: string; code: number | null; signal?: string; error?: string };
+  /** client -> server -> container: input for the command; `eof` closes its stdin. */
+  "exec.input": { execId: string; data?: Uint8Array; eof?: boolean };
+  /** client -> server -> container: the terminal's new size. */
+  "exec.resize": { execId: string; rows: number; cols: number };
+  /** both ways: `bytes` of output (or input) were taken; the sender may send that much more. */
+  "exec.ack": { execId: string; bytes: number };
+  /** client -> server -> container: stop the command (its process group gets SIGKILL). */
+  "exec.kill": { execId: string };
 }
 
 export type EventName = keyof EventMap;

@@ -8,6 +8,7 @@ import { type EventMap, MAX_FRAME_BYTES, type OutputWire } from "@skiff/protocol
 import { WebSocketServer } from "ws";
 import { ApiError } from "./api/api-error.js";
 import { BlobTransfer } from "./api/blob-transfer.js";
+import { ExecRelay } from "./api/exec-relay.js";
 import { type HandlerDeps, handleRequest } from "./api/handlers.js";
 import { Peer, type PeerHooks } from "./api/peer.js";
 import { AppService } from "./apps/app-service.js";
@@ -217,6 +218,7 @@ export class SkiffServer {
       logs,
       gateway,
       objects,
+      execs: new ExecRelay(engine),
     };
     const sweeper = new BlobSweeper({ blobs, store, inUse: () => engine.blobsInUse(), log });
     hooks = peerHooks(deps, tokens, log);
@@ -321,6 +323,16 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
         if (peer.streams.has(callId)) deps.engine.fanOut.streamAck(callId, consumed);
         return;
       }
+      if (
+        peer.role === "client" &&
+        (msg.t === "exec.input" || msg.t === "exec.resize" || msg.t === "exec.ack" || msg.t === "exec.kill")
+      ) {
+        if (typeof b?.execId !== "string") return peer.close(1002, `${msg.t} needs an execId`);
+        if (msg.t === "exec.input" && b.data !== undefined && !(b.data instanceof Uint8Array))
+          return peer.close(1002, "exec.input.data must be bytes");
+        deps.execs.fromClient(peer, msg.t, b);
+        return;
+      }
       if (peer.role === "client" && msg.t === "queue.ack") {
         if (typeof b?.leaseId !== "number") return peer.close(1002, "queue.ack needs leaseId");
         deps.objects.queues.ack(peer, b.leaseId);
@@ -357,6 +369,11 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           deps.gateway.bodyPull(id, m, (body) => peer.send("web.body", body));
           return;
         }
+        case "exec.output":
+        case "exec.exit":
+        case "exec.ack":
+          deps.execs.fromContainer(id, msg.t, b);
+          return;
         case "logs":
           if (!Array.isArray(b?.items)) return peer.close(1002, "logs.items must be an array");
           deps.engine.fleet.containerLogs(id, b.items as EventMap["logs"]["items"]);

@@ -3,8 +3,8 @@ import { type ClassDef, classDefOf, classSpec, collectMembers, registerClass } f
 import type { Client } from "./client.js";
 import { standardContext } from "./decorators.js";
 import { InvalidError } from "./errors.js";
-import { type AnyFunction, Function_, isGeneratorFunction } from "./function.js";
-import { type FunctionParams, normalizeFunctionOptions } from "./function-options.js";
+import { type AnyFunction, type BatchedFunction, Function_, isGeneratorFunction, type Unbatched } from "./function.js";
+import { type BatchingParams, type FunctionParams, normalizeFunctionOptions } from "./function-options.js";
 import {
   _webSpecOf,
   checkLabel,
@@ -43,14 +43,24 @@ export class App {
     this.name = name;
   }
 
-  /** Defines a function. Its name is `options.name`, else the name it is exported under. */
+  /**
+   * Defines a function. Its name is `options.name`, else the name it is exported under.
+   * With `batched`, the function takes arrays of inputs (one per parameter) and returns one
+   * output per input; its handle is typed and called with single inputs.
+   */
   function<F extends AnyFunction>(fn: F): Function_<F>;
-  function<F extends AnyFunction>(options: FunctionParams, fn: F): Function_<F>;
+  function<F extends BatchedFunction>(
+    options: FunctionParams & { batched: BatchingParams },
+    fn: F,
+  ): Function_<Unbatched<F>, F>;
+  function<F extends AnyFunction>(options: FunctionParams & { batched?: undefined }, fn: F): Function_<F>;
   function<F extends AnyFunction>(a: F | FunctionParams, b?: F): Function_<F> {
     const [options, fn] = typeof a === "function" ? [{} as FunctionParams, a] : [a, b];
     if (typeof fn !== "function") throw new InvalidError(`app.function: expected a function, got ${typeof fn}`);
     const where = `app "${this.name}" function ${options.name ?? (fn.name || "<anonymous>")}`;
     const normalized = normalizeFunctionOptions(where, options);
+    if (normalized.wire.batched && isGeneratorFunction(fn))
+      throw new InvalidError(`${where}: a generator function cannot be batched (it must return one array of outputs)`);
     const f = Function_._define(this, fn, normalized, options.name);
     this._functions.push(f as unknown as Function_);
     return f;
@@ -105,11 +115,19 @@ export class App {
         throw new InvalidError(`${where} has no @method() methods: mark the methods callers may call`);
       for (const n of [...members.enter, ...members.exit])
         if (members.methods.has(n)) throw new InvalidError(`${where}: ${n} cannot be both a hook and a @method()`);
+      if ("batched" in options)
+        throw new InvalidError(`${where}: batch a method instead: @method({ batched: { maxBatchSize, waitMs } })`);
+      const batchedMethods = [...members.methods].filter(([, m]) => m.batched);
+      if (batchedMethods.length > 0 && members.methods.size > 1)
+        throw new InvalidError(
+          `${where}: a class with a batched method (${batchedMethods[0]![0]}) cannot have other @method() methods (its containers run one batch at a time)`,
+        );
+      const batched = batchedMethods[0]?.[1].batched;
       const def: ClassDef = {
         app: this,
         ctor: value,
         name,
-        options: normalizeFunctionOptions(where, options as FunctionParams),
+        options: normalizeFunctionOptions(where, { ...(options as FunctionParams), ...(batched ? { batched } : {}) }),
         members,
         binding: undefined,
         spec: undefined,

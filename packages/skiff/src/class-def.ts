@@ -2,11 +2,11 @@ import type { ClassSpec, ParamSpec, ParamValue } from "@skiff/protocol";
 import type { App } from "./app.js";
 import { InvalidError } from "./errors.js";
 import type { Binding } from "./function.js";
-import type { NormalizedFunctionOptions } from "./function-options.js";
+import type { BatchingParams, NormalizedFunctionOptions } from "./function-options.js";
 
 /** What the member decorators of one class recorded. */
 export interface Members {
-  methods: Map<string, { isGenerator: boolean }>;
+  methods: Map<string, { isGenerator: boolean; batched?: BatchingParams }>;
   enter: string[];
   exit: string[];
   params: string[];

@@ -3,7 +3,7 @@ import { type ClassDef, checkInstanceParams, classDefOf, classSpec } from "./cla
 import { type Client, resolveClient } from "./client.js";
 import { InvalidError, NotFoundError } from "./errors.js";
 import { type AnyFunction, type Binding, Function_, type FunctionLookupParams } from "./function.js";
-import { type FunctionParams, normalizeFunctionOptions } from "./function-options.js";
+import { type BatchingParams, type VariantOptions, variantOverrides } from "./function-options.js";
 
 type ClassLike = abstract new (...args: never[]) => object;
 
@@ -18,33 +18,8 @@ export type ClsInstance<T> = { readonly [K in MethodNames<T>]: Function_<Extract
 /** The parameters `instance()` takes: the class's fields of parameter types (a best effort). */
 export type ClsInstanceParams<T> = { [K in keyof T as T[K] extends ParamValue ? K : never]?: T[K] };
 
-/** The options a variant may change (`withOptions`): the type and the check share this list. */
-const CLS_OPTION_KEYS = [
-  "timeoutMs",
-  "retries",
-  "cpu",
-  "memoryMiB",
-  "gpu",
-  "maxContainers",
-  "minContainers",
-  "bufferContainers",
-  "scaledownWindowMs",
-  "startupTimeoutMs",
-  "concurrency",
-  "env",
-  "secrets",
-] as const satisfies readonly (keyof FunctionParams)[];
-
-/** Options a variant may change (`withOptions`). */
-export type ClsOptions = Pick<FunctionParams, (typeof CLS_OPTION_KEYS)[number]>;
-
-const OPTION_KEYS = new Set<string>(CLS_OPTION_KEYS);
-
-/** Which wire fields each option sets. */
-const WIRE_FIELDS: Record<string, (keyof OptionsOverrideWire)[]> = {
-  concurrency: ["maxInputs", "threads"],
-  secrets: ["secretNames", "inlineSecrets"],
-};
+/** Options a class variant may change (`withOptions`): the same list as a function's. */
+export type ClsOptions = VariantOptions;
 
 /** The class on the server: resolved once per Cls and shared by its variants. */
 interface ClassRef {
@@ -211,20 +186,12 @@ export class Cls<C extends ClassLike = ClassLike> {
 
   /** A variant with other options, and a pool of its own. */
   withOptions(options: ClsOptions): Cls<C> {
-    const where = `${this.ref.label}.withOptions()`;
-    if (options === null || typeof options !== "object") throw new InvalidError(`${where}: options must be an object`);
-    for (const k of Object.keys(options)) {
-      if (!OPTION_KEYS.has(k))
-        throw new InvalidError(
-          `${where}: option "${k}" cannot be changed per variant (allowed: ${[...OPTION_KEYS].join(", ")})`,
-        );
-    }
-    const wire = normalizeFunctionOptions(where, options as FunctionParams).wire as unknown as Record<string, unknown>;
-    const picked: Record<string, unknown> = {};
-    for (const k of Object.keys(options)) {
-      for (const field of WIRE_FIELDS[k] ?? [k]) if (wire[field] !== undefined) picked[field] = wire[field];
-    }
-    return new Cls<C>(this.ref, { ...this.overrides, ...(picked as OptionsOverrideWire) });
+    return new Cls<C>(this.ref, variantOverrides(`${this.ref.label}.withOptions()`, options, this.overrides));
+  }
+
+  /** A variant of a class whose method is batched, with other batch limits. */
+  withBatching(params: BatchingParams): Cls<C> {
+    return this.withOptions({ batched: params });
   }
 
   /** A variant running `maxInputs` inputs at once per container. */

@@ -1,6 +1,7 @@
 import { membersFor } from "./class-def.js";
 import { InvalidError } from "./errors.js";
 import { isGeneratorFunction } from "./function.js";
+import { type BatchingParams, checkBatching } from "./function-options.js";
 
 /**
  * The member decorators of a class (api.md §3). They are standard (TC39) decorators, as
@@ -44,12 +45,23 @@ function memberName(ctx: StandardContext, decorator: string, kind: "method" | "f
 
 type Method = (...args: never[]) => unknown;
 
-/** A method callable from outside: it gets `remote`, `map`, `spawn`, … on an instance. */
-export function method() {
+/**
+ * A method callable from outside: it gets `remote`, `map`, `spawn`, … on an instance. With
+ * `batched`, it takes arrays of inputs and returns one output per input (api.md §2); callers
+ * call it with single inputs. A class with a batched method has no other methods.
+ */
+export function method(options: { batched?: BatchingParams } = {}) {
+  const where = "@method()";
+  if (options === null || typeof options !== "object") throw new InvalidError(`${where}: options must be an object`);
+  for (const k of Object.keys(options))
+    if (k !== "batched") throw new InvalidError(`${where}: unknown option "${k}" (it takes batched)`);
+  const batched = options.batched === undefined ? undefined : checkBatching(where, options.batched);
   return <T extends Method>(value: T, context: ClassMethodDecoratorContext): void => {
     const ctx = standardContext(context, "method()");
     const name = memberName(ctx, "method()", "method");
-    membersFor(ctx.metadata).methods.set(name, { isGenerator: isGeneratorFunction(value) });
+    const isGenerator = isGeneratorFunction(value);
+    if (batched && isGenerator) throw new InvalidError(`@method() ${name}: a generator method cannot be batched`);
+    membersFor(ctx.metadata).methods.set(name, { isGenerator, ...(batched ? { batched } : {}) });
   };
 }
 

@@ -1,9 +1,24 @@
-import type { FunctionOptionsWire, VolumeMountWire } from "@skiff/protocol";
+import {
+  type BatchingWire,
+  type FunctionOptionsWire,
+  MAX_BATCH_SIZE,
+  MAX_BATCH_WAIT_MS,
+  type OptionsOverrideWire,
+  type VolumeMountWire,
+} from "@skiff/protocol";
 import { InvalidError } from "./errors.js";
 import { Volume } from "./objects/volume.js";
 import { Retries } from "./retries.js";
 import { Cron, Period, type Schedule } from "./schedule.js";
 import { ENV_KEY, Secret } from "./secret.js";
+
+/** Dynamic batching (api.md §2): the function receives arrays of inputs and returns arrays of outputs. */
+export interface BatchingParams {
+  /** Most inputs in one batch, 1 .. 1000. */
+  maxBatchSize: number;
+  /** How long a batch waits for more inputs after its first, 0 .. 600_000 ms. */
+  waitMs: number;
+}
 
 export interface ConcurrencyParams {
   /** Inputs one container runs at once. @defaultValue 1 */
@@ -43,6 +58,11 @@ export interface FunctionParams {
   secrets?: Secret[];
   /** Not supported yet: naming a volume is an error. */
   volumes?: Record<string, Volume>;
+  /**
+   * Dynamic batching: callers call with single inputs, the function gets arrays of them (one
+   * array per parameter) and returns an array with one output per input, in order.
+   */
+  batched?: BatchingParams;
 }
 
 const RENAMED: Record<string, string> = {
@@ -78,6 +98,7 @@ const KNOWN = new Set([
   "blockNetwork",
   "secrets",
   "volumes",
+  "batched",
 ]);
 
 function int(where: string, key: string, v: unknown, min: number, max: number): number {
@@ -129,6 +150,15 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
     if (c.threads !== undefined && typeof c.threads !== "boolean")
       throw new InvalidError(`${where}: concurrency.threads must be a boolean`);
     threads = c.threads;
+  }
+
+  let batched: BatchingWire | undefined;
+  if (p.batched !== undefined) {
+    batched = checkBatching(where, p.batched);
+    if (maxInputs > 1)
+      throw new InvalidError(
+        `${where}: a batched function runs one batch at a time per container: drop concurrency.maxInputs (raise batched.maxBatchSize instead)`,
+      );
   }
 
   if (p.cpu !== undefined && !(typeof p.cpu === "number" && p.cpu > 0 && p.cpu <= 256)) {
@@ -191,6 +221,7 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
       startupTimeoutMs,
       maxInputs,
       ...(threads !== undefined ? { threads } : {}),
+      ...(batched ? { batched } : {}),
       env,
       blockNetwork: (p.blockNetwork as boolean | undefined) ?? false,
       secretNames,
@@ -212,6 +243,78 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
     schedule,
     threads,
   };
+}
+
+/** Checks `{ maxBatchSize, waitMs }` against Modal's limits. @throws InvalidError */
+export function checkBatching(where: string, b: unknown): BatchingWire {
+  if (b === null || typeof b !== "object" || Array.isArray(b))
+    throw new InvalidError(`${where}: batched must be { maxBatchSize, waitMs }`);
+  for (const k of Object.keys(b))
+    if (k !== "maxBatchSize" && k !== "waitMs")
+      throw new InvalidError(`${where}: batched has no option "${k}" (it takes maxBatchSize and waitMs)`);
+  const o = b as Record<string, unknown>;
+  return {
+    maxBatchSize: int(where, "batched.maxBatchSize", o.maxBatchSize, 1, MAX_BATCH_SIZE),
+    waitMs: int(where, "batched.waitMs", o.waitMs, 0, MAX_BATCH_WAIT_MS),
+  };
+}
+
+/**
+ * The options a variant may change (`withOptions` on a function or a class): the one SDK list,
+ * typed from itself; the wire's list (OPTION_OVERRIDE_KEYS) is what the server checks.
+ */
+export const VARIANT_OPTION_KEYS = [
+  "timeoutMs",
+  "retries",
+  "cpu",
+  "memoryMiB",
+  "gpu",
+  "maxContainers",
+  "minContainers",
+  "bufferContainers",
+  "scaledownWindowMs",
+  "startupTimeoutMs",
+  "concurrency",
+  "env",
+  "secrets",
+  "batched",
+] as const satisfies readonly (keyof FunctionParams)[];
+
+/** Options a variant may change (`withOptions`). */
+export type VariantOptions = Pick<FunctionParams, (typeof VARIANT_OPTION_KEYS)[number]>;
+
+const VARIANT_KEYS = new Set<string>(VARIANT_OPTION_KEYS);
+
+/** Which wire fields each option sets. */
+const WIRE_FIELDS: Partial<Record<string, (keyof OptionsOverrideWire)[]>> = {
+  concurrency: ["maxInputs", "threads"],
+  secrets: ["secretNames", "inlineSecrets"],
+};
+
+/**
+ * Checks a variant's options by name and value and returns the wire fields they set, merged
+ * over `current` (a variant of a variant keeps the first one's changes). @throws InvalidError
+ */
+export function variantOverrides(
+  where: string,
+  options: VariantOptions,
+  current: OptionsOverrideWire,
+): OptionsOverrideWire {
+  if (options === null || typeof options !== "object" || Array.isArray(options))
+    throw new InvalidError(`${where}: options must be an object`);
+  for (const k of Object.keys(options)) {
+    if (VARIANT_KEYS.has(k)) continue;
+    const hint = k in RENAMED ? ` (it is named "${RENAMED[k]}" in Skiff)` : "";
+    throw new InvalidError(
+      `${where}: option "${k}" cannot be changed per variant${hint} (allowed: ${VARIANT_OPTION_KEYS.join(", ")})`,
+    );
+  }
+  const wire = normalizeFunctionOptions(where, options as FunctionParams).wire as unknown as Record<string, unknown>;
+  const picked: Record<string, unknown> = {};
+  for (const k of Object.keys(options)) {
+    for (const field of WIRE_FIELDS[k] ?? [k]) if (wire[field] !== undefined) picked[field] = wire[field];
+  }
+  return { ...current, ...(picked as OptionsOverrideWire) };
 }
 
 /** Where a volume may not be mounted: the system directories the sandbox provides. */

@@ -1,4 +1,4 @@
-import type { FunctionInfo, FunctionStats } from "@skiff/protocol";
+import type { AutoscalerWire, FunctionInfo, FunctionStats, OptionsOverrideWire } from "@skiff/protocol";
 import { newId } from "@skiff/protocol";
 import type { App } from "./app.js";
 import type { CallTarget } from "./call-target.js";
@@ -6,7 +6,13 @@ import { type Client, resolveClient } from "./client.js";
 import { currentInputId } from "./context.js";
 import { InvalidError, SkiffError, type UserCodeError } from "./errors.js";
 import { FunctionCall } from "./function-call.js";
-import type { NormalizedFunctionOptions } from "./function-options.js";
+import {
+  type BatchingParams,
+  type ConcurrencyParams,
+  type NormalizedFunctionOptions,
+  type VariantOptions,
+  variantOverrides,
+} from "./function-options.js";
 import { runGenerator } from "./generator.js";
 import {
   type ArgSource,
@@ -27,6 +33,23 @@ export type ResultOf<F> = F extends (...args: never[]) => infer R ? Awaited<R> :
 export type MapItem<F> = F extends (...args: never[]) => AsyncGenerator<infer Y> | Generator<infer Y> ? Y : ResultOf<F>;
 /** What a generator function yields. */
 export type YieldOf<F> = F extends (...args: never[]) => AsyncGenerator<infer Y> | Generator<infer Y> ? Y : never;
+
+/** A batched function's definition: arrays of inputs (one per parameter) in, an array of outputs out. */
+export type BatchedFunction = (...columns: never[][]) => readonly unknown[] | Promise<readonly unknown[]>;
+/** How callers see a batched function: single inputs in, a single output out. */
+export type Unbatched<F> = F extends (...columns: infer A) => infer R
+  ? (
+      ...args: { [K in keyof A]: A[K] extends readonly (infer E)[] ? E : never }
+    ) => Promise<Awaited<R> extends readonly (infer O)[] ? O : never>
+  : never;
+
+/** What `updateAutoscaler` takes: any of these, changed live on a deployed function. */
+export interface AutoscalerParams {
+  minContainers?: number;
+  maxContainers?: number;
+  bufferContainers?: number;
+  scaledownWindowMs?: number;
+}
 
 export interface FunctionLookupParams {
   /** Defaults to the client's environment. */
@@ -56,12 +79,11 @@ function bindingOf(client: Client, info: FunctionInfo): Binding {
   };
 }
 
-interface LazyRef {
-  appName: string;
-  name: string;
+/** A deployed function by app and name (`fromName`), or by id (`fromId`). */
+type LazyRef = {
   environment: string | undefined;
   client: Client | undefined;
-}
+} & ({ appName: string; name: string; functionId?: undefined } | { functionId: string });
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
@@ -79,7 +101,7 @@ export function isGeneratorFunction(fn: unknown): boolean {
  * A function: defined in an app (`app.function`) or a handle to a deployed one
  * (`Function_.fromName`). Every network method returns a promise.
  */
-export class Function_<F extends AnyFunction = AnyFunction> {
+export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunction = F> {
   /** Internal: set for functions defined by `app.function`. */
   readonly _app: App | undefined;
   readonly _impl: F | undefined;
@@ -90,6 +112,8 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   private readonly resolver: (() => Promise<Binding>) | undefined;
   /** Set for a method of a class defined here: runs it on a local instance. */
   private readonly localRun: ((...args: unknown[]) => unknown) | undefined;
+  /** Set for a variant (`withOptions`, …): the handle it came from and the options it changes. */
+  private readonly variant: { of: Function_<F, Raw>; overrides: OptionsOverrideWire } | undefined;
   private binding: Binding | undefined;
   private hydrating: Promise<Binding> | undefined;
 
@@ -101,6 +125,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     ref?: LazyRef;
     resolver?: () => Promise<Binding>;
     localRun?: (...args: unknown[]) => unknown;
+    variant?: { of: Function_<F, Raw>; overrides: OptionsOverrideWire };
   }) {
     this._app = init.app;
     this._impl = init.impl;
@@ -109,6 +134,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     this.ref = init.ref;
     this.resolver = init.resolver;
     this.localRun = init.localRun;
+    this.variant = init.variant;
   }
 
   /** Internal: a method of a class instance; `resolver` binds the instance on first use. */
@@ -155,6 +181,24 @@ export class Function_<F extends AnyFunction = AnyFunction> {
   }
 
   /**
+   * A lazy handle to a function by its `objectId` ("fu-…", stable across redeploys of the
+   * same app and function name), resolved on first use.
+   * Rejects at first use with NotFoundError once its app is stopped or a deploy dropped it.
+   */
+  static fromId<T extends Function_<AnyFunction> = Function_<AnyFunction>>(
+    functionId: string,
+    params: FunctionLookupParams = {},
+  ): T {
+    if (typeof functionId !== "string" || !/^fu-[A-Za-z0-9_.-]{1,80}$/.test(functionId))
+      throw new InvalidError(
+        `Function_.fromId: ${JSON.stringify(functionId)} is not a function id (they look like "fu-…": a handle's objectId)`,
+      );
+    return new Function_({
+      ref: { functionId, environment: params.environment, client: params.client },
+    }) as unknown as T;
+  }
+
+  /**
    * Resolves a deployed function now.
    * @throws NotFoundError if the app or the function does not exist.
    */
@@ -170,6 +214,7 @@ export class Function_<F extends AnyFunction = AnyFunction> {
 
   /** The function's name (the `name` option, else its export name). */
   get name(): string {
+    if (!this._name && this.binding) return this.binding.info.name;
     if (!this._name)
       throw new InvalidError("this function has no name yet: export it from the app's entry module or pass { name }");
     return this._name;
@@ -214,6 +259,108 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     return this.requireBinding("functionId").target.functionId;
   }
 
+  /**
+   * The function's id ("fu-…"), after hydrate: stable across redeploys of the same app and
+   * function name, so a stored id keeps working (`Function_.fromId`). A variant has its own.
+   */
+  get objectId(): string {
+    return this.requireBinding("objectId").target.functionId;
+  }
+
+  /**
+   * The JavaScript function itself, as defined (for a batched function, the one taking arrays).
+   * @throws InvalidError on a handle looked up by name or id: its code lives elsewhere.
+   */
+  getRawF(): Raw {
+    const impl = this.getRawFOrUndefined() as Raw | undefined;
+    if (!impl)
+      throw new InvalidError(
+        `${this._name ?? "this function"} is a handle to a deployed function: getRawF() needs its definition (import the function from the app's module)`,
+      );
+    return impl;
+  }
+
+  private getRawFOrUndefined(): AnyFunction | undefined {
+    return this._impl ?? this.variant?.of.getRawFOrUndefined();
+  }
+
+  /**
+   * A variant with other options (the list classes accept, checked by name): its calls run in
+   * a pool of containers of its own. Equal variants of one function share a pool.
+   */
+  withOptions(options: VariantOptions): Function_<F, Raw> {
+    const where = `${this._name ?? "function"}.withOptions()`;
+    const base = this.variant?.of ?? this;
+    const overrides = variantOverrides(where, options, this.variant?.overrides ?? {});
+    // A local definition knows at once whether it is batched.
+    const localBatched = base._options ? base._options.wire.batched !== undefined : undefined;
+    if (overrides.batched && localBatched === false)
+      throw new InvalidError(
+        `${where}: ${base._name ?? "this function"} is not batched: define it with { batched: { maxBatchSize, waitMs } } (it must take arrays)`,
+      );
+    if ((overrides.batched || localBatched) && (overrides.maxInputs ?? 1) > 1)
+      throw new InvalidError(`${where}: a batched function runs one batch at a time: it takes no concurrency`);
+    const variant: Function_<F, Raw> = new Function_<F, Raw>({
+      ...(base._impl ? { impl: base._impl } : {}),
+      ...(base._options ? { options: base._options } : {}),
+      ...(base._name ? { name: base._name } : {}),
+      variant: { of: base, overrides },
+      resolver: async (): Promise<Binding> => {
+        const b = await base.resolve();
+        if (b.info.cls) throw new InvalidError(`${b.what} is a class: use Cls.withOptions`);
+        if (overrides.batched && !b.info.batched)
+          throw new InvalidError(`${b.what} is not batched: withBatching() applies to batched functions only`);
+        const info = await b.client.request(
+          "function.bind",
+          { functionId: b.info.functionId, params: {}, options: overrides },
+          { retryable: true },
+        );
+        return { ...bindingOf(b.client, info), what: `${b.what} (variant)` };
+      },
+    });
+    return variant;
+  }
+
+  /** A variant running `maxInputs` inputs at once per container (on threads with `threads`). */
+  withConcurrency(params: ConcurrencyParams): Function_<F, Raw> {
+    return this.withOptions({ concurrency: params });
+  }
+
+  /** A variant of a batched function with other batch limits. */
+  withBatching(params: BatchingParams): Function_<F, Raw> {
+    return this.withOptions({ batched: params });
+  }
+
+  /**
+   * Changes a deployed function's scaling at once, without a redeploy; the next deploy puts
+   * back what its code says. Resolves with the settings now in force.
+   * @throws InvalidError (rejects) for an ephemeral app's function, a variant, or min > max.
+   */
+  async updateAutoscaler(settings: AutoscalerParams): Promise<Required<AutoscalerParams>> {
+    const where = `${this._name ?? "function"}.updateAutoscaler()`;
+    if (settings === null || typeof settings !== "object" || Array.isArray(settings))
+      throw new InvalidError(`${where}: settings must be an object`);
+    const allowed = ["minContainers", "maxContainers", "bufferContainers", "scaledownWindowMs"];
+    const wire: AutoscalerWire = {};
+    for (const [k, v] of Object.entries(settings)) {
+      if (!allowed.includes(k))
+        throw new InvalidError(`${where}: unknown setting "${k}" (it takes ${allowed.join(", ")})`);
+      if (v === undefined) continue;
+      const max = k === "scaledownWindowMs" ? 86_400_000 : 10_000;
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max)
+        throw new InvalidError(`${where}: ${k} must be an integer from 0 to ${max}, got ${JSON.stringify(v)}`);
+      (wire as Record<string, number>)[k] = v;
+    }
+    if (wire.minContainers !== undefined && wire.maxContainers !== undefined && wire.minContainers > wire.maxContainers)
+      throw new InvalidError(
+        `${where}: minContainers (${wire.minContainers}) is above maxContainers (${wire.maxContainers})`,
+      );
+    if (this.variant)
+      throw new InvalidError(`${where}: a variant's scaling is set by its options: update the function it came from`);
+    const b = await this.resolve();
+    return b.client.request("function.updateAutoscaler", { functionId: b.target.functionId, settings: wire });
+  }
+
   private requireBinding(what: string): Binding {
     if (!this.binding)
       throw new InvalidError(`${what} is not known until the function is hydrated: await fn.hydrate() first`);
@@ -252,15 +399,19 @@ export class Function_<F extends AnyFunction = AnyFunction> {
       const ref = this.ref;
       this.hydrating = (async () => {
         const client = await resolveClient(ref.client);
-        const info = await client.request(
-          "function.lookup",
-          {
-            appName: ref.appName,
-            name: ref.name,
-            environment: ref.environment ?? client.environment,
-          },
-          { retryable: true },
-        );
+        const info =
+          ref.functionId !== undefined
+            ? await client.request("function.get", { functionId: ref.functionId }, { retryable: true })
+            : await client.request(
+                "function.lookup",
+                {
+                  appName: ref.appName,
+                  name: ref.name,
+                  environment: ref.environment ?? client.environment,
+                },
+                { retryable: true },
+              );
+        this._name ??= info.name;
         this.binding = bindingOf(client, info);
         return this.binding;
       })();
@@ -322,13 +473,15 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     return b.client.request("function.stats", { functionId: b.target.functionId }, { retryable: true });
   }
 
-  /** Runs in this process, no container. */
+  /** Runs in this process, no container. A batched function runs as a batch of this one input. */
   local(...args: ArgsOf<F>): ReturnType<F> {
     if (this.localRun) return this.localRun(...args) as ReturnType<F>;
     if (!this._impl)
       throw new InvalidError(
         `${this._name ?? "this function"} is a handle to a deployed function: local() needs its definition`,
       );
+    if (this._options?.wire.batched)
+      return runBatchLocally(this._name ?? "function", this._impl, args) as ReturnType<F>;
     return (this._impl as (...a: ArgsOf<F>) => ReturnType<F>)(...args);
   }
 
@@ -393,4 +546,14 @@ export class Function_<F extends AnyFunction = AnyFunction> {
     );
     return FunctionCall._new<ResultOf<F>>(res.callId, b.client);
   }
+}
+
+/** `local()` of a batched function: a batch of one, checked like a container checks it. */
+async function runBatchLocally(name: string, impl: AnyFunction, args: unknown[]): Promise<unknown> {
+  const out = await (impl as (...cols: unknown[][]) => unknown)(...args.map((a) => [a]));
+  if (!Array.isArray(out) || out.length !== 1)
+    throw new InvalidError(
+      `${name} is batched: it must return an array with one output per input, got ${Array.isArray(out) ? `${out.length} outputs for 1 input` : typeof out}`,
+    );
+  return out[0];
 }

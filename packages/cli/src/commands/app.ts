@@ -43,6 +43,12 @@ export function register(program: Command): void {
       }),
     );
   app
+    .command("show")
+    .description("an app's functions with their live scaling (updateAutoscaler changes show here) and pools")
+    .argument("<name>", "the app")
+    .addOption(envOption())
+    .action((name: string, o: Env) => withServer(o, (c, environment) => show(c, environment, name)));
+  app
     .command("history")
     .description("an app's deployments")
     .argument("<name>", "the app")
@@ -80,6 +86,31 @@ async function list(client: Client, environment: string): Promise<void> {
         ]),
       ]),
     );
+}
+
+const secs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+async function show(client: Client, environment: string, name: string): Promise<void> {
+  const { app, functions } = await client.request("app.show", { name, environment });
+  ui.out(`${app.name} (${app.appId}): ${app.mode}, ${app.state}, version ${app.version}`);
+  ui.out(
+    table([
+      ["FUNCTION", "KIND", "MIN", "MAX", "BUFFER", "SCALEDOWN", "INPUTS", "BATCH", "CONTAINERS", "BACKLOG", "UPDATED"],
+      ...functions.map((f) => [
+        f.name,
+        f.kind,
+        String(f.minContainers),
+        String(f.maxContainers),
+        String(f.bufferContainers),
+        secs(f.scaledownWindowMs),
+        String(f.maxInputs),
+        f.batched ? `${f.batched.maxBatchSize}/${secs(f.batched.waitMs)}` : "-",
+        String(f.containers),
+        String(f.backlog),
+        f.autoscalerUpdatedAt ? `live ${when(f.autoscalerUpdatedAt)}` : "-",
+      ]),
+    ]),
+  );
 }
 
 async function logs(

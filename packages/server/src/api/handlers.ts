@@ -1,4 +1,5 @@
 import {
+  type ExecSpec,
   MAX_PAYLOAD_BYTES,
   type Payload,
   type RequestMessage,
@@ -16,6 +17,7 @@ import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { Store } from "../store/store.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
 import type { BlobTransfer } from "./blob-transfer.js";
+import type { ExecRelay } from "./exec-relay.js";
 import { OBJECT_REQUESTS, objectHandlers } from "./object-handlers.js";
 import type { Peer } from "./peer.js";
 import { bool, num, obj, str, stringRecord } from "./validate.js";
@@ -29,6 +31,7 @@ export interface HandlerDeps {
   tokens: TokenService;
   logs: LogHub;
   gateway: Gateway;
+  execs: ExecRelay;
   objects: Objects;
 }
 
@@ -45,6 +48,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   "blob.append",
   "blob.get",
   "function.lookup",
+  "function.get",
   "function.bind",
   "call.create",
   "gen.start",
@@ -111,6 +115,33 @@ function awaitForPeer(peer: Peer, d: HandlerDeps, callId: string, timeoutMs: num
 }
 
 const env = (p: Record<string, unknown>) => str(p, "environment", { max: 64 });
+
+/** A command to run in a container; without argv (a shell), an interactive shell. */
+function execSpec(q: Record<string, unknown>, needArgv: boolean): ExecSpec {
+  const argv = q.argv;
+  if (argv !== undefined || needArgv) {
+    if (!Array.isArray(argv) || argv.length === 0 || argv.length > 1000)
+      throw invalid("argv must be a non-empty array of strings: the command and its arguments");
+    if (argv.some((a) => typeof a !== "string" || a.length > 65_536 || a.includes("\0")))
+      throw invalid("argv must hold strings (no NUL bytes, 64 KiB each at most)");
+  }
+  const tty = bool(q, "tty", false);
+  const rows = num(q, "rows", { optional: true, min: 1, max: 9999 });
+  const cols = num(q, "cols", { optional: true, min: 1, max: 9999 });
+  const term = str(q, "term", { optional: true, max: 64 });
+  return {
+    // No command: a login-like interactive shell (bash where the container has it).
+    argv: (argv as string[] | undefined) ?? [
+      "/bin/sh",
+      "-c",
+      "if [ -x /bin/bash ]; then exec /bin/bash -i; else exec /bin/sh -i; fi",
+    ],
+    tty,
+    ...(rows !== undefined ? { rows } : {}),
+    ...(cols !== undefined ? { cols } : {}),
+    ...(term ? { term } : {}),
+  };
+}
 
 /** Web endpoint functions are called over HTTP by the gateway only. */
 function notWeb(d: HandlerDeps, functionId: string): string {
@@ -192,9 +223,26 @@ export const handlers: HandlerTable = {
     const urls = d.gateway.urlsOfFunction(info.functionId);
     return urls ? { ...info, webUrl: urls.url } : info;
   },
+  async "function.get"(_peer, p, d) {
+    const functionId = str(p as unknown as Record<string, unknown>, "functionId", { max: 120 });
+    const info = await d.apps.get(functionId);
+    const urls = d.gateway.urlsOfFunction(info.functionId);
+    return urls ? { ...info, webUrl: urls.url } : info;
+  },
+  async "function.updateAutoscaler"(_peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const functionId = str(q, "functionId", { max: 120 });
+    const r = await d.apps.updateAutoscaler(functionId, obj(q.settings, "settings"));
+    await d.store.flush();
+    return r;
+  },
+  "app.show"(_peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    return d.apps.show(str(q, "name", { max: 64 }), env(q));
+  },
   "function.bind"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
-    const functionId = str(q, "functionId", { max: 64 });
+    const functionId = str(q, "functionId", { max: 120 });
     const params = obj(q.params, "params");
     const options = q.options === undefined ? {} : obj(q.options, "options");
     return d.apps.bindInstance(functionId, params, options);
@@ -326,6 +374,33 @@ export const handlers: HandlerTable = {
     const urls = d.gateway.urlsOfFunction(functionId);
     if (!urls) throw notFound(`function ${functionId} is not a running web endpoint`);
     return { url: urls.url };
+  },
+  "container.list"(_peer, p, d) {
+    return { containers: d.execs.list(env(p as unknown as Record<string, unknown>)) };
+  },
+  async "container.logs"(peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    const c = d.execs.container(str(q, "containerId", { max: 64 }));
+    const tail = num(q, "tail", { min: 0, max: 10_000 });
+    // The app's lines are kept (newest 10 000); this container's are among them.
+    const entries = tail > 0 ? (await d.store.tailLogs(c.fn.appId, 10_000)).filter((e) => e.containerId === c.id) : [];
+    const out = entries.slice(Math.max(0, entries.length - tail));
+    if (!bool(q, "follow", false)) return { entries: out };
+    const subscriptionId = `ls-${c.id}-${Math.random().toString(36).slice(2)}`;
+    const stop = d.logs.follow(c.fn.appId, (entry) => {
+      if (entry.containerId === c.id) peer.send("log", { subscriptionId, entry });
+    });
+    peer.cleanups.add(stop);
+    peer.subscriptions.set(subscriptionId, stop);
+    return { entries: out, subscriptionId };
+  },
+  "container.exec"(peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    return d.execs.exec(peer, str(q, "containerId", { max: 64 }), execSpec(q, true));
+  },
+  "shell.open"(peer, p, d) {
+    const q = p as unknown as Record<string, unknown>;
+    return d.execs.shell(peer, str(q, "functionId", { max: 120 }), execSpec(q, false));
   },
   "token.create"(_peer, p, d) {
     if (p.kind !== "api" && p.kind !== "web") throw invalid(`kind must be "api" or "web"`);

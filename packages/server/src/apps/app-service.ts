@@ -1,5 +1,15 @@
-import type { AppInfo, DeploymentInfo, FunctionInfo, FunctionSpec, RequestParams } from "@skiff/protocol";
-import { encodeCbor, newId } from "@skiff/protocol";
+import {
+  type AppInfo,
+  AUTOSCALER_KEYS,
+  type AutoscalerWire,
+  type DeploymentInfo,
+  encodeCbor,
+  type FunctionInfo,
+  type FunctionSpec,
+  type FunctionSummary,
+  newId,
+  type RequestParams,
+} from "@skiff/protocol";
 import { ApiError, invalid, notFound } from "../api/api-error.js";
 import type { Engine } from "../engine/engine.js";
 import type { LiveFunction } from "../engine/model.js";
@@ -91,13 +101,16 @@ export class AppService {
     });
     // Schedules are live only for deployed apps.
     if (app.mode === "deployed") this.schedules.sync({ functionId: f.id, appName: app.name, spec });
-    // A redeploy moves the class's live instances to the new version.
-    if (spec.cls) {
-      for (const fn of [...this.engine.functions.values()]) {
-        if (fn.baseId !== f.id) continue;
-        const row = await this.store.getClassInstance(fn.id);
-        if (row) this.registerInstance(f.id, row);
-      }
+    // A redeploy moves the live class instances and function variants to the new version.
+    await this.refreshVariants(f.id);
+  }
+
+  /** Re-derives the live instances / variants of a function from its current spec. */
+  private async refreshVariants(functionId: string): Promise<void> {
+    for (const fn of [...this.engine.functions.values()]) {
+      if (fn.baseId !== functionId) continue;
+      const row = await this.store.getClassInstance(fn.id);
+      if (row) this.registerInstance(functionId, row);
     }
   }
 
@@ -131,13 +144,15 @@ export class AppService {
       spec,
       bundleBlobId: base.bundleBlobId,
       baseId: base.id,
-      params: row.params,
+      // A function variant has no parameters to set in its containers.
+      ...(base.spec.cls ? { params: row.params } : {}),
     });
   }
 
   /**
-   * An instance of a class (api.md §3): checks the parameters against the schema recorded at
-   * deploy, and returns the function id of the pool for these parameters and options.
+   * An instance of a class (api.md §3), or a variant of a function (§2, `withOptions`): checks
+   * the parameters against the schema recorded at deploy, and returns the function id of the
+   * pool for these parameters and options.
    */
   async bindInstance(
     functionId: string,
@@ -146,22 +161,25 @@ export class AppService {
   ): Promise<FunctionInfo> {
     const base = this.engine.functions.get(functionId);
     if (!base?.live)
-      throw notFound(`class ${functionId} is not running (its app was stopped or redeployed without it)`);
-    if (base.baseId !== undefined) throw invalid(`${functionId} is already an instance: bind its class instead`);
+      throw notFound(`function ${functionId} is not running (its app was stopped or redeployed without it)`);
+    if (base.baseId !== undefined) throw invalid(`${functionId} is already a variant: bind the function it came from`);
     const cls = base.spec.cls;
-    if (!cls) throw invalid(`${base.appName}.${base.name} is a function, not a class`);
-    const full = checkParams(`${base.appName}.${base.name}.instance()`, cls.params, params);
+    if (base.spec.web) throw invalid(`${base.appName}.${base.name} is a web endpoint: it has no variants`);
+    if (!cls && Object.keys(params).length > 0)
+      throw invalid(`${base.appName}.${base.name} is a function, not a class: it takes no parameters`);
+    const full = cls ? checkParams(`${base.appName}.${base.name}.instance()`, cls.params, params) : {};
     const { spec, overrides } = applyOverrides(base.appName, base.spec, options);
-    this.checkPlacement(base.appName, spec, base.environment);
+    await this.checkPlacement(base.appName, spec, base.environment);
     const info = (id: string): FunctionInfo => ({
       functionId: id,
       appId: base.appId,
       appName: base.appName,
       name: base.name,
-      isGenerator: false,
-      cls,
+      isGenerator: spec.isGenerator,
+      ...(cls ? { cls } : {}),
+      ...(spec.options.batched ? { batched: spec.options.batched } : {}),
     });
-    if (Object.keys(overrides).length === 0 && isDefault(cls.params, full)) return info(base.id);
+    if (Object.keys(overrides).length === 0 && (!cls || isDefault(cls.params, full))) return info(base.id);
     const id = instanceId(base.id, full, overrides);
     if (!this.engine.functions.get(id)?.live && !(await this.reviveInstance(id)) && !this.engine.functions.has(id)) {
       const row: ClassInstanceRow = {
@@ -263,6 +281,7 @@ export class AppService {
         name: spec.name,
         isGenerator: spec.isGenerator,
         ...(spec.cls ? { cls: spec.cls } : {}),
+        ...(spec.options.batched ? { batched: spec.options.batched } : {}),
       });
     }
     // Functions a redeploy dropped stop taking calls.
@@ -364,7 +383,131 @@ export class AppService {
       name: f.name,
       isGenerator: spec.isGenerator,
       ...(spec.cls ? { cls: spec.cls } : {}),
+      ...(spec.options.batched ? { batched: spec.options.batched } : {}),
     };
+  }
+
+  /**
+   * A function by id (`Function_.fromId`): ids are stable across redeploys, so this finds the
+   * function's current version; a variant's id finds the variant.
+   */
+  async get(functionId: string): Promise<FunctionInfo> {
+    const fn = this.engine.functions.get(functionId) ?? (await this.reviveInstance(functionId));
+    if (!fn?.live)
+      throw notFound(
+        `no running function ${functionId}: its app was stopped, or a deploy dropped the function (look it up by name with Function_.lookup)`,
+      );
+    const spec = fn.spec;
+    return {
+      functionId: fn.id,
+      appId: fn.appId,
+      appName: fn.appName,
+      name: fn.name,
+      isGenerator: spec.isGenerator,
+      ...(spec.cls ? { cls: spec.cls } : {}),
+      ...(spec.options.batched ? { batched: spec.options.batched } : {}),
+    };
+  }
+
+  /**
+   * Changes a deployed function's scaling now (api.md §2 `updateAutoscaler`). The change is
+   * written into the stored spec, so it survives a server restart, and the next deploy (which
+   * writes the code's spec) puts back what the code says.
+   */
+  async updateAutoscaler(functionId: string, settings: AutoscalerWire): Promise<Required<AutoscalerWire>> {
+    const fn = this.engine.functions.get(functionId);
+    if (!fn?.live) throw notFound(`no running function ${functionId}`);
+    // In line with deploys of the same app: a deploy in progress finishes first.
+    return this.one(`${fn.environment}\0${fn.appName}`, () => this.updateAutoscalerNow(functionId, settings));
+  }
+
+  private async updateAutoscalerNow(functionId: string, settings: AutoscalerWire): Promise<Required<AutoscalerWire>> {
+    const fn = this.engine.functions.get(functionId);
+    if (!fn?.live) throw notFound(`no running function ${functionId} (a deploy dropped it)`);
+    const where = `${fn.appName}.${fn.name}.updateAutoscaler()`;
+    if (fn.baseId !== undefined)
+      throw invalid(
+        `${where}: this is a variant; its scaling comes from its options: update the function it came from`,
+      );
+    const app = await this.store.getApp(fn.appId);
+    if (app?.mode !== "deployed")
+      throw new ApiError(
+        "failed_precondition",
+        `${where}: app "${fn.appName}" is ephemeral (skiff run / serve): change its options in code, or deploy it with \`skiff deploy\` to scale it live`,
+      );
+    const options = { ...fn.spec.options };
+    for (const k of AUTOSCALER_KEYS) {
+      const v = settings[k];
+      if (v === undefined) continue;
+      const max = k === "scaledownWindowMs" ? 86_400_000 : 10_000;
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max)
+        throw invalid(`${where}: ${k} must be an integer from 0 to ${max}, got ${JSON.stringify(v)}`);
+      options[k] = v;
+    }
+    for (const k of Object.keys(settings))
+      if (!(AUTOSCALER_KEYS as readonly string[]).includes(k))
+        throw invalid(`${where}: unknown setting "${k}" (it takes ${AUTOSCALER_KEYS.join(", ")})`);
+    if (options.maxContainers < 1) throw invalid(`${where}: maxContainers must be at least 1`);
+    if (options.minContainers > options.maxContainers)
+      throw invalid(
+        `${where}: minContainers (${options.minContainers}) is above maxContainers (${options.maxContainers})`,
+      );
+    if (options.bufferContainers > options.maxContainers)
+      throw invalid(
+        `${where}: bufferContainers (${options.bufferContainers}) is above maxContainers (${options.maxContainers})`,
+      );
+    const spec: FunctionSpec = { ...fn.spec, options, autoscalerUpdatedAt: Date.now() };
+    const row = await this.store.getFunctionByName(fn.appId, fn.name);
+    if (!row) throw notFound(`no function ${functionId}`);
+    this.store.upsertFunction({ ...row, spec: JSON.stringify(spec) });
+    await this.register(app, { ...row, spec: JSON.stringify(spec) });
+    this.engine.fleet.fitToLimits(this.engine.functions.get(functionId)!);
+    return {
+      minContainers: options.minContainers,
+      maxContainers: options.maxContainers,
+      bufferContainers: options.bufferContainers,
+      scaledownWindowMs: options.scaledownWindowMs,
+    };
+  }
+
+  /** An app's functions with their live settings and pools (`skiff app show`). */
+  async show(name: string, environment: string): Promise<{ app: AppInfo; functions: FunctionSummary[] }> {
+    const row =
+      (await this.store.findDeployedApp(environment, name)) ?? (await this.store.findLatestApp(environment, name));
+    if (!row) throw notFound(`no app "${name}" in environment "${environment}"`);
+    const app = (await this.list(environment)).find((a) => a.appId === row.id) ?? {
+      appId: row.id,
+      name: row.name,
+      environment: row.environment,
+      mode: row.mode,
+      state: row.state,
+      version: row.version,
+      createdAt: row.createdAt,
+      functions: [],
+    };
+    const functions: FunctionSummary[] = [];
+    for (const f of await this.store.appFunctions(row.id)) {
+      if (!f.active) continue;
+      const live = this.engine.functions.get(f.id);
+      const spec = live?.spec ?? (JSON.parse(f.spec) as FunctionSpec);
+      const o = spec.options;
+      const stats = live ? await this.engine.stats(f.id) : undefined;
+      functions.push({
+        functionId: f.id,
+        name: f.name,
+        kind: spec.cls ? "class" : spec.web ? "web" : spec.isGenerator ? "generator" : "function",
+        minContainers: o.minContainers,
+        maxContainers: o.maxContainers,
+        bufferContainers: o.bufferContainers,
+        scaledownWindowMs: o.scaledownWindowMs,
+        maxInputs: o.maxInputs,
+        ...(o.batched ? { batched: o.batched } : {}),
+        ...(spec.autoscalerUpdatedAt ? { autoscalerUpdatedAt: spec.autoscalerUpdatedAt } : {}),
+        containers: stats?.numTotalRunners ?? 0,
+        backlog: stats?.backlog ?? 0,
+      });
+    }
+    return { app, functions };
   }
 
   /** Resolves an app by id or name for logs. */

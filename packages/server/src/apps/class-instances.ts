@@ -10,9 +10,10 @@ import { invalid } from "../api/api-error.js";
 import { validateFunctionSpec } from "./validate-spec.js";
 
 /**
- * Class instances (api.md §3): a parameter set plus option overrides names a pool of
- * containers of its own. The same parameters (defaults filled in) and options always give
- * the same instance id, so `instance({})` and `instance({ size: "small" })` share a pool.
+ * Class instances (api.md §3) and function variants (§2, `withOptions`): a parameter set plus
+ * option overrides names a pool of containers of its own. The same parameters (defaults filled
+ * in) and options always give the same id, so `instance({})` and `instance({ size: "small" })`
+ * share a pool, as do two equal `withOptions` variants of a function.
  */
 
 function typeOf(v: unknown): ParamSpec["type"] | undefined {
@@ -75,8 +76,12 @@ export function applyOverrides(
   overrides: Record<string, unknown>,
 ): { spec: FunctionSpec; overrides: OptionsOverrideWire } {
   for (const k of Object.keys(overrides)) {
-    if (!OVERRIDABLE.has(k)) throw invalid(`${appName}.${spec.name}: option "${k}" cannot be changed per instance`);
+    if (!OVERRIDABLE.has(k)) throw invalid(`${appName}.${spec.name}: option "${k}" cannot be changed per variant`);
   }
+  if (overrides.batched !== undefined && !spec.options.batched)
+    throw invalid(
+      `${appName}.${spec.name} is not batched: withBatching() applies to functions defined with { batched } (they take arrays)`,
+    );
   const merged = { ...spec, options: { ...spec.options, ...overrides } };
   validateFunctionSpec(appName, merged);
   return { spec: merged, overrides: overrides as OptionsOverrideWire };

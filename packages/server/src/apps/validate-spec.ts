@@ -1,4 +1,4 @@
-import { type FunctionSpec, WEB_LABEL, WEB_METHODS } from "@skiff/protocol";
+import { type FunctionSpec, MAX_BATCH_SIZE, MAX_BATCH_WAIT_MS, WEB_LABEL, WEB_METHODS } from "@skiff/protocol";
 import { invalid } from "../api/api-error.js";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
@@ -67,6 +67,17 @@ export function validateFunctionSpec(app: string, spec: unknown): FunctionSpec {
     if (sc?.kind === "period") int(`${w}: schedule.periodMs`, sc.periodMs, 1000, 366 * 86_400_000);
     else if (sc?.kind !== "cron" || typeof sc.expression !== "string")
       throw invalid(`${w}: schedule must be a cron or a period`);
+  }
+  if (o.batched !== undefined) {
+    const b = o.batched as Record<string, unknown> | null;
+    if (b === null || typeof b !== "object") throw invalid(`${w}: batched must be { maxBatchSize, waitMs }`);
+    int(`${w}: batched.maxBatchSize`, b.maxBatchSize, 1, MAX_BATCH_SIZE);
+    int(`${w}: batched.waitMs`, b.waitMs, 0, MAX_BATCH_WAIT_MS);
+    if (o.maxInputs !== 1)
+      throw invalid(`${w}: a batched function runs one batch at a time per container: maxInputs must be 1`);
+    if (f.isGenerator || f.web !== undefined) throw invalid(`${w}: a generator or web endpoint cannot be batched`);
+    const methods = (f.cls as { methods?: unknown[] } | undefined)?.methods;
+    if (methods && methods.length !== 1) throw invalid(`${w}: a class with a batched method has only that method`);
   }
   if (f.web !== undefined) validateWebSpec(w, f.web, f.isGenerator);
   if (f.cls !== undefined) validateClassSpec(w, f.cls, f.isGenerator);

@@ -21,6 +21,11 @@ export class Deque<T> {
     this.size++;
   }
 
+  /** The first item, without taking it. */
+  peek(): T | undefined {
+    return this.size === 0 ? undefined : this.buf[this.head];
+  }
+
   shift(): T | undefined {
     if (this.size === 0) return undefined;
     const item = this.buf[this.head];

@@ -13,6 +13,7 @@ import type { WorkerProvider } from "../provider.js";
 import { outcomeBlob, payloadBlob } from "../store/blob-refs.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { CallRow, InputRow, Store } from "../store/store.js";
+import { type BatchHost, dispatchBatches, stopBatching } from "./batching.js";
 import { buildCallGraph } from "./call-graph.js";
 import { Deque } from "./deque.js";
 import { FanOut } from "./fan-out.js";
@@ -93,6 +94,10 @@ export class Engine {
   private readonly tickTimer: NodeJS.Timeout;
   private lastExpiry = 0;
   private closed = false;
+  private readonly batchHost: BatchHost = {
+    startAttempt: (input, c) => this.startAttempt(input, c),
+    dispatch: (fn) => this.dispatch(fn),
+  };
 
   constructor(private readonly o: EngineOptions) {
     this.fleet = new Fleet(o, {
@@ -183,6 +188,7 @@ export class Engine {
     for (const other of [...this.functions.values()])
       if (other.baseId === functionId) this.unregisterFunction(other.id, reason);
     fn.live = false;
+    stopBatching(fn);
     if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
     for (const input of fn.queue.drain()) this.finishInput(input, { status: "terminated", message: reason });
     for (const input of this.inputs.values()) {
@@ -525,10 +531,15 @@ export class Engine {
 
   /** Hands queued inputs to ready containers with free slots, then rescales. */
   private dispatch(fn: LiveFunction): void {
+    if (fn.spec.options.batched) {
+      dispatchBatches(fn, this.batchHost); // engine/batching.ts
+      this.fleet.scale(fn);
+      return;
+    }
     const maxInputs = fn.spec.options.maxInputs + this.prefetch(fn);
     if (fn.queue.length > 0) {
       for (const c of fn.containers.values()) {
-        if (c.status !== "ready" || c.version !== fn.version) continue;
+        if (c.status !== "ready" || c.version !== fn.version || c.reserved) continue;
         const batch = [];
         while (c.running.size < maxInputs && fn.queue.length > 0) {
           const input = fn.queue.shift()!;

@@ -49,6 +49,9 @@ export interface FleetHost {
  */
 export class Fleet {
   readonly containers = new Map<string, LiveContainer>();
+  /** Reserved containers (`skiff shell`) not ready yet: settled when ready, or when they go. */
+  private readonly reservedWaiters = new Map<string, { resolve(c: LiveContainer): void; reject(e: Error): void }>();
+  private readonly goneListeners: ((c: LiveContainer, why: string) => void)[] = [];
 
   constructor(
     private readonly o: EngineOptions,
@@ -62,12 +65,13 @@ export class Fleet {
     let running = 0;
     let live = 0;
     for (const c of fn.containers.values()) {
-      if (c.version !== fn.version) continue;
+      if (c.version !== fn.version || c.reserved) continue;
       if (c.status === "starting" || c.status === "ready") live++;
       running += c.running.size;
     }
     const demand = fn.queue.length + running;
-    const needed = Math.ceil(demand / o.maxInputs);
+    // A batched function's container takes a whole batch at a time.
+    const needed = Math.ceil(demand / (o.batched?.maxBatchSize ?? o.maxInputs));
     const desired = Math.min(
       o.maxContainers,
       Math.max(o.minContainers, needed) + (demand > 0 ? o.bufferContainers : 0),
@@ -94,7 +98,24 @@ export class Fleet {
     this.mounter = m;
   }
 
-  private startContainer(fn: LiveFunction): void {
+  /**
+   * A container of `fn` for `skiff shell`: the function's sandbox, env and secrets, but no
+   * inputs and not counted by scaling. Resolves once it is ready.
+   */
+  startReserved(fn: LiveFunction): Promise<LiveContainer> {
+    return new Promise((resolve, reject) => {
+      const c = this.startContainer(fn, true);
+      if (c.status === "dead") reject(new ApiError("unavailable", c.exitInfo ?? "the container could not start"));
+      else this.reservedWaiters.set(c.id, { resolve, reject });
+    });
+  }
+
+  /** Calls `fn` whenever a container is gone (exec sessions end with it). */
+  onContainerGone(fn: (c: LiveContainer, why: string) => void): void {
+    this.goneListeners.push(fn);
+  }
+
+  private startContainer(fn: LiveFunction, reserved = false): LiveContainer {
     const id = newId("ct");
     const c: LiveContainer = {
       id,
@@ -114,6 +135,7 @@ export class Fleet {
       deadlineAt: 0,
       exitInfo: undefined,
       stoppedOnPurpose: false,
+      reserved,
     };
     this.containers.set(id, c);
     fn.containers.set(id, c);
@@ -131,14 +153,16 @@ export class Fleet {
         else this.mounter?.unmount(id);
       },
       (err: Error) => {
+        c.exitInfo = err.message;
         this.containerGone(c, err.message, true);
-        this.failQueued(fn, err.message);
+        if (!reserved) this.failQueued(fn, err.message);
       },
     );
+    return c;
   }
 
   private launch(c: LiveContainer, env: Record<string, string>): void {
-    const { fn, id } = c;
+    const { fn, id, reserved } = c;
     const token = this.o.tokens.createContainerToken(id);
     const spec: ContainerSpec = {
       containerId: id,
@@ -161,7 +185,7 @@ export class Fleet {
     c.startupTimer = setTimeout(() => {
       if (c.status === "starting") {
         const msg = `container did not start within ${fn.spec.options.startupTimeoutMs / 1000}s (startupTimeoutMs)`;
-        this.failQueued(fn, msg);
+        if (!reserved) this.failQueued(fn, msg);
         this.killContainer(c, msg);
       }
     }, fn.spec.options.startupTimeoutMs);
@@ -245,6 +269,7 @@ export class Fleet {
       ...(c.fn.spec.options.threads !== undefined ? { threads: c.fn.spec.options.threads } : {}),
       appFunctions,
       ...(c.fn.params ? { params: c.fn.params } : {}),
+      ...(c.reserved ? { shell: true } : {}),
       ...(c.mounts?.some((m) => !m.readOnly)
         ? {
             volumes: c.mounts.filter((m) => !m.readOnly).map((m) => ({ objectId: m.objectId, mountPath: m.mountPath })),
@@ -260,6 +285,11 @@ export class Fleet {
     c.status = "ready";
     c.idleSince = Date.now();
     c.readyAt = c.idleSince;
+    if (c.reserved) {
+      this.reservedWaiters.get(c.id)?.resolve(c);
+      this.reservedWaiters.delete(c.id);
+      return;
+    }
     c.fn.startFailures = 0;
     c.fn.nextStartAt = 0;
     if (c.version !== c.fn.version || !c.fn.live) this.drain(c);
@@ -359,6 +389,10 @@ export class Fleet {
     this.o.tokens.revokeContainerToken(c.id);
     if (c.mounts) this.mounter?.unmount(c.id);
     const reason = c.exitInfo ? `${why}; ${c.exitInfo}` : why;
+    const waiter = this.reservedWaiters.get(c.id);
+    this.reservedWaiters.delete(c.id);
+    waiter?.reject(new ApiError("unavailable", `the shell's container stopped before it was ready (${reason})`));
+    for (const l of this.goneListeners) l(c, reason);
     if (!quiet && c.running.size > 0)
       this.o.log(
         `container ${c.id} (${c.fn.appName}.${c.fn.name}) is gone (${reason}): re-queueing ${c.running.size} input(s)`,
@@ -382,7 +416,7 @@ export class Fleet {
       } else this.host.enqueue(input, true);
     }
     c.running.clear();
-    if (wasStarting && !c.stoppedOnPurpose) {
+    if (wasStarting && !c.stoppedOnPurpose && !c.reserved) {
       this.noteStartFailure(c.fn);
       // Containers that keep dying before they are ready: tell the waiting callers, not just retry.
       if (c.fn.startFailures >= START_FAILURES_BEFORE_FAILING) {
@@ -395,15 +429,39 @@ export class Fleet {
     if (c.fn.live) this.host.dispatch(c.fn);
   }
 
+  /**
+   * After a live change of the scaling limits (`updateAutoscaler`): containers above the new
+   * maxContainers go now, idle ones first, busy ones once they finish; a raised minimum or
+   * buffer starts containers.
+   */
+  fitToLimits(fn: LiveFunction): void {
+    const live = [...fn.containers.values()].filter(
+      (c) => !c.reserved && (c.status === "ready" || c.status === "starting"),
+    );
+    let excess = live.length - fn.spec.options.maxContainers;
+    const idleFirst = live.sort((a, b) => a.running.size - b.running.size);
+    for (const c of idleFirst) {
+      if (excess <= 0) break;
+      if (c.status === "starting") {
+        c.stoppedOnPurpose = true;
+        this.killContainer(c, "above maxContainers after updateAutoscaler");
+      } else this.drain(c);
+      excess--;
+    }
+    this.scale(fn);
+  }
+
   /** Stops idle containers past their scale-down window, keeping minContainers. */
   scaleDown(now: number): void {
     for (const fn of this.host.functions.values()) {
       const o = fn.spec.options;
       let live = 0;
-      for (const c of fn.containers.values()) if (c.status === "ready" || c.status === "starting") live++;
+      for (const c of fn.containers.values())
+        if (!c.reserved && (c.status === "ready" || c.status === "starting")) live++;
       for (const c of fn.containers.values()) {
         if (live <= o.minContainers) break;
         if (
+          !c.reserved &&
           c.status === "ready" &&
           c.running.size === 0 &&
           fn.queue.length === 0 &&

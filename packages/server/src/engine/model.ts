@@ -95,6 +95,8 @@ export interface LiveContainer {
   exitInfo: string | undefined;
   /** Stopped by the engine (scale-down, redeploy): its end is not a start failure. */
   stoppedOnPurpose: boolean;
+  /** Started for `skiff shell`: takes no inputs, is not counted by scaling, goes when the shell ends. */
+  reserved: boolean;
   /** Volumes it mounts (local copies), once prepared. */
   mounts?: VolumeMount[];
 }
@@ -118,7 +120,10 @@ export interface LiveInput {
   container: LiveContainer | undefined;
   timer: NodeJS.Timeout | undefined;
   startedAt: number;
-  /** When it was last queued (the queue-wait histogram, and its attempt's timing). */
+  /**
+   * When it last entered the queue: the queue-wait histogram and its attempt's timing, and a
+   * batch leaves once its oldest input waited `waitMs`.
+   */
   queuedAt: number;
   /** Its current attempt is recorded in the store and not yet ended (graph inputs only). */
   attemptOpen: boolean;

@@ -2,9 +2,17 @@
  * The in-container runtime: connects to the control plane over its unix socket, loads the
  * app bundle it is given, runs inputs and reports outputs. One process per container.
  */
-import { type EventMap, GENERATOR_WINDOW, type LogWire, type OutputWire, WEB_STREAM_WINDOW } from "@skiff/protocol";
+import {
+  type EventMap,
+  GENERATOR_WINDOW,
+  type InputWire,
+  type LogWire,
+  type OutputWire,
+  WEB_STREAM_WINDOW,
+} from "@skiff/protocol";
 import { Client, resolveApps } from "skiff";
 import { _deliverWebBody, _setWebBodyPullSender, _webSpecOf, Connection } from "skiff/internal";
+import { ExecHost } from "./exec.js";
 import { installInputContext } from "./input-context.js";
 import { loadBundle, skiffPackageDir } from "./load-bundle.js";
 import { captureOutput } from "./log-capture.js";
@@ -49,7 +57,12 @@ const client = new Client({
 Client._setDefault(client);
 installInputContext();
 
+// Commands run in this container: `skiff container exec`, `skiff shell` (runtime/exec.ts).
+const execs = new ExecHost((name, body) => conn.emit(name, body));
+
 let runner: InputRunner | undefined;
+/** "app.function", for messages. */
+let what = "function";
 let target: Target | undefined;
 let pool: ThreadPool | undefined;
 
@@ -72,6 +85,7 @@ const realExit = process.exit.bind(process);
 function exitSoon(code: number): void {
   if (exiting) return;
   exiting = true;
+  execs.killAll();
   setTimeout(() => realExit(code), 50);
 }
 
@@ -98,7 +112,16 @@ process.on("unhandledRejection", (err) => {
   exitSoon(1);
 });
 
-conn.onClosed(() => realExit(3));
+conn.on("exec.start", (m) => execs.start(m));
+conn.on("exec.input", (m) => execs.input(m));
+conn.on("exec.ack", (m) => execs.ack(m));
+conn.on("exec.resize", (m) => execs.resize(m));
+conn.on("exec.kill", (m) => execs.kill(m.execId));
+
+conn.onClosed(() => {
+  execs.killAll();
+  realExit(3);
+});
 /** Volumes mounted read-write: committed on a clean exit (api.md §7). */
 let volumes: { objectId: string; mountPath: string }[] = [];
 
@@ -107,6 +130,12 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
   volumes = a.volumes ?? [];
   void (async () => {
     try {
+      if (a.shell) {
+        // A container for `skiff shell`: its sandbox, env and secrets, and no function code.
+        conn.emit("container.ready", {});
+        return;
+      }
+      what = `${a.appName}.${a.functionName}`;
       const { exports, url } = await loadBundle(workdir, a.bundle, skiffPackageDir());
       const app = resolveApps(exports).find((x) => x.name === a.appName);
       if (!app) throw new Error(`the bundle defines no app named "${a.appName}"`);
@@ -155,7 +184,20 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
   })();
 });
 conn.on("inputs", ({ items }) => {
-  for (const wire of items) runner?.start(wire);
+  // The inputs of one batch arrive together, in one event, under one batch id.
+  let batch: InputWire[] = [];
+  const flush = () => {
+    if (batch.length > 0) runner?.startBatch(batch, what);
+    batch = [];
+  };
+  for (const wire of items) {
+    if (wire.batchId === undefined) runner?.start(wire);
+    else {
+      if (batch.length > 0 && batch[0]!.batchId !== wire.batchId) flush();
+      batch.push(wire);
+    }
+  }
+  flush();
 });
 conn.on("cancel", ({ inputIds, reason }) => runner?.cancel(inputIds, reason));
 conn.on("gen.ack", ({ inputId, consumed }) => {

@@ -74,6 +74,8 @@ export class RunningInputContext implements InputContext {
 export interface RunningInput {
   wire: InputWire;
   ctx: RunningInputContext;
+  /** Set for an input of a batch: the batch's context, aborted once all its inputs are. */
+  batch?: { ctx: RunningInputContext; members: RunningInput[] };
   /** Generators: items the consumer has taken, and a wake-up for a paused generator. */
   acked: number;
   wake: (() => void) | undefined;
@@ -155,6 +157,94 @@ export class InputRunner {
     });
   }
 
+  /**
+   * Runs the inputs of one batch (a batched function, api.md §2) as one call: each parameter
+   * gets the array of that argument across the inputs, and the function must return one output
+   * per input, in order. Each input is answered on its own; a batch that fails fails them all.
+   */
+  startBatch(wires: InputWire[], what: string): void {
+    const first = wires[0];
+    if (!first) return;
+    const ctx = new RunningInputContext(first.inputId, first.callId, first.attempt);
+    const members: RunningInput[] = [];
+    const batch = { ctx, members };
+    for (const wire of wires) {
+      const r: RunningInput = {
+        wire,
+        ctx: new RunningInputContext(wire.inputId, wire.callId, wire.attempt),
+        acked: 0,
+        wake: undefined,
+        batch,
+      };
+      members.push(r);
+      this.running.set(wire.inputId, r);
+    }
+    const started = performance.now();
+    void this.runBatch(wires, ctx, what).then((results) => {
+      const durationMs = performance.now() - started;
+      wires.forEach((wire, i) => {
+        if (!this.running.has(wire.inputId)) return;
+        this.running.delete(wire.inputId);
+        this.report({ inputId: wire.inputId, attempt: wire.attempt, result: results[i]!, durationMs });
+      });
+    });
+  }
+
+  private async runBatch(wires: InputWire[], ctx: RunningInputContext, what: string): Promise<ResultWire[]> {
+    const failAll = (err: unknown): ResultWire[] => {
+      const error = encodeError(err);
+      return wires.map(() => ({ status: "failure", error }));
+    };
+    const columns: unknown[][] = [];
+    try {
+      for (const [i, wire] of wires.entries()) {
+        const args =
+          wire.args instanceof Uint8Array
+            ? decodePayload(wire.args)
+            : await fromPayload(wire.args as Payload, this.client);
+        if (!Array.isArray(args)) throw new Error("arguments must be an array");
+        args.forEach((a, j) => {
+          columns[j] ??= new Array(wires.length);
+          columns[j]![i] = a;
+        });
+      }
+    } catch (err) {
+      return failAll(err);
+    }
+    let value: unknown;
+    try {
+      value = await inputStorage.run(ctx, () => this.target.invoke(wires[0]!.method, columns));
+    } catch (err) {
+      return failAll(err);
+    }
+    if (!Array.isArray(value) || value.length !== wires.length) {
+      const got = Array.isArray(value)
+        ? `${value.length} output${value.length === 1 ? "" : "s"}`
+        : `${value === null ? "null" : typeof value}, not an array`;
+      return failAll(
+        Object.assign(
+          new Error(
+            `${what} is batched: it takes an array of inputs per parameter and must return an array with one output per input, in order; for a batch of ${wires.length} input${wires.length === 1 ? "" : "s"} it returned ${got}`,
+          ),
+          { name: "BatchError" },
+        ),
+      );
+    }
+    const out: ResultWire[] = [];
+    for (const [i, v] of value.entries()) {
+      try {
+        const bytes = encodePayload(v, `result[${i}]`);
+        out.push({
+          status: "success",
+          data: bytes.byteLength <= INLINE_PAYLOAD_BYTES ? bytes : await toPayload(bytes, this.client),
+        });
+      } catch (err) {
+        out.push({ status: "failure", error: encodeError(err) });
+      }
+    }
+    return out;
+  }
+
   cancel(inputIds: string[], reason: string): void {
     if (this.waiting.length > 0) {
       // Not started: answered at once, so the server does not wait on them.
@@ -169,6 +259,9 @@ export class InputRunner {
     for (const id of inputIds) {
       const r = this.running.get(id);
       r?.ctx.abort(new Error(`input ${reason}`));
+      // A batch's own signal fires once every input of it is cancelled or timed out.
+      const batch = r?.batch;
+      if (batch?.members.every((m) => m.ctx.aborted)) batch.ctx.abort(new Error(`batch ${reason}`));
       // A generator paused for its consumer wakes up to stop.
       const wake = r?.wake;
       if (r) r.wake = undefined;

@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import type { ObjectStore } from "../object-store.js";
+
+const bytes = (n: number) => new Uint8Array([n]);
+const limits = { maxItems: 5, maxPartitions: 2 };
+
+/**
+ * What every ObjectStore implementation must do (store/object-store.ts). Run by each
+ * implementation's test with a fresh store per case.
+ */
+export function objectStoreContract(open: () => Promise<{ store: ObjectStore; close(): Promise<void> }>): void {
+  const withStore = (name: string, fn: (s: ObjectStore) => Promise<void>) =>
+    it(name, async () => {
+      const { store, close } = await open();
+      try {
+        await fn(store);
+      } finally {
+        await close();
+      }
+    });
+
+  withStore("createObject keeps the first holder of a name", async (s) => {
+    const row = {
+      kind: "dict" as const,
+      environment: "main",
+      name: "n",
+      ownerApp: null,
+      ownerSession: null,
+      createdAt: 1,
+    };
+    const a = await s.createObject({ ...row, id: "di-a" });
+    const b = await s.createObject({ ...row, id: "di-b", kind: "queue" });
+    assert.equal(a.id, "di-a");
+    assert.equal(b.id, "di-a");
+    assert.equal((await s.findObject("main", "n"))?.kind, "dict");
+    assert.equal(await s.findObject("other", "n"), undefined);
+  });
+
+  withStore("dictPut with skipIfExists writes once; delete returns the value", async (s) => {
+    assert.equal(await s.dictPut("d", "s:k", { inline: bytes(1) }, 1, true), true);
+    assert.equal(await s.dictPut("d", "s:k", { inline: bytes(2) }, 1, true), false);
+    assert.deepEqual(await s.dictGet("d", "s:k", 1, 1000), { inline: bytes(1) });
+    assert.equal(await s.dictPut("d", "s:k", { blob: "bl-x" }, 1, false), true);
+    assert.deepEqual(await s.dictDelete("d", "s:k"), { blob: "bl-x" });
+    assert.equal(await s.dictDelete("d", "s:k"), undefined);
+  });
+
+  withStore("dictScan pages in key order; dictExpire drops what is idle", async (s) => {
+    await s.dictUpdate(
+      "d",
+      ["s:c", "s:a", "s:b"].map((k) => [k, { inline: bytes(0) }]),
+      10,
+    );
+    assert.deepEqual(
+      (await s.dictScan("d", undefined, 2)).map((e) => e.key),
+      ["s:a", "s:b"],
+    );
+    assert.deepEqual(
+      (await s.dictScan("d", "s:b", 2)).map((e) => e.key),
+      ["s:c"],
+    );
+    await s.dictGet("d", "s:a", 100, 50); // read: touched
+    assert.equal(await s.dictExpire(50), 2);
+    assert.equal(await s.dictLen("d"), 1);
+  });
+
+  withStore("queue: FIFO per partition, leases, release in place, ack, limits", async (s) => {
+    assert.deepEqual(await s.queuePut("q", "", [bytes(1), bytes(2), bytes(3)], 1, limits), { ok: true });
+    assert.deepEqual(await s.queuePut("q", "", [bytes(4), bytes(5), bytes(6)], 1, limits), {
+      ok: false,
+      reason: "full",
+      size: 3,
+    });
+    assert.deepEqual(await s.queuePut("q", "p", [bytes(9)], 1, limits), { ok: true });
+    assert.equal(
+      (await s.queuePut("q", "p2", [bytes(9)], 1, limits)).ok,
+      false,
+      "a third partition passes maxPartitions",
+    );
+    const first = await s.queueTake("q", "", 2);
+    assert.deepEqual(
+      first.map((r) => r.value[0]),
+      [1, 2],
+    );
+    assert.deepEqual(
+      (await s.queueTake("q", "", 5)).map((r) => r.value[0]),
+      [3],
+      "leased items are not taken twice",
+    );
+    assert.equal(await s.queueLen("q", ""), 0);
+    await s.queueRelease(
+      "q",
+      "",
+      first.map((r) => r.id),
+    );
+    assert.deepEqual(
+      (await s.queueTake("q", "", 1)).map((r) => r.value[0]),
+      [1],
+      "released items are back at the front",
+    );
+    assert.equal(await s.queueLen("q", undefined), 2);
+    await s.queueResetLeases();
+    const all = await s.queueTake("q", "", 10);
+    await s.queueAck(
+      "q",
+      "",
+      all.map((r) => r.id),
+    );
+    assert.deepEqual(await s.queuePut("q", "", [bytes(1), bytes(2), bytes(3), bytes(4), bytes(5)], 1, limits), {
+      ok: true,
+    });
+    assert.equal(await s.queueExpire(2), 2, "both partitions idle since 1");
+    assert.equal(await s.queueLen("q", undefined), 0);
+  });
+
+  withStore("volumeCommit applies changes to the newest version; volumePrune keeps what is pinned", async (s) => {
+    const h = (c: string) => c.repeat(64);
+    await s.volumeCommit("v", [{ path: "a", hash: h("a"), size: 1 }], 1);
+    await s.volumeCommit("v", [{ path: "b", hash: h("b"), size: 1 }], 1);
+    const v3 = await s.volumeCommit(
+      "v",
+      [
+        { path: "a", hash: h("c"), size: 2 },
+        { path: "b", hash: null, size: 0 },
+      ],
+      1,
+    );
+    assert.deepEqual(v3, { version: 3, files: [{ path: "a", hash: h("c"), size: 2 }] });
+    assert.deepEqual(await s.volumePrune("v", new Set([2])), [], "version 2 is pinned: a and b still named");
+    assert.deepEqual((await s.volumePrune("v", new Set())).sort(), [h("a"), h("b")]);
+    assert.equal(await s.volumeHashUsed(h("c")), true);
+    assert.deepEqual(
+      (await s.volumeLatest("v")).files.map((f) => f.path),
+      ["a"],
+    );
+  });
+}
