@@ -30,5 +30,7 @@ echo; BENCH_N="${BENCH_WEB_N:-2000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" no
 # the same steps by hand takes minutes: BENCH_IMAGE_FIRST=1).
 echo; BENCH_N="${BENCH_IMAGE_N:-15}" node --import tsx bench/images.ts
 echo; BENCH_SECONDS="${BENCH_BATCH_SECONDS:-8}" node --import tsx bench/batching.ts
+echo; BENCH_N="${BENCH_CALLS_N:-1000000}" node --import tsx bench/calls-list.ts
+echo; BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/dashboard-overhead.ts
 # The 10-million-input memory run takes minutes: BENCH_MEMORY=1 to include it.
 if [ "${BENCH_MEMORY:-0}" = "1" ]; then echo; BENCH_N="${BENCH_MEMORY_N:-10000000}" node --import tsx bench/map-memory.ts; fi

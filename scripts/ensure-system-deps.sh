@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need when they are missing: bubblewrap (the
-# container sandbox), mmdebstrap and uidmap (image base layers, built in a user namespace), and
-# postgresql (the tests start a private cluster of their own; the package's own cluster is not
-# used). Runs `apt-get update` once, only if something must be installed.
+# container sandbox), mmdebstrap and uidmap (image base layers, built in a user namespace),
+# chromium (the dashboard's browser tests), jq (docs/dashboard.md), util-linux's script and tmux
+# (terminal tests) and postgresql (the tests start a private cluster of their own; the
+# package's own cluster is not used). Runs `apt-get update` once, only if something must be
+# installed.
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
@@ -12,6 +14,8 @@ command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v jq >/dev/null 2>&1 || need+=(jq)
 if [ "${#need[@]}" -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
   echo "missing system packages: ${need[*]} (install them, or run as root)" >&2

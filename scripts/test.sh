@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-system-deps.sh
 [ -d node_modules ] || npm install --no-audit --no-fund
 npx tsc -b packages/cli tsconfig.test.json
+npx tsc -p packages/server/ui
+node packages/server/scripts/build-ui.mjs
 npx biome check --error-on-warnings .
 bash scripts/ensure-test-image.sh
 files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*' -not -name 'images*.test.ts' | sort)
@@ -22,7 +24,7 @@ exec node --import tsx scripts/with-postgres.ts bash -c '
   log=$(mktemp); trap "rm -f $log" EXIT
   run() { node --import tsx --test --test-concurrency=1 --test-timeout=180000 "$@"; }
   echo "# on Postgres: core calls, maps, classes, web, restart"
-  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run test/calls.test.ts test/map.test.ts test/classes.test.ts test/web.test.ts test/generators.test.ts
+  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run test/calls.test.ts test/map.test.ts test/classes.test.ts test/web.test.ts test/generators.test.ts test/dashboard-api.test.ts
   SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run --test-name-pattern="parked|a caller blocked in remote|result retention|secret|logs|redeploys|Hono job queue" test/bounded.test.ts test/faults.test.ts test/deploy.test.ts
   node --import tsx scripts/check-store-methods.ts $log
   echo "# everything (SQLite)"

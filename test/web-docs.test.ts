@@ -4,37 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { REPO, runProcess, type ServerProcess, skiff, startServer } from "./helpers/cli.js";
-
-interface Example {
-  line: number;
-  script: string;
-  expected: string[];
-}
-
-/** The ```sh blocks of a markdown file that run curl, with their `# ` output lines. */
-function curlExamples(markdown: string): Example[] {
-  const out: Example[] = [];
-  const re = /^```sh\n([\s\S]*?)^```/gm;
-  for (let m = re.exec(markdown); m; m = re.exec(markdown)) {
-    const body = m[1]!;
-    if (!body.includes("curl ")) continue;
-    const lines = body.split("\n");
-    out.push({
-      line: markdown.slice(0, m.index).split("\n").length + 1,
-      script: lines.filter((l) => !l.startsWith("# ")).join("\n"),
-      expected: lines.filter((l) => l.startsWith("# ")).map((l) => l.slice(2)),
-    });
-  }
-  return out;
-}
-
-function matches(pattern: string, actual: string): boolean {
-  const re = pattern
-    .split("…")
-    .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
-    .join(".*");
-  return new RegExp(`^${re}$`).test(actual);
-}
+import { curlExamples, matches } from "./helpers/doc-examples.js";
 
 describe("docs/web.md examples", () => {
   let server: ServerProcess;

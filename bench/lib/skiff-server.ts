@@ -12,6 +12,8 @@ export interface BenchServer {
   url: string;
   env: NodeJS.ProcessEnv;
   client: Client;
+  /** The admin token, `<id>:<secret>`. */
+  token: string;
   proc: ChildProcess;
   stop(): Promise<void>;
 }
@@ -62,6 +64,7 @@ export async function startSkiffServer(args: string[] = []): Promise<BenchServer
     url,
     env,
     client,
+    token: `${tokenId}:${tokenSecret}`,
     proc,
     async stop() {
       client.close();

@@ -26,6 +26,7 @@ export interface LocalServerOptions {
   imageDir?: string;
   /** @defaultValue $SKIFF_IMAGE_LIMIT_BYTES, else 20 GiB */
   imageLimitBytes?: number;
+  metricsPublic?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -51,6 +52,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     ...(o.objectLimits ? { objectLimits: o.objectLimits } : {}),
     ...(o.instanceIdleMs !== undefined ? { instanceIdleMs: o.instanceIdleMs } : {}),
     ...(o.log ? { log: o.log } : {}),
+    ...(o.metricsPublic ? { metricsPublic: true } : {}),
     ...(o.webWaitMs !== undefined ? { webWaitMs: o.webWaitMs } : {}),
     ...(o.webMaxBodyBytes !== undefined ? { webMaxBodyBytes: o.webMaxBodyBytes } : {}),
     provider: (controlSocket) =>

@@ -4,7 +4,7 @@ import { CommanderError } from "commander";
 import { InvalidError, SkiffError } from "skiff";
 import { ExitWith, UsageError } from "./errors.js";
 import { Interrupted } from "./interrupt.js";
-import { ui } from "./output.js";
+import { setDebug, ui } from "./output.js";
 import { buildProgram } from "./program.js";
 
 /**
@@ -14,6 +14,9 @@ import { buildProgram } from "./program.js";
  */
 export async function main(argv: string[]): Promise<number> {
   const { program, argv: own } = await buildProgram(argv);
+  // Before parsing: commands read it while they run (the embedded server's lines in `skiff run`).
+  const dd = argv.indexOf("--");
+  setDebug((dd >= 0 ? argv.slice(0, dd) : argv).includes("--debug"));
   try {
     await program.parseAsync(own, { from: "user" });
     return 0;

@@ -2,7 +2,16 @@
 const color = process.stderr.isTTY && !process.env.NO_COLOR;
 const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
 
+/** Set by `--debug`: the embedded server's own lines are shown too. */
+let debugOn = false;
+export function setDebug(on: boolean): void {
+  debugOn = on;
+}
+
 export const ui = {
+  get debug(): boolean {
+    return debugOn;
+  },
   step(msg: string): void {
     process.stderr.write(`${paint("32", "✓")} ${msg}\n`);
   },

@@ -1,4 +1,6 @@
 export * from "./codec.js";
+export type * from "./dashboard.js";
+export { CALL_STATUSES } from "./dashboard.js";
 export * from "./frame.js";
 export * from "./ids.js";
 export * from "./images.js";

@@ -15,6 +15,7 @@ export { openStore, STORE_URL_HELP } from "./store/open.js";
 export { PostgresStore } from "./store/postgres/postgres-store.js";
 export { SqliteStore } from "./store/sqlite/sqlite-store.js";
 export {
+  type CallListQuery,
   type PendingCall,
   type Store,
   StoreCommitError,

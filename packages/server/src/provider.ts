@@ -84,4 +84,8 @@ export interface ContainerHandle {
   readonly pid: number | undefined;
   /** Kills the container now (SIGKILL). */
   kill(): void;
+  /** Where it runs: "local" for this host, else the worker's name. @defaultValue "local" */
+  readonly host?: string;
+  /** CPU time (ms) and resident memory (bytes) of its processes, where the host can tell. */
+  usage?(): { cpuMs: number; memoryBytes: number } | undefined;
 }

@@ -18,6 +18,7 @@ import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
+import { Metrics } from "./metrics/metrics.js";
 import { type ObjectLimits, Objects } from "./objects/index.js";
 import { volumeMounter } from "./objects/volume-mounts.js";
 import type { WorkerProvider } from "./provider.js";
@@ -55,6 +56,8 @@ export interface ServerOptions {
   maxResidentSpawns?: number;
   /** A class instance idle this long (no calls, no containers) leaves memory. @defaultValue 300_000 */
   instanceIdleMs?: number;
+  /** Serve /metrics without a token. @defaultValue false */
+  metricsPublic?: boolean;
   /** Limits and lifetimes of Dicts and Queues (defaults in objects/limits.ts). */
   objectLimits?: Partial<ObjectLimits>;
   log?: (msg: string) => void;
@@ -151,6 +154,12 @@ export class SkiffServer {
     http.on("upgrade", (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
       if (!gateway?.upgrade(req, socket, head)) onUpgrade(req, socket, head);
     });
+    // Open sockets of the public listener (the connections metric); a Set, as each leaves on close.
+    const openSockets = new Set<import("node:net").Socket>();
+    http.on("connection", (sock) => {
+      openSockets.add(sock);
+      sock.once("close", () => openSockets.delete(sock));
+    });
     const controlHttp = createServer(onRequest);
     controlHttp.on("upgrade", onUpgrade);
     await listen(controlHttp, { path: controlSocket });
@@ -176,7 +185,16 @@ export class SkiffServer {
       log,
     );
     const apps = new AppService(store, blobs, engine, provider, schedules);
+    const metrics = new Metrics({
+      engine,
+      store,
+      connections: () => ({ websocket: wss.clients.size, http: openSockets.size }),
+    });
+    const objects = new Objects(store.objects, opts.objectLimits ?? {}, (id) => blobs.size(id), dataDir, log);
     gateway = new Gateway({
+      metrics,
+      objects,
+      ...(opts.metricsPublic ? { metricsPublic: true } : {}),
       engine,
       store,
       blobs,
@@ -188,7 +206,6 @@ export class SkiffServer {
       ...(opts.webMaxBodyBytes !== undefined ? { maxBodyBytes: opts.webMaxBodyBytes } : {}),
       ...(opts.resultRetentionMs !== undefined ? { resultRetentionMs: opts.resultRetentionMs } : {}),
     });
-    const objects = new Objects(store.objects, opts.objectLimits ?? {}, (id) => blobs.size(id), dataDir, log);
     // Ephemeral objects end with the app (made in its containers) or the client session that made them.
     apps.onAppStopped((appId) => void objects.registry.appStopped(appId).catch((e) => log(`${e}`)));
     apps.onSessionGone((sessionId) => void objects.registry.sessionGone(sessionId).catch((e) => log(`${e}`)));

@@ -14,6 +14,21 @@ export interface ClientParams extends ClientConfig {
  * The one way every handle reaches the control plane. Pass one explicitly with
  * `{ client }`, or let handles use `Client.fromEnv()`.
  */
+/** How a running map is doing: inputs finished (and of them failed), and the total once known. */
+export interface MapProgressEvent {
+  callId: string;
+  /** "app.function" */
+  what: string;
+  done: number;
+  failed: number;
+  /** Known once the input iterator is exhausted. */
+  total: number | undefined;
+  /** True for the last event of the map (finished, failed or left early). */
+  ended: boolean;
+}
+
+export type MapProgressListener = (e: MapProgressEvent) => void;
+
 export class Client {
   readonly serverUrl: string;
   readonly environment: string;
@@ -21,6 +36,8 @@ export class Client {
   private readonly mapSinks = new Map<string, (items: MapOutputWire[]) => void>();
   private readonly genSinks = new Map<string, (ev: EventMap["gen.stream"]) => void>();
   private readonly earlyGen = new Map<string, EventMap["gen.stream"][]>();
+  /** Internal: told how each running map is doing (the CLI draws progress lines from it). */
+  _mapProgress: MapProgressListener | undefined;
 
   constructor(params: ClientParams) {
     this.serverUrl = params.serverUrl;

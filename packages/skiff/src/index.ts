@@ -1,6 +1,6 @@
 export type { FunctionStats, InputInfo, ParamValue } from "@skiff/protocol";
 export { App, type ClsParams, resolveApps } from "./app.js";
-export { Client, type ClientParams } from "./client.js";
+export { Client, type ClientParams, type MapProgressEvent, type MapProgressListener } from "./client.js";
 export { Cls, type ClsInstance, type ClsInstanceParams, type ClsOptions } from "./cls.js";
 export {
   activeProfile,

@@ -189,6 +189,11 @@ export async function* runMap(
   let ended = false;
   let completed = false;
   let puts: Promise<unknown> = Promise.resolve();
+  let failed = 0;
+  // Read once: a map started before a listener was set reports nothing.
+  const progress = client._mapProgress;
+  const report = (ended: boolean) =>
+    progress?.({ callId, what, done: finished, failed, total: exhausted ? sent : undefined, ended });
 
   const send = (batch: MapInputWire[]) => {
     puts = Promise.all([puts, client.request("map.put", { callId, items: batch })]).catch((err: Error) => {
@@ -234,10 +239,14 @@ export async function* runMap(
           });
       }
       // Hand out what has finished.
+      const before = finished;
       for (const out of arrived.splice(0)) {
         finished++;
+        if (out.result.status !== "success") failed++;
         held.set(out.idx, { kind: "result", result: out.result });
       }
+      // Once per batch of results, not per input.
+      if (progress && finished !== before) report(false);
       const ready: Local[] = [];
       if (ordered) {
         while (held.has(next)) {
@@ -276,6 +285,7 @@ export async function* runMap(
       }
     }
   } finally {
+    if (progress) report(true);
     stopSink();
     stopDrop();
     release();

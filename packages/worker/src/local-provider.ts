@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { ContainerEvents, ContainerHandle, ContainerSpec, WorkerProvider } from "@skiff/server";
 import { LocalImageBuilder } from "./images/builder.js";
 import { IMAGE_PATH } from "./images/run-step.js";
+import { processTreeUsage } from "./proc-usage.js";
 import { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
 import { IMAGE_NODE_MODULES, IMAGE_SOCKET, imageRootCommand, runtimeBinds } from "./sandbox/image-root.js";
 import {
@@ -353,9 +354,11 @@ export class LocalProvider implements WorkerProvider {
     return {
       containerId: spec.containerId,
       pid: p.child.pid,
+      host: "local",
       kill: () => {
         if (!p.exited) p.child.kill("SIGKILL");
       },
+      usage: () => (p.exited ? undefined : processTreeUsage(p.child.pid)),
     };
   }
 

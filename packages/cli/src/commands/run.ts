@@ -9,6 +9,7 @@ import { type Interrupt, Interrupted, onInterrupt } from "../interrupt.js";
 import { loadApps, pickApp, removeLoadedBundles } from "../load-app.js";
 import { ui } from "../output.js";
 import { argsAfterDashDash, envOption, GROUPS, takesArgsAfterDashDash } from "../program.js";
+import { ProgressLines } from "../progress.js";
 import { publishApp } from "../publish.js";
 import { printWebUrls } from "../web-urls.js";
 
@@ -65,6 +66,7 @@ class Run {
   private appId: string | undefined;
   private app: App | undefined;
   private lastLogAt = 0;
+  private progress: ProgressLines | undefined;
 
   constructor(
     private readonly targetArg: string,
@@ -90,11 +92,20 @@ class Run {
     this.conn = connect({
       embedded: this.values.embedded ? "force" : true,
       ...(this.values.env ? { environment: this.values.env } : {}),
-      log: (m) => ui.info(ui.dim(`[server] ${m}`)),
+      // The embedded server's own lines (re-queueing, cgroups) are internals: --debug shows them.
+      log: (m) => {
+        if (ui.debug) ui.info(ui.dim(`[server] ${m}`));
+      },
       embeddedHint: `skiff run --embedded ${this.targetArg}`,
     });
     const conn = await this.conn;
     if (interrupt.fired) return;
+    // A line per running map on a terminal; nothing of it when output goes to a file or a pipe.
+    if (process.stderr.isTTY) {
+      const progress = new ProgressLines(process.stderr);
+      this.progress = progress;
+      conn.client._mapProgress = (e) => progress.update(e);
+    }
     const res = await publishApp(conn.client, app, bundle, "ephemeral", conn.environment);
     this.appId = res.appId;
     if (interrupt.fired) return;
@@ -127,6 +138,7 @@ class Run {
 
   /** Stops the app and closes the connection (and an embedded server); quick when interrupted. */
   async stop(interrupted: boolean): Promise<void> {
+    this.progress?.close();
     const conn = await this.conn?.catch(() => undefined);
     if (conn) {
       if (this.appId)

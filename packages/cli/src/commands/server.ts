@@ -64,7 +64,11 @@ export function register(program: Command): void {
       "--object-limits <NAME=N,...>",
       "Dict and Queue limits and lifetimes (docs/objects.md): queueMaxItems, queueMaxItemBytes, queueMaxPartitions, queuePartitionTtlMs, dictMaxValueBytes, dictIdleTtlMs",
     )
-    .addHelpText("after", "\nWeb endpoints are served on the same port (docs/web.md).")
+    .option("--metrics-public", "serve /metrics without a token (for a scraper on a trusted network)")
+    .addHelpText(
+      "after",
+      "\nWeb endpoints are served on the same port (docs/web.md), and so is the dashboard: open the server's URL and sign in with a token; Prometheus metrics are at /metrics (docs/dashboard.md).",
+    )
     .action(serverCommand);
 }
 
@@ -80,6 +84,7 @@ interface ServerFlags {
   maxResidentSpawns?: string;
   instanceIdleMs?: string;
   limits: LimitsChoice;
+  metricsPublic?: boolean;
   objectLimits?: string;
   store?: string;
   logMaxBytes?: string;
@@ -126,6 +131,7 @@ async function serverCommand(values: ServerFlags): Promise<void> {
     ...(objectLimits ? { objectLimits } : {}),
     sandbox,
     limits,
+    ...(values.metricsPublic ? { metricsPublic: true } : {}),
     ...(warmPool !== undefined ? { warmPool } : {}),
     ...(webWaitMs !== undefined ? { webWaitMs } : {}),
     ...(webMaxBodyBytes !== undefined ? { webMaxBodyBytes } : {}),

@@ -58,7 +58,7 @@ SELECT id, app_id AS "appId", name, version, spec, bundle_blob_id AS "bundleBlob
 SELECT id, app_id AS "appId", name, version, spec, bundle_blob_id AS "bundleBlobId", active FROM functions WHERE app_id = @appId AND active = 1;
 
 -- name: insertCall
-INSERT INTO calls (id, function_id, kind, idempotency_key, parent_input_id, method, parked, state, created_at) VALUES (@id, @functionId, @kind, @idempotencyKey, @parentInputId, @method, @parked, 'pending', @createdAt);
+INSERT INTO calls (id, function_id, app_id, kind, idempotency_key, parent_input_id, method, parked, state, status, created_at) VALUES (@id, @functionId, @appId, @kind, @idempotencyKey, @parentInputId, @method, @parked, 'pending', 'pending', @createdAt);
 
 -- name: insertInput
 INSERT INTO inputs (id, call_id, idx, args, blob_id, state) VALUES (@id, @callId, @idx, @args, @blobId, 'pending');
@@ -67,7 +67,7 @@ INSERT INTO inputs (id, call_id, idx, args, blob_id, state) VALUES (@id, @callId
 UPDATE inputs SET state = @state, attempt = @attempt, failures = @failures WHERE id = @id;
 
 -- name: completeCall
-UPDATE calls SET state = @state, outcome = @outcome, blob_id = @blobId, completed_at = @completedAt, expires_at = @expiresAt WHERE id = @id;
+UPDATE calls SET state = @state, status = @status, outcome = @outcome, blob_id = @blobId, completed_at = @completedAt, expires_at = @expiresAt WHERE id = @id;
 
 -- name: deleteCall
 DELETE FROM calls WHERE id = @id;
@@ -88,7 +88,7 @@ SELECT id, function_id AS "functionId", kind, idempotency_key AS "idempotencyKey
 SELECT id, call_id AS "callId", idx, args, state, attempt, failures FROM inputs WHERE call_id = @callId ORDER BY idx;
 
 -- name: expireCalls
-UPDATE calls SET state = 'expired', outcome = NULL, blob_id = NULL WHERE state = 'done' AND expires_at IS NOT NULL AND expires_at <= @now;
+UPDATE calls SET state = 'expired', status = 'expired', outcome = NULL, blob_id = NULL WHERE state = 'done' AND expires_at IS NOT NULL AND expires_at <= @now;
 
 -- name: deleteExpiredInputs
 DELETE FROM inputs WHERE call_id IN (SELECT id FROM calls WHERE state = 'expired');
@@ -147,3 +147,29 @@ UPDATE calls SET parked = @parked WHERE id = @id;
 
 -- name: inputsOfCalls
 SELECT id, call_id AS "callId", idx, args, state, attempt, failures FROM inputs WHERE call_id = ANY(@callIds::text[]) ORDER BY call_id, idx;
+
+-- name: trimAttempts
+DELETE FROM attempts WHERE queued_at < @before;
+
+-- name: insertAttempt
+INSERT INTO attempts (input_id, call_id, attempt, container_id, queued_at, started_at, cold_start_ms, status) VALUES (@inputId, @callId, @attempt, @containerId, @queuedAt, @startedAt, @coldStartMs, 'running')
+ON CONFLICT (input_id, attempt) DO UPDATE SET container_id = excluded.container_id, queued_at = excluded.queued_at, started_at = excluded.started_at, cold_start_ms = excluded.cold_start_ms, status = 'running', ended_at = NULL;
+
+-- name: endAttempt
+UPDATE attempts SET status = @status, ended_at = @endedAt WHERE input_id = @inputId AND attempt = @attempt;
+
+-- name: callAttempts
+SELECT input_id AS "inputId", attempt, container_id AS "containerId", queued_at AS "queuedAt", started_at AS "startedAt", ended_at AS "endedAt", cold_start_ms AS "coldStartMs", status FROM attempts WHERE call_id = @callId ORDER BY queued_at, input_id, attempt LIMIT @limit;
+
+-- name: callArgs
+SELECT args FROM inputs WHERE call_id = @callId ORDER BY idx LIMIT 1;
+
+-- name: callSummary
+SELECT c.id, c.function_id AS "functionId", c.app_id AS "appId", c.kind, c.status, c.method, c.created_at AS "createdAt", c.completed_at AS "completedAt", f.name AS "functionName", a.name AS "appName"
+FROM calls c
+LEFT JOIN functions f ON f.id = split_part(c.function_id, '.', 1)
+LEFT JOIN apps a ON a.id = c.app_id
+WHERE c.id = @id;
+
+-- name: releaseInputBlobs
+UPDATE inputs SET blob_id = NULL WHERE call_id = @callId;

@@ -58,7 +58,7 @@ SELECT id, app_id AS appId, name, version, spec, bundle_blob_id AS bundleBlobId,
 SELECT id, app_id AS appId, name, version, spec, bundle_blob_id AS bundleBlobId, active FROM functions WHERE app_id = @appId AND active = 1;
 
 -- name: insertCall
-INSERT INTO calls (id, function_id, kind, idempotency_key, parent_input_id, method, parked, state, created_at) VALUES (@id, @functionId, @kind, @idempotencyKey, @parentInputId, @method, @parked, 'pending', @createdAt);
+INSERT INTO calls (id, function_id, app_id, kind, idempotency_key, parent_input_id, method, parked, state, status, created_at) VALUES (@id, @functionId, @appId, @kind, @idempotencyKey, @parentInputId, @method, @parked, 'pending', 'pending', @createdAt);
 
 -- name: insertInput
 INSERT INTO inputs (id, call_id, idx, args, blob_id, state) VALUES (@id, @callId, @idx, @args, @blobId, 'pending');
@@ -67,7 +67,7 @@ INSERT INTO inputs (id, call_id, idx, args, blob_id, state) VALUES (@id, @callId
 UPDATE inputs SET state = @state, attempt = @attempt, failures = @failures WHERE id = @id;
 
 -- name: completeCall
-UPDATE calls SET state = @state, outcome = @outcome, blob_id = @blobId, completed_at = @completedAt, expires_at = @expiresAt WHERE id = @id;
+UPDATE calls SET state = @state, status = @status, outcome = @outcome, blob_id = @blobId, completed_at = @completedAt, expires_at = @expiresAt WHERE id = @id;
 
 -- name: deleteCall
 DELETE FROM calls WHERE id = @id;
@@ -78,17 +78,27 @@ DELETE FROM inputs WHERE call_id = @callId;
 -- name: getCall
 SELECT id, function_id AS functionId, kind, parent_input_id AS parentInputId, state, outcome, created_at AS createdAt, expires_at AS expiresAt FROM calls WHERE id = @id;
 
+-- name: callSummary
+SELECT c.id, c.function_id AS functionId, c.app_id AS appId, c.kind, c.status, c.method, c.created_at AS createdAt, c.completed_at AS completedAt, f.name AS functionName, a.name AS appName
+FROM calls c
+LEFT JOIN functions f ON f.id = (CASE WHEN instr(c.function_id, '.') > 0 THEN substr(c.function_id, 1, instr(c.function_id, '.') - 1) ELSE c.function_id END)
+LEFT JOIN apps a ON a.id = c.app_id
+WHERE c.id = @id;
+
 -- name: getCallByKey
 SELECT id, function_id AS functionId, kind, parent_input_id AS parentInputId, state, outcome, created_at AS createdAt, expires_at AS expiresAt FROM calls WHERE idempotency_key = @key;
 
 -- name: pendingCalls
 SELECT id, function_id AS functionId, kind, idempotency_key AS idempotencyKey, parent_input_id AS parentInputId, method, parked, created_at AS createdAt FROM calls WHERE state = 'pending' AND id > @after ORDER BY id LIMIT @limit;
 
+-- name: callArgs
+SELECT args FROM inputs WHERE call_id = @callId ORDER BY idx LIMIT 1;
+
 -- name: callInputs
 SELECT id, call_id AS callId, idx, args, state, attempt, failures FROM inputs WHERE call_id = @callId ORDER BY idx;
 
 -- name: expireCalls
-UPDATE calls SET state = 'expired', outcome = NULL, blob_id = NULL WHERE state = 'done' AND expires_at IS NOT NULL AND expires_at <= @now;
+UPDATE calls SET state = 'expired', status = 'expired', outcome = NULL, blob_id = NULL WHERE state = 'done' AND expires_at IS NOT NULL AND expires_at <= @now;
 
 -- name: deleteExpiredInputs
 DELETE FROM inputs WHERE call_id IN (SELECT id FROM calls WHERE state = 'expired');
@@ -133,6 +143,24 @@ SELECT input_id AS inputId, call_id AS functionCallId, function_name AS function
 -- name: trimGraph
 DELETE FROM graph_inputs WHERE created_at < @before;
 
+-- name: trimAttempts
+DELETE FROM attempts WHERE queued_at < @before;
+
+-- name: insertAttempt
+INSERT OR REPLACE INTO attempts (input_id, call_id, attempt, container_id, queued_at, started_at, cold_start_ms, status) VALUES (@inputId, @callId, @attempt, @containerId, @queuedAt, @startedAt, @coldStartMs, 'running');
+
+-- name: endAttempt
+UPDATE attempts SET status = @status, ended_at = @endedAt WHERE input_id = @inputId AND attempt = @attempt;
+
+-- name: callAttempts
+SELECT input_id AS inputId, attempt, container_id AS containerId, queued_at AS queuedAt, started_at AS startedAt, ended_at AS endedAt, cold_start_ms AS coldStartMs, status FROM attempts WHERE call_id = @callId ORDER BY queued_at, input_id, attempt LIMIT @limit;
+
+-- name: unknownStatusCalls
+SELECT id, outcome FROM calls WHERE status = 'unknown' LIMIT 1000;
+
+-- name: setCallStatus
+UPDATE calls SET status = @status WHERE id = @id;
+
 -- name: insertClassInstance
 INSERT OR IGNORE INTO class_instances (id, function_id, params, options, created_at) VALUES (@id, @functionId, @params, @options, @createdAt);
 
@@ -144,3 +172,6 @@ SELECT id, function_id AS functionId, kind, idempotency_key AS idempotencyKey, p
 
 -- name: setParked
 UPDATE calls SET parked = @parked WHERE id = @id;
+
+-- name: releaseInputBlobs
+UPDATE inputs SET blob_id = NULL WHERE call_id = @callId;

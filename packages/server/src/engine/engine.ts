@@ -19,7 +19,9 @@ import { Deque } from "./deque.js";
 import { FanOut } from "./fan-out.js";
 import { Fleet } from "./fleet.js";
 import type { LogHub } from "./log-hub.js";
-import type { LiveCall, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
+import type { FunctionView, LiveCall, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
+import { FunctionStats as FunctionCounters } from "./observe/function-stats.js";
+import { type EngineSnapshot, snapshotContainers, snapshotFunction, snapshotMaps } from "./observe/snapshot.js";
 import { retryDelayMs } from "./retry-policy.js";
 import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
 import { resolveTarget } from "./targets.js";
@@ -63,7 +65,10 @@ const TICK_MS = 250;
  * All scheduling state lives here in memory; the store holds what must survive a restart.
  */
 export class Engine {
+  /** Registered functions. Outside the engine, read them through `functionView`/`liveFunctions`. */
   readonly functions = new Map<string, LiveFunction>();
+  /** The current minute, advanced on each tick: stats recording reads no clock of its own. */
+  private readonly clock = { minute: Math.floor(Date.now() / 60_000) };
   private readonly calls = new Map<string, LiveCall>();
   private readonly inputs = new Map<string, LiveInput>();
   /** The containers, and their scaling. */
@@ -99,8 +104,8 @@ export class Engine {
       functions: this.functions,
       dispatch: (fn) => this.dispatch(fn),
       enqueue: (input, front) => this.enqueue(input, front),
-      finishInput: (input, result) => this.finishInput(input, result),
-      attemptFailed: (input, result) => this.attemptFailed(input, result),
+      finishInput: (input, result, ms) => this.finishInput(input, result, ms),
+      attemptFailed: (input, result, ms) => this.attemptFailed(input, result, ms),
       isClosed: () => this.closed,
     });
     this.fanOut = new FanOut({
@@ -109,7 +114,7 @@ export class Engine {
       containers: this.fleet.containers,
       liveFunction: (id) => this.liveFunction(id),
       newCall: (fn, parent, extra) => this.newCall(fn, parent, extra),
-      newInput: (call, idx, args) => this.newInput(call, idx, args),
+      newInput: (call, idx, args, now) => this.newInput(call, idx, args, undefined, now),
       track: (call) => this.track(call),
       untrack: (call) => this.untrack(call),
       enqueue: (input) => this.enqueue(input),
@@ -169,6 +174,7 @@ export class Engine {
       parked: 0,
       pageInScheduled: false,
       live: true,
+      stats: new FunctionCounters(this.clock),
     };
     this.functions.set(fn.id, fn);
     this.fleet.scale(fn);
@@ -230,6 +236,7 @@ export class Engine {
         {
           id,
           functionId: fn.id,
+          appId: fn.appId,
           kind: "spawn",
           idempotencyKey: p.idempotencyKey,
           parentInputId: p.parentInputId ?? null,
@@ -252,6 +259,7 @@ export class Engine {
     const row = {
       id: call.id,
       functionId: fn.id,
+      appId: fn.appId,
       kind: call.kind,
       idempotencyKey: call.idempotencyKey,
       parentInputId: call.parentInputId,
@@ -357,7 +365,8 @@ export class Engine {
     this.o.store.insertCall(d.row, d.inputs);
   }
 
-  private newInput(call: LiveCall, idx: number, args: Payload, id = newId("in")): LiveInput {
+  /** `now`: the time it is queued (a map's batch reads the clock once for all its inputs). */
+  private newInput(call: LiveCall, idx: number, args: Payload, id = newId("in"), now = Date.now()): LiveInput {
     const input: LiveInput = {
       id,
       call,
@@ -371,9 +380,11 @@ export class Engine {
       container: undefined,
       timer: undefined,
       startedAt: 0,
-      queuedAt: Date.now(),
+      queuedAt: now,
+      attemptOpen: false,
     };
     this.inputs.set(input.id, input);
+    call.fn.stats.accepted++;
     if (input.graph) {
       this.o.store.insertGraphInput({
         inputId: input.id,
@@ -493,6 +504,7 @@ export class Engine {
           else ra.killTimer = setTimeout(() => this.killIfStillRunning(c, ra), this.o.killGraceMs ?? 2000);
         }
       }
+      if (input.attemptOpen) this.endAttempt(input, "cancelled");
       this.markInputDone(input);
       if (input.graph) this.o.store.updateGraphInput(input.id, null, "terminated");
     }
@@ -507,6 +519,8 @@ export class Engine {
   }
 
   private enqueue(input: LiveInput, front = false): void {
+    // Back in the queue with its attempt still open: its container was lost under it.
+    if (input.attemptOpen) this.endAttempt(input, "lost");
     input.status = "pending";
     input.container = undefined;
     input.queuedAt = Date.now();
@@ -556,8 +570,24 @@ export class Engine {
     input.attempt++;
     input.status = "running";
     input.container = c;
-    if (input.graph) this.o.store.updateGraphInput(input.id, c.id, "pending");
     input.startedAt = Date.now();
+    const fn = input.call.fn;
+    fn.stats.queueWait.observe(input.startedAt - input.queuedAt);
+    if (input.graph) {
+      this.o.store.updateGraphInput(input.id, c.id, "pending");
+      // Waiting for this container to start (it was not ready when the input was queued).
+      const cold = c.readyAt > input.queuedAt ? c.readyAt - Math.max(input.queuedAt, c.startedAt) : 0;
+      this.o.store.insertAttempt({
+        inputId: input.id,
+        callId: input.call.id,
+        attempt: input.attempt,
+        containerId: c.id,
+        queuedAt: input.queuedAt,
+        startedAt: input.startedAt,
+        coldStartMs: cold,
+      });
+      input.attemptOpen = true;
+    }
     const timeoutMs = input.call.fn.spec.options.timeoutMs;
     const ra: RunningAttempt = {
       input,
@@ -633,14 +663,17 @@ export class Engine {
   }
 
   /** A thrown error or a timeout: retry if the policy allows, else finish. */
-  private attemptFailed(input: LiveInput, result: ResultWire): void {
+  /** `durationMs`: how long the attempt ran, as its container measured it (NaN when unknown). */
+  private attemptFailed(input: LiveInput, result: ResultWire, durationMs = Number.NaN): void {
     if (input.timer) clearTimeout(input.timer);
     input.timer = undefined;
     const policy = input.call.fn.spec.options.retries;
     // A generator that already yielded is not retried: its consumer has seen those items.
     const yielded = (input.call.stream?.yielded ?? 0) > 0;
+    if (input.attemptOpen) this.endAttempt(input, result.status);
     if (input.failures < policy.maxRetries && input.call.fn.live && !yielded) {
       input.failures++;
+      input.call.fn.stats.retried++;
       input.status = "retry_wait";
       input.container = undefined;
       this.persisted(input.call);
@@ -653,7 +686,13 @@ export class Engine {
       ).unref();
       return;
     }
-    this.finishInput(input, result);
+    this.finishInput(input, result, durationMs);
+  }
+
+  /** Ends the recorded attempt of a graph input (its timing on the call's page). */
+  private endAttempt(input: LiveInput, status: string): void {
+    input.attemptOpen = false;
+    this.o.store.endAttempt(input.id, input.attempt, status, Date.now());
   }
 
   private markInputDone(input: LiveInput): void {
@@ -664,8 +703,12 @@ export class Engine {
     this.inputs.delete(input.id);
   }
 
-  private finishInput(input: LiveInput, result: ResultWire): void {
+  /** `durationMs`: how long its last attempt ran, as its container measured it (NaN when unknown). */
+  private finishInput(input: LiveInput, result: ResultWire, durationMs = Number.NaN): void {
     if (input.status === "done") return;
+    if (input.attemptOpen) this.endAttempt(input, result.status);
+    // The container's own measure: no clock read here, once per input at 100k inputs/s.
+    input.call.fn.stats.finished(result.status === "success", durationMs);
     this.markInputDone(input);
     if (input.graph)
       this.o.store.updateGraphInput(input.id, null, result.status === "success" ? "success" : result.status);
@@ -727,6 +770,12 @@ export class Engine {
   /** Scale-down, result expiry and log trimming, every TICK_MS. */
   private tick(): void {
     const now = Date.now();
+    this.clock.minute = Math.floor(now / 60_000);
+    for (const fn of this.functions.values()) {
+      let running = 0;
+      for (const c of fn.containers.values()) running += c.running.size;
+      fn.stats.sample(fn.queue.length + fn.parked, running);
+    }
     this.fleet.scaleDown(now);
     this.releaseIdleInstances(now);
     if (now - this.lastExpiry > EXPIRY_EVERY_MS) {
@@ -859,6 +908,59 @@ export class Engine {
       throw new ApiError("not_found", `no function call ${callId}`);
     }
     return graph;
+  }
+
+  // ---- read-only views (gateway, API, dashboard, metrics) ------------------------------
+
+  /** A registered function, read-only. */
+  functionView(functionId: string): FunctionView | undefined {
+    return this.functions.get(functionId);
+  }
+
+  /** Every registered function, read-only. */
+  liveFunctions(): Iterable<FunctionView> {
+    return this.functions.values();
+  }
+
+  /** Functions, containers and running maps as plain values (the dashboard, /v1/ reads). */
+  snapshot(now = Date.now()): EngineSnapshot {
+    return {
+      functions: [...this.functions.values()].map((fn) => snapshotFunction(fn, now)),
+      containers: snapshotContainers(this.fleet.containers.values(), now),
+      maps: snapshotMaps(this.calls.values()),
+    };
+  }
+
+  /** One function's snapshot, or undefined when it is not registered. */
+  functionSnapshot(functionId: string, now = Date.now()) {
+    const fn = this.functions.get(functionId);
+    return fn ? snapshotFunction(fn, now) : undefined;
+  }
+
+  /** Each function's counters and histograms, read-only (the /metrics endpoint). */
+  functionStats(): Iterable<{ fn: FunctionView; stats: Readonly<FunctionCounters> }> {
+    return [...this.functions.values()].map((fn) => ({ fn, stats: fn.stats }));
+  }
+
+  /** Starts a generator call (web requests); see FanOut.startStream. */
+  startStream(...a: Parameters<FanOut["startStream"]>): ReturnType<FanOut["startStream"]> {
+    return this.fanOut.startStream(...a);
+  }
+
+  /** The caller consumed items of a generator call. */
+  streamAck(callId: string, consumed: number): void {
+    this.fanOut.streamAck(callId, consumed);
+  }
+
+  /** The container running a generator call's input, when that input is `inputId`. */
+  streamContainer(callId: string, inputId: string): string | undefined {
+    const input = this.fanOut.streamInput(callId);
+    return input && input.id === inputId ? input.container?.id : undefined;
+  }
+
+  /** Whether a call is in memory now (running or queued). */
+  isLive(callId: string): boolean {
+    return this.calls.has(callId);
   }
 
   /** Live numbers for `getCurrentStats()`. */

@@ -20,7 +20,8 @@ export interface FanOutHost {
   readonly containers: Map<string, LiveContainer>;
   liveFunction(functionId: string): LiveFunction;
   newCall(fn: LiveFunction, parentInputId: string | undefined, extra: Partial<LiveCall>): LiveCall;
-  newInput(call: LiveCall, idx: number, args: Payload): LiveInput;
+  /** `now`: when it is queued (defaults to the clock). */
+  newInput(call: LiveCall, idx: number, args: Payload, now?: number): LiveInput;
   track(call: LiveCall): void;
   untrack(call: LiveCall): void;
   enqueue(input: LiveInput): void;
@@ -125,7 +126,17 @@ export class FanOut {
     const window = MAP_WINDOW;
     const call = this.host.newCall(fn, p.parentInputId, {
       method: p.method,
-      map: { live: new Set(), window, done: 0, total: undefined, out: [], flushScheduled: false, sink, onDone },
+      map: {
+        live: new Set(),
+        window,
+        done: 0,
+        failed: 0,
+        total: undefined,
+        out: [],
+        flushScheduled: false,
+        sink,
+        onDone,
+      },
     });
     this.host.track(call);
     return { callId: call.id, window };
@@ -148,8 +159,9 @@ export class FanOut {
       );
     }
     if (!call.fn.live) throw new ApiError("not_found", `function ${call.fn.name} is not running`);
+    const now = Date.now();
     for (const item of items) {
-      const input = this.host.newInput(call, item.idx, item.args);
+      const input = this.host.newInput(call, item.idx, item.args, now);
       m.live.add(input);
       input.status = "pending";
       call.fn.queue.push(input);
@@ -166,6 +178,7 @@ export class FanOut {
   mapResult(call: LiveCall, m: MapState, input: LiveInput, result: ResultWire): void {
     m.live.delete(input);
     m.done++;
+    if (result.status !== "success") m.failed++;
     m.out.push({ idx: input.idx, result });
     if (!m.flushScheduled) {
       m.flushScheduled = true;

@@ -36,8 +36,9 @@ export interface FleetHost {
   readonly functions: Map<string, LiveFunction>;
   dispatch(fn: LiveFunction): void;
   enqueue(input: LiveInput, front?: boolean): void;
-  finishInput(input: LiveInput, result: ResultWire): void;
-  attemptFailed(input: LiveInput, result: ResultWire): void;
+  /** `durationMs`: how long the attempt ran, as its container measured it. */
+  finishInput(input: LiveInput, result: ResultWire, durationMs?: number): void;
+  attemptFailed(input: LiveInput, result: ResultWire, durationMs?: number): void;
   isClosed(): boolean;
 }
 
@@ -126,6 +127,8 @@ export class Fleet {
       running: new Map(),
       idleSince: Date.now(),
       startedAt: Date.now(),
+      readyAt: 0,
+      inputsServed: 0,
       startupTimer: undefined,
       stopTimer: undefined,
       deadlineTimer: undefined,
@@ -136,6 +139,7 @@ export class Fleet {
     };
     this.containers.set(id, c);
     fn.containers.set(id, c);
+    fn.stats.coldStart();
     // Counted as starting at once (scaling sees it) while its secrets are read.
     const volumes = fn.spec.options.volumes;
     const mounts =
@@ -281,6 +285,7 @@ export class Fleet {
     if (c.startupTimer) clearTimeout(c.startupTimer);
     c.status = "ready";
     c.idleSince = Date.now();
+    c.readyAt = c.idleSince;
     if (c.reserved) {
       this.reservedWaiters.get(c.id)?.resolve(c);
       this.reservedWaiters.delete(c.id);
@@ -314,6 +319,7 @@ export class Fleet {
       const ra = c.running.get(key);
       if (!ra) continue; // duplicate or unknown: dropped
       c.running.delete(key);
+      c.inputsServed++;
       if (ra.killTimer) clearTimeout(ra.killTimer);
       const input = ra.input;
       // How long inputs take decides whether the next ones are prefetched (engine dispatch).
@@ -322,8 +328,9 @@ export class Fleet {
           ? out.durationMs
           : c.fn.avgDurationMs * 0.9 + out.durationMs * 0.1;
       if (ra.timedOut || input.status !== "running" || input.attempt !== out.attempt) continue;
-      if (out.result.status === "failure") this.host.attemptFailed(input, out.result);
-      else this.host.finishInput(input, out.result);
+      const ms = typeof out.durationMs === "number" ? out.durationMs : Number.NaN;
+      if (out.result.status === "failure") this.host.attemptFailed(input, out.result, ms);
+      else this.host.finishInput(input, out.result, ms);
     }
     if (c.running.size === 0) {
       c.idleSince = Date.now();

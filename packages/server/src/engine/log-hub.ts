@@ -11,6 +11,8 @@ export class LogHub {
   private readonly followers = new Map<string, Set<(e: LogEntry) => void>>();
   /** Lines and bytes each app wrote since its last trim. */
   private readonly written = new Map<string, { lines: number; bytes: number }>();
+  /** Followers of every app's lines (the dashboard's live tail). */
+  private readonly allFollowers = new Set<(e: LogEntry) => void>();
 
   constructor(
     private readonly store: Store,
@@ -30,6 +32,7 @@ export class LogHub {
       w.bytes += Buffer.byteLength(e.text);
       const fs = this.followers.get(e.appId);
       if (fs) for (const f of fs) f(e);
+      for (const f of this.allFollowers) f(e);
     }
   }
 
@@ -44,6 +47,12 @@ export class LogHub {
       set.delete(fn);
       if (set.size === 0) this.followers.delete(appId);
     };
+  }
+
+  /** Follows every app's lines; returns the unfollow function. */
+  followAll(fn: (e: LogEntry) => void): () => void {
+    this.allFollowers.add(fn);
+    return () => this.allFollowers.delete(fn);
   }
 
   /**

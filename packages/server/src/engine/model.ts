@@ -11,6 +11,7 @@ import type { ContainerHandle } from "../provider.js";
 import type { CallRow, InputRow } from "../store/store.js";
 import type { Deque } from "./deque.js";
 import type { VolumeMount } from "./fleet.js";
+import type { FunctionStats } from "./observe/function-stats.js";
 
 /** What the engine needs from a container's connection. */
 export interface ContainerChannel {
@@ -47,7 +48,14 @@ export interface LiveFunction {
   /** A class instance's own pool: the class's function id, and the parameters (CBOR). */
   baseId: string | undefined;
   params: Uint8Array | undefined;
+  /** Live numbers for the dashboard and /metrics (bounded rings and counters). */
+  stats: FunctionStats;
 }
+
+/** What callers outside the engine (gateway, API) may read of a function. */
+export type FunctionView = Readonly<
+  Pick<LiveFunction, "id" | "appId" | "appName" | "environment" | "name" | "version" | "spec" | "live" | "baseId">
+>;
 
 export type ContainerStatus = "starting" | "ready" | "draining" | "dead";
 
@@ -72,6 +80,10 @@ export interface LiveContainer {
   running: Map<string, RunningAttempt>;
   idleSince: number;
   startedAt: number;
+  /** When it became ready (0 while starting). */
+  readyAt: number;
+  /** Inputs it has finished. */
+  inputsServed: number;
   startupTimer: NodeJS.Timeout | undefined;
   stopTimer: NodeJS.Timeout | undefined;
   /**
@@ -108,8 +120,13 @@ export interface LiveInput {
   container: LiveContainer | undefined;
   timer: NodeJS.Timeout | undefined;
   startedAt: number;
-  /** When it last entered the queue: a batch leaves once its oldest input waited `waitMs`. */
+  /**
+   * When it last entered the queue: the queue-wait histogram and its attempt's timing, and a
+   * batch leaves once its oldest input waited `waitMs`.
+   */
   queuedAt: number;
+  /** Its current attempt is recorded in the store and not yet ended (graph inputs only). */
+  attemptOpen: boolean;
 }
 
 export interface LiveCall {
@@ -151,8 +168,9 @@ export interface MapState {
   /** Inputs sent and not finished; at most `window`. */
   live: Set<LiveInput>;
   window: number;
-  /** Inputs finished so far. */
+  /** Inputs finished so far, and how many of them failed. */
   done: number;
+  failed: number;
   /** Set by map.end: how many inputs there are in all. */
   total: number | undefined;
   /** Results not yet handed to the sink (flushed once per tick). */

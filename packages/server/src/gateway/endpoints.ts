@@ -1,16 +1,16 @@
 import type { AppMode, WebSpec } from "@skiff/protocol";
-import type { LiveFunction } from "../engine/model.js";
+import type { FunctionView } from "../engine/model.js";
 
 /** A live web endpoint, as the gateway routes to it. */
 export interface Endpoint {
-  fn: LiveFunction;
+  fn: FunctionView;
   web: WebSpec;
   mode: AppMode;
 }
 
 export interface EndpointSource {
   /** Every registered function (the engine's map). */
-  functions(): Iterable<LiveFunction>;
+  functions(): Iterable<FunctionView>;
   /** An app's mode and creation time. */
   app(appId: string): { mode: AppMode; createdAt: number } | undefined;
 }

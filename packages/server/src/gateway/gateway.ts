@@ -11,15 +11,24 @@ import {
 import { ApiError } from "../api/api-error.js";
 import type { AppService } from "../apps/app-service.js";
 import type { TokenService } from "../auth/tokens.js";
+import { DashboardHttp } from "../dashboard/dashboard-http.js";
+import { Sessions } from "../dashboard/sessions.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
+import type { Metrics } from "../metrics/metrics.js";
+import type { Objects } from "../objects/index.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
 import { type Store, StoreCommitError, StoreUnavailableError } from "../store/store.js";
+import { ApiAuth } from "./api-auth.js";
+import { apiRoutes, serveApi } from "./api-routes.js";
 import { requireToken } from "./auth.js";
 import { CORS_HEADERS, isPreflight, preflight } from "./cors.js";
 import { type Endpoint, EndpointIndex } from "./endpoints.js";
+import { DashboardEvents } from "./events.js";
 import { HttpError, sendError, sendJson } from "./http-error.js";
 import { JsonApi, statusOf } from "./json-api.js";
+import { ObjectsApi } from "./objects-api.js";
+import { ReadApi } from "./read-api.js";
 import { BodyPump, declaredLength, parseJson, readBody } from "./request-body.js";
 import { busy, ResultUrls } from "./result-urls.js";
 import { route, type Target, webPathUrl, webUrl } from "./routes.js";
@@ -40,6 +49,12 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   /** How long a finished result URL's response is kept in the store. @defaultValue 7 days */
   resultRetentionMs?: number;
+  /** Prometheus metrics at /metrics. */
+  metrics?: Metrics;
+  /** Dicts, Queues and Volumes, for the dashboard's read-only view of them. */
+  objects?: Objects;
+  /** /metrics without a token (for a scraper on a trusted network). @defaultValue false */
+  metricsPublic?: boolean;
 }
 
 const NO_BODY: WebBodyWire = { kind: "none" };
@@ -55,7 +70,10 @@ export class Gateway {
   readonly waitMs: number;
   readonly maxBodyBytes: number;
   private readonly index: EndpointIndex;
-  private readonly api: JsonApi;
+  private readonly routes: ReturnType<typeof apiRoutes>;
+  private readonly auth: ApiAuth;
+  private readonly events: DashboardEvents;
+  private readonly dashboard: DashboardHttp;
   /** Web calls running, by call id: request-body pulls find their request here. */
   private readonly live = new Map<string, { pump: BodyPump | undefined; socket?: Duplex }>();
   /** Result URLs of calls answered 303 or 202. */
@@ -69,10 +87,10 @@ export class Gateway {
     this.waitMs = o.waitMs ?? 150_000;
     this.maxBodyBytes = o.maxBodyBytes ?? 64 * 1024 * 1024;
     this.index = new EndpointIndex({
-      functions: () => o.engine.functions.values(),
+      functions: () => o.engine.liveFunctions(),
       app: (id) => o.apps.liveApp(id),
     });
-    this.api = new JsonApi({
+    const json = new JsonApi({
       engine: o.engine,
       apps: o.apps,
       store: o.store,
@@ -80,6 +98,12 @@ export class Gateway {
       tokens: o.tokens,
       waitMs: this.waitMs,
     });
+    const urlOf = (id: string) => this.urlsOfFunction(id)?.url;
+    const read = new ReadApi({ engine: o.engine, apps: o.apps, store: o.store, blobs: o.blobs, urlOf });
+    this.events = new DashboardEvents(o.engine, o.logs, urlOf);
+    this.routes = apiRoutes(json, read, this.events, o.objects ? new ObjectsApi(o.objects) : undefined);
+    this.auth = new ApiAuth(o.tokens, o.store, new Sessions());
+    this.dashboard = new DashboardHttp(o.tokens, this.auth);
     this.results = new ResultUrls({
       store: o.store,
       tokens: o.tokens,
@@ -91,7 +115,7 @@ export class Gateway {
     this.sweeper = setInterval(() => this.results.sweep(), 30_000);
     this.sweeper.unref();
     this.callHost = {
-      ack: (id, n) => o.engine.fanOut.streamAck(id, n),
+      ack: (id, n) => o.engine.streamAck(id, n),
       cancel: (id) => this.cancel(id),
       logFailure: (c, why) => this.logFailure(c, why),
     };
@@ -114,7 +138,7 @@ export class Gateway {
 
   /** Both URL forms of a live web endpoint function. */
   urlsOfFunction(functionId: string): { url: string; pathUrl: string } | undefined {
-    const fn = this.o.engine.functions.get(functionId);
+    const fn = this.o.engine.functionView(functionId);
     const app = fn && this.o.apps.liveApp(fn.appId);
     if (!fn?.spec.web || !app) return undefined;
     return {
@@ -140,9 +164,19 @@ export class Gateway {
   }
 
   private serve(t: Target, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (t.kind === "api") return this.api.serve(req, res, t.path);
+    if (t.kind === "api") return serveApi(this.routes, this.auth, req, res, t.path);
+    if (t.kind === "dashboard") return this.dashboard.serve(req, res, t.path);
+    if (t.kind === "metrics") return this.serveMetrics(req, res);
     if (t.kind === "result") return this.results.serve(req, res, t.callId);
     return this.serveEndpoint(req, res, t);
+  }
+
+  private async serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const m = this.o.metrics;
+    if (!m) throw new HttpError(404, "not_found", "metrics are off on this server");
+    if (!this.o.metricsPublic) await this.auth.require(req, "read");
+    const text = await m.text();
+    res.writeHead(200, { "content-type": m.contentType, "cache-control": "no-store" }).end(text);
   }
 
   /**
@@ -195,9 +229,8 @@ export class Gateway {
   /** A container asks for more of a request body. */
   bodyPull(containerId: string, m: EventMap["web.body.pull"], send: (b: EventMap["web.body"]) => void): void {
     const entry = this.live.get(m.callId);
-    const input = this.o.engine.fanOut.streamInput(m.callId);
     // Only the container running that input may read the body.
-    if (!entry?.pump || !input || input.id !== m.inputId || input.container?.id !== containerId) return;
+    if (!entry?.pump || this.o.engine.streamContainer(m.callId, m.inputId) !== containerId) return;
     entry.pump.pull(m.inputId, m.bytes, send);
   }
 
@@ -301,7 +334,7 @@ export class Gateway {
     }
     // Strings, byte arrays and parsed JSON only: always a valid payload, so no validation pass.
     const args = encodeCbor([wire]);
-    const { callId } = this.o.engine.fanOut.startStream(
+    const { callId } = this.o.engine.startStream(
       { functionId: ep.fn.id, args, idempotencyKey: newId("ik"), parentInputId: undefined },
       (items, end) => {
         call!.onItems(items, end);
@@ -341,6 +374,7 @@ export class Gateway {
 
   close(): void {
     clearInterval(this.sweeper);
+    this.events.close();
     for (const [callId, { socket }] of [...this.live]) {
       // An upgraded socket is no longer the listener's to close: its tunnel ends here.
       socket?.destroy();

@@ -14,7 +14,6 @@ import type { TokenService } from "../auth/tokens.js";
 import type { Engine } from "../engine/engine.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { Store } from "../store/store.js";
-import { requireToken } from "./auth.js";
 import { HttpError, sendJson } from "./http-error.js";
 import { toJsonValue } from "./json-value.js";
 import { declaredLength, parseJson, readBody } from "./request-body.js";
@@ -28,9 +27,6 @@ export interface JsonApiDeps {
   /** Longest a request waits for an outcome before answering 202 "pending". */
   waitMs: number;
 }
-
-const FN_ROUTE = /^\/v1\/functions\/([^/]+)\/([^/]+)\/(call|spawn)$/;
-const CALL_ROUTE = /^\/v1\/calls\/(fc-[0-9a-f]{1,64})(\/cancel)?$/;
 
 /** The HTTP status of an API error code. */
 export function statusOf(code: string): number {
@@ -50,42 +46,32 @@ export function statusOf(code: string): number {
 
 /**
  * The JSON HTTP API for clients in any language (docs/web.md): call, spawn, get a result by
- * call id, cancel. API tokens only, as `Authorization: Bearer <id>:<secret>`.
+ * call id, cancel. Its routes are in api-routes.ts, beside the read-only ones.
  */
 export class JsonApi {
   constructor(private readonly d: JsonApiDeps) {}
 
-  async serve(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    await requireToken(req, this.d.tokens, ["api", "admin"], "the HTTP API");
-    const url = new URL(path, "http://x");
+  /** `POST /v1/functions/<app>/<function>/call|spawn` */
+  run(req: IncomingMessage, res: ServerResponse, url: URL, m: RegExpExecArray): Promise<void> {
     const env = url.searchParams.get("environment") ?? "main";
-    const fnRoute = FN_ROUTE.exec(url.pathname);
-    if (fnRoute) {
-      if (req.method !== "POST") throw methodNotAllowed("POST");
-      const [, app, name, verb] = fnRoute;
-      return this.start(req, res, decodeURIComponent(app!), decodeURIComponent(name!), env, verb as "call" | "spawn");
-    }
-    const callRoute = CALL_ROUTE.exec(url.pathname);
-    if (callRoute) {
-      const callId = callRoute[1]!;
-      if (callRoute[2]) {
-        if (req.method !== "POST") throw methodNotAllowed("POST");
-        await this.d.engine.cancelCall(callId, url.searchParams.get("terminate_containers") === "true");
-        await this.d.store.flush();
-        return sendJson(res, 200, { call_id: callId, cancelled: true });
-      }
-      if (req.method !== "GET") throw methodNotAllowed("GET");
-      const t = url.searchParams.get("timeout_ms");
-      const timeoutMs = t === null ? this.d.waitMs : Number(t);
-      if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > this.d.waitMs)
-        throw new HttpError(400, "invalid_argument", `timeout_ms must be an integer from 0 to ${this.d.waitMs}`);
-      return this.answer(res, callId, timeoutMs);
-    }
-    throw new HttpError(
-      404,
-      "not_found",
-      `no API route ${req.method} ${url.pathname}: use POST /v1/functions/<app>/<function or Class.method>/call|spawn, GET /v1/calls/<id>, POST /v1/calls/<id>/cancel`,
-    );
+    const [, app, name, verb] = m;
+    return this.start(req, res, decodeURIComponent(app!), decodeURIComponent(name!), env, verb as "call" | "spawn");
+  }
+
+  /** `GET /v1/calls/<id>`: waits (up to timeout_ms) for the outcome. */
+  outcome(res: ServerResponse, url: URL, callId: string): Promise<void> {
+    const t = url.searchParams.get("timeout_ms");
+    const timeoutMs = t === null ? this.d.waitMs : Number(t);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > this.d.waitMs)
+      throw new HttpError(400, "invalid_argument", `timeout_ms must be an integer from 0 to ${this.d.waitMs}`);
+    return this.answer(res, callId, timeoutMs);
+  }
+
+  /** `POST /v1/calls/<id>/cancel` */
+  async cancel(res: ServerResponse, url: URL, callId: string): Promise<void> {
+    await this.d.engine.cancelCall(callId, url.searchParams.get("terminate_containers") === "true");
+    await this.d.store.flush();
+    sendJson(res, 200, { call_id: callId, cancelled: true });
   }
 
   private async start(
@@ -136,7 +122,7 @@ export class JsonApi {
     const dot = name.indexOf(".");
     const info = await this.d.apps.lookup(appName, dot > 0 ? name.slice(0, dot) : name, env);
     const label = `${appName}.${name}`;
-    if (this.d.engine.functions.get(info.functionId)?.spec.web)
+    if (this.d.engine.functionView(info.functionId)?.spec.web)
       throw new HttpError(400, "invalid_argument", `${label} is a web endpoint: request its URL`);
     if (dot < 0) {
       if (info.cls)
@@ -217,8 +203,4 @@ export class JsonApi {
       return undefined;
     }
   }
-}
-
-function methodNotAllowed(allowed: string): HttpError {
-  return new HttpError(405, "method_not_allowed", `this route takes ${allowed}`, { allow: allowed });
 }

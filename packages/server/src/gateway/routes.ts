@@ -7,7 +7,11 @@ export type Target =
   /** The result URL of a web call answered 303 or 202. */
   | { kind: "result"; callId: string }
   /** The JSON HTTP API (`/v1/…` other than the WebSocket). */
-  | { kind: "api"; path: string };
+  | { kind: "api"; path: string }
+  /** The dashboard: its page at `/`, assets, and signing in. */
+  | { kind: "dashboard"; path: string }
+  /** Prometheus metrics. */
+  | { kind: "metrics" };
 
 const DEV = "-dev";
 
@@ -60,6 +64,10 @@ export function route(host: string | undefined, url: string): Target | undefined
     };
   }
   if (url.startsWith("/v1/") && !url.startsWith("/v1/ws")) return { kind: "api", path: url };
+  const path = url.split("?")[0]!;
+  if (path === "/metrics") return { kind: "metrics" };
+  if (path === "/" || path === "/index.html" || url.startsWith("/assets/") || url.startsWith("/dashboard/"))
+    return { kind: "dashboard", path: url };
   return undefined;
 }
 

@@ -68,7 +68,10 @@ export interface Store {
   // calls and inputs
   insertCall(row: CallRow, inputs: InputRow[]): void;
   updateInput(id: string, state: "pending" | "done", attempt: number, failures: number): void;
-  /** Ends a call with its outcome and drops its inputs. */
+  /**
+   * Ends a call with its outcome. Its inputs stay until it expires (its page shows its
+   * arguments) but no longer hold their blobs: a large argument may be swept from then on.
+   */
   completeCall(
     id: string,
     state: "done" | "cancelled",
@@ -101,6 +104,32 @@ export interface Store {
   graphChildren(parentInputId: string): Promise<GraphRow[]>;
   trimGraph(before: number): void;
 
+  // attempts of recorded inputs (the dashboard's timing per attempt)
+  insertAttempt(row: {
+    inputId: string;
+    callId: string;
+    attempt: number;
+    containerId: string;
+    queuedAt: number;
+    startedAt: number;
+    coldStartMs: number;
+  }): void;
+  endAttempt(inputId: string, attempt: number, status: string, endedAt: number): void;
+
+  // dashboard reads
+  /** A page of calls, newest first, filtered; the next page passes the last row as `before`. */
+  listCalls(q: CallListQuery): Promise<CallListRow[]>;
+  /** One call with its names and status, or undefined. */
+  callSummary(id: string): Promise<CallListRow | undefined>;
+  /** The arguments of a call's first input, while the call is kept. */
+  callArgs(callId: string): Promise<Payload | undefined>;
+  /** A call's recorded attempts, oldest first (at most `limit`). */
+  callAttempts(callId: string, limit: number): Promise<AttemptRow[]>;
+  /** Log lines, newest `limit` before `beforeSeq` (or after `afterSeq`), filtered, in seq order. */
+  queryLogs(q: LogQuery): Promise<LogRow[]>;
+  /** Called with the duration of each group commit (the store-commit metric). */
+  setCommitObserver(observe: ((ms: number) => void) | undefined): void;
+
   // secrets
   upsertSecret(environment: string, name: string, values: Record<string, string>): void;
   getSecret(environment: string, name: string): Promise<Record<string, string> | undefined>;
@@ -124,6 +153,56 @@ export interface Store {
   flush(): Promise<void>;
   /** Commits what is queued and closes; later calls fail. */
   close(): Promise<void>;
+}
+
+export interface CallListQuery {
+  appId?: string;
+  functionId?: string;
+  status?: string;
+  /** created_at bounds, epoch ms: since inclusive, until exclusive. */
+  since?: number;
+  until?: number;
+  /** The last row of the previous page. */
+  before?: { createdAt: number; id: string };
+  limit: number;
+}
+
+export interface CallListRow {
+  id: string;
+  functionId: string;
+  appId: string | null;
+  kind: "remote" | "spawn";
+  status: string;
+  method: string | null;
+  createdAt: number;
+  completedAt: number | null;
+  functionName: string | null;
+  appName: string | null;
+}
+
+export interface AttemptRow {
+  inputId: string;
+  attempt: number;
+  containerId: string | null;
+  queuedAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  coldStartMs: number;
+  status: string;
+}
+
+export interface LogQuery {
+  appId?: string;
+  functionName?: string;
+  inputId?: string;
+  containerId?: string;
+  afterSeq?: number;
+  beforeSeq?: number;
+  limit: number;
+}
+
+export interface LogRow extends LogEntry {
+  seq: number;
 }
 
 /** A commit failed: the writes it covered are lost; the store goes on with later ones. */
@@ -220,6 +299,8 @@ export interface CallRow {
   createdAt: number;
   /** A spawned call waiting in the store, not in memory (see engine/spawn-pager.ts). */
   parked?: boolean;
+  /** The app of its function (the dashboard's filter). */
+  appId?: string;
 }
 
 export interface ClassInstanceRow {

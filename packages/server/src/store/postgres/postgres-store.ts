@@ -4,9 +4,13 @@ import { fileURLToPath } from "node:url";
 import { type CallOutcome, decodeCbor, encodeCbor, type LogEntry, type Payload } from "@skiff/protocol";
 import pg from "pg";
 import { outcomeBlob, payloadBlob } from "../blob-refs.js";
+import { callListSql } from "../call-list.js";
 import { loadNamedStatements } from "../sql-file.js";
 import {
   type AppRow,
+  type AttemptRow,
+  type CallListQuery,
+  type CallListRow,
   type CallRow,
   type ClassInstanceRow,
   type DeploymentRow,
@@ -14,6 +18,8 @@ import {
   type GraphRow,
   type GraphStatus,
   type InputRow,
+  type LogQuery,
+  type LogRow,
   type PendingCall,
   type Store,
   StoreCommitError,
@@ -84,6 +90,7 @@ export class PostgresStore implements Store {
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private commitObserver: ((ms: number) => void) | undefined;
   private readonly log: (msg: string) => void;
   private readonly commitDelayMs: number;
 
@@ -176,7 +183,9 @@ export class PostgresStore implements Store {
     let failure: Error | undefined;
     try {
       // Several statements in one simple query run as one transaction (one commit).
+      const t0 = performance.now();
       const res = await this.pool.query(ops.map((o) => o.sql).join(";\n"));
+      this.commitObserver?.(performance.now() - t0);
       const results = Array.isArray(res) ? (res as pg.QueryResult[]) : [res];
       for (let i = 0; i < ops.length; i++) ops[i]!.onResult?.(results[i]!);
     } catch (err) {
@@ -296,6 +305,7 @@ export class PostgresStore implements Store {
     this.write("insertCall", {
       id: row.id,
       functionId: row.functionId,
+      appId: row.appId ?? null,
       kind: row.kind,
       idempotencyKey: row.idempotencyKey,
       parentInputId: row.parentInputId,
@@ -325,12 +335,15 @@ export class PostgresStore implements Store {
     this.write("completeCall", {
       id,
       state,
+      status: outcome.kind === "result" ? outcome.result.status : outcome.kind,
       outcome: encodeCbor(outcome),
       blobId: outcomeBlob(outcome),
       completedAt,
       expiresAt,
     });
-    this.write("deleteInputs", { callId: id });
+    // Inputs stay until the call expires (the dashboard shows a finished call's arguments), but
+    // let go of their blobs as the contract says: a large argument may be swept from then on.
+    this.write("releaseInputBlobs", { callId: id });
   }
   deleteCall(id: string): void {
     this.write("deleteInputs", { callId: id });
@@ -398,6 +411,90 @@ export class PostgresStore implements Store {
   }
   trimGraph(before: number): void {
     this.write("trimGraph", { before });
+    this.write("trimAttempts", { before });
+  }
+
+  insertAttempt(row: {
+    inputId: string;
+    callId: string;
+    attempt: number;
+    containerId: string;
+    queuedAt: number;
+    startedAt: number;
+    coldStartMs: number;
+  }): void {
+    this.write("insertAttempt", { ...row, coldStartMs: Math.round(row.coldStartMs) });
+  }
+  endAttempt(inputId: string, attempt: number, status: string, endedAt: number): void {
+    this.write("endAttempt", { inputId, attempt, status, endedAt });
+  }
+  /** A dynamic read (the calls list, logs): built from fixed fragments, values as $n. */
+  private async dynamic<T>(text: string, values: SqlValue[]): Promise<T[]> {
+    if (this.closed) throw new Error("store is closed");
+    if (this.seq > this.committedSeq) await this.flush().catch(() => {});
+    try {
+      return (await this.pool.query({ text, values })).rows as T[];
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+  }
+  async listCalls(q: CallListQuery): Promise<CallListRow[]> {
+    const { sql, params } = callListSql(q);
+    const values: SqlValue[] = [];
+    // The same fragments as SQLite's, with @name placeholders numbered for Postgres.
+    const text = sql
+      .replace(/@(\w+)/g, (_m, n: string) => {
+        values.push(params[n] as SqlValue);
+        return `$${values.length}`;
+      })
+      .replace("instr(c.function_id, '.') > 0", "strpos(c.function_id, '.') > 0")
+      .replace("substr(c.function_id, 1, instr(c.function_id, '.') - 1)", "split_part(c.function_id, '.', 1)")
+      .replace(/ AS (functionId|appId|createdAt|completedAt|functionName|appName)\b/g, ' AS "$1"');
+    return this.dynamic<CallListRow>(text, values);
+  }
+  async callSummary(id: string): Promise<CallListRow | undefined> {
+    return this.row<CallListRow>("callSummary", { id });
+  }
+  async callArgs(callId: string): Promise<Payload | undefined> {
+    const r = await this.row<{ args: Buffer }>("callArgs", { callId });
+    return r ? (decodeCbor(r.args) as Payload) : undefined;
+  }
+  async callAttempts(callId: string, limit: number): Promise<AttemptRow[]> {
+    return this.rows<AttemptRow>("callAttempts", { callId, limit });
+  }
+  async queryLogs(q: LogQuery): Promise<LogRow[]> {
+    const where: string[] = [];
+    const values: SqlValue[] = [];
+    const add = (cond: string, v: SqlValue | undefined) => {
+      if (v === undefined) return;
+      values.push(v);
+      where.push(cond.replace("?", `$${values.length}`));
+    };
+    add("app_id = ?", q.appId);
+    add("function_name = ?", q.functionName);
+    add("input_id = ?", q.inputId);
+    add("container_id = ?", q.containerId);
+    add("seq > ?", q.afterSeq);
+    add("seq < ?", q.beforeSeq);
+    values.push(q.limit);
+    const order = q.afterSeq !== undefined ? "ASC" : "DESC";
+    const rows = await this.dynamic<LogRow & Record<string, unknown>>(
+      `SELECT seq, ts, app_id AS "appId", function_name AS "functionName", input_id AS "inputId",
+        container_id AS "containerId", stream, text FROM logs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+        ORDER BY seq ${order} LIMIT $${values.length}`,
+      values,
+    );
+    const out = rows.map((r) => {
+      const e: LogRow = { seq: r.seq, ts: r.ts, appId: r.appId, stream: r.stream, text: r.text };
+      if (r.functionName) e.functionName = r.functionName;
+      if (r.inputId) e.inputId = r.inputId;
+      if (r.containerId) e.containerId = r.containerId;
+      return e;
+    });
+    return order === "DESC" ? out.reverse() : out;
+  }
+  setCommitObserver(observe: ((ms: number) => void) | undefined): void {
+    this.commitObserver = observe;
   }
 
   upsertSecret(environment: string, name: string, values: Record<string, string>): void {

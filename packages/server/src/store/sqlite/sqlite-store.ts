@@ -5,9 +5,13 @@ import { type CallOutcome, decodeCbor, encodeCbor, type LogEntry, type Payload }
 import Database from "better-sqlite3";
 import { outcomeBlob, payloadBlob } from "../blob-refs.js";
 import type { BlobStore } from "../blobs/blob-store.js";
+import { callListSql } from "../call-list.js";
 import { loadNamedStatements } from "../sql-file.js";
 import type {
   AppRow,
+  AttemptRow,
+  CallListQuery,
+  CallListRow,
   CallRow,
   ClassInstanceRow,
   DeploymentRow,
@@ -15,6 +19,8 @@ import type {
   GraphRow,
   GraphStatus,
   InputRow,
+  LogQuery,
+  LogRow,
   PendingCall,
   Store,
   StoredCall,
@@ -37,6 +43,13 @@ export interface SqliteStoreOptions {
 type Row = Record<string, unknown>;
 type ParkedRow = Omit<CallRow, "parked"> & { parked: number };
 
+/** The list status of an ended call. */
+function statusOf(o: CallOutcome): string {
+  if (o.kind === "cancelled") return "cancelled";
+  if (o.kind === "expired") return "expired";
+  return o.result.status;
+}
+
 /**
  * The embedded store: SQLite in WAL mode. Writes run at once inside an open transaction
  * (so reads see them: read-your-writes) and are committed together every few ms: one
@@ -54,6 +67,9 @@ export class SqliteStore implements Store {
   private readonly commitDelayMs: number;
   private readonly log: (msg: string) => void;
   private closed = false;
+  private commitObserver: ((ms: number) => void) | undefined;
+  /** Prepared calls-list statements, one per filter combination (at most 2^6). */
+  private readonly listStmts = new Map<string, Database.Statement>();
   readonly objects: SqliteObjectStore;
 
   constructor(opts: SqliteStoreOptions) {
@@ -69,6 +85,21 @@ export class SqliteStore implements Store {
     for (const [name, sql] of loadNamedStatements(new URL("queries.sql", SQL_DIR)))
       this.stmts.set(name, this.db.prepare(sql));
     this.objects = new SqliteObjectStore({ db: this.db, begin: () => this.ensureTx(), flush: () => this.flushSoon() });
+    this.backfillStatus();
+  }
+
+  /** Calls that ended before migration 050 get their status from their outcome, once. */
+  private backfillStatus(): void {
+    for (;;) {
+      const rows = this.all<{ id: string; outcome: Buffer | null }>("unknownStatusCalls", {});
+      if (rows.length === 0) return;
+      this.db.transaction(() => {
+        for (const r of rows) {
+          const o = r.outcome ? (decodeCbor(r.outcome) as CallOutcome) : undefined;
+          this.stmt("setCallStatus").run({ id: r.id, status: o ? statusOf(o) : "expired" });
+        }
+      })();
+    }
   }
 
   private migrate(): void {
@@ -138,7 +169,9 @@ export class SqliteStore implements Store {
       this.inTx = false;
       try {
         if (failure !== undefined) throw failure;
+        const t0 = performance.now();
         this.db.exec("COMMIT");
+        this.commitObserver?.(performance.now() - t0);
       } catch (err) {
         failure = err;
         try {
@@ -297,7 +330,7 @@ export class SqliteStore implements Store {
   }
 
   insertCall(row: CallRow, inputs: InputRow[]): void {
-    this.write("insertCall", { ...row, parked: row.parked ? 1 : 0 });
+    this.write("insertCall", { ...row, appId: row.appId ?? null, parked: row.parked ? 1 : 0 });
     for (const i of inputs)
       this.write("insertInput", {
         id: i.id,
@@ -320,12 +353,15 @@ export class SqliteStore implements Store {
     this.write("completeCall", {
       id,
       state,
+      status: statusOf(outcome),
       outcome: encodeCbor(outcome),
       blobId: outcomeBlob(outcome),
       completedAt,
       expiresAt,
     });
-    this.write("deleteInputs", { callId: id });
+    // Inputs stay until the call expires (the dashboard shows a finished call's arguments), but
+    // let go of their blobs as the contract says: a large argument may be swept from then on.
+    this.write("releaseInputBlobs", { callId: id });
   }
   deleteCall(id: string): void {
     this.write("deleteInputs", { callId: id });
@@ -358,6 +394,10 @@ export class SqliteStore implements Store {
       })),
     }));
   }
+  async callArgs(callId: string): Promise<Payload | undefined> {
+    const r = this.get<{ args: Buffer }>("callArgs", { callId });
+    return r ? (decodeCbor(r.args) as Payload) : undefined;
+  }
   setParked(id: string, parked: boolean): void {
     this.write("setParked", { id, parked: parked ? 1 : 0 });
   }
@@ -387,6 +427,74 @@ export class SqliteStore implements Store {
   }
   trimGraph(before: number): void {
     this.write("trimGraph", { before });
+    this.write("trimAttempts", { before });
+  }
+
+  insertAttempt(row: {
+    inputId: string;
+    callId: string;
+    attempt: number;
+    containerId: string;
+    queuedAt: number;
+    startedAt: number;
+    coldStartMs: number;
+  }): void {
+    this.write("insertAttempt", { ...row, coldStartMs: Math.round(row.coldStartMs) });
+  }
+  endAttempt(inputId: string, attempt: number, status: string, endedAt: number): void {
+    this.write("endAttempt", { inputId, attempt, status, endedAt });
+  }
+
+  async listCalls(q: CallListQuery): Promise<CallListRow[]> {
+    const { sql, params } = callListSql(q);
+    let st = this.listStmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.listStmts.set(sql, st);
+    }
+    return st.all(params) as CallListRow[];
+  }
+  async callSummary(id: string): Promise<CallListRow | undefined> {
+    return this.get<CallListRow>("callSummary", { id });
+  }
+  async callAttempts(callId: string, limit: number): Promise<AttemptRow[]> {
+    return this.all<AttemptRow>("callAttempts", { callId, limit });
+  }
+  async queryLogs(q: LogQuery): Promise<LogRow[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: q.limit };
+    const add = (cond: string, key: string, v: unknown) => {
+      if (v === undefined) return;
+      where.push(cond);
+      params[key] = v;
+    };
+    add("app_id = @appId", "appId", q.appId);
+    add("function_name = @functionName", "functionName", q.functionName);
+    add("input_id = @inputId", "inputId", q.inputId);
+    add("container_id = @containerId", "containerId", q.containerId);
+    add("seq > @afterSeq", "afterSeq", q.afterSeq);
+    add("seq < @beforeSeq", "beforeSeq", q.beforeSeq);
+    // After a position: the oldest lines after it; otherwise the newest, shown oldest first.
+    const order = q.afterSeq !== undefined ? "ASC" : "DESC";
+    const sql = `SELECT seq, ts, app_id AS appId, function_name AS functionName, input_id AS inputId,
+      container_id AS containerId, stream, text FROM logs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY seq ${order} LIMIT @limit`;
+    let st = this.listStmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.listStmts.set(sql, st);
+    }
+    const rows = (st.all(params) as (LogRow & Record<string, unknown>)[]).map((r) => {
+      const e: LogRow = { seq: r.seq, ts: r.ts, appId: r.appId, stream: r.stream, text: r.text };
+      if (r.functionName) e.functionName = r.functionName;
+      if (r.inputId) e.inputId = r.inputId;
+      if (r.containerId) e.containerId = r.containerId;
+      return e;
+    });
+    return order === "DESC" ? rows.reverse() : rows;
+  }
+  setCommitObserver(observe: ((ms: number) => void) | undefined): void {
+    this.commitObserver = observe;
   }
 
   upsertSecret(environment: string, name: string, values: Record<string, string>): void {
