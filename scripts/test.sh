@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: system packages, build, type check, lint, then every test with
 # node's test runner (its summary is the last thing printed). A private Postgres cluster
-# (scripts/with-postgres.ts) serves the store contract suite and a second pass of the core
-# end-to-end tests on Postgres; check-store-methods.ts reports which Store methods that pass
-# called (and names the ones it did not).
+# (scripts/with-postgres.ts) serves the store contract suites and a second pass of the core
+# and object end-to-end tests on Postgres; check-store-methods.ts reports which Store methods
+# that pass called (and names the ones it did not).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-system-deps.sh
@@ -27,6 +27,8 @@ exec node --import tsx scripts/with-postgres.ts bash -c '
   SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run test/calls.test.ts test/map.test.ts test/classes.test.ts test/web.test.ts test/generators.test.ts test/dashboard-api.test.ts
   SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run --test-name-pattern="parked|a caller blocked in remote|result retention|secret|logs|redeploys|Hono job queue" test/bounded.test.ts test/faults.test.ts test/deploy.test.ts
   node --import tsx scripts/check-store-methods.ts $log
+  echo "# on Postgres: Dicts and Queues"
+  SKIFF_TEST_STORE=postgres run test/objects-dict.test.ts test/objects-queue.test.ts
   echo "# everything (SQLite)"
   run '"$files"'
   exit '"$images_status"'

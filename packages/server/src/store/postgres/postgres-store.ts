@@ -79,8 +79,8 @@ const types = {
  * (database gone, disk full) rejects its flushes; the pool reconnects for the next one.
  */
 export class PostgresStore implements Store {
-  /** Dicts, Queues and Volumes: not on Postgres yet (see PostgresObjectStore). */
-  readonly objects = new PostgresObjectStore();
+  /** Dicts, Queues and Volumes: on the same pool, each write its own transaction. */
+  readonly objects: PostgresObjectStore;
   private readonly stmts = new Map<string, PgStatement>();
   private queue: Op[] = [];
   private queuedChars = 0;
@@ -100,6 +100,7 @@ export class PostgresStore implements Store {
   ) {
     this.log = opts.log ?? (() => {});
     this.commitDelayMs = opts.commitDelayMs ?? 1;
+    this.objects = new PostgresObjectStore(pool);
     for (const [name, sql] of loadNamedStatements(new URL("queries.sql", SQL_DIR)))
       this.stmts.set(name, new PgStatement(name, sql));
   }
