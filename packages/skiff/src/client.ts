@@ -8,6 +8,10 @@ export interface ClientParams extends ClientConfig {
   keepAlive?: boolean;
   /** Where this configuration came from (`profile "x" in ~/.skiff.toml`), named in errors. */
   configSource?: string;
+  /** How long the first connection may go unanswered (see ConnectionOptions). @defaultValue 2000 */
+  connectTimeoutMs?: number;
+  /** How long a server that accepted the connection may take to answer. @defaultValue 10_000 */
+  answerTimeoutMs?: number;
 }
 
 /**
@@ -49,6 +53,8 @@ export class Client {
       role: "client",
       keepAlive: params.keepAlive ?? false,
       ...(params.configSource ? { configSource: params.configSource } : {}),
+      ...(params.connectTimeoutMs !== undefined ? { connectTimeoutMs: params.connectTimeoutMs } : {}),
+      ...(params.answerTimeoutMs !== undefined ? { answerTimeoutMs: params.answerTimeoutMs } : {}),
     });
     this.connection.on("map.outputs", ({ callId, items }) => this.mapSinks.get(callId)?.(items));
     this.connection.on("gen.stream", (ev) => {

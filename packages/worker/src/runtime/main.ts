@@ -39,7 +39,12 @@ const [tokenId, tokenSecret] = [token.slice(0, token.indexOf(":")), token.slice(
 for (const k of ["SKIFF_CONTAINER_TOKEN", "SKIFF_CONTAINER_ID", "SKIFF_CONTROL_SOCKET", "SKIFF_WORKDIR"]) delete env[k];
 
 const serverUrl = `unix:${socketPath}`;
+// A container is started by the server, which is there: a slow answer means a busy server (a
+// hundred containers starting at once), not a wrong one. The fleet's startup timeout decides
+// when a container that never connects is given up, so its own connection waits that long.
+const PATIENT = { connectTimeoutMs: 60_000, answerTimeoutMs: 60_000 };
 const conn = new Connection({
+  ...PATIENT,
   serverUrl,
   tokenId,
   tokenSecret,
@@ -49,6 +54,7 @@ const conn = new Connection({
   reconnectTimeoutMs: 5000,
 });
 const client = new Client({
+  ...PATIENT,
   serverUrl,
   tokenId,
   tokenSecret,
