@@ -14,7 +14,7 @@ describe("web endpoints", () => {
   const host = (label: string, rest = "") => `http://web-fixture--${label}.localhost:${port}${rest}`;
 
   before(async () => {
-    server = await startServer({ args: ["--web-wait-ms", "1000", "--web-max-body-bytes", "5000000"] });
+    server = await startServer({ args: ["--web-wait-ms", "5000", "--web-max-body-bytes", "5000000"] });
     base = server.url;
     port = new URL(base).port;
     const d = await skiff(["deploy", "test/fixtures/web-app.ts"], { env: server.env });
@@ -191,13 +191,14 @@ describe("web endpoints", () => {
   });
 
   it("waitForResponse: past --web-wait-ms a 303 to a result URL, which answers the result", async () => {
-    const r = await http(path("slow", "?ms=2500"), { headers: { origin: "http://example.com" } });
+    const r = await http(path("slow", "?ms=12000"), { headers: { origin: "http://example.com" } });
     assert.equal(r.status, 303);
     assert.equal(r.headers["access-control-allow-origin"], "*"); // CORS on the 303 too
     const loc = String(r.headers.location);
     assert.match(loc, /\/web\/_result\/fc-[0-9a-f]+$/);
-    // The result URL waits in turn: still not done after another second -> 303 to itself,
-    // then (the handler sleeps 2.5 s) the result.
+    // The result URL waits in turn: still not done after another 5 s -> 303 to itself, then
+    // (the handler sleeps 12 s) the result. The wait is 5 s, not 1 s, so that a cold container
+    // on a busy machine still answers the other tests' first requests directly.
     let again = await http(loc);
     assert.equal(again.status, 303);
     assert.equal(again.headers.location, loc);
