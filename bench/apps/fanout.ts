@@ -6,9 +6,10 @@ export const app = new App("fanout");
 
 /** Bundle loaded (this module evaluated), epoch ms. */
 const loadedAt = Date.now();
-// The sandbox gives each container its own PID namespace: the container id tells them apart.
+// One per container (the runtime keeps its container id out of the environment).
+const containerTag = crypto.randomUUID();
 const info = () => ({
-  id: process.env.SKIFF_CONTAINER_ID ?? String(process.pid),
+  id: containerTag,
   processStart: Math.round(performance.timeOrigin),
   loadedAt,
 });
