@@ -26,6 +26,9 @@ BENCH_N="${BENCH_DICT_N:-3000}" node --import tsx bench/objects-dict.ts; echo
 BENCH_N="${BENCH_QUEUE_N:-200000}" node --import tsx bench/objects-queue.ts; echo
 BENCH_MIB="${BENCH_VOLUME_MIB:-1024}" node --import tsx bench/objects-volume.ts
 echo; BENCH_N="${BENCH_WEB_N:-2000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" node --import tsx bench/web-node.ts
+# Images: redeploy unchanged, cold start in an image, bytes per layer (the first build beside
+# the same steps by hand takes minutes: BENCH_IMAGE_FIRST=1).
+echo; BENCH_N="${BENCH_IMAGE_N:-15}" node --import tsx bench/images.ts
 echo; BENCH_SECONDS="${BENCH_BATCH_SECONDS:-8}" node --import tsx bench/batching.ts
 # The 10-million-input memory run takes minutes: BENCH_MEMORY=1 to include it.
 if [ "${BENCH_MEMORY:-0}" = "1" ]; then echo; BENCH_N="${BENCH_MEMORY_N:-10000000}" node --import tsx bench/map-memory.ts; fi

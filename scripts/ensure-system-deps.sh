@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need when they are missing: bubblewrap (the
-# container sandbox) and postgresql (the tests start a private cluster of their own; the
-# package's own cluster is not used). Runs `apt-get update` once, only if something must be
-# installed.
+# container sandbox), mmdebstrap and uidmap (image base layers, built in a user namespace), and
+# postgresql (the tests start a private cluster of their own; the package's own cluster is not
+# used). Runs `apt-get update` once, only if something must be installed.
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)
 # `skiff shell` gives a container a terminal with util-linux script; its test drives one with tmux.
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)

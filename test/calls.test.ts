@@ -39,6 +39,7 @@ describe("calls to deployed functions", () => {
     const y: number = await square.remote(7);
     assert.equal(y, 49);
     assert.equal(await Function_.fromName("core-app", "renamed", { client }).remote(), "by name");
+    await assert.rejects(square.getWebUrl(), /^InvalidError: core-app\.square is not a web endpoint/);
   });
 
   it("local() runs the definition in this process", async () => {
@@ -93,7 +94,9 @@ describe("calls to deployed functions", () => {
     assert.equal(err.name, "ValidationError");
     assert.equal(err.message, "bad input");
     assert.match(err.stack!, /ValidationError: bad input/);
-    assert.match(err.stack!, /core-app\.ts|bundle\.mjs/);
+    // Mapped through the bundle's source map to the app's own file and line.
+    assert.match(err.stack!, /\/test\/fixtures\/core-app\.ts:29:\d+\)?$/m);
+    assert.doesNotMatch(err.stack!, /bundle\.mjs/);
     const cause = err.cause as Error;
     assert.equal(cause.name, "TypeError");
     assert.equal(cause.message, "root cause");

@@ -1,6 +1,7 @@
 // Classes with lifecycle (api.md §3), through the real CLI, server and containers.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { inspect } from "node:util";
 import { Cls, Function_, FunctionCall, InitError, InvalidError, NotFoundError } from "skiff";
 import type * as ClsApp from "./fixtures/cls-app.js";
 import {
@@ -42,6 +43,25 @@ describe("classes: @app.cls, @parameter, @enter / @exit, Cls", () => {
     const r = await runProcess(process.execPath, ["examples/lifecycle-client.mjs"], { env: server.env });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /foo\(\) = hello world/);
+  });
+
+  it("errors name what was asked for: a class, a method (with the ones it has), a call", async () => {
+    const client = server.client();
+    await assert.rejects(
+      Cls.lookup("cls-app", "Modle", { client }),
+      (e: Error) =>
+        e instanceof NotFoundError && /^app "cls-app" has no class "Modle" \(it has: .*Model/.test(e.message),
+    );
+    const inst = Model.instance({ size: "small" }) as unknown as Record<string, unknown>;
+    assert.throws(
+      () => inst.infoo,
+      (e: Error) =>
+        e instanceof NotFoundError &&
+        e.message === 'class cls-app.Model has no @method() "infoo" (did you mean "info"?) (it has: info, busy, count)',
+    );
+    assert.equal(typeof inspect(inst), "string", "inspecting an instance reads no method");
+    assert.equal("infoo" in inst, false);
+    await assert.rejects(FunctionCall.fromId(`fc-${"0".repeat(24)}`, { client }).get(), NotFoundError);
   });
 
   it("@enter runs once per container, before its first input, across many inputs", async () => {

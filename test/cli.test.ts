@@ -1,5 +1,7 @@
 // The CLI as a new user meets it: help, the quickstart on an embedded server, one-line errors.
 import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { bareEnv, REPO, runProcess, scratchDir, skiff, writeApp } from "./helpers/cli.js";
 
@@ -91,6 +93,19 @@ export const square = app.function(async (x: number) => x * x);`,
     assert.match(unknown.stderr, /unknown command "frobnicate"/);
     const flag = await skiff(["server", "--port", "abc"], { env });
     assert.match(flag.stderr, /--port must be an integer/);
+  });
+
+  it("names a project whose skiff is another version than the CLI's", async () => {
+    const dir = scratchDir("cli-mismatch");
+    mkdirSync(join(dir, "node_modules", "skiff"), { recursive: true });
+    writeFileSync(join(dir, "node_modules", "skiff", "package.json"), '{"name":"skiff","version":"9.9.9"}\n');
+    const file = writeApp(dir, "app.ts", `import { App } from "skiff";\nexport const app = new App("mismatch");\n`);
+    const r = await skiff(["deploy", file], { env });
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr.trim(),
+      /^Error: this project has skiff 9\.9\.9 \(\S+node_modules\/skiff\/package\.json\) but this skiff command is @skiff\/cli 0\.1\.0, which runs apps with skiff 0\.1\.0: install the same version of both \(npm i skiff@0\.1\.0 @skiff\/cli@0\.1\.0\)$/,
+    );
   });
 
   it("rejects apps whose functions have no name, or two functions with one name", async () => {

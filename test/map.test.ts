@@ -26,6 +26,30 @@ describe("map, starmap, forEach", () => {
     );
   });
 
+  it("leaving a map loop early stops the inputs not yet started", async () => {
+    const f = Function_.fromName<Function_<(tag: string, i: number) => Promise<number>>>("core-app", "slowMark", {
+      client,
+    });
+    const tag = `early-${Date.now()}`;
+    const got: number[] = [];
+    for await (const y of f.starmap(
+      Array.from({ length: 40 }, (_, i) => [tag, i] as [string, number]),
+      { orderOutputs: false },
+    )) {
+      got.push(y);
+      if (got.length === 3) break;
+    }
+    // Whatever was running when the loop left finishes (400 ms); nothing else may start.
+    await waitFor(async () => {
+      const s = await f.getCurrentStats();
+      return s.backlog === 0 && s.numActiveRunners === 0;
+    }, "the function to go idle");
+    const logs = await skiff(["app", "logs", "core-app", "--tail", "10000"], { env: server.env });
+    const started = logs.stdout.split("\n").filter((l) => l.includes(`MARK ${tag} `)).length;
+    // The 3 results, plus at most one input running in each of the 2 containers.
+    assert.ok(started >= 3 && started <= 5, `${started} of 40 inputs ran after leaving at 3`);
+  });
+
   it("pulls a lazy generator with backpressure and yields as completed when asked", async () => {
     let pulled = 0;
     async function* gen() {

@@ -43,7 +43,7 @@ describe("docs/web.md examples", () => {
 
   before(async () => {
     server = await startServer();
-    for (const app of ["examples/shared-app.ts", "examples/web-hello.ts"]) {
+    for (const app of ["examples/shared-app.ts", "examples/web-hello.ts", "examples/greeter-app.ts"]) {
       const d = await skiff(["deploy", app], { env: server.env });
       assert.equal(d.code, 0, d.stderr);
     }
@@ -63,6 +63,7 @@ describe("docs/web.md examples", () => {
     assert.ok(examples.length >= 7, `${examples.length} examples`);
     assert.ok(examples.some((e) => e.script.includes("/v1/functions/")));
     assert.ok(examples.some((e) => e.script.includes("/spawn")) && examples.some((e) => e.script.includes("/cancel")));
+    assert.ok(examples.some((e) => e.script.includes("/Greeter.greet/call") && e.script.includes('"params"')));
   });
 
   it("every curl example prints what the doc says", async () => {

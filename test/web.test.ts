@@ -262,6 +262,9 @@ describe("web endpoints", () => {
     assert.equal(d.code, 0, d.stderr);
     const again = await Function_.lookup("web-fixture", "hello", { client: c });
     assert.equal(again.webUrl, fn.webUrl);
+    // getWebUrl() on any handle: looked up, or lazy (resolved by the call).
+    assert.equal(await again.getWebUrl(), fn.webUrl);
+    assert.equal(await Function_.fromName("web-fixture", "hello", { client: c }).getWebUrl(), fn.webUrl);
     // A web endpoint is called at its URL, not with remote/spawn.
     await assert.rejects(again.remote(), /web-fixture\.hello is a web endpoint: request http:/);
     await assert.rejects(again.spawn(), /web-fixture\.hello is a web endpoint: request http:/);

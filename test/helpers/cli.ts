@@ -112,7 +112,10 @@ export async function startServer(
   proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
   proc.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
   const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`server did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL"); // not left running after the test gives up on it
+      rej(new Error(`server did not start:\n${out}`));
+    }, 20_000);
     const check = () => {
       const m = /listening on (http:\/\/\S+)/.exec(out);
       // The token goes to stdout, "listening" to stderr: two pipes, either may arrive first. A

@@ -1,6 +1,6 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 
 /** Pids of processes whose command line contains `needle` (containers of one server). */
 export function pidsMatching(needle: string): number[] {
@@ -53,4 +53,43 @@ export function rssKiB(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * A loopback address where nothing answers a connection, as a host behind a firewall that
+ * drops packets: a process listening with a backlog of 1 that never accepts (its event loop is
+ * blocked), whose queue is filled first, so further connection attempts go unanswered.
+ */
+export async function silentHost(): Promise<{ url: string; close(): void }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      `const s = require("node:net").createServer();
+s.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
+  console.log(s.address().port);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+});`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
+    child.once("exit", (code) => reject(new Error(`silent host exited (${code})`)));
+  });
+  const fillers: Socket[] = [];
+  // The accept queue holds backlog + 1 connections; once they are in, the kernel drops SYNs.
+  for (let i = 0; i < 2; i++)
+    fillers.push(
+      await new Promise<Socket>((r) => {
+        const c = connect(port, "127.0.0.1", () => r(c));
+      }),
+    );
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close() {
+      for (const f of fillers) f.destroy();
+      child.kill("SIGKILL");
+    },
+  };
 }

@@ -1,8 +1,11 @@
 import { createHash } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
-import type { build } from "esbuild";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { build, Plugin } from "esbuild";
 import { UsageError } from "./errors.js";
+import { VERSION } from "./version.js";
 
 export interface Bundle {
   code: Uint8Array;
@@ -10,6 +13,10 @@ export interface Bundle {
   entry: string;
   /** The app's own source files in the bundle (not node_modules): what `skiff serve` watches. */
   inputs: string[];
+  /** npm packages bundled in from the local node_modules. */
+  packages: string[];
+  /** Packages left external on purpose (those an image installs). */
+  external: string[];
 }
 
 /** Lets CommonJS dependencies call require() for Node built-ins inside an ES module bundle. */
@@ -17,13 +24,36 @@ const BANNER =
   'import { createRequire as __skiffCreateRequire } from "node:module"; const require = __skiffCreateRequire(import.meta.url);';
 
 /**
+ * A package that does not resolve here stays external: an image may install it (api.md §1a,
+ * `npmInstall`), where the container resolves it. Where nothing provides it, importing it fails
+ * in the container, naming the package.
+ */
+const externalIfMissing: Plugin = {
+  name: "skiff-external-if-missing",
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.pluginData === "skiff-probe" || args.path.startsWith("node:")) return undefined;
+      const r = await b.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: "skiff-probe",
+      });
+      if (r.errors.length > 0) return { path: args.path, external: true };
+      return r;
+    });
+  },
+};
+
+/**
  * Bundles an app's entry file into one ES module. Names are kept (function names come from
  * exports, and stack traces stay readable); `skiff` stays external so the container runtime
  * provides the one copy of the SDK.
  */
-export async function bundleApp(entryFile: string): Promise<Bundle> {
+export async function bundleApp(entryFile: string, externalPackages: string[] = []): Promise<Bundle> {
   const entry = resolve(entryFile);
   if (!existsSync(entry) || !statSync(entry).isFile()) throw new UsageError(`no such file: ${entryFile}`);
+  checkSdkVersion(entry);
   // Loaded on use, so commands that bundle nothing (`skiff --help`, `skiff app list`) do not load it.
   const esbuild = await import("esbuild");
   let result: Awaited<ReturnType<typeof build>>;
@@ -36,13 +66,18 @@ export async function bundleApp(entryFile: string): Promise<Bundle> {
       target: "node20",
       keepNames: true,
       write: false,
-      external: ["skiff", "skiff/*"],
+      external: ["skiff", "skiff/*", ...externalPackages.flatMap((p) => [p, `${p}/*`])],
       banner: { js: BANNER },
+      // Inline, with the sources as absolute file URLs: a stack trace made in a container
+      // (which loads the map) points at the user's own .ts files and lines, wherever the
+      // bundle was written.
       sourcemap: "inline",
+      sourceRoot: `${pathToFileURL(process.cwd()).href}/`,
       sourcesContent: false,
       logLevel: "silent",
       legalComments: "none",
       metafile: true,
+      plugins: [externalIfMissing],
     });
   } catch (err) {
     const errors = (
@@ -61,5 +96,40 @@ export async function bundleApp(entryFile: string): Promise<Bundle> {
   const inputs = Object.keys(result.metafile?.inputs ?? {})
     .filter((f) => !f.includes("node_modules/") && !f.includes(":"))
     .map((f) => resolve(f));
-  return { code, hash: createHash("sha256").update(code).digest("hex"), entry, inputs };
+  const packages = new Set<string>();
+  for (const f of Object.keys(result.metafile?.inputs ?? {})) {
+    const i = f.lastIndexOf("node_modules/");
+    const m = i < 0 ? null : /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f.slice(i));
+    if (m) packages.add(m[1]!);
+  }
+  return {
+    code,
+    hash: createHash("sha256").update(code).digest("hex"),
+    entry,
+    inputs,
+    packages: [...packages],
+    external: externalPackages,
+  };
+}
+
+/**
+ * The app runs against the CLI's copy of the SDK (`skiff` stays external), so the project's
+ * own `skiff` must be the same version, or its types and its plain clients disagree with what runs.
+ */
+function checkSdkVersion(entry: string): void {
+  const version = (req: NodeJS.Require): { version: string; file: string } | undefined => {
+    try {
+      const file = req.resolve("skiff/package.json");
+      return { version: (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version, file };
+    } catch {
+      return undefined;
+    }
+  };
+  const ours = version(createRequire(import.meta.url));
+  const theirs = version(createRequire(entry));
+  if (!ours || !theirs || theirs.version === ours.version || realpathSync(theirs.file) === realpathSync(ours.file))
+    return;
+  throw new UsageError(
+    `this project has skiff ${theirs.version} (${relative(process.cwd(), theirs.file)}) but this skiff command is @skiff/cli ${VERSION}, which runs apps with skiff ${ours.version}: install the same version of both (npm i skiff@${ours.version} @skiff/cli@${VERSION})`,
+  );
 }

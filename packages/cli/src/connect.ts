@@ -1,4 +1,4 @@
-import { Client, loadConfig } from "skiff";
+import { Client, ConnectionError, findConfig } from "skiff";
 import { UsageError } from "./errors.js";
 import { ui } from "./output.js";
 
@@ -11,18 +11,31 @@ export interface Connected {
 }
 
 /**
- * The configured server, or (when `embedded` is allowed and none is configured) a
- * server started in this process for the length of the command.
+ * The configured server, or (when `embedded` is allowed and none is configured, or `force`
+ * says so) a server started in this process for the length of the command. The configured
+ * server is connected to here, so one that is down or refuses the token is reported before
+ * any work, within two seconds.
  */
 export async function connect(opts: {
-  embedded: boolean;
+  /** Start an embedded server when none is configured (`run`, `serve`), or always ("force"). */
+  embedded: boolean | "force";
   environment?: string;
   log: (m: string) => void;
+  /** What the command would do on an embedded server instead, for the error (`skiff run --embedded`). */
+  embeddedHint?: string;
 }): Promise<Connected> {
-  const config = await loadConfig();
-  if (config) {
-    const environment = opts.environment ?? config.environment;
-    const client = new Client({ ...config, environment });
+  const found = opts.embedded === "force" ? undefined : await findConfig();
+  if (found) {
+    const environment = opts.environment ?? found.config.environment;
+    const client = new Client({ ...found.config, environment, configSource: found.source });
+    try {
+      await client._connection.connect();
+    } catch (err) {
+      client.close();
+      if (err instanceof ConnectionError && opts.embeddedHint)
+        throw new ConnectionError(`${err.message}; or run on an embedded server: ${opts.embeddedHint}`);
+      throw err;
+    }
     Client._setDefault(client);
     return {
       client,

@@ -2,12 +2,16 @@
 // function specs, and exits, so a reload does not keep the previous versions' modules alive.
 import { parentPort, workerData } from "node:worker_threads";
 import type { Bundle } from "./bundle.js";
-import { loadApps, pickApp } from "./load-app.js";
+import { loadApps, pickApp, removeLoadedBundles } from "./load-app.js";
 
 const bundle = workerData as Bundle;
+let reply: unknown;
 try {
   const app = pickApp(await loadApps(bundle), bundle.entry);
-  parentPort!.postMessage({ ok: true, name: app.name, specs: app._specs() });
+  reply = { ok: true, name: app.name, specs: app._specs() };
 } catch (err) {
-  parentPort!.postMessage({ ok: false, message: (err as Error).message ?? String(err) });
+  reply = { ok: false, message: (err as Error).message ?? String(err) };
 }
+// The parent terminates this thread on the reply, before any exit hook could run.
+removeLoadedBundles();
+parentPort!.postMessage(reply);

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ObjectLimits, openStore, SkiffServer } from "@skiff/server";
 import { type LimitsChoice, LocalProvider, type SandboxChoice } from "@skiff/worker";
 import { configPath } from "skiff";
+import { makeTempDir, removeTempDir } from "./temp-dirs.js";
 
 export interface LocalServerOptions {
   host?: string;
@@ -22,12 +23,24 @@ export interface LocalServerOptions {
   webWaitMs?: number;
   webMaxBodyBytes?: number;
   limits?: LimitsChoice;
+  /** Image layers and build caches. @defaultValue $SKIFF_IMAGE_DIR, else ~/.skiff/images (shared by every server of this user) */
+  imageDir?: string;
+  /** @defaultValue $SKIFF_IMAGE_LIMIT_BYTES, else 20 GiB */
+  imageLimitBytes?: number;
   log?: (msg: string) => void;
+}
+
+/** Where images live unless told: outside any one server's data, so `skiff run`'s embedded servers share them. */
+export function defaultImageDir(): string {
+  return process.env.SKIFF_IMAGE_DIR || join(process.env.HOME || homedir(), ".skiff", "images");
 }
 
 /** The control plane with the local worker provider: what `skiff server` runs. */
 export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServer> {
   const cfg = await configPath();
+  const imageDir = o.imageDir ?? defaultImageDir();
+  const envLimit = Number(process.env.SKIFF_IMAGE_LIMIT_BYTES);
+  const limitBytes = o.imageLimitBytes ?? (Number.isSafeInteger(envLimit) && envLimit > 0 ? envLimit : undefined);
   return SkiffServer.start({
     ...(o.host ? { host: o.host } : {}),
     ...(o.port !== undefined ? { port: o.port } : {}),
@@ -48,7 +61,8 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
         limits: o.limits ?? "auto",
         ...(o.warmPool !== undefined ? { warmPool: o.warmPool } : {}),
         // Containers must not see the server's state or the tokens in the config file.
-        hide: [o.dataDir, cfg],
+        hide: [o.dataDir, cfg, imageDir],
+        images: { dir: imageDir, ...(limitBytes ? { limitBytes } : {}) },
         ...(o.log ? { log: o.log } : {}),
       }),
   });
@@ -58,13 +72,13 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
 export async function startEmbeddedServer(
   log: (msg: string) => void,
 ): Promise<{ server: SkiffServer; stop(): Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), "skiff-embedded-"));
+  const dataDir = makeTempDir("skiff-embedded-");
   const server = await startLocalServer({ host: "127.0.0.1", port: 0, dataDir, log });
   return {
     server,
     async stop() {
       await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeTempDir(dataDir);
     },
   };
 }

@@ -1,8 +1,8 @@
 import { readdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import { Command, Help, Option } from "commander";
 import { UsageError } from "./errors.js";
 import { ui } from "./output.js";
+import { VERSION } from "./version.js";
 
 // The `skiff` command line, parsed by Commander. Each file of commands/ is one command group
 // and adds itself: `export function register(program: Command)`, calling `program.command(…)`
@@ -24,8 +24,6 @@ export const GROUPS = {
 export interface CommandModule {
   register(program: Command): void;
 }
-
-export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 
 /** The `<group>` command (`skiff app`, `skiff token`…), created by whichever file names it first. */
 export function commandGroup(program: Command, name: string, description: string, group: string): Command {

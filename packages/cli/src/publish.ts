@@ -1,6 +1,8 @@
+import { dirname } from "node:path";
 import type { FunctionInfo, FunctionSpec, RequestResult } from "@skiff/protocol";
 import { type App, type Client, putBlob } from "skiff";
 import type { Bundle } from "./bundle.js";
+import { buildImages, imagePackagesExternal } from "./images.js";
 
 /** Uploads the bundle and creates (or redeploys) the app; binds its functions. */
 export async function publishApp(
@@ -10,13 +12,14 @@ export async function publishApp(
   mode: "ephemeral" | "deployed",
   environment: string,
 ): Promise<{ appId: string; version: number; functions: FunctionInfo[] }> {
-  const blobId = await putBlob(client, bundle.code);
+  const functions = await buildImages(client, app._specs(), dirname(bundle.entry));
+  const blobId = await putBlob(client, (await imagePackagesExternal(bundle, functions)).code);
   const res = await client.request("app.publish", {
     name: app.name,
     environment,
     mode,
     bundleBlobId: blobId,
-    functions: app._specs(),
+    functions,
   });
   app._bind(client, res.functions);
   return res;
@@ -31,6 +34,7 @@ export async function publishSpecs(
   mode: "ephemeral" | "deployed",
   environment: string,
 ): Promise<RequestResult<"app.publish">> {
-  const blobId = await putBlob(client, bundle.code);
-  return client.request("app.publish", { name, environment, mode, bundleBlobId: blobId, functions: specs });
+  const functions = await buildImages(client, specs, dirname(bundle.entry));
+  const blobId = await putBlob(client, (await imagePackagesExternal(bundle, functions)).code);
+  return client.request("app.publish", { name, environment, mode, bundleBlobId: blobId, functions });
 }

@@ -1,6 +1,7 @@
 export * from "./codec.js";
 export * from "./frame.js";
 export * from "./ids.js";
+export * from "./images.js";
 export * from "./limits.js";
 export type * from "./messages.js";
 export {

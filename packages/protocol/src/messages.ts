@@ -4,6 +4,7 @@
  * echoes; events carry none. docs/protocol.md describes the same in prose.
  */
 
+import type { ImageBuildEvent, ImageBuildStepResult, ImageLayerInfo, ImageWire } from "./images.js";
 import type { ObjectEventMap, ObjectRequestMap, VolumeMountWire } from "./objects.js";
 import type { WebSpec } from "./web.js";
 
@@ -41,6 +42,10 @@ export interface FunctionOptionsWire {
   volumes?: Record<string, VolumeMountWire>;
   /** Runs on its own when the app is deployed. */
   schedule?: { kind: "cron"; expression: string; timezone?: string } | { kind: "period"; periodMs: number };
+  /** The image the function runs in (api.md §1a); unset: the host's own system, read-only. */
+  image?: ImageWire;
+  /** Set by the control plane at publish: the key of the image's last layer. */
+  imageKey?: string;
   /**
    * Dynamic batching (api.md §2): callers send single inputs; the server gathers up to
    * `maxBatchSize` of them and runs them as one call, when full or `waitMs` after the first.
@@ -367,6 +372,14 @@ export interface RequestMap extends ObjectRequestMap {
   "secret.list": [{ environment: string }, { secrets: { name: string; keys: string[]; createdAt: number }[] }];
   "secret.delete": [{ name: string; environment: string }, Record<string, never>];
   "token.create": [{ kind: "api" | "web" }, { tokenId: string; tokenSecret: string }];
+  /**
+   * Builds what is missing of an image; progress comes as image.progress events carrying
+   * `buildId`. Fails with the failing step's output and exit status.
+   */
+  "image.build": [{ image: ImageWire; buildId: string }, { key: string; steps: ImageBuildStepResult[] }];
+  "image.list": [Record<string, never>, { layers: ImageLayerInfo[]; bytes: number; limitBytes: number }];
+  /** Removes every layer no live app uses. */
+  "image.prune": [Record<string, never>, { removed: number; bytes: number }];
   /** The URL a web endpoint function is served at. */
   "web.url": [{ functionId: string }, { url: string }];
   /** Running containers of the environment's apps. */
@@ -489,6 +502,8 @@ export interface EventMap extends ObjectEventMap {
   "gen.ack": { callId?: string; inputId?: string; consumed: number };
   /** server -> client: results of a map, as they finish (any order). */
   "map.outputs": { callId: string; items: MapOutputWire[] };
+  /** server -> client: progress of an image.build this client asked for. */
+  "image.progress": ImageBuildEvent;
   /** server -> client: a log line of a followed app. */
   log: { subscriptionId: string; entry: LogEntry };
   /** container -> server: the web call's handler may take `bytes` more request-body bytes. */

@@ -4,8 +4,10 @@ export type {
   ContainerEvents,
   ContainerHandle,
   ContainerSpec,
+  ImageBuilder,
   WorkerProvider,
 } from "./provider.js";
+export { ImageBuildError } from "./provider.js";
 export { DEFAULT_PORT, type ServerOptions, SkiffServer } from "./server.js";
 export type { BlobStore, BlobUpload } from "./store/blobs/blob-store.js";
 export { FsBlobStore } from "./store/blobs/fs-blob-store.js";

@@ -1,3 +1,5 @@
+import type { ImageBuildProgress, ImageBuildStepResult, ImageLayerInfo, ImageWire } from "@skiff/protocol";
+
 /**
  * A worker provider starts and stops containers. The engine uses only this interface: it
  * never imports a sandbox. Implementations: the local provider (this host, bubblewrap or
@@ -14,6 +16,36 @@ export interface WorkerProvider {
   gpuTypes(): string[];
   /** Stops every container it started. */
   close(): Promise<void>;
+  /** Builds and stores images (api.md §1a); absent where this provider cannot run images. */
+  readonly images?: ImageBuilder;
+}
+
+/** Thrown by a build: `message` names the step and holds its output's tail and exit status. */
+export class ImageBuildError extends Error {
+  override name = "ImageBuildError";
+}
+
+/** The control plane's image builder: layers built once, content-addressed, on this host. */
+export interface ImageBuilder {
+  /** What this host lacks to build or run images (undefined when it has all it needs). */
+  unavailable(): string | undefined;
+  /**
+   * Builds what is missing of `image` and returns its last layer's key. `files` returns the
+   * bytes of an uploaded blob (addLocalDir/addLocalFile). Throws ImageBuildError.
+   */
+  build(
+    image: ImageWire,
+    files: (blobId: string) => Promise<Uint8Array | undefined> | Uint8Array | undefined,
+    onEvent?: (e: ImageBuildProgress) => void,
+  ): Promise<{ key: string; steps: ImageBuildStepResult[] }>;
+  /** Every stored layer; `inUse` maps a last-layer key to the apps that use it. */
+  list(inUse: Map<string, string[]>): { layers: ImageLayerInfo[]; bytes: number; limitBytes: number };
+  /** Removes the layers that no image in `inUse` is built on. */
+  prune(inUse: Set<string>): { removed: number; bytes: number };
+  /** Called before evicting to stay under the size limit: the keys live apps use. */
+  setInUse(fn: () => Set<string>): void;
+  /** Stops builds in progress (nothing half-built stays). */
+  close(): void;
 }
 
 export interface ContainerSpec {
@@ -34,6 +66,8 @@ export interface ContainerSpec {
   memoryMiB?: number;
   cpu?: number;
   gpu?: string;
+  /** The last layer of the function's image; unset: the host's own system. */
+  imageKey?: string;
   /** Host directories to mount (volume copies), read-write unless readOnly. */
   mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
 }

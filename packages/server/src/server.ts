@@ -10,6 +10,7 @@ import { ApiError } from "./api/api-error.js";
 import { BlobTransfer } from "./api/blob-transfer.js";
 import { ExecRelay } from "./api/exec-relay.js";
 import { type HandlerDeps, handleRequest } from "./api/handlers.js";
+import { imagesInUse } from "./api/images.js";
 import { Peer, type PeerHooks } from "./api/peer.js";
 import { AppService } from "./apps/app-service.js";
 import { type Principal, TokenService } from "./auth/tokens.js";
@@ -201,8 +202,10 @@ export class SkiffServer {
       logs,
       gateway,
       objects,
+      images: provider.images,
       execs: new ExecRelay(engine),
     };
+    provider.images?.setInUse(() => new Set(imagesInUse(engine).keys()));
     const sweeper = new BlobSweeper({ blobs, store, inUse: () => engine.blobsInUse(), log });
     hooks = peerHooks(deps, tokens, log);
 
@@ -247,6 +250,8 @@ export class SkiffServer {
           this.log(`closing ${what} failed: ${(err as Error).message}`);
         }
       };
+      // Builds first: a build can run for minutes, and nothing it would finish is kept.
+      await step("image builds", () => this.provider.images?.close());
       await step("gateway", () => this.gateway.close());
       await step("engine", () => this.engine.close());
       await step("blob sweeper", () => this.blobSweeper.close());

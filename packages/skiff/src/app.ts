@@ -1,4 +1,5 @@
 import type { FunctionInfo, FunctionSpec } from "@skiff/protocol";
+import { callSite } from "./call-site.js";
 import { type ClassDef, classDefOf, classSpec, collectMembers, registerClass } from "./class-def.js";
 import type { Client } from "./client.js";
 import { standardContext } from "./decorators.js";
@@ -57,7 +58,9 @@ export class App {
   function<F extends AnyFunction>(a: F | FunctionParams, b?: F): Function_<F> {
     const [options, fn] = typeof a === "function" ? [{} as FunctionParams, a] : [a, b];
     if (typeof fn !== "function") throw new InvalidError(`app.function: expected a function, got ${typeof fn}`);
-    const where = `app "${this.name}" function ${options.name ?? (fn.name || "<anonymous>")}`;
+    // An arrow passed straight in has no name yet (its export name is found later): name it by
+    // where it is defined, so an error says which one.
+    const where = `app "${this.name}" function ${options.name ?? (fn.name || `defined at ${callSite() ?? "an unknown place"}`)}`;
     const normalized = normalizeFunctionOptions(where, options);
     if (normalized.wire.batched && isGeneratorFunction(fn))
       throw new InvalidError(`${where}: a generator function cannot be batched (it must return one array of outputs)`);

@@ -1,11 +1,13 @@
 import type { EventMap, MapOutputWire, RequestName, RequestParams, RequestResult } from "@skiff/protocol";
-import { type ClientConfig, loadConfig } from "./config.js";
+import { type ClientConfig, findConfig } from "./config.js";
 import { ConnectionError } from "./errors.js";
 import { Connection, type RequestOptions } from "./transport/connection.js";
 
 export interface ClientParams extends ClientConfig {
   /** Keep the process alive while the connection is idle. @defaultValue false */
   keepAlive?: boolean;
+  /** Where this configuration came from (`profile "x" in ~/.skiff.toml`), named in errors. */
+  configSource?: string;
 }
 
 /**
@@ -29,6 +31,7 @@ export class Client {
       tokenSecret: params.tokenSecret,
       role: "client",
       keepAlive: params.keepAlive ?? false,
+      ...(params.configSource ? { configSource: params.configSource } : {}),
     });
     this.connection.on("map.outputs", ({ callId, items }) => this.mapSinks.get(callId)?.(items));
     this.connection.on("gen.stream", (ev) => {
@@ -67,13 +70,13 @@ export class Client {
    */
   static fromEnv(): Promise<Client> {
     if (!Client.envClient) {
-      Client.envClient = loadConfig().then((config) => {
-        if (!config) {
+      Client.envClient = findConfig().then((found) => {
+        if (!found) {
           throw new ConnectionError(
             "no Skiff server configured: set SKIFF_SERVER_URL (and a token), or run `skiff server` once to write ~/.skiff.toml",
           );
         }
-        return new Client(config);
+        return new Client({ ...found.config, configSource: found.source });
       });
       Client.envClient.catch(() => {
         Client.envClient = undefined;

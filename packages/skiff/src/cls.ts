@@ -4,6 +4,7 @@ import { type Client, resolveClient } from "./client.js";
 import { InvalidError, NotFoundError } from "./errors.js";
 import { type AnyFunction, type Binding, Function_, type FunctionLookupParams } from "./function.js";
 import { type BatchingParams, type VariantOptions, variantOverrides } from "./function-options.js";
+import { didYouMean } from "./nearest.js";
 
 type ClassLike = abstract new (...args: never[]) => object;
 
@@ -30,6 +31,19 @@ interface ClassRef {
   /** For a class defined here: runs a method on a local instance (`local()`). */
   localInstance?: (params: Record<string, ParamValue>) => (method: string, args: unknown[]) => unknown;
 }
+
+/** Names that inspection, test libraries and frameworks read off any object. */
+const PROBED = new Set([
+  "toString",
+  "valueOf",
+  "toLocaleString",
+  "inspect",
+  "asymmetricMatch",
+  "nodeType",
+  "tagName",
+  "length",
+  "prototype",
+]);
 
 /**
  * A class defined with `@app.cls`, or a handle to a deployed one (api.md §3). Type it from the
@@ -58,11 +72,18 @@ export class Cls<C extends ClassLike = ClassLike> {
       resolve() {
         pending ??= (async () => {
           const client = await resolveClient(params.client);
-          const info = await client.request(
-            "function.lookup",
-            { appName, name, environment: params.environment ?? client.environment },
-            { retryable: true },
-          );
+          const info = await client
+            .request(
+              "function.lookup",
+              { appName, name, environment: params.environment ?? client.environment },
+              { retryable: true },
+            )
+            .catch((err: unknown) => {
+              // The server looks up functions and classes alike: name what was asked for.
+              if (err instanceof NotFoundError && err.message.includes(" has no function "))
+                throw new NotFoundError(err.message.replace(" has no function ", " has no class "));
+              throw err;
+            });
           if (!info.cls)
             throw new InvalidError(`${appName}.${name} is a function, not a class: use Function_.fromName`);
           return { client, info };
@@ -153,7 +174,9 @@ export class Cls<C extends ClassLike = ClassLike> {
             const m = info.cls?.methods.find((x) => x.name === name);
             if (!m) {
               const have = info.cls?.methods.map((x) => x.name).join(", ") || "none";
-              throw new NotFoundError(`class ${ref.label} has no @method() "${name}" (it has: ${have})`);
+              throw new NotFoundError(
+                `class ${ref.label} has no @method() "${name}"${didYouMean(name, info.cls?.methods.map((x) => x.name) ?? [])} (it has: ${have})`,
+              );
             }
             return {
               client,
@@ -175,7 +198,14 @@ export class Cls<C extends ClassLike = ClassLike> {
         // Not a thenable, not a method: `await instance` and inspection must not call the server.
         if (typeof prop !== "string" || prop === "then" || prop === "toJSON" || prop === "constructor")
           return undefined;
-        if (known && !known.includes(prop)) return undefined;
+        if (known && !known.includes(prop)) {
+          // What runtimes and libraries probe on any object: answered as a plain object would.
+          if (PROBED.has(prop) || prop.startsWith("_") || prop.startsWith("@@") || prop.startsWith("$"))
+            return undefined;
+          throw new NotFoundError(
+            `class ${ref.label} has no @method() "${prop}"${didYouMean(prop, known)} (it has: ${known.join(", ") || "none"})`,
+          );
+        }
         return methodHandle(prop);
       },
       has(_t, prop) {

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { activeProfile, loadConfig, readProfiles, writeProfile } from "./config.js";
+import { activeProfile, findConfig, loadConfig, readProfiles, writeProfile } from "./config.js";
 
 describe("client configuration", () => {
   const dir = mkdtempSync(join(tmpdir(), "skiff-config-"));
@@ -40,5 +40,20 @@ describe("client configuration", () => {
 
   it("is undefined with nothing configured", async () => {
     assert.equal(await loadConfig({ SKIFF_CONFIG_PATH: join(dir, "missing.toml") }), undefined);
+  });
+
+  it("says where a configuration came from, and names a malformed server URL and its source", async () => {
+    const f = join(dir, "urls.toml");
+    await writeProfile(f, "lab", { server_url: "lab.example:7420", token_id: "i", token_secret: "s" }, true);
+    await assert.rejects(
+      findConfig({ SKIFF_CONFIG_PATH: f }),
+      (e: Error) =>
+        e.message ===
+        `server_url of profile "lab" in ${f} is "lab.example:7420", which has no http:// or https://: expected http://host:port, https://host:port or unix:/path/to.sock`,
+    );
+    await writeProfile(f, "ok", { server_url: "unix:/run/skiff.sock", token_id: "i", token_secret: "s" }, true);
+    assert.equal((await findConfig({ SKIFF_CONFIG_PATH: f }))?.source, `profile "ok" in ${f}`);
+    const fromEnv = await findConfig({ SKIFF_SERVER_URL: "https://h", SKIFF_TOKEN_ID: "i", SKIFF_TOKEN_SECRET: "s" });
+    assert.equal(fromEnv?.source, "SKIFF_SERVER_URL");
   });
 });

@@ -78,27 +78,70 @@ export function activeProfile(
 
 /** The configuration a client would use now, or undefined if no server is configured. */
 export async function loadConfig(env: Env = processEnv()): Promise<ClientConfig | undefined> {
+  return (await findConfig(env))?.config;
+}
+
+/**
+ * The configuration and where it came from (`SKIFF_SERVER_URL`, or `profile "x" in <file>`),
+ * for errors that must say which setting to fix.
+ */
+export async function findConfig(
+  env: Env = processEnv(),
+): Promise<{ config: ClientConfig; source: string } | undefined> {
   let profile: Profile = {};
+  let profileSource = "";
   const needsFile = !(env.SKIFF_SERVER_URL && env.SKIFF_TOKEN_ID && env.SKIFF_TOKEN_SECRET);
   if (needsFile && typeof (globalThis as { process?: unknown }).process !== "undefined") {
-    const picked = activeProfile(await readProfiles(await configPath(env)), env);
-    if (picked) profile = picked[1];
+    const file = await configPath(env);
+    const picked = activeProfile(await readProfiles(file), env);
+    if (picked) {
+      profile = picked[1];
+      profileSource = `profile "${picked[0]}" in ${file}`;
+    }
   }
   const serverUrl = env.SKIFF_SERVER_URL || profile.server_url;
   if (!serverUrl) return undefined;
+  const source = env.SKIFF_SERVER_URL ? "SKIFF_SERVER_URL" : profileSource;
+  checkServerUrl(serverUrl, source);
   const tokenId = env.SKIFF_TOKEN_ID || profile.token_id;
   const tokenSecret = env.SKIFF_TOKEN_SECRET || profile.token_secret;
   if (!tokenId || !tokenSecret) {
     throw new InvalidError(
-      `a server is configured (${serverUrl}) but no token: set SKIFF_TOKEN_ID and SKIFF_TOKEN_SECRET, or run \`skiff token new\``,
+      `a server is configured (${serverUrl}, from ${source}) but no token: set SKIFF_TOKEN_ID and SKIFF_TOKEN_SECRET, or run \`skiff token new\``,
     );
   }
   return {
-    serverUrl,
-    tokenId,
-    tokenSecret,
-    environment: env.SKIFF_ENVIRONMENT || profile.environment || DEFAULT_ENVIRONMENT,
+    config: {
+      serverUrl,
+      tokenId,
+      tokenSecret,
+      environment: env.SKIFF_ENVIRONMENT || profile.environment || DEFAULT_ENVIRONMENT,
+    },
+    source,
   };
+}
+
+/** A server URL is `http(s)://host[:port][/path]` or `unix:/path`; anything else is named at once. */
+export function checkServerUrl(url: string, source: string): void {
+  const bad = (why: string) =>
+    new InvalidError(
+      `${source === "SKIFF_SERVER_URL" ? "SKIFF_SERVER_URL" : `server_url of ${source}`} is ${JSON.stringify(url)}, ${why}: expected http://host:port, https://host:port or unix:/path/to.sock`,
+    );
+  if (url.startsWith("unix:")) {
+    if (url.length <= 5) throw bad("with no socket path");
+    return;
+  }
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw bad("which has no http:// or https://");
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw bad("not a URL");
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw bad(`whose scheme ${u.protocol.slice(0, -1)} is not http or https`);
+  if (!u.hostname) throw bad("with no host");
+  if (u.search || u.hash || u.username) throw bad("with a query, fragment or user name");
 }
 
 /** Writes (or replaces) one profile; with `activate`, makes it the only active one. */

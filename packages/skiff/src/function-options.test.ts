@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { App } from "./app.js";
 import { InvalidError } from "./errors.js";
 import { normalizeFunctionOptions } from "./function-options.js";
 import { Volume } from "./objects/volume.js";
@@ -8,6 +9,18 @@ import { Period } from "./schedule.js";
 import { Secret } from "./secret.js";
 
 describe("function options", () => {
+  it("name an anonymous function by where it is defined, and suggest the option meant", () => {
+    const app = new App("opts-app");
+    assert.throws(
+      () => app.function({ timeoutMS: 1000 } as never, async () => 1),
+      /^InvalidError: app "opts-app" function defined at packages\/skiff\/src\/function-options\.test\.ts:\d+: unknown option "timeoutMS" \(did you mean "timeoutMs"\?\)$/,
+    );
+    assert.throws(
+      () => app.function({ name: "named", retry: 2 } as never, async () => 1),
+      /function named: unknown option "retry" \(did you mean "retries"\?\)/,
+    );
+  });
+
   it("applies the documented defaults", () => {
     const { wire } = normalizeFunctionOptions("f", {});
     assert.equal(wire.timeoutMs, 300_000);
@@ -31,7 +44,15 @@ describe("function options", () => {
       () => normalizeFunctionOptions("f", { timeout: 5 } as never),
       /option "timeout" is named "timeoutMs"/,
     );
-    assert.throws(() => normalizeFunctionOptions("f", { colour: "red" } as never), /unknown option "colour"/);
+    assert.throws(() => normalizeFunctionOptions("f", { colour: "red" } as never), /unknown option "colour"$/);
+    assert.throws(
+      () => normalizeFunctionOptions("f", { timeoutMS: 5000 } as never),
+      /^InvalidError: f: unknown option "timeoutMS" \(did you mean "timeoutMs"\?\)$/,
+    );
+    assert.throws(
+      () => normalizeFunctionOptions("f", { maxcontainer: 2 } as never),
+      /unknown option "maxcontainer" \(did you mean "maxContainers"\?\)/,
+    );
     assert.throws(
       () => normalizeFunctionOptions("f", { timeoutMs: 10 }),
       (e: Error) => e instanceof InvalidError && /timeoutMs must be an integer from 1000/.test(e.message),

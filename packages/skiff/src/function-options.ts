@@ -7,6 +7,8 @@ import {
   type VolumeMountWire,
 } from "@skiff/protocol";
 import { InvalidError } from "./errors.js";
+import { Image } from "./image.js";
+import { didYouMean } from "./nearest.js";
 import { Volume } from "./objects/volume.js";
 import { Retries } from "./retries.js";
 import { Cron, Period, type Schedule } from "./schedule.js";
@@ -56,6 +58,8 @@ export interface FunctionParams {
   /** No network at all inside the container. @defaultValue false */
   blockNetwork?: boolean;
   secrets?: Secret[];
+  /** The image to run in (api.md §1a). @defaultValue the host's own system, read-only */
+  image?: Image;
   /** Not supported yet: naming a volume is an error. */
   volumes?: Record<string, Volume>;
   /**
@@ -98,6 +102,7 @@ const KNOWN = new Set([
   "blockNetwork",
   "secrets",
   "volumes",
+  "image",
   "batched",
 ]);
 
@@ -119,7 +124,7 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
   if (params === null || typeof params !== "object") throw new InvalidError(`${where}: options must be an object`);
   for (const key of Object.keys(params)) {
     if (key in RENAMED) throw new InvalidError(`${where}: option "${key}" is named "${RENAMED[key]}" in Skiff`);
-    if (!KNOWN.has(key)) throw new InvalidError(`${where}: unknown option "${key}"`);
+    if (!KNOWN.has(key)) throw new InvalidError(`${where}: unknown option "${key}"${didYouMean(key, KNOWN)}`);
   }
   const p = params as Record<string, unknown>;
   const timeoutMs = p.timeoutMs === undefined ? 300_000 : int(where, "timeoutMs", p.timeoutMs, 1000, 86_400_000);
@@ -202,8 +207,12 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
   }
   const volumes = volumeMounts(where, p.volumes);
 
+  if (p.image !== undefined && !(p.image instanceof Image))
+    throw new InvalidError(`${where}: image must be an Image (Image.debianSlim()…)`);
+
   return {
     wire: {
+      ...(p.image instanceof Image ? { image: p.image._wire() } : {}),
       timeoutMs,
       retries: {
         maxRetries: retries.maxRetries,
@@ -304,7 +313,7 @@ export function variantOverrides(
     throw new InvalidError(`${where}: options must be an object`);
   for (const k of Object.keys(options)) {
     if (VARIANT_KEYS.has(k)) continue;
-    const hint = k in RENAMED ? ` (it is named "${RENAMED[k]}" in Skiff)` : "";
+    const hint = k in RENAMED ? ` (it is named "${RENAMED[k]}" in Skiff)` : didYouMean(k, VARIANT_KEYS);
     throw new InvalidError(
       `${where}: option "${k}" cannot be changed per variant${hint} (allowed: ${VARIANT_OPTION_KEYS.join(", ")})`,
     );

@@ -4,7 +4,7 @@ import type { App } from "./app.js";
 import type { CallTarget } from "./call-target.js";
 import { type Client, resolveClient } from "./client.js";
 import { currentInputId } from "./context.js";
-import { InvalidError, SkiffError, type UserCodeError } from "./errors.js";
+import { InvalidError, NotFoundError, SkiffError, type UserCodeError } from "./errors.js";
 import { FunctionCall } from "./function-call.js";
 import {
   type BatchingParams,
@@ -245,6 +245,23 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
   /** A web endpoint's URL, after hydrate (undefined for other functions). */
   get webUrl(): string | undefined {
     return this.requireBinding("webUrl").info.webUrl;
+  }
+
+  /**
+   * The URL of a web endpoint, on any handle of one: looked up (`Function_.fromName(app,
+   * "hello")`) or defined in the running app.
+   * @throws InvalidError for a function that is not a web endpoint.
+   */
+  async getWebUrl(): Promise<string> {
+    const b = await this.resolve();
+    if (b.info.webUrl) return b.info.webUrl;
+    try {
+      return await this._webUrl();
+    } catch (err) {
+      if (err instanceof NotFoundError)
+        throw new InvalidError(`${b.what} is not a web endpoint: it has no URL (call it with .remote())`);
+      throw err;
+    }
   }
 
   /** Internal: the URL of a web endpoint, asked of the server when the binding lacks it. */

@@ -7,6 +7,7 @@ export {
   type ClientConfig,
   configPath,
   DEFAULT_ENVIRONMENT,
+  findConfig,
   loadConfig,
   type Profile,
   readProfiles,
@@ -57,6 +58,7 @@ export {
   gather,
 } from "./function-call.js";
 export type { ConcurrencyParams, FunctionParams } from "./function-options.js";
+export { Image, type ImageStepOptions } from "./image.js";
 export { type ForEachParams, type MapParams, MapResult } from "./map.js";
 export { Dict, type DictKey, type DictPutParams } from "./objects/dict.js";
 export type { ObjectDeleteParams, ObjectEphemeralParams, ObjectFromNameParams } from "./objects/handle.js";

@@ -5,7 +5,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ContainerEvents, ContainerHandle, ContainerSpec, WorkerProvider } from "@skiff/server";
+import { LocalImageBuilder } from "./images/builder.js";
+import { IMAGE_PATH } from "./images/run-step.js";
 import { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
+import { IMAGE_NODE_MODULES, IMAGE_SOCKET, imageRootCommand, runtimeBinds } from "./sandbox/image-root.js";
 import {
   type ContainerCgroup,
   detectLimiter,
@@ -29,7 +32,19 @@ export interface LocalProviderOptions {
   warmPool?: number;
   /** Memory and process-count caps per container: cgroups where this host allows them. @defaultValue "auto" */
   limits?: LimitsChoice;
+  /** Where image layers and build caches live, and their size limit (api.md §1a). */
+  images?: { dir: string; limitBytes?: number };
   log?: (msg: string) => void;
+}
+
+/** Image pools kept warm at once: the images used most recently. */
+const MAX_IMAGE_POOLS = 4;
+
+interface ImageRun {
+  key: string;
+  root: string;
+  env: Record<string, string>;
+  workdir: string | undefined;
 }
 
 const RUNTIME_ENTRY = fileURLToPath(new URL("./runtime/main.js", import.meta.url));
@@ -73,6 +88,8 @@ interface Proc {
   /** Hidden paths that existed when the sandbox was made (only those are hidden in it). */
   hidden: string[];
   cgroup: ContainerCgroup | undefined;
+  /** The image it runs in ("" for the host's system). */
+  imageKey: string;
 }
 
 /**
@@ -86,6 +103,11 @@ export class LocalProvider implements WorkerProvider {
   readonly limiter: Limiter;
   private readonly procs = new Set<Proc>();
   private readonly pool: Proc[] = [];
+  /** Warm runtimes per image, for the images used most recently (Map order: least recent first). */
+  private readonly imagePools = new Map<string, { image: ImageRun; procs: Proc[] }>();
+  /** Builds and stores images; undefined when no image directory was given. */
+  readonly images: LocalImageBuilder | undefined;
+  private imageRuntime: ReturnType<typeof runtimeBinds> | undefined;
   private readonly hide: string[];
   private readonly expose: string[];
   private readonly poolSize: number;
@@ -109,6 +131,7 @@ export class LocalProvider implements WorkerProvider {
     this.expose = this.sandbox.name === "bubblewrap" ? runtimePaths() : [];
     this.gpus = opts.gpuTypes;
     this.poolSize = opts.controlSocket ? (opts.warmPool ?? 2) : 0;
+    if (opts.images) this.images = new LocalImageBuilder({ ...opts.images, log });
     this.refill();
   }
 
@@ -140,28 +163,44 @@ export class LocalProvider implements WorkerProvider {
     blockNetwork: boolean,
     memoryMiB: number | undefined,
     mounts: ContainerSpec["mounts"] = [],
+    image?: ImageRun,
   ): Proc {
     if (mounts.length > 0 && this.sandbox.name === "none")
       throw new Error("volumes need the bubblewrap sandbox (this server runs containers as plain processes)");
     const hostWorkdir = this.sandbox.name === "none" ? mkdtempSync(join(tmpdir(), "skiff-ct-")) : "";
-    const workdir = this.sandbox.workdir(hostWorkdir);
+    const workdir = image ? "/tmp" : this.sandbox.workdir(hostWorkdir);
     const baseEnv: Record<string, string> = {
-      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+      PATH: image ? IMAGE_PATH : (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin"),
       HOME: workdir,
       LANG: process.env.LANG ?? "C.UTF-8",
+      ...(image ? image.env : {}),
       SKIFF_ASSIGN_VIA_STDIN: "1",
-      SKIFF_CONTROL_SOCKET: this.sandbox.socketPath(controlSocket),
+      SKIFF_CONTROL_SOCKET: image ? IMAGE_SOCKET : this.sandbox.socketPath(controlSocket),
       SKIFF_WORKDIR: workdir,
+      ...(image ? { SKIFF_NODE_MODULES: IMAGE_NODE_MODULES } : {}),
     };
     const nodeArgs = memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [];
-    const sandboxed = this.sandbox.command([process.execPath, ...nodeArgs, RUNTIME_ENTRY], {
-      hostWorkdir,
-      controlSocket,
-      blockNetwork,
-      hide: this.hide,
-      expose: this.expose,
-      mounts,
-    });
+    if (image) this.imageRuntime ??= runtimeBinds(RUNTIME_ENTRY);
+    const sandboxed = image
+      ? imageRootCommand({
+          bwrap: (this.sandbox as { bwrapPath?: string }).bwrapPath ?? "bwrap",
+          root: image.root,
+          workdir: image.workdir,
+          node: realpathSync(process.execPath),
+          runtime: this.imageRuntime!,
+          controlSocket,
+          blockNetwork,
+          nodeArgs,
+          mounts,
+        })
+      : this.sandbox.command([process.execPath, ...nodeArgs, RUNTIME_ENTRY], {
+          hostWorkdir,
+          controlSocket,
+          blockNetwork,
+          hide: this.hide,
+          expose: this.expose,
+          mounts,
+        });
     let cgroup: ContainerCgroup | undefined;
     try {
       cgroup = this.limiter.create(`ct-${++this.seq}`, limitsFor(memoryMiB));
@@ -179,6 +218,7 @@ export class LocalProvider implements WorkerProvider {
       containerId: undefined,
       hidden,
       cgroup,
+      imageKey: image?.key ?? "",
     };
     this.procs.add(proc);
     child.stdin!.on("error", () => {}); // a process that died before reading its assignment
@@ -188,10 +228,11 @@ export class LocalProvider implements WorkerProvider {
       if (proc.exited) return;
       proc.exited = true;
       this.procs.delete(proc);
-      const i = this.pool.indexOf(proc);
-      if (i >= 0) {
+      const pool = proc.imageKey ? this.imagePools.get(proc.imageKey)?.procs : this.pool;
+      const i = pool ? pool.indexOf(proc) : -1;
+      if (pool && i >= 0) {
         // A pooled process died while idle: try again later, not in a loop.
-        this.pool.splice(i, 1);
+        pool.splice(i, 1);
         this.poolFailures++;
         if (!this.closed) setTimeout(() => this.refill(), Math.min(30_000, 200 * 2 ** this.poolFailures)).unref();
       }
@@ -219,6 +260,36 @@ export class LocalProvider implements WorkerProvider {
     while (this.pool.length < this.poolSize) {
       this.pool.push(this.spawnRuntime(this.opts.controlSocket, false, undefined));
     }
+    for (const { image, procs } of this.imagePools.values()) {
+      while (procs.length < this.poolSize)
+        procs.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, [], image));
+    }
+  }
+
+  /** The warm pool of an image, made the most recent; the least recent beyond MAX_IMAGE_POOLS goes. */
+  private imagePool(image: ImageRun): Proc[] {
+    let entry = this.imagePools.get(image.key);
+    if (entry) this.imagePools.delete(image.key);
+    else entry = { image, procs: [] };
+    this.imagePools.set(image.key, entry);
+    while (this.imagePools.size > MAX_IMAGE_POOLS) {
+      const [oldest, e] = this.imagePools.entries().next().value as [string, { procs: Proc[] }];
+      this.imagePools.delete(oldest);
+      for (const p of e.procs) p.child.kill("SIGKILL");
+    }
+    return entry.procs;
+  }
+
+  /** The built image a container runs in, or why it cannot. */
+  private resolveImage(key: string): ImageRun | string {
+    if (!this.images) return "this server has no image store";
+    const why = this.images.unavailable();
+    if (why) return why;
+    if (this.sandbox.name !== "bubblewrap") return "images need the bubblewrap sandbox, which is not in use here";
+    const r = this.images.resolve(key);
+    if (!r)
+      return `image layer ${key.slice(0, 12)} is not on this host (pruned or evicted): deploy the app again to rebuild it`;
+    return { key, ...r };
   }
 
   /**
@@ -245,11 +316,25 @@ export class LocalProvider implements WorkerProvider {
   }
 
   async start(spec: ContainerSpec, events: ContainerEvents): Promise<ContainerHandle> {
+    let image: ImageRun | undefined;
+    if (spec.imageKey) {
+      const r = this.resolveImage(spec.imageKey);
+      if (typeof r === "string") {
+        // Reported like a process that could not start: the engine fails the container.
+        setImmediate(() => {
+          events.onOutput("stderr", `cannot start a container in its image: ${r}\n`);
+          events.onExit(null, null);
+        });
+        return { containerId: spec.containerId, pid: undefined, kill: () => {} };
+      }
+      image = r;
+    }
     // A pooled runtime's sandbox is made before its container is known: none with volumes.
     const poolable =
       spec.controlSocket === this.opts.controlSocket && !spec.blockNetwork && !spec.memoryMiB && !spec.mounts?.length;
-    if (poolable && this.pool.length > 0) this.dropStalePool();
-    let proc = poolable ? this.pool.shift() : undefined;
+    if (poolable && !image && this.pool.length > 0) this.dropStalePool();
+    const pool = poolable ? (image ? this.imagePool(image) : this.pool) : undefined;
+    let proc = pool?.shift();
     if (proc) {
       // Its sandbox is already up and its modules loaded: hand it the container.
       proc.events = events;
@@ -258,7 +343,8 @@ export class LocalProvider implements WorkerProvider {
       this.poolFailures = 0;
       this.refill();
     } else {
-      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, spec.mounts);
+      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, spec.mounts, image);
+      if (image && pool) this.refill();
       proc.events = events;
       proc.containerId = spec.containerId;
       proc.child.stdin!.end(`${JSON.stringify({ env: this.containerEnv(spec) })}\n`);
@@ -284,6 +370,8 @@ export class LocalProvider implements WorkerProvider {
         }),
     );
     await Promise.all(waits);
+    this.sandbox.dispose?.();
+    this.images?.close();
     await this.limiter.close();
   }
 }

@@ -3,9 +3,10 @@ import type { LogEntry } from "@skiff/protocol";
 import type { Command } from "commander";
 import { type App, Cls, type Function_ } from "skiff";
 import { bundleApp } from "../bundle.js";
-import { connect } from "../connect.js";
+import { type Connected, connect } from "../connect.js";
 import { UsageError } from "../errors.js";
-import { loadApps, pickApp } from "../load-app.js";
+import { type Interrupt, Interrupted, onInterrupt } from "../interrupt.js";
+import { loadApps, pickApp, removeLoadedBundles } from "../load-app.js";
 import { ui } from "../output.js";
 import { argsAfterDashDash, envOption, GROUPS, takesArgsAfterDashDash } from "../program.js";
 import { publishApp } from "../publish.js";
@@ -17,12 +18,15 @@ export function register(program: Command): void {
     .helpGroup(GROUPS.apps)
     .summary("run an ephemeral app (an embedded server if none is configured)")
     .description(
-      "Runs an ephemeral app: its localEntrypoint runs here, the functions it calls run in containers, and their logs stream here. With ::function (or ::Class.method, on the instance with default parameters), calls that one function with the arguments after --, each parsed as JSON when it parses, else taken as a string; a generator's items print as they come.\n\nWith no server configured, an embedded one runs for the length of the command.",
+      "Runs an ephemeral app: its localEntrypoint runs here, the functions it calls run in containers, and their logs stream here. With ::function (or ::Class.method, on the instance with default parameters), calls that one function with the arguments after --, each parsed as JSON when it parses, else taken as a string; a generator's items print as they come.\n\nWith no server configured (or with --embedded), an embedded one runs for the length of the command. Ctrl-C stops the app and removes what the run made; a second Ctrl-C exits at once.",
     )
     .usage("[options] <app.ts>[::function] [-- ARG...]")
     .argument("<app.ts>", "the app file, or app.ts::function, or app.ts::Class.method")
     .addOption(envOption())
-    .action((target: string, opts: { env?: string }) => runCommand(target, argsAfterDashDash(), opts));
+    .option("--embedded", "run on a server started for this command, whatever server is configured")
+    .action((target: string, opts: { env?: string; embedded?: boolean }) =>
+      runCommand(target, argsAfterDashDash(), opts),
+    );
   takesArgsAfterDashDash(cmd);
 }
 
@@ -35,57 +39,105 @@ export function parseCliArg(s: string): unknown {
   }
 }
 
-async function runCommand(targetArg: string, rest: string[], values: { env?: string }): Promise<void> {
-  const fnArgs = rest.map(parseCliArg);
-  const [file, fnName] = targetArg.split("::") as [string, string | undefined];
-
-  const bundle = await bundleApp(file);
-  const app = pickApp(await loadApps(bundle), file);
-  const target = fnName ? findTarget(app, fnName) : undefined;
-  if (!fnName && !app._entrypoint) {
-    throw new UsageError(
-      `app "${app.name}" has no localEntrypoint: add app.localEntrypoint(…), or call one function with \`skiff run ${file}::<function> -- ARGS\` (functions: ${app._functions.map((f) => f.name).join(", ")})`,
-    );
-  }
-  if (fnArgs.length > 0 && !fnName)
-    throw new UsageError("arguments after -- need a function: skiff run app.ts::fn -- ARGS");
-
-  const conn = await connect({
-    embedded: true,
-    ...(values.env ? { environment: values.env } : {}),
-    log: (m) => ui.info(ui.dim(`[server] ${m}`)),
-  });
-  let appId: string | undefined;
-  let lastLogAt = 0;
+async function runCommand(
+  targetArg: string,
+  rest: string[],
+  values: { env?: string; embedded?: boolean },
+): Promise<void> {
+  const run = new Run(targetArg, rest.map(parseCliArg), values);
+  const interrupt = onInterrupt();
+  const work = run.start(interrupt);
   try {
+    await Promise.race([work, interrupt.signal]);
+  } finally {
+    // Interrupted: the work is abandoned where it stands (its calls fail as the connection
+    // closes); the app is stopped and the embedded server, its containers and files go.
+    if (interrupt.fired) work.catch(() => {});
+    await run.stop(interrupt.fired);
+    interrupt.dispose();
+  }
+  if (interrupt.fired) throw new Interrupted();
+}
+
+/** One `skiff run`: what it started, so that an interrupt at any point stops exactly that. */
+class Run {
+  private conn: Promise<Connected> | undefined;
+  private appId: string | undefined;
+  private app: App | undefined;
+  private lastLogAt = 0;
+
+  constructor(
+    private readonly targetArg: string,
+    private readonly fnArgs: unknown[],
+    private readonly values: { env?: string; embedded?: boolean },
+  ) {}
+
+  async start(interrupt: Interrupt): Promise<void> {
+    const [file, fnName] = this.targetArg.split("::") as [string, string | undefined];
+    const bundle = await bundleApp(file);
+    const app = pickApp(await loadApps(bundle), file);
+    this.app = app;
+    const target = fnName ? findTarget(app, fnName) : undefined;
+    if (!fnName && !app._entrypoint) {
+      throw new UsageError(
+        `app "${app.name}" has no localEntrypoint: add app.localEntrypoint(…), or call one function with \`skiff run ${file}::<function> -- ARGS\` (functions: ${app._functions.map((f) => f.name).join(", ")})`,
+      );
+    }
+    if (this.fnArgs.length > 0 && !fnName)
+      throw new UsageError("arguments after -- need a function: skiff run app.ts::fn -- ARGS");
+    if (interrupt.fired) return;
+
+    this.conn = connect({
+      embedded: this.values.embedded ? "force" : true,
+      ...(this.values.env ? { environment: this.values.env } : {}),
+      log: (m) => ui.info(ui.dim(`[server] ${m}`)),
+      embeddedHint: `skiff run --embedded ${this.targetArg}`,
+    });
+    const conn = await this.conn;
+    if (interrupt.fired) return;
     const res = await publishApp(conn.client, app, bundle, "ephemeral", conn.environment);
-    appId = res.appId;
+    this.appId = res.appId;
+    if (interrupt.fired) return;
     printWebUrls(conn.client.serverUrl, res.functions);
     conn.client._connection.on("log", ({ entry }: { entry: LogEntry }) => {
-      lastLogAt = Date.now();
+      this.lastLogAt = Date.now();
       (entry.stream === "stderr" ? process.stderr : process.stdout).write(entry.text);
     });
     await conn.client.request("app.logs", {
-      appId,
+      appId: res.appId,
       environment: conn.environment,
       tail: 0,
       follow: true,
     });
     const show = (v: unknown) =>
       ui.out(typeof v === "string" ? v : inspect(v, { depth: 6, colors: process.stdout.isTTY }));
+    const args = this.fnArgs as never[];
     if (target?.isGenerator) {
-      for await (const item of target.fn.remoteGen(...(fnArgs as never[]))) show(item);
+      for await (const item of target.fn.remoteGen(...args)) {
+        if (interrupt.fired) return;
+        show(item);
+      }
     } else if (target) {
-      show(await target.fn.remote(...(fnArgs as never[])));
+      const v = await target.fn.remote(...args);
+      if (!interrupt.fired) show(v);
     } else {
       await app._entrypoint!();
     }
-  } finally {
-    if (appId) await conn.client.request("app.stop", { appId, environment: conn.environment }).catch(() => {});
-    // `@exit` hooks run as the containers stop, after that reply: their output is still on its
-    // way. Wait for the logs to go quiet (bounded) so it is shown, only for apps that have them.
-    if (appId && app._classes.some((c) => c.members.exit.length > 0)) await logsQuiet(() => lastLogAt, 400, 3000);
-    await conn.close();
+  }
+
+  /** Stops the app and closes the connection (and an embedded server); quick when interrupted. */
+  async stop(interrupted: boolean): Promise<void> {
+    const conn = await this.conn?.catch(() => undefined);
+    if (conn) {
+      if (this.appId)
+        await conn.client.request("app.stop", { appId: this.appId, environment: conn.environment }).catch(() => {});
+      // `@exit` hooks run as the containers stop, after that reply: their output is still on its
+      // way. Wait for the logs to go quiet (bounded) so it is shown, only for apps that have them.
+      if (!interrupted && this.appId && this.app?._classes.some((c) => c.members.exit.length > 0))
+        await logsQuiet(() => this.lastLogAt, 400, 3000);
+      await conn.close();
+    }
+    removeLoadedBundles();
   }
 }
 

@@ -2,6 +2,7 @@ import type { LogEntry } from "@skiff/protocol";
 import type { Command } from "commander";
 import { type Bundle, bundleApp } from "../bundle.js";
 import { type Connected, connect } from "../connect.js";
+import { onInterrupt } from "../interrupt.js";
 import { loadSpecs } from "../load-specs.js";
 import { ui } from "../output.js";
 import { envOption, GROUPS } from "../program.js";
@@ -15,22 +16,26 @@ export function register(program: Command): void {
     .helpGroup(GROUPS.apps)
     .summary("serve an app's web endpoints, reloading on every saved change")
     .description(
-      "Runs the app as an ephemeral app whose web endpoints stay at the same URLs (http://<app>--<label>-dev.localhost:<port>) while you edit it: each saved change to a file of the app is bundled and published again (new containers serve the next request), and the previous version is stopped. Container logs stream here. Ctrl-C stops the app.\n\nWith no server configured, an embedded one runs for the length of the command.",
+      "Runs the app as an ephemeral app whose web endpoints stay at the same URLs (http://<app>--<label>-dev.localhost:<port>) while you edit it: each saved change to a file of the app is bundled and published again (new containers serve the next request), and the previous version is stopped. Container logs stream here. Ctrl-C stops the app.\n\nWith no server configured (or with --embedded), an embedded one runs for the length of the command.",
     )
     .argument("<app.ts>", "the app file")
     .addOption(envOption())
+    .option("--embedded", "serve from a server started for this command, whatever server is configured")
     .action(serveCommand);
 }
 
-async function serveCommand(file: string, values: { env?: string }): Promise<void> {
+async function serveCommand(file: string, values: { env?: string; embedded?: boolean }): Promise<void> {
   // A first bundle that fails is an error; later ones only keep the last good version serving.
   let bundle = await bundleApp(file);
   const conn = await connect({
-    embedded: true,
+    embedded: values.embedded ? "force" : true,
+    embeddedHint: `skiff serve --embedded ${file}`,
     ...(values.env ? { environment: values.env } : {}),
     log: (m) => ui.info(ui.dim(`[server] ${m}`)),
   });
   const serving = new Serving(conn);
+  // A first Ctrl-C stops the app and cleans up; a second exits at once.
+  const interrupt = onInterrupt();
   try {
     await serving.publish(bundle, true);
     let stopWatch = watchFiles(bundle.inputs, () => void reload());
@@ -65,15 +70,12 @@ async function serveCommand(file: string, values: { env?: string }): Promise<voi
       }
     };
     ui.step(`Serving ${file}; watching ${bundle.inputs.length} file(s) for changes (Ctrl-C stops)`);
-    await new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
-    });
+    await interrupt.signal;
     stopWatch();
-    ui.info("stopping…");
   } finally {
     await serving.stop();
     await conn.close();
+    interrupt.dispose();
   }
 }
 

@@ -13,11 +13,13 @@ import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
 import type { Gateway } from "../gateway/index.js";
 import type { Objects } from "../objects/index.js";
+import type { ImageBuilder } from "../provider.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { Store } from "../store/store.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
 import type { BlobTransfer } from "./blob-transfer.js";
 import type { ExecRelay } from "./exec-relay.js";
+import { builderOf, buildImage, imagesInUse, prepareImages } from "./images.js";
 import { OBJECT_REQUESTS, objectHandlers } from "./object-handlers.js";
 import type { Peer } from "./peer.js";
 import { bool, num, obj, str, stringRecord } from "./validate.js";
@@ -31,6 +33,8 @@ export interface HandlerDeps {
   tokens: TokenService;
   logs: LogHub;
   gateway: Gateway;
+  /** The worker provider's image builder, where it has one. */
+  images: ImageBuilder | undefined;
   execs: ExecRelay;
   objects: Objects;
 }
@@ -62,7 +66,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   ...OBJECT_REQUESTS,
 ]);
 /** Requests only an admin token may make. */
-const ADMIN_ONLY = new Set<string>(["token.create"]);
+const ADMIN_ONLY = new Set<string>(["token.create", "image.prune"]);
 
 function payload(p: Record<string, unknown>, key: string): Payload {
   const v = p[key];
@@ -163,6 +167,7 @@ export const handlers: HandlerTable = {
     str(q, "name", { max: 64 });
     env(q);
     str(q, "bundleBlobId", { max: 80 });
+    await prepareImages(p.functions, d.images, d.blobs);
     const r = await d.apps.publish(p, peer.sessionId);
     d.gateway.invalidate();
     // Web endpoints learn their URL in the reply (what `skiff deploy` prints, getWebUrl() returns).
@@ -172,6 +177,15 @@ export const handlers: HandlerTable = {
       if (url) info.webUrl = url;
     }
     return d.store.flush().then(() => r);
+  },
+  "image.build"(peer, p, d) {
+    return buildImage(peer, p, d.images, d.blobs);
+  },
+  "image.list"(_peer, _p, d) {
+    return builderOf(d.images).list(imagesInUse(d.engine));
+  },
+  "image.prune"(_peer, _p, d) {
+    return builderOf(d.images).prune(new Set(imagesInUse(d.engine).keys()));
   },
   async "app.stop"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;

@@ -221,6 +221,7 @@ export class Fleet {
       ...(fn.spec.options.memoryMiB ? { memoryMiB: fn.spec.options.memoryMiB } : {}),
       ...(fn.spec.options.cpu ? { cpu: fn.spec.options.cpu } : {}),
       ...(fn.spec.options.gpu ? { gpu: fn.spec.options.gpu } : {}),
+      ...(fn.spec.options.imageKey ? { imageKey: fn.spec.options.imageKey } : {}),
       ...(c.mounts && c.mounts.length > 0
         ? { mounts: c.mounts.map((m) => ({ hostPath: m.hostPath, mountPath: m.mountPath, readOnly: m.readOnly })) }
         : {}),

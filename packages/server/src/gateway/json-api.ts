@@ -84,7 +84,7 @@ export class JsonApi {
     throw new HttpError(
       404,
       "not_found",
-      `no API route ${req.method} ${url.pathname}: use POST /v1/functions/<app>/<function>/call|spawn, GET /v1/calls/<id>, POST /v1/calls/<id>/cancel`,
+      `no API route ${req.method} ${url.pathname}: use POST /v1/functions/<app>/<function or Class.method>/call|spawn, GET /v1/calls/<id>, POST /v1/calls/<id>/cancel`,
     );
   }
 
@@ -96,22 +96,13 @@ export class JsonApi {
     env: string,
     verb: "call" | "spawn",
   ): Promise<void> {
-    const info = await this.d.apps.lookup(appName, name, env);
-    const spec = this.d.engine.functions.get(info.functionId)?.spec;
-    if (spec?.web)
-      throw new HttpError(400, "invalid_argument", `${appName}.${name} is a web endpoint: request its URL`);
-    if (info.isGenerator)
-      throw new HttpError(
-        400,
-        "invalid_argument",
-        `${appName}.${name} is a generator function: the HTTP API cannot stream it`,
-      );
     declaredLength(req, MAX_PAYLOAD_BYTES);
     const body = parseJson(await readBody(req, MAX_PAYLOAD_BYTES)) ?? {};
     if (typeof body !== "object" || body === null || Array.isArray(body))
       throw new HttpError(400, "invalid_argument", 'the body must be a JSON object: { "args": [...] }');
     const args = (body as { args?: unknown }).args ?? [];
     if (!Array.isArray(args)) throw new HttpError(400, "invalid_argument", '"args" must be a JSON array of arguments');
+    const target = await this.target(appName, name, env, (body as { params?: unknown }).params);
     const bytes = encodePayload(args, "args");
     let payload: Payload = bytes;
     if (bytes.byteLength > INLINE_PAYLOAD_BYTES) {
@@ -119,7 +110,8 @@ export class JsonApi {
     }
     const key = req.headers["idempotency-key"];
     const { callId } = await this.d.engine.createCall({
-      functionId: info.functionId,
+      functionId: target.functionId,
+      method: target.method,
       // Both are kept like a spawn's: a caller that stops waiting collects it by id.
       kind: "spawn",
       args: payload,
@@ -129,6 +121,60 @@ export class JsonApi {
     await this.d.store.flush();
     if (verb === "spawn") return sendJson(res, 202, { call_id: callId, status: "pending" });
     return this.answer(res, callId, this.d.waitMs);
+  }
+
+  /**
+   * What `<name>` calls: a function, or `<Class>.<method>` on the instance with `params` (the
+   * class's defaults for those not given; one pool per parameter set, as from the SDK).
+   */
+  private async target(
+    appName: string,
+    name: string,
+    env: string,
+    params: unknown,
+  ): Promise<{ functionId: string; method: string | undefined }> {
+    const dot = name.indexOf(".");
+    const info = await this.d.apps.lookup(appName, dot > 0 ? name.slice(0, dot) : name, env);
+    const label = `${appName}.${name}`;
+    if (this.d.engine.functions.get(info.functionId)?.spec.web)
+      throw new HttpError(400, "invalid_argument", `${label} is a web endpoint: request its URL`);
+    if (dot < 0) {
+      if (info.cls)
+        throw new HttpError(
+          400,
+          "invalid_argument",
+          `${label} is a class: call a method, POST /v1/functions/${appName}/${name}.<method>/call (methods: ${info.cls.methods.map((m) => m.name).join(", ")})`,
+        );
+      if (params !== undefined)
+        throw new HttpError(400, "invalid_argument", `"params" are for class methods; ${label} is a function`);
+      if (info.isGenerator)
+        throw new HttpError(400, "invalid_argument", `${label} is a generator function: the HTTP API cannot stream it`);
+      return { functionId: info.functionId, method: undefined };
+    }
+    const method = name.slice(dot + 1);
+    if (!info.cls)
+      throw new HttpError(
+        400,
+        "invalid_argument",
+        `${appName}.${info.name} is a function, not a class: call it as ${info.name}`,
+      );
+    const m = info.cls.methods.find((x) => x.name === method);
+    if (!m)
+      throw new HttpError(
+        404,
+        "not_found",
+        `class ${appName}.${info.name} has no @method() "${method}" (it has: ${info.cls.methods.map((x) => x.name).join(", ")})`,
+      );
+    if (m.isGenerator)
+      throw new HttpError(400, "invalid_argument", `${label} is a generator method: the HTTP API cannot stream it`);
+    if (params !== undefined && (typeof params !== "object" || params === null || Array.isArray(params)))
+      throw new HttpError(
+        400,
+        "invalid_argument",
+        '"params" must be a JSON object of the class\'s @parameter() values',
+      );
+    const instance = await this.d.apps.bindInstance(info.functionId, (params ?? {}) as Record<string, unknown>, {});
+    return { functionId: instance.functionId, method };
   }
 
   private async answer(res: ServerResponse, callId: string, timeoutMs: number): Promise<void> {

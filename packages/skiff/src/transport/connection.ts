@@ -23,8 +23,20 @@ export interface ConnectionOptions {
   tokenSecret: string;
   role: "client" | "container";
   containerId?: string;
-  /** How long to keep trying to reconnect before failing waiting requests. @defaultValue 60_000 */
+  /**
+   * How long to keep trying to get back a connection that was established and dropped,
+   * before failing waiting requests. @defaultValue 60_000
+   */
   reconnectTimeoutMs?: number;
+  /**
+   * How long the first connection may go unanswered. A client's first connection is not
+   * retried: a server that is down or wrong is reported at once. @defaultValue 2000
+   */
+  connectTimeoutMs?: number;
+  /** How long a server that accepted the connection may take to answer. @defaultValue 10_000 */
+  answerTimeoutMs?: number;
+  /** Where `serverUrl` was configured (`profile "x" in ~/.skiff.toml`), named in errors. */
+  configSource?: string;
   /** Keep the process alive while idle (containers do; scripts should not). @defaultValue false */
   keepAlive?: boolean;
 }
@@ -46,6 +58,16 @@ interface Pending {
 
 type State = "idle" | "connecting" | "open" | "closed";
 
+/** Runs `fn` after the I/O callbacks of this turn of the event loop (where there is one). */
+const later = (fn: () => void) => {
+  const g = globalThis as { setImmediate?: (fn: () => void) => void };
+  if (g.setImmediate) g.setImmediate(fn);
+  else setTimeout(fn, 0);
+};
+
+/** How long a server that accepted a connection may take to answer its handshake and hello. */
+const ANSWER_MS = 10_000;
+
 /**
  * One multiplexed WebSocket to the control plane. Requests and events produced in the same
  * tick leave in one frame (the socket is "corked" until the next tick); a dropped connection
@@ -63,6 +85,8 @@ export class Connection {
   private closeListeners: ((err: SkiffError) => void)[] = [];
   private disconnectedSince = 0;
   private holds = 0;
+  /** Set once a connection was established: only then is a failure worth retrying. */
+  private everOpened = false;
   /** Identifies this client to the server across reconnects. */
   readonly sessionId = newId("ss");
 
@@ -185,6 +209,7 @@ export class Connection {
       try {
         await this.openOnce();
         this.state = "open";
+        this.everOpened = true;
         this.disconnectedSince = 0;
         // Requests that were waiting when the last socket died go out again.
         const resend = [...this.pending.values()].filter((p) => p.retryable).map((p) => p.msg);
@@ -196,13 +221,27 @@ export class Connection {
       } catch (err) {
         if ((this.state as State) === "closed") throw err;
         if (err instanceof AuthError || err instanceof RemoteProtocolError) {
-          this.giveUp(err);
-          throw err;
+          // Name the server, where it was configured and the token: the usual cause is a token
+          // of another server (a profile mixing two), or one revoked.
+          const e =
+            err instanceof AuthError && !this.everOpened
+              ? new AuthError(
+                  `the Skiff server at ${this.opts.serverUrl}${this.from()} does not accept token ${this.opts.tokenId} (one of another server, or revoked?): ${err.message}`,
+                )
+              : err;
+          this.giveUp(e);
+          throw e;
         }
         if (!this.disconnectedSince) this.disconnectedSince = Date.now();
-        if (Date.now() - this.disconnectedSince > timeout) {
+        // A client's first connection fails at once: retrying a server that never answered
+        // would only make a wrong URL or a stopped server look like a hang.
+        const firstFailed = !this.everOpened && this.opts.role === "client";
+        if (firstFailed || Date.now() - this.disconnectedSince > timeout) {
+          const from = this.from();
           const e = new ConnectionError(
-            `cannot reach the Skiff server at ${this.opts.serverUrl}: ${(err as Error).message}`,
+            firstFailed
+              ? `cannot reach the Skiff server at ${this.opts.serverUrl}${from}: ${(err as Error).message}. Is it running? Start it with \`skiff server\`, or point SKIFF_SERVER_URL or SKIFF_PROFILE at one that is`
+              : `cannot reach the Skiff server at ${this.opts.serverUrl}${from}: ${(err as Error).message}`,
             { cause: err },
           );
           this.state = "idle";
@@ -228,12 +267,47 @@ export class Connection {
       let settled = false;
       let helloDone = false;
       const fail = (err: Error) => {
+        settle();
         if (settled) return;
         settled = true;
         reject(err);
       };
       const helloId = this.nextId++;
+      // An attempt nobody answers ends here rather than at the operating system's connect
+      // timeout, minutes later: a host that does not accept the connection within
+      // connectTimeoutMs (2 s on a first connection), or a server that accepted it but does not
+      // answer the handshake and hello within ANSWER_MS (a busy server is slow, not absent).
+      const connectMs = this.everOpened ? ANSWER_MS : (this.opts.connectTimeoutMs ?? 2000);
+      const answerMs = this.opts.answerTimeoutMs ?? ANSWER_MS;
+      // A timer can come due in the same turn of the event loop as the I/O that beats it (when
+      // this process was busy for that long): timers run first, so look again after that I/O.
+      let stage = 0; // 0: connecting, 1: connected and waiting for the answer, 2: settled
+      const expire = (phase: number, err: () => ConnectionError) => () =>
+        later(() => {
+          if (stage !== phase) return;
+          fail(err());
+          sock?.close(1000);
+        });
+      let timer = setTimeout(
+        expire(0, () => new ConnectionError(`no answer within ${connectMs} ms`)),
+        connectMs,
+      );
+      const settle = () => {
+        stage = 2;
+        clearTimeout(timer);
+      };
       void openSocket(websocketUrl(this.opts.serverUrl), MAX_FRAME_BYTES, {
+        onConnect: () => {
+          clearTimeout(timer);
+          stage = 1;
+          timer = setTimeout(
+            expire(
+              1,
+              () => new ConnectionError(`the server accepted the connection but did not answer within ${answerMs} ms`),
+            ),
+            answerMs,
+          );
+        },
         onOpen: () => {
           const hello = {
             t: "hello",
@@ -247,31 +321,32 @@ export class Connection {
               ...(this.opts.containerId ? { containerId: this.opts.containerId } : {}),
             },
           } as Message;
-          sock.send(encodeFrame([hello]));
+          sock!.send(encodeFrame([hello]));
         },
         onMessage: (data) => {
           let msgs: Message[];
           try {
             msgs = decodeFrame(data);
           } catch (err) {
-            sock.close(1002, "protocol error");
+            sock!.close(1002, "protocol error");
             fail(new RemoteProtocolError((err as Error).message));
             return;
           }
           if (!helloDone) {
             const reply = msgs.shift() as ReplyMessage | undefined;
             if (reply?.t !== "reply" || reply.id !== helloId) {
-              sock.close(1002, "protocol error");
+              sock!.close(1002, "protocol error");
               fail(new RemoteProtocolError("server did not answer hello"));
               return;
             }
             if (!reply.ok) {
-              sock.close(1000);
+              sock!.close(1000);
               fail(errorFromWire(reply.error.code, reply.error.message));
               return;
             }
             helloDone = true;
-            this.socket = sock;
+            settle();
+            this.socket = sock!;
             settled = true;
             resolve();
           }
@@ -292,11 +367,18 @@ export class Connection {
       }).then(
         (s) => {
           sock = s;
+          // Given up on (no answer in time) before the socket object even arrived.
+          if (settled) s.close(1000);
         },
         (err: Error) => fail(new ConnectionError(err.message, { cause: err })),
       );
-      let sock: Socket = undefined as unknown as Socket;
+      let sock: Socket | undefined;
     });
+  }
+
+  /** ` (from profile "x" in ~/.skiff.toml)`, when known. */
+  private from(): string {
+    return this.opts.configSource ? ` (from ${this.opts.configSource})` : "";
   }
 
   private onDrop(code: number, reason: string): void {

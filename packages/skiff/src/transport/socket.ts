@@ -13,6 +13,8 @@ export interface Socket {
 }
 
 export interface SocketHandlers {
+  /** The transport (TCP, unix socket) is connected; the WebSocket handshake follows. */
+  onConnect(): void;
   onOpen(): void;
   onMessage(data: Uint8Array): void;
   onClose(code: number, reason: string): void;
@@ -37,6 +39,11 @@ export async function openSocket(url: string, maxPayload: number, h: SocketHandl
     const { WebSocket } = await import("ws");
     const ws = new WebSocket(url, { maxPayload, perMessageDeflate: false });
     ws.binaryType = "nodebuffer";
+    // The TCP (or unix socket) connection, seen before the handshake: a server that accepted
+    // it exists, however slow it then is to answer.
+    (ws as unknown as { _req?: import("node:http").ClientRequest })._req?.once("socket", (sock) =>
+      sock.once("connect", () => h.onConnect()),
+    );
     ws.on("open", () => h.onOpen());
     ws.on("message", (data: Buffer) => h.onMessage(data));
     ws.on("close", (code: number, reason: Buffer) => h.onClose(code, reason.toString()));
@@ -54,7 +61,10 @@ export async function openSocket(url: string, maxPayload: number, h: SocketHandl
   const G = (globalThis as unknown as { WebSocket: typeof WebSocket }).WebSocket;
   const ws = new G(url);
   ws.binaryType = "arraybuffer";
-  ws.onopen = () => h.onOpen();
+  ws.onopen = () => {
+    h.onConnect();
+    h.onOpen();
+  };
   ws.onmessage = (ev) => h.onMessage(new Uint8Array(ev.data as ArrayBuffer));
   ws.onclose = (ev) => h.onClose(ev.code, ev.reason);
   ws.onerror = () => h.onError(new Error("WebSocket error"));

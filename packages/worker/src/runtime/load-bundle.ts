@@ -1,4 +1,4 @@
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -27,8 +27,23 @@ export async function loadBundle(
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
   }
+  // In an image: its npm packages beside skiff, so the bundle's imports of them resolve
+  // (links resolve to their real paths, where the packages find their own dependencies).
+  const imageModules = process.env.SKIFF_NODE_MODULES;
+  if (imageModules && existsSync(imageModules)) {
+    for (const name of readdirSync(imageModules)) {
+      if (name === "skiff" || name.startsWith(".")) continue;
+      try {
+        symlinkSync(join(imageModules, name), join(appDir, "node_modules", name), "dir");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+    }
+  }
   const file = join(appDir, "bundle.mjs");
   writeFileSync(file, bundle);
   const url = pathToFileURL(file).href;
+  // The bundle carries its source map: stacks of errors thrown in it name the app's .ts files.
+  process.setSourceMapsEnabled(true);
   return { exports: (await import(url)) as Record<string, unknown>, url };
 }

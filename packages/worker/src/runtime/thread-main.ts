@@ -50,6 +50,7 @@ async function main(): Promise<void> {
   Client._setDefault(client);
   let target: Target;
   try {
+    process.setSourceMapsEnabled(true); // stacks name the app's .ts files (see load-bundle.ts)
     const exports = (await import(data.bundleUrl)) as Record<string, unknown>;
     const app = resolveApps(exports).find((a) => a.name === data.appName);
     if (!app) throw new Error(`the bundle has no app ${data.appName}`);

@@ -1,6 +1,6 @@
-import { existsSync, lstatSync, mkdtempSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Sandbox, SandboxOptions } from "./sandbox.js";
 
 const SOCKET_INSIDE = "/run/skiff/control.sock";
@@ -42,7 +42,7 @@ export class BubblewrapSandbox implements Sandbox {
   /** An empty file bound over hidden files (a bound /dev/null cannot be opened in a user namespace). */
   private emptyFile: string | undefined;
 
-  constructor(private readonly bwrapPath: string) {}
+  constructor(readonly bwrapPath: string) {}
 
   private empty(): string {
     if (!this.emptyFile) {
@@ -65,6 +65,11 @@ export class BubblewrapSandbox implements Sandbox {
     for (const m of o.mounts ?? []) args.push(m.readOnly ? "--ro-bind" : "--bind", m.hostPath, m.mountPath);
     args.push("--bind", o.controlSocket, SOCKET_INSIDE, "--chdir", "/tmp", "--", ...argv);
     return { file: this.bwrapPath, args };
+  }
+
+  dispose(): void {
+    if (this.emptyFile) rmSync(dirname(this.emptyFile), { recursive: true, force: true });
+    this.emptyFile = undefined;
   }
 
   workdir(): string {

@@ -7,6 +7,8 @@ export interface Sandbox {
   workdir(hostWorkdir: string): string;
   /** The control socket's path as seen from inside. */
   socketPath(hostSocket: string): string;
+  /** Removes what the sandbox made on the host; called once its containers are gone. */
+  dispose?(): void;
 }
 
 export interface SandboxOptions {

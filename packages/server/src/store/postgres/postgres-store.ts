@@ -106,7 +106,8 @@ export class PostgresStore implements Store {
     const pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.poolSize ?? 8,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // No limit on waiting for a pooled connection: a burst of reads queues for the pool
+      // (a refused or failed connect still fails at once; queries are bounded below).
       // Nothing waits forever on a database that stopped answering.
       query_timeout: 60_000,
       // Connections stay open: a new one costs a backend process and an authentication.
@@ -116,7 +117,15 @@ export class PostgresStore implements Store {
     // An idle connection that breaks (a database restart) is dropped by the pool; not fatal.
     pool.on("error", (err) => opts.log?.(`a Postgres connection failed (it is replaced): ${err.message}`));
     try {
-      await migrate(pool);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timeout")), CONNECT_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([migrate(pool), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     } catch (err) {
       await pool.end().catch(() => {});
       if (err instanceof StoreOpenError) throw err;

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { createServer, type Server, type Socket } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { silentHost } from "../../../../test/helpers/procs.js";
+import { ConnectionError } from "../errors.js";
+import { Connection } from "./connection.js";
+
+const listen = (s: Server) =>
+  new Promise<number>((r) => s.listen(0, "127.0.0.1", () => r((s.address() as { port: number }).port)));
+
+describe("a client's first connection", () => {
+  let refusedUrl = "";
+  let silentUrl = "";
+  const silent = createServer((s) => held.push(s));
+  const held: Socket[] = [];
+
+  before(async () => {
+    const probe = createServer();
+    refusedUrl = `http://127.0.0.1:${await listen(probe)}`;
+    await new Promise((r) => probe.close(r));
+    silentUrl = `http://127.0.0.1:${await listen(silent)}`;
+  });
+  after(() => {
+    for (const s of held) s.destroy();
+    silent.close();
+  });
+
+  const connection = (serverUrl: string, connectTimeoutMs?: number) =>
+    new Connection({
+      serverUrl,
+      tokenId: "tk-x",
+      tokenSecret: "s",
+      role: "client",
+      configSource: 'profile "p" in /x/.skiff.toml',
+      ...(connectTimeoutMs ? { connectTimeoutMs } : {}),
+    });
+
+  it("to a server that is down fails at once, naming the URL and where it was configured", async () => {
+    const c = connection(refusedUrl);
+    const t0 = performance.now();
+    const err = await c.request("app.list", { environment: "main" }).then(
+      () => assert.fail("resolved"),
+      (e: unknown) => e,
+    );
+    assert.ok(performance.now() - t0 < 1000, `failed after ${performance.now() - t0} ms`);
+    assert.ok(err instanceof ConnectionError);
+    assert.equal(
+      err.message.split(":").slice(0, 3).join(":"),
+      `cannot reach the Skiff server at ${refusedUrl} (from profile "p" in /x/.skiff.toml)`,
+    );
+    assert.match(err.message, /ECONNREFUSED.*`skiff server`/);
+    c.close();
+  });
+
+  it("to a server that accepts it but never answers fails after the answer timeout", async () => {
+    const c = new Connection({
+      serverUrl: silentUrl,
+      tokenId: "t",
+      tokenSecret: "s",
+      role: "client",
+      answerTimeoutMs: 300,
+    });
+    const t0 = performance.now();
+    await assert.rejects(
+      c.request("app.list", { environment: "main" }),
+      /at http:.* the server accepted the connection but did not answer within 300 ms/,
+    );
+    const ms = performance.now() - t0;
+    assert.ok(ms >= 290 && ms < 1500, `failed after ${ms} ms`);
+    c.close();
+  });
+
+  it("to a host that does not accept it fails after 2 s", async () => {
+    const host = await silentHost();
+    try {
+      const c = connection(host.url);
+      const t0 = performance.now();
+      await assert.rejects(c.connect(), /no answer within 2000 ms/);
+      const ms = performance.now() - t0;
+      assert.ok(ms >= 1990 && ms < 3000, `failed after ${ms} ms`);
+      c.close();
+    } finally {
+      host.close();
+    }
+  });
+});
