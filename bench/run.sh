@@ -17,6 +17,7 @@ echo "# $(date -u +%Y-%m-%d) on $(nproc) cores, $(node --version), $(uname -sr)"
 # Sample counts: BENCH_LATENCY_N, BENCH_COLD_N, BENCH_QUICKSTART_N, BENCH_WEB_N (each has a default).
 BENCH_N="${BENCH_LATENCY_N:-3000}" node --import tsx bench/remote-latency.ts; echo
 BENCH_N="${BENCH_COLD_N:-30}" node --import tsx bench/cold-start.ts; echo
+node --import tsx bench/cold-fanout.ts; echo
 BENCH_N="${BENCH_QUICKSTART_N:-10}" node --import tsx bench/quickstart.ts; echo
 BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/map-throughput.ts; echo
 BENCH_N="${BENCH_GEN_N:-1000000}" node --import tsx bench/gen-throughput.ts; echo

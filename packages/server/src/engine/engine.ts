@@ -42,6 +42,8 @@ export interface EngineOptions {
   maxResidentSpawns?: number;
   /** A class instance idle this long (no calls, no containers) leaves memory. @defaultValue 300_000 */
   instanceIdleMs?: number;
+  /** Containers starting at once, across functions; 0: no bound. @defaultValue 2 per core (SKIFF_START_CONCURRENCY) */
+  startConcurrency?: number;
   log: (msg: string) => void;
 }
 

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import {
   encodePayload,
   type LogEntry,
@@ -16,6 +17,13 @@ import { startBackoffMs } from "./retry-policy.js";
 const START_FAILURES_BEFORE_FAILING = 5;
 /** Containers lost while running one input before it fails as terminated. */
 const MAX_LOST = 5;
+/**
+ * Containers starting at once, per core (see Fleet.startSlots). A start is mostly CPU (process,
+ * sandbox, runtime and bundle load): a hundred at once on two cores share the CPU so evenly that
+ * none is ready for seconds; a few per core make the first ones ready early, they take inputs,
+ * and the next starts follow only while a backlog is left.
+ */
+const STARTS_PER_CORE = 2;
 
 /** What the fleet needs from the engine that owns the calls and the queues. */
 /** A volume prepared for one container. */
@@ -52,11 +60,26 @@ export class Fleet {
   /** Reserved containers (`skiff shell`) not ready yet: settled when ready, or when they go. */
   private readonly reservedWaiters = new Map<string, { resolve(c: LiveContainer): void; reject(e: Error): void }>();
   private readonly goneListeners: ((c: LiveContainer, why: string) => void)[] = [];
+  /** Containers started and not yet ready or gone (counted against startSlots). */
+  private starting = 0;
+  /** How many containers may be starting at once, across functions. */
+  private readonly startSlots: number;
+  /** Functions that wanted more containers while every start slot was taken (bounded by functions). */
+  private readonly waitingForSlot = new Set<LiveFunction>();
 
   constructor(
     private readonly o: EngineOptions,
     private readonly host: FleetHost,
-  ) {}
+  ) {
+    // SKIFF_START_CONCURRENCY: a tuning and benchmark knob; 0 starts every container at once.
+    const env = Number(process.env.SKIFF_START_CONCURRENCY ?? Number.NaN);
+    const slots = o.startConcurrency ?? (Number.isInteger(env) && env >= 0 ? env : Number.NaN);
+    this.startSlots = Number.isNaN(slots)
+      ? Math.max(2, STARTS_PER_CORE * availableParallelism())
+      : slots === 0
+        ? Number.POSITIVE_INFINITY
+        : slots;
+  }
 
   /** Starts or stops containers so that capacity follows demand. */
   scale(fn: LiveFunction): void {
@@ -88,7 +111,29 @@ export class Fleet {
       }
       return;
     }
-    for (let i = live; i < desired; i++) this.startContainer(fn);
+    for (let i = live; i < desired; i++) {
+      if (this.starting >= this.startSlots) {
+        // Rescaled when a start slot frees (slotFreed): by then ready containers may have
+        // taken part of the backlog, and fewer new ones are needed.
+        this.waitingForSlot.add(fn);
+        return;
+      }
+      this.startContainer(fn);
+    }
+  }
+
+  /** A counted start ended (ready or gone): functions waiting for a slot try again. */
+  private slotFreed(c: LiveContainer): void {
+    if (!c.countedStarting) return;
+    c.countedStarting = false;
+    this.starting--;
+    if (this.waitingForSlot.size === 0) return;
+    const waiting = [...this.waitingForSlot];
+    this.waitingForSlot.clear();
+    // Deferred: the caller is mid-way through its own bookkeeping.
+    queueMicrotask(() => {
+      for (const fn of waiting) this.scale(fn);
+    });
   }
 
   private mounter: VolumeMounter | undefined;
@@ -136,7 +181,9 @@ export class Fleet {
       exitInfo: undefined,
       stoppedOnPurpose: false,
       reserved,
+      countedStarting: !reserved,
     };
+    if (!reserved) this.starting++;
     this.containers.set(id, c);
     fn.containers.set(id, c);
     fn.stats.coldStart();
@@ -286,6 +333,7 @@ export class Fleet {
     c.status = "ready";
     c.idleSince = Date.now();
     c.readyAt = c.idleSince;
+    this.slotFreed(c);
     if (c.reserved) {
       this.reservedWaiters.get(c.id)?.resolve(c);
       this.reservedWaiters.delete(c.id);
@@ -382,6 +430,7 @@ export class Fleet {
     if (c.status === "dead") return;
     const wasStarting = c.status === "starting";
     c.status = "dead";
+    this.slotFreed(c);
     if (c.startupTimer) clearTimeout(c.startupTimer);
     if (c.stopTimer) clearTimeout(c.stopTimer);
     if (c.deadlineTimer) clearTimeout(c.deadlineTimer);

@@ -97,6 +97,8 @@ export interface LiveContainer {
   stoppedOnPurpose: boolean;
   /** Started for `skiff shell`: takes no inputs, is not counted by scaling, goes when the shell ends. */
   reserved: boolean;
+  /** Holds one of the fleet's start slots until it is ready or gone (fleet.ts startSlots). */
+  countedStarting?: boolean;
   /** Volumes it mounts (local copies), once prepared. */
   mounts?: VolumeMount[];
 }

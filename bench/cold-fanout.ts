@@ -1,0 +1,96 @@
+// Cold fan-out (issue 16 item 1): seed 001's shape, N concurrent `.remote()` calls of an async
+// function with default options from zero containers, timed to the last result. Run twice in
+// one go: with containers started all at once (SKIFF_START_CONCURRENCY=0, the old behaviour) and
+// with the default bounded start concurrency. Each result names its container, so the run also
+// says how many containers were started and where their time went.
+import { bundleApp, loadApps, publishApp } from "@skiff/cli";
+import type { Function_ } from "skiff";
+import { startSkiffServer } from "./lib/skiff-server.js";
+
+interface Info {
+  id: string;
+  processStart: number;
+  loadedAt: number;
+}
+interface Shape {
+  name: string;
+  fn: string;
+  n: number;
+  target: number;
+}
+const SHAPES: Shape[] = [
+  { name: "100 x 1 s", fn: "sleep1s", n: Number(process.env.BENCH_N ?? 100), target: 3000 },
+  { name: "1000 x 10 ms", fn: "sleep10ms", n: Number(process.env.BENCH_N_SHORT ?? 1000), target: 5000 },
+];
+const MODES = [
+  { name: "all at once (before)", concurrency: "0" },
+  { name: "bounded (after)", concurrency: process.env.SKIFF_START_CONCURRENCY ?? "" },
+];
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : Number.NaN;
+};
+const s = (msv: number) => `${(msv / 1000).toFixed(2)} s`;
+
+const bundle = await bundleApp("bench/apps/fanout.ts");
+const totals = new Map<string, number[]>();
+for (const mode of MODES) {
+  if (mode.concurrency) process.env.SKIFF_START_CONCURRENCY = mode.concurrency;
+  else delete process.env.SKIFF_START_CONCURRENCY;
+  const server = await startSkiffServer();
+  try {
+    for (const shape of SHAPES) {
+      // A fresh ephemeral app: its function has no container (the provider's warm pool of
+      // pre-started runtimes is there, as it is for a user).
+      const [app] = await loadApps(bundle);
+      const res = await publishApp(server.client, app!, bundle, "ephemeral", "main");
+      const f = app!._function(shape.fn)! as unknown as Function_<() => Promise<Info>>;
+      const t0 = Date.now();
+      const firstDone: number[] = [];
+      // Settled, not all: under load, starting every container at once can run past the
+      // startup timeout, and the calls then fail; the run reports that instead of stopping.
+      const settled = await Promise.allSettled(
+        Array.from({ length: shape.n }, () =>
+          f.remote().then((r) => {
+            firstDone.push(Date.now() - t0);
+            return r;
+          }),
+        ),
+      );
+      const total = Date.now() - t0;
+      const out = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      const failed = settled.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : []));
+      if (failed.length > 0)
+        console.log(`    ${failed.length} of ${shape.n} calls FAILED (first: ${failed[0]!.slice(0, 160)})`);
+      const byPid = new Map<string, Info>();
+      for (const r of out) byPid.set(r.id, r);
+      const cts = [...byPid.values()];
+      // Containers started for this burst (pooled runtimes started earlier are counted apart).
+      const fresh = cts.filter((c) => c.processStart >= t0 - 50);
+      const readyAt = cts.map((c) => Math.max(0, c.loadedAt - t0));
+      const load = fresh.map((c) => c.loadedAt - c.processStart);
+      const spawnAt = fresh.map((c) => c.processStart - t0);
+      totals.set(`${mode.name}|${shape.name}`, [...(totals.get(`${mode.name}|${shape.name}`) ?? []), total]);
+      console.log(
+        `${mode.name.padEnd(22)} ${shape.name.padEnd(13)} total ${s(total).padStart(8)} (target <= ${s(shape.target)})  containers ${cts.length} (${cts.length - fresh.length} from the warm pool)`,
+      );
+      console.log(
+        `    process spawned after call: p50 ${s(pct(spawnAt, 50))}, last ${s(Math.max(0, ...spawnAt))};  spawn -> bundle loaded (process, sandbox, runtime, bundle): p50 ${s(pct(load, 50))}, max ${s(Math.max(0, ...load))}`,
+      );
+      console.log(
+        `    containers ready: first ${s(Math.min(Infinity, ...readyAt))}, p50 ${s(pct(readyAt, 50))}, last ${s(Math.max(...readyAt))};  first result ${s(Math.min(...firstDone))}`,
+      );
+      await server.client.request("app.stop", { appId: res.appId, environment: "main" });
+      // Let the stopped containers exit before the next burst (they are CPU this burst would pay for).
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+  } finally {
+    await server.stop();
+  }
+}
+for (const shape of SHAPES) {
+  const before = totals.get(`${MODES[0]!.name}|${shape.name}`)![0]!;
+  const after = totals.get(`${MODES[1]!.name}|${shape.name}`)![0]!;
+  console.log(`ratio ${shape.name}: before / after ${(before / after).toFixed(2)}x  (${s(before)} -> ${s(after)})`);
+}

@@ -1,0 +1,60 @@
+// Cold fan-out (issue 16 item 1): a burst of calls from zero containers starts several
+// containers at once, and no more at once than the fleet's start slots.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type Client, Function_ } from "skiff";
+import { type ServerProcess, skiff, startServer } from "./helpers/cli.js";
+
+interface Started {
+  id: string;
+  processStart: number;
+  loadedAt: number;
+}
+
+/** The most intervals [processStart, loadedAt] that overlap at one moment. */
+function maxOverlap(cts: Started[]): number {
+  const edges = cts.flatMap((c) => [
+    [c.processStart, 1],
+    [c.loadedAt, -1],
+  ]) as [number, number][];
+  // At equal times an end comes before a start: touching is not overlapping.
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let most = 0;
+  for (const [, d] of edges) {
+    now += d;
+    most = Math.max(most, now);
+  }
+  return most;
+}
+
+describe("cold fan-out", () => {
+  const SLOTS = 2;
+  let server: ServerProcess;
+  let client: Client;
+
+  before(async () => {
+    // The bound under test, small enough to be exceeded by the burst below if it did not hold.
+    process.env.SKIFF_START_CONCURRENCY = String(SLOTS);
+    try {
+      server = await startServer();
+    } finally {
+      delete process.env.SKIFF_START_CONCURRENCY;
+    }
+    const d = await skiff(["deploy", "test/fixtures/fanout-app.ts"], { env: server.env });
+    assert.equal(d.code, 0, d.stderr);
+    client = server.client();
+  });
+  after(() => server.stop());
+
+  it("starts containers in parallel, at most the start slots at once", async () => {
+    const slow = Function_.fromName<Function_<() => Promise<Started>>>("fanout-app", "slow", { client });
+    const out = await Promise.all(Array.from({ length: 8 }, () => slow.remote()));
+    const cts = [...new Map(out.map((r) => [r.id, r])).values()];
+    assert.ok(cts.length >= 2, `the burst ran on ${cts.length} container(s)`);
+    // Each process's start-to-loaded interval lies inside the fleet's "starting" window for it.
+    const most = maxOverlap(cts);
+    assert.ok(most >= 2, `containers started one after another (at most ${most} at once): ${JSON.stringify(cts)}`);
+    assert.ok(most <= SLOTS, `${most} containers were starting at once, over the ${SLOTS} start slots`);
+  });
+});
