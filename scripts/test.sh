@@ -13,7 +13,7 @@ npx tsc -p packages/server/ui
 node packages/server/scripts/build-ui.mjs
 npx biome check --error-on-warnings .
 bash scripts/ensure-test-image.sh
-files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*' -not -name 'images*.test.ts' | sort)
+files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*' -not -name 'images*.test.ts' | sort | tr '\n' ' ')
 # The image tests build layers (apt, npm, copies of a 180 MB root): a file can pass three
 # minutes on a slow or busy machine, so they run first, with a longer limit per file.
 images_status=0
