@@ -112,6 +112,16 @@ export class LocalImageBuilder implements ImageBuilder {
       const bad = checkStep(labels[i]!, s);
       if (bad) throw new ImageBuildError(bad);
     });
+    // Uploaded files are read before the first step: the blob sweeper takes an upload that no
+    // call refers to after a grace of seconds, and the steps before it can take minutes.
+    const uploads = new Map<string, Uint8Array>();
+    for (const s of image.steps) {
+      if ((s.kind === "dir" || s.kind === "file") && s.blobId && !uploads.has(s.blobId)) {
+        const blob = await files(s.blobId);
+        if (blob) uploads.set(s.blobId, blob);
+      }
+    }
+    const fetched = (id: string) => uploads.get(id) ?? files(id);
     const results: ImageBuildStepResult[] = [];
     const baseStep = { kind: "base" as const, suite: SUITE };
     let parent = await this.layer(layerKey(null, baseStep), 0, `base debian-slim (${SUITE})`, results, onEvent, (dir) =>
@@ -123,7 +133,7 @@ export class LocalImageBuilder implements ImageBuilder {
       const key = layerKey(parent.key, step, forced ? (image.forceBuildId ?? String(Date.now())) : undefined);
       const p = parent;
       parent = await this.layer(key, i + 1, imageStepLabel(step), results, onEvent, (dir) =>
-        this.makeStep(tools, p, key, step, labels[i]!, dir, files, (text) =>
+        this.makeStep(tools, p, key, step, labels[i]!, dir, fetched, (text) =>
           onEvent({ kind: "output", index: i + 1, text }),
         ),
       );
