@@ -64,7 +64,11 @@ describe("classes (SDK side)", () => {
     assert.throws(() => C.withOptions({ maxContainers: 0 }), /maxContainers must be an integer/);
     assert.throws(() => C.withOptions({ name: "x" } as never), /cannot be changed per variant/);
     const inst = C.instance();
-    assert.equal((inst as unknown as Record<string, unknown>).nope, undefined);
+    // An unknown method names the class and lists its methods (what a typo needs).
+    assert.throws(
+      () => (inst as unknown as Record<string, unknown>).nope,
+      /has no @method\(\) "nope" \(it has: add, each\)/,
+    );
     assert.equal((inst as unknown as { then?: unknown }).then, undefined, "an instance is not a thenable");
   });
 
