@@ -13,12 +13,13 @@ npx tsc -p packages/server/ui
 node packages/server/scripts/build-ui.mjs
 npx biome check --error-on-warnings .
 bash scripts/ensure-test-image.sh
-files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*' -not -name 'images*.test.ts' | sort | tr '\n' ' ')
-# The image tests build layers (apt, npm, copies of a 180 MB root): a file can pass three
-# minutes on a slow or busy machine, so they run first, with a longer limit per file.
+files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*' -not -name 'images*.test.ts' -not -name 'packaging.test.ts' | sort | tr '\n' ' ')
+# The image tests build layers (apt, npm, copies of a 180 MB root) and the packaging test packs
+# and installs every package: a file can pass three minutes on a slow or busy machine, so they
+# run first, with a longer limit per file.
 images_status=0
-node --import tsx --test --test-concurrency=1 --test-timeout=900000 test/images*.test.ts || images_status=$?
-[ "$images_status" -ne 0 ] && echo "the image tests failed (their report is above the others)" >&2
+node --import tsx --test --test-concurrency=1 --test-timeout=900000 test/images*.test.ts test/packaging.test.ts || images_status=$?
+[ "$images_status" -ne 0 ] && echo "the image or packaging tests failed (their report is above the others)" >&2
 exec node --import tsx scripts/with-postgres.ts bash -c '
   set -euo pipefail
   log=$(mktemp); trap "rm -f $log" EXIT
