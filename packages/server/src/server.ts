@@ -359,6 +359,16 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           if (!Array.isArray(b?.items)) return peer.close(1002, "outputs.items must be an array");
           deps.engine.fleet.containerOutputs(id, b.items as OutputWire[]);
           return;
+        case "inputs.returned": {
+          const items = (b as EventMap["inputs.returned"])?.items;
+          if (
+            !Array.isArray(items) ||
+            !items.every((i) => typeof i?.inputId === "string" && typeof i.attempt === "number")
+          )
+            return peer.close(1002, "inputs.returned.items must be an array of {inputId, attempt}");
+          deps.engine.containerReturned(id, items);
+          return;
+        }
         case "gen.items": {
           const g = b as EventMap["gen.items"];
           if (typeof g?.inputId !== "string" || typeof g.attempt !== "number" || !Array.isArray(g.items)) {
