@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO } from "./lib/skiff-server.js";
+import { REPO, SERVER_REPO } from "./lib/skiff-server.js";
 import { ms, summarize } from "./lib/stats.js";
 
 const N = Number(process.env.BENCH_N ?? 10);
@@ -20,7 +20,7 @@ function time(args: string[]): number {
   return dt;
 }
 
-const bin = join(REPO, "packages/cli/bin/skiff.js");
+const bin = join(SERVER_REPO, "packages/cli/bin/skiff.js");
 time([bin, "run", "examples/quickstart.ts"]); // warm the file cache
 const run = summarize(Array.from({ length: N }, () => time([bin, "run", "examples/quickstart.ts"])));
 const help = summarize(Array.from({ length: N }, () => time([bin, "--help"])));
