@@ -230,6 +230,41 @@ describe("control-plane restarts: streams and waiting callers", () => {
   });
 });
 
+describe("control-plane restarts: result URLs", () => {
+  it("a web call behind a result URL: answered after a graceful restart, and a clear 503 after a kill -9", async () => {
+    const r = new Restartable(["--shutdown-grace-ms", "5000"]);
+    await r.start();
+    try {
+      const post = async (ms: number) => {
+        const res = await http(`${r.server.url}/web/restart-app/later`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ ms }),
+        });
+        assert.equal(res.status, 202, res.body);
+        return (res.json() as { result_url: string }).result_url;
+      };
+      // Finishes within the grace of a graceful stop: its result is there after the restart.
+      const graceful = await post(2500);
+      await new Promise((res) => setTimeout(res, 1500)); // running by then (its container started)
+      await r.term();
+      const a = await http(graceful);
+      assert.equal(a.status, 200, a.body);
+      assert.deepEqual(a.json(), { slept: 2500 });
+      // Still running at a kill -9: its URL says so (503 + Retry-After), not "unknown".
+      const killed = await post(20_000);
+      await new Promise((res) => setTimeout(res, 1000));
+      await r.kill9();
+      const b = await http(killed);
+      assert.equal(b.status, 503, b.body);
+      assert.equal(b.headers["retry-after"], "5");
+      assert.match(b.body, /the server restarted before this request's response was complete/);
+    } finally {
+      await r.server.stop();
+    }
+  });
+});
+
 describe("control-plane restarts: graceful stop", () => {
   it("SIGTERM lets a running input finish, answers a waiting web request 503 + Retry-After, and a second SIGTERM exits at once", async () => {
     const r = new Restartable(["--shutdown-grace-ms", "4000"]);

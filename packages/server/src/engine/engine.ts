@@ -60,6 +60,8 @@ const INSTANCE_IDLE_MS = 5 * 60_000;
 const EXPIRY_EVERY_MS = 15_000;
 /** Blobs of stored outcomes remembered as just handed out (see handedOut). */
 const HANDED_OUT_MAX = 100_000;
+/** The outcome of a web request with a result URL that a restart of the server cut short. */
+export const INTERRUPTED_WEB_CALL = "the server restarted before this request's response was complete";
 /** How often idle containers are checked and results expired. */
 const TICK_MS = 250;
 
@@ -865,6 +867,20 @@ export class Engine {
       if (page.length === 0) break;
       for (const { row, inputs } of page) {
         after = row.id;
+        if (inputs.length === 0) {
+          // A web request with a result URL (gateway/result-urls.ts): its stream died with the
+          // server. Its URL answers that, rather than not knowing it.
+          const now = Date.now();
+          const message = `${INTERRUPTED_WEB_CALL}: send the request again`;
+          this.o.store.completeCall(
+            row.id,
+            "done",
+            { kind: "result", result: { status: "terminated", message } },
+            now,
+            now + this.o.resultRetentionMs,
+          );
+          continue;
+        }
         const fn = await this.lookupFunction(row.functionId);
         if (!fn) {
           this.o.store.completeCall(

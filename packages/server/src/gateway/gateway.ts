@@ -346,7 +346,7 @@ export class Gateway {
         if (end) {
           this.live.delete(callId);
           this.waiting.delete(callId);
-          this.results.ended(call!);
+          this.results.ended(call!, this.draining);
         }
       },
     );
