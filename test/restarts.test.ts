@@ -4,6 +4,7 @@
 // a second SIGTERM exits at once, and bad resumes fail clearly. Sizes: SKIFF_RESTART_MAP_N
 // inputs (2 000 here; `npm run chaos` runs 100 000 with three restarts).
 import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { type Client, ConnectionError, Function_, FunctionCall, NotFoundError, SkiffError } from "skiff";
 import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
@@ -63,6 +64,12 @@ class Restartable {
     return performance.now() - t0;
   }
 
+  /** Graceful stop, and the home (data dir included) removed: a restarted server's stop keeps it. */
+  async stop(): Promise<void> {
+    await this.server.stop();
+    rmSync(this.server.home, { recursive: true, force: true });
+  }
+
   fn<F>(client: Client, name: string): Promise<F> {
     return Function_.lookup("restart-app", name, { client }) as Promise<F>;
   }
@@ -71,7 +78,7 @@ class Restartable {
 describe("control-plane restarts: maps", () => {
   const r = new Restartable(["--shutdown-grace-ms", "3000"]);
   before(() => r.start());
-  after(() => r.server.stop());
+  after(() => r.stop());
 
   it(`a ${MAP_N}-input map finishes across ${MAP_RESTARTS.length} restarts (${MAP_RESTARTS.join(", ")}): every output once, in order`, async (t) => {
     const client = r.server.client();
@@ -156,6 +163,7 @@ describe("control-plane restarts: maps", () => {
       client.close();
     } finally {
       await lone.kill().catch(() => {});
+      rmSync(lone.home, { recursive: true, force: true });
     }
   });
 });
@@ -178,7 +186,7 @@ async function forgetMaps(dataDir: string): Promise<void> {
 describe("control-plane restarts: streams and waiting callers", () => {
   const r = new Restartable(["--shutdown-grace-ms", "1000"]);
   before(() => r.start());
-  after(() => r.server.stop());
+  after(() => r.stop());
 
   it("a generator that had yielded nothing runs again after a kill -9 and streams every item", async () => {
     const client = r.server.client();
@@ -260,7 +268,7 @@ describe("control-plane restarts: result URLs", () => {
       assert.equal(b.headers["retry-after"], "5");
       assert.match(b.body, /the server restarted before this request's response was complete/);
     } finally {
-      await r.server.stop();
+      await r.stop();
     }
   });
 });
@@ -317,7 +325,7 @@ describe("control-plane restarts: graceful stop", () => {
       assert.equal(await long.get({ timeoutMs: 0 }).catch((e: Error) => e.name), "TimeoutError");
       client.close();
     } finally {
-      await r.server.stop();
+      await r.stop();
     }
   });
 });
