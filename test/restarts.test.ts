@@ -88,6 +88,9 @@ describe("control-plane restarts: maps", () => {
     let got = 0;
     let lastAt = performance.now();
     let worstGap = 0;
+    // Per restart: from the server being back to the map's next output.
+    let backAt: number | undefined;
+    const resumedAfter: number[] = [];
     const mapped = (async () => {
       for await (const y of steady.map(Array.from({ length: MAP_N }, (_, i) => i))) {
         assert.equal(y, got * 2, `output ${got}`);
@@ -95,6 +98,10 @@ describe("control-plane restarts: maps", () => {
         const now = performance.now();
         worstGap = Math.max(worstGap, now - lastAt);
         lastAt = now;
+        if (backAt !== undefined) {
+          resumedAfter.push(now - backAt);
+          backAt = undefined;
+        }
       }
     })();
     mapped.catch(() => {}); // observed below
@@ -103,12 +110,13 @@ describe("control-plane restarts: maps", () => {
       const at = Math.floor((MAP_N * (i + 1)) / (MAP_RESTARTS.length + 1));
       await waitFor(async () => got >= at, `the map to reach ${at} outputs`, 120_000);
       away.push(how === "kill" ? await r.kill9() : await r.term());
+      backAt = performance.now();
     }
     await mapped;
     assert.equal(got, MAP_N);
     assert.equal(resumes.length, MAP_RESTARTS.length, `resumed ${resumes.length} times`);
     t.diagnostic(
-      `${MAP_N} inputs; restarts ${MAP_RESTARTS.map((h, i) => `${h} (server away ${(away[i]! / 1000).toFixed(1)} s, ${resumes[i]} inputs sent again)`).join(", ")}; longest wait between two outputs ${(worstGap / 1000).toFixed(1)} s`,
+      `${MAP_N} inputs; restarts ${MAP_RESTARTS.map((h, i) => `${h} (server away ${(away[i]! / 1000).toFixed(1)} s, next output ${((resumedAfter[i] ?? Number.NaN) / 1000).toFixed(1)} s after it was back, ${resumes[i]} inputs sent again: at most that many ran twice)`).join(", ")}; longest wait between two outputs ${(worstGap / 1000).toFixed(1)} s`,
     );
     client.close();
   });
