@@ -165,10 +165,12 @@ for (const [name, make] of STORES) {
         parentInputId: "in-p",
       });
       store.setMapCallExpiry("fc-m1", 5000);
-      store.deleteMapCall("fc-m3");
-      assert.equal(await store.getMapCall("fc-m3"), undefined);
+      store.setMapCallExpiry("fc-m3", 7000);
       assert.equal(await store.expireMapCalls(4999), 0);
       assert.equal(await store.expireMapCalls(5000), 1, "only the one given a time, once it passed");
+      assert.equal((await store.getMapCall("fc-m3"))?.expiresAt, 7000);
+      assert.equal(await store.expireMapCalls(7000), 1);
+      assert.equal(await store.getMapCall("fc-m3"), undefined);
       assert.equal(await store.getMapCall("fc-m1"), undefined);
       store.orphanMapCalls(9000);
       store.insertMapCall(row("fc-m4", null));

@@ -183,9 +183,6 @@ SELECT id, function_id AS "functionId", method, parent_input_id AS "parentInputI
 -- name: setMapCallExpiry
 UPDATE map_calls SET expires_at = @expiresAt WHERE id = @id;
 
--- name: deleteMapCall
-DELETE FROM map_calls WHERE id = @id;
-
 -- name: orphanMapCalls
 UPDATE map_calls SET expires_at = @expiresAt WHERE expires_at IS NULL;
 

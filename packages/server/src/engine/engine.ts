@@ -944,6 +944,8 @@ export class Engine {
       c.exitInfo = "server stopped";
     }
     for (const input of this.inputs.values()) if (input.timer) clearTimeout(input.timer);
+    // Maps waiting for their callers: their rows stay, for the next start to take them back.
+    for (const call of this.calls.values()) if (call.map?.detached) clearTimeout(call.map.detached);
     for (const fn of this.functions.values()) if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
     for (const c of this.fleet.containers.values()) {
       if (c.startupTimer) clearTimeout(c.startupTimer);

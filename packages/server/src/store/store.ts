@@ -96,7 +96,6 @@ export interface Store {
   getMapCall(id: string): Promise<MapCallRow | undefined>;
   /** null while a server runs it; a time: dropped unless taken back by then. */
   setMapCallExpiry(id: string, expiresAt: number | null): void;
-  deleteMapCall(id: string): void;
   /** At start: the maps a previous run left behind get until `expiresAt` to be taken back. */
   orphanMapCalls(expiresAt: number): void;
   /** Drops maps nobody took back in time; how many. */

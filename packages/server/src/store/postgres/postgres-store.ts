@@ -402,9 +402,6 @@ export class PostgresStore implements Store {
   setMapCallExpiry(id: string, expiresAt: number | null): void {
     this.write("setMapCallExpiry", { id, expiresAt });
   }
-  deleteMapCall(id: string): void {
-    this.write("deleteMapCall", { id });
-  }
   orphanMapCalls(expiresAt: number): void {
     this.write("orphanMapCalls", { expiresAt });
   }

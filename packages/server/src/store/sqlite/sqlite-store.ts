@@ -417,9 +417,6 @@ export class SqliteStore implements Store {
   setMapCallExpiry(id: string, expiresAt: number | null): void {
     this.write("setMapCallExpiry", { id, expiresAt });
   }
-  deleteMapCall(id: string): void {
-    this.write("deleteMapCall", { id });
-  }
   orphanMapCalls(expiresAt: number): void {
     this.write("orphanMapCalls", { expiresAt });
   }
