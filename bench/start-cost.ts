@@ -116,14 +116,17 @@ const bl = Array.from({ length: N }, () => probe<{ wall: number; cpu: number }>(
 rmSync(dir, { recursive: true, force: true });
 
 const runtimeTotal = median(mods.map((m) => m.parts.reduce((a, b) => a + b, 0)));
-console.log(`start-cost: where a container start goes, medians of ${N} fresh processes (${bundle.code.byteLength} B bundle)`);
+console.log(
+  `start-cost: where a container start goes, medians of ${N} fresh processes (${bundle.code.byteLength} B bundle)`,
+);
 console.log(`  process start, node -e 0 (wall)           ${f1(median(node))} ms`);
 if (bwrap.length > 0)
   console.log(
     `  sandbox, bwrap … node -e 0 (wall)          ${f1(median(bwrap))} ms   (+${(median(bwrap) - median(node)).toFixed(1)} ms)`,
   );
 console.log(`  node's own boot, before any import (CPU)   ${f1(median(mods.map((m) => m.boot)))} ms`);
-GROUPS.forEach(([name], i) => console.log(`  modules: ${name.padEnd(32)} ${f1(median(mods.map((m) => m.parts[i]!)))} ms CPU`));
+for (const [i, [name]] of GROUPS.entries())
+  console.log(`  modules: ${name.padEnd(32)} ${f1(median(mods.map((m) => m.parts[i]!)))} ms CPU`);
 console.log(`  runtime modules in all (CPU)               ${f1(runtimeTotal)} ms`);
 console.log(
   `  first WebSocket handshake (wall)           ${f1(median(hs.map((h) => h.first)))} ms   (the same process's second: ${median(hs.map((h) => h.second)).toFixed(1)} ms)`,
