@@ -29,6 +29,7 @@ import {
   prefetchDepth,
   type ReclaimHost,
   reclaim,
+  revokeHeld,
   stopReclaim,
   takesInputs,
   unqueue,
@@ -988,6 +989,9 @@ export class Engine {
    */
   async drain(graceMs: number): Promise<{ running: number }> {
     this.draining = true;
+    // Inputs waiting in containers (prefetched) have not started: asked back, they wait in the
+    // queue for the next start like the others, instead of running now (engine/prefetch.ts).
+    for (const c of this.fleet.containers.values()) revokeHeld(c);
     const deadline = Date.now() + graceMs;
     for (;;) {
       const running = this.runningInputs();

@@ -162,6 +162,15 @@ export function reclaim(fn: LiveFunction, host: ReclaimHost): void {
   }
 }
 
+/** Asks `c` to give back every input waiting in it (a graceful stop: nothing new starts). */
+export function revokeHeld(c: LiveContainer): void {
+  if (c.queued === 0 || c.status === "dead") return;
+  const ids: string[] = [];
+  for (const ra of c.running.values()) if (ra.queued && !ra.timedOut) ids.push(ra.input.id);
+  c.prefetchPaused = true;
+  if (ids.length > 0) c.channel?.send("inputs.revoke", { inputIds: ids });
+}
+
 /** Stops the function's reclaim timer (the function stopped). */
 export function stopReclaim(fn: LiveFunction): void {
   if (fn.reclaimTimer) clearTimeout(fn.reclaimTimer);

@@ -7,8 +7,7 @@
 export async function awaitPoolAssignment(): Promise<void> {
   if (!process.env.SKIFF_ASSIGN_VIA_STDIN) return;
   delete process.env.SKIFF_ASSIGN_VIA_STDIN;
-  const { WebSocket } = await import("ws"); // the connection's transport, loaded while idle
-  await warmConnect(WebSocket);
+  await import("ws"); // the connection's transport, loaded while idle
   const line = await new Promise<string>((resolve) => {
     let buf = "";
     process.stdin.setEncoding("utf8");
@@ -23,29 +22,4 @@ export async function awaitPoolAssignment(): Promise<void> {
   process.stdin.pause();
   const { env } = JSON.parse(line) as { env: Record<string, string> };
   Object.assign(process.env, env);
-}
-
-/**
- * Opens and closes one WebSocket to the control socket while idle: a process's first
- * handshake runs code that has never run (HTTP client, upgrade, framing), which takes 10–20 ms
- * more than the next one; paid here, it is not paid on the way to the container's first input.
- * It sends nothing (no hello, so it is no session) and gives up quietly.
- */
-async function warmConnect(WebSocket: typeof import("ws").WebSocket): Promise<void> {
-  const socket = process.env.SKIFF_CONTROL_SOCKET;
-  if (!socket) return;
-  await new Promise<void>((resolve) => {
-    const ws = new WebSocket(`ws+unix://${socket}:/`, { perMessageDeflate: false });
-    const done = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      ws.terminate();
-      done();
-    }, 2000);
-    ws.on("open", () => ws.close(1000));
-    ws.on("close", done);
-    ws.on("error", done);
-  });
 }
