@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Deque } from "./deque.js";
 import type { LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
-import { MAX_PREFETCH, noteOutput, prefetchDepth, promoteNext, reclaim, stopReclaim } from "./prefetch.js";
+import { MAX_PREFETCH, noteOutput, prefetchDepth, promoteNext, reclaim, revokeHeld, stopReclaim } from "./prefetch.js";
 
 function fn(avgDurationMs: number, turnaroundMs: number, maxInputs = 1, extra: object = {}): LiveFunction {
   return {
@@ -134,5 +134,20 @@ describe("inputs waiting in a container", () => {
     reclaim(f, host);
     assert.deepEqual(revoked, [["in-2"]]);
     stopReclaim(f);
+  });
+
+  it("are all asked back when the server stops gracefully, and no more are handed ahead", () => {
+    const f = fn(0.1, 0.5);
+    const c = container(f, "ct-a");
+    const sent: { name: string; ids: string[] }[] = [];
+    (c as { channel: unknown }).channel = {
+      send: (name: string, b: { inputIds: string[] }) => sent.push({ name, ids: b.inputIds }),
+    };
+    hold(c, "in-1", false);
+    hold(c, "in-2", true);
+    hold(c, "in-3", true);
+    revokeHeld(c);
+    assert.deepEqual(sent, [{ name: "inputs.revoke", ids: ["in-2", "in-3"] }]);
+    assert.equal(c.prefetchPaused, true);
   });
 });
