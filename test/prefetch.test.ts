@@ -82,14 +82,19 @@ describe("prefetch at default options", { timeout: 120_000 }, () => {
   });
 
   it("runs again the inputs that waited in a container that died", async () => {
-    const f = Function_.fromName<Function_<(i: number, crashAt: number) => Promise<number>>>("prefetch-app", "crashy", {
-      client,
-    });
+    const f = Function_.fromName<Function_<(i: number, crashAt: number, tag: string) => Promise<number>>>(
+      "prefetch-app",
+      "crashy",
+      { client },
+    );
+    const tag = `crash-${Date.now()}`;
     // Warm and prefetching (short inputs), then one input kills its container mid-map: it and
     // every input waiting behind it there must still be answered, each exactly as asked.
-    await f.starmap(Array.from({ length: 2000 }, (_, i) => [i, -1] as [number, number])).toArray();
+    await f.starmap(Array.from({ length: 2000 }, (_, i) => [i, -1, tag] as [number, number, string])).toArray();
     const N = 5000;
-    const out = await f.starmap(Array.from({ length: N }, (_, i) => [i, 2500] as [number, number])).toArray();
+    const out = await f
+      .starmap(Array.from({ length: N }, (_, i) => [i, 2500, tag] as [number, number, string]))
+      .toArray();
     assert.deepEqual(
       out,
       Array.from({ length: N }, (_, i) => i),
