@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { silentHost } from "../../../../test/helpers/procs.js";
+import "../node/index.js"; // sockets over ws, as on Node
 import { ConnectionError } from "../errors.js";
 import { Connection } from "./connection.js";
 
