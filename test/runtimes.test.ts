@@ -238,12 +238,27 @@ const worker :Workerd.Worker = (
     });
     after(() => workerd?.kill("SIGKILL"));
 
-    it("calls functions with Client.fromEnv(env), request after request", async () => {
-      for (let i = 0; i < 3; i++) {
+    /** WebSocket peers of the server: containers, and clients still connected. */
+    const sockets = async () => {
+      const res = await fetch(`${server.url}/metrics`, {
+        headers: { authorization: `Bearer ${server.tokenId}:${server.tokenSecret}` },
+      });
+      const m = /skiff_connections\{kind="websocket"\} (\d+)/.exec(await res.text());
+      assert.ok(m, "no skiff_connections in /metrics");
+      return Number(m[1]);
+    };
+
+    it("calls functions with Client.fromEnv(env), request after request, leaving no connection open", async () => {
+      await get("/calls?client=env"); // containers started
+      const before = await sockets();
+      for (let i = 0; i < 6; i++) {
         const r = await get("/calls?client=env");
         assert.equal(r.status, 200, `${JSON.stringify(r.body)}\n${log}`);
         checkCalls(JSON.stringify(r.body), `workerd, request ${i + 1}`);
       }
+      // workerd never closes a request's socket itself: each would stay open for the isolate's life.
+      const grew = (await sockets()) - before;
+      assert.ok(grew < 3, `${grew} more connections after 6 requests`);
     });
 
     it("a client kept across requests opens a connection per request instead of hanging", async () => {
