@@ -58,23 +58,27 @@ describe("the client on other runtimes", { skip }, () => {
   let config: string;
   let portable: string;
 
-  before(async () => {
-    rt = ensureRuntimes();
-    server = await startServer();
-    const d = await skiff(["deploy", "test/fixtures/runtimes-app.ts"], { env: server.env });
-    assert.equal(d.code, 0, d.stderr);
-    work = scratchDir("runtimes");
-    config = JSON.stringify({
-      serverUrl: server.url,
-      tokenId: server.tokenId,
-      tokenSecret: server.tokenSecret,
-      environment: "main",
-    });
-    // A portable bundle: what a user ships to Deno Deploy, a browser or an edge runtime.
-    portable = join(work, "explicit.bundle.mjs");
-    const r = await bundle(join(DIR, "explicit.mjs"), "neutral", portable);
-    assert.deepEqual([r.errors, r.warnings], [[], []]);
-  });
+  // The first run installs the runtimes (about 150 MB to download): minutes on a slow network.
+  before(
+    async () => {
+      rt = ensureRuntimes();
+      server = await startServer();
+      const d = await skiff(["deploy", "test/fixtures/runtimes-app.ts"], { env: server.env });
+      assert.equal(d.code, 0, d.stderr);
+      work = scratchDir("runtimes");
+      config = JSON.stringify({
+        serverUrl: server.url,
+        tokenId: server.tokenId,
+        tokenSecret: server.tokenSecret,
+        environment: "main",
+      });
+      // A portable bundle: what a user ships to Deno Deploy, a browser or an edge runtime.
+      portable = join(work, "explicit.bundle.mjs");
+      const r = await bundle(join(DIR, "explicit.mjs"), "neutral", portable);
+      assert.deepEqual([r.errors, r.warnings], [[], []]);
+    },
+    { timeout: 600_000 },
+  );
   after(() => server?.stop());
 
   it("esbuild bundles skiff for the browser and for neutral with no flags and no warnings, and no Node built-in", async () => {
@@ -94,7 +98,7 @@ describe("the client on other runtimes", { skip }, () => {
     }
   });
 
-  it("Node 20 has no WebSocket: the portable bundle fails at once with one line, not a minute of retries", async () => {
+  it("Node 20 has no WebSocket: the portable bundle fails at once with one line; Node 22 runs it and the package", async () => {
     const t0 = performance.now();
     const r = await runProcess(process.execPath, [portable, config], { timeoutMs: 30_000 });
     const ms = performance.now() - t0;
@@ -107,10 +111,13 @@ describe("the client on other runtimes", { skip }, () => {
     assert.match(r.stderr.trim(), /^NotSupportedError: this runtime has no WebSocket .*: run on Node 22 or later/);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.ok(ms < 3000, `failed after ${Math.round(ms)} ms`);
-    // Node 22 runs the same bundle with its own WebSocket.
+    // Node 22 runs the same bundle with its own WebSocket, and the installed package with ws.
     const r22 = await runProcess(rt.node22, [portable, config], { timeoutMs: 30_000 });
     assert.equal(r22.code, 0, r22.stderr);
     checkCalls(r22.stdout, "node 22 (own WebSocket)");
+    const pkg22 = await runProcess(rt.node22, [join(DIR, "from-env.mjs")], { env: server.env, timeoutMs: 30_000 });
+    assert.equal(pkg22.code, 0, pkg22.stderr);
+    checkCalls(pkg22.stdout, "node 22, installed package");
   });
 
   it("Bun: the installed package (ws, the profile, exits by itself) and a bundle (Bun's own WebSocket)", async () => {

@@ -83,6 +83,15 @@ describe("explicit client configuration", () => {
       Client.fromEnv({ ...env, SKIFF_TOKEN_ID: 42 }),
       /env.SKIFF_TOKEN_ID must be a string, got number/,
     );
+    // A Worker's env is typed by an interface (wrangler types), with bindings that are not strings.
+    interface WorkerEnv {
+      SKIFF_SERVER_URL: string;
+      SKIFF_TOKEN_ID: string;
+      SKIFF_TOKEN_SECRET: string;
+      KV: { get(key: string): Promise<string | null> };
+    }
+    const typed: WorkerEnv = { ...env, KV: { get: async () => null } };
+    (await Client.fromEnv(typed)).close();
     a.close();
     b.close();
   });

@@ -98,7 +98,7 @@ export class Client {
    * request, so each call makes a client (call it in the request handler).
    * @throws ConnectionError if no server is configured, InvalidError if the configuration is bad.
    */
-  static fromEnv(env?: Readonly<Record<string, unknown>>): Promise<Client> {
+  static fromEnv(env?: object): Promise<Client> {
     if (env !== undefined) return Client.fromEnvObject(env);
     if (!Client.envClient) {
       Client.envClient = findConfig().then((found) => {
@@ -112,14 +112,15 @@ export class Client {
     return Client.envClient;
   }
 
-  private static fromEnvObject(env: Readonly<Record<string, unknown>>): Promise<Client> {
+  // `object`, not a record: a Worker's `Env` is an interface, which has no index signature.
+  private static fromEnvObject(env: object): Promise<Client> {
     if (typeof env !== "object" || env === null)
       return Promise.reject(new InvalidError(`Client.fromEnv(env): env must be an object, got ${describe(env)}`));
     let made = Client.givenEnvClients.get(env);
     if (!made) {
       const strings: Record<string, string | undefined> = {};
       for (const name of CONFIG_NAMES) {
-        const v = env[name];
+        const v = (env as Record<string, unknown>)[name];
         if (v !== undefined && typeof v !== "string")
           return Promise.reject(
             new InvalidError(`Client.fromEnv(env): env.${name} must be a string, got ${describe(v)}`),

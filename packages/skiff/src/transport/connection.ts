@@ -169,7 +169,7 @@ export class Connection {
 
   /** Sends an event (no reply). Dropped if the connection is down. */
   emit<N extends EventName>(name: N, body: EventMap[N]): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.usedByAnotherRequest()) return;
     this.enqueue({ t: name, b: body } as Message);
   }
 
