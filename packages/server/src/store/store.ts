@@ -91,6 +91,16 @@ export interface Store {
   /** Marks done calls past their expiry as expired and drops their payloads; how many. */
   expireCalls(now: number): Promise<number>;
 
+  // running maps: a row each, so that a restarted server can take one back (map.resume)
+  insertMapCall(row: MapCallRow): void;
+  getMapCall(id: string): Promise<MapCallRow | undefined>;
+  /** null while a server runs it; a time: dropped unless taken back by then. */
+  setMapCallExpiry(id: string, expiresAt: number | null): void;
+  /** At start: the maps a previous run left behind get until `expiresAt` to be taken back. */
+  orphanMapCalls(expiresAt: number): void;
+  /** Drops maps nobody took back in time; how many. */
+  expireMapCalls(now: number): Promise<number>;
+
   // call graphs (spawned calls and calls made from inside an input)
   insertGraphInput(row: {
     inputId: string;
@@ -286,6 +296,17 @@ export interface FunctionRow {
   spec: string;
   bundleBlobId: string;
   active: boolean;
+}
+
+/** A running map: which function, for taking it back after a restart (see map.resume). */
+export interface MapCallRow {
+  id: string;
+  functionId: string;
+  method: string | null;
+  parentInputId: string | null;
+  idempotencyKey: string;
+  createdAt: number;
+  expiresAt: number | null;
 }
 
 export interface CallRow {

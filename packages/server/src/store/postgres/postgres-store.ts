@@ -20,6 +20,7 @@ import {
   type InputRow,
   type LogQuery,
   type LogRow,
+  type MapCallRow,
   type PendingCall,
   type Store,
   StoreCommitError,
@@ -390,6 +391,22 @@ export class PostgresStore implements Store {
     const n = await this.writeCounted("expireCalls", { now });
     if (n > 0) this.write("deleteExpiredInputs", {});
     return n;
+  }
+
+  insertMapCall(row: MapCallRow): void {
+    this.write("insertMapCall", { ...row });
+  }
+  async getMapCall(id: string): Promise<MapCallRow | undefined> {
+    return this.row<MapCallRow>("getMapCall", { id });
+  }
+  setMapCallExpiry(id: string, expiresAt: number | null): void {
+    this.write("setMapCallExpiry", { id, expiresAt });
+  }
+  orphanMapCalls(expiresAt: number): void {
+    this.write("orphanMapCalls", { expiresAt });
+  }
+  async expireMapCalls(now: number): Promise<number> {
+    return this.writeCounted("expireMapCalls", { now });
   }
 
   insertGraphInput(row: {

@@ -21,6 +21,7 @@ import type {
   InputRow,
   LogQuery,
   LogRow,
+  MapCallRow,
   PendingCall,
   Store,
   StoredCall,
@@ -405,6 +406,22 @@ export class SqliteStore implements Store {
     const n = this.write("expireCalls", { now })?.changes ?? 0;
     if (n > 0) this.write("deleteExpiredInputs", {});
     return n;
+  }
+
+  insertMapCall(row: MapCallRow): void {
+    this.write("insertMapCall", { ...row });
+  }
+  async getMapCall(id: string): Promise<MapCallRow | undefined> {
+    return this.get<MapCallRow>("getMapCall", { id });
+  }
+  setMapCallExpiry(id: string, expiresAt: number | null): void {
+    this.write("setMapCallExpiry", { id, expiresAt });
+  }
+  orphanMapCalls(expiresAt: number): void {
+    this.write("orphanMapCalls", { expiresAt });
+  }
+  async expireMapCalls(now: number): Promise<number> {
+    return this.write("expireMapCalls", { now })?.changes ?? 0;
   }
 
   insertGraphInput(row: {
