@@ -6,7 +6,7 @@
 // in test/runtimes/package-lock.json and installed once into .skiff-cache (helpers/runtimes.ts).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -79,7 +79,10 @@ describe("the client on other runtimes", { skip }, () => {
     },
     { timeout: 600_000 },
   );
-  after(() => server?.stop());
+  after(async () => {
+    await server?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
 
   it("esbuild bundles skiff for the browser and for neutral with no flags and no warnings, and no Node built-in", async () => {
     const entry = join(work, "everything.mjs");
