@@ -272,11 +272,14 @@ const worker :Workerd.Worker = (
     });
 
     it("a client kept across requests opens a connection per request instead of hanging", async () => {
-      for (let i = 0; i < 3; i++) {
+      const before = await sockets();
+      for (let i = 0; i < 6; i++) {
         const r = await get("/calls?client=shared");
         assert.equal(r.status, 200, `${JSON.stringify(r.body)}\n${log}`);
         checkCalls(JSON.stringify(r.body), `workerd, shared client, request ${i + 1}`);
       }
+      const grew = (await sockets()) - before;
+      assert.ok(grew < 3, `${grew} more connections after 6 requests`);
     });
 
     it("a client in use by another request is a clear error at once; a client per request is not", async () => {

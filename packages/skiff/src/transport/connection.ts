@@ -280,7 +280,16 @@ export class Connection {
     if (!(this.opts.closeWhenIdle ?? IS_WORKERD) || this.opts.keepAlive) return;
     const sock = this.socket;
     setTimeout(() => {
-      if (this.socket !== sock || !sock || this.state !== "open") return;
+      if (!sock) return;
+      if (this.socket !== sock) {
+        // Let go by a later request before this ran (a let-go socket takes no more requests):
+        // close it here, in the request it belongs to, where closing it is allowed.
+        try {
+          sock.close(1000, "idle");
+        } catch {}
+        return;
+      }
+      if (this.state !== "open") return;
       if (this.pending.size > 0 || this.holds > 0 || this.outbox.length > 0) return;
       this.socket = undefined;
       this.state = "idle";
