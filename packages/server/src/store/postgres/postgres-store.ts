@@ -276,6 +276,13 @@ export class PostgresStore implements Store {
     }));
   }
 
+  trimDeployments(appId: string, keep: number): void {
+    this.write("trimDeployments", { appId, keep });
+  }
+  forgetApps(before: number, limit: number): Promise<number> {
+    return this.writeCounted("forgetApps", { before, limit });
+  }
+
   upsertFunction(row: FunctionRow): void {
     const { active: _active, ...rest } = row;
     this.write("upsertFunction", rest);
@@ -390,6 +397,9 @@ export class PostgresStore implements Store {
     const n = await this.writeCounted("expireCalls", { now });
     if (n > 0) this.write("deleteExpiredInputs", {});
     return n;
+  }
+  forgetExpiredCalls(before: number, limit: number): Promise<number> {
+    return this.writeCounted("forgetExpiredCalls", { before, limit });
   }
 
   insertGraphInput(row: {

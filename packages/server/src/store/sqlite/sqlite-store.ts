@@ -301,6 +301,26 @@ export class SqliteStore implements Store {
     }));
   }
 
+  trimDeployments(appId: string, keep: number): void {
+    this.write("trimDeployments", { appId, keep });
+  }
+  async forgetApps(before: number, limit: number): Promise<number> {
+    this.ensureTx();
+    // Chosen and deleted in one synchronous step: nothing runs in between.
+    const ids = this.all<{ id: string }>("forgettableApps", { before, limit }).map((r) => r.id);
+    if (ids.length === 0) return 0;
+    const json = JSON.stringify(ids);
+    for (const name of [
+      "forgetAppDeployments",
+      "forgetAppInstances",
+      "forgetAppFunctions",
+      "forgetAppLogs",
+      "forgetApps",
+    ])
+      this.write(name, { ids: json });
+    return ids.length;
+  }
+
   upsertFunction(row: FunctionRow): void {
     const { active: _active, ...rest } = row;
     this.write("upsertFunction", rest);
@@ -405,6 +425,9 @@ export class SqliteStore implements Store {
     const n = this.write("expireCalls", { now })?.changes ?? 0;
     if (n > 0) this.write("deleteExpiredInputs", {});
     return n;
+  }
+  async forgetExpiredCalls(before: number, limit: number): Promise<number> {
+    return this.write("forgetExpiredCalls", { before, limit })?.changes ?? 0;
   }
 
   insertGraphInput(row: {
