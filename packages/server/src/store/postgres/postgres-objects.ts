@@ -103,6 +103,9 @@ export class PostgresObjectStore implements ObjectStore {
     const holder = (await this.rows<ObjectRow>("findObject", { environment: row.environment, name: row.name }))[0];
     return holder ?? row;
   }
+  async countObjects(environment: string): Promise<number> {
+    return (await this.rows<{ n: number }>("countObjects", { environment }))[0]!.n;
+  }
   async getObject(id: string): Promise<ObjectRow | undefined> {
     return (await this.rows<ObjectRow>("getObject", { id }))[0];
   }

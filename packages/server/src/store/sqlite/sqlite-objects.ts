@@ -82,6 +82,9 @@ export class SqliteObjectStore implements ObjectStore {
       return this.get<ObjectRow>("findObject", { environment: row.environment, name: row.name })!;
     });
   }
+  async countObjects(environment: string): Promise<number> {
+    return this.get<{ n: number }>("countObjects", { environment })!.n;
+  }
   async getObject(id: string): Promise<ObjectRow | undefined> {
     return this.get<ObjectRow>("getObject", { id });
   }
