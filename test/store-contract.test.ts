@@ -92,6 +92,17 @@ for (const [name, make] of STORES) {
       store.insertCall(call("fc-2", { kind: "remote", idempotencyKey: null }), [input("fc-2")]);
       assert.equal((await store.getCall("fc-1"))?.state, "pending", "a read sees the writes issued before it");
       assert.equal((await store.getCallByIdempotencyKey("k-fc-1"))?.id, "fc-1");
+      // Many lookups at once (Postgres answers them in one query): each gets its own answer.
+      store.insertCall(call("fc-3"), [input("fc-3")]);
+      const found = await Promise.all(
+        ["k-fc-1", "k-nope", "k-fc-3", "k-fc-1"].map((k) => store.getCallByIdempotencyKey(k)),
+      );
+      assert.deepEqual(
+        found.map((c) => c?.id),
+        ["fc-1", undefined, "fc-3", "fc-1"],
+      );
+      assert.equal(found[2]?.state, "pending");
+      store.deleteCall("fc-3");
       store.updateInput("in-fc-1-0", "done", 2, 1);
       await store.flush();
       const again = await reopen();

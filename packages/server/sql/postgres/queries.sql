@@ -95,8 +95,9 @@ DELETE FROM inputs WHERE call_id = @callId;
 -- name: getCall
 SELECT id, function_id AS "functionId", kind, parent_input_id AS "parentInputId", state, outcome, created_at AS "createdAt", expires_at AS "expiresAt" FROM calls WHERE id = @id;
 
--- name: getCallByKey
-SELECT id, function_id AS "functionId", kind, parent_input_id AS "parentInputId", state, outcome, created_at AS "createdAt", expires_at AS "expiresAt" FROM calls WHERE idempotency_key = @key;
+-- name: getCallsByKeys
+-- The idempotency lookups of many concurrent calls, in one round trip.
+SELECT idempotency_key AS "key", id, function_id AS "functionId", kind, parent_input_id AS "parentInputId", state, outcome, created_at AS "createdAt", expires_at AS "expiresAt" FROM calls WHERE idempotency_key = ANY(@keys::text[]);
 
 -- name: pendingCalls
 SELECT id, function_id AS "functionId", kind, idempotency_key AS "idempotencyKey", parent_input_id AS "parentInputId", method, parked, created_at AS "createdAt" FROM calls WHERE state = 'pending' AND id > @after ORDER BY id LIMIT @limit;
