@@ -48,7 +48,7 @@ import {
   StoreUnavailableError,
   type TokenRow,
 } from "../store.js";
-import { PgStatement, type SqlValue } from "./pg-sql.js";
+import { joinRows, PgStatement, type RowSpan, type SqlValue } from "./pg-sql.js";
 import { PostgresObjectStore } from "./postgres-objects.js";
 
 const SQL_DIR = new URL("../../../sql/postgres/", import.meta.url);
@@ -72,7 +72,10 @@ export interface PostgresStoreOptions {
 type Params = Record<string, SqlValue>;
 interface Op {
   seq: number;
+  statement: string;
   sql: string;
+  /** Set for a one-row INSERT with no callback: it may join others into one statement. */
+  span: RowSpan | undefined;
   onResult: ((r: pg.QueryResult) => void) | undefined;
   onError: ((e: Error) => void) | undefined;
 }
@@ -172,8 +175,10 @@ export class PostgresStore implements Store {
 
   private write(name: string, params: Params, onResult?: (r: pg.QueryResult) => void, onError?: (e: Error) => void) {
     if (this.closed) throw new Error("store is closed");
-    const sql = this.stmt(name).literal(params);
-    this.queue.push({ seq: ++this.seq, sql, onResult, onError });
+    const st = this.stmt(name);
+    const sql = st.literal(params);
+    const span = onResult ? undefined : st.rowSpan;
+    this.queue.push({ seq: ++this.seq, statement: name, sql, span, onResult, onError });
     this.queuedChars += sql.length;
     this.schedule();
   }
@@ -204,11 +209,12 @@ export class PostgresStore implements Store {
     let failure: Error | undefined;
     try {
       // Several statements in one simple query run as one transaction (one commit).
+      const { sql, owners } = batchText(ops);
       const t0 = performance.now();
-      const res = await this.pool.query(ops.map((o) => o.sql).join(";\n"));
+      const res = await this.pool.query(sql);
       this.commitObserver?.(performance.now() - t0);
       const results = Array.isArray(res) ? (res as pg.QueryResult[]) : [res];
-      for (let i = 0; i < ops.length; i++) ops[i]!.onResult?.(results[i]!);
+      for (let i = 0; i < owners.length; i++) owners[i]?.onResult?.(results[i]!);
     } catch (err) {
       failure = new StoreCommitError(err);
       this.log(failure.message);
@@ -554,6 +560,35 @@ export class PostgresStore implements Store {
 interface KeyWaiter {
   resolve: (c: StoredCall | undefined) => void;
   reject: (e: Error) => void;
+}
+
+/**
+ * The text of a group commit: the ops' statements in order, except that each run of one-row
+ * INSERTs goes as one multi-row INSERT per statement (a spawn writes a call, an input and a
+ * graph row: a burst of them is three statements, not three per spawn). Within such a run
+ * only inserts into different tables change order, which nothing can observe inside the
+ * transaction. `owners[i]` is the op whose result statement i is (undefined for a joined one).
+ */
+function batchText(ops: Op[]): { sql: string; owners: (Op | undefined)[] } {
+  const parts: string[] = [];
+  const owners: (Op | undefined)[] = [];
+  for (let i = 0; i < ops.length; ) {
+    const o = ops[i]!;
+    if (!o.span) {
+      parts.push(o.sql);
+      owners.push(o);
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < ops.length && ops[j]!.span) j++;
+    for (const joined of joinRows(ops.slice(i, j) as (Op & { span: RowSpan })[])) {
+      parts.push(joined);
+      owners.push(undefined);
+    }
+    i = j;
+  }
+  return { sql: parts.join(";\n"), owners };
 }
 
 /** Applies the numbered migrations not applied yet; refuses a schema newer than this server's. */
