@@ -185,6 +185,44 @@ for (const [name, make] of STORES) {
       await store.flush();
     });
 
+    it("running maps: a row per map, durable, expiring only once given a time, orphaned at restart", async () => {
+      const { store, reopen } = await make();
+      const row = (id: string, expiresAt: number | null) => ({
+        id,
+        functionId: "fn-1",
+        method: null,
+        parentInputId: null,
+        idempotencyKey: `ik-${id}`,
+        createdAt: 1000,
+        expiresAt,
+      });
+      store.insertMapCall(row("fc-m1", null));
+      store.insertMapCall({ ...row("fc-m2", null), method: "run", parentInputId: "in-p" });
+      store.insertMapCall(row("fc-m3", null));
+      assert.deepEqual(await store.getMapCall("fc-m1"), row("fc-m1", null), "read-your-writes");
+      await store.flush();
+      const again = await reopen();
+      assert.deepEqual(await again.getMapCall("fc-m2"), {
+        ...row("fc-m2", null),
+        method: "run",
+        parentInputId: "in-p",
+      });
+      store.setMapCallExpiry("fc-m1", 5000);
+      store.setMapCallExpiry("fc-m3", 7000);
+      assert.equal(await store.expireMapCalls(4999), 0);
+      assert.equal(await store.expireMapCalls(5000), 1, "only the one given a time, once it passed");
+      assert.equal((await store.getMapCall("fc-m3"))?.expiresAt, 7000);
+      assert.equal(await store.expireMapCalls(7000), 1);
+      assert.equal(await store.getMapCall("fc-m3"), undefined);
+      assert.equal(await store.getMapCall("fc-m1"), undefined);
+      store.orphanMapCalls(9000);
+      store.insertMapCall(row("fc-m4", null));
+      assert.equal((await store.getMapCall("fc-m2"))?.expiresAt, 9000);
+      store.setMapCallExpiry("fc-m2", null); // taken back
+      assert.equal(await store.expireMapCalls(10_000), 0);
+      assert.equal((await store.getMapCall("fc-m4"))?.expiresAt, null);
+    });
+
     it("blob references: rows name the blobs they hold until they let go of them", async () => {
       const { store } = await make();
       const b = (c: string) => `bl-${c.repeat(64)}`;

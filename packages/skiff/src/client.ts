@@ -12,6 +12,11 @@ export interface ClientParams extends ClientConfig {
   connectTimeoutMs?: number;
   /** How long a server that accepted the connection may take to answer. @defaultValue 10_000 */
   answerTimeoutMs?: number;
+  /**
+   * How long to keep trying to get a dropped connection back (a server restart) before calls,
+   * maps and streams waiting on it fail. @defaultValue 60_000
+   */
+  reconnectTimeoutMs?: number;
 }
 
 /**
@@ -42,6 +47,8 @@ export class Client {
   private readonly earlyGen = new Map<string, EventMap["gen.stream"][]>();
   /** Internal: told how each running map is doing (the CLI draws progress lines from it). */
   _mapProgress: MapProgressListener | undefined;
+  /** Internal: told when a map is taken back after a dropped connection (tests, chaos runs). */
+  _mapResumed: ((e: { callId: string; resent: number }) => void) | undefined;
 
   constructor(params: ClientParams) {
     this.serverUrl = params.serverUrl;
@@ -55,6 +62,7 @@ export class Client {
       ...(params.configSource ? { configSource: params.configSource } : {}),
       ...(params.connectTimeoutMs !== undefined ? { connectTimeoutMs: params.connectTimeoutMs } : {}),
       ...(params.answerTimeoutMs !== undefined ? { answerTimeoutMs: params.answerTimeoutMs } : {}),
+      ...(params.reconnectTimeoutMs !== undefined ? { reconnectTimeoutMs: params.reconnectTimeoutMs } : {}),
     });
     this.connection.on("map.outputs", ({ callId, items }) => this.mapSinks.get(callId)?.(items));
     this.connection.on("gen.stream", (ev) => {

@@ -202,3 +202,18 @@ UPDATE calls SET parked = @parked WHERE id = @id;
 
 -- name: releaseInputBlobs
 UPDATE inputs SET blob_id = NULL WHERE call_id = @callId;
+
+-- name: insertMapCall
+INSERT INTO map_calls (id, function_id, method, parent_input_id, idempotency_key, created_at, expires_at) VALUES (@id, @functionId, @method, @parentInputId, @idempotencyKey, @createdAt, @expiresAt);
+
+-- name: getMapCall
+SELECT id, function_id AS functionId, method, parent_input_id AS parentInputId, idempotency_key AS idempotencyKey, created_at AS createdAt, expires_at AS expiresAt FROM map_calls WHERE id = @id;
+
+-- name: setMapCallExpiry
+UPDATE map_calls SET expires_at = @expiresAt WHERE id = @id;
+
+-- name: orphanMapCalls
+UPDATE map_calls SET expires_at = @expiresAt WHERE expires_at IS NULL;
+
+-- name: expireMapCalls
+DELETE FROM map_calls WHERE expires_at IS NOT NULL AND expires_at <= @now;

@@ -31,6 +31,8 @@ export class Retention {
     private readonly store: Store,
     private readonly retentionMs: number,
     private readonly log: (msg: string) => void,
+    /** Also run at each pass (the resumable maps' rows: engine/map-resume.ts). */
+    private readonly alsoExpire: (now: number) => Promise<unknown>,
   ) {
     // A short retention (tests, small disks) is enforced about as promptly as it is short.
     this.everyMs = Math.min(EVERY_MS, Math.max(250, Math.floor(retentionMs / 4)));
@@ -51,6 +53,7 @@ export class Retention {
   private async pass(now: number): Promise<void> {
     this.behind = false;
     await this.store.expireCalls(now);
+    await this.alsoExpire(now);
     this.store.trimGraph(now - this.retentionMs);
     const calls = await this.store.forgetExpiredCalls(now - this.retentionMs, BATCH);
     const apps = await this.store.forgetApps(now - Math.min(this.retentionMs, STOPPED_APPS_LISTED_MS), BATCH / 100);

@@ -101,6 +101,16 @@ export interface Store {
   /** Deletes up to `limit` expired calls whose expiry is at or before `before`, oldest first; how many. */
   forgetExpiredCalls(before: number, limit: number): Promise<number>;
 
+  // running maps: a row each, so that a restarted server can take one back (map.resume)
+  insertMapCall(row: MapCallRow): void;
+  getMapCall(id: string): Promise<MapCallRow | undefined>;
+  /** null while a server runs it; a time: dropped unless taken back by then. */
+  setMapCallExpiry(id: string, expiresAt: number | null): void;
+  /** At start: the maps a previous run left behind get until `expiresAt` to be taken back. */
+  orphanMapCalls(expiresAt: number): void;
+  /** Drops maps nobody took back in time; how many. */
+  expireMapCalls(now: number): Promise<number>;
+
   // call graphs (spawned calls and calls made from inside an input)
   insertGraphInput(row: {
     inputId: string;
@@ -296,6 +306,17 @@ export interface FunctionRow {
   spec: string;
   bundleBlobId: string;
   active: boolean;
+}
+
+/** A running map: which function, for taking it back after a restart (see map.resume). */
+export interface MapCallRow {
+  id: string;
+  functionId: string;
+  method: string | null;
+  parentInputId: string | null;
+  idempotencyKey: string;
+  createdAt: number;
+  expiresAt: number | null;
 }
 
 export interface CallRow {

@@ -65,6 +65,9 @@ const later = (fn: () => void) => {
   else setTimeout(fn, 0);
 };
 
+/** "61 s", "1.5 s". */
+const formatSeconds = (ms: number) => `${ms >= 10_000 ? Math.round(ms / 1000) : (ms / 1000).toFixed(1)} s`;
+
 /** How long a server that accepted a connection may take to answer its handshake and hello. */
 const ANSWER_MS = 10_000;
 
@@ -241,7 +244,7 @@ export class Connection {
           const e = new ConnectionError(
             firstFailed
               ? `cannot reach the Skiff server at ${this.opts.serverUrl}${from}: ${(err as Error).message}. Is it running? Start it with \`skiff server\`, or point SKIFF_SERVER_URL or SKIFF_PROFILE at one that is`
-              : `cannot reach the Skiff server at ${this.opts.serverUrl}${from}: ${(err as Error).message}`,
+              : `cannot reach the Skiff server at ${this.opts.serverUrl}${from}: ${(err as Error).message} (gave up after trying to reconnect for ${formatSeconds(Date.now() - this.disconnectedSince)}; the client's reconnectTimeoutMs is ${timeout})`,
             { cause: err },
           );
           this.state = "idle";

@@ -40,6 +40,7 @@ import {
   type InputRow,
   type LogQuery,
   type LogRow,
+  type MapCallRow,
   type PendingCall,
   type Store,
   StoreCommitError,
@@ -410,6 +411,22 @@ export class PostgresStore implements Store {
   }
   forgetExpiredCalls(before: number, limit: number): Promise<number> {
     return this.writeCounted("forgetExpiredCalls", { before, limit });
+  }
+
+  insertMapCall(row: MapCallRow): void {
+    this.write("insertMapCall", { ...row });
+  }
+  async getMapCall(id: string): Promise<MapCallRow | undefined> {
+    return this.row<MapCallRow>("getMapCall", { id });
+  }
+  setMapCallExpiry(id: string, expiresAt: number | null): void {
+    this.write("setMapCallExpiry", { id, expiresAt });
+  }
+  orphanMapCalls(expiresAt: number): void {
+    this.write("orphanMapCalls", { expiresAt });
+  }
+  async expireMapCalls(now: number): Promise<number> {
+    return this.writeCounted("expireMapCalls", { now });
   }
 
   insertGraphInput(row: {

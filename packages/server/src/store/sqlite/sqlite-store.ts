@@ -42,6 +42,7 @@ import type {
   InputRow,
   LogQuery,
   LogRow,
+  MapCallRow,
   PendingCall,
   Store,
   StoredCall,
@@ -409,6 +410,22 @@ export class SqliteStore implements Store {
   }
   async forgetExpiredCalls(before: number, limit: number): Promise<number> {
     return this.write("forgetExpiredCalls", { before, limit })?.changes ?? 0;
+  }
+
+  insertMapCall(row: MapCallRow): void {
+    this.write("insertMapCall", { ...row });
+  }
+  async getMapCall(id: string): Promise<MapCallRow | undefined> {
+    return this.get<MapCallRow>("getMapCall", { id });
+  }
+  setMapCallExpiry(id: string, expiresAt: number | null): void {
+    this.write("setMapCallExpiry", { id, expiresAt });
+  }
+  orphanMapCalls(expiresAt: number): void {
+    this.write("orphanMapCalls", { expiresAt });
+  }
+  async expireMapCalls(now: number): Promise<number> {
+    return this.write("expireMapCalls", { now })?.changes ?? 0;
   }
 
   insertGraphInput(row: {
