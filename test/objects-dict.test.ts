@@ -190,6 +190,46 @@ describe("Dict", () => {
     const gone = await client.request("dict.len", { objectId: id }).catch((err: Error) => err);
     assert.match(String(gone), /no longer exists/);
   });
+
+  it("skiff dict|queue|volume create, list and delete; Volume.ephemeral and Volume.delete from code", async () => {
+    for (const kind of ["dict", "queue", "volume"]) {
+      const name = `cli-${kind}`;
+      let r = await skiff([kind, "create", name], { env: server.env });
+      assert.equal(r.code, 0, r.stderr);
+      r = await skiff([kind, "create", name], { env: server.env });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`"${name}" already exists in environment "main"`));
+      r = await skiff([kind, "list"], { env: server.env });
+      assert.match(r.stdout, new RegExp(`^${name}\\s`, "m"));
+      for (const other of ["dict", "queue", "volume"].filter((k) => k !== kind))
+        assert.doesNotMatch((await skiff([other, "list"], { env: server.env })).stdout, new RegExp(name));
+      r = await skiff([kind, "delete", name], { env: server.env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch((await skiff([kind, "list"], { env: server.env })).stdout, new RegExp(name));
+      r = await skiff([kind, "delete", name], { env: server.env });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /not found/);
+    }
+    const { Volume } = await import("skiff");
+    const named = Volume.fromName("code-vol", { createIfMissing: true, client });
+    await named.writeFile("a.txt", new TextEncoder().encode("hi"));
+    await Volume.delete("code-vol", { client });
+    await assert.rejects(named.listFiles("/"), /no longer exists/);
+    let id: string;
+    {
+      await using v = Volume.ephemeral({ client });
+      await v.writeFile("e.txt", new TextEncoder().encode("eph"));
+      assert.deepEqual(
+        (await v.listFiles("/")).map((f) => f.path),
+        ["e.txt"],
+      );
+      id = await v.objectId();
+    }
+    const gone = await client
+      .request("volume.list", { objectId: id, path: "/", recursive: false })
+      .catch((err: Error) => err);
+    assert.match(String(gone), /no longer exists/);
+  });
 });
 
 describe("Dict durability and lifetime", () => {

@@ -1,2 +1,3 @@
 -- Objects per environment are limited (maxObjectsPerEnvironment): counted at each create.
-CREATE INDEX objects_environment ON objects(environment);
+-- IF (NOT) EXISTS: it may run again on a database whose newer migrations were undone by hand.
+CREATE INDEX IF NOT EXISTS objects_environment ON objects(environment);
