@@ -34,6 +34,7 @@ import {
   takesInputs,
   unqueue,
 } from "./prefetch.js";
+import { Retention } from "./retention.js";
 import { retryDelayMs } from "./retry-policy.js";
 import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
 import { resolveTarget } from "./targets.js";
@@ -65,13 +66,11 @@ const REMOTE_RESULT_TTL_MS = 60 * 60 * 1000;
 const RECENT_DELIVERED = 10_000;
 /** A class instance with no calls and no containers this long is let go (taken back on its next call). */
 const INSTANCE_IDLE_MS = 5 * 60_000;
-/** How often results past retention are expired (their blobs go at the next sweep). */
-const EXPIRY_EVERY_MS = 15_000;
 /** Blobs of stored outcomes remembered as just handed out (see handedOut). */
 const HANDED_OUT_MAX = 100_000;
 /** The outcome of a web request with a result URL that a restart of the server cut short. */
 export const INTERRUPTED_WEB_CALL = "the server restarted before this request's response was complete";
-/** How often idle containers are checked and results expired. */
+/** How often idle containers are checked and retention runs. */
 const TICK_MS = 250;
 
 /**
@@ -106,7 +105,7 @@ export class Engine {
   private readonly pager: SpawnPager;
   private resolveFunction: ((functionId: string) => Promise<LiveFunction | undefined>) | undefined;
   private readonly tickTimer: NodeJS.Timeout;
-  private lastExpiry = 0;
+  private readonly retention: Retention;
   private closed = false;
   /** Set by drain(): no input starts from then on. */
   private draining = false;
@@ -150,6 +149,7 @@ export class Engine {
       { store: o.store, revive: (fn, row, inputs) => this.revive(fn, row, inputs) },
       o.maxResidentSpawns ?? DEFAULT_RESIDENT_SPAWNS,
     );
+    this.retention = new Retention(o.store, o.resultRetentionMs, o.log, (now) => this.fanOut.resume.expire(now));
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.tickTimer.unref();
   }
@@ -456,7 +456,7 @@ export class Engine {
     if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
     if (
       stored.state === "expired" ||
-      (stored.state === "done" && stored.expiresAt !== null && stored.expiresAt <= Date.now())
+      (stored.state !== "pending" && stored.expiresAt !== null && stored.expiresAt <= Date.now())
     ) {
       return { kind: "expired" };
     }
@@ -852,7 +852,7 @@ export class Engine {
     return out;
   }
 
-  /** Scale-down, result expiry and log trimming, every TICK_MS. */
+  /** Scale-down, retention and log trimming, every TICK_MS. */
   private tick(): void {
     const now = Date.now();
     this.clock.minute = Math.floor(now / 60_000);
@@ -863,12 +863,7 @@ export class Engine {
     }
     this.fleet.scaleDown(now);
     this.releaseIdleInstances(now);
-    if (now - this.lastExpiry > EXPIRY_EVERY_MS) {
-      this.lastExpiry = now;
-      this.o.store.expireCalls(now).catch(() => {}); // a failed commit is logged by the store
-      this.fanOut.resume.expire(now).catch(() => {});
-      this.o.store.trimGraph(now - this.o.resultRetentionMs);
-    }
+    this.retention.tick(now);
     this.o.logs.trim();
   }
 
