@@ -14,11 +14,13 @@ export SKIFF_FUZZ_CASES="${SKIFF_FUZZ_CASES:-1000000}"
 export SKIFF_FUZZ_CONNECTIONS="${SKIFF_FUZZ_CONNECTIONS:-10000}"
 export SKIFF_LOAD_CLIENTS="${SKIFF_LOAD_CLIENTS:-50}"
 export SKIFF_LOAD_MS="${SKIFF_LOAD_MS:-30000}"
+export SKIFF_FLOOD_CONNECTIONS="${SKIFF_FLOOD_CONNECTIONS:-20000}"
+export SKIFF_NAT_BYTES="${SKIFF_NAT_BYTES:-100000000}"
 export SKIFF_VOLUME_MB="${SKIFF_VOLUME_MB:-1024}"
 echo "chaos run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r), node $(node --version)"
 echo "sizes: map ${SKIFF_KILL_MAP_N} inputs, ${SKIFF_RESTART_SPAWNS} spawns, ${SKIFF_FUZZ_CASES} decoder cases," \
-  "${SKIFF_FUZZ_CONNECTIONS} fuzzed connections, ${SKIFF_LOAD_CLIENTS} clients for $((SKIFF_LOAD_MS / 1000)) s"
+  "${SKIFF_FUZZ_CONNECTIONS} fuzzed connections, ${SKIFF_LOAD_CLIENTS} clients for $((SKIFF_LOAD_MS / 1000)) s, ${SKIFF_FLOOD_CONNECTIONS} flood connections"
 exec node --import tsx --test --test-concurrency=1 --test-timeout=1800000 --test-reporter=spec \
-  --test-name-pattern="container killed every|spawned calls|across a restart|only ever returns|seeded random|client processes|fork bomb|hog|stops reading|another app|MB file both ways" \
+  --test-name-pattern="container killed every|spawned calls|across a restart|only ever returns|seeded random|client processes|fork bomb|hog|stops reading|another app|MB file both ways|idle unauthenticated|through the NAT" \
   packages/protocol/src/frame-fuzz.test.ts test/faults.test.ts test/protocol.test.ts test/load.test.ts test/isolation.test.ts \
-  test/objects-volume.test.ts
+  test/objects-volume.test.ts test/security.test.ts

@@ -39,6 +39,8 @@ export interface ConnectionOptions {
   configSource?: string;
   /** Keep the process alive while idle (containers do; scripts should not). @defaultValue false */
   keepAlive?: boolean;
+  /** PEM file of the CA that signed the server's certificate (https servers, Node only). */
+  caFile?: string;
 }
 
 export interface RequestOptions {
@@ -76,6 +78,8 @@ const ANSWER_MS = 10_000;
 export class Connection {
   private socket: Socket | undefined;
   private state: State = "idle";
+  /** Why the connection was given up for good (auth failure), for requests made after. */
+  private closedBy: SkiffError | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private outbox: Message[] = [];
@@ -131,7 +135,7 @@ export class Connection {
     params: RequestParams<N>,
     options: RequestOptions = {},
   ): Promise<RequestResult<N>> {
-    if (this.state === "closed") return Promise.reject(new ConnectionError("connection is closed"));
+    if (this.state === "closed") return Promise.reject(this.closedBy ?? new ConnectionError("connection is closed"));
     const id = this.nextId++;
     const msg = { t: name, id, p: params } as Message;
     return new Promise<RequestResult<N>>((resolve, reject) => {
@@ -220,7 +224,8 @@ export class Connection {
         return;
       } catch (err) {
         if ((this.state as State) === "closed") throw err;
-        if (err instanceof AuthError || err instanceof RemoteProtocolError) {
+        // A certificate that does not verify will not verify on a retry either.
+        if (err instanceof AuthError || err instanceof RemoteProtocolError || isTlsError(err)) {
           // Name the server, where it was configured and the token: the usual cause is a token
           // of another server (a profile mixing two), or one revoked.
           const e =
@@ -228,7 +233,7 @@ export class Connection {
               ? new AuthError(
                   `the Skiff server at ${this.opts.serverUrl}${this.from()} does not accept token ${this.opts.tokenId} (one of another server, or revoked?): ${err.message}`,
                 )
-              : err;
+              : (err as SkiffError);
           this.giveUp(e);
           throw e;
         }
@@ -296,7 +301,7 @@ export class Connection {
         stage = 2;
         clearTimeout(timer);
       };
-      void openSocket(websocketUrl(this.opts.serverUrl), MAX_FRAME_BYTES, {
+      void openSocket(websocketUrl(this.opts.serverUrl), MAX_FRAME_BYTES, this.opts.caFile, {
         onConnect: () => {
           clearTimeout(timer);
           stage = 1;
@@ -363,7 +368,7 @@ export class Connection {
           }
           if (this.socket === sock) this.onDrop(code, reason);
         },
-        onError: (err) => fail(new ConnectionError(err.message, { cause: err })),
+        onError: (err) => fail(connectError(err, this.opts.caFile)),
       }).then(
         (s) => {
           sock = s;
@@ -403,6 +408,8 @@ export class Connection {
 
   private giveUp(err: SkiffError): void {
     this.state = "closed";
+    // Later requests fail with the reason (a revoked or expired token), not a bare "closed".
+    this.closedBy = err;
     for (const l of [...this.dropListeners]) l(err);
     this.failAll(err, () => true);
     for (const l of this.closeListeners) l(err);
@@ -435,4 +442,20 @@ export class Connection {
   private updateKeepAlive(): void {
     this.socket?.setKeepAlive(Boolean(this.opts.keepAlive) || this.pending.size > 0 || this.holds > 0);
   }
+}
+
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|HOSTNAME_MISMATCH|ERR_SSL/;
+
+function isTlsError(err: unknown): boolean {
+  return err instanceof ConnectionError && TLS_CODES.test(String((err.cause as { code?: string })?.code ?? ""));
+}
+
+/** A socket error; a certificate that does not verify says what to do about it. */
+function connectError(err: Error, caFile: string | undefined): ConnectionError {
+  const code = String((err as { code?: string }).code ?? "");
+  if (!TLS_CODES.test(code)) return new ConnectionError(err.message, { cause: err });
+  const fix = caFile
+    ? `the CA in ${caFile} did not sign it`
+    : "if a private CA signed it, set SKIFF_CA_FILE (or ca_file in the profile) to that CA's PEM file";
+  return new ConnectionError(`cannot verify the server's TLS certificate (${err.message}): ${fix}`, { cause: err });
 }

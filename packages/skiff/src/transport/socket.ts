@@ -34,10 +34,17 @@ export function websocketUrl(serverUrl: string): string {
   return u.toString();
 }
 
-export async function openSocket(url: string, maxPayload: number, h: SocketHandlers): Promise<Socket> {
+export async function openSocket(
+  url: string,
+  maxPayload: number,
+  caFile: string | undefined,
+  h: SocketHandlers,
+): Promise<Socket> {
   if (isNode || url.startsWith("ws+unix:")) {
     const { WebSocket } = await import("ws");
-    const ws = new WebSocket(url, { maxPayload, perMessageDeflate: false });
+    // Certificates are always verified; a custom CA is what this server's is checked against.
+    const ca = caFile ? [(await import("node:fs")).readFileSync(caFile, "utf8")] : undefined;
+    const ws = new WebSocket(url, { maxPayload, perMessageDeflate: false, ...(ca ? { ca } : {}) });
     ws.binaryType = "nodebuffer";
     // The TCP (or unix socket) connection, seen before the handshake: a server that accepted
     // it exists, however slow it then is to answer.
