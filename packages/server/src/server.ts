@@ -517,7 +517,10 @@ function controlSocketPath(dataDir: string): string {
 function listen(server: Server, where: { path: string } | { host: string; port: number }): Promise<void> {
   return new Promise((resolveListen, reject) => {
     server.once("error", reject);
-    server.listen(where, () => {
+    // A deep accept queue (the kernel caps it at net.core.somaxconn): under a flood of
+    // connections the default 511 fills while the loop is busy, and the kernel then drops a
+    // real client's SYN, which it retries only after 1 s, then 3 s — past the SDK's deadline.
+    server.listen({ ...where, backlog: 4096 }, () => {
       server.off("error", reject);
       resolveListen();
     });

@@ -20,8 +20,13 @@ export class ConnectionGate {
   /** Unproven sockets by address, oldest first (a Set keeps insertion order). */
   private readonly unproven = new Map<string, Set<Socket>>();
   private unprovenCount = 0;
-  /** The address with the most unproven sockets, or about (updated as they are added). */
-  private heaviest = "";
+  /**
+   * Addresses by how many unproven sockets they hold, and the largest such count: kept exact
+   * as sockets come and go (each changes one count by one), so eviction always takes from the
+   * heaviest address — never from a real client's lone socket while a flood holds hundreds.
+   */
+  private readonly bySize = new Map<number, Set<string>>();
+  private maxSize = 0;
   /** Source address of each admitted socket (a closed socket may no longer say it). */
   private readonly addressOf = new WeakMap<Socket, string>();
   private sockets = 0;
@@ -70,28 +75,31 @@ export class ConnectionGate {
     }
     set.add(socket);
     this.unprovenCount++;
-    if (set.size > (this.unproven.get(this.heaviest)?.size ?? 0)) this.heaviest = addr;
+    this.resized(addr, set.size - 1, set.size);
     while (this.unprovenCount > this.limits.maxUnauthenticated) {
-      const from = this.heaviestSet();
-      const oldest = from.values().next().value as Socket;
+      const heaviest = this.bySize.get(this.maxSize)!.values().next().value as string;
+      const oldest = this.unproven.get(heaviest)!.values().next().value as Socket;
       this.busy(oldest);
       this.note("evicted");
       oldest.destroy();
     }
   }
 
-  /** The unproven sockets of the heaviest address (found again by a scan once it has none). */
-  private heaviestSet(): Set<Socket> {
-    const known = this.unproven.get(this.heaviest);
-    if (known) return known;
-    let best: Set<Socket> | undefined;
-    for (const [addr, set] of this.unproven) {
-      if (!best || set.size > best.size) {
-        best = set;
-        this.heaviest = addr;
+  /** Moves `addr` from the count `from` to `to` (0: none) and keeps the largest count. */
+  private resized(addr: string, from: number, to: number): void {
+    const old = this.bySize.get(from);
+    old?.delete(addr);
+    if (old?.size === 0) this.bySize.delete(from);
+    if (to > 0) {
+      let set = this.bySize.get(to);
+      if (!set) {
+        set = new Set();
+        this.bySize.set(to, set);
       }
+      set.add(addr);
     }
-    return best!;
+    if (to > this.maxSize) this.maxSize = to;
+    else if (from === this.maxSize && !this.bySize.has(from)) this.maxSize = to;
   }
 
   /** The socket is busy with a request (or an authenticated connection): not aged out. */
@@ -100,6 +108,7 @@ export class ConnectionGate {
     const set = addr === undefined ? undefined : this.unproven.get(addr);
     if (!set?.delete(socket)) return;
     this.unprovenCount--;
+    this.resized(addr!, set.size + 1, set.size);
     if (set.size === 0) this.unproven.delete(addr!);
   }
 

@@ -19,6 +19,7 @@ import type { Principal } from "../auth/tokens.js";
 import { StoreCommitError, StoreUnavailableError } from "../store/store.js";
 import { SERVER_VERSION } from "../version.js";
 import { ApiError } from "./api-error.js";
+import { releaseMemorySoon } from "./release-memory.js";
 import { type ByteSource, replyPrefix, StreamedBytes } from "./streamed-bytes.js";
 
 /** WebSocket close code for a peer cut off by a limit (1008: policy violation). */
@@ -240,6 +241,7 @@ export class Peer {
   private cut(reason: string): void {
     if (this.cutOff || this.closed) return;
     this.cutOff = true;
+    if (this.outboxBytes + this.ws.bufferedAmount > 16 * 1024 * 1024) releaseMemorySoon();
     this.outbox = [];
     this.outboxBytes = 0;
     this.streamQueue.length = 0;
