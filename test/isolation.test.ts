@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Function_ } from "skiff";
@@ -113,12 +113,16 @@ describe("container isolation (bubblewrap)", () => {
   });
 
   it("does not see the host's /tmp (other apps' bundles, other containers)", async () => {
-    // The CLI keeps its local copy of each bundle under the host's /tmp.
-    const local = execFileSync("bash", ["-c", "ls -d /tmp/skiff-local-*/* | head -1"], {
-      encoding: "utf8",
-    }).trim();
-    assert.ok(local, "expected a local bundle copy on the host");
-    assert.equal(await read.remote(join(local, "bundle.mjs")), "error: ENOENT");
+    // What other processes keep in the host's /tmp (the CLI's loaded bundles, an embedded
+    // server's data): one made here stands for them.
+    const local = mkdtempSync(join(tmpdir(), "skiff-app-"));
+    try {
+      writeFileSync(join(local, "bundle.mjs"), "export {};\n", { mode: 0o644 });
+      chmodSync(local, 0o755);
+      assert.equal(await read.remote(join(local, "bundle.mjs")), "error: ENOENT");
+    } finally {
+      rmSync(local, { recursive: true, force: true });
+    }
   });
 });
 

@@ -49,9 +49,13 @@ export class BubblewrapSandbox implements Sandbox {
     if (!this.emptyFile) {
       this.emptyFile = join(mkdtempSync(join(tmpdir(), "skiff-sandbox-")), "empty");
       writeFileSync(this.emptyFile, "", { mode: 0o444 });
+      // Removed at exit too: a process that exits without disposing (a second Ctrl-C) leaves nothing.
+      process.once("exit", this.onExit);
     }
     return this.emptyFile;
   }
+
+  private readonly onExit = () => this.dispose();
 
   command(argv: string[], o: SandboxOptions): { file: string; args: string[] } {
     const args = ["--die-with-parent", "--new-session", ...namespaceArgs(Boolean(o.privileged), o.blockNetwork)];
@@ -96,6 +100,7 @@ export class BubblewrapSandbox implements Sandbox {
   }
 
   dispose(): void {
+    process.off("exit", this.onExit);
     if (this.emptyFile) rmSync(dirname(this.emptyFile), { recursive: true, force: true });
     this.emptyFile = undefined;
   }

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { accessSync, constants, readdirSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { promisify } from "node:util";
@@ -126,8 +126,20 @@ export class NatNetwork {
   }
 
   private nextName(): string {
-    return `skiff-${process.pid}-${++this.seq}`;
+    const name = `skiff-${process.pid}-${++this.seq}`;
+    this.named.add(name);
+    if (this.named.size === 1) process.once("exit", this.onExit);
+    return name;
   }
+
+  /** Names this process made and has not removed yet (removed at exit, even an abrupt one). */
+  private readonly named = new Set<string>();
+  private readonly onExit = () => {
+    for (const name of this.named)
+      try {
+        execFileSync(this.ip, ["netns", "del", name], { stdio: "ignore" });
+      } catch {}
+  };
 
   /** pasta's NAT in namespace `name`, and a prohibit route to every address of the host. */
   private async connect(name: string): Promise<void> {
@@ -164,6 +176,8 @@ export class NatNetwork {
     try {
       await run(this.ip, ["netns", "del", name]);
     } catch {}
+    this.named.delete(name);
+    if (this.named.size === 0) process.off("exit", this.onExit);
   }
 }
 

@@ -43,9 +43,14 @@ export class RuntimeDir {
       for (const d of dependencies(dir)) queue.push({ name: d, from: dir });
     }
     for (const d of walkDirs(this.path)) chmodSync(d, 0o755);
+    // A process that exits without closing its provider (a second Ctrl-C) leaves nothing.
+    process.once("exit", this.onExit);
   }
 
+  private readonly onExit = () => rmSync(this.path, { recursive: true, force: true });
+
   remove(): void {
+    process.off("exit", this.onExit);
     rmSync(this.path, { recursive: true, force: true });
   }
 }
