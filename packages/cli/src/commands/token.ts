@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { activeProfile, configPath, loadConfig, readProfiles, writeProfile } from "skiff";
 import { connect } from "../connect.js";
+import { UsageError } from "../errors.js";
 import { ui } from "../output.js";
 import { commandGroup, GROUPS } from "../program.js";
 
@@ -15,14 +16,76 @@ export function register(program: Command): void {
     .option("--web", "a token for web endpoints with requiresAuth, printed once", false)
     .option("--profile <name>", "the profile to write the API token to (default: the active one)")
     .option("--activate", "make that profile the active one", false)
+    .option("--expires-in <duration>", "the token stops working after this long: 30d, 12h, 45m, 90s")
     .action(tokenNew);
+  token
+    .command("list")
+    .summary("list the server's tokens (ids, kinds, expiry, revocation; never secrets)")
+    .description("Lists the tokens of the configured server (needs an admin token).")
+    .action(tokenList);
+  token
+    .command("revoke")
+    .argument("<tokenId>", "the token's id (tk-…), as `skiff token list` shows it")
+    .summary("revoke a token: refused at once, its connected clients closed")
+    .description(
+      "Revokes a token (needs an admin token): from now on it is refused, and clients connected with it are disconnected with an error saying so.",
+    )
+    .action(tokenRevoke);
 }
 
-async function tokenNew(values: { web: boolean; profile?: string; activate: boolean }): Promise<void> {
+/** `30d`, `12h`, `45m`, `90s` (or plain milliseconds) in milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`--expires-in must look like 30d, 12h, 45m or 90s, got ${JSON.stringify(text)}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "ms") as "ms"];
+  return Number(m[1]) * unit;
+}
+
+async function tokenList(): Promise<void> {
+  const conn = await connect({ embedded: false, log: ui.info });
+  try {
+    const { tokens } = await conn.client.request("token.list", {});
+    const when = (t: number | null) => (t ? new Date(t).toISOString().replace(/\.\d+Z$/, "Z") : "-");
+    const now = Date.now();
+    ui.out(
+      ["TOKEN ID           KIND   CREATED               EXPIRES               STATE"]
+        .concat(
+          tokens.map((t) => {
+            const state = t.revokedAt ? "revoked" : t.expiresAt && t.expiresAt <= now ? "expired" : "active";
+            return `${t.tokenId.padEnd(18)} ${t.kind.padEnd(6)} ${when(t.createdAt).padEnd(21)} ${when(t.expiresAt).padEnd(21)} ${state}`;
+          }),
+        )
+        .join("\n"),
+    );
+  } finally {
+    await conn.close();
+  }
+}
+
+async function tokenRevoke(tokenId: string): Promise<void> {
+  const conn = await connect({ embedded: false, log: ui.info });
+  try {
+    await conn.client.request("token.revoke", { tokenId });
+    ui.step(`Revoked token ${tokenId}: it is refused from now on, and its connections were closed`);
+  } finally {
+    await conn.close();
+  }
+}
+
+async function tokenNew(values: {
+  web: boolean;
+  profile?: string;
+  activate: boolean;
+  expiresIn?: string;
+}): Promise<void> {
+  const expiresInMs = values.expiresIn !== undefined ? parseDuration(values.expiresIn) : undefined;
   const config = await loadConfig();
   const conn = await connect({ embedded: false, log: ui.info });
   try {
-    const t = await conn.client.request("token.create", { kind: values.web ? "web" : "api" });
+    const t = await conn.client.request("token.create", {
+      kind: values.web ? "web" : "api",
+      ...(expiresInMs !== undefined ? { expiresInMs } : {}),
+    });
     if (values.web) {
       ui.step(`Created web endpoint token ${t.tokenId}`);
       ui.out(`token id:     ${t.tokenId}\ntoken secret: ${t.tokenSecret}`);
