@@ -80,7 +80,9 @@ describe("SpawnPager", () => {
     // A page-in (revive) or a cancel takes the call's waiters: every read of it under way learns.
     pager.takeWaiters("fc-a");
     assert.deepEqual([a.left, a2.left, b.left], [true, true, false]);
-    for (const [id, w] of [["fc-a", a], ["fc-a", a2], ["fc-b", b]] as const) pager.unwatch(id, w);
+    pager.unwatch("fc-a", a);
+    pager.unwatch("fc-a", a2);
+    pager.unwatch("fc-b", b);
     // A read started afterwards is not told about what happened before it.
     const later = pager.watch("fc-a");
     assert.equal(later.left, false);
