@@ -2,6 +2,7 @@
 // same run: calls alternate between the two servers, one cold call each in turn, so both see
 // the same load (on a shared machine the load swings more between runs than the change does).
 // Prints each side's p50/p99 and the ratio of p50s, and the median of the paired ratios.
+import { join } from "node:path";
 import { bundleApp, loadApps, publishApp } from "@skiff/cli";
 import type { Function_ } from "skiff";
 import { type BenchServer, startSkiffServer } from "./lib/skiff-server.js";
@@ -28,7 +29,7 @@ async function coldCall(server: BenchServer, bundle: Awaited<ReturnType<typeof b
 }
 
 const ours = await startSkiffServer();
-const base = await startSkiffServer([], baseline);
+const base = await startSkiffServer([], { bin: join(baseline, "packages/cli/bin/skiff.js") });
 const a: number[] = [];
 const b: number[] = [];
 try {

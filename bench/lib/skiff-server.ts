@@ -18,8 +18,8 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-/** Starts the real `skiff server` (this checkout's, or `repo`'s) as its own process, with a private home and data dir. */
-export async function startSkiffServer(args: string[] = [], repo = REPO): Promise<BenchServer> {
+/** Starts the real `skiff server` as its own process, with a private home and data dir. */
+export async function startSkiffServer(args: string[] = [], opts: { bin?: string } = {}): Promise<BenchServer> {
   const home = mkdtempSync(join(tmpdir(), "skiff-bench-"));
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, SKIFF_CONFIG_PATH: join(home, "skiff.toml") };
   for (const k of ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET", "SKIFF_PROFILE"]) delete env[k];
@@ -29,8 +29,7 @@ export async function startSkiffServer(args: string[] = [], repo = REPO): Promis
     process.execPath,
     [
       ...nodeArgs,
-      // Another checkout's server (a baseline beside this one: BENCH_BASELINE).
-      join(repo, "packages/cli/bin/skiff.js"),
+      opts.bin ?? BIN,
       "server",
       "--sandbox",
       process.env.BENCH_SANDBOX ?? "auto",

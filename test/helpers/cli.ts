@@ -114,6 +114,8 @@ export async function startServer(
     "--data-dir",
     dataDir,
     ...store,
+    // stop() is a graceful SIGTERM: a test's leftover running inputs need not hold it 30 s.
+    ...(opts.args?.includes("--shutdown-grace-ms") ? [] : ["--shutdown-grace-ms", "1000"]),
     ...(opts.args ?? []),
   ];
   if (opts.maxOpenFiles) argv.unshift("prlimit", `--nofile=${opts.maxOpenFiles}:${opts.maxOpenFiles}`, "--");

@@ -22,6 +22,7 @@ import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
+import { type DrainReport, drain, Lifecycle } from "./lifecycle.js";
 import { Metrics } from "./metrics/metrics.js";
 import { type ObjectLimits, Objects } from "./objects/index.js";
 import { volumeMounter } from "./objects/volume-mounts.js";
@@ -107,6 +108,7 @@ export class SkiffServer {
     readonly blobSweeper: BlobSweeper,
     createdAdminToken: { tokenId: string; tokenSecret: string } | undefined,
     private readonly log: (msg: string) => void,
+    private readonly lifecycle: Lifecycle,
   ) {
     this.url = urlOf(http);
     this.createdAdminToken = createdAdminToken;
@@ -141,6 +143,7 @@ export class SkiffServer {
     // The control socket listens before anything can start a container: a sandbox binds the
     // socket file at start, so it must exist (containers of recovered calls start right away).
     let hooks: PeerHooks | undefined;
+    const lifecycle = new Lifecycle();
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
     const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, gated: boolean) => {
       // A web endpoint's host owns every path: its WebSocket upgrades are not the API's.
@@ -208,6 +211,13 @@ export class SkiffServer {
         return;
       }
       w.done(); // not a web upgrade: unproven again until its hello
+      if (lifecycle.draining) {
+        // A client reconnecting while this server stops: it retries until the next one is up.
+        socket.end(
+          "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        );
+        return;
+      }
       if (!w.admitted && req.url?.split("?")[0] !== "/v1/ws") {
         socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
@@ -289,6 +299,7 @@ export class SkiffServer {
       objects,
       images: provider.images,
       execs: new ExecRelay(engine),
+      lifecycle,
     };
     provider.images?.setInUse(() => new Set(imagesInUse(engine).keys()));
     const sweeper = new BlobSweeper({ blobs, store, inUse: () => engine.blobsInUse(), log });
@@ -329,6 +340,26 @@ export class SkiffServer {
       sweeper,
       createdAdminToken,
       log,
+      lifecycle,
+    );
+  }
+
+  /**
+   * A graceful stop, before close(): takes no new work, lets running inputs finish within
+   * `graceMs`, commits, and closes client connections with 1012 (they reconnect to the next
+   * server and send again what it did not answer). See lifecycle.ts.
+   */
+  drain(graceMs: number): Promise<DrainReport> {
+    return drain(
+      {
+        lifecycle: this.lifecycle,
+        engine: this.engine,
+        gateway: this.gateway,
+        store: this.store,
+        wss: this.wss,
+        log: this.log,
+      },
+      graceMs,
     );
   }
 

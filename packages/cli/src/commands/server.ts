@@ -66,6 +66,10 @@ export function register(program: Command): void {
       "--object-limits <NAME=N,...>",
       "Dict and Queue limits and lifetimes (docs/objects.md): queueMaxItems, queueMaxItemBytes, queueMaxPartitions, queuePartitionTtlMs, dictMaxValueBytes, dictIdleTtlMs",
     )
+    .option(
+      "--shutdown-grace-ms <n>",
+      "on SIGTERM, how long running inputs may take to finish before the server exits; a second SIGTERM exits at once (default: 30000)",
+    )
     .option("--tmp-size-mib <n>", "size of each container's /tmp, counted against its memory (default: 512)")
     .option("--tls-cert <file>", "serve HTTPS/WSS with this certificate (PEM); needs --tls-key")
     .option("--tls-key <file>", "the certificate's private key (PEM)")
@@ -159,6 +163,7 @@ interface ServerFlags {
   objectLimits?: string;
   store?: string;
   logMaxBytes?: string;
+  shutdownGraceMs?: string;
 }
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
@@ -178,6 +183,7 @@ async function serverCommand(values: ServerFlags): Promise<void> {
   const maxResidentSpawns = int("max-resident-spawns", values.maxResidentSpawns, 1, 10_000_000);
   const instanceIdleMs = int("instance-idle-ms", values.instanceIdleMs, 0, 7 * 24 * 3600 * 1000);
   const logMaxBytes = int("log-max-bytes", values.logMaxBytes, 1024, 2 ** 40);
+  const graceMs = int("shutdown-grace-ms", values.shutdownGraceMs, 0, 24 * 3600 * 1000) ?? 30_000;
   const store = values.store ?? process.env.SKIFF_STORE_URL;
   const { sandbox, limits } = values;
   const tmpSizeMiB = int("tmp-size-mib", values.tmpSizeMib, 1, 1024 * 1024);
@@ -245,10 +251,22 @@ async function serverCommand(values: ServerFlags): Promise<void> {
   }
   // Printed last: once it appears, the server is ready and its token is known.
   ui.step(`Skiff server listening on ${server.url} (data: ${dataDir})`);
+  // SIGTERM (or Ctrl-C) stops gracefully: no new work, running inputs finish within the grace,
+  // everything is committed, clients reconnect to the next server. A second one exits at once:
+  // what was running runs again after the next start (docs/operations.md).
+  let signals = 0;
   await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) return resolve();
+      ui.info(`${sig} again: exiting now; inputs still running run again when the server next starts`);
+      process.exit(1);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
   });
-  ui.info("stopping…");
+  ui.info(`stopping: running inputs may finish within ${graceMs} ms (send SIGTERM again to exit now)…`);
+  await server.drain(graceMs);
   await server.close();
+  ui.info("stopped");
 }
