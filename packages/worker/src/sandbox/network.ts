@@ -13,10 +13,13 @@ const IP = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"];
  * (a second on a loaded host), longer than a warm-pool runtime has between two cold starts.
  */
 const SPARE = 3;
-/** How long after a spare is taken its replacement is made (off the cold start's path). */
-const SPARE_DELAY_MS = 1000;
-/** Names of ended namespaces are removed together, this long after the first of them. */
-const REMOVE_DELAY_MS = 500;
+/**
+ * Replacement spares and the removal of ended namespaces wait until no container has started
+ * for QUIET_MS (a cold start is about that long), or MAX_DEFER_MS at most: made beside a cold
+ * start, pasta and ip made it 1.6-1.8x main's on a loaded 2-core machine (bench/cold-start-vs.ts).
+ */
+const QUIET_MS = 300;
+const MAX_DEFER_MS = 3000;
 const NSENTER = ["/usr/bin/nsenter", "/bin/nsenter"];
 
 /**
@@ -74,11 +77,10 @@ export class NatNetwork {
     const nsenter = this.nsenter;
     if (!nsenter) return undefined;
     const s = this.spares.shift();
-    // Its replacement is made a little later, not beside the container starting now: pasta and
-    // ip beside a cold start made it 1.6-1.8x main's on a loaded 2-core machine; made 1 s later,
-    // 1.0-1.1x (bench/cold-start-vs.ts). Meanwhile a runtime that finds none ready gets pasta
-    // after it starts (attach), which a pooled runtime does before it is needed.
-    setTimeout(() => this.prepareSpares(), SPARE_DELAY_MS).unref();
+    // Its replacement is made once starts pause (afterQuiet). Meanwhile a runtime that finds
+    // none ready gets pasta after it starts (attach), which a pooled one does before it is needed.
+    this.lastStart = Date.now();
+    this.afterQuiet();
     if (!s) return undefined;
     return {
       wrap: (file, args) => ({ file: nsenter, args: [`--net=${s.path}`, "--", file, ...args] }),
@@ -115,6 +117,9 @@ export class NatNetwork {
   /** Removes the namespaces made ahead (the server is closing). */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.quietTimer);
+    this.quietTimer = undefined;
+    void this.flushRemovals();
     await Promise.all(this.spares.splice(0).map((s) => this.remove(s.name)));
   }
 
@@ -210,15 +215,36 @@ export class NatNetwork {
     if (pasta !== undefined) kill(pasta);
     return new Promise((resolve) => {
       this.removals.push({ name, resolve });
-      this.removalTimer ??= setTimeout(() => void this.flushRemovals(), this.closed ? 0 : REMOVE_DELAY_MS);
+      if (this.closed) void this.flushRemovals();
+      else this.afterQuiet();
     });
   }
 
   private readonly removals: { name: string; resolve: () => void }[] = [];
-  private removalTimer: NodeJS.Timeout | undefined;
+  private lastStart = 0;
+  private quietTimer: NodeJS.Timeout | undefined;
+
+  /** Makes spares and removes ended namespaces once containers stop starting (QUIET_MS). */
+  private afterQuiet(): void {
+    if (this.quietTimer) return;
+    const first = Date.now();
+    const check = () => {
+      const now = Date.now();
+      const busyFor = QUIET_MS - (now - this.lastStart);
+      if (!this.closed && busyFor > 0 && now - first < MAX_DEFER_MS) {
+        this.quietTimer = setTimeout(check, busyFor);
+        this.quietTimer.unref();
+        return;
+      }
+      this.quietTimer = undefined;
+      void this.flushRemovals();
+      this.prepareSpares();
+    };
+    this.quietTimer = setTimeout(check, QUIET_MS);
+    this.quietTimer.unref();
+  }
 
   private async flushRemovals(): Promise<void> {
-    this.removalTimer = undefined;
     const batch = this.removals.splice(0);
     if (batch.length === 0) return;
     try {
