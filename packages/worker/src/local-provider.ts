@@ -169,6 +169,7 @@ export class LocalProvider implements WorkerProvider {
     memoryMiB: number | undefined,
     mounts: ContainerSpec["mounts"] = [],
     image?: ImageRun,
+    cpu?: number,
   ): Proc {
     if (mounts.length > 0 && this.sandbox.name === "none")
       throw new Error("volumes need the bubblewrap sandbox (this server runs containers as plain processes)");
@@ -187,7 +188,7 @@ export class LocalProvider implements WorkerProvider {
     const nodeArgs = memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [];
     const entry = this.runtimeDir ? RUNTIME_ENTRY_INSIDE : RUNTIME_ENTRY;
     const argv = [process.execPath, ...nodeArgs, entry];
-    const limits = limitsFor(memoryMiB);
+    const limits = limitsFor(memoryMiB, cpu);
     const natNet = blockNetwork ? undefined : this.nat;
     // A namespace made ahead (NAT and fence ready) is joined before the sandbox starts; without
     // one ready, the sandbox makes its own and pasta attaches to it once it runs (ready waits).
@@ -373,7 +374,11 @@ export class LocalProvider implements WorkerProvider {
     }
     // A pooled runtime's sandbox is made before its container is known: none with volumes.
     const poolable =
-      spec.controlSocket === this.opts.controlSocket && !spec.blockNetwork && !spec.memoryMiB && !spec.mounts?.length;
+      spec.controlSocket === this.opts.controlSocket &&
+      !spec.blockNetwork &&
+      !spec.memoryMiB &&
+      !spec.cpu &&
+      !spec.mounts?.length;
     if (poolable && !image && this.pool.length > 0) this.dropStalePool();
     const pool = poolable ? (image ? this.imagePool(image) : this.pool) : undefined;
     let proc = pool?.shift();
@@ -387,7 +392,7 @@ export class LocalProvider implements WorkerProvider {
       this.poolFailures = 0;
       this.refill();
     } else {
-      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, spec.mounts, image);
+      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, spec.mounts, image, spec.cpu);
       if (image && pool) this.refill();
       proc.events = events;
       proc.containerId = spec.containerId;
