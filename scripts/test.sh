@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: system packages, build, type check, lint, then every test with
-# node's test runner (its summary is the last thing printed). A private Postgres cluster
+# node's test runner; the last line counts every run's tests ("N passed, N failed"). A private Postgres cluster
 # (scripts/with-postgres.ts) serves the store contract suites and a second pass of the core
 # and object end-to-end tests on Postgres; check-store-methods.ts reports which Store methods
 # that pass called (and names the ones it did not).
@@ -18,20 +18,11 @@ files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*'
 # and installs every package: a file can pass three minutes on a slow or busy machine, so they
 # run first, with a longer limit per file.
 images_status=0
-node --import tsx --test --test-concurrency=1 --test-timeout=900000 test/images*.test.ts test/packaging.test.ts || images_status=$?
+images_out=$(mktemp)
+node --import tsx --test --test-concurrency=1 --test-timeout=900000 test/images*.test.ts test/packaging.test.ts 2>&1 |
+  tee "$images_out" || images_status=$?
+images_counts=$(awk '/^# pass /{p=$3} /^# fail /{f=$3} /^# cancelled /{c=$3} END{print p+0, f+c+0}' "$images_out")
+rm -f "$images_out"
 [ "$images_status" -ne 0 ] && echo "the image or packaging tests failed (their report is above the others)" >&2
-exec node --import tsx scripts/with-postgres.ts bash -c '
-  set -euo pipefail
-  log=$(mktemp); trap "rm -f $log" EXIT
-  run() { node --import tsx --test --test-concurrency=1 --test-timeout=180000 "$@"; }
-  echo "# on Postgres: core calls, maps, classes, web, restart"
-  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run test/calls.test.ts test/map.test.ts test/classes.test.ts test/web.test.ts test/generators.test.ts test/dashboard-api.test.ts test/retention.test.ts
-  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run --test-name-pattern="parked|a caller blocked in remote|spawned calls \(some running\)|result retention|secret|logs|redeploys|Hono job queue" test/bounded.test.ts test/faults.test.ts test/deploy.test.ts
-  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run --test-name-pattern="-input map finishes across|does not know on resume" test/restarts.test.ts
-  node --import tsx scripts/check-store-methods.ts $log
-  echo "# on Postgres: Dicts and Queues"
-  SKIFF_TEST_STORE=postgres run test/objects-dict.test.ts test/objects-queue.test.ts
-  echo "# everything (SQLite)"
-  run '"$files"'
-  exit '"$images_status"'
-'
+# The rest on a private Postgres cluster; the last line counts every run's tests.
+exec node --import tsx scripts/with-postgres.ts bash scripts/test-runs.sh "$images_status" "$files" "$images_counts"

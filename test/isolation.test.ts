@@ -202,6 +202,29 @@ for (const mode of ["auto", "none"]) {
       assert.equal(server.proc.exitCode, null);
     });
 
+    it("cpu is enforced with the cgroup CPU controller: a spinning function with cpu 0.25 gets about that", async (t) => {
+      const cpuEnforced = limited && !/cpu not enforced/.test(server.output());
+      if (!cpuEnforced) {
+        t.skip(`NOT CHECKED: no cgroup cpu controller here (${limited ? "its hierarchy is not writable" : why()})`);
+        return;
+      }
+      const spin = Function_.fromName<Fn<[number], number>>("hostile-app", "spin", { client: server.client() });
+      const share = await spin.remote(3000);
+      // Its cgroup, from the host: the quota written, and the kernel throttled it.
+      const quotas = execFileSync(
+        "bash",
+        [
+          "-c",
+          `cat $(find /sys/fs/cgroup -maxdepth 5 -path "*/skiff-${server.proc.pid}/ct-*/cpu.cfs_quota_us") </dev/null`,
+        ],
+        { encoding: "utf8" },
+      );
+      t.diagnostic(`cpu 0.25: the spinning function got ${share.toFixed(2)} of a core; quotas ${quotas.trim()}`);
+      assert.ok(quotas.split(/\s+/).includes("25000"), `no container cgroup with a 25 ms quota: ${quotas}`);
+      assert.ok(share < 0.35, `it got ${share.toFixed(2)} of a core with cpu: 0.25`);
+      assert.ok(share > 0.05, `it got ${share.toFixed(2)} of a core: did it run at all?`);
+    });
+
     it("a V8-heap hog stops at memoryMiB (everywhere); the caller gets an error, not a hang", async (t) => {
       const hog = Function_.fromName<Fn<[number], number>>("hostile-app", "hogHeap", { client: server.client() });
       const before = rssKiB(server.proc.pid!);
@@ -241,10 +264,10 @@ for (const mode of ["auto", "none"]) {
         return;
       }
       const m =
-        /container limits: cgroup v1 \(memory under (\S+), pids under (\S+)\)|cgroup v2 \(memory, pids under (\S+)\)/.exec(
+        /container limits: cgroup v1 \(memory under (\S+), pids under ([^\s,]+)(?:, cpu under ([^\s)]+))?|cgroup v2 \(memory, pids(?:, cpu)? under (\S+)\)/.exec(
           server.output(),
         );
-      const dirs = [m?.[1], m?.[2], m?.[3]].filter((d): d is string => !!d);
+      const dirs = [m?.[1], m?.[2], m?.[3], m?.[4]].filter((d): d is string => !!d);
       assert.ok(dirs.length > 0 && dirs.every((d) => existsSync(d)), `cgroup dirs ${dirs}`);
       await server.stop();
       for (const d of dirs) assert.equal(existsSync(d), false, `${d} is still there`);

@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { BLOB_PART_BYTES, encodeFrame, type Message } from "@skiff/protocol";
 import { hostAddresses } from "@skiff/worker";
 import { Client, Function_, getBlob, putBlob } from "skiff";
+import WebSocket from "ws";
 import { REPO, type ServerProcess, scratchDir, skiff, startServer, waitFor, writeApp } from "./helpers/cli.js";
 import { http } from "./helpers/http.js";
 import { type FakeInternet, startFakeInternet } from "./helpers/netns.js";
@@ -265,6 +266,77 @@ describe("security: hello deadline and the API connection cap", () => {
     const again = await openWs(server.url);
     again.send(helloFrame(server.tokenId, server.tokenSecret));
     assert.equal((await nextMessages(again))[0]!.ok, true);
+    again.close();
+    held[1]!.close();
+  });
+});
+
+/** A web endpoint's WebSocket (`<app>--<label>.localhost` is loopback); rejects with the status. */
+function openWebSocket(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const lookup = (_h: string, o: { all?: boolean }, cb: (...a: unknown[]) => void) =>
+      o.all ? cb(null, [{ address: "127.0.0.1", family: 4 }]) : cb(null, "127.0.0.1", 4);
+    const ws = new WebSocket(url, { lookup } as never);
+    ws.once("open", () => resolve(ws));
+    ws.once("error", reject);
+    ws.once("unexpected-response", (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+  });
+}
+
+function echo(ws: WebSocket, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    ws.once("message", (d) => resolve(String(d)));
+    ws.send(text);
+  });
+}
+
+describe("security: web endpoints' WebSockets have a cap of their own", () => {
+  let server: ServerProcess;
+  let port: number;
+  before(async () => {
+    server = await startServer({ args: ["--max-web-sockets", "2"] });
+    port = Number(new URL(server.url).port);
+    const dir = scratchDir("wscap");
+    writeApp(
+      dir,
+      "app.ts",
+      `import { createServer } from "node:http";
+import { App } from "skiff";
+import { WebSocketServer } from "ws";
+export const app = new App("wscap");
+export const echo = app.nodeHttpApp({ label: "echo", timeoutMs: 60_000, concurrency: { maxInputs: 8 } }, () => {
+  const server = createServer((_req, res) => res.end("plain"));
+  new WebSocketServer({ server }).on("connection", (ws) => ws.on("message", (m) => ws.send(String(m))));
+  return server;
+});
+`,
+    );
+    const d = await skiff(["deploy", join(dir, "app.ts")], { env: server.env });
+    assert.equal(d.code, 0, d.stderr);
+  });
+  after(() => server.stop());
+
+  it("past --max-web-sockets one is refused (503) while HTTP, API clients and open sockets go on; a close makes room", async () => {
+    const url = `ws://wscap--echo.localhost:${port}/`;
+    const held = [await openWebSocket(url), await openWebSocket(url)];
+    assert.equal(await echo(held[0]!, "a"), "a");
+    await assert.rejects(openWebSocket(url), /status 503/);
+    // The same endpoint over HTTP, an API client and the open sockets are not affected.
+    const plain = await http(`http://wscap--echo.localhost:${port}/`);
+    assert.equal(plain.status, 200);
+    assert.equal(plain.body, "plain");
+    const client = server.client();
+    assert.ok(Array.isArray((await client.request("app.list", { environment: "main" })).apps));
+    client.close();
+    assert.equal(await echo(held[1]!, "b"), "b");
+    await waitFor(
+      async () => /1 web WebSockets \(over --max-web-sockets\)/.test(server.output()),
+      "the refusal logged",
+    );
+    // One closes: a new one is let in.
+    held[0]!.close();
+    const again = await waitFor(() => openWebSocket(url).catch(() => undefined), "room for a WebSocket", 10_000);
+    assert.equal(await echo(again, "c"), "c");
     again.close();
     held[1]!.close();
   });

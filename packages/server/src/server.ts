@@ -205,12 +205,20 @@ export class SkiffServer {
     http.on(opts.tls ? "secureConnection" : "connection", (socket: Socket) => gate.accept(socket));
     http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       quietSocketErrors(socket);
-      // Web endpoints' WebSockets (to the app) count as web traffic while they are open.
-      const w = gate.webRequest(req.socket);
-      if (w.admitted && gateway?.upgrade(req, socket, head)) {
-        socket.once("close", w.done);
+      // Web endpoints' WebSockets (to the app) count under a cap of their own while open.
+      if (gateway?.takesUpgrade(req)) {
+        const ws = gate.webSocket(req.socket);
+        if (!ws.admitted) {
+          socket.end(
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+          );
+          return;
+        }
+        socket.once("close", ws.closed);
+        gateway.upgrade(req, socket, head);
         return;
       }
+      const w = gate.webRequest(req.socket);
       w.done(); // not a web upgrade: unproven again until its hello
       if (lifecycle.draining) {
         // A client reconnecting while this server stops: it retries until the next one is up.

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -169,6 +169,7 @@ export class LocalProvider implements WorkerProvider {
     memoryMiB: number | undefined,
     mounts: ContainerSpec["mounts"] = [],
     image?: ImageRun,
+    cpu?: number,
   ): Proc {
     if (mounts.length > 0 && this.sandbox.name === "none")
       throw new Error("volumes need the bubblewrap sandbox (this server runs containers as plain processes)");
@@ -187,7 +188,7 @@ export class LocalProvider implements WorkerProvider {
     const nodeArgs = memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [];
     const entry = this.runtimeDir ? RUNTIME_ENTRY_INSIDE : RUNTIME_ENTRY;
     const argv = [process.execPath, ...nodeArgs, entry];
-    const limits = limitsFor(memoryMiB);
+    const limits = limitsFor(memoryMiB, cpu);
     const natNet = blockNetwork ? undefined : this.nat;
     // A namespace made ahead (NAT and fence ready) is joined before the sandbox starts; without
     // one ready, the sandbox makes its own and pasta attaches to it once it runs (ready waits).
@@ -317,7 +318,7 @@ export class LocalProvider implements WorkerProvider {
     while (this.imagePools.size > MAX_IMAGE_POOLS) {
       const [oldest, e] = this.imagePools.entries().next().value as [string, { procs: Proc[] }];
       this.imagePools.delete(oldest);
-      for (const p of e.procs) p.child.kill("SIGKILL");
+      for (const p of e.procs) killSandbox(p.child);
     }
     return entry.procs;
   }
@@ -343,7 +344,7 @@ export class LocalProvider implements WorkerProvider {
     const stale = this.pool.filter((p) => now.some((h) => !p.hidden.includes(h)));
     for (const p of stale) {
       this.pool.splice(this.pool.indexOf(p), 1);
-      p.child.kill("SIGKILL");
+      killSandbox(p.child);
     }
     if (stale.length > 0) this.refill();
   }
@@ -373,7 +374,11 @@ export class LocalProvider implements WorkerProvider {
     }
     // A pooled runtime's sandbox is made before its container is known: none with volumes.
     const poolable =
-      spec.controlSocket === this.opts.controlSocket && !spec.blockNetwork && !spec.memoryMiB && !spec.mounts?.length;
+      spec.controlSocket === this.opts.controlSocket &&
+      !spec.blockNetwork &&
+      !spec.memoryMiB &&
+      !spec.cpu &&
+      !spec.mounts?.length;
     if (poolable && !image && this.pool.length > 0) this.dropStalePool();
     const pool = poolable ? (image ? this.imagePool(image) : this.pool) : undefined;
     let proc = pool?.shift();
@@ -387,7 +392,7 @@ export class LocalProvider implements WorkerProvider {
       this.poolFailures = 0;
       this.refill();
     } else {
-      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, spec.mounts, image);
+      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, spec.mounts, image, spec.cpu);
       if (image && pool) this.refill();
       proc.events = events;
       proc.containerId = spec.containerId;
@@ -400,7 +405,7 @@ export class LocalProvider implements WorkerProvider {
       await p.ready;
     } catch (err) {
       p.events?.onOutput("stderr", `could not give the container its network: ${(err as Error).message}\n`);
-      p.child.kill("SIGKILL");
+      killSandbox(p.child);
     }
     return {
       containerId: spec.containerId,
@@ -420,7 +425,7 @@ export class LocalProvider implements WorkerProvider {
         new Promise<void>((r) => {
           if (p.exited) return r();
           p.child.once("exit", () => r());
-          p.child.kill("SIGKILL");
+          killSandbox(p.child);
         }),
     );
     await Promise.all(waits);
@@ -430,6 +435,42 @@ export class LocalProvider implements WorkerProvider {
     await this.limiter.close();
     this.runtimeDir?.remove();
   }
+}
+
+/**
+ * Kills a sandbox that may still be setting up: bubblewrap's child (pid 1 of the sandbox)
+ * waits for its parent to finish the setup, and killed then, the parent leaves it waiting for
+ * ever (no parent-death signal yet), holding the runtime's stdio — a server stopping a moment
+ * after starting its warm pool waited on it. The child goes too (and with it, as pid 1,
+ * everything in its namespace).
+ */
+function killSandbox(child: ChildProcess): void {
+  const pid = child.pid;
+  const kids = pid === undefined || child.exitCode !== null ? [] : childrenOf(pid);
+  child.kill("SIGKILL");
+  for (const k of kids)
+    try {
+      process.kill(k, "SIGKILL");
+    } catch {}
+}
+
+/** Processes whose parent is `pid` (from /proc; /proc/PID/task/…/children is not always there). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let entries: string[] = [];
+  try {
+    entries = readdirSync("/proc");
+  } catch {}
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+      // The ppid is the second field after the command, which may hold spaces: after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) out.push(Number(e));
+    } catch {}
+  }
+  return out;
 }
 
 /** The pid of bubblewrap's child (in the container's namespaces), from its --info-fd JSON. */

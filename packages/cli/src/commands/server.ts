@@ -117,6 +117,13 @@ const CONNECTION_FLAGS: [string, keyof ConnectionLimits, number, number, string]
   ],
   ["max-per-address", "maxPerAddress", 1, 1_000_000, "sockets from one address; more are refused (default: 512)"],
   ["max-web-requests", "maxWebRequests", 1, 1_000_000, "HTTP requests in flight; more get 503 (default: 4096)"],
+  [
+    "max-web-sockets",
+    "maxWebSockets",
+    1,
+    1_000_000,
+    "web endpoints' WebSockets open at once; more get 503 (default: 1024)",
+  ],
   ["headers-timeout-ms", "headersTimeoutMs", 100, 600_000, "time to send a request's headers (default: 10000)"],
   [
     "request-timeout-ms",

@@ -25,6 +25,7 @@ const limits = {
   maxUnauthenticated: 50,
   maxApiConnections: 10,
   maxWebRequests: 10,
+  maxWebSockets: 10,
 };
 
 it("past the unauthenticated cap it ages out the heaviest address's oldest socket, never a lone client's", () => {
@@ -46,7 +47,7 @@ it("past the unauthenticated cap it ages out the heaviest address's oldest socke
     for (const s of flood.splice(0, flood.length / 2)) s.destroy();
   }
   for (const s of flood) s.destroy();
-  assert.deepEqual(gate.stats(), { sockets: 0, unproven: 0, api: 0, web: 0, addresses: 0 });
+  assert.deepEqual(gate.stats(), { sockets: 0, unproven: 0, api: 0, web: 0, webSockets: 0, addresses: 0 });
   gate.close();
 });
 

@@ -3,7 +3,7 @@ import type { ConnectionLimits } from "./connection-limits.js";
 
 type GateLimits = Pick<
   ConnectionLimits,
-  "maxPerAddress" | "maxSockets" | "maxUnauthenticated" | "maxApiConnections" | "maxWebRequests"
+  "maxPerAddress" | "maxSockets" | "maxUnauthenticated" | "maxApiConnections" | "maxWebRequests" | "maxWebSockets"
 >;
 
 /**
@@ -32,8 +32,16 @@ export class ConnectionGate {
   private sockets = 0;
   private api = 0;
   private web = 0;
+  private webSockets = 0;
   /** Refusals and evictions since the last log line (logged at most once a second). */
-  private readonly counts = { refusedAddress: 0, refusedTotal: 0, evicted: 0, refusedApi: 0, refusedWeb: 0 };
+  private readonly counts = {
+    refusedAddress: 0,
+    refusedTotal: 0,
+    evicted: 0,
+    refusedApi: 0,
+    refusedWeb: 0,
+    refusedWebSockets: 0,
+  };
   private logTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -132,6 +140,28 @@ export class ConnectionGate {
     };
   }
 
+  /**
+   * A web endpoint's WebSocket opens: false past its cap (answer 503). Counted apart from HTTP
+   * requests (a long-lived socket each) and API connections; `closed` when it ends.
+   */
+  webSocket(socket: Socket): { admitted: boolean; closed(): void } {
+    if (this.webSockets >= this.limits.maxWebSockets) {
+      this.note("refusedWebSockets");
+      return { admitted: false, closed() {} };
+    }
+    this.busy(socket);
+    this.webSockets++;
+    let ended = false;
+    return {
+      admitted: true,
+      closed: () => {
+        if (ended) return;
+        ended = true;
+        this.webSockets--;
+      },
+    };
+  }
+
   /** An API WebSocket authenticated: false when the cap is reached. `closed` when it ends. */
   apiAuthenticated(socket: Socket): { admitted: boolean; closed(): void } {
     if (this.api >= this.limits.maxApiConnections) {
@@ -151,12 +181,13 @@ export class ConnectionGate {
     };
   }
 
-  stats(): { sockets: number; unproven: number; api: number; web: number; addresses: number } {
+  stats(): { sockets: number; unproven: number; api: number; web: number; webSockets: number; addresses: number } {
     return {
       sockets: this.sockets,
       unproven: this.unprovenCount,
       api: this.api,
       web: this.web,
+      webSockets: this.webSockets,
       addresses: this.perAddress.size,
     };
   }
@@ -173,7 +204,8 @@ export class ConnectionGate {
       this.log(
         `connection limits: refused ${c.refusedAddress} (over --max-per-address ${this.limits.maxPerAddress}), ` +
           `${c.refusedTotal} (over ${this.limits.maxSockets} sockets), ${c.refusedApi} API (over --max-api-connections), ` +
-          `${c.refusedWeb} web requests (over --max-web-requests); closed ${c.evicted} oldest unauthenticated ` +
+          `${c.refusedWeb} web requests (over --max-web-requests), ${c.refusedWebSockets} web WebSockets ` +
+          `(over --max-web-sockets); closed ${c.evicted} oldest unauthenticated ` +
           `(over --max-unauthenticated ${this.limits.maxUnauthenticated})`,
       );
       for (const k of Object.keys(c) as (keyof typeof c)[]) c[k] = 0;

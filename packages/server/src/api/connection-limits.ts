@@ -24,6 +24,12 @@ export interface ConnectionLimits {
   maxPerAddress: number;
   /** HTTP requests in flight (web endpoints, result URLs, JSON API); more get 503. @defaultValue 4096 */
   maxWebRequests: number;
+  /**
+   * Web endpoints' WebSockets open at once (each holds a socket and a running input for as long
+   * as it lives); more are refused with 503, and neither HTTP requests nor API connections
+   * count against it. @defaultValue 1024
+   */
+  maxWebSockets: number;
   /** Open sockets on the public listener in all; a backstop below the process's file limit. */
   maxSockets: number;
   /** Time to receive a request's headers (slowloris). @defaultValue 10_000 */
@@ -43,6 +49,7 @@ export function defaultConnectionLimits(): ConnectionLimits {
     maxUnauthenticated: 2048,
     maxPerAddress: 512,
     maxWebRequests: 4096,
+    maxWebSockets: 1024,
     maxSockets: socketsForFileLimit(openFileLimit()),
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 300_000,

@@ -49,6 +49,8 @@ export type Admit = () => { admitted: boolean; closed(): void };
 
 /** A streamed reply is read and sent this many bytes at a time. */
 const STREAM_CHUNK = 1024 * 1024;
+/** Bytes waiting for a peer above which its next large read (a blob part) waits. */
+const HEAVY_AHEAD_BYTES = 16 * 1024 * 1024;
 /**
  * Requests of one connection still waiting for their reply (awaited `.remote` calls, mostly).
  * At this many the server stops reading from the connection until half have been answered:
@@ -152,6 +154,19 @@ export class Peer {
     this.ws.close(code, reason.slice(0, 120));
   }
 
+  /**
+   * Resolves once what waits to be sent to this peer is under HEAVY_AHEAD_BYTES: a large read
+   * is made only for a peer that takes what it was sent (backpressure), so one that stops
+   * reading holds that much here, not its byte cap, until the stall check cuts it off.
+   * Never resolves for a connection that is closed or cut off (its work is dropped).
+   */
+  private async roomAhead(): Promise<void> {
+    while (this.outboxBytes + this.ws.bufferedAmount > HEAVY_AHEAD_BYTES || this.closed || this.cutOff) {
+      if (this.closed || this.cutOff) await new Promise(() => {});
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   private reply(id: number, r: unknown): void {
     this.push({ t: "reply", id, ok: true, r } as ReplyMessage);
   }
@@ -169,7 +184,8 @@ export class Peer {
     return new Promise<T>((resolve, reject) => {
       const run = () => {
         this.heavyRunning++;
-        fn()
+        this.roomAhead()
+          .then(fn)
           .then(resolve, reject)
           .finally(() => {
             this.heavyRunning--;
@@ -246,7 +262,8 @@ export class Peer {
   private cut(reason: string): void {
     if (this.cutOff || this.closed) return;
     this.cutOff = true;
-    if (this.outboxBytes + this.ws.bufferedAmount > 16 * 1024 * 1024) releaseMemorySoon();
+    // What it held is garbage once its socket is gone: collected then (release-memory.ts).
+    if (this.outboxBytes + this.ws.bufferedAmount > 16 * 1024 * 1024) void this.whenClosed.then(releaseMemorySoon);
     this.outbox = [];
     this.outboxBytes = 0;
     this.streamQueue.length = 0;

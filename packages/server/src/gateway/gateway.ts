@@ -187,6 +187,11 @@ export class Gateway {
    * Takes an upgrade request (a WebSocket) if it is for a web endpoint; false leaves it to the
    * server. The endpoint's handler gets it as Node's 'upgrade' event (docs/web.md).
    */
+  /** Whether upgrade() would take this request (it is for a web endpoint's host). */
+  takesUpgrade(req: IncomingMessage): boolean {
+    return route(req.headers.host, req.url ?? "/")?.kind === "endpoint";
+  }
+
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const t = route(req.headers.host, req.url ?? "/");
     if (t?.kind !== "endpoint") return false;

@@ -17,7 +17,13 @@ export interface ContainerLimits {
   memoryBytes: number;
   /** Most processes and threads at once. */
   pids: number;
+  /** CPU time per wall-clock time, in cores (a CFS quota), where the cpu controller is ours. */
+  cpu?: number;
 }
+
+/** The CFS period the quota is a share of (the kernel's default, 100 ms). */
+const CPU_PERIOD_US = 100_000;
+const cpuQuota = (cores: number) => Math.max(1000, Math.round(cores * CPU_PERIOD_US));
 
 /** Default process/thread cap: Node uses about a dozen threads, worker threads add more. */
 export const DEFAULT_PIDS = 512;
@@ -25,11 +31,11 @@ export const DEFAULT_PIDS = 512;
 export const MEMORY_SLACK_MIB = 256;
 
 /** The cap for a container with or without `memoryMiB`: by default half of the host's memory. */
-export function limitsFor(memoryMiB: number | undefined): ContainerLimits {
+export function limitsFor(memoryMiB: number | undefined, cpu?: number): ContainerLimits {
   const memoryBytes = memoryMiB
     ? (memoryMiB + MEMORY_SLACK_MIB) * 1024 * 1024
     : Math.max(512 * 1024 * 1024, Math.floor(totalmem() / 2));
-  return { memoryBytes, pids: DEFAULT_PIDS };
+  return { memoryBytes, pids: DEFAULT_PIDS, ...(cpu ? { cpu } : {}) };
 }
 
 /** One container's cgroup(s): the files its wrapper writes its pid into, and cleanup. */
@@ -155,14 +161,24 @@ class V1Limiter implements Limiter {
   constructor(
     private readonly memParent: string,
     private readonly pidsParent: string,
+    /** The cpu hierarchy's parent, where it is writable (else `cpu` is not enforced). */
+    private readonly cpuParent: string | undefined,
   ) {
-    this.description = `cgroup v1 (memory under ${memParent}, pids under ${pidsParent})`;
+    this.description =
+      `cgroup v1 (memory under ${memParent}, pids under ${pidsParent}, ` +
+      (cpuParent ? `cpu under ${cpuParent})` : "cpu not enforced: its hierarchy is not writable)");
   }
   create(name: string, l: ContainerLimits): ContainerCgroup {
     const mem = join(this.memParent, name);
     const pids = join(this.pidsParent, name);
     mkdirSync(mem);
     mkdirSync(pids);
+    const cpu = l.cpu && this.cpuParent ? join(this.cpuParent, name) : undefined;
+    if (cpu) {
+      mkdirSync(cpu);
+      writeFileSync(join(cpu, "cpu.cfs_period_us"), String(CPU_PERIOD_US));
+      writeFileSync(join(cpu, "cpu.cfs_quota_us"), String(cpuQuota(l.cpu!)));
+    }
     writeFileSync(join(mem, "memory.limit_in_bytes"), String(l.memoryBytes));
     try {
       // Swap counts too where swap accounting is on.
@@ -170,22 +186,26 @@ class V1Limiter implements Limiter {
     } catch {}
     writeFileSync(join(pids, "pids.max"), String(l.pids));
     return {
-      procsFiles: [join(mem, "cgroup.procs"), join(pids, "cgroup.procs")],
+      procsFiles: [join(mem, "cgroup.procs"), join(pids, "cgroup.procs"), ...(cpu ? [join(cpu, "cgroup.procs")] : [])],
       oomKilled: () => oomCount(join(mem, "memory.oom_control")) > 0,
-      remove: () => removeSoon([pids, mem]),
+      remove: () => removeSoon([pids, mem, ...(cpu ? [cpu] : [])]),
     };
   }
   async close(): Promise<void> {
-    await removeSoon([...children(this.pidsParent), ...children(this.memParent)], 20);
-    await removeSoon([this.memParent, this.pidsParent], 5);
+    const cpu = this.cpuParent ? [this.cpuParent] : [];
+    await removeSoon([...children(this.pidsParent), ...children(this.memParent), ...cpu.flatMap(children)], 20);
+    await removeSoon([this.memParent, this.pidsParent, ...cpu], 5);
   }
 }
 
 class V2Limiter implements Limiter {
   readonly kind = "cgroup-v2" as const;
   readonly description: string;
-  constructor(private readonly parent: string) {
-    this.description = `cgroup v2 (memory, pids under ${parent})`;
+  constructor(
+    private readonly parent: string,
+    private readonly cpu: boolean,
+  ) {
+    this.description = `cgroup v2 (memory, pids${cpu ? ", cpu" : ""} under ${parent})`;
   }
   create(name: string, l: ContainerLimits): ContainerCgroup {
     const dir = join(this.parent, name);
@@ -198,6 +218,7 @@ class V2Limiter implements Limiter {
       writeFileSync(join(dir, "memory.oom.group"), "1");
     } catch {}
     writeFileSync(join(dir, "pids.max"), String(l.pids));
+    if (l.cpu && this.cpu) writeFileSync(join(dir, "cpu.max"), `${cpuQuota(l.cpu)} ${CPU_PERIOD_US}`);
     return {
       procsFiles: [join(dir, "cgroup.procs")],
       oomKilled: () => oomCount(join(dir, "memory.events")) > 0,
@@ -261,11 +282,34 @@ function tryV2(root: string, own: string): Limiter | string {
     const parent = join(here, `skiff-${process.pid}`);
     mkdirSync(parent, { recursive: true });
     writeFileSync(join(parent, "cgroup.subtree_control"), "+memory +pids");
-    const l = new V2Limiter(parent);
+    // The cpu controller where it is delegated too (`cpu` then holds); without it, it is not.
+    let cpu = false;
+    try {
+      if (!has(here, "cgroup.subtree_control").includes("cpu"))
+        writeFileSync(join(here, "cgroup.subtree_control"), "+cpu");
+      writeFileSync(join(parent, "cgroup.subtree_control"), "+cpu");
+      cpu = true;
+    } catch {}
+    const l = new V2Limiter(parent, cpu);
     probe(l);
     return l;
   } catch (err) {
     return `cgroup v2 at ${here} is not writable or not delegated (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+  }
+}
+
+/** The cpu hierarchy's parent for this server's containers, if it is there and writable. */
+function v1CpuParent(root: string, own: string | undefined): string | undefined {
+  if (own === undefined) return undefined;
+  const here = [join(root, "cpu"), join(root, "cpu,cpuacct")].find((d) => existsSync(join(d, "cpu.cfs_quota_us")));
+  if (!here) return undefined;
+  try {
+    sweepStale(join(here, own));
+    const parent = join(here, own, `skiff-${process.pid}`);
+    mkdirSync(parent, { recursive: true });
+    return parent;
+  } catch {
+    return undefined;
   }
 }
 
@@ -283,7 +327,7 @@ function tryV1(root: string, own: Map<string, string>): Limiter | string {
     const pidsParent = join(pidsHere, `skiff-${process.pid}`);
     mkdirSync(memParent, { recursive: true });
     mkdirSync(pidsParent, { recursive: true });
-    const l = new V1Limiter(memParent, pidsParent);
+    const l = new V1Limiter(memParent, pidsParent, v1CpuParent(root, own.get("cpu")));
     try {
       probe(l);
     } catch (err) {

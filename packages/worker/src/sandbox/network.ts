@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from "node:child_process";
-import { accessSync, constants, readdirSync } from "node:fs";
-import { networkInterfaces } from "node:os";
+import { accessSync, constants, readdirSync, readFileSync, rmSync } from "node:fs";
+import { networkInterfaces, tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -12,6 +13,13 @@ const IP = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"];
  * (a second on a loaded host), longer than a warm-pool runtime has between two cold starts.
  */
 const SPARE = 3;
+/**
+ * Replacement spares and the removal of ended namespaces wait until no container has started
+ * for QUIET_MS (a cold start is about that long), or MAX_DEFER_MS at most: made beside a cold
+ * start, pasta and ip made it 1.6-1.8x main's on a loaded 2-core machine (bench/cold-start-vs.ts).
+ */
+const QUIET_MS = 300;
+const MAX_DEFER_MS = 3000;
 const NSENTER = ["/usr/bin/nsenter", "/bin/nsenter"];
 
 /**
@@ -34,11 +42,12 @@ export class NatNetwork {
     private readonly ip: string,
     private readonly nsenter: string | undefined,
   ) {
-    // Names of namespaces left by a server that died (the name holds its pid).
+    // Names of namespaces left by a server that died (the name holds its pid), and their pastas.
     for (const name of listNamed()) {
       const m = /^skiff-(\d+)-/.exec(name);
       if (m && !alive(Number(m[1]))) void this.remove(name);
     }
+    for (const pid of strayPastas()) kill(pid);
   }
 
   /** pasta where it can work here (root, pasta and ip installed), else why not. */
@@ -68,7 +77,10 @@ export class NatNetwork {
     const nsenter = this.nsenter;
     if (!nsenter) return undefined;
     const s = this.spares.shift();
-    this.prepareSpares();
+    // Its replacement is made once starts pause (afterQuiet). Meanwhile a runtime that finds
+    // none ready gets pasta after it starts (attach), which a pooled one does before it is needed.
+    this.lastStart = Date.now();
+    this.afterQuiet();
     if (!s) return undefined;
     return {
       wrap: (file, args) => ({ file: nsenter, args: [`--net=${s.path}`, "--", file, ...args] }),
@@ -84,8 +96,7 @@ export class NatNetwork {
     while (this.nsenter && !this.closed && !this.spareFailed && this.spares.length + this.preparing < SPARE) {
       this.preparing++;
       const name = this.nextName();
-      void run(this.ip, ["netns", "add", name])
-        .then(() => this.connect(name))
+      void this.connect(name, ["netns", "add", name])
         .then(
           () => {
             if (this.closed) return this.remove(name);
@@ -106,6 +117,9 @@ export class NatNetwork {
   /** Removes the namespaces made ahead (the server is closing). */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.quietTimer);
+    this.quietTimer = undefined;
+    void this.flushRemovals();
     await Promise.all(this.spares.splice(0).map((s) => this.remove(s.name)));
   }
 
@@ -115,9 +129,8 @@ export class NatNetwork {
    */
   async attach(pid: number): Promise<() => Promise<void>> {
     const name = this.nextName();
-    await run(this.ip, ["netns", "attach", name, String(pid)]);
     try {
-      await this.connect(name);
+      await this.connect(name, ["netns", "attach", name, String(pid)]);
     } catch (err) {
       await this.remove(name);
       throw err;
@@ -134,16 +147,29 @@ export class NatNetwork {
 
   /** Names this process made and has not removed yet (removed at exit, even an abrupt one). */
   private readonly named = new Set<string>();
+  /** pasta's pid for each namespace this process connected. */
+  private readonly pastaPids = new Map<string, number>();
   private readonly onExit = () => {
+    for (const pid of this.pastaPids.values()) kill(pid);
     for (const name of this.named)
       try {
         execFileSync(this.ip, ["netns", "del", name], { stdio: "ignore" });
       } catch {}
   };
 
-  /** pasta's NAT in namespace `name`, and a prohibit route to every address of the host. */
-  private async connect(name: string): Promise<void> {
-    await run(this.pasta, [
+  /**
+   * Names the namespace (`ip <naming…>`), gives it pasta's NAT and a prohibit route to every
+   * address of the host: one process from here (a shell running the three), since each process
+   * the server forks costs it a few milliseconds of a loaded machine's time.
+   */
+  private async connect(name: string, naming: string[]): Promise<void> {
+    // pasta leaves when its namespace's name is removed, but not always (seen left running
+    // after its name was gone): its pid is kept, and it is ended with the namespace.
+    const pidFile = join(tmpdir(), `skiff-pasta-${name}.pid`);
+    const pasta = [
+      this.pasta,
+      "--pid",
+      pidFile,
       "--runas",
       "0:0",
       "--netns",
@@ -159,24 +185,77 @@ export class NatNetwork {
       "none",
       "--no-map-gw",
       "--quiet",
-    ]);
-    const fence: string[] = [];
-    for (const addr of hostAddresses()) {
-      const v6 = addr.includes(":");
-      fence.push(`route add prohibit ${addr}/${v6 ? 128 : 32}`);
-    }
-    if (fence.length > 0) {
-      const batch = run(this.ip, ["-n", name, "-force", "-batch", "-"]);
-      batch.child.stdin?.end(`${fence.join("\n")}\n`);
-      await batch;
+    ];
+    const fence = hostAddresses().map((addr) => `route add prohibit ${addr}/${addr.includes(":") ? 128 : 32}\n`);
+    const script = [
+      "set -e",
+      `${sh([this.ip, ...naming])}`,
+      `${sh(pasta)} </dev/null`,
+      ...(fence.length > 0 ? [`${sh([this.ip, "-n", name, "-force", "-batch", "-"])}`] : []),
+    ].join("\n");
+    const done = run("/bin/sh", ["-c", script]);
+    done.child.stdin?.end(fence.join(""));
+    try {
+      await done;
+    } finally {
+      try {
+        this.pastaPids.set(name, Number(readFileSync(pidFile, "utf8").trim()));
+      } catch {}
+      rmSync(pidFile, { force: true });
     }
   }
 
-  private async remove(name: string): Promise<void> {
+  /**
+   * Ends the namespace's pasta at once; its name goes with others in one `ip -batch` a moment
+   * later (one process for several, off a cold start's path). Resolves once it is gone.
+   */
+  private remove(name: string): Promise<void> {
+    const pasta = this.pastaPids.get(name);
+    this.pastaPids.delete(name);
+    if (pasta !== undefined) kill(pasta);
+    return new Promise((resolve) => {
+      this.removals.push({ name, resolve });
+      if (this.closed) void this.flushRemovals();
+      else this.afterQuiet();
+    });
+  }
+
+  private readonly removals: { name: string; resolve: () => void }[] = [];
+  private lastStart = 0;
+  private quietTimer: NodeJS.Timeout | undefined;
+
+  /** Makes spares and removes ended namespaces once containers stop starting (QUIET_MS). */
+  private afterQuiet(): void {
+    if (this.quietTimer) return;
+    const first = Date.now();
+    const check = () => {
+      const now = Date.now();
+      const busyFor = QUIET_MS - (now - this.lastStart);
+      if (!this.closed && busyFor > 0 && now - first < MAX_DEFER_MS) {
+        this.quietTimer = setTimeout(check, busyFor);
+        this.quietTimer.unref();
+        return;
+      }
+      this.quietTimer = undefined;
+      void this.flushRemovals();
+      this.prepareSpares();
+    };
+    this.quietTimer = setTimeout(check, QUIET_MS);
+    this.quietTimer.unref();
+  }
+
+  private async flushRemovals(): Promise<void> {
+    const batch = this.removals.splice(0);
+    if (batch.length === 0) return;
     try {
-      await run(this.ip, ["netns", "del", name]);
+      const del = run(this.ip, ["-force", "-batch", "-"]);
+      del.child.stdin?.end(batch.map((r) => `netns del ${r.name}\n`).join(""));
+      await del;
     } catch {}
-    this.named.delete(name);
+    for (const r of batch) {
+      this.named.delete(r.name);
+      r.resolve();
+    }
     if (this.named.size === 0) process.off("exit", this.onExit);
   }
 }
@@ -195,6 +274,38 @@ function listNamed(): string[] {
   } catch {
     return [];
   }
+}
+
+/** pasta processes serving a namespace named by a server that is gone (`--netns skiff-PID-N`). */
+function strayPastas(): number[] {
+  const out: number[] = [];
+  let pids: string[] = [];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {}
+  for (const pid of pids) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    if (!argv[0]?.endsWith("pasta")) continue;
+    const m = /^skiff-(\d+)-\d+$/.exec(argv[argv.indexOf("--netns") + 1] ?? "");
+    if (m && !alive(Number(m[1]))) out.push(Number(pid));
+  }
+  return out;
+}
+
+/** A word for sh -c, quoted. */
+function sh(argv: string[]): string {
+  return argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {}
 }
 
 function alive(pid: number): boolean {
