@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ContainerEvents, ContainerHandle, ContainerSpec, WorkerProvider } from "@skiff/server";
+import type { ContainerEvents, ContainerHandle, ContainerSpec, WorkerProvider } from "@skiff/protocol";
 import { LocalImageBuilder } from "./images/builder.js";
 import { IMAGE_PATH } from "./images/run-step.js";
 import { processTreeUsage } from "./proc-usage.js";
@@ -165,6 +165,7 @@ export class LocalProvider implements WorkerProvider {
     memoryMiB: number | undefined,
     mounts: ContainerSpec["mounts"] = [],
     image?: ImageRun,
+    devices: string[] = [],
   ): Proc {
     if (mounts.length > 0 && this.sandbox.name === "none")
       throw new Error("volumes need the bubblewrap sandbox (this server runs containers as plain processes)");
@@ -201,6 +202,7 @@ export class LocalProvider implements WorkerProvider {
           hide: this.hide,
           expose: this.expose,
           mounts,
+          devices,
         });
     let cgroup: ContainerCgroup | undefined;
     try {
@@ -307,6 +309,15 @@ export class LocalProvider implements WorkerProvider {
     if (stale.length > 0) this.refill();
   }
 
+  /** The line a runtime reads on stdin: its env, and the bundle a remote worker fetched. */
+  private assignment(spec: ContainerSpec): string {
+    const bundle =
+      spec.bundle && spec.bundleBlobId
+        ? { bundle: { blobId: spec.bundleBlobId, b64: Buffer.from(spec.bundle).toString("base64") } }
+        : {};
+    return `${JSON.stringify({ env: this.containerEnv(spec), ...bundle })}\n`;
+  }
+
   private containerEnv(spec: ContainerSpec): Record<string, string> {
     return {
       ...spec.env,
@@ -332,7 +343,11 @@ export class LocalProvider implements WorkerProvider {
     }
     // A pooled runtime's sandbox is made before its container is known: none with volumes.
     const poolable =
-      spec.controlSocket === this.opts.controlSocket && !spec.blockNetwork && !spec.memoryMiB && !spec.mounts?.length;
+      spec.controlSocket === this.opts.controlSocket &&
+      !spec.blockNetwork &&
+      !spec.memoryMiB &&
+      !spec.mounts?.length &&
+      !spec.devices?.length;
     if (poolable && !image && this.pool.length > 0) this.dropStalePool();
     const pool = poolable ? (image ? this.imagePool(image) : this.pool) : undefined;
     let proc = pool?.shift();
@@ -340,15 +355,22 @@ export class LocalProvider implements WorkerProvider {
       // Its sandbox is already up and its modules loaded: hand it the container.
       proc.events = events;
       proc.containerId = spec.containerId;
-      proc.child.stdin!.end(`${JSON.stringify({ env: this.containerEnv(spec) })}\n`);
+      proc.child.stdin!.end(this.assignment(spec));
       this.poolFailures = 0;
       this.refill();
     } else {
-      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, spec.mounts, image);
+      if (image && spec.devices?.length) {
+        setImmediate(() => {
+          events.onOutput("stderr", "GPU devices are not passed into containers with an image yet\n");
+          events.onExit(null, null);
+        });
+        return { containerId: spec.containerId, pid: undefined, kill: () => {} };
+      }
+      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, spec.mounts, image, spec.devices);
       if (image && pool) this.refill();
       proc.events = events;
       proc.containerId = spec.containerId;
-      proc.child.stdin!.end(`${JSON.stringify({ env: this.containerEnv(spec) })}\n`);
+      proc.child.stdin!.end(this.assignment(spec));
     }
     const p = proc;
     return {

@@ -48,7 +48,7 @@ export interface PeerHooks {
  */
 export class Peer {
   principal: Principal | undefined;
-  role: "client" | "container" = "client";
+  role: "client" | "container" | "worker" = "client";
   sessionId: string | undefined;
   containerId: string | undefined;
   /** Cleanups run when the connection closes (waiters, log follows). */
@@ -71,6 +71,8 @@ export class Peer {
   constructor(
     private readonly ws: WebSocket,
     private readonly hooks: PeerHooks,
+    /** Where it connected from ("unix" on the control socket). */
+    readonly remoteAddress = "unix",
   ) {
     ws.on("message", (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on("close", () => this.onClose());

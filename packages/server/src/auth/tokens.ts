@@ -26,7 +26,7 @@ export class TokenService {
 
   constructor(private readonly store: Store) {}
 
-  create(kind: "admin" | "api" | "web"): { tokenId: string; tokenSecret: string } {
+  create(kind: "admin" | "api" | "web" | "worker"): { tokenId: string; tokenSecret: string } {
     const tokenId = randomToken("tk", 9);
     const tokenSecret = randomToken("ts", 24);
     this.store.insertToken({

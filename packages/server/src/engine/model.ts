@@ -101,6 +101,8 @@ export interface LiveContainer {
   countedStarting?: boolean;
   /** Volumes it mounts (local copies), once prepared. */
   mounts?: VolumeMount[];
+  /** Where it was placed: "local" or a worker's name (unset until placed). */
+  host?: string;
 }
 
 export type InputStatus = "pending" | "running" | "retry_wait" | "done";

@@ -63,6 +63,7 @@ export class BubblewrapSandbox implements Sandbox {
       else args.push("--ro-bind", this.empty(), p);
     }
     for (const m of o.mounts ?? []) args.push(m.readOnly ? "--ro-bind" : "--bind", m.hostPath, m.mountPath);
+    for (const d of o.devices ?? []) args.push("--dev-bind", d, d);
     args.push("--bind", o.controlSocket, SOCKET_INSIDE, "--chdir", "/tmp", "--", ...argv);
     return { file: this.bwrapPath, args };
   }

@@ -25,4 +25,6 @@ export interface SandboxOptions {
   expose: string[];
   /** Host directories mounted at a path inside (volume copies). */
   mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
+  /** Device files shown inside at the same path (a GPU worker's share of its GPUs). */
+  devices?: string[];
 }
