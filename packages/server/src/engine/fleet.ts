@@ -122,6 +122,17 @@ export class Fleet {
     }
   }
 
+  /** Scales `fn` again after `ms` (once: a timer already set stays). */
+  private retryScaleLater(fn: LiveFunction, ms: number): void {
+    fn.nextStartAt = Math.max(fn.nextStartAt, Date.now() + ms);
+    if (fn.retryScaleTimer) return;
+    fn.retryScaleTimer = setTimeout(() => {
+      fn.retryScaleTimer = undefined;
+      this.scale(fn);
+    }, ms);
+    fn.retryScaleTimer.unref();
+  }
+
   /** A counted start ended (ready or gone): functions waiting for a slot try again. */
   private slotFreed(c: LiveContainer): void {
     if (!c.countedStarting) return;
@@ -270,11 +281,21 @@ export class Fleet {
           if (c.status === "dead") handle.kill();
         },
         (err: Error) => {
+          if (err.name === "CapacityError" && !reserved) {
+            // Every host that fits is full: not a failure of the function's containers; its
+            // running ones work through the queue, and scaling tries again in a while.
+            c.stoppedOnPurpose = true;
+            this.containerGone(c, err.message, true);
+            this.retryScaleLater(fn, 1000);
+            return;
+          }
           this.o.log(`starting a container for ${fn.appName}.${fn.name} failed: ${err.message}`);
-          // No host fits (a GPU no worker has): the waiting calls fail with what it needs.
+          // No host could ever run it (a GPU no worker has): the waiting calls fail with what it
+          // needs, unless containers of the function are there to take them.
           if (err.name === "PlacementError" && !reserved) {
             c.stoppedOnPurpose = true;
-            this.failQueued(fn, err.message);
+            const others = [...fn.containers.values()].some((o) => o !== c && !o.reserved && o.status !== "dead");
+            if (!others) this.failQueued(fn, err.message);
           }
           this.containerGone(c, `could not start: ${err.message}`, false);
         },

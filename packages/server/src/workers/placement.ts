@@ -29,6 +29,14 @@ export class PlacementError extends Error {
   override name = "PlacementError";
 }
 
+/**
+ * Rejected at once when hosts that could run the container are all full: the function's
+ * running containers work through its queue, and the fleet tries to scale up again later.
+ */
+export class CapacityError extends Error {
+  override name = "CapacityError";
+}
+
 /** What a container needs of a host. */
 export interface Needs {
   memoryMiB: number;
@@ -125,8 +133,10 @@ export interface PlacementOptions {
 
 /**
  * The one placement path for every container, local or remote: a WorkerProvider over the hosts
- * that are there now. A container that no host has room for waits (bounded: the fleet caps
- * containers starting at once) until one frees up or joins, up to the placement timeout.
+ * that are there now. When the hosts that fit are full, a start is refused at once
+ * (CapacityError: the fleet tries again later); when no connected host could ever run it (a GPU
+ * type none has), it waits (bounded: the fleet caps containers starting at once) for a host to
+ * join, up to the placement timeout.
  */
 export class Placement implements WorkerProvider {
   readonly name = "placement";
@@ -188,6 +198,15 @@ export class Placement implements WorkerProvider {
     }
     return new Promise((resolve, reject) => {
       if (this.tryPlace(spec, needs, events, resolve, reject)) return;
+      if ([...this.loads.values()].some((l) => fitsEver(l, needs))) {
+        reject(
+          new CapacityError(
+            `every worker that can run ${spec.appName}.${spec.functionName} is full (${this.describeHosts()})`,
+          ),
+        );
+        return;
+      }
+      // No connected host could ever run it: wait for one to join, up to the placement timeout.
       const w: Waiting = {
         spec,
         needs,
