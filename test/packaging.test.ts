@@ -82,7 +82,17 @@ console.log("remote", (await square.remote(7)).y);
   });
 
   after(() => {
-    server?.kill("SIGKILL");
+    // npx runs the server as its child: kill the whole process group (it was started detached,
+    // as its own group), or the server outlives npx and its open pipes keep this file running.
+    if (server?.pid !== undefined) {
+      try {
+        process.kill(-server.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    server?.stdout?.destroy();
+    server?.stderr?.destroy();
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -119,6 +129,7 @@ console.log("remote", (await square.remote(7)).y);
       cwd: project,
       env,
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
     });
     let out = "";
     server.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
