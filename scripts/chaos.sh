@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The heavy reliability scenarios at larger sizes (docs/reliability.md): a map under container
 # kills, 10k+ spawned calls across a server kill -9, the decoder and live-server fuzzers with
-# more cases, 50 clients for 30 s, fork bomb and memory hogs, a 1 GiB volume file both ways. Prints each scenario's figures
+# more cases, 50 clients for 30 s, fork bomb and memory hogs, a 1 GiB volume file both ways, a
+# 20 000-input map across three worker hosts with one killed and one cut off. Prints each scenario's figures
 # (the "ℹ" lines). Takes about 5–10 minutes on 2 cores. Sizes can be overridden by env.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,9 @@ export SKIFF_VOLUME_MB="${SKIFF_VOLUME_MB:-1024}"
 echo "chaos run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r), node $(node --version)"
 echo "sizes: map ${SKIFF_KILL_MAP_N} inputs, ${SKIFF_RESTART_SPAWNS} spawns, ${SKIFF_FUZZ_CASES} decoder cases," \
   "${SKIFF_FUZZ_CONNECTIONS} fuzzed connections, ${SKIFF_LOAD_CLIENTS} clients for $((SKIFF_LOAD_MS / 1000)) s"
+# Worker hosts in network namespaces: a 20 000-input map through a killed and a cut-off worker.
+SKIFF_WORKERS_MAP_N="${SKIFF_WORKERS_MAP_N:-20000}" node --import tsx --test --test-concurrency=1 \
+  --test-timeout=1800000 --test-reporter=spec --test-name-pattern="maps across workers" test/workers.test.ts
 exec node --import tsx --test --test-concurrency=1 --test-timeout=1800000 --test-reporter=spec \
   --test-name-pattern="container killed every|spawned calls|across a restart|only ever returns|seeded random|client processes|fork bomb|hog|stops reading|another app|MB file both ways" \
   packages/protocol/src/frame-fuzz.test.ts test/faults.test.ts test/protocol.test.ts test/load.test.ts test/isolation.test.ts \
