@@ -147,7 +147,10 @@ describe("worker bad input", () => {
       name: "meddler",
       capacity: { maxContainers: 2, memoryMiB: 512, gpus: [] },
     });
-    const refused = new Promise<string>((r) => l.on("worker.refused", ({ message }) => r(message)));
+    const refused = Promise.race([
+      new Promise<string>((r) => l.on("worker.refused", ({ message }) => r(message))),
+      new Promise<string>((r) => setTimeout(() => r("no worker.refused within 5 s"), 5000)),
+    ]);
     l.emit("worker.exit", { containerId: "ct-not-mine", code: 0, signal: null });
     assert.match(await refused, /worker\.exit refused: container ct-not-mine is not one this worker runs/);
     await assert.rejects(
