@@ -23,6 +23,7 @@ BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/map-throughput.ts; echo
 BENCH_N="${BENCH_GEN_N:-1000000}" node --import tsx bench/gen-throughput.ts; echo
 BENCH_N="${BENCH_WEB_N:-3000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" node --import tsx bench/web-throughput.ts; echo
 node --import tsx bench/store-compare.ts; echo
+node --import tsx bench/store-spawns.ts; echo
 BENCH_N="${BENCH_DICT_N:-3000}" node --import tsx bench/objects-dict.ts; echo
 BENCH_N="${BENCH_QUEUE_N:-200000}" node --import tsx bench/objects-queue.ts; echo
 BENCH_MIB="${BENCH_VOLUME_MIB:-1024}" node --import tsx bench/objects-volume.ts

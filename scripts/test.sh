@@ -25,8 +25,9 @@ exec node --import tsx scripts/with-postgres.ts bash -c '
   log=$(mktemp); trap "rm -f $log" EXIT
   run() { node --import tsx --test --test-concurrency=1 --test-timeout=180000 "$@"; }
   echo "# on Postgres: core calls, maps, classes, web, restart"
-  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run test/calls.test.ts test/map.test.ts test/classes.test.ts test/web.test.ts test/generators.test.ts test/dashboard-api.test.ts
-  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run --test-name-pattern="parked|a caller blocked in remote|result retention|secret|logs|redeploys|Hono job queue" test/bounded.test.ts test/faults.test.ts test/deploy.test.ts
+  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run test/calls.test.ts test/map.test.ts test/classes.test.ts test/web.test.ts test/generators.test.ts test/dashboard-api.test.ts test/retention.test.ts
+  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run --test-name-pattern="parked|a caller blocked in remote|spawned calls \(some running\)|result retention|secret|logs|redeploys|Hono job queue" test/bounded.test.ts test/faults.test.ts test/deploy.test.ts
+  SKIFF_TEST_STORE=postgres SKIFF_STORE_METHOD_LOG=$log run --test-name-pattern="-input map finishes across|does not know on resume" test/restarts.test.ts
   node --import tsx scripts/check-store-methods.ts $log
   echo "# on Postgres: Dicts and Queues"
   SKIFF_TEST_STORE=postgres run test/objects-dict.test.ts test/objects-queue.test.ts

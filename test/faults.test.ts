@@ -2,7 +2,7 @@
 // result retention.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Function_, FunctionCall, FunctionTimeoutError, InitError, OutputExpiredError, SkiffError } from "skiff";
+import { Function_, FunctionCall, FunctionTimeoutError, InitError, OutputExpiredError } from "skiff";
 import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
 import { containerPids, freePort, killPids } from "./helpers/procs.js";
 
@@ -214,7 +214,8 @@ describe("control-plane restart", () => {
     const home = server.home;
     try {
       assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
-      const steady = await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "steady", {
+      // Slower than spawns arrive, on either store: calls are still pending at the kill.
+      const steady = await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "backlogged", {
         client: server.client(),
       });
       const N = RESTART_SPAWNS;
@@ -240,7 +241,7 @@ describe("control-plane restart", () => {
     }
   });
 
-  it("a caller blocked in remote() gets its result, and a map being iterated ends with a clear error, across a restart", async (t) => {
+  it("a caller blocked in remote() gets its result, and a map being iterated finishes, across a restart", async (t) => {
     const port = await freePort();
     let server = await startServer({ args: ["--port", String(port)] });
     const home = server.home;
@@ -271,14 +272,11 @@ describe("control-plane restart", () => {
         token: server,
       });
       assert.equal(typeof (await pending), "number");
-      // Results or a clear error, never a hang: it settles well within the reconnect window.
+      // The map is taken back on the restarted server and finishes (test/restarts.test.ts has more).
       const end = await Promise.race([mapped, new Promise((r) => setTimeout(() => r("hung"), 30_000))]);
-      assert.notEqual(end, "hung", "the map neither finished nor failed within 30 s of the restart");
-      t.diagnostic(`the map ${end === "completed" ? "completed" : `failed after ${got} results: ${String(end)}`}`);
-      if (end !== "completed") {
-        assert.ok(end instanceof SkiffError, String(end));
-        assert.match(end.message, /connection to the server was lost during the map/);
-      }
+      assert.equal(end, "completed", `the map did not finish within 30 s of the restart: ${String(end)}`);
+      assert.equal(got, 5000);
+      t.diagnostic("the map completed across the restart");
       client.close();
     } finally {
       await server.stop();

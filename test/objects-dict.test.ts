@@ -123,6 +123,22 @@ describe("Dict", () => {
     });
     await assert.rejects(d.put("huge", new Uint8Array(3_100_000)), /over the Dict value limit of 3000000 bytes/);
     await assert.rejects(d.update({ a: 1, b: () => 2 }), /entries\[1\]\.value/);
+    // Keys each store keeps exactly, or a clear error on both (Postgres text holds no NUL).
+    await assert.rejects(d.put("nul\0key", 1), (e: Error) => {
+      assert.ok(e instanceof InvalidError);
+      assert.match(e.message, /key contains a NUL character/);
+      return true;
+    });
+    await assert.rejects(
+      d.update([
+        ["a", 1],
+        ["lone\uD800", 2],
+      ]),
+      /Dict key contains a lone UTF-16 surrogate/,
+    );
+    await d.put("pair \u{1F600}", 1); // a surrogate pair is fine
+    assert.equal(await d.get("pair \u{1F600}"), 1);
+    await d.delete("pair \u{1F600}");
     assert.equal(await d.has("f"), false);
     assert.equal(await d.has("huge"), false);
     assert.equal(await d.has("a"), false);
@@ -174,6 +190,46 @@ describe("Dict", () => {
     const gone = await client.request("dict.len", { objectId: id }).catch((err: Error) => err);
     assert.match(String(gone), /no longer exists/);
   });
+
+  it("skiff dict|queue|volume create, list and delete; Volume.ephemeral and Volume.delete from code", async () => {
+    for (const kind of ["dict", "queue", "volume"]) {
+      const name = `cli-${kind}`;
+      let r = await skiff([kind, "create", name], { env: server.env });
+      assert.equal(r.code, 0, r.stderr);
+      r = await skiff([kind, "create", name], { env: server.env });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`"${name}" already exists in environment "main"`));
+      r = await skiff([kind, "list"], { env: server.env });
+      assert.match(r.stdout, new RegExp(`^${name}\\s`, "m"));
+      for (const other of ["dict", "queue", "volume"].filter((k) => k !== kind))
+        assert.doesNotMatch((await skiff([other, "list"], { env: server.env })).stdout, new RegExp(name));
+      r = await skiff([kind, "delete", name], { env: server.env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch((await skiff([kind, "list"], { env: server.env })).stdout, new RegExp(name));
+      r = await skiff([kind, "delete", name], { env: server.env });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /not found/);
+    }
+    const { Volume } = await import("skiff");
+    const named = Volume.fromName("code-vol", { createIfMissing: true, client });
+    await named.writeFile("a.txt", new TextEncoder().encode("hi"));
+    await Volume.delete("code-vol", { client });
+    await assert.rejects(named.listFiles("/"), /no longer exists/);
+    let id: string;
+    {
+      await using v = Volume.ephemeral({ client });
+      await v.writeFile("e.txt", new TextEncoder().encode("eph"));
+      assert.deepEqual(
+        (await v.listFiles("/")).map((f) => f.path),
+        ["e.txt"],
+      );
+      id = await v.objectId();
+    }
+    const gone = await client
+      .request("volume.list", { objectId: id, path: "/", recursive: false })
+      .catch((err: Error) => err);
+    assert.match(String(gone), /no longer exists/);
+  });
 });
 
 describe("Dict durability and lifetime", () => {
@@ -218,5 +274,57 @@ describe("Dict durability and lifetime", () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe("object limits", () => {
+  let server: ServerProcess;
+  let client: Client;
+  before(async () => {
+    server = await startServer({ args: ["--object-limits", "dictMaxEntries=5,maxObjectsPerEnvironment=3"] });
+    client = server.client();
+  });
+  after(() => server.stop());
+
+  it("a Dict holds at most dictMaxEntries: a new key past it fails clearly, overwrites still pass", async () => {
+    const d = Dict.fromName<string, number>("bounded", { createIfMissing: true, client });
+    await d.update({ a: 1, b: 2, c: 3, d: 4 });
+    await d.put("e", 5);
+    await assert.rejects(d.put("f", 6), (e: Error) => {
+      assert.match(e.message, /Dict "bounded" holds 5 entries, and 1 new key\(s\) would pass its limit of 5/);
+      assert.match(e.message, /dictMaxEntries/);
+      return true;
+    });
+    await assert.rejects(d.update({ a: 10, g: 7 }), /would pass its limit of 5/);
+    assert.equal(await d.get("a"), 1, "nothing of the refused update was written");
+    await d.put("a", 100); // an overwrite adds no entry
+    await d.update({ b: 200, c: 300 });
+    assert.equal(await d.get("a"), 100);
+    await d.delete("e");
+    await d.put("f", 6); // room again
+    assert.equal(await d.len(), 5);
+  });
+
+  it("an environment holds at most maxObjectsPerEnvironment objects, named and ephemeral", async () => {
+    const { Queue } = await import("skiff");
+    // "bounded" from the test above is the first.
+    await Queue.fromName("q1", { createIfMissing: true, client }).len();
+    await Dict.fromName("d2", { createIfMissing: true, client }).len();
+    await assert.rejects(Dict.fromName("d3", { createIfMissing: true, client }).len(), (e: Error) => {
+      assert.match(e.message, /environment "main" holds 3 objects, the limit/);
+      assert.match(e.message, /maxObjectsPerEnvironment/);
+      return true;
+    });
+    await assert.rejects(
+      (async () => {
+        await using q = Queue.ephemeral({ client });
+        await q.len();
+      })(),
+      /holds 3 objects/,
+    );
+    await Dict.fromName("d2", { client }).len(); // a known name still resolves
+    await Dict.fromName("x", { createIfMissing: true, client, environment: "other" }).len(); // per environment
+    await Dict.delete("d2", { client });
+    await Dict.fromName("d3", { createIfMissing: true, client }).len(); // room again
   });
 });

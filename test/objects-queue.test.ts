@@ -150,6 +150,7 @@ describe("Queue", () => {
       /values\[0\] is a function/,
     );
     await assert.rejects(q.put(1, { partition: "p".repeat(65) }), /partition must be a string of at most 64/);
+    await assert.rejects(q.put(1, { partition: "a\0b" }), /partition contains a NUL character/);
     await assert.rejects(q.getMany(0), /n must be a positive integer/);
     await assert.rejects(Queue.fromName("nope", { client }).put(1), /Queue "nope" not found/);
   });

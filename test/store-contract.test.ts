@@ -92,6 +92,17 @@ for (const [name, make] of STORES) {
       store.insertCall(call("fc-2", { kind: "remote", idempotencyKey: null }), [input("fc-2")]);
       assert.equal((await store.getCall("fc-1"))?.state, "pending", "a read sees the writes issued before it");
       assert.equal((await store.getCallByIdempotencyKey("k-fc-1"))?.id, "fc-1");
+      // Many lookups at once (Postgres answers them in one query): each gets its own answer.
+      store.insertCall(call("fc-3"), [input("fc-3")]);
+      const found = await Promise.all(
+        ["k-fc-1", "k-nope", "k-fc-3", "k-fc-1"].map((k) => store.getCallByIdempotencyKey(k)),
+      );
+      assert.deepEqual(
+        found.map((c) => c?.id),
+        ["fc-1", undefined, "fc-3", "fc-1"],
+      );
+      assert.equal(found[2]?.state, "pending");
+      store.deleteCall("fc-3");
       store.updateInput("in-fc-1-0", "done", 2, 1);
       await store.flush();
       const again = await reopen();
@@ -142,6 +153,76 @@ for (const [name, make] of STORES) {
       assert.equal(expired?.outcome, undefined, "its payload is gone");
     });
 
+    it("retention: ended calls expire (cancelled ones too), expired ones are forgotten later, oldest first", async () => {
+      const { store } = await make();
+      for (const [id, state, expiresAt] of [
+        ["fc-1", "done", 100],
+        ["fc-2", "cancelled", 200],
+        ["fc-3", "done", 300],
+        ["fc-4", "done", 900],
+      ] as const) {
+        store.insertCall(call(id), [input(id)]);
+        store.completeCall(
+          id,
+          state,
+          state === "done" ? success(new Uint8Array([1])) : { kind: "cancelled" },
+          1,
+          expiresAt,
+        );
+      }
+      store.insertCall(call("fc-p"), [input("fc-p")]); // pending: never expires
+      assert.equal(await store.expireCalls(500), 3);
+      assert.equal((await store.getCall("fc-2"))?.state, "expired", "a cancelled call expires too");
+      assert.equal(await store.callArgs("fc-1"), undefined, "an expired call's inputs are gone");
+      assert.equal(await store.forgetExpiredCalls(99, 10), 0, "none expired that early");
+      assert.equal(await store.forgetExpiredCalls(1000, 2), 2, "at most the limit, oldest first");
+      assert.equal(await store.getCall("fc-1"), undefined);
+      assert.equal(await store.getCall("fc-2"), undefined);
+      assert.equal((await store.getCall("fc-3"))?.state, "expired");
+      assert.equal(await store.forgetExpiredCalls(1000, 10), 1);
+      assert.equal((await store.getCall("fc-4"))?.state, "done", "not expired yet: kept");
+      assert.equal((await store.getCall("fc-p"))?.state, "pending");
+      await store.flush();
+    });
+
+    it("running maps: a row per map, durable, expiring only once given a time, orphaned at restart", async () => {
+      const { store, reopen } = await make();
+      const row = (id: string, expiresAt: number | null) => ({
+        id,
+        functionId: "fn-1",
+        method: null,
+        parentInputId: null,
+        idempotencyKey: `ik-${id}`,
+        createdAt: 1000,
+        expiresAt,
+      });
+      store.insertMapCall(row("fc-m1", null));
+      store.insertMapCall({ ...row("fc-m2", null), method: "run", parentInputId: "in-p" });
+      store.insertMapCall(row("fc-m3", null));
+      assert.deepEqual(await store.getMapCall("fc-m1"), row("fc-m1", null), "read-your-writes");
+      await store.flush();
+      const again = await reopen();
+      assert.deepEqual(await again.getMapCall("fc-m2"), {
+        ...row("fc-m2", null),
+        method: "run",
+        parentInputId: "in-p",
+      });
+      store.setMapCallExpiry("fc-m1", 5000);
+      store.setMapCallExpiry("fc-m3", 7000);
+      assert.equal(await store.expireMapCalls(4999), 0);
+      assert.equal(await store.expireMapCalls(5000), 1, "only the one given a time, once it passed");
+      assert.equal((await store.getMapCall("fc-m3"))?.expiresAt, 7000);
+      assert.equal(await store.expireMapCalls(7000), 1);
+      assert.equal(await store.getMapCall("fc-m3"), undefined);
+      assert.equal(await store.getMapCall("fc-m1"), undefined);
+      store.orphanMapCalls(9000);
+      store.insertMapCall(row("fc-m4", null));
+      assert.equal((await store.getMapCall("fc-m2"))?.expiresAt, 9000);
+      store.setMapCallExpiry("fc-m2", null); // taken back
+      assert.equal(await store.expireMapCalls(10_000), 0);
+      assert.equal((await store.getMapCall("fc-m4"))?.expiresAt, null);
+    });
+
     it("blob references: rows name the blobs they hold until they let go of them", async () => {
       const { store } = await make();
       const b = (c: string) => `bl-${c.repeat(64)}`;
@@ -166,10 +247,21 @@ for (const [name, make] of STORES) {
         active: true,
       });
       store.insertDeployment({ appId: "ap-1", version: 1, bundleBlobId: b("5"), functions: ["f"], createdAt: 1 });
-      const all = ["1", "2", "3", "4", "5", "6"].map(b);
-      assert.deepEqual([...(await store.referencedBlobs(all))].sort(), all.slice(0, 5));
+      const dict = {
+        id: "di-1",
+        kind: "dict" as const,
+        environment: "main",
+        name: "d",
+        ownerApp: null,
+        ownerSession: null,
+      };
+      await store.objects.createObject({ ...dict, createdAt: 1 });
+      await store.objects.dictPut("di-1", "s:big", { blob: b("7") }, 1, false);
+      const all = ["1", "2", "3", "4", "5", "6", "7"].map(b);
+      assert.deepEqual([...(await store.referencedBlobs(all))].sort(), [...all.slice(0, 5), b("7")]);
       store.completeCall("fc-a", "done", success(new Uint8Array([1])), 2, null); // its input goes
       await store.expireCalls(10); // fc-r's result expires
+      await store.objects.dictDelete("di-1", "s:big");
       assert.deepEqual([...(await store.referencedBlobs(all))].sort(), [b("3"), b("4"), b("5")]);
       assert.deepEqual([...(await store.referencedBlobs([]))], []);
     });
@@ -253,6 +345,69 @@ for (const [name, make] of STORES) {
       store.insertClassInstance(inst);
       store.insertClassInstance({ ...inst, options: '{"x":1}' }); // a known id: no-op
       assert.deepEqual(await store.getClassInstance("fu-a.abc"), inst);
+    });
+
+    it("retention of apps: the newest deployments kept; stopped ephemeral apps forgotten once no live call needs them", async () => {
+      const { store } = await make();
+      store.insertApp(app("ap-d"));
+      for (let v = 1; v <= 5; v++) {
+        store.insertDeployment({ appId: "ap-d", version: v, bundleBlobId: `bl-v${v}`, functions: ["a"], createdAt: v });
+        store.trimDeployments("ap-d", 3);
+      }
+      assert.deepEqual(
+        (await store.listDeployments("ap-d")).map((d) => d.version),
+        [5, 4, 3],
+      );
+      assert.deepEqual([...(await store.referencedBlobs(["bl-v1", "bl-v2", "bl-v3"]))], ["bl-v3"]);
+      // Three ephemeral runs, stopped at 100, 200 and 300; the second still has a pending call.
+      for (const [id, stoppedAt] of [
+        ["ap-e1", 100],
+        ["ap-e2", 200],
+        ["ap-e3", 300],
+      ] as const) {
+        store.insertApp(app(id, { mode: "ephemeral", state: "running", ownerSession: "se-1" }));
+        store.insertDeployment({ appId: id, version: 1, bundleBlobId: `bl-${id}`, functions: ["f"], createdAt: 1 });
+        store.upsertFunction({
+          id: `fu-${id}`,
+          appId: id,
+          name: "f",
+          version: 1,
+          spec: "{}",
+          bundleBlobId: `bl-${id}`,
+          active: true,
+        });
+        store.insertClassInstance({
+          id: `fu-${id}.x`,
+          functionId: `fu-${id}`,
+          params: new Uint8Array([1]),
+          options: "{}",
+          createdAt: 1,
+        });
+        store.appendLogs([{ ts: 1, appId: id, stream: "stdout", text: `hello from ${id}` }]);
+        store.updateApp(id, "stopped", 1, stoppedAt);
+      }
+      store.insertCall(call("fc-e2", { functionId: "fu-ap-e2", appId: "ap-e2" }), [input("fc-e2")]);
+      store.insertCall(call("fc-e1", { functionId: "fu-ap-e1", appId: "ap-e1" }), [input("fc-e1")]);
+      store.completeCall("fc-e1", "done", success(new Uint8Array([1])), 50, 60);
+      await store.expireCalls(70); // an expired call needs nothing of its app
+      assert.equal(await store.forgetApps(99, 10), 0, "none stopped that early");
+      assert.equal(await store.forgetApps(1000, 10), 2, "e1 and e3; e2 has a pending call");
+      for (const id of ["ap-e1", "ap-e3"]) {
+        assert.equal(await store.getApp(id), undefined);
+        assert.deepEqual(await store.listDeployments(id), []);
+        assert.deepEqual(await store.appFunctions(id), []);
+        assert.equal(await store.getClassInstance(`fu-${id}.x`), undefined);
+        assert.deepEqual(await store.tailLogs(id, 10), []);
+      }
+      assert.deepEqual([...(await store.referencedBlobs(["bl-ap-e1", "bl-ap-e2", "bl-ap-e3"]))], ["bl-ap-e2"]);
+      assert.equal((await store.getApp("ap-e2"))?.state, "stopped");
+      assert.equal((await store.tailLogs("ap-e2", 10)).length, 1);
+      assert.equal((await store.getApp("ap-d"))?.state, "deployed", "a deployed app is never forgotten");
+      store.completeCall("fc-e2", "done", success(new Uint8Array([1])), 400, 500);
+      assert.equal(await store.forgetApps(1000, 10), 0, "its call's result is still kept");
+      await store.expireCalls(500);
+      assert.equal(await store.forgetApps(1000, 10), 1);
+      assert.equal(await store.getApp("ap-e2"), undefined);
     });
 
     it("tokens and secrets", async () => {

@@ -19,7 +19,7 @@ export interface BenchServer {
 }
 
 /** Starts the real `skiff server` as its own process, with a private home and data dir. */
-export async function startSkiffServer(args: string[] = []): Promise<BenchServer> {
+export async function startSkiffServer(args: string[] = [], opts: { bin?: string } = {}): Promise<BenchServer> {
   const home = mkdtempSync(join(tmpdir(), "skiff-bench-"));
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, SKIFF_CONFIG_PATH: join(home, "skiff.toml") };
   for (const k of ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET", "SKIFF_PROFILE"]) delete env[k];
@@ -29,7 +29,7 @@ export async function startSkiffServer(args: string[] = []): Promise<BenchServer
     process.execPath,
     [
       ...nodeArgs,
-      BIN,
+      opts.bin ?? BIN,
       "server",
       "--sandbox",
       process.env.BENCH_SANDBOX ?? "auto",

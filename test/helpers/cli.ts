@@ -100,7 +100,18 @@ export async function startServer(
   const store = await testStore(dataDir, opts.args);
   const proc = spawn(
     process.execPath,
-    [SKIFF_BIN, "server", "--port", "0", "--data-dir", dataDir, ...store, ...(opts.args ?? [])],
+    [
+      SKIFF_BIN,
+      "server",
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      ...store,
+      // stop() is a graceful SIGTERM: a test's leftover running inputs need not hold it 30 s.
+      ...(opts.args?.includes("--shutdown-grace-ms") ? [] : ["--shutdown-grace-ms", "1000"]),
+      ...(opts.args ?? []),
+    ],
     {
       env,
       cwd: REPO,

@@ -361,6 +361,12 @@ export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
     { functionId: string; idempotencyKey: string; parentInputId?: string; method?: string },
     { callId: string /** Most inputs the client may have outstanding (sent, no output yet). */; window: number },
   ];
+  /**
+   * Takes a map back after the connection that ran it dropped (or the server restarted): its
+   * outputs come to this connection from now on. The client then sends again every input it has
+   * no output for (the server skips those it still has) and map.end if it had sent it.
+   */
+  "map.resume": [{ callId: string }, { window: number }];
   "map.put": [{ callId: string; items: MapInputWire[] }, Record<string, never>];
   /** No more inputs: `total` were sent. */
   "map.end": [{ callId: string; total: number }, Record<string, never>];

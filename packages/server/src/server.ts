@@ -18,6 +18,7 @@ import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
+import { type DrainReport, drain, Lifecycle } from "./lifecycle.js";
 import { Metrics } from "./metrics/metrics.js";
 import { type ObjectLimits, Objects } from "./objects/index.js";
 import { volumeMounter } from "./objects/volume-mounts.js";
@@ -112,6 +113,7 @@ export class SkiffServer {
     readonly workers: WorkerRegistry,
     createdAdminToken: { tokenId: string; tokenSecret: string } | undefined,
     private readonly log: (msg: string) => void,
+    private readonly lifecycle: Lifecycle,
   ) {
     this.url = urlOf(http);
     this.createdAdminToken = createdAdminToken;
@@ -135,6 +137,7 @@ export class SkiffServer {
     // The control socket listens before anything can start a container: a sandbox binds the
     // socket file at start, so it must exist (containers of recovered calls start right away).
     let hooks: PeerHooks | undefined;
+    const lifecycle = new Lifecycle();
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
     const onUpgrade = (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
       // A web endpoint's host owns every path: its WebSocket upgrades are not the API's.
@@ -165,7 +168,15 @@ export class SkiffServer {
     });
     // Web endpoints' upgrades (WebSockets to the app) on the public listener only.
     http.on("upgrade", (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
-      if (!gateway?.upgrade(req, socket, head)) onUpgrade(req, socket, head);
+      if (gateway?.upgrade(req, socket, head)) return;
+      if (lifecycle.draining) {
+        // A client reconnecting while this server stops: it retries until the next one is up.
+        socket.end(
+          "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        );
+        return;
+      }
+      onUpgrade(req, socket, head);
     });
     // Open sockets of the public listener (the connections metric); a Set, as each leaves on close.
     const openSockets = new Set<import("node:net").Socket>();
@@ -246,7 +257,11 @@ export class SkiffServer {
       objects,
       images: provider.images,
       execs: new ExecRelay(engine),
+<<<<<<< HEAD
       workers,
+=======
+      lifecycle,
+>>>>>>> main
     };
     provider.images?.setInUse(() => new Set(imagesInUse(engine).keys()));
     const sweeper = new BlobSweeper({ blobs, store, inUse: () => engine.blobsInUse(), log });
@@ -282,6 +297,26 @@ export class SkiffServer {
       workers,
       createdAdminToken,
       log,
+      lifecycle,
+    );
+  }
+
+  /**
+   * A graceful stop, before close(): takes no new work, lets running inputs finish within
+   * `graceMs`, commits, and closes client connections with 1012 (they reconnect to the next
+   * server and send again what it did not answer). See lifecycle.ts.
+   */
+  drain(graceMs: number): Promise<DrainReport> {
+    return drain(
+      {
+        lifecycle: this.lifecycle,
+        engine: this.engine,
+        gateway: this.gateway,
+        store: this.store,
+        wss: this.wss,
+        log: this.log,
+      },
+      graceMs,
     );
   }
 

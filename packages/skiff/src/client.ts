@@ -1,6 +1,7 @@
 import type { EventMap, MapOutputWire, RequestName, RequestParams, RequestResult } from "@skiff/protocol";
-import { type ClientConfig, findConfig } from "./config.js";
-import { ConnectionError } from "./errors.js";
+import { type ClientConfig, checkServerUrl, findConfig } from "./config.js";
+import { ConnectionError, InvalidError } from "./errors.js";
+import { IS_WORKERD, nodeCapabilities } from "./platform.js";
 import { Connection, type RequestOptions } from "./transport/connection.js";
 
 export interface ClientParams extends ClientConfig {
@@ -12,6 +13,11 @@ export interface ClientParams extends ClientConfig {
   connectTimeoutMs?: number;
   /** How long a server that accepted the connection may take to answer. @defaultValue 10_000 */
   answerTimeoutMs?: number;
+  /**
+   * How long to keep trying to get a dropped connection back (a server restart) before calls,
+   * maps and streams waiting on it fail. @defaultValue 60_000
+   */
+  reconnectTimeoutMs?: number;
 }
 
 /**
@@ -42,8 +48,11 @@ export class Client {
   private readonly earlyGen = new Map<string, EventMap["gen.stream"][]>();
   /** Internal: told how each running map is doing (the CLI draws progress lines from it). */
   _mapProgress: MapProgressListener | undefined;
+  /** Internal: told when a map is taken back after a dropped connection (tests, chaos runs). */
+  _mapResumed: ((e: { callId: string; resent: number }) => void) | undefined;
 
   constructor(params: ClientParams) {
+    checkParams(params);
     this.serverUrl = params.serverUrl;
     this.environment = params.environment;
     this.connection = new Connection({
@@ -55,6 +64,7 @@ export class Client {
       ...(params.configSource ? { configSource: params.configSource } : {}),
       ...(params.connectTimeoutMs !== undefined ? { connectTimeoutMs: params.connectTimeoutMs } : {}),
       ...(params.answerTimeoutMs !== undefined ? { answerTimeoutMs: params.answerTimeoutMs } : {}),
+      ...(params.reconnectTimeoutMs !== undefined ? { reconnectTimeoutMs: params.reconnectTimeoutMs } : {}),
     });
     this.connection.on("map.outputs", ({ callId, items }) => this.mapSinks.get(callId)?.(items));
     this.connection.on("gen.stream", (ev) => {
@@ -85,20 +95,22 @@ export class Client {
   }
 
   private static envClient: Promise<Client> | undefined;
+  private static readonly givenEnvClients = new WeakMap<object, Promise<Client>>();
 
   /**
-   * The client configured by SKIFF_SERVER_URL / SKIFF_TOKEN_ID / SKIFF_TOKEN_SECRET /
-   * SKIFF_ENVIRONMENT, else the active profile of ~/.skiff.toml. Created once per process.
-   * @throws ConnectionError if no server is configured.
+   * The default client. With no argument: configured by SKIFF_SERVER_URL / SKIFF_TOKEN_ID /
+   * SKIFF_TOKEN_SECRET / SKIFF_ENVIRONMENT, else the active profile of ~/.skiff.toml (on Node,
+   * Bun and Deno), or the one given to `Client.setDefault`; created once per process. With an
+   * environment object (a Cloudflare Worker's `env`): the same names read from it, and no
+   * file; one client per object, except under workerd: there a connection belongs to one
+   * request, so each call makes a client (call it in the request handler).
+   * @throws ConnectionError if no server is configured, InvalidError if the configuration is bad.
    */
-  static fromEnv(): Promise<Client> {
+  static fromEnv(env?: object): Promise<Client> {
+    if (env !== undefined) return Client.fromEnvObject(env);
     if (!Client.envClient) {
       Client.envClient = findConfig().then((found) => {
-        if (!found) {
-          throw new ConnectionError(
-            "no Skiff server configured: set SKIFF_SERVER_URL (and a token), or run `skiff server` once to write ~/.skiff.toml",
-          );
-        }
+        if (!found) throw new ConnectionError(nodeCapabilities() ? NOT_CONFIGURED_NODE : NOT_CONFIGURED_PORTABLE);
         return new Client({ ...found.config, configSource: found.source });
       });
       Client.envClient.catch(() => {
@@ -108,9 +120,49 @@ export class Client {
     return Client.envClient;
   }
 
-  /** Replaces the process default (used by the CLI and the container runtime). */
-  static _setDefault(client: Client | undefined): void {
+  // `object`, not a record: a Worker's `Env` is an interface, which has no index signature.
+  private static fromEnvObject(env: object): Promise<Client> {
+    if (typeof env !== "object" || env === null)
+      return Promise.reject(new InvalidError(`Client.fromEnv(env): env must be an object, got ${describe(env)}`));
+    let made = Client.givenEnvClients.get(env);
+    if (!made) {
+      const strings: Record<string, string | undefined> = {};
+      for (const name of CONFIG_NAMES) {
+        const v = (env as Record<string, unknown>)[name];
+        if (v !== undefined && typeof v !== "string")
+          return Promise.reject(
+            new InvalidError(`Client.fromEnv(env): env.${name} must be a string, got ${describe(v)}`),
+          );
+        strings[name] = v;
+      }
+      made = findConfig(strings, { file: false, where: "the env object given to Client.fromEnv" }).then((found) => {
+        if (!found)
+          throw new ConnectionError(
+            "Client.fromEnv(env): env has no SKIFF_SERVER_URL: set SKIFF_SERVER_URL, SKIFF_TOKEN_ID and SKIFF_TOKEN_SECRET (in a Cloudflare Worker: vars and secrets in wrangler.toml / wrangler secret put)",
+          );
+        return new Client({ ...found.config, configSource: found.source });
+      });
+      if (IS_WORKERD) return made;
+      // A failure is not kept: the next call reads the object again.
+      made.catch(() => Client.givenEnvClients.delete(env));
+      Client.givenEnvClients.set(env, made);
+    }
+    return made;
+  }
+
+  /**
+   * Makes `client` the one that handles use when given no `{ client }` (`Client.fromEnv()`);
+   * `undefined` goes back to reading the environment.
+   */
+  static setDefault(client: Client | undefined): void {
+    if (client !== undefined && !(client instanceof Client))
+      throw new InvalidError(`Client.setDefault: expected a Client, got ${describe(client)}`);
     Client.envClient = client ? Promise.resolve(client) : undefined;
+  }
+
+  /** Internal alias of setDefault (the CLI and the container runtime). */
+  static _setDefault(client: Client | undefined): void {
+    Client.setDefault(client);
   }
 
   request<N extends RequestName>(
@@ -134,4 +186,33 @@ export class Client {
 /** Resolves the client a handle should use. */
 export function resolveClient(client: Client | undefined): Promise<Client> {
   return client ? Promise.resolve(client) : Client.fromEnv();
+}
+
+const CONFIG_NAMES = ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET", "SKIFF_ENVIRONMENT"] as const;
+
+const NOT_CONFIGURED_NODE =
+  "no Skiff server configured: set SKIFF_SERVER_URL (and a token), or run `skiff server` once to write ~/.skiff.toml";
+const NOT_CONFIGURED_PORTABLE =
+  "no Skiff server configured: here (no file system) make one, new Client({ serverUrl, tokenId, tokenSecret, environment }), and pass { client } or call Client.setDefault(client); in a Cloudflare Worker, Client.fromEnv(env)";
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  return typeof v === "object" ? (v.constructor?.name ?? "object") : typeof v;
+}
+
+/** Explicit configuration is checked as the environment's is: a bad one is named now, not at the first call. */
+function checkParams(params: ClientParams): void {
+  if (typeof params !== "object" || params === null)
+    throw new InvalidError(
+      `new Client(params): expected { serverUrl, tokenId, tokenSecret, environment }, got ${describe(params)}`,
+    );
+  if (typeof params.serverUrl !== "string")
+    throw new InvalidError(`new Client: serverUrl must be a string, got ${describe(params.serverUrl)}`);
+  // Configuration read from a file or the environment was checked there, naming the setting.
+  if (!params.configSource) checkServerUrl(params.serverUrl, "serverUrl given to new Client");
+  for (const k of ["tokenId", "tokenSecret", "environment"] as const) {
+    if (typeof params[k] !== "string" || params[k] === "")
+      throw new InvalidError(`new Client: ${k} must be a non-empty string, got ${describe(params[k])}`);
+  }
 }

@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import "./node/index.js"; // the config file is read by the node entry
 import { activeProfile, findConfig, loadConfig, readProfiles, writeProfile } from "./config.js";
 
 describe("client configuration", () => {

@@ -1,9 +1,11 @@
 import { InvalidError } from "./errors.js";
+import { needNode, nodeCapabilities } from "./platform.js";
 
 /**
  * Client configuration: environment variables first, then the active profile of
- * `~/.skiff.toml` (or `SKIFF_CONFIG_PATH`, profile `SKIFF_PROFILE`). Node built-ins are
- * imported lazily so that the SDK loads on runtimes without a file system.
+ * `~/.skiff.toml` (or `SKIFF_CONFIG_PATH`, profile `SKIFF_PROFILE`). The file is read by the
+ * `node` entry (node/config-file.ts): where there is none (browsers, workerd), configuration
+ * comes from the environment object given, or explicitly (`new Client({ … })`).
  */
 
 export interface ClientConfig {
@@ -26,6 +28,9 @@ export const DEFAULT_ENVIRONMENT = "main";
 
 type Env = Record<string, string | undefined>;
 
+const CONFIGURE_EXPLICITLY =
+  "configure the client explicitly, new Client({ serverUrl, tokenId, tokenSecret, environment }), or with Client.fromEnv(env)";
+
 function processEnv(): Env {
   const p = (globalThis as { process?: { env?: Env } }).process;
   return p?.env ?? {};
@@ -33,26 +38,11 @@ function processEnv(): Env {
 
 export async function configPath(env: Env = processEnv()): Promise<string> {
   if (env.SKIFF_CONFIG_PATH) return env.SKIFF_CONFIG_PATH;
-  const os = await import("node:os");
-  const path = await import("node:path");
-  return path.join(env.HOME || os.homedir(), ".skiff.toml");
+  return needNode("finding ~/.skiff.toml").configPath(env);
 }
 
 export async function readProfiles(file: string): Promise<Record<string, Profile>> {
-  const fs = await import("node:fs/promises");
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return {};
-    throw err;
-  }
-  const { parse } = await import("smol-toml");
-  try {
-    return parse(text) as Record<string, Profile>;
-  } catch (err) {
-    throw new InvalidError(`cannot parse ${file}: ${(err as Error).message}`);
-  }
+  return needNode(`reading ${file}`, CONFIGURE_EXPLICITLY).readProfiles(file);
 }
 
 /** Picks the profile named by SKIFF_PROFILE, else the one marked active, else the only one. */
@@ -83,15 +73,18 @@ export async function loadConfig(env: Env = processEnv()): Promise<ClientConfig 
 
 /**
  * The configuration and where it came from (`SKIFF_SERVER_URL`, or `profile "x" in <file>`),
- * for errors that must say which setting to fix.
+ * for errors that must say which setting to fix. `file: false` reads only `env` (a Worker's env
+ * object), which `where` names in errors.
  */
 export async function findConfig(
   env: Env = processEnv(),
+  opts: { file?: boolean; where?: string } = {},
 ): Promise<{ config: ClientConfig; source: string } | undefined> {
   let profile: Profile = {};
   let profileSource = "";
   const needsFile = !(env.SKIFF_SERVER_URL && env.SKIFF_TOKEN_ID && env.SKIFF_TOKEN_SECRET);
-  if (needsFile && typeof (globalThis as { process?: unknown }).process !== "undefined") {
+  // No file system (the portable entry): the environment given is all there is.
+  if (needsFile && opts.file !== false && nodeCapabilities()) {
     const file = await configPath(env);
     const picked = activeProfile(await readProfiles(file), env);
     if (picked) {
@@ -101,13 +94,14 @@ export async function findConfig(
   }
   const serverUrl = env.SKIFF_SERVER_URL || profile.server_url;
   if (!serverUrl) return undefined;
-  const source = env.SKIFF_SERVER_URL ? "SKIFF_SERVER_URL" : profileSource;
-  checkServerUrl(serverUrl, source);
+  const inEnv = opts.where ? ` of ${opts.where}` : "";
+  const source = env.SKIFF_SERVER_URL ? `SKIFF_SERVER_URL${inEnv}` : profileSource;
+  checkServerUrl(serverUrl, env.SKIFF_SERVER_URL ? source : `server_url of ${source}`);
   const tokenId = env.SKIFF_TOKEN_ID || profile.token_id;
   const tokenSecret = env.SKIFF_TOKEN_SECRET || profile.token_secret;
   if (!tokenId || !tokenSecret) {
     throw new InvalidError(
-      `a server is configured (${serverUrl}, from ${source}) but no token: set SKIFF_TOKEN_ID and SKIFF_TOKEN_SECRET, or run \`skiff token new\``,
+      `a server is configured (${serverUrl}, from ${source}) but no token: set SKIFF_TOKEN_ID and SKIFF_TOKEN_SECRET${inEnv}${opts.file === false ? "" : ", or run `skiff token new`"}`,
     );
   }
   return {
@@ -121,11 +115,14 @@ export async function findConfig(
   };
 }
 
-/** A server URL is `http(s)://host[:port][/path]` or `unix:/path`; anything else is named at once. */
-export function checkServerUrl(url: string, source: string): void {
+/**
+ * A server URL is `http(s)://host[:port][/path]` or `unix:/path`; anything else is named at once,
+ * with the setting it came from (`SKIFF_SERVER_URL`, `server_url of profile "x" in <file>`).
+ */
+export function checkServerUrl(url: string, setting: string): void {
   const bad = (why: string) =>
     new InvalidError(
-      `${source === "SKIFF_SERVER_URL" ? "SKIFF_SERVER_URL" : `server_url of ${source}`} is ${JSON.stringify(url)}, ${why}: expected http://host:port, https://host:port or unix:/path/to.sock`,
+      `${setting} is ${JSON.stringify(url)}, ${why}: expected http://host:port, https://host:port or unix:/path/to.sock`,
     );
   if (url.startsWith("unix:")) {
     if (url.length <= 5) throw bad("with no socket path");
@@ -146,12 +143,5 @@ export function checkServerUrl(url: string, source: string): void {
 
 /** Writes (or replaces) one profile; with `activate`, makes it the only active one. */
 export async function writeProfile(file: string, name: string, profile: Profile, activate: boolean): Promise<void> {
-  const fs = await import("node:fs/promises");
-  const { stringify } = await import("smol-toml");
-  const profiles = await readProfiles(file);
-  if (activate) for (const p of Object.values(profiles)) delete p.active;
-  profiles[name] = { ...profile, ...(activate ? { active: true } : {}) };
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, stringify(profiles) + "\n", { mode: 0o600 });
-  await fs.rename(tmp, file);
+  return needNode(`writing ${file}`).writeProfile(file, name, profile, activate);
 }

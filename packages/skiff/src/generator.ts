@@ -19,27 +19,38 @@ export async function* runGenerator(
   args: Uint8Array,
 ): AsyncGenerator<unknown> {
   const parentInputId = currentInputId();
-  const { callId } = await client.request("gen.start", {
-    ...target,
-    args: await toPayload(args, client),
-    idempotencyKey: newId("ik"),
-    ...(parentInputId ? { parentInputId } : {}),
-  });
+  const wire = await toPayload(args, client);
+  const start = async () =>
+    (
+      await client.request(
+        "gen.start",
+        {
+          ...target,
+          args: wire,
+          idempotencyKey: newId("ik"),
+          ...(parentInputId ? { parentInputId } : {}),
+        },
+        { retryable: true },
+      )
+    ).callId;
+  // Retryable: a server stopping gracefully leaves it unanswered for the next one (a stream
+  // started twice after a crash: the first is cancelled with its connection).
+  let callId = await start();
   const conn = client._connection;
   const release = conn.hold();
   const queue: Payload[] = [];
   let end: ResultWire | undefined;
-  let failure: Error | undefined;
+  let dropped: Error | undefined;
+  let delivered = 0;
   const wakeup = new Wakeup();
-  const stopSink = client._onGenStream(callId, (ev: EventMap["gen.stream"]) => {
+  const sink = (ev: EventMap["gen.stream"]) => {
     for (const it of ev.items) queue.push(it);
     if (ev.end) end = ev.end;
     wakeup.poke();
-  });
+  };
+  let stopSink = client._onGenStream(callId, sink);
   const stopDrop = conn.onDisconnect((err) => {
-    failure ??= new SkiffError(`${what}: the connection to the server was lost during the stream (${err.message})`, {
-      cause: err,
-    });
+    dropped ??= err;
     wakeup.poke();
   });
   let finished = false;
@@ -47,7 +58,10 @@ export async function* runGenerator(
     for (;;) {
       if (queue.length > 0) {
         const items = queue.splice(0);
-        for (const item of items) yield await fromPayload(item, client);
+        for (const item of items) {
+          yield await fromPayload(item, client);
+          delivered++;
+        }
         conn.emit("gen.ack", { callId, consumed: items.length });
         continue;
       }
@@ -56,7 +70,28 @@ export async function* runGenerator(
         await unwrapResult(end, client, what); // throws the generator's error, if any
         return;
       }
-      if (failure) throw failure;
+      if (dropped) {
+        const err = dropped;
+        dropped = undefined;
+        // The server cancels a stream whose connection closed (or it restarted and lost it).
+        if (delivered > 0)
+          throw new SkiffError(
+            `${what}: the stream was interrupted after ${delivered} item${delivered === 1 ? "" : "s"}: the connection to the server was lost (${err.message}). A generator is not run again once it has yielded; call it again to start over`,
+            { cause: err },
+          );
+        // Nothing came yet: it simply runs again, once the connection is back.
+        stopSink();
+        try {
+          callId = await start();
+        } catch (e) {
+          throw new SkiffError(
+            `${what}: the connection to the server was lost before the stream yielded anything, and the call could not be started again: ${(e as Error).message}`,
+            { cause: e },
+          );
+        }
+        stopSink = client._onGenStream(callId, sink);
+        continue;
+      }
       await wakeup.wait();
     }
   } finally {

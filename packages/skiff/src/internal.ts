@@ -1,4 +1,6 @@
-/** Internals shared with the container runtime and the CLI; not part of the public API. */
+/** Internals shared with the container runtime and the CLI (both on Node); not part of the public API. */
+
+import "./node/index.js";
 
 export { type ClassDef, classSpec } from "./class-def.js";
 export { Connection, type ConnectionOptions, type RequestOptions } from "./transport/connection.js";

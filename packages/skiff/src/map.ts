@@ -11,6 +11,7 @@ import type { Client } from "./client.js";
 import { currentInputId } from "./context.js";
 import { InvalidError, SkiffError, UserCodeError } from "./errors.js";
 import { runFlatMap } from "./flat-map.js";
+import { MapLink, PUT_BATCH } from "./map-resume.js";
 import { encodeForWire, toPayload, unwrapResult } from "./payloads.js";
 import { Wakeup } from "./transport/wakeup.js";
 
@@ -40,9 +41,6 @@ export class MapResult<T> implements AsyncIterable<T> {
     return out;
   }
 }
-
-/** Most inputs sent in one map.put; a batch also leaves when the next tick comes. */
-const PUT_BATCH = 512;
 
 /** What one input became on the client: sent, or failed here before sending. */
 type Local = { kind: "result"; result: ResultWire } | { kind: "error"; error: Error };
@@ -160,26 +158,25 @@ export async function* runMap(
   }
   const ordered = params.orderOutputs ?? true;
   const parentInputId = currentInputId();
-  const { callId, window } = await client.request("map.start", {
-    ...target,
-    idempotencyKey: newId("ik"),
-    ...(parentInputId ? { parentInputId } : {}),
-  });
+  // Retryable: a server stopping gracefully leaves it unanswered for the next one. (Sent twice
+  // after a crash, the first map is an orphan the server cancels within its resume window.)
+  const { callId, window } = await client.request(
+    "map.start",
+    { ...target, idempotencyKey: newId("ik"), ...(parentInputId ? { parentInputId } : {}) },
+    { retryable: true },
+  );
   const conn = client._connection;
   const release = conn.hold();
   const arrived: MapOutputWire[] = [];
-  let failure: Error | undefined;
   const wakeup = new Wakeup();
+  // Holds what was sent until its output arrives, and takes the map back after a dropped
+  // connection or a restart of the server.
+  const link = new MapLink(client, callId, what, () => wakeup.poke());
   const stopSink = client._onMapOutputs(callId, (items) => {
-    for (const it of items) arrived.push(it);
+    for (const it of items) if (link.take(it.idx)) arrived.push(it);
     wakeup.poke();
   });
-  const stopDrop = conn.onDisconnect((err) => {
-    failure ??= new SkiffError(`${what}: the connection to the server was lost during the map (${err.message})`, {
-      cause: err,
-    });
-    wakeup.poke();
-  });
+  const stopDrop = conn.onDisconnect(() => link.dropped());
 
   const held = new Map<number, Local>(); // finished, waiting for their turn (ordered mode)
   let sent = 0; // inputs taken from the iterator (sent, or failed locally)
@@ -188,23 +185,15 @@ export async function* runMap(
   let exhausted = false;
   let ended = false;
   let completed = false;
-  let puts: Promise<unknown> = Promise.resolve();
   let failed = 0;
   // Read once: a map started before a listener was set reports nothing.
   const progress = client._mapProgress;
   const report = (ended: boolean) =>
     progress?.({ callId, what, done: finished, failed, total: exhausted ? sent : undefined, ended });
 
-  const send = (batch: MapInputWire[]) => {
-    puts = Promise.all([puts, client.request("map.put", { callId, items: batch })]).catch((err: Error) => {
-      failure ??= err;
-      wakeup.poke();
-    });
-  };
-
   try {
     for (;;) {
-      if (failure) throw failure;
+      if (link.failure) throw link.failure;
       // Pull more inputs while the window allows.
       let batch: MapInputWire[] = [];
       while (!exhausted && sent - finished < window && batch.length < PUT_BATCH) {
@@ -226,17 +215,11 @@ export async function* runMap(
         batch.push({ idx, args: bytes.byteLength <= INLINE_PAYLOAD_BYTES ? bytes : await toPayload(bytes, client) });
         if (arrived.length > 0) break; // results are waiting: hand them out first
       }
-      if (batch.length > 0) send(batch);
+      if (batch.length > 0) link.put(batch);
       batch = [];
       if (exhausted && !ended) {
         ended = true;
-        const total = sent;
-        puts = puts
-          .then(() => client.request("map.end", { callId, total }))
-          .catch((err: Error) => {
-            failure ??= err;
-            wakeup.poke();
-          });
+        link.end(sent);
       }
       // Hand out what has finished.
       const before = finished;
@@ -279,7 +262,7 @@ export async function* runMap(
         completed = true;
         return;
       }
-      if (failure) throw failure;
+      if (link.failure) throw link.failure;
       if (arrived.length === 0 && (exhausted || sent - finished >= window)) {
         await wakeup.wait();
       }

@@ -64,6 +64,10 @@ export function register(program: Command): void {
       "--object-limits <NAME=N,...>",
       "Dict and Queue limits and lifetimes (docs/objects.md): queueMaxItems, queueMaxItemBytes, queueMaxPartitions, queuePartitionTtlMs, dictMaxValueBytes, dictIdleTtlMs",
     )
+    .option(
+      "--shutdown-grace-ms <n>",
+      "on SIGTERM, how long running inputs may take to finish before the server exits; a second SIGTERM exits at once (default: 30000)",
+    )
     .option("--metrics-public", "serve /metrics without a token (for a scraper on a trusted network)")
     .option("--no-local-workers", "run no containers on this host: only on workers that join (`skiff worker`)")
     .option(
@@ -93,8 +97,12 @@ interface ServerFlags {
   objectLimits?: string;
   store?: string;
   logMaxBytes?: string;
+<<<<<<< HEAD
   localWorkers: boolean;
   placementTimeoutMs?: string;
+=======
+  shutdownGraceMs?: string;
+>>>>>>> main
 }
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
@@ -114,7 +122,11 @@ async function serverCommand(values: ServerFlags): Promise<void> {
   const maxResidentSpawns = int("max-resident-spawns", values.maxResidentSpawns, 1, 10_000_000);
   const instanceIdleMs = int("instance-idle-ms", values.instanceIdleMs, 0, 7 * 24 * 3600 * 1000);
   const logMaxBytes = int("log-max-bytes", values.logMaxBytes, 1024, 2 ** 40);
+<<<<<<< HEAD
   const placementTimeoutMs = int("placement-timeout-ms", values.placementTimeoutMs, 0, 7 * 24 * 3600 * 1000);
+=======
+  const graceMs = int("shutdown-grace-ms", values.shutdownGraceMs, 0, 24 * 3600 * 1000) ?? 30_000;
+>>>>>>> main
   const store = values.store ?? process.env.SKIFF_STORE_URL;
   const { sandbox, limits } = values;
   const dataDir = values.dataDir ?? join(process.env.HOME || homedir(), ".skiff", "data");
@@ -171,10 +183,22 @@ async function serverCommand(values: ServerFlags): Promise<void> {
   }
   // Printed last: once it appears, the server is ready and its token is known.
   ui.step(`Skiff server listening on ${server.url} (data: ${dataDir})`);
+  // SIGTERM (or Ctrl-C) stops gracefully: no new work, running inputs finish within the grace,
+  // everything is committed, clients reconnect to the next server. A second one exits at once:
+  // what was running runs again after the next start (docs/operations.md).
+  let signals = 0;
   await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) return resolve();
+      ui.info(`${sig} again: exiting now; inputs still running run again when the server next starts`);
+      process.exit(1);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
   });
-  ui.info("stopping…");
+  ui.info(`stopping: running inputs may finish within ${graceMs} ms (send SIGTERM again to exit now)…`);
+  await server.drain(graceMs);
   await server.close();
+  ui.info("stopped");
 }

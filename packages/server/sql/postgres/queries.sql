@@ -15,7 +15,8 @@ SELECT count(*) AS n FROM tokens WHERE kind = 'admin';
 SELECT blob_id AS id FROM inputs WHERE blob_id = ANY(@ids::text[])
 UNION SELECT blob_id FROM calls WHERE blob_id = ANY(@ids::text[])
 UNION SELECT bundle_blob_id FROM functions WHERE bundle_blob_id = ANY(@ids::text[])
-UNION SELECT bundle_blob_id FROM deployments WHERE bundle_blob_id = ANY(@ids::text[]);
+UNION SELECT bundle_blob_id FROM deployments WHERE bundle_blob_id = ANY(@ids::text[])
+UNION SELECT value_blob FROM dict_entries WHERE value_blob = ANY(@ids::text[]);
 
 -- name: insertApp
 INSERT INTO apps (id, name, environment, mode, state, version, created_at, owner_session) VALUES (@id, @name, @environment, @mode, @state, @version, @createdAt, @ownerSession);
@@ -40,6 +41,22 @@ SELECT id, name, environment, mode, state, version, created_at AS "createdAt", o
 
 -- name: insertDeployment
 INSERT INTO deployments (app_id, version, bundle_blob_id, functions, created_at) VALUES (@appId, @version, @bundleBlobId, @functions, @createdAt);
+
+-- name: trimDeployments
+DELETE FROM deployments WHERE app_id = @appId AND version <= (SELECT max(version) FROM deployments WHERE app_id = @appId) - @keep;
+
+-- name: forgetApps
+-- Stopped ephemeral apps no unexpired call refers to (expired calls keep only their id and
+-- state), with their deployments, functions, class instances and logs: one statement.
+WITH gone AS (
+  SELECT id FROM apps a WHERE a.state = 'stopped' AND a.mode = 'ephemeral' AND a.stopped_at <= @before
+    AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.app_id = a.id AND c.state != 'expired')
+    ORDER BY a.stopped_at, a.id LIMIT @limit
+), d AS (DELETE FROM deployments WHERE app_id IN (SELECT id FROM gone)),
+i AS (DELETE FROM class_instances WHERE function_id IN (SELECT id FROM functions WHERE app_id IN (SELECT id FROM gone))),
+f AS (DELETE FROM functions WHERE app_id IN (SELECT id FROM gone)),
+l AS (DELETE FROM logs WHERE app_id IN (SELECT id FROM gone))
+DELETE FROM apps WHERE id IN (SELECT id FROM gone);
 
 -- name: listDeployments
 SELECT app_id AS "appId", version, bundle_blob_id AS "bundleBlobId", functions, created_at AS "createdAt" FROM deployments WHERE app_id = @appId ORDER BY version DESC;
@@ -78,8 +95,9 @@ DELETE FROM inputs WHERE call_id = @callId;
 -- name: getCall
 SELECT id, function_id AS "functionId", kind, parent_input_id AS "parentInputId", state, outcome, created_at AS "createdAt", expires_at AS "expiresAt" FROM calls WHERE id = @id;
 
--- name: getCallByKey
-SELECT id, function_id AS "functionId", kind, parent_input_id AS "parentInputId", state, outcome, created_at AS "createdAt", expires_at AS "expiresAt" FROM calls WHERE idempotency_key = @key;
+-- name: getCallsByKeys
+-- The idempotency lookups of many concurrent calls, in one round trip.
+SELECT idempotency_key AS "key", id, function_id AS "functionId", kind, parent_input_id AS "parentInputId", state, outcome, created_at AS "createdAt", expires_at AS "expiresAt" FROM calls WHERE idempotency_key = ANY(@keys::text[]);
 
 -- name: pendingCalls
 SELECT id, function_id AS "functionId", kind, idempotency_key AS "idempotencyKey", parent_input_id AS "parentInputId", method, parked, created_at AS "createdAt" FROM calls WHERE state = 'pending' AND id > @after ORDER BY id LIMIT @limit;
@@ -88,7 +106,10 @@ SELECT id, function_id AS "functionId", kind, idempotency_key AS "idempotencyKey
 SELECT id, call_id AS "callId", idx, args, state, attempt, failures FROM inputs WHERE call_id = @callId ORDER BY idx;
 
 -- name: expireCalls
-UPDATE calls SET state = 'expired', status = 'expired', outcome = NULL, blob_id = NULL WHERE state = 'done' AND expires_at IS NOT NULL AND expires_at <= @now;
+UPDATE calls SET state = 'expired', status = 'expired', outcome = NULL, blob_id = NULL WHERE state IN ('done', 'cancelled') AND expires_at IS NOT NULL AND expires_at <= @now;
+
+-- name: forgetExpiredCalls
+DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE state = 'expired' AND expires_at <= @before ORDER BY expires_at LIMIT @limit);
 
 -- name: deleteExpiredInputs
 DELETE FROM inputs WHERE call_id IN (SELECT id FROM calls WHERE state = 'expired');
@@ -173,3 +194,18 @@ WHERE c.id = @id;
 
 -- name: releaseInputBlobs
 UPDATE inputs SET blob_id = NULL WHERE call_id = @callId;
+
+-- name: insertMapCall
+INSERT INTO map_calls (id, function_id, method, parent_input_id, idempotency_key, created_at, expires_at) VALUES (@id, @functionId, @method, @parentInputId, @idempotencyKey, @createdAt, @expiresAt);
+
+-- name: getMapCall
+SELECT id, function_id AS "functionId", method, parent_input_id AS "parentInputId", idempotency_key AS "idempotencyKey", created_at AS "createdAt", expires_at AS "expiresAt" FROM map_calls WHERE id = @id;
+
+-- name: setMapCallExpiry
+UPDATE map_calls SET expires_at = @expiresAt WHERE id = @id;
+
+-- name: orphanMapCalls
+UPDATE map_calls SET expires_at = @expiresAt WHERE expires_at IS NULL;
+
+-- name: expireMapCalls
+DELETE FROM map_calls WHERE expires_at IS NOT NULL AND expires_at <= @now;

@@ -8,6 +8,9 @@ VALUES (@id, @kind, @environment, @name, @ownerApp, @ownerSession, @createdAt);
 SELECT id, kind, environment, name, owner_app AS ownerApp, owner_session AS ownerSession, created_at AS createdAt
 FROM objects WHERE id = @id;
 
+-- name: countObjects
+SELECT count(*) AS n FROM objects WHERE environment = @environment;
+
 -- name: findObject
 SELECT id, kind, environment, name, owner_app AS ownerApp, owner_session AS ownerSession, created_at AS createdAt
 FROM objects WHERE environment = @environment AND name = @name;

@@ -41,6 +41,30 @@ SELECT id, name, environment, mode, state, version, created_at AS createdAt, own
 -- name: insertDeployment
 INSERT INTO deployments (app_id, version, bundle_blob_id, functions, created_at) VALUES (@appId, @version, @bundleBlobId, @functions, @createdAt);
 
+-- name: trimDeployments
+DELETE FROM deployments WHERE app_id = @appId AND version <= (SELECT max(version) FROM deployments WHERE app_id = @appId) - @keep;
+
+-- name: forgettableApps
+-- Stopped ephemeral apps no unexpired call refers to (expired calls keep only their id and state).
+SELECT id FROM apps a WHERE a.state = 'stopped' AND a.mode = 'ephemeral' AND a.stopped_at <= @before
+  AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.app_id = a.id AND c.state != 'expired')
+  ORDER BY a.stopped_at, a.id LIMIT @limit;
+
+-- name: forgetAppDeployments
+DELETE FROM deployments WHERE app_id IN (SELECT value FROM json_each(@ids));
+
+-- name: forgetAppInstances
+DELETE FROM class_instances WHERE function_id IN (SELECT id FROM functions WHERE app_id IN (SELECT value FROM json_each(@ids)));
+
+-- name: forgetAppFunctions
+DELETE FROM functions WHERE app_id IN (SELECT value FROM json_each(@ids));
+
+-- name: forgetAppLogs
+DELETE FROM logs WHERE app_id IN (SELECT value FROM json_each(@ids));
+
+-- name: forgetApps
+DELETE FROM apps WHERE id IN (SELECT value FROM json_each(@ids));
+
 -- name: listDeployments
 SELECT app_id AS appId, version, bundle_blob_id AS bundleBlobId, functions, created_at AS createdAt FROM deployments WHERE app_id = @appId ORDER BY version DESC;
 
@@ -98,7 +122,10 @@ SELECT args FROM inputs WHERE call_id = @callId ORDER BY idx LIMIT 1;
 SELECT id, call_id AS callId, idx, args, state, attempt, failures FROM inputs WHERE call_id = @callId ORDER BY idx;
 
 -- name: expireCalls
-UPDATE calls SET state = 'expired', status = 'expired', outcome = NULL, blob_id = NULL WHERE state = 'done' AND expires_at IS NOT NULL AND expires_at <= @now;
+UPDATE calls SET state = 'expired', status = 'expired', outcome = NULL, blob_id = NULL WHERE state IN ('done', 'cancelled') AND expires_at IS NOT NULL AND expires_at <= @now;
+
+-- name: forgetExpiredCalls
+DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE state = 'expired' AND expires_at <= @before ORDER BY expires_at LIMIT @limit);
 
 -- name: deleteExpiredInputs
 DELETE FROM inputs WHERE call_id IN (SELECT id FROM calls WHERE state = 'expired');
@@ -175,3 +202,18 @@ UPDATE calls SET parked = @parked WHERE id = @id;
 
 -- name: releaseInputBlobs
 UPDATE inputs SET blob_id = NULL WHERE call_id = @callId;
+
+-- name: insertMapCall
+INSERT INTO map_calls (id, function_id, method, parent_input_id, idempotency_key, created_at, expires_at) VALUES (@id, @functionId, @method, @parentInputId, @idempotencyKey, @createdAt, @expiresAt);
+
+-- name: getMapCall
+SELECT id, function_id AS functionId, method, parent_input_id AS parentInputId, idempotency_key AS idempotencyKey, created_at AS createdAt, expires_at AS expiresAt FROM map_calls WHERE id = @id;
+
+-- name: setMapCallExpiry
+UPDATE map_calls SET expires_at = @expiresAt WHERE id = @id;
+
+-- name: orphanMapCalls
+UPDATE map_calls SET expires_at = @expiresAt WHERE expires_at IS NULL;
+
+-- name: expireMapCalls
+DELETE FROM map_calls WHERE expires_at IS NOT NULL AND expires_at <= @now;

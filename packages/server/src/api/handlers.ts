@@ -1,6 +1,7 @@
 import {
   type ExecSpec,
   MAX_PAYLOAD_BYTES,
+  type MapOutputWire,
   type Payload,
   type RequestMessage,
   type RequestName,
@@ -38,8 +39,27 @@ export interface HandlerDeps {
   images: ImageBuilder | undefined;
   execs: ExecRelay;
   objects: Objects;
+<<<<<<< HEAD
   workers: WorkerRegistry;
+=======
+  /** Set while the server stops gracefully (see server.ts drain()). */
+  lifecycle: { draining: boolean };
+>>>>>>> main
 }
+
+/**
+ * Requests that start work. While the server stops they are not answered: the connection
+ * closes (1012) unanswered and the client sends them again to the next server (calls by
+ * idempotency key; a map resumes and sends its inputs again).
+ */
+const HELD_WHILE_DRAINING = new Set<string>([
+  "call.create",
+  "gen.start",
+  "map.start",
+  "map.resume",
+  "map.put",
+  "map.end",
+]);
 
 export type Handler<N extends RequestName> = (
   peer: Peer,
@@ -59,6 +79,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   "call.create",
   "gen.start",
   "map.start",
+  "map.resume",
   "map.put",
   "map.end",
   "call.get",
@@ -101,6 +122,32 @@ function tieToPeer(peer: Peer, d: HandlerDeps, owned: Set<string>): { bind(callI
     release() {
       if (callId) owned.delete(callId);
       peer.cleanups.delete(cancel);
+    },
+  };
+}
+
+/** Ties a map to the connection that runs it: when the connection closes, the map waits for map.resume. */
+function tieMapToPeer(
+  peer: Peer,
+  d: HandlerDeps,
+  sink: (items: MapOutputWire[]) => void,
+): { bind(callId: string): void; release(): void } {
+  let callId: string | undefined;
+  const detach = () => {
+    if (!callId) return;
+    // A client that closed its connection itself (1000) is gone for good: no resume will come.
+    if (peer.closeCode === 1000) d.engine.cancelCall(callId, false).catch(() => {});
+    else d.engine.fanOut.detachMap(callId, sink);
+  };
+  return {
+    bind(id) {
+      callId = id;
+      peer.maps.add(id);
+      peer.cleanups.add(detach);
+    },
+    release() {
+      if (callId) peer.maps.delete(callId);
+      peer.cleanups.delete(detach);
     },
   };
 }
@@ -315,15 +362,28 @@ export const handlers: HandlerTable = {
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
     const method = str(q, "method", { optional: true, max: 64 });
     await d.engine.load(functionId);
-    // A map's inputs live with its caller: when the caller goes, the rest is cancelled.
-    const tie = tieToPeer(peer, d, peer.maps);
+    // A map's inputs live with its caller: when its connection goes, the map waits for
+    // map.resume (see engine/map-resume.ts) and is cancelled if nobody takes it back.
+    const sink = (items: MapOutputWire[]) => peer.send("map.outputs", { callId: r.callId, items });
+    const tie = tieMapToPeer(peer, d, sink);
     const r = d.engine.fanOut.startMap(
       { functionId, idempotencyKey: p.idempotencyKey, parentInputId, method },
-      (items) => peer.send("map.outputs", { callId: r.callId, items }),
+      sink,
       () => tie.release(),
     );
     tie.bind(r.callId);
+    // Its row is durable before the caller hears of the map: a restart cannot forget it.
+    await d.engine.fanOut.resume.durable();
     return r;
+  },
+  async "map.resume"(peer, p, d) {
+    const callId = str(p as unknown as Record<string, unknown>, "callId", { max: 64 });
+    const sink = (items: MapOutputWire[]) => peer.send("map.outputs", { callId, items });
+    const tie = tieMapToPeer(peer, d, sink);
+    const r = await d.engine.fanOut.resumeMap(callId, sink, () => tie.release());
+    tie.bind(callId);
+    await d.engine.fanOut.resume.durable();
+    return { window: r.window };
   },
   "map.put"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
@@ -448,6 +508,7 @@ export function handleRequest(peer: Peer, msg: RequestMessage, deps: HandlerDeps
   if (ADMIN_ONLY.has(msg.t) && kind !== "admin")
     throw new ApiError("permission_denied", `only an admin token can ${msg.t}`);
   obj(msg.p, "params");
+  if (deps.lifecycle.draining && HELD_WHILE_DRAINING.has(msg.t)) return new Promise<never>(() => {});
   const h = handlers[msg.t as keyof HandlerTable] as Handler<RequestName>;
   return h(peer, msg.p as never, deps);
 }

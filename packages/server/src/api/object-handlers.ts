@@ -1,5 +1,5 @@
 import { MAX_PARTITION_CHARS, MAX_VOLUME_CHUNK, type RequestName } from "@skiff/protocol";
-import { DictService } from "../objects/dict-service.js";
+import { checkStorableText, DictService } from "../objects/dict-service.js";
 import { type Caller, checkKind } from "../objects/index.js";
 import { MAX_GET_ITEMS, MAX_SCAN_PAGE } from "../objects/limits.js";
 import { volumePath } from "../objects/volume-paths.js";
@@ -62,11 +62,21 @@ function partition(q: Record<string, unknown>): string {
   const v = q.partition ?? "";
   if (typeof v !== "string") throw invalid("partition must be a string");
   if (v.length > MAX_PARTITION_CHARS) throw invalid(`partition is longer than ${MAX_PARTITION_CHARS} characters`);
+  checkStorableText(v, "partition");
   return v;
 }
 
 async function dictOf(peer: Peer, d: HandlerDeps, q: Record<string, unknown>): Promise<string> {
   return (await d.objects.registry.resolve(callerOf(peer, d), objectId(q), "dict")).id;
+}
+
+async function dictRowOf(
+  peer: Peer,
+  d: HandlerDeps,
+  q: Record<string, unknown>,
+): Promise<{ id: string; label: string }> {
+  const row = await d.objects.registry.resolve(callerOf(peer, d), objectId(q), "dict");
+  return { id: row.id, label: row.name ? `"${row.name}"` : row.id };
 }
 
 async function queueOf(peer: Peer, d: HandlerDeps, q: Record<string, unknown>): Promise<{ id: string; label: string }> {
@@ -140,8 +150,8 @@ export const objectHandlers: { [N in ObjectRequest]: Handler<N> } = {
     const q = params(p);
     const key = DictService.key(q.key);
     const value = await d.objects.dicts.value(q.value);
-    const id = await dictOf(peer, d, q);
-    return { written: await d.objects.dicts.put(id, key, value, bool(q, "skipIfExists", false)) };
+    const dict = await dictRowOf(peer, d, q);
+    return { written: await d.objects.dicts.put(dict.id, dict.label, key, value, bool(q, "skipIfExists", false)) };
   },
   async "dict.update"(peer, p, d) {
     const q = params(p);
@@ -154,8 +164,8 @@ export const objectHandlers: { [N in ObjectRequest]: Handler<N> } = {
         await d.objects.dicts.value(o.value, `entries[${i}].value`),
       ]);
     }
-    const id = await dictOf(peer, d, q);
-    if (entries.length > 0) await d.objects.dicts.update(id, entries);
+    const dict = await dictRowOf(peer, d, q);
+    if (entries.length > 0) await d.objects.dicts.update(dict.id, dict.label, entries);
     return {};
   },
   async "dict.get"(peer, p, d) {

@@ -53,6 +53,8 @@ export class Peer {
   containerId: string | undefined;
   /** Cleanups run when the connection closes (waiters, log follows). */
   readonly cleanups = new Set<() => void>();
+  /** How the connection closed (1000: the client said goodbye; 1006: it was lost). */
+  closeCode = 0;
   /** Generator calls streaming to this connection: only it may acknowledge them. */
   readonly streams = new Set<string>();
   /** Maps this connection started: only it may feed them; they end with it. */
@@ -75,7 +77,10 @@ export class Peer {
     readonly remoteAddress = "unix",
   ) {
     ws.on("message", (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
-    ws.on("close", () => this.onClose());
+    ws.on("close", (code) => {
+      this.closeCode = code;
+      this.onClose();
+    });
     ws.on("error", (err) => hooks.log(`connection error: ${err.message}`));
   }
 

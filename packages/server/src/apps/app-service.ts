@@ -13,6 +13,7 @@ import {
 import { ApiError, invalid, notFound } from "../api/api-error.js";
 import type { Engine } from "../engine/engine.js";
 import type { LiveFunction } from "../engine/model.js";
+import { STOPPED_APPS_LISTED_MS } from "../engine/retention.js";
 import type { Schedules } from "../engine/schedules.js";
 import type { WorkerProvider } from "../provider.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
@@ -22,8 +23,11 @@ import { checkWebLabels, validateFunctionSpec } from "./validate-spec.js";
 
 /** An ephemeral app outlives a dropped connection by this long, so its client can come back. */
 const SESSION_GRACE_MS = 30_000;
-/** Stopped apps stay listed this long. */
-const LIST_STOPPED_MS = 24 * 60 * 60 * 1000;
+/**
+ * Deployments an app keeps (`skiff app history`), with their bundles; older ones are dropped
+ * at the next deploy, and their bundles swept.
+ */
+export const KEEP_DEPLOYMENTS = 10;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
@@ -262,6 +266,7 @@ export class AppService {
       functions: [...names],
       createdAt: now,
     });
+    this.store.trimDeployments(app.id, KEEP_DEPLOYMENTS);
     const infos: FunctionInfo[] = [];
     for (const spec of p.functions) {
       const existing = await this.store.getFunctionByName(app.id, spec.name);
@@ -339,7 +344,7 @@ export class AppService {
 
   async list(environment: string): Promise<AppInfo[]> {
     const out: AppInfo[] = [];
-    for (const a of await this.store.listApps(environment, Date.now() - LIST_STOPPED_MS)) {
+    for (const a of await this.store.listApps(environment, Date.now() - STOPPED_APPS_LISTED_MS)) {
       out.push({
         appId: a.id,
         name: a.name,

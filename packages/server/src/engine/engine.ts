@@ -19,9 +19,11 @@ import { Deque } from "./deque.js";
 import { FanOut } from "./fan-out.js";
 import { Fleet } from "./fleet.js";
 import type { LogHub } from "./log-hub.js";
+import { MapResume } from "./map-resume.js";
 import type { FunctionView, LiveCall, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
 import { FunctionStats as FunctionCounters } from "./observe/function-stats.js";
 import { type EngineSnapshot, snapshotContainers, snapshotFunction, snapshotMaps } from "./observe/snapshot.js";
+import { Retention } from "./retention.js";
 import { retryDelayMs } from "./retry-policy.js";
 import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
 import { resolveTarget } from "./targets.js";
@@ -55,11 +57,11 @@ const RECENT_DELIVERED = 10_000;
 const PREFETCH_BELOW_MS = 2;
 /** A class instance with no calls and no containers this long is let go (taken back on its next call). */
 const INSTANCE_IDLE_MS = 5 * 60_000;
-/** How often results past retention are expired (their blobs go at the next sweep). */
-const EXPIRY_EVERY_MS = 15_000;
 /** Blobs of stored outcomes remembered as just handed out (see handedOut). */
 const HANDED_OUT_MAX = 100_000;
-/** How often idle containers are checked and results expired. */
+/** The outcome of a web request with a result URL that a restart of the server cut short. */
+export const INTERRUPTED_WEB_CALL = "the server restarted before this request's response was complete";
+/** How often idle containers are checked and retention runs. */
 const TICK_MS = 250;
 
 /**
@@ -94,8 +96,10 @@ export class Engine {
   private readonly pager: SpawnPager;
   private resolveFunction: ((functionId: string) => Promise<LiveFunction | undefined>) | undefined;
   private readonly tickTimer: NodeJS.Timeout;
-  private lastExpiry = 0;
+  private readonly retention: Retention;
   private closed = false;
+  /** Set by drain(): no input starts from then on. */
+  private draining = false;
   private readonly batchHost: BatchHost = {
     startAttempt: (input, c) => this.startAttempt(input, c),
     dispatch: (fn) => this.dispatch(fn),
@@ -110,22 +114,28 @@ export class Engine {
       attemptFailed: (input, result, ms) => this.attemptFailed(input, result, ms),
       isClosed: () => this.closed,
     });
-    this.fanOut = new FanOut({
-      calls: this.calls,
-      inputs: this.inputs,
-      containers: this.fleet.containers,
-      liveFunction: (id) => this.liveFunction(id),
-      newCall: (fn, parent, extra) => this.newCall(fn, parent, extra),
-      newInput: (call, idx, args, now) => this.newInput(call, idx, args, undefined, now),
-      track: (call) => this.track(call),
-      untrack: (call) => this.untrack(call),
-      enqueue: (input) => this.enqueue(input),
-      dispatch: (fn) => this.dispatch(fn),
-    });
+    this.fanOut = new FanOut(
+      {
+        calls: this.calls,
+        inputs: this.inputs,
+        containers: this.fleet.containers,
+        liveFunction: (id) => this.liveFunction(id),
+        newCall: (fn, parent, extra) => this.newCall(fn, parent, extra),
+        newInput: (call, idx, args, now) => this.newInput(call, idx, args, undefined, now),
+        track: (call) => this.track(call),
+        untrack: (call) => this.untrack(call),
+        enqueue: (input) => this.enqueue(input),
+        dispatch: (fn) => this.dispatch(fn),
+        load: (functionId) => this.load(functionId),
+        cancel: (callId) => void this.cancelCall(callId, false).catch(() => {}), // already over
+      },
+      new MapResume(o.store),
+    );
     this.pager = new SpawnPager(
       { store: o.store, revive: (fn, row, inputs) => this.revive(fn, row, inputs) },
       o.maxResidentSpawns ?? DEFAULT_RESIDENT_SPAWNS,
     );
+    this.retention = new Retention(o.store, o.resultRetentionMs, o.log, (now) => this.fanOut.resume.expire(now));
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.tickTimer.unref();
   }
@@ -354,6 +364,8 @@ export class Engine {
     if (call.idempotencyKey) this.liveKeys.delete(call.idempotencyKey);
     if (call.map) {
       const m = call.map;
+      if (m.detached) clearTimeout(m.detached);
+      this.fanOut.resume.ended(call.id);
       // Results still waiting for this tick's flush go out first.
       setImmediate(() => m.onDone());
     }
@@ -427,7 +439,7 @@ export class Engine {
     if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
     if (
       stored.state === "expired" ||
-      (stored.state === "done" && stored.expiresAt !== null && stored.expiresAt <= Date.now())
+      (stored.state !== "pending" && stored.expiresAt !== null && stored.expiresAt <= Date.now())
     ) {
       return { kind: "expired" };
     }
@@ -494,7 +506,7 @@ export class Engine {
         return; // already finished: nothing to cancel
       }
     }
-    for (const input of call.map ? [...call.map.live] : call.inputs) {
+    for (const input of call.map ? [...call.map.live.values()] : call.inputs) {
       if (input.status === "done") continue;
       const c = input.container;
       if (input.status === "running" && c) {
@@ -533,6 +545,8 @@ export class Engine {
 
   /** Hands queued inputs to ready containers with free slots, then rescales. */
   private dispatch(fn: LiveFunction): void {
+    // Stopping: running inputs finish, nothing new starts (queued inputs wait for the next start).
+    if (this.draining) return;
     if (fn.spec.options.batched) {
       dispatchBatches(fn, this.batchHost); // engine/batching.ts
       this.fleet.scale(fn);
@@ -769,7 +783,7 @@ export class Engine {
     return out;
   }
 
-  /** Scale-down, result expiry and log trimming, every TICK_MS. */
+  /** Scale-down, retention and log trimming, every TICK_MS. */
   private tick(): void {
     const now = Date.now();
     this.clock.minute = Math.floor(now / 60_000);
@@ -780,11 +794,7 @@ export class Engine {
     }
     this.fleet.scaleDown(now);
     this.releaseIdleInstances(now);
-    if (now - this.lastExpiry > EXPIRY_EVERY_MS) {
-      this.lastExpiry = now;
-      this.o.store.expireCalls(now).catch(() => {}); // a failed commit is logged by the store
-      this.o.store.trimGraph(now - this.o.resultRetentionMs);
-    }
+    this.retention.tick(now);
     this.o.logs.trim();
   }
 
@@ -844,6 +854,7 @@ export class Engine {
 
   /** Re-queues calls that were pending when the server stopped. */
   async recover(): Promise<number> {
+    this.fanOut.resume.afterRestart();
     let after = "";
     let n = 0;
     for (;;) {
@@ -851,6 +862,20 @@ export class Engine {
       if (page.length === 0) break;
       for (const { row, inputs } of page) {
         after = row.id;
+        if (inputs.length === 0) {
+          // A web request with a result URL (gateway/result-urls.ts): its stream died with the
+          // server. Its URL answers that, rather than not knowing it.
+          const now = Date.now();
+          const message = `${INTERRUPTED_WEB_CALL}: send the request again`;
+          this.o.store.completeCall(
+            row.id,
+            "done",
+            { kind: "result", result: { status: "terminated", message } },
+            now,
+            now + this.o.resultRetentionMs,
+          );
+          continue;
+        }
         const fn = await this.lookupFunction(row.functionId);
         if (!fn) {
           this.o.store.completeCall(
@@ -883,6 +908,28 @@ export class Engine {
   }
 
   /** Stops every container; the engine accepts nothing after this. */
+  /**
+   * A graceful stop begins: no queued input starts from now on; running ones finish. Resolves
+   * once none runs, or when `graceMs` passes first (those still running run again after the
+   * next start: spawned calls are in the store, callers of .remote and maps send theirs again).
+   */
+  async drain(graceMs: number): Promise<{ running: number }> {
+    this.draining = true;
+    const deadline = Date.now() + graceMs;
+    for (;;) {
+      const running = this.runningInputs();
+      if (running === 0 || Date.now() >= deadline) return { running };
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+    }
+  }
+
+  /** Inputs on containers now. */
+  runningInputs(): number {
+    let n = 0;
+    for (const c of this.fleet.containers.values()) n += c.running.size;
+    return n;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -892,6 +939,8 @@ export class Engine {
       c.exitInfo = "server stopped";
     }
     for (const input of this.inputs.values()) if (input.timer) clearTimeout(input.timer);
+    // Maps waiting for their callers: their rows stay, for the next start to take them back.
+    for (const call of this.calls.values()) if (call.map?.detached) clearTimeout(call.map.detached);
     for (const fn of this.functions.values()) if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
     for (const c of this.fleet.containers.values()) {
       if (c.startupTimer) clearTimeout(c.startupTimer);

@@ -7,6 +7,7 @@ import {
   WEB_STREAM_WINDOW,
 } from "@skiff/protocol";
 import { ApiError } from "../api/api-error.js";
+import type { MapResume } from "./map-resume.js";
 import type { LiveCall, LiveContainer, LiveFunction, LiveInput, MapState } from "./model.js";
 import { resolveTarget } from "./targets.js";
 
@@ -26,6 +27,10 @@ export interface FanOutHost {
   untrack(call: LiveCall): void;
   enqueue(input: LiveInput): void;
   dispatch(fn: LiveFunction): void;
+  /** Brings a function that is not in memory (an idle class instance) back, if it exists. */
+  load(functionId: string): Promise<void>;
+  /** Cancels a call (a detached map nobody took back). */
+  cancel(callId: string): void;
 }
 
 /** Items in flight of a generator call: a web response's items are up to 64 KiB, so fewer. */
@@ -38,7 +43,11 @@ function windowOf(fn: LiveFunction): number {
  * and generator calls (items out as they are yielded, acknowledged back to the container).
  */
 export class FanOut {
-  constructor(private readonly host: FanOutHost) {}
+  constructor(
+    private readonly host: FanOutHost,
+    /** The rows that let a restarted server take a map back. */
+    readonly resume: MapResume,
+  ) {}
 
   // ---- generators ------------------------------------------------------------------
 
@@ -109,7 +118,8 @@ export class FanOut {
   /**
    * Starts a map: the caller streams inputs in (at most `window` outstanding) and gets
    * results through `sink` as they finish. A map's inputs live with its caller, which holds
-   * them until their results arrive; they are not written to the store.
+   * them until their results arrive; they are not written to the store. Only a row naming the
+   * map is (see map-resume.ts): the caller awaits `durable` before it may rely on resuming.
    */
   startMap(
     p: { functionId: string; idempotencyKey: string; parentInputId: string | undefined; method?: string | undefined },
@@ -123,12 +133,25 @@ export class FanOut {
         "invalid_argument",
         `${fn.appName}.${target.name} is a generator: map it as a flat map of streams`,
       );
-    const window = MAP_WINDOW;
-    const call = this.host.newCall(fn, p.parentInputId, {
-      method: p.method,
+    const call = this.newMapCall(fn, undefined, p.parentInputId, p.method, sink, onDone);
+    this.resume.started(call, p.idempotencyKey);
+    return { callId: call.id, window: MAP_WINDOW };
+  }
+
+  private newMapCall(
+    fn: LiveFunction,
+    id: string | undefined,
+    parentInputId: string | undefined,
+    method: string | undefined,
+    sink: (items: MapOutputWire[]) => void,
+    onDone: () => void,
+  ): LiveCall & { map: MapState } {
+    const call = this.host.newCall(fn, parentInputId, {
+      ...(id ? { id } : {}),
+      method,
       map: {
-        live: new Set(),
-        window,
+        live: new Map(),
+        window: MAP_WINDOW,
         done: 0,
         failed: 0,
         total: undefined,
@@ -136,10 +159,63 @@ export class FanOut {
         flushScheduled: false,
         sink,
         onDone,
+        detached: undefined,
       },
     });
     this.host.track(call);
-    return { callId: call.id, window };
+    return call as LiveCall & { map: MapState };
+  }
+
+  /**
+   * The connection holding a map (the one whose sink is `holder`) closed: the map keeps running for MAP_RESUME_MS, its results
+   * kept for map.resume (bounded by its window), and is cancelled if nobody takes it back.
+   */
+  detachMap(callId: string, holder: (items: MapOutputWire[]) => void): void {
+    const call = this.host.calls.get(callId);
+    const m = call?.map;
+    // Not when another connection took it back meanwhile.
+    if (!m || m.detached || m.sink !== holder) return;
+    m.sink = () => {};
+    m.onDone = () => {};
+    m.detached = setTimeout(() => this.host.cancel(callId), this.resume.windowMs);
+    m.detached.unref();
+  }
+
+  /**
+   * Takes a map back on a new connection (map.resume): a map still here gets its new sink and
+   * the results kept while it waited; a map this server only knows from the store (it restarted)
+   * starts again empty, and its caller sends again every input it has no result for.
+   */
+  async resumeMap(
+    callId: string,
+    sink: (items: MapOutputWire[]) => void,
+    onDone: () => void,
+  ): Promise<{ callId: string; window: number }> {
+    const attach = (call: LiveCall & { map: MapState }) => {
+      const m = call.map;
+      if (m.detached) clearTimeout(m.detached);
+      m.detached = undefined;
+      m.sink = sink;
+      m.onDone = onDone;
+      // Not over until the caller ends it again: first it sends again what it has no result for
+      // (results lost with the old connection run again).
+      m.total = undefined;
+      // Results kept while detached go out before the reply: the caller then knows not to resend them.
+      const items = m.out;
+      m.out = [];
+      if (items.length > 0) sink(items);
+      return { callId, window: m.window };
+    };
+    const live = this.host.calls.get(callId);
+    if (live?.map) return attach(live as LiveCall & { map: MapState });
+    const row = await this.resume.find(callId);
+    await this.host.load(row.functionId);
+    const again = this.host.calls.get(callId); // taken back meanwhile (two resumes racing)
+    if (again?.map) return attach(again as LiveCall & { map: MapState });
+    const fn = this.host.liveFunction(row.functionId);
+    const call = this.newMapCall(fn, callId, row.parentInputId ?? undefined, row.method ?? undefined, sink, onDone);
+    this.resume.takenBack(callId);
+    return { callId, window: call.map.window };
   }
 
   private mapCall(callId: string): LiveCall & { map: MapState } {
@@ -148,11 +224,17 @@ export class FanOut {
     return call as LiveCall & { map: MapState };
   }
 
+  /**
+   * Adds inputs. An index the map already has (a resend after map.resume: the input is still
+   * queued or running here) is skipped; any other runs, again if its result was lost.
+   */
   putMapInputs(callId: string, items: MapInputWire[]): void {
     const call = this.mapCall(callId);
     const m = call.map;
-    if (m.total !== undefined) throw new ApiError("failed_precondition", `map ${callId} has already ended`);
-    if (m.live.size + items.length > m.window) {
+    if (m.total !== undefined && items.some((it) => it.idx >= m.total!))
+      throw new ApiError("failed_precondition", `map ${callId} has already ended (after ${m.total} inputs)`);
+    const fresh = items.filter((it) => !m.live.has(it.idx));
+    if (m.live.size + fresh.length > m.window) {
       throw new ApiError(
         "failed_precondition",
         `map ${callId}: more than ${m.window} inputs outstanding (the window the server set)`,
@@ -160,9 +242,10 @@ export class FanOut {
     }
     if (!call.fn.live) throw new ApiError("not_found", `function ${call.fn.name} is not running`);
     const now = Date.now();
-    for (const item of items) {
+    for (const item of fresh) {
+      if (m.live.has(item.idx)) continue; // the same index twice in one batch
       const input = this.host.newInput(call, item.idx, item.args, now);
-      m.live.add(input);
+      m.live.set(item.idx, input);
       input.status = "pending";
       call.fn.queue.push(input);
     }
@@ -176,14 +259,15 @@ export class FanOut {
   }
 
   mapResult(call: LiveCall, m: MapState, input: LiveInput, result: ResultWire): void {
-    m.live.delete(input);
+    if (m.live.get(input.idx) === input) m.live.delete(input.idx);
     m.done++;
     if (result.status !== "success") m.failed++;
     m.out.push({ idx: input.idx, result });
-    if (!m.flushScheduled) {
+    if (!m.flushScheduled && !m.detached) {
       m.flushScheduled = true;
       setImmediate(() => {
         m.flushScheduled = false;
+        if (m.detached) return; // kept for map.resume
         const items = m.out;
         m.out = [];
         if (items.length > 0) m.sink(items);
@@ -192,7 +276,12 @@ export class FanOut {
     this.maybeFinishMap(call, m);
   }
 
+  /**
+   * Over once the caller has ended it and nothing is outstanding here. Not while detached: its
+   * last results wait for map.resume. (A resumed map's inputs ran partly on an earlier server,
+   * so `done` is not compared with `total`.)
+   */
   private maybeFinishMap(call: LiveCall, m: MapState): void {
-    if (m.total !== undefined && m.done >= m.total && m.live.size === 0) this.host.untrack(call);
+    if (m.total !== undefined && m.live.size === 0 && !m.detached) this.host.untrack(call);
   }
 }

@@ -169,8 +169,8 @@ export interface StreamState {
 }
 
 export interface MapState {
-  /** Inputs sent and not finished; at most `window`. */
-  live: Set<LiveInput>;
+  /** Inputs sent and not finished, by index; at most `window`. */
+  live: Map<number, LiveInput>;
   window: number;
   /** Inputs finished so far, and how many of them failed. */
   done: number;
@@ -183,6 +183,11 @@ export interface MapState {
   sink: (items: MapOutputWire[]) => void;
   /** Called once when the map is over (all results out, or cancelled). */
   onDone: () => void;
+  /**
+   * Set while no connection holds the map (its caller's connection dropped): results are kept
+   * in `out` (at most one window) for map.resume, and the map is cancelled when this fires.
+   */
+  detached: NodeJS.Timeout | undefined;
 }
 
 /** A `.remote` call's insert, held in memory: written on demand, dropped once delivered. */

@@ -76,6 +76,10 @@ export class Gateway {
   private readonly dashboard: DashboardHttp;
   /** Web calls running, by call id: request-body pulls find their request here. */
   private readonly live = new Map<string, { pump: BodyPump | undefined; socket?: Duplex }>();
+  /** Requests whose client waits for the response head, by call: a graceful stop answers them 503. */
+  private readonly waiting = new Map<string, { call: WebCall; res: ServerResponse }>();
+  /** Set while the server stops gracefully: new endpoint requests get 503 with Retry-After. */
+  private draining = false;
   /** Result URLs of calls answered 303 or 202. */
   private readonly results: ResultUrls;
   private base = new URL("http://127.0.0.1:7420");
@@ -259,6 +263,7 @@ export class Gateway {
             allow: `${allowed.join(", ")}, OPTIONS`,
           });
       }
+      if (this.draining) throw restarting();
       if (web.requiresAuth) await requireToken(req, this.o.tokens, ["web"], "this endpoint");
       const requestId = newId("rq");
       const body = await this.body(req, ep, method);
@@ -340,7 +345,8 @@ export class Gateway {
         call!.onItems(items, end);
         if (end) {
           this.live.delete(callId);
-          this.results.ended(call!);
+          this.waiting.delete(callId);
+          this.results.ended(call!, this.draining);
         }
       },
     );
@@ -353,6 +359,31 @@ export class Gateway {
       return;
     }
     this.results.attachWithCap(call, res);
+    if (!call.answered) {
+      this.waiting.set(callId, { call, res });
+      res.once("close", () => this.waiting.delete(callId));
+    }
+  }
+
+  /** A graceful stop begins: endpoint requests from now on get 503 with Retry-After. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /**
+   * The graceful stop's grace is over: clients still waiting for a response head get 503 with
+   * Retry-After (their calls end with the server); a response already under way is cut off.
+   */
+  answerWaiting(): number {
+    let n = 0;
+    for (const [callId, { call, res }] of [...this.waiting]) {
+      this.waiting.delete(callId);
+      if (call.answered || !call.attached) continue;
+      call.detach();
+      sendError(res, restarting(), call.extra, call.requestId);
+      n++;
+    }
+    return n;
   }
 
   private resultUrl(callId: string): string {
@@ -381,4 +412,11 @@ export class Gateway {
       this.cancel(callId);
     }
   }
+}
+
+/** The answer while the server restarts: try again shortly. */
+function restarting(): HttpError {
+  return new HttpError(503, "unavailable", "the server is restarting: send the request again in a few seconds", {
+    "retry-after": "5",
+  });
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { decodeCbor, encodeCbor } from "@skiff/protocol";
 import type { TokenService } from "../auth/tokens.js";
+import { INTERRUPTED_WEB_CALL } from "../engine/engine.js";
 import type { Store } from "../store/store.js";
 import { requireToken } from "./auth.js";
 import { CORS_HEADERS } from "./cors.js";
@@ -34,8 +35,15 @@ export class ResultUrls {
   constructor(private readonly h: ResultUrlsHost) {}
 
   /** The call ended: a whole response is stored, and then memory no longer needs it. */
-  ended(call: WebCall): void {
-    if (this.parked.has(call.callId) && this.persist(call) && !call.attached) this.parked.delete(call.callId);
+  ended(call: WebCall, stopping = false): void {
+    if (!this.parked.has(call.callId)) return;
+    if (!this.persist(call)) {
+      // Not a whole success (streamed, or failed: read from memory only). Cut short by the
+      // server stopping, its row stays pending: the next start marks it interrupted.
+      if (!stopping) this.h.store.deleteCall(call.callId);
+      return;
+    }
+    if (!call.attached) this.parked.delete(call.callId);
   }
 
   /** Attaches `res`; if no head comes within the cap, answers 303 to the result URL instead. */
@@ -59,7 +67,23 @@ export class ResultUrls {
       return false;
     }
     call.keepForReplay = true;
-    this.parked.set(call.callId, { call, since: Date.now() });
+    const now = Date.now();
+    this.parked.set(call.callId, { call, since: now });
+    // A row without inputs: a restart of the server before the call ends leaves it pending, and
+    // the next start ends it as interrupted (engine recover()), so the URL answers that clearly.
+    this.h.store.insertCall(
+      {
+        id: call.callId,
+        functionId: call.endpoint.fn.id,
+        appId: call.endpoint.fn.appId,
+        kind: "spawn",
+        idempotencyKey: null,
+        parentInputId: null,
+        method: null,
+        createdAt: now,
+      },
+      [],
+    );
     return true;
   }
 
@@ -78,18 +102,7 @@ export class ResultUrls {
       cors: call.endpoint.web.kind === "endpoint",
     };
     const now = Date.now();
-    this.h.store.insertCall(
-      {
-        id: call.callId,
-        functionId: call.endpoint.fn.id,
-        kind: "spawn",
-        idempotencyKey: null,
-        parentInputId: null,
-        method: null,
-        createdAt: now,
-      },
-      [],
-    );
+    // Its row was written when it was parked.
     this.h.store.completeCall(
       call.callId,
       "done",
@@ -110,6 +123,8 @@ export class ResultUrls {
       const v = decodeCbor(r.data) as StoredWebResponse | undefined;
       if (v?.skiffWebResponse === 1) w = v;
     }
+    if (!w && r?.status === "terminated" && r.message.startsWith(INTERRUPTED_WEB_CALL))
+      throw new HttpError(503, "unavailable", `${callId}: ${r.message}`, { "retry-after": "5" });
     if (!w)
       throw new HttpError(
         404,
@@ -167,7 +182,10 @@ export class ResultUrls {
       const since = e.call.settledAt || e.since;
       if (now - since < RESULT_TTL_MS) continue;
       this.parked.delete(id);
-      if (!e.call.settledAt) this.h.cancel(id);
+      if (!e.call.settledAt) {
+        this.h.cancel(id);
+        this.h.store.deleteCall(id);
+      }
     }
   }
 }

@@ -1,10 +1,21 @@
 import { type DictEntryWire, MAX_DICT_KEY_CHARS, type Payload } from "@skiff/protocol";
-import { invalid } from "../api/api-error.js";
+import { ApiError, invalid } from "../api/api-error.js";
 import type { ObjectStore, StoredValue } from "../store/object-store.js";
 import type { ObjectLimits } from "./limits.js";
 
 /** Where a blob's size is read (to hold a large value to the limit). */
 export type BlobSize = (blobId: string) => Promise<number | undefined>;
+
+/** Dicts whose entry count is remembered (an upper bound each); the least recent is forgotten. */
+const SIZES_KEPT = 10_000;
+
+/**
+ * Text both stores keep exactly: no NUL (Postgres text cannot hold it; SQLite can, so it is
+ * refused on both). Lone surrogates never arrive: CBOR text is UTF-8 (the SDK refuses them).
+ */
+export function checkStorableText(s: string, what: string): void {
+  if (s.includes("\0")) throw invalid(`${what} contains a NUL character ("\\0"), which the store cannot keep`);
+}
 
 /**
  * Dicts over the object store: keys arrive encoded with their type, values as payloads
@@ -20,6 +31,7 @@ export class DictService {
   static key(key: unknown, what = "key"): string {
     if (typeof key !== "string" || !/^[snb]:/.test(key)) throw invalid(`${what} must be an encoded dict key`);
     if (key.length > MAX_DICT_KEY_CHARS) throw invalid(`${what} is longer than ${MAX_DICT_KEY_CHARS} characters`);
+    checkStorableText(key, what);
     return key;
   }
 
@@ -45,13 +57,48 @@ export class DictService {
     return "blob" in v ? { blob: v.blob } : v.inline;
   }
 
-  put(dictId: string, key: string, value: StoredValue, skipIfExists: boolean): Promise<boolean> {
+  async put(dictId: string, label: string, key: string, value: StoredValue, skipIfExists: boolean): Promise<boolean> {
+    await this.room(dictId, label, [key]);
     return this.store.dictPut(dictId, key, value, Date.now(), skipIfExists);
   }
 
-  update(dictId: string, entries: [string, StoredValue][]): Promise<void> {
+  async update(dictId: string, label: string, entries: [string, StoredValue][]): Promise<void> {
+    await this.room(
+      dictId,
+      label,
+      entries.map(([k]) => k),
+    );
     return this.store.dictUpdate(dictId, entries, Date.now());
   }
+
+  /**
+   * Holds a Dict to dictMaxEntries without a count per write: each Dict's count is known as an
+   * upper bound (counted once, then one more per key written), and counted again only when
+   * that bound reaches the limit. At the limit, a write of keys already there still passes.
+   * Puts racing at the limit may pass it by a few.
+   */
+  private async room(dictId: string, label: string, keys: string[]): Promise<void> {
+    const max = this.limits.dictMaxEntries;
+    let n = this.sizes.get(dictId);
+    this.sizes.delete(dictId);
+    if (n === undefined || n + keys.length > max) {
+      n = await this.store.dictLen(dictId);
+      if (n + keys.length > max) {
+        let fresh = 0;
+        for (const k of new Set(keys))
+          if ((await this.store.dictGet(dictId, k, 0, Number.POSITIVE_INFINITY)) === undefined) fresh++;
+        if (n + fresh > max)
+          throw new ApiError(
+            "failed_precondition",
+            `Dict ${label} holds ${n} entries, and ${fresh} new key(s) would pass its limit of ${max} (server flag --object-limits dictMaxEntries=N): delete entries or use another Dict; nothing was written`,
+          );
+      }
+    }
+    this.sizes.set(dictId, n + keys.length);
+    if (this.sizes.size > SIZES_KEPT) this.sizes.delete(this.sizes.keys().next().value as string);
+  }
+  /** Per Dict, an upper bound of its entries (see room), least recently written first. */
+  private readonly sizes = new Map<string, number>();
 
   async get(dictId: string, key: string): Promise<StoredValue | undefined> {
     return this.store.dictGet(dictId, key, Date.now(), this.limits.dictIdleTtlMs / 10);

@@ -29,7 +29,7 @@ export class Objects {
     private readonly log: (msg: string) => void,
   ) {
     this.limits = { ...DEFAULT_OBJECT_LIMITS, ...limits };
-    this.registry = new ObjectRegistry(store);
+    this.registry = new ObjectRegistry(store, this.limits.maxObjectsPerEnvironment);
     this.dicts = new DictService(store, this.limits, blobSize);
     this.queues = new QueueService(store, this.limits, log);
     this.volumes = new VolumeService(store, dataDir, log);

@@ -14,6 +14,10 @@ export interface ObjectLimits {
   dictMaxValueBytes: number;
   /** A Dict entry neither written nor read for this long is dropped. @defaultValue 7 days (as Modal) */
   dictIdleTtlMs: number;
+  /** Entries one Dict may hold (a put of a new key past it fails; overwrites still work). @defaultValue 1_000_000 */
+  dictMaxEntries: number;
+  /** Objects (Dicts, Queues, Volumes, named or ephemeral) one environment may hold. @defaultValue 10_000 */
+  maxObjectsPerEnvironment: number;
 }
 
 export const DEFAULT_OBJECT_LIMITS: ObjectLimits = {
@@ -23,6 +27,8 @@ export const DEFAULT_OBJECT_LIMITS: ObjectLimits = {
   queuePartitionTtlMs: 24 * 3600 * 1000,
   dictMaxValueBytes: MAX_PAYLOAD_BYTES,
   dictIdleTtlMs: 7 * 24 * 3600 * 1000,
+  dictMaxEntries: 1_000_000,
+  maxObjectsPerEnvironment: 10_000,
 };
 
 /** Items one queue.get may take. */

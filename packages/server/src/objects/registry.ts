@@ -28,7 +28,20 @@ export function checkKind(kind: unknown): ObjectKindWire {
 export class ObjectRegistry {
   private readonly deletedListeners: ((row: ObjectRow) => void)[] = [];
 
-  constructor(private readonly store: ObjectStore) {}
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly maxPerEnvironment: number,
+  ) {}
+
+  /** Refuses a new object past the environment's limit (a create that races may pass it by a few). */
+  private async checkRoom(kind: ObjectKindWire, environment: string): Promise<void> {
+    const n = await this.store.countObjects(environment);
+    if (n >= this.maxPerEnvironment)
+      throw new ApiError(
+        "failed_precondition",
+        `environment "${environment}" holds ${n} objects, the limit (server flag --object-limits maxObjectsPerEnvironment=N): delete some (\`skiff ${kind} list\`, \`skiff ${kind} delete NAME\`) before creating another ${KIND_NAME[kind]}`,
+      );
+  }
 
   /** Called after an object is deleted (waiters on it are failed). */
   onDeleted(listener: (row: ObjectRow) => void): void {
@@ -59,6 +72,7 @@ export class ObjectRegistry {
         throw notFound(
           `${KIND_NAME[kind]} "${name}" not found in environment "${environment}" (pass { createIfMissing: true } or run \`skiff ${kind} create ${name}\`)`,
         );
+      await this.checkRoom(kind, environment);
       const fresh: ObjectRow = {
         id: newId(PREFIX[kind]),
         kind,
@@ -78,6 +92,7 @@ export class ObjectRegistry {
   async ephemeral(caller: Caller, kind: ObjectKindWire, environment: string): Promise<{ objectId: string }> {
     this.checkEnvironment(caller, environment);
     if (!caller.appId && !caller.sessionId) throw invalid("an ephemeral object needs a client session");
+    await this.checkRoom(kind, environment);
     const row: ObjectRow = {
       id: newId(PREFIX[kind]),
       kind,

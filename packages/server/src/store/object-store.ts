@@ -11,6 +11,8 @@ export interface ObjectStore {
   /** Inserts the object unless its name is taken; returns the row that holds the name. */
   createObject(row: ObjectRow): Promise<ObjectRow>;
   getObject(id: string): Promise<ObjectRow | undefined>;
+  /** Objects of an environment, named and ephemeral (held to maxObjectsPerEnvironment). */
+  countObjects(environment: string): Promise<number>;
   findObject(environment: string, name: string): Promise<ObjectRow | undefined>;
   /** Named objects of one kind in an environment, by name. */
   listObjects(environment: string, kind: ObjectKind): Promise<ObjectRow[]>;

@@ -55,6 +55,14 @@ export interface Store {
   liveApps(): Promise<AppRow[]>;
   insertDeployment(row: DeploymentRow): void;
   listDeployments(appId: string): Promise<DeploymentRow[]>;
+  /** Keeps an app's newest `keep` deployments (their bundles); older ones are dropped. */
+  trimDeployments(appId: string, keep: number): void;
+  /**
+   * Forgets up to `limit` stopped ephemeral apps stopped at or before `before` that no
+   * unexpired call refers to: their rows, deployments, functions, class instances and logs
+   * (so their bundles may be swept). How many.
+   */
+  forgetApps(before: number, limit: number): Promise<number>;
 
   // functions (stable id per app and name across redeploys)
   upsertFunction(row: FunctionRow): void;
@@ -88,8 +96,20 @@ export interface Store {
   parkedCalls(functionId: string, limit: number): Promise<PendingCall[]>;
   /** Parks a pending call (it waits in the store) or takes it back into memory. */
   setParked(id: string, parked: boolean): void;
-  /** Marks done calls past their expiry as expired and drops their payloads; how many. */
+  /** Marks ended (done or cancelled) calls past their expiry as expired and drops their payloads; how many. */
   expireCalls(now: number): Promise<number>;
+  /** Deletes up to `limit` expired calls whose expiry is at or before `before`, oldest first; how many. */
+  forgetExpiredCalls(before: number, limit: number): Promise<number>;
+
+  // running maps: a row each, so that a restarted server can take one back (map.resume)
+  insertMapCall(row: MapCallRow): void;
+  getMapCall(id: string): Promise<MapCallRow | undefined>;
+  /** null while a server runs it; a time: dropped unless taken back by then. */
+  setMapCallExpiry(id: string, expiresAt: number | null): void;
+  /** At start: the maps a previous run left behind get until `expiresAt` to be taken back. */
+  orphanMapCalls(expiresAt: number): void;
+  /** Drops maps nobody took back in time; how many. */
+  expireMapCalls(now: number): Promise<number>;
 
   // call graphs (spawned calls and calls made from inside an input)
   insertGraphInput(row: {
@@ -286,6 +306,17 @@ export interface FunctionRow {
   spec: string;
   bundleBlobId: string;
   active: boolean;
+}
+
+/** A running map: which function, for taking it back after a restart (see map.resume). */
+export interface MapCallRow {
+  id: string;
+  functionId: string;
+  method: string | null;
+  parentInputId: string | null;
+  idempotencyKey: string;
+  createdAt: number;
+  expiresAt: number | null;
 }
 
 export interface CallRow {

@@ -28,8 +28,13 @@ function wireKey(key: unknown): string {
     const what = typeof key === "number" ? String(key) : key === null ? "null" : typeof key;
     throw new InvalidError(`Dict key must be a string, a finite number or a bigint, got ${what}`);
   }
+  // Text travels as UTF-8, which has no lone surrogate: two such keys would become one.
+  if (typeof key === "string" && LONE_SURROGATE.test(key))
+    throw new InvalidError("Dict key contains a lone UTF-16 surrogate (not well-formed Unicode), which cannot be sent");
   return k;
 }
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * A key-value store in the control plane (api.md §7), reachable from any app, container or

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { decodeFrame, encodeFrame, type Message } from "@skiff/protocol";
+import { WebSocketServer } from "ws";
 import { silentHost } from "../../../../test/helpers/procs.js";
+import "../node/index.js"; // sockets over ws, as on Node
 import { ConnectionError } from "../errors.js";
 import { Connection } from "./connection.js";
 
@@ -82,5 +85,49 @@ describe("a client's first connection", () => {
     } finally {
       host.close();
     }
+  });
+});
+
+describe("a send that throws", () => {
+  // A server that answers every request with an empty success.
+  let wss: WebSocketServer;
+  let url = "";
+  let received = 0;
+  before(async () => {
+    wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise<void>((r) => wss.once("listening", () => r()));
+    url = `http://127.0.0.1:${(wss.address() as { port: number }).port}`;
+    wss.on("connection", (ws) =>
+      ws.on("message", (data: Buffer) => {
+        const replies = decodeFrame(data).map((m) => ({ t: "reply", id: (m as { id: number }).id, ok: true, r: {} }));
+        received += replies.length;
+        ws.send(encodeFrame(replies as Message[]));
+      }),
+    );
+  });
+  after(() => new Promise((r) => wss.close(r)));
+
+  it("rejects the calls it carried at once, and a retryable one goes again on a new connection", async () => {
+    const c = new Connection({ serverUrl: url, tokenId: "t", tokenSecret: "s", role: "client" });
+    await c.request("app.list", { environment: "main" });
+    // The socket breaks as workerd's did for another request's socket: send throws.
+    const sock = (c as unknown as { socket: { send(d: Uint8Array): void } }).socket;
+    sock.send = () => {
+      throw new Error("boom");
+    };
+    const before = received;
+    const t0 = performance.now();
+    const [plain, retryable] = await Promise.allSettled([
+      c.request("app.list", { environment: "main" }),
+      c.request("app.list", { environment: "main" }, { retryable: true }),
+    ]);
+    assert.ok(performance.now() - t0 < 1000, `settled after ${performance.now() - t0} ms`);
+    assert.equal(plain.status, "rejected");
+    assert.ok(plain.reason instanceof ConnectionError, String(plain.reason));
+    assert.match(plain.reason.message, /lost the connection to http:\/\/127\.0\.0\.1:\d+ \(1006\)/);
+    assert.equal(retryable.status, "fulfilled", String((retryable as { reason?: unknown }).reason));
+    // The hello and the retryable request, on the new connection; the failed send reached no one.
+    assert.equal(received - before, 2);
+    c.close();
   });
 });

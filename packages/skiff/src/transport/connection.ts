@@ -14,7 +14,15 @@ import {
   type RequestParams,
   type RequestResult,
 } from "@skiff/protocol";
-import { AuthError, ConnectionError, errorFromWire, RemoteProtocolError, type SkiffError } from "../errors.js";
+import {
+  AuthError,
+  ConnectionError,
+  errorFromWire,
+  NotSupportedError,
+  RemoteProtocolError,
+  type SkiffError,
+} from "../errors.js";
+import { IS_WORKERD } from "../platform.js";
 import { openSocket, type Socket, websocketUrl } from "./socket.js";
 
 export interface ConnectionOptions {
@@ -39,6 +47,12 @@ export interface ConnectionOptions {
   configSource?: string;
   /** Keep the process alive while idle (containers do; scripts should not). @defaultValue false */
   keepAlive?: boolean;
+  /**
+   * Close the socket as soon as nothing waits on it (the next request opens another). On by
+   * default under workerd, where a socket belongs to the request that opened it: one left open
+   * would outlive that request (workerd does not close it) and no later request may use it.
+   */
+  closeWhenIdle?: boolean;
 }
 
 export interface RequestOptions {
@@ -65,6 +79,9 @@ const later = (fn: () => void) => {
   else setTimeout(fn, 0);
 };
 
+/** "61 s", "1.5 s". */
+const formatSeconds = (ms: number) => `${ms >= 10_000 ? Math.round(ms / 1000) : (ms / 1000).toFixed(1)} s`;
+
 /** How long a server that accepted a connection may take to answer its handshake and hello. */
 const ANSWER_MS = 10_000;
 
@@ -75,7 +92,11 @@ const ANSWER_MS = 10_000;
  */
 export class Connection {
   private socket: Socket | undefined;
+  /** The socket being opened, before the hello is answered (checked for use from another request). */
+  private openingSocket: Socket | undefined;
   private state: State = "idle";
+  /** Why the connection was given up for good: what every later request is told. */
+  private closedBy: SkiffError | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private outbox: Message[] = [];
@@ -123,6 +144,7 @@ export class Connection {
       released = true;
       this.holds--;
       this.updateKeepAlive();
+      if (this.holds === 0 && this.pending.size === 0) this.scheduleIdleClose();
     };
   }
 
@@ -131,7 +153,9 @@ export class Connection {
     params: RequestParams<N>,
     options: RequestOptions = {},
   ): Promise<RequestResult<N>> {
-    if (this.state === "closed") return Promise.reject(new ConnectionError("connection is closed"));
+    if (this.state === "closed") return Promise.reject(this.closedBy ?? new ConnectionError("connection is closed"));
+    const foreign = this.usedByAnotherRequest();
+    if (foreign) return Promise.reject(foreign);
     const id = this.nextId++;
     const msg = { t: name, id, p: params } as Message;
     return new Promise<RequestResult<N>>((resolve, reject) => {
@@ -148,7 +172,7 @@ export class Connection {
 
   /** Sends an event (no reply). Dropped if the connection is down. */
   emit<N extends EventName>(name: N, body: EventMap[N]): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.usedByAnotherRequest()) return;
     this.enqueue({ t: name, b: body } as Message);
   }
 
@@ -162,7 +186,11 @@ export class Connection {
   close(): void {
     if (this.state === "closed") return;
     this.state = "closed";
-    this.socket?.close(1000, "client closed");
+    try {
+      this.socket?.close(1000, "client closed");
+    } catch {
+      // Under workerd, a socket of another request cannot be closed from this one.
+    }
     this.failAll(new ConnectionError("connection closed by the client"), () => true);
   }
 
@@ -189,7 +217,49 @@ export class Connection {
     if (this.state !== "open" || !this.socket || this.outbox.length === 0) return;
     const batch = this.outbox;
     this.outbox = [];
-    for (const frame of encodeFrames(batch)) this.socket.send(frame);
+    const sock = this.socket;
+    let frames: Uint8Array[];
+    try {
+      frames = encodeFrames(batch);
+    } catch (err) {
+      // Nothing was sent: the requests of this batch fail with the reason, the rest go on.
+      const ids = new Set(batch.map((m) => (m as { id?: number }).id));
+      this.failAll(new ConnectionError(`cannot encode a message: ${(err as Error).message}`, { cause: err }), (p) =>
+        ids.has((p.msg as { id?: number }).id),
+      );
+      return;
+    }
+    try {
+      for (const frame of frames) sock.send(frame);
+    } catch (err) {
+      // The socket cannot take it (closing, or broken): as a dropped connection, so that no
+      // request waits for an answer to a message that was never sent. Retryable ones go again.
+      try {
+        sock.close(1000);
+      } catch {}
+      if (this.socket === sock) this.onDrop(1006, `send failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Under workerd a socket belongs to the request that opened it (any use from another throws,
+   * and its events reach only that request). A socket of an earlier request that nothing waits
+   * on is let go, and this request opens its own; one that another request is still using is
+   * an error here: one client cannot serve concurrent requests there.
+   */
+  private usedByAnotherRequest(): SkiffError | undefined {
+    const sock = this.socket ?? this.openingSocket;
+    if (!sock || sock.usable()) return undefined;
+    if (this.pending.size > 0 || this.holds > 0) {
+      return new NotSupportedError(
+        "this Client is in use by another request of this Worker, and workerd lets no request use another's connection: make the client in the request handler (new Client({ … }) or Client.fromEnv(env), which makes one per call under workerd) instead of sharing one",
+      );
+    }
+    // Left behind by a finished request: not ours to close (workerd throws); forget it.
+    if (this.socket === sock) this.socket = undefined;
+    this.openingSocket = undefined;
+    if (this.state === "open") this.state = "idle";
+    return undefined;
   }
 
   private ensureOpen(): Promise<void> {
@@ -199,6 +269,32 @@ export class Connection {
       });
     }
     return this.opening;
+  }
+
+  /**
+   * With closeWhenIdle, closes the socket once no request, stream or event waits on it. Checked
+   * a turn later, from the socket's own callbacks: the code that got the last answer may send
+   * the next request at once.
+   */
+  private scheduleIdleClose(): void {
+    if (!(this.opts.closeWhenIdle ?? IS_WORKERD) || this.opts.keepAlive) return;
+    const sock = this.socket;
+    setTimeout(() => {
+      if (!sock) return;
+      if (this.socket !== sock) {
+        // Let go by a later request before this ran (a let-go socket takes no more requests):
+        // close it here, in the request it belongs to, where closing it is allowed.
+        try {
+          sock.close(1000, "idle");
+        } catch {}
+        return;
+      }
+      if (this.state !== "open") return;
+      if (this.pending.size > 0 || this.holds > 0 || this.outbox.length > 0) return;
+      this.socket = undefined;
+      this.state = "idle";
+      sock.close(1000, "idle");
+    }, 0);
   }
 
   private async open(): Promise<void> {
@@ -220,6 +316,11 @@ export class Connection {
         return;
       } catch (err) {
         if ((this.state as State) === "closed") throw err;
+        if (err instanceof NotSupportedError) {
+          // Nothing to retry: this runtime cannot open a connection at all.
+          this.giveUp(err);
+          throw err;
+        }
         if (err instanceof AuthError || err instanceof RemoteProtocolError) {
           // Name the server, where it was configured and the token: the usual cause is a token
           // of another server (a profile mixing two), or one revoked.
@@ -241,7 +342,7 @@ export class Connection {
           const e = new ConnectionError(
             firstFailed
               ? `cannot reach the Skiff server at ${this.opts.serverUrl}${from}: ${(err as Error).message}. Is it running? Start it with \`skiff server\`, or point SKIFF_SERVER_URL or SKIFF_PROFILE at one that is`
-              : `cannot reach the Skiff server at ${this.opts.serverUrl}${from}: ${(err as Error).message}`,
+              : `cannot reach the Skiff server at ${this.opts.serverUrl}${from}: ${(err as Error).message} (gave up after trying to reconnect for ${formatSeconds(Date.now() - this.disconnectedSince)}; the client's reconnectTimeoutMs is ${timeout})`,
             { cause: err },
           );
           this.state = "idle";
@@ -346,6 +447,7 @@ export class Connection {
             }
             helloDone = true;
             settle();
+            this.openingSocket = undefined;
             this.socket = sock!;
             settled = true;
             resolve();
@@ -367,10 +469,11 @@ export class Connection {
       }).then(
         (s) => {
           sock = s;
+          if (!settled) this.openingSocket = s;
           // Given up on (no answer in time) before the socket object even arrived.
           if (settled) s.close(1000);
         },
-        (err: Error) => fail(new ConnectionError(err.message, { cause: err })),
+        (err: Error) => fail(err instanceof NotSupportedError ? err : new ConnectionError(err.message, { cause: err })),
       );
       let sock: Socket | undefined;
     });
@@ -403,6 +506,7 @@ export class Connection {
 
   private giveUp(err: SkiffError): void {
     this.state = "closed";
+    this.closedBy = err;
     for (const l of [...this.dropListeners]) l(err);
     this.failAll(err, () => true);
     for (const l of this.closeListeners) l(err);
@@ -426,6 +530,7 @@ export class Connection {
       this.updateKeepAlive();
       if (r.ok) p.resolve(r.r);
       else p.reject(errorFromWire(r.error.code, r.error.message));
+      if (this.pending.size === 0) this.scheduleIdleClose();
       return;
     }
     const handler = this.handlers.get(m.t);

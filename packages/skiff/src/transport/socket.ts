@@ -1,15 +1,20 @@
+import { NotSupportedError } from "../errors.js";
+import { nodeCapabilities } from "../platform.js";
+
 /**
- * The smallest WebSocket surface the connection needs, over `ws` on Node (which also
- * reaches unix sockets and can be unref'd so an idle client does not keep a script
- * alive) and over the runtime's global WebSocket elsewhere (browsers, Deno, edge).
+ * The smallest WebSocket surface the connection needs: over `ws` on Node (node/ws-socket.ts),
+ * over the runtime's own WebSocket elsewhere (browsers, Deno, Bun, workerd).
  */
 export interface Socket {
+  /** Throws when the socket cannot take it (closed, or, under workerd, another request's). */
   send(data: Uint8Array): void;
   close(code?: number, reason?: string): void;
   /** Lets the process exit while the socket is idle (Node only; a no-op elsewhere). */
   setKeepAlive(alive: boolean): void;
   /** Bytes queued in the socket but not yet written. */
   bufferedAmount(): number;
+  /** False where this code may not touch it: under workerd, a socket another request opened. */
+  usable(): boolean;
 }
 
 export interface SocketHandlers {
@@ -21,9 +26,6 @@ export interface SocketHandlers {
   onError(err: Error): void;
 }
 
-const isNode =
-  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
-
 /** Turns a server URL (`http://…`, `https://…`, `unix:/path`) into the WebSocket endpoint. */
 export function websocketUrl(serverUrl: string): string {
   if (serverUrl.startsWith("unix:")) return `ws+unix:${serverUrl.slice(5)}:/v1/ws`;
@@ -34,31 +36,39 @@ export function websocketUrl(serverUrl: string): string {
   return u.toString();
 }
 
-export async function openSocket(url: string, maxPayload: number, h: SocketHandlers): Promise<Socket> {
-  if (isNode || url.startsWith("ws+unix:")) {
-    const { WebSocket } = await import("ws");
-    const ws = new WebSocket(url, { maxPayload, perMessageDeflate: false });
-    ws.binaryType = "nodebuffer";
-    // The TCP (or unix socket) connection, seen before the handshake: a server that accepted
-    // it exists, however slow it then is to answer.
-    (ws as unknown as { _req?: import("node:http").ClientRequest })._req?.once("socket", (sock) =>
-      sock.once("connect", () => h.onConnect()),
-    );
-    ws.on("open", () => h.onOpen());
-    ws.on("message", (data: Buffer) => h.onMessage(data));
-    ws.on("close", (code: number, reason: Buffer) => h.onClose(code, reason.toString()));
-    ws.on("error", (err: Error) => h.onError(err));
-    return {
-      send: (data) => ws.send(data),
-      close: (code, reason) => ws.close(code, reason),
-      setKeepAlive(alive) {
-        const raw = (ws as unknown as { _socket?: { ref(): void; unref(): void } })._socket;
-        if (raw) alive ? raw.ref() : raw.unref();
-      },
-      bufferedAmount: () => ws.bufferedAmount,
-    };
+type WebSocketClass = new (url: string) => WebSocket;
+
+/**
+ * Which WebSocket this runtime connects with, chosen by what it can do. `ws` where the SDK was
+ * loaded through its `node` entry (Node, and Bun and Deno running an installed package): it
+ * reaches unix sockets, lets a script exit while the connection is idle (the runtimes' own
+ * WebSocket keeps Bun and Deno alive until `client.close()`), and Node 20 has no other. The
+ * runtime's own elsewhere (browsers, workerd, bundles without `ws`). None: a NotSupportedError,
+ * which the connection treats as permanent, not as a dropped connection to retry.
+ */
+export function socketKind(url: string): "ws" | "global" {
+  if (url.startsWith("ws+unix:")) {
+    if (nodeCapabilities()) return "ws";
+    throw new NotSupportedError(`a unix: server URL (${url.slice(8, -7)}) needs Node, Bun or Deno`);
   }
-  const G = (globalThis as unknown as { WebSocket: typeof WebSocket }).WebSocket;
+  if (nodeCapabilities()) return "ws";
+  if (typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function") return "global";
+  throw new NotSupportedError(
+    "this runtime has no WebSocket (no global WebSocket, and this copy of skiff was loaded through its portable entry, without the ws package): run on Node 22 or later, Bun, Deno, a browser or workerd, or import skiff through its node entry",
+  );
+}
+
+export async function openSocket(url: string, maxPayload: number, h: SocketHandlers): Promise<Socket> {
+  if (socketKind(url) === "ws") {
+    try {
+      return await nodeCapabilities()!.openWsSocket(url, maxPayload, h);
+    } catch (err) {
+      // `ws` would not load (a bundle that left it out): the runtime's own will do, but for unix sockets.
+      const hasGlobal = typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function";
+      if (!(err instanceof NotSupportedError) || !hasGlobal || url.startsWith("ws+unix:")) throw err;
+    }
+  }
+  const G = (globalThis as unknown as { WebSocket: WebSocketClass }).WebSocket;
   const ws = new G(url);
   ws.binaryType = "arraybuffer";
   ws.onopen = () => {
@@ -67,11 +77,20 @@ export async function openSocket(url: string, maxPayload: number, h: SocketHandl
   };
   ws.onmessage = (ev) => h.onMessage(new Uint8Array(ev.data as ArrayBuffer));
   ws.onclose = (ev) => h.onClose(ev.code, ev.reason);
-  ws.onerror = () => h.onError(new Error("WebSocket error"));
+  ws.onerror = (ev) => h.onError(new Error((ev as { message?: string }).message || "WebSocket error"));
   return {
     send: (data) => ws.send(data),
-    close: (code, reason) => ws.close(code, reason),
+    // A browser's WebSocket throws for codes a client may not send (1002, protocol error).
+    close: (code, reason) => ws.close(code === 1000 || (code && code >= 3000) ? code : 1000, reason),
     setKeepAlive() {},
     bufferedAmount: () => ws.bufferedAmount,
+    usable() {
+      // workerd throws on any use of another request's I/O object, even reading its state.
+      try {
+        return ws.readyState >= 0;
+      } catch {
+        return false;
+      }
+    },
   };
 }

@@ -4,12 +4,13 @@ import { currentInput } from "../context.js";
 import { InvalidError } from "../errors.js";
 import { Function_ } from "../function.js";
 import { normalizeFunctionOptions } from "../function-options.js";
+import { needNode } from "../platform.js";
 import { _setWebSpec } from "./registry.js";
 import { closeRequestBody } from "./request-body.js";
 import type { WebItem } from "./response-items.js";
 import { type EndpointHandler, serveEndpoint } from "./serve-endpoint.js";
-import { type FetchHandler, serveFetch } from "./serve-fetch.js";
-import { type NodeApp, serveNode } from "./serve-node.js";
+import type { FetchHandler } from "./serve-fetch.js";
+import type { NodeApp } from "./serve-node.js";
 import { WebEndpoint } from "./web-endpoint.js";
 import { splitWebParams, type WebEndpointParams } from "./web-params.js";
 
@@ -61,8 +62,9 @@ export function defineWeb(app: App, params: WebEndpointParams, serve: Serve): We
     }
     try {
       if (serve.kind === "endpoint") yield* serveEndpoint(w, serve.handler, schema);
-      else if (serve.kind === "fetch") yield* serveFetch(w, handler() as FetchHandler, ids, signal());
-      else yield* serveNode(w, handler() as NodeApp, ids, signal());
+      else if (serve.kind === "fetch")
+        yield* needNode(`serving ${where}`).serveFetch(w, handler() as FetchHandler, ids, signal());
+      else yield* needNode(`serving ${where}`).serveNode(w, handler() as NodeApp, ids, signal());
     } finally {
       closeRequestBody(ids.inputId);
     }

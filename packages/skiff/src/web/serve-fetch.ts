@@ -1,10 +1,11 @@
 import type { WebRequestWire } from "@skiff/protocol";
+import { acceptWebSocket } from "./accept-websocket.js";
 import { HandlerSocket } from "./handler-socket.js";
 import { nodeRequest } from "./node-request.js";
 import { internalErrorItem, responseItems, type WebItem } from "./response-items.js";
 import { toRequest } from "./to-request.js";
 import { serveUpgrade } from "./tunnel.js";
-import { _expectUpgrade, acceptWebSocket } from "./websocket.js";
+import { _expectUpgrade } from "./websocket.js";
 
 /** Any Fetch-API handler: Hono's `app.fetch`, itty-router, a plain function. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;

@@ -10,6 +10,7 @@ import type {
   VolumeFileRow,
   VolumeVersion,
 } from "../object-store.js";
+import { toStoredValue, type ValueColumns, valueParams } from "../row-mapping.js";
 import { loadNamedStatements } from "../sql-file.js";
 import { StoreCommitError, StoreUnavailableError } from "../store.js";
 import { PgStatement, type SqlValue } from "./pg-sql.js";
@@ -18,18 +19,9 @@ const SQL = new URL("../../../sql/postgres/objects.sql", import.meta.url);
 
 type Params = Record<string, SqlValue>;
 type Querier = Pick<pg.Pool, "query"> | pg.PoolClient;
-type ValueRow = { value: Buffer | null; valueBlob: string | null };
 
 const fromBuffer = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-
-function stored(r: ValueRow): StoredValue {
-  return r.valueBlob ? { blob: r.valueBlob } : { inline: fromBuffer(r.value ?? Buffer.alloc(0)) };
-}
-
-function valueParams(v: StoredValue): { value: Uint8Array | null; valueBlob: string | null } {
-  return "blob" in v ? { value: null, valueBlob: v.blob } : { value: v.inline, valueBlob: null };
-}
 
 /**
  * Dicts, Queues and Volumes on Postgres. Unlike the Store's writes, these do not join the
@@ -103,6 +95,9 @@ export class PostgresObjectStore implements ObjectStore {
     const holder = (await this.rows<ObjectRow>("findObject", { environment: row.environment, name: row.name }))[0];
     return holder ?? row;
   }
+  async countObjects(environment: string): Promise<number> {
+    return (await this.rows<{ n: number }>("countObjects", { environment }))[0]!.n;
+  }
   async getObject(id: string): Promise<ObjectRow | undefined> {
     return (await this.rows<ObjectRow>("getObject", { id }))[0];
   }
@@ -149,15 +144,15 @@ export class PostgresObjectStore implements ObjectStore {
     });
   }
   async dictGet(dictId: string, key: string, now: number, touchAfter: number): Promise<StoredValue | undefined> {
-    const r = (await this.rows<ValueRow & { touchedAt: number }>("dictGet", { dictId, key }))[0];
+    const r = (await this.rows<ValueColumns & { touchedAt: number }>("dictGet", { dictId, key }))[0];
     if (!r) return undefined;
     // A read keeps an entry alive, but costs a write only once per `touchAfter`.
     if (now - r.touchedAt > touchAfter) await this.write("dictTouch", { dictId, key, now });
-    return stored(r);
+    return toStoredValue(r);
   }
   async dictDelete(dictId: string, key: string): Promise<StoredValue | undefined> {
-    const r = (await this.write<ValueRow>("dictDelete", { dictId, key })).rows[0];
-    return r ? stored(r) : undefined;
+    const r = (await this.write<ValueColumns>("dictDelete", { dictId, key })).rows[0];
+    return r ? toStoredValue(r) : undefined;
   }
   async dictLen(dictId: string): Promise<number> {
     return (await this.rows<{ n: number }>("dictLen", { dictId }))[0]!.n;
@@ -165,9 +160,9 @@ export class PostgresObjectStore implements ObjectStore {
   async dictScan(dictId: string, after: string | undefined, limit: number): Promise<DictEntryRow[]> {
     const rows =
       after === undefined
-        ? await this.rows<ValueRow & { key: string }>("dictScanFirst", { dictId, limit })
-        : await this.rows<ValueRow & { key: string }>("dictScanAfter", { dictId, after, limit });
-    return rows.map((r) => ({ key: r.key, value: stored(r) }));
+        ? await this.rows<ValueColumns & { key: string }>("dictScanFirst", { dictId, limit })
+        : await this.rows<ValueColumns & { key: string }>("dictScanAfter", { dictId, after, limit });
+    return rows.map((r) => ({ key: r.key, value: toStoredValue(r) }));
   }
   async dictClear(dictId: string): Promise<void> {
     await this.write("dictClear", { dictId });

@@ -1,10 +1,30 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type CallOutcome, decodeCbor, encodeCbor, type LogEntry, type Payload } from "@skiff/protocol";
+import { type CallOutcome, decodeCbor, type LogEntry, type Payload } from "@skiff/protocol";
 import pg from "pg";
-import { outcomeBlob, payloadBlob } from "../blob-refs.js";
 import { callListSql } from "../call-list.js";
+import {
+  type ClassInstanceColumns,
+  callParams,
+  completeParams,
+  type DeploymentColumns,
+  type FunctionColumns,
+  type InputColumns,
+  inputParams,
+  type LogColumns,
+  logParams,
+  type PendingCallColumns,
+  type StoredCallColumns,
+  toClassInstance,
+  toDeployment,
+  toFunction,
+  toLogEntry,
+  toLogRow,
+  toPendingCalls,
+  toSecretSummary,
+  toStoredCall,
+} from "../row-mapping.js";
 import { loadNamedStatements } from "../sql-file.js";
 import {
   type AppRow,
@@ -20,6 +40,7 @@ import {
   type InputRow,
   type LogQuery,
   type LogRow,
+  type MapCallRow,
   type PendingCall,
   type Store,
   StoreCommitError,
@@ -28,7 +49,7 @@ import {
   StoreUnavailableError,
   type TokenRow,
 } from "../store.js";
-import { PgStatement, type SqlValue } from "./pg-sql.js";
+import { joinRows, PgStatement, type RowSpan, type SqlValue } from "./pg-sql.js";
 import { PostgresObjectStore } from "./postgres-objects.js";
 
 const SQL_DIR = new URL("../../../sql/postgres/", import.meta.url);
@@ -52,7 +73,10 @@ export interface PostgresStoreOptions {
 type Params = Record<string, SqlValue>;
 interface Op {
   seq: number;
+  statement: string;
   sql: string;
+  /** Set for a one-row INSERT with no callback: it may join others into one statement. */
+  span: RowSpan | undefined;
   onResult: ((r: pg.QueryResult) => void) | undefined;
   onError: ((e: Error) => void) | undefined;
 }
@@ -152,8 +176,10 @@ export class PostgresStore implements Store {
 
   private write(name: string, params: Params, onResult?: (r: pg.QueryResult) => void, onError?: (e: Error) => void) {
     if (this.closed) throw new Error("store is closed");
-    const sql = this.stmt(name).literal(params);
-    this.queue.push({ seq: ++this.seq, sql, onResult, onError });
+    const st = this.stmt(name);
+    const sql = st.literal(params);
+    const span = onResult ? undefined : st.rowSpan;
+    this.queue.push({ seq: ++this.seq, statement: name, sql, span, onResult, onError });
     this.queuedChars += sql.length;
     this.schedule();
   }
@@ -184,11 +210,12 @@ export class PostgresStore implements Store {
     let failure: Error | undefined;
     try {
       // Several statements in one simple query run as one transaction (one commit).
+      const { sql, owners } = batchText(ops);
       const t0 = performance.now();
-      const res = await this.pool.query(ops.map((o) => o.sql).join(";\n"));
+      const res = await this.pool.query(sql);
       this.commitObserver?.(performance.now() - t0);
       const results = Array.isArray(res) ? (res as pg.QueryResult[]) : [res];
-      for (let i = 0; i < ops.length; i++) ops[i]!.onResult?.(results[i]!);
+      for (let i = 0; i < owners.length; i++) owners[i]?.onResult?.(results[i]!);
     } catch (err) {
       failure = new StoreCommitError(err);
       this.log(failure.message);
@@ -270,10 +297,14 @@ export class PostgresStore implements Store {
     this.write("insertDeployment", { ...row, functions: JSON.stringify(row.functions) });
   }
   async listDeployments(appId: string): Promise<DeploymentRow[]> {
-    return (await this.rows<DeploymentRow & { functions: string }>("listDeployments", { appId })).map((r) => ({
-      ...r,
-      functions: JSON.parse(r.functions as unknown as string) as string[],
-    }));
+    return (await this.rows<DeploymentColumns>("listDeployments", { appId })).map(toDeployment);
+  }
+
+  trimDeployments(appId: string, keep: number): void {
+    this.write("trimDeployments", { appId, keep });
+  }
+  forgetApps(before: number, limit: number): Promise<number> {
+    return this.writeCounted("forgetApps", { before, limit });
   }
 
   upsertFunction(row: FunctionRow): void {
@@ -284,44 +315,24 @@ export class PostgresStore implements Store {
     this.write("deactivateFunctions", { appId, version: belowVersion });
   }
   async getFunctionByName(appId: string, name: string): Promise<FunctionRow | undefined> {
-    const r = await this.row<Omit<FunctionRow, "active"> & { active: number }>("getFunctionByName", { appId, name });
-    return r ? { ...r, active: Boolean(r.active) } : undefined;
+    const r = await this.row<FunctionColumns>("getFunctionByName", { appId, name });
+    return r ? toFunction(r) : undefined;
   }
   async appFunctions(appId: string): Promise<FunctionRow[]> {
-    return (await this.rows<Omit<FunctionRow, "active"> & { active: number }>("appFunctions", { appId })).map((r) => ({
-      ...r,
-      active: Boolean(r.active),
-    }));
+    return (await this.rows<FunctionColumns>("appFunctions", { appId })).map(toFunction);
   }
 
   insertClassInstance(row: ClassInstanceRow): void {
     this.write("insertClassInstance", { ...row });
   }
   async getClassInstance(id: string): Promise<ClassInstanceRow | undefined> {
-    const r = await this.row<ClassInstanceRow & { params: Buffer }>("getClassInstance", { id });
-    return r ? { ...r, params: new Uint8Array(r.params) } : undefined;
+    const r = await this.row<ClassInstanceColumns>("getClassInstance", { id });
+    return r ? toClassInstance(r) : undefined;
   }
 
   insertCall(row: CallRow, inputs: InputRow[]): void {
-    this.write("insertCall", {
-      id: row.id,
-      functionId: row.functionId,
-      appId: row.appId ?? null,
-      kind: row.kind,
-      idempotencyKey: row.idempotencyKey,
-      parentInputId: row.parentInputId,
-      method: row.method,
-      parked: row.parked ? 1 : 0,
-      createdAt: row.createdAt,
-    });
-    for (const i of inputs)
-      this.write("insertInput", {
-        id: i.id,
-        callId: i.callId,
-        idx: i.idx,
-        args: encodeCbor(i.args),
-        blobId: payloadBlob(i.args),
-      });
+    this.write("insertCall", callParams(row));
+    for (const i of inputs) this.write("insertInput", inputParams(i));
   }
   updateInput(id: string, state: "pending" | "done", attempt: number, failures: number): void {
     this.write("updateInput", { id, state, attempt, failures });
@@ -333,15 +344,7 @@ export class PostgresStore implements Store {
     completedAt: number,
     expiresAt: number | null,
   ): void {
-    this.write("completeCall", {
-      id,
-      state,
-      status: outcome.kind === "result" ? outcome.result.status : outcome.kind,
-      outcome: encodeCbor(outcome),
-      blobId: outcomeBlob(outcome),
-      completedAt,
-      expiresAt,
-    });
+    this.write("completeCall", completeParams(id, state, outcome, completedAt, expiresAt));
     // Inputs stay until the call expires (the dashboard shows a finished call's arguments), but
     // let go of their blobs as the contract says: a large argument may be swept from then on.
     this.write("releaseInputBlobs", { callId: id });
@@ -350,38 +353,53 @@ export class PostgresStore implements Store {
     this.write("deleteInputs", { callId: id });
     this.write("deleteCall", { id });
   }
-  private toStoredCall(
-    r: (Omit<StoredCall, "outcome"> & { outcome: Buffer | null }) | undefined,
-  ): StoredCall | undefined {
-    if (!r) return undefined;
-    return { ...r, outcome: r.outcome ? (decodeCbor(r.outcome) as CallOutcome) : undefined };
-  }
   async getCall(id: string): Promise<StoredCall | undefined> {
-    return this.toStoredCall(await this.row("getCall", { id }));
+    return toStoredCall(await this.row("getCall", { id }));
   }
-  async getCallByIdempotencyKey(key: string): Promise<StoredCall | undefined> {
-    return this.toStoredCall(await this.row("getCallByKey", { key }));
+  /**
+   * Every call (each `.remote` and `.spawn`) looks its idempotency key up first: the lookups
+   * of one turn of the event loop go to Postgres as one query, so a burst of 2 000 spawns costs
+   * a few round trips (and waits for the commit of earlier writes once), not 2 000.
+   */
+  getCallByIdempotencyKey(key: string): Promise<StoredCall | undefined> {
+    return new Promise((resolve, reject) => {
+      if (!this.keyLookups) {
+        this.keyLookups = new Map();
+        setImmediate(() => void this.lookUpKeys());
+      }
+      let waiting = this.keyLookups.get(key);
+      if (!waiting) {
+        waiting = [];
+        this.keyLookups.set(key, waiting);
+      }
+      waiting.push({ resolve, reject });
+    });
+  }
+  private keyLookups: Map<string, KeyWaiter[]> | undefined;
+  private async lookUpKeys(): Promise<void> {
+    const batch = this.keyLookups!;
+    this.keyLookups = undefined;
+    try {
+      const rows = await this.rows<StoredCallColumns & { key: string }>("getCallsByKeys", { keys: [...batch.keys()] });
+      const byKey = new Map(rows.map(({ key, ...r }) => [key, r]));
+      for (const [key, waiting] of batch) {
+        const found = toStoredCall(byKey.get(key));
+        for (const w of waiting) w.resolve(found);
+      }
+    } catch (err) {
+      for (const waiting of batch.values()) for (const w of waiting) w.reject(err as Error);
+    }
   }
   async pendingCalls(after: string, limit: number): Promise<PendingCall[]> {
-    return this.withInputs(await this.rows<ParkedRow>("pendingCalls", { after, limit }));
+    return this.withInputs(await this.rows<PendingCallColumns>("pendingCalls", { after, limit }));
   }
   async parkedCalls(functionId: string, limit: number): Promise<PendingCall[]> {
-    return this.withInputs(await this.rows<ParkedRow>("parkedCalls", { functionId, limit }));
+    return this.withInputs(await this.rows<PendingCallColumns>("parkedCalls", { functionId, limit }));
   }
   /** The inputs of a page of calls, in one query. */
-  private async withInputs(rows: ParkedRow[]): Promise<PendingCall[]> {
+  private async withInputs(rows: PendingCallColumns[]): Promise<PendingCall[]> {
     if (rows.length === 0) return [];
-    const inputs = await this.rows<InputRow & { args: Buffer }>("inputsOfCalls", { callIds: rows.map((r) => r.id) });
-    const byCall = new Map<string, InputRow[]>();
-    for (const i of inputs) {
-      let list = byCall.get(i.callId);
-      if (!list) {
-        list = [];
-        byCall.set(i.callId, list);
-      }
-      list.push({ ...i, args: decodeCbor(i.args) as Payload });
-    }
-    return rows.map((r) => ({ row: { ...r, parked: Boolean(r.parked) }, inputs: byCall.get(r.id) ?? [] }));
+    return toPendingCalls(rows, await this.rows<InputColumns>("inputsOfCalls", { callIds: rows.map((r) => r.id) }));
   }
   setParked(id: string, parked: boolean): void {
     this.write("setParked", { id, parked: parked ? 1 : 0 });
@@ -390,6 +408,25 @@ export class PostgresStore implements Store {
     const n = await this.writeCounted("expireCalls", { now });
     if (n > 0) this.write("deleteExpiredInputs", {});
     return n;
+  }
+  forgetExpiredCalls(before: number, limit: number): Promise<number> {
+    return this.writeCounted("forgetExpiredCalls", { before, limit });
+  }
+
+  insertMapCall(row: MapCallRow): void {
+    this.write("insertMapCall", { ...row });
+  }
+  async getMapCall(id: string): Promise<MapCallRow | undefined> {
+    return this.row<MapCallRow>("getMapCall", { id });
+  }
+  setMapCallExpiry(id: string, expiresAt: number | null): void {
+    this.write("setMapCallExpiry", { id, expiresAt });
+  }
+  orphanMapCalls(expiresAt: number): void {
+    this.write("orphanMapCalls", { expiresAt });
+  }
+  async expireMapCalls(now: number): Promise<number> {
+    return this.writeCounted("expireMapCalls", { now });
   }
 
   insertGraphInput(row: {
@@ -479,19 +516,13 @@ export class PostgresStore implements Store {
     add("seq < ?", q.beforeSeq);
     values.push(q.limit);
     const order = q.afterSeq !== undefined ? "ASC" : "DESC";
-    const rows = await this.dynamic<LogRow & Record<string, unknown>>(
+    const rows = await this.dynamic<LogColumns & { seq: number }>(
       `SELECT seq, ts, app_id AS "appId", function_name AS "functionName", input_id AS "inputId",
         container_id AS "containerId", stream, text FROM logs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
         ORDER BY seq ${order} LIMIT $${values.length}`,
       values,
     );
-    const out = rows.map((r) => {
-      const e: LogRow = { seq: r.seq, ts: r.ts, appId: r.appId, stream: r.stream, text: r.text };
-      if (r.functionName) e.functionName = r.functionName;
-      if (r.inputId) e.inputId = r.inputId;
-      if (r.containerId) e.containerId = r.containerId;
-      return e;
-    });
+    const out = rows.map(toLogRow);
     return order === "DESC" ? out.reverse() : out;
   }
   setCommitObserver(observe: ((ms: number) => void) | undefined): void {
@@ -507,7 +538,7 @@ export class PostgresStore implements Store {
   }
   async listSecrets(environment: string): Promise<{ name: string; keys: string[]; createdAt: number }[]> {
     return (await this.rows<{ name: string; vals: string; createdAt: number }>("listSecrets", { environment })).map(
-      (r) => ({ name: r.name, keys: Object.keys(JSON.parse(r.vals) as object), createdAt: r.createdAt }),
+      toSecretSummary,
     );
   }
   async deleteSecret(environment: string, name: string): Promise<boolean> {
@@ -515,26 +546,10 @@ export class PostgresStore implements Store {
   }
 
   appendLogs(entries: LogEntry[]): void {
-    for (const e of entries) {
-      this.write("insertLog", {
-        appId: e.appId,
-        ts: e.ts,
-        functionName: e.functionName ?? null,
-        inputId: e.inputId ?? null,
-        containerId: e.containerId ?? null,
-        stream: e.stream,
-        text: e.text,
-      });
-    }
+    for (const e of entries) this.write("insertLog", logParams(e));
   }
   async tailLogs(appId: string, limit: number): Promise<LogEntry[]> {
-    return (await this.rows<LogEntry & Record<string, unknown>>("tailLogs", { appId, limit })).map((r) => {
-      const e: LogEntry = { ts: r.ts, appId: r.appId, stream: r.stream, text: r.text };
-      if (r.functionName) e.functionName = r.functionName;
-      if (r.inputId) e.inputId = r.inputId;
-      if (r.containerId) e.containerId = r.containerId;
-      return e;
-    });
+    return (await this.rows<LogColumns>("tailLogs", { appId, limit })).map(toLogEntry);
   }
   trimLogs(appId: string, keepLines: number, keepBytes: number): void {
     this.write("trimLogs", { appId, keepLines, keepBytes });
@@ -559,7 +574,39 @@ export class PostgresStore implements Store {
   }
 }
 
-type ParkedRow = Omit<CallRow, "parked"> & { parked: number };
+interface KeyWaiter {
+  resolve: (c: StoredCall | undefined) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * The text of a group commit: the ops' statements in order, except that each run of one-row
+ * INSERTs goes as one multi-row INSERT per statement (a spawn writes a call, an input and a
+ * graph row: a burst of them is three statements, not three per spawn). Within such a run
+ * only inserts into different tables change order, which nothing can observe inside the
+ * transaction. `owners[i]` is the op whose result statement i is (undefined for a joined one).
+ */
+function batchText(ops: Op[]): { sql: string; owners: (Op | undefined)[] } {
+  const parts: string[] = [];
+  const owners: (Op | undefined)[] = [];
+  for (let i = 0; i < ops.length; ) {
+    const o = ops[i]!;
+    if (!o.span) {
+      parts.push(o.sql);
+      owners.push(o);
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < ops.length && ops[j]!.span) j++;
+    for (const joined of joinRows(ops.slice(i, j) as (Op & { span: RowSpan })[])) {
+      parts.push(joined);
+      owners.push(undefined);
+    }
+    i = j;
+  }
+  return { sql: parts.join(";\n"), owners };
+}
 
 /** Applies the numbered migrations not applied yet; refuses a schema newer than this server's. */
 async function migrate(pool: pg.Pool): Promise<void> {

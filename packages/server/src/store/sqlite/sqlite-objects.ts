@@ -10,6 +10,7 @@ import type {
   VolumeFileRow,
   VolumeVersion,
 } from "../object-store.js";
+import { toBuffer, toStoredValue, type ValueColumns, valueParams } from "../row-mapping.js";
 import { loadNamedStatements } from "../sql-file.js";
 
 const SQL = new URL("../../../sql/sqlite/objects.sql", import.meta.url);
@@ -24,18 +25,8 @@ export interface SqliteObjectsHost {
 }
 
 type Row = Record<string, unknown>;
-type ValueRow = { value: Buffer | null; valueBlob: string | null };
 
-const toBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 const fromBuffer = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-
-function stored(r: ValueRow): StoredValue {
-  return r.valueBlob ? { blob: r.valueBlob } : { inline: fromBuffer(r.value ?? Buffer.alloc(0)) };
-}
-
-function valueParams(v: StoredValue): { value: Buffer | null; valueBlob: string | null } {
-  return "blob" in v ? { value: null, valueBlob: v.blob } : { value: toBuffer(v.inline), valueBlob: null };
-}
 
 /**
  * Dicts, Queues and Volumes in the embedded SQLite store. Each method's reads and writes run
@@ -82,6 +73,9 @@ export class SqliteObjectStore implements ObjectStore {
       return this.get<ObjectRow>("findObject", { environment: row.environment, name: row.name })!;
     });
   }
+  async countObjects(environment: string): Promise<number> {
+    return this.get<{ n: number }>("countObjects", { environment })!.n;
+  }
   async getObject(id: string): Promise<ObjectRow | undefined> {
     return this.get<ObjectRow>("getObject", { id });
   }
@@ -124,17 +118,17 @@ export class SqliteObjectStore implements ObjectStore {
     });
   }
   async dictGet(dictId: string, key: string, now: number, touchAfter: number): Promise<StoredValue | undefined> {
-    const r = this.get<ValueRow & { touchedAt: number }>("dictGet", { dictId, key });
+    const r = this.get<ValueColumns & { touchedAt: number }>("dictGet", { dictId, key });
     if (!r) return undefined;
     // A read keeps an entry alive, but costs a write only once per `touchAfter`.
     if (now - r.touchedAt > touchAfter) this.run("dictTouch", { dictId, key, now });
-    return stored(r);
+    return toStoredValue(r);
   }
   dictDelete(dictId: string, key: string): Promise<StoredValue | undefined> {
     return this.durable(() => {
       this.host.begin();
-      const r = this.stmt("dictDelete").get({ dictId, key }) as ValueRow | undefined;
-      return r ? stored(r) : undefined;
+      const r = this.stmt("dictDelete").get({ dictId, key }) as ValueColumns | undefined;
+      return r ? toStoredValue(r) : undefined;
     });
   }
   async dictLen(dictId: string): Promise<number> {
@@ -143,9 +137,9 @@ export class SqliteObjectStore implements ObjectStore {
   async dictScan(dictId: string, after: string | undefined, limit: number): Promise<DictEntryRow[]> {
     const rows =
       after === undefined
-        ? this.all<ValueRow & { key: string }>("dictScanFirst", { dictId, limit })
-        : this.all<ValueRow & { key: string }>("dictScanAfter", { dictId, after, limit });
-    return rows.map((r) => ({ key: r.key, value: stored(r) }));
+        ? this.all<ValueColumns & { key: string }>("dictScanFirst", { dictId, limit })
+        : this.all<ValueColumns & { key: string }>("dictScanAfter", { dictId, after, limit });
+    return rows.map((r) => ({ key: r.key, value: toStoredValue(r) }));
   }
   dictClear(dictId: string): Promise<void> {
     return this.durable(() => {

@@ -1,11 +1,32 @@
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type CallOutcome, decodeCbor, encodeCbor, type LogEntry, type Payload } from "@skiff/protocol";
+import { type CallOutcome, decodeCbor, type LogEntry, type Payload } from "@skiff/protocol";
 import Database from "better-sqlite3";
 import { outcomeBlob, payloadBlob } from "../blob-refs.js";
 import type { BlobStore } from "../blobs/blob-store.js";
 import { callListSql } from "../call-list.js";
+import {
+  type ClassInstanceColumns,
+  callParams,
+  completeParams,
+  type DeploymentColumns,
+  type FunctionColumns,
+  type InputColumns,
+  inputParams,
+  type LogColumns,
+  logParams,
+  type PendingCallColumns,
+  statusOf,
+  toClassInstance,
+  toDeployment,
+  toFunction,
+  toLogEntry,
+  toLogRow,
+  toPendingCalls,
+  toSecretSummary,
+  toStoredCall,
+} from "../row-mapping.js";
 import { loadNamedStatements } from "../sql-file.js";
 import type {
   AppRow,
@@ -21,6 +42,7 @@ import type {
   InputRow,
   LogQuery,
   LogRow,
+  MapCallRow,
   PendingCall,
   Store,
   StoredCall,
@@ -41,14 +63,6 @@ export interface SqliteStoreOptions {
 }
 
 type Row = Record<string, unknown>;
-type ParkedRow = Omit<CallRow, "parked"> & { parked: number };
-
-/** The list status of an ended call. */
-function statusOf(o: CallOutcome): string {
-  if (o.kind === "cancelled") return "cancelled";
-  if (o.kind === "expired") return "expired";
-  return o.result.status;
-}
 
 /**
  * The embedded store: SQLite in WAL mode. Writes run at once inside an open transaction
@@ -295,10 +309,27 @@ export class SqliteStore implements Store {
     this.write("insertDeployment", { ...row, functions: JSON.stringify(row.functions) });
   }
   async listDeployments(appId: string): Promise<DeploymentRow[]> {
-    return this.all<DeploymentRow & { functions: string }>("listDeployments", { appId }).map((r) => ({
-      ...r,
-      functions: JSON.parse(r.functions as unknown as string) as string[],
-    }));
+    return this.all<DeploymentColumns>("listDeployments", { appId }).map(toDeployment);
+  }
+
+  trimDeployments(appId: string, keep: number): void {
+    this.write("trimDeployments", { appId, keep });
+  }
+  async forgetApps(before: number, limit: number): Promise<number> {
+    this.ensureTx();
+    // Chosen and deleted in one synchronous step: nothing runs in between.
+    const ids = this.all<{ id: string }>("forgettableApps", { before, limit }).map((r) => r.id);
+    if (ids.length === 0) return 0;
+    const json = JSON.stringify(ids);
+    for (const name of [
+      "forgetAppDeployments",
+      "forgetAppInstances",
+      "forgetAppFunctions",
+      "forgetAppLogs",
+      "forgetApps",
+    ])
+      this.write(name, { ids: json });
+    return ids.length;
   }
 
   upsertFunction(row: FunctionRow): void {
@@ -309,36 +340,24 @@ export class SqliteStore implements Store {
     this.write("deactivateFunctions", { appId, version: belowVersion });
   }
   async getFunctionByName(appId: string, name: string): Promise<FunctionRow | undefined> {
-    const r = this.get<Omit<FunctionRow, "active"> & { active: number }>("getFunctionByName", {
-      appId,
-      name,
-    });
-    return r ? { ...r, active: Boolean(r.active) } : undefined;
+    const r = this.get<FunctionColumns>("getFunctionByName", { appId, name });
+    return r ? toFunction(r) : undefined;
   }
   async appFunctions(appId: string): Promise<FunctionRow[]> {
-    return this.all<Omit<FunctionRow, "active"> & { active: number }>("appFunctions", {
-      appId,
-    }).map((r) => ({ ...r, active: Boolean(r.active) }));
+    return this.all<FunctionColumns>("appFunctions", { appId }).map(toFunction);
   }
 
   insertClassInstance(row: ClassInstanceRow): void {
     this.write("insertClassInstance", { ...row });
   }
   async getClassInstance(id: string): Promise<ClassInstanceRow | undefined> {
-    const r = this.get<ClassInstanceRow & { params: Buffer }>("getClassInstance", { id });
-    return r ? { ...r, params: new Uint8Array(r.params) } : undefined;
+    const r = this.get<ClassInstanceColumns>("getClassInstance", { id });
+    return r ? toClassInstance(r) : undefined;
   }
 
   insertCall(row: CallRow, inputs: InputRow[]): void {
-    this.write("insertCall", { ...row, appId: row.appId ?? null, parked: row.parked ? 1 : 0 });
-    for (const i of inputs)
-      this.write("insertInput", {
-        id: i.id,
-        callId: i.callId,
-        idx: i.idx,
-        args: encodeCbor(i.args),
-        blobId: payloadBlob(i.args),
-      });
+    this.write("insertCall", callParams(row));
+    for (const i of inputs) this.write("insertInput", inputParams(i));
   }
   updateInput(id: string, state: "pending" | "done", attempt: number, failures: number): void {
     this.write("updateInput", { id, state, attempt, failures });
@@ -350,15 +369,7 @@ export class SqliteStore implements Store {
     completedAt: number,
     expiresAt: number | null,
   ): void {
-    this.write("completeCall", {
-      id,
-      state,
-      status: statusOf(outcome),
-      outcome: encodeCbor(outcome),
-      blobId: outcomeBlob(outcome),
-      completedAt,
-      expiresAt,
-    });
+    this.write("completeCall", completeParams(id, state, outcome, completedAt, expiresAt));
     // Inputs stay until the call expires (the dashboard shows a finished call's arguments), but
     // let go of their blobs as the contract says: a large argument may be swept from then on.
     this.write("releaseInputBlobs", { callId: id });
@@ -367,32 +378,23 @@ export class SqliteStore implements Store {
     this.write("deleteInputs", { callId: id });
     this.write("deleteCall", { id });
   }
-  private toStoredCall(
-    r: (Omit<StoredCall, "outcome"> & { outcome: Buffer | null }) | undefined,
-  ): StoredCall | undefined {
-    if (!r) return undefined;
-    return { ...r, outcome: r.outcome ? (decodeCbor(r.outcome) as CallOutcome) : undefined };
-  }
   async getCall(id: string): Promise<StoredCall | undefined> {
-    return this.toStoredCall(this.get("getCall", { id }));
+    return toStoredCall(this.get("getCall", { id }));
   }
   async getCallByIdempotencyKey(key: string): Promise<StoredCall | undefined> {
-    return this.toStoredCall(this.get("getCallByKey", { key }));
+    return toStoredCall(this.get("getCallByKey", { key }));
   }
   async pendingCalls(after: string, limit: number): Promise<PendingCall[]> {
-    return this.withInputs(this.all<ParkedRow>("pendingCalls", { after, limit }));
+    return this.withInputs(this.all<PendingCallColumns>("pendingCalls", { after, limit }));
   }
   async parkedCalls(functionId: string, limit: number): Promise<PendingCall[]> {
-    return this.withInputs(this.all<ParkedRow>("parkedCalls", { functionId, limit }));
+    return this.withInputs(this.all<PendingCallColumns>("parkedCalls", { functionId, limit }));
   }
-  private withInputs(rows: ParkedRow[]): PendingCall[] {
-    return rows.map((r) => ({
-      row: { ...r, parked: Boolean(r.parked) },
-      inputs: this.all<InputRow & { args: Buffer }>("callInputs", { callId: r.id }).map((i) => ({
-        ...i,
-        args: decodeCbor(i.args) as Payload,
-      })),
-    }));
+  private withInputs(rows: PendingCallColumns[]): PendingCall[] {
+    return toPendingCalls(
+      rows,
+      rows.flatMap((r) => this.all<InputColumns>("callInputs", { callId: r.id })),
+    );
   }
   async callArgs(callId: string): Promise<Payload | undefined> {
     const r = this.get<{ args: Buffer }>("callArgs", { callId });
@@ -405,6 +407,25 @@ export class SqliteStore implements Store {
     const n = this.write("expireCalls", { now })?.changes ?? 0;
     if (n > 0) this.write("deleteExpiredInputs", {});
     return n;
+  }
+  async forgetExpiredCalls(before: number, limit: number): Promise<number> {
+    return this.write("forgetExpiredCalls", { before, limit })?.changes ?? 0;
+  }
+
+  insertMapCall(row: MapCallRow): void {
+    this.write("insertMapCall", { ...row });
+  }
+  async getMapCall(id: string): Promise<MapCallRow | undefined> {
+    return this.get<MapCallRow>("getMapCall", { id });
+  }
+  setMapCallExpiry(id: string, expiresAt: number | null): void {
+    this.write("setMapCallExpiry", { id, expiresAt });
+  }
+  orphanMapCalls(expiresAt: number): void {
+    this.write("orphanMapCalls", { expiresAt });
+  }
+  async expireMapCalls(now: number): Promise<number> {
+    return this.write("expireMapCalls", { now })?.changes ?? 0;
   }
 
   insertGraphInput(row: {
@@ -484,13 +505,7 @@ export class SqliteStore implements Store {
       st = this.db.prepare(sql);
       this.listStmts.set(sql, st);
     }
-    const rows = (st.all(params) as (LogRow & Record<string, unknown>)[]).map((r) => {
-      const e: LogRow = { seq: r.seq, ts: r.ts, appId: r.appId, stream: r.stream, text: r.text };
-      if (r.functionName) e.functionName = r.functionName;
-      if (r.inputId) e.inputId = r.inputId;
-      if (r.containerId) e.containerId = r.containerId;
-      return e;
-    });
+    const rows = (st.all(params) as (LogColumns & { seq: number })[]).map(toLogRow);
     return order === "DESC" ? rows.reverse() : rows;
   }
   setCommitObserver(observe: ((ms: number) => void) | undefined): void {
@@ -510,39 +525,19 @@ export class SqliteStore implements Store {
     return r ? (JSON.parse(r.vals) as Record<string, string>) : undefined;
   }
   async listSecrets(environment: string): Promise<{ name: string; keys: string[]; createdAt: number }[]> {
-    return this.all<{ name: string; vals: string; createdAt: number }>("listSecrets", {
-      environment,
-    }).map((r) => ({
-      name: r.name,
-      keys: Object.keys(JSON.parse(r.vals) as object),
-      createdAt: r.createdAt,
-    }));
+    return this.all<{ name: string; vals: string; createdAt: number }>("listSecrets", { environment }).map(
+      toSecretSummary,
+    );
   }
   async deleteSecret(environment: string, name: string): Promise<boolean> {
     return (this.write("deleteSecret", { environment, name })?.changes ?? 0) > 0;
   }
 
   appendLogs(entries: LogEntry[]): void {
-    for (const e of entries) {
-      this.write("insertLog", {
-        appId: e.appId,
-        ts: e.ts,
-        functionName: e.functionName ?? null,
-        inputId: e.inputId ?? null,
-        containerId: e.containerId ?? null,
-        stream: e.stream,
-        text: e.text,
-      });
-    }
+    for (const e of entries) this.write("insertLog", logParams(e));
   }
   async tailLogs(appId: string, limit: number): Promise<LogEntry[]> {
-    return this.all<LogEntry & Record<string, unknown>>("tailLogs", { appId, limit }).map((r) => {
-      const e: LogEntry = { ts: r.ts, appId: r.appId, stream: r.stream, text: r.text };
-      if (r.functionName) e.functionName = r.functionName;
-      if (r.inputId) e.inputId = r.inputId;
-      if (r.containerId) e.containerId = r.containerId;
-      return e;
-    });
+    return this.all<LogColumns>("tailLogs", { appId, limit }).map(toLogEntry);
   }
   trimLogs(appId: string, keepLines: number, keepBytes: number): void {
     this.write("trimLogs", { appId, keepLines, keepBytes });
