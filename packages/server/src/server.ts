@@ -257,11 +257,8 @@ export class SkiffServer {
       objects,
       images: provider.images,
       execs: new ExecRelay(engine),
-<<<<<<< HEAD
       workers,
-=======
       lifecycle,
->>>>>>> main
     };
     provider.images?.setInUse(() => new Set(imagesInUse(engine).keys()));
     const sweeper = new BlobSweeper({ blobs, store, inUse: () => engine.blobsInUse(), log });

@@ -97,12 +97,9 @@ interface ServerFlags {
   objectLimits?: string;
   store?: string;
   logMaxBytes?: string;
-<<<<<<< HEAD
   localWorkers: boolean;
   placementTimeoutMs?: string;
-=======
   shutdownGraceMs?: string;
->>>>>>> main
 }
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
@@ -122,11 +119,8 @@ async function serverCommand(values: ServerFlags): Promise<void> {
   const maxResidentSpawns = int("max-resident-spawns", values.maxResidentSpawns, 1, 10_000_000);
   const instanceIdleMs = int("instance-idle-ms", values.instanceIdleMs, 0, 7 * 24 * 3600 * 1000);
   const logMaxBytes = int("log-max-bytes", values.logMaxBytes, 1024, 2 ** 40);
-<<<<<<< HEAD
   const placementTimeoutMs = int("placement-timeout-ms", values.placementTimeoutMs, 0, 7 * 24 * 3600 * 1000);
-=======
   const graceMs = int("shutdown-grace-ms", values.shutdownGraceMs, 0, 24 * 3600 * 1000) ?? 30_000;
->>>>>>> main
   const store = values.store ?? process.env.SKIFF_STORE_URL;
   const { sandbox, limits } = values;
   const dataDir = values.dataDir ?? join(process.env.HOME || homedir(), ".skiff", "data");

@@ -39,12 +39,9 @@ export interface HandlerDeps {
   images: ImageBuilder | undefined;
   execs: ExecRelay;
   objects: Objects;
-<<<<<<< HEAD
   workers: WorkerRegistry;
-=======
   /** Set while the server stops gracefully (see server.ts drain()). */
   lifecycle: { draining: boolean };
->>>>>>> main
 }
 
 /**
