@@ -2,13 +2,14 @@
 // protocol version, nonsense capacity, and messages about containers a worker does not own.
 // Each is refused with a clear error on both sides, and the server stays up.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { WORKER_PROTOCOL_VERSION } from "@skiff/protocol";
 import { WorkerAgent } from "@skiff/worker";
 import { ControlLink } from "../packages/worker/src/agent/control-link.js";
-import { type ServerProcess, scratchDir, skiff, startServer } from "./helpers/cli.js";
+import { type ServerProcess, SKIFF_BIN, scratchDir, skiff, startServer, waitFor } from "./helpers/cli.js";
 
 describe("worker bad input", () => {
   let server: ServerProcess;
@@ -36,7 +37,7 @@ describe("worker bad input", () => {
     const file = join(dir, "good.token");
     const r = await skiff(["token", "new", "--worker", "--output", file], { env: server.env });
     assert.equal(r.code, 0, r.stderr);
-    const [tokenId, tokenSecret] = (await import("node:fs")).readFileSync(file, "utf8").trim().split(":");
+    const [tokenId, tokenSecret] = readFileSync(file, "utf8").trim().split(":");
     workerToken = { tokenId: tokenId!, tokenSecret: tokenSecret! };
   });
   after(async () => server?.stop());
@@ -138,6 +139,53 @@ describe("worker bad input", () => {
       /capacity\.maxContainers must be an integer from 1/,
     );
     l.close();
+  });
+
+  it("cuts off a worker whose token is revoked, and refuses it from then on", async (t) => {
+    // Token revocation comes with issue 15 (`skiff token revoke ID`): checked once it is there.
+    const help = await skiff(["token", "--help"], { env: server.env });
+    if (!/^\s+revoke\b/m.test(help.stdout)) {
+      t.diagnostic("NOT CHECKED: this build has no `skiff token revoke` (issue 15)");
+      return;
+    }
+    const file = join(dir, "revoked.token");
+    const made = await skiff(["token", "new", "--worker", "--output", file], { env: server.env });
+    assert.equal(made.code, 0, made.stderr);
+    const tokenId = readFileSync(file, "utf8").split(":")[0]!;
+    const w = spawn(
+      process.execPath,
+      [
+        SKIFF_BIN,
+        "worker",
+        "--server",
+        server.url,
+        "--token-file",
+        file,
+        "--name",
+        "doomed",
+        "--data-dir",
+        join(dir, "d"),
+        "--sandbox",
+        "none",
+      ],
+      { env: server.env, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    w.stderr!.on("data", (d) => (out += d));
+    const exited = new Promise<number | null>((r) => w.once("exit", (code) => r(code)));
+    try {
+      await waitFor(async () => /joined/.test(out), "the worker to join");
+      const r = await skiff(["token", "revoke", tokenId], { env: server.env });
+      assert.equal(r.code, 0, r.stderr);
+      const code = await Promise.race([
+        exited,
+        new Promise<string>((res) => setTimeout(() => res("still running"), 10_000)),
+      ]);
+      assert.equal(code, 1, out);
+      assert.match(out, /the control plane refused this worker: .*(revoked|invalid token)/);
+    } finally {
+      w.kill("SIGKILL");
+    }
   });
 
   it("refuses messages about containers the worker does not own, and stays up", async () => {
