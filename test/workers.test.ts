@@ -101,6 +101,8 @@ describe("workers on their own hosts", { skip: why }, () => {
     assert.equal(outer.v, 10, "a call made from inside a container on a worker");
     assert.match(outer.id, /^in-/);
     assert.equal(out.logs, "hello-from-worker");
+    assert.equal(out.offline, "blocked", "blockNetwork holds on a worker");
+    assert.equal(out.online, "reached", "the same fetch from a container with network");
     assert.equal(out.flaky, 2, "retried twice, on workers");
     assert.equal(out.timeout, "FunctionTimeoutError");
     assert.equal(out.cancel, "FunctionCancelledError");
