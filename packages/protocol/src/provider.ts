@@ -19,7 +19,7 @@ export interface WorkerProvider {
    * Why no host connected now could ever run a container with these needs (a deploy warns);
    * undefined when one could. Absent: the provider cannot tell.
    */
-  unplaceable?(needs: Pick<ContainerSpec, "memoryMiB" | "gpu">): string | undefined;
+  unplaceable?(needs: Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey">): string | undefined;
   /** Stops every container it started. */
   close(): Promise<void>;
   /** Builds and stores images (api.md §1a); absent where this provider cannot run images. */

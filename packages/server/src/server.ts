@@ -194,7 +194,6 @@ export class SkiffServer {
       ...(opts.workers?.placementTimeoutMs !== undefined ? { timeoutMs: opts.workers.placementTimeoutMs } : {}),
       ...(local.images ? { images: local.images } : {}),
       onClose: () => local.close(),
-      log,
     });
     if (opts.workers?.local !== false) provider.addHost(localHost(local));
     const workers = new WorkerRegistry(provider, blobs, {

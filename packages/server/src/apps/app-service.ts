@@ -310,6 +310,7 @@ export class AppService {
     const why = this.provider.unplaceable?.({
       gpu: f.options.gpu,
       ...(f.options.memoryMiB ? { memoryMiB: f.options.memoryMiB } : {}),
+      ...(f.options.imageKey ? { imageKey: f.options.imageKey } : {}),
     });
     for (const name of f.options.secretNames ?? []) {
       if (!(await this.store.getSecret(environment, name))) {

@@ -111,6 +111,20 @@ describe("placement", () => {
     clearInterval(keepAlive);
   });
 
+  it("keeps containers with an image or volumes on the control plane's own host", async () => {
+    const p = new Placement();
+    const remote = host("w1");
+    const local = { ...host("local"), id: "local", local: true };
+    p.addHost(remote);
+    assert.match(p.unplaceable({ imageKey: "k" }) ?? "", /the control plane's own host, for an image/);
+    p.addHost(local);
+    await p.start(spec({ imageKey: "k" }), events);
+    await p.start(spec({ mounts: [{ hostPath: "/v", mountPath: "/data", readOnly: false }] }), events);
+    assert.equal(local.started.length, 2);
+    assert.equal(remote.started.length, 0);
+    await p.close();
+  });
+
   it("parses GPU requests and adverts, refusing nonsense", () => {
     assert.deepEqual(parseGpuNeed("H100"), { types: ["H100"], count: 1 });
     assert.deepEqual(parseGpuNeed("H100,A100:2"), { types: ["H100", "A100"], count: 2 });

@@ -16,6 +16,8 @@ export interface PlacementHost {
   readonly id: string;
   readonly name: string;
   readonly capacity: WorkerCapacity;
+  /** The control plane's own host (images and volumes run only there for now). */
+  readonly local?: boolean;
   /** Starts a container there; `gpuType`/`gpuCount`: its share of the host's GPUs. */
   start(
     spec: ContainerSpec,
@@ -41,21 +43,29 @@ export class CapacityError extends Error {
 export interface Needs {
   memoryMiB: number;
   gpu: GpuNeed | undefined;
+  /** Why it can run only on the control plane's host (an image, volumes); undefined: anywhere. */
+  localOnly?: string;
 }
 
-export function needsOf(spec: Pick<ContainerSpec, "memoryMiB" | "gpu">): Needs {
+export function needsOf(spec: Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey" | "mounts">): Needs {
   let gpu: GpuNeed | undefined;
   if (spec.gpu) {
     const g = parseGpuNeed(spec.gpu);
     if (typeof g === "string") throw new PlacementError(g);
     gpu = g;
   }
-  return { memoryMiB: spec.memoryMiB ?? DEFAULT_CONTAINER_MIB, gpu };
+  const localOnly = spec.imageKey
+    ? "an image (images are not on workers yet)"
+    : spec.mounts?.length
+      ? "volumes (volumes are not mounted on workers yet)"
+      : undefined;
+  return { memoryMiB: spec.memoryMiB ?? DEFAULT_CONTAINER_MIB, gpu, ...(localOnly ? { localOnly } : {}) };
 }
 
 export function describeNeeds(n: Needs): string {
   const parts = [`${n.memoryMiB} MiB`];
   if (n.gpu) parts.unshift(`${n.gpu.count} GPU(s) of type ${n.gpu.types.length ? n.gpu.types.join(" or ") : "any"}`);
+  if (n.localOnly) parts.push(`the control plane's own host, for ${n.localOnly}`);
   return parts.join(" and ");
 }
 
@@ -80,6 +90,7 @@ function gpuFit(load: HostLoad, need: GpuNeed, ever: boolean): string | undefine
 
 /** Whether `load` could ever run a container with these needs (an empty host). */
 export function fitsEver(load: HostLoad, n: Needs): boolean {
+  if (n.localOnly && !load.host.local) return false;
   const c = load.host.capacity;
   if (c.maxContainers < 1 || c.memoryMiB < n.memoryMiB) return false;
   return !n.gpu || gpuFit(load, n.gpu, true) !== undefined;
@@ -92,6 +103,7 @@ export function fitsEver(load: HostLoad, n: Needs): boolean {
 export function pickHost(loads: Iterable<HostLoad>, n: Needs): { load: HostLoad; gpuType?: string } | undefined {
   let best: { load: HostLoad; gpuType?: string; score: number[] } | undefined;
   for (const l of loads) {
+    if (n.localOnly && !l.host.local) continue;
     const c = l.host.capacity;
     if (l.containers + 1 > c.maxContainers || l.memoryMiB + n.memoryMiB > c.memoryMiB) continue;
     let gpuType: string | undefined;
@@ -128,7 +140,6 @@ export interface PlacementOptions {
   images?: ImageBuilder;
   /** Closes what the hosts need closed (the local provider, worker links). */
   onClose?: () => Promise<void>;
-  log?: (m: string) => void;
 }
 
 /**
@@ -172,7 +183,7 @@ export class Placement implements WorkerProvider {
   }
 
   /** Why no host connected now could ever run a container with these needs; undefined when one can. */
-  unplaceable(spec: Pick<ContainerSpec, "memoryMiB" | "gpu">): string | undefined {
+  unplaceable(spec: Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey">): string | undefined {
     const n = needsOf(spec);
     if ([...this.loads.values()].some((l) => fitsEver(l, n))) return undefined;
     return `no connected worker can run a container needing ${describeNeeds(n)} (${this.describeHosts()})`;
@@ -295,6 +306,7 @@ export function localHost(
   return {
     id: "local",
     name: "local",
+    local: true,
     provider,
     capacity: {
       maxContainers: capacity.maxContainers ?? Number.MAX_SAFE_INTEGER,

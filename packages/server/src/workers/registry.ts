@@ -1,5 +1,6 @@
 import {
   BLOB_PART_BYTES,
+  DEFAULT_CONTAINER_MIB,
   type EventMap,
   newId,
   WORKER_HEARTBEAT_MS,
@@ -186,7 +187,7 @@ export class WorkerRegistry {
     let gpus = 0;
     for (const c of w.containers.values()) {
       fns.add(`${c.spec.appName}.${c.spec.functionName}`);
-      memory += c.spec.memoryMiB ?? 128;
+      memory += c.spec.memoryMiB ?? DEFAULT_CONTAINER_MIB;
       gpus += c.spec.gpuCount;
     }
     return {
