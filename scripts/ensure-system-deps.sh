@@ -2,9 +2,11 @@
 # Installs the Debian packages the tests need when they are missing: bubblewrap (the
 # container sandbox), mmdebstrap and uidmap (image base layers, built in a user namespace),
 # chromium (the dashboard's browser tests), jq (docs/dashboard.md), util-linux's script and tmux
-# (terminal tests) and postgresql (the tests start a private cluster of their own; the
-# package's own cluster is not used). Runs `apt-get update` once, only if something must be
-# installed.
+# (terminal tests), postgresql (the tests start a private cluster of their own; the package's
+# own cluster is not used), passt (pasta: containers' outbound NAT), iproute2 (ip: their
+# network namespace, and the tests' stand-in internet), util-linux (setpriv, prlimit), openssl
+# and curl (the TLS tests' certificates and an independent HTTPS client). Runs `apt-get update`
+# once, only if something must be installed.
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
@@ -14,6 +16,11 @@ command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+command -v pasta >/dev/null 2>&1 || need+=(passt)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v jq >/dev/null 2>&1 || need+=(jq)
 if [ "${#need[@]}" -eq 0 ]; then exit 0; fi

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { encodeFrame, PROTOCOL_VERSION } from "@skiff/protocol";
 import { encode } from "cbor-x";
-import { Function_, putBlob } from "skiff";
+import { Function_ } from "skiff";
 import WebSocket from "ws";
-import { type ServerProcess, startServer, waitFor } from "./helpers/cli.js";
+import { type ServerProcess, startServer } from "./helpers/cli.js";
 import { rssKiB } from "./helpers/procs.js";
 
 function open(url: string): Promise<WebSocket> {
@@ -106,6 +106,9 @@ describe("wire protocol hardening", () => {
   it("closes a connection that sends an oversized frame", async () => {
     const ws = await open(server.url);
     const c = closed(ws);
+    // Authenticated first: masking 66 MiB can take longer than the hello deadline on a busy host.
+    ws.send(hello());
+    await nextFrame(ws);
     ws.send(Buffer.alloc(66 * 1024 * 1024));
     assert.equal((await c).code, 1009);
     await stillServing();
@@ -216,26 +219,6 @@ describe("wire protocol hardening", () => {
       .split("\n")
       .filter((l) => l.includes("internal error in"));
     assert.deepEqual(internal, [], "every bad request is refused by validation, not by a crash inside a handler");
-    await stillServing();
-  });
-
-  it("cuts off a client that stops reading instead of buffering for it without bound", async () => {
-    const client = server.client();
-    // Blobs travel in parts of at most 4 MiB: each blob.get below answers one part.
-    const blobId = await putBlob(client, new Uint8Array(48 * 1024 * 1024).fill(1));
-    const ws = await open(server.url);
-    ws.send(hello());
-    await nextFrame(ws);
-    // Stop reading: the server's replies pile up in its send buffer.
-    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const cut = () => /a peer stopped reading: closing its connection/.test(server.output());
-    // Keep asking (a bounded number of times): once 256 MiB wait unread, the next reply cuts it off.
-    for (let i = 0; i < 200 && !cut(); i++) {
-      ws.send(encodeFrame([{ t: "blob.get", id: 10 + i, p: { blobId } } as never]));
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await waitFor(async () => cut(), "the server to cut the reader off", 10_000);
-    ws.terminate();
     await stillServing();
   });
 });

@@ -92,32 +92,38 @@ export interface ServerProcess {
 
 /** Starts `skiff server` on a free port with its own home, config and data dir. */
 export async function startServer(
-  opts: { args?: string[]; home?: string; dataDir?: string; token?: { tokenId: string; tokenSecret: string } } = {},
+  opts: {
+    args?: string[];
+    home?: string;
+    dataDir?: string;
+    token?: { tokenId: string; tokenSecret: string };
+    /** Open-file limit of the server process (set with prlimit). */
+    maxOpenFiles?: number;
+  } = {},
 ): Promise<ServerProcess> {
   const home = opts.home ?? scratchDir("home");
   const dataDir = opts.dataDir ?? join(home, "data");
   const env = bareEnv(home);
   const store = await testStore(dataDir, opts.args);
-  const proc = spawn(
+  const argv = [
     process.execPath,
-    [
-      SKIFF_BIN,
-      "server",
-      "--port",
-      "0",
-      "--data-dir",
-      dataDir,
-      ...store,
-      // stop() is a graceful SIGTERM: a test's leftover running inputs need not hold it 30 s.
-      ...(opts.args?.includes("--shutdown-grace-ms") ? [] : ["--shutdown-grace-ms", "1000"]),
-      ...(opts.args ?? []),
-    ],
-    {
-      env,
-      cwd: REPO,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+    SKIFF_BIN,
+    "server",
+    "--port",
+    "0",
+    "--data-dir",
+    dataDir,
+    ...store,
+    // stop() is a graceful SIGTERM: a test's leftover running inputs need not hold it 30 s.
+    ...(opts.args?.includes("--shutdown-grace-ms") ? [] : ["--shutdown-grace-ms", "1000"]),
+    ...(opts.args ?? []),
+  ];
+  if (opts.maxOpenFiles) argv.unshift("prlimit", `--nofile=${opts.maxOpenFiles}:${opts.maxOpenFiles}`, "--");
+  const proc = spawn(argv[0]!, argv.slice(1), {
+    env,
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   const clients: Client[] = [];
   proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
@@ -128,7 +134,7 @@ export async function startServer(
       rej(new Error(`server did not start:\n${out}`));
     }, 20_000);
     const check = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (https?:\/\/\S+)/.exec(out);
       // The token goes to stdout, "listening" to stderr: two pipes, either may arrive first. A
       // first start prints a token; wait for it too (a restart is given the token instead).
       if (m && (opts.token || /SKIFF_TOKEN_SECRET=\S+\n/.test(out))) {

@@ -76,6 +76,9 @@ export async function makeCluster(nodes: number): Promise<Cluster> {
       ip("-n", ns(i), "addr", "add", `${addr(i)}/24`, "dev", "eth0");
       ip("-n", ns(i), "link", "set", "eth0", "up");
       ip("-n", ns(i), "link", "set", "lo", "up");
+      // A default route (to an address nobody has): containers get their network from pasta,
+      // which copies an interface that has one. Nothing leaves the hub: it has no uplink.
+      ip("-n", ns(i), "route", "add", "default", "via", "10.77.0.254", "dev", "eth0");
     }
   } catch (err) {
     cleanup();

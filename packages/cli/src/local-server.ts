@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { type ObjectLimits, openStore, SkiffServer } from "@skiff/server";
+import { type ConnectionLimits, type ObjectLimits, openStore, SkiffServer } from "@skiff/server";
 import { type LimitsChoice, LocalProvider, type SandboxChoice } from "@skiff/worker";
 import { configPath } from "skiff";
 import { makeTempDir, removeTempDir } from "./temp-dirs.js";
@@ -22,6 +22,9 @@ export interface LocalServerOptions {
   webWaitMs?: number;
   webMaxBodyBytes?: number;
   limits?: LimitsChoice;
+  connections?: Partial<ConnectionLimits>;
+  tmpSizeMiB?: number;
+  tls?: { cert: string; key: string };
   /** Image layers and build caches. @defaultValue $SKIFF_IMAGE_DIR, else ~/.skiff/images (shared by every server of this user) */
   imageDir?: string;
   /** @defaultValue $SKIFF_IMAGE_LIMIT_BYTES, else 20 GiB */
@@ -55,6 +58,8 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     ...(o.objectLimits ? { objectLimits: o.objectLimits } : {}),
     ...(o.instanceIdleMs !== undefined ? { instanceIdleMs: o.instanceIdleMs } : {}),
     ...(o.log ? { log: o.log } : {}),
+    ...(o.connections ? { connections: o.connections } : {}),
+    ...(o.tls ? { tls: o.tls } : {}),
     ...(o.metricsPublic ? { metricsPublic: true } : {}),
     ...(o.webWaitMs !== undefined ? { webWaitMs: o.webWaitMs } : {}),
     ...(o.webMaxBodyBytes !== undefined ? { webMaxBodyBytes: o.webMaxBodyBytes } : {}),
@@ -67,6 +72,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
         controlSocket,
         sandbox: o.sandbox ?? "auto",
         limits: o.limits ?? "auto",
+        ...(o.tmpSizeMiB !== undefined ? { tmpSizeMiB: o.tmpSizeMiB } : {}),
         // Without local workers it only builds images: no runtime processes kept warm.
         ...(o.localWorkers === false ? { warmPool: 0 } : o.warmPool !== undefined ? { warmPool: o.warmPool } : {}),
         // Containers must not see the server's state or the tokens in the config file.

@@ -384,8 +384,25 @@ export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
   ];
   "secret.list": [{ environment: string }, { secrets: { name: string; keys: string[]; createdAt: number }[] }];
   "secret.delete": [{ name: string; environment: string }, Record<string, never>];
-  /** A worker token may only join as a worker (`skiff worker`). */
-  "token.create": [{ kind: "api" | "web" | "worker" }, { tokenId: string; tokenSecret: string }];
+  /**
+   * `expiresInMs`: the token is refused that long after now (absent: never expires). A worker
+   * token may only join as a worker (`skiff worker`).
+   */
+  "token.create": [{ kind: "api" | "web" | "worker"; expiresInMs?: number }, { tokenId: string; tokenSecret: string }];
+  "token.list": [
+    Record<string, never>,
+    {
+      tokens: {
+        tokenId: string;
+        kind: TokenKind;
+        createdAt: number;
+        expiresAt: number | null;
+        revokedAt: number | null;
+      }[];
+    },
+  ];
+  /** Refused from now on; connections using it are closed (4401). */
+  "token.revoke": [{ tokenId: string }, Record<string, never>];
   /**
    * Builds what is missing of an image; progress comes as image.progress events carrying
    * `buildId`. Fails with the failing step's output and exit status.

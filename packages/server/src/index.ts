@@ -1,4 +1,5 @@
 export { ApiError } from "./api/api-error.js";
+export { type ConnectionLimits, defaultConnectionLimits } from "./api/connection-limits.js";
 export { DEFAULT_OBJECT_LIMITS, type ObjectLimits, parseObjectLimits } from "./objects/limits.js";
 export type {
   ContainerEvents,

@@ -1,13 +1,17 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type EventMap, MAX_FRAME_BYTES, type OutputWire } from "@skiff/protocol";
+import type { Duplex } from "node:stream";
+import { CLOSE_UNAUTHENTICATED, type EventMap, MAX_FRAME_BYTES, type OutputWire } from "@skiff/protocol";
 import { WebSocketServer } from "ws";
 import { ApiError } from "./api/api-error.js";
 import { BlobTransfer } from "./api/blob-transfer.js";
+import { ConnectionGate } from "./api/connection-gate.js";
+import { type ConnectionLimits, defaultConnectionLimits } from "./api/connection-limits.js";
 import { ExecRelay } from "./api/exec-relay.js";
 import { type HandlerDeps, handleRequest } from "./api/handlers.js";
 import { imagesInUse } from "./api/images.js";
@@ -68,6 +72,10 @@ export interface ServerOptions {
   maxResidentSpawns?: number;
   /** A class instance idle this long (no calls, no containers) leaves memory. @defaultValue 300_000 */
   instanceIdleMs?: number;
+  /** Serve the API, gateway and dashboard over HTTPS/WSS with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Bounds on what clients may hold (bytes per connection, connections, timeouts). */
+  connections?: Partial<ConnectionLimits>;
   /** Serve /metrics without a token. @defaultValue false */
   metricsPublic?: boolean;
   /** Limits and lifetimes of Dicts and Queues (defaults in objects/limits.ts). */
@@ -121,6 +129,17 @@ export class SkiffServer {
 
   static async start(opts: ServerOptions): Promise<SkiffServer> {
     const log = opts.log ?? ((m: string) => console.error(`[skiff server] ${m}`));
+    const limits: ConnectionLimits = { ...defaultConnectionLimits(), ...opts.connections };
+    if (limits.headersTimeoutMs > limits.requestTimeoutMs)
+      throw new Error(
+        `the headers timeout (${limits.headersTimeoutMs} ms) must not exceed the request timeout (${limits.requestTimeoutMs} ms)`,
+      );
+    const peerLimits = {
+      maxQueuedBytes: limits.maxQueuedBytes,
+      stallMs: limits.stallMs,
+      helloTimeoutMs: limits.helloTimeoutMs,
+    };
+    const gate = new ConnectionGate(limits, log);
     const dataDir = resolve(opts.dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const blobs = opts.blobs ?? new FsBlobStore(join(dataDir, "blobs"));
@@ -139,7 +158,7 @@ export class SkiffServer {
     let hooks: PeerHooks | undefined;
     const lifecycle = new Lifecycle();
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
-    const onUpgrade = (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, gated: boolean) => {
       // A web endpoint's host owns every path: its WebSocket upgrades are not the API's.
       if (isWebHost(req.headers.host)) {
         socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
@@ -150,7 +169,16 @@ export class SkiffServer {
         return;
       }
       const h = hooks;
-      wss.handleUpgrade(req, socket, head, (ws) => new Peer(ws, h, req.socket.remoteAddress ?? "unix"));
+      // Until its hello, an API WebSocket stays unproven (aged out past the cap, closed at
+      // the hello deadline); then it counts against the API connection cap.
+      const raw = req.socket;
+      const admit = gated ? () => gate.apiAuthenticated(raw) : undefined;
+      wss.handleUpgrade(
+        req,
+        socket,
+        head,
+        (ws) => new Peer(ws, h, peerLimits, admit, req.socket.remoteAddress ?? "unix"),
+      );
     };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       if (req.url === "/healthz") {
@@ -163,12 +191,44 @@ export class SkiffServer {
     };
     // The public listener also serves web endpoints, their result URLs and the JSON API.
     let gateway: Gateway | undefined;
-    const http = createServer((req, res) => {
+    const listenerOptions = {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often the timeouts above are checked (Node's default, 30 s, would let a
+      // slowloris socket live that much longer than headersTimeout).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    };
+    const onPublicRequest = (req: IncomingMessage, res: ServerResponse) => {
+      const w = gate.webRequest(req.socket);
+      res.once("close", w.done);
+      if (!w.admitted) {
+        res
+          .writeHead(503, { "content-type": "application/json", "retry-after": "1", connection: "close" })
+          .end(JSON.stringify({ error: { code: "unavailable", message: "too many requests in flight; retry" } }));
+        return;
+      }
       if (!gateway?.handle(req, res)) onRequest(req, res);
-    });
-    // Web endpoints' upgrades (WebSockets to the app) on the public listener only.
-    http.on("upgrade", (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
-      if (gateway?.upgrade(req, socket, head)) return;
+    };
+    const http: Server = opts.tls
+      ? createHttpsServer(
+          { ...listenerOptions, cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: limits.headersTimeoutMs },
+          onPublicRequest,
+        )
+      : createServer(listenerOptions, onPublicRequest);
+    // With TLS, a socket counts from its TCP connection (before the handshake).
+    http.maxConnections = limits.maxSockets;
+    // With TLS the gate sees sockets once their handshake is done (what requests arrive on);
+    // one that never finishes it is closed at handshakeTimeout, and counts in maxConnections.
+    http.on(opts.tls ? "secureConnection" : "connection", (socket: Socket) => gate.accept(socket));
+    http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Web endpoints' WebSockets (to the app) count as web traffic while they are open.
+      const w = gate.webRequest(req.socket);
+      if (w.admitted && gateway?.upgrade(req, socket, head)) {
+        socket.once("close", w.done);
+        return;
+      }
+      w.done(); // not a web upgrade: unproven again until its hello
       if (lifecycle.draining) {
         // A client reconnecting while this server stops: it retries until the next one is up.
         socket.end(
@@ -176,17 +236,29 @@ export class SkiffServer {
         );
         return;
       }
-      onUpgrade(req, socket, head);
+      if (!w.admitted && req.url?.split("?")[0] !== "/v1/ws") {
+        socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        return;
+      }
+      onUpgrade(req, socket, head, true);
     });
     // Open sockets of the public listener (the connections metric); a Set, as each leaves on close.
-    const openSockets = new Set<import("node:net").Socket>();
-    http.on("connection", (sock) => {
+    const openSockets = new Set<Socket>();
+    http.on("connection", (sock: Socket) => {
       openSockets.add(sock);
       sock.once("close", () => openSockets.delete(sock));
     });
+    // The control socket is the containers' (a unix socket in the data directory): no
+    // per-address caps there, but the same hello deadline and per-connection bounds.
     const controlHttp = createServer(onRequest);
-    controlHttp.on("upgrade", onUpgrade);
+    controlHttp.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      onUpgrade(req, socket, head, false),
+    );
     await listen(controlHttp, { path: controlSocket });
+    // Containers may run as another user (nobody): they connect through a bind mount of this
+    // socket, so it must be writable by others. On the host it stays behind the data
+    // directory (0700); what answers on it still demands a container's token.
+    chmodSync(controlSocket, 0o666);
 
     const local = opts.provider(controlSocket);
     // One placement path for every container: this host (unless turned off) and the workers.
@@ -276,7 +348,13 @@ export class SkiffServer {
     const recovered = await engine.recover();
     if (recovered > 0) log(`recovered ${recovered} pending call(s) from the store`);
 
-    await listen(http, { host: opts.host ?? "127.0.0.1", port: opts.port ?? DEFAULT_PORT });
+    const host = opts.host ?? "127.0.0.1";
+    await listen(http, { host, port: opts.port ?? DEFAULT_PORT });
+    if (!opts.tls && !isLoopback(host))
+      log(
+        `warning: listening on ${host} without TLS: tokens and data cross the network in clear text; ` +
+          "give --tls-cert and --tls-key (docs/security.md)",
+      );
     gateway.setBaseUrl(urlOf(http));
     return new SkiffServer(
       http,
@@ -345,14 +423,41 @@ export class SkiffServer {
 }
 
 function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => void): PeerHooks {
+  // Connections by token: a revoked token's are closed at once, an expiring one's at expiry.
+  const byToken = new Map<string, Set<Peer>>();
+  tokens.onRevoke((tokenId) => {
+    for (const peer of byToken.get(tokenId) ?? []) peer.close(CLOSE_UNAUTHENTICATED, `token ${tokenId} was revoked`);
+  });
+  const track = (peer: Peer, principal: Principal) => {
+    let set = byToken.get(principal.tokenId);
+    if (!set) {
+      set = new Set();
+      byToken.set(principal.tokenId, set);
+    }
+    set.add(peer);
+    const expiry = principal.expiresAt
+      ? setTimeout(
+          () => peer.close(CLOSE_UNAUTHENTICATED, `token ${principal.tokenId} expired`),
+          Math.min(2 ** 31 - 1, principal.expiresAt - Date.now()),
+        )
+      : undefined;
+    peer.cleanups.add(() => {
+      clearTimeout(expiry);
+      set.delete(peer);
+      if (set.size === 0) byToken.delete(principal.tokenId);
+    });
+  };
   return {
     async hello(peer, p): Promise<Principal> {
-      const principal = await tokens.verify(p.tokenId as string, p.tokenSecret as string);
+      const { principal, refused } = await tokens.check(p.tokenId as string, p.tokenSecret as string);
+      if (refused)
+        throw new ApiError("unauthenticated", `${refused}: ask an admin for a new one (\`skiff token new\`)`);
       if (!principal)
         throw new ApiError(
           "unauthenticated",
           "invalid token: check SKIFF_TOKEN_ID / SKIFF_TOKEN_SECRET or run `skiff token new`",
         );
+      if (principal.kind !== "container") track(peer, principal);
       if (principal.kind === "web") throw new ApiError("permission_denied", "a web endpoint token cannot use the API");
       if (p.role === "worker" || principal.kind === "worker") {
         if (principal.kind !== "worker")
@@ -473,7 +578,12 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
 function urlOf(server: Server): string {
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  return `http://${host}:${addr.port}`;
+  const scheme = "setSecureContext" in server ? "https" : "http";
+  return `${scheme}://${host}:${addr.port}`;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
 /** Unix socket paths are limited to ~107 bytes; long data dirs use a hashed path in /tmp. */
@@ -486,7 +596,10 @@ function controlSocketPath(dataDir: string): string {
 function listen(server: Server, where: { path: string } | { host: string; port: number }): Promise<void> {
   return new Promise((resolveListen, reject) => {
     server.once("error", reject);
-    server.listen(where, () => {
+    // A deep accept queue (the kernel caps it at net.core.somaxconn): under a flood of
+    // connections the default 511 fills while the loop is busy, and the kernel then drops a
+    // real client's SYN, which it retries only after 1 s, then 3 s — past the SDK's deadline.
+    server.listen({ ...where, backlog: 4096 }, () => {
       server.off("error", reject);
       resolveListen();
     });

@@ -61,6 +61,7 @@ export class Client {
       tokenSecret: params.tokenSecret,
       role: "client",
       keepAlive: params.keepAlive ?? false,
+      ...(params.caFile ? { caFile: params.caFile } : {}),
       ...(params.configSource ? { configSource: params.configSource } : {}),
       ...(params.connectTimeoutMs !== undefined ? { connectTimeoutMs: params.connectTimeoutMs } : {}),
       ...(params.answerTimeoutMs !== undefined ? { answerTimeoutMs: params.answerTimeoutMs } : {}),

@@ -14,6 +14,8 @@ export interface ClientConfig {
   tokenId: string;
   tokenSecret: string;
   environment: string;
+  /** A PEM file of the CA that signed an https server's certificate (SKIFF_CA_FILE, profile `ca_file`). */
+  caFile?: string;
 }
 
 export interface Profile {
@@ -21,6 +23,7 @@ export interface Profile {
   token_id?: string;
   token_secret?: string;
   environment?: string;
+  ca_file?: string;
   active?: boolean;
 }
 
@@ -110,6 +113,7 @@ export async function findConfig(
       tokenId,
       tokenSecret,
       environment: env.SKIFF_ENVIRONMENT || profile.environment || DEFAULT_ENVIRONMENT,
+      ...(env.SKIFF_CA_FILE || profile.ca_file ? { caFile: (env.SKIFF_CA_FILE || profile.ca_file) as string } : {}),
     },
     source,
   };

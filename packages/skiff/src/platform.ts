@@ -16,7 +16,7 @@ import type { NodeApp } from "./web/serve-node.js";
  */
 export interface NodeCapabilities {
   /** A WebSocket over `ws`: unix sockets, unref'd while idle, the TCP connect seen apart. */
-  openWsSocket(url: string, maxPayload: number, handlers: SocketHandlers): Promise<Socket>;
+  openWsSocket(url: string, maxPayload: number, caFile: string | undefined, handlers: SocketHandlers): Promise<Socket>;
   configPath(env: Record<string, string | undefined>): string;
   readProfiles(file: string): Promise<Record<string, Profile>>;
   writeProfile(file: string, name: string, profile: Profile, activate: boolean): Promise<void>;

@@ -1,6 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,6 +8,7 @@ import { LocalImageBuilder } from "./images/builder.js";
 import { IMAGE_PATH } from "./images/run-step.js";
 import { processTreeUsage } from "./proc-usage.js";
 import { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
+import { asUser, type ContainerUser, containerIdentity } from "./sandbox/identity.js";
 import { IMAGE_NODE_MODULES, IMAGE_SOCKET, imageRootCommand, runtimeBinds } from "./sandbox/image-root.js";
 import {
   type ContainerCgroup,
@@ -18,6 +18,8 @@ import {
   limitsFor,
   wrapCommand,
 } from "./sandbox/limits.js";
+import { NatNetwork } from "./sandbox/network.js";
+import { RUNTIME_ENTRY_INSIDE, RUNTIME_INSIDE, RuntimeDir } from "./sandbox/runtime-dir.js";
 import type { Sandbox } from "./sandbox/sandbox.js";
 
 export interface LocalProviderOptions {
@@ -33,6 +35,10 @@ export interface LocalProviderOptions {
   warmPool?: number;
   /** Memory and process-count caps per container: cgroups where this host allows them. @defaultValue "auto" */
   limits?: LimitsChoice;
+  /** Host user containers run as when the server is root (identity.ts). @defaultValue nobody (65534) */
+  containerUser?: ContainerUser;
+  /** Size of each container's /tmp, counted against its memory limit. @defaultValue 512 */
+  tmpSizeMiB?: number;
   /** Where image layers and build caches live, and their size limit (api.md §1a). */
   images?: { dir: string; limitBytes?: number };
   log?: (msg: string) => void;
@@ -53,31 +59,10 @@ const RUNTIME_ENTRY = fileURLToPath(new URL("./runtime/main.js", import.meta.url
 /** System directories the sandbox shows anyway (see bubblewrap.ts). */
 const SHOWN = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"];
 
-/**
- * What the runtime needs to load that the sandbox does not show by itself: Node (when it is not
- * under /usr), and the project Skiff runs from (this package, the SDK and their node_modules),
- * wherever they lie (a home directory, /opt, a checkout under /tmp).
- */
-function runtimePaths(): string[] {
-  const require = createRequire(RUNTIME_ENTRY);
+/** Node's install prefix (…/bin/node -> …) when the sandbox does not show it already. */
+function nodePrefix(): string[] {
   const node = realpathSync(process.execPath);
-  const files = [
-    realpathSync(RUNTIME_ENTRY),
-    realpathSync(require.resolve("skiff")),
-    realpathSync(require.resolve("ws")),
-  ];
-  const roots = new Set<string>();
-  // Node's install prefix (…/bin/node -> …), for its own lib and include folders.
-  if (!SHOWN.some((r) => node.startsWith(`${r}/`))) roots.add(dirname(dirname(node)));
-  for (const f of files) {
-    if (SHOWN.some((r) => f.startsWith(`${r}/`))) continue;
-    // The project root: the part before the first node_modules, else the package's parent folders.
-    const nm = f.indexOf("/node_modules/");
-    const root = nm > 0 ? f.slice(0, nm) : dirname(dirname(dirname(dirname(f))));
-    roots.add(root.split("/").length > 2 ? root : dirname(f));
-  }
-  // Keep only outermost paths.
-  return [...roots].filter((r) => ![...roots].some((o) => o !== r && r.startsWith(`${o}/`)));
+  return SHOWN.some((r) => node.startsWith(`${r}/`)) ? [] : [dirname(dirname(node))];
 }
 
 interface Proc {
@@ -89,6 +74,8 @@ interface Proc {
   /** Hidden paths that existed when the sandbox was made (only those are hidden in it). */
   hidden: string[];
   cgroup: ContainerCgroup | undefined;
+  /** Settles when the container's network is ready (NAT attached); its assignment waits for it. */
+  ready: Promise<void>;
   /** The image it runs in ("" for the host's system). */
   imageKey: string;
 }
@@ -112,6 +99,12 @@ export class LocalProvider implements WorkerProvider {
   private readonly hide: string[];
   private readonly expose: string[];
   private readonly poolSize: number;
+  /** What the runtime loads, in a read-only directory of its own (sandboxed containers only). */
+  private readonly runtimeDir: RuntimeDir | undefined;
+  /** The host user containers run as (a root server only). */
+  private readonly user: ContainerUser | undefined;
+  /** Outbound NAT in a network namespace of the container's own (network.ts). */
+  private readonly nat: NatNetwork | undefined;
   private gpus: string[] | undefined;
   private closed = false;
   private poolFailures = 0;
@@ -129,7 +122,18 @@ export class LocalProvider implements WorkerProvider {
         : `container limits: ${this.limiter.description}`,
     );
     this.hide = opts.hide ?? [];
-    this.expose = this.sandbox.name === "bubblewrap" ? runtimePaths() : [];
+    if (this.sandbox.name === "bubblewrap") {
+      this.runtimeDir = new RuntimeDir();
+      const id = containerIdentity(opts.containerUser);
+      if (id.warning) log(`warning: ${id.warning}`);
+      this.user = id.user;
+      const { nat, why } = NatNetwork.detect();
+      this.nat = nat;
+      nat?.prepareSpares();
+      if (why) log(`warning: containers share the host's network, its loopback services included: ${why}`);
+    }
+    // Node's own install folder when it is not under /usr; the runtime comes from runtimeDir.
+    this.expose = this.sandbox.name === "bubblewrap" ? nodePrefix() : [];
     this.gpus = opts.gpuTypes;
     this.poolSize = opts.controlSocket ? (opts.warmPool ?? 2) : 0;
     if (opts.images) this.images = new LocalImageBuilder({ ...opts.images, log });
@@ -182,7 +186,22 @@ export class LocalProvider implements WorkerProvider {
       ...(image ? { SKIFF_NODE_MODULES: IMAGE_NODE_MODULES } : {}),
     };
     const nodeArgs = memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [];
+    const entry = this.runtimeDir ? RUNTIME_ENTRY_INSIDE : RUNTIME_ENTRY;
+    const argv = [process.execPath, ...nodeArgs, entry];
+    const limits = limitsFor(memoryMiB);
+    const natNet = blockNetwork ? undefined : this.nat;
+    // A namespace made ahead (NAT and fence ready) is joined before the sandbox starts; without
+    // one ready, the sandbox makes its own and pasta attaches to it once it runs (ready waits).
+    const joined = natNet?.takeReady();
+    const nat = joined ? undefined : natNet;
+    const tmpSizeBytes = Math.min(limits.memoryBytes, (this.opts.tmpSizeMiB ?? 512) * 1024 * 1024);
+    // A volume's local copy belongs to the server's user (its files may be links into the
+    // content store): a container that mounts one runs as before, as that user in a user
+    // namespace, until copies can be owned by the container's user (docs/security.md).
+    const user = mounts.length > 0 ? undefined : this.user;
     if (image) this.imageRuntime ??= runtimeBinds(RUNTIME_ENTRY);
+    // An image container sees only its image (and the runtime under /opt/skiff), in a user
+    // namespace of its own; network and /tmp as any other container.
     const sandboxed = image
       ? imageRootCommand({
           bwrap: (this.sandbox as { bwrapPath?: string }).bwrapPath ?? "bwrap",
@@ -192,26 +211,46 @@ export class LocalProvider implements WorkerProvider {
           runtime: this.imageRuntime!,
           controlSocket,
           blockNetwork,
+          ...(nat ? { nat: { infoFd: 3 } } : {}),
+          tmpSizeBytes,
           nodeArgs,
           mounts,
         })
-      : this.sandbox.command([process.execPath, ...nodeArgs, RUNTIME_ENTRY], {
+      : this.sandbox.command(user ? asUser(user, argv) : argv, {
           hostWorkdir,
           controlSocket,
-          blockNetwork,
+          // With NAT the container has a network namespace of its own, which pasta connects.
+          blockNetwork: blockNetwork || nat !== undefined,
+          ...(nat ? { infoFd: 3 } : {}),
           hide: this.hide,
           expose: this.expose,
           mounts,
           devices,
+          ...(this.runtimeDir ? { runtimeDir: { host: this.runtimeDir.path, inside: RUNTIME_INSIDE } } : {}),
+          privileged: user !== undefined,
+          tmpSizeBytes,
         });
     let cgroup: ContainerCgroup | undefined;
     try {
-      cgroup = this.limiter.create(`ct-${++this.seq}`, limitsFor(memoryMiB));
+      cgroup = this.limiter.create(`ct-${++this.seq}`, limits);
     } catch (err) {
       (this.opts.log ?? console.error)(`could not create a cgroup for a container: ${(err as Error).message}`);
     }
-    const { file, args } = wrapCommand(sandboxed.file, sandboxed.args, cgroup);
-    const child = spawn(file, args, { env: baseEnv, cwd: hostWorkdir || "/", stdio: ["pipe", "pipe", "pipe"] });
+    const inNetns = joined ? joined.wrap(sandboxed.file, sandboxed.args) : sandboxed;
+    const { file, args } = wrapCommand(inNetns.file, inNetns.args, cgroup);
+    const child = spawn(file, args, {
+      env: baseEnv,
+      cwd: hostWorkdir || "/",
+      stdio: nat ? ["pipe", "pipe", "pipe", "pipe"] : ["pipe", "pipe", "pipe"],
+    });
+    let detach: (() => Promise<void>) | undefined = joined?.remove;
+    const ready = nat
+      ? sandboxChildPid(child).then(async (pid) => {
+          detach = await nat.attach(pid);
+          if (proc.exited) await detach();
+        })
+      : Promise.resolve();
+    ready.catch(() => {}); // awaited by start(); a pooled process may die before that
     const hidden = this.hide.filter((p) => existsSync(p));
     const proc: Proc = {
       child,
@@ -221,6 +260,7 @@ export class LocalProvider implements WorkerProvider {
       containerId: undefined,
       hidden,
       cgroup,
+      ready,
       imageKey: image?.key ?? "",
     };
     this.procs.add(proc);
@@ -240,6 +280,7 @@ export class LocalProvider implements WorkerProvider {
         if (!this.closed) setTimeout(() => this.refill(), Math.min(30_000, 200 * 2 ** this.poolFailures)).unref();
       }
       if (hostWorkdir) rmSync(hostWorkdir, { recursive: true, force: true });
+      void detach?.();
       if (cgroup) {
         if (cgroup.oomKilled()) {
           const cap = Math.round(limitsFor(memoryMiB).memoryBytes / 1024 / 1024);
@@ -355,7 +396,8 @@ export class LocalProvider implements WorkerProvider {
       // Its sandbox is already up and its modules loaded: hand it the container.
       proc.events = events;
       proc.containerId = spec.containerId;
-      proc.child.stdin!.end(this.assignment(spec));
+      const p = proc;
+      void p.ready.then(() => p.child.stdin!.end(this.assignment(spec))).catch(() => {});
       this.poolFailures = 0;
       this.refill();
     } else {
@@ -370,9 +412,16 @@ export class LocalProvider implements WorkerProvider {
       if (image && pool) this.refill();
       proc.events = events;
       proc.containerId = spec.containerId;
-      proc.child.stdin!.end(this.assignment(spec));
+      const p = proc;
+      void p.ready.then(() => p.child.stdin!.end(this.assignment(spec))).catch(() => {});
     }
     const p = proc;
+    try {
+      await p.ready;
+    } catch (err) {
+      p.events?.onOutput("stderr", `could not give the container its network: ${(err as Error).message}\n`);
+      p.child.kill("SIGKILL");
+    }
     return {
       containerId: spec.containerId,
       pid: p.child.pid,
@@ -396,7 +445,28 @@ export class LocalProvider implements WorkerProvider {
     );
     await Promise.all(waits);
     this.sandbox.dispose?.();
+    await this.nat?.close();
     this.images?.close();
     await this.limiter.close();
+    this.runtimeDir?.remove();
   }
+}
+
+/** The pid of bubblewrap's child (in the container's namespaces), from its --info-fd JSON. */
+function sandboxChildPid(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const info = child.stdio[3] as import("node:stream").Readable;
+    let text = "";
+    info.setEncoding("utf8");
+    info.on("data", (d: string) => {
+      text += d;
+      const m = /"child-pid":\s*(\d+)/.exec(text);
+      if (m) {
+        info.destroy();
+        resolve(Number(m[1]));
+      }
+    });
+    info.on("error", () => {});
+    info.on("close", () => reject(new Error("the sandbox exited before it started")));
+  });
 }

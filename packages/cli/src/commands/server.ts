@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type { ConnectionLimits } from "@skiff/server";
 import type { LimitsChoice, SandboxChoice } from "@skiff/worker";
 import { type Command, Option } from "commander";
 import { activeProfile, configPath, readProfiles, writeProfile } from "skiff";
@@ -11,7 +13,7 @@ import { GROUPS } from "../program.js";
 const DEFAULT_PORT = 7420;
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("server")
     .helpGroup(GROUPS.server)
     .summary("run the control plane (embedded store or Postgres, local containers)")
@@ -68,7 +70,13 @@ export function register(program: Command): void {
       "--shutdown-grace-ms <n>",
       "on SIGTERM, how long running inputs may take to finish before the server exits; a second SIGTERM exits at once (default: 30000)",
     )
-    .option("--metrics-public", "serve /metrics without a token (for a scraper on a trusted network)")
+    .option("--tmp-size-mib <n>", "size of each container's /tmp, counted against its memory (default: 512)")
+    .option("--tls-cert <file>", "serve HTTPS/WSS with this certificate (PEM); needs --tls-key")
+    .option("--tls-key <file>", "the certificate's private key (PEM)")
+    .option("--metrics-public", "serve /metrics without a token (for a scraper on a trusted network)");
+  // What one client may hold of the server (docs/security.md).
+  for (const [flag, , , , help] of CONNECTION_FLAGS) cmd.option(`--${flag} <n>`, help);
+  cmd
     .option("--no-local-workers", "run no containers on this host: only on workers that join (`skiff worker`)")
     .option(
       "--placement-timeout-ms <n>",
@@ -80,6 +88,66 @@ export function register(program: Command): void {
     )
     .action(serverCommand);
 }
+
+/** Flags of the connection limits: flag, option, smallest and largest value, help. */
+const CONNECTION_FLAGS: [string, keyof ConnectionLimits, number, number, string][] = [
+  [
+    "max-queued-bytes",
+    "maxQueuedBytes",
+    1024 * 1024,
+    2 ** 40,
+    "a connection with more bytes queued for it is closed (default: 134217728)",
+  ],
+  [
+    "stalled-connection-ms",
+    "stallMs",
+    100,
+    24 * 3600 * 1000,
+    "a connection that takes none of its queued bytes for this long is closed (default: 60000)",
+  ],
+  ["hello-timeout-ms", "helloTimeoutMs", 100, 600_000, "an API WebSocket must authenticate by then (default: 5000)"],
+  [
+    "max-api-connections",
+    "maxApiConnections",
+    1,
+    1_000_000,
+    "authenticated API connections; more are refused (default: 4096)",
+  ],
+  [
+    "max-unauthenticated",
+    "maxUnauthenticated",
+    1,
+    1_000_000,
+    "idle or unauthenticated sockets; past it the oldest of the busiest address is closed (default: 2048)",
+  ],
+  ["max-per-address", "maxPerAddress", 1, 1_000_000, "sockets from one address; more are refused (default: 512)"],
+  ["max-web-requests", "maxWebRequests", 1, 1_000_000, "HTTP requests in flight; more get 503 (default: 4096)"],
+  ["headers-timeout-ms", "headersTimeoutMs", 100, 600_000, "time to send a request's headers (default: 10000)"],
+  [
+    "request-timeout-ms",
+    "requestTimeoutMs",
+    100,
+    24 * 3600 * 1000,
+    "time to send a whole request, body included (default: 300000)",
+  ],
+  [
+    "keep-alive-timeout-ms",
+    "keepAliveTimeoutMs",
+    100,
+    600_000,
+    "an idle keep-alive socket is closed after (default: 5000)",
+  ],
+];
+
+function readPem(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 interface ServerFlags {
   host: string;
@@ -93,6 +161,9 @@ interface ServerFlags {
   maxResidentSpawns?: string;
   instanceIdleMs?: string;
   limits: LimitsChoice;
+  tmpSizeMib?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   metricsPublic?: boolean;
   objectLimits?: string;
   store?: string;
@@ -123,6 +194,16 @@ async function serverCommand(values: ServerFlags): Promise<void> {
   const graceMs = int("shutdown-grace-ms", values.shutdownGraceMs, 0, 24 * 3600 * 1000) ?? 30_000;
   const store = values.store ?? process.env.SKIFF_STORE_URL;
   const { sandbox, limits } = values;
+  const tmpSizeMiB = int("tmp-size-mib", values.tmpSizeMib, 1, 1024 * 1024);
+  if (Boolean(values.tlsCert) !== Boolean(values.tlsKey))
+    throw new UsageError("--tls-cert and --tls-key go together: give both, or neither");
+  const tls =
+    values.tlsCert && values.tlsKey ? { cert: readPem(values.tlsCert), key: readPem(values.tlsKey) } : undefined;
+  const connections: Partial<ConnectionLimits> = {};
+  for (const [flag, key, min, max] of CONNECTION_FLAGS) {
+    const v = int(flag, (values as unknown as Record<string, string | undefined>)[camel(flag)], min, max);
+    if (v !== undefined) connections[key] = v;
+  }
   const dataDir = values.dataDir ?? join(process.env.HOME || homedir(), ".skiff", "data");
   const { startLocalServer } = await import("../local-server.js");
   const { parseObjectLimits } = await import("@skiff/server");
@@ -145,6 +226,9 @@ async function serverCommand(values: ServerFlags): Promise<void> {
     ...(objectLimits ? { objectLimits } : {}),
     sandbox,
     limits,
+    connections,
+    ...(tls ? { tls } : {}),
+    ...(tmpSizeMiB !== undefined ? { tmpSizeMiB } : {}),
     ...(values.metricsPublic ? { metricsPublic: true } : {}),
     ...(warmPool !== undefined ? { warmPool } : {}),
     ...(webWaitMs !== undefined ? { webWaitMs } : {}),

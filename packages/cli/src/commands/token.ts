@@ -19,7 +19,60 @@ export function register(program: Command): void {
     .option("--output <file>", "with --worker: the file to write it to (mode 600)")
     .option("--profile <name>", "the profile to write the API token to (default: the active one)")
     .option("--activate", "make that profile the active one", false)
+    .option("--expires-in <duration>", "the token stops working after this long: 30d, 12h, 45m, 90s")
     .action(tokenNew);
+  token
+    .command("list")
+    .summary("list the server's tokens (ids, kinds, expiry, revocation; never secrets)")
+    .description("Lists the tokens of the configured server (needs an admin token).")
+    .action(tokenList);
+  token
+    .command("revoke")
+    .argument("<tokenId>", "the token's id (tk-…), as `skiff token list` shows it")
+    .summary("revoke a token: refused at once, its connected clients closed")
+    .description(
+      "Revokes a token (needs an admin token): from now on it is refused, and clients connected with it are disconnected with an error saying so.",
+    )
+    .action(tokenRevoke);
+}
+
+/** `30d`, `12h`, `45m`, `90s` (or plain milliseconds) in milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`--expires-in must look like 30d, 12h, 45m or 90s, got ${JSON.stringify(text)}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "ms") as "ms"];
+  return Number(m[1]) * unit;
+}
+
+async function tokenList(): Promise<void> {
+  const conn = await connect({ embedded: false, log: ui.info });
+  try {
+    const { tokens } = await conn.client.request("token.list", {});
+    const when = (t: number | null) => (t ? new Date(t).toISOString().replace(/\.\d+Z$/, "Z") : "-");
+    const now = Date.now();
+    ui.out(
+      ["TOKEN ID           KIND   CREATED               EXPIRES               STATE"]
+        .concat(
+          tokens.map((t) => {
+            const state = t.revokedAt ? "revoked" : t.expiresAt && t.expiresAt <= now ? "expired" : "active";
+            return `${t.tokenId.padEnd(18)} ${t.kind.padEnd(6)} ${when(t.createdAt).padEnd(21)} ${when(t.expiresAt).padEnd(21)} ${state}`;
+          }),
+        )
+        .join("\n"),
+    );
+  } finally {
+    await conn.close();
+  }
+}
+
+async function tokenRevoke(tokenId: string): Promise<void> {
+  const conn = await connect({ embedded: false, log: ui.info });
+  try {
+    await conn.client.request("token.revoke", { tokenId });
+    ui.step(`Revoked token ${tokenId}: it is refused from now on, and its connections were closed`);
+  } finally {
+    await conn.close();
+  }
 }
 
 async function tokenNew(values: {
@@ -28,7 +81,9 @@ async function tokenNew(values: {
   output?: string;
   profile?: string;
   activate: boolean;
+  expiresIn?: string;
 }): Promise<void> {
+  const expiresInMs = values.expiresIn !== undefined ? parseDuration(values.expiresIn) : undefined;
   if (values.worker && values.web) throw new UsageError("--worker and --web name different kinds of token: pick one");
   if (values.worker && !values.output)
     throw new UsageError("--worker needs --output FILE (the file `skiff worker --token-file` reads)");
@@ -38,6 +93,7 @@ async function tokenNew(values: {
   try {
     const t = await conn.client.request("token.create", {
       kind: values.worker ? "worker" : values.web ? "web" : "api",
+      ...(expiresInMs !== undefined ? { expiresInMs } : {}),
     });
     if (values.worker) {
       writeFileSync(values.output!, `${t.tokenId}:${t.tokenSecret}\n`, { mode: 0o600, flag: "wx" });

@@ -2,10 +2,18 @@
 -- named parameters (@param). sqlite-store.ts prepares them all at open.
 
 -- name: insertToken
-INSERT INTO tokens (id, secret_hash, kind, created_at) VALUES (@id, @secretHash, @kind, @createdAt);
+INSERT INTO tokens (id, secret_hash, kind, created_at, expires_at) VALUES (@id, @secretHash, @kind, @createdAt, @expiresAt);
 
 -- name: getToken
-SELECT id, secret_hash AS secretHash, kind, created_at AS createdAt FROM tokens WHERE id = @id;
+SELECT id, secret_hash AS secretHash, kind, created_at AS createdAt, expires_at AS expiresAt, revoked_at AS revokedAt
+FROM tokens WHERE id = @id;
+
+-- name: listTokens
+SELECT id, secret_hash AS secretHash, kind, created_at AS createdAt, expires_at AS expiresAt, revoked_at AS revokedAt
+FROM tokens ORDER BY created_at;
+
+-- name: revokeToken
+UPDATE tokens SET revoked_at = @at WHERE id = @id AND revoked_at IS NULL;
 
 -- name: countTokens
 SELECT count(*) AS n FROM tokens WHERE kind = 'admin';

@@ -86,7 +86,7 @@ const CONTAINER_ALLOWED = new Set<string>([
   ...OBJECT_REQUESTS,
 ]);
 /** Requests only an admin token may make. */
-const ADMIN_ONLY = new Set<string>(["token.create", "image.prune", "worker.list"]);
+const ADMIN_ONLY = new Set<string>(["token.create", "token.list", "token.revoke", "image.prune", "worker.list"]);
 /** The only requests a worker token may make (it may do nothing but be a worker). */
 const WORKER_ONLY = new Set<string>(["worker.register", "worker.bundle"]);
 
@@ -209,7 +209,9 @@ export const handlers: HandlerTable = {
   ...objectHandlers,
   "blob.put": (peer, p, d) => d.blobTransfer.put(peer, p),
   "blob.append": (peer, p, d) => d.blobTransfer.append(peer, p),
-  "blob.get": (_peer, p, d) => d.blobTransfer.get(p),
+  // Two parts at a time per connection (peer.ts): a client asking for many and reading none
+  // holds little more than its queue cap here.
+  "blob.get": (peer, p, d) => peer.throttle(() => d.blobTransfer.get(p)),
   async "app.publish"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     str(q, "name", { max: 64 });
@@ -483,8 +485,21 @@ export const handlers: HandlerTable = {
   "token.create"(_peer, p, d) {
     if (p.kind !== "api" && p.kind !== "web" && p.kind !== "worker")
       throw invalid(`kind must be "api", "web" or "worker"`);
-    const t = d.tokens.create(p.kind);
+    const ttl = num(p as unknown as Record<string, unknown>, "expiresInMs", {
+      optional: true,
+      min: 1000,
+      max: 100 * 365 * 24 * 3600 * 1000,
+    });
+    const t = d.tokens.create(p.kind, ttl !== undefined ? Date.now() + ttl : undefined);
     return d.store.flush().then(() => t);
+  },
+  async "token.list"(_peer, _p, d) {
+    return { tokens: await d.tokens.list() };
+  },
+  async "token.revoke"(_peer, p, d) {
+    const tokenId = str(p as unknown as Record<string, unknown>, "tokenId", { max: 64 });
+    if (!(await d.tokens.revoke(tokenId))) throw notFound(`no token ${tokenId} (see \`skiff token list\`)`);
+    return {};
   },
 };
 

@@ -19,9 +19,36 @@ import type { Principal } from "../auth/tokens.js";
 import { StoreCommitError, StoreUnavailableError } from "../store/store.js";
 import { SERVER_VERSION } from "../version.js";
 import { ApiError } from "./api-error.js";
+import { releaseMemorySoon } from "./release-memory.js";
+import { type ByteSource, replyPrefix, StreamedBytes } from "./streamed-bytes.js";
 
-/** A peer that stops reading is cut off once this much is queued for it (bounded memory). */
-const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+/** WebSocket close code for a peer cut off by a limit (1008: policy violation). */
+export const CLOSE_POLICY = 1008;
+
+export interface PeerLimits {
+  /**
+   * Bytes queued for one connection (messages not yet sent plus the socket's unsent buffer).
+   * Checked as each message is queued: past it the connection is closed, and what was queued
+   * for it is dropped. @defaultValue 128 MiB
+   */
+  maxQueuedBytes: number;
+  /** A connection with bytes waiting that takes none of them for this long is closed. @defaultValue 60_000 */
+  stallMs: number;
+  /** A connection that has not sent a valid hello by then is closed. @defaultValue 5_000 */
+  helloTimeoutMs: number;
+}
+
+export const DEFAULT_PEER_LIMITS: PeerLimits = {
+  maxQueuedBytes: 128 * 1024 * 1024,
+  stallMs: 60_000,
+  helloTimeoutMs: 5_000,
+};
+
+/** Admission of an authenticated connection (caps on the public listener). */
+export type Admit = () => { admitted: boolean; closed(): void };
+
+/** A streamed reply is read and sent this many bytes at a time. */
+const STREAM_CHUNK = 1024 * 1024;
 /**
  * Requests of one connection still waiting for their reply (awaited `.remote` calls, mostly).
  * At this many the server stops reading from the connection until half have been answered:
@@ -62,20 +89,50 @@ export class Peer {
   /** Log follows by subscription id. */
   readonly subscriptions = new Map<string, () => void>();
   private outbox: Message[] = [];
+  /** Estimated encoded size of `outbox`. */
+  private outboxBytes = 0;
   private flushScheduled = false;
-  private lastBuffered = 0;
   private closed = false;
+  /** Cut off by a limit: nothing more is queued while the close completes. */
+  private cutOff = false;
   private pendingRequests = 0;
   private paused = false;
+  /** Streamed replies waiting for their turn; one is sent at a time, between batches. */
+  private readonly streamQueue: { id: number; reply: StreamedBytes }[] = [];
+  /** A pump is sending streamed replies (set before its first await: there is one pump). */
+  private pumping = false;
+  /** A streamed reply's fragments are being written: batches wait. */
+  private streaming = false;
+  /** Bytes handed to the socket so far; minus its unsent buffer, what the peer has taken. */
+  private sentTotal = 0;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private taken = 0;
+  private lastProgressAt = 0;
+  private readonly whenClosed: Promise<void>;
+  /** Large reads (blob parts) waiting for their turn, and how many run. */
+  private readonly heavyQueue: (() => void)[] = [];
+  private heavyRunning = 0;
+  private readonly limits: PeerLimits;
+  private helloTimer: NodeJS.Timeout | undefined;
+  private admission: { closed(): void } | undefined;
   /** Messages that came while hello was being checked (the token is read from the store). */
   private early: Message[] | undefined;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly hooks: PeerHooks,
+    limits: Partial<PeerLimits> = {},
+    private readonly admit?: Admit,
     /** Where it connected from ("unix" on the control socket). */
     readonly remoteAddress = "unix",
   ) {
+    this.limits = { ...DEFAULT_PEER_LIMITS, ...limits };
+    // An idle unauthenticated socket costs a descriptor: it gets a few seconds to say hello.
+    this.helloTimer = setTimeout(() => {
+      if (!this.principal) this.cut(`no hello within ${this.limits.helloTimeoutMs} ms`);
+    }, this.limits.helloTimeoutMs);
+    this.helloTimer.unref();
+    this.whenClosed = new Promise((r) => ws.once("close", () => r()));
     ws.on("message", (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on("close", (code) => {
       this.closeCode = code;
@@ -105,8 +162,40 @@ export class Peer {
     this.push({ t: "reply", id, ok: false, error } as ReplyMessage);
   }
 
+  /**
+   * Runs a large read (a blob part) when fewer than two run for this connection: what one
+   * connection has read ahead of what it was sent stays small, however many parts it asks
+   * for at once. After a cut-off, the waiting ones never run.
+   */
+  throttle<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const run = () => {
+        this.heavyRunning++;
+        fn()
+          .then(resolve, reject)
+          .finally(() => {
+            this.heavyRunning--;
+            const next = this.heavyQueue.shift();
+            if (next && !this.closed && !this.cutOff) next();
+          });
+      };
+      if (this.heavyRunning < 2) run();
+      else this.heavyQueue.push(run);
+    });
+  }
+
   private push(msg: Message): void {
-    if (this.closed) return;
+    if (this.closed || this.cutOff) return;
+    // Counted as it is queued: what one connection holds in this process is bounded now,
+    // not at the next flush.
+    this.outboxBytes += approxSize(msg, 0);
+    const queued = this.outboxBytes + this.ws.bufferedAmount;
+    if (queued > this.limits.maxQueuedBytes) {
+      this.cut(
+        `${queued} bytes are queued for this connection, over its limit of ${this.limits.maxQueuedBytes} (is it reading?)`,
+      );
+      return;
+    }
     this.outbox.push(msg);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -116,19 +205,59 @@ export class Peer {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.closed || this.outbox.length === 0) return;
-    // What the peer has not read stays in memory here. Past the limit, and with no progress
-    // since the last flush (a slow reader drains; a stalled one does not), it is cut off.
-    const buffered = this.ws.bufferedAmount;
-    if (buffered > MAX_BUFFERED_BYTES && buffered >= this.lastBuffered) {
-      this.hooks.log("a peer stopped reading: closing its connection");
-      this.ws.terminate();
-      return;
-    }
+    // A streamed reply is one WebSocket message in fragments: nothing else may go between them.
+    if (this.closed || this.cutOff || this.streaming || this.outbox.length === 0) return;
     const batch = this.outbox;
     this.outbox = [];
-    for (const frame of encodeFrames(batch)) this.ws.send(frame);
-    this.lastBuffered = this.ws.bufferedAmount;
+    this.outboxBytes = 0;
+    for (const frame of encodeFrames(batch)) this.write(frame, true);
+  }
+
+  private write(data: Uint8Array, fin: boolean, cb?: (err?: Error) => void): void {
+    this.sentTotal += data.byteLength;
+    this.ws.send(data, { binary: true, fin }, cb);
+    if (!this.stallTimer && this.ws.bufferedAmount > 0) this.watchStall();
+  }
+
+  /**
+   * While bytes wait in the socket, checks that the peer takes some of them: one that takes
+   * none for `stallMs` is cut off (what waits for it is released with the connection).
+   */
+  private watchStall(): void {
+    this.taken = this.sentTotal - this.ws.bufferedAmount;
+    this.lastProgressAt = Date.now();
+    const every = Math.max(50, Math.min(5000, this.limits.stallMs / 4));
+    this.stallTimer = setInterval(() => {
+      const buffered = this.ws.bufferedAmount;
+      const taken = this.sentTotal - buffered;
+      if (taken > this.taken) {
+        this.taken = taken;
+        this.lastProgressAt = Date.now();
+      }
+      if (buffered === 0 || this.closed) {
+        clearInterval(this.stallTimer);
+        this.stallTimer = undefined;
+      } else if (Date.now() - this.lastProgressAt > this.limits.stallMs) {
+        this.cut(`the peer took none of ${buffered} queued bytes for ${this.limits.stallMs} ms`);
+      }
+    }, every);
+    this.stallTimer.unref();
+  }
+
+  /** Closes a connection that broke a limit, with the reason, and frees what waits for it. */
+  private cut(reason: string): void {
+    if (this.cutOff || this.closed) return;
+    this.cutOff = true;
+    if (this.outboxBytes + this.ws.bufferedAmount > 16 * 1024 * 1024) releaseMemorySoon();
+    this.outbox = [];
+    this.outboxBytes = 0;
+    this.streamQueue.length = 0;
+    this.heavyQueue.length = 0;
+    this.hooks.log(`closing a connection: ${reason}`);
+    // The close frame carries the reason to a peer that still reads; one that does not read
+    // never takes it, so the socket (and its buffer) goes shortly after regardless.
+    this.ws.close(CLOSE_POLICY, reason.slice(0, 120));
+    setTimeout(() => this.ws.terminate(), 1000).unref();
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
@@ -193,7 +322,20 @@ export class Peer {
     this.early = [];
     this.hooks.hello(this, p).then(
       (principal) => {
-        if (this.closed) return;
+        if (this.closed || this.cutOff) return;
+        const admission = this.admit?.();
+        if (admission && !admission.admitted) {
+          this.early = undefined;
+          this.replyError(req.id, {
+            code: "unavailable",
+            message: "the server has as many API connections as it accepts (--max-api-connections); try again later",
+          });
+          this.flush();
+          this.close(1013, "too many connections");
+          return;
+        }
+        this.admission = admission;
+        clearTimeout(this.helloTimer);
         this.principal = principal;
         this.reply(req.id, {
           serverVersion: SERVER_VERSION,
@@ -225,13 +367,14 @@ export class Peer {
       this.fail(m, err);
       return;
     }
-    if (result instanceof Promise) {
-      if (++this.pendingRequests >= MAX_PENDING_REQUESTS && !this.paused) {
-        this.paused = true;
-        this.ws.pause();
-      }
+    if (result instanceof StreamedBytes) {
+      this.pending();
+      this.stream(m.id, result);
+    } else if (result instanceof Promise) {
+      this.pending();
       result.then(
         (r) => {
+          if (r instanceof StreamedBytes) return this.stream(m.id, r);
           this.settled();
           this.reply(m.id, r);
         },
@@ -241,6 +384,76 @@ export class Peer {
         },
       );
     } else this.reply(m.id, result);
+  }
+
+  private pending(): void {
+    if (++this.pendingRequests >= MAX_PENDING_REQUESTS && !this.paused) {
+      this.paused = true;
+      this.ws.pause();
+    }
+  }
+
+  /** Queues a streamed reply; they go out one at a time, so their sources open one at a time. */
+  private stream(id: number, reply: StreamedBytes): void {
+    this.streamQueue.push({ id, reply });
+    if (!this.pumping) void this.pumpStreams();
+  }
+
+  private async pumpStreams(): Promise<void> {
+    this.pumping = true;
+    while (this.streamQueue.length > 0 && !this.closed && !this.cutOff) {
+      const { id, reply } = this.streamQueue.shift()!;
+      this.settled();
+      let src: ByteSource | undefined;
+      try {
+        src = await reply.open();
+      } catch (err) {
+        this.fail({ t: "blob.get", id } as RequestMessage, err);
+        continue;
+      }
+      if (!src) {
+        this.replyError(id, { code: "not_found", message: reply.missing });
+        continue;
+      }
+      // What was queued before goes first, then the reply's fragments, with nothing between.
+      this.flush();
+      this.streaming = true;
+      try {
+        await this.sendStreamed(id, reply.field, src);
+      } catch (err) {
+        this.hooks.log(`streaming a reply failed: ${(err as Error).message}`);
+        this.ws.terminate();
+      } finally {
+        this.streaming = false;
+      }
+    }
+    this.pumping = false;
+    this.flush();
+  }
+
+  /**
+   * Sends the reply as one WebSocket message in fragments: a chunk is read only once the one
+   * before it has been written to the socket, so at most two chunks per connection are held
+   * here, however large the bytes and however slowly the peer reads.
+   */
+  private async sendStreamed(id: number, field: string, src: ByteSource): Promise<void> {
+    const prefix = replyPrefix(id, field, src.size);
+    let previous = this.written(prefix, src.size === 0);
+    for (let offset = 0; offset < src.size; offset += STREAM_CHUNK) {
+      const len = Math.min(STREAM_CHUNK, src.size - offset);
+      const chunk = await src.read(offset, len);
+      if (chunk.byteLength !== len) throw new Error(`read ${chunk.byteLength} bytes at ${offset}, expected ${len}`);
+      if (!(await previous)) return;
+      previous = this.written(chunk, offset + len >= src.size);
+    }
+    await previous;
+  }
+
+  /** Writes a fragment; resolves true once the socket took it, false if the connection ended. */
+  private written(data: Uint8Array, fin: boolean): Promise<boolean> {
+    if (this.closed || this.cutOff) return Promise.resolve(false);
+    const done = new Promise<boolean>((resolve) => this.write(data, fin, (err) => resolve(!err)));
+    return Promise.race([done, this.whenClosed.then(() => false)]);
   }
 
   /** A pending request was answered: reading resumes once half of the limit is free. */
@@ -271,6 +484,12 @@ export class Peer {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.stallTimer);
+    clearTimeout(this.helloTimer);
+    this.admission?.closed();
+    this.outbox = [];
+    this.streamQueue.length = 0;
+    this.heavyQueue.length = 0;
     for (const c of this.cleanups) {
       try {
         c();
@@ -281,6 +500,21 @@ export class Peer {
     this.cleanups.clear();
     this.hooks.closed(this);
   }
+}
+
+/**
+ * A cheap upper-bound-ish estimate of a message's encoded size: bytes and strings at their
+ * length, everything else a few bytes. Deep or long structures are counted in full.
+ */
+function approxSize(v: unknown, depth: number): number {
+  if (v === null || typeof v !== "object") return typeof v === "string" ? v.length + 2 : 9;
+  if (ArrayBuffer.isView(v)) return v.byteLength + 4;
+  if (depth > 32) return 9;
+  let n = 2;
+  if (Array.isArray(v)) for (const x of v) n += approxSize(x, depth + 1);
+  else if (v instanceof Map) for (const [k, x] of v) n += approxSize(k, depth + 1) + approxSize(x, depth + 1);
+  else for (const k in v) n += k.length + 1 + approxSize((v as Record<string, unknown>)[k], depth + 1);
+  return n;
 }
 
 /** Errors a client is told as they are: the API's own, and a failed store commit (try again). */

@@ -36,6 +36,10 @@ export interface Store {
   // tokens
   insertToken(row: TokenRow): void;
   getToken(id: string): Promise<TokenRow | undefined>;
+  /** Every stored token (admin, api, web), oldest first. Bounded by what admins create. */
+  listTokens(): Promise<TokenRow[]>;
+  /** Marks a token revoked (no-op if it already is). */
+  revokeToken(id: string, at: number): void;
   countAdminTokens(): Promise<number>;
 
   /**
@@ -275,6 +279,10 @@ export interface TokenRow {
   secretHash: string;
   kind: Exclude<TokenKind, "container">;
   createdAt: number;
+  /** Epoch ms after which the token is refused; null or absent: never. */
+  expiresAt?: number | null;
+  /** Epoch ms it was revoked at; null or absent: not revoked. */
+  revokedAt?: number | null;
 }
 
 export interface AppRow {

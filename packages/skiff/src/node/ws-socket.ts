@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import type { ClientRequest } from "node:http";
 import { NotSupportedError } from "../errors.js";
 import type { Socket, SocketHandlers } from "../transport/socket.js";
@@ -10,7 +11,12 @@ let ws: Promise<WsModule> | undefined;
  * shows the TCP connect apart from the handshake (a server that accepted is slow, not absent).
  * Imported on first use, so that loading the SDK stays cheap.
  */
-export async function openWsSocket(url: string, maxPayload: number, h: SocketHandlers): Promise<Socket> {
+export async function openWsSocket(
+  url: string,
+  maxPayload: number,
+  caFile: string | undefined,
+  h: SocketHandlers,
+): Promise<Socket> {
   ws ??= import("ws").catch((err: unknown) => {
     ws = undefined;
     // Not a dropped connection: nothing would change by retrying.
@@ -19,7 +25,9 @@ export async function openWsSocket(url: string, maxPayload: number, h: SocketHan
     );
   });
   const { WebSocket } = await ws;
-  const sock = new WebSocket(url, { maxPayload, perMessageDeflate: false });
+  // Certificates are always verified; a custom CA is what this server's is checked against.
+  const ca = caFile ? [await readFile(caFile, "utf8")] : undefined;
+  const sock = new WebSocket(url, { maxPayload, perMessageDeflate: false, ...(ca ? { ca } : {}) });
   sock.binaryType = "nodebuffer";
   (sock as unknown as { _req?: ClientRequest })._req?.once("socket", (s) => s.once("connect", () => h.onConnect()));
   sock.on("open", () => h.onOpen());

@@ -53,6 +53,8 @@ export interface ConnectionOptions {
    * would outlive that request (workerd does not close it) and no later request may use it.
    */
   closeWhenIdle?: boolean;
+  /** PEM file of the CA that signed the server's certificate (https servers, Node only). */
+  caFile?: string;
 }
 
 export interface RequestOptions {
@@ -321,7 +323,8 @@ export class Connection {
           this.giveUp(err);
           throw err;
         }
-        if (err instanceof AuthError || err instanceof RemoteProtocolError) {
+        // A certificate that does not verify will not verify on a retry either.
+        if (err instanceof AuthError || err instanceof RemoteProtocolError || isTlsError(err)) {
           // Name the server, where it was configured and the token: the usual cause is a token
           // of another server (a profile mixing two), or one revoked.
           const e =
@@ -329,7 +332,7 @@ export class Connection {
               ? new AuthError(
                   `the Skiff server at ${this.opts.serverUrl}${this.from()} does not accept token ${this.opts.tokenId} (one of another server, or revoked?): ${err.message}`,
                 )
-              : err;
+              : (err as SkiffError);
           this.giveUp(e);
           throw e;
         }
@@ -397,7 +400,7 @@ export class Connection {
         stage = 2;
         clearTimeout(timer);
       };
-      void openSocket(websocketUrl(this.opts.serverUrl), MAX_FRAME_BYTES, {
+      void openSocket(websocketUrl(this.opts.serverUrl), MAX_FRAME_BYTES, this.opts.caFile, {
         onConnect: () => {
           clearTimeout(timer);
           stage = 1;
@@ -465,7 +468,7 @@ export class Connection {
           }
           if (this.socket === sock) this.onDrop(code, reason);
         },
-        onError: (err) => fail(new ConnectionError(err.message, { cause: err })),
+        onError: (err) => fail(connectError(err, this.opts.caFile)),
       }).then(
         (s) => {
           sock = s;
@@ -506,6 +509,7 @@ export class Connection {
 
   private giveUp(err: SkiffError): void {
     this.state = "closed";
+    // Later requests fail with the reason (a revoked or expired token), not a bare "closed".
     this.closedBy = err;
     for (const l of [...this.dropListeners]) l(err);
     this.failAll(err, () => true);
@@ -540,4 +544,20 @@ export class Connection {
   private updateKeepAlive(): void {
     this.socket?.setKeepAlive(Boolean(this.opts.keepAlive) || this.pending.size > 0 || this.holds > 0);
   }
+}
+
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|HOSTNAME_MISMATCH|ERR_SSL/;
+
+function isTlsError(err: unknown): boolean {
+  return err instanceof ConnectionError && TLS_CODES.test(String((err.cause as { code?: string })?.code ?? ""));
+}
+
+/** A socket error; a certificate that does not verify says what to do about it. */
+function connectError(err: Error, caFile: string | undefined): ConnectionError {
+  const code = String((err as { code?: string }).code ?? "");
+  if (!TLS_CODES.test(code)) return new ConnectionError(err.message, { cause: err });
+  const fix = caFile
+    ? `the CA in ${caFile} did not sign it`
+    : "if a private CA signed it, set SKIFF_CA_FILE (or ca_file in the profile) to that CA's PEM file";
+  return new ConnectionError(`cannot verify the server's TLS certificate (${err.message}): ${fix}`, { cause: err });
 }

@@ -58,16 +58,25 @@ export function socketKind(url: string): "ws" | "global" {
   );
 }
 
-export async function openSocket(url: string, maxPayload: number, h: SocketHandlers): Promise<Socket> {
+export async function openSocket(
+  url: string,
+  maxPayload: number,
+  caFile: string | undefined,
+  h: SocketHandlers,
+): Promise<Socket> {
   if (socketKind(url) === "ws") {
     try {
-      return await nodeCapabilities()!.openWsSocket(url, maxPayload, h);
+      return await nodeCapabilities()!.openWsSocket(url, maxPayload, caFile, h);
     } catch (err) {
       // `ws` would not load (a bundle that left it out): the runtime's own will do, but for unix sockets.
       const hasGlobal = typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function";
       if (!(err instanceof NotSupportedError) || !hasGlobal || url.startsWith("ws+unix:")) throw err;
     }
   }
+  if (caFile)
+    throw new NotSupportedError(
+      `a custom CA (${caFile}) needs Node, Bun or Deno: this runtime verifies the server's certificate against its own trust store`,
+    );
   const G = (globalThis as unknown as { WebSocket: WebSocketClass }).WebSocket;
   const ws = new G(url);
   ws.binaryType = "arraybuffer";

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { rmSync } from "node:fs";
+import { chmodSync, rmSync } from "node:fs";
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,6 +45,10 @@ export class Relay {
       server.once("error", reject);
       server.listen(path, () => resolve());
     });
+    // Containers may run as another user (nobody), through a bind mount of this socket: as the
+    // control plane's own control socket, it is writable by others and stays behind the data
+    // directory (0700) on the host; what answers at the other end demands a container token.
+    chmodSync(path, 0o666);
     relay = new Relay(path, server);
     return relay;
   }

@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, mkdtempSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { namespaceArgs } from "./identity.js";
 import type { Sandbox, SandboxOptions } from "./sandbox.js";
 
 const SOCKET_INSIDE = "/run/skiff/control.sock";
@@ -48,27 +49,63 @@ export class BubblewrapSandbox implements Sandbox {
     if (!this.emptyFile) {
       this.emptyFile = join(mkdtempSync(join(tmpdir(), "skiff-sandbox-")), "empty");
       writeFileSync(this.emptyFile, "", { mode: 0o444 });
+      // Removed at exit too: a process that exits without disposing (a second Ctrl-C) leaves nothing.
+      process.once("exit", this.onExit);
     }
     return this.emptyFile;
   }
 
+  private readonly onExit = () => this.dispose();
+
   command(argv: string[], o: SandboxOptions): { file: string; args: string[] } {
-    const args = ["--die-with-parent", "--new-session", "--unshare-all"];
-    if (!o.blockNetwork) args.push("--share-net");
-    args.push(...systemArgs(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run");
+    const args = ["--die-with-parent", "--new-session", ...namespaceArgs(Boolean(o.privileged), o.blockNetwork)];
+    if (o.infoFd !== undefined) args.push("--info-fd", String(o.infoFd));
+    // /tmp is writable by the container's user, and full (ENOSPC) at its size.
+    const tmp = ["--perms", "1777", ...(o.tmpSizeBytes ? ["--size", String(o.tmpSizeBytes)] : []), "--tmpfs", "/tmp"];
+    args.push(...systemArgs(), "--dev", "/dev", "--proc", "/proc", ...tmp, "--tmpfs", "/run");
     for (const p of o.expose) args.push("--ro-bind", p, p);
+    // Parents made readable first: bubblewrap would create them 0700 (closed to the container's user).
+    if (o.runtimeDir)
+      args.push(
+        "--perms",
+        "0755",
+        "--dir",
+        dirname(o.runtimeDir.inside),
+        "--ro-bind",
+        o.runtimeDir.host,
+        o.runtimeDir.inside,
+      );
+    // Only what would be visible is covered: covering a path elsewhere would create its parents.
+    const shown = [...SYSTEM, ...o.expose];
     for (const p of [...SYSTEM_HIDDEN, ...o.hide]) {
-      if (!existsSync(p)) continue;
+      if (!existsSync(p) || !shown.some((d) => p === d || p.startsWith(`${d}/`))) continue;
       if (statSync(p).isDirectory()) args.push("--tmpfs", p);
       else args.push("--ro-bind", this.empty(), p);
     }
     for (const m of o.mounts ?? []) args.push(m.readOnly ? "--ro-bind" : "--bind", m.hostPath, m.mountPath);
+    // Devices outside /dev (stand-ins, unusual drivers): their folders readable by the container's
+    // user, which may not be root.
+    for (const dir of new Set((o.devices ?? []).map((d) => dirname(d)).filter((d) => d !== "/dev")))
+      args.push("--perms", "0755", "--dir", dir);
     for (const d of o.devices ?? []) args.push("--dev-bind", d, d);
-    args.push("--bind", o.controlSocket, SOCKET_INSIDE, "--chdir", "/tmp", "--", ...argv);
+    args.push(
+      "--perms",
+      "0755",
+      "--dir",
+      dirname(SOCKET_INSIDE),
+      "--bind",
+      o.controlSocket,
+      SOCKET_INSIDE,
+      "--chdir",
+      "/tmp",
+      "--",
+      ...argv,
+    );
     return { file: this.bwrapPath, args };
   }
 
   dispose(): void {
+    process.off("exit", this.onExit);
     if (this.emptyFile) rmSync(dirname(this.emptyFile), { recursive: true, force: true });
     this.emptyFile = undefined;
   }

@@ -44,6 +44,10 @@ export interface ImageRootOptions {
   runtime: { binds: [string, string][]; entry: string };
   controlSocket: string;
   blockNetwork: boolean;
+  /** A network namespace of its own that pasta connects (NAT): reported on infoFd. */
+  nat?: { infoFd: number };
+  /** Size of /tmp (ENOSPC past it). */
+  tmpSizeBytes?: number;
   nodeArgs: string[];
   /** Volume copies; their mount paths must exist in the image (its root is read-only). */
   mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
@@ -56,8 +60,11 @@ export interface ImageRootOptions {
  */
 export function imageRootCommand(o: ImageRootOptions): { file: string; args: string[] } {
   const args = ["--die-with-parent", "--new-session", "--unshare-all"];
-  if (!o.blockNetwork) args.push("--share-net");
-  args.push("--ro-bind", o.root, "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run");
+  // With NAT the namespace is its own (pasta joins it); without, the host's network.
+  if (!o.blockNetwork && !o.nat) args.push("--share-net");
+  if (o.nat) args.push("--info-fd", String(o.nat.infoFd));
+  const tmp = ["--perms", "1777", ...(o.tmpSizeBytes ? ["--size", String(o.tmpSizeBytes)] : []), "--tmpfs", "/tmp"];
+  args.push("--ro-bind", o.root, "/", "--dev", "/dev", "--proc", "/proc", ...tmp, "--tmpfs", "/run");
   // Name resolution is the one host file shown (the image's resolv.conf is empty), and only with a network.
   if (!o.blockNetwork && existsSync("/etc/resolv.conf")) args.push("--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf");
   args.push("--tmpfs", "/opt/skiff", "--ro-bind", o.node, `${NODE_INSIDE}/bin/node`);

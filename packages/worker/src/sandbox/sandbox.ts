@@ -27,4 +27,12 @@ export interface SandboxOptions {
   mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
   /** Device files shown inside at the same path (a GPU worker's share of its GPUs). */
   devices?: string[];
+  /** The runtime's own directory, shown read-only at `inside` (runtime-dir.ts). */
+  runtimeDir?: { host: string; inside: string };
+  /** bubblewrap runs as root and the command drops to another user itself (identity.ts). */
+  privileged?: boolean;
+  /** bubblewrap writes its child's pid (JSON) to this descriptor (to attach NAT to its network). */
+  infoFd?: number;
+  /** Size of the container's /tmp (writes past it fail with ENOSPC). */
+  tmpSizeBytes?: number;
 }

@@ -258,7 +258,13 @@ export class PostgresStore implements Store {
   // ---- the Store ---------------------------------------------------------------------
 
   insertToken(row: TokenRow): void {
-    this.write("insertToken", { ...row });
+    this.write("insertToken", { ...row, expiresAt: row.expiresAt ?? null });
+  }
+  listTokens(): Promise<TokenRow[]> {
+    return this.rows<TokenRow>("listTokens", {});
+  }
+  revokeToken(id: string, at: number): void {
+    this.write("revokeToken", { id, at });
   }
   getToken(id: string): Promise<TokenRow | undefined> {
     return this.row<TokenRow>("getToken", { id });

@@ -235,7 +235,13 @@ export class SqliteStore implements Store {
   }
 
   insertToken(row: TokenRow): void {
-    this.write("insertToken", { ...row });
+    this.write("insertToken", { ...row, expiresAt: row.expiresAt ?? null });
+  }
+  async listTokens(): Promise<TokenRow[]> {
+    return this.all<TokenRow>("listTokens", {});
+  }
+  revokeToken(id: string, at: number): void {
+    this.write("revokeToken", { id, at });
   }
   async getToken(id: string): Promise<TokenRow | undefined> {
     return this.get<TokenRow>("getToken", { id });

@@ -1,0 +1,118 @@
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Where a container sees the runtime directory. */
+export const RUNTIME_INSIDE = "/opt/skiff-runtime";
+
+/** The runtime's entry point inside a container. */
+export const RUNTIME_ENTRY_INSIDE = `${RUNTIME_INSIDE}/node_modules/@skiff/worker/dist/runtime/main.js`;
+
+/**
+ * A directory of its own holding what the container runtime loads — its own code, the SDK,
+ * the protocol and their dependencies, nothing else — mounted read-only into each sandbox.
+ * Containers then see none of the project or installation Skiff runs from (sources, logs,
+ * configuration an operator keeps there). One per server process, removed when it stops;
+ * those of server processes that are gone are removed at the next start.
+ */
+export class RuntimeDir {
+  readonly path: string;
+
+  constructor() {
+    sweepStale();
+    this.path = mkdtempSync(join(tmpdir(), `skiff-runtime-${process.pid}-`));
+    const workerDir = packageRoot(fileURLToPath(import.meta.url));
+    const modules = join(this.path, "node_modules");
+    // The worker: only its runtime (not the provider, not the sandbox code).
+    copyPackage(workerDir, join(modules, "@skiff/worker"), ["dist/runtime"]);
+    const seen = new Set<string>(["@skiff/worker"]);
+    const queue: { name: string; from: string }[] = dependencies(workerDir)
+      .filter((d) => d !== "@skiff/server") // imported for types only
+      .map((name) => ({ name, from: workerDir }));
+    while (queue.length > 0) {
+      const { name, from } = queue.shift()!;
+      if (seen.has(name)) continue;
+      const dir = findPackage(name, from);
+      if (!dir) continue; // an optional dependency that is not installed
+      seen.add(name);
+      const pkg = readJson(join(dir, "package.json"));
+      // Workspace packages ship what their `files` list says (dist), not their sources.
+      const files = Array.isArray(pkg.files) && dir.includes("/packages/") ? (pkg.files as string[]) : undefined;
+      copyPackage(dir, join(modules, name), files);
+      for (const d of dependencies(dir)) queue.push({ name: d, from: dir });
+    }
+    for (const d of walkDirs(this.path)) chmodSync(d, 0o755);
+    // A process that exits without closing its provider (a second Ctrl-C) leaves nothing.
+    process.once("exit", this.onExit);
+  }
+
+  private readonly onExit = () => rmSync(this.path, { recursive: true, force: true });
+
+  remove(): void {
+    process.off("exit", this.onExit);
+    rmSync(this.path, { recursive: true, force: true });
+  }
+}
+
+function sweepStale(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^skiff-runtime-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function packageRoot(file: string): string {
+  let d = dirname(file);
+  while (!existsSync(join(d, "package.json"))) d = dirname(d);
+  return d;
+}
+
+function readJson(file: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+}
+
+function dependencies(dir: string): string[] {
+  const pkg = readJson(join(dir, "package.json"));
+  return [
+    ...Object.keys((pkg.dependencies as object) ?? {}),
+    ...Object.keys((pkg.optionalDependencies as object) ?? {}),
+  ];
+}
+
+/** Node's lookup: `node_modules/<name>` in the dependent's folder and each folder above it. */
+function findPackage(name: string, from: string): string | undefined {
+  for (let d = from; ; d = dirname(d)) {
+    const p = join(d, "node_modules", name);
+    if (existsSync(join(p, "package.json"))) return realpathSync(p);
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+function copyPackage(src: string, dst: string, only: string[] | undefined): void {
+  const skip = (p: string) => p.includes("/node_modules/", src.length) || p.endsWith(".map") || p.endsWith(".d.ts");
+  if (!only) {
+    cpSync(src, dst, { recursive: true, dereference: true, filter: (p) => !skip(p) });
+    return;
+  }
+  cpSync(join(src, "package.json"), join(dst, "package.json"));
+  for (const f of only) {
+    if (existsSync(join(src, f)))
+      cpSync(join(src, f), join(dst, f), { recursive: true, dereference: true, filter: (p) => !skip(p) });
+  }
+}
+
+function* walkDirs(dir: string): Generator<string> {
+  yield dir;
+  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) yield* walkDirs(join(dir, e.name));
+}
