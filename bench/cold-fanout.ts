@@ -22,10 +22,12 @@ const SHAPES: Shape[] = [
   { name: "100 x 1 s", fn: "sleep1s", n: Number(process.env.BENCH_N ?? 100), target: 3000 },
   { name: "1000 x 10 ms", fn: "sleep10ms", n: Number(process.env.BENCH_N_SHORT ?? 1000), target: 5000 },
 ];
-const MODES = [
+const ALL_MODES = [
   { name: "all at once (before)", concurrency: "0" },
   { name: "bounded (after)", concurrency: process.env.SKIFF_START_CONCURRENCY ?? "" },
 ];
+/** BENCH_FANOUT_BOUNDED_ONLY=1: only the default (bounded) mode, e.g. to compare two builds (bench/ab.ts). */
+const MODES = process.env.BENCH_FANOUT_BOUNDED_ONLY === "1" ? ALL_MODES.slice(1) : ALL_MODES;
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -89,7 +91,7 @@ for (const mode of MODES) {
     await server.stop();
   }
 }
-for (const shape of SHAPES) {
+for (const shape of MODES.length === 2 ? SHAPES : []) {
   const before = totals.get(`${MODES[0]!.name}|${shape.name}`)![0]!;
   const after = totals.get(`${MODES[1]!.name}|${shape.name}`)![0]!;
   console.log(`ratio ${shape.name}: before / after ${(before / after).toFixed(2)}x  (${s(before)} -> ${s(after)})`);

@@ -7,11 +7,16 @@ import { runCli, startSkiffServer } from "./lib/skiff-server.js";
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** BENCH_DEFAULTS=1: the function with default options (one input at a time per container). */
+const [APP_FILE, APP_NAME] =
+  process.env.BENCH_DEFAULTS === "1"
+    ? ["bench/apps/map-default.ts", "bench-map-default"]
+    : ["bench/apps/map.ts", "bench-map"];
 const server = await startSkiffServer();
 try {
-  const d = await runCli(["deploy", "bench/apps/map.ts"], server.env);
+  const d = await runCli(["deploy", APP_FILE], server.env);
   if (d.code !== 0) throw new Error(d.out);
-  const sq = await Function_.lookup<Function_<(x: number) => Promise<number>>>("bench-map", "square", {
+  const sq = await Function_.lookup<Function_<(x: number) => Promise<number>>>(APP_NAME, "square", {
     client: server.client,
   });
   await sq.map(Array.from({ length: 5000 }, (_, i) => i)).toArray(); // containers up

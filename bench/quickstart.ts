@@ -1,14 +1,15 @@
 // `skiff run examples/quickstart.ts`, command to exit, with the embedded server it starts
 // and stops. Beside `node -e 0` and `node packages/cli/bin/skiff.js --help` in the same run.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO } from "./lib/skiff-server.js";
+import { REPO, SERVER_REPO } from "./lib/skiff-server.js";
 import { ms, summarize } from "./lib/stats.js";
 
 const N = Number(process.env.BENCH_N ?? 10);
 const home = mkdtempSync(join(tmpdir(), "skiff-bench-qs-"));
+process.on("exit", () => rmSync(home, { recursive: true, force: true }));
 const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, SKIFF_CONFIG_PATH: join(home, "none.toml") };
 for (const k of ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET"]) delete env[k];
 
@@ -20,7 +21,7 @@ function time(args: string[]): number {
   return dt;
 }
 
-const bin = join(REPO, "packages/cli/bin/skiff.js");
+const bin = join(SERVER_REPO, "packages/cli/bin/skiff.js");
 time([bin, "run", "examples/quickstart.ts"]); // warm the file cache
 const run = summarize(Array.from({ length: N }, () => time([bin, "run", "examples/quickstart.ts"])));
 const help = summarize(Array.from({ length: N }, () => time([bin, "--help"])));

@@ -20,6 +20,7 @@ BENCH_N="${BENCH_COLD_N:-30}" node --import tsx bench/cold-start.ts; echo
 node --import tsx bench/cold-fanout.ts; echo
 BENCH_N="${BENCH_QUICKSTART_N:-10}" node --import tsx bench/quickstart.ts; echo
 BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/map-throughput.ts; echo
+BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/map-defaults.ts; echo
 BENCH_N="${BENCH_GEN_N:-1000000}" node --import tsx bench/gen-throughput.ts; echo
 BENCH_N="${BENCH_WEB_N:-3000}" BENCH_SECONDS="${BENCH_WEB_SECONDS:-10}" node --import tsx bench/web-throughput.ts; echo
 node --import tsx bench/store-compare.ts; echo

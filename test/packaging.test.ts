@@ -116,12 +116,14 @@ console.log("remote", (await square.remote(7)).y);
     assert.ok(readdirSync(join(project, "node_modules/@skiff/server/sql/sqlite/migrations")).length > 0);
   });
 
-  it("`npx skiff run app.ts` runs it, containers started from the project's node_modules", async () => {
+  it("`npx skiff run app.ts` runs it, containers started from a copy of the project's node_modules", async () => {
     const r = await runProcess("npx", ["skiff", "run", "app.ts"], { cwd: project, env, timeoutMs: 120_000 });
     assert.equal(r.code, 0, r.stderr);
     const m = /square\(42\) = 1764 runtime (\S+)/.exec(r.stdout);
     assert.ok(m, r.stdout);
-    assert.ok(m[1]!.startsWith(join(project, "node_modules/@skiff/worker/")), `runtime at ${m[1]}`);
+    // Containers load the runtime from a read-only copy of the installed packages (mounted at
+    // /opt/skiff-runtime), made by the CLI that npx ran from the project's node_modules.
+    assert.equal(m[1], "/opt/skiff-runtime/node_modules/@skiff/worker/dist/runtime/main.js");
   });
 
   it("`skiff server`, `skiff deploy` and a plain client work there", async () => {

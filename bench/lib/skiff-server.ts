@@ -6,7 +6,12 @@ import { fileURLToPath } from "node:url";
 import { Client } from "skiff";
 
 export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const BIN = join(REPO, "packages/cli/bin/skiff.js");
+/**
+ * The checkout whose server, runtime and CLI run (SKIFF_BENCH_REPO): another checkout's build,
+ * to compare it with this one in the same run (bench/ab.ts). Apps and the client stay this one's.
+ */
+export const SERVER_REPO = resolve(process.env.SKIFF_BENCH_REPO ?? REPO);
+const BIN = join(SERVER_REPO, "packages/cli/bin/skiff.js");
 
 export interface BenchServer {
   url: string;

@@ -526,6 +526,13 @@ export interface EventMap extends ObjectEventMap, WorkerEventMap {
   logs: { items: LogWire[] };
   /** server -> container: abort these inputs (their signal fires). */
   cancel: { inputIds: string[]; reason: "cancelled" | "timeout" };
+  /**
+   * server -> container: give back these inputs if they have not started (they were handed out
+   * ahead of a free slot and wait behind a slow input, while another container is idle).
+   */
+  "inputs.revoke": { inputIds: string[] };
+  /** container -> server: these inputs of an `inputs.revoke` had not started and never will here. */
+  "inputs.returned": { items: { inputId: string; attempt: number }[] };
   /** server -> container: finish what is running, run `@exit` hooks, then exit, all within graceMs. */
   shutdown: { graceMs: number };
   /** container -> server: items a generator yielded, in order. */

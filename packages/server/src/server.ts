@@ -222,6 +222,7 @@ export class SkiffServer {
     // one that never finishes it is closed at handshakeTimeout, and counts in maxConnections.
     http.on(opts.tls ? "secureConnection" : "connection", (socket: Socket) => gate.accept(socket));
     http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      quietSocketErrors(socket);
       // Web endpoints' WebSockets (to the app) count as web traffic while they are open.
       const w = gate.webRequest(req.socket);
       if (w.admitted && gateway?.upgrade(req, socket, head)) {
@@ -251,9 +252,10 @@ export class SkiffServer {
     // The control socket is the containers' (a unix socket in the data directory): no
     // per-address caps there, but the same hello deadline and per-connection bounds.
     const controlHttp = createServer(onRequest);
-    controlHttp.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      onUpgrade(req, socket, head, false),
-    );
+    controlHttp.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      quietSocketErrors(socket);
+      onUpgrade(req, socket, head, false);
+    });
     await listen(controlHttp, { path: controlSocket });
     // Containers may run as another user (nobody): they connect through a bind mount of this
     // socket, so it must be writable by others. On the host it stays behind the data
@@ -538,6 +540,16 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           if (!Array.isArray(b?.items)) return peer.close(1002, "outputs.items must be an array");
           deps.engine.fleet.containerOutputs(id, b.items as OutputWire[]);
           return;
+        case "inputs.returned": {
+          const items = (b as EventMap["inputs.returned"])?.items;
+          if (
+            !Array.isArray(items) ||
+            !items.every((i) => typeof i?.inputId === "string" && typeof i.attempt === "number")
+          )
+            return peer.close(1002, "inputs.returned.items must be an array of {inputId, attempt}");
+          deps.engine.containerReturned(id, items);
+          return;
+        }
         case "gen.items": {
           const g = b as EventMap["gen.items"];
           if (typeof g?.inputId !== "string" || typeof g.attempt !== "number" || !Array.isArray(g.items)) {
@@ -573,6 +585,15 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
     },
     log,
   };
+}
+
+/**
+ * An upgrade's socket is no longer watched by the HTTP server: an error on it (the client reset
+ * the connection while a 404 or 503 was being written: EPIPE) would be an unhandled 'error'
+ * event and stop the whole server. Whoever takes the socket on (ws, the gateway) closes it.
+ */
+function quietSocketErrors(socket: Duplex): void {
+  socket.on("error", () => socket.destroy());
 }
 
 function urlOf(server: Server): string {

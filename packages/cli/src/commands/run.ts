@@ -76,6 +76,19 @@ class Run {
 
   async start(interrupt: Interrupt): Promise<void> {
     const [file, fnName] = this.targetArg.split("::") as [string, string | undefined];
+    // The server (an embedded one loads its code, opens its store and pre-starts the runtimes
+    // of its warm pool) comes up while the app is bundled and loaded here: on the way to the
+    // first result these overlap instead of adding up. Its errors are reported after the app's.
+    this.conn = connect({
+      embedded: this.values.embedded ? "force" : true,
+      ...(this.values.env ? { environment: this.values.env } : {}),
+      // The embedded server's own lines (re-queueing, cgroups) are internals: --debug shows them.
+      log: (m) => {
+        if (ui.debug) ui.info(ui.dim(`[server] ${m}`));
+      },
+      embeddedHint: `skiff run --embedded ${this.targetArg}`,
+    });
+    this.conn.catch(() => {}); // awaited below, or closed by stop()
     const bundle = await bundleApp(file);
     const app = pickApp(await loadApps(bundle), file);
     this.app = app;
@@ -88,16 +101,6 @@ class Run {
     if (this.fnArgs.length > 0 && !fnName)
       throw new UsageError("arguments after -- need a function: skiff run app.ts::fn -- ARGS");
     if (interrupt.fired) return;
-
-    this.conn = connect({
-      embedded: this.values.embedded ? "force" : true,
-      ...(this.values.env ? { environment: this.values.env } : {}),
-      // The embedded server's own lines (re-queueing, cgroups) are internals: --debug shows them.
-      log: (m) => {
-        if (ui.debug) ui.info(ui.dim(`[server] ${m}`));
-      },
-      embeddedHint: `skiff run --embedded ${this.targetArg}`,
-    });
     const conn = await this.conn;
     if (interrupt.fired) return;
     // A line per running map on a terminal; nothing of it when output goes to a file or a pipe.

@@ -23,6 +23,17 @@ import { MapResume } from "./map-resume.js";
 import type { FunctionView, LiveCall, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
 import { FunctionStats as FunctionCounters } from "./observe/function-stats.js";
 import { type EngineSnapshot, snapshotContainers, snapshotFunction, snapshotMaps } from "./observe/snapshot.js";
+import {
+  argBytes,
+  MAX_PREFETCH_BYTES,
+  prefetchDepth,
+  type ReclaimHost,
+  reclaim,
+  revokeHeld,
+  stopReclaim,
+  takesInputs,
+  unqueue,
+} from "./prefetch.js";
 import { Retention } from "./retention.js";
 import { retryDelayMs } from "./retry-policy.js";
 import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
@@ -53,8 +64,6 @@ export interface EngineOptions {
 const REMOTE_RESULT_TTL_MS = 60 * 60 * 1000;
 /** Delivered `.remote` outcomes remembered for resends after a lost reply. */
 const RECENT_DELIVERED = 10_000;
-/** Functions whose inputs average less than this get their next inputs handed out early. */
-const PREFETCH_BELOW_MS = 2;
 /** A class instance with no calls and no containers this long is let go (taken back on its next call). */
 const INSTANCE_IDLE_MS = 5 * 60_000;
 /** Blobs of stored outcomes remembered as just handed out (see handedOut). */
@@ -104,6 +113,10 @@ export class Engine {
     startAttempt: (input, c) => this.startAttempt(input, c),
     dispatch: (fn) => this.dispatch(fn),
   };
+  private readonly reclaimHost: ReclaimHost = {
+    revoke: (c, inputIds) => c.channel?.send("inputs.revoke", { inputIds }),
+    dispatch: (fn) => this.dispatch(fn),
+  };
 
   constructor(private readonly o: EngineOptions) {
     this.fleet = new Fleet(o, {
@@ -112,6 +125,7 @@ export class Engine {
       enqueue: (input, front) => this.enqueue(input, front),
       finishInput: (input, result, ms) => this.finishInput(input, result, ms),
       attemptFailed: (input, result, ms) => this.attemptFailed(input, result, ms),
+      slotStarted: (c, ra) => this.slotStarted(c, ra),
       isClosed: () => this.closed,
     });
     this.fanOut = new FanOut(
@@ -182,6 +196,8 @@ export class Engine {
       activeCalls: 0,
       idleSince: Date.now(),
       avgDurationMs: Number.NaN,
+      turnaroundMs: Number.NaN,
+      reclaimTimer: undefined,
       residentSpawns: 0,
       parked: 0,
       pageInScheduled: false,
@@ -201,6 +217,7 @@ export class Engine {
       if (other.baseId === functionId) this.unregisterFunction(other.id, reason);
     fn.live = false;
     stopBatching(fn);
+    stopReclaim(fn);
     if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
     for (const input of fn.queue.drain()) this.finishInput(input, { status: "terminated", message: reason });
     for (const input of this.inputs.values()) {
@@ -515,7 +532,10 @@ export class Engine {
         if (ra) {
           ra.timedOut = true; // its answer is no longer wanted
           if (terminateContainers) this.fleet.killContainer(c, "cancelled with terminateContainers");
-          else ra.killTimer = setTimeout(() => this.killIfStillRunning(c, ra), this.o.killGraceMs ?? 2000);
+          // One waiting in the container never started: it is answered when the container
+          // reads the cancel, which a long synchronous input may delay; nothing to kill for it.
+          else if (!ra.queued)
+            ra.killTimer = setTimeout(() => this.killIfStillRunning(c, ra), this.o.killGraceMs ?? 2000);
         }
       }
       if (input.attemptOpen) this.endAttempt(input, "cancelled");
@@ -533,6 +553,12 @@ export class Engine {
   }
 
   private enqueue(input: LiveInput, front = false): void {
+    this.requeue(input, front);
+    this.dispatch(input.call.fn);
+  }
+
+  /** Puts an input in its function's queue, without dispatching. */
+  private requeue(input: LiveInput, front: boolean): void {
     // Back in the queue with its attempt still open: its container was lost under it.
     if (input.attemptOpen) this.endAttempt(input, "lost");
     input.status = "pending";
@@ -540,10 +566,13 @@ export class Engine {
     input.queuedAt = Date.now();
     if (front) input.call.fn.queue.unshift(input);
     else input.call.fn.queue.push(input);
-    this.dispatch(input.call.fn);
   }
 
-  /** Hands queued inputs to ready containers with free slots, then rescales. */
+  /**
+   * Hands queued inputs to ready containers: first to every free slot, then, for short inputs,
+   * ahead of the slots (engine/prefetch.ts); takes back inputs waiting behind a slow one when
+   * another container is idle; then rescales.
+   */
   private dispatch(fn: LiveFunction): void {
     // Stopping: running inputs finish, nothing new starts (queued inputs wait for the next start).
     if (this.draining) return;
@@ -552,37 +581,64 @@ export class Engine {
       this.fleet.scale(fn);
       return;
     }
-    const maxInputs = fn.spec.options.maxInputs + this.prefetch(fn);
+    const slots = fn.spec.options.maxInputs;
+    if (fn.queue.length > 0) this.handOut(fn, slots, false);
     if (fn.queue.length > 0) {
-      for (const c of fn.containers.values()) {
-        if (c.status !== "ready" || c.version !== fn.version || c.reserved) continue;
-        const batch = [];
-        while (c.running.size < maxInputs && fn.queue.length > 0) {
-          const input = fn.queue.shift()!;
-          if (input.status !== "pending") continue; // cancelled while queued
-          batch.push(this.startAttempt(input, c));
-        }
-        if (batch.length > 0) c.channel!.send("inputs", { items: batch });
-        if (fn.queue.length === 0) break;
-      }
-    }
+      // Only once every free slot is taken: an input never waits in a busy container while
+      // another has room.
+      const depth = prefetchDepth(fn);
+      if (depth > 0) this.handOut(fn, slots + depth, true);
+    } else if (fn.containers.size > 1) reclaim(fn, this.reclaimHost);
     this.fleet.scale(fn);
   }
 
-  /**
-   * Inputs a container gets beyond `maxInputs`, waiting in it for a free slot: for functions
-   * whose inputs take under PREFETCH_BELOW_MS, the next ones are then already there when a slot
-   * frees, instead of a round trip later. Their timeout clock starts at hand-out, which for such
-   * short inputs is a wait of a few milliseconds at most. Streams never wait like this.
-   */
-  private prefetch(fn: LiveFunction): number {
-    const spec = fn.spec;
-    if (!(fn.avgDurationMs < PREFETCH_BELOW_MS) || spec.isGenerator || spec.web) return 0;
-    if (spec.cls?.methods.some((m) => m.isGenerator)) return 0;
-    return spec.options.maxInputs * 2;
+  /** Fills each ready container of `fn` up to `limit` inputs (`ahead`: beyond its slots, to wait there). */
+  private handOut(fn: LiveFunction, limit: number, ahead: boolean): void {
+    // One clock read per hand-out: the turnaround of inputs that start at once is measured.
+    const sentAt = ahead ? Number.NaN : performance.now();
+    for (const c of fn.containers.values()) {
+      if (!takesInputs(fn, c) || (ahead && c.prefetchPaused)) continue;
+      const batch = [];
+      while (c.running.size < limit && fn.queue.length > 0) {
+        if (ahead && c.queuedBytes >= MAX_PREFETCH_BYTES) break;
+        const input = fn.queue.shift()!;
+        if (input.status !== "pending") continue; // cancelled while queued
+        batch.push(this.startAttempt(input, c, ahead, sentAt));
+      }
+      if (batch.length > 0) c.channel!.send("inputs", { items: batch });
+      if (fn.queue.length === 0) break;
+    }
   }
 
-  private startAttempt(input: LiveInput, c: LiveContainer) {
+  /**
+   * The container gave back inputs it had not started (asked by reclaim): they go to the front
+   * of the queue, as they were, for an idle container. Any it did not list had started there.
+   */
+  containerReturned(containerId: string, items: { inputId: string; attempt: number }[]): void {
+    const c = this.fleet.containers.get(containerId);
+    if (!c) return; // gone: what it held was queued again already
+    const back: LiveInput[] = [];
+    for (const { inputId, attempt } of items) {
+      const key = `${inputId}:${attempt}`;
+      const ra = c.running.get(key);
+      if (!ra?.queued) continue;
+      unqueue(c, ra);
+      c.running.delete(key);
+      const input = ra.input;
+      if (ra.timedOut || input.status !== "running" || input.attempt !== attempt) continue;
+      back.push(input);
+    }
+    if (c.running.size === 0) c.idleSince = Date.now();
+    // Front of the queue, in the order they were handed out.
+    for (let i = back.length - 1; i >= 0; i--) this.requeue(back[i]!, true);
+    this.dispatch(c.fn);
+  }
+
+  /**
+   * Starts an attempt of `input` on `c` and returns what the container is sent. `queued`: it
+   * waits in the container for a slot (prefetch); its timeout clock starts with the slot.
+   */
+  private startAttempt(input: LiveInput, c: LiveContainer, queued = false, sentAt = Number.NaN) {
     input.attempt++;
     input.status = "running";
     input.container = c;
@@ -610,11 +666,17 @@ export class Engine {
       attempt: input.attempt,
       timedOut: false,
       killTimer: undefined,
-      deadline: input.startedAt + timeoutMs,
+      deadline: queued ? Number.POSITIVE_INFINITY : input.startedAt + timeoutMs,
+      queued,
+      sentAt,
     };
     c.running.set(this.key(input), ra);
+    if (queued) {
+      c.queued++;
+      c.queuedBytes += argBytes(input.args);
+    }
     // Generators' deadlines move (paused time does not count): they keep their own timer.
-    if (input.call.stream) input.timer = setTimeout(() => this.onTimeout(input, c, ra), timeoutMs);
+    else if (input.call.stream) input.timer = setTimeout(() => this.onTimeout(input, c, ra), timeoutMs);
     else if (!c.deadlineTimer || ra.deadline < c.deadlineAt) this.armDeadline(c, ra.deadline);
     return {
       inputId: input.id,
@@ -624,6 +686,13 @@ export class Engine {
       timeoutMs,
       ...(input.call.method !== undefined ? { method: input.call.method } : {}),
     };
+  }
+
+  /** An input that waited in `c` took a freed slot (fleet.ts, on an output): its timeout clock starts. */
+  private slotStarted(c: LiveContainer, ra: RunningAttempt): void {
+    if (ra.input.call.stream) return; // never prefetched
+    ra.deadline = Date.now() + ra.input.call.fn.spec.options.timeoutMs;
+    if (!c.deadlineTimer || ra.deadline < c.deadlineAt) this.armDeadline(c, ra.deadline);
   }
 
   private armDeadline(c: LiveContainer, at: number): void {
@@ -915,6 +984,9 @@ export class Engine {
    */
   async drain(graceMs: number): Promise<{ running: number }> {
     this.draining = true;
+    // Inputs waiting in containers (prefetched) have not started: asked back, they wait in the
+    // queue for the next start like the others, instead of running now (engine/prefetch.ts).
+    for (const c of this.fleet.containers.values()) revokeHeld(c);
     const deadline = Date.now() + graceMs;
     for (;;) {
       const running = this.runningInputs();
@@ -941,7 +1013,10 @@ export class Engine {
     for (const input of this.inputs.values()) if (input.timer) clearTimeout(input.timer);
     // Maps waiting for their callers: their rows stay, for the next start to take them back.
     for (const call of this.calls.values()) if (call.map?.detached) clearTimeout(call.map.detached);
-    for (const fn of this.functions.values()) if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
+    for (const fn of this.functions.values()) {
+      if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
+      stopReclaim(fn);
+    }
     for (const c of this.fleet.containers.values()) {
       if (c.startupTimer) clearTimeout(c.startupTimer);
       if (c.stopTimer) clearTimeout(c.stopTimer);

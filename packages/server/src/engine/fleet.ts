@@ -10,7 +10,8 @@ import {
 import { ApiError } from "../api/api-error.js";
 import type { ContainerSpec } from "../provider.js";
 import type { EngineOptions } from "./engine.js";
-import type { ContainerChannel, LiveContainer, LiveFunction, LiveInput } from "./model.js";
+import type { ContainerChannel, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
+import { noteOutput, promoteNext, unqueue } from "./prefetch.js";
 import { startBackoffMs } from "./retry-policy.js";
 
 /** Start failures in a row after which the inputs waiting for the function fail. */
@@ -47,6 +48,8 @@ export interface FleetHost {
   /** `durationMs`: how long the attempt ran, as its container measured it. */
   finishInput(input: LiveInput, result: ResultWire, durationMs?: number): void;
   attemptFailed(input: LiveInput, result: ResultWire, durationMs?: number): void;
+  /** An input that waited in `c` (prefetched) took a slot that freed: its timeout clock starts. */
+  slotStarted(c: LiveContainer, ra: RunningAttempt): void;
   isClosed(): boolean;
 }
 
@@ -193,6 +196,9 @@ export class Fleet {
       stoppedOnPurpose: false,
       reserved,
       countedStarting: !reserved,
+      queued: 0,
+      queuedBytes: 0,
+      prefetchPaused: false,
     };
     if (!reserved) this.starting++;
     this.containers.set(id, c);
@@ -402,6 +408,7 @@ export class Fleet {
   containerOutputs(containerId: string, items: OutputWire[]): void {
     const c = this.containers.get(containerId);
     if (!c) return;
+    const receivedAt = performance.now();
     for (const out of items) {
       const key = `${out.inputId}:${out.attempt}`;
       const ra = c.running.get(key);
@@ -410,11 +417,16 @@ export class Fleet {
       c.inputsServed++;
       if (ra.killTimer) clearTimeout(ra.killTimer);
       const input = ra.input;
-      // How long inputs take decides whether the next ones are prefetched (engine dispatch).
-      if (typeof out.durationMs === "number" && out.durationMs > 0)
-        c.fn.avgDurationMs = Number.isNaN(c.fn.avgDurationMs)
-          ? out.durationMs
-          : c.fn.avgDurationMs * 0.9 + out.durationMs * 0.1;
+      if (ra.queued)
+        unqueue(c, ra); // answered while it waited (cancelled): no slot freed
+      else {
+        // Its slot freed: the container started the next input waiting in it (engine/prefetch.ts).
+        const next = promoteNext(c);
+        if (next) this.host.slotStarted(c, next);
+        c.prefetchPaused = false;
+      }
+      // How long inputs take, and their turnaround, size the prefetch (engine/prefetch.ts).
+      noteOutput(c.fn, ra, out.durationMs, receivedAt);
       if (ra.timedOut || input.status !== "running" || input.attempt !== out.attempt) continue;
       const ms = typeof out.durationMs === "number" ? out.durationMs : Number.NaN;
       if (out.result.status === "failure") this.host.attemptFailed(input, out.result, ms);
@@ -494,7 +506,8 @@ export class Fleet {
       const input = ra.input;
       if (ra.timedOut || input.status !== "running" || input.attempt !== ra.attempt) continue;
       if (input.timer) clearTimeout(input.timer);
-      input.lost++;
+      // One that waited in it (prefetched) never ran there: its loss does not count against it.
+      if (!ra.queued) input.lost++;
       if ((input.call.stream?.yielded ?? 0) > 0) {
         this.host.finishInput(input, {
           status: "terminated",
@@ -508,6 +521,8 @@ export class Fleet {
       } else this.host.enqueue(input, true);
     }
     c.running.clear();
+    c.queued = 0;
+    c.queuedBytes = 0;
     if (wasStarting && !c.stoppedOnPurpose && !c.reserved) {
       this.noteStartFailure(c.fn);
       // Containers that keep dying before they are ready: tell the waiting callers, not just retry.

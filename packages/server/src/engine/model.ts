@@ -38,6 +38,13 @@ export interface LiveFunction {
   live: boolean;
   /** Average run time of its inputs (moving), NaN until one finished: short ones are prefetched. */
   avgDurationMs: number;
+  /**
+   * Hand-out to output, less the run time, of inputs that started at once (moving average, NaN
+   * until measured): how long a container waits for its next input without prefetch.
+   */
+  turnaroundMs: number;
+  /** Wakes dispatch when an input waiting in a busy container has waited long enough to be taken back. */
+  reclaimTimer: NodeJS.Timeout | undefined;
   /** Live calls of this function, and since when it has had none (idle class instances are let go). */
   activeCalls: number;
   idleSince: number;
@@ -65,9 +72,19 @@ export interface RunningAttempt {
   attempt: number;
   /** The attempt timed out; its slot stays taken until the container answers or is replaced. */
   timedOut: boolean;
-  /** When it times out (epoch ms), unless it is a generator's (those keep a timer of their own). */
+  /**
+   * When it times out (epoch ms), unless it is a generator's (those keep a timer of their own).
+   * Infinity while it waits in the container (prefetched): its clock starts with its slot.
+   */
   deadline: number;
   killTimer: NodeJS.Timeout | undefined;
+  /**
+   * Handed out beyond the container's free slots (prefetch): it waits in the container, in
+   * order, until a slot frees. The server's view: it starts when an earlier one's output comes.
+   */
+  queued: boolean;
+  /** `performance.now()` when it was handed out into a free slot (turnaround measure); NaN if queued. */
+  sentAt: number;
 }
 
 export interface LiveContainer {
@@ -103,6 +120,14 @@ export interface LiveContainer {
   mounts?: VolumeMount[];
   /** Where it was placed: "local" or a worker's name (unset until placed). */
   host?: string;
+  /** Entries of `running` that wait in it for a slot (prefetched), and their argument bytes. */
+  queued: number;
+  queuedBytes: number;
+  /**
+   * Inputs waiting in it were taken back (they waited too long behind a slow one): it gets no
+   * more ahead of its slots until one of its slots turns over.
+   */
+  prefetchPaused: boolean;
 }
 
 export type InputStatus = "pending" | "running" | "retry_wait" | "done";

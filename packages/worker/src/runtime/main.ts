@@ -209,6 +209,10 @@ conn.on("inputs", ({ items }) => {
   flush();
 });
 conn.on("cancel", ({ inputIds, reason }) => runner?.cancel(inputIds, reason));
+conn.on("inputs.revoke", ({ inputIds }) => {
+  const items = runner?.revoke(inputIds) ?? [];
+  if (items.length > 0) conn.emit("inputs.returned", { items });
+});
 conn.on("gen.ack", ({ inputId, consumed }) => {
   if (inputId) runner?.ack(inputId, consumed);
 });

@@ -1,3 +1,5 @@
+import { warmHandshake } from "./warm-handshake.js";
+
 /**
  * The runtime waits here, with its modules already loaded, until the provider hands it a
  * container over stdin: one JSON line with the container's env (credentials and secrets, kept
@@ -10,7 +12,7 @@ export let assignedBundle: { blobId: string; bytes: Uint8Array } | undefined;
 export async function awaitPoolAssignment(): Promise<void> {
   if (!process.env.SKIFF_ASSIGN_VIA_STDIN) return;
   delete process.env.SKIFF_ASSIGN_VIA_STDIN;
-  await import("ws"); // the connection's transport, loaded while idle
+  await warmHandshake(); // the connection's transport, loaded and run once while idle
   const line = await new Promise<string>((resolve) => {
     let buf = "";
     process.stdin.setEncoding("utf8");

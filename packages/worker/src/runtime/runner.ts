@@ -92,6 +92,15 @@ export interface RunnerOptions {
   trustedItems?: boolean;
 }
 
+/**
+ * Inputs that wait here start one after another without leaving the current event-loop turn
+ * (an async function that returns at once resolves in microtasks), and outputs leave at the
+ * end of the turn. So after this long of such a run, the next waiting input starts in the
+ * next turn instead: the outputs so far go out first, and the server refills this container
+ * while it works through the rest, rather than after it has run dry.
+ */
+const TURN_MS = 0.5;
+
 /** Sends a generator's yielded items (batched per tick by the connection). */
 export type ItemSink = (inputId: string, attempt: number, items: Payload[]) => void;
 
@@ -109,6 +118,8 @@ export class InputRunner {
   private readonly window: number;
   private readonly maxInputs: number;
   private readonly trustedItems: boolean;
+  /** When the current event-loop turn's run of inputs began (`performance.now()`), or NaN outside one. */
+  private turnStart = Number.NaN;
 
   constructor(
     private readonly target: Target,
@@ -139,10 +150,15 @@ export class InputRunner {
   }
 
   start(wire: InputWire): void {
-    if (this.running.size >= this.maxInputs) {
+    // In order: while an earlier one waits for the next turn (startNext), a new one waits behind it.
+    if (this.running.size >= this.maxInputs || this.waiting.length > 0) {
       this.waiting.push(wire);
       return;
     }
+    this.begin(wire);
+  }
+
+  private begin(wire: InputWire): void {
     const ctx = new RunningInputContext(wire.inputId, wire.callId, wire.attempt);
     this.running.set(wire.inputId, { wire, ctx, acked: 0, wake: undefined });
     const started = performance.now();
@@ -151,10 +167,46 @@ export class InputRunner {
     void (onThread ? this.runOnThread(wire) : this.run(wire, ctx)).then((result) => {
       if (!this.running.has(wire.inputId)) return;
       this.running.delete(wire.inputId);
-      this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: performance.now() - started });
-      const next = this.waiting.shift();
-      if (next) this.start(next);
+      const now = performance.now();
+      this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: now - started });
+      if (this.waiting.length > 0) this.startNext(now);
     });
+  }
+
+  /** A slot freed at `now` and inputs wait: starts the next, now or in the next turn (TURN_MS). */
+  private startNext(now: number): void {
+    if (Number.isNaN(this.turnStart)) {
+      this.turnStart = now;
+      setImmediate(() => {
+        this.turnStart = Number.NaN;
+      });
+    } else if (now - this.turnStart >= TURN_MS) {
+      // setImmediate runs in order: the outputs' flush, queued earlier in this turn, goes first.
+      setImmediate(() => this.fill());
+      return;
+    }
+    this.fill();
+  }
+
+  /** Starts waiting inputs while slots are free. */
+  private fill(): void {
+    while (this.running.size < this.maxInputs) {
+      const next = this.waiting.shift();
+      if (!next) return;
+      this.begin(next);
+    }
+  }
+
+  /**
+   * Gives back the inputs among `inputIds` that wait here, not started (the server hands them
+   * to an idle container): they will not run here. Returns them.
+   */
+  revoke(inputIds: string[]): { inputId: string; attempt: number }[] {
+    if (this.waiting.length === 0) return [];
+    const ids = new Set(inputIds);
+    const back = this.waiting.filter((w) => ids.has(w.inputId));
+    if (back.length > 0) this.waiting = this.waiting.filter((w) => !ids.has(w.inputId));
+    return back.map((w) => ({ inputId: w.inputId, attempt: w.attempt }));
   }
 
   /**

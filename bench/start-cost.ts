@@ -1,0 +1,136 @@
+// Where a container start goes (issue 16 items 1 and 5), each part measured on its own, in
+// fresh processes, medians of BENCH_N (15): the process (`node -e 0`), the sandbox (the same in
+// bubblewrap), loading the runtime's modules (by package, CPU time in the process), the first
+// WebSocket handshake to the control socket (cold, and the same process's second), and loading
+// an app bundle. A scale-up beyond the warm pool pays all of them; a pooled runtime only the
+// last two (it has started, loaded its modules and warmed its handshake while idle).
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bundleApp } from "@skiff/cli";
+import { REPO } from "./lib/skiff-server.js";
+
+const N = Number(process.env.BENCH_N ?? 15);
+const WORKER = join(REPO, "packages/worker");
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const f1 = (x: number) => x.toFixed(1).padStart(6);
+
+function wall(cmd: string, args: string[]): number {
+  const t = performance.now();
+  const r = spawnSync(cmd, args, { stdio: "ignore" });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed`);
+  return performance.now() - t;
+}
+
+/** Runs a module script in a fresh node (cwd: the worker package) and returns its JSON line. */
+function probe<T>(code: string, env: NodeJS.ProcessEnv = process.env): T {
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", code], {
+    cwd: WORKER,
+    env,
+    encoding: "utf8",
+  });
+  return JSON.parse(out.trim().split("\n").pop()!) as T;
+}
+
+const node = Array.from({ length: N }, () => wall(process.execPath, ["-e", "0"]));
+let bwrap: number[] = [];
+try {
+  const sandbox = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", "--share-net"];
+  bwrap = Array.from({ length: N }, () => wall("bwrap", [...sandbox, "--", process.execPath, "-e", "0"]));
+} catch {}
+
+// The runtime's module graph, in the order it loads, CPU ms per part.
+const GROUPS: [string, string[]][] = [
+  ["cbor-x (payload codec)", ["cbor-x"]],
+  ["@skiff/protocol", ["@skiff/protocol"]],
+  ["ws (+ node http, tls, crypto)", ["ws"]],
+  ["skiff SDK", ["skiff", "skiff/internal"]],
+  [
+    "runtime's own modules",
+    ["runner", "exec", "thread-pool", "target", "load-bundle", "log-capture", "input-context"].map(
+      (m) => `./dist/runtime/${m}.js`,
+    ),
+  ],
+];
+const modCode = `
+const out = { boot: 0, parts: [] };
+const c0 = process.cpuUsage();
+out.boot = (c0.user + c0.system) / 1000;
+for (const specs of ${JSON.stringify(GROUPS.map(([, s]) => s))}) {
+  const c = process.cpuUsage();
+  for (const s of specs) await import(s);
+  const d = process.cpuUsage(c);
+  out.parts.push((d.user + d.system) / 1000);
+}
+console.log(JSON.stringify(out));`;
+const mods = Array.from({ length: N }, () => probe<{ boot: number; parts: number[] }>(modCode));
+
+// First and second WebSocket handshake of a process, to a server on a unix socket (ms, wall).
+const dir = mkdtempSync(join(tmpdir(), "skiff-start-cost-"));
+const sock = join(dir, "s.sock");
+const server = `
+import { createServer } from "node:http";
+import { WebSocketServer } from "ws";
+const http = createServer();
+const wss = new WebSocketServer({ noServer: true });
+http.on("upgrade", (req, s, head) => wss.handleUpgrade(req, s, head, () => {}));
+http.listen(${JSON.stringify(sock)}, () => console.log("{}"));`;
+const srv = (await import("node:child_process")).spawn(process.execPath, ["--input-type=module", "-e", server], {
+  cwd: WORKER,
+  stdio: ["ignore", "pipe", "inherit"],
+});
+await new Promise<void>((r) => srv.stdout!.once("data", () => r()));
+const wsCode = `
+const { WebSocket } = await import("ws");
+const once = () => new Promise((res, rej) => {
+  const t = performance.now();
+  const ws = new WebSocket(${JSON.stringify(`ws+unix://${sock}:/`)}, { perMessageDeflate: false });
+  ws.on("open", () => { const d = performance.now() - t; ws.close(); res(d); });
+  ws.on("error", rej);
+});
+const first = await once();
+const second = await once();
+console.log(JSON.stringify({ first, second }));`;
+const hs = Array.from({ length: N }, () => probe<{ first: number; second: number }>(wsCode));
+srv.kill();
+
+// Loading an app bundle the way the runtime does (its source map on), with skiff loaded.
+const bundle = await bundleApp("bench/apps/fanout.ts");
+const file = join(dir, "bundle.mjs");
+writeFileSync(file, bundle.code);
+rmSync(join(dir, "s.sock"), { force: true });
+const bundleCode = `
+await import("skiff");
+process.setSourceMapsEnabled(true);
+const t = performance.now();
+const c = process.cpuUsage();
+await import(${JSON.stringify(`file://${file}`)});
+const d = process.cpuUsage(c);
+console.log(JSON.stringify({ wall: performance.now() - t, cpu: (d.user + d.system) / 1000 }));`;
+// The bundle imports "skiff": resolve it from the repository (the runtime links its own copy).
+const { symlinkSync, mkdirSync } = await import("node:fs");
+mkdirSync(join(dir, "node_modules"));
+symlinkSync(join(REPO, "packages/skiff"), join(dir, "node_modules", "skiff"), "dir");
+const bl = Array.from({ length: N }, () => probe<{ wall: number; cpu: number }>(bundleCode));
+rmSync(dir, { recursive: true, force: true });
+
+const runtimeTotal = median(mods.map((m) => m.parts.reduce((a, b) => a + b, 0)));
+console.log(
+  `start-cost: where a container start goes, medians of ${N} fresh processes (${bundle.code.byteLength} B bundle)`,
+);
+console.log(`  process start, node -e 0 (wall)           ${f1(median(node))} ms`);
+if (bwrap.length > 0)
+  console.log(
+    `  sandbox, bwrap … node -e 0 (wall)          ${f1(median(bwrap))} ms   (+${(median(bwrap) - median(node)).toFixed(1)} ms)`,
+  );
+console.log(`  node's own boot, before any import (CPU)   ${f1(median(mods.map((m) => m.boot)))} ms`);
+for (const [i, [name]] of GROUPS.entries())
+  console.log(`  modules: ${name.padEnd(32)} ${f1(median(mods.map((m) => m.parts[i]!)))} ms CPU`);
+console.log(`  runtime modules in all (CPU)               ${f1(runtimeTotal)} ms`);
+console.log(
+  `  first WebSocket handshake (wall)           ${f1(median(hs.map((h) => h.first)))} ms   (the same process's second: ${median(hs.map((h) => h.second)).toFixed(1)} ms)`,
+);
+console.log(
+  `  app bundle import, source maps on          ${f1(median(bl.map((b) => b.wall)))} ms wall, ${median(bl.map((b) => b.cpu)).toFixed(1)} ms CPU`,
+);
