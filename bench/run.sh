@@ -35,5 +35,7 @@ echo; BENCH_N="${BENCH_IMAGE_N:-15}" node --import tsx bench/images.ts
 echo; BENCH_SECONDS="${BENCH_BATCH_SECONDS:-8}" node --import tsx bench/batching.ts
 echo; BENCH_N="${BENCH_CALLS_N:-1000000}" node --import tsx bench/calls-list.ts
 echo; BENCH_N="${BENCH_MAP_N:-100000}" node --import tsx bench/dashboard-overhead.ts
+# Worker hosts: map and warm .remote through three workers beside local, and a killed worker's recovery.
+echo; BENCH_N="${BENCH_WORKERS_N:-50000}" node --import tsx bench/workers.ts
 # The 10-million-input memory run takes minutes: BENCH_MEMORY=1 to include it.
 if [ "${BENCH_MEMORY:-0}" = "1" ]; then echo; BENCH_N="${BENCH_MEMORY_N:-10000000}" node --import tsx bench/map-memory.ts; fi

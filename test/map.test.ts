@@ -46,8 +46,11 @@ describe("map, starmap, forEach", () => {
     }, "the function to go idle");
     const logs = await skiff(["app", "logs", "core-app", "--tail", "10000"], { env: server.env });
     const started = logs.stdout.split("\n").filter((l) => l.includes(`MARK ${tag} `)).length;
-    // The 3 results, plus at most one input running in each of the 2 containers.
-    assert.ok(started >= 3 && started <= 5, `${started} of 40 inputs ran after leaving at 3`);
+    // The 3 results, one more that may have finished beside the third (the 2 containers end
+    // their inputs at the same moment), and at most one input running in each container: an
+    // input waiting in a container (prefetch) starts as the one before it ends, like one the
+    // server would have handed out then, but none starts after the cancel arrives.
+    assert.ok(started >= 3 && started <= 6, `${started} of 40 inputs ran after leaving at 3`);
   });
 
   it("pulls a lazy generator with backpressure and yields as completed when asked", async () => {

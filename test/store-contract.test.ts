@@ -416,8 +416,32 @@ for (const [name, make] of STORES) {
       store.insertToken({ id: "tk-a", secretHash: "h1", kind: "admin", createdAt: 1 });
       store.insertToken({ id: "tk-b", secretHash: "h2", kind: "api", createdAt: 2 });
       assert.equal(await store.countAdminTokens(), 1);
-      assert.deepEqual(await store.getToken("tk-b"), { id: "tk-b", secretHash: "h2", kind: "api", createdAt: 2 });
+      assert.deepEqual(await store.getToken("tk-b"), {
+        id: "tk-b",
+        secretHash: "h2",
+        kind: "api",
+        createdAt: 2,
+        expiresAt: null,
+        revokedAt: null,
+      });
       assert.equal(await store.getToken("tk-none"), undefined);
+      // Expiry is kept as given; a revocation is stamped once and listed with the token.
+      store.insertToken({ id: "tk-c", secretHash: "h3", kind: "api", createdAt: 3, expiresAt: 1000 });
+      store.revokeToken("tk-c", 50);
+      store.revokeToken("tk-c", 60);
+      const listed = await store.listTokens();
+      assert.deepEqual(
+        listed.map((t) => t.id),
+        ["tk-a", "tk-b", "tk-c"],
+      );
+      assert.deepEqual(await store.getToken("tk-c"), {
+        id: "tk-c",
+        secretHash: "h3",
+        kind: "api",
+        createdAt: 3,
+        expiresAt: 1000,
+        revokedAt: 50,
+      });
       store.upsertSecret("main", "db", { USER: "u", PASS: "it's \\ 'quoted' \0" });
       store.upsertSecret("main", "db", { USER: "u2" });
       store.upsertSecret("dev", "db", { X: "1" });

@@ -30,6 +30,9 @@ export interface LocalServerOptions {
   /** @defaultValue $SKIFF_IMAGE_LIMIT_BYTES, else 20 GiB */
   imageLimitBytes?: number;
   metricsPublic?: boolean;
+  /** Run containers on this host too. @defaultValue true */
+  localWorkers?: boolean;
+  placementTimeoutMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -60,13 +63,18 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     ...(o.metricsPublic ? { metricsPublic: true } : {}),
     ...(o.webWaitMs !== undefined ? { webWaitMs: o.webWaitMs } : {}),
     ...(o.webMaxBodyBytes !== undefined ? { webMaxBodyBytes: o.webMaxBodyBytes } : {}),
+    workers: {
+      local: o.localWorkers !== false,
+      ...(o.placementTimeoutMs !== undefined ? { placementTimeoutMs: o.placementTimeoutMs } : {}),
+    },
     provider: (controlSocket) =>
       new LocalProvider({
         controlSocket,
         sandbox: o.sandbox ?? "auto",
         limits: o.limits ?? "auto",
         ...(o.tmpSizeMiB !== undefined ? { tmpSizeMiB: o.tmpSizeMiB } : {}),
-        ...(o.warmPool !== undefined ? { warmPool: o.warmPool } : {}),
+        // Without local workers it only builds images: no runtime processes kept warm.
+        ...(o.localWorkers === false ? { warmPool: 0 } : o.warmPool !== undefined ? { warmPool: o.warmPool } : {}),
         // Containers must not see the server's state or the tokens in the config file.
         hide: [o.dataDir, cfg, imageDir],
         images: { dir: imageDir, ...(limitBytes ? { limitBytes } : {}) },

@@ -3,6 +3,7 @@ import type { FunctionInfo, FunctionSpec, RequestResult } from "@skiff/protocol"
 import { type App, type Client, putBlob } from "skiff";
 import type { Bundle } from "./bundle.js";
 import { buildImages, imagePackagesExternal } from "./images.js";
+import { ui } from "./output.js";
 
 /** Uploads the bundle and creates (or redeploys) the app; binds its functions. */
 export async function publishApp(
@@ -21,6 +22,7 @@ export async function publishApp(
     bundleBlobId: blobId,
     functions,
   });
+  for (const w of res.warnings ?? []) ui.warn(w);
   app._bind(client, res.functions);
   return res;
 }
@@ -36,5 +38,7 @@ export async function publishSpecs(
 ): Promise<RequestResult<"app.publish">> {
   const functions = await buildImages(client, specs, dirname(bundle.entry));
   const blobId = await putBlob(client, (await imagePackagesExternal(bundle, functions)).code);
-  return client.request("app.publish", { name, environment, mode, bundleBlobId: blobId, functions });
+  const res = await client.request("app.publish", { name, environment, mode, bundleBlobId: blobId, functions });
+  for (const w of res.warnings ?? []) ui.warn(w);
+  return res;
 }

@@ -15,5 +15,7 @@ export {
 } from "./messages.js";
 export * from "./objects.js";
 export * from "./payload.js";
+export * from "./provider.js";
 export * from "./version.js";
 export * from "./web.js";
+export * from "./workers.js";

@@ -7,6 +7,7 @@
 import type { ImageBuildEvent, ImageBuildStepResult, ImageLayerInfo, ImageWire } from "./images.js";
 import type { ObjectEventMap, ObjectRequestMap, VolumeMountWire } from "./objects.js";
 import type { WebSpec } from "./web.js";
+import type { WorkerEventMap, WorkerRequestMap } from "./workers.js";
 
 /** A payload travels inline (CBOR bytes) or, when large, as a blob-store reference. */
 export type Payload = Uint8Array | { blob: string };
@@ -223,7 +224,7 @@ export type ResultWire =
 /** What a caller gets back for a call: a result, or why there is none. */
 export type CallOutcome = { kind: "result"; result: ResultWire } | { kind: "cancelled" } | { kind: "expired" };
 
-export type TokenKind = "admin" | "api" | "web" | "container";
+export type TokenKind = "admin" | "api" | "web" | "container" | "worker";
 
 /** Error codes a reply can carry; the SDK maps each to an error class in one place. */
 export type ErrorCode =
@@ -278,13 +279,13 @@ export interface ExecSpec {
 export const EXEC_WINDOW_BYTES = 256 * 1024;
 
 /** Requests: name -> [params, result]. */
-export interface RequestMap extends ObjectRequestMap {
+export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
   hello: [
     {
       v: number;
       tokenId: string;
       tokenSecret: string;
-      role: "client" | "container";
+      role: "client" | "container" | "worker";
       containerId?: string;
       /** Stable per client instance across reconnects; ephemeral apps belong to it. */
       sessionId?: string;
@@ -305,7 +306,13 @@ export interface RequestMap extends ObjectRequestMap {
       bundleBlobId: string;
       functions: FunctionSpec[];
     },
-    { appId: string; version: number; functions: FunctionInfo[] },
+    {
+      appId: string;
+      version: number;
+      functions: FunctionInfo[];
+      /** What the deploy noticed but did not refuse (a GPU no connected worker has). */
+      warnings?: string[];
+    },
   ];
   "app.stop": [{ appId?: string; name?: string; environment: string }, { appId: string }];
   "app.list": [{ environment: string }, { apps: AppInfo[] }];
@@ -377,8 +384,11 @@ export interface RequestMap extends ObjectRequestMap {
   ];
   "secret.list": [{ environment: string }, { secrets: { name: string; keys: string[]; createdAt: number }[] }];
   "secret.delete": [{ name: string; environment: string }, Record<string, never>];
-  /** `expiresInMs`: the token is refused that long after now (absent: never expires). */
-  "token.create": [{ kind: "api" | "web"; expiresInMs?: number }, { tokenId: string; tokenSecret: string }];
+  /**
+   * `expiresInMs`: the token is refused that long after now (absent: never expires). A worker
+   * token may only join as a worker (`skiff worker`).
+   */
+  "token.create": [{ kind: "api" | "web" | "worker"; expiresInMs?: number }, { tokenId: string; tokenSecret: string }];
   "token.list": [
     Record<string, never>,
     {
@@ -482,14 +492,17 @@ export interface LogWire {
 }
 
 /** Events: name -> body. No reply. */
-export interface EventMap extends ObjectEventMap {
+export interface EventMap extends ObjectEventMap, WorkerEventMap {
   /** server -> container: what to load, sent once after hello. */
   "container.assign": {
     appId: string;
     appName: string;
     functionId: string;
     functionName: string;
-    bundle: Uint8Array;
+    /** Absent for a container on a remote worker: the worker handed it the bundle (`bundleBlobId`). */
+    bundle?: Uint8Array;
+    /** The bundle's content id (`bl-<sha256>`). */
+    bundleBlobId?: string;
     maxInputs: number;
     threads?: boolean;
     /** Every function of the app, so calls between them need no lookup. */

@@ -1,91 +1,10 @@
-import type { ImageBuildProgress, ImageBuildStepResult, ImageLayerInfo, ImageWire } from "@skiff/protocol";
-
-/**
- * A worker provider starts and stops containers. The engine uses only this interface: it
- * never imports a sandbox. Implementations: the local provider (this host, bubblewrap or
- * plain processes) in @skiff/worker; agents on other hosts and Kubernetes later.
- *
- * A started container connects back to the control plane on its own (over `controlSocket`
- * with `token`); the provider only reports the process's output and its end.
- */
-export interface WorkerProvider {
-  readonly name: string;
-  /** Starts one container. Resolves once the process is started (not yet connected). */
-  start(spec: ContainerSpec, events: ContainerEvents): Promise<ContainerHandle>;
-  /** GPU types this provider can place ("H100", …); empty when it has none. */
-  gpuTypes(): string[];
-  /** Stops every container it started. */
-  close(): Promise<void>;
-  /** Builds and stores images (api.md §1a); absent where this provider cannot run images. */
-  readonly images?: ImageBuilder;
-}
-
-/** Thrown by a build: `message` names the step and holds its output's tail and exit status. */
-export class ImageBuildError extends Error {
-  override name = "ImageBuildError";
-}
-
-/** The control plane's image builder: layers built once, content-addressed, on this host. */
-export interface ImageBuilder {
-  /** What this host lacks to build or run images (undefined when it has all it needs). */
-  unavailable(): string | undefined;
-  /**
-   * Builds what is missing of `image` and returns its last layer's key. `files` returns the
-   * bytes of an uploaded blob (addLocalDir/addLocalFile). Throws ImageBuildError.
-   */
-  build(
-    image: ImageWire,
-    files: (blobId: string) => Promise<Uint8Array | undefined> | Uint8Array | undefined,
-    onEvent?: (e: ImageBuildProgress) => void,
-  ): Promise<{ key: string; steps: ImageBuildStepResult[] }>;
-  /** Every stored layer; `inUse` maps a last-layer key to the apps that use it. */
-  list(inUse: Map<string, string[]>): { layers: ImageLayerInfo[]; bytes: number; limitBytes: number };
-  /** Removes the layers that no image in `inUse` is built on. */
-  prune(inUse: Set<string>): { removed: number; bytes: number };
-  /** Called before evicting to stay under the size limit: the keys live apps use. */
-  setInUse(fn: () => Set<string>): void;
-  /** Stops builds in progress (nothing half-built stays). */
-  close(): void;
-}
-
-export interface ContainerSpec {
-  containerId: string;
-  /** Container-scoped secret the runtime presents at hello. */
-  token: string;
-  appId: string;
-  appName: string;
-  functionId: string;
-  functionName: string;
-  /** The app's environment (the default for lookups made inside the container). */
-  environment: string;
-  /** Unix socket of the control plane, reachable from inside the sandbox. */
-  controlSocket: string;
-  /** Function env, then secrets: the only variables the user code sees besides Skiff's. */
-  env: Record<string, string>;
-  blockNetwork: boolean;
-  memoryMiB?: number;
-  cpu?: number;
-  gpu?: string;
-  /** The last layer of the function's image; unset: the host's own system. */
-  imageKey?: string;
-  /** Host directories to mount (volume copies), read-write unless readOnly. */
-  mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
-}
-
-export interface ContainerEvents {
-  /** Output the process wrote outside the runtime's own capture (crashes, native code). */
-  onOutput(stream: "stdout" | "stderr", text: string): void;
-  /** The process ended, for any reason. Called once. */
-  onExit(code: number | null, signal: string | null): void;
-}
-
-export interface ContainerHandle {
-  readonly containerId: string;
-  readonly pid: number | undefined;
-  /** Kills the container now (SIGKILL). */
-  kill(): void;
-  /** Where it runs: "local" for this host, else the worker's name. @defaultValue "local" */
-  readonly host?: string;
-  /** CPU time (ms) and resident memory (bytes) of its processes, where the host can tell. */
-  usage?(): { cpuMs: number; memoryBytes: number } | undefined;
-}
+// The worker-provider contract lives in @skiff/protocol (workers import it from there, not
+// from the server); re-exported here for the server's own modules and its public API.
+export {
+  type ContainerEvents,
+  type ContainerHandle,
+  type ContainerSpec,
+  ImageBuildError,
+  type ImageBuilder,
+  type WorkerProvider,
+} from "@skiff/protocol";

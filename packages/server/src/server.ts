@@ -31,6 +31,8 @@ import type { BlobStore } from "./store/blobs/blob-store.js";
 import { BlobSweeper } from "./store/blobs/blob-sweeper.js";
 import { FsBlobStore } from "./store/blobs/fs-blob-store.js";
 import type { Store } from "./store/store.js";
+import { localHost, Placement } from "./workers/placement.js";
+import { WorkerRegistry } from "./workers/registry.js";
 
 export interface ServerOptions {
   /** @defaultValue "127.0.0.1" */
@@ -47,8 +49,17 @@ export interface ServerOptions {
   blobs?: BlobStore;
   /** Bytes of log text kept per app. @defaultValue 64 MiB */
   logMaxBytesPerApp?: number;
-  /** Builds the worker provider once the control socket's path is known. */
+  /** Builds the local worker provider (this host) once the control socket's path is known. */
   provider: (controlSocket: string) => WorkerProvider;
+  /** Remote workers (`skiff worker`) and placement (api.md §7a). */
+  workers?: {
+    /** Run containers on this host too. @defaultValue true */
+    local?: boolean;
+    /** How long a container waits for a worker that fits. @defaultValue 600_000 */
+    placementTimeoutMs?: number;
+    /** A worker silent this long is lost. @defaultValue WORKER_LEASE_MS */
+    leaseMs?: number;
+  };
   /** How long `.spawn` results are kept. @defaultValue 7 days */
   resultRetentionMs?: number;
   /** Grace before a container that ignores a cancel/timeout signal is replaced. @defaultValue 2000 */
@@ -106,6 +117,8 @@ export class SkiffServer {
     private readonly objects: Objects,
     /** Blob housekeeping (tests run a sweep at once). */
     readonly blobSweeper: BlobSweeper,
+    /** Worker agents connected to this control plane. */
+    readonly workers: WorkerRegistry,
     createdAdminToken: { tokenId: string; tokenSecret: string } | undefined,
     private readonly log: (msg: string) => void,
     private readonly lifecycle: Lifecycle,
@@ -160,7 +173,12 @@ export class SkiffServer {
       // the hello deadline); then it counts against the API connection cap.
       const raw = req.socket;
       const admit = gated ? () => gate.apiAuthenticated(raw) : undefined;
-      wss.handleUpgrade(req, socket, head, (ws) => new Peer(ws, h, peerLimits, admit));
+      wss.handleUpgrade(
+        req,
+        socket,
+        head,
+        (ws) => new Peer(ws, h, peerLimits, admit, req.socket.remoteAddress ?? "unix"),
+      );
     };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       if (req.url === "/healthz") {
@@ -252,7 +270,18 @@ export class SkiffServer {
     // directory (0700); what answers on it still demands a container's token.
     chmodSync(controlSocket, 0o666);
 
-    const provider = opts.provider(controlSocket);
+    const local = opts.provider(controlSocket);
+    // One placement path for every container: this host (unless turned off) and the workers.
+    const provider = new Placement({
+      ...(opts.workers?.placementTimeoutMs !== undefined ? { timeoutMs: opts.workers.placementTimeoutMs } : {}),
+      ...(local.images ? { images: local.images } : {}),
+      onClose: () => local.close(),
+    });
+    if (opts.workers?.local !== false) provider.addHost(localHost(local));
+    const workers = new WorkerRegistry(provider, blobs, {
+      log,
+      ...(opts.workers?.leaseMs !== undefined ? { leaseMs: opts.workers.leaseMs } : {}),
+    });
     const logs = new LogHub(store, opts.logMaxBytesPerApp);
     const engine = new Engine({
       store,
@@ -309,6 +338,7 @@ export class SkiffServer {
       objects,
       images: provider.images,
       execs: new ExecRelay(engine),
+      workers,
       lifecycle,
     };
     provider.images?.setInUse(() => new Set(imagesInUse(engine).keys()));
@@ -348,6 +378,7 @@ export class SkiffServer {
       gateway,
       objects,
       sweeper,
+      workers,
       createdAdminToken,
       log,
       lifecycle,
@@ -389,6 +420,7 @@ export class SkiffServer {
       await step("blob sweeper", () => this.blobSweeper.close());
       await step("apps", () => this.apps.close());
       await step("objects", () => this.objects.close());
+      await step("workers", () => this.workers.close());
       await step("provider", () => this.provider.close());
       for (const c of this.wss.clients) c.terminate();
       await step("http", () => closeServer(this.http));
@@ -437,6 +469,17 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
         );
       if (principal.kind !== "container") track(peer, principal);
       if (principal.kind === "web") throw new ApiError("permission_denied", "a web endpoint token cannot use the API");
+      if (p.role === "worker" || principal.kind === "worker") {
+        if (principal.kind !== "worker")
+          throw new ApiError(
+            "permission_denied",
+            "joining as a worker needs a worker token: create one with `skiff token new --worker --output FILE` on the control plane",
+          );
+        if (p.role !== "worker")
+          throw new ApiError("permission_denied", "a worker token may only join as a worker (`skiff worker`)");
+        peer.role = "worker";
+        return principal;
+      }
       if (p.role === "container") {
         if (principal.kind !== "container" || p.containerId !== principal.containerId) {
           throw new ApiError("unauthenticated", "container hello needs that container's token");
@@ -478,6 +521,10 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
         if (msg.t === "exec.input" && b.data !== undefined && !(b.data instanceof Uint8Array))
           return peer.close(1002, "exec.input.data must be bytes");
         deps.execs.fromClient(peer, msg.t, b);
+        return;
+      }
+      if (peer.role === "worker") {
+        deps.workers.event(peer, msg.t, b);
         return;
       }
       if (peer.role === "client" && msg.t === "queue.ack") {
@@ -540,6 +587,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
       }
     },
     closed(peer) {
+      if (peer.role === "worker") deps.workers.closed(peer);
       if (peer.role === "container" && peer.containerId) deps.engine.fleet.containerDisconnected(peer.containerId);
       if (peer.sessionId) deps.apps.sessionClosed(peer.sessionId);
     },

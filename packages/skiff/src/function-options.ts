@@ -39,8 +39,11 @@ export interface FunctionParams {
   retries?: number | Retries;
   cpu?: number;
   memoryMiB?: number;
-  /** "any", "H100", …: placed only on a worker that has one. */
-  gpu?: string;
+  /**
+   * "any", "H100", "H100:2" (two of them), or a list of acceptable types (["H100", "A100:2"]:
+   * the count, if any, is the last one's): placed only on a worker that advertises one.
+   */
+  gpu?: string | string[];
   /** @defaultValue 100 */
   maxContainers?: number;
   /** @defaultValue 0 */
@@ -170,9 +173,19 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
     throw new InvalidError(`${where}: cpu must be a number of cores above 0, got ${JSON.stringify(p.cpu)}`);
   }
   const memoryMiB = p.memoryMiB === undefined ? undefined : int(where, "memoryMiB", p.memoryMiB, 16, 1_048_576);
-  if (p.gpu !== undefined && (typeof p.gpu !== "string" || p.gpu.length === 0)) {
-    throw new InvalidError(`${where}: gpu must be a string such as "any" or "H100"`);
+  const gpuList = Array.isArray(p.gpu) ? p.gpu : undefined;
+  if (
+    p.gpu !== undefined &&
+    (gpuList
+      ? gpuList.length === 0 || gpuList.some((g) => typeof g !== "string" || g.length === 0)
+      : typeof p.gpu !== "string" || p.gpu.length === 0)
+  ) {
+    throw new InvalidError(`${where}: gpu must be a string such as "any", "H100" or "H100:2", or a list of them`);
   }
+  // A list travels as one string: "H100,A100:2" (the count applies to any of the types).
+  const gpu = gpuList
+    ? `${gpuList.map((g) => g.split(":")[0]).join(",")}${gpuList.at(-1)!.includes(":") ? `:${gpuList.at(-1)!.split(":")[1]}` : ""}`
+    : (p.gpu as string | undefined);
 
   let schedule: Schedule | undefined;
   if (p.schedule !== undefined) {
@@ -222,7 +235,7 @@ export function normalizeFunctionOptions(where: string, params: FunctionParams):
       },
       ...(p.cpu !== undefined ? { cpu: p.cpu as number } : {}),
       ...(memoryMiB !== undefined ? { memoryMiB } : {}),
-      ...(p.gpu !== undefined ? { gpu: p.gpu as string } : {}),
+      ...(gpu !== undefined ? { gpu } : {}),
       maxContainers,
       minContainers,
       bufferContainers,

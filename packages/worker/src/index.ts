@@ -1,3 +1,7 @@
+export { WorkerAgent, type WorkerAgentOptions } from "./agent/agent.js";
+export { BundleCache } from "./agent/bundle-cache.js";
+export { RefusedError } from "./agent/control-link.js";
+export { expandDevicePaths, GpuDevices } from "./agent/gpu-devices.js";
 export { LocalImageBuilder } from "./images/builder.js";
 export { probeBuildTools } from "./images/capability.js";
 export { LocalProvider, type LocalProviderOptions } from "./local-provider.js";

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ContainerEvents, ContainerHandle, ContainerSpec, WorkerProvider } from "@skiff/server";
+import type { ContainerEvents, ContainerHandle, ContainerSpec, WorkerProvider } from "@skiff/protocol";
 import { LocalImageBuilder } from "./images/builder.js";
 import { IMAGE_PATH } from "./images/run-step.js";
 import { processTreeUsage } from "./proc-usage.js";
@@ -170,6 +170,7 @@ export class LocalProvider implements WorkerProvider {
     mounts: ContainerSpec["mounts"] = [],
     image?: ImageRun,
     cpu?: number,
+    devices: string[] = [],
   ): Proc {
     if (mounts.length > 0 && this.sandbox.name === "none")
       throw new Error("volumes need the bubblewrap sandbox (this server runs containers as plain processes)");
@@ -225,6 +226,7 @@ export class LocalProvider implements WorkerProvider {
           hide: this.hide,
           expose: this.expose,
           mounts,
+          devices,
           ...(this.runtimeDir ? { runtimeDir: { host: this.runtimeDir.path, inside: RUNTIME_INSIDE } } : {}),
           privileged: user !== undefined,
           tmpSizeBytes,
@@ -349,6 +351,15 @@ export class LocalProvider implements WorkerProvider {
     if (stale.length > 0) this.refill();
   }
 
+  /** The line a runtime reads on stdin: its env, and the bundle a remote worker fetched. */
+  private assignment(spec: ContainerSpec): string {
+    const bundle =
+      spec.bundle && spec.bundleBlobId
+        ? { bundle: { blobId: spec.bundleBlobId, b64: Buffer.from(spec.bundle).toString("base64") } }
+        : {};
+    return `${JSON.stringify({ env: this.containerEnv(spec), ...bundle })}\n`;
+  }
+
   private containerEnv(spec: ContainerSpec): Record<string, string> {
     return {
       ...spec.env,
@@ -378,7 +389,8 @@ export class LocalProvider implements WorkerProvider {
       !spec.blockNetwork &&
       !spec.memoryMiB &&
       !spec.cpu &&
-      !spec.mounts?.length;
+      !spec.mounts?.length &&
+      !spec.devices?.length;
     if (poolable && !image && this.pool.length > 0) this.dropStalePool();
     const pool = poolable ? (image ? this.imagePool(image) : this.pool) : undefined;
     let proc = pool?.shift();
@@ -386,19 +398,32 @@ export class LocalProvider implements WorkerProvider {
       // Its sandbox is already up and its modules loaded: hand it the container.
       proc.events = events;
       proc.containerId = spec.containerId;
-      const env = this.containerEnv(spec);
       const p = proc;
-      void p.ready.then(() => p.child.stdin!.end(`${JSON.stringify({ env })}\n`)).catch(() => {});
+      void p.ready.then(() => p.child.stdin!.end(this.assignment(spec))).catch(() => {});
       this.poolFailures = 0;
       this.refill();
     } else {
-      proc = this.spawnRuntime(spec.controlSocket, spec.blockNetwork, spec.memoryMiB, spec.mounts, image, spec.cpu);
+      if (image && spec.devices?.length) {
+        setImmediate(() => {
+          events.onOutput("stderr", "GPU devices are not passed into containers with an image yet\n");
+          events.onExit(null, null);
+        });
+        return { containerId: spec.containerId, pid: undefined, kill: () => {} };
+      }
+      proc = this.spawnRuntime(
+        spec.controlSocket,
+        spec.blockNetwork,
+        spec.memoryMiB,
+        spec.mounts,
+        image,
+        spec.cpu,
+        spec.devices,
+      );
       if (image && pool) this.refill();
       proc.events = events;
       proc.containerId = spec.containerId;
-      const env = this.containerEnv(spec);
       const p = proc;
-      void p.ready.then(() => p.child.stdin!.end(`${JSON.stringify({ env })}\n`)).catch(() => {});
+      void p.ready.then(() => p.child.stdin!.end(this.assignment(spec))).catch(() => {});
     }
     const p = proc;
     try {

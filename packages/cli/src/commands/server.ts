@@ -77,6 +77,11 @@ export function register(program: Command): void {
   // What one client may hold of the server (docs/security.md).
   for (const [flag, , , , help] of CONNECTION_FLAGS) cmd.option(`--${flag} <n>`, help);
   cmd
+    .option("--no-local-workers", "run no containers on this host: only on workers that join (`skiff worker`)")
+    .option(
+      "--placement-timeout-ms <n>",
+      "how long a container waits for a worker that fits (GPU type, capacity) before its calls fail (default: 600000)",
+    )
     .addHelpText(
       "after",
       "\nWeb endpoints are served on the same port (docs/web.md), and so is the dashboard: open the server's URL and sign in with a token; Prometheus metrics are at /metrics (docs/dashboard.md).",
@@ -170,6 +175,8 @@ interface ServerFlags {
   objectLimits?: string;
   store?: string;
   logMaxBytes?: string;
+  localWorkers: boolean;
+  placementTimeoutMs?: string;
   shutdownGraceMs?: string;
 }
 
@@ -190,6 +197,7 @@ async function serverCommand(values: ServerFlags): Promise<void> {
   const maxResidentSpawns = int("max-resident-spawns", values.maxResidentSpawns, 1, 10_000_000);
   const instanceIdleMs = int("instance-idle-ms", values.instanceIdleMs, 0, 7 * 24 * 3600 * 1000);
   const logMaxBytes = int("log-max-bytes", values.logMaxBytes, 1024, 2 ** 40);
+  const placementTimeoutMs = int("placement-timeout-ms", values.placementTimeoutMs, 0, 7 * 24 * 3600 * 1000);
   const graceMs = int("shutdown-grace-ms", values.shutdownGraceMs, 0, 24 * 3600 * 1000) ?? 30_000;
   const store = values.store ?? process.env.SKIFF_STORE_URL;
   const { sandbox, limits } = values;
@@ -232,6 +240,8 @@ async function serverCommand(values: ServerFlags): Promise<void> {
     ...(warmPool !== undefined ? { warmPool } : {}),
     ...(webWaitMs !== undefined ? { webWaitMs } : {}),
     ...(webMaxBodyBytes !== undefined ? { webMaxBodyBytes } : {}),
+    localWorkers: values.localWorkers,
+    ...(placementTimeoutMs !== undefined ? { placementTimeoutMs } : {}),
     log: (m) => ui.info(`[skiff server] ${m}`),
   });
   const t = server.createdAdminToken;

@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { activeProfile, configPath, loadConfig, readProfiles, writeProfile } from "skiff";
 import { connect } from "../connect.js";
@@ -14,6 +15,8 @@ export function register(program: Command): void {
     )
     .summary("create a token and write a profile (or, with --web, a web endpoint token)")
     .option("--web", "a token for web endpoints with requiresAuth, printed once", false)
+    .option("--worker", "a token that may only join as a worker (`skiff worker --token-file`): needs --output", false)
+    .option("--output <file>", "with --worker: the file to write it to (mode 600)")
     .option("--profile <name>", "the profile to write the API token to (default: the active one)")
     .option("--activate", "make that profile the active one", false)
     .option("--expires-in <duration>", "the token stops working after this long: 30d, 12h, 45m, 90s")
@@ -74,18 +77,32 @@ async function tokenRevoke(tokenId: string): Promise<void> {
 
 async function tokenNew(values: {
   web: boolean;
+  worker: boolean;
+  output?: string;
   profile?: string;
   activate: boolean;
   expiresIn?: string;
 }): Promise<void> {
   const expiresInMs = values.expiresIn !== undefined ? parseDuration(values.expiresIn) : undefined;
+  if (values.worker && values.web) throw new UsageError("--worker and --web name different kinds of token: pick one");
+  if (values.worker && !values.output)
+    throw new UsageError("--worker needs --output FILE (the file `skiff worker --token-file` reads)");
+  if (values.output && !values.worker) throw new UsageError("--output is for --worker tokens");
   const config = await loadConfig();
   const conn = await connect({ embedded: false, log: ui.info });
   try {
     const t = await conn.client.request("token.create", {
-      kind: values.web ? "web" : "api",
+      kind: values.worker ? "worker" : values.web ? "web" : "api",
       ...(expiresInMs !== undefined ? { expiresInMs } : {}),
     });
+    if (values.worker) {
+      writeFileSync(values.output!, `${t.tokenId}:${t.tokenSecret}\n`, { mode: 0o600, flag: "wx" });
+      ui.step(`Created worker token ${t.tokenId} and wrote it to ${values.output}`);
+      ui.info(
+        `On the worker host: skiff worker --server ${config!.serverUrl} --token-file ${values.output} (it may do nothing but join as a worker)`,
+      );
+      return;
+    }
     if (values.web) {
       ui.step(`Created web endpoint token ${t.tokenId}`);
       ui.out(`token id:     ${t.tokenId}\ntoken secret: ${t.tokenSecret}`);

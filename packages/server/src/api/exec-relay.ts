@@ -47,7 +47,7 @@ export class ExecRelay {
         appName: c.fn.appName,
         functionId: c.fn.id,
         functionName: c.fn.name,
-        host: `local:${hostname()}`,
+        host: c.host && c.host !== "local" ? `worker:${c.host}` : `local:${hostname()}`,
         state: c.reserved ? "shell" : c.status,
         startedAt: c.startedAt,
         inputs: c.running.size,

@@ -17,6 +17,7 @@ import type { Objects } from "../objects/index.js";
 import type { ImageBuilder } from "../provider.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { Store } from "../store/store.js";
+import type { WorkerRegistry } from "../workers/registry.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
 import type { BlobTransfer } from "./blob-transfer.js";
 import type { ExecRelay } from "./exec-relay.js";
@@ -38,6 +39,7 @@ export interface HandlerDeps {
   images: ImageBuilder | undefined;
   execs: ExecRelay;
   objects: Objects;
+  workers: WorkerRegistry;
   /** Set while the server stops gracefully (see server.ts drain()). */
   lifecycle: { draining: boolean };
 }
@@ -84,7 +86,9 @@ const CONTAINER_ALLOWED = new Set<string>([
   ...OBJECT_REQUESTS,
 ]);
 /** Requests only an admin token may make. */
-const ADMIN_ONLY = new Set<string>(["token.create", "token.list", "token.revoke", "image.prune"]);
+const ADMIN_ONLY = new Set<string>(["token.create", "token.list", "token.revoke", "image.prune", "worker.list"]);
+/** The only requests a worker token may make (it may do nothing but be a worker). */
+const WORKER_ONLY = new Set<string>(["worker.register", "worker.bundle"]);
 
 function payload(p: Record<string, unknown>, key: string): Payload {
   const v = p[key];
@@ -475,8 +479,12 @@ export const handlers: HandlerTable = {
     const q = p as unknown as Record<string, unknown>;
     return d.execs.shell(peer, str(q, "functionId", { max: 120 }), execSpec(q, false));
   },
+  "worker.register": (peer, p, d) => d.workers.register(peer, peer.remoteAddress, p),
+  "worker.bundle": (peer, p, d) => d.workers.bundle(peer, p),
+  "worker.list": (_peer, _p, d) => ({ workers: d.workers.list() }),
   "token.create"(_peer, p, d) {
-    if (p.kind !== "api" && p.kind !== "web") throw invalid(`kind must be "api" or "web"`);
+    if (p.kind !== "api" && p.kind !== "web" && p.kind !== "worker")
+      throw invalid(`kind must be "api", "web" or "worker"`);
     const ttl = num(p as unknown as Record<string, unknown>, "expiresInMs", {
       optional: true,
       min: 1000,
@@ -502,6 +510,11 @@ export function handleRequest(peer: Peer, msg: RequestMessage, deps: HandlerDeps
     throw new ApiError("permission_denied", "a container connection sends events, not requests");
   if (!Object.hasOwn(handlers, msg.t))
     throw new ApiError("invalid_argument", `unknown request type ${JSON.stringify(msg.t)}`);
+  if ((kind === "worker" || peer.role === "worker") !== WORKER_ONLY.has(msg.t))
+    throw new ApiError(
+      "permission_denied",
+      kind === "worker" ? `a worker token cannot ${msg.t}` : `${msg.t} is for worker agents (skiff worker) only`,
+    );
   if (kind === "container" && !CONTAINER_ALLOWED.has(msg.t))
     throw new ApiError("permission_denied", `a container token cannot ${msg.t}`);
   if (ADMIN_ONLY.has(msg.t) && kind !== "admin")

@@ -77,7 +77,7 @@ export interface PeerHooks {
  */
 export class Peer {
   principal: Principal | undefined;
-  role: "client" | "container" = "client";
+  role: "client" | "container" | "worker" = "client";
   sessionId: string | undefined;
   containerId: string | undefined;
   /** Cleanups run when the connection closes (waiters, log follows). */
@@ -125,6 +125,8 @@ export class Peer {
     private readonly hooks: PeerHooks,
     limits: Partial<PeerLimits> = {},
     private readonly admit?: Admit,
+    /** Where it connected from ("unix" on the control socket). */
+    readonly remoteAddress = "unix",
   ) {
     this.limits = { ...DEFAULT_PEER_LIMITS, ...limits };
     // An idle unauthenticated socket costs a descriptor: it gets a few seconds to say hello.

@@ -202,14 +202,15 @@ export class AppService {
   publish(
     p: RequestParams<"app.publish">,
     sessionId: string | undefined,
-  ): Promise<{ appId: string; version: number; functions: FunctionInfo[] }> {
+  ): Promise<{ appId: string; version: number; functions: FunctionInfo[]; warnings?: string[] }> {
     return this.one(`${p.environment}\0${p.name}`, () => this.publishNow(p, sessionId));
   }
 
   private async publishNow(
     p: RequestParams<"app.publish">,
     sessionId: string | undefined,
-  ): Promise<{ appId: string; version: number; functions: FunctionInfo[] }> {
+  ): Promise<{ appId: string; version: number; functions: FunctionInfo[]; warnings?: string[] }> {
+    const warnings: string[] = [];
     if (!NAME.test(p.name)) throw invalid(`app name ${JSON.stringify(p.name)} is invalid`);
     if (p.mode !== "ephemeral" && p.mode !== "deployed") throw invalid(`mode must be "ephemeral" or "deployed"`);
     if (!Array.isArray(p.functions)) throw invalid("functions must be an array");
@@ -221,7 +222,8 @@ export class AppService {
       validateFunctionSpec(p.name, f);
       if (names.has(f.name)) throw invalid(`app "${p.name}" has two functions named "${f.name}"`);
       names.add(f.name);
-      await this.checkPlacement(p.name, f, p.environment);
+      const w = await this.checkPlacement(p.name, f, p.environment);
+      if (w) warnings.push(w);
     }
     checkWebLabels(p.name, p.functions);
     const now = Date.now();
@@ -296,23 +298,20 @@ export class AppService {
       if (old.version < app.version) this.schedules.stop(old.id);
     }
     this.store.deactivateFunctions(app.id, app.version);
-    return { appId: app.id, version: app.version, functions: infos };
+    return { appId: app.id, version: app.version, functions: infos, ...(warnings.length ? { warnings } : {}) };
   }
 
-  /** GPU and secret checks at deploy time, so a call is never left pending forever. */
-  private async checkPlacement(appName: string, f: FunctionSpec, environment: string): Promise<void> {
-    const gpu = f.options.gpu;
-    if (gpu) {
-      const have = this.provider.gpuTypes();
-      const ok =
-        gpu.toLowerCase() === "any" ? have.length > 0 : have.some((g) => g.toLowerCase().includes(gpu.toLowerCase()));
-      if (!ok) {
-        throw new ApiError(
-          "failed_precondition",
-          `${appName}.${f.name} requests gpu "${gpu}", but no worker of this server has one (available: ${have.length ? have.join(", ") : "none"})`,
-        );
-      }
-    }
+  /**
+   * Secret checks at deploy time, so a call is never left pending forever; returns a warning
+   * when no connected worker could run the function now (its calls wait for one to join, up to
+   * the placement timeout).
+   */
+  private async checkPlacement(appName: string, f: FunctionSpec, environment: string): Promise<string | undefined> {
+    const why = this.provider.unplaceable?.({
+      gpu: f.options.gpu,
+      ...(f.options.memoryMiB ? { memoryMiB: f.options.memoryMiB } : {}),
+      ...(f.options.imageKey ? { imageKey: f.options.imageKey } : {}),
+    });
     for (const name of f.options.secretNames ?? []) {
       if (!(await this.store.getSecret(environment, name))) {
         throw new ApiError(
@@ -321,6 +320,7 @@ export class AppService {
         );
       }
     }
+    return why ? `${appName}.${f.name}: ${why}; its calls wait for one to join (--placement-timeout-ms)` : undefined;
   }
 
   async stop(p: RequestParams<"app.stop">): Promise<{ appId: string }> {

@@ -1,4 +1,11 @@
-import { type FunctionSpec, MAX_BATCH_SIZE, MAX_BATCH_WAIT_MS, WEB_LABEL, WEB_METHODS } from "@skiff/protocol";
+import {
+  type FunctionSpec,
+  MAX_BATCH_SIZE,
+  MAX_BATCH_WAIT_MS,
+  parseGpuNeed,
+  WEB_LABEL,
+  WEB_METHODS,
+} from "@skiff/protocol";
 import { invalid } from "../api/api-error.js";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
@@ -53,6 +60,10 @@ export function validateFunctionSpec(app: string, spec: unknown): FunctionSpec {
   if (o.memoryMiB !== undefined) int(`${w}: memoryMiB`, o.memoryMiB, 16, 1_048_576);
   if (o.gpu !== undefined && (typeof o.gpu !== "string" || o.gpu.length === 0 || o.gpu.length > 64))
     throw invalid(`${w}: gpu must be a short string`);
+  if (o.gpu !== undefined) {
+    const g = parseGpuNeed(o.gpu);
+    if (typeof g === "string") throw invalid(`${w}: ${g}`);
+  }
   strings(`${w}: env`, o.env, ENV_KEY);
   strings(`${w}: inlineSecrets`, o.inlineSecrets, ENV_KEY);
   if (typeof o.blockNetwork !== "boolean") throw invalid(`${w}: blockNetwork must be a boolean`);

@@ -39,7 +39,7 @@ export class TokenService {
 
   constructor(private readonly store: Store) {}
 
-  create(kind: "admin" | "api" | "web", expiresAt?: number): { tokenId: string; tokenSecret: string } {
+  create(kind: "admin" | "api" | "web" | "worker", expiresAt?: number): { tokenId: string; tokenSecret: string } {
     const tokenId = randomToken("tk", 9);
     const tokenSecret = randomToken("ts", 24);
     this.store.insertToken({

@@ -125,6 +125,17 @@ export class Fleet {
     }
   }
 
+  /** Scales `fn` again after `ms` (once: a timer already set stays). */
+  private retryScaleLater(fn: LiveFunction, ms: number): void {
+    fn.nextStartAt = Math.max(fn.nextStartAt, Date.now() + ms);
+    if (fn.retryScaleTimer) return;
+    fn.retryScaleTimer = setTimeout(() => {
+      fn.retryScaleTimer = undefined;
+      this.scale(fn);
+    }, ms);
+    fn.retryScaleTimer.unref();
+  }
+
   /** A counted start ended (ready or gone): functions waiting for a slot try again. */
   private slotFreed(c: LiveContainer): void {
     if (!c.countedStarting) return;
@@ -232,17 +243,23 @@ export class Fleet {
       ...(fn.spec.options.cpu ? { cpu: fn.spec.options.cpu } : {}),
       ...(fn.spec.options.gpu ? { gpu: fn.spec.options.gpu } : {}),
       ...(fn.spec.options.imageKey ? { imageKey: fn.spec.options.imageKey } : {}),
+      bundleBlobId: fn.bundleBlobId,
       ...(c.mounts && c.mounts.length > 0
         ? { mounts: c.mounts.map((m) => ({ hostPath: m.hostPath, mountPath: m.mountPath, readOnly: m.readOnly })) }
         : {}),
     };
-    c.startupTimer = setTimeout(() => {
-      if (c.status === "starting") {
-        const msg = `container did not start within ${fn.spec.options.startupTimeoutMs / 1000}s (startupTimeoutMs)`;
-        if (!reserved) this.failQueued(fn, msg);
-        this.killContainer(c, msg);
-      }
-    }, fn.spec.options.startupTimeoutMs);
+    // The startup timeout runs from placement: waiting for a worker that fits is the
+    // placement timeout's business.
+    const armStartup = () => {
+      if (c.startupTimer || c.status !== "starting") return;
+      c.startupTimer = setTimeout(() => {
+        if (c.status === "starting") {
+          const msg = `container did not start within ${fn.spec.options.startupTimeoutMs / 1000}s (startupTimeoutMs)`;
+          if (!reserved) this.failQueued(fn, msg);
+          this.killContainer(c, msg);
+        }
+      }, fn.spec.options.startupTimeoutMs);
+    };
     this.o.provider
       .start(spec, {
         onOutput: (stream, text) =>
@@ -256,16 +273,36 @@ export class Fleet {
               text,
             },
           ]),
-        onExit: (code, signal) =>
-          this.containerGone(c, signal ? `killed by ${signal}` : `exited with code ${code}`, false),
+        onExit: (code, signal, why) =>
+          this.containerGone(c, why ?? (signal ? `killed by ${signal}` : `exited with code ${code}`), false),
+        onPlaced: (host) => {
+          c.host = host;
+          armStartup();
+        },
       })
       .then(
         (handle) => {
           c.handle = handle;
+          armStartup();
           if (c.status === "dead") handle.kill();
         },
         (err: Error) => {
+          if (err.name === "CapacityError" && !reserved) {
+            // Every host that fits is full: not a failure of the function's containers; its
+            // running ones work through the queue, and scaling tries again in a while.
+            c.stoppedOnPurpose = true;
+            this.containerGone(c, err.message, true);
+            this.retryScaleLater(fn, 1000);
+            return;
+          }
           this.o.log(`starting a container for ${fn.appName}.${fn.name} failed: ${err.message}`);
+          // No host could ever run it (a GPU no worker has): the waiting calls fail with what it
+          // needs, unless containers of the function are there to take them.
+          if (err.name === "PlacementError" && !reserved) {
+            c.stoppedOnPurpose = true;
+            const others = [...fn.containers.values()].some((o) => o !== c && !o.reserved && o.status !== "dead");
+            if (!others) this.failQueued(fn, err.message);
+          }
           this.containerGone(c, `could not start: ${err.message}`, false);
         },
       );
@@ -299,7 +336,8 @@ export class Fleet {
     const c = this.containers.get(containerId);
     if (!c || c.status === "dead") throw new ApiError("not_found", `no container ${containerId}`);
     c.channel = channel;
-    const bundle = await this.o.blobs.get(c.fn.bundleBlobId);
+    const remote = c.host !== undefined && c.host !== "local";
+    const bundle = remote ? new Uint8Array(0) : await this.o.blobs.get(c.fn.bundleBlobId);
     if ((c.status as LiveContainer["status"]) === "dead")
       throw new ApiError("not_found", `container ${containerId} stopped while starting`);
     if (!bundle) throw new ApiError("internal", `bundle ${c.fn.bundleBlobId} is missing`);
@@ -313,12 +351,14 @@ export class Fleet {
         isGenerator: f.spec.isGenerator,
         ...(f.spec.cls ? { cls: f.spec.cls } : {}),
       }));
+    // A remote worker handed its container the bundle (fetched by content id, cached, verified).
     channel.send("container.assign", {
       appId: c.fn.appId,
       appName: c.fn.appName,
       functionId: c.fn.id,
       functionName: c.fn.name,
-      bundle,
+      ...(remote ? {} : { bundle }),
+      bundleBlobId: c.fn.bundleBlobId,
       maxInputs: c.fn.spec.options.maxInputs,
       ...(c.fn.spec.options.threads !== undefined ? { threads: c.fn.spec.options.threads } : {}),
       appFunctions,
@@ -451,6 +491,8 @@ export class Fleet {
     this.o.tokens.revokeContainerToken(c.id);
     if (c.mounts) this.mounter?.unmount(c.id);
     const reason = c.exitInfo ? `${why}; ${c.exitInfo}` : why;
+    // Its connection may outlive it (a worker cut off the network): nothing more is taken from it.
+    c.channel?.close(1000, reason.slice(0, 100));
     const waiter = this.reservedWaiters.get(c.id);
     this.reservedWaiters.delete(c.id);
     waiter?.reject(new ApiError("unavailable", `the shell's container stopped before it was ready (${reason})`));

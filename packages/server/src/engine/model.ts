@@ -118,6 +118,8 @@ export interface LiveContainer {
   countedStarting?: boolean;
   /** Volumes it mounts (local copies), once prepared. */
   mounts?: VolumeMount[];
+  /** Where it was placed: "local" or a worker's name (unset until placed). */
+  host?: string;
   /** Entries of `running` that wait in it for a slot (prefetched), and their argument bytes. */
   queued: number;
   queuedBytes: number;

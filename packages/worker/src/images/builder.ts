@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  ImageBuildError,
+  type ImageBuilder,
   type ImageBuildProgress,
   type ImageBuildStepResult,
   type ImageLayerInfo,
@@ -9,7 +11,6 @@ import {
   type ImageWire,
   imageStepLabel,
 } from "@skiff/protocol";
-import { ImageBuildError, type ImageBuilder } from "@skiff/server";
 import { type BuildTools, probeBuildTools, which } from "./capability.js";
 import { type Layer, type LayerMeta, LayerStore } from "./layer-store.js";
 import { copyTree, dedupeAgainst, linkTree, treeBytes } from "./layer-tree.js";

@@ -16,7 +16,7 @@ import { ExecHost } from "./exec.js";
 import { installInputContext } from "./input-context.js";
 import { loadBundle, skiffPackageDir } from "./load-bundle.js";
 import { captureOutput } from "./log-capture.js";
-import { awaitPoolAssignment } from "./pool-assignment.js";
+import { assignedBundle, awaitPoolAssignment } from "./pool-assignment.js";
 import { encodeError, InputRunner } from "./runner.js";
 import { loadTarget, type Target } from "./target.js";
 import { ThreadPool } from "./thread-pool.js";
@@ -142,7 +142,10 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
         return;
       }
       what = `${a.appName}.${a.functionName}`;
-      const { exports, url } = await loadBundle(workdir, a.bundle, skiffPackageDir());
+      // On a remote worker the bundle came from the worker's cache, not in the assignment.
+      const bytes = a.bundle ?? (assignedBundle?.blobId === a.bundleBlobId ? assignedBundle?.bytes : undefined);
+      if (!bytes) throw new Error(`the container was given no bundle (or not bundle ${a.bundleBlobId})`);
+      const { exports, url } = await loadBundle(workdir, bytes, skiffPackageDir());
       const app = resolveApps(exports).find((x) => x.name === a.appName);
       if (!app) throw new Error(`the bundle defines no app named "${a.appName}"`);
       app._bind(client, a.appFunctions);

@@ -6,6 +6,9 @@ import { warmHandshake } from "./warm-handshake.js";
  * out of /proc/<pid>/environ). Pre-started ("pooled") runtimes wait long; a scale-up then pays
  * only for loading the bundle, not for starting a process.
  */
+/** The bundle a remote worker handed over with the assignment (fetched by content id and verified). */
+export let assignedBundle: { blobId: string; bytes: Uint8Array } | undefined;
+
 export async function awaitPoolAssignment(): Promise<void> {
   if (!process.env.SKIFF_ASSIGN_VIA_STDIN) return;
   delete process.env.SKIFF_ASSIGN_VIA_STDIN;
@@ -22,6 +25,7 @@ export async function awaitPoolAssignment(): Promise<void> {
     process.stdin.on("end", () => process.exit(0));
   });
   process.stdin.pause();
-  const { env } = JSON.parse(line) as { env: Record<string, string> };
+  const { env, bundle } = JSON.parse(line) as { env: Record<string, string>; bundle?: { blobId: string; b64: string } };
   Object.assign(process.env, env);
+  if (bundle) assignedBundle = { blobId: bundle.blobId, bytes: Buffer.from(bundle.b64, "base64") };
 }

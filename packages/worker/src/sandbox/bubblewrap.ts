@@ -83,6 +83,11 @@ export class BubblewrapSandbox implements Sandbox {
       else args.push("--ro-bind", this.empty(), p);
     }
     for (const m of o.mounts ?? []) args.push(m.readOnly ? "--ro-bind" : "--bind", m.hostPath, m.mountPath);
+    // Devices outside /dev (stand-ins, unusual drivers): their folders readable by the container's
+    // user, which may not be root.
+    for (const dir of new Set((o.devices ?? []).map((d) => dirname(d)).filter((d) => d !== "/dev")))
+      args.push("--perms", "0755", "--dir", dir);
+    for (const d of o.devices ?? []) args.push("--dev-bind", d, d);
     args.push(
       "--perms",
       "0755",

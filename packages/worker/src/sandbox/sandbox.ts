@@ -25,6 +25,8 @@ export interface SandboxOptions {
   expose: string[];
   /** Host directories mounted at a path inside (volume copies). */
   mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
+  /** Device files shown inside at the same path (a GPU worker's share of its GPUs). */
+  devices?: string[];
   /** The runtime's own directory, shown read-only at `inside` (runtime-dir.ts). */
   runtimeDir?: { host: string; inside: string };
   /** bubblewrap runs as root and the command drops to another user itself (identity.ts). */

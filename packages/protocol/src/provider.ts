@@ -1,0 +1,111 @@
+import type { ImageBuildProgress, ImageBuildStepResult, ImageLayerInfo, ImageWire } from "./images.js";
+
+/**
+ * A worker provider starts and stops containers. The engine uses only this interface: it
+ * never imports a sandbox. Implementations: the local provider (this host, bubblewrap or
+ * plain processes) in @skiff/worker, and the server's placement over that and the remote
+ * worker agents (`skiff worker`), which run a local provider of their own.
+ *
+ * A started container connects back to the control plane on its own (over `controlSocket`
+ * with `token`); the provider only reports the process's output and its end.
+ */
+export interface WorkerProvider {
+  readonly name: string;
+  /** Starts one container. Resolves once the process is started (not yet connected). */
+  start(spec: ContainerSpec, events: ContainerEvents): Promise<ContainerHandle>;
+  /** GPU types this provider can place ("H100", …); empty when it has none. */
+  gpuTypes(): string[];
+  /**
+   * Why no host connected now could ever run a container with these needs (a deploy warns);
+   * undefined when one could. Absent: the provider cannot tell.
+   */
+  unplaceable?(needs: Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey">): string | undefined;
+  /** Stops every container it started. */
+  close(): Promise<void>;
+  /** Builds and stores images (api.md §1a); absent where this provider cannot run images. */
+  readonly images?: ImageBuilder;
+}
+
+/** Thrown by a build: `message` names the step and holds its output's tail and exit status. */
+export class ImageBuildError extends Error {
+  override name = "ImageBuildError";
+}
+
+/** The control plane's image builder: layers built once, content-addressed, on this host. */
+export interface ImageBuilder {
+  /** What this host lacks to build or run images (undefined when it has all it needs). */
+  unavailable(): string | undefined;
+  /**
+   * Builds what is missing of `image` and returns its last layer's key. `files` returns the
+   * bytes of an uploaded blob (addLocalDir/addLocalFile). Throws ImageBuildError.
+   */
+  build(
+    image: ImageWire,
+    files: (blobId: string) => Promise<Uint8Array | undefined> | Uint8Array | undefined,
+    onEvent?: (e: ImageBuildProgress) => void,
+  ): Promise<{ key: string; steps: ImageBuildStepResult[] }>;
+  /** Every stored layer; `inUse` maps a last-layer key to the apps that use it. */
+  list(inUse: Map<string, string[]>): { layers: ImageLayerInfo[]; bytes: number; limitBytes: number };
+  /** Removes the layers that no image in `inUse` is built on. */
+  prune(inUse: Set<string>): { removed: number; bytes: number };
+  /** Called before evicting to stay under the size limit: the keys live apps use. */
+  setInUse(fn: () => Set<string>): void;
+  /** Stops builds in progress (nothing half-built stays). */
+  close(): void;
+}
+
+export interface ContainerSpec {
+  containerId: string;
+  /** Container-scoped secret the runtime presents at hello. */
+  token: string;
+  appId: string;
+  appName: string;
+  functionId: string;
+  functionName: string;
+  /** The app's environment (the default for lookups made inside the container). */
+  environment: string;
+  /** Unix socket of the control plane, reachable from inside the sandbox. */
+  controlSocket: string;
+  /** Function env, then secrets: the only variables the user code sees besides Skiff's. */
+  env: Record<string, string>;
+  blockNetwork: boolean;
+  memoryMiB?: number;
+  cpu?: number;
+  gpu?: string;
+  /** The last layer of the function's image; unset: the host's own system. */
+  imageKey?: string;
+  /** Host directories to mount (volume copies), read-write unless readOnly. */
+  mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
+  /** Content id (`bl-<sha256>`) of the app bundle: a remote worker fetches and caches it. */
+  bundleBlobId?: string;
+  /**
+   * The bundle's bytes, already fetched and verified (remote workers): handed to the runtime
+   * with its assignment, so the control plane does not send it again.
+   */
+  bundle?: Uint8Array;
+  /** Device files passed into the container (a GPU worker's share of its devices). */
+  devices?: string[];
+}
+
+export interface ContainerEvents {
+  /** Output the process wrote outside the runtime's own capture (crashes, native code). */
+  onOutput(stream: "stdout" | "stderr", text: string): void;
+  /** The process ended, for any reason. Called once. `why` overrides the exit status in messages. */
+  onExit(code: number | null, signal: string | null, why?: string): void;
+  /**
+   * Where the container was placed ("local" or a worker's name), before it is started there:
+   * a container on a remote worker gets its bundle from the worker, not in its assignment.
+   */
+  onPlaced?(host: string): void;
+}
+
+export interface ContainerHandle {
+  readonly containerId: string;
+  readonly pid: number | undefined;
+  /** Kills the container now (SIGKILL). */
+  kill(): void;
+  /** Where it runs: "local" for this host, else the worker's name. @defaultValue "local" */
+  readonly host?: string;
+  /** CPU time (ms) and resident memory (bytes) of its processes, where the host can tell. */
+  usage?(): { cpuMs: number; memoryBytes: number } | undefined;
+}
