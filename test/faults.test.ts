@@ -186,8 +186,10 @@ describe("start failures", () => {
   it("backs off when containers keep dying before they start", async () => {
     const server = await startServer({ args: ["--warm-pool", "0"] });
     try {
-      assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
-      const sleeper = await Function_.lookup<Sleeper>("core-app", "sleeper", { client: server.client() });
+      // An app whose only containers are the sleeper's: core-app's `warm` (minContainers: 1)
+      // would be killed and restarted too, with a backoff of its own, and counted here.
+      assert.equal((await skiff(["deploy", "test/fixtures/restart-app.ts"], { env: server.env })).code, 0);
+      const sleeper = await Function_.lookup<Sleeper>("restart-app", "sleeper", { client: server.client() });
       // Kill every container of this server as it appears, for 2 s; the call still completes after.
       const stopAt = Date.now() + 2000;
       const seen = new Set<number>();

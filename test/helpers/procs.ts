@@ -16,14 +16,31 @@ export function pidsMatching(needle: string): number[] {
   }
 }
 
-/** Container processes (sandboxed or plain runtimes, pooled ones included): children of the server. */
+/**
+ * Container processes (sandboxed or plain runtimes, pooled ones included): children of the
+ * server that run the container runtime. The server has other children (since containers got
+ * a network namespace: pasta for spare namespaces, `ip netns`, nsenter) that are not
+ * containers: counted or killed as containers they would skew what a test measures.
+ */
 export function containerPids(serverPid: number): number[] {
+  let out: string;
   try {
-    const out = execFileSync("pgrep", ["-P", String(serverPid)], { encoding: "utf8" });
-    return out.split("\n").filter(Boolean).map(Number);
+    out = execFileSync("pgrep", ["-P", String(serverPid)], { encoding: "utf8" });
   } catch {
     return [];
   }
+  return out
+    .split("\n")
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        // The runtime's entry point is in the argv of the sandbox (or of node, unsandboxed).
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("/runtime/main.js");
+      } catch {
+        return false; // gone already
+      }
+    });
 }
 
 export function killPids(pids: number[]): void {

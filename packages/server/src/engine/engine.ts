@@ -12,7 +12,7 @@ import type { TokenService } from "../auth/tokens.js";
 import type { WorkerProvider } from "../provider.js";
 import { outcomeBlob, payloadBlob } from "../store/blob-refs.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
-import type { CallRow, InputRow, Store } from "../store/store.js";
+import type { CallRow, InputRow, Store, StoredCall } from "../store/store.js";
 import { type BatchHost, dispatchBatches, stopBatching } from "./batching.js";
 import { buildCallGraph } from "./call-graph.js";
 import { Deque } from "./deque.js";
@@ -448,8 +448,7 @@ export class Engine {
     };
     const live = this.calls.get(callId);
     if (live) return waitLive(live);
-    const stored = await this.o.store.getCall(callId);
-    const fn = stored?.state === "pending" ? await this.lookupFunction(stored.functionId) : undefined;
+    const { stored, fn } = await this.readCall(callId);
     // Paged in while the store was read.
     const now = this.calls.get(callId);
     if (now) return waitLive(now);
@@ -487,6 +486,26 @@ export class Engine {
     });
   }
 
+  /**
+   * A call that is not in memory, as the store has it, and its function if it is pending. Read
+   * again when the call left the parked state during the read (paged in, perhaps finished, or
+   * cancelled): acting on the stale "pending" would leave a waiter with the pager that nothing
+   * answers any more, or cancel a call that has finished. A call leaves that state once, so
+   * this reads twice at most.
+   */
+  private async readCall(callId: string): Promise<{ stored: StoredCall | undefined; fn: LiveFunction | undefined }> {
+    for (;;) {
+      const watch = this.pager.watch(callId);
+      try {
+        const stored = await this.o.store.getCall(callId);
+        const fn = stored?.state === "pending" ? await this.lookupFunction(stored.functionId) : undefined;
+        if (!watch.left) return { stored, fn };
+      } finally {
+        this.pager.unwatch(callId, watch);
+      }
+    }
+  }
+
   /** A waiter took the outcome: `.remote` results are dropped once read. */
   private delivered(call: LiveCall, outcome: CallOutcome): CallOutcome {
     if (call.kind === "remote") {
@@ -507,8 +526,7 @@ export class Engine {
   async cancelCall(callId: string, terminateContainers: boolean): Promise<void> {
     let call = this.calls.get(callId);
     if (!call) {
-      const stored = await this.o.store.getCall(callId);
-      const fn = stored?.state === "pending" ? await this.lookupFunction(stored.functionId) : undefined;
+      const { stored, fn } = await this.readCall(callId);
       call = this.calls.get(callId); // paged in while the store was read
       if (!call) {
         if (!stored) throw new ApiError("not_found", `no function call ${callId}`);

@@ -70,4 +70,22 @@ describe("SpawnPager", () => {
     assert.ok(peak <= 4, `peak resident ${peak}`);
     assert.ok(!pager.shouldPark(fn));
   });
+
+  it("tells a read of a parked call under way that the call left the store (paged in or cancelled)", () => {
+    const { store } = fakeStore();
+    const pager = new SpawnPager({ store, revive: () => {} }, 4);
+    const a = pager.watch("fc-a");
+    const a2 = pager.watch("fc-a");
+    const b = pager.watch("fc-b");
+    // A page-in (revive) or a cancel takes the call's waiters: every read of it under way learns.
+    pager.takeWaiters("fc-a");
+    assert.deepEqual([a.left, a2.left, b.left], [true, true, false]);
+    pager.unwatch("fc-a", a);
+    pager.unwatch("fc-a", a2);
+    pager.unwatch("fc-b", b);
+    // A read started afterwards is not told about what happened before it.
+    const later = pager.watch("fc-a");
+    assert.equal(later.left, false);
+    pager.unwatch("fc-a", later);
+  });
 });

@@ -5,6 +5,11 @@ import type { Waiter } from "./waiters.js";
 /** Pending spawned calls one function keeps in memory; the rest wait in the store. */
 export const DEFAULT_RESIDENT_SPAWNS = 10_000;
 
+/** A read of one call under way; `left` turns true if the call leaves the parked state meanwhile. */
+export interface CallWatch {
+  left: boolean;
+}
+
 /** What paging needs from the engine. */
 export interface SpawnPagerHost {
   readonly store: Store;
@@ -23,6 +28,8 @@ export class SpawnPager {
   private readonly waiters = new Map<string, Set<Waiter>>();
   /** Parked calls cancelled while a page-in's read was under way: that read may still list them. */
   private readonly cancelledDuringRead = new Set<Set<string>>();
+  /** Reads of one call under way (`watch`): each learns whether the call left the store meanwhile. */
+  private readonly watches = new Map<string, Set<CallWatch>>();
 
   constructor(
     private readonly host: SpawnPagerHost,
@@ -46,9 +53,33 @@ export class SpawnPager {
 
   /** The waiters of a parked call (now paged in, or cancelled where it lay). */
   takeWaiters(callId: string): Set<Waiter> {
+    for (const w of this.watches.get(callId) ?? []) w.left = true;
     const set = this.waiters.get(callId) ?? new Set<Waiter>();
     this.waiters.delete(callId);
     return set;
+  }
+
+  /**
+   * Starts a read of one call from the store. A read that saw it parked may be stale by the
+   * time it answers: the call may have been paged in (and even finished) or cancelled
+   * meanwhile, and a waiter then left with the pager would never be answered. `left` says so;
+   * read again (the store then shows its new state). End with `unwatch`.
+   */
+  watch(callId: string): CallWatch {
+    const w: CallWatch = { left: false };
+    let set = this.watches.get(callId);
+    if (!set) {
+      set = new Set();
+      this.watches.set(callId, set);
+    }
+    set.add(w);
+    return w;
+  }
+
+  unwatch(callId: string, w: CallWatch): void {
+    const set = this.watches.get(callId);
+    set?.delete(w);
+    if (set?.size === 0) this.watches.delete(callId);
   }
 
   /** Whether a new spawned call of `fn` should wait in the store. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -46,6 +46,31 @@ describe("container limits", () => {
       assert.match(l.description, /no cgroup v1 memory and pids hierarchies/);
     } finally {
       rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it("a cgroup parent left with this server's pid (pids are reused) does not keep containers out of their cgroup", (t) => {
+    // A cgroup v2 tree in a temp dir: the controllers delegated where this process's cgroup is.
+    const own = /^0::(.*)$/m.exec(readFileSync("/proc/self/cgroup", "utf8"))?.[1];
+    if (own === undefined) {
+      t.skip("NOT CHECKED: /proc/self/cgroup has no cgroup v2 line to build the fake tree on");
+      return;
+    }
+    const root = mkdtempSync(join(tmpdir(), "skiff-fakecg-"));
+    try {
+      const here = join(root, own);
+      mkdirSync(here, { recursive: true });
+      for (const d of [root, here]) writeFileSync(join(d, "cgroup.controllers"), "memory pids");
+      writeFileSync(join(here, "cgroup.subtree_control"), "memory pids");
+      // What a server that had this pid before left behind (killed -9): its first container's cgroup.
+      mkdirSync(join(here, `skiff-${process.pid}`, "ct-1"), { recursive: true });
+      const l = detectLimiter("auto", root);
+      assert.equal(l.kind, "cgroup-v2", l.description);
+      const cg = l.create("ct-1", limitsFor(undefined));
+      assert.ok(cg, "the container got its cgroup");
+      assert.equal(readFileSync(join(here, `skiff-${process.pid}`, "ct-1", "pids.max"), "utf8"), "512");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

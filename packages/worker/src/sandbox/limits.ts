@@ -123,7 +123,13 @@ function children(dir: string): string[] {
   }
 }
 
-/** Leftover per-server parents of servers that are no longer running (after a kill -9). */
+/**
+ * Leftover per-server parents of servers that are no longer running (after a kill -9). One
+ * named with this server's own pid is a leftover too (it is swept before this server makes
+ * its own): pids are reused (pid_max may be 32768), and a parent kept with its old `ct-N`
+ * children made this server's containers fail to get a cgroup of their own (EEXIST), so
+ * they ran with no pids or memory limit.
+ */
 function sweepStale(parent: string): void {
   let names: string[];
   try {
@@ -134,16 +140,34 @@ function sweepStale(parent: string): void {
   for (const n of names) {
     const m = /^skiff-(\d+)$/.exec(n);
     if (!m) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-      continue; // that server is alive
-    } catch {}
+    if (Number(m[1]) !== process.pid) {
+      try {
+        process.kill(Number(m[1]), 0);
+        continue; // that server is alive
+      } catch {}
+    }
     const dir = join(parent, n);
     for (const c of children(dir)) {
       killAll(c);
       rmdirQuiet(c);
     }
     rmdirQuiet(dir);
+  }
+}
+
+/**
+ * Makes a container's cgroup. One of that name already there is a leftover (names are not
+ * reused within a server): what runs in it is killed and it is made anew, so the container
+ * never shares a cgroup, or its limit, with what an earlier process left.
+ */
+function mkdirFresh(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    killAll(dir);
+    rmdirSync(dir);
+    mkdirSync(dir);
   }
 }
 
@@ -171,11 +195,11 @@ class V1Limiter implements Limiter {
   create(name: string, l: ContainerLimits): ContainerCgroup {
     const mem = join(this.memParent, name);
     const pids = join(this.pidsParent, name);
-    mkdirSync(mem);
-    mkdirSync(pids);
+    mkdirFresh(mem);
+    mkdirFresh(pids);
     const cpu = l.cpu && this.cpuParent ? join(this.cpuParent, name) : undefined;
     if (cpu) {
-      mkdirSync(cpu);
+      mkdirFresh(cpu);
       writeFileSync(join(cpu, "cpu.cfs_period_us"), String(CPU_PERIOD_US));
       writeFileSync(join(cpu, "cpu.cfs_quota_us"), String(cpuQuota(l.cpu!)));
     }
@@ -209,7 +233,7 @@ class V2Limiter implements Limiter {
   }
   create(name: string, l: ContainerLimits): ContainerCgroup {
     const dir = join(this.parent, name);
-    mkdirSync(dir);
+    mkdirFresh(dir);
     writeFileSync(join(dir, "memory.max"), String(l.memoryBytes));
     try {
       writeFileSync(join(dir, "memory.swap.max"), "0");
