@@ -3,7 +3,7 @@
 // a read right after a write must wait for it); "reopen" opens a second
 // store on the same data, as a restarted server would.
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -18,8 +18,10 @@ interface Harness {
 }
 
 const opened: Store[] = [];
+const dirs: string[] = [];
 after(async () => {
   for (const s of opened) await s.close().catch(() => {});
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 const STORES: [string, () => Promise<Harness>][] = [
@@ -27,6 +29,7 @@ const STORES: [string, () => Promise<Harness>][] = [
     "sqlite",
     async () => {
       const dir = mkdtempSync(join(tmpdir(), "skiff-contract-"));
+      dirs.push(dir);
       const open = async () => {
         const s = new SqliteStore({ dataDir: dir, commitDelayMs: 20 });
         opened.push(s);

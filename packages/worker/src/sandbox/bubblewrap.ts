@@ -1,8 +1,8 @@
-import { existsSync, lstatSync, mkdtempSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, lstatSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { namespaceArgs } from "./identity.js";
 import type { Sandbox, SandboxOptions } from "./sandbox.js";
+import { processTempDir } from "./temp-dirs.js";
 
 const SOCKET_INSIDE = "/run/skiff/control.sock";
 
@@ -47,7 +47,7 @@ export class BubblewrapSandbox implements Sandbox {
 
   private empty(): string {
     if (!this.emptyFile) {
-      this.emptyFile = join(mkdtempSync(join(tmpdir(), "skiff-sandbox-")), "empty");
+      this.emptyFile = join(processTempDir("skiff-sandbox"), "empty");
       writeFileSync(this.emptyFile, "", { mode: 0o444 });
       // Removed at exit too: a process that exits without disposing (a second Ctrl-C) leaves nothing.
       process.once("exit", this.onExit);

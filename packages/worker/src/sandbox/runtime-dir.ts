@@ -1,7 +1,7 @@
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { processTempDir } from "./temp-dirs.js";
 
 /** Where a container sees the runtime directory. */
 export const RUNTIME_INSIDE = "/opt/skiff-runtime";
@@ -20,8 +20,7 @@ export class RuntimeDir {
   readonly path: string;
 
   constructor() {
-    sweepStale();
-    this.path = mkdtempSync(join(tmpdir(), `skiff-runtime-${process.pid}-`));
+    this.path = processTempDir("skiff-runtime");
     const workerDir = packageRoot(fileURLToPath(import.meta.url));
     const modules = join(this.path, "node_modules");
     // The worker: only its runtime (not the provider, not the sandbox code).
@@ -52,23 +51,6 @@ export class RuntimeDir {
   remove(): void {
     process.off("exit", this.onExit);
     rmSync(this.path, { recursive: true, force: true });
-  }
-}
-
-function sweepStale(): void {
-  for (const name of readdirSync(tmpdir())) {
-    const m = /^skiff-runtime-(\d+)-/.exec(name);
-    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
-    rmSync(join(tmpdir(), name), { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe } from "node:test";
@@ -7,7 +7,14 @@ import { SqliteStore } from "./sqlite-store.js";
 
 describe("SqliteObjectStore (object store contract)", () => {
   objectStoreContract(async () => {
-    const store = new SqliteStore({ dataDir: mkdtempSync(join(tmpdir(), "skiff-objects-")) });
-    return { store: store.objects, close: () => store.close() };
+    const dataDir = mkdtempSync(join(tmpdir(), "skiff-objects-"));
+    const store = new SqliteStore({ dataDir });
+    return {
+      store: store.objects,
+      close: async () => {
+        await store.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
   });
 });
