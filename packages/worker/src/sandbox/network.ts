@@ -1,8 +1,9 @@
 import { execFile, execFileSync } from "node:child_process";
 import { accessSync, constants, readdirSync, readFileSync, rmSync } from "node:fs";
-import { networkInterfaces, tmpdir } from "node:os";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { processTempDir } from "./temp-dirs.js";
 
 const run = promisify(execFile);
 
@@ -149,8 +150,11 @@ export class NatNetwork {
   private readonly named = new Set<string>();
   /** pasta's pid for each namespace this process connected. */
   private readonly pastaPids = new Map<string, number>();
+  /** Where pasta writes its pid files (made on first use). */
+  private pidDir: string | undefined;
   private readonly onExit = () => {
     for (const pid of this.pastaPids.values()) kill(pid);
+    if (this.pidDir) rmSync(this.pidDir, { recursive: true, force: true });
     for (const name of this.named)
       try {
         execFileSync(this.ip, ["netns", "del", name], { stdio: "ignore" });
@@ -165,7 +169,10 @@ export class NatNetwork {
   private async connect(name: string, naming: string[]): Promise<void> {
     // pasta leaves when its namespace's name is removed, but not always (seen left running
     // after its name was gone): its pid is kept, and it is ended with the namespace.
-    const pidFile = join(tmpdir(), `skiff-pasta-${name}.pid`);
+    // In a directory of this process's, removed at exit: a pasta still starting then writes
+    // its pid file into nothing, rather than leave it in /tmp.
+    this.pidDir ??= processTempDir("skiff-pasta");
+    const pidFile = join(this.pidDir, `${name}.pid`);
     const pasta = [
       this.pasta,
       "--pid",
@@ -256,7 +263,11 @@ export class NatNetwork {
       this.named.delete(r.name);
       r.resolve();
     }
-    if (this.named.size === 0) process.off("exit", this.onExit);
+    if (this.named.size === 0) {
+      process.off("exit", this.onExit);
+      if (this.pidDir) rmSync(this.pidDir, { recursive: true, force: true });
+      this.pidDir = undefined;
+    }
   }
 }
 
