@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bareEnv, REPO, type RunResult, SKIFF_BIN, scratchDir, waitFor } from "./cli.js";
+import { bareEnv, REPO, type RunResult, SKIFF_BIN, scratchDir } from "./cli.js";
 
 /**
  * Hosts for tests of workers: each node (the control plane = node 0, workers 1…) in its own
@@ -110,11 +110,24 @@ export async function makeCluster(nodes: number): Promise<Cluster> {
       child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
       child.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
       const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      let closed: string | undefined; // how it ended, once its output is all in
+      child.once("close", (code, signal) => (closed = String(code ?? signal)));
       const p: Proc = {
         child,
         output: () => out,
+        // Fails as soon as the process has ended without printing it (not at the timeout), with
+        // the output as it is then.
         async waitFor(re, what, timeoutMs = 20_000) {
-          return waitFor(async () => re.exec(out), `${what}; output so far:\n${out.slice(-3000)}`, timeoutMs);
+          const deadline = Date.now() + timeoutMs;
+          for (;;) {
+            const m = re.exec(out);
+            if (m) return m;
+            if (closed !== undefined || Date.now() > deadline)
+              throw new Error(
+                `${closed !== undefined ? `the process ended (${closed})` : "timed out"} waiting for ${what}; output:\n${out.slice(-3000)}`,
+              );
+            await new Promise((r) => setTimeout(r, 50));
+          }
         },
         async stop(signal = "SIGTERM") {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);
