@@ -183,7 +183,8 @@ describe("workers on their own hosts", { skip: why }, () => {
     await run.waitFor(new RegExp(`PROGRESS ${at(0.4)}\\b`), "two fifths of the outputs", 60_000 + n * 10);
     c.setLink(2, false);
     await run.waitFor(/RESULT/, "the map's end", 120_000 + n * 20);
-    await new Promise((r) => run.child.once("exit", r));
+    // Not child.once("exit"): it may have exited already, right after printing its result.
+    await run.exited;
     const out = result(run.output()) as {
       got: number;
       dupes: number;

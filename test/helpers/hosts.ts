@@ -31,6 +31,8 @@ export interface Proc {
   waitFor(re: RegExp, what: string, timeoutMs?: number): Promise<RegExpExecArray>;
   /** SIGTERM (or SIGKILL) and wait for the exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Resolves once the process has exited (also when it exited before this was read). */
+  exited: Promise<void>;
 }
 
 export function netnsAvailable(): string | undefined {
@@ -114,6 +116,7 @@ export async function makeCluster(nodes: number): Promise<Cluster> {
       child.once("close", (code, signal) => (closed = String(code ?? signal)));
       const p: Proc = {
         child,
+        exited,
         output: () => out,
         // Fails as soon as the process has ended without printing it (not at the timeout), with
         // the output as it is then.
