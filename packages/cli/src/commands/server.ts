@@ -7,7 +7,7 @@ import { type Command, Option } from "commander";
 import { activeProfile, configPath, readProfiles, writeProfile } from "skiff";
 import { UsageError } from "../errors.js";
 import { ui } from "../output.js";
-import { GROUPS } from "../program.js";
+import { GROUPS, int } from "../program.js";
 
 /** The server's default port (its DEFAULT_PORT; not imported, so `skiff --help` loads no server). */
 const DEFAULT_PORT = 7420;
@@ -178,14 +178,6 @@ interface ServerFlags {
   localWorkers: boolean;
   placementTimeoutMs?: string;
   shutdownGraceMs?: string;
-}
-
-function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  return n;
 }
 
 async function serverCommand(values: ServerFlags): Promise<void> {

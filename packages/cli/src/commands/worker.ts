@@ -6,7 +6,7 @@ import { type Command, Option } from "commander";
 import { withServer } from "../connect.js";
 import { UsageError } from "../errors.js";
 import { table, ui } from "../output.js";
-import { GROUPS } from "../program.js";
+import { GROUPS, int } from "../program.js";
 
 interface WorkerFlags {
   server?: string;
@@ -87,14 +87,6 @@ export function register(program: Command): void {
         );
       }),
     );
-}
-
-function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  return n;
 }
 
 /** A worker token file: `tokenId:tokenSecret` on one line. */

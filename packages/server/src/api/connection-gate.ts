@@ -145,38 +145,34 @@ export class ConnectionGate {
    * requests (a long-lived socket each) and API connections; `closed` when it ends.
    */
   webSocket(socket: Socket): { admitted: boolean; closed(): void } {
-    if (this.webSockets >= this.limits.maxWebSockets) {
-      this.note("refusedWebSockets");
-      return { admitted: false, closed() {} };
-    }
-    this.busy(socket);
-    this.webSockets++;
-    let ended = false;
-    return {
-      admitted: true,
-      closed: () => {
-        if (ended) return;
-        ended = true;
-        this.webSockets--;
-      },
-    };
+    return this.admit(socket, "webSockets", this.limits.maxWebSockets, "refusedWebSockets");
   }
 
   /** An API WebSocket authenticated: false when the cap is reached. `closed` when it ends. */
   apiAuthenticated(socket: Socket): { admitted: boolean; closed(): void } {
-    if (this.api >= this.limits.maxApiConnections) {
-      this.note("refusedApi");
+    return this.admit(socket, "api", this.limits.maxApiConnections, "refusedApi");
+  }
+
+  /** Counts one more under `cap` (or refuses it, noted); `closed` takes it back once. */
+  private admit(
+    socket: Socket,
+    counter: "api" | "webSockets",
+    cap: number,
+    refused: "refusedApi" | "refusedWebSockets",
+  ): { admitted: boolean; closed(): void } {
+    if (this[counter] >= cap) {
+      this.note(refused);
       return { admitted: false, closed() {} };
     }
     this.busy(socket);
-    this.api++;
+    this[counter]++;
     let ended = false;
     return {
       admitted: true,
       closed: () => {
         if (ended) return;
         ended = true;
-        this.api--;
+        this[counter]--;
       },
     };
   }
