@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { type ConnectionLimits, type ObjectLimits, openStore, SkiffServer } from "@skiff/server";
-import { type LimitsChoice, LocalProvider, type SandboxChoice } from "@skiff/worker";
+import { defaultHostCapacity, type LimitsChoice, LocalProvider, type SandboxChoice } from "@skiff/worker";
 import { configPath } from "skiff";
 import { makeTempDir, removeTempDir } from "./temp-dirs.js";
 
@@ -33,6 +33,9 @@ export interface LocalServerOptions {
   /** Run containers on this host too. @defaultValue true */
   localWorkers?: boolean;
   placementTimeoutMs?: number;
+  /** What this host holds at once, across functions. @defaultValue defaultHostCapacity() */
+  maxContainers?: number;
+  memoryMiB?: number;
   log?: (msg: string) => void;
 }
 
@@ -47,6 +50,11 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
   const imageDir = o.imageDir ?? defaultImageDir();
   const envLimit = Number(process.env.SKIFF_IMAGE_LIMIT_BYTES);
   const limitBytes = o.imageLimitBytes ?? (Number.isSafeInteger(envLimit) && envLimit > 0 ? envLimit : undefined);
+  const defaults = defaultHostCapacity();
+  const capacity = {
+    maxContainers: o.maxContainers ?? defaults.maxContainers,
+    memoryMiB: o.memoryMiB ?? defaults.memoryMiB,
+  };
   return SkiffServer.start({
     ...(o.host ? { host: o.host } : {}),
     ...(o.port !== undefined ? { port: o.port } : {}),
@@ -65,6 +73,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     ...(o.webMaxBodyBytes !== undefined ? { webMaxBodyBytes: o.webMaxBodyBytes } : {}),
     workers: {
       local: o.localWorkers !== false,
+      localCapacity: capacity,
       ...(o.placementTimeoutMs !== undefined ? { placementTimeoutMs: o.placementTimeoutMs } : {}),
     },
     provider: (controlSocket) =>
@@ -72,6 +81,8 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
         controlSocket,
         sandbox: o.sandbox ?? "auto",
         limits: o.limits ?? "auto",
+        // Warm-pool processes count against the host's containers too.
+        maxProcesses: capacity.maxContainers,
         ...(o.tmpSizeMiB !== undefined ? { tmpSizeMiB: o.tmpSizeMiB } : {}),
         // Without local workers it only builds images: no runtime processes kept warm.
         ...(o.localWorkers === false ? { warmPool: 0 } : o.warmPool !== undefined ? { warmPool: o.warmPool } : {}),

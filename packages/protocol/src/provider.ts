@@ -20,6 +20,13 @@ export interface WorkerProvider {
    * undefined when one could. Absent: the provider cannot tell.
    */
   unplaceable?(needs: Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey">): string | undefined;
+  /**
+   * Whether a container with these needs could be placed now (a host has room); absent: the
+   * provider cannot tell. The fleet asks before starting one, and waits for room otherwise.
+   */
+  hasRoom?(needs: Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey"> & { volumes?: boolean }): boolean;
+  /** Calls `fn` when room may have appeared (a container ended, a host joined). */
+  onCapacityFreed?(fn: () => void): void;
   /** Stops every container it started. */
   close(): Promise<void>;
   /** Builds and stores images (api.md §1a); absent where this provider cannot run images. */

@@ -55,6 +55,12 @@ export interface ServerOptions {
   workers?: {
     /** Run containers on this host too. @defaultValue true */
     local?: boolean;
+    /**
+     * What this host holds at once across all functions (`--max-containers`, `--memory-mib`):
+     * past it, containers wait for room and their inputs stay queued. A container without
+     * memoryMiB counts as what it is measured to use. @defaultValue unlimited
+     */
+    localCapacity?: { maxContainers?: number; memoryMiB?: number };
     /** How long a container waits for a worker that fits. @defaultValue 600_000 */
     placementTimeoutMs?: number;
     /** A worker silent this long is lost. @defaultValue WORKER_LEASE_MS */
@@ -277,7 +283,13 @@ export class SkiffServer {
       ...(local.images ? { images: local.images } : {}),
       onClose: () => local.close(),
     });
-    if (opts.workers?.local !== false) provider.addHost(localHost(local));
+    if (opts.workers?.local !== false) {
+      const host = localHost(local, opts.workers?.localCapacity);
+      provider.addHost(host);
+      const c = host.capacity;
+      if (opts.workers?.localCapacity)
+        log(`this host runs at most ${c.maxContainers} containers and ${c.memoryMiB} MiB of container memory at once`);
+    }
     const workers = new WorkerRegistry(provider, blobs, {
       log,
       ...(opts.workers?.leaseMs !== undefined ? { leaseMs: opts.workers.leaseMs } : {}),

@@ -33,6 +33,12 @@ export interface LocalProviderOptions {
   gpuTypes?: string[];
   /** Runtime processes kept started and idle, so a scale-up skips process start. @defaultValue 2 */
   warmPool?: number;
+  /**
+   * Runtime processes alive at once, warm-pool ones included (the host's container capacity):
+   * the pool is not refilled past it, and an idle pooled process makes way for a container
+   * that cannot use it. @defaultValue unlimited
+   */
+  maxProcesses?: number;
   /** Memory and process-count caps per container: cgroups where this host allows them. @defaultValue "auto" */
   limits?: LimitsChoice;
   /** Host user containers run as when the server is root (identity.ts). @defaultValue nobody (65534) */
@@ -106,6 +112,7 @@ export class LocalProvider implements WorkerProvider {
   /** Outbound NAT in a network namespace of the container's own (network.ts). */
   private readonly nat: NatNetwork | undefined;
   private gpus: string[] | undefined;
+  private readonly maxProcesses: number;
   private closed = false;
   private poolFailures = 0;
   private seq = 0;
@@ -136,6 +143,7 @@ export class LocalProvider implements WorkerProvider {
     this.expose = this.sandbox.name === "bubblewrap" ? nodePrefix() : [];
     this.gpus = opts.gpuTypes;
     this.poolSize = opts.controlSocket ? (opts.warmPool ?? 2) : 0;
+    this.maxProcesses = opts.maxProcesses ?? Number.POSITIVE_INFINITY;
     if (opts.images) this.images = new LocalImageBuilder({ ...opts.images, log });
     this.refill();
   }
@@ -231,11 +239,17 @@ export class LocalProvider implements WorkerProvider {
           privileged: user !== undefined,
           tmpSizeBytes,
         });
+    // Fail closed: where this host enforces limits, a container whose cgroup cannot be made
+    // does not start (it would run with no memory or process cap). Only a host with no usable
+    // cgroups at all runs containers unlimited, as the server warned at start.
     let cgroup: ContainerCgroup | undefined;
     try {
       cgroup = this.limiter.create(`ct-${++this.seq}`, limits);
     } catch (err) {
-      (this.opts.log ?? console.error)(`could not create a cgroup for a container: ${(err as Error).message}`);
+      const e = err as NodeJS.ErrnoException;
+      throw new Error(
+        `could not create the container's cgroup, so it was not started without its memory and process limits (${e.code ? `${e.code}: ` : ""}${e.message}); the server's start line says where container cgroups are made (docs/security.md)`,
+      );
     }
     const inNetns = joined ? joined.wrap(sandboxed.file, sandboxed.args) : sandboxed;
     const { file, args } = wrapCommand(inNetns.file, inNetns.args, cgroup);
@@ -302,12 +316,19 @@ export class LocalProvider implements WorkerProvider {
 
   private refill(): void {
     if (this.closed || !this.opts.controlSocket) return;
-    while (this.pool.length < this.poolSize) {
-      this.pool.push(this.spawnRuntime(this.opts.controlSocket, false, undefined));
-    }
-    for (const { image, procs } of this.imagePools.values()) {
-      while (procs.length < this.poolSize)
-        procs.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, [], image));
+    try {
+      while (this.pool.length < this.poolSize && this.procs.size < this.maxProcesses) {
+        this.pool.push(this.spawnRuntime(this.opts.controlSocket, false, undefined));
+      }
+      for (const { image, procs } of this.imagePools.values()) {
+        while (procs.length < this.poolSize && this.procs.size < this.maxProcesses)
+          procs.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, [], image));
+      }
+    } catch (err) {
+      // A cgroup that could not be made (fail closed): not in a loop, later.
+      this.poolFailures++;
+      (this.opts.log ?? console.error)(`could not start a warm-pool runtime: ${(err as Error).message}`);
+      if (!this.closed) setTimeout(() => this.refill(), Math.min(30_000, 200 * 2 ** this.poolFailures)).unref();
     }
   }
 
@@ -349,6 +370,29 @@ export class LocalProvider implements WorkerProvider {
       killSandbox(p.child);
     }
     if (stale.length > 0) this.refill();
+  }
+
+  /**
+   * At the process cap, an idle pooled runtime (the least recently used image's first) ends
+   * to make way for a container that cannot use it; waits (briefly) until it is gone, so the
+   * host never holds more runtime processes than its capacity.
+   */
+  private async makeRoom(): Promise<void> {
+    while (this.procs.size >= this.maxProcesses) {
+      const pools = [...[...this.imagePools.values()].map((e) => e.procs), this.pool];
+      const pool = pools.find((p) => p.length > 0);
+      const idle = pool?.shift();
+      if (!pool || !idle) return; // only containers: placement keeps those within capacity
+      await new Promise<void>((resolve) => {
+        if (idle.exited) return resolve();
+        const t = setTimeout(resolve, 2000);
+        idle.child.once("exit", () => {
+          clearTimeout(t);
+          resolve();
+        });
+        killSandbox(idle.child);
+      });
+    }
   }
 
   /** The line a runtime reads on stdin: its env, and the bundle a remote worker fetched. */
@@ -410,6 +454,7 @@ export class LocalProvider implements WorkerProvider {
         });
         return { containerId: spec.containerId, pid: undefined, kill: () => {} };
       }
+      await this.makeRoom();
       proc = this.spawnRuntime(
         spec.controlSocket,
         spec.blockNetwork,
@@ -439,7 +484,14 @@ export class LocalProvider implements WorkerProvider {
       kill: () => {
         if (!p.exited) p.child.kill("SIGKILL");
       },
-      usage: () => (p.exited ? undefined : processTreeUsage(p.child.pid)),
+      usage: () => {
+        if (p.exited) return undefined;
+        const u = processTreeUsage(p.child.pid);
+        // Memory as its cgroup counts it where there is one: what it added to the host (its
+        // tmpfs included), not the shared pages of Node's binary that every RSS repeats.
+        const charged = p.cgroup?.memoryBytes();
+        return u && charged !== undefined ? { ...u, memoryBytes: charged } : u;
+      },
     };
   }
 

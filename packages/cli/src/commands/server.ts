@@ -79,6 +79,14 @@ export function register(program: Command): void {
   cmd
     .option("--no-local-workers", "run no containers on this host: only on workers that join (`skiff worker`)")
     .option(
+      "--max-containers <n>",
+      "containers this host runs at once, across all functions, warm-pool processes included; more wait, their inputs queued (default: as many as --memory-mib holds at 32 MiB each)",
+    )
+    .option(
+      "--memory-mib <n>",
+      "memory for containers on this host in MiB: a container counts its memoryMiB, or what it is measured to use without one; past it new containers wait (default: 80% of this host's)",
+    )
+    .option(
       "--placement-timeout-ms <n>",
       "how long a container waits for a worker that fits (GPU type, capacity) before its calls fail (default: 600000)",
     )
@@ -178,6 +186,8 @@ interface ServerFlags {
   localWorkers: boolean;
   placementTimeoutMs?: string;
   shutdownGraceMs?: string;
+  maxContainers?: string;
+  memoryMib?: string;
 }
 
 async function serverCommand(values: ServerFlags): Promise<void> {
@@ -190,6 +200,8 @@ async function serverCommand(values: ServerFlags): Promise<void> {
   const instanceIdleMs = int("instance-idle-ms", values.instanceIdleMs, 0, 7 * 24 * 3600 * 1000);
   const logMaxBytes = int("log-max-bytes", values.logMaxBytes, 1024, 2 ** 40);
   const placementTimeoutMs = int("placement-timeout-ms", values.placementTimeoutMs, 0, 7 * 24 * 3600 * 1000);
+  const maxContainers = int("max-containers", values.maxContainers, 1, 100_000);
+  const memoryMiB = int("memory-mib", values.memoryMib, 64, 2 ** 30);
   const graceMs = int("shutdown-grace-ms", values.shutdownGraceMs, 0, 24 * 3600 * 1000) ?? 30_000;
   const store = values.store ?? process.env.SKIFF_STORE_URL;
   const { sandbox, limits } = values;
@@ -234,6 +246,8 @@ async function serverCommand(values: ServerFlags): Promise<void> {
     ...(webMaxBodyBytes !== undefined ? { webMaxBodyBytes } : {}),
     localWorkers: values.localWorkers,
     ...(placementTimeoutMs !== undefined ? { placementTimeoutMs } : {}),
+    ...(maxContainers !== undefined ? { maxContainers } : {}),
+    ...(memoryMiB !== undefined ? { memoryMiB } : {}),
     log: (m) => ui.info(`[skiff server] ${m}`),
   });
   const t = server.createdAdminToken;

@@ -25,6 +25,19 @@ const MAX_LOST = 5;
  * and the next starts follow only while a backlog is left.
  */
 const STARTS_PER_CORE = 2;
+/** A function waiting for room on a full host tries again this often even without word of room. */
+const ROOM_RETRY_MS = 5000;
+
+/** What placement needs to know of a function's containers to tell whether one fits now. */
+function roomNeeds(fn: LiveFunction): Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey"> & { volumes?: boolean } {
+  const o = fn.spec.options;
+  return {
+    ...(o.memoryMiB ? { memoryMiB: o.memoryMiB } : {}),
+    ...(o.gpu ? { gpu: o.gpu } : {}),
+    ...(o.imageKey ? { imageKey: o.imageKey } : {}),
+    ...(o.volumes && Object.keys(o.volumes).length > 0 ? { volumes: true } : {}),
+  };
+}
 
 /** What the fleet needs from the engine that owns the calls and the queues. */
 /** A volume prepared for one container. */
@@ -69,11 +82,18 @@ export class Fleet {
   private readonly startSlots: number;
   /** Functions that wanted more containers while every start slot was taken (bounded by functions). */
   private readonly waitingForSlot = new Set<LiveFunction>();
+  /**
+   * Functions that wanted a container while every host that fits was full (bounded by
+   * functions), each with a fallback timer: they scale again when the provider reports room
+   * (a container ended), or after ROOM_RETRY_MS (measured memory can fall without an event).
+   */
+  private readonly waitingForRoom = new Map<LiveFunction, NodeJS.Timeout>();
 
   constructor(
     private readonly o: EngineOptions,
     private readonly host: FleetHost,
   ) {
+    o.provider.onCapacityFreed?.(() => this.roomFreed());
     // SKIFF_START_CONCURRENCY: a tuning and benchmark knob; 0 starts every container at once.
     const env = Number(process.env.SKIFF_START_CONCURRENCY ?? Number.NaN);
     const slots = o.startConcurrency ?? (Number.isInteger(env) && env >= 0 ? env : Number.NaN);
@@ -103,6 +123,11 @@ export class Fleet {
       Math.max(o.minContainers, needed) + (demand > 0 ? o.bufferContainers : 0),
     );
     if (desired <= live) return;
+    if (this.o.provider.hasRoom && !this.o.provider.hasRoom(roomNeeds(fn))) {
+      // The host (or every worker that fits) is at capacity: the inputs wait in the queue.
+      this.waitForRoom(fn);
+      return;
+    }
     const now = Date.now();
     if (now < fn.nextStartAt) {
       if (!fn.retryScaleTimer) {
@@ -125,15 +150,26 @@ export class Fleet {
     }
   }
 
-  /** Scales `fn` again after `ms` (once: a timer already set stays). */
-  private retryScaleLater(fn: LiveFunction, ms: number): void {
-    fn.nextStartAt = Math.max(fn.nextStartAt, Date.now() + ms);
-    if (fn.retryScaleTimer) return;
-    fn.retryScaleTimer = setTimeout(() => {
-      fn.retryScaleTimer = undefined;
+  /** Scales `fn` again once a host has room (or after ROOM_RETRY_MS). */
+  private waitForRoom(fn: LiveFunction): void {
+    if (this.waitingForRoom.has(fn)) return;
+    const t = setTimeout(() => {
+      this.waitingForRoom.delete(fn);
       this.scale(fn);
-    }, ms);
-    fn.retryScaleTimer.unref();
+    }, ROOM_RETRY_MS);
+    t.unref();
+    this.waitingForRoom.set(fn, t);
+  }
+
+  /** The provider says room may have appeared: functions waiting for it scale again. */
+  roomFreed(): void {
+    if (this.waitingForRoom.size === 0) return;
+    const waiting = [...this.waitingForRoom];
+    this.waitingForRoom.clear();
+    for (const [fn, t] of waiting) {
+      clearTimeout(t);
+      this.scale(fn);
+    }
   }
 
   /** A counted start ended (ready or gone): functions waiting for a slot try again. */
@@ -290,9 +326,10 @@ export class Fleet {
           if (err.name === "CapacityError" && !reserved) {
             // Every host that fits is full: not a failure of the function's containers; its
             // running ones work through the queue, and scaling tries again in a while.
+            // (Several starts can see room at once; those that lose the race end here.)
             c.stoppedOnPurpose = true;
+            this.waitForRoom(fn);
             this.containerGone(c, err.message, true);
-            this.retryScaleLater(fn, 1000);
             return;
           }
           this.o.log(`starting a container for ${fn.appName}.${fn.name} failed: ${err.message}`);

@@ -65,6 +65,46 @@ describe("placement", () => {
     await p.close();
   });
 
+  it("counts a container without memoryMiB on a measuring host by what it uses, and says when room frees", async () => {
+    const p = new Placement();
+    const usage = new Map<string, number>();
+    const base = host("local", { maxContainers: 100, memoryMiB: 1100 });
+    const local: PlacementHost & { started: typeof base.started; exit(id: string): void } = {
+      ...base,
+      measured: true,
+      async start(s, gpu, ev) {
+        await base.start(s, gpu, ev);
+        const id = s.containerId;
+        return { containerId: id, pid: 1, kill() {}, usage: () => ({ cpuMs: 0, memoryBytes: usage.get(id) ?? 0 }) };
+      },
+    };
+    p.addHost(local);
+    let freed = 0;
+    p.onCapacityFreed(() => freed++);
+    const a = await p.start(spec(), events);
+    // Counted as DEFAULT_CONTAINER_MIB (128) until measured: 8 fit in 1100 MiB, not 9.
+    for (let i = 0; i < 6; i++) await p.start(spec(), events);
+    assert.equal(p.hasRoom({}), true);
+    await p.start(spec(), events);
+    assert.equal(p.hasRoom({}), false, "8 x 128 MiB estimated: full");
+    // Measured at 20 MiB each: room again (a measurement is at most a second old when read).
+    for (const s of local.started) usage.set(s.id, 20 * 1024 * 1024);
+    p.hosts()[0]!.measuredAt = 0;
+    assert.equal(p.hasRoom({}), true, "8 x 20 MiB measured leaves room");
+    // One grows to 900 MiB: full again, though it declared nothing.
+    usage.set(a.containerId, 900 * 1024 * 1024);
+    p.hosts()[0]!.measuredAt = 0;
+    assert.equal(p.hasRoom({}), false);
+    await assert.rejects(p.start(spec(), events), { name: "CapacityError" });
+    // A declared memoryMiB counts as declared, measured or not.
+    local.exit(a.containerId);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(freed, 1, "room freed when a container ended");
+    assert.equal(p.hasRoom({ memoryMiB: 800 }), true);
+    assert.equal(p.hasRoom({ memoryMiB: 1000 }), false);
+    await p.close();
+  });
+
   it("places GPU work only where the type is advertised, keeps GPU hosts for it, and counts GPUs", async () => {
     const p = new Placement();
     const cpu = host("cpu");

@@ -18,6 +18,12 @@ export interface PlacementHost {
   readonly capacity: WorkerCapacity;
   /** The control plane's own host (images and volumes run only there for now). */
   readonly local?: boolean;
+  /**
+   * Counts a container without `memoryMiB` by what it uses (its handle's measured memory) once
+   * it runs, rather than by DEFAULT_CONTAINER_MIB: its worst case (its cgroup's cap, half the
+   * host) would let a host hold two of them.
+   */
+  readonly measured?: boolean;
   /** Starts a container there; `gpuType`/`gpuCount`: its share of the host's GPUs. */
   start(
     spec: ContainerSpec,
@@ -47,7 +53,9 @@ export interface Needs {
   localOnly?: string;
 }
 
-export function needsOf(spec: Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey" | "mounts">): Needs {
+export function needsOf(
+  spec: Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey" | "mounts"> & { volumes?: boolean },
+): Needs {
   let gpu: GpuNeed | undefined;
   if (spec.gpu) {
     const g = parseGpuNeed(spec.gpu);
@@ -56,7 +64,7 @@ export function needsOf(spec: Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKe
   }
   const localOnly = spec.imageKey
     ? "an image (images are not on workers yet)"
-    : spec.mounts?.length
+    : spec.mounts?.length || spec.volumes
       ? "volumes (volumes are not mounted on workers yet)"
       : undefined;
   return { memoryMiB: spec.memoryMiB ?? DEFAULT_CONTAINER_MIB, gpu, ...(localOnly ? { localOnly } : {}) };
@@ -69,6 +77,15 @@ export function describeNeeds(n: Needs): string {
   return parts.join(" and ");
 }
 
+/** One container placed on a host, and the memory it is counted as there. */
+interface Placed {
+  /** MiB counted against the host: its memoryMiB, else an estimate, then its measured use. */
+  charge: number;
+  /** Without memoryMiB: counted by measurement where the host measures. */
+  measure: boolean;
+  handle?: ContainerHandle;
+}
+
 /** A host and what is placed on it now. */
 export interface HostLoad {
   readonly host: PlacementHost;
@@ -76,6 +93,27 @@ export interface HostLoad {
   memoryMiB: number;
   /** GPUs in use per advertised type. */
   gpusUsed: Map<string, number>;
+  /** Containers placed here (bounded by the host's maxContainers). */
+  placed?: Set<Placed>;
+  /** When the measured charges were last read. */
+  measuredAt?: number;
+}
+
+/** How stale measured memory may be when a placement reads it (each read walks /proc or a cgroup file). */
+const MEASURE_EVERY_MS = 1000;
+
+/** Re-reads the memory of containers counted by measurement on a host that measures. */
+export function refreshMeasured(load: HostLoad, now = Date.now()): void {
+  if (!load.host.measured || !load.placed || now - (load.measuredAt ?? 0) < MEASURE_EVERY_MS) return;
+  load.measuredAt = now;
+  for (const p of load.placed) {
+    if (!p.measure || !p.handle?.usage) continue;
+    const bytes = p.handle.usage()?.memoryBytes;
+    if (bytes === undefined) continue; // gone, or not measurable: its last charge stays
+    const charge = Math.max(1, Math.ceil(bytes / 1024 / 1024));
+    load.memoryMiB += charge - p.charge;
+    p.charge = charge;
+  }
 }
 
 /** The GPU type of `load` that can give `need` now (or, with `ever`, when empty). */
@@ -156,6 +194,7 @@ export class Placement implements WorkerProvider {
   private readonly waiting = new Set<Waiting>();
   private readonly timeoutMs: number;
   private closed = false;
+  private readonly freedListeners: (() => void)[] = [];
 
   constructor(private readonly o: PlacementOptions = {}) {
     this.timeoutMs = o.timeoutMs ?? 600_000;
@@ -167,8 +206,28 @@ export class Placement implements WorkerProvider {
   }
 
   addHost(host: PlacementHost): void {
-    this.loads.set(host.id, { host, containers: 0, memoryMiB: 0, gpusUsed: new Map() });
+    this.loads.set(host.id, { host, containers: 0, memoryMiB: 0, gpusUsed: new Map(), placed: new Set() });
     this.retryWaiting();
+    this.freed();
+  }
+
+  /**
+   * Calls `fn` when room may have appeared on a host (a container ended, a host joined): what
+   * was refused with CapacityError can try again then, rather than on a timer.
+   */
+  onCapacityFreed(fn: () => void): void {
+    this.freedListeners.push(fn);
+  }
+
+  private freedQueued = false;
+  private freed(): void {
+    if (this.freedListeners.length === 0 || this.freedQueued) return;
+    // Once per turn: several containers ending together free room once.
+    this.freedQueued = true;
+    queueMicrotask(() => {
+      this.freedQueued = false;
+      if (!this.closed) for (const fn of this.freedListeners) fn();
+    });
   }
 
   /** The host left: its containers are reported gone by the host itself. */
@@ -187,6 +246,20 @@ export class Placement implements WorkerProvider {
     const n = needsOf(spec);
     if ([...this.loads.values()].some((l) => fitsEver(l, n))) return undefined;
     return `no connected worker can run a container needing ${describeNeeds(n)} (${this.describeHosts()})`;
+  }
+
+  hasRoom(spec: Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey"> & { volumes?: boolean }): boolean {
+    let needs: Needs;
+    try {
+      needs = needsOf(spec);
+    } catch {
+      return true; // a bad GPU request: let the start say why
+    }
+    const now = Date.now();
+    for (const l of this.loads.values()) refreshMeasured(l, now);
+    // No host could ever run it: not a matter of room (the start waits for a host, or fails).
+    if (![...this.loads.values()].some((l) => fitsEver(l, needs))) return true;
+    return pickHost(this.loads.values(), needs) !== undefined;
   }
 
   private describeHosts(): string {
@@ -212,7 +285,7 @@ export class Placement implements WorkerProvider {
       if ([...this.loads.values()].some((l) => fitsEver(l, needs))) {
         reject(
           new CapacityError(
-            `every worker that can run ${spec.appName}.${spec.functionName} is full (${this.describeHosts()})`,
+            `every host that can run ${spec.appName}.${spec.functionName} is full (${this.describeHosts()})`,
           ),
         );
         return;
@@ -246,21 +319,27 @@ export class Placement implements WorkerProvider {
     resolve: (h: ContainerHandle) => void,
     reject: (e: Error) => void,
   ): boolean {
+    const now = Date.now();
+    for (const l of this.loads.values()) refreshMeasured(l, now);
     const pick = pickHost(this.loads.values(), needs);
     if (!pick) return false;
     const { load, gpuType } = pick;
     const gpuCount = needs.gpu?.count ?? 0;
+    const placed: Placed = { charge: needs.memoryMiB, measure: spec.memoryMiB === undefined };
+    load.placed?.add(placed);
     load.containers++;
-    load.memoryMiB += needs.memoryMiB;
+    load.memoryMiB += placed.charge;
     if (gpuType !== undefined) load.gpusUsed.set(gpuType, (load.gpusUsed.get(gpuType) ?? 0) + gpuCount);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
+      load.placed?.delete(placed);
       load.containers--;
-      load.memoryMiB -= needs.memoryMiB;
+      load.memoryMiB -= placed.charge;
       if (gpuType !== undefined) load.gpusUsed.set(gpuType, (load.gpusUsed.get(gpuType) ?? 0) - gpuCount);
       if (this.waiting.size > 0) queueMicrotask(() => this.retryWaiting());
+      this.freed();
     };
     events.onPlaced?.(load.host.name);
     load.host
@@ -271,10 +350,16 @@ export class Placement implements WorkerProvider {
           events.onExit(code, signal, why);
         },
       })
-      .then(resolve, (err: Error) => {
-        release();
-        reject(err);
-      });
+      .then(
+        (h) => {
+          if (!released) placed.handle = h;
+          resolve(h);
+        },
+        (err: Error) => {
+          release();
+          reject(err);
+        },
+      );
     return true;
   }
 
@@ -298,7 +383,11 @@ export class Placement implements WorkerProvider {
   }
 }
 
-/** The local provider as a placement host: no caps beyond what it was given. */
+/**
+ * The local provider as a placement host, with the capacity it was given (the server's
+ * --max-containers and --memory-mib; unlimited where not given). Containers without
+ * `memoryMiB` are counted by their measured memory.
+ */
 export function localHost(
   provider: WorkerProvider,
   capacity: Partial<WorkerCapacity> = {},
@@ -307,6 +396,7 @@ export function localHost(
     id: "local",
     name: "local",
     local: true,
+    measured: true,
     provider,
     capacity: {
       maxContainers: capacity.maxContainers ?? Number.MAX_SAFE_INTEGER,

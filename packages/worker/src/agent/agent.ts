@@ -100,6 +100,7 @@ export class WorkerAgent {
         limits: this.o.limits ?? "auto",
         hide: [resolve(this.o.dataDir), ...(this.o.hide ?? [])],
         gpuTypes: this.o.gpus.map((g) => g.type),
+        maxProcesses: this.o.maxContainers,
         ...(this.o.warmPool !== undefined ? { warmPool: this.o.warmPool } : {}),
         log: this.o.log,
       });

@@ -12,7 +12,7 @@ describe("container limits", () => {
     try {
       const files = [join(dir, "a.procs"), join(dir, "b.procs")];
       for (const f of files) writeFileSync(f, "");
-      const cg = { procsFiles: files, oomKilled: () => false, remove: async () => {} };
+      const cg = { procsFiles: files, oomKilled: () => false, memoryBytes: () => undefined, remove: async () => {} };
       const { file, args } = wrapCommand("/bin/sh", ["-c", 'echo "$$ $(cat /proc/self/oom_score_adj)"'], cg);
       const [pid, adj] = execFileSync(file, args, { encoding: "utf8" }).trim().split(" ");
       // The exec'd command is the same process that wrote its pid into each cgroup.procs.
@@ -24,7 +24,7 @@ describe("container limits", () => {
   });
 
   it("refuses to start a container it could not put in its cgroup", () => {
-    const cg = { procsFiles: ["/nonexistent/cgroup.procs"], oomKilled: () => false, remove: async () => {} };
+    const cg = { procsFiles: ["/nonexistent/cgroup.procs"], oomKilled: () => false, memoryBytes: () => undefined, remove: async () => {} };
     const { file, args } = wrapCommand("/bin/echo", ["ran"], cg);
     const r = spawnSync(file, args, { encoding: "utf8" });
     assert.equal(r.status, 125);

@@ -44,6 +44,8 @@ export interface ContainerCgroup {
   procsFiles: string[];
   /** Whether the kernel's OOM killer fired in this cgroup (the container hit its memory cap). */
   oomKilled(): boolean;
+  /** Memory charged to it now (its processes, page cache and tmpfs), or undefined if unreadable. */
+  memoryBytes(): number | undefined;
   /** Kills whatever is left in it and removes it (retrying while killed processes leave). */
   remove(): Promise<void>;
 }
@@ -165,8 +167,18 @@ function mkdirFresh(dir: string): void {
     mkdirSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    killAll(dir);
-    rmdirSync(dir);
+    // Killed processes take a moment to leave: retried for up to about 200 ms (this runs on a
+    // container's start path, which fails rather than run without its limits).
+    for (let i = 0; ; i++) {
+      killAll(dir);
+      try {
+        rmdirSync(dir);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EBUSY" || i >= 40) throw e;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      }
+    }
     mkdirSync(dir);
   }
 }
@@ -178,6 +190,15 @@ const oomCount = (file: string): number => {
     return 0;
   }
 };
+
+function readNumber(file: string): number | undefined {
+  try {
+    const n = Number(readFileSync(file, "utf8").trim());
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 class V1Limiter implements Limiter {
   readonly kind = "cgroup-v1" as const;
@@ -212,6 +233,7 @@ class V1Limiter implements Limiter {
     return {
       procsFiles: [join(mem, "cgroup.procs"), join(pids, "cgroup.procs"), ...(cpu ? [join(cpu, "cgroup.procs")] : [])],
       oomKilled: () => oomCount(join(mem, "memory.oom_control")) > 0,
+      memoryBytes: () => readNumber(join(mem, "memory.usage_in_bytes")),
       remove: () => removeSoon([pids, mem, ...(cpu ? [cpu] : [])]),
     };
   }
@@ -246,6 +268,7 @@ class V2Limiter implements Limiter {
     return {
       procsFiles: [join(dir, "cgroup.procs")],
       oomKilled: () => oomCount(join(dir, "memory.events")) > 0,
+      memoryBytes: () => readNumber(join(dir, "memory.current")),
       remove: () => {
         try {
           writeFileSync(join(dir, "cgroup.kill"), "1");
