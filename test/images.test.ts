@@ -54,7 +54,19 @@ describe("images: running in them, caching them", { skip: cannotBuild }, () => {
       server.dataDir,
       "/opt/skiff/rt/test",
       "/opt/skiff/rt/packages/cli/src",
-    ])) as { env: string; exists: Record<string, boolean>; hostname: string; asset: string; debian: string };
+    ])) as {
+      env: string;
+      exists: Record<string, boolean>;
+      hostname: string;
+      asset: string;
+      debian: string;
+      uid: number;
+      capEff: string;
+    };
+    // Not root in its image: a root server runs it as nobody, with no capabilities left.
+    assert.notEqual(seen.uid, 0, "a function with an image runs as root");
+    assert.equal(seen.capEff, "0000000000000000");
+    if (process.getuid!() === 0) assert.equal(seen.uid, 65534, "a root server runs image containers as nobody");
     assert.equal(seen.env, "from the image", "env() reaches the function");
     assert.notEqual(seen.hostname, readFileSync("/etc/hostname", "utf8"), "not the host's /etc/hostname");
     assert.equal(seen.hostname.trim(), "skiff");

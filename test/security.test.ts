@@ -360,6 +360,8 @@ export const app = new App("identity-app");
 export const probe = app.function((what: string, arg: string) => {
   try {
     if (what === "uid") return \`\${process.getuid!()}:\${process.getgid!()}\`;
+    if (what === "caps")
+      return readFileSync("/proc/self/status", "utf8").split("\\n").filter((l) => /^(Cap|NoNewPrivs)/.test(l)).join(";");
     if (what === "read") return readFileSync(arg, "utf8");
     if (what === "ls") return readdirSync(arg).join(",");
     if (what === "fill") {
@@ -387,6 +389,11 @@ export const probe = app.function((what: string, arg: string) => {
     const [uid] = (await probe.remote("uid", "")).split(":");
     if (process.getuid!() === 0) assert.equal(uid, "65534", "a root server runs containers as nobody");
     else assert.equal(uid, String(process.getuid!()), "NOT CHECKED: a non-root server cannot change users");
+    // No capability left in any set (setpriv cleared the bounding set too), and none to gain.
+    const caps = await probe.remote("caps", "");
+    for (const set of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"])
+      assert.match(caps, new RegExp(`${set}:\\s*0{16}(;|$)`), caps);
+    assert.match(caps, /NoNewPrivs:\s*1/, caps);
   });
 
   it("sees the runtime's own read-only directory, and nothing of the project the server runs from", async () => {

@@ -1,8 +1,8 @@
 export { WorkerAgent, type WorkerAgentOptions } from "./agent/agent.js";
 export { BundleCache } from "./agent/bundle-cache.js";
-export { defaultHostCapacity } from "./capacity.js";
 export { RefusedError } from "./agent/control-link.js";
 export { expandDevicePaths, GpuDevices } from "./agent/gpu-devices.js";
+export { defaultHostCapacity } from "./capacity.js";
 export { LocalImageBuilder } from "./images/builder.js";
 export { probeBuildTools } from "./images/capability.js";
 export { LocalProvider, type LocalProviderOptions } from "./local-provider.js";

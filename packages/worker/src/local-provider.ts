@@ -9,7 +9,7 @@ import { IMAGE_PATH } from "./images/run-step.js";
 import { processTreeUsage } from "./proc-usage.js";
 import { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
 import { asUser, type ContainerUser, containerIdentity } from "./sandbox/identity.js";
-import { IMAGE_NODE_MODULES, IMAGE_SOCKET, imageRootCommand, runtimeBinds } from "./sandbox/image-root.js";
+import { IMAGE_NODE_MODULES, IMAGE_SOCKET, imageRootCommand, runAsEnv, runtimeBinds } from "./sandbox/image-root.js";
 import {
   type ContainerCgroup,
   detectLimiter,
@@ -208,7 +208,11 @@ export class LocalProvider implements WorkerProvider {
     // content store): a container that mounts one runs as before, as that user in a user
     // namespace, until copies can be owned by the container's user (docs/security.md).
     const user = mounts.length > 0 ? undefined : this.user;
-    if (image) this.imageRuntime ??= runtimeBinds(RUNTIME_ENTRY);
+    if (image) {
+      this.imageRuntime ??= runtimeBinds(RUNTIME_ENTRY);
+      // The runtime in an image drops to the container's user itself (drop-privileges.ts).
+      Object.assign(baseEnv, runAsEnv(user));
+    }
     // An image container sees only its image (and the runtime under /opt/skiff), in a user
     // namespace of its own; network and /tmp as any other container.
     const sandboxed = image
@@ -224,6 +228,7 @@ export class LocalProvider implements WorkerProvider {
           tmpSizeBytes,
           nodeArgs,
           mounts,
+          ...(user ? { runAs: user } : {}),
         })
       : this.sandbox.command(user ? asUser(user, argv) : argv, {
           hostWorkdir,

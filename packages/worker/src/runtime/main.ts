@@ -2,6 +2,8 @@
  * The in-container runtime: connects to the control plane over its unix socket, loads the
  * app bundle it is given, runs inputs and reports outputs. One process per container.
  */
+// First: an image container becomes its unprivileged user before anything else loads.
+import "./drop-privileges.js";
 import {
   type EventMap,
   GENERATOR_WINDOW,

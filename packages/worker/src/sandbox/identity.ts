@@ -48,7 +48,7 @@ export function asUser(user: ContainerUser, argv: string[]): string[] {
 /**
  * bubblewrap's namespaces. Unprivileged: all of them, a user namespace included. Privileged
  * (root, dropping to another user with setpriv): no user namespace — it would map the
- * container back to root on the host — and only the two capabilities setpriv needs, which it
+ * container back to root on the host — and only the capabilities setpriv needs, which it
  * drops with everything else.
  */
 export function namespaceArgs(privileged: boolean, blockNetwork: boolean): string[] {
@@ -59,12 +59,18 @@ export function namespaceArgs(privileged: boolean, blockNetwork: boolean): strin
     "--unshare-uts",
     "--unshare-cgroup-try",
     ...(blockNetwork ? ["--unshare-net"] : []),
+    ...DROP_TO_SETUID,
+    // setpriv clears the bounding set (PR_CAPBSET_DROP needs CAP_SETPCAP), then drops the rest.
     "--cap-add",
-    "CAP_SETUID",
-    "--cap-add",
-    "CAP_SETGID",
+    "CAP_SETPCAP",
   ];
 }
+
+/**
+ * Privileged bubblewrap keeps every capability of root unless told (`--cap-add` alone adds to
+ * that): all dropped, but the two that changing user needs.
+ */
+export const DROP_TO_SETUID = ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"];
 
 function executable(p: string): boolean {
   try {

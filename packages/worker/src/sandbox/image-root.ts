@@ -2,6 +2,7 @@ import { existsSync, realpathSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { NODE_INSIDE, NPM_PROJECT } from "../images/run-step.js";
+import { type ContainerUser, DROP_TO_SETUID } from "./identity.js";
 
 /** Where the runtime's own files appear in an image container. */
 const RUNTIME_INSIDE = "/opt/skiff/rt";
@@ -51,6 +52,18 @@ export interface ImageRootOptions {
   nodeArgs: string[];
   /** Volume copies; their mount paths must exist in the image (its root is read-only). */
   mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
+  /**
+   * The host user it runs as (a root server): bubblewrap runs privileged, without a user
+   * namespace, keeping only CAP_SETUID/CAP_SETGID, and the runtime becomes this user before
+   * it loads anything (runtime/drop-privileges.ts, told by SKIFF_RUN_AS in its env). Without
+   * it: root of a user namespace of its own (the server's user on the host).
+   */
+  runAs?: ContainerUser;
+}
+
+/** The env that tells the runtime whom to become (see ImageRootOptions.runAs). */
+export function runAsEnv(user: ContainerUser | undefined): Record<string, string> {
+  return user ? { SKIFF_RUN_AS: `${user.uid}:${user.gid}` } : {};
 }
 
 /**
@@ -59,17 +72,37 @@ export interface ImageRootOptions {
  * private; own user, pid, ipc, uts (and, with blockNetwork, network) namespaces.
  */
 export function imageRootCommand(o: ImageRootOptions): { file: string; args: string[] } {
-  const args = ["--die-with-parent", "--new-session", "--unshare-all"];
-  // With NAT the namespace is its own (pasta joins it); without, the host's network.
-  if (!o.blockNetwork && !o.nat) args.push("--share-net");
+  const args = ["--die-with-parent", "--new-session"];
+  // With NAT the namespace is its own (pasta joins it); without, the host's network (or the
+  // namespace made ahead that the sandbox was started in).
+  const ownNet = o.blockNetwork || o.nat !== undefined;
+  if (o.runAs)
+    args.push(
+      "--unshare-ipc",
+      "--unshare-pid",
+      "--unshare-uts",
+      "--unshare-cgroup-try",
+      ...(ownNet ? ["--unshare-net"] : []),
+      ...DROP_TO_SETUID,
+    );
+  else args.push("--unshare-all", ...(ownNet ? [] : ["--share-net"]));
   if (o.nat) args.push("--info-fd", String(o.nat.infoFd));
   const tmp = ["--perms", "1777", ...(o.tmpSizeBytes ? ["--size", String(o.tmpSizeBytes)] : []), "--tmpfs", "/tmp"];
   args.push("--ro-bind", o.root, "/", "--dev", "/dev", "--proc", "/proc", ...tmp, "--tmpfs", "/run");
   // Name resolution is the one host file shown (the image's resolv.conf is empty), and only with a network.
   if (!o.blockNetwork && existsSync("/etc/resolv.conf")) args.push("--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf");
-  args.push("--tmpfs", "/opt/skiff", "--ro-bind", o.node, `${NODE_INSIDE}/bin/node`);
-  for (const [host, inside] of o.runtime.binds) args.push("--ro-bind", host, inside);
+  args.push("--tmpfs", "/opt/skiff");
+  // The folders leading to each bind made readable first: bubblewrap makes them 0700, closed
+  // to a container that runs as another user than root (runAs).
+  const binds: [string, string][] = [[o.node, `${NODE_INSIDE}/bin/node`], ...o.runtime.binds];
+  const made = new Set<string>();
+  for (const [, inside] of binds)
+    for (let d = dirname(inside); d !== "/opt/skiff" && d.startsWith("/opt/skiff/"); d = dirname(d)) made.add(d);
+  for (const d of [...made].sort()) args.push("--perms", "0755", "--dir", d);
+  for (const [host, inside] of binds) args.push("--ro-bind", host, inside);
   for (const m of o.mounts ?? []) args.push(m.readOnly ? "--ro-bind" : "--bind", m.hostPath, m.mountPath);
+  // The socket's folder made readable first (bubblewrap would make it 0700, closed to runAs).
+  args.push("--perms", "0755", "--dir", dirname(SOCKET_INSIDE));
   args.push("--bind", o.controlSocket, SOCKET_INSIDE, "--chdir", o.workdir ?? "/tmp");
   args.push("--", `${NODE_INSIDE}/bin/node`, ...o.nodeArgs, o.runtime.entry);
   return { file: o.bwrap, args };

@@ -24,7 +24,12 @@ describe("container limits", () => {
   });
 
   it("refuses to start a container it could not put in its cgroup", () => {
-    const cg = { procsFiles: ["/nonexistent/cgroup.procs"], oomKilled: () => false, memoryBytes: () => undefined, remove: async () => {} };
+    const cg = {
+      procsFiles: ["/nonexistent/cgroup.procs"],
+      oomKilled: () => false,
+      memoryBytes: () => undefined,
+      remove: async () => {},
+    };
     const { file, args } = wrapCommand("/bin/echo", ["ran"], cg);
     const r = spawnSync(file, args, { encoding: "utf8" });
     assert.equal(r.status, 125);
