@@ -2,13 +2,13 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Function_ } from "skiff";
 import { REPO, type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
-import { rssKiB } from "./helpers/procs.js";
+import { containerPids, rssKiB } from "./helpers/procs.js";
 
 const hasBwrap = (() => {
   try {
@@ -274,3 +274,42 @@ for (const mode of ["auto", "none"]) {
     });
   });
 }
+
+describe("cgroups fail closed", () => {
+  it("a container whose cgroup cannot be made does not start (no unlimited container); its input waits and runs once cgroups work again", async (t) => {
+    const server = await startServer({ args: ["--sandbox", "bubblewrap", "--warm-pool", "0"] });
+    let restore: (() => void) | undefined;
+    try {
+      const out = server.output();
+      const v1 = /container limits: cgroup v1 \(memory under \S+, pids under ([^\s,]+)/.exec(out)?.[1];
+      const v2 = /container limits: cgroup v2 \(memory, pids(?:, cpu)? under (\S+)\)/.exec(out)?.[1];
+      if (v1) {
+        // cgroup v1 lets root rename a cgroup: the server's pids parent is then not where it
+        // makes containers' cgroups (ENOENT), as if someone removed it.
+        renameSync(v1, `${v1}-moved`);
+        restore = () => renameSync(`${v1}-moved`, v1);
+      } else if (v2) {
+        // cgroup v2: no more descendants allowed under the server's parent (EAGAIN).
+        writeFileSync(join(v2, "cgroup.max.descendants"), "0");
+        restore = () => writeFileSync(join(v2, "cgroup.max.descendants"), "max");
+      } else {
+        t.skip(`NOT CHECKED: no cgroup limits here (${/no memory or process-count limits: (.*)/.exec(out)?.[1]})`);
+        return;
+      }
+      assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
+      const square = Function_.fromName<Fn<[number], number>>("core-app", "square", { client: server.client() });
+      const call = square.remote(7);
+      await waitFor(
+        async () => /could not create the container's cgroup, so it was not started/.test(server.output()),
+        "the start to fail closed",
+      );
+      assert.deepEqual(containerPids(server.proc.pid!), [], "a runtime process started without its cgroup");
+      restore();
+      restore = undefined;
+      assert.equal(await call, 49, "the input waited and ran once a cgroup could be made");
+    } finally {
+      restore?.();
+      await server.stop();
+    }
+  });
+});
