@@ -17,10 +17,11 @@ describe("host capacity", () => {
       "capacity-app.ts",
       `import { App } from "skiff";
 export const app = new App("capacity-app");
-export const slow = app.function({ maxContainers: 10 }, async (i: number) => {
+export const slow = app.function({ maxContainers: 10, scaledownWindowMs: 600_000 }, async (i: number) => {
   await new Promise((r) => setTimeout(r, 1000));
   return i * 2;
 });
+export const quick = app.function(async (x: number) => x + 1);
 `,
     );
     const r = await skiff(["deploy", file], { env: server.env });
@@ -59,5 +60,21 @@ export const slow = app.function({ maxContainers: 10 }, async (i: number) => {
     assert.equal(stats.backlog, 0);
     // Waiting for room is not a failure: nothing about it in the server's log as an error.
     assert.doesNotMatch(server.output(), /starting a container for capacity-app\.slow failed/);
+  });
+
+  it("a function with no container gets room on a host full of another function's idle ones", async () => {
+    // slow's 3 containers are idle now, and would stay 10 minutes (scaledownWindowMs).
+    const quick = Function_.fromName<Function_<(x: number) => Promise<number>>>("capacity-app", "quick", {
+      client: server.client(),
+    });
+    const t0 = Date.now();
+    assert.equal(await quick.remote(1), 2);
+    const ms = Date.now() - t0;
+    assert.ok(ms < 5000, `waited ${ms} ms for room`);
+    assert.match(
+      server.output(),
+      /host full: stopping an idle container of capacity-app\.slow to make room for capacity-app\.quick/,
+    );
+    assert.ok(containerPids(server.proc.pid!).length <= CAPACITY);
   });
 });

@@ -2,7 +2,16 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -143,6 +152,53 @@ describe("without a sandbox", () => {
 
 type Fn<A extends unknown[], R> = Function_<(...a: A) => Promise<R>>;
 
+/**
+ * The pids cgroups of a server's containers, read from the host (the parent from the server's
+ * start line): the most each one held at once, its pids.max, and how many forks it refused.
+ */
+function pidsCgroups(serverOutput: string) {
+  const parent =
+    /container limits: cgroup v1 \(memory under \S+, pids under ([^\s,)]+)/.exec(serverOutput)?.[1] ??
+    /container limits: cgroup v2 \(memory, pids(?:, cpu)? under (\S+)\)/.exec(serverOutput)?.[1];
+  const seen = new Map<string, { peak: number; max: number; refused: number }>();
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, "utf8").trim();
+    } catch {
+      return undefined; // the container ended meanwhile
+    }
+  };
+  return {
+    sample() {
+      if (!parent) return;
+      let names: string[] = [];
+      try {
+        names = readdirSync(parent).filter((d) => d.startsWith("ct-"));
+      } catch {}
+      for (const ct of names) {
+        const current = Number(read(join(parent, ct, "pids.current")) ?? Number.NaN);
+        const max = Number(read(join(parent, ct, "pids.max")) ?? Number.NaN);
+        const refused = Number(/max (\d+)/.exec(read(join(parent, ct, "pids.events")) ?? "")?.[1] ?? 0);
+        if (Number.isNaN(current)) continue;
+        const s = seen.get(ct) ?? { peak: 0, max, refused: 0 };
+        s.peak = Math.max(s.peak, current);
+        s.refused = Math.max(s.refused, refused);
+        seen.set(ct, s);
+      }
+    },
+    busiest() {
+      return [...seen.values()].sort((a, b) => b.peak - a.peak)[0];
+    },
+    describe() {
+      if (!parent) return "no pids cgroup parent in the server's start line";
+      return (
+        [...seen].map(([ct, s]) => `${ct} peak ${s.peak}/${s.max}, ${s.refused} forks refused`).join("; ") ||
+        `no ct-* under ${parent}`
+      );
+    },
+  };
+}
+
 // Run as the host allows (auto), and with limits off, as on a host without writable cgroups.
 for (const mode of ["auto", "none"]) {
   describe(`resource limits: a fork bomb, memory hogs (--limits ${mode})`, () => {
@@ -193,11 +249,39 @@ for (const mode of ["auto", "none"]) {
       assert.equal(await square.remote(2), 4); // the other app's container is up before the bomb
       const bomb = Function_.fromName<Fn<[number], number>>("hostile-app", "forkBomb", { client: server.client() });
       const peak = bomb.remote(3000);
+      // What the kernel counts, from the host: each container cgroup's pids.current (the
+      // in-container count reads /proc, which is not a snapshot), pids.max and refused forks.
+      const host = pidsCgroups(server.output());
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          host.sample();
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
       const calls = await keepCalling(peak);
       const n = await peak;
+      sampling = false;
+      await sampler;
+      const bombed = host.busiest();
+      const diag = `in the container: ${n}; from the host: ${host.describe()}; server log on cgroups: ${
+        server
+          .output()
+          .split("\n")
+          .filter((l) => /cgroup|limits/.test(l))
+          .join(" | ") || "none"
+      }; /proc/cgroups: ${readFileSync("/proc/cgroups", "utf8")
+        .split("\n")
+        .filter((l) => /^(memory|pids)\s/.test(l))
+        .join(" | ")}`;
       t.diagnostic(`peak ${n} processes in the bombing container; ${calls} calls to another app answered meanwhile`);
+      t.diagnostic(diag);
       assert.ok(n > 100, `the bomb should have forked plenty (saw ${n} processes)`);
-      assert.ok(n <= 512 + 5, `${n} processes in one container, over its pids limit of 512`);
+      assert.ok(bombed, `no container cgroup seen from the host: ${diag}`);
+      assert.equal(bombed.max, 512, diag);
+      assert.ok(bombed.peak <= bombed.max, `pids.current ${bombed.peak} over pids.max ${bombed.max}: ${diag}`);
+      assert.ok(bombed.refused > 0, `the kernel refused no fork at the limit: ${diag}`);
+      assert.ok(n <= 512 + 5, `${n} processes in one container, over its pids limit of 512: ${diag}`);
       assert.ok(calls >= 5, `only ${calls} calls to the other app answered meanwhile`);
       assert.equal(server.proc.exitCode, null);
     });

@@ -153,12 +153,39 @@ export class Fleet {
   /** Scales `fn` again once a host has room (or after ROOM_RETRY_MS). */
   private waitForRoom(fn: LiveFunction): void {
     if (this.waitingForRoom.has(fn)) return;
+    this.evictIdleFor(fn);
     const t = setTimeout(() => {
       this.waitingForRoom.delete(fn);
       this.scale(fn);
     }, ROOM_RETRY_MS);
     t.unref();
     this.waitingForRoom.set(fn, t);
+  }
+
+  /**
+   * A function with no container of its own cannot work through its queue while idle
+   * containers of other functions fill the host (they would stay until their scale-down
+   * window, or for ever at minContainers): the one idle longest, above its function's
+   * minContainers, stops to make room. One per wait: its exit frees room, and the function
+   * asks again if that was not enough.
+   */
+  private evictIdleFor(fn: LiveFunction): void {
+    for (const c of fn.containers.values())
+      if (!c.reserved && (c.status === "starting" || c.status === "ready")) return; // it has one: it progresses
+    let victim: LiveContainer | undefined;
+    for (const c of this.containers.values()) {
+      if (c.fn === fn || c.reserved || c.status !== "ready" || c.running.size > 0 || c.fn.queue.length > 0) continue;
+      if (victim && victim.idleSince <= c.idleSince) continue;
+      let live = 0;
+      for (const o of c.fn.containers.values())
+        if (!o.reserved && (o.status === "ready" || o.status === "starting")) live++;
+      if (live > c.fn.spec.options.minContainers) victim = c;
+    }
+    if (!victim) return;
+    this.o.log(
+      `host full: stopping an idle container of ${victim.fn.appName}.${victim.fn.name} to make room for ${fn.appName}.${fn.name}`,
+    );
+    this.stopContainer(victim);
   }
 
   /** The provider says room may have appeared: functions waiting for it scale again. */
