@@ -19,10 +19,15 @@ files=$(find packages/*/src test -name '*.test.ts' -not -path '*/node_modules/*'
 # run first, with a longer limit per file.
 images_status=0
 images_out=$(mktemp)
-node --import tsx --test --test-concurrency=1 --test-timeout=900000 test/images*.test.ts test/packaging.test.ts 2>&1 |
+images_times=$(mktemp) # each file's time (scripts/file-times.mjs); test-runs.sh prints and removes it
+node --import tsx --test --test-concurrency=1 --test-timeout=900000 \
+  --test-reporter=tap --test-reporter-destination=stdout \
+  --test-reporter=./scripts/file-times.mjs --test-reporter-destination="$images_times" \
+  test/images*.test.ts test/packaging.test.ts 2>&1 |
   tee "$images_out" || images_status=$?
+sed -i 's/$/ [images]/' "$images_times"
 images_counts=$(awk '/^# pass /{p=$3} /^# fail /{f=$3} /^# cancelled /{c=$3} END{print p+0, f+c+0}' "$images_out")
 rm -f "$images_out"
 [ "$images_status" -ne 0 ] && echo "the image or packaging tests failed (their report is above the others)" >&2
 # The rest on a private Postgres cluster; the last line counts every run's tests.
-exec node --import tsx scripts/with-postgres.ts bash scripts/test-runs.sh "$images_status" "$files" "$images_counts"
+exec node --import tsx scripts/with-postgres.ts bash scripts/test-runs.sh "$images_status" "$files" "$images_counts" "$images_times"
