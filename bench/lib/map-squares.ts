@@ -1,5 +1,4 @@
-import type { Client } from "skiff";
-import { Function_ } from "skiff";
+import { type Client, Function_ } from "skiff";
 
 /** `square` (x => x * x) of bench/apps/map.ts and its variants. */
 export type Square = Function_<(x: number) => Promise<number>>;
