@@ -277,7 +277,14 @@ export class SkiffServer {
       ...(local.images ? { images: local.images } : {}),
       onClose: () => local.close(),
     });
-    if (opts.workers?.local !== false) provider.addHost(localHost(local));
+    // A container placed on this host gets its volume copies here (one on a worker gets them there).
+    let materialize: ((containerId: string) => Promise<void>) | undefined;
+    if (opts.workers?.local !== false)
+      provider.addHost(
+        localHost(local, {}, async (spec) => {
+          if (spec.mounts?.length) await materialize?.(spec.containerId);
+        }),
+      );
     const workers = new WorkerRegistry(provider, blobs, {
       log,
       ...(opts.workers?.leaseMs !== undefined ? { leaseMs: opts.workers.leaseMs } : {}),
@@ -308,6 +315,8 @@ export class SkiffServer {
       connections: () => ({ websocket: wss.clients.size, http: openSockets.size }),
     });
     const objects = new Objects(store.objects, opts.objectLimits ?? {}, (id) => blobs.size(id), dataDir, log);
+    materialize = (id) => objects.volumes.materialize(id);
+    workers.setVolumes(objects.volumes, objects.remoteVolumes);
     gateway = new Gateway({
       metrics,
       objects,

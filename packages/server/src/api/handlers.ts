@@ -88,7 +88,16 @@ const CONTAINER_ALLOWED = new Set<string>([
 /** Requests only an admin token may make. */
 const ADMIN_ONLY = new Set<string>(["token.create", "token.list", "token.revoke", "image.prune", "worker.list"]);
 /** The only requests a worker token may make (it may do nothing but be a worker). */
-const WORKER_ONLY = new Set<string>(["worker.register", "worker.bundle"]);
+const WORKER_ONLY = new Set<string>([
+  "worker.register",
+  "worker.bundle",
+  "worker.layer",
+  "worker.volume.manifest",
+  "worker.volume.read",
+  "worker.volume.put",
+  "worker.volume.commit",
+  "worker.volume.done",
+]);
 
 function payload(p: Record<string, unknown>, key: string): Payload {
   const v = p[key];
@@ -481,6 +490,13 @@ export const handlers: HandlerTable = {
   },
   "worker.register": (peer, p, d) => d.workers.register(peer, peer.remoteAddress, p),
   "worker.bundle": (peer, p, d) => d.workers.bundle(peer, p),
+  // Large reads, run as blob.get's are: a few at a time per connection, with backpressure.
+  "worker.layer": (peer, p, d) => peer.throttle(() => d.workers.layer(peer, p)),
+  "worker.volume.manifest": (peer, p, d) => d.workers.volumeManifest(peer, p),
+  "worker.volume.read": (peer, p, d) => peer.throttle(() => d.workers.volumeRead(peer, p)),
+  "worker.volume.put": (peer, p, d) => d.workers.volumePut(peer, p),
+  "worker.volume.commit": (peer, p, d) => d.workers.volumeCommit(peer, p),
+  "worker.volume.done": (peer, p, d) => d.workers.volumeDone(peer, p),
   "worker.list": (_peer, _p, d) => ({ workers: d.workers.list() }),
   "token.create"(_peer, p, d) {
     if (p.kind !== "api" && p.kind !== "web" && p.kind !== "worker")
