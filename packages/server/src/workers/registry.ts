@@ -288,10 +288,9 @@ export class WorkerRegistry {
   }
 
   volumeDone(link: WorkerLink, p: WorkerRequestMap["worker.volume.done"][0]): Record<string, never> {
-    const s = this.syncOf(link, p.syncId, "reload");
+    this.syncOf(link, p.syncId, "reload");
     if (!Number.isSafeInteger(p.version)) throw invalid("version must be an integer");
     this.endSync(p.syncId, { version: p.version });
-    void s;
     return {};
   }
 
