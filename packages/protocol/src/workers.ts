@@ -7,8 +7,11 @@
  */
 import type { ContainerSpec } from "./provider.js";
 
-/** Version of this contract; a worker speaking another one is refused at register. */
-export const WORKER_PROTOCOL_VERSION = 1;
+/**
+ * Version of this contract; a worker speaking another one is refused at register. 2: images
+ * and volumes on workers (a version-1 worker would run such a container without them).
+ */
+export const WORKER_PROTOCOL_VERSION = 2;
 
 /** How often an agent sends a heartbeat. */
 export const WORKER_HEARTBEAT_MS = 1000;
