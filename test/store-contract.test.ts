@@ -450,7 +450,14 @@ for (const [name, make] of STORES) {
         apps: null,
       });
       // A scope is kept as given: the environment and the apps (a JSON array of names).
-      store.insertToken({ id: "tk-d", secretHash: "h4", kind: "api", createdAt: 4, environment: "dev", apps: '["a","b"]' });
+      store.insertToken({
+        id: "tk-d",
+        secretHash: "h4",
+        kind: "api",
+        createdAt: 4,
+        environment: "dev",
+        apps: '["a","b"]',
+      });
       const scoped = await store.getToken("tk-d");
       assert.equal(scoped?.environment, "dev");
       assert.equal(scoped?.apps, '["a","b"]');

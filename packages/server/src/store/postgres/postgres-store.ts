@@ -34,6 +34,7 @@ import {
   type CallRow,
   type ClassInstanceRow,
   type DeploymentRow,
+  type EnvironmentRow,
   type FunctionRow,
   type GraphRow,
   type GraphStatus,
@@ -48,7 +49,6 @@ import {
   StoreOpenError,
   StoreUnavailableError,
   type TokenRow,
-  type EnvironmentRow,
 } from "../store.js";
 import { joinRows, PgStatement, type RowSpan, type SqlValue } from "./pg-sql.js";
 import { PostgresObjectStore } from "./postgres-objects.js";

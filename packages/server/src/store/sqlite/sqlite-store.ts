@@ -36,6 +36,7 @@ import type {
   CallRow,
   ClassInstanceRow,
   DeploymentRow,
+  EnvironmentRow,
   FunctionRow,
   GraphRow,
   GraphStatus,
@@ -47,7 +48,6 @@ import type {
   Store,
   StoredCall,
   TokenRow,
-  EnvironmentRow,
 } from "../store.js";
 import { StoreCommitError, StoreOpenError } from "../store.js";
 import { SqliteObjectStore } from "./sqlite-objects.js";
