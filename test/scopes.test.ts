@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AuthError, Client, Dict, Function_, readProfiles } from "skiff";
+import { WebSocket } from "ws";
 import type * as appA from "./fixtures/scopes-a-app.js";
 import type * as appB from "./fixtures/scopes-b-app.js";
 import { type ServerProcess, skiff, startServer } from "./helpers/cli.js";
@@ -182,6 +183,19 @@ describe("environments and token scopes", () => {
     }
   });
 
+  it("a requiresAuth endpoint's WebSocket takes only an endpoint token; refusing one leaves the server up", async () => {
+    const port = new URL(server.url).port;
+    const url = `ws://scope-a--guarded.localhost:${port}/`;
+    const web = await admin.request("token.create", { kind: "web" });
+    const bearer = { authorization: `Bearer ${web.tokenId}:${web.tokenSecret}` };
+    await assert.rejects(openWebSocket(url), /status 401/);
+    await assert.rejects(openWebSocket(url, { authorization: "Bearer tk-x:nope" }), /status 401/);
+    const ws = await openWebSocket(url, bearer);
+    assert.equal(await new Promise((r) => ws.once("message", (m) => r(String(m)))), "in");
+    ws.close();
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+  });
+
   it("skiff environment delete is refused while apps or objects live there, and works once they are gone", async () => {
     await Dict.fromName("dev-dict", { createIfMissing: true, client: admin, environment: "dev" }).len();
     const refused = await skiff(["environment", "delete", "dev"], { env: server.env });
@@ -198,3 +212,15 @@ describe("environments and token scopes", () => {
     assert.doesNotMatch(list.stdout, /^dev\s/m);
   });
 });
+
+/** A web endpoint's WebSocket (`<app>--<label>.localhost` is loopback); rejects with the status. */
+function openWebSocket(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const lookup = (_h: string, o: { all?: boolean }, cb: (...a: unknown[]) => void) =>
+      o.all ? cb(null, [{ address: "127.0.0.1", family: 4 }]) : cb(null, "127.0.0.1", 4);
+    const ws = new WebSocket(url, { lookup, headers } as never);
+    ws.once("open", () => resolve(ws));
+    ws.once("error", reject);
+    ws.once("unexpected-response", (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+  });
+}
