@@ -30,4 +30,7 @@ console.log(`scope-checks: ${N} runs each`);
 time("ungrantedBlob(outputs of one inline result)", () => ungrantedBlob(grants, outputs));
 time("ungrantedBlob(call.create, inline args)", () => ungrantedBlob(grants, callCreate));
 time("BlobGrants.has (blob.get)", () => grants.has("bl-00ff"));
-time("BlobGrants.add (a blob reference sent)", () => grants.add(`bl-${(Math.random() * 4096) | 0}`));
+const ids = Array.from({ length: 8192 }, (_, i) => `bl-${i.toString(16).padStart(64, "0")}`);
+let next = 0;
+// Half of them new (each evicting the oldest), half refreshed.
+time("BlobGrants.add (a blob reference sent)", () => grants.add(ids[next++ & 8191]!));

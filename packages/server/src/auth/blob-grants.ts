@@ -4,34 +4,39 @@
  * A blob id is the sha256 of its bytes, so knowing one is not proof of having been given it.
  *
  * Only payloads over INLINE_PAYLOAD_BYTES (1 MiB) travel as blobs, so a container meets few:
- * the set keeps the newest MAX_BLOB_GRANTS (4 GiB of payloads at least) and forgets the
- * oldest first. A container that needs one it was given that long ago is refused clearly.
+ * the set keeps the last MAX_BLOB_GRANTS / 2 to MAX_BLOB_GRANTS (2 GiB of payloads at least)
+ * and forgets older ones. A container that needs one it was given that long ago is refused
+ * clearly.
  */
 export const MAX_BLOB_GRANTS = 4096;
 
 export class BlobGrants {
-  private readonly ids = new Set<string>();
+  /**
+   * Two generations: ids go into `current`; when it holds half the bound, it becomes
+   * `previous` and the old previous is dropped. O(1) per add and lookup, at most `max` held,
+   * and an id seen again is carried into the current generation.
+   */
+  private current = new Set<string>();
+  private previous = new Set<string>();
 
   constructor(private readonly max = MAX_BLOB_GRANTS) {}
 
   add(id: string): void {
-    if (this.ids.delete(id)) {
-      this.ids.add(id); // newest again
-      return;
+    if (this.current.has(id)) return;
+    if (this.current.size >= this.max / 2) {
+      this.previous = this.current;
+      this.current = new Set();
     }
-    if (this.ids.size >= this.max) {
-      const oldest = this.ids.values().next();
-      if (!oldest.done) this.ids.delete(oldest.value);
-    }
-    this.ids.add(id);
+    this.current.add(id);
   }
 
   has(id: string): boolean {
-    return this.ids.has(id);
+    return this.current.has(id) || this.previous.has(id);
   }
 
+  /** How many are held (an id in both generations counts twice). */
   get size(): number {
-    return this.ids.size;
+    return this.current.size + this.previous.size;
   }
 }
 
