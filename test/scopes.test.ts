@@ -66,6 +66,12 @@ describe("environments and token scopes", () => {
     const typo = await skiff(["deploy", "test/fixtures/scopes-a-app.ts", "--env", "dve"], { env: server.env });
     assert.equal(typo.code, 1);
     assert.match(typo.stderr, /environment "dve" does not exist: create it with `skiff environment create dve`/);
+    const noEnv = await skiff(["token", "new", "--environment", "nope", "--profile", "x"], { env: server.env });
+    assert.equal(noEnv.code, 1);
+    assert.match(noEnv.stderr, /environment "nope" does not exist/);
+    const webScoped = await skiff(["token", "new", "--web", "--apps", "a"], { env: server.env });
+    assert.equal(webScoped.code, 2, webScoped.stderr);
+    assert.match(webScoped.stderr, /--environment and --apps scope API tokens/);
     const main = await skiff(["environment", "delete", "main"], { env: server.env });
     assert.equal(main.code, 1);
     assert.match(main.stderr, /environment "main" cannot be deleted/);
