@@ -483,6 +483,8 @@ for (const [name, make] of STORES) {
         ["main"],
       );
       store.insertEnvironment({ name: "dev", createdAt: 5 });
+      store.insertEnvironment({ name: "dev", createdAt: 6 }); // already there: kept as it was
+      await store.flush();
       assert.deepEqual(await store.getEnvironment("dev"), { name: "dev", createdAt: 5 });
       assert.equal(await store.getEnvironment("nope"), undefined);
       assert.deepEqual(await store.environmentContents("dev"), { apps: 0, objects: 0, secrets: 0 });

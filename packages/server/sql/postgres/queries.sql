@@ -20,7 +20,7 @@ FROM tokens ORDER BY created_at;
 UPDATE tokens SET revoked_at = @at WHERE id = @id AND revoked_at IS NULL;
 
 -- name: insertEnvironment
-INSERT INTO environments (name, created_at) VALUES (@name, @createdAt);
+INSERT INTO environments (name, created_at) VALUES (@name, @createdAt) ON CONFLICT DO NOTHING;
 
 -- name: getEnvironment
 SELECT name, created_at AS "createdAt" FROM environments WHERE name = @name;

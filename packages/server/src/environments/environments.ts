@@ -15,7 +15,13 @@ export class Environments {
   constructor(private readonly store: Store) {}
 
   private known(): Promise<Set<string>> {
-    this.names ??= this.store.listEnvironments().then((rows) => new Set(rows.map((r) => r.name)));
+    if (!this.names) {
+      const loading = this.store.listEnvironments().then((rows) => new Set(rows.map((r) => r.name)));
+      this.names = loading;
+      loading.catch(() => {
+        if (this.names === loading) this.names = undefined; // the store was down: read again next time
+      });
+    }
     return this.names;
   }
 
@@ -34,9 +40,16 @@ export class Environments {
       );
     const names = await this.known();
     if (names.has(name)) throw new ApiError("already_exists", `environment "${name}" already exists`);
-    this.store.insertEnvironment({ name, createdAt: Date.now() });
-    await this.store.flush();
+    // Known before the commit, so a second create racing this one is told it exists (the
+    // insert ignores a duplicate too: a failed commit would lose its window's other writes).
     names.add(name);
+    this.store.insertEnvironment({ name, createdAt: Date.now() });
+    try {
+      await this.store.flush();
+    } catch (err) {
+      names.delete(name);
+      throw err;
+    }
   }
 
   async list(): Promise<{ name: string; createdAt: number }[]> {

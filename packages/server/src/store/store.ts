@@ -43,6 +43,7 @@ export interface Store {
   countAdminTokens(): Promise<number>;
 
   // environments (api.md §9): "main" always exists (made by the schema)
+  /** Adds an environment (one that exists already is left as it is). */
   insertEnvironment(row: EnvironmentRow): void;
   getEnvironment(name: string): Promise<EnvironmentRow | undefined>;
   /** Every environment, by name. Bounded by what admins create. */
