@@ -11,7 +11,7 @@ import type * as appA from "./fixtures/scopes-a-app.js";
 import type * as appB from "./fixtures/scopes-b-app.js";
 import { type ServerProcess, skiff, startServer } from "./helpers/cli.js";
 
-describe("environments and token scopes", () => {
+describe("environments and token scopes", { timeout: 180_000 }, () => {
   let server: ServerProcess;
   let admin: Client;
   const clients: Client[] = [];
@@ -197,7 +197,7 @@ describe("environments and token scopes", () => {
     await assert.rejects(openWebSocket(url), /status 401/);
     await assert.rejects(openWebSocket(url, { authorization: "Bearer tk-x:nope" }), /status 401/);
     const ws = await openWebSocket(url, bearer);
-    assert.equal(await new Promise((r) => ws.once("message", (m) => r(String(m)))), "in");
+    assert.equal(await ws.first, "in");
     ws.close();
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
   });
@@ -219,13 +219,20 @@ describe("environments and token scopes", () => {
   });
 });
 
-/** A web endpoint's WebSocket (`<app>--<label>.localhost` is loopback); rejects with the status. */
-function openWebSocket(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
+/**
+ * A web endpoint's WebSocket (`<app>--<label>.localhost` is loopback); rejects with the status.
+ * `first` is its first message, listened for from the start (it may come with the upgrade).
+ */
+function openWebSocket(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ first: Promise<string>; close(): void }> {
   return new Promise((resolve, reject) => {
     const lookup = (_h: string, o: { all?: boolean }, cb: (...a: unknown[]) => void) =>
       o.all ? cb(null, [{ address: "127.0.0.1", family: 4 }]) : cb(null, "127.0.0.1", 4);
     const ws = new WebSocket(url, { lookup, headers } as never);
-    ws.once("open", () => resolve(ws));
+    const first = new Promise<string>((r) => ws.once("message", (m) => r(String(m))));
+    ws.once("open", () => resolve({ first, close: () => ws.close() }));
     ws.once("error", reject);
     ws.once("unexpected-response", (_req, res) => reject(new Error(`status ${res.statusCode}`)));
   });
