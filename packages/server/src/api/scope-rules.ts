@@ -114,6 +114,12 @@ export const SCOPE_RULES: { [N in Exclude<RequestName, "hello">]: Rule } = {
   "shell.open": byFunction("open a shell in"),
   "worker.register": none, // worker tokens only
   "worker.bundle": none,
+  "worker.layer": none,
+  "worker.volume.manifest": none,
+  "worker.volume.read": none,
+  "worker.volume.put": none,
+  "worker.volume.commit": none,
+  "worker.volume.done": none,
   "worker.list": none, // admin only
   "token.create": none, // admin only
   "token.list": none,
