@@ -5,7 +5,7 @@
 // an app bundle. A scale-up beyond the warm pool pays all of them; a pooled runtime only the
 // last two (it has started, loaded its modules and warmed its handshake while idle).
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleApp } from "@skiff/cli";
@@ -65,6 +65,30 @@ for (const specs of ${JSON.stringify(GROUPS.map(([, s]) => s))}) {
 }
 console.log(JSON.stringify(out));`;
 const mods = Array.from({ length: N }, () => probe<{ boot: number; parts: number[] }>(modCode));
+
+// The runtime's entry as a container runs it, unbundled and bundled (scripts/bundle-runtime.mjs),
+// to the point where it reads its environment (without one it stops there): CPU of the whole
+// process, boot included, and of the imports alone.
+const entryCode = (entry: string) => `
+const c0 = process.cpuUsage();
+process.on("exit", () => {
+  const c = process.cpuUsage();
+  const d = process.cpuUsage(c0);
+  console.log(JSON.stringify({ all: (c.user + c.system) / 1000, imports: (d.user + d.system) / 1000 }));
+});
+await import(${JSON.stringify(entry)});`;
+const entryRuns = (entry: string) =>
+  Array.from({ length: N }, () => {
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", entryCode(entry)], {
+      cwd: WORKER,
+      encoding: "utf8",
+    });
+    return JSON.parse(r.stdout.trim().split("\n").pop()!) as { all: number; imports: number };
+  });
+const graph = entryRuns("./dist/runtime/main.js");
+const bundled = existsSync(join(WORKER, "dist/runtime-bundle/main.js"))
+  ? entryRuns("./dist/runtime-bundle/main.js")
+  : [];
 
 // First and second WebSocket handshake of a process, to a server on a unix socket (ms, wall).
 const dir = mkdtempSync(join(tmpdir(), "skiff-start-cost-"));
@@ -128,6 +152,17 @@ console.log(`  node's own boot, before any import (CPU)   ${f1(median(mods.map((
 for (const [i, [name]] of GROUPS.entries())
   console.log(`  modules: ${name.padEnd(32)} ${f1(median(mods.map((m) => m.parts[i]!)))} ms CPU`);
 console.log(`  runtime modules in all (CPU)               ${f1(runtimeTotal)} ms`);
+const row = (name: string, xs: { all: number; imports: number }[]) =>
+  console.log(
+    `  ${name.padEnd(42)} ${f1(median(xs.map((x) => x.imports)))} ms CPU imports, ${median(xs.map((x) => x.all)).toFixed(1)} ms CPU with boot`,
+  );
+row("runtime entry, module graph (unbundled)", graph);
+if (bundled.length > 0) {
+  row("runtime entry, bundled", bundled);
+  console.log(
+    `  ratio bundled / unbundled imports          ${(median(bundled.map((x) => x.imports)) / median(graph.map((x) => x.imports))).toFixed(2)}x`,
+  );
+} else console.log("  runtime entry, bundled: not built (node packages/worker/scripts/bundle-runtime.mjs)");
 console.log(
   `  first WebSocket handshake (wall)           ${f1(median(hs.map((h) => h.first)))} ms   (the same process's second: ${median(hs.map((h) => h.second)).toFixed(1)} ms)`,
 );

@@ -19,7 +19,8 @@ import {
   wrapCommand,
 } from "./sandbox/limits.js";
 import { NatNetwork } from "./sandbox/network.js";
-import { RUNTIME_ENTRY_INSIDE, RUNTIME_INSIDE, RuntimeDir } from "./sandbox/runtime-dir.js";
+import { runtimeBundle } from "./sandbox/runtime-bundle.js";
+import { RUNTIME_INSIDE, RuntimeDir } from "./sandbox/runtime-dir.js";
 import type { Sandbox } from "./sandbox/sandbox.js";
 
 export interface LocalProviderOptions {
@@ -54,7 +55,8 @@ interface ImageRun {
   workdir: string | undefined;
 }
 
-const RUNTIME_ENTRY = fileURLToPath(new URL("./runtime/main.js", import.meta.url));
+/** The runtime's module graph as tsc wrote it (used where the bundle is missing or stale). */
+const GRAPH_ENTRY = fileURLToPath(new URL("./runtime/main.js", import.meta.url));
 
 /** System directories the sandbox shows anyway (see bubblewrap.ts). */
 const SHOWN = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"];
@@ -96,6 +98,9 @@ export class LocalProvider implements WorkerProvider {
   /** Builds and stores images; undefined when no image directory was given. */
   readonly images: LocalImageBuilder | undefined;
   private imageRuntime: ReturnType<typeof runtimeBinds> | undefined;
+  /** The runtime's entry on the host: the bundle's where there is one (runtime-bundle.ts). */
+  private readonly runtimeEntry: string;
+  private readonly bundled: boolean;
   private readonly hide: string[];
   private readonly expose: string[];
   private readonly poolSize: number;
@@ -122,8 +127,12 @@ export class LocalProvider implements WorkerProvider {
         : `container limits: ${this.limiter.description}`,
     );
     this.hide = opts.hide ?? [];
+    const { bundle, why } = runtimeBundle();
+    if (why) log(`warning: containers load the runtime unbundled, slower to start: ${why}`);
+    this.runtimeEntry = bundle ? join(bundle.dir, bundle.entry) : GRAPH_ENTRY;
+    this.bundled = bundle !== undefined;
     if (this.sandbox.name === "bubblewrap") {
-      this.runtimeDir = new RuntimeDir();
+      this.runtimeDir = new RuntimeDir(bundle);
       const id = containerIdentity(opts.containerUser);
       if (id.warning) log(`warning: ${id.warning}`);
       this.user = id.user;
@@ -187,7 +196,7 @@ export class LocalProvider implements WorkerProvider {
       ...(image ? { SKIFF_NODE_MODULES: IMAGE_NODE_MODULES } : {}),
     };
     const nodeArgs = memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [];
-    const entry = this.runtimeDir ? RUNTIME_ENTRY_INSIDE : RUNTIME_ENTRY;
+    const entry = this.runtimeDir ? this.runtimeDir.entryInside : this.runtimeEntry;
     const argv = [process.execPath, ...nodeArgs, entry];
     const limits = limitsFor(memoryMiB, cpu);
     const natNet = blockNetwork ? undefined : this.nat;
@@ -200,7 +209,7 @@ export class LocalProvider implements WorkerProvider {
     // content store): a container that mounts one runs as before, as that user in a user
     // namespace, until copies can be owned by the container's user (docs/security.md).
     const user = mounts.length > 0 ? undefined : this.user;
-    if (image) this.imageRuntime ??= runtimeBinds(RUNTIME_ENTRY);
+    if (image) this.imageRuntime ??= runtimeBinds(this.runtimeEntry, this.bundled);
     // An image container sees only its image (and the runtime under /opt/skiff), in a user
     // namespace of its own; network and /tmp as any other container.
     const sandboxed = image
