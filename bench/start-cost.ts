@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { bundleApp } from "@skiff/cli";
 import { REPO } from "./lib/skiff-server.js";
 
@@ -119,6 +120,40 @@ console.log(JSON.stringify({ first, second }));`;
 const hs = Array.from({ length: N }, () => probe<{ first: number; second: number }>(wsCode));
 srv.kill();
 
+// The container's cgroup (made and removed per container) and its network namespace with NAT
+// (ip + pasta + the host fence, made per container when no spare is ready), wall ms each.
+const { detectLimiter, limitsFor } = (await import(
+  pathToFileURL(join(WORKER, "dist/sandbox/limits.js")).href
+)) as typeof import("../packages/worker/src/sandbox/limits.js");
+const { NatNetwork } = (await import(
+  pathToFileURL(join(WORKER, "dist/sandbox/network.js")).href
+)) as typeof import("../packages/worker/src/sandbox/network.js");
+const limiter = detectLimiter("auto");
+const cgroupMs: number[] = [];
+if (limiter.kind !== "none") {
+  for (let i = 0; i < N; i++) {
+    const t = performance.now();
+    const cg = limiter.create(`bench-${i}`, limitsFor(undefined));
+    await cg?.remove();
+    cgroupMs.push(performance.now() - t);
+  }
+}
+await limiter.close();
+const netnsMs: number[] = [];
+const { nat, why: natWhy } = NatNetwork.detect();
+if (nat) {
+  for (let i = 0; i < N; i++) {
+    const holder = (await import("node:child_process")).spawn("unshare", ["-n", "sleep", "30"], { stdio: "ignore" });
+    await new Promise((r) => setTimeout(r, 20)); // unshare has made the namespace
+    const t = performance.now();
+    const remove = await nat.attach(holder.pid!);
+    netnsMs.push(performance.now() - t);
+    holder.kill("SIGKILL");
+    void remove();
+  }
+  await nat.close();
+}
+
 // Loading an app bundle the way the runtime does (its source map on), with skiff loaded.
 const bundle = await bundleApp("bench/apps/fanout.ts");
 const file = join(dir, "bundle.mjs");
@@ -163,6 +198,16 @@ if (bundled.length > 0) {
     `  ratio bundled / unbundled imports          ${(median(bundled.map((x) => x.imports)) / median(graph.map((x) => x.imports))).toFixed(2)}x`,
   );
 } else console.log("  runtime entry, bundled: not built (node packages/worker/scripts/bundle-runtime.mjs)");
+console.log(
+  cgroupMs.length > 0
+    ? `  cgroup made and removed (${limiter.kind}, wall)        ${f1(median(cgroupMs))} ms`
+    : "  cgroup: none here (no limiter)",
+);
+console.log(
+  netnsMs.length > 0
+    ? `  network namespace + NAT (ip, pasta, fence)  ${f1(median(netnsMs))} ms wall   (a pooled runtime or a spare namespace has it already)`
+    : `  network namespace + NAT: not here (${natWhy})`,
+);
 console.log(
   `  first WebSocket handshake (wall)           ${f1(median(hs.map((h) => h.first)))} ms   (the same process's second: ${median(hs.map((h) => h.second)).toFixed(1)} ms)`,
 );

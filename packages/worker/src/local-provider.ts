@@ -48,6 +48,20 @@ export interface LocalProviderOptions {
 /** Image pools kept warm at once: the images used most recently. */
 const MAX_IMAGE_POOLS = 4;
 
+/**
+ * The warm pool grows with demand: to the number of containers the last burst of starts
+ * asked of it, up to POOL_GROWTH times the size asked for (`--warm-pool`; 2 → 8 runtimes,
+ * ~50 MiB each). The runtimes beyond that size are started once container starts pause for
+ * POOL_GROW_QUIET_MS (started during a burst they would take CPU from its own starts), and
+ * the pool shrinks back to its size after POOL_SHRINK_IDLE_MS without a start. Each runtime
+ * is still given to one container only, once.
+ */
+const POOL_GROWTH = 4;
+const POOL_GROW_QUIET_MS = 300;
+/** Starts less than this apart count as one burst, whose size the pool grows to. */
+const POOL_BURST_GAP_MS = 2000;
+const POOL_SHRINK_IDLE_MS = 60_000;
+
 interface ImageRun {
   key: string;
   root: string;
@@ -104,6 +118,12 @@ export class LocalProvider implements WorkerProvider {
   private readonly hide: string[];
   private readonly expose: string[];
   private readonly poolSize: number;
+  /** What the host-system pool is kept at now: poolSize, more after a burst (POOL_GROWTH). */
+  private poolTarget: number;
+  private lastPoolStart = 0;
+  private burstStarts = 0;
+  private growTimer: NodeJS.Timeout | undefined;
+  private shrinkTimer: NodeJS.Timeout | undefined;
   /** What the runtime loads, in a read-only directory of its own (sandboxed containers only). */
   private readonly runtimeDir: RuntimeDir | undefined;
   /** The host user containers run as (a root server only). */
@@ -145,12 +165,16 @@ export class LocalProvider implements WorkerProvider {
     this.expose = this.sandbox.name === "bubblewrap" ? nodePrefix() : [];
     this.gpus = opts.gpuTypes;
     this.poolSize = opts.controlSocket ? (opts.warmPool ?? 2) : 0;
+    this.poolTarget = this.poolSize;
     if (opts.images) this.images = new LocalImageBuilder({ ...opts.images, log });
     this.refill();
   }
 
   gpuTypes(): string[] {
     if (!this.gpus) {
+      // Where nvidia-smi is not on PATH (most hosts), no process is spawned to find out: a
+      // server starting (each `skiff run`) paid a failed spawn for it.
+      if (!onPath("nvidia-smi")) return (this.gpus = []);
       try {
         const out = execFileSync("nvidia-smi", ["--query-gpu=name", "--format=csv,noheader"], {
           timeout: 5000,
@@ -309,15 +333,61 @@ export class LocalProvider implements WorkerProvider {
     return proc;
   }
 
-  private refill(): void {
+  private refill(size = this.poolSize): void {
     if (this.closed || !this.opts.controlSocket) return;
-    while (this.pool.length < this.poolSize) {
+    while (this.pool.length < size) {
       this.pool.push(this.spawnRuntime(this.opts.controlSocket, false, undefined));
     }
     for (const { image, procs } of this.imagePools.values()) {
       while (procs.length < this.poolSize)
         procs.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, [], image));
     }
+  }
+
+  /**
+   * A start that could use the host-system pool: the pool grows to the size of the burst it is
+   * part of (POOL_GROWTH). Counted in starts, not in misses: during a burst each start takes the
+   * runtime the one before it had started as a refill, so the pool is rarely found empty.
+   */
+  private poolDemand(): void {
+    const now = Date.now();
+    if (now - this.lastPoolStart >= POOL_BURST_GAP_MS) this.burstStarts = 0;
+    this.burstStarts++;
+    this.lastPoolStart = now;
+    this.poolTarget = Math.max(this.poolTarget, Math.min(this.poolSize * POOL_GROWTH, this.burstStarts));
+    if (this.poolTarget > this.poolSize && !this.growTimer) this.growWhenQuiet();
+  }
+
+  private growWhenQuiet(): void {
+    const wait = this.lastPoolStart + POOL_GROW_QUIET_MS - Date.now();
+    this.growTimer = setTimeout(
+      () => {
+        this.growTimer = undefined;
+        if (this.closed) return;
+        if (Date.now() - this.lastPoolStart < POOL_GROW_QUIET_MS) return this.growWhenQuiet();
+        this.refill(this.poolTarget);
+        clearTimeout(this.shrinkTimer);
+        this.shrinkTimer = setTimeout(() => this.shrinkWhenIdle(), POOL_SHRINK_IDLE_MS);
+        this.shrinkTimer.unref();
+      },
+      Math.max(0, wait),
+    );
+    this.growTimer.unref();
+  }
+
+  /** Back to poolSize once no container has started for POOL_SHRINK_IDLE_MS. */
+  private shrinkWhenIdle(): void {
+    this.shrinkTimer = undefined;
+    if (this.closed) return;
+    const idle = Date.now() - this.lastPoolStart;
+    if (idle < POOL_SHRINK_IDLE_MS) {
+      this.shrinkTimer = setTimeout(() => this.shrinkWhenIdle(), POOL_SHRINK_IDLE_MS - idle);
+      this.shrinkTimer.unref();
+      return;
+    }
+    this.poolTarget = this.poolSize;
+    // Out of the pool first: their exit is not a pooled runtime's failure.
+    for (const p of this.pool.splice(this.poolSize)) killSandbox(p.child);
   }
 
   /** The warm pool of an image, made the most recent; the least recent beyond MAX_IMAGE_POOLS goes. */
@@ -403,6 +473,7 @@ export class LocalProvider implements WorkerProvider {
     if (poolable && !image && this.pool.length > 0) this.dropStalePool();
     const pool = poolable ? (image ? this.imagePool(image) : this.pool) : undefined;
     let proc = pool?.shift();
+    if (poolable && !image) this.poolDemand();
     if (proc) {
       // Its sandbox is already up and its modules loaded: hand it the container.
       proc.events = events;
@@ -454,6 +525,8 @@ export class LocalProvider implements WorkerProvider {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.growTimer);
+    clearTimeout(this.shrinkTimer);
     const waits = [...this.procs].map(
       (p) =>
         new Promise<void>((r) => {
@@ -486,6 +559,10 @@ function killSandbox(child: ChildProcess): void {
     try {
       process.kill(k, "SIGKILL");
     } catch {}
+}
+
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? "").split(":").some((d) => d !== "" && existsSync(join(d, cmd)));
 }
 
 /** Processes whose parent is `pid` (from /proc; /proc/PID/task/…/children is not always there). */
