@@ -174,20 +174,7 @@ export class LocalProvider implements WorkerProvider {
     if (!this.gpus) {
       // Where nvidia-smi is not on PATH (most hosts), no process is spawned to find out: a
       // server starting (each `skiff run`) paid a failed spawn for it.
-      if (!onPath("nvidia-smi")) return (this.gpus = []);
-      try {
-        const out = execFileSync("nvidia-smi", ["--query-gpu=name", "--format=csv,noheader"], {
-          timeout: 5000,
-          stdio: ["ignore", "pipe", "ignore"],
-        });
-        this.gpus = out
-          .toString()
-          .split("\n")
-          .map((s) => s.trim())
-          .filter(Boolean);
-      } catch {
-        this.gpus = [];
-      }
+      this.gpus = onPath("nvidia-smi") ? nvidiaGpus() : [];
     }
     return this.gpus;
   }
@@ -559,6 +546,23 @@ function killSandbox(child: ChildProcess): void {
     try {
       process.kill(k, "SIGKILL");
     } catch {}
+}
+
+/** GPU names nvidia-smi lists; none where it fails. */
+function nvidiaGpus(): string[] {
+  try {
+    const out = execFileSync("nvidia-smi", ["--query-gpu=name", "--format=csv,noheader"], {
+      timeout: 5000,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    return out
+      .toString()
+      .split("\n")
+      .map((s) => s.trim())
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
 }
 
 function onPath(cmd: string): boolean {
