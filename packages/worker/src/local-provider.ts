@@ -52,12 +52,13 @@ const MAX_IMAGE_POOLS = 4;
  * The warm pool grows with demand: to the number of containers the last burst of starts
  * asked of it, up to POOL_GROWTH times the size asked for (`--warm-pool`; 2 → 8 runtimes,
  * ~50 MiB each). The runtimes beyond that size are started once container starts pause for
- * POOL_GROW_QUIET_MS (started during a burst they would take CPU from its own starts), and
+ * POOL_GROW_QUIET_MS (started during a burst, beside the starts the fleet bounds, they took
+ * CPU from them: a loaded machine's starts come several hundred ms apart), and
  * the pool shrinks back to its size after POOL_SHRINK_IDLE_MS without a start. Each runtime
  * is still given to one container only, once.
  */
 const POOL_GROWTH = 4;
-const POOL_GROW_QUIET_MS = 300;
+const POOL_GROW_QUIET_MS = 1000;
 /** Starts less than this apart count as one burst, whose size the pool grows to. */
 const POOL_BURST_GAP_MS = 2000;
 const POOL_SHRINK_IDLE_MS = 60_000;
@@ -565,12 +566,25 @@ function nvidiaGpus(): string[] {
   }
 }
 
+/** Whether this kernel lists a task's children (CONFIG_PROC_CHILDREN). */
+const CHILDREN_FILES = existsSync(`/proc/self/task/${process.pid}/children`);
+
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? "").split(":").some((d) => d !== "" && existsSync(join(d, cmd)));
 }
 
-/** Processes whose parent is `pid` (from /proc; /proc/PID/task/…/children is not always there). */
+/**
+ * Processes whose parent is `pid`: its main thread's children file where the kernel has one
+ * (bubblewrap forks from its main thread), else a scan of /proc — a few hundred reads, ~30 ms
+ * of a loaded machine per sandbox, paid for each one a server stops (each `skiff run`'s end).
+ */
 function childrenOf(pid: number): number[] {
+  if (CHILDREN_FILES)
+    try {
+      return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+    } catch {
+      return []; // gone
+    }
   const out: number[] = [];
   let entries: string[] = [];
   try {
