@@ -5,7 +5,7 @@
 // an app bundle. A scale-up beyond the warm pool pays all of them; a pooled runtime only the
 // last two (it has started, loaded its modules and warmed its handshake while idle).
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -140,8 +140,17 @@ if (limiter.kind !== "none") {
 }
 await limiter.close();
 const netnsMs: number[] = [];
+/** CPU ms of this process's waited-for children (cutime + cstime, 100 Hz ticks). */
+const childCpu = () => {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  // Fields 16 and 17 (cutime, cstime), counted after the command's closing parenthesis.
+  const x = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(x[13]) + Number(x[14])) * 10;
+};
+let netnsCpu = Number.NaN;
 const { nat, why: natWhy } = NatNetwork.detect();
 if (nat) {
+  const c0 = childCpu();
   for (let i = 0; i < N; i++) {
     const holder = (await import("node:child_process")).spawn("unshare", ["-n", "sleep", "30"], { stdio: "ignore" });
     await new Promise((r) => setTimeout(r, 20)); // unshare has made the namespace
@@ -151,6 +160,7 @@ if (nat) {
     holder.kill("SIGKILL");
     void remove();
   }
+  netnsCpu = (childCpu() - c0) / N;
   await nat.close();
 }
 
@@ -200,12 +210,12 @@ if (bundled.length > 0) {
 } else console.log("  runtime entry, bundled: not built (node packages/worker/scripts/bundle-runtime.mjs)");
 console.log(
   cgroupMs.length > 0
-    ? `  cgroup made and removed (${limiter.kind}, wall)        ${f1(median(cgroupMs))} ms`
+    ? `  cgroup made and removed (${limiter.kind}, wall)  ${f1(median(cgroupMs))} ms`
     : "  cgroup: none here (no limiter)",
 );
 console.log(
   netnsMs.length > 0
-    ? `  network namespace + NAT (ip, pasta, fence)  ${f1(median(netnsMs))} ms wall   (a pooled runtime or a spare namespace has it already)`
+    ? `  network namespace + NAT (ip, pasta, fence)  ${f1(median(netnsMs))} ms wall, ~${netnsCpu.toFixed(0)} ms CPU of the processes it waits for (pasta's own daemon apart); a pooled runtime or a spare namespace has it already`
     : `  network namespace + NAT: not here (${natWhy})`,
 );
 console.log(
