@@ -135,6 +135,8 @@ export class LocalProvider implements WorkerProvider {
   private closed = false;
   private poolFailures = 0;
   private seq = 0;
+  /** The control sockets this provider's sandboxes bind: their mark, for killOrphans. */
+  private readonly sockets = new Set<string>();
 
   constructor(private readonly opts: LocalProviderOptions = {}) {
     const { sandbox, warning } = detectSandbox(opts.sandbox ?? "auto");
@@ -196,6 +198,7 @@ export class LocalProvider implements WorkerProvider {
     if (mounts.length > 0 && this.sandbox.name === "none")
       throw new Error("volumes need the bubblewrap sandbox (this server runs containers as plain processes)");
     const hostWorkdir = this.sandbox.name === "none" ? mkdtempSync(join(tmpdir(), "skiff-ct-")) : "";
+    this.sockets.add(controlSocket);
     const workdir = image ? "/tmp" : this.sandbox.workdir(hostWorkdir);
     const baseEnv: Record<string, string> = {
       PATH: image ? IMAGE_PATH : (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin"),
@@ -375,7 +378,7 @@ export class LocalProvider implements WorkerProvider {
     }
     this.poolTarget = this.poolSize;
     // Out of the pool first: their exit is not a pooled runtime's failure.
-    for (const p of this.pool.splice(this.poolSize)) killSandbox(p.child);
+    for (const p of this.pool.splice(this.poolSize)) retire(p.child);
   }
 
   /** The warm pool of an image, made the most recent; the least recent beyond MAX_IMAGE_POOLS goes. */
@@ -387,7 +390,7 @@ export class LocalProvider implements WorkerProvider {
     while (this.imagePools.size > MAX_IMAGE_POOLS) {
       const [oldest, e] = this.imagePools.entries().next().value as [string, { procs: Proc[] }];
       this.imagePools.delete(oldest);
-      for (const p of e.procs) killSandbox(p.child);
+      for (const p of e.procs) retire(p.child);
     }
     return entry.procs;
   }
@@ -413,7 +416,7 @@ export class LocalProvider implements WorkerProvider {
     const stale = this.pool.filter((p) => now.some((h) => !p.hidden.includes(h)));
     for (const p of stale) {
       this.pool.splice(this.pool.indexOf(p), 1);
-      killSandbox(p.child);
+      retire(p.child);
     }
     if (stale.length > 0) this.refill();
   }
@@ -524,11 +527,49 @@ export class LocalProvider implements WorkerProvider {
         }),
     );
     await Promise.all(waits);
+    killOrphans(this.sockets);
     this.sandbox.dispose?.();
     await this.nat?.close();
     this.images?.close();
     await this.limiter.close();
     this.runtimeDir?.remove();
+  }
+}
+
+/** How long a retired pooled runtime has to see its stdin end and leave before it is killed. */
+const RETIRE_KILL_MS = 10_000;
+
+/**
+ * Ends a pooled runtime that was given no container: it exits when its stdin ends, once it
+ * runs, however far bubblewrap had got with the sandbox. Killed while bubblewrap sets up, the
+ * sandbox's pid 1 could be left waiting for ever (killSandbox); killed if still there later.
+ */
+function retire(child: ChildProcess): void {
+  child.stdin?.end();
+  const timer = setTimeout(() => killSandbox(child), RETIRE_KILL_MS);
+  timer.unref();
+  child.once("exit", () => clearTimeout(timer));
+}
+
+/**
+ * Kills sandbox processes of this provider left behind when it stops: bubblewrap's child,
+ * forked just after killSandbox looked for it, outlives its killed parent (pid 1 adopts it)
+ * and holds the runtime's stdio, so the server never exits. They bind one of this provider's
+ * control sockets, which nothing else does, and by now every sandbox of it has ended.
+ */
+function killOrphans(sockets: Set<string>): void {
+  if (sockets.size === 0) return;
+  let entries: string[] = [];
+  try {
+    entries = readdirSync("/proc");
+  } catch {}
+  for (const e of entries) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${e}/comm`, "utf8").trim() !== "bwrap") continue;
+      const argv = readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
+      if (argv.some((a, i) => a === "--bind" && sockets.has(argv[i + 1] ?? ""))) process.kill(Number(e), "SIGKILL");
+    } catch {}
   }
 }
 
