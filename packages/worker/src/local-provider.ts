@@ -49,8 +49,8 @@ export interface LocalProviderOptions {
 const MAX_IMAGE_POOLS = 4;
 
 /**
- * The warm pool grows with demand: to the number of containers the last burst of starts
- * asked of it, up to POOL_GROWTH times the size asked for (`--warm-pool`; 2 → 8 runtimes,
+ * The warm pool grows with demand: to the number of containers a burst of starts (starts
+ * with no pause of POOL_GROW_QUIET_MS between them) asked of it, up to POOL_GROWTH times the size asked for (`--warm-pool`; 2 → 8 runtimes,
  * ~50 MiB each). The runtimes beyond that size are started once container starts pause for
  * POOL_GROW_QUIET_MS (started during a burst, beside the starts the fleet bounds, they took
  * CPU from them: a loaded machine's starts come several hundred ms apart), and
@@ -58,9 +58,7 @@ const MAX_IMAGE_POOLS = 4;
  * is still given to one container only, once.
  */
 const POOL_GROWTH = 4;
-const POOL_GROW_QUIET_MS = 1000;
-/** Starts less than this apart count as one burst, whose size the pool grows to. */
-const POOL_BURST_GAP_MS = 2000;
+const POOL_GROW_QUIET_MS = 2000;
 const POOL_SHRINK_IDLE_MS = 60_000;
 
 interface ImageRun {
@@ -341,12 +339,10 @@ export class LocalProvider implements WorkerProvider {
    * runtime the one before it had started as a refill, so the pool is rarely found empty.
    */
   private poolDemand(): void {
-    const now = Date.now();
-    if (now - this.lastPoolStart >= POOL_BURST_GAP_MS) this.burstStarts = 0;
+    this.lastPoolStart = Date.now();
     this.burstStarts++;
-    this.lastPoolStart = now;
     this.poolTarget = Math.max(this.poolTarget, Math.min(this.poolSize * POOL_GROWTH, this.burstStarts));
-    if (this.poolTarget > this.poolSize && !this.growTimer) this.growWhenQuiet();
+    if (!this.growTimer) this.growWhenQuiet();
   }
 
   private growWhenQuiet(): void {
@@ -356,6 +352,8 @@ export class LocalProvider implements WorkerProvider {
         this.growTimer = undefined;
         if (this.closed) return;
         if (Date.now() - this.lastPoolStart < POOL_GROW_QUIET_MS) return this.growWhenQuiet();
+        this.burstStarts = 0; // the burst is over
+        if (this.poolTarget <= this.poolSize) return;
         this.refill(this.poolTarget);
         clearTimeout(this.shrinkTimer);
         this.shrinkTimer = setTimeout(() => this.shrinkWhenIdle(), POOL_SHRINK_IDLE_MS);
