@@ -1,0 +1,273 @@
+import { type PgStatement, type SqlValue, toLiteral } from "./pg-sql.js";
+
+/**
+ * How a group commit sends many writes as few statements. Postgres parses, plans and runs
+ * each statement of a commit on its own: a burst of 2 000 spawned calls that start, end their
+ * attempt, update their graph row and complete is some 12 000 one-row statements, which cost
+ * the database far more than the commit's one fsync. Here the writes of a commit are sent as
+ * one multi-row INSERT per statement (`INSERT … VALUES (…),(…)`) and one multi-row UPDATE per
+ * statement (`UPDATE t SET … FROM (VALUES (…),(…)) AS v(…) WHERE key = v.key`), as long as
+ * that gives the same result as running them one by one, in order, inside the transaction:
+ *
+ * - A write joins the last group of its statement only if it commutes with every group
+ *   formed after that one (otherwise it starts a new group, at the end). Writes to different
+ *   tables commute (the statements that join are plain one-table INSERT/UPDATEs, no
+ *   subqueries). On one table: two UPDATEs commute when neither sets a column the other sets
+ *   or reads, or when they are keyed by the same columns and touch different keys; an INSERT
+ *   and an UPDATE commute when the UPDATE's key is not the inserted row's; two INSERTs of
+ *   different statements into one table are taken not to.
+ * - An UPDATE (or upsert) whose key is already in its group starts a new group: a multi-row
+ *   UPDATE would apply only one of two rows for the same key, an upsert would fail.
+ * - Any other write (a DELETE, a write whose result is wanted) ends the run: the groups are
+ *   sent, then it, in order.
+ */
+
+/** The form of a statement that can join others of its kind in one statement. */
+export type Shape = InsertShape | UpdateShape;
+
+export interface InsertShape {
+  kind: "insert";
+  table: string;
+  columns: string[];
+  /** Per column: the parameter its value is, or the constant SQL text written there. */
+  items: ({ param: string } | { sql: string })[];
+  /** `ON CONFLICT (cols) DO UPDATE`: those columns (two rows of one key cannot share a statement). */
+  conflictKey: string[] | undefined;
+  /** Characters of the statement's literal() text before and after its row. */
+  head: number;
+  tail: number;
+}
+
+export interface UpdateShape {
+  kind: "update";
+  table: string;
+  /** Columns set, and columns read (the WHERE's, and any named on the right of a SET). */
+  sets: Set<string>;
+  reads: Set<string>;
+  /** WHERE col = @param AND …: the key columns and their parameters. */
+  keyColumns: string[];
+  keyParams: string[];
+  /** Parameters in the order of the VALUES tuple (the statement's $n order). */
+  params: string[];
+  /** The statement with `@p` written as `v.pN`, split at FROM/WHERE for the VALUES list. */
+  setSql: string;
+  whereSql: string;
+  /** Postgres types of the parameters, as Postgres infers them (learnt at open: `types`). */
+  types: string[] | undefined;
+}
+
+/** Splits at commas outside parentheses and quotes. */
+function splitTop(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i];
+    if (ch === "'") quoted = !quoted;
+    else if (quoted) continue;
+    else if (ch === "(") depth++;
+    else if (ch === ")") depth--;
+    else if (ch === "," && depth === 0) {
+      out.push(s.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(s.slice(start).trim());
+  return out;
+}
+
+/** The batch shape of a statement (text with @params, no trailing ";"), or undefined. */
+export function shapeOf(sql: string, params: string[]): Shape | undefined {
+  if (/\bSELECT\b/i.test(sql)) return undefined;
+  const ins = /^INSERT INTO (\w+) \(([^)]*)\) VALUES \(([^;]*?)\)(\s+ON CONFLICT (?:DO NOTHING|\(([\w, ]+)\) DO UPDATE SET [^;@]*))?$/s.exec(
+    sql,
+  );
+  if (ins) {
+    const columns = ins[2]!.split(",").map((c) => c.trim());
+    const items = splitTop(ins[3]!).map((it) => {
+      const p = /^@([A-Za-z]\w*)$/.exec(it);
+      return p ? { param: p[1]! } : { sql: it };
+    });
+    if (items.length !== columns.length || params.length === 0 || /\(|\)/.test(ins[3]!.replace(/'[^']*'/g, "")))
+      return undefined;
+    const tail = ins[4] ?? "";
+    return {
+      kind: "insert",
+      table: ins[1]!,
+      columns,
+      items,
+      conflictKey: ins[5]?.split(",").map((c) => c.trim()),
+      head: sql.indexOf(" VALUES (") + " VALUES ".length,
+      tail: tail.length,
+    };
+  }
+  const up = /^UPDATE (\w+) SET (.+) WHERE (\w+ = @\w+(?:\s+AND\s+\w+ = @\w+)*)$/s.exec(sql);
+  if (!up) return undefined;
+  const sets = new Set<string>();
+  const reads = new Set<string>();
+  const v = (s: string) => s.replace(/@([A-Za-z]\w*)/g, (_m, n: string) => `v.p${params.indexOf(n) + 1}`);
+  const assignments: string[] = [];
+  for (const a of splitTop(up[2]!)) {
+    const m = /^(\w+)\s*=\s*(.+)$/s.exec(a);
+    if (!m) return undefined;
+    sets.add(m[1]!);
+    // Every bare word on the right (column names, and harmlessly function names and keywords).
+    for (const w of m[2]!.replace(/'[^']*'/g, "").matchAll(/(?<![@\w.])([a-z_]\w*)/gi)) reads.add(w[1]!);
+    assignments.push(`${m[1]} = ${v(m[2]!)}`);
+  }
+  const keyColumns: string[] = [];
+  const keyParams: string[] = [];
+  for (const m of up[3]!.matchAll(/(\w+) = @(\w+)/g)) {
+    keyColumns.push(m[1]!);
+    keyParams.push(m[2]!);
+    reads.add(m[1]!);
+  }
+  return {
+    kind: "update",
+    table: up[1]!,
+    sets,
+    reads,
+    keyColumns,
+    keyParams,
+    params,
+    setSql: `UPDATE ${up[1]} SET ${assignments.join(", ")}`,
+    whereSql: v(up[3]!),
+    types: undefined,
+  };
+}
+
+/** A queued write as the batcher sees it. */
+export interface BatchOp {
+  statement: PgStatement;
+  sql: string;
+  params: Record<string, SqlValue>;
+  /** Set when its result is wanted: it runs as its own statement. */
+  wantsResult: boolean;
+}
+
+interface Group {
+  st: PgStatement;
+  shape: Shape;
+  ops: BatchOp[];
+  /** Update/upsert: the keys in it. */
+  keys: Set<string>;
+  /** Insert: the rows' values of some columns, by column list, filled on demand. */
+  byColumns: Map<string, Set<string>>;
+}
+
+function valueOf(op: BatchOp, shape: InsertShape, column: string): string {
+  const i = shape.columns.indexOf(column);
+  if (i < 0) return "\0?"; // not set by the insert: its default, taken not to match
+  const item = shape.items[i]!;
+  return "param" in item ? toLiteral(op.params[item.param] as SqlValue) : item.sql;
+}
+
+function rowKey(op: BatchOp, shape: InsertShape, columns: string[]): string {
+  return columns.map((c) => valueOf(op, shape, c)).join("\u0001");
+}
+
+function updateKey(op: BatchOp, shape: UpdateShape): string {
+  return shape.keyParams.map((p) => toLiteral(op.params[p] as SqlValue)).join("\u0001");
+}
+
+function ownKey(op: BatchOp, shape: Shape): string | undefined {
+  if (shape.kind === "update") return updateKey(op, shape);
+  return shape.conflictKey ? rowKey(op, shape, shape.conflictKey) : undefined;
+}
+
+function insertKeys(g: Group, columns: string[]): Set<string> {
+  const sig = columns.join(",");
+  let set = g.byColumns.get(sig);
+  if (!set) {
+    set = new Set(g.ops.map((o) => rowKey(o, g.shape as InsertShape, columns)));
+    g.byColumns.set(sig, set);
+  }
+  return set;
+}
+
+const overlap = (a: Set<string>, b: Set<string>) => [...a].some((x) => b.has(x));
+
+/** Whether `op` (of shape `s`) may move before the writes of group `h`. */
+function commutes(op: BatchOp, s: Shape, h: Group): boolean {
+  const t = h.shape;
+  if (s.table !== t.table) return true;
+  if (s.kind === "update" && t.kind === "update") {
+    if (!overlap(s.sets, t.sets) && !overlap(s.sets, t.reads) && !overlap(t.sets, s.reads)) return true;
+    return s.keyColumns.join(",") === t.keyColumns.join(",") && !h.keys.has(updateKey(op, s));
+  }
+  if (s.kind === "update" && t.kind === "insert") return !insertKeys(h, s.keyColumns).has(updateKey(op, s));
+  if (s.kind === "insert" && t.kind === "update") return !h.keys.has(rowKey(op, s, t.keyColumns));
+  return false;
+}
+
+function addTo(g: Group, op: BatchOp): void {
+  g.ops.push(op);
+  const k = ownKey(op, g.shape);
+  if (k !== undefined) g.keys.add(k);
+  if (g.shape.kind === "insert")
+    for (const [sig, set] of g.byColumns) set.add(rowKey(op, g.shape, sig.split(",")));
+}
+
+/** The statement text of a group. */
+function groupSql(g: Group): string {
+  const shape = g.shape;
+  if (g.ops.length === 1 && shape.kind === "update") return g.ops[0]!.sql;
+  if (shape.kind === "insert") {
+    const first = g.ops[0]!.sql;
+    const tuples = g.ops.map((o) => o.sql.slice(shape.head, o.sql.length - shape.tail));
+    return first.slice(0, shape.head) + tuples.join(",") + first.slice(first.length - shape.tail);
+  }
+  const types = shape.types!;
+  const rows = g.ops.map(
+    (o) => `(${shape.params.map((p, i) => `${toLiteral(o.params[p] as SqlValue)}::${types[i]}`).join(",")})`,
+  );
+  const cols = shape.params.map((_, i) => `p${i + 1}`).join(",");
+  return `${shape.setSql} FROM (VALUES ${rows.join(",")}) AS v(${cols}) WHERE ${shape.whereSql}`;
+}
+
+/**
+ * The text of a group commit, and for each of its statements the op whose result it is
+ * (undefined for a joined statement).
+ */
+export function batchText<T extends BatchOp>(ops: T[]): { sql: string; owners: (T | undefined)[] } {
+  const parts: string[] = [];
+  const owners: (T | undefined)[] = [];
+  let run: Group[] = [];
+  const last = new Map<PgStatement, number>();
+  const endRun = () => {
+    for (const g of run) {
+      parts.push(groupSql(g));
+      owners.push(undefined);
+    }
+    run = [];
+    last.clear();
+  };
+  for (const op of ops) {
+    const shape = op.wantsResult ? undefined : op.statement.shape;
+    if (!shape || (shape.kind === "update" && !shape.types)) {
+      endRun();
+      parts.push(op.sql);
+      owners.push(op);
+      continue;
+    }
+    const at = last.get(op.statement);
+    let joined = false;
+    if (at !== undefined) {
+      const g = run[at]!;
+      const k = ownKey(op, shape);
+      if ((k === undefined || !g.keys.has(k)) && run.slice(at + 1).every((h) => commutes(op, shape, h))) {
+        addTo(g, op);
+        joined = true;
+      }
+    }
+    if (!joined) {
+      const g: Group = { st: op.statement, shape, ops: [], keys: new Set(), byColumns: new Map() };
+      addTo(g, op);
+      run.push(g);
+      last.set(op.statement, run.length - 1);
+    }
+  }
+  endRun();
+  return { sql: parts.join(";\n"), owners };
+}
