@@ -358,6 +358,12 @@ export class PostgresStore implements Store {
   insertClassInstance(row: ClassInstanceRow): void {
     this.write("insertClassInstance", { ...row });
   }
+  touchClassInstances(ids: string[], at: number): void {
+    if (ids.length > 0) this.write("touchClassInstances", { ids, at });
+  }
+  forgetClassInstances(before: number, limit: number): Promise<number> {
+    return this.writeCounted("forgetClassInstances", { before, limit });
+  }
   async getClassInstance(id: string): Promise<ClassInstanceRow | undefined> {
     const r = await this.row<ClassInstanceColumns>("getClassInstance", { id });
     return r ? toClassInstance(r) : undefined;
