@@ -9,14 +9,15 @@ import { type PgStatement, type SqlValue, toLiteral } from "./pg-sql.js";
  * statement (`UPDATE t SET … FROM (VALUES (…),(…)) AS v(…) WHERE key = v.key`), as long as
  * that gives the same result as running them one by one, in order, inside the transaction:
  *
- * - A write joins the last group of its statement only if it commutes with every group
- *   formed after that one (otherwise it starts a new group, at the end). Writes to different
+ * - A write joins the first group of its statement that comes after every group it must
+ *   stay after (one it does not commute with); with none, it starts a new group at the end.
+ *   So it moves only before writes it commutes with. Writes to different
  *   tables commute (the statements that join are plain one-table INSERT/UPDATEs, no
  *   subqueries). On one table: two UPDATEs commute when neither sets a column the other sets
  *   or reads, or when they are keyed by the same columns and touch different keys; an INSERT
  *   and an UPDATE commute when the UPDATE's key is not the inserted row's; two INSERTs of
  *   different statements into one table are taken not to.
- * - An UPDATE (or upsert) whose key is already in its group starts a new group: a multi-row
+ * - An UPDATE (or upsert) stays after a group of its statement that has its key: a multi-row
  *   UPDATE would apply only one of two rows for the same key, an upsert would fail.
  * - Any other write (a DELETE, a write whose result is wanted) ends the run: the groups are
  *   sent, then it, in order.
@@ -186,24 +187,39 @@ function insertKeys(g: Group, columns: string[]): Set<string> {
   return set;
 }
 
-const overlap = (a: Set<string>, b: Set<string>) => [...a].some((x) => b.has(x));
-
-/** Whether `op` (of shape `s`) may move before the writes of group `h`. */
-function commutes(op: BatchOp, s: Shape, h: Group): boolean {
-  const t = h.shape;
-  if (s.table !== t.table) return true;
-  if (s.kind === "update" && t.kind === "update") {
-    if (!overlap(s.sets, t.sets) && !overlap(s.sets, t.reads) && !overlap(t.sets, s.reads)) return true;
-    return s.keyColumns.join(",") === t.keyColumns.join(",") && !h.keys.has(updateKey(op, s));
-  }
-  if (s.kind === "update" && t.kind === "insert") return !insertKeys(h, s.keyColumns).has(updateKey(op, s));
-  if (s.kind === "insert" && t.kind === "update") return !h.keys.has(rowKey(op, s, t.keyColumns));
+const overlap = (a: Set<string>, b: Set<string>) => {
+  for (const x of a) if (b.has(x)) return true;
   return false;
+};
+/** Whether two UPDATE shapes touch columns the other sets (worked out once per pair). */
+const touching = new WeakMap<UpdateShape, Map<UpdateShape, boolean>>();
+function columnsTouch(s: UpdateShape, t: UpdateShape): boolean {
+  let m = touching.get(s);
+  if (!m) touching.set(s, (m = new Map()));
+  let v = m.get(t);
+  if (v === undefined) {
+    v = overlap(s.sets, t.sets) || overlap(s.sets, t.reads) || overlap(t.sets, s.reads);
+    m.set(t, v);
+  }
+  return v;
 }
 
-function addTo(g: Group, op: BatchOp): void {
+/** Whether `op` (of shape `s`, own key `key`) may not move before the writes of group `h`. */
+function conflicts(op: BatchOp, s: Shape, key: string | undefined, h: Group): boolean {
+  if (h.st === op.statement) return key !== undefined && h.keys.has(key);
+  const t = h.shape;
+  if (s.table !== t.table) return false;
+  if (s.kind === "update" && t.kind === "update") {
+    if (!columnsTouch(s, t)) return false;
+    return s.keyColumns.join(",") !== t.keyColumns.join(",") || h.keys.has(key!);
+  }
+  if (s.kind === "update" && t.kind === "insert") return insertKeys(h, s.keyColumns).has(key!);
+  if (s.kind === "insert" && t.kind === "update") return h.keys.has(rowKey(op, s, t.keyColumns));
+  return true;
+}
+
+function addTo(g: Group, op: BatchOp, k: string | undefined): void {
   g.ops.push(op);
-  const k = ownKey(op, g.shape);
   if (k !== undefined) g.keys.add(k);
   if (g.shape.kind === "insert")
     for (const [sig, set] of g.byColumns) set.add(rowKey(op, g.shape, sig.split(",")));
@@ -234,14 +250,15 @@ export function batchText<T extends BatchOp>(ops: T[]): { sql: string; owners: (
   const parts: string[] = [];
   const owners: (T | undefined)[] = [];
   let run: Group[] = [];
-  const last = new Map<PgStatement, number>();
+  /** Per statement, the indexes of its groups in `run`, ascending. */
+  const groupsOf = new Map<PgStatement, number[]>();
   const endRun = () => {
     for (const g of run) {
       parts.push(groupSql(g));
       owners.push(undefined);
     }
     run = [];
-    last.clear();
+    groupsOf.clear();
   };
   for (const op of ops) {
     const shape = op.wantsResult ? undefined : op.statement.shape;
@@ -251,21 +268,23 @@ export function batchText<T extends BatchOp>(ops: T[]): { sql: string; owners: (
       owners.push(op);
       continue;
     }
-    const at = last.get(op.statement);
-    let joined = false;
-    if (at !== undefined) {
-      const g = run[at]!;
-      const k = ownKey(op, shape);
-      if ((k === undefined || !g.keys.has(k)) && run.slice(at + 1).every((h) => commutes(op, shape, h))) {
-        addTo(g, op);
-        joined = true;
+    const key = ownKey(op, shape);
+    // The latest group it must stay after; it joins the first group of its statement past it.
+    let after = -1;
+    for (let i = run.length - 1; i >= 0; i--)
+      if (conflicts(op, shape, key, run[i]!)) {
+        after = i;
+        break;
       }
-    }
-    if (!joined) {
+    let mine = groupsOf.get(op.statement);
+    const at = mine?.find((i) => i > after);
+    if (at !== undefined) addTo(run[at]!, op, key);
+    else {
       const g: Group = { st: op.statement, shape, ops: [], keys: new Set(), byColumns: new Map() };
-      addTo(g, op);
+      addTo(g, op, key);
       run.push(g);
-      last.set(op.statement, run.length - 1);
+      if (!mine) groupsOf.set(op.statement, (mine = []));
+      mine.push(run.length - 1);
     }
   }
   endRun();
