@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type BatchOp, batchText } from "./pg-batch.js";
+import { type BatchOp, batchText, joinable, opText } from "./pg-batch.js";
 import { PgStatement, type SqlValue } from "./pg-sql.js";
 
 const insert = new PgStatement("insertInput", "INSERT INTO inputs (id, call_id, args, state) VALUES (@id, @callId, @args, 'pending');");
@@ -16,12 +16,10 @@ const del = new PgStatement("del", "DELETE FROM inputs WHERE id = @id");
 for (const st of [setState, graph]) if (st.shape?.kind === "update") st.shape.types = st === graph ? ["text", "text", "text"] : ["text", "integer", "text"];
 if (release.shape?.kind === "update") release.shape.types = ["text"];
 
-const op = (statement: PgStatement, params: Record<string, SqlValue>): BatchOp => ({
-  statement,
-  sql: statement.literal(params),
-  params,
-  wantsResult: false,
-});
+const op = (statement: PgStatement, params: Record<string, SqlValue>): BatchOp => {
+  const joins = joinable(statement, false);
+  return { statement, params, wantsResult: false, joins, text: opText(statement, params, joins) };
+};
 const text = (ops: BatchOp[]) => batchText(ops).sql.split(";\n");
 
 describe("group commit batching", () => {

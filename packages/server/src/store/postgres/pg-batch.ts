@@ -34,9 +34,10 @@ export interface InsertShape {
   items: ({ param: string } | { sql: string })[];
   /** `ON CONFLICT (cols) DO UPDATE`: those columns (two rows of one key cannot share a statement). */
   conflictKey: string[] | undefined;
-  /** Characters of the statement's literal() text before and after its row. */
-  head: number;
-  tail: number;
+  /** The statement's text before and after its row (no parameters there). */
+  headSql: string;
+  tailSql: string;
+  /** Its row's text: the items, parameters written as literals. */
 }
 
 export interface UpdateShape {
@@ -99,8 +100,8 @@ export function shapeOf(sql: string, params: string[]): Shape | undefined {
       columns,
       items,
       conflictKey: ins[5]?.split(",").map((c) => c.trim()),
-      head: sql.indexOf(" VALUES (") + " VALUES ".length,
-      tail: tail.length,
+      headSql: sql.slice(0, sql.indexOf(" VALUES (") + " VALUES ".length),
+      tailSql: tail,
     };
   }
   const up = /^UPDATE (\w+) SET (.+) WHERE (\w+ = @\w+(?:\s+AND\s+\w+ = @\w+)*)$/s.exec(sql);
@@ -141,10 +142,44 @@ export function shapeOf(sql: string, params: string[]): Shape | undefined {
 /** A queued write as the batcher sees it. */
 export interface BatchOp {
   statement: PgStatement;
-  sql: string;
   params: Record<string, SqlValue>;
   /** Set when its result is wanted: it runs as its own statement. */
   wantsResult: boolean;
+  /** opText(): its row, when it can join others (`joins`), else its statement. */
+  text: string;
+  joins: boolean;
+}
+
+/** Whether a write can join others of its statement. */
+export function joinable(st: PgStatement, wantsResult: boolean): boolean {
+  const shape = st.shape;
+  return !wantsResult && shape !== undefined && (shape.kind === "insert" || shape.types !== undefined);
+}
+
+/**
+ * What a write queues: the row it adds to a joined statement (made once, at write time: the
+ * full statement is never written out for a write that joins), or else its statement.
+ */
+export function opText(st: PgStatement, params: Record<string, SqlValue>, joins: boolean): string {
+  const shape = st.shape;
+  if (!joins || !shape) return st.literal(params);
+  if (shape.kind === "insert")
+    return `(${shape.items.map((it) => ("param" in it ? toLiteral(param(st, params, it.param)) : it.sql)).join(", ")})`;
+  const types = shape.types!;
+  return `(${shape.params.map((p, i) => `${toLiteral(param(st, params, p))}::${types[i]}`).join(",")})`;
+}
+
+function param(st: PgStatement, params: Record<string, SqlValue>, name: string): SqlValue {
+  const v = params[name];
+  if (v === undefined) throw new Error(`${st.name}: no value for @${name}`);
+  return v;
+}
+
+/** A value as a key part: equal values, equal parts (a collision only joins less). */
+function keyPart(v: SqlValue | undefined): string {
+  if (v === null || v === undefined) return "\0null";
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex");
+  return Array.isArray(v) ? v.join("\0") : String(v);
 }
 
 interface Group {
@@ -157,31 +192,43 @@ interface Group {
   byColumns: Map<string, Set<string>>;
 }
 
-function valueOf(op: BatchOp, shape: InsertShape, column: string): string {
-  const i = shape.columns.indexOf(column);
-  if (i < 0) return "\0?"; // not set by the insert: its default, taken not to match
-  const item = shape.items[i]!;
-  return "param" in item ? toLiteral(op.params[item.param] as SqlValue) : item.sql;
+/** The parameter an insert sets `column` from; undefined for a constant or a default. */
+function paramOf(shape: InsertShape, column: string): string | undefined {
+  const item = shape.items[shape.columns.indexOf(column)];
+  return item && "param" in item ? item.param : undefined;
 }
 
-function rowKey(op: BatchOp, shape: InsertShape, columns: string[]): string {
-  return columns.map((c) => valueOf(op, shape, c)).join("\u0001");
+/** An inserted row's values of `columns`; undefined when one is not a parameter (matches anything). */
+function rowKey(op: BatchOp, shape: InsertShape, columns: string[]): string | undefined {
+  let out = "";
+  for (const c of columns) {
+    const p = paramOf(shape, c);
+    if (p === undefined) return undefined;
+    out += `${keyPart(op.params[p])}\u0001`;
+  }
+  return out;
 }
 
 function updateKey(op: BatchOp, shape: UpdateShape): string {
-  return shape.keyParams.map((p) => toLiteral(op.params[p] as SqlValue)).join("\u0001");
+  let out = "";
+  for (const p of shape.keyParams) out += `${keyPart(op.params[p])}\u0001`;
+  return out;
 }
 
 function ownKey(op: BatchOp, shape: Shape): string | undefined {
   if (shape.kind === "update") return updateKey(op, shape);
-  return shape.conflictKey ? rowKey(op, shape, shape.conflictKey) : undefined;
+  // An upsert's conflict columns are parameters (or it would conflict with itself).
+  return shape.conflictKey ? (rowKey(op, shape, shape.conflictKey) ?? "\0const") : undefined;
 }
 
-function insertKeys(g: Group, columns: string[]): Set<string> {
+/** The rows' values of `columns` in an insert group; undefined when a row's are not all parameters. */
+function insertKeys(g: Group, columns: string[]): Set<string> | undefined {
+  const shape = g.shape as InsertShape;
+  if (columns.some((c) => paramOf(shape, c) === undefined)) return undefined;
   const sig = columns.join(",");
   let set = g.byColumns.get(sig);
   if (!set) {
-    set = new Set(g.ops.map((o) => rowKey(o, g.shape as InsertShape, columns)));
+    set = new Set(g.ops.map((o) => rowKey(o, shape, columns)!));
     g.byColumns.set(sig, set);
   }
   return set;
@@ -213,8 +260,11 @@ function conflicts(op: BatchOp, s: Shape, key: string | undefined, h: Group): bo
     if (!columnsTouch(s, t)) return false;
     return s.keyColumns.join(",") !== t.keyColumns.join(",") || h.keys.has(key!);
   }
-  if (s.kind === "update" && t.kind === "insert") return insertKeys(h, s.keyColumns).has(key!);
-  if (s.kind === "insert" && t.kind === "update") return h.keys.has(rowKey(op, s, t.keyColumns));
+  if (s.kind === "update" && t.kind === "insert") return insertKeys(h, s.keyColumns)?.has(key!) ?? true;
+  if (s.kind === "insert" && t.kind === "update") {
+    const k = rowKey(op, s, t.keyColumns);
+    return k === undefined || h.keys.has(k);
+  }
   return true;
 }
 
@@ -222,24 +272,17 @@ function addTo(g: Group, op: BatchOp, k: string | undefined): void {
   g.ops.push(op);
   if (k !== undefined) g.keys.add(k);
   if (g.shape.kind === "insert")
-    for (const [sig, set] of g.byColumns) set.add(rowKey(op, g.shape, sig.split(",")));
+    for (const [sig, set] of g.byColumns) set.add(rowKey(op, g.shape, sig.split(","))!);
 }
 
 /** The statement text of a group. */
 function groupSql(g: Group): string {
   const shape = g.shape;
-  if (g.ops.length === 1 && shape.kind === "update") return g.ops[0]!.sql;
-  if (shape.kind === "insert") {
-    const first = g.ops[0]!.sql;
-    const tuples = g.ops.map((o) => o.sql.slice(shape.head, o.sql.length - shape.tail));
-    return first.slice(0, shape.head) + tuples.join(",") + first.slice(first.length - shape.tail);
-  }
-  const types = shape.types!;
-  const rows = g.ops.map(
-    (o) => `(${shape.params.map((p, i) => `${toLiteral(o.params[p] as SqlValue)}::${types[i]}`).join(",")})`,
-  );
+  const rows = g.ops.map((o) => o.text).join(",");
+  if (shape.kind === "insert") return shape.headSql + rows + shape.tailSql;
+  if (g.ops.length === 1) return g.st.literal(g.ops[0]!.params);
   const cols = shape.params.map((_, i) => `p${i + 1}`).join(",");
-  return `${shape.setSql} FROM (VALUES ${rows.join(",")}) AS v(${cols}) WHERE ${shape.whereSql}`;
+  return `${shape.setSql} FROM (VALUES ${rows}) AS v(${cols}) WHERE ${shape.whereSql}`;
 }
 
 /**
@@ -261,10 +304,10 @@ export function batchText<T extends BatchOp>(ops: T[]): { sql: string; owners: (
     groupsOf.clear();
   };
   for (const op of ops) {
-    const shape = op.wantsResult ? undefined : op.statement.shape;
-    if (!shape || (shape.kind === "update" && !shape.types)) {
+    const shape = op.statement.shape;
+    if (!op.joins || !shape) {
       endRun();
-      parts.push(op.sql);
+      parts.push(op.text);
       owners.push(op);
       continue;
     }

@@ -49,7 +49,7 @@ import {
   StoreUnavailableError,
   type TokenRow,
 } from "../store.js";
-import { type BatchOp, batchText } from "./pg-batch.js";
+import { type BatchOp, batchText, joinable, opText } from "./pg-batch.js";
 import { PgStatement, type SqlValue } from "./pg-sql.js";
 import { PostgresObjectStore } from "./postgres-objects.js";
 
@@ -205,9 +205,11 @@ export class PostgresStore implements Store {
   private write(name: string, params: Params, onResult?: (r: pg.QueryResult) => void, onError?: (e: Error) => void) {
     if (this.closed) throw new Error("store is closed");
     const st = this.stmt(name);
-    const sql = st.literal(params);
-    this.queue.push({ seq: ++this.seq, statement: st, sql, params, wantsResult: !!onResult, onResult, onError });
-    this.queuedChars += sql.length;
+    const wantsResult = !!onResult;
+    const joins = joinable(st, wantsResult);
+    const text = opText(st, params, joins);
+    this.queue.push({ seq: ++this.seq, statement: st, params, wantsResult, text, joins, onResult, onError });
+    this.queuedChars += text.length;
     this.schedule();
   }
 
@@ -230,7 +232,7 @@ export class PostgresStore implements Store {
   private async commit(): Promise<void> {
     let n = 0;
     let chars = 0;
-    while (n < this.queue.length && (n === 0 || chars < MAX_BATCH_CHARS)) chars += this.queue[n++]!.sql.length;
+    while (n < this.queue.length && (n === 0 || chars < MAX_BATCH_CHARS)) chars += this.queue[n++]!.text.length;
     const ops = this.queue.splice(0, n);
     this.queuedChars -= chars;
     const last = ops[ops.length - 1]!.seq;
