@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CallOutcome } from "@skiff/protocol";
-import * as server from "@skiff/server";
 import type { Store } from "@skiff/server";
+import * as server from "@skiff/server";
 import { postgres } from "../test/helpers/postgres.js";
 
 const N = Number(process.env.BENCH_SPAWN_N ?? 20_000);
@@ -48,7 +48,13 @@ async function measure(name: string, store: Store): Promise<{ spawns: number; li
           },
           [{ id: `in-${id}`, callId: id, idx: 0, args: new Uint8Array(24), state: "pending", attempt: 0, failures: 0 }],
         );
-        store.insertGraphInput({ inputId: `in-${id}`, callId: id, parentInputId: null, functionName: "f", createdAt: now });
+        store.insertGraphInput({
+          inputId: `in-${id}`,
+          callId: id,
+          parentInputId: null,
+          functionName: "f",
+          createdAt: now,
+        });
         await store.flush();
       }),
     );
@@ -61,7 +67,15 @@ async function measure(name: string, store: Store): Promise<{ spawns: number; li
       const inputId = `in-fc-${j}`;
       const now = Date.now();
       store.updateGraphInput(inputId, "ta-1", "pending");
-      store.insertAttempt({ inputId, callId: `fc-${j}`, attempt: 1, containerId: "ta-1", queuedAt: now, startedAt: now, coldStartMs: 0 });
+      store.insertAttempt({
+        inputId,
+        callId: `fc-${j}`,
+        attempt: 1,
+        containerId: "ta-1",
+        queuedAt: now,
+        startedAt: now,
+        coldStartMs: 0,
+      });
     }
     for (let j = i; j < Math.min(i + AT_ONCE, N); j++) {
       const inputId = `in-fc-${j}`;
@@ -76,19 +90,26 @@ async function measure(name: string, store: Store): Promise<{ spawns: number; li
   const lives = N / ((performance.now() - t2) / 1000);
   const c2 = commits - spawnCommits;
   console.log(
-    `  ${name.padEnd(18)} ${spawns.toFixed(0).padStart(7)} spawns/s (${spawnCommits} commits)   ${lives.toFixed(0).padStart(7)} calls' later writes/s (${c2} commits, ${((commitMs) / commits).toFixed(1)} ms each overall)`,
+    `  ${name.padEnd(18)} ${spawns.toFixed(0).padStart(7)} spawns/s (${spawnCommits} commits)   ${lives.toFixed(0).padStart(7)} calls' later writes/s (${c2} commits, ${(commitMs / commits).toFixed(1)} ms each overall)`,
   );
   await store.close();
   return { spawns, lives };
 }
 
-console.log(`store-spawns: ${N} durable spawns written to the store alone, ${AT_ONCE} at a time, then their later writes`);
+console.log(
+  `store-spawns: ${N} durable spawns written to the store alone, ${AT_ONCE} at a time, then their later writes`,
+);
 const dir = mkdtempSync(join(tmpdir(), "skiff-store-spawns-"));
 const sqlite = await measure("sqlite", new server.SqliteStore({ dataDir: dir }));
 rmSync(dir, { recursive: true, force: true });
 const cluster = await postgres();
-const pgRate = await measure("postgres", await server.PostgresStore.open({ url: await cluster.createDatabase("spawns") }));
-console.log(`  postgres/sqlite spawns ${(pgRate.spawns / sqlite.spawns).toFixed(2)}x, later writes ${(pgRate.lives / sqlite.lives).toFixed(2)}x`);
+const pgRate = await measure(
+  "postgres",
+  await server.PostgresStore.open({ url: await cluster.createDatabase("spawns") }),
+);
+console.log(
+  `  postgres/sqlite spawns ${(pgRate.spawns / sqlite.spawns).toFixed(2)}x, later writes ${(pgRate.lives / sqlite.lives).toFixed(2)}x`,
+);
 if (baseline) {
   const base = (await import(join(baseline, "packages/server/dist/index.js"))) as typeof server;
   for (let r = 0; r < ROUNDS; r++) {

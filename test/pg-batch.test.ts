@@ -36,7 +36,10 @@ function writes(seed: number, n: number): Write[] {
   const r = rng(seed);
   const out: Write[] = [];
   const exists = new Set<string>();
-  const outcome = (i: number): CallOutcome => ({ kind: "result", result: { status: "success", data: new Uint8Array([i]) } });
+  const outcome = (i: number): CallOutcome => ({
+    kind: "result",
+    result: { status: "success", data: new Uint8Array([i]) },
+  });
   for (let i = 0; i < n; i++) {
     const c = `fc-${r(6)}`;
     const inp = `in-${c}`;
@@ -48,18 +51,36 @@ function writes(seed: number, n: number): Write[] {
         exists.add(c);
         out.push((s) =>
           s.insertCall(
-            { id: c, functionId: "fu-1", kind: "spawn", idempotencyKey: null, parentInputId: null, method: null, createdAt: i },
+            {
+              id: c,
+              functionId: "fu-1",
+              kind: "spawn",
+              idempotencyKey: null,
+              parentInputId: null,
+              method: null,
+              createdAt: i,
+            },
             [{ id: inp, callId: c, idx: 0, args: { blob: `b-${i}` }, state: "pending", attempt: 0, failures: 0 }],
           ),
         );
-        out.push((s) => s.insertGraphInput({ inputId: inp, callId: c, parentInputId: null, functionName: "f", createdAt: i }));
+        out.push((s) =>
+          s.insertGraphInput({ inputId: inp, callId: c, parentInputId: null, functionName: "f", createdAt: i }),
+        );
         break;
       case 1:
         out.push((s) => s.updateGraphInput(inp, a ? `ta-${i}` : null, b ? "pending" : "success"));
         break;
       case 2:
         out.push((s) =>
-          s.insertAttempt({ inputId: inp, callId: c, attempt: at, containerId: `ta-${i}`, queuedAt: i, startedAt: i, coldStartMs: i }),
+          s.insertAttempt({
+            inputId: inp,
+            callId: c,
+            attempt: at,
+            containerId: `ta-${i}`,
+            queuedAt: i,
+            startedAt: i,
+            coldStartMs: i,
+          }),
         );
         break;
       case 3:

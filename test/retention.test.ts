@@ -120,6 +120,8 @@ describe("retention", () => {
       "the unused instance's row to be dropped",
       30_000,
     );
+    // The object bound before holds an id the store no longer knows: a clear error.
+    await assert.rejects(big.info.remote(3), /call instance\(\) again/);
     // The same parameters, bound again: a new row, the same answer.
     const again = await Cls.lookup<typeof ClsApp.Model>("cls-app", "Model", { client });
     assert.equal((await again.instance({ size: "retained", scale: 7 }).info.remote(2)).loadedFor, "retainedx7");

@@ -352,7 +352,13 @@ for (const [name, make] of STORES) {
 
     it("class instances unused since a time, with nothing pending on them, are dropped; used ones stay", async () => {
       const { store } = await make();
-      const inst = (id: string) => ({ id, functionId: "fu-a", params: new Uint8Array([1]), options: "{}", createdAt: 5 });
+      const inst = (id: string) => ({
+        id,
+        functionId: "fu-a",
+        params: new Uint8Array([1]),
+        options: "{}",
+        createdAt: 5,
+      });
       for (const id of ["fu-a.used", "fu-a.idle", "fu-a.pending"]) store.insertClassInstance(inst(id));
       store.touchClassInstances(["fu-a.used", "fu-a.unknown"], 100);
       store.insertCall(call("fc-i", { functionId: "fu-a.pending" }), [input("fc-i")]);

@@ -356,6 +356,12 @@ export class Engine {
   /** A live function by id, or not_found. */
   private liveFunction(functionId: string): LiveFunction {
     const fn = this.functions.get(functionId); // an idle class instance: load() first
+    const dot = functionId.lastIndexOf(".");
+    if (!fn && dot > 0 && this.functions.get(functionId.slice(0, dot))?.live)
+      throw new ApiError(
+        "not_found",
+        `${functionId} is not a known instance of a running class (its row was dropped after going unused for the result retention): call instance() again to bind it anew`,
+      );
     if (!fn?.live)
       throw new ApiError(
         "not_found",

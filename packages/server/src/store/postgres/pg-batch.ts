@@ -82,9 +82,10 @@ function splitTop(s: string): string[] {
 /** The batch shape of a statement (text with @params, no trailing ";"), or undefined. */
 export function shapeOf(sql: string, params: string[]): Shape | undefined {
   if (/\bSELECT\b/i.test(sql)) return undefined;
-  const ins = /^INSERT INTO (\w+) \(([^)]*)\) VALUES \(([^;]*?)\)(\s+ON CONFLICT (?:DO NOTHING|\(([\w, ]+)\) DO UPDATE SET [^;@]*))?$/s.exec(
-    sql,
-  );
+  const ins =
+    /^INSERT INTO (\w+) \(([^)]*)\) VALUES \(([^;]*?)\)(\s+ON CONFLICT (?:DO NOTHING|\(([\w, ]+)\) DO UPDATE SET [^;@]*))?$/s.exec(
+      sql,
+    );
   if (ins) {
     const columns = ins[2]!.split(",").map((c) => c.trim());
     const items = splitTop(ins[3]!).map((it) => {
@@ -242,7 +243,10 @@ const overlap = (a: Set<string>, b: Set<string>) => {
 const touching = new WeakMap<UpdateShape, Map<UpdateShape, boolean>>();
 function columnsTouch(s: UpdateShape, t: UpdateShape): boolean {
   let m = touching.get(s);
-  if (!m) touching.set(s, (m = new Map()));
+  if (!m) {
+    m = new Map();
+    touching.set(s, m);
+  }
   let v = m.get(t);
   if (v === undefined) {
     v = overlap(s.sets, t.sets) || overlap(s.sets, t.reads) || overlap(t.sets, s.reads);
@@ -271,8 +275,7 @@ function conflicts(op: BatchOp, s: Shape, key: string | undefined, h: Group): bo
 function addTo(g: Group, op: BatchOp, k: string | undefined): void {
   g.ops.push(op);
   if (k !== undefined) g.keys.add(k);
-  if (g.shape.kind === "insert")
-    for (const [sig, set] of g.byColumns) set.add(rowKey(op, g.shape, sig.split(","))!);
+  if (g.shape.kind === "insert") for (const [sig, set] of g.byColumns) set.add(rowKey(op, g.shape, sig.split(","))!);
 }
 
 /** The statement text of a group. */
@@ -319,15 +322,15 @@ export function batchText<T extends BatchOp>(ops: T[]): { sql: string; owners: (
         after = i;
         break;
       }
-    let mine = groupsOf.get(op.statement);
+    const mine = groupsOf.get(op.statement);
     const at = mine?.find((i) => i > after);
     if (at !== undefined) addTo(run[at]!, op, key);
     else {
       const g: Group = { st: op.statement, shape, ops: [], keys: new Set(), byColumns: new Map() };
       addTo(g, op, key);
       run.push(g);
-      if (!mine) groupsOf.set(op.statement, (mine = []));
-      mine.push(run.length - 1);
+      if (mine) mine.push(run.length - 1);
+      else groupsOf.set(op.statement, [run.length - 1]);
     }
   }
   endRun();
