@@ -180,7 +180,11 @@ export class PostgresStore implements Store {
     try {
       for (const st of this.stmts.values()) {
         if (st.shape?.kind !== "update") continue;
-        await client.query(`PREPARE skiff_probe AS ${st.text}`);
+        try {
+          await client.query(`PREPARE skiff_probe AS ${st.text}`);
+        } catch {
+          continue; // Postgres cannot type it alone: it runs as its own statement, as before
+        }
         try {
           const r = await client.query<{ types: string[] }>(
             "SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name = 'skiff_probe'",
