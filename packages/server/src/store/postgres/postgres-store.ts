@@ -96,7 +96,7 @@ const types = {
  * The store on Postgres (`skiff server --store postgres://…`). Writes queue in memory in
  * order and go to the server as one multi-statement query per group commit, which Postgres
  * runs as a single transaction: one round trip and one fsync cover every write of the
- * window. Reads run on a pool after waiting for the commit of earlier writes, so they see
+ * window, and a statement's many rows go as one multi-row statement (pg-batch.ts). Reads run on a pool after waiting for the commit of earlier writes, so they see
  * committed rows only, and this process's own writes (read-your-writes). A failed commit
  * (database gone, disk full) rejects its flushes; the pool reconnects for the next one.
  */
