@@ -379,6 +379,12 @@ export class SqliteStore implements Store {
   insertClassInstance(row: ClassInstanceRow): void {
     this.write("insertClassInstance", { ...row });
   }
+  touchClassInstances(ids: string[], at: number): void {
+    if (ids.length > 0) this.write("touchClassInstances", { ids: JSON.stringify(ids), at });
+  }
+  async forgetClassInstances(before: number, limit: number): Promise<number> {
+    return this.write("forgetClassInstances", { before, limit })?.changes ?? 0;
+  }
   async getClassInstance(id: string): Promise<ClassInstanceRow | undefined> {
     const r = this.get<ClassInstanceColumns>("getClassInstance", { id });
     return r ? toClassInstance(r) : undefined;
