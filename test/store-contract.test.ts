@@ -350,6 +350,30 @@ for (const [name, make] of STORES) {
       assert.deepEqual(await store.getClassInstance("fu-a.abc"), inst);
     });
 
+    it("class instances unused since a time, with nothing pending on them, are dropped; used ones stay", async () => {
+      const { store } = await make();
+      const inst = (id: string) => ({
+        id,
+        functionId: "fu-a",
+        params: new Uint8Array([1]),
+        options: "{}",
+        createdAt: 5,
+      });
+      for (const id of ["fu-a.used", "fu-a.idle", "fu-a.pending"]) store.insertClassInstance(inst(id));
+      store.touchClassInstances(["fu-a.used", "fu-a.unknown"], 100);
+      store.insertCall(call("fc-i", { functionId: "fu-a.pending" }), [input("fc-i")]);
+      assert.equal(await store.forgetClassInstances(50, 10), 1);
+      assert.equal(await store.getClassInstance("fu-a.idle"), undefined);
+      assert.ok(await store.getClassInstance("fu-a.used"), "used since: kept");
+      assert.ok(await store.getClassInstance("fu-a.pending"), "a pending call needs it to start again");
+      store.completeCall("fc-i", "done", success(new Uint8Array([1])), 10, 20);
+      assert.equal(await store.forgetClassInstances(50, 10), 1);
+      assert.equal(await store.forgetClassInstances(200, 10), 1);
+      assert.equal(await store.getClassInstance("fu-a.used"), undefined);
+      store.insertClassInstance(inst("fu-a.used")); // bound again: written again
+      assert.ok(await store.getClassInstance("fu-a.used"));
+    });
+
     it("retention of apps: the newest deployments kept; stopped ephemeral apps forgotten once no live call needs them", async () => {
       const { store } = await make();
       store.insertApp(app("ap-d"));

@@ -184,7 +184,19 @@ SELECT input_id AS "inputId", call_id AS "functionCallId", function_name AS "fun
 DELETE FROM graph_inputs WHERE created_at < @before;
 
 -- name: insertClassInstance
-INSERT INTO class_instances (id, function_id, params, options, created_at) VALUES (@id, @functionId, @params, @options, @createdAt) ON CONFLICT DO NOTHING;
+INSERT INTO class_instances (id, function_id, params, options, created_at, used_at) VALUES (@id, @functionId, @params, @options, @createdAt, @createdAt) ON CONFLICT DO NOTHING;
+
+-- name: touchClassInstances
+UPDATE class_instances SET used_at = @at WHERE id IN (SELECT unnest(@ids::text[])) AND used_at < @at;
+
+-- name: forgetClassInstances
+-- Unused since @before, and nothing pending needs the row to start it again (a parked or
+-- recovered call, a map to take back after a restart).
+DELETE FROM class_instances WHERE id IN (
+  SELECT ci.id FROM class_instances ci WHERE ci.used_at <= @before
+    AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.function_id = ci.id AND c.state = 'pending')
+    AND NOT EXISTS (SELECT 1 FROM map_calls m WHERE m.function_id = ci.id)
+    ORDER BY ci.used_at LIMIT @limit);
 
 -- name: getClassInstance
 SELECT id, function_id AS "functionId", params, options, created_at AS "createdAt" FROM class_instances WHERE id = @id;

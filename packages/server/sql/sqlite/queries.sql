@@ -218,7 +218,19 @@ SELECT id, outcome FROM calls WHERE status = 'unknown' LIMIT 1000;
 UPDATE calls SET status = @status WHERE id = @id;
 
 -- name: insertClassInstance
-INSERT OR IGNORE INTO class_instances (id, function_id, params, options, created_at) VALUES (@id, @functionId, @params, @options, @createdAt);
+INSERT OR IGNORE INTO class_instances (id, function_id, params, options, created_at, used_at) VALUES (@id, @functionId, @params, @options, @createdAt, @createdAt);
+
+-- name: touchClassInstances
+UPDATE class_instances SET used_at = @at WHERE id IN (SELECT value FROM json_each(@ids)) AND used_at < @at;
+
+-- name: forgetClassInstances
+-- Unused since @before, and nothing pending needs the row to start it again (a parked or
+-- recovered call, a map to take back after a restart).
+DELETE FROM class_instances WHERE id IN (
+  SELECT ci.id FROM class_instances ci WHERE ci.used_at <= @before
+    AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.function_id = ci.id AND c.state = 'pending')
+    AND NOT EXISTS (SELECT 1 FROM map_calls m WHERE m.function_id = ci.id)
+    ORDER BY ci.used_at LIMIT @limit);
 
 -- name: getClassInstance
 SELECT id, function_id AS functionId, params, options, created_at AS createdAt FROM class_instances WHERE id = @id;

@@ -86,6 +86,13 @@ export interface Store {
   /** Instances (parameter sets, option variants) of a class; inserting a known id is a no-op. */
   insertClassInstance(row: ClassInstanceRow): void;
   getClassInstance(id: string): Promise<ClassInstanceRow | undefined>;
+  /** Marks class instances used at `at` (those live in memory; unknown ids are skipped). */
+  touchClassInstances(ids: string[], at: number): void;
+  /**
+   * Drops up to `limit` class instances unused since `before` that no pending call or running
+   * map refers to (a later bind with the same parameters writes the row again); how many.
+   */
+  forgetClassInstances(before: number, limit: number): Promise<number>;
 
   // calls and inputs
   insertCall(row: CallRow, inputs: InputRow[]): void;

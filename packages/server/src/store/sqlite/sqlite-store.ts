@@ -134,15 +134,16 @@ export class SqliteStore implements Store {
       throw new StoreOpenError(
         `${this.db.name}: the schema is version ${newest}, newer than this server knows (${known}): run a newer skiff server`,
       );
-    for (const file of files) {
-      const version = Number.parseInt(file, 10);
-      if (!Number.isFinite(version) || done.has(version)) continue;
-      const sql = readFileSync(join(dir, file), "utf8");
-      this.db.transaction(() => {
-        this.db.exec(sql);
+    // One transaction for all of them: a fresh database (each `skiff run`) pays one commit, not
+    // one per migration, and a failing one leaves the schema where it was.
+    this.db.transaction(() => {
+      for (const file of files) {
+        const version = Number.parseInt(file, 10);
+        if (!Number.isFinite(version) || done.has(version)) continue;
+        this.db.exec(readFileSync(join(dir, file), "utf8"));
         this.db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(version, Date.now());
-      })();
-    }
+      }
+    })();
   }
 
   private stmt(name: string): Database.Statement {
@@ -377,6 +378,12 @@ export class SqliteStore implements Store {
 
   insertClassInstance(row: ClassInstanceRow): void {
     this.write("insertClassInstance", { ...row });
+  }
+  touchClassInstances(ids: string[], at: number): void {
+    if (ids.length > 0) this.write("touchClassInstances", { ids: JSON.stringify(ids), at });
+  }
+  async forgetClassInstances(before: number, limit: number): Promise<number> {
+    return this.write("forgetClassInstances", { before, limit })?.changes ?? 0;
   }
   async getClassInstance(id: string): Promise<ClassInstanceRow | undefined> {
     const r = this.get<ClassInstanceColumns>("getClassInstance", { id });
