@@ -1,6 +1,6 @@
 // Skiff's map alone (no peers), for profiling: BENCH_N inputs of x => x * x, maxContainers 2.
 //   SKIFF_SERVER_NODE_OPTIONS=--cpu-prof node --import tsx bench/map-only.ts
-import { Function_ } from "skiff";
+import { mapSquares, warmSquare } from "./lib/map-squares.js";
 import { cpuMs } from "./lib/proc-cpu.js";
 import { descendants } from "./lib/proc-mem.js";
 import { runCli, startSkiffServer } from "./lib/skiff-server.js";
@@ -16,10 +16,7 @@ const server = await startSkiffServer();
 try {
   const d = await runCli(["deploy", APP_FILE], server.env);
   if (d.code !== 0) throw new Error(d.out);
-  const sq = await Function_.lookup<Function_<(x: number) => Promise<number>>>(APP_NAME, "square", {
-    client: server.client,
-  });
-  await sq.map(Array.from({ length: 5000 }, (_, i) => i)).toArray(); // containers up
+  const sq = await warmSquare(APP_NAME, server.client);
   const pid = server.proc.pid!;
   const usage = () => {
     const c = process.cpuUsage();
@@ -31,21 +28,11 @@ try {
   };
   for (let r = 0; r < ROUNDS; r++) {
     const before = usage();
-    const t = performance.now();
-    let n = 0;
-    for await (const y of sq.map(
-      (function* () {
-        for (let i = 0; i < N; i++) yield i;
-      })(),
-    )) {
-      if (y !== n * n) throw new Error(`wrong result at ${n}`);
-      n++;
-    }
-    const ms = performance.now() - t;
+    const ms = await mapSquares(sq, N);
     const after = usage();
-    const per = (k: keyof typeof before) => (((after[k] - before[k]) * 1000) / n).toFixed(1);
+    const per = (k: keyof typeof before) => (((after[k] - before[k]) * 1000) / N).toFixed(1);
     console.log(
-      `round ${r}: ${Math.round((n / ms) * 1000)} inputs/s; CPU µs per input: server ${per("server")}, client ${per("client")}, containers ${per("containers")}`,
+      `round ${r}: ${Math.round((N / ms) * 1000)} inputs/s; CPU µs per input: server ${per("server")}, client ${per("client")}, containers ${per("containers")}`,
     );
   }
   if (process.env.BENCH_STOP_APP) {

@@ -5,9 +5,10 @@
 // an app bundle. A scale-up beyond the warm pool pays all of them; a pooled runtime only the
 // last two (it has started, loaded its modules and warmed its handshake while idle).
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { bundleApp } from "@skiff/cli";
 import { REPO } from "./lib/skiff-server.js";
 
@@ -66,6 +67,30 @@ for (const specs of ${JSON.stringify(GROUPS.map(([, s]) => s))}) {
 console.log(JSON.stringify(out));`;
 const mods = Array.from({ length: N }, () => probe<{ boot: number; parts: number[] }>(modCode));
 
+// The runtime's entry as a container runs it, unbundled and bundled (scripts/bundle-runtime.mjs),
+// to the point where it reads its environment (without one it stops there): CPU of the whole
+// process, boot included, and of the imports alone.
+const entryCode = (entry: string) => `
+const c0 = process.cpuUsage();
+process.on("exit", () => {
+  const c = process.cpuUsage();
+  const d = process.cpuUsage(c0);
+  console.log(JSON.stringify({ all: (c.user + c.system) / 1000, imports: (d.user + d.system) / 1000 }));
+});
+await import(${JSON.stringify(entry)});`;
+const entryRuns = (entry: string) =>
+  Array.from({ length: N }, () => {
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", entryCode(entry)], {
+      cwd: WORKER,
+      encoding: "utf8",
+    });
+    return JSON.parse(r.stdout.trim().split("\n").pop()!) as { all: number; imports: number };
+  });
+const graph = entryRuns("./dist/runtime/main.js");
+const bundled = existsSync(join(WORKER, "dist/runtime-bundle/main.js"))
+  ? entryRuns("./dist/runtime-bundle/main.js")
+  : [];
+
 // First and second WebSocket handshake of a process, to a server on a unix socket (ms, wall).
 const dir = mkdtempSync(join(tmpdir(), "skiff-start-cost-"));
 const sock = join(dir, "s.sock");
@@ -94,6 +119,50 @@ const second = await once();
 console.log(JSON.stringify({ first, second }));`;
 const hs = Array.from({ length: N }, () => probe<{ first: number; second: number }>(wsCode));
 srv.kill();
+
+// The container's cgroup (made and removed per container) and its network namespace with NAT
+// (ip + pasta + the host fence, made per container when no spare is ready), wall ms each.
+const { detectLimiter, limitsFor } = (await import(
+  pathToFileURL(join(WORKER, "dist/sandbox/limits.js")).href
+)) as typeof import("../packages/worker/src/sandbox/limits.js");
+const { NatNetwork } = (await import(
+  pathToFileURL(join(WORKER, "dist/sandbox/network.js")).href
+)) as typeof import("../packages/worker/src/sandbox/network.js");
+const limiter = detectLimiter("auto");
+const cgroupMs: number[] = [];
+if (limiter.kind !== "none") {
+  for (let i = 0; i < N; i++) {
+    const t = performance.now();
+    const cg = limiter.create(`bench-${i}`, limitsFor(undefined));
+    await cg?.remove();
+    cgroupMs.push(performance.now() - t);
+  }
+}
+await limiter.close();
+const netnsMs: number[] = [];
+/** CPU ms of this process's waited-for children (cutime + cstime, 100 Hz ticks). */
+const childCpu = () => {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  // Fields 16 and 17 (cutime, cstime), counted after the command's closing parenthesis.
+  const x = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(x[13]) + Number(x[14])) * 10;
+};
+let netnsCpu = Number.NaN;
+const { nat, why: natWhy } = NatNetwork.detect();
+if (nat) {
+  const c0 = childCpu();
+  for (let i = 0; i < N; i++) {
+    const holder = (await import("node:child_process")).spawn("unshare", ["-n", "sleep", "30"], { stdio: "ignore" });
+    await new Promise((r) => setTimeout(r, 20)); // unshare has made the namespace
+    const t = performance.now();
+    const remove = await nat.attach(holder.pid!);
+    netnsMs.push(performance.now() - t);
+    holder.kill("SIGKILL");
+    void remove();
+  }
+  netnsCpu = (childCpu() - c0) / N;
+  await nat.close();
+}
 
 // Loading an app bundle the way the runtime does (its source map on), with skiff loaded.
 const bundle = await bundleApp("bench/apps/fanout.ts");
@@ -128,6 +197,27 @@ console.log(`  node's own boot, before any import (CPU)   ${f1(median(mods.map((
 for (const [i, [name]] of GROUPS.entries())
   console.log(`  modules: ${name.padEnd(32)} ${f1(median(mods.map((m) => m.parts[i]!)))} ms CPU`);
 console.log(`  runtime modules in all (CPU)               ${f1(runtimeTotal)} ms`);
+const row = (name: string, xs: { all: number; imports: number }[]) =>
+  console.log(
+    `  ${name.padEnd(42)} ${f1(median(xs.map((x) => x.imports)))} ms CPU imports, ${median(xs.map((x) => x.all)).toFixed(1)} ms CPU with boot`,
+  );
+row("runtime entry, module graph (unbundled)", graph);
+if (bundled.length > 0) {
+  row("runtime entry, bundled", bundled);
+  console.log(
+    `  ratio bundled / unbundled imports          ${(median(bundled.map((x) => x.imports)) / median(graph.map((x) => x.imports))).toFixed(2)}x`,
+  );
+} else console.log("  runtime entry, bundled: not built (node packages/worker/scripts/bundle-runtime.mjs)");
+console.log(
+  cgroupMs.length > 0
+    ? `  cgroup made and removed (${limiter.kind}, wall)  ${f1(median(cgroupMs))} ms`
+    : "  cgroup: none here (no limiter)",
+);
+console.log(
+  netnsMs.length > 0
+    ? `  network namespace + NAT (ip, pasta, fence)  ${f1(median(netnsMs))} ms wall, ~${netnsCpu.toFixed(0)} ms CPU of the processes it waits for (pasta's own daemon apart); a pooled runtime or a spare namespace has it already`
+    : `  network namespace + NAT: not here (${natWhy})`,
+);
 console.log(
   `  first WebSocket handshake (wall)           ${f1(median(hs.map((h) => h.first)))} ms   (the same process's second: ${median(hs.map((h) => h.second)).toFixed(1)} ms)`,
 );

@@ -1,33 +1,93 @@
 #!/usr/bin/env bash
 # The test runs of scripts/test.sh, inside the private Postgres cluster that with-postgres.ts
 # started (SKIFF_TEST_PG_* in the environment). A failing run does not stop the others: every
-# run's counts are added up, and the last line says how many tests passed and failed in all.
+# run's counts are added up, and the last line says how many tests passed and failed in all;
+# above it, the slowest test files (wall time, start-up included).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-images_status=$1
-files=$2
+files=$1
+# Each file's wall time, one "<seconds> <file> [<run>]" line each (scripts/file-times.mjs).
+times=$(mktemp)
 log=$(mktemp)
 counts=$(mktemp)
-trap 'rm -f "$log" "$counts"' EXIT
+trap 'rm -f "$log" "$counts" "$times"' EXIT
 failed_runs=()
+started=$SECONDS
 
-# run NAME [node --test arguments…]: one `node --test` run, its summary counted.
+# run NAME [node --test arguments…]: one `node --test` run (a file at a time, within 3 minutes
+# each, unless the arguments say otherwise), its summary counted and its files' times kept.
 run() {
   local name=$1
   shift
-  local out
+  local out run_times
   out=$(mktemp)
-  node --import tsx --test --test-concurrency=1 --test-timeout=180000 "$@" 2>&1 | tee "$out"
+  run_times=$(mktemp)
+  local run_start=$SECONDS
+  node --import tsx --test --test-concurrency=1 --test-timeout=180000 \
+    --test-reporter=tap --test-reporter-destination=stdout \
+    --test-reporter=./scripts/file-times.mjs --test-reporter-destination="$run_times" "$@" 2>&1 | tee "$out"
   local status=${PIPESTATUS[0]}
   awk '/^# pass /{p=$3} /^# fail /{f=$3} /^# cancelled /{c=$3} END{print p+0, f+c+0}' "$out" >>"$counts"
-  rm -f "$out"
+  awk -v run="$name" '{print $0 " [" run "]"}' "$run_times" >>"$times"
+  echo "# run \"$name\": $((SECONDS - run_start)) s"
+  rm -f "$out" "$run_times"
   if [ "$status" -ne 0 ]; then failed_runs+=("$name"); fi
 }
 
-echo "# on Postgres: core calls, maps, classes, web, restart"
+# run_beside NAME [arguments…]: run() in the background; end_beside waits for it and prints its
+# report.
+beside_pids=()
+beside_names=()
+beside_outs=()
+run_beside() {
+  local out
+  out=$(mktemp)
+  (
+    run "$@" >"$out" 2>&1
+    [ ${#failed_runs[@]} -eq 0 ] # the subshell's status: whether the run passed
+  ) &
+  beside_pids+=($!)
+  beside_names+=("$1")
+  beside_outs+=("$out")
+}
+end_beside() {
+  local i
+  for i in "${!beside_pids[@]}"; do
+    wait "${beside_pids[$i]}" || failed_runs+=("${beside_names[$i]}")
+    cat "${beside_outs[$i]}"
+    rm -f "${beside_outs[$i]}"
+  done
+  beside_pids=()
+  beside_names=()
+  beside_outs=()
+}
+
+# shellcheck disable=SC2086 # lists of test files
+unit_files=$(printf '%s\n' $files | grep '^packages/' | tr '\n' ' ')
+beside=test/blobs.test.ts
+# shellcheck disable=SC2086
+e2e_files=$(printf '%s\n' $files | grep -v '^packages/' | grep -vxF "$beside" | tr '\n' ' ')
+
+# The image tests build layers (apt, npm, copies of a 180 MB root) and the packaging test packs
+# and installs every package: a file can pass three minutes on a slow or busy machine, so they
+# have a longer limit per file. Beside them, whose times say little, run what waits more than it
+# works: the unit tests (beside the code they test: no servers, no clocks), two at a time, and
+# blobs.test.ts, which waits more than a minute for the server's blob sweep (a delivered result
+# is held 60 s for a resend; sweeps run every 15 s). Their reports follow the images'.
+echo "# image builds and packaging; beside them, the unit tests and $beside (reported after)"
+# shellcheck disable=SC2086
+run_beside "sqlite unit" --test-concurrency=2 $unit_files
+run_beside "sqlite blobs" "$beside"
+run "images and packaging" --test-timeout=900000 test/images*.test.ts test/packaging.test.ts
+end_beside
+
+echo "# on Postgres: core calls, maps, classes, restart"
+# Not web.test.ts and generators.test.ts: of the Store's methods they call none that these files
+# do not (SKIFF_STORE_METHOD_LOG per file, 2026-12-07), and what they prove beyond that is the
+# engine's and the gateway's, the same on either store; the SQLite pass runs them.
 export SKIFF_STORE_METHOD_LOG=$log
-SKIFF_TEST_STORE=postgres run "postgres core" test/calls.test.ts test/map.test.ts test/classes.test.ts test/web.test.ts \
-  test/generators.test.ts test/dashboard-api.test.ts test/retention.test.ts
+SKIFF_TEST_STORE=postgres run "postgres core" test/calls.test.ts test/map.test.ts test/classes.test.ts \
+  test/dashboard-api.test.ts test/retention.test.ts
 SKIFF_TEST_STORE=postgres run "postgres faults" \
   --test-name-pattern="parked|a caller blocked in remote|spawned calls \(some running\)|result retention|secret|logs|redeploys|Hono job queue" \
   test/bounded.test.ts test/faults.test.ts test/deploy.test.ts
@@ -37,11 +97,12 @@ unset SKIFF_STORE_METHOD_LOG
 node --import tsx scripts/check-store-methods.ts "$log" || failed_runs+=("store methods")
 echo "# on Postgres: Dicts and Queues"
 SKIFF_TEST_STORE=postgres run "postgres objects" test/objects-dict.test.ts test/objects-queue.test.ts
-echo "# everything (SQLite)"
-# shellcheck disable=SC2086 # a list of test files
-run "sqlite" $files
+echo "# the end-to-end tests (SQLite)"
+# shellcheck disable=SC2086
+run "sqlite" $e2e_files
 
-[ "$images_status" -ne 0 ] && failed_runs+=("images and packaging (reported first)")
+echo "# slowest test files (wall seconds, start-up included), of $((SECONDS - started)) s of runs:"
+sort -rn "$times" | head -25
 if [ ${#failed_runs[@]} -gt 0 ]; then echo "failed runs: ${failed_runs[*]}"; fi
-awk -v imgs="$3" '{p+=$1; f+=$2} END{split(imgs, a, " "); p+=a[1]; f+=a[2]; print p " passed, " f " failed"}' "$counts"
+awk '{p+=$1; f+=$2} END{print p " passed, " f " failed"}' "$counts"
 [ ${#failed_runs[@]} -eq 0 ]

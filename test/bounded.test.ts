@@ -4,7 +4,7 @@
 // more slowly instead of being held in memory.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Function_, FunctionCall, FunctionCancelledError } from "skiff";
+import { ContainerTerminatedError, Function_, FunctionCall, FunctionCancelledError } from "skiff";
 import type * as Core from "./fixtures/core-app.js";
 import { type ServerProcess, skiff, startServer } from "./helpers/cli.js";
 import { freePort } from "./helpers/procs.js";
@@ -72,6 +72,36 @@ describe("spawned calls past the resident limit (parked in the store)", () => {
     const results = await Promise.all(ids.map((id) => FunctionCall.fromId<number>(id, { client: c2 }).get()));
     assert.equal(results.length, 3 * RESIDENT);
     for (const r of results) assert.equal(typeof r, "number");
+  });
+
+  it("stopping the app ends its parked calls at once: get() fails saying the app was stopped", async () => {
+    const client = server.client();
+    const sleeper = await Function_.lookup<typeof Core.sleeper>("core-app", "sleeper", { client });
+    const calls = await Promise.all(Array.from({ length: RESIDENT + 20 }, () => sleeper.spawn(60_000)));
+    const parked = calls.at(-1)!;
+    const waiting = assert.rejects(parked.get(), (err: Error) => {
+      assert.ok(err instanceof ContainerTerminatedError, String(err));
+      assert.match(err.message, /core-app\.sleeper: its app was stopped/);
+      return true;
+    });
+    const stop = await skiff(["app", "stop", "core-app"], { env: server.env });
+    assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+    const t = Date.now();
+    // A waiter on a parked call is answered, not left until a restart.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      waiting,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("get() of a parked call still waits 15 s after the stop")), 15_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.ok(Date.now() - t < 10_000, `answered after ${Date.now() - t} ms`);
+    // Read back from the store, every one (resident or parked) has ended so.
+    const ended = await Promise.allSettled(calls.map((c) => FunctionCall.fromId(c.objectId, { client }).get()));
+    for (const r of ended) {
+      assert.equal(r.status, "rejected");
+      assert.match((r as PromiseRejectedResult).reason.message, /its app was stopped/);
+    }
   });
 });
 

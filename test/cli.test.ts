@@ -1,6 +1,6 @@
 // The CLI as a new user meets it: help, the quickstart on an embedded server, one-line errors.
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { bareEnv, REPO, runProcess, scratchDir, skiff, writeApp } from "./helpers/cli.js";
@@ -14,6 +14,23 @@ describe("skiff CLI without a server", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Usage: skiff <command>/);
     assert.match(r.stdout, /deploy <app\.ts>/);
+  });
+
+  it("has every flag of skiff server and skiff worker in docs/reference.md, with a default", async () => {
+    const doc = readFileSync(join(REPO, "docs/reference.md"), "utf8");
+    for (const command of ["server", "worker"]) {
+      const help = await skiff([command, "--help"], { env });
+      assert.equal(help.code, 0, help.stderr);
+      const flags = [...help.stdout.matchAll(/^ {2}(--[a-z-]+)/gm)].map((m) => m[1]!);
+      assert.ok(flags.length > 10, help.stdout);
+      const section = doc.slice(doc.indexOf(`## \`skiff ${command}\``)).split("\n## ")[0]!;
+      for (const flag of flags) {
+        // A table row whose first cell names it: | `--flag <n>` | default | what it is |
+        const row = section.split("\n").find((l) => l.startsWith("| ") && l.split("|")[1]!.includes(`\`${flag}`));
+        assert.ok(row, `skiff ${command} ${flag} is not in docs/reference.md`);
+        assert.ok(row.split("|")[2]!.trim() !== "", `skiff ${command} ${flag} has no default in docs/reference.md`);
+      }
+    }
   });
 
   it("suggests the nearest command or flag, shows per-command help, and exits 2 on misuse", async () => {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type Client, Function_ } from "skiff";
 import { type ServerProcess, skiff, startServer } from "./helpers/cli.js";
+import { containerPids } from "./helpers/procs.js";
 
 interface Started {
   id: string;
@@ -26,6 +27,14 @@ function maxOverlap(cts: Started[]): number {
     most = Math.max(most, now);
   }
   return most;
+}
+
+type Burst = Function_<() => Promise<Started>>;
+
+/** Runs `n` calls at once; the distinct containers that ran them. */
+async function burst(fn: Burst, n: number): Promise<Started[]> {
+  const out = await Promise.all(Array.from({ length: n }, () => fn.remote()));
+  return [...new Map(out.map((r) => [r.id, r])).values()];
 }
 
 describe("cold fan-out", () => {
@@ -56,5 +65,38 @@ describe("cold fan-out", () => {
     const most = maxOverlap(cts);
     assert.ok(most >= 2, `containers started one after another (at most ${most} at once): ${JSON.stringify(cts)}`);
     assert.ok(most <= SLOTS, `${most} containers were starting at once, over the ${SLOTS} start slots`);
+  });
+});
+
+describe("warm pool growing with demand", () => {
+  let server: ServerProcess;
+  let client: Client;
+
+  before(async () => {
+    server = await startServer();
+    const d = await skiff(["deploy", "test/fixtures/fanout-app.ts"], { env: server.env });
+    assert.equal(d.code, 0, d.stderr);
+    client = server.client();
+  });
+  after(() => server.stop());
+
+  it("a burst beyond the warm pool grows it: more of the next burst's containers were started before it", async () => {
+    const a = Function_.fromName<Burst>("fanout-app", "burstA", { client });
+    const b = Function_.fromName<Burst>("fanout-app", "burstB", { client });
+    const N = 5;
+    const first = await burst(a, N);
+    assert.equal(first.length, N, "one container per call (maxInputs 1)");
+    // The pool (2, refilled as it is taken) grows to the burst's size (five, fewer where a loaded
+    // machine spaced the starts out), started once the starts paused: the first burst's N
+    // containers (idle now) and at least three pooled runtimes, one more than the pool's base.
+    const deadline = Date.now() + 40_000; // before the grown pool goes back (60 s idle)
+    while (containerPids(server.proc.pid!).length < N + 3 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 2000)); // the rest of the growth, if it is coming
+    const t0 = Date.now();
+    const second = await burst(b, N);
+    assert.equal(second.length, N);
+    const pre = second.filter((c) => c.processStart < t0).length;
+    assert.ok(pre >= 3, `${pre} of ${N} containers were pre-started: no more than the pool's base (2)`);
   });
 });

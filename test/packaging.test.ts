@@ -121,9 +121,10 @@ console.log("remote", (await square.remote(7)).y);
     assert.equal(r.code, 0, r.stderr);
     const m = /square\(42\) = 1764 runtime (\S+)/.exec(r.stdout);
     assert.ok(m, r.stdout);
-    // Containers load the runtime from a read-only copy of the installed packages (mounted at
-    // /opt/skiff-runtime), made by the CLI that npx ran from the project's node_modules.
-    assert.equal(m[1], "/opt/skiff-runtime/node_modules/@skiff/worker/dist/runtime/main.js");
+    // Containers load the bundled runtime the worker package ships (dist/runtime-bundle, made by
+    // its prepack) from a read-only copy mounted at /opt/skiff-runtime, made by the CLI that npx
+    // ran from the project's node_modules.
+    assert.equal(m[1], "/opt/skiff-runtime/main.js");
   });
 
   it("`skiff server`, `skiff deploy` and a plain client work there", async () => {

@@ -3,7 +3,8 @@
 // Postgres pass (SKIFF_TEST_STORE=postgres).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Function_, FunctionCall, NotFoundError, OutputExpiredError } from "skiff";
+import { Cls, Function_, FunctionCall, NotFoundError, OutputExpiredError } from "skiff";
+import type * as ClsApp from "./fixtures/cls-app.js";
 import { type ServerProcess, scratchDir, skiff, startServer, waitFor, writeApp } from "./helpers/cli.js";
 
 const RETENTION_MS = 1000;
@@ -12,7 +13,9 @@ describe("retention", () => {
   let server: ServerProcess;
 
   before(async () => {
-    server = await startServer({ args: ["--result-retention-ms", String(RETENTION_MS), "--log-max-bytes", "2048"] });
+    server = await startServer({
+      args: ["--result-retention-ms", String(RETENTION_MS), "--log-max-bytes", "2048", "--instance-idle-ms", "200"],
+    });
   });
   after(() => server.stop());
 
@@ -100,6 +103,28 @@ describe("retention", () => {
       15_000,
     );
     assert.match(text.at(-1)!, /000199x/, "the newest lines are the ones kept");
+    client.close();
+  });
+
+  it("a class instance unused for the retention is dropped, and written again when bound again", async () => {
+    assert.equal((await skiff(["deploy", "test/fixtures/cls-app.ts"], { env: server.env })).code, 0);
+    const client = server.client();
+    const Model = await Cls.lookup<typeof ClsApp.Model>("cls-app", "Model", { client });
+    const before = (server.output().match(/dropped \d+ class instance/g) ?? []).length;
+    const big = Model.instance({ size: "retained", scale: 7 });
+    assert.equal((await big.info.remote(1)).loadedFor, "retainedx7");
+    // Its container scales down (1 s), the instance is let go from memory (200 ms idle), then
+    // is unused for the retention (1 s): its row goes.
+    await waitFor(
+      async () => (server.output().match(/dropped \d+ class instance/g) ?? []).length > before,
+      "the unused instance's row to be dropped",
+      30_000,
+    );
+    // The object bound before holds an id the store no longer knows: a clear error.
+    await assert.rejects(big.info.remote(3), /call instance\(\) again/);
+    // The same parameters, bound again: a new row, the same answer.
+    const again = await Cls.lookup<typeof ClsApp.Model>("cls-app", "Model", { client });
+    assert.equal((await again.instance({ size: "retained", scale: 7 }).info.remote(2)).loadedFor, "retainedx7");
     client.close();
   });
 });

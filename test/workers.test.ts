@@ -3,11 +3,14 @@
 // workers. Functions, generators, classes, web endpoints, logs, retries, timeouts and cancel run
 // on workers; a map survives a worker killed and one cut off mid-way (each output once); GPU
 // functions go only to the worker advertising the GPU; the control plane's restart is survived.
+// What a killed test file's cluster leaves (processes, namespaces) is swept by the next one.
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { waitFor } from "./helpers/cli.js";
+import { REPO, waitFor } from "./helpers/cli.js";
+import { natNamespaces, REGISTRY, sweepDeadClusters } from "./helpers/cluster-reaper.js";
 import { type Cluster, fakeGpuDevices, makeCluster, netnsAvailable, type Proc, workerToken } from "./helpers/hosts.js";
 
 const why = netnsAvailable();
@@ -171,7 +174,7 @@ describe("workers on their own hosts", { skip: why }, () => {
     assert.ok(Date.now() - t0 >= 3500, "it waited for the placement timeout");
   });
 
-  it("maps across workers with one killed and one cut off mid-map: each output exactly once", async () => {
+  it("maps across workers with one killed and one cut off mid-map: each output exactly once", async (t) => {
     // 2 000 here; scripts/chaos.sh runs 20 000.
     const n = Number(process.env.SKIFF_WORKERS_MAP_N ?? 2000);
     const run = c.spawnOn(0, ["run", "test/fixtures/workers-map-app.ts"], {
@@ -179,7 +182,10 @@ describe("workers on their own hosts", { skip: why }, () => {
     });
     const at = (share: number) => Math.round((n * share) / 100) * 100;
     await run.waitFor(new RegExp(`PROGRESS ${at(0.2)}\\b`), "a fifth of the outputs", 60_000 + n * 10);
-    await workers[1]!.stop("SIGKILL");
+    const killed = workers[1]!.child.pid!;
+    t.diagnostic(`w1 had ${natNamespaces(killed).length} NAT namespace(s) when killed`);
+    await workers[1]!.stop("SIGKILL"); // removes the NAT namespaces w1 could not
+    assert.deepEqual(natNamespaces(killed), [], "the killed worker's NAT namespaces are removed");
     await run.waitFor(new RegExp(`PROGRESS ${at(0.4)}\\b`), "two fifths of the outputs", 60_000 + n * 10);
     c.setLink(2, false);
     await run.waitFor(/RESULT/, "the map's end", 120_000 + n * 20);
@@ -228,3 +234,51 @@ describe("workers on their own hosts", { skip: why }, () => {
     assert.equal(r.stdout.trim().split("\n").at(-1), "144");
   });
 });
+
+describe("a killed test file's cluster", { skip: why }, () => {
+  it("is removed, processes and namespaces, when the next cluster starts", async () => {
+    const owner = spawn(process.execPath, ["--import", "tsx", "test/fixtures/cluster-owner.ts"], {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    owner.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    owner.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
+    const exited = new Promise((r) => owner.once("exit", r));
+    const ready = async () => {
+      if (owner.exitCode !== null) throw new Error(`the cluster's test process ended:\n${out}`);
+      return /READY (\d+)/.exec(out)?.[1];
+    };
+    const serverPid = Number(await waitFor(ready, "the cluster's server", 60_000));
+    const tag = `sk${owner.pid! % 100000}`;
+    const names = () => execNetns().filter((n) => n.startsWith(`${tag}-`));
+    assert.deepEqual(names().sort(), [`${tag}-hub`, `${tag}-n0`]);
+    owner.kill("SIGKILL");
+    await exited;
+    assert.ok(alive(serverPid), "the server outlives its test process (what the sweep is for)");
+    const swept = sweepDeadClusters();
+    assert.ok(
+      swept.some((s) => s.namespaces.includes(`${tag}-hub`)),
+      JSON.stringify(swept),
+    );
+    assert.deepEqual(names(), []);
+    await waitFor(() => Promise.resolve(!alive(serverPid)), "the server to be gone", 10_000);
+    assert.equal(existsSync(join(REGISTRY, `${owner.pid}.json`)), false);
+  });
+});
+
+function execNetns(): string[] {
+  return execFileSync("ip", ["netns", "list"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+    .split("\n")
+    .map((l) => l.split(" ")[0]!)
+    .filter(Boolean);
+}
+
+/** Running (a zombie, or a pid that is gone, is not). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}

@@ -20,14 +20,30 @@ export interface BenchServer {
   /** The admin token, `<id>:<secret>`. */
   token: string;
   proc: ChildProcess;
+  /** Its private home (the data dir is `<home>/data`). */
+  home: string;
+  /** SIGTERM, wait for the exit, remove the home. */
   stop(): Promise<void>;
+  /** kill -9 and wait for the exit; the home stays (start again with `{ reuse: this }`). */
+  kill(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Another checkout's CLI. */
+  bin?: string;
+  /**
+   * A server of this run, stopped with kill(): start again on its home, data and port (a
+   * restart: no new admin token is printed, its token goes on). Its client is not reused.
+   */
+  reuse?: BenchServer;
 }
 
 /** Starts the real `skiff server` as its own process, with a private home and data dir. */
-export async function startSkiffServer(args: string[] = [], opts: { bin?: string } = {}): Promise<BenchServer> {
-  const home = mkdtempSync(join(tmpdir(), "skiff-bench-"));
+export async function startSkiffServer(args: string[] = [], opts: StartOptions = {}): Promise<BenchServer> {
+  const home = opts.reuse?.home ?? mkdtempSync(join(tmpdir(), "skiff-bench-"));
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, SKIFF_CONFIG_PATH: join(home, "skiff.toml") };
   for (const k of ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET", "SKIFF_PROFILE"]) delete env[k];
+  const port = opts.reuse ? new URL(opts.reuse.url).port : "0";
   // Extra node flags for the server process only (profiling: SKIFF_SERVER_NODE_ARGS=--cpu-prof).
   const nodeArgs = (process.env.SKIFF_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const proc = spawn(
@@ -39,7 +55,7 @@ export async function startSkiffServer(args: string[] = [], opts: { bin?: string
       "--sandbox",
       process.env.BENCH_SANDBOX ?? "auto",
       "--port",
-      "0",
+      port,
       "--data-dir",
       join(home, "data"),
       ...args,
@@ -52,6 +68,7 @@ export async function startSkiffServer(args: string[] = [], opts: { bin?: string
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
+  // Polled often: a restart's time (kill to listening) is measured by this.
   const url = await new Promise<string>((res, rej) => {
     const t = setInterval(() => {
       const m = /listening on (http:\/\/\S+)/.exec(out);
@@ -59,23 +76,33 @@ export async function startSkiffServer(args: string[] = [], opts: { bin?: string
         clearInterval(t);
         res(m[1]!);
       }
-    }, 20);
-    proc.once("exit", () => rej(new Error(out)));
+    }, 5);
+    proc.once("exit", () => {
+      clearInterval(t);
+      rej(new Error(out));
+    });
   });
-  const tokenId = /SKIFF_TOKEN_ID=(\S+)/.exec(out)![1]!;
-  const tokenSecret = /SKIFF_TOKEN_SECRET=(\S+)/.exec(out)![1]!;
+  const [tokenId, tokenSecret] = opts.reuse
+    ? (opts.reuse.token.split(":") as [string, string])
+    : [/SKIFF_TOKEN_ID=(\S+)/.exec(out)![1]!, /SKIFF_TOKEN_SECRET=(\S+)/.exec(out)![1]!];
   const client = new Client({ serverUrl: url, tokenId, tokenSecret, environment: "main" });
+  const exited = new Promise((r) => proc.once("exit", r));
   return {
     url,
-    env,
+    env, // the first start wrote a profile for this server into its home
     client,
     token: `${tokenId}:${tokenSecret}`,
     proc,
+    home,
     async stop() {
       client.close();
       proc.kill("SIGTERM");
-      await new Promise((r) => proc.once("exit", r));
+      await exited;
       rmSync(home, { recursive: true, force: true });
+    },
+    async kill() {
+      proc.kill("SIGKILL");
+      await exited;
     },
   };
 }

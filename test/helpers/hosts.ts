@@ -2,12 +2,14 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bareEnv, REPO, type RunResult, SKIFF_BIN, scratchDir } from "./cli.js";
+import { ClusterRecord, removeNamespaces, removeNatNamespacesOf, sweepDeadClusters } from "./cluster-reaper.js";
 
 /**
  * Hosts for tests of workers: each node (the control plane = node 0, workers 1…) in its own
  * network namespace, joined by veth pairs to a bridge that lives in a hub namespace of its own,
  * so no traffic touches the machine's own network. Everything is named after this process
- * and removed by destroy(). Needs root and `ip` (netnsAvailable()).
+ * and removed by destroy(); what a killed test file left is removed by the next cluster's
+ * start (cluster-reaper.ts). Needs root and `ip` (netnsAvailable()).
  */
 export interface Cluster {
   /** The control plane's URL as the nodes see it. */
@@ -29,7 +31,10 @@ export interface Proc {
   output(): string;
   /** Resolves when the output matches. */
   waitFor(re: RegExp, what: string, timeoutMs?: number): Promise<RegExpExecArray>;
-  /** SIGTERM (or SIGKILL) and wait for the exit. */
+  /**
+   * SIGTERM (or SIGKILL) and wait for the exit. After a SIGKILL, which a worker cannot clean up
+   * after, the NAT namespaces it made for its containers are removed with what runs in them.
+   */
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Resolves once the process has exited (also when it exited before this was read). */
   exited: Promise<void>;
@@ -52,27 +57,31 @@ function ip(...args: string[]): void {
 const addr = (node: number) => `10.77.0.${node + 1}`;
 
 export async function makeCluster(nodes: number): Promise<Cluster> {
+  sweepDeadClusters();
   const tag = `sk${process.pid % 100000}`;
   const hub = `${tag}-hub`;
   const ns = (n: number) => `${tag}-n${n}`;
   const made: string[] = [];
   const procs = new Set<Proc>();
+  /** Every process started on a node (a stopped worker's NAT namespaces may outlive it). */
+  const started: number[] = [];
   const home = scratchDir("cluster");
+  const record = new ClusterRecord(home);
+  const addNamespace = (name: string) => {
+    record.namespace(name);
+    ip("netns", "add", name);
+    made.push(name);
+  };
   const cleanup = () => {
-    for (const n of made.reverse()) {
-      try {
-        ip("netns", "del", n);
-      } catch {}
-    }
+    removeNatNamespacesOf(started);
+    removeNamespaces(made.reverse());
   };
   try {
-    ip("netns", "add", hub);
-    made.push(hub);
+    addNamespace(hub);
     ip("-n", hub, "link", "add", "br0", "type", "bridge");
     ip("-n", hub, "link", "set", "br0", "up");
     for (let i = 0; i < nodes; i++) {
-      ip("netns", "add", ns(i));
-      made.push(ns(i));
+      addNamespace(ns(i));
       ip("-n", hub, "link", "add", `p${i}`, "type", "veth", "peer", "name", "eth0", "netns", ns(i));
       ip("-n", hub, "link", "set", `p${i}`, "master", "br0", "up");
       ip("-n", ns(i), "addr", "add", `${addr(i)}/24`, "dev", "eth0");
@@ -84,6 +93,7 @@ export async function makeCluster(nodes: number): Promise<Cluster> {
     }
   } catch (err) {
     cleanup();
+    record.done();
     throw err;
   }
   const serverUrl = `http://${addr(0)}:7420`;
@@ -108,6 +118,9 @@ export async function makeCluster(nodes: number): Promise<Cluster> {
       for (const h of opts.hide ?? []) mkdirSync(h, { recursive: true });
       const [file, argv] = wrap(node, [process.execPath, SKIFF_BIN, ...args], opts.hide);
       const child = spawn(file, argv, { env: opts.env ?? env, cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+      // `ip netns exec` and `unshare` exec what they run: this pid is the skiff process's.
+      record.process(child.pid);
+      if (child.pid !== undefined) started.push(child.pid);
       let out = "";
       child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
       child.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
@@ -135,6 +148,7 @@ export async function makeCluster(nodes: number): Promise<Cluster> {
         async stop(signal = "SIGTERM") {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);
           await exited;
+          if (signal === "SIGKILL" && child.pid !== undefined) removeNatNamespacesOf([child.pid]);
           procs.delete(p);
         },
       };
@@ -145,6 +159,7 @@ export async function makeCluster(nodes: number): Promise<Cluster> {
       const [file, argv] = wrap(node, [process.execPath, SKIFF_BIN, ...args]);
       return new Promise((resolve, reject) => {
         const child = spawn(file, argv, { env: opts.env ?? env, cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+        record.process(child.pid);
         let stdout = "";
         let stderr = "";
         child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -163,9 +178,17 @@ export async function makeCluster(nodes: number): Promise<Cluster> {
       ip("-n", hub, "link", "set", `p${node}`, up ? "up" : "down");
     },
     async destroy() {
-      for (const p of [...procs]) await p.stop("SIGKILL");
+      // SIGTERM first: a worker that stops removes its containers and their namespaces itself.
+      await Promise.all(
+        [...procs].map(async (p) => {
+          const killer = setTimeout(() => p.child.kill("SIGKILL"), 5000);
+          await p.stop("SIGTERM");
+          clearTimeout(killer);
+        }),
+      );
       cleanup();
       rmSync(home, { recursive: true, force: true });
+      record.done();
     },
   };
 }

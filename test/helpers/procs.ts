@@ -35,13 +35,17 @@ export function containerPids(serverPid: number): number[] {
     .map(Number)
     .filter((pid) => {
       try {
-        // The runtime's entry point is in the argv of the sandbox (or of node, unsandboxed).
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("/runtime/main.js");
+        // The runtime's entry point is in the argv of the sandbox (or of node, unsandboxed):
+        // the bundled runtime's (/opt/skiff-runtime/main.js, …/runtime-bundle/main.js,
+        // /opt/skiff/rt/main.js in an image) or, where it is not built, the module graph's.
+        return RUNTIME_ENTRY.test(readFileSync(`/proc/${pid}/cmdline`, "utf8"));
       } catch {
         return false; // gone already
       }
     });
 }
+
+const RUNTIME_ENTRY = /\/(runtime|skiff-runtime|runtime-bundle|opt\/skiff\/rt)\/main\.js\0/;
 
 export function killPids(pids: number[]): void {
   for (const p of pids) {

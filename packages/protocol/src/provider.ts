@@ -24,7 +24,7 @@ export interface WorkerProvider {
    * Whether a container with these needs could be placed now (a host has room); absent: the
    * provider cannot tell. The fleet asks before starting one, and waits for room otherwise.
    */
-  hasRoom?(needs: Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey"> & { volumes?: boolean }): boolean;
+  hasRoom?(needs: Pick<ContainerSpec, "memoryMiB" | "gpu">): boolean;
   /** Calls `fn` when room may have appeared (a container ended, a host joined). */
   onCapacityFreed?(fn: () => void): void;
   /** Stops every container it started. */
@@ -57,8 +57,25 @@ export interface ImageBuilder {
   prune(inUse: Set<string>): { removed: number; bytes: number };
   /** Called before evicting to stay under the size limit: the keys live apps use. */
   setInUse(fn: () => Set<string>): void;
+  /**
+   * The image `key` as one archive for a worker: its root file system as a tar, made once and
+   * kept (bounded, least recently used first) under the image store. Throws when the image is
+   * not built here.
+   */
+  export?(key: string): Promise<ImageExport>;
   /** Stops builds in progress (nothing half-built stays). */
   close(): void;
+}
+
+/** An image's root file system as one archive (ImageBuilder.export). */
+export interface ImageExport {
+  /** sha256 (hex) of the archive. */
+  archive: string;
+  size: number;
+  /** The archive on this host. */
+  path: string;
+  env: Record<string, string>;
+  workdir: string | undefined;
 }
 
 export interface ContainerSpec {
@@ -81,8 +98,11 @@ export interface ContainerSpec {
   gpu?: string;
   /** The last layer of the function's image; unset: the host's own system. */
   imageKey?: string;
-  /** Host directories to mount (volume copies), read-write unless readOnly. */
-  mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
+  /**
+   * Host directories to mount (volume copies), read-write unless readOnly. `volumeId`: the
+   * volume it is a copy of (a remote worker makes its own copy of it).
+   */
+  mounts?: { hostPath: string; mountPath: string; readOnly: boolean; volumeId?: string }[];
   /** Content id (`bl-<sha256>`) of the app bundle: a remote worker fetches and caches it. */
   bundleBlobId?: string;
   /**

@@ -19,7 +19,8 @@ import {
   wrapCommand,
 } from "./sandbox/limits.js";
 import { NatNetwork } from "./sandbox/network.js";
-import { RUNTIME_ENTRY_INSIDE, RUNTIME_INSIDE, RuntimeDir } from "./sandbox/runtime-dir.js";
+import { runtimeBundle } from "./sandbox/runtime-bundle.js";
+import { RUNTIME_INSIDE, RuntimeDir } from "./sandbox/runtime-dir.js";
 import type { Sandbox } from "./sandbox/sandbox.js";
 
 export interface LocalProviderOptions {
@@ -47,11 +48,28 @@ export interface LocalProviderOptions {
   tmpSizeMiB?: number;
   /** Where image layers and build caches live, and their size limit (api.md §1a). */
   images?: { dir: string; limitBytes?: number };
+  /** Where images come from when this host does not build them (a worker's cache of fetched images). */
+  imageRoots?: {
+    resolve(key: string): { root: string; env: Record<string, string>; workdir: string | undefined } | undefined;
+  };
   log?: (msg: string) => void;
 }
 
 /** Image pools kept warm at once: the images used most recently. */
 const MAX_IMAGE_POOLS = 4;
+
+/**
+ * The warm pool grows with demand: to the number of containers a burst of starts (starts
+ * with no pause of POOL_GROW_QUIET_MS between them) asked of it, up to POOL_GROWTH times the size asked for (`--warm-pool`; 2 → 8 runtimes,
+ * ~50 MiB each). The runtimes beyond that size are started once container starts pause for
+ * POOL_GROW_QUIET_MS (started during a burst, beside the starts the fleet bounds, they took
+ * CPU from them: a loaded machine's starts come several hundred ms apart), and
+ * the pool shrinks back to its size after POOL_SHRINK_IDLE_MS without a start. Each runtime
+ * is still given to one container only, once.
+ */
+const POOL_GROWTH = 4;
+const POOL_GROW_QUIET_MS = 2000;
+const POOL_SHRINK_IDLE_MS = 60_000;
 
 interface ImageRun {
   key: string;
@@ -60,7 +78,8 @@ interface ImageRun {
   workdir: string | undefined;
 }
 
-const RUNTIME_ENTRY = fileURLToPath(new URL("./runtime/main.js", import.meta.url));
+/** The runtime's module graph as tsc wrote it (used where the bundle is missing or stale). */
+const GRAPH_ENTRY = fileURLToPath(new URL("./runtime/main.js", import.meta.url));
 
 /** System directories the sandbox shows anyway (see bubblewrap.ts). */
 const SHOWN = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"];
@@ -102,9 +121,18 @@ export class LocalProvider implements WorkerProvider {
   /** Builds and stores images; undefined when no image directory was given. */
   readonly images: LocalImageBuilder | undefined;
   private imageRuntime: ReturnType<typeof runtimeBinds> | undefined;
+  /** The runtime's entry on the host: the bundle's where there is one (runtime-bundle.ts). */
+  private readonly runtimeEntry: string;
+  private readonly bundled: boolean;
   private readonly hide: string[];
   private readonly expose: string[];
   private readonly poolSize: number;
+  /** What the host-system pool is kept at now: poolSize, more after a burst (POOL_GROWTH). */
+  private poolTarget: number;
+  private lastPoolStart = 0;
+  private burstStarts = 0;
+  private growTimer: NodeJS.Timeout | undefined;
+  private shrinkTimer: NodeJS.Timeout | undefined;
   /** What the runtime loads, in a read-only directory of its own (sandboxed containers only). */
   private readonly runtimeDir: RuntimeDir | undefined;
   /** The host user containers run as (a root server only). */
@@ -116,6 +144,8 @@ export class LocalProvider implements WorkerProvider {
   private closed = false;
   private poolFailures = 0;
   private seq = 0;
+  /** The control sockets this provider's sandboxes bind: their mark, for killOrphans. */
+  private readonly sockets = new Set<string>();
 
   constructor(private readonly opts: LocalProviderOptions = {}) {
     const { sandbox, warning } = detectSandbox(opts.sandbox ?? "auto");
@@ -129,8 +159,12 @@ export class LocalProvider implements WorkerProvider {
         : `container limits: ${this.limiter.description}`,
     );
     this.hide = opts.hide ?? [];
+    const { bundle, why } = runtimeBundle();
+    if (why) log(`warning: containers load the runtime unbundled, slower to start: ${why}`);
+    this.runtimeEntry = bundle ? join(bundle.dir, bundle.entry) : GRAPH_ENTRY;
+    this.bundled = bundle !== undefined;
     if (this.sandbox.name === "bubblewrap") {
-      this.runtimeDir = new RuntimeDir();
+      this.runtimeDir = new RuntimeDir(bundle);
       const id = containerIdentity(opts.containerUser);
       if (id.warning) log(`warning: ${id.warning}`);
       this.user = id.user;
@@ -144,25 +178,16 @@ export class LocalProvider implements WorkerProvider {
     this.gpus = opts.gpuTypes;
     this.poolSize = opts.controlSocket ? (opts.warmPool ?? 2) : 0;
     this.maxProcesses = opts.maxProcesses ?? Number.POSITIVE_INFINITY;
+    this.poolTarget = this.poolSize;
     if (opts.images) this.images = new LocalImageBuilder({ ...opts.images, log });
     this.refill();
   }
 
   gpuTypes(): string[] {
     if (!this.gpus) {
-      try {
-        const out = execFileSync("nvidia-smi", ["--query-gpu=name", "--format=csv,noheader"], {
-          timeout: 5000,
-          stdio: ["ignore", "pipe", "ignore"],
-        });
-        this.gpus = out
-          .toString()
-          .split("\n")
-          .map((s) => s.trim())
-          .filter(Boolean);
-      } catch {
-        this.gpus = [];
-      }
+      // Where nvidia-smi is not on PATH (most hosts), no process is spawned to find out: a
+      // server starting (each `skiff run`) paid a failed spawn for it.
+      this.gpus = onPath("nvidia-smi") ? nvidiaGpus() : [];
     }
     return this.gpus;
   }
@@ -183,6 +208,7 @@ export class LocalProvider implements WorkerProvider {
     if (mounts.length > 0 && this.sandbox.name === "none")
       throw new Error("volumes need the bubblewrap sandbox (this server runs containers as plain processes)");
     const hostWorkdir = this.sandbox.name === "none" ? mkdtempSync(join(tmpdir(), "skiff-ct-")) : "";
+    this.sockets.add(controlSocket);
     const workdir = image ? "/tmp" : this.sandbox.workdir(hostWorkdir);
     const baseEnv: Record<string, string> = {
       PATH: image ? IMAGE_PATH : (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin"),
@@ -195,7 +221,7 @@ export class LocalProvider implements WorkerProvider {
       ...(image ? { SKIFF_NODE_MODULES: IMAGE_NODE_MODULES } : {}),
     };
     const nodeArgs = memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [];
-    const entry = this.runtimeDir ? RUNTIME_ENTRY_INSIDE : RUNTIME_ENTRY;
+    const entry = this.runtimeDir ? this.runtimeDir.entryInside : this.runtimeEntry;
     const argv = [process.execPath, ...nodeArgs, entry];
     const limits = limitsFor(memoryMiB, cpu);
     const natNet = blockNetwork ? undefined : this.nat;
@@ -209,7 +235,7 @@ export class LocalProvider implements WorkerProvider {
     // namespace, until copies can be owned by the container's user (docs/security.md).
     const user = mounts.length > 0 ? undefined : this.user;
     if (image) {
-      this.imageRuntime ??= runtimeBinds(RUNTIME_ENTRY);
+      this.imageRuntime ??= runtimeBinds(this.runtimeEntry, this.bundled);
       // The runtime in an image drops to the container's user itself (drop-privileges.ts).
       Object.assign(baseEnv, runAsEnv(user));
     }
@@ -319,10 +345,10 @@ export class LocalProvider implements WorkerProvider {
     return proc;
   }
 
-  private refill(): void {
+  private refill(size = this.poolSize): void {
     if (this.closed || !this.opts.controlSocket) return;
     try {
-      while (this.pool.length < this.poolSize && this.procs.size < this.maxProcesses) {
+      while (this.pool.length < size && this.procs.size < this.maxProcesses) {
         this.pool.push(this.spawnRuntime(this.opts.controlSocket, false, undefined));
       }
       for (const { image, procs } of this.imagePools.values()) {
@@ -337,6 +363,52 @@ export class LocalProvider implements WorkerProvider {
     }
   }
 
+  /**
+   * A start that could use the host-system pool: the pool grows to the size of the burst it is
+   * part of (POOL_GROWTH). Counted in starts, not in misses: during a burst each start takes the
+   * runtime the one before it had started as a refill, so the pool is rarely found empty.
+   */
+  private poolDemand(): void {
+    this.lastPoolStart = Date.now();
+    this.burstStarts++;
+    this.poolTarget = Math.max(this.poolTarget, Math.min(this.poolSize * POOL_GROWTH, this.burstStarts));
+    if (!this.growTimer) this.growWhenQuiet();
+  }
+
+  private growWhenQuiet(): void {
+    const wait = this.lastPoolStart + POOL_GROW_QUIET_MS - Date.now();
+    this.growTimer = setTimeout(
+      () => {
+        this.growTimer = undefined;
+        if (this.closed) return;
+        if (Date.now() - this.lastPoolStart < POOL_GROW_QUIET_MS) return this.growWhenQuiet();
+        this.burstStarts = 0; // the burst is over
+        if (this.poolTarget <= this.poolSize) return;
+        this.refill(this.poolTarget);
+        clearTimeout(this.shrinkTimer);
+        this.shrinkTimer = setTimeout(() => this.shrinkWhenIdle(), POOL_SHRINK_IDLE_MS);
+        this.shrinkTimer.unref();
+      },
+      Math.max(0, wait),
+    );
+    this.growTimer.unref();
+  }
+
+  /** Back to poolSize once no container has started for POOL_SHRINK_IDLE_MS. */
+  private shrinkWhenIdle(): void {
+    this.shrinkTimer = undefined;
+    if (this.closed) return;
+    const idle = Date.now() - this.lastPoolStart;
+    if (idle < POOL_SHRINK_IDLE_MS) {
+      this.shrinkTimer = setTimeout(() => this.shrinkWhenIdle(), POOL_SHRINK_IDLE_MS - idle);
+      this.shrinkTimer.unref();
+      return;
+    }
+    this.poolTarget = this.poolSize;
+    // Out of the pool first: their exit is not a pooled runtime's failure.
+    for (const p of this.pool.splice(this.poolSize)) retire(p.child);
+  }
+
   /** The warm pool of an image, made the most recent; the least recent beyond MAX_IMAGE_POOLS goes. */
   private imagePool(image: ImageRun): Proc[] {
     let entry = this.imagePools.get(image.key);
@@ -346,18 +418,19 @@ export class LocalProvider implements WorkerProvider {
     while (this.imagePools.size > MAX_IMAGE_POOLS) {
       const [oldest, e] = this.imagePools.entries().next().value as [string, { procs: Proc[] }];
       this.imagePools.delete(oldest);
-      for (const p of e.procs) killSandbox(p.child);
+      for (const p of e.procs) retire(p.child);
     }
     return entry.procs;
   }
 
   /** The built image a container runs in, or why it cannot. */
   private resolveImage(key: string): ImageRun | string {
-    if (!this.images) return "this server has no image store";
-    const why = this.images.unavailable();
+    const from = this.images ?? this.opts.imageRoots;
+    if (!from) return "this server has no image store";
+    const why = this.images?.unavailable();
     if (why) return why;
     if (this.sandbox.name !== "bubblewrap") return "images need the bubblewrap sandbox, which is not in use here";
-    const r = this.images.resolve(key);
+    const r = from.resolve(key);
     if (!r)
       return `image layer ${key.slice(0, 12)} is not on this host (pruned or evicted): deploy the app again to rebuild it`;
     return { key, ...r };
@@ -372,7 +445,7 @@ export class LocalProvider implements WorkerProvider {
     const stale = this.pool.filter((p) => now.some((h) => !p.hidden.includes(h)));
     for (const p of stale) {
       this.pool.splice(this.pool.indexOf(p), 1);
-      killSandbox(p.child);
+      retire(p.child);
     }
     if (stale.length > 0) this.refill();
   }
@@ -443,6 +516,7 @@ export class LocalProvider implements WorkerProvider {
     if (poolable && !image && this.pool.length > 0) this.dropStalePool();
     const pool = poolable ? (image ? this.imagePool(image) : this.pool) : undefined;
     let proc = pool?.shift();
+    if (poolable && !image) this.poolDemand();
     if (proc) {
       // Its sandbox is already up and its modules loaded: hand it the container.
       proc.events = events;
@@ -502,6 +576,8 @@ export class LocalProvider implements WorkerProvider {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.growTimer);
+    clearTimeout(this.shrinkTimer);
     const waits = [...this.procs].map(
       (p) =>
         new Promise<void>((r) => {
@@ -511,11 +587,49 @@ export class LocalProvider implements WorkerProvider {
         }),
     );
     await Promise.all(waits);
+    killOrphans(this.sockets);
     this.sandbox.dispose?.();
     await this.nat?.close();
     this.images?.close();
     await this.limiter.close();
     this.runtimeDir?.remove();
+  }
+}
+
+/** How long a retired pooled runtime has to see its stdin end and leave before it is killed. */
+const RETIRE_KILL_MS = 10_000;
+
+/**
+ * Ends a pooled runtime that was given no container: it exits when its stdin ends, once it
+ * runs, however far bubblewrap had got with the sandbox. Killed while bubblewrap sets up, the
+ * sandbox's pid 1 could be left waiting for ever (killSandbox); killed if still there later.
+ */
+function retire(child: ChildProcess): void {
+  child.stdin?.end();
+  const timer = setTimeout(() => killSandbox(child), RETIRE_KILL_MS);
+  timer.unref();
+  child.once("exit", () => clearTimeout(timer));
+}
+
+/**
+ * Kills sandbox processes of this provider left behind when it stops: bubblewrap's child,
+ * forked just after killSandbox looked for it, outlives its killed parent (pid 1 adopts it)
+ * and holds the runtime's stdio, so the server never exits. They bind one of this provider's
+ * control sockets, which nothing else does, and by now every sandbox of it has ended.
+ */
+function killOrphans(sockets: Set<string>): void {
+  if (sockets.size === 0) return;
+  let entries: string[] = [];
+  try {
+    entries = readdirSync("/proc");
+  } catch {}
+  for (const e of entries) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${e}/comm`, "utf8").trim() !== "bwrap") continue;
+      const argv = readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
+      if (argv.some((a, i) => a === "--bind" && sockets.has(argv[i + 1] ?? ""))) process.kill(Number(e), "SIGKILL");
+    } catch {}
   }
 }
 
@@ -536,8 +650,42 @@ function killSandbox(child: ChildProcess): void {
     } catch {}
 }
 
-/** Processes whose parent is `pid` (from /proc; /proc/PID/task/…/children is not always there). */
+/** GPU names nvidia-smi lists; none where it fails. */
+function nvidiaGpus(): string[] {
+  try {
+    const out = execFileSync("nvidia-smi", ["--query-gpu=name", "--format=csv,noheader"], {
+      timeout: 5000,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    return out
+      .toString()
+      .split("\n")
+      .map((s) => s.trim())
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** Whether this kernel lists a task's children (CONFIG_PROC_CHILDREN). */
+const CHILDREN_FILES = existsSync(`/proc/self/task/${process.pid}/children`);
+
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? "").split(":").some((d) => d !== "" && existsSync(join(d, cmd)));
+}
+
+/**
+ * Processes whose parent is `pid`: its main thread's children file where the kernel has one
+ * (bubblewrap forks from its main thread), else a scan of /proc — a few hundred reads, ~30 ms
+ * of a loaded machine per sandbox, paid for each one a server stops (each `skiff run`'s end).
+ */
 function childrenOf(pid: number): number[] {
+  if (CHILDREN_FILES)
+    try {
+      return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+    } catch {
+      return []; // gone
+    }
   const out: number[] = [];
   let entries: string[] = [];
   try {

@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option("--host <address>", "the address to listen on", "127.0.0.1")
     .option("--port <n>", `the port to listen on (0: any free one) (default: ${DEFAULT_PORT})`)
     .option("--data-dir <dir>", "where the store and app bundles live (default: ~/.skiff/data)")
-    .option("--result-retention-ms <n>", "how long results are kept")
+    .option("--result-retention-ms <n>", "how long results are kept (default: 604800000, 7 days)")
     .addOption(
       new Option("--sandbox <kind>", "how containers are isolated")
         .choices(["auto", "bubblewrap", "none"])

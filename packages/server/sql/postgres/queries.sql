@@ -3,18 +3,39 @@
 -- reads with $n parameters and writes as literals inside one multi-statement group commit.
 
 -- name: insertToken
-INSERT INTO tokens (id, secret_hash, kind, created_at, expires_at) VALUES (@id, @secretHash, @kind, @createdAt, @expiresAt);
+INSERT INTO tokens (id, secret_hash, kind, created_at, expires_at, environment, apps)
+VALUES (@id, @secretHash, @kind, @createdAt, @expiresAt, @environment, @apps);
 
 -- name: getToken
-SELECT id, secret_hash AS "secretHash", kind, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt"
+SELECT id, secret_hash AS "secretHash", kind, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt",
+  environment, apps
 FROM tokens WHERE id = @id;
 
 -- name: listTokens
-SELECT id, secret_hash AS "secretHash", kind, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt"
+SELECT id, secret_hash AS "secretHash", kind, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt",
+  environment, apps
 FROM tokens ORDER BY created_at;
 
 -- name: revokeToken
 UPDATE tokens SET revoked_at = @at WHERE id = @id AND revoked_at IS NULL;
+
+-- name: insertEnvironment
+INSERT INTO environments (name, created_at) VALUES (@name, @createdAt) ON CONFLICT DO NOTHING;
+
+-- name: getEnvironment
+SELECT name, created_at AS "createdAt" FROM environments WHERE name = @name;
+
+-- name: listEnvironments
+SELECT name, created_at AS "createdAt" FROM environments ORDER BY name;
+
+-- name: deleteEnvironment
+DELETE FROM environments WHERE name = @name;
+
+-- name: environmentContents
+SELECT
+  (SELECT count(*) FROM apps WHERE environment = @name AND state != 'stopped') AS apps,
+  (SELECT count(*) FROM objects WHERE environment = @name) AS objects,
+  (SELECT count(*) FROM secrets WHERE environment = @name) AS secrets;
 
 -- name: countTokens
 SELECT count(*) AS n FROM tokens WHERE kind = 'admin';
@@ -163,7 +184,19 @@ SELECT input_id AS "inputId", call_id AS "functionCallId", function_name AS "fun
 DELETE FROM graph_inputs WHERE created_at < @before;
 
 -- name: insertClassInstance
-INSERT INTO class_instances (id, function_id, params, options, created_at) VALUES (@id, @functionId, @params, @options, @createdAt) ON CONFLICT DO NOTHING;
+INSERT INTO class_instances (id, function_id, params, options, created_at, used_at) VALUES (@id, @functionId, @params, @options, @createdAt, @createdAt) ON CONFLICT DO NOTHING;
+
+-- name: touchClassInstances
+UPDATE class_instances SET used_at = @at WHERE id IN (SELECT unnest(@ids::text[])) AND used_at < @at;
+
+-- name: forgetClassInstances
+-- Unused since @before, and nothing pending needs the row to start it again (a parked or
+-- recovered call, a map to take back after a restart).
+DELETE FROM class_instances WHERE id IN (
+  SELECT ci.id FROM class_instances ci WHERE ci.used_at <= @before
+    AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.function_id = ci.id AND c.state = 'pending')
+    AND NOT EXISTS (SELECT 1 FROM map_calls m WHERE m.function_id = ci.id)
+    ORDER BY ci.used_at LIMIT @limit);
 
 -- name: getClassInstance
 SELECT id, function_id AS "functionId", params, options, created_at AS "createdAt" FROM class_instances WHERE id = @id;

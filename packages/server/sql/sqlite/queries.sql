@@ -2,18 +2,39 @@
 -- named parameters (@param). sqlite-store.ts prepares them all at open.
 
 -- name: insertToken
-INSERT INTO tokens (id, secret_hash, kind, created_at, expires_at) VALUES (@id, @secretHash, @kind, @createdAt, @expiresAt);
+INSERT INTO tokens (id, secret_hash, kind, created_at, expires_at, environment, apps)
+VALUES (@id, @secretHash, @kind, @createdAt, @expiresAt, @environment, @apps);
 
 -- name: getToken
-SELECT id, secret_hash AS secretHash, kind, created_at AS createdAt, expires_at AS expiresAt, revoked_at AS revokedAt
+SELECT id, secret_hash AS secretHash, kind, created_at AS createdAt, expires_at AS expiresAt, revoked_at AS revokedAt,
+  environment, apps
 FROM tokens WHERE id = @id;
 
 -- name: listTokens
-SELECT id, secret_hash AS secretHash, kind, created_at AS createdAt, expires_at AS expiresAt, revoked_at AS revokedAt
+SELECT id, secret_hash AS secretHash, kind, created_at AS createdAt, expires_at AS expiresAt, revoked_at AS revokedAt,
+  environment, apps
 FROM tokens ORDER BY created_at;
 
 -- name: revokeToken
 UPDATE tokens SET revoked_at = @at WHERE id = @id AND revoked_at IS NULL;
+
+-- name: insertEnvironment
+INSERT OR IGNORE INTO environments (name, created_at) VALUES (@name, @createdAt);
+
+-- name: getEnvironment
+SELECT name, created_at AS createdAt FROM environments WHERE name = @name;
+
+-- name: listEnvironments
+SELECT name, created_at AS createdAt FROM environments ORDER BY name;
+
+-- name: deleteEnvironment
+DELETE FROM environments WHERE name = @name;
+
+-- name: environmentContents
+SELECT
+  (SELECT count(*) FROM apps WHERE environment = @name AND state != 'stopped') AS apps,
+  (SELECT count(*) FROM objects WHERE environment = @name) AS objects,
+  (SELECT count(*) FROM secrets WHERE environment = @name) AS secrets;
 
 -- name: countTokens
 SELECT count(*) AS n FROM tokens WHERE kind = 'admin';
@@ -197,7 +218,19 @@ SELECT id, outcome FROM calls WHERE status = 'unknown' LIMIT 1000;
 UPDATE calls SET status = @status WHERE id = @id;
 
 -- name: insertClassInstance
-INSERT OR IGNORE INTO class_instances (id, function_id, params, options, created_at) VALUES (@id, @functionId, @params, @options, @createdAt);
+INSERT OR IGNORE INTO class_instances (id, function_id, params, options, created_at, used_at) VALUES (@id, @functionId, @params, @options, @createdAt, @createdAt);
+
+-- name: touchClassInstances
+UPDATE class_instances SET used_at = @at WHERE id IN (SELECT value FROM json_each(@ids)) AND used_at < @at;
+
+-- name: forgetClassInstances
+-- Unused since @before, and nothing pending needs the row to start it again (a parked or
+-- recovered call, a map to take back after a restart).
+DELETE FROM class_instances WHERE id IN (
+  SELECT ci.id FROM class_instances ci WHERE ci.used_at <= @before
+    AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.function_id = ci.id AND c.state = 'pending')
+    AND NOT EXISTS (SELECT 1 FROM map_calls m WHERE m.function_id = ci.id)
+    ORDER BY ci.used_at LIMIT @limit);
 
 -- name: getClassInstance
 SELECT id, function_id AS functionId, params, options, created_at AS createdAt FROM class_instances WHERE id = @id;

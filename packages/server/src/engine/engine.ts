@@ -146,10 +146,20 @@ export class Engine {
       new MapResume(o.store),
     );
     this.pager = new SpawnPager(
-      { store: o.store, revive: (fn, row, inputs) => this.revive(fn, row, inputs) },
+      {
+        store: o.store,
+        revive: (fn, row, inputs) => this.revive(fn, row, inputs),
+        resultRetentionMs: o.resultRetentionMs,
+      },
       o.maxResidentSpawns ?? DEFAULT_RESIDENT_SPAWNS,
     );
-    this.retention = new Retention(o.store, o.resultRetentionMs, o.log, (now) => this.fanOut.resume.expire(now));
+    this.retention = new Retention(
+      o.store,
+      o.resultRetentionMs,
+      o.log,
+      (now) => this.fanOut.resume.expire(now),
+      () => [...this.functions.values()].filter((f) => f.baseId !== undefined).map((f) => f.id),
+    );
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.tickTimer.unref();
   }
@@ -226,6 +236,12 @@ export class Engine {
     }
     for (const c of fn.containers.values()) this.fleet.drain(c);
     this.functions.delete(functionId);
+    if (fn.parked > 0)
+      this.pager
+        .endParked(fn, reason)
+        .then((n) => this.o.log(`ended ${n} parked call(s) of ${fn.appName}.${fn.name}: ${reason}`))
+        // The store failed to answer: they end at the next start (recovery finds no function).
+        .catch((err: unknown) => this.o.log(`could not end the parked calls of ${fn.id}: ${(err as Error).message}`));
   }
 
   // ---- calls -----------------------------------------------------------------------
@@ -340,6 +356,12 @@ export class Engine {
   /** A live function by id, or not_found. */
   private liveFunction(functionId: string): LiveFunction {
     const fn = this.functions.get(functionId); // an idle class instance: load() first
+    const dot = functionId.lastIndexOf(".");
+    if (!fn && dot > 0 && this.functions.get(functionId.slice(0, dot))?.live)
+      throw new ApiError(
+        "not_found",
+        `${functionId} is not a known instance of a running class (its row was dropped after going unused for the result retention): call instance() again to bind it anew`,
+      );
     if (!fn?.live)
       throw new ApiError(
         "not_found",
@@ -934,6 +956,7 @@ export class Engine {
       ) {
         if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
         this.functions.delete(fn.id);
+        this.o.store.touchClassInstances([fn.id], now); // used until now (Retention drops it once unused long)
         this.o.log(`let go of idle class instance ${fn.appName}.${fn.name} (${fn.id}); its next call takes it back`);
       }
     }
@@ -1059,6 +1082,14 @@ export class Engine {
   /** A registered function, read-only. */
   functionView(functionId: string): FunctionView | undefined {
     return this.functions.get(functionId);
+  }
+
+  /** The function a call runs (in memory, or from the store): who may reach the call is its app's. */
+  async callFunction(callId: string): Promise<FunctionView | undefined> {
+    const live = this.calls.get(callId);
+    if (live) return live.fn;
+    const stored = await this.o.store.getCall(callId);
+    return stored ? this.lookupFunction(stored.functionId) : undefined;
   }
 
   /** Every registered function, read-only. */

@@ -29,13 +29,11 @@ const STARTS_PER_CORE = 2;
 const ROOM_RETRY_MS = 5000;
 
 /** What placement needs to know of a function's containers to tell whether one fits now. */
-function roomNeeds(fn: LiveFunction): Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey"> & { volumes?: boolean } {
+function roomNeeds(fn: LiveFunction): Pick<ContainerSpec, "memoryMiB" | "gpu"> {
   const o = fn.spec.options;
   return {
     ...(o.memoryMiB ? { memoryMiB: o.memoryMiB } : {}),
     ...(o.gpu ? { gpu: o.gpu } : {}),
-    ...(o.imageKey ? { imageKey: o.imageKey } : {}),
-    ...(o.volumes && Object.keys(o.volumes).length > 0 ? { volumes: true } : {}),
   };
 }
 
@@ -308,7 +306,14 @@ export class Fleet {
       ...(fn.spec.options.imageKey ? { imageKey: fn.spec.options.imageKey } : {}),
       bundleBlobId: fn.bundleBlobId,
       ...(c.mounts && c.mounts.length > 0
-        ? { mounts: c.mounts.map((m) => ({ hostPath: m.hostPath, mountPath: m.mountPath, readOnly: m.readOnly })) }
+        ? {
+            mounts: c.mounts.map((m) => ({
+              hostPath: m.hostPath,
+              mountPath: m.mountPath,
+              readOnly: m.readOnly,
+              volumeId: m.objectId,
+            })),
+          }
         : {}),
     };
     // The startup timeout runs from placement: waiting for a worker that fits is the

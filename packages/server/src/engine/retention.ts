@@ -16,7 +16,10 @@ export const STOPPED_APPS_LISTED_MS = 24 * 60 * 60 * 1000;
  *   then answers "not found");
  * - a stopped ephemeral app (each `skiff run` makes one) is forgotten once it has been
  *   stopped for the retention (or a day, if shorter) and no unexpired call refers to it: its
- *   rows, functions, deployments, class instances and logs, so its bundle can be swept.
+ *   rows, functions, deployments, class instances and logs, so its bundle can be swept;
+ * - a class instance (a parameter set, an option variant) of a live app unused for the
+ *   retention, with nothing pending on it, is dropped; binding the same parameters again
+ *   writes it again (its id comes from them). Those live in memory count as used at each pass.
  *
  * Deployed apps keep their newest deployments (AppService trims them at each deploy).
  */
@@ -33,6 +36,8 @@ export class Retention {
     private readonly log: (msg: string) => void,
     /** Also run at each pass (the resumable maps' rows: engine/map-resume.ts). */
     private readonly alsoExpire: (now: number) => Promise<unknown>,
+    /** The ids of the class instances live in memory now. */
+    private readonly liveInstances: () => string[] = () => [],
   ) {
     // A short retention (tests, small disks) is enforced about as promptly as it is short.
     this.everyMs = Math.min(EVERY_MS, Math.max(250, Math.floor(retentionMs / 4)));
@@ -57,6 +62,9 @@ export class Retention {
     this.store.trimGraph(now - this.retentionMs);
     const calls = await this.store.forgetExpiredCalls(now - this.retentionMs, BATCH);
     const apps = await this.store.forgetApps(now - Math.min(this.retentionMs, STOPPED_APPS_LISTED_MS), BATCH / 100);
-    this.behind = calls === BATCH || apps === BATCH / 100;
+    this.store.touchClassInstances(this.liveInstances(), now);
+    const instances = await this.store.forgetClassInstances(now - this.retentionMs, BATCH / 10);
+    if (instances > 0) this.log(`dropped ${instances} class instance(s) unused for the retention`);
+    this.behind = calls === BATCH || apps === BATCH / 100 || instances === BATCH / 10;
   }
 }

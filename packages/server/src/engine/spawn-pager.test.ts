@@ -43,7 +43,7 @@ describe("SpawnPager", () => {
       revived.push(r.id);
       pager.added(f);
     };
-    const pager: SpawnPager = new SpawnPager({ store, revive }, 4);
+    const pager: SpawnPager = new SpawnPager({ store, revive, resultRetentionMs: 1000 }, 4);
     let peak = 0;
     for (let i = 0; i < 10; i++) {
       if (pager.shouldPark(fn)) pager.park(fn, row(i), []);
@@ -73,7 +73,7 @@ describe("SpawnPager", () => {
 
   it("tells a read of a parked call under way that the call left the store (paged in or cancelled)", () => {
     const { store } = fakeStore();
-    const pager = new SpawnPager({ store, revive: () => {} }, 4);
+    const pager = new SpawnPager({ store, revive: () => {}, resultRetentionMs: 1000 }, 4);
     const a = pager.watch("fc-a");
     const a2 = pager.watch("fc-a");
     const b = pager.watch("fc-b");

@@ -1,3 +1,4 @@
+import type { CallOutcome } from "@skiff/protocol";
 import type { CallRow, InputRow, Store } from "../store/store.js";
 import type { LiveFunction } from "./model.js";
 import type { Waiter } from "./waiters.js";
@@ -15,7 +16,12 @@ export interface SpawnPagerHost {
   readonly store: Store;
   /** Takes a stored pending call into memory and queues its inputs. */
   revive(fn: LiveFunction, row: CallRow, inputs: InputRow[]): void;
+  /** How long an ended spawned call's outcome is kept. */
+  readonly resultRetentionMs: number;
 }
+
+/** Parked calls a stopped function's clean-up reads at a time. */
+const END_PAGE = 1000;
 
 /**
  * Bounds the memory of `.spawn`: past `maxResident` pending spawned calls, a function's new
@@ -142,5 +148,28 @@ export class SpawnPager {
     }
     // Fewer than asked: none are left (a parked call may also have been cancelled meanwhile).
     fn.parked = rows.length < room ? 0 : Math.max(0, fn.parked - rows.length);
+  }
+
+  /**
+   * A function stopped (its app was stopped or redeployed without it): its parked calls will
+   * never run, so they end now with `message` (a terminated result), where they lie, and
+   * whoever waits on one hears it, rather than their staying pending until the next server
+   * start. A page at a time: the store shows each page ended before the next read.
+   */
+  async endParked(fn: LiveFunction, message: string): Promise<number> {
+    const outcome: CallOutcome = { kind: "result", result: { status: "terminated", message } };
+    let n = 0;
+    for (;;) {
+      const rows = await this.host.store.parkedCalls(fn.id, END_PAGE);
+      for (const { row } of rows) {
+        const now = Date.now();
+        this.host.store.completeCall(row.id, "done", outcome, now, now + this.host.resultRetentionMs);
+        for (const w of this.takeWaiters(row.id)) w(outcome);
+      }
+      n += rows.length;
+      if (rows.length < END_PAGE) break;
+    }
+    fn.parked = 0;
+    return n;
   }
 }

@@ -2,7 +2,8 @@
  * Imported first by the runtime: in an image container started by a root server, the runtime
  * starts as root with only CAP_SETUID and CAP_SETGID (bubblewrap without a user namespace,
  * which would map it back to root on the host; no_new_privs set), and becomes the container's
- * user here, before any other module loads. The image holds no setpriv of the host's (its root
+ * user here, before it connects, reads its assignment or loads the app (bundled, the shared
+ * chunks of the protocol and SDK, definitions only, are evaluated just before this). The image holds no setpriv of the host's (its root
  * is the image), but it has the host's Node. Anything short of an unprivileged process with
  * no capabilities left ends the container.
  */

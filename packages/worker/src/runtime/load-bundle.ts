@@ -1,10 +1,15 @@
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
-/** Directory of the `skiff` package this runtime uses: the bundle must import the same copy. */
+/**
+ * Directory of the `skiff` package this runtime uses: the bundle must import the same copy.
+ * The bundled runtime carries the SDK's entry points beside it, in skiff/ (scripts/bundle-runtime.mjs).
+ */
 export function skiffPackageDir(): string {
+  const bundled = fileURLToPath(new URL("./skiff", import.meta.url));
+  if (existsSync(join(bundled, "package.json"))) return bundled;
   const require = createRequire(import.meta.url);
   return dirname(require.resolve("skiff/package.json"));
 }

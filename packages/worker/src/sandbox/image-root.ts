@@ -1,6 +1,6 @@
 import { existsSync, realpathSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { NODE_INSIDE, NPM_PROJECT } from "../images/run-step.js";
 import { type ContainerUser, DROP_TO_SETUID } from "./identity.js";
 
@@ -9,13 +9,16 @@ const RUNTIME_INSIDE = "/opt/skiff/rt";
 const SOCKET_INSIDE = "/run/skiff/control.sock";
 
 /**
- * The runtime's files to show in an image container, each at /opt/skiff/rt/<its path under
+ * The runtime's files to show in an image container: the bundled runtime's folder at
+ * /opt/skiff/rt; unbundled, each at /opt/skiff/rt/<its path under
  * the project root>: the project's node_modules (the runtime's dependencies) and the packages
  * the runtime loads (this one, the SDK, the protocol), wherever workspace links put them. Not
  * the project's own sources or its other packages, and never at their host paths.
  */
-export function runtimeBinds(runtimeEntry: string): { binds: [string, string][]; entry: string } {
+export function runtimeBinds(runtimeEntry: string, bundled: boolean): { binds: [string, string][]; entry: string } {
   const entry = realpathSync(runtimeEntry);
+  // The bundled runtime is one folder with all it loads (runtime-bundle.ts).
+  if (bundled) return { binds: [[dirname(entry), RUNTIME_INSIDE]], entry: join(RUNTIME_INSIDE, basename(entry)) };
   const nm = entry.indexOf("/node_modules/");
   // Installed from npm: the root is the folder holding node_modules; in a checkout, the repo root.
   const root = nm > 0 ? entry.slice(0, nm) : resolve(dirname(entry), "../../../..");

@@ -297,6 +297,9 @@ function strayPastas(): number[] {
   for (const pid of pids) {
     let argv: string[];
     try {
+      // The command name first: reading a process's cmdline reads its memory, ten times the
+      // cost of comm, and a server starts beside a few hundred processes (pasta may run as passt).
+      if (!/^pas(ta|st)/.test(readFileSync(`/proc/${pid}/comm`, "utf8"))) continue;
       argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     } catch {
       continue;

@@ -1,26 +1,53 @@
-import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { RuntimeBundle } from "./runtime-bundle.js";
 import { processTempDir } from "./temp-dirs.js";
 
 /** Where a container sees the runtime directory. */
 export const RUNTIME_INSIDE = "/opt/skiff-runtime";
 
-/** The runtime's entry point inside a container. */
-export const RUNTIME_ENTRY_INSIDE = `${RUNTIME_INSIDE}/node_modules/@skiff/worker/dist/runtime/main.js`;
+/** The runtime's entry point inside a container, unbundled (a checkout whose bundle is stale). */
+const GRAPH_ENTRY_INSIDE = `${RUNTIME_INSIDE}/node_modules/@skiff/worker/dist/runtime/main.js`;
 
 /**
  * A directory of its own holding what the container runtime loads — its own code, the SDK,
- * the protocol and their dependencies, nothing else — mounted read-only into each sandbox.
+ * the protocol and their dependencies, nothing else — mounted read-only into each sandbox:
+ * the bundled runtime (runtime-bundle.ts) where there is one, else those packages' files.
  * Containers then see none of the project or installation Skiff runs from (sources, logs,
  * configuration an operator keeps there). One per server process, removed when it stops;
  * those of server processes that are gone are removed at the next start.
  */
 export class RuntimeDir {
   readonly path: string;
+  /** The runtime's entry point inside a container. */
+  readonly entryInside: string;
 
-  constructor() {
+  constructor(bundle?: RuntimeBundle) {
     this.path = processTempDir("skiff-runtime");
+    if (bundle) {
+      copyTree(bundle.dir, this.path, (name) => name !== "inputs.json");
+      this.entryInside = `${RUNTIME_INSIDE}/${bundle.entry}`;
+    } else {
+      this.entryInside = GRAPH_ENTRY_INSIDE;
+      this.copyGraph();
+    }
+    for (const d of walkDirs(this.path)) chmodSync(d, 0o755);
+    // A process that exits without closing its provider (a second Ctrl-C) leaves nothing.
+    process.once("exit", this.onExit);
+  }
+
+  private copyGraph(): void {
     const workerDir = packageRoot(fileURLToPath(import.meta.url));
     const modules = join(this.path, "node_modules");
     // The worker: only its runtime (not the provider, not the sandbox code).
@@ -41,9 +68,6 @@ export class RuntimeDir {
       copyPackage(dir, join(modules, name), files);
       for (const d of dependencies(dir)) queue.push({ name: d, from: dir });
     }
-    for (const d of walkDirs(this.path)) chmodSync(d, 0o755);
-    // A process that exits without closing its provider (a second Ctrl-C) leaves nothing.
-    process.once("exit", this.onExit);
   }
 
   private readonly onExit = () => rmSync(this.path, { recursive: true, force: true });
@@ -91,6 +115,16 @@ function copyPackage(src: string, dst: string, only: string[] | undefined): void
   for (const f of only) {
     if (existsSync(join(src, f)))
       cpSync(join(src, f), join(dst, f), { recursive: true, dereference: true, filter: (p) => !skip(p) });
+  }
+}
+
+/** A few files and folders, copied (fs.cpSync spends tens of ms checking parents and stats on them). */
+function copyTree(src: string, dst: string, keep: (name: string) => boolean): void {
+  mkdirSync(dst, { recursive: true });
+  for (const e of readdirSync(src, { withFileTypes: true })) {
+    if (!keep(e.name)) continue;
+    if (e.isDirectory()) copyTree(join(src, e.name), join(dst, e.name), keep);
+    else if (e.isFile()) copyFileSync(join(src, e.name), join(dst, e.name));
   }
 }
 

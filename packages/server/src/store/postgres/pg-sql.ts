@@ -1,4 +1,5 @@
 import { escapeLiteral } from "pg";
+import { type Shape, shapeOf } from "./pg-batch.js";
 
 /** A value a statement takes. */
 export type SqlValue = string | number | boolean | null | Uint8Array | string[];
@@ -32,8 +33,7 @@ export class PgStatement {
     });
     this.parts = sql.split(/@[A-Za-z]\w*/);
     this.slots = [...sql.matchAll(/@([A-Za-z]\w*)/g)].map((m) => m[1]!);
-    const m = /^(INSERT INTO \w+ \([^)]*\) VALUES )\([^;]*\)( ON CONFLICT DO NOTHING)?$/.exec(sql);
-    if (m && this.slots.length > 0) this.rowSpan = { head: m[1]!.length, tail: m[2]?.length ?? 0 };
+    this.shape = shapeOf(sql, this.names);
   }
 
   /** Values in $n order. */
@@ -57,34 +57,10 @@ export class PgStatement {
   }
 
   /**
-   * For a one-row `INSERT INTO t (…) VALUES (…)` (optionally `ON CONFLICT DO NOTHING`): how
-   * many characters of `literal()`'s text come before and after its row, so that several of
-   * them can go as one multi-row INSERT (Postgres parses and plans one statement, not one per
-   * row). Undefined for any other statement.
+   * How this statement joins others of its kind in one multi-row statement (pg-batch.ts), or
+   * undefined when it does not.
    */
-  readonly rowSpan: RowSpan | undefined;
-}
-
-export interface RowSpan {
-  head: number;
-  tail: number;
-}
-
-/**
- * Joins one-row INSERTs (`literal()` texts of statements with a `rowSpan`, in order) into one
- * multi-row INSERT per statement, rows in the order given.
- */
-export function joinRows(rows: { statement: string; sql: string; span: RowSpan }[]): string[] {
-  const groups = new Map<string, { first: string; span: RowSpan; tuples: string[] }>();
-  for (const r of rows) {
-    const tuple = r.sql.slice(r.span.head, r.sql.length - r.span.tail);
-    const g = groups.get(r.statement);
-    if (g) g.tuples.push(tuple);
-    else groups.set(r.statement, { first: r.sql, span: r.span, tuples: [tuple] });
-  }
-  return [...groups.values()].map(
-    (g) => g.first.slice(0, g.span.head) + g.tuples.join(",") + g.first.slice(g.first.length - g.span.tail),
-  );
+  readonly shape: Shape | undefined;
 }
 
 /** A SQL literal for a value; safe whatever standard_conforming_strings says. */

@@ -34,6 +34,7 @@ import {
   type CallRow,
   type ClassInstanceRow,
   type DeploymentRow,
+  type EnvironmentRow,
   type FunctionRow,
   type GraphRow,
   type GraphStatus,
@@ -49,7 +50,8 @@ import {
   StoreUnavailableError,
   type TokenRow,
 } from "../store.js";
-import { joinRows, PgStatement, type RowSpan, type SqlValue } from "./pg-sql.js";
+import { type BatchOp, batchText, joinable, opText } from "./pg-batch.js";
+import { PgStatement, type SqlValue } from "./pg-sql.js";
 import { PostgresObjectStore } from "./postgres-objects.js";
 
 const SQL_DIR = new URL("../../../sql/postgres/", import.meta.url);
@@ -71,12 +73,8 @@ export interface PostgresStoreOptions {
 }
 
 type Params = Record<string, SqlValue>;
-interface Op {
+interface Op extends BatchOp {
   seq: number;
-  statement: string;
-  sql: string;
-  /** Set for a one-row INSERT with no callback: it may join others into one statement. */
-  span: RowSpan | undefined;
   onResult: ((r: pg.QueryResult) => void) | undefined;
   onError: ((e: Error) => void) | undefined;
 }
@@ -98,7 +96,7 @@ const types = {
  * The store on Postgres (`skiff server --store postgres://…`). Writes queue in memory in
  * order and go to the server as one multi-statement query per group commit, which Postgres
  * runs as a single transaction: one round trip and one fsync cover every write of the
- * window. Reads run on a pool after waiting for the commit of earlier writes, so they see
+ * window, and a statement's many rows go as one multi-row statement (pg-batch.ts). Reads run on a pool after waiting for the commit of earlier writes, so they see
  * committed rows only, and this process's own writes (read-your-writes). A failed commit
  * (database gone, disk full) rejects its flushes; the pool reconnects for the next one.
  */
@@ -163,7 +161,42 @@ export class PostgresStore implements Store {
       if (err instanceof StoreOpenError) throw err;
       throw new StoreOpenError(explainConnectError(err, where));
     }
-    return new PostgresStore(pool, opts);
+    const store = new PostgresStore(pool, opts);
+    try {
+      await store.learnTypes();
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw new StoreOpenError(`cannot use Postgres at ${where}: ${(err as Error).message}`);
+    }
+    return store;
+  }
+
+  /**
+   * The parameter types of the statements that join into multi-row UPDATEs (their VALUES
+   * list is typed): as Postgres infers them for the statement, asked once at open.
+   */
+  private async learnTypes(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      for (const st of this.stmts.values()) {
+        if (st.shape?.kind !== "update") continue;
+        try {
+          await client.query(`PREPARE skiff_probe AS ${st.text}`);
+        } catch {
+          continue; // Postgres cannot type it alone: it runs as its own statement, as before
+        }
+        try {
+          const r = await client.query<{ types: string[] }>(
+            "SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name = 'skiff_probe'",
+          );
+          st.shape.types = r.rows[0]!.types;
+        } finally {
+          await client.query("DEALLOCATE skiff_probe");
+        }
+      }
+    } finally {
+      client.release();
+    }
   }
 
   private stmt(name: string): PgStatement {
@@ -177,10 +210,11 @@ export class PostgresStore implements Store {
   private write(name: string, params: Params, onResult?: (r: pg.QueryResult) => void, onError?: (e: Error) => void) {
     if (this.closed) throw new Error("store is closed");
     const st = this.stmt(name);
-    const sql = st.literal(params);
-    const span = onResult ? undefined : st.rowSpan;
-    this.queue.push({ seq: ++this.seq, statement: name, sql, span, onResult, onError });
-    this.queuedChars += sql.length;
+    const wantsResult = !!onResult;
+    const joins = joinable(st, wantsResult);
+    const text = opText(st, params, joins);
+    this.queue.push({ seq: ++this.seq, statement: st, params, wantsResult, text, joins, onResult, onError });
+    this.queuedChars += text.length;
     this.schedule();
   }
 
@@ -203,7 +237,7 @@ export class PostgresStore implements Store {
   private async commit(): Promise<void> {
     let n = 0;
     let chars = 0;
-    while (n < this.queue.length && (n === 0 || chars < MAX_BATCH_CHARS)) chars += this.queue[n++]!.sql.length;
+    while (n < this.queue.length && (n === 0 || chars < MAX_BATCH_CHARS)) chars += this.queue[n++]!.text.length;
     const ops = this.queue.splice(0, n);
     this.queuedChars -= chars;
     const last = ops[ops.length - 1]!.seq;
@@ -258,7 +292,12 @@ export class PostgresStore implements Store {
   // ---- the Store ---------------------------------------------------------------------
 
   insertToken(row: TokenRow): void {
-    this.write("insertToken", { ...row, expiresAt: row.expiresAt ?? null });
+    this.write("insertToken", {
+      ...row,
+      expiresAt: row.expiresAt ?? null,
+      environment: row.environment ?? null,
+      apps: row.apps ?? null,
+    });
   }
   listTokens(): Promise<TokenRow[]> {
     return this.rows<TokenRow>("listTokens", {});
@@ -271,6 +310,23 @@ export class PostgresStore implements Store {
   }
   async countAdminTokens(): Promise<number> {
     return (await this.row<{ n: number }>("countTokens", {}))!.n;
+  }
+
+  insertEnvironment(row: EnvironmentRow): void {
+    this.write("insertEnvironment", { ...row });
+  }
+  getEnvironment(name: string): Promise<EnvironmentRow | undefined> {
+    return this.row<EnvironmentRow>("getEnvironment", { name });
+  }
+  listEnvironments(): Promise<EnvironmentRow[]> {
+    return this.rows<EnvironmentRow>("listEnvironments", {});
+  }
+  deleteEnvironment(name: string): void {
+    this.write("deleteEnvironment", { name });
+  }
+  async environmentContents(name: string): Promise<{ apps: number; objects: number; secrets: number }> {
+    const r = (await this.row<{ apps: number; objects: number; secrets: number }>("environmentContents", { name }))!;
+    return { apps: Number(r.apps), objects: Number(r.objects), secrets: Number(r.secrets) };
   }
 
   async referencedBlobs(ids: string[]): Promise<Set<string>> {
@@ -330,6 +386,12 @@ export class PostgresStore implements Store {
 
   insertClassInstance(row: ClassInstanceRow): void {
     this.write("insertClassInstance", { ...row });
+  }
+  touchClassInstances(ids: string[], at: number): void {
+    if (ids.length > 0) this.write("touchClassInstances", { ids, at });
+  }
+  forgetClassInstances(before: number, limit: number): Promise<number> {
+    return this.writeCounted("forgetClassInstances", { before, limit });
   }
   async getClassInstance(id: string): Promise<ClassInstanceRow | undefined> {
     const r = await this.row<ClassInstanceColumns>("getClassInstance", { id });
@@ -583,35 +645,6 @@ export class PostgresStore implements Store {
 interface KeyWaiter {
   resolve: (c: StoredCall | undefined) => void;
   reject: (e: Error) => void;
-}
-
-/**
- * The text of a group commit: the ops' statements in order, except that each run of one-row
- * INSERTs goes as one multi-row INSERT per statement (a spawn writes a call, an input and a
- * graph row: a burst of them is three statements, not three per spawn). Within such a run
- * only inserts into different tables change order, which nothing can observe inside the
- * transaction. `owners[i]` is the op whose result statement i is (undefined for a joined one).
- */
-function batchText(ops: Op[]): { sql: string; owners: (Op | undefined)[] } {
-  const parts: string[] = [];
-  const owners: (Op | undefined)[] = [];
-  for (let i = 0; i < ops.length; ) {
-    const o = ops[i]!;
-    if (!o.span) {
-      parts.push(o.sql);
-      owners.push(o);
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < ops.length && ops[j]!.span) j++;
-    for (const joined of joinRows(ops.slice(i, j) as (Op & { span: RowSpan })[])) {
-      parts.push(joined);
-      owners.push(undefined);
-    }
-    i = j;
-  }
-  return { sql: parts.join(";\n"), owners };
 }
 
 /** Applies the numbered migrations not applied yet; refuses a schema newer than this server's. */

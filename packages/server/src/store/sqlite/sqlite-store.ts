@@ -36,6 +36,7 @@ import type {
   CallRow,
   ClassInstanceRow,
   DeploymentRow,
+  EnvironmentRow,
   FunctionRow,
   GraphRow,
   GraphStatus,
@@ -133,15 +134,16 @@ export class SqliteStore implements Store {
       throw new StoreOpenError(
         `${this.db.name}: the schema is version ${newest}, newer than this server knows (${known}): run a newer skiff server`,
       );
-    for (const file of files) {
-      const version = Number.parseInt(file, 10);
-      if (!Number.isFinite(version) || done.has(version)) continue;
-      const sql = readFileSync(join(dir, file), "utf8");
-      this.db.transaction(() => {
-        this.db.exec(sql);
+    // One transaction for all of them: a fresh database (each `skiff run`) pays one commit, not
+    // one per migration, and a failing one leaves the schema where it was.
+    this.db.transaction(() => {
+      for (const file of files) {
+        const version = Number.parseInt(file, 10);
+        if (!Number.isFinite(version) || done.has(version)) continue;
+        this.db.exec(readFileSync(join(dir, file), "utf8"));
         this.db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(version, Date.now());
-      })();
-    }
+      }
+    })();
   }
 
   private stmt(name: string): Database.Statement {
@@ -235,7 +237,12 @@ export class SqliteStore implements Store {
   }
 
   insertToken(row: TokenRow): void {
-    this.write("insertToken", { ...row, expiresAt: row.expiresAt ?? null });
+    this.write("insertToken", {
+      ...row,
+      expiresAt: row.expiresAt ?? null,
+      environment: row.environment ?? null,
+      apps: row.apps ?? null,
+    });
   }
   async listTokens(): Promise<TokenRow[]> {
     return this.all<TokenRow>("listTokens", {});
@@ -248,6 +255,22 @@ export class SqliteStore implements Store {
   }
   async countAdminTokens(): Promise<number> {
     return this.get<{ n: number }>("countTokens", {})!.n;
+  }
+
+  insertEnvironment(row: EnvironmentRow): void {
+    this.write("insertEnvironment", { ...row });
+  }
+  async getEnvironment(name: string): Promise<EnvironmentRow | undefined> {
+    return this.get<EnvironmentRow>("getEnvironment", { name });
+  }
+  async listEnvironments(): Promise<EnvironmentRow[]> {
+    return this.all<EnvironmentRow>("listEnvironments", {});
+  }
+  deleteEnvironment(name: string): void {
+    this.write("deleteEnvironment", { name });
+  }
+  async environmentContents(name: string): Promise<{ apps: number; objects: number; secrets: number }> {
+    return this.get<{ apps: number; objects: number; secrets: number }>("environmentContents", { name })!;
   }
 
   async referencedBlobs(ids: string[]): Promise<Set<string>> {
@@ -355,6 +378,12 @@ export class SqliteStore implements Store {
 
   insertClassInstance(row: ClassInstanceRow): void {
     this.write("insertClassInstance", { ...row });
+  }
+  touchClassInstances(ids: string[], at: number): void {
+    if (ids.length > 0) this.write("touchClassInstances", { ids: JSON.stringify(ids), at });
+  }
+  async forgetClassInstances(before: number, limit: number): Promise<number> {
+    return this.write("forgetClassInstances", { before, limit })?.changes ?? 0;
   }
   async getClassInstance(id: string): Promise<ClassInstanceRow | undefined> {
     const r = this.get<ClassInstanceColumns>("getClassInstance", { id });

@@ -1,0 +1,69 @@
+// Bundles the container runtime (dist/runtime/main.js, its worker-thread entry and everything
+// they import: the SDK, the protocol, ws, cbor-x) into dist/runtime-bundle/ with esbuild: a few
+// files instead of ~90. A container start spent two thirds of its CPU resolving and compiling
+// that module graph file by file (bench/start-cost.ts). Run after `tsc -b` (it bundles tsc's
+// output); `npm run build` and scripts/test.sh do, and `npm pack` does through prepack.
+//
+// The SDK is an entry point of its own, at runtime-bundle/skiff/ with a package.json: an app
+// bundle's `import "skiff"` is linked there (runtime/load-bundle.ts), and code splitting puts
+// the modules both import in shared chunks, so the app and the runtime share one SDK instance
+// (registries, currentInputId(), error classes), as they did unbundled.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const out = join(root, "dist/runtime-bundle");
+const require = createRequire(join(root, "package.json"));
+const skiffPkg = dirname(require.resolve("skiff/package.json"));
+const skiffManifest = JSON.parse(readFileSync(join(skiffPkg, "package.json"), "utf8"));
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(join(out, "skiff"), { recursive: true });
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: {
+    main: join(root, "dist/runtime/main.js"),
+    // thread-pool.ts starts it as new URL("./thread-main.js", import.meta.url): beside the chunks.
+    "thread-main": join(root, "dist/runtime/thread-main.js"),
+    "skiff/index": join(skiffPkg, skiffManifest.exports["."].node),
+    "skiff/internal": join(skiffPkg, skiffManifest.exports["./internal"].default),
+  },
+  outdir: out,
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  // Function and class names stay what they were (error names, stack traces, `fn.name`).
+  keepNames: true,
+  // Optional native helpers, loaded with require() in a try: none is built here (allowScripts).
+  external: ["cbor-extract", "bufferutil", "utf-8-validate"],
+  // CommonJS inside (ws) calls require() for Node's built-ins.
+  banner: {
+    js: 'import { createRequire as __skiffRequire } from "node:module"; const require = __skiffRequire(import.meta.url);',
+  },
+  legalComments: "none",
+  metafile: true,
+  logLevel: "warning",
+});
+writeFileSync(join(out, "package.json"), `${JSON.stringify({ type: "module", private: true }, null, 2)}\n`);
+writeFileSync(
+  join(out, "skiff/package.json"),
+  `${JSON.stringify(
+    {
+      name: "skiff",
+      version: skiffManifest.version,
+      type: "module",
+      exports: { ".": "./index.js", "./internal": "./internal.js", "./package.json": "./package.json" },
+    },
+    null,
+    2,
+  )}\n`,
+);
+// What went in, relative to the bundle: a checkout whose sources are newer than the bundle
+// (tsc ran, this did not) runs the module graph instead of a stale bundle (runtime-bundle.ts).
+const inputs = Object.keys(result.metafile.inputs).map((p) => relative(out, join(root, p)));
+writeFileSync(join(out, "inputs.json"), `${JSON.stringify(inputs)}\n`);

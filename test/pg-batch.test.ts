@@ -1,0 +1,157 @@
+// The Postgres store sends a group commit's writes as multi-row statements
+// (store/postgres/pg-batch.ts): joined and reordered where that cannot change the outcome.
+// Here the same random mix of a call's writes (spawn rows, attempts, graph status, input
+// state, completion, parking, deletion, on a few ids so that rows are touched many times)
+// goes to two databases: one commit per write (nothing joined) and one commit for all of them
+// (joined as far as it goes). Every table must end the same.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import type { CallOutcome } from "@skiff/protocol";
+import { PostgresStore, type Store } from "@skiff/server";
+import pg from "pg";
+import { postgres } from "./helpers/postgres.js";
+
+const TABLES: [string, string][] = [
+  ["calls", "id"],
+  ["inputs", "id"],
+  ["graph_inputs", "input_id"],
+  ["attempts", "input_id, attempt"],
+];
+
+/** A small deterministic generator, so that a failure can be replayed from its seed. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return (n: number) => {
+    // mulberry32
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+}
+
+type Write = (s: Store) => void;
+
+function writes(seed: number, n: number): Write[] {
+  const r = rng(seed);
+  const out: Write[] = [];
+  const exists = new Set<string>();
+  const outcome = (i: number): CallOutcome => ({
+    kind: "result",
+    result: { status: "success", data: new Uint8Array([i]) },
+  });
+  for (let i = 0; i < n; i++) {
+    const c = `fc-${r(6)}`;
+    const inp = `in-${c}`;
+    const at = r(3) + 1;
+    const [a, b, k] = [r(2), r(2), r(3)]; // drawn here, not inside a write: both stores get the same
+    switch (r(10)) {
+      case 0:
+        if (exists.has(c)) break; // a call id is new (as in the engine)
+        exists.add(c);
+        out.push((s) =>
+          s.insertCall(
+            {
+              id: c,
+              functionId: "fu-1",
+              kind: "spawn",
+              idempotencyKey: null,
+              parentInputId: null,
+              method: null,
+              createdAt: i,
+            },
+            [{ id: inp, callId: c, idx: 0, args: { blob: `b-${i}` }, state: "pending", attempt: 0, failures: 0 }],
+          ),
+        );
+        out.push((s) =>
+          s.insertGraphInput({ inputId: inp, callId: c, parentInputId: null, functionName: "f", createdAt: i }),
+        );
+        break;
+      case 1:
+        out.push((s) => s.updateGraphInput(inp, a ? `ta-${i}` : null, b ? "pending" : "success"));
+        break;
+      case 2:
+        out.push((s) =>
+          s.insertAttempt({
+            inputId: inp,
+            callId: c,
+            attempt: at,
+            containerId: `ta-${i}`,
+            queuedAt: i,
+            startedAt: i,
+            coldStartMs: i,
+          }),
+        );
+        break;
+      case 3:
+        out.push((s) => s.endAttempt(inp, at, a ? "success" : "failure", i));
+        break;
+      case 4:
+        out.push((s) => s.updateInput(inp, a ? "pending" : "done", at, k));
+        break;
+      case 5:
+        out.push((s) => s.completeCall(c, a ? "done" : "cancelled", outcome(i), i, i + 100));
+        break;
+      case 6:
+        out.push((s) => s.setParked(c, a === 0));
+        break;
+      case 7:
+        if (k === 0) {
+          exists.delete(c);
+          out.push((s) => s.deleteCall(c));
+        }
+        break;
+      default:
+        out.push((s) => s.updateGraphInput(inp, null, "failure"));
+    }
+  }
+  return out;
+}
+
+async function dump(url: string): Promise<Record<string, unknown[]>> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const out: Record<string, unknown[]> = {};
+    for (const [t, key] of TABLES) out[t] = (await c.query(`SELECT * FROM ${t} ORDER BY ${key}`)).rows;
+    return out;
+  } finally {
+    await c.end();
+  }
+}
+
+const stores: Store[] = [];
+after(async () => {
+  for (const s of stores) await s.close().catch(() => {});
+});
+
+describe("postgres group commit: joined writes", () => {
+  it("end every table as the same writes committed one at a time", { timeout: 120_000 }, async () => {
+    const cluster = await postgres();
+    for (let seed = 1; seed <= 3; seed++) {
+      const [oneUrl, allUrl] = [await cluster.createDatabase("one"), await cluster.createDatabase("all")];
+      // The reference commits once per write: without waiting for the disk each time (the
+      // outcome is the same, and the test takes seconds, not minutes).
+      const admin = new pg.Client({ connectionString: oneUrl });
+      await admin.connect();
+      await admin.query(`ALTER DATABASE ${new URL(oneUrl).pathname.slice(1)} SET synchronous_commit = off`);
+      await admin.end();
+      const one = await PostgresStore.open({ url: oneUrl });
+      const all = await PostgresStore.open({ url: allUrl });
+      stores.push(one, all);
+      let commits = 0;
+      all.setCommitObserver(() => commits++);
+      const ws = writes(seed, 400);
+      for (const w of ws) {
+        w(one);
+        await one.flush();
+      }
+      for (const w of ws) w(all); // synchronously: all queued before the commit timer fires
+      await all.flush();
+      assert.equal(commits, 1, "the writes went as one commit");
+      assert.deepEqual(await dump(allUrl), await dump(oneUrl), `seed ${seed}`);
+      await one.close();
+      await all.close();
+    }
+  });
+});
