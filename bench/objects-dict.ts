@@ -1,12 +1,15 @@
 // Dict get/put p50 from a client, beside GET/SET on redis-server through ioredis, in the same
 // run. Redis runs twice: with no persistence (the fastest it gets), and with appendonly yes,
 // the closest to a Dict's "durable before it resolves" (both then survive a kill -9 of the
-// server process; neither fsyncs each write).
+// server process; neither fsyncs each write). The floor beside them: one WebSocket round trip
+// between two Node processes with a CBOR frame each way (bench/lib/ws-floor.ts), what any
+// request of a Skiff client costs before the server does anything.
 import { Redis } from "ioredis";
 import { Dict } from "skiff";
 import { startRedis } from "./lib/redis.js";
 import { startSkiffServer } from "./lib/skiff-server.js";
 import { ms, summarize } from "./lib/stats.js";
+import { startWsFloor } from "./lib/ws-floor.js";
 
 const N = Number(process.env.BENCH_N ?? 3000);
 const WARMUP = 500;
@@ -50,9 +53,19 @@ async function redis(extra: string[]) {
   }
 }
 
+async function floor() {
+  const f = await startWsFloor();
+  try {
+    return await time(N, () => f.roundTrip());
+  } finally {
+    await f.stop();
+  }
+}
+
 const s = await skiff();
 const rMem = await redis([]);
 const rAof = await redis(["--appendonly", "yes"]);
+const wsFloor = await floor();
 console.log(`objects-dict: ${N} sequential operations after ${WARMUP} warm-up, one client`);
 for (const [name, x] of [
   ["skiff Dict", s],
@@ -63,5 +76,11 @@ for (const [name, x] of [
     `  ${name.padEnd(24)} put p50 ${ms(x.put.p50)} p99 ${ms(x.put.p99)}   get p50 ${ms(x.get.p50)} p99 ${ms(x.get.p99)}`,
   );
 console.log(
+  `  ${"node ws round trip".padEnd(24)} p50 ${ms(wsFloor.p50)} p99 ${ms(wsFloor.p99)}   (the floor: one WebSocket round trip, CBOR each way)`,
+);
+console.log(
   `  ratio skiff/redis p50   put ${(s.put.p50 / rMem.put.p50).toFixed(2)}x (aof ${(s.put.p50 / rAof.put.p50).toFixed(2)}x)   get ${(s.get.p50 / rMem.get.p50).toFixed(2)}x (aof ${(s.get.p50 / rAof.get.p50).toFixed(2)}x)   (target <= 2x)`,
+);
+console.log(
+  `  ratio floor/redis p50   ${(wsFloor.p50 / rMem.get.p50).toFixed(2)}x   skiff/floor p50   put ${(s.put.p50 / wsFloor.p50).toFixed(2)}x   get ${(s.get.p50 / wsFloor.p50).toFixed(2)}x`,
 );
