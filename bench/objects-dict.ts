@@ -6,32 +6,36 @@
 // request of a Skiff client costs before the server does anything.
 import { Redis } from "ioredis";
 import { Dict } from "skiff";
+import { cpuMs } from "./lib/proc-cpu.js";
 import { startRedis } from "./lib/redis.js";
 import { startSkiffServer } from "./lib/skiff-server.js";
 import { ms, summarize } from "./lib/stats.js";
 import { startWsFloor } from "./lib/ws-floor.js";
 
 const N = Number(process.env.BENCH_N ?? 3000);
-const WARMUP = 500;
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 500);
 const value = { user: "u-123", score: 42, tags: ["a", "b"] };
 
-async function time(n: number, fn: (i: number) => Promise<unknown>) {
+/** p50/p99 of `n` timed calls after the warm-up; with `pid`, that process's CPU per timed call (µs). */
+async function time(n: number, fn: (i: number) => Promise<unknown>, pid?: number) {
   for (let i = 0; i < WARMUP; i++) await fn(i);
   const samples: number[] = [];
+  const c0 = pid === undefined ? 0 : cpuMs(pid);
   for (let i = 0; i < n; i++) {
     const t = performance.now();
     await fn(i);
     samples.push(performance.now() - t);
   }
-  return summarize(samples);
+  return { ...summarize(samples), cpuUs: pid === undefined ? Number.NaN : ((cpuMs(pid) - c0) * 1000) / n };
 }
 
 async function skiff() {
   const server = await startSkiffServer();
   try {
     const d = Dict.fromName<string, typeof value>("bench", { createIfMissing: true, client: server.client });
-    const put = await time(N, (i) => d.put(`k${i % 1000}`, value));
-    const get = await time(N, (i) => d.get(`k${i % 1000}`));
+    // The server's CPU per operation too: steadier than latency on a busy machine.
+    const put = await time(N, (i) => d.put(`k${i % 1000}`, value), server.proc.pid);
+    const get = await time(N, (i) => d.get(`k${i % 1000}`), server.proc.pid);
     return { put, get };
   } finally {
     await server.stop();
@@ -75,6 +79,9 @@ for (const [name, x] of [
   console.log(
     `  ${name.padEnd(24)} put p50 ${ms(x.put.p50)} p99 ${ms(x.put.p99)}   get p50 ${ms(x.get.p50)} p99 ${ms(x.get.p99)}`,
   );
+console.log(
+  `  skiff server CPU per op  put ${s.put.cpuUs.toFixed(0)} us   get ${s.get.cpuUs.toFixed(0)} us   (/proc, 10 ms ticks)`,
+);
 console.log(
   `  ${"node ws round trip".padEnd(24)} p50 ${ms(wsFloor.p50)} p99 ${ms(wsFloor.p99)}   (the floor: one WebSocket round trip, CBOR each way)`,
 );
