@@ -147,6 +147,11 @@ describe("Dict", () => {
   });
 
   it("a name is one object per environment; a Dict's name used as a Queue is an error", async () => {
+    await assert.rejects(
+      Dict.fromName("per-env", { createIfMissing: true, client, environment: "other" }).len(),
+      /environment "other" does not exist: create it with `skiff environment create other`/,
+    );
+    await client.request("environment.create", { name: "other" });
     const main = Dict.fromName("per-env", { createIfMissing: true, client });
     const other = Dict.fromName("per-env", { createIfMissing: true, client, environment: "other" });
     await main.put("k", "main");
@@ -323,6 +328,7 @@ describe("object limits", () => {
       /holds 3 objects/,
     );
     await Dict.fromName("d2", { client }).len(); // a known name still resolves
+    await client.request("environment.create", { name: "other" });
     await Dict.fromName("x", { createIfMissing: true, client, environment: "other" }).len(); // per environment
     await Dict.delete("d2", { client });
     await Dict.fromName("d3", { createIfMissing: true, client }).len(); // room again

@@ -426,6 +426,8 @@ for (const [name, make] of STORES) {
         createdAt: 2,
         expiresAt: null,
         revokedAt: null,
+        environment: null,
+        apps: null,
       });
       assert.equal(await store.getToken("tk-none"), undefined);
       // Expiry is kept as given; a revocation is stamped once and listed with the token.
@@ -444,7 +446,22 @@ for (const [name, make] of STORES) {
         createdAt: 3,
         expiresAt: 1000,
         revokedAt: 50,
+        environment: null,
+        apps: null,
       });
+      // A scope is kept as given: the environment and the apps (a JSON array of names).
+      store.insertToken({
+        id: "tk-d",
+        secretHash: "h4",
+        kind: "api",
+        createdAt: 4,
+        environment: "dev",
+        apps: '["a","b"]',
+      });
+      const scoped = await store.getToken("tk-d");
+      assert.equal(scoped?.environment, "dev");
+      assert.equal(scoped?.apps, '["a","b"]');
+      assert.equal((await store.listTokens()).find((t) => t.id === "tk-d")?.environment, "dev");
       store.upsertSecret("main", "db", { USER: "u", PASS: "it's \\ 'quoted' \0" });
       store.upsertSecret("main", "db", { USER: "u2" });
       store.upsertSecret("dev", "db", { X: "1" });
@@ -457,6 +474,43 @@ for (const [name, make] of STORES) {
       assert.equal(await store.deleteSecret("main", "db"), false);
       assert.equal(await store.getSecret("main", "db"), undefined);
       assert.deepEqual(await store.getSecret("dev", "db"), { X: "1" });
+    });
+
+    it("environments: main exists, created ones listed by name, contents counted, deleted", async () => {
+      const { store, reopen } = await make();
+      assert.deepEqual(
+        (await store.listEnvironments()).map((e) => e.name),
+        ["main"],
+      );
+      store.insertEnvironment({ name: "dev", createdAt: 5 });
+      store.insertEnvironment({ name: "dev", createdAt: 6 }); // already there: kept as it was
+      await store.flush();
+      assert.deepEqual(await store.getEnvironment("dev"), { name: "dev", createdAt: 5 });
+      assert.equal(await store.getEnvironment("nope"), undefined);
+      assert.deepEqual(await store.environmentContents("dev"), { apps: 0, objects: 0, secrets: 0 });
+      store.upsertSecret("dev", "s", { K: "v" });
+      store.insertApp({
+        id: "ap-env",
+        name: "a",
+        environment: "dev",
+        mode: "deployed",
+        state: "deployed",
+        version: 1,
+        createdAt: 1,
+        ownerSession: null,
+      });
+      assert.deepEqual(await store.environmentContents("dev"), { apps: 1, objects: 0, secrets: 1 });
+      // A stopped app no longer holds its environment.
+      store.updateApp("ap-env", "stopped", 1, 2);
+      assert.deepEqual(await store.environmentContents("dev"), { apps: 0, objects: 0, secrets: 1 });
+      await store.flush();
+      assert.deepEqual(
+        (await (await reopen()).listEnvironments()).map((e) => e.name),
+        ["dev", "main"],
+      );
+      store.deleteEnvironment("dev");
+      await store.flush();
+      assert.equal(await store.getEnvironment("dev"), undefined);
     });
 
     it("logs: tail in order, capped by lines and by bytes per app", async () => {

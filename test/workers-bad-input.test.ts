@@ -205,6 +205,34 @@ describe("worker bad input", () => {
       l.request("worker.bundle", { containerId: "ct-not-mine" }),
       /container ct-not-mine is not one this worker runs/,
     );
+    // Image archives and volume copies: only those of its own containers, only open syncs.
+    await assert.rejects(
+      l.request("worker.layer", { containerId: "ct-not-mine", archive: "0".repeat(64) }),
+      /container ct-not-mine is not one this worker runs/,
+    );
+    await assert.rejects(
+      l.request("worker.volume.manifest", { containerId: "ct-not-mine", volumeId: "vo-x" }),
+      /container ct-not-mine is not one this worker runs/,
+    );
+    await assert.rejects(
+      l.request("worker.volume.read", { containerId: "ct-not-mine", volumeId: "vo-x", hash: "0".repeat(64) }),
+      /container ct-not-mine is not one this worker runs/,
+    );
+    await assert.rejects(
+      l.request("worker.volume.put", {
+        syncId: "vs-none",
+        hash: "0".repeat(64),
+        size: 1,
+        offset: 0,
+        data: new Uint8Array(1),
+      }),
+      /no volume commit vs-none of this worker is open/,
+    );
+    await assert.rejects(
+      l.request("worker.volume.commit", { syncId: "vs-none", changes: [{ path: "x", hash: null, size: 0 }] }),
+      /no volume commit vs-none of this worker is open/,
+    );
+    l.emit("worker.volume.failed", { syncId: "vs-none", message: "made up" });
     assert.match(
       server.output(),
       /worker meddler: refused worker\.exit: container ct-not-mine is not one this worker runs/,

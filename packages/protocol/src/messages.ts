@@ -388,7 +388,20 @@ export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
    * `expiresInMs`: the token is refused that long after now (absent: never expires). A worker
    * token may only join as a worker (`skiff worker`).
    */
-  "token.create": [{ kind: "api" | "web" | "worker"; expiresInMs?: number }, { tokenId: string; tokenSecret: string }];
+  "token.create": [
+    {
+      kind: "api" | "web" | "worker";
+      expiresInMs?: number;
+      /** Scope (api tokens): the only environment the token reaches. */
+      environment?: string;
+      /**
+       * Scope (api tokens): the only apps it calls and deploys, in its environment ("main"
+       * unless `environment`); it reads that environment's named objects but writes none.
+       */
+      apps?: string[];
+    },
+    { tokenId: string; tokenSecret: string },
+  ];
   "token.list": [
     Record<string, never>,
     {
@@ -398,11 +411,19 @@ export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
         createdAt: number;
         expiresAt: number | null;
         revokedAt: number | null;
+        /** Its scope: null where it reaches every environment / every app. */
+        environment: string | null;
+        apps: string[] | null;
       }[];
     },
   ];
   /** Refused from now on; connections using it are closed (4401). */
   "token.revoke": [{ tokenId: string }, Record<string, never>];
+  /** Environments (admin and unscoped tokens): apps, secrets and named objects live in one. */
+  "environment.create": [{ name: string }, Record<string, never>];
+  "environment.list": [Record<string, never>, { environments: { name: string; createdAt: number }[] }];
+  /** Refused while the environment holds running apps, objects or secrets, and for "main". */
+  "environment.delete": [{ name: string }, Record<string, never>];
   /**
    * Builds what is missing of an image; progress comes as image.progress events carrying
    * `buildId`. Fails with the failing step's output and exit status.

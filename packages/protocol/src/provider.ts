@@ -50,8 +50,25 @@ export interface ImageBuilder {
   prune(inUse: Set<string>): { removed: number; bytes: number };
   /** Called before evicting to stay under the size limit: the keys live apps use. */
   setInUse(fn: () => Set<string>): void;
+  /**
+   * The image `key` as one archive for a worker: its root file system as a tar, made once and
+   * kept (bounded, least recently used first) under the image store. Throws when the image is
+   * not built here.
+   */
+  export?(key: string): Promise<ImageExport>;
   /** Stops builds in progress (nothing half-built stays). */
   close(): void;
+}
+
+/** An image's root file system as one archive (ImageBuilder.export). */
+export interface ImageExport {
+  /** sha256 (hex) of the archive. */
+  archive: string;
+  size: number;
+  /** The archive on this host. */
+  path: string;
+  env: Record<string, string>;
+  workdir: string | undefined;
 }
 
 export interface ContainerSpec {
@@ -74,8 +91,11 @@ export interface ContainerSpec {
   gpu?: string;
   /** The last layer of the function's image; unset: the host's own system. */
   imageKey?: string;
-  /** Host directories to mount (volume copies), read-write unless readOnly. */
-  mounts?: { hostPath: string; mountPath: string; readOnly: boolean }[];
+  /**
+   * Host directories to mount (volume copies), read-write unless readOnly. `volumeId`: the
+   * volume it is a copy of (a remote worker makes its own copy of it).
+   */
+  mounts?: { hostPath: string; mountPath: string; readOnly: boolean; volumeId?: string }[];
   /** Content id (`bl-<sha256>`) of the app bundle: a remote worker fetches and caches it. */
   bundleBlobId?: string;
   /**

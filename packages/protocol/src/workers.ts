@@ -7,8 +7,11 @@
  */
 import type { ContainerSpec } from "./provider.js";
 
-/** Version of this contract; a worker speaking another one is refused at register. */
-export const WORKER_PROTOCOL_VERSION = 1;
+/**
+ * Version of this contract; a worker speaking another one is refused at register. 2: images
+ * and volumes on workers (a version-1 worker would run such a container without them).
+ */
+export const WORKER_PROTOCOL_VERSION = 2;
 
 /** How often an agent sends a heartbeat. */
 export const WORKER_HEARTBEAT_MS = 1000;
@@ -32,11 +35,43 @@ export interface WorkerCapacity {
 /** Memory a container without `memoryMiB` is counted as, for placement. */
 export const DEFAULT_CONTAINER_MIB = 128;
 
+/**
+ * The image of a container on a worker: its root file system as one archive (a tar of the
+ * image's last layer, built on the control plane), fetched by content hash and cached there.
+ */
+export interface RemoteImage {
+  /** The image's last layer key (ContainerSpec.imageKey): the worker's cache key. */
+  key: string;
+  /** sha256 (hex) of the archive: what the worker asks for and verifies. */
+  archive: string;
+  /** Bytes of the archive. */
+  size: number;
+  env: Record<string, string>;
+  workdir?: string;
+}
+
+/** A volume a container on a worker mounts: its copy is made and synced by the worker. */
+export interface RemoteVolume {
+  volumeId: string;
+  mountPath: string;
+  readOnly: boolean;
+}
+
+/** A file of a volume version, as the worker syncs it. */
+export interface VolumeFileWire {
+  path: string;
+  hash: string;
+  size: number;
+}
+
 /** What a container start sent to a worker carries: the provider's spec without host paths. */
 export type RemoteContainerSpec = Omit<ContainerSpec, "controlSocket" | "mounts" | "bundle" | "devices"> & {
   bundleBlobId: string;
   /** GPUs of the worker this container gets (0: none). */
   gpuCount: number;
+  /** Set with imageKey. */
+  image?: RemoteImage;
+  volumes?: RemoteVolume[];
 };
 
 /** One worker as `skiff worker list` shows it. */
@@ -64,6 +99,33 @@ export interface WorkerRequestMap {
   ];
   /** worker -> server: part of the bundle of a container placed on it (by content id). */
   "worker.bundle": [{ containerId: string; offset?: number }, { data: Uint8Array; size: number }];
+  /** worker -> server: part of the image archive (by its sha256) of a container placed on it. */
+  "worker.layer": [{ containerId: string; archive: string; offset?: number }, { data: Uint8Array; size: number }];
+  /**
+   * worker -> server: the newest version of a volume a container here mounts (its files), which
+   * the worker brings its copy to; that version stays pinned (its content kept) for the copy.
+   */
+  "worker.volume.manifest": [{ containerId: string; volumeId: string }, { version: number; files: VolumeFileWire[] }];
+  /** worker -> server: part of a file's content (by hash) of that volume's newest version. */
+  "worker.volume.read": [
+    { containerId: string; volumeId: string; hash: string; offset?: number },
+    { data: Uint8Array; size: number },
+  ];
+  /**
+   * worker -> server, during a commit sync: part of a changed file's content, parts in order;
+   * `done` once the server has all of it (verified against `hash`) or already had it.
+   */
+  "worker.volume.put": [
+    { syncId: string; hash: string; size: number; offset: number; data: Uint8Array },
+    { done: boolean },
+  ];
+  /** worker -> server, ending a commit sync: the copy's changes (hash null: removed); a new version. */
+  "worker.volume.commit": [
+    { syncId: string; changes: { path: string; hash: string | null; size: number }[] },
+    { version: number },
+  ];
+  /** worker -> server, ending a reload sync: the copy is now at `version`. */
+  "worker.volume.done": [{ syncId: string; version: number }, Record<string, never>];
   /** admin: the workers known to this control plane. */
   "worker.list": [Record<string, never>, { workers: WorkerInfo[] }];
 }
@@ -81,6 +143,13 @@ export interface WorkerEventMap {
   "worker.output": { containerId: string; stream: "stdout" | "stderr"; text: string };
   /** worker -> server: its process ended. */
   "worker.exit": { containerId: string; code: number | null; signal: string | null };
+  /**
+   * server -> worker: a container called commit() or reload() on a volume whose copy is on
+   * the worker: it answers with worker.volume.commit or worker.volume.done (or .failed).
+   */
+  "worker.volume.sync": { syncId: string; containerId: string; volumeId: string; op: "commit" | "reload" };
+  /** worker -> server: a sync could not be done (it names why). */
+  "worker.volume.failed": { syncId: string; message: string };
   /** worker -> server: still here; the containers it runs. */
   "worker.heartbeat": { containers: string[] };
 }

@@ -15,12 +15,14 @@ import { type ConnectionLimits, defaultConnectionLimits } from "./api/connection
 import { ExecRelay } from "./api/exec-relay.js";
 import { type HandlerDeps, handleRequest } from "./api/handlers.js";
 import { imagesInUse } from "./api/images.js";
-import { Peer, type PeerHooks } from "./api/peer.js";
+import { CLOSE_POLICY, Peer, type PeerHooks } from "./api/peer.js";
 import { AppService } from "./apps/app-service.js";
+import { ungrantedBlob } from "./auth/blob-grants.js";
 import { type Principal, TokenService } from "./auth/tokens.js";
 import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
+import { Environments } from "./environments/environments.js";
 import { Gateway, isWebHost } from "./gateway/index.js";
 import { type DrainReport, drain, Lifecycle } from "./lifecycle.js";
 import { Metrics } from "./metrics/metrics.js";
@@ -277,7 +279,14 @@ export class SkiffServer {
       ...(local.images ? { images: local.images } : {}),
       onClose: () => local.close(),
     });
-    if (opts.workers?.local !== false) provider.addHost(localHost(local));
+    // A container placed on this host gets its volume copies here (one on a worker gets them there).
+    let materialize: ((containerId: string) => Promise<void>) | undefined;
+    if (opts.workers?.local !== false)
+      provider.addHost(
+        localHost(local, {}, async (spec) => {
+          if (spec.mounts?.length) await materialize?.(spec.containerId);
+        }),
+      );
     const workers = new WorkerRegistry(provider, blobs, {
       log,
       ...(opts.workers?.leaseMs !== undefined ? { leaseMs: opts.workers.leaseMs } : {}),
@@ -308,6 +317,8 @@ export class SkiffServer {
       connections: () => ({ websocket: wss.clients.size, http: openSockets.size }),
     });
     const objects = new Objects(store.objects, opts.objectLimits ?? {}, (id) => blobs.size(id), dataDir, log);
+    materialize = (id) => objects.volumes.materialize(id);
+    workers.setVolumes(objects.volumes, objects.remoteVolumes);
     gateway = new Gateway({
       metrics,
       objects,
@@ -336,6 +347,7 @@ export class SkiffServer {
       logs,
       gateway,
       objects,
+      environments: new Environments(store),
       images: provider.images,
       execs: new ExecRelay(engine),
       workers,
@@ -537,6 +549,12 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
         return;
       }
       const id = peer.containerId;
+      if (msg.t === "outputs" || msg.t === "gen.items") {
+        // Results name only blobs the container was given or uploaded (auth/blob-grants.ts).
+        const blob = ungrantedBlob(peer.principal!.blobGrants!, b);
+        if (blob !== undefined)
+          return peer.close(CLOSE_POLICY, `${msg.t} names blob ${blob.slice(0, 70)}, not this container's`);
+      }
       switch (msg.t) {
         case "container.ready":
           deps.engine.fleet.containerReady(id);

@@ -41,6 +41,10 @@ export interface LocalProviderOptions {
   tmpSizeMiB?: number;
   /** Where image layers and build caches live, and their size limit (api.md §1a). */
   images?: { dir: string; limitBytes?: number };
+  /** Where images come from when this host does not build them (a worker's cache of fetched images). */
+  imageRoots?: {
+    resolve(key: string): { root: string; env: Record<string, string>; workdir: string | undefined } | undefined;
+  };
   log?: (msg: string) => void;
 }
 
@@ -327,11 +331,12 @@ export class LocalProvider implements WorkerProvider {
 
   /** The built image a container runs in, or why it cannot. */
   private resolveImage(key: string): ImageRun | string {
-    if (!this.images) return "this server has no image store";
-    const why = this.images.unavailable();
+    const from = this.images ?? this.opts.imageRoots;
+    if (!from) return "this server has no image store";
+    const why = this.images?.unavailable();
     if (why) return why;
     if (this.sandbox.name !== "bubblewrap") return "images need the bubblewrap sandbox, which is not in use here";
-    const r = this.images.resolve(key);
+    const r = from.resolve(key);
     if (!r)
       return `image layer ${key.slice(0, 12)} is not on this host (pruned or evicted): deploy the app again to rebuild it`;
     return { key, ...r };

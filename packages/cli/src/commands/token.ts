@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { activeProfile, configPath, loadConfig, readProfiles, writeProfile } from "skiff";
 import { connect } from "../connect.js";
 import { UsageError } from "../errors.js";
-import { ui } from "../output.js";
+import { table, ui } from "../output.js";
 import { commandGroup, GROUPS } from "../program.js";
 
 export function register(program: Command): void {
@@ -20,10 +20,15 @@ export function register(program: Command): void {
     .option("--profile <name>", "the profile to write the API token to (default: the active one)")
     .option("--activate", "make that profile the active one", false)
     .option("--expires-in <duration>", "the token stops working after this long: 30d, 12h, 45m, 90s")
+    .option("--environment <name>", "scope: the token reaches only this environment (written to the profile too)")
+    .option(
+      "--apps <a,b>",
+      "scope: the token calls, deploys and stops only these apps (of --environment, or main), and reads but never writes that environment's objects",
+    )
     .action(tokenNew);
   token
     .command("list")
-    .summary("list the server's tokens (ids, kinds, expiry, revocation; never secrets)")
+    .summary("list the server's tokens (ids, kinds, scopes, expiry, revocation; never secrets)")
     .description("Lists the tokens of the configured server (needs an admin token).")
     .action(tokenList);
   token
@@ -51,14 +56,18 @@ async function tokenList(): Promise<void> {
     const when = (t: number | null) => (t ? new Date(t).toISOString().replace(/\.\d+Z$/, "Z") : "-");
     const now = Date.now();
     ui.out(
-      ["TOKEN ID           KIND   CREATED               EXPIRES               STATE"]
-        .concat(
-          tokens.map((t) => {
-            const state = t.revokedAt ? "revoked" : t.expiresAt && t.expiresAt <= now ? "expired" : "active";
-            return `${t.tokenId.padEnd(18)} ${t.kind.padEnd(6)} ${when(t.createdAt).padEnd(21)} ${when(t.expiresAt).padEnd(21)} ${state}`;
-          }),
-        )
-        .join("\n"),
+      table([
+        ["TOKEN ID", "KIND", "CREATED", "EXPIRES", "STATE", "SCOPE"],
+        ...tokens.map((t) => {
+          const state = t.revokedAt ? "revoked" : t.expiresAt && t.expiresAt <= now ? "expired" : "active";
+          const scope = !t.environment
+            ? "all"
+            : t.apps
+              ? `env ${t.environment}, apps ${t.apps.join(",")} (objects read-only)`
+              : `env ${t.environment}`;
+          return [t.tokenId, t.kind, when(t.createdAt), when(t.expiresAt), state, scope];
+        }),
+      ]),
     );
   } finally {
     await conn.close();
@@ -82,8 +91,17 @@ async function tokenNew(values: {
   profile?: string;
   activate: boolean;
   expiresIn?: string;
+  environment?: string;
+  apps?: string;
 }): Promise<void> {
   const expiresInMs = values.expiresIn !== undefined ? parseDuration(values.expiresIn) : undefined;
+  const apps = values.apps
+    ?.split(",")
+    .map((a) => a.trim())
+    .filter(Boolean);
+  if (values.apps !== undefined && apps!.length === 0) throw new UsageError("--apps needs app names: --apps a,b");
+  if ((values.environment !== undefined || apps) && (values.web || values.worker))
+    throw new UsageError("--environment and --apps scope API tokens, not --web or --worker ones");
   if (values.worker && values.web) throw new UsageError("--worker and --web name different kinds of token: pick one");
   if (values.worker && !values.output)
     throw new UsageError("--worker needs --output FILE (the file `skiff worker --token-file` reads)");
@@ -94,6 +112,8 @@ async function tokenNew(values: {
     const t = await conn.client.request("token.create", {
       kind: values.worker ? "worker" : values.web ? "web" : "api",
       ...(expiresInMs !== undefined ? { expiresInMs } : {}),
+      ...(values.environment !== undefined ? { environment: values.environment } : {}),
+      ...(apps ? { apps } : {}),
     });
     if (values.worker) {
       writeFileSync(values.output!, `${t.tokenId}:${t.tokenSecret}\n`, { mode: 0o600, flag: "wx" });
@@ -121,11 +141,16 @@ async function tokenNew(values: {
         server_url: config!.serverUrl,
         token_id: t.tokenId,
         token_secret: t.tokenSecret,
-        environment: config!.environment,
+        // A scoped token's profile uses the environment it is held to.
+        environment: values.environment ?? (apps ? "main" : config!.environment),
       },
       values.activate || !current,
     );
     ui.step(`Created token ${t.tokenId} and wrote it to profile "${name}" in ${file}`);
+    if (values.environment !== undefined || apps)
+      ui.info(
+        `It reaches only environment "${values.environment ?? "main"}"${apps ? `, calls and deploys only ${apps.join(", ")}, and reads but never writes that environment's objects` : ""}.`,
+      );
   } finally {
     await conn.close();
   }

@@ -18,6 +18,7 @@ interface WorkerFlags {
   name?: string;
   dataDir?: string;
   bundleCacheBytes?: string;
+  imageCacheBytes?: string;
   sandbox: SandboxChoice;
   limits: LimitsChoice;
   warmPool?: string;
@@ -42,8 +43,12 @@ export function register(program: Command): void {
     .option("--max-containers <n>", "containers at once (default: 4 per core)")
     .option("--memory-mib <n>", "memory for containers in MiB (default: 80% of this host's)")
     .option("--name <name>", "this worker's name (default: the host name)")
-    .option("--data-dir <dir>", "bundle cache and relay socket (default: ~/.skiff/worker)")
+    .option("--data-dir <dir>", "bundle and image caches, volume copies, relay socket (default: ~/.skiff/worker)")
     .option("--bundle-cache-bytes <n>", "size limit of the bundle cache, least recently used go first (default: 1 GiB)")
+    .option(
+      "--image-cache-bytes <n>",
+      "size limit of the image cache, least recently used go first, never one in use (default: 10 GiB)",
+    )
     .addOption(
       new Option("--sandbox <kind>", "how containers are isolated")
         .choices(["auto", "bubblewrap", "none"])
@@ -121,6 +126,7 @@ async function workerCommand(f: WorkerFlags): Promise<void> {
   const memoryMiB = int("memory-mib", f.memoryMib, 64, 2 ** 30) ?? Math.floor((totalmem() * 0.8) / 1024 / 1024);
   const warmPool = int("warm-pool", f.warmPool, 0, 64);
   const cacheBytes = int("bundle-cache-bytes", f.bundleCacheBytes, 1024 * 1024, 2 ** 44);
+  const imageCacheBytes = int("image-cache-bytes", f.imageCacheBytes, 1024 * 1024, 2 ** 50);
   const name = f.name ?? hostname().split(".")[0]!;
   const dataDir = f.dataDir ?? join(process.env.HOME || homedir(), ".skiff", "worker");
   const log = (m: string) => ui.info(`[skiff worker] ${m}`);
@@ -140,6 +146,7 @@ async function workerCommand(f: WorkerFlags): Promise<void> {
       hide: [f.tokenFile],
       ...(warmPool !== undefined ? { warmPool } : {}),
       ...(cacheBytes !== undefined ? { bundleCacheBytes: cacheBytes } : {}),
+      ...(imageCacheBytes !== undefined ? { imageCacheBytes } : {}),
       ...(f.localAddress ? { localAddress: f.localAddress } : {}),
       log,
     });

@@ -3,18 +3,39 @@
 -- reads with $n parameters and writes as literals inside one multi-statement group commit.
 
 -- name: insertToken
-INSERT INTO tokens (id, secret_hash, kind, created_at, expires_at) VALUES (@id, @secretHash, @kind, @createdAt, @expiresAt);
+INSERT INTO tokens (id, secret_hash, kind, created_at, expires_at, environment, apps)
+VALUES (@id, @secretHash, @kind, @createdAt, @expiresAt, @environment, @apps);
 
 -- name: getToken
-SELECT id, secret_hash AS "secretHash", kind, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt"
+SELECT id, secret_hash AS "secretHash", kind, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt",
+  environment, apps
 FROM tokens WHERE id = @id;
 
 -- name: listTokens
-SELECT id, secret_hash AS "secretHash", kind, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt"
+SELECT id, secret_hash AS "secretHash", kind, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt",
+  environment, apps
 FROM tokens ORDER BY created_at;
 
 -- name: revokeToken
 UPDATE tokens SET revoked_at = @at WHERE id = @id AND revoked_at IS NULL;
+
+-- name: insertEnvironment
+INSERT INTO environments (name, created_at) VALUES (@name, @createdAt) ON CONFLICT DO NOTHING;
+
+-- name: getEnvironment
+SELECT name, created_at AS "createdAt" FROM environments WHERE name = @name;
+
+-- name: listEnvironments
+SELECT name, created_at AS "createdAt" FROM environments ORDER BY name;
+
+-- name: deleteEnvironment
+DELETE FROM environments WHERE name = @name;
+
+-- name: environmentContents
+SELECT
+  (SELECT count(*) FROM apps WHERE environment = @name AND state != 'stopped') AS apps,
+  (SELECT count(*) FROM objects WHERE environment = @name) AS objects,
+  (SELECT count(*) FROM secrets WHERE environment = @name) AS secrets;
 
 -- name: countTokens
 SELECT count(*) AS n FROM tokens WHERE kind = 'admin';

@@ -9,9 +9,12 @@ import {
   type RequestResult,
 } from "@skiff/protocol";
 import type { AppService } from "../apps/app-service.js";
+import { ungrantedBlob } from "../auth/blob-grants.js";
+import { seesApp } from "../auth/scope.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
+import type { Environments } from "../environments/environments.js";
 import type { Gateway } from "../gateway/index.js";
 import type { Objects } from "../objects/index.js";
 import type { ImageBuilder } from "../provider.js";
@@ -24,6 +27,7 @@ import type { ExecRelay } from "./exec-relay.js";
 import { builderOf, buildImage, imagesInUse, prepareImages } from "./images.js";
 import { OBJECT_REQUESTS, objectHandlers } from "./object-handlers.js";
 import type { Peer } from "./peer.js";
+import { SCOPE_RULES } from "./scope-rules.js";
 import { bool, num, obj, str, stringRecord } from "./validate.js";
 
 export interface HandlerDeps {
@@ -39,6 +43,7 @@ export interface HandlerDeps {
   images: ImageBuilder | undefined;
   execs: ExecRelay;
   objects: Objects;
+  environments: Environments;
   workers: WorkerRegistry;
   /** Set while the server stops gracefully (see server.ts drain()). */
   lifecycle: { draining: boolean };
@@ -87,8 +92,26 @@ const CONTAINER_ALLOWED = new Set<string>([
 ]);
 /** Requests only an admin token may make. */
 const ADMIN_ONLY = new Set<string>(["token.create", "token.list", "token.revoke", "image.prune", "worker.list"]);
+/** Requests that carry blob references a container sends (each must be a blob it was given). */
+const CONTAINER_SENDS_BLOBS = new Set<string>([
+  "call.create",
+  "gen.start",
+  "map.put",
+  "dict.put",
+  "dict.update",
+  "queue.put",
+]);
 /** The only requests a worker token may make (it may do nothing but be a worker). */
-const WORKER_ONLY = new Set<string>(["worker.register", "worker.bundle"]);
+const WORKER_ONLY = new Set<string>([
+  "worker.register",
+  "worker.bundle",
+  "worker.layer",
+  "worker.volume.manifest",
+  "worker.volume.read",
+  "worker.volume.put",
+  "worker.volume.commit",
+  "worker.volume.done",
+]);
 
 function payload(p: Record<string, unknown>, key: string): Payload {
   const v = p[key];
@@ -207,15 +230,27 @@ function notWeb(d: HandlerDeps, functionId: string): string {
 
 export const handlers: HandlerTable = {
   ...objectHandlers,
-  "blob.put": (peer, p, d) => d.blobTransfer.put(peer, p),
+  async "blob.put"(peer, p, d) {
+    const r = await d.blobTransfer.put(peer, p);
+    peer.principal?.blobGrants?.add(r.blobId); // a container reads back what it uploaded
+    return r;
+  },
   "blob.append": (peer, p, d) => d.blobTransfer.append(peer, p),
   // Two parts at a time per connection (peer.ts): a client asking for many and reading none
   // holds little more than its queue cap here.
-  "blob.get": (peer, p, d) => peer.throttle(() => d.blobTransfer.get(p)),
+  "blob.get": (peer, p, d) => {
+    const grants = peer.principal?.blobGrants;
+    if (grants && !grants.has(p.blobId))
+      throw new ApiError(
+        "permission_denied",
+        `a container reads only blobs of its own app's calls: blob ${String(p.blobId).slice(0, 80)} was not sent to this container, nor uploaded by it`,
+      );
+    return peer.throttle(() => d.blobTransfer.get(p));
+  },
   async "app.publish"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     str(q, "name", { max: 64 });
-    env(q);
+    await d.environments.require(env(q));
     str(q, "bundleBlobId", { max: 80 });
     await prepareImages(p.functions, d.images, d.blobs);
     const r = await d.apps.publish(p, peer.sessionId);
@@ -246,8 +281,9 @@ export const handlers: HandlerTable = {
     const r = await d.apps.stop(p);
     return d.store.flush().then(() => r);
   },
-  async "app.list"(_peer, p, d) {
-    return { apps: await d.apps.list(env(p as unknown as Record<string, unknown>)) };
+  async "app.list"(peer, p, d) {
+    const apps = await d.apps.list(env(p as unknown as Record<string, unknown>));
+    return { apps: apps.filter((a) => seesApp(peer.principal!, a.name)) };
   },
   async "app.history"(_peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
@@ -429,6 +465,7 @@ export const handlers: HandlerTable = {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
       throw invalid(`secret name ${JSON.stringify(name)} is invalid`);
     const environment = env(q);
+    await d.environments.require(environment);
     const values = stringRecord(q, "values");
     if (Object.keys(values).length === 0) throw invalid("a secret needs at least one KEY=VALUE");
     if (!bool(q, "overwrite", false) && (await d.store.getSecret(environment, name))) {
@@ -452,8 +489,9 @@ export const handlers: HandlerTable = {
     if (!urls) throw notFound(`function ${functionId} is not a running web endpoint`);
     return { url: urls.url };
   },
-  "container.list"(_peer, p, d) {
-    return { containers: d.execs.list(env(p as unknown as Record<string, unknown>)) };
+  "container.list"(peer, p, d) {
+    const containers = d.execs.list(env(p as unknown as Record<string, unknown>));
+    return { containers: containers.filter((c) => seesApp(peer.principal!, c.appName)) };
   },
   async "container.logs"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
@@ -481,20 +519,44 @@ export const handlers: HandlerTable = {
   },
   "worker.register": (peer, p, d) => d.workers.register(peer, peer.remoteAddress, p),
   "worker.bundle": (peer, p, d) => d.workers.bundle(peer, p),
+  // Large reads, run as blob.get's are: a few at a time per connection, with backpressure.
+  "worker.layer": (peer, p, d) => peer.throttle(() => d.workers.layer(peer, p)),
+  "worker.volume.manifest": (peer, p, d) => d.workers.volumeManifest(peer, p),
+  "worker.volume.read": (peer, p, d) => peer.throttle(() => d.workers.volumeRead(peer, p)),
+  "worker.volume.put": (peer, p, d) => d.workers.volumePut(peer, p),
+  "worker.volume.commit": (peer, p, d) => d.workers.volumeCommit(peer, p),
+  "worker.volume.done": (peer, p, d) => d.workers.volumeDone(peer, p),
   "worker.list": (_peer, _p, d) => ({ workers: d.workers.list() }),
-  "token.create"(_peer, p, d) {
+  async "token.create"(_peer, p, d) {
     if (p.kind !== "api" && p.kind !== "web" && p.kind !== "worker")
       throw invalid(`kind must be "api", "web" or "worker"`);
-    const ttl = num(p as unknown as Record<string, unknown>, "expiresInMs", {
+    const q = p as unknown as Record<string, unknown>;
+    const ttl = num(q, "expiresInMs", {
       optional: true,
       min: 1000,
       max: 100 * 365 * 24 * 3600 * 1000,
     });
-    const t = d.tokens.create(p.kind, ttl !== undefined ? Date.now() + ttl : undefined);
+    const scope = await tokenScope(q, d);
+    if (scope && p.kind !== "api")
+      throw invalid(`--environment and --apps scope API tokens: a ${p.kind} token takes neither`);
+    const t = d.tokens.create(p.kind, ttl !== undefined ? Date.now() + ttl : undefined, scope);
     return d.store.flush().then(() => t);
   },
   async "token.list"(_peer, _p, d) {
     return { tokens: await d.tokens.list() };
+  },
+  async "environment.create"(_peer, p, d) {
+    await d.environments.create(str(p as unknown as Record<string, unknown>, "name", { max: 64 }));
+    return {};
+  },
+  async "environment.list"(peer, _p, d) {
+    const scope = peer.principal!.scope;
+    const all = await d.environments.list();
+    return { environments: scope ? all.filter((e) => e.name === scope.environment) : all };
+  },
+  async "environment.delete"(_peer, p, d) {
+    await d.environments.delete(str(p as unknown as Record<string, unknown>, "name", { max: 64 }));
+    return {};
   },
   async "token.revoke"(_peer, p, d) {
     const tokenId = str(p as unknown as Record<string, unknown>, "tokenId", { max: 64 });
@@ -502,6 +564,28 @@ export const handlers: HandlerTable = {
     return {};
   },
 };
+
+/** The scope token.create was asked for: --apps alone means environment "main". */
+async function tokenScope(
+  q: Record<string, unknown>,
+  d: HandlerDeps,
+): Promise<{ environment: string; apps?: string[] } | undefined> {
+  const environment = str(q, "environment", { optional: true, max: 64 });
+  let apps: string[] | undefined;
+  if (q.apps !== undefined) {
+    if (!Array.isArray(q.apps) || q.apps.length === 0 || q.apps.length > 100)
+      throw invalid("apps must be a non-empty list of app names (at most 100)");
+    apps = q.apps.map((a, i) => {
+      if (typeof a !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(a))
+        throw invalid(`apps[${i}]: ${JSON.stringify(a)} is not an app name`);
+      return a;
+    });
+  }
+  if (environment === undefined && !apps) return undefined;
+  const scope = { environment: environment ?? "main", ...(apps ? { apps: [...new Set(apps)] } : {}) };
+  await d.environments.require(scope.environment);
+  return scope;
+}
 
 /** Routes one request after checking the peer may make it. */
 export function handleRequest(peer: Peer, msg: RequestMessage, deps: HandlerDeps): unknown {
@@ -520,7 +604,20 @@ export function handleRequest(peer: Peer, msg: RequestMessage, deps: HandlerDeps
   if (ADMIN_ONLY.has(msg.t) && kind !== "admin")
     throw new ApiError("permission_denied", `only an admin token can ${msg.t}`);
   obj(msg.p, "params");
+  if (kind === "container" && CONTAINER_SENDS_BLOBS.has(msg.t)) {
+    const id = ungrantedBlob(peer.principal!.blobGrants!, msg.p);
+    if (id !== undefined)
+      throw new ApiError(
+        "permission_denied",
+        `${msg.t}: blob ${id.slice(0, 80)} was not sent to this container, nor uploaded by it (a container passes on only blobs of its own app's calls)`,
+      );
+  }
   if (deps.lifecycle.draining && HELD_WHILE_DRAINING.has(msg.t)) return new Promise<never>(() => {});
   const h = handlers[msg.t as keyof HandlerTable] as Handler<RequestName>;
-  return h(peer, msg.p as never, deps);
+  const principal = peer.principal!;
+  if (!principal.scope) return h(peer, msg.p as never, deps);
+  // A scoped token: its rule first (auth/scope.ts, scope-rules.ts).
+  const rule = SCOPE_RULES[msg.t as keyof typeof SCOPE_RULES];
+  const checked = rule(principal, msg.p as unknown as Record<string, unknown>, deps);
+  return checked instanceof Promise ? checked.then(() => h(peer, msg.p as never, deps)) : h(peer, msg.p as never, deps);
 }

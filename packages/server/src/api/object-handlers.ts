@@ -1,4 +1,5 @@
 import { MAX_PARTITION_CHARS, MAX_VOLUME_CHUNK, type RequestName } from "@skiff/protocol";
+import { describeScope } from "../auth/scope.js";
 import { checkStorableText, DictService } from "../objects/dict-service.js";
 import { type Caller, checkKind } from "../objects/index.js";
 import { MAX_GET_ITEMS, MAX_SCAN_PAGE } from "../objects/limits.js";
@@ -45,10 +46,20 @@ export const OBJECT_REQUESTS: readonly ObjectRequest[] = [
   "volume.reload",
 ];
 
-/** A container reaches only its own environment, and its ephemeral objects die with its app. */
+/**
+ * A container reaches only its own environment, and its ephemeral objects die with its app;
+ * a scoped token reaches only its environment.
+ */
 function callerOf(peer: Peer, d: HandlerDeps): Caller {
   const p = peer.principal!;
-  if (p.kind !== "container") return peer.sessionId ? { sessionId: peer.sessionId } : {};
+  const session = peer.sessionId ? { sessionId: peer.sessionId } : {};
+  if (p.scope)
+    return {
+      environment: p.scope.environment,
+      who: `token ${p.tokenId} (scoped to ${describeScope(p.scope)})`,
+      ...session,
+    };
+  if (p.kind !== "container") return session;
   const c = d.engine.fleet.containers.get(p.containerId ?? "");
   if (!c) throw new ApiError("permission_denied", "this container is no longer running");
   return { environment: c.fn.environment, appId: c.fn.appId, ...(peer.sessionId ? { sessionId: peer.sessionId } : {}) };
@@ -116,19 +127,25 @@ function uploadOwner(peer: Peer, d: HandlerDeps): object {
 const uploadCleanups = new WeakSet<Peer>();
 
 export const objectHandlers: { [N in ObjectRequest]: Handler<N> } = {
-  "object.get"(peer, p, d) {
+  async "object.get"(peer, p, d) {
     const q = params(p);
-    return d.objects.registry.get(
-      callerOf(peer, d),
-      checkKind(q.kind),
-      str(q, "name", { max: 64 }),
-      env(q),
-      bool(q, "createIfMissing", false),
-    );
+    const caller = callerOf(peer, d);
+    const kind = checkKind(q.kind);
+    const name = str(q, "name", { max: 64 });
+    const environment = env(q);
+    const create = bool(q, "createIfMissing", false);
+    d.objects.registry.checkEnvironment(caller, environment); // refused before "does not exist"
+    if (create) await d.environments.require(environment);
+    return d.objects.registry.get(caller, kind, name, environment, create);
   },
-  "object.ephemeral"(peer, p, d) {
+  async "object.ephemeral"(peer, p, d) {
     const q = params(p);
-    return d.objects.registry.ephemeral(callerOf(peer, d), checkKind(q.kind), env(q));
+    const caller = callerOf(peer, d);
+    const kind = checkKind(q.kind);
+    const environment = env(q);
+    d.objects.registry.checkEnvironment(caller, environment);
+    await d.environments.require(environment);
+    return d.objects.registry.ephemeral(caller, kind, environment);
   },
   async "object.list"(peer, p, d) {
     const q = params(p);

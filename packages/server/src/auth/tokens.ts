@@ -1,6 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { TokenKind } from "@skiff/protocol";
-import type { Store } from "../store/store.js";
+import type { Store, TokenRow } from "../store/store.js";
+import { BlobGrants } from "./blob-grants.js";
+import type { TokenScope } from "./scope.js";
 
 export function hashSecret(secret: string): string {
   return createHash("sha256").update(secret).digest("hex");
@@ -17,6 +19,10 @@ export interface Principal {
   containerId?: string;
   /** Epoch ms the token stops working (connections using it are closed then). */
   expiresAt?: number;
+  /** Set for a scoped API token: the environment (and apps) it is held to (auth/scope.ts). */
+  scope?: TokenScope;
+  /** Set for container tokens: the only blobs it may read. */
+  blobGrants?: BlobGrants;
 }
 
 /** A token's public description (never its secret or hash). */
@@ -26,6 +32,8 @@ export interface TokenInfo {
   createdAt: number;
   expiresAt: number | null;
   revokedAt: number | null;
+  environment: string | null;
+  apps: string[] | null;
 }
 
 /**
@@ -33,13 +41,17 @@ export interface TokenInfo {
  * live in memory for the life of their container.
  */
 export class TokenService {
-  private readonly containerTokens = new Map<string, { hash: string; containerId: string }>();
+  private readonly containerTokens = new Map<string, { hash: string; containerId: string; grants: BlobGrants }>();
   /** Told of each revocation, so that connections using the token are closed at once. */
   private readonly revokeListeners = new Set<(tokenId: string) => void>();
 
   constructor(private readonly store: Store) {}
 
-  create(kind: "admin" | "api" | "web" | "worker", expiresAt?: number): { tokenId: string; tokenSecret: string } {
+  create(
+    kind: "admin" | "api" | "web" | "worker",
+    expiresAt?: number,
+    scope?: { environment: string; apps?: string[] },
+  ): { tokenId: string; tokenSecret: string } {
     const tokenId = randomToken("tk", 9);
     const tokenSecret = randomToken("ts", 24);
     this.store.insertToken({
@@ -48,6 +60,8 @@ export class TokenService {
       kind,
       createdAt: Date.now(),
       expiresAt: expiresAt ?? null,
+      environment: scope?.environment ?? null,
+      apps: scope?.apps ? JSON.stringify(scope.apps) : null,
     });
     return { tokenId, tokenSecret };
   }
@@ -59,6 +73,8 @@ export class TokenService {
       createdAt: r.createdAt,
       expiresAt: r.expiresAt ?? null,
       revokedAt: r.revokedAt ?? null,
+      environment: r.environment ?? null,
+      apps: appsOf(r),
     }));
   }
 
@@ -79,7 +95,7 @@ export class TokenService {
   createContainerToken(containerId: string): { tokenId: string; tokenSecret: string } {
     const tokenId = `ct-${containerId}`;
     const tokenSecret = randomToken("cs", 24);
-    this.containerTokens.set(tokenId, { hash: hashSecret(tokenSecret), containerId });
+    this.containerTokens.set(tokenId, { hash: hashSecret(tokenSecret), containerId, grants: new BlobGrants() });
     return { tokenId, tokenSecret };
   }
 
@@ -100,23 +116,38 @@ export class TokenService {
     if (row.revokedAt) return { refused: `token ${tokenId} was revoked` };
     if (row.expiresAt && row.expiresAt <= Date.now())
       return { refused: `token ${tokenId} expired at ${new Date(row.expiresAt).toISOString()}` };
-    return { principal: { kind: row.kind, tokenId, ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}) } };
+    const apps = appsOf(row);
+    const scope: TokenScope | undefined = row.environment
+      ? { environment: row.environment, ...(apps ? { apps: new Set(apps) } : {}) }
+      : undefined;
+    return {
+      principal: {
+        kind: row.kind,
+        tokenId,
+        ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
+        ...(scope ? { scope } : {}),
+      },
+    };
   }
 
-  private async verifySecret(
-    tokenId: string,
-    tokenSecret: string,
-  ): Promise<Principal | { row: import("../store/store.js").TokenRow } | undefined> {
+  private async verifySecret(tokenId: string, tokenSecret: string): Promise<Principal | { row: TokenRow } | undefined> {
     if (typeof tokenId !== "string" || typeof tokenSecret !== "string") return undefined;
     const given = Buffer.from(hashSecret(tokenSecret), "hex");
     const ct = this.containerTokens.get(tokenId);
     if (ct) {
       return timingSafeEqual(given, Buffer.from(ct.hash, "hex"))
-        ? { kind: "container", tokenId, containerId: ct.containerId }
+        ? { kind: "container", tokenId, containerId: ct.containerId, blobGrants: ct.grants }
         : undefined;
     }
     const row = await this.store.getToken(tokenId);
     if (!row) return undefined;
     return timingSafeEqual(given, Buffer.from(row.secretHash, "hex")) ? { row } : undefined;
   }
+}
+
+/** A stored token's app scope (a JSON array of names), or null for all apps. */
+function appsOf(row: TokenRow): string[] | null {
+  if (!row.apps) return null;
+  const v: unknown = JSON.parse(row.apps);
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : null;
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import type { SessionInfo } from "@skiff/protocol";
+import { describeScope } from "../auth/scope.js";
 import type { TokenService } from "../auth/tokens.js";
 import { type ApiAuth, CSRF_HEADER } from "../gateway/api-auth.js";
 import { HttpError, sendJson } from "../gateway/http-error.js";
@@ -123,6 +124,12 @@ export class DashboardHttp {
         401,
         "unauthenticated",
         "wrong token: unknown token id or wrong secret (an API or admin token)",
+      );
+    if (p.scope)
+      throw new HttpError(
+        403,
+        "permission_denied",
+        `the dashboard takes an unscoped token: this one is scoped to ${describeScope(p.scope)}`,
       );
     const s = this.auth.sessions.create(p.tokenId, p.kind);
     sendJson(res, 200, info(s), {

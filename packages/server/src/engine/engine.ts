@@ -1061,6 +1061,14 @@ export class Engine {
     return this.functions.get(functionId);
   }
 
+  /** The function a call runs (in memory, or from the store): who may reach the call is its app's. */
+  async callFunction(callId: string): Promise<FunctionView | undefined> {
+    const live = this.calls.get(callId);
+    if (live) return live.fn;
+    const stored = await this.o.store.getCall(callId);
+    return stored ? this.lookupFunction(stored.functionId) : undefined;
+  }
+
   /** Every registered function, read-only. */
   liveFunctions(): Iterable<FunctionView> {
     return this.functions.values();

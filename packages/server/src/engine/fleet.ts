@@ -245,7 +245,14 @@ export class Fleet {
       ...(fn.spec.options.imageKey ? { imageKey: fn.spec.options.imageKey } : {}),
       bundleBlobId: fn.bundleBlobId,
       ...(c.mounts && c.mounts.length > 0
-        ? { mounts: c.mounts.map((m) => ({ hostPath: m.hostPath, mountPath: m.mountPath, readOnly: m.readOnly })) }
+        ? {
+            mounts: c.mounts.map((m) => ({
+              hostPath: m.hostPath,
+              mountPath: m.mountPath,
+              readOnly: m.readOnly,
+              volumeId: m.objectId,
+            })),
+          }
         : {}),
     };
     // The startup timeout runs from placement: waiting for a worker that fits is the

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { TokenKind } from "@skiff/protocol";
+import { describeScope } from "../auth/scope.js";
 import type { TokenService } from "../auth/tokens.js";
 import { HttpError } from "./http-error.js";
 
@@ -41,6 +42,14 @@ export async function requireToken(
     );
   const p = await tokens.verify(t.tokenId, t.tokenSecret);
   if (!p) throw new HttpError(401, "unauthenticated", "invalid token: unknown token id or wrong secret", challenge);
+  // Scopes are enforced on the WebSocket API (api/scope-rules.ts); the HTTP API and the
+  // dashboard have no per-request scope checks, so a scoped token is not taken there.
+  if (p.scope)
+    throw new HttpError(
+      403,
+      "permission_denied",
+      `${what} takes an unscoped token: token ${p.tokenId} is scoped to ${describeScope(p.scope)} (\`skiff token new\` without --environment/--apps makes one)`,
+    );
   if (!kinds.includes(p.kind))
     throw new HttpError(
       401,

@@ -197,6 +197,14 @@ export class Gateway {
     if (t?.kind !== "endpoint") return false;
     socket.on("error", () => {}); // a reset client: the tunnel's 'close' cleans up
     const res = responseOn(req, socket);
+    const fail = (err: unknown) => {
+      if (err instanceof HttpError) sendError(res, err);
+      else if (err instanceof ApiError) sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
+      else {
+        this.o.log(`gateway: upgrade ${req.url} failed: ${(err as Error)?.stack ?? err}`);
+        sendError(res, new HttpError(500, "internal", "internal error"));
+      }
+    };
     try {
       let ep: Endpoint | undefined;
       for (const c of t.candidates) ep ??= this.index.find(c.app, c.label, t.dev);
@@ -207,32 +215,43 @@ export class Gateway {
           "invalid_argument",
           "a webEndpoint does not take upgrades (WebSockets): serve a fetchApp or nodeHttpApp",
         );
-      if (ep.web.requiresAuth) requireToken(req, this.o.tokens, ["web"], "this endpoint");
-      const wire = this.wire(req, newId("rq"), t.rest, ep.web.requiresAuth, { kind: "stream" });
-      wire.upgrade = true;
-      if (head.byteLength > 0) socket.unshift(head);
-      // What the client sends after the head streams to the handler with credit, unlimited in
-      // total (a WebSocket lives as long as the function's timeoutMs).
-      const pump = new BodyPump(socket, Number.POSITIVE_INFINITY, () => {});
-      let tunnel: WebTunnel | undefined;
-      const { callId } = this.o.engine.fanOut.startStream(
-        { functionId: ep.fn.id, args: encodeCbor([wire]), idempotencyKey: newId("ik"), parentInputId: undefined },
-        (items, end) => {
-          tunnel!.onItems(items, end);
-          if (end) this.live.delete(callId);
-        },
-      );
-      tunnel = new WebTunnel(callId, wire.requestId, ep, req, socket, this.callHost);
-      this.live.set(callId, { pump, socket });
+      const found = ep;
+      // The token is checked before anything of the request reaches the function (the check
+      // reads the store: the upgrade goes on once it resolves).
+      if (found.web.requiresAuth)
+        requireToken(req, this.o.tokens, ["web"], "this endpoint").then(() => {
+          try {
+            this.openTunnel(found, req, socket, head, t.rest);
+          } catch (err) {
+            fail(err);
+          }
+        }, fail);
+      else this.openTunnel(found, req, socket, head, t.rest);
     } catch (err) {
-      if (err instanceof HttpError) sendError(res, err);
-      else if (err instanceof ApiError) sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
-      else {
-        this.o.log(`gateway: upgrade ${req.url} failed: ${(err as Error)?.stack ?? err}`);
-        sendError(res, new HttpError(500, "internal", "internal error"));
-      }
+      fail(err);
     }
     return true;
+  }
+
+  /** Streams an accepted upgrade to the endpoint's handler. */
+  private openTunnel(ep: Endpoint, req: IncomingMessage, socket: Duplex, head: Buffer, rest: string): void {
+    if (socket.destroyed) return; // gone while its token was checked
+    const wire = this.wire(req, newId("rq"), rest, ep.web.requiresAuth, { kind: "stream" });
+    wire.upgrade = true;
+    if (head.byteLength > 0) socket.unshift(head);
+    // What the client sends after the head streams to the handler with credit, unlimited in
+    // total (a WebSocket lives as long as the function's timeoutMs).
+    const pump = new BodyPump(socket, Number.POSITIVE_INFINITY, () => {});
+    let tunnel: WebTunnel | undefined;
+    const { callId } = this.o.engine.fanOut.startStream(
+      { functionId: ep.fn.id, args: encodeCbor([wire]), idempotencyKey: newId("ik"), parentInputId: undefined },
+      (items, end) => {
+        tunnel!.onItems(items, end);
+        if (end) this.live.delete(callId);
+      },
+    );
+    tunnel = new WebTunnel(callId, wire.requestId, ep, req, socket, this.callHost);
+    this.live.set(callId, { pump, socket });
   }
 
   /** A container asks for more of a request body. */

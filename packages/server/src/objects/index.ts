@@ -1,8 +1,10 @@
+import { join } from "node:path";
 import type { ObjectStore } from "../store/object-store.js";
 import { type BlobSize, DictService } from "./dict-service.js";
 import { DEFAULT_OBJECT_LIMITS, type ObjectLimits } from "./limits.js";
 import { QueueService } from "./queue-service.js";
 import { ObjectRegistry } from "./registry.js";
+import { RemoteVolumes } from "./volume-remote.js";
 import { VolumeService } from "./volume-service.js";
 
 export { DEFAULT_OBJECT_LIMITS, type ObjectLimits } from "./limits.js";
@@ -18,6 +20,8 @@ export class Objects {
   readonly dicts: DictService;
   readonly queues: QueueService;
   readonly volumes: VolumeService;
+  /** Volume copies on worker hosts. */
+  readonly remoteVolumes: RemoteVolumes;
   readonly limits: ObjectLimits;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -33,6 +37,7 @@ export class Objects {
     this.dicts = new DictService(store, this.limits, blobSize);
     this.queues = new QueueService(store, this.limits, log);
     this.volumes = new VolumeService(store, dataDir, log);
+    this.remoteVolumes = new RemoteVolumes(this.volumes, join(dataDir, "volumes", "uploads"));
     this.registry.onDeleted((row) => {
       if (row.kind === "queue") this.queues.deleted(row.id, row.name ? `"${row.name}"` : row.id);
       if (row.kind === "volume") void this.volumes.deleted(row.id);

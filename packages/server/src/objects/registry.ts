@@ -6,10 +6,15 @@ import type { ObjectRow, ObjectStore } from "../store/object-store.js";
 export const KIND_NAME: Record<ObjectKindWire, string> = { dict: "Dict", queue: "Queue", volume: "Volume" };
 const PREFIX: Record<ObjectKindWire, string> = { dict: "di", queue: "qu", volume: "vo" };
 
-/** Who asks: a container is held to its own environment, and owns ephemeral objects by its app. */
+/**
+ * Who asks: a container (or a scoped token) is held to its own environment; a container owns
+ * ephemeral objects by its app.
+ */
 export interface Caller {
-  /** Set for a container token: the only environment it may reach. */
+  /** Set for a container or a scoped token: the only environment it may reach. */
   environment?: string;
+  /** Who that is, for the refusal ("a container of environment …", "token tk-… (scoped to …)"). */
+  who?: string;
   /** Set for a container token: its app (ephemeral objects die with it). */
   appId?: string;
   sessionId?: string;
@@ -52,7 +57,7 @@ export class ObjectRegistry {
     if (caller.environment !== undefined && caller.environment !== environment)
       throw new ApiError(
         "permission_denied",
-        `a container of environment "${caller.environment}" cannot reach objects of environment "${environment}"`,
+        `${caller.who ?? `a container of environment "${caller.environment}"`} cannot reach objects of environment "${environment}"`,
       );
   }
 
@@ -132,6 +137,16 @@ export class ObjectRegistry {
       throw notFound(`${KIND_NAME[kind]} ${what} not found in environment "${environment}"`);
     this.sameKind(row, kind);
     await this.remove(row);
+  }
+
+  /** An object by id, unchecked (scope-rules.ts reads whether it is named). */
+  row(objectId: string): Promise<ObjectRow | undefined> {
+    return this.store.getObject(objectId);
+  }
+
+  /** A named object, unchecked. */
+  find(environment: string, name: string): Promise<ObjectRow | undefined> {
+    return this.store.findObject(environment, name);
   }
 
   /** The object an operation names, checked for kind and the caller's environment. */

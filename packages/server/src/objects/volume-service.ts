@@ -24,8 +24,11 @@ interface Upload {
   owner: object;
 }
 
+/** A sync of a copy on a worker host: the worker does it (volume-remote.ts). */
+export type RemoteSync = (volumeId: string, op: "commit" | "reload") => Promise<{ version: number }>;
+
 /** A container's local copy of a volume. */
-interface Copy {
+export interface Copy {
   volumeId: string;
   dir: string;
   readOnly: boolean;
@@ -33,6 +36,12 @@ interface Copy {
   version: number;
   /** What each file held when last synced: unchanged files are not hashed again at commit. */
   known: Map<string, { hash: string; size: number; mtimeMs: number }>;
+  /** Files placed in `dir` yet (on this host; a copy on a worker never is). */
+  placed: boolean;
+  /** The copy is on a worker: commit and reload are done there. */
+  remote?: RemoteSync;
+  /** Content a worker's copy may read (the version it was last handed). */
+  hashes?: Set<string>;
 }
 
 /**
@@ -71,7 +80,8 @@ export class VolumeService {
     await mkdir(this.uploadsDir, { recursive: true });
   }
 
-  private contentPath(hash: string): string {
+  /** @internal (volume-remote.ts) */
+  contentPath(hash: string): string {
     return join(this.contentDir, hash.slice(0, 2), hash);
   }
 
@@ -243,20 +253,54 @@ export class VolumeService {
 
   // ---- container copies
 
-  /** Makes a container's copy of the newest version; returns the host directory to mount. */
+  /**
+   * Registers a container's copy of the newest version (pinned) and returns the host directory
+   * to mount. Its files are placed when the container is placed on this host (materialize);
+   * a container placed on a worker gets its copy there instead (attachRemote).
+   */
   async mount(containerId: string, volumeId: string, readOnly: boolean): Promise<string> {
-    const { version, files } = await this.store.volumeLatest(volumeId);
+    const { version } = await this.store.volumeLatest(volumeId);
     const dir = join(this.copiesDir, containerId, volumeId);
-    await mkdir(dir, { recursive: true });
-    const copy: Copy = { volumeId, dir, readOnly, version, known: new Map() };
+    const copy: Copy = { volumeId, dir, readOnly, version, known: new Map(), placed: false };
     let mine = this.copies.get(containerId);
     if (!mine) {
       mine = new Map();
       this.copies.set(containerId, mine);
     }
     mine.set(volumeId, copy);
-    for (const f of files) await this.place(copy, f);
     return dir;
+  }
+
+  /** The container runs on this host: its copies get the newest version's files. */
+  async materialize(containerId: string): Promise<void> {
+    for (const copy of this.copies.get(containerId)?.values() ?? []) {
+      if (copy.placed || copy.remote) continue;
+      const { version, files } = await this.store.volumeLatest(copy.volumeId);
+      await mkdir(copy.dir, { recursive: true });
+      copy.version = version;
+      for (const f of files) await this.place(copy, f);
+      copy.placed = true;
+    }
+  }
+
+  /** The container runs on a worker: its copies are made and synced there, through `sync`. */
+  attachRemote(containerId: string, sync: RemoteSync): { volumeId: string; readOnly: boolean }[] {
+    const out: { volumeId: string; readOnly: boolean }[] = [];
+    for (const copy of this.copies.get(containerId)?.values() ?? []) {
+      copy.remote = sync;
+      out.push({ volumeId: copy.volumeId, readOnly: copy.readOnly });
+    }
+    return out;
+  }
+
+  /** @internal (volume-remote.ts) A container's copy of a volume, if it has one. */
+  copyFor(containerId: string, volumeId: string): Copy | undefined {
+    return this.copies.get(containerId)?.get(volumeId);
+  }
+
+  /** @internal (volume-remote.ts) */
+  get objectStore(): ObjectStore {
+    return this.store;
   }
 
   private async place(copy: Copy, f: VolumeFileRow): Promise<void> {
@@ -268,7 +312,8 @@ export class VolumeService {
     copy.known.set(f.path, { hash: f.hash, size: f.size, mtimeMs: (await stat(to)).mtimeMs });
   }
 
-  private copyOf(containerId: string, volumeId: string, label: string): Copy {
+  /** @internal */
+  copyOf(containerId: string, volumeId: string, label: string): Copy {
     const copy = this.copies.get(containerId)?.get(volumeId);
     if (!copy)
       throw new ApiError(
@@ -282,6 +327,7 @@ export class VolumeService {
   async commitCopy(containerId: string, volumeId: string, label: string): Promise<{ version: number }> {
     const copy = this.copyOf(containerId, volumeId, label);
     if (copy.readOnly) throw invalid(`${label} is mounted read-only in this container: it cannot commit`);
+    if (copy.remote) return copy.remote(volumeId, "commit");
     const seen = new Set<string>();
     const changes: { path: string; hash: string | null; size: number }[] = [];
     const fresh = new Map<string, { hash: string; size: number; mtimeMs: number }>();
@@ -307,6 +353,7 @@ export class VolumeService {
   /** Brings a container's copy to the newest version (files changed there and not committed stay). */
   async reloadCopy(containerId: string, volumeId: string, label: string): Promise<{ version: number }> {
     const copy = this.copyOf(containerId, volumeId, label);
+    if (copy.remote) return copy.remote(volumeId, "reload");
     const { version, files } = await this.store.volumeLatest(volumeId);
     const latest = new Map(files.map((f) => [f.path, f]));
     for (const f of files) if (copy.known.get(f.path)?.hash !== f.hash) await this.place(copy, f);
@@ -339,7 +386,8 @@ export class VolumeService {
     return keep;
   }
 
-  private async prune(volumeId: string): Promise<void> {
+  /** @internal */
+  async prune(volumeId: string): Promise<void> {
     try {
       for (const hash of await this.store.volumePrune(volumeId, this.pinned(volumeId)))
         await rm(this.contentPath(hash), { force: true });

@@ -42,6 +42,16 @@ export interface Store {
   revokeToken(id: string, at: number): void;
   countAdminTokens(): Promise<number>;
 
+  // environments (api.md §9): "main" always exists (made by the schema)
+  /** Adds an environment (one that exists already is left as it is). */
+  insertEnvironment(row: EnvironmentRow): void;
+  getEnvironment(name: string): Promise<EnvironmentRow | undefined>;
+  /** Every environment, by name. Bounded by what admins create. */
+  listEnvironments(): Promise<EnvironmentRow[]>;
+  deleteEnvironment(name: string): void;
+  /** What still lives in an environment: running apps, objects (named and ephemeral), secrets. */
+  environmentContents(name: string): Promise<{ apps: number; objects: number; secrets: number }>;
+
   /**
    * Which of these blob ids a row still refers to (an input's args, a call's outcome, a
    * function's or deployment's bundle, a Dict entry's large value). The blob sweeper deletes
@@ -283,6 +293,15 @@ export interface TokenRow {
   expiresAt?: number | null;
   /** Epoch ms it was revoked at; null or absent: not revoked. */
   revokedAt?: number | null;
+  /** Scope: the only environment the token reaches; null or absent: all. */
+  environment?: string | null;
+  /** Scope: a JSON array of the only app names it calls and deploys; null or absent: all. */
+  apps?: string | null;
+}
+
+export interface EnvironmentRow {
+  name: string;
+  createdAt: number;
 }
 
 export interface AppRow {

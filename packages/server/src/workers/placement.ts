@@ -16,7 +16,7 @@ export interface PlacementHost {
   readonly id: string;
   readonly name: string;
   readonly capacity: WorkerCapacity;
-  /** The control plane's own host (images and volumes run only there for now). */
+  /** The control plane's own host. */
   readonly local?: boolean;
   /** Starts a container there; `gpuType`/`gpuCount`: its share of the host's GPUs. */
   start(
@@ -43,29 +43,22 @@ export class CapacityError extends Error {
 export interface Needs {
   memoryMiB: number;
   gpu: GpuNeed | undefined;
-  /** Why it can run only on the control plane's host (an image, volumes); undefined: anywhere. */
-  localOnly?: string;
 }
 
-export function needsOf(spec: Pick<ContainerSpec, "memoryMiB" | "gpu" | "imageKey" | "mounts">): Needs {
+/** What a container needs of a host. Images and volumes go to workers too (they fetch and sync them). */
+export function needsOf(spec: Pick<ContainerSpec, "memoryMiB" | "gpu">): Needs {
   let gpu: GpuNeed | undefined;
   if (spec.gpu) {
     const g = parseGpuNeed(spec.gpu);
     if (typeof g === "string") throw new PlacementError(g);
     gpu = g;
   }
-  const localOnly = spec.imageKey
-    ? "an image (images are not on workers yet)"
-    : spec.mounts?.length
-      ? "volumes (volumes are not mounted on workers yet)"
-      : undefined;
-  return { memoryMiB: spec.memoryMiB ?? DEFAULT_CONTAINER_MIB, gpu, ...(localOnly ? { localOnly } : {}) };
+  return { memoryMiB: spec.memoryMiB ?? DEFAULT_CONTAINER_MIB, gpu };
 }
 
 export function describeNeeds(n: Needs): string {
   const parts = [`${n.memoryMiB} MiB`];
   if (n.gpu) parts.unshift(`${n.gpu.count} GPU(s) of type ${n.gpu.types.length ? n.gpu.types.join(" or ") : "any"}`);
-  if (n.localOnly) parts.push(`the control plane's own host, for ${n.localOnly}`);
   return parts.join(" and ");
 }
 
@@ -90,7 +83,6 @@ function gpuFit(load: HostLoad, need: GpuNeed, ever: boolean): string | undefine
 
 /** Whether `load` could ever run a container with these needs (an empty host). */
 export function fitsEver(load: HostLoad, n: Needs): boolean {
-  if (n.localOnly && !load.host.local) return false;
   const c = load.host.capacity;
   if (c.maxContainers < 1 || c.memoryMiB < n.memoryMiB) return false;
   return !n.gpu || gpuFit(load, n.gpu, true) !== undefined;
@@ -103,7 +95,6 @@ export function fitsEver(load: HostLoad, n: Needs): boolean {
 export function pickHost(loads: Iterable<HostLoad>, n: Needs): { load: HostLoad; gpuType?: string } | undefined {
   let best: { load: HostLoad; gpuType?: string; score: number[] } | undefined;
   for (const l of loads) {
-    if (n.localOnly && !l.host.local) continue;
     const c = l.host.capacity;
     if (l.containers + 1 > c.maxContainers || l.memoryMiB + n.memoryMiB > c.memoryMiB) continue;
     let gpuType: string | undefined;
@@ -302,6 +293,8 @@ export class Placement implements WorkerProvider {
 export function localHost(
   provider: WorkerProvider,
   capacity: Partial<WorkerCapacity> = {},
+  /** Readies what a container placed here needs on this host first (its volume copies). */
+  prepare?: (spec: ContainerSpec) => Promise<void>,
 ): PlacementHost & { provider: WorkerProvider } {
   return {
     id: "local",
@@ -313,6 +306,9 @@ export function localHost(
       memoryMiB: capacity.memoryMiB ?? Number.MAX_SAFE_INTEGER,
       gpus: capacity.gpus ?? provider.gpuTypes().map((type) => ({ type, count: 1 })),
     },
-    start: (spec, _gpu, events) => provider.start(spec, events),
+    start: async (spec, _gpu, events) => {
+      await prepare?.(spec);
+      return provider.start(spec, events);
+    },
   };
 }

@@ -1,3 +1,4 @@
+import { open } from "node:fs/promises";
 import {
   BLOB_PART_BYTES,
   DEFAULT_CONTAINER_MIB,
@@ -11,9 +12,26 @@ import {
   type WorkerRequestMap,
 } from "@skiff/protocol";
 import { ApiError } from "../api/api-error.js";
+import type { RemoteVolumes } from "../objects/volume-remote.js";
+import type { VolumeService } from "../objects/volume-service.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { Placement } from "./placement.js";
 import { RemoteWorker, type WorkerLink } from "./remote-worker.js";
+
+/** A volume commit or reload a worker does for a container: failed when it makes no progress this long. */
+const SYNC_IDLE_MS = 120_000;
+/** Commits and reloads one container may have waiting on its worker at once. */
+const MAX_SYNCS_PER_CONTAINER = 8;
+
+interface Sync {
+  worker: RemoteWorker;
+  containerId: string;
+  volumeId: string;
+  op: "commit" | "reload";
+  resolve(r: { version: number }): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
 
 /** Workers lost lately, kept for `skiff worker list` (bounded). */
 const LOST_KEPT = 32;
@@ -65,6 +83,8 @@ export class WorkerRegistry {
   private readonly lostRecently: WorkerInfo[] = [];
   private readonly leaseMs: number;
   private readonly timer: NodeJS.Timeout;
+  private readonly syncs = new Map<string, Sync>();
+  private volumes: { service: VolumeService; remote: RemoteVolumes } | undefined;
 
   constructor(
     private readonly placement: Placement,
@@ -89,7 +109,12 @@ export class WorkerRegistry {
     // The same name again: a worker that came back. Its old containers are not trusted.
     for (const w of this.workers.values())
       if (w.name === p.name) this.lose(w, "a new connection with the same name replaced it");
-    const w = new RemoteWorker(newId("wk"), p.name, address, capacity, link);
+    const images = this.placement.images;
+    const w = new RemoteWorker(newId("wk"), p.name, address, capacity, link, {
+      ...(images?.export ? { exportImage: (key: string) => images.export!(key) } : {}),
+      ...(this.volumes ? { attachVolumes: this.volumes.service.attachRemote.bind(this.volumes.service) } : {}),
+      sync: (worker, containerId, volumeId, op) => this.requestSync(worker, containerId, volumeId, op),
+    });
     this.workers.set(link, w);
     this.placement.addHost(w);
     const gpus = capacity.gpus.map((g) => `${g.type}:${g.count}`).join(",") || "no GPUs";
@@ -115,6 +140,12 @@ export class WorkerRegistry {
       w.lastHeardAt = Date.now();
       return;
     }
+    if (t === "worker.volume.failed") {
+      const sync = typeof body?.syncId === "string" ? this.syncs.get(body.syncId) : undefined;
+      if (!sync || sync.worker !== w) refuse(`no volume sync ${String(body?.syncId)} of this worker is open`);
+      else this.endSync(body!.syncId as string, new Error(`worker ${w.name}: ${String(body!.message).slice(0, 2000)}`));
+      return;
+    }
     if (typeof body?.containerId !== "string") {
       refuse("it needs a containerId");
       return;
@@ -134,9 +165,12 @@ export class WorkerRegistry {
         break;
       case "worker.exit":
         ok = w.exited(body as EventMap["worker.exit"]);
+        if (ok) this.failSyncs((s) => s.containerId === body.containerId, "the container exited");
         break;
       default: {
-        refuse("a worker sends worker.started, worker.output, worker.exit and worker.heartbeat only");
+        refuse(
+          "a worker sends worker.started, worker.output, worker.exit, worker.volume.failed and worker.heartbeat only",
+        );
         return;
       }
     }
@@ -145,8 +179,7 @@ export class WorkerRegistry {
 
   /** Part of the bundle of a container placed on the worker on this link. */
   async bundle(link: WorkerLink, p: WorkerRequestMap["worker.bundle"][0]): Promise<{ data: Uint8Array; size: number }> {
-    const w = this.workers.get(link);
-    if (!w) throw new ApiError("failed_precondition", "the worker has not registered");
+    const w = this.registered(link);
     const blobId = typeof p.containerId === "string" ? w.bundleOf(p.containerId) : undefined;
     if (!blobId) throw new ApiError("permission_denied", `container ${p.containerId} is not one this worker runs`);
     const offset = p.offset ?? 0;
@@ -155,6 +188,157 @@ export class WorkerRegistry {
     const data = size === undefined ? undefined : await this.blobs.read(blobId, offset, BLOB_PART_BYTES);
     if (size === undefined || !data) throw new ApiError("not_found", `bundle ${blobId} is missing`);
     return { data, size };
+  }
+
+  /** Part of the image archive `archive` of a container placed on the worker on this link. */
+  async layer(link: WorkerLink, p: WorkerRequestMap["worker.layer"][0]): Promise<{ data: Uint8Array; size: number }> {
+    const w = this.registered(link);
+    if (typeof p.containerId !== "string" || !w.containers.has(p.containerId))
+      throw new ApiError("permission_denied", `container ${p.containerId} is not one this worker runs`);
+    const path = typeof p.archive === "string" ? w.archiveOf(p.containerId, p.archive) : undefined;
+    if (!path)
+      throw new ApiError(
+        "not_found",
+        `image archive ${String(p.archive).slice(0, 12)}… is not the image of container ${p.containerId}`,
+      );
+    const offset = p.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw invalid("offset must be a non-negative integer");
+    let fh: import("node:fs/promises").FileHandle;
+    try {
+      fh = await open(path, "r");
+    } catch {
+      throw new ApiError(
+        "not_found",
+        `image archive ${p.archive.slice(0, 12)}… is gone from the control plane (evicted): start the container again`,
+      );
+    }
+    try {
+      const size = (await fh.stat()).size;
+      const buf = Buffer.alloc(Math.max(0, Math.min(BLOB_PART_BYTES, size - offset)));
+      const { bytesRead } = await fh.read(buf, 0, buf.byteLength, offset);
+      return { data: new Uint8Array(buf.buffer, buf.byteOffset, bytesRead), size };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** The volume services, once the object services exist (server.ts). */
+  setVolumes(service: VolumeService, remote: RemoteVolumes): void {
+    this.volumes = { service, remote };
+  }
+
+  private registered(link: WorkerLink): RemoteWorker {
+    const w = this.workers.get(link);
+    if (!w) throw new ApiError("failed_precondition", "the worker has not registered");
+    return w;
+  }
+
+  private remoteVolumes(): RemoteVolumes {
+    if (!this.volumes) throw new ApiError("unavailable", "this control plane has no volume service");
+    return this.volumes.remote;
+  }
+
+  /** A container of this worker, named in a volume request. */
+  private ownContainer(link: WorkerLink, containerId: unknown): string {
+    const w = this.registered(link);
+    if (typeof containerId !== "string" || !w.containers.has(containerId))
+      throw new ApiError("permission_denied", `container ${String(containerId)} is not one this worker runs`);
+    for (const s of this.syncs.values()) if (s.worker === w && s.containerId === containerId) s.timer.refresh();
+    return containerId;
+  }
+
+  volumeManifest(link: WorkerLink, p: WorkerRequestMap["worker.volume.manifest"][0]) {
+    return this.remoteVolumes().manifest(this.ownContainer(link, p.containerId), p.volumeId);
+  }
+
+  volumeRead(link: WorkerLink, p: WorkerRequestMap["worker.volume.read"][0]) {
+    return this.remoteVolumes().read(this.ownContainer(link, p.containerId), p.volumeId, p.hash, p.offset ?? 0);
+  }
+
+  /** An open sync of this worker's. */
+  private syncOf(link: WorkerLink, syncId: unknown, op: "commit" | "reload"): Sync {
+    const w = this.registered(link);
+    const s = typeof syncId === "string" ? this.syncs.get(syncId) : undefined;
+    if (!s || s.worker !== w || s.op !== op)
+      throw new ApiError("failed_precondition", `no volume ${op} ${String(syncId)} of this worker is open`);
+    s.timer.refresh();
+    return s;
+  }
+
+  async volumePut(link: WorkerLink, p: WorkerRequestMap["worker.volume.put"][0]): Promise<{ done: boolean }> {
+    const s = this.syncOf(link, p.syncId, "commit");
+    try {
+      return await this.remoteVolumes().put(s, p);
+    } catch (err) {
+      this.endSync(p.syncId, err as Error);
+      throw err;
+    }
+  }
+
+  async volumeCommit(link: WorkerLink, p: WorkerRequestMap["worker.volume.commit"][0]): Promise<{ version: number }> {
+    const s = this.syncOf(link, p.syncId, "commit");
+    try {
+      const r = await this.remoteVolumes().commit(s.containerId, s.volumeId, p.changes);
+      this.endSync(p.syncId, r);
+      return r;
+    } catch (err) {
+      this.endSync(p.syncId, err as Error);
+      throw err;
+    }
+  }
+
+  volumeDone(link: WorkerLink, p: WorkerRequestMap["worker.volume.done"][0]): Record<string, never> {
+    this.syncOf(link, p.syncId, "reload");
+    if (!Number.isSafeInteger(p.version)) throw invalid("version must be an integer");
+    this.endSync(p.syncId, { version: p.version });
+    return {};
+  }
+
+  /** Asks the worker running `containerId` to commit or reload its copy of a volume. */
+  private requestSync(
+    worker: RemoteWorker,
+    containerId: string,
+    volumeId: string,
+    op: "commit" | "reload",
+  ): Promise<{ version: number }> {
+    let mine = 0;
+    for (const s of this.syncs.values()) if (s.containerId === containerId) mine++;
+    if (mine >= MAX_SYNCS_PER_CONTAINER)
+      return Promise.reject(
+        new ApiError(
+          "failed_precondition",
+          `this container has ${mine} volume commits/reloads in progress, the most it may`,
+        ),
+      );
+    if (worker.lostReason) return Promise.reject(new Error(`worker ${worker.name} is gone (${worker.lostReason})`));
+    const syncId = newId("vs");
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          this.endSync(
+            syncId,
+            new Error(`worker ${worker.name} made no progress on the volume ${op} for ${SYNC_IDLE_MS / 1000} s`),
+          ),
+        SYNC_IDLE_MS,
+      );
+      timer.unref();
+      this.syncs.set(syncId, { worker, containerId, volumeId, op, resolve, reject, timer });
+      worker.askSync({ syncId, containerId, volumeId, op });
+    });
+  }
+
+  private endSync(syncId: string, r: { version: number } | Error): void {
+    const s = this.syncs.get(syncId);
+    if (!s) return;
+    this.syncs.delete(syncId);
+    clearTimeout(s.timer);
+    void this.volumes?.remote.abandon(s);
+    if (r instanceof Error) s.reject(r);
+    else s.resolve(r);
+  }
+
+  private failSyncs(match: (s: Sync) => boolean, why: string): void {
+    for (const [id, s] of [...this.syncs]) if (match(s)) this.endSync(id, new Error(`volume ${s.op} failed: ${why}`));
   }
 
   /** The link closed: its worker is lost. */
@@ -166,6 +350,7 @@ export class WorkerRegistry {
   private lose(w: RemoteWorker, why: string): void {
     for (const [link, x] of this.workers) if (x === w) this.workers.delete(link);
     this.placement.removeHost(w.id);
+    this.failSyncs((s) => s.worker === w, `worker ${w.name} was lost (${why})`);
     const running = w.containers.size;
     w.lost(why);
     this.o.log(`worker ${w.name} lost (${why}): ${running} container(s) gone with it`);

@@ -4,9 +4,13 @@ import type {
   ContainerSpec,
   EventMap,
   EventName,
+  ImageExport,
   RemoteContainerSpec,
+  RemoteImage,
+  RemoteVolume,
   WorkerCapacity,
 } from "@skiff/protocol";
+import type { RemoteSync } from "../objects/volume-service.js";
 import type { PlacementHost } from "./placement.js";
 
 /** The worker agent's connection, as far as the control plane uses it. */
@@ -15,8 +19,20 @@ export interface WorkerLink {
   close(code: number, reason: string): void;
 }
 
+/** What a worker's containers need of the control plane beyond the link (registry.ts wires them). */
+export interface RemoteWorkerDeps {
+  /** The image as one archive (the control plane's builder); absent: no image store here. */
+  exportImage?: (key: string) => Promise<ImageExport>;
+  /** Marks a container's volume copies as made on a worker, synced through `sync`. */
+  attachVolumes?: (containerId: string, sync: RemoteSync) => unknown;
+  /** A commit or reload of a container's copy, done by the worker it runs on. */
+  sync(w: RemoteWorker, containerId: string, volumeId: string, op: "commit" | "reload"): Promise<{ version: number }>;
+}
+
 interface RemoteContainer {
   spec: RemoteContainerSpec;
+  /** The image archive on this host, served to the worker by its hash. */
+  archivePath?: string;
   events: ContainerEvents;
   /** Settles start(): on worker.started, or when the worker is lost first. */
   started: ((h: ContainerHandle) => void) | undefined;
@@ -40,28 +56,70 @@ export class RemoteWorker implements PlacementHost {
     readonly address: string,
     readonly capacity: WorkerCapacity,
     private readonly link: WorkerLink,
+    private readonly deps: RemoteWorkerDeps,
   ) {}
 
-  start(
+  async start(
     spec: ContainerSpec,
     gpu: { type: string; count: number } | undefined,
     events: ContainerEvents,
   ): Promise<ContainerHandle> {
-    if (this.lostReason) return Promise.reject(new Error(`worker ${this.name} is gone (${this.lostReason})`));
-    if (!spec.bundleBlobId) return Promise.reject(new Error("a container on a worker needs its bundle's id"));
+    if (this.lostReason) throw new Error(`worker ${this.name} is gone (${this.lostReason})`);
+    if (!spec.bundleBlobId) throw new Error("a container on a worker needs its bundle's id");
     const { controlSocket: _s, mounts, bundle: _b, devices: _d, ...rest } = spec;
-    if (mounts && mounts.length > 0)
-      return Promise.reject(new Error("volumes are not mounted on remote workers yet (run this function locally)"));
+    let image: RemoteImage | undefined;
+    let archivePath: string | undefined;
+    if (spec.imageKey) {
+      if (!this.deps.exportImage)
+        throw new Error("this control plane has no image store to send images to workers from");
+      const x = await this.deps.exportImage(spec.imageKey);
+      image = {
+        key: spec.imageKey,
+        archive: x.archive,
+        size: x.size,
+        env: x.env,
+        ...(x.workdir ? { workdir: x.workdir } : {}),
+      };
+      archivePath = x.path;
+    }
+    let volumes: RemoteVolume[] | undefined;
+    if (mounts && mounts.length > 0) {
+      if (!this.deps.attachVolumes || mounts.some((m) => !m.volumeId))
+        throw new Error("this container's volumes cannot be mounted on a worker (no volume service)");
+      const id = spec.containerId;
+      this.deps.attachVolumes(id, (volumeId, op) => this.deps.sync(this, id, volumeId, op));
+      volumes = mounts.map((m) => ({ volumeId: m.volumeId!, mountPath: m.mountPath, readOnly: m.readOnly }));
+    }
+    if (this.lostReason) throw new Error(`worker ${this.name} is gone (${this.lostReason})`);
     const remote: RemoteContainerSpec = {
       ...rest,
       bundleBlobId: spec.bundleBlobId,
       gpuCount: gpu?.count ?? 0,
       ...(gpu ? { gpu: gpu.type } : {}),
+      ...(image ? { image } : {}),
+      ...(volumes ? { volumes } : {}),
     };
     return new Promise((resolve, reject) => {
-      this.containers.set(spec.containerId, { spec: remote, events, started: resolve, failed: reject });
+      this.containers.set(spec.containerId, {
+        spec: remote,
+        events,
+        started: resolve,
+        failed: reject,
+        ...(archivePath ? { archivePath } : {}),
+      });
       this.link.send("worker.start", { spec: remote });
     });
+  }
+
+  /** Asks the worker to commit or reload a container's copy (it answers with requests of its own). */
+  askSync(m: EventMap["worker.volume.sync"]): void {
+    if (!this.lostReason) this.link.send("worker.volume.sync", m);
+  }
+
+  /** The image archive of a container placed here, if it is `archive`. */
+  archiveOf(containerId: string, archive: string): string | undefined {
+    const c = this.containers.get(containerId);
+    return c?.spec.image?.archive === archive ? c.archivePath : undefined;
   }
 
   private handle(containerId: string, pid: number | undefined): ContainerHandle {

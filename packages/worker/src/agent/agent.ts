@@ -15,7 +15,9 @@ import type { LimitsChoice } from "../sandbox/limits.js";
 import { BundleCache } from "./bundle-cache.js";
 import { ControlLink, RefusedError } from "./control-link.js";
 import { GpuDevices } from "./gpu-devices.js";
+import { LayerCache } from "./layer-cache.js";
 import { Relay } from "./relay.js";
+import { VolumeCopies } from "./volume-copies.js";
 
 export interface WorkerAgentOptions {
   serverUrl: string;
@@ -31,6 +33,8 @@ export interface WorkerAgentOptions {
   gpuDevices: string[];
   /** @defaultValue 1 GiB */
   bundleCacheBytes?: number;
+  /** Image roots kept here (least recently used out first). @defaultValue 10 GiB */
+  imageCacheBytes?: number;
   sandbox?: SandboxChoice;
   limits?: LimitsChoice;
   warmPool?: number;
@@ -49,6 +53,8 @@ interface Running {
   handle: ContainerHandle | undefined;
   killed: boolean;
   gpus: number[];
+  /** Its image (kept in the cache while it runs). */
+  imageKey: string | undefined;
 }
 
 /**
@@ -61,6 +67,8 @@ interface Running {
  */
 export class WorkerAgent {
   private readonly cache: BundleCache;
+  private readonly layers: LayerCache;
+  private readonly volumes: VolumeCopies;
   private relay: Relay | undefined;
   private provider: WorkerProvider | undefined;
   private readonly gpuDevices: GpuDevices;
@@ -75,11 +83,21 @@ export class WorkerAgent {
   constructor(private readonly o: WorkerAgentOptions) {
     mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
     this.cache = new BundleCache(join(o.dataDir, "bundles"), o.bundleCacheBytes ?? 1024 ** 3);
+    this.layers = new LayerCache(join(o.dataDir, "images"), o.imageCacheBytes ?? 10 * 1024 ** 3, () => {
+      const keys = new Set<string>();
+      for (const r of this.running.values()) if (r.imageKey) keys.add(r.imageKey);
+      return keys;
+    });
+    this.volumes = new VolumeCopies(join(o.dataDir, "volumes"));
     this.gpuDevices = new GpuDevices(o.gpus, o.gpuDevices, o.log);
   }
 
   get cacheStats(): BundleCache["stats"] {
     return this.cache.stats;
+  }
+
+  get imageCacheStats(): LayerCache["stats"] {
+    return this.layers.stats;
   }
 
   /**
@@ -100,6 +118,7 @@ export class WorkerAgent {
         limits: this.o.limits ?? "auto",
         hide: [resolve(this.o.dataDir), ...(this.o.hide ?? [])],
         gpuTypes: this.o.gpus.map((g) => g.type),
+        imageRoots: this.layers,
         ...(this.o.warmPool !== undefined ? { warmPool: this.o.warmPool } : {}),
         log: this.o.log,
       });
@@ -159,6 +178,7 @@ export class WorkerAgent {
       r.killed = true;
       r.handle?.kill();
     });
+    link.on("worker.volume.sync", (m) => this.volumes.sync(link, m));
     link.on("worker.refused", ({ message }) => this.o.log(`the control plane refused a message: ${message}`));
     const beat = setInterval(
       () => link.emit("worker.heartbeat", { containers: [...running.keys()] }),
@@ -187,12 +207,13 @@ export class WorkerAgent {
       link.emit("worker.started", { containerId: id, error: `fewer than ${spec.gpuCount} GPU(s) are free here` });
       return;
     }
-    const r: Running = { handle: undefined, killed: false, gpus: gpus.indexes };
+    const r: Running = { handle: undefined, killed: false, gpus: gpus.indexes, imageKey: spec.image?.key };
     running.set(id, r);
     const gone = (code: number | null, signal: string | null) => {
       if (running.get(id) !== r) return;
       running.delete(id);
       this.gpuDevices.give(r.gpus);
+      this.volumes.drop(id);
       link.emit("worker.exit", { containerId: id, code, signal });
     };
     try {
@@ -201,8 +222,21 @@ export class WorkerAgent {
         this.o.log(`fetched bundle ${spec.bundleBlobId.slice(0, 15)}… (${bytes.byteLength} bytes) for ${spec.appName}`);
         return bytes;
       });
+      if (spec.image) {
+        const img = spec.image;
+        const before = this.layers.stats.fetches;
+        const t0 = Date.now();
+        await this.layers.ensure(img, (offset) =>
+          link.request("worker.layer", { containerId: id, archive: img.archive, offset }),
+        );
+        if (this.layers.stats.fetches > before)
+          this.o.log(
+            `fetched image ${img.key.slice(0, 12)} (archive ${img.archive.slice(0, 12)}…, ${img.size} bytes) in ${Date.now() - t0} ms for ${spec.appName}`,
+          );
+      }
+      const mounts = spec.volumes?.length ? await this.volumes.make(link, id, spec.volumes) : [];
       if (r.killed) return gone(null, "SIGKILL");
-      const { bundleBlobId, gpuCount: _g, ...rest } = spec;
+      const { bundleBlobId, gpuCount: _g, image: _i, volumes: _v, ...rest } = spec;
       const handle = await this.provider!.start(
         {
           ...rest,
@@ -214,6 +248,7 @@ export class WorkerAgent {
             ...(spec.gpuCount > 0 ? { CUDA_VISIBLE_DEVICES: gpus.indexes.join(",") } : {}),
           },
           ...(gpus.devices.length > 0 ? { devices: gpus.devices } : {}),
+          ...(mounts.length > 0 ? { mounts } : {}),
         },
         {
           onOutput: (stream, text) => {
@@ -230,6 +265,7 @@ export class WorkerAgent {
       if (running.get(id) === r) {
         running.delete(id);
         this.gpuDevices.give(r.gpus);
+        this.volumes.drop(id);
       }
       link.emit("worker.started", { containerId: id, error: (err as Error).message });
     }
@@ -266,5 +302,6 @@ export class WorkerAgent {
   private async shutdown(): Promise<void> {
     await this.provider?.close();
     await this.relay?.close();
+    this.layers.close();
   }
 }

@@ -6,12 +6,14 @@ import {
   type ImageBuilder,
   type ImageBuildProgress,
   type ImageBuildStepResult,
+  type ImageExport,
   type ImageLayerInfo,
   type ImageStepWire,
   type ImageWire,
   imageStepLabel,
 } from "@skiff/protocol";
 import { type BuildTools, probeBuildTools, which } from "./capability.js";
+import { LayerExports } from "./layer-export.js";
 import { type Layer, type LayerMeta, LayerStore } from "./layer-store.js";
 import { copyTree, dedupeAgainst, linkTree, treeBytes } from "./layer-tree.js";
 import { NODE_INSIDE, NPM_PROJECT, runHost, runStep } from "./run-step.js";
@@ -29,6 +31,8 @@ export interface ImageBuilderOptions {
   limitBytes?: number;
   /** apt and npm download caches are trimmed (oldest files first) to this. @defaultValue 4 GiB */
   cacheLimitBytes?: number;
+  /** Image archives made for worker hosts are trimmed (least recently used first) to this. @defaultValue 8 GiB */
+  exportLimitBytes?: number;
   log?: (msg: string) => void;
 }
 
@@ -66,12 +70,19 @@ export class LocalImageBuilder implements ImageBuilder {
   private inUse: () => Set<string> = () => new Set();
   private probed: BuildTools | string | undefined;
   private readonly log: (msg: string) => void;
+  private readonly exports: LayerExports;
 
   constructor(o: ImageBuilderOptions) {
     this.store = new LayerStore(o.dir);
     this.limitBytes = o.limitBytes ?? 20 * 1024 ** 3;
     this.cacheLimitBytes = o.cacheLimitBytes ?? 4 * 1024 ** 3;
     this.log = o.log ?? ((m) => console.error(`[skiff] ${m}`));
+    this.exports = new LayerExports(this.store, o.exportLimitBytes ?? 8 * 1024 ** 3, this.log);
+  }
+
+  /** The image as one archive for worker hosts (layer-export.ts). */
+  export(key: string): Promise<ImageExport> {
+    return this.exports.export(key);
   }
 
   private tools(): BuildTools | string {

@@ -148,6 +148,22 @@ export class LayerStore {
     for (const l of this.all()) if (l.rootKey === key && l.key !== key) this.remove(l.key);
   }
 
+  /**
+   * Removes a layer (or a scratch directory) without holding up this process: renamed out of
+   * the way at once, its files deleted in the background (a root file system of thousands of
+   * files takes seconds on a busy disk, and a worker must keep answering its heartbeat).
+   */
+  removeSoon(what: { key: string } | { scratch: string }): Promise<void> {
+    const from = "key" in what ? join(this.layersDir, what.key) : what.scratch;
+    const doomed = join(this.tmpDir, `rm-${Math.random().toString(36).slice(2, 10)}`);
+    try {
+      renameSync(from, doomed);
+    } catch {
+      return Promise.resolve();
+    }
+    return rm(doomed, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }).catch(() => {});
+  }
+
   /** Removes this process's scratch space (builds in it were stopped). */
   close(): void {
     try {

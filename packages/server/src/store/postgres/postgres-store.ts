@@ -34,6 +34,7 @@ import {
   type CallRow,
   type ClassInstanceRow,
   type DeploymentRow,
+  type EnvironmentRow,
   type FunctionRow,
   type GraphRow,
   type GraphStatus,
@@ -258,7 +259,12 @@ export class PostgresStore implements Store {
   // ---- the Store ---------------------------------------------------------------------
 
   insertToken(row: TokenRow): void {
-    this.write("insertToken", { ...row, expiresAt: row.expiresAt ?? null });
+    this.write("insertToken", {
+      ...row,
+      expiresAt: row.expiresAt ?? null,
+      environment: row.environment ?? null,
+      apps: row.apps ?? null,
+    });
   }
   listTokens(): Promise<TokenRow[]> {
     return this.rows<TokenRow>("listTokens", {});
@@ -271,6 +277,23 @@ export class PostgresStore implements Store {
   }
   async countAdminTokens(): Promise<number> {
     return (await this.row<{ n: number }>("countTokens", {}))!.n;
+  }
+
+  insertEnvironment(row: EnvironmentRow): void {
+    this.write("insertEnvironment", { ...row });
+  }
+  getEnvironment(name: string): Promise<EnvironmentRow | undefined> {
+    return this.row<EnvironmentRow>("getEnvironment", { name });
+  }
+  listEnvironments(): Promise<EnvironmentRow[]> {
+    return this.rows<EnvironmentRow>("listEnvironments", {});
+  }
+  deleteEnvironment(name: string): void {
+    this.write("deleteEnvironment", { name });
+  }
+  async environmentContents(name: string): Promise<{ apps: number; objects: number; secrets: number }> {
+    const r = (await this.row<{ apps: number; objects: number; secrets: number }>("environmentContents", { name }))!;
+    return { apps: Number(r.apps), objects: Number(r.objects), secrets: Number(r.secrets) };
   }
 
   async referencedBlobs(ids: string[]): Promise<Set<string>> {

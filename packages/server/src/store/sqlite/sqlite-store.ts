@@ -36,6 +36,7 @@ import type {
   CallRow,
   ClassInstanceRow,
   DeploymentRow,
+  EnvironmentRow,
   FunctionRow,
   GraphRow,
   GraphStatus,
@@ -244,7 +245,12 @@ export class SqliteStore implements Store {
   }
 
   insertToken(row: TokenRow): void {
-    this.write("insertToken", { ...row, expiresAt: row.expiresAt ?? null });
+    this.write("insertToken", {
+      ...row,
+      expiresAt: row.expiresAt ?? null,
+      environment: row.environment ?? null,
+      apps: row.apps ?? null,
+    });
   }
   async listTokens(): Promise<TokenRow[]> {
     return this.all<TokenRow>("listTokens", {});
@@ -257,6 +263,22 @@ export class SqliteStore implements Store {
   }
   async countAdminTokens(): Promise<number> {
     return this.get<{ n: number }>("countTokens", {})!.n;
+  }
+
+  insertEnvironment(row: EnvironmentRow): void {
+    this.write("insertEnvironment", { ...row });
+  }
+  async getEnvironment(name: string): Promise<EnvironmentRow | undefined> {
+    return this.get<EnvironmentRow>("getEnvironment", { name });
+  }
+  async listEnvironments(): Promise<EnvironmentRow[]> {
+    return this.all<EnvironmentRow>("listEnvironments", {});
+  }
+  deleteEnvironment(name: string): void {
+    this.write("deleteEnvironment", { name });
+  }
+  async environmentContents(name: string): Promise<{ apps: number; objects: number; secrets: number }> {
+    return this.get<{ apps: number; objects: number; secrets: number }>("environmentContents", { name })!;
   }
 
   async referencedBlobs(ids: string[]): Promise<Set<string>> {

@@ -1,0 +1,64 @@
+/**
+ * Blobs one container may read (issue 15): those the server sent it (its inputs' arguments,
+ * results and generator items of calls it made, Dict values it read) and those it uploaded.
+ * A blob id is the sha256 of its bytes, so knowing one is not proof of having been given it.
+ *
+ * Only payloads over INLINE_PAYLOAD_BYTES (1 MiB) travel as blobs, so a container meets few:
+ * the set keeps the last MAX_BLOB_GRANTS / 2 to MAX_BLOB_GRANTS (2 GiB of payloads at least)
+ * and forgets older ones. A container that needs one it was given that long ago is refused
+ * clearly.
+ */
+export const MAX_BLOB_GRANTS = 4096;
+
+export class BlobGrants {
+  /**
+   * Two generations: ids go into `current`; when it holds half the bound, it becomes
+   * `previous` and the old previous is dropped. O(1) per add and lookup, at most `max` held,
+   * and an id seen again is carried into the current generation.
+   */
+  private current = new Set<string>();
+  private previous = new Set<string>();
+
+  constructor(private readonly max = MAX_BLOB_GRANTS) {}
+
+  add(id: string): void {
+    if (this.current.has(id)) return;
+    if (this.current.size >= this.max / 2) {
+      this.previous = this.current;
+      this.current = new Set();
+    }
+    this.current.add(id);
+  }
+
+  has(id: string): boolean {
+    return this.current.has(id) || this.previous.has(id);
+  }
+
+  /** How many are held (an id in both generations counts twice). */
+  get size(): number {
+    return this.current.size + this.previous.size;
+  }
+}
+
+/**
+ * The first blob reference (`{ blob: id }`, a Payload) in what a container sends that it was
+ * not given, or undefined. Payload bytes are not looked into; nesting past 8 levels neither
+ * (payload references sit at most a few levels deep in the protocol's messages).
+ */
+export function ungrantedBlob(grants: BlobGrants, v: unknown, depth = 0): string | undefined {
+  if (v === null || typeof v !== "object" || ArrayBuffer.isView(v) || depth > 8) return undefined;
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const id = ungrantedBlob(grants, x, depth + 1);
+      if (id !== undefined) return id;
+    }
+    return undefined;
+  }
+  const o = v as Record<string, unknown>;
+  if (typeof o.blob === "string" && !grants.has(o.blob)) return o.blob;
+  for (const k in o) {
+    const id = k === "blob" ? undefined : ungrantedBlob(grants, o[k], depth + 1);
+    if (id !== undefined) return id;
+  }
+  return undefined;
+}

@@ -1,0 +1,239 @@
+// Environments and token scopes (issue 15 item 5, api.md §9), end to end through the real CLI:
+// `skiff environment create|list|delete`, `skiff token new --environment E --apps a,b`, and
+// what each scope reaches; a container reads only blobs of its own app's calls; a web
+// endpoint token reaches no objects.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { AuthError, Client, Dict, Function_, readProfiles } from "skiff";
+import { WebSocket } from "ws";
+import type * as appA from "./fixtures/scopes-a-app.js";
+import type * as appB from "./fixtures/scopes-b-app.js";
+import { type ServerProcess, skiff, startServer } from "./helpers/cli.js";
+
+describe("environments and token scopes", { timeout: 180_000 }, () => {
+  let server: ServerProcess;
+  let admin: Client;
+  const clients: Client[] = [];
+  /** CLI environment using profile `name` of the server's config. */
+  const as = (name: string) => ({ ...server.env, SKIFF_PROFILE: name });
+  /** `skiff token new … --profile name`, and an SDK client with that token. */
+  async function scopedToken(name: string, flags: string[], environment: string) {
+    const r = await skiff(["token", "new", ...flags, "--profile", name], { env: server.env });
+    assert.equal(r.code, 0, r.stderr);
+    const p = (await readProfiles(join(server.home, ".skiff.toml")))[name]!;
+    assert.equal(p.environment, environment, "the profile uses the token's environment");
+    const c = new Client({ serverUrl: server.url, tokenId: p.token_id!, tokenSecret: p.token_secret!, environment });
+    clients.push(c);
+    return { tokenId: p.token_id!, client: c };
+  }
+
+  before(async () => {
+    server = await startServer();
+    admin = server.client();
+    const created = await skiff(["environment", "create", "dev"], { env: server.env });
+    assert.equal(created.code, 0, created.stderr);
+    // Deploys one at a time: each writes the bundle cache of the same fixture directory.
+    for (const [file, env] of [
+      ["test/fixtures/scopes-a-app.ts", "main"],
+      ["test/fixtures/scopes-b-app.ts", "main"],
+      ["test/fixtures/scopes-a-app.ts", "dev"],
+    ] as const) {
+      const r = await skiff(["deploy", file, "--env", env], { env: server.env });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await Dict.fromName("shared", { createIfMissing: true, client: admin }).put("k", "v");
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await server.stop();
+  });
+
+  it("skiff environment: list, a second create, an unknown environment, main kept", async () => {
+    const list = await skiff(["environment", "list"], { env: server.env });
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(
+      list.stdout
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0]),
+      ["dev", "main"],
+    );
+    const again = await skiff(["environment", "create", "dev"], { env: server.env });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /environment "dev" already exists/);
+    const typo = await skiff(["deploy", "test/fixtures/scopes-a-app.ts", "--env", "dve"], { env: server.env });
+    assert.equal(typo.code, 1);
+    assert.match(typo.stderr, /environment "dve" does not exist: create it with `skiff environment create dve`/);
+    const noEnv = await skiff(["token", "new", "--environment", "nope", "--profile", "x"], { env: server.env });
+    assert.equal(noEnv.code, 1);
+    assert.match(noEnv.stderr, /environment "nope" does not exist/);
+    const webScoped = await skiff(["token", "new", "--web", "--apps", "a"], { env: server.env });
+    assert.equal(webScoped.code, 2, webScoped.stderr);
+    assert.match(webScoped.stderr, /--environment and --apps scope API tokens/);
+    const main = await skiff(["environment", "delete", "main"], { env: server.env });
+    assert.equal(main.code, 1);
+    assert.match(main.stderr, /environment "main" cannot be deleted/);
+  });
+
+  it("an environment-scoped token reaches only its environment: apps, calls and objects of another are refused", async () => {
+    const { tokenId, client } = await scopedToken("devtok", ["--environment", "dev"], "dev");
+    // Its own environment works: the CLI (profile environment dev) and a call.
+    const apps = await skiff(["app", "list"], { env: as("devtok") });
+    assert.equal(apps.code, 0, apps.stderr);
+    assert.match(apps.stdout, /scope-a/);
+    const ping = await Function_.lookup<typeof appA.ping>("scope-a", "ping", { client });
+    assert.equal(await ping.remote(), "a");
+    // Another environment: listed, looked up, called by id, its objects: each refused, naming the scope.
+    const denied = new RegExp(`token ${tokenId} is scoped to environment "dev": it cannot reach environment "main"`);
+    const other = await skiff(["app", "list", "--env", "main"], { env: as("devtok") });
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, denied);
+    await assert.rejects(Function_.lookup("scope-a", "ping", { client, environment: "main" }), denied);
+    const mainPing = await admin.request("function.lookup", { appName: "scope-a", name: "ping", environment: "main" });
+    await assert.rejects(
+      client.request("call.create", {
+        functionId: mainPing.functionId,
+        kind: "spawn",
+        args: new Uint8Array([0x80]),
+        idempotencyKey: "scoped-env-call",
+        await: false,
+      }),
+      /it cannot call app "scope-a"|cannot reach environment "main"/,
+    );
+    await assert.rejects(Dict.fromName("shared", { client, environment: "main" }).get("k"), denied);
+    const dicts = await skiff(["dict", "list", "--env", "main"], { env: as("devtok") });
+    assert.equal(dicts.code, 1);
+    assert.match(dicts.stderr, denied);
+    // The HTTP API (no per-request scope checks) does not take a scoped token at all.
+    const p = (await readProfiles(join(server.home, ".skiff.toml"))).devtok!;
+    const http = await fetch(`${server.url}/v1/objects?environment=main`, {
+      headers: { authorization: `Bearer ${p.token_id}:${p.token_secret}` },
+    });
+    assert.equal(http.status, 403);
+    assert.match(await http.text(), /takes an unscoped token/);
+  });
+
+  it("an app-scoped token calls and deploys only its apps and reads objects but writes none", async () => {
+    const { tokenId, client } = await scopedToken("apptok", ["--apps", "scope-a"], "main");
+    const ping = await Function_.lookup<typeof appA.ping>("scope-a", "ping", { client });
+    assert.equal(await ping.remote(), "a");
+    const scope = `token ${tokenId} is scoped to apps scope-a of environment "main"`;
+    await assert.rejects(
+      Function_.lookup("scope-b", "ping", { client }),
+      new RegExp(`${scope}: it cannot call app "scope-b"`),
+    );
+    const deployB = await skiff(["deploy", "test/fixtures/scopes-b-app.ts"], { env: as("apptok") });
+    assert.equal(deployB.code, 1);
+    assert.match(deployB.stderr, /it cannot deploy app "scope-b"/);
+    const deployA = await skiff(["deploy", "test/fixtures/scopes-a-app.ts"], { env: as("apptok") });
+    assert.equal(deployA.code, 0, deployA.stderr);
+    const list = await skiff(["app", "list"], { env: as("apptok") });
+    assert.match(list.stdout, /scope-a/);
+    assert.doesNotMatch(list.stdout, /scope-b/, "an app-scoped token lists only its apps");
+    // Objects: read, never written (a write names the scope).
+    const shared = Dict.fromName<string, string>("shared", { client });
+    assert.equal(await shared.get("k"), "v");
+    await assert.rejects(shared.put("k", "w"), (e: Error) => {
+      assert.ok(e instanceof AuthError, String(e));
+      assert.match(
+        e.message,
+        new RegExp(`${scope}: it cannot write Dict "shared": it reads the environment's objects but writes none`),
+      );
+      return true;
+    });
+    const create = await skiff(["dict", "create", "mine"], { env: as("apptok") });
+    assert.equal(create.code, 1);
+    assert.match(create.stderr, /it cannot create "mine"/);
+    assert.equal(await Dict.fromName<string, string>("shared", { client: admin }).get("k"), "v");
+    // token list shows each scope.
+    const tokens = await skiff(["token", "list"], { env: server.env });
+    assert.equal(tokens.code, 0, tokens.stderr);
+    assert.match(
+      tokens.stdout,
+      new RegExp(`${tokenId}\\s+api\\s.*active\\s+env main, apps scope-a \\(objects read-only\\)`),
+    );
+    assert.match(tokens.stdout, /env dev\n/);
+  });
+
+  it("a container reads only blobs of its own app's calls, and passes on no other", async () => {
+    // A result of app scope-a's call, over the inline limit: a blob.
+    const a = await Function_.lookup<typeof appA.big>("scope-a", "big", { client: admin });
+    const fc = await a.spawn();
+    const { outcome } = await admin.request("call.get", { callId: fc.objectId, timeoutMs: 60_000 });
+    assert.ok(outcome.kind === "result" && outcome.result.status === "success", JSON.stringify(outcome));
+    const blobId = (outcome.result.data as { blob: string }).blob;
+    assert.match(blobId, /^bl-/);
+    // A container of app scope-b, given a large argument of its own (a blob it may read).
+    const steal = await Function_.lookup<typeof appB.steal>("scope-b", "steal", { client: admin });
+    const r = await steal.remote(blobId, "b".repeat(1536 * 1024));
+    assert.equal(r.ownLength, 1536 * 1024, "its own call's blob is read");
+    assert.match(
+      r.read,
+      /^refused: a container reads only blobs of its own app's calls: blob bl-\w+ was not sent to this container/,
+    );
+    assert.match(r.passed, /^refused: call.create: blob bl-\w+ was not sent to this container/);
+  });
+
+  it("a web endpoint token reaches no objects: not over the API, not over HTTP", async () => {
+    const web = await admin.request("token.create", { kind: "web" });
+    const c = new Client({ serverUrl: server.url, ...web, environment: "main" });
+    clients.push(c);
+    await assert.rejects(Dict.fromName("shared", { client: c }).get("k"), /a web endpoint token cannot use the API/);
+    for (const path of ["/v1/objects?environment=main", "/v1/apps"]) {
+      const r = await fetch(`${server.url}${path}`, {
+        headers: { authorization: `Bearer ${web.tokenId}:${web.tokenSecret}` },
+      });
+      assert.equal(r.status, 401, path);
+    }
+  });
+
+  it("a requiresAuth endpoint's WebSocket takes only an endpoint token; refusing one leaves the server up", async () => {
+    const port = new URL(server.url).port;
+    const url = `ws://scope-a--guarded.localhost:${port}/`;
+    const web = await admin.request("token.create", { kind: "web" });
+    const bearer = { authorization: `Bearer ${web.tokenId}:${web.tokenSecret}` };
+    await assert.rejects(openWebSocket(url), /status 401/);
+    await assert.rejects(openWebSocket(url, { authorization: "Bearer tk-x:nope" }), /status 401/);
+    const ws = await openWebSocket(url, bearer);
+    assert.equal(await ws.first, "in");
+    ws.close();
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+  });
+
+  it("skiff environment delete is refused while apps or objects live there, and works once they are gone", async () => {
+    await Dict.fromName("dev-dict", { createIfMissing: true, client: admin, environment: "dev" }).len();
+    const refused = await skiff(["environment", "delete", "dev"], { env: server.env });
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /environment "dev" still holds 1 running app .*, 1 object .*: stop or delete them first/,
+    );
+    assert.equal((await skiff(["app", "stop", "scope-a", "--env", "dev"], { env: server.env })).code, 0);
+    assert.equal((await skiff(["dict", "delete", "dev-dict", "--env", "dev"], { env: server.env })).code, 0);
+    const deleted = await skiff(["environment", "delete", "dev"], { env: server.env });
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const list = await skiff(["environment", "list"], { env: server.env });
+    assert.doesNotMatch(list.stdout, /^dev\s/m);
+  });
+});
+
+/**
+ * A web endpoint's WebSocket (`<app>--<label>.localhost` is loopback); rejects with the status.
+ * `first` is its first message, listened for from the start (it may come with the upgrade).
+ */
+function openWebSocket(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ first: Promise<string>; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const lookup = (_h: string, o: { all?: boolean }, cb: (...a: unknown[]) => void) =>
+      o.all ? cb(null, [{ address: "127.0.0.1", family: 4 }]) : cb(null, "127.0.0.1", 4);
+    const ws = new WebSocket(url, { lookup, headers } as never);
+    const first = new Promise<string>((r) => ws.once("message", (m) => r(String(m))));
+    ws.once("open", () => resolve({ first, close: () => ws.close() }));
+    ws.once("error", reject);
+    ws.once("unexpected-response", (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+  });
+}
