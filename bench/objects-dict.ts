@@ -1,34 +1,44 @@
 // Dict get/put p50 from a client, beside GET/SET on redis-server through ioredis, in the same
 // run. Redis runs twice: with no persistence (the fastest it gets), and with appendonly yes,
 // the closest to a Dict's "durable before it resolves" (both then survive a kill -9 of the
-// server process; neither fsyncs each write).
+// server process; neither fsyncs each write). The floor beside them: one WebSocket round trip
+// between two Node processes with a CBOR frame each way (bench/lib/ws-floor.ts), what any
+// request of a Skiff client costs before the server does anything.
 import { Redis } from "ioredis";
 import { Dict } from "skiff";
+import { cpuMs } from "./lib/proc-cpu.js";
 import { startRedis } from "./lib/redis.js";
 import { startSkiffServer } from "./lib/skiff-server.js";
 import { ms, summarize } from "./lib/stats.js";
+import { startWsFloor } from "./lib/ws-floor.js";
 
 const N = Number(process.env.BENCH_N ?? 3000);
-const WARMUP = 500;
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 500);
 const value = { user: "u-123", score: 42, tags: ["a", "b"] };
+// Each put writes a value of its own: SQLite skips a write whose bytes equal what is stored,
+// which would make a put of the same value cost no write at all.
+const valueAt = (i: number) => ({ ...value, score: i });
 
-async function time(n: number, fn: (i: number) => Promise<unknown>) {
+/** p50/p99 of `n` timed calls after the warm-up; with `pid`, that process's CPU per timed call (µs). */
+async function time(n: number, fn: (i: number) => Promise<unknown>, pid?: number) {
   for (let i = 0; i < WARMUP; i++) await fn(i);
   const samples: number[] = [];
+  const c0 = pid === undefined ? 0 : cpuMs(pid);
   for (let i = 0; i < n; i++) {
     const t = performance.now();
     await fn(i);
     samples.push(performance.now() - t);
   }
-  return summarize(samples);
+  return { ...summarize(samples), cpuUs: pid === undefined ? Number.NaN : ((cpuMs(pid) - c0) * 1000) / n };
 }
 
 async function skiff() {
   const server = await startSkiffServer();
   try {
     const d = Dict.fromName<string, typeof value>("bench", { createIfMissing: true, client: server.client });
-    const put = await time(N, (i) => d.put(`k${i % 1000}`, value));
-    const get = await time(N, (i) => d.get(`k${i % 1000}`));
+    // The server's CPU per operation too: steadier than latency on a busy machine.
+    const put = await time(N, (i) => d.put(`k${i % 1000}`, valueAt(i)), server.proc.pid);
+    const get = await time(N, (i) => d.get(`k${i % 1000}`), server.proc.pid);
     return { put, get };
   } finally {
     await server.stop();
@@ -40,8 +50,7 @@ async function redis(extra: string[]) {
   const r = await startRedis(port, extra);
   const c = new Redis({ port, host: "127.0.0.1" });
   try {
-    const json = JSON.stringify(value);
-    const put = await time(N, (i) => c.set(`k${i % 1000}`, json));
+    const put = await time(N, (i) => c.set(`k${i % 1000}`, JSON.stringify(valueAt(i))));
     const get = await time(N, async (i) => JSON.parse((await c.get(`k${i % 1000}`)) ?? "null"));
     return { put, get };
   } finally {
@@ -50,9 +59,19 @@ async function redis(extra: string[]) {
   }
 }
 
+async function floor() {
+  const f = await startWsFloor();
+  try {
+    return await time(N, () => f.roundTrip());
+  } finally {
+    await f.stop();
+  }
+}
+
 const s = await skiff();
 const rMem = await redis([]);
 const rAof = await redis(["--appendonly", "yes"]);
+const wsFloor = await floor();
 console.log(`objects-dict: ${N} sequential operations after ${WARMUP} warm-up, one client`);
 for (const [name, x] of [
   ["skiff Dict", s],
@@ -63,5 +82,14 @@ for (const [name, x] of [
     `  ${name.padEnd(24)} put p50 ${ms(x.put.p50)} p99 ${ms(x.put.p99)}   get p50 ${ms(x.get.p50)} p99 ${ms(x.get.p99)}`,
   );
 console.log(
+  `  skiff server CPU per op  put ${s.put.cpuUs.toFixed(0)} us   get ${s.get.cpuUs.toFixed(0)} us   (/proc, 10 ms ticks)`,
+);
+console.log(
+  `  ${"node ws round trip".padEnd(24)} p50 ${ms(wsFloor.p50)} p99 ${ms(wsFloor.p99)}   (the floor: one WebSocket round trip, CBOR each way)`,
+);
+console.log(
   `  ratio skiff/redis p50   put ${(s.put.p50 / rMem.put.p50).toFixed(2)}x (aof ${(s.put.p50 / rAof.put.p50).toFixed(2)}x)   get ${(s.get.p50 / rMem.get.p50).toFixed(2)}x (aof ${(s.get.p50 / rAof.get.p50).toFixed(2)}x)   (target <= 2x)`,
+);
+console.log(
+  `  ratio floor/redis p50   ${(wsFloor.p50 / rMem.get.p50).toFixed(2)}x   skiff/floor p50   put ${(s.put.p50 / wsFloor.p50).toFixed(2)}x   get ${(s.get.p50 / wsFloor.p50).toFixed(2)}x`,
 );

@@ -47,6 +47,10 @@ DELETE FROM queue_partitions WHERE queue_id = @id;
 INSERT INTO dict_entries (dict_id, key, value, value_blob, touched_at) VALUES (@dictId, @key, @value, @valueBlob, @now)
 ON CONFLICT (dict_id, key) DO UPDATE SET value = excluded.value, value_blob = excluded.value_blob, touched_at = excluded.touched_at;
 
+-- name: dictOverwriteFresh
+UPDATE dict_entries SET value = @value, value_blob = @valueBlob
+WHERE dict_id = @dictId AND key = @key AND touched_at >= @freshAfter;
+
 -- name: dictInsertIfMissing
 INSERT OR IGNORE INTO dict_entries (dict_id, key, value, value_blob, touched_at) VALUES (@dictId, @key, @value, @valueBlob, @now);
 

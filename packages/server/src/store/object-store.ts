@@ -24,10 +24,21 @@ export interface ObjectStore {
   deleteObject(id: string): Promise<boolean>;
 
   // dicts
-  /** Writes one entry; with skipIfExists an existing key is kept and false returned. */
-  dictPut(dictId: string, key: string, value: StoredValue, now: number, skipIfExists: boolean): Promise<boolean>;
-  /** Writes several entries in one transaction. */
-  dictUpdate(dictId: string, entries: [string, StoredValue][], now: number): Promise<void>;
+  /**
+   * Writes one entry; with skipIfExists an existing key is kept and false returned. An entry
+   * overwritten within `touchAfter` of its idle time may keep that time (as a read does), so
+   * that an overwrite rewrites the entry alone and not the idle-time index too.
+   */
+  dictPut(
+    dictId: string,
+    key: string,
+    value: StoredValue,
+    now: number,
+    skipIfExists: boolean,
+    touchAfter?: number,
+  ): Promise<boolean>;
+  /** Writes several entries in one transaction (idle times as dictPut's). */
+  dictUpdate(dictId: string, entries: [string, StoredValue][], now: number, touchAfter?: number): Promise<void>;
   /** Reads an entry; refreshes its idle time when older than `touchAfter`. */
   dictGet(dictId: string, key: string, now: number, touchAfter: number): Promise<StoredValue | undefined>;
   /** Removes an entry and returns what it held. */

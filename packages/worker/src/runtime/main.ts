@@ -20,6 +20,7 @@ import { loadBundle, skiffPackageDir } from "./load-bundle.js";
 import { captureOutput } from "./log-capture.js";
 import { assignedBundle, awaitPoolAssignment } from "./pool-assignment.js";
 import { encodeError, InputRunner } from "./runner.js";
+import { perTurn } from "./per-turn.js";
 import { loadTarget, type Target } from "./target.js";
 import { ThreadPool } from "./thread-pool.js";
 
@@ -75,17 +76,7 @@ let target: Target | undefined;
 let pool: ThreadPool | undefined;
 
 // Outputs finished in one tick leave as one message (fewer envelopes to encode and route).
-let pendingOutputs: OutputWire[] = [];
-function reportOutput(out: OutputWire): void {
-  pendingOutputs.push(out);
-  if (pendingOutputs.length === 1) {
-    setImmediate(() => {
-      const items = pendingOutputs;
-      pendingOutputs = [];
-      conn.emit("outputs", { items });
-    });
-  }
-}
+const reportOutput = perTurn<OutputWire>((items) => conn.emit("outputs", { items }));
 let exiting = false;
 const realExit = process.exit.bind(process);
 

@@ -387,9 +387,11 @@ export class InputRunner {
         }
       }
     } finally {
-      // Items still batched leave with the flush already scheduled for them: it runs before the
-      // output's (scheduled later), so both share one frame and the items still come first.
-      if (!flushScheduled) flush();
+      // Items still batched leave now, before the output is reported: the flush scheduled for
+      // them may run after the outputs' (another input's output, reported earlier in this turn,
+      // scheduled that one first), and an end that overtakes its items loses them. Both still
+      // share the connection's next frame.
+      flush();
       if (ctx.aborted) await it.return?.();
     }
   }

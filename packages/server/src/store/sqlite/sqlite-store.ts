@@ -83,6 +83,8 @@ export class SqliteStore implements Store {
   private readonly log: (msg: string) => void;
   private closed = false;
   private commitObserver: ((ms: number) => void) | undefined;
+  /** Told when a window is rolled back (caches of what it wrote are dropped). */
+  private readonly rollbackListeners: (() => void)[] = [];
   /** Prepared calls-list statements, one per filter combination (at most 2^6). */
   private readonly listStmts = new Map<string, Database.Statement>();
   readonly objects: SqliteObjectStore;
@@ -99,7 +101,12 @@ export class SqliteStore implements Store {
     this.migrate();
     for (const [name, sql] of loadNamedStatements(new URL("queries.sql", SQL_DIR)))
       this.stmts.set(name, this.db.prepare(sql));
-    this.objects = new SqliteObjectStore({ db: this.db, begin: () => this.ensureTx(), flush: () => this.flushSoon() });
+    this.objects = new SqliteObjectStore({
+      db: this.db,
+      begin: () => this.ensureTx(),
+      flush: () => this.flushSoon(),
+      onRollback: (listener) => this.rollbackListeners.push(listener),
+    });
     this.backfillStatus();
   }
 
@@ -161,6 +168,7 @@ export class SqliteStore implements Store {
     } else if (!this.db.inTransaction) {
       // SQLite rolled the window back itself after a failed write (SQLITE_FULL, IOERR): later
       // writes still belong to a transaction, which the commit rolls back with the rest.
+      for (const l of this.rollbackListeners) l();
       this.db.exec("BEGIN");
     }
   }
@@ -193,6 +201,7 @@ export class SqliteStore implements Store {
         try {
           if (this.db.inTransaction) this.db.exec("ROLLBACK");
         } catch {}
+        for (const l of this.rollbackListeners) l();
       }
     }
     const waiters = this.waiters;
