@@ -452,24 +452,32 @@ export class LocalProvider implements WorkerProvider {
 
   /**
    * At the process cap, an idle pooled runtime (the least recently used image's first) ends
-   * to make way for a container that cannot use it; waits (briefly) until it is gone, so the
-   * host never holds more runtime processes than its capacity.
+   * to make way for a container that cannot use it (or one killed already, a stale pooled
+   * runtime replaced, is waited for); waits (2 s at most each) until it is gone, so the host
+   * never holds more runtime processes than its capacity.
    */
   private async makeRoom(): Promise<void> {
     while (this.procs.size >= this.maxProcesses) {
       const pools = [...[...this.imagePools.values()].map((e) => e.procs), this.pool];
       const pool = pools.find((p) => p.length > 0);
-      const idle = pool?.shift();
-      if (!pool || !idle) return; // only containers: placement keeps those within capacity
+      let going = pool?.shift();
+      if (going) killSandbox(going.child);
+      else {
+        // None idle: one already on its way out (a stale or retired pooled runtime, killed a
+        // moment ago) still counts until it has exited.
+        going = [...this.procs].find((p) => p.containerId === undefined && !pools.some((q) => q.includes(p)));
+        if (!going) return; // only containers: placement keeps those within capacity
+      }
+      const p = going;
       await new Promise<void>((resolve) => {
-        if (idle.exited) return resolve();
+        if (p.exited) return resolve();
         const t = setTimeout(resolve, 2000);
-        idle.child.once("exit", () => {
+        p.child.once("exit", () => {
           clearTimeout(t);
           resolve();
         });
-        killSandbox(idle.child);
       });
+      if (!p.exited) return; // stuck: go on rather than hold the start
     }
   }
 
