@@ -18,9 +18,9 @@ import { ExecHost } from "./exec.js";
 import { installInputContext } from "./input-context.js";
 import { loadBundle, skiffPackageDir } from "./load-bundle.js";
 import { captureOutput } from "./log-capture.js";
+import { perTurn } from "./per-turn.js";
 import { assignedBundle, awaitPoolAssignment } from "./pool-assignment.js";
 import { encodeError, InputRunner } from "./runner.js";
-import { perTurn } from "./per-turn.js";
 import { loadTarget, type Target } from "./target.js";
 import { ThreadPool } from "./thread-pool.js";
 
