@@ -159,9 +159,10 @@ export class ResultUrls {
       if (call.endpoint.web.requiresAuth) await requireToken(req, this.h.tokens, ["web"], "this endpoint's result");
       if (call.attached) throw new HttpError(409, "failed_precondition", "another request is reading this result");
       entry.since = Date.now();
-      // A result read to the end leaves memory: a whole one is in the store by then (ended()).
+      // A result read to the end leaves memory once the call has ended: a whole one is in the
+      // store by then (ended()). Read before the call's end arrived, ended() removes it.
       res.once("finish", () => {
-        if (call.settledAt) this.parked.delete(callId);
+        if (call.settledAt && call.callEnded) this.parked.delete(callId);
       });
       if (call.answered) {
         if (!call.attach(res)) throw new HttpError(410, "gone", "this streamed result was already read");

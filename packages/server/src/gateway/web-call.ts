@@ -51,6 +51,11 @@ export class WebCall {
   private blocked = false;
   /** Set when the call is over and its response fully written or kept. */
   settledAt = 0;
+  /**
+   * The call's own end arrived (its output). A response whose head says it is whole settles
+   * before that: the end may come in a later frame from the container.
+   */
+  callEnded = false;
 
   private capTimer: NodeJS.Timeout | undefined;
   /** The response could not be sent (a bad head): whatever else comes is dropped. */
@@ -122,6 +127,7 @@ export class WebCall {
         this.trailers(item as WebResponseTrailers);
       }
     }
+    if (end) this.callEnded = true;
     if (end && !this.end) this.end = end;
     if (this.capTimer && this.answered) this.disarm();
     if (this.end) this.finish();
