@@ -13,7 +13,11 @@ export interface Interrupt {
   /** Resolves on the first Ctrl-C (or SIGTERM). */
   readonly signal: Promise<void>;
   readonly fired: boolean;
-  /** Restores the default handling (Ctrl-C ends the process). */
+  /**
+   * Restores the default handling (Ctrl-C ends the process). Once fired, the handler stays:
+   * the command is on its way out, and a second Ctrl-C during the last of its cleanup still
+   * exits 130 rather than dying by the signal.
+   */
   dispose(): void;
 }
 
@@ -43,6 +47,7 @@ export function onInterrupt(): Interrupt {
       return fired;
     },
     dispose() {
+      if (fired) return;
       process.off("SIGINT", handler);
       process.off("SIGTERM", handler);
     },
