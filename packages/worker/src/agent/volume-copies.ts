@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { lstat, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
@@ -10,6 +10,7 @@ import {
   type RequestMap,
   type RequestName,
 } from "@skiff/protocol";
+import { sha256File } from "../images/layer-export.js";
 
 /** The control link, as far as volume copies use it. */
 export interface VolumeLink {
@@ -160,7 +161,7 @@ export class VolumeCopies {
       seen.add(path);
       const k = copy.known.get(path);
       if (k && k.size === st.size && k.mtimeMs === st.mtimeMs) continue;
-      const hash = await hashFile(join(copy.dir, path));
+      const hash = await sha256File(join(copy.dir, path));
       fresh.set(path, { hash, size: st.size, mtimeMs: st.mtimeMs });
       if (k?.hash === hash) continue;
       changes.push({ path, hash, size: st.size });
@@ -210,14 +211,4 @@ async function* walk(root: string, rel: string): AsyncGenerator<[string, { size:
       yield [p, { size: st.size, mtimeMs: st.mtimeMs }];
     }
   }
-}
-
-function hashFile(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash("sha256");
-    createReadStream(path, { highWaterMark: 1024 * 1024 })
-      .on("data", (d) => h.update(d))
-      .on("end", () => resolve(h.digest("hex")))
-      .on("error", reject);
-  });
 }
