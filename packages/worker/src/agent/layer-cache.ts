@@ -60,12 +60,7 @@ export class LayerCache {
 
   /** Root, env and working directory of an image that is here (the local provider's resolver). */
   resolve(key: string): { root: string; env: Record<string, string>; workdir: string | undefined } | undefined {
-    const layer = this.store.get(key);
-    if (!layer) return undefined;
-    const root = this.store.rootOf(layer);
-    if (!existsSync(root)) return undefined;
-    this.store.touch(key);
-    return { root, env: layer.env, workdir: layer.workdir };
+    return this.store.resolve(key);
   }
 
   private async fetch(img: RemoteImage, fetchPart: FetchPart): Promise<void> {

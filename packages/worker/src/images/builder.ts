@@ -101,12 +101,7 @@ export class LocalImageBuilder implements ImageBuilder {
 
   /** The root, env and working directory of a built image, for a container; marks it used. */
   resolve(key: string): { root: string; env: Record<string, string>; workdir: string | undefined } | undefined {
-    const layer = this.store.get(key);
-    if (!layer) return undefined;
-    const root = this.store.rootOf(layer);
-    if (!existsSync(root)) return undefined;
-    this.store.touch(key);
-    return { root, env: layer.env, workdir: layer.workdir };
+    return this.store.resolve(key);
   }
 
   async build(

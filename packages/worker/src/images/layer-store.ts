@@ -11,6 +11,7 @@ import {
 } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
+import { alive } from "../sandbox/temp-dirs.js";
 
 /** What a layer records beside its files. */
 export interface LayerMeta {
@@ -116,6 +117,16 @@ export class LayerStore {
     return join(this.layersDir, layer.rootKey, "root");
   }
 
+  /** Root, env and working directory of an image that is here, for a container; marks it used. */
+  resolve(key: string): { root: string; env: Record<string, string>; workdir: string | undefined } | undefined {
+    const layer = this.get(key);
+    if (!layer) return undefined;
+    const root = this.rootOf(layer);
+    if (!existsSync(root)) return undefined;
+    this.touch(key);
+    return { root, env: layer.env, workdir: layer.workdir };
+  }
+
   touch(key: string): void {
     const now = new Date();
     try {
@@ -175,14 +186,5 @@ export class LayerStore {
 
   has(key: string): boolean {
     return existsSync(join(this.layersDir, key, "meta.json"));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }

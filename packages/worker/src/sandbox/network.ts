@@ -3,7 +3,7 @@ import { accessSync, constants, readdirSync, readFileSync, rmSync } from "node:f
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { processTempDir } from "./temp-dirs.js";
+import { alive, processTempDir } from "./temp-dirs.js";
 
 const run = promisify(execFile);
 
@@ -320,15 +320,6 @@ function kill(pid: number): void {
   try {
     process.kill(pid, "SIGTERM");
   } catch {}
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function executable(p: string): boolean {

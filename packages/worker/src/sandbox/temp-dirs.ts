@@ -17,7 +17,8 @@ export function processTempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `${prefix}-${process.pid}-`));
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, as another user). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
