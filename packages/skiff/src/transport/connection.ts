@@ -74,6 +74,10 @@ interface Pending {
 
 type State = "idle" | "connecting" | "open" | "closed";
 
+/** Events whose body is a list of items (`outputs`, `logs`): what `emitItem` can collect. */
+type ItemEvent = { [N in EventName]: EventMap[N] extends { items: unknown[] } ? N : never }[EventName];
+type ItemOf<N extends ItemEvent> = EventMap[N] extends { items: (infer T)[] } ? T : never;
+
 /** Runs `fn` after the I/O callbacks of this turn of the event loop (where there is one). */
 const later = (fn: () => void) => {
   const g = globalThis as { setImmediate?: (fn: () => void) => void };
@@ -102,6 +106,8 @@ export class Connection {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private outbox: Message[] = [];
+  /** Items collected for one event each (emitItem), appended to the outbox as the frame leaves. */
+  private readonly collected = new Map<ItemEvent, unknown[]>();
   private flushScheduled = false;
   private opening: Promise<void> | undefined;
   private readonly handlers = new Map<string, (body: unknown) => void>();
@@ -178,6 +184,27 @@ export class Connection {
     this.enqueue({ t: name, b: body } as Message);
   }
 
+  /**
+   * Adds an item to this turn's `name` event: items added before the frame leaves go as one
+   * event, placed after everything else the frame carries (a generator's items before the
+   * output that ends it). It leaves in this turn's frame, as `emit` does: no turn of its own.
+   * While the connection is down, the items wait for it with the outbox.
+   */
+  emitItem<N extends ItemEvent>(name: N, item: ItemOf<N>): void {
+    if (this.state === "closed" || this.usedByAnotherRequest()) return;
+    let items = this.collected.get(name);
+    if (!items) {
+      items = [];
+      this.collected.set(name, items);
+    }
+    items.push(item);
+    if (this.state !== "open") {
+      void this.ensureOpen().catch(() => {});
+      return;
+    }
+    this.scheduleFlush();
+  }
+
   /** Opens the connection now (otherwise the first request opens it). */
   async connect(): Promise<void> {
     if (this.state === "open") return;
@@ -216,6 +243,10 @@ export class Connection {
   }
 
   private flush(): void {
+    if (this.collected.size > 0) {
+      for (const [t, items] of this.collected) this.outbox.push({ t, b: { items } } as Message);
+      this.collected.clear();
+    }
     if (this.state !== "open" || !this.socket || this.outbox.length === 0) return;
     const batch = this.outbox;
     this.outbox = [];
@@ -292,7 +323,7 @@ export class Connection {
         return;
       }
       if (this.state !== "open") return;
-      if (this.pending.size > 0 || this.holds > 0 || this.outbox.length > 0) return;
+      if (this.pending.size > 0 || this.holds > 0 || this.outbox.length > 0 || this.collected.size > 0) return;
       this.socket = undefined;
       this.state = "idle";
       sock.close(1000, "idle");
@@ -352,10 +383,11 @@ export class Connection {
           this.disconnectedSince = 0;
           this.failAll(e, () => true);
           this.outbox = [];
+          this.collected.clear();
           throw e;
         }
         // No retryable work waiting: fail fast instead of retrying in the background.
-        if (this.pending.size === 0 && this.outbox.length === 0) {
+        if (this.pending.size === 0 && this.outbox.length === 0 && this.collected.size === 0) {
           this.state = "idle";
           this.disconnectedSince = 0;
           throw err;

@@ -18,7 +18,6 @@ import { ExecHost } from "./exec.js";
 import { installInputContext } from "./input-context.js";
 import { loadBundle, skiffPackageDir } from "./load-bundle.js";
 import { captureOutput } from "./log-capture.js";
-import { perTurn } from "./per-turn.js";
 import { assignedBundle, awaitPoolAssignment } from "./pool-assignment.js";
 import { encodeError, InputRunner } from "./runner.js";
 import { loadTarget, type Target } from "./target.js";
@@ -75,8 +74,9 @@ let what = "function";
 let target: Target | undefined;
 let pool: ThreadPool | undefined;
 
-// Outputs finished in one tick leave as one message (fewer envelopes to encode and route).
-const reportOutput = perTurn<OutputWire>((items) => conn.emit("outputs", { items }));
+// Outputs finished in one turn leave as one message (fewer envelopes to encode and route), in
+// that turn's frame: collected by the connection, not in a turn of their own before it.
+const reportOutput = (out: OutputWire) => conn.emitItem("outputs", out);
 let exiting = false;
 const realExit = process.exit.bind(process);
 
