@@ -83,6 +83,33 @@ const serverIndexWithoutPostgres = {
   },
 };
 
+/**
+ * better-sqlite3 and esbuild (CommonJS, left external) loaded with require() rather than
+ * import: an import of CommonJS makes Node parse the module for its export names first
+ * (cjs-module-lexer; esbuild's lib/main.js is 97 kB), ~20 ms of CPU at each `skiff run`.
+ */
+const requireCommonJs = {
+  name: "skiff-require-commonjs",
+  setup(b) {
+    b.onResolve({ filter: /^(better-sqlite3|esbuild)$/ }, (args) =>
+      args.kind === "require-call" ? { path: args.path, external: true } : { path: args.path, namespace: "skiff-cjs" },
+    );
+    // An ES module with the package's exports by name (its keys here, at build time), as
+    // Node's import of it would give: the bundle's `await import("esbuild")` reads .build.
+    b.onLoad({ filter: /.*/, namespace: "skiff-cjs" }, (args) => {
+      const names = Object.keys(require(args.path)).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== "default");
+      return {
+        contents: [
+          `const m = require(${JSON.stringify(args.path)});`,
+          "export default m;",
+          ...names.map((k) => `export const ${k} = m.${k};`),
+        ].join("\n"),
+        loader: "js",
+      };
+    });
+  },
+};
+
 const commands = readdirSync(join(dist, "commands")).filter((f) => f.endsWith(".js"));
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, "skiff"), { recursive: true });
@@ -117,7 +144,7 @@ const result = await build({
       'const __skiffModuleUrl = (pkg, rel) => new URL(rel, __skiffFileUrl(require.resolve(pkg + "/package.json"))).href;',
     ].join(" "),
   },
-  plugins: [serverIndexWithoutPostgres, originalUrls],
+  plugins: [serverIndexWithoutPostgres, requireCommonJs, originalUrls],
   legalComments: "none",
   metafile: true,
   logLevel: "warning",
