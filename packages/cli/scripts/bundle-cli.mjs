@@ -15,7 +15,8 @@
 //   CLI and the SDK share in shared chunks, so the app's App objects are the CLI's (one instance).
 // - the server's and the worker's modules find their files (SQL migrations, the dashboard, the
 //   runtime bundle) relative to their own location: each `import.meta.url` in them is replaced
-//   by the URL the module had in its package, found where that package is installed.
+//   by the URL the module had in its package, found where that package is installed; in the
+//   CLI's own modules, by their place in dist-bundle/ (see originalUrls).
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, sep } from "node:path";
@@ -41,24 +42,41 @@ const located = Object.fromEntries(
   ]),
 );
 
-/** `import.meta.url` of a server or worker module → the URL it had in its own package. */
+/**
+ * `import.meta.url` of each module that reads it, as the code expects it:
+ * - a server or worker module: the URL it had in its own package;
+ * - a CLI module: the URL it would have in dist-bundle/ (dist/x.js → dist-bundle/x.js), which
+ *   has the same layout for what they look for (commands/, load-specs-worker.js, skiff/,
+ *   ../package.json), whichever output file (main.js, commands/serve.js, a chunk) holds it.
+ * Only where the text is code: bundle.ts has `import.meta.url` inside a string (the banner of
+ * app bundles), left as it is (an odd number of quotes before it on its line).
+ */
 const originalUrls = {
   name: "skiff-original-urls",
   setup(b) {
     b.onLoad({ filter: /\.js$/ }, (args) => {
-      const owner = Object.entries(located).find(([, dir]) => args.path.startsWith(dir + sep));
-      if (!owner) return undefined;
+      const cli = args.path.startsWith(dist + sep) ? dist : undefined;
+      const owner = cli ? undefined : Object.entries(located).find(([, dir]) => args.path.startsWith(dir + sep));
+      if (!cli && !owner) return undefined;
       const text = readFileSync(args.path, "utf8");
       if (!text.includes("import.meta.url")) return undefined;
-      const rel = relative(owner[1], args.path).split(sep).join("/");
-      return {
-        contents: text.replaceAll(
-          "import.meta.url",
-          `__skiffModuleUrl(${JSON.stringify(owner[0])}, ${JSON.stringify(rel)})`,
-        ),
-        loader: "js",
-        resolveDir: dirname(args.path),
-      };
+      const rel = relative(cli ?? owner[1], args.path)
+        .split(sep)
+        .join("/");
+      const url = cli
+        ? `new URL(${JSON.stringify(rel)}, __skiffBundleRoot).href`
+        : `__skiffModuleUrl(${JSON.stringify(owner[0])}, ${JSON.stringify(rel)})`;
+      const contents = text
+        .split("\n")
+        .map((line) =>
+          line.replace(/import\.meta\.url/g, (m, at) => {
+            const before = line.slice(0, at);
+            const inString = ["'", '"', "`"].some((q) => (before.split(q).length - 1) % 2 === 1);
+            return inString ? m : url;
+          }),
+        )
+        .join("\n");
+      return { contents, loader: "js", resolveDir: dirname(args.path) };
     });
   },
 };
@@ -142,6 +160,7 @@ const result = await build({
       'import { pathToFileURL as __skiffFileUrl } from "node:url";',
       "const require = __skiffRequire(import.meta.url);",
       'const __skiffModuleUrl = (pkg, rel) => new URL(rel, __skiffFileUrl(require.resolve(pkg + "/package.json"))).href;',
+      'const __skiffBundleRoot = import.meta.url.slice(0, import.meta.url.lastIndexOf("/dist-bundle/") + 13);',
     ].join(" "),
   },
   plugins: [serverIndexWithoutPostgres, requireCommonJs, originalUrls],
