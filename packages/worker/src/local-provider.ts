@@ -604,10 +604,11 @@ export class LocalProvider implements WorkerProvider {
     await Promise.all(waits);
     killOrphans(this.sockets);
     this.sandbox.dispose?.();
-    await this.nat?.close();
     this.images?.close();
-    await this.limiter.close();
-    this.runtimeDir?.remove();
+    // Independent of each other, and each waits on other processes or the kernel (ip, pasta,
+    // cgroups emptying): side by side, a server stop (each `skiff run`'s end) waits for the
+    // longest of them, not their sum.
+    await Promise.all([this.nat?.close(), this.limiter.close(), this.runtimeDir?.remove()]);
   }
 }
 
