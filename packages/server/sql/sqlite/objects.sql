@@ -93,16 +93,28 @@ UPDATE queue_partitions SET size = size + @n, next_seq = next_seq + @n, touched_
 -- name: queueInsert
 INSERT INTO queue_items (pid, seq, value) VALUES (?, ?, ?);
 
--- name: queueTake
-UPDATE queue_items SET leased = 1 WHERE pid = @pid AND seq IN (
-  SELECT seq FROM queue_items WHERE pid = @pid AND leased = 0 ORDER BY seq LIMIT @n
-) RETURNING seq, value;
+-- A take is these two, in one synchronous step: the first @n items not leased, then every
+-- item not leased from the first to the last of them, which is exactly those (the range is
+-- walked once; an IN list over a subquery built a temporary index and RETURNING a buffer).
+-- name: queueTakeSelect
+SELECT seq, value FROM queue_items WHERE pid = @pid AND leased = 0 ORDER BY seq LIMIT @n;
+
+-- name: queueLeaseRange
+UPDATE queue_items SET leased = 1 WHERE pid = @pid AND seq BETWEEN @lo AND @hi AND leased = 0;
 
 -- name: queueRelease
 UPDATE queue_items SET leased = 0 WHERE pid = @pid AND seq IN (SELECT value FROM json_each(@seqs));
 
+-- Release and ack of a lease whose items are consecutive (the usual case): a range holds
+-- exactly its items.
+-- name: queueReleaseRange
+UPDATE queue_items SET leased = 0 WHERE pid = @pid AND seq BETWEEN @lo AND @hi;
+
 -- name: queueAck
 DELETE FROM queue_items WHERE pid = @pid AND leased = 1 AND seq IN (SELECT value FROM json_each(@seqs));
+
+-- name: queueAckRange
+DELETE FROM queue_items WHERE pid = @pid AND leased = 1 AND seq BETWEEN @lo AND @hi;
 
 -- name: queueShrink
 UPDATE queue_partitions SET size = size - @n WHERE pid = @pid;

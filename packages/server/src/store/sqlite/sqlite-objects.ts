@@ -32,6 +32,18 @@ type Row = Record<string, unknown>;
 const fromBuffer = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /**
+ * `{ lo, hi }` when `ids` are lo, lo + 1, …, hi in that order (a lease's items as a take
+ * returned them, when none between was leased to another get): the range then holds exactly
+ * these items. Otherwise undefined.
+ */
+export function consecutive(ids: number[]): { lo: number; hi: number } | undefined {
+  const lo = ids[0];
+  if (lo === undefined) return undefined;
+  for (let i = 1; i < ids.length; i++) if (ids[i] !== lo + i) return undefined;
+  return { lo, hi: lo + ids.length - 1 };
+}
+
+/**
  * Dicts, Queues and Volumes in the embedded SQLite store. Each method's reads and writes run
  * synchronously (so each is atomic in this single-threaded process) inside the store's group
  * transaction; a write's promise resolves at the commit that covers it.
@@ -215,20 +227,25 @@ export class SqliteObjectStore implements ObjectStore {
   async queueTake(queueId: string, partition: string, n: number): Promise<QueueItemRow[]> {
     const part = this.partition(queueId, partition);
     if (!part) return [];
-    this.host.begin();
-    const rows = this.stmt("queueTake").all({ pid: part.pid, n }) as { seq: number; value: Buffer }[];
-    // RETURNING gives no order: FIFO is by seq.
-    rows.sort((a, b) => a.seq - b.seq);
+    const rows = this.all<{ seq: number; value: Buffer }>("queueTakeSelect", { pid: part.pid, n });
+    if (rows.length === 0) return [];
+    this.run("queueLeaseRange", { pid: part.pid, lo: rows[0]!.seq, hi: rows[rows.length - 1]!.seq });
     return rows.map((r) => ({ id: r.seq, value: fromBuffer(r.value) }));
   }
   async queueRelease(queueId: string, partition: string, ids: number[]): Promise<void> {
     const part = this.partition(queueId, partition);
-    if (part) this.run("queueRelease", { pid: part.pid, seqs: JSON.stringify(ids) });
+    if (!part) return;
+    const range = consecutive(ids);
+    if (range) this.run("queueReleaseRange", { pid: part.pid, ...range });
+    else this.run("queueRelease", { pid: part.pid, seqs: JSON.stringify(ids) });
   }
   async queueAck(queueId: string, partition: string, ids: number[]): Promise<void> {
     const part = this.partition(queueId, partition);
     if (!part) return;
-    const n = this.run("queueAck", { pid: part.pid, seqs: JSON.stringify(ids) }).changes;
+    const range = consecutive(ids);
+    const n = range
+      ? this.run("queueAckRange", { pid: part.pid, ...range }).changes
+      : this.run("queueAck", { pid: part.pid, seqs: JSON.stringify(ids) }).changes;
     if (n > 0) this.run("queueShrink", { pid: part.pid, n });
   }
   async queueLen(queueId: string, partition: string | undefined): Promise<number> {
