@@ -10,7 +10,8 @@ import type {
   VolumeFileRow,
   VolumeVersion,
 } from "../object-store.js";
-import { toBuffer, toStoredValue, type ValueColumns, valueParams } from "../row-mapping.js";
+import { decodeRun, encodeRun, runsOf } from "../queue-runs.js";
+import { toStoredValue, type ValueColumns, valueParams } from "../row-mapping.js";
 import { loadNamedStatements } from "../sql-file.js";
 import { ObjectRowCache } from "./object-row-cache.js";
 
@@ -216,7 +217,9 @@ export class SqliteObjectStore implements ObjectStore {
       }
       const insert = this.stmt("queueInsert");
       this.host.begin();
-      for (let i = 0; i < values.length; i++) insert.run(part.pid, part.nextSeq + i, toBuffer(values[i]!));
+      // A few rows of runs, not a row per item (store/queue-runs.ts).
+      for (const [start, end] of runsOf(values))
+        insert.run(part.pid, part.nextSeq + start, end - start, encodeRun(values, start, end));
       this.run("queueGrowPartition", { pid: part.pid, n: values.length, now });
       return { ok: true } as const;
     });
@@ -227,10 +230,36 @@ export class SqliteObjectStore implements ObjectStore {
   async queueTake(queueId: string, partition: string, n: number): Promise<QueueItemRow[]> {
     const part = this.partition(queueId, partition);
     if (!part) return [];
-    const rows = this.all<{ seq: number; value: Buffer }>("queueTakeSelect", { pid: part.pid, n });
-    if (rows.length === 0) return [];
-    this.run("queueLeaseRange", { pid: part.pid, lo: rows[0]!.seq, hi: rows[rows.length - 1]!.seq });
-    return rows.map((r) => ({ id: r.seq, value: fromBuffer(r.value) }));
+    // Runs in order until they hold n items (better-sqlite3 runs nothing else while iterating).
+    const runs: { seq: number; n: number; value: Buffer }[] = [];
+    let have = 0;
+    for (const r of this.stmt("queueTakeRuns").iterate({ pid: part.pid }) as Iterable<{
+      seq: number;
+      n: number;
+      value: Buffer;
+    }>) {
+      runs.push(r);
+      have += r.n;
+      if (have >= n) break;
+    }
+    if (runs.length === 0) return [];
+    const items: QueueItemRow[] = [];
+    for (const r of runs) {
+      const values = decodeRun(fromBuffer(r.value), r.n);
+      for (let i = 0; i < values.length && items.length < n; i++) items.push({ id: r.seq + i, value: values[i]! });
+    }
+    // The last run may be taken in part: its first `keep` items are leased as a run of their
+    // own, the rest is a new run right after them.
+    const last = runs[runs.length - 1]!;
+    const keep = last.n - (have - items.length);
+    const whole = keep === last.n ? runs : runs.slice(0, -1);
+    if (whole.length > 0) this.run("queueLeaseRange", { pid: part.pid, lo: whole[0]!.seq, hi: whole.at(-1)!.seq });
+    if (keep < last.n) {
+      const values = decodeRun(fromBuffer(last.value), last.n);
+      this.run("queueSplitRun", { pid: part.pid, seq: last.seq, n: keep, value: encodeRun(values, 0, keep) });
+      this.stmt("queueInsert").run(part.pid, last.seq + keep, last.n - keep, encodeRun(values, keep, last.n));
+    }
+    return items;
   }
   async queueRelease(queueId: string, partition: string, ids: number[]): Promise<void> {
     const part = this.partition(queueId, partition);
@@ -243,9 +272,14 @@ export class SqliteObjectStore implements ObjectStore {
     const part = this.partition(queueId, partition);
     if (!part) return;
     const range = consecutive(ids);
-    const n = range
-      ? this.run("queueAckRange", { pid: part.pid, ...range }).changes
-      : this.run("queueAck", { pid: part.pid, seqs: JSON.stringify(ids) }).changes;
+    this.host.begin();
+    const gone = (
+      range
+        ? this.stmt("queueAckRange").all({ pid: part.pid, ...range })
+        : this.stmt("queueAck").all({ pid: part.pid, seqs: JSON.stringify(ids) })
+    ) as { n: number }[];
+    let n = 0;
+    for (const g of gone) n += g.n;
     if (n > 0) this.run("queueShrink", { pid: part.pid, n });
   }
   async queueLen(queueId: string, partition: string | undefined): Promise<number> {
