@@ -276,7 +276,7 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
         rows.map((r) => r.id),
       );
     }
-    got.forEach((v, i) => assert.deepEqual(v, item(i), `item ${i}`));
+    for (const [i, v] of got.entries()) assert.deepEqual(v, item(i), `item ${i}`);
     assert.equal(await s.queueLen("q", "p"), 0);
     assert.deepEqual((await s.queuePut("q", "p", [item(0)], 1, { maxItems: 1, maxPartitions: 2 })).ok, true, "size 0");
   });
