@@ -11,7 +11,7 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
 
 function peer(mode: string, target: string) {
   const p = fork(new URL("./lib/queue-peer.ts", import.meta.url), [mode, String(N), String(BATCH), target], {
-    execArgv: ["--import", "tsx"],
+    execArgv: ["--import", "tsx", ...(process.env.BENCH_PEER_NODE_ARGS ?? "").split(" ").filter(Boolean)],
   });
   const ready = new Promise<void>((r) => p.once("message", () => r()));
   const done = new Promise<{ ms: number; cpuMs: number }>((r, j) => {
