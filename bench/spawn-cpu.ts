@@ -18,11 +18,11 @@ const TICK = 100; // USER_HZ
 
 type Square = Function_<(x: number) => Promise<number>>;
 
-/** utime+stime (s) of a process, and of its children it waited for. */
-function procCpu(pid: number): number {
+/** utime+stime (s) of a process; with `reaped`, also of the children it has waited for. */
+function procCpu(pid: number, reaped = false): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(f[11]) + Number(f[12])) / TICK;
+    return (Number(f[11]) + Number(f[12]) + (reaped ? Number(f[13]) + Number(f[14]) : 0)) / TICK;
   } catch {
     return 0;
   }
@@ -39,12 +39,12 @@ function allProcs(): { pid: number; ppid: number; uid: number }[] {
   }
   return out;
 }
-/** CPU of every live descendant of `root` (not itself). */
+/** CPU of every descendant of `root` (not itself): live ones, and those it has reaped. */
 function descendantsCpu(root: number): number {
   const procs = allProcs();
   const kids = new Map<number, number[]>();
   for (const p of procs) kids.set(p.ppid, [...(kids.get(p.ppid) ?? []), p.pid]);
-  let sum = 0;
+  let sum = procCpu(root, true) - procCpu(root);
   const walk = (pid: number) => {
     for (const k of kids.get(pid) ?? []) {
       sum += procCpu(k);
@@ -54,11 +54,14 @@ function descendantsCpu(root: number): number {
   walk(root);
   return sum;
 }
-/** CPU of the cluster's processes (postmaster and backends: all run as the postgres user). */
+/**
+ * CPU of the cluster's processes (postmaster and backends: all run as the postgres user),
+ * including backends that have exited (the postmaster reaps them).
+ */
 function postgresCpu(uid: number): number {
-  return allProcs()
-    .filter((p) => p.uid === uid)
-    .reduce((s, p) => s + procCpu(p.pid), 0);
+  const procs = allProcs().filter((p) => p.uid === uid);
+  const pids = new Set(procs.map((p) => p.pid));
+  return procs.reduce((s, p) => s + procCpu(p.pid, !pids.has(p.ppid)), 0);
 }
 function pgUid(): number {
   const line = readFileSync("/etc/passwd", "utf8")
@@ -118,6 +121,25 @@ async function measure(name: string, storeArgs: string[], url: string | undefine
     if (url && before.counters && after.counters)
       line += `, postgres ${((after.pg - before.pg) * k).toFixed(3)}; per 1000 spawns: ${((after.counters.xact - before.counters.xact) * k).toFixed(1)} transactions, ${((after.counters.walSync - before.counters.walSync) * k).toFixed(1)} WAL syncs, ${((after.counters.walRecords - before.counters.walRecords) * k).toFixed(0)} WAL records`;
     console.log(line);
+    if (url) {
+      // Row versions per table over the whole run (warm-up included), once the calls have run
+      // and the backends have reported: how many updates were HOT (no index entries written).
+      await new Promise((r) => setTimeout(r, 3000));
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        const rows = (
+          await c.query(
+            "SELECT relname, n_tup_ins::float8 AS ins, n_tup_upd::float8 AS upd, n_tup_hot_upd::float8 AS hot FROM pg_stat_user_tables WHERE relname IN ('calls', 'inputs', 'graph_inputs', 'attempts') ORDER BY relname",
+          )
+        ).rows as { relname: string; ins: number; upd: number; hot: number }[];
+        console.log(
+          `${name} rows: ${rows.map((r) => `${r.relname} ${r.ins} inserted, ${r.upd} updated (${r.hot} HOT)`).join("; ")}`,
+        );
+      } finally {
+        await c.end();
+      }
+    }
   } finally {
     await server.stop();
   }

@@ -208,6 +208,14 @@ describe("postgres group commit: a call that ends before its insert is sent", ()
         { id: "fc-b", ctid: undefined, state: "done", status: "success", completed_at: "2" },
       );
       assert.notEqual(rows[1].ctid, "(0,2)", "b was inserted pending and updated");
+      // Room for HOT updates of the rows a call updates soon after inserting them (migration 150).
+      const ff = await c.query(
+        "SELECT relname, reloptions FROM pg_class WHERE relname IN ('inputs', 'graph_inputs', 'attempts') ORDER BY relname",
+      );
+      assert.deepEqual(
+        ff.rows.map((r) => `${r.relname} ${r.reloptions}`),
+        ["attempts fillfactor=50", "graph_inputs fillfactor=50", "inputs fillfactor=50"],
+      );
     } finally {
       await c.end();
     }
