@@ -117,6 +117,8 @@ export class WalCheckpointer {
     this.worker = undefined;
     if (!w) return;
     const exited = new Promise<void>((r) => w.once("exit", () => r()));
+    // Held while it closes: an unref'd thread would let the loop end with this await pending.
+    w.ref();
     w.postMessage("close");
     await exited;
   }
