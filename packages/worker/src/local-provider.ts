@@ -35,6 +35,13 @@ export interface LocalProviderOptions {
   /** Runtime processes kept started and idle, so a scale-up skips process start. @defaultValue 2 */
   warmPool?: number;
   /**
+   * Make network namespaces ahead (NAT and fence ready) as the provider starts. False: only
+   * once the first container has started (an embedded server of one `skiff run`, where three
+   * pasta processes made at start, then removed, cost the run more than they save it).
+   * @defaultValue true
+   */
+  spareNetworksAtStart?: boolean;
+  /**
    * Runtime processes alive at once, warm-pool ones included (the host's container capacity):
    * the pool is not refilled past it, and an idle pooled process makes way for a container
    * that cannot use it. @defaultValue unlimited
@@ -170,7 +177,7 @@ export class LocalProvider implements WorkerProvider {
       this.user = id.user;
       const { nat, why } = NatNetwork.detect();
       this.nat = nat;
-      nat?.prepareSpares();
+      if (opts.spareNetworksAtStart !== false) nat?.prepareSpares();
       if (why) log(`warning: containers share the host's network, its loopback services included: ${why}`);
     }
     // Node's own install folder when it is not under /usr; the runtime comes from runtimeDir.
@@ -597,10 +604,11 @@ export class LocalProvider implements WorkerProvider {
     await Promise.all(waits);
     killOrphans(this.sockets);
     this.sandbox.dispose?.();
-    await this.nat?.close();
     this.images?.close();
-    await this.limiter.close();
-    this.runtimeDir?.remove();
+    // Independent of each other, and each waits on other processes or the kernel (ip, pasta,
+    // cgroups emptying): side by side, a server stop (each `skiff run`'s end) waits for the
+    // longest of them, not their sum.
+    await Promise.all([this.nat?.close(), this.limiter.close(), this.runtimeDir?.remove()]);
   }
 }
 
