@@ -10,6 +10,7 @@ import { processTreeUsage } from "./proc-usage.js";
 import { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
 import { asUser, type ContainerUser, containerIdentity } from "./sandbox/identity.js";
 import { IMAGE_NODE_MODULES, IMAGE_SOCKET, imageRootCommand, runAsEnv, runtimeBinds } from "./sandbox/image-root.js";
+import { sandboxChildPid } from "./sandbox/info-fd.js";
 import {
   type ContainerCgroup,
   detectLimiter,
@@ -717,23 +718,4 @@ function childrenOf(pid: number): number[] {
     } catch {}
   }
   return out;
-}
-
-/** The pid of bubblewrap's child (in the container's namespaces), from its --info-fd JSON. */
-function sandboxChildPid(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const info = child.stdio[3] as import("node:stream").Readable;
-    let text = "";
-    info.setEncoding("utf8");
-    info.on("data", (d: string) => {
-      text += d;
-      const m = /"child-pid":\s*(\d+)/.exec(text);
-      if (m) {
-        info.destroy();
-        resolve(Number(m[1]));
-      }
-    });
-    info.on("error", () => {});
-    info.on("close", () => reject(new Error("the sandbox exited before it started")));
-  });
 }
