@@ -558,7 +558,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
         return;
       }
       const id = peer.containerId;
-      if (msg.t === "outputs" || msg.t === "gen.items") {
+      if (msg.t === "outputs" || msg.t === "outputs.cols" || msg.t === "gen.items") {
         // Results name only blobs the container was given or uploaded (auth/blob-grants.ts).
         const blob = ungrantedBlob(peer.principal!.blobGrants!, b);
         if (blob !== undefined)
@@ -575,6 +575,22 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           if (!Array.isArray(b?.items)) return peer.close(1002, "outputs.items must be an array");
           deps.engine.fleet.containerOutputs(id, b.items as OutputWire[]);
           return;
+        case "outputs.cols": {
+          const o = b as unknown as EventMap["outputs.cols"];
+          const n = Array.isArray(o?.inputIds) ? o.inputIds.length : -1;
+          if (
+            n < 0 ||
+            !Array.isArray(o.attempts) ||
+            !Array.isArray(o.data) ||
+            !Array.isArray(o.durationsMs) ||
+            o.attempts.length !== n ||
+            o.data.length !== n ||
+            o.durationsMs.length !== n
+          )
+            return peer.close(1002, "outputs.cols needs inputIds, attempts, data and durationsMs of one length");
+          deps.engine.fleet.containerOutputColumns(id, o);
+          return;
+        }
         case "inputs.returned": {
           const items = (b as EventMap["inputs.returned"])?.items;
           if (

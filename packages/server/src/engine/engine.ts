@@ -2,7 +2,9 @@ import {
   type CallOutcome,
   type FunctionSpec,
   type FunctionStats,
+  type InputColumnsWire,
   type InputInfo,
+  type InputWire,
   newId,
   type Payload,
   type ResultWire,
@@ -638,14 +640,32 @@ export class Engine {
     const sentAt = ahead ? Number.NaN : performance.now();
     for (const c of fn.containers.values()) {
       if (!takesInputs(fn, c) || (ahead && c.prefetchPaused)) continue;
-      const batch = [];
+      // As columns, a group per run of one call's inputs (`inputs.cols`): no object per input
+      // to encode here and decode in the container.
+      const groups: InputColumnsWire[] = [];
+      let group: InputColumnsWire | undefined;
       while (c.running.size < limit && fn.queue.length > 0) {
         if (ahead && c.queuedBytes >= MAX_PREFETCH_BYTES) break;
         const input = fn.queue.shift()!;
         if (input.status !== "pending") continue; // cancelled while queued
-        batch.push(this.startAttempt(input, c, ahead, sentAt));
+        this.beginAttempt(input, c, ahead, sentAt);
+        const call = input.call;
+        if (group?.callId !== call.id) {
+          group = {
+            callId: call.id,
+            timeoutMs: fn.spec.options.timeoutMs,
+            ...(call.method !== undefined ? { method: call.method } : {}),
+            inputIds: [],
+            attempts: [],
+            args: [],
+          };
+          groups.push(group);
+        }
+        group.inputIds.push(input.id);
+        group.attempts.push(input.attempt);
+        group.args.push(input.args);
       }
-      if (batch.length > 0) c.channel!.send("inputs", { items: batch });
+      if (groups.length > 0) c.channel!.send("inputs.cols", { groups });
       if (fn.queue.length === 0) break;
     }
   }
@@ -674,11 +694,24 @@ export class Engine {
     this.dispatch(c.fn);
   }
 
+  /** Starts an attempt of `input` on `c` and returns what the container is sent (batching.ts). */
+  private startAttempt(input: LiveInput, c: LiveContainer): InputWire {
+    this.beginAttempt(input, c);
+    return {
+      inputId: input.id,
+      callId: input.call.id,
+      attempt: input.attempt,
+      args: input.args,
+      timeoutMs: input.call.fn.spec.options.timeoutMs,
+      ...(input.call.method !== undefined ? { method: input.call.method } : {}),
+    };
+  }
+
   /**
-   * Starts an attempt of `input` on `c` and returns what the container is sent. `queued`: it
-   * waits in the container for a slot (prefetch); its timeout clock starts with the slot.
+   * Starts an attempt of `input` on `c` (what the container is sent is the caller's). `queued`:
+   * it waits in the container for a slot (prefetch); its timeout clock starts with the slot.
    */
-  private startAttempt(input: LiveInput, c: LiveContainer, queued = false, sentAt = Number.NaN) {
+  private beginAttempt(input: LiveInput, c: LiveContainer, queued = false, sentAt = Number.NaN): void {
     input.attempt++;
     input.status = "running";
     input.container = c;
@@ -718,14 +751,6 @@ export class Engine {
     // Generators' deadlines move (paused time does not count): they keep their own timer.
     else if (input.call.stream) input.timer = setTimeout(() => this.onTimeout(input, c, ra), timeoutMs);
     else if (!c.deadlineTimer || ra.deadline < c.deadlineAt) this.armDeadline(c, ra.deadline);
-    return {
-      inputId: input.id,
-      callId: input.call.id,
-      attempt: input.attempt,
-      args: input.args,
-      timeoutMs,
-      ...(input.call.method !== undefined ? { method: input.call.method } : {}),
-    };
   }
 
   /** An input that waited in `c` took a freed slot (fleet.ts, on an output): its timeout clock starts. */

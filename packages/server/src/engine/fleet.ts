@@ -3,6 +3,7 @@ import {
   encodePayload,
   type LogEntry,
   newId,
+  type OutputColumnsWire,
   type OutputWire,
   type ResultWire,
   type VolumeMountWire,
@@ -478,29 +479,53 @@ export class Fleet {
     const c = this.containers.get(containerId);
     if (!c) return;
     const receivedAt = performance.now();
-    for (const out of items) {
-      const key = `${out.inputId}:${out.attempt}`;
-      const ra = c.running.get(key);
-      if (!ra) continue; // duplicate or unknown: dropped
-      c.running.delete(key);
-      c.inputsServed++;
-      if (ra.killTimer) clearTimeout(ra.killTimer);
-      const input = ra.input;
-      if (ra.queued)
-        unqueue(c, ra); // answered while it waited (cancelled): no slot freed
-      else {
-        // Its slot freed: the container started the next input waiting in it (engine/prefetch.ts).
-        const next = promoteNext(c);
-        if (next) this.host.slotStarted(c, next);
-        c.prefetchPaused = false;
-      }
-      // How long inputs take, and their turnaround, size the prefetch (engine/prefetch.ts).
-      noteOutput(c.fn, ra, out.durationMs, receivedAt);
-      if (ra.timedOut || input.status !== "running" || input.attempt !== out.attempt) continue;
-      const ms = typeof out.durationMs === "number" ? out.durationMs : Number.NaN;
-      if (out.result.status === "failure") this.host.attemptFailed(input, out.result, ms);
-      else this.host.finishInput(input, out.result, ms);
+    for (const out of items) this.output(c, out.inputId, out.attempt, out.result, out.durationMs, receivedAt);
+    this.outputsDone(c);
+  }
+
+  /** Successful outputs as columns (`outputs.cols`): the same as containerOutputs. */
+  containerOutputColumns(containerId: string, cols: OutputColumnsWire): void {
+    const c = this.containers.get(containerId);
+    if (!c) return;
+    const receivedAt = performance.now();
+    const { inputIds, attempts, data, durationsMs } = cols;
+    for (let i = 0; i < inputIds.length; i++)
+      this.output(c, inputIds[i]!, attempts[i]!, { status: "success", data: data[i]! }, durationsMs[i], receivedAt);
+    this.outputsDone(c);
+  }
+
+  private output(
+    c: LiveContainer,
+    inputId: string,
+    attempt: number,
+    result: ResultWire,
+    durationMs: unknown,
+    receivedAt: number,
+  ): void {
+    const key = `${inputId}:${attempt}`;
+    const ra = c.running.get(key);
+    if (!ra) return; // duplicate or unknown: dropped
+    c.running.delete(key);
+    c.inputsServed++;
+    if (ra.killTimer) clearTimeout(ra.killTimer);
+    const input = ra.input;
+    if (ra.queued)
+      unqueue(c, ra); // answered while it waited (cancelled): no slot freed
+    else {
+      // Its slot freed: the container started the next input waiting in it (engine/prefetch.ts).
+      const next = promoteNext(c);
+      if (next) this.host.slotStarted(c, next);
+      c.prefetchPaused = false;
     }
+    // How long inputs take, and their turnaround, size the prefetch (engine/prefetch.ts).
+    noteOutput(c.fn, ra, durationMs, receivedAt);
+    if (ra.timedOut || input.status !== "running" || input.attempt !== attempt) return;
+    const ms = typeof durationMs === "number" ? durationMs : Number.NaN;
+    if (result.status === "failure") this.host.attemptFailed(input, result, ms);
+    else this.host.finishInput(input, result, ms);
+  }
+
+  private outputsDone(c: LiveContainer): void {
     if (c.running.size === 0) {
       c.idleSince = Date.now();
       if (c.status === "draining") this.stopContainer(c);

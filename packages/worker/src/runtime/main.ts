@@ -9,6 +9,7 @@ import {
   GENERATOR_WINDOW,
   type InputWire,
   type LogWire,
+  type OutputColumnsWire,
   type OutputWire,
   WEB_STREAM_WINDOW,
 } from "@skiff/protocol";
@@ -75,8 +76,22 @@ let what = "function";
 let target: Target | undefined;
 let pool: ThreadPool | undefined;
 
-// Outputs finished in one tick leave as one message (fewer envelopes to encode and route).
-const reportOutput = perTurn<OutputWire>((items) => conn.emit("outputs", { items }));
+// Outputs finished in one tick leave as one message (fewer envelopes to encode and route):
+// successes as columns (no object per output to encode), anything else as it is.
+const reportOutput = perTurn<OutputWire>((items) => {
+  const cols: OutputColumnsWire = { inputIds: [], attempts: [], data: [], durationsMs: [] };
+  let rest: OutputWire[] | undefined;
+  for (const o of items) {
+    if (o.result.status === "success") {
+      cols.inputIds.push(o.inputId);
+      cols.attempts.push(o.attempt);
+      cols.data.push(o.result.data);
+      cols.durationsMs.push(o.durationMs);
+    } else (rest ??= []).push(o);
+  }
+  if (cols.inputIds.length > 0) conn.emit("outputs.cols", cols);
+  if (rest) conn.emit("outputs", { items: rest });
+});
 let exiting = false;
 const realExit = process.exit.bind(process);
 
@@ -200,6 +215,16 @@ conn.on("inputs", ({ items }) => {
     }
   }
   flush();
+});
+conn.on("inputs.cols", ({ groups }) => {
+  for (const g of groups) {
+    const { callId, timeoutMs, method, inputIds, attempts, args } = g;
+    for (let i = 0; i < inputIds.length; i++) {
+      const wire: InputWire = { inputId: inputIds[i]!, callId, attempt: attempts[i]!, args: args[i]!, timeoutMs };
+      if (method !== undefined) wire.method = method;
+      runner?.start(wire);
+    }
+  }
 });
 conn.on("cancel", ({ inputIds, reason }) => runner?.cancel(inputIds, reason));
 conn.on("inputs.revoke", ({ inputIds }) => {
