@@ -358,16 +358,33 @@ export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
   ];
   /** Starts a fan-out call; inputs follow with map.put, results come back as map.outputs events. */
   "map.start": [
-    { functionId: string; idempotencyKey: string; parentInputId?: string; method?: string },
-    { callId: string /** Most inputs the client may have outstanding (sent, no output yet). */; window: number },
+    {
+      functionId: string;
+      idempotencyKey: string;
+      parentInputId?: string;
+      method?: string;
+      /** The client reads successful outputs as columns (`map.outputs` idxs and data). */
+      columns?: boolean;
+    },
+    {
+      callId: string;
+      /** Most inputs the client may have outstanding (sent, no output yet). */
+      window: number;
+      /** The server takes map.put's inputs as columns (idxs and args). */
+      columns?: boolean;
+    },
   ];
   /**
    * Takes a map back after the connection that ran it dropped (or the server restarted): its
    * outputs come to this connection from now on. The client then sends again every input it has
    * no output for (the server skips those it still has) and map.end if it had sent it.
    */
-  "map.resume": [{ callId: string }, { window: number }];
-  "map.put": [{ callId: string; items: MapInputWire[] }, Record<string, never>];
+  "map.resume": [{ callId: string; columns?: boolean }, { window: number; columns?: boolean }];
+  /**
+   * Inputs of a map: as `items`, or as columns (where map.start's reply said `columns`): input
+   * i is `idxs[i]` with `args[i]`, with no object per input to encode and decode.
+   */
+  "map.put": [{ callId: string; items?: MapInputWire[]; idxs?: number[]; args?: Payload[] }, Record<string, never>];
   /** No more inputs: `total` were sent. */
   "map.end": [{ callId: string; total: number }, Record<string, never>];
   /** Starts a generator call; its items come back as gen.items events, acknowledged with gen.ack. */
@@ -590,7 +607,13 @@ export interface EventMap extends ObjectEventMap, WorkerEventMap {
   /** client -> server, server -> container: `consumed` more items were taken by the consumer. */
   "gen.ack": { callId?: string; inputId?: string; consumed: number };
   /** server -> client: results of a map, as they finish (any order). */
-  "map.outputs": { callId: string; items: MapOutputWire[] };
+  "map.outputs": {
+    callId: string;
+    items: MapOutputWire[];
+    /** For a client that asked for columns: successes, output i being `idxs[i]` with data `data[i]`. */
+    idxs?: number[];
+    data?: Payload[];
+  };
   /** server -> client: progress of an image.build this client asked for. */
   "image.progress": ImageBuildEvent;
   /** server -> client: a log line of a followed app. */

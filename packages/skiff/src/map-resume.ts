@@ -33,6 +33,8 @@ export class MapLink {
     private readonly what: string,
     /** Called when something the caller's loop waits on changed (a failure, a resume). */
     private readonly poke: () => void,
+    /** The server takes map.put's inputs as columns (its map.start reply said so). */
+    private columns = false,
   ) {}
 
   /** Inputs to send; held until their outputs arrive. While the connection is down they wait. */
@@ -62,8 +64,11 @@ export class MapLink {
 
   private send(items: MapInputWire[]): void {
     const gen = this.generation;
-    this.puts = Promise.all([this.puts, this.client.request("map.put", { callId: this.callId, items })]).catch(
-      (err: Error) => this.failed(err, gen),
+    const params = this.columns
+      ? { callId: this.callId, idxs: items.map((it) => it.idx), args: items.map((it) => it.args) }
+      : { callId: this.callId, items };
+    this.puts = Promise.all([this.puts, this.client.request("map.put", params)]).catch((err: Error) =>
+      this.failed(err, gen),
     );
   }
 
@@ -87,7 +92,9 @@ export class MapLink {
     this.puts = Promise.resolve();
     try {
       // Retryable: if the connection drops again before the answer, it goes again on the next one.
-      await this.client.request("map.resume", { callId: this.callId }, { retryable: true });
+      const r = await this.client.request("map.resume", { callId: this.callId, columns: true }, { retryable: true });
+      // The server that took it back may be another build.
+      this.columns = r.columns === true;
     } catch (err) {
       const e = err as Error;
       this.failure ??=

@@ -160,9 +160,9 @@ export async function* runMap(
   const parentInputId = currentInputId();
   // Retryable: a server stopping gracefully leaves it unanswered for the next one. (Sent twice
   // after a crash, the first map is an orphan the server cancels within its resume window.)
-  const { callId, window } = await client.request(
+  const { callId, window, columns } = await client.request(
     "map.start",
-    { ...target, idempotencyKey: newId("ik"), ...(parentInputId ? { parentInputId } : {}) },
+    { ...target, idempotencyKey: newId("ik"), ...(parentInputId ? { parentInputId } : {}), columns: true },
     { retryable: true },
   );
   const conn = client._connection;
@@ -171,9 +171,15 @@ export async function* runMap(
   const wakeup = new Wakeup();
   // Holds what was sent until its output arrives, and takes the map back after a dropped
   // connection or a restart of the server.
-  const link = new MapLink(client, callId, what, () => wakeup.poke());
-  const stopSink = client._onMapOutputs(callId, (items) => {
+  const link = new MapLink(client, callId, what, () => wakeup.poke(), columns === true);
+  const stopSink = client._onMapOutputs(callId, ({ items, idxs, data }) => {
     for (const it of items) if (link.take(it.idx)) arrived.push(it);
+    // Successes as columns (map.start asked for them).
+    if (idxs && data)
+      for (let i = 0; i < idxs.length; i++) {
+        const idx = idxs[i]!;
+        if (link.take(idx)) arrived.push({ idx, result: { status: "success", data: data[i]! } });
+      }
     wakeup.poke();
   });
   const stopDrop = conn.onDisconnect(() => link.dropped());

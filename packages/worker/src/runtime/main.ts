@@ -80,17 +80,17 @@ let pool: ThreadPool | undefined;
 // successes as columns (no object per output to encode), anything else as it is.
 const reportOutput = perTurn<OutputWire>((items) => {
   const cols: OutputColumnsWire = { inputIds: [], attempts: [], data: [], durationsMs: [] };
-  let rest: OutputWire[] | undefined;
+  const rest: OutputWire[] = [];
   for (const o of items) {
     if (o.result.status === "success") {
       cols.inputIds.push(o.inputId);
       cols.attempts.push(o.attempt);
       cols.data.push(o.result.data);
       cols.durationsMs.push(o.durationMs);
-    } else (rest ??= []).push(o);
+    } else rest.push(o);
   }
   if (cols.inputIds.length > 0) conn.emit("outputs.cols", cols);
-  if (rest) conn.emit("outputs", { items: rest });
+  if (rest.length > 0) conn.emit("outputs", { items: rest });
 });
 let exiting = false;
 const realExit = process.exit.bind(process);
