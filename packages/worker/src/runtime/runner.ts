@@ -101,6 +101,14 @@ export interface RunnerOptions {
  */
 const TURN_MS = 0.5;
 
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    v !== null &&
+    (typeof v === "object" || typeof v === "function") &&
+    typeof (v as { then?: unknown }).then === "function"
+  );
+}
+
 /** Sends a generator's yielded items (batched per tick by the connection). */
 export type ItemSink = (inputId: string, attempt: number, items: Payload[]) => void;
 
@@ -162,15 +170,66 @@ export class InputRunner {
     const ctx = new RunningInputContext(wire.inputId, wire.callId, wire.attempt);
     this.running.set(wire.inputId, { wire, ctx, acked: 0, wake: undefined });
     const started = performance.now();
-    // Generators stream from the main thread, even in a container whose other inputs use threads.
-    const onThread = this.pool !== undefined && !this.target.isGenerator(wire.method);
-    void (onThread ? this.runOnThread(wire) : this.run(wire, ctx)).then((result) => {
+    const done = (result: ResultWire) => {
       if (!this.running.has(wire.inputId)) return;
       this.running.delete(wire.inputId);
       const now = performance.now();
       this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: now - started });
       if (this.waiting.length > 0) this.startNext(now);
-    });
+    };
+    // Generators stream from the main thread, even in a container whose other inputs use threads.
+    if (this.pool !== undefined && !this.target.isGenerator(wire.method)) void this.runOnThread(wire).then(done);
+    else if (this.pool !== undefined || !(wire.args instanceof Uint8Array) || this.target.isGenerator(wire.method))
+      void this.run(wire, ctx).then(done);
+    else this.runInline(wire.method, wire.args, ctx, done);
+  }
+
+  /**
+   * The common case (inline arguments, no threads, not a generator) without an async function
+   * around it: at map rates, each promise per input (and the async-context hook each one runs)
+   * is measurable. The same outcomes as run(); a plain function's output is reported at once.
+   */
+  private runInline(
+    method: string | undefined,
+    bytes: Uint8Array,
+    ctx: RunningInputContext,
+    done: (r: ResultWire) => void,
+  ): void {
+    let value: unknown;
+    try {
+      const args = decodePayload(bytes);
+      if (!Array.isArray(args)) throw new Error("arguments must be an array");
+      value = inputStorage.run(ctx, () => this.target.invoke(method, args));
+    } catch (err) {
+      done({ status: "failure", error: encodeError(err) });
+      return;
+    }
+    const fail = (err: unknown) => done({ status: "failure", error: encodeError(err) });
+    const ok = (v: unknown) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = encodePayload(v, "result");
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      if (bytes.byteLength <= INLINE_PAYLOAD_BYTES) done({ status: "success", data: bytes });
+      else
+        toPayload(bytes, this.client).then(
+          (data) => done({ status: "success", data }),
+          (err) => fail(err),
+        );
+    };
+    let pending: Promise<unknown> | undefined;
+    try {
+      // As `await` would: a thenable is followed (reading its `then` may throw: a failure too).
+      if (isThenable(value)) pending = Promise.resolve(value);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    if (pending) pending.then(ok, fail);
+    else ok(value);
   }
 
   /** A slot freed at `now` and inputs wait: starts the next, now or in the next turn (TURN_MS). */
