@@ -166,22 +166,28 @@ export class InputRunner {
     this.begin(wire);
   }
 
+  // No closure is kept in a `const` on the per-input path: the runtime bundle keeps function
+  // names (esbuild keepNames), which names each such closure as it is made (a defineProperty
+  // per input).
   private begin(wire: InputWire): void {
     const ctx = new RunningInputContext(wire.inputId, wire.callId, wire.attempt);
     this.running.set(wire.inputId, { wire, ctx, acked: 0, wake: undefined });
     const started = performance.now();
-    const done = (result: ResultWire) => {
-      if (!this.running.has(wire.inputId)) return;
-      this.running.delete(wire.inputId);
-      const now = performance.now();
-      this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: now - started });
-      if (this.waiting.length > 0) this.startNext(now);
-    };
     // Generators stream from the main thread, even in a container whose other inputs use threads.
-    if (this.pool !== undefined && !this.target.isGenerator(wire.method)) void this.runOnThread(wire).then(done);
+    if (this.pool !== undefined && !this.target.isGenerator(wire.method))
+      void this.runOnThread(wire).then((result) => this.finish(wire, started, result));
     else if (this.pool !== undefined || !(wire.args instanceof Uint8Array) || this.target.isGenerator(wire.method))
-      void this.run(wire, ctx).then(done);
-    else this.runInline(wire.method, wire.args, ctx, done);
+      void this.run(wire, ctx).then((result) => this.finish(wire, started, result));
+    else this.runInline(wire, wire.args, ctx, started);
+  }
+
+  /** Reports an input's outcome (once) and starts the next waiting one. */
+  private finish(wire: InputWire, started: number, result: ResultWire): void {
+    if (!this.running.has(wire.inputId)) return;
+    this.running.delete(wire.inputId);
+    const now = performance.now();
+    this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: now - started });
+    if (this.waiting.length > 0) this.startNext(now);
   }
 
   /**
@@ -189,47 +195,42 @@ export class InputRunner {
    * around it: at map rates, each promise per input (and the async-context hook each one runs)
    * is measurable. The same outcomes as run(); a plain function's output is reported at once.
    */
-  private runInline(
-    method: string | undefined,
-    bytes: Uint8Array,
-    ctx: RunningInputContext,
-    done: (r: ResultWire) => void,
-  ): void {
+  private runInline(wire: InputWire, bytes: Uint8Array, ctx: RunningInputContext, started: number): void {
     let value: unknown;
+    let pending: Promise<unknown> | undefined;
     try {
       const args = decodePayload(bytes);
       if (!Array.isArray(args)) throw new Error("arguments must be an array");
-      value = inputStorage.run(ctx, () => this.target.invoke(method, args));
-    } catch (err) {
-      done({ status: "failure", error: encodeError(err) });
-      return;
-    }
-    const fail = (err: unknown) => done({ status: "failure", error: encodeError(err) });
-    const ok = (v: unknown) => {
-      let bytes: Uint8Array;
-      try {
-        bytes = encodePayload(v, "result");
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      if (bytes.byteLength <= INLINE_PAYLOAD_BYTES) done({ status: "success", data: bytes });
-      else
-        toPayload(bytes, this.client).then(
-          (data) => done({ status: "success", data }),
-          (err) => fail(err),
-        );
-    };
-    let pending: Promise<unknown> | undefined;
-    try {
+      value = inputStorage.run(ctx, () => this.target.invoke(wire.method, args));
       // As `await` would: a thenable is followed (reading its `then` may throw: a failure too).
       if (isThenable(value)) pending = Promise.resolve(value);
     } catch (err) {
-      fail(err);
+      this.finish(wire, started, { status: "failure", error: encodeError(err) });
       return;
     }
-    if (pending) pending.then(ok, fail);
-    else ok(value);
+    if (pending)
+      pending.then(
+        (v) => this.settle(wire, started, v),
+        (err) => this.finish(wire, started, { status: "failure", error: encodeError(err) }),
+      );
+    else this.settle(wire, started, value);
+  }
+
+  /** Encodes a returned value as the input's result (a blob when it is large). */
+  private settle(wire: InputWire, started: number, value: unknown): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodePayload(value, "result");
+    } catch (err) {
+      this.finish(wire, started, { status: "failure", error: encodeError(err) });
+      return;
+    }
+    if (bytes.byteLength <= INLINE_PAYLOAD_BYTES) this.finish(wire, started, { status: "success", data: bytes });
+    else
+      toPayload(bytes, this.client).then(
+        (data) => this.finish(wire, started, { status: "success", data }),
+        (err) => this.finish(wire, started, { status: "failure", error: encodeError(err) }),
+      );
   }
 
   /** A slot freed at `now` and inputs wait: starts the next, now or in the next turn (TURN_MS). */
