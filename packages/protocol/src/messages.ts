@@ -513,6 +513,11 @@ export interface InputWire {
    * `inputs` event: the container runs them as one call and answers each with its own output.
    */
   batchId?: string;
+  /**
+   * This attempt's hand-out number in its container (counted up by the server per container),
+   * sent back with its output: the server finds the attempt by it, with no string key.
+   */
+  seq?: number;
 }
 
 /**
@@ -524,6 +529,8 @@ export interface InputColumnsWire {
   callId: string;
   timeoutMs: number;
   method?: string;
+  /** The hand-out number (InputWire.seq) of the first; the others follow it one by one. */
+  seq0: number;
   inputIds: string[];
   attempts: number[];
   args: Payload[];
@@ -531,8 +538,8 @@ export interface InputColumnsWire {
 
 /** Successful outputs as columns (`outputs.cols`): entry i of each array is output i. */
 export interface OutputColumnsWire {
-  inputIds: string[];
-  attempts: number[];
+  /** The hand-out numbers (InputWire.seq) of the attempts answered. */
+  seqs: number[];
   /** Each one's result data (a success). */
   data: Payload[];
   durationsMs: number[];
@@ -541,6 +548,8 @@ export interface OutputColumnsWire {
 export interface OutputWire {
   inputId: string;
   attempt: number;
+  /** Its InputWire.seq. */
+  seq?: number;
   result: ResultWire;
   durationMs: number;
 }

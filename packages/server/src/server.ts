@@ -577,17 +577,15 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           return;
         case "outputs.cols": {
           const o = b as unknown as EventMap["outputs.cols"];
-          const n = Array.isArray(o?.inputIds) ? o.inputIds.length : -1;
+          const n = Array.isArray(o?.seqs) ? o.seqs.length : -1;
           if (
             n < 0 ||
-            !Array.isArray(o.attempts) ||
             !Array.isArray(o.data) ||
             !Array.isArray(o.durationsMs) ||
-            o.attempts.length !== n ||
             o.data.length !== n ||
             o.durationsMs.length !== n
           )
-            return peer.close(1002, "outputs.cols needs inputIds, attempts, data and durationsMs of one length");
+            return peer.close(1002, "outputs.cols needs seqs, data and durationsMs of one length");
           deps.engine.fleet.containerOutputColumns(id, o);
           return;
         }

@@ -437,6 +437,7 @@ export class Engine {
       startedAt: 0,
       queuedAt: now,
       attemptOpen: false,
+      seq: -1,
     };
     this.inputs.set(input.id, input);
     call.fn.stats.accepted++;
@@ -570,8 +571,8 @@ export class Engine {
       const c = input.container;
       if (input.status === "running" && c) {
         c.channel?.send("cancel", { inputIds: [input.id], reason: "cancelled" });
-        const ra = c.running.get(this.key(input));
-        if (ra) {
+        const ra = c.running.get(input.seq);
+        if (ra?.input === input) {
           ra.timedOut = true; // its answer is no longer wanted
           if (terminateContainers) this.fleet.killContainer(c, "cancelled with terminateContainers");
           // One waiting in the container never started: it is answered when the container
@@ -589,10 +590,6 @@ export class Engine {
   }
 
   // ---- queue and dispatch ----------------------------------------------------------
-
-  private key(input: LiveInput): string {
-    return `${input.id}:${input.attempt}`;
-  }
 
   private enqueue(input: LiveInput, front = false): void {
     this.requeue(input, front);
@@ -650,11 +647,12 @@ export class Engine {
         if (input.status !== "pending") continue; // cancelled while queued
         this.beginAttempt(input, c, ahead, sentAt);
         const call = input.call;
-        if (group?.callId !== call.id) {
+        if (group?.callId !== call.id || group.seq0 + group.inputIds.length !== input.seq) {
           group = {
             callId: call.id,
             timeoutMs: fn.spec.options.timeoutMs,
             ...(call.method !== undefined ? { method: call.method } : {}),
+            seq0: input.seq,
             inputIds: [],
             attempts: [],
             args: [],
@@ -679,11 +677,12 @@ export class Engine {
     if (!c) return; // gone: what it held was queued again already
     const back: LiveInput[] = [];
     for (const { inputId, attempt } of items) {
-      const key = `${inputId}:${attempt}`;
-      const ra = c.running.get(key);
-      if (!ra?.queued) continue;
+      // Held ones never started: each is its input's current attempt.
+      const held = this.inputs.get(inputId);
+      const ra = held && held.container === c && held.attempt === attempt ? c.running.get(held.seq) : undefined;
+      if (!ra?.queued || ra.input !== held) continue;
       unqueue(c, ra);
-      c.running.delete(key);
+      c.running.delete(ra.seq);
       const input = ra.input;
       if (ra.timedOut || input.status !== "running" || input.attempt !== attempt) continue;
       back.push(input);
@@ -704,6 +703,7 @@ export class Engine {
       args: input.args,
       timeoutMs: input.call.fn.spec.options.timeoutMs,
       ...(input.call.method !== undefined ? { method: input.call.method } : {}),
+      seq: input.seq,
     };
   }
 
@@ -734,16 +734,18 @@ export class Engine {
       input.attemptOpen = true;
     }
     const timeoutMs = input.call.fn.spec.options.timeoutMs;
+    input.seq = c.nextSeq++;
     const ra: RunningAttempt = {
       input,
       attempt: input.attempt,
+      seq: input.seq,
       timedOut: false,
       killTimer: undefined,
       deadline: queued ? Number.POSITIVE_INFINITY : input.startedAt + timeoutMs,
       queued,
       sentAt,
     };
-    c.running.set(this.key(input), ra);
+    c.running.set(ra.seq, ra);
     if (queued) {
       c.queued++;
       c.queuedBytes += argBytes(input.args);
@@ -805,8 +807,7 @@ export class Engine {
   }
 
   private killIfStillRunning(c: LiveContainer, ra: RunningAttempt): void {
-    const key = `${ra.input.id}:${ra.attempt}`;
-    if (c.running.get(key) === ra && c.status !== "dead") {
+    if (c.running.get(ra.seq) === ra && c.status !== "dead") {
       this.o.log(`container ${c.id} ignored the signal of input ${ra.input.id}: replacing it`);
       this.fleet.killContainer(c, "an input ignored its cancel/timeout signal");
     }

@@ -246,6 +246,7 @@ export class Fleet {
       handle: undefined,
       channel: undefined,
       running: new Map(),
+      nextSeq: 0,
       idleSince: Date.now(),
       startedAt: Date.now(),
       readyAt: 0,
@@ -479,7 +480,8 @@ export class Fleet {
     const c = this.containers.get(containerId);
     if (!c) return;
     const receivedAt = performance.now();
-    for (const out of items) this.output(c, out.inputId, out.attempt, out.result, out.durationMs, receivedAt);
+    for (const out of items)
+      if (typeof out.seq === "number") this.output(c, out.seq, out.result, out.durationMs, receivedAt);
     this.outputsDone(c);
   }
 
@@ -488,24 +490,17 @@ export class Fleet {
     const c = this.containers.get(containerId);
     if (!c) return;
     const receivedAt = performance.now();
-    const { inputIds, attempts, data, durationsMs } = cols;
-    for (let i = 0; i < inputIds.length; i++)
-      this.output(c, inputIds[i]!, attempts[i]!, { status: "success", data: data[i]! }, durationsMs[i], receivedAt);
+    const { seqs, data, durationsMs } = cols;
+    for (let i = 0; i < seqs.length; i++)
+      this.output(c, seqs[i]!, { status: "success", data: data[i]! }, durationsMs[i], receivedAt);
     this.outputsDone(c);
   }
 
-  private output(
-    c: LiveContainer,
-    inputId: string,
-    attempt: number,
-    result: ResultWire,
-    durationMs: unknown,
-    receivedAt: number,
-  ): void {
-    const key = `${inputId}:${attempt}`;
-    const ra = c.running.get(key);
+  /** The output of the attempt handed to `c` as number `seq`. */
+  private output(c: LiveContainer, seq: unknown, result: ResultWire, durationMs: unknown, receivedAt: number): void {
+    const ra = c.running.get(seq as number);
     if (!ra) return; // duplicate or unknown: dropped
-    c.running.delete(key);
+    c.running.delete(ra.seq);
     c.inputsServed++;
     if (ra.killTimer) clearTimeout(ra.killTimer);
     const input = ra.input;
@@ -519,7 +514,7 @@ export class Fleet {
     }
     // How long inputs take, and their turnaround, size the prefetch (engine/prefetch.ts).
     noteOutput(c.fn, ra, durationMs, receivedAt);
-    if (ra.timedOut || input.status !== "running" || input.attempt !== attempt) return;
+    if (ra.timedOut || input.status !== "running" || input.attempt !== ra.attempt) return;
     const ms = typeof durationMs === "number" ? durationMs : Number.NaN;
     if (result.status === "failure") this.host.attemptFailed(input, result, ms);
     else this.host.finishInput(input, result, ms);

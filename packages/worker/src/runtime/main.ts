@@ -79,17 +79,16 @@ let pool: ThreadPool | undefined;
 // Outputs finished in one tick leave as one message (fewer envelopes to encode and route):
 // successes as columns (no object per output to encode), anything else as it is.
 const reportOutput = perTurn<OutputWire>((items) => {
-  const cols: OutputColumnsWire = { inputIds: [], attempts: [], data: [], durationsMs: [] };
+  const cols: OutputColumnsWire = { seqs: [], data: [], durationsMs: [] };
   const rest: OutputWire[] = [];
   for (const o of items) {
-    if (o.result.status === "success") {
-      cols.inputIds.push(o.inputId);
-      cols.attempts.push(o.attempt);
+    if (o.result.status === "success" && o.seq !== undefined) {
+      cols.seqs.push(o.seq);
       cols.data.push(o.result.data);
       cols.durationsMs.push(o.durationMs);
     } else rest.push(o);
   }
-  if (cols.inputIds.length > 0) conn.emit("outputs.cols", cols);
+  if (cols.seqs.length > 0) conn.emit("outputs.cols", cols);
   if (rest.length > 0) conn.emit("outputs", { items: rest });
 });
 let exiting = false;
@@ -218,9 +217,16 @@ conn.on("inputs", ({ items }) => {
 });
 conn.on("inputs.cols", ({ groups }) => {
   for (const g of groups) {
-    const { callId, timeoutMs, method, inputIds, attempts, args } = g;
+    const { callId, timeoutMs, method, seq0, inputIds, attempts, args } = g;
     for (let i = 0; i < inputIds.length; i++) {
-      const wire: InputWire = { inputId: inputIds[i]!, callId, attempt: attempts[i]!, args: args[i]!, timeoutMs };
+      const wire: InputWire = {
+        inputId: inputIds[i]!,
+        callId,
+        attempt: attempts[i]!,
+        args: args[i]!,
+        timeoutMs,
+        seq: seq0 + i,
+      };
       if (method !== undefined) wire.method = method;
       runner?.start(wire);
     }

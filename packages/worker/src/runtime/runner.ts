@@ -186,7 +186,7 @@ export class InputRunner {
     if (!this.running.has(wire.inputId)) return;
     this.running.delete(wire.inputId);
     const now = performance.now();
-    this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: now - started });
+    this.report({ inputId: wire.inputId, attempt: wire.attempt, seq: wire.seq, result, durationMs: now - started });
     if (this.waiting.length > 0) this.startNext(now);
   }
 
@@ -297,7 +297,7 @@ export class InputRunner {
       wires.forEach((wire, i) => {
         if (!this.running.has(wire.inputId)) return;
         this.running.delete(wire.inputId);
-        this.report({ inputId: wire.inputId, attempt: wire.attempt, result: results[i]!, durationMs });
+        this.report({ inputId: wire.inputId, attempt: wire.attempt, seq: wire.seq, result: results[i]!, durationMs });
       });
     });
   }
@@ -365,7 +365,13 @@ export class InputRunner {
       this.waiting = this.waiting.filter((w) => !ids.has(w.inputId));
       for (const w of dropped) {
         const error = encodeError(new Error(`input ${reason} before it started`));
-        this.report({ inputId: w.inputId, attempt: w.attempt, result: { status: "failure", error }, durationMs: 0 });
+        this.report({
+          inputId: w.inputId,
+          attempt: w.attempt,
+          seq: w.seq,
+          result: { status: "failure", error },
+          durationMs: 0,
+        });
       }
     }
     for (const id of inputIds) {
@@ -401,6 +407,7 @@ export class InputRunner {
       this.report({
         inputId: id,
         attempt: r.wire.attempt,
+        seq: r.wire.seq,
         result: { status: "failure", error },
         durationMs: 0,
       });
