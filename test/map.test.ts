@@ -26,6 +26,27 @@ describe("map, starmap, forEach", () => {
     );
   });
 
+  it("maps arguments and results of every size in one run, large ones through the blob store among inline ones", async () => {
+    // Inline ones travel packed end to end (protocol packed.ts), a column with a blob reference
+    // as a list: both, and the change between them, at each hop.
+    const echo = Function_.fromName<Function_<(v: unknown) => Promise<unknown>>>("core-app", "echo", { client });
+    const big = (n: number) => new Uint8Array(2 * 1024 * 1024).fill(n);
+    const xs: unknown[] = Array.from({ length: 400 }, (_, i) =>
+      i % 97 === 5 ? big(i % 251) : { i, s: "x".repeat(i) },
+    );
+    const ys = await echo.map(xs).toArray();
+    assert.equal(ys.length, xs.length);
+    ys.forEach((y, i) => {
+      const x = xs[i];
+      if (x instanceof Uint8Array) {
+        assert.ok(
+          y instanceof Uint8Array && y.byteLength === x.byteLength && y[0] === x[0] && y.at(-1) === x[0],
+          `${i}`,
+        );
+      } else assert.deepEqual(y, x, `${i}`);
+    });
+  });
+
   it("leaving a map loop early stops the inputs not yet started", async () => {
     const f = Function_.fromName<Function_<(tag: string, i: number) => Promise<number>>>("core-app", "slowMark", {
       client,

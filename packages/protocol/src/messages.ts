@@ -6,6 +6,7 @@
 
 import type { ImageBuildEvent, ImageBuildStepResult, ImageLayerInfo, ImageWire } from "./images.js";
 import type { ObjectEventMap, ObjectRequestMap, VolumeMountWire } from "./objects.js";
+import type { PackedPayloads } from "./packed.js";
 import type { WebSpec } from "./web.js";
 import type { WorkerEventMap, WorkerRequestMap } from "./workers.js";
 
@@ -541,15 +542,16 @@ export interface InputColumnsWire {
   seq0: number;
   inputIds: string[];
   attempts: number[];
-  args: Payload[];
+  /** Each one's arguments: packed when all are inline (packed.ts). */
+  args: Payload[] | PackedPayloads;
 }
 
 /** Successful outputs as columns (`outputs.cols`): entry i of each array is output i. */
 export interface OutputColumnsWire {
   /** The hand-out numbers (InputWire.seq) of the attempts answered. */
   seqs: number[];
-  /** Each one's result data (a success). */
-  data: Payload[];
+  /** Each one's result data (a success): packed when all are inline (packed.ts). */
+  data: Payload[] | PackedPayloads;
   durationsMs: number[];
 }
 

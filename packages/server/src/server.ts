@@ -6,7 +6,13 @@ import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Duplex } from "node:stream";
-import { CLOSE_UNAUTHENTICATED, type EventMap, MAX_FRAME_BYTES, type OutputWire } from "@skiff/protocol";
+import {
+  CLOSE_UNAUTHENTICATED,
+  type EventMap,
+  MAX_FRAME_BYTES,
+  type OutputWire,
+  unpackPayloads,
+} from "@skiff/protocol";
 import { WebSocketServer } from "ws";
 import { ApiError } from "./api/api-error.js";
 import { BlobTransfer } from "./api/blob-transfer.js";
@@ -578,15 +584,10 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
         case "outputs.cols": {
           const o = b as unknown as EventMap["outputs.cols"];
           const n = Array.isArray(o?.seqs) ? o.seqs.length : -1;
-          if (
-            n < 0 ||
-            !Array.isArray(o.data) ||
-            !Array.isArray(o.durationsMs) ||
-            o.data.length !== n ||
-            o.durationsMs.length !== n
-          )
+          const data = n < 0 ? undefined : unpackPayloads(o.data, n);
+          if (!data || !Array.isArray(o.durationsMs) || o.durationsMs.length !== n)
             return peer.close(1002, "outputs.cols needs seqs, data and durationsMs of one length");
-          deps.engine.fleet.containerOutputColumns(id, o);
+          deps.engine.fleet.containerOutputColumns(id, o.seqs, data, o.durationsMs);
           return;
         }
         case "inputs.returned": {

@@ -7,6 +7,7 @@ import {
   type InputWire,
   newId,
   type Payload,
+  packPayloads,
   type ResultWire,
 } from "@skiff/protocol";
 import { ApiError, invalid } from "../api/api-error.js";
@@ -644,6 +645,7 @@ export class Engine {
       // to encode here and decode in the container.
       const groups: InputColumnsWire[] = [];
       let group: InputColumnsWire | undefined;
+      let args: Payload[] = [];
       while (c.running.size < limit && fn.queue.length > 0) {
         if (ahead && c.queuedBytes >= MAX_PREFETCH_BYTES) break;
         const input = fn.queue.shift()!;
@@ -651,6 +653,8 @@ export class Engine {
         this.beginAttempt(input, c, ahead, sentAt);
         const call = input.call;
         if (group?.callId !== call.id || group.seq0 + group.inputIds.length !== input.seq) {
+          if (group) group.args = packPayloads(args);
+          args = [];
           group = {
             callId: call.id,
             timeoutMs: fn.spec.options.timeoutMs,
@@ -664,8 +668,9 @@ export class Engine {
         }
         group.inputIds.push(input.id);
         group.attempts.push(input.attempt);
-        group.args.push(input.args);
+        args.push(input.args);
       }
+      if (group) group.args = packPayloads(args);
       if (groups.length > 0) c.channel!.send("inputs.cols", { groups });
       if (fn.queue.length === 0) break;
     }

@@ -3,8 +3,8 @@ import {
   encodePayload,
   type LogEntry,
   newId,
-  type OutputColumnsWire,
   type OutputWire,
+  type Payload,
   type ResultWire,
   type VolumeMountWire,
 } from "@skiff/protocol";
@@ -492,11 +492,10 @@ export class Fleet {
   }
 
   /** Successful outputs as columns (`outputs.cols`): the same as containerOutputs. */
-  containerOutputColumns(containerId: string, cols: OutputColumnsWire): void {
+  containerOutputColumns(containerId: string, seqs: number[], data: Payload[], durationsMs: number[]): void {
     const c = this.containers.get(containerId);
     if (!c) return;
     const receivedAt = performance.now();
-    const { seqs, data, durationsMs } = cols;
     for (let i = 0; i < seqs.length; i++)
       this.output(c, seqs[i]!, { status: "success", data: data[i]! }, durationsMs[i], receivedAt);
     this.outputsDone(c);

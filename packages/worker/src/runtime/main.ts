@@ -9,8 +9,10 @@ import {
   GENERATOR_WINDOW,
   type InputWire,
   type LogWire,
-  type OutputColumnsWire,
   type OutputWire,
+  type Payload,
+  packPayloads,
+  unpackPayloads,
   WEB_STREAM_WINDOW,
 } from "@skiff/protocol";
 import { Client, resolveApps } from "skiff";
@@ -79,16 +81,18 @@ let pool: ThreadPool | undefined;
 // Outputs finished in one tick leave as one message (fewer envelopes to encode and route):
 // successes as columns (no object per output to encode), anything else as it is.
 const reportOutput = perTurn<OutputWire>((items) => {
-  const cols: OutputColumnsWire = { seqs: [], data: [], durationsMs: [] };
+  const seqs: number[] = [];
+  const data: Payload[] = [];
+  const durationsMs: number[] = [];
   const rest: OutputWire[] = [];
   for (const o of items) {
     if (o.result.status === "success" && o.seq !== undefined) {
-      cols.seqs.push(o.seq);
-      cols.data.push(o.result.data);
-      cols.durationsMs.push(o.durationMs);
+      seqs.push(o.seq);
+      data.push(o.result.data);
+      durationsMs.push(o.durationMs);
     } else rest.push(o);
   }
-  if (cols.seqs.length > 0) conn.emit("outputs.cols", cols);
+  if (seqs.length > 0) conn.emit("outputs.cols", { seqs, data: packPayloads(data), durationsMs });
   if (rest.length > 0) conn.emit("outputs", { items: rest });
 });
 let exiting = false;
@@ -217,8 +221,16 @@ conn.on("inputs", ({ items }) => {
 });
 conn.on("inputs.cols", ({ groups }) => {
   for (const g of groups) {
-    const { callId, timeoutMs, method, seq0, inputIds, attempts, args } = g;
-    for (let i = 0; i < inputIds.length; i++) {
+    const { callId, timeoutMs, method, seq0, inputIds, attempts } = g;
+    const args = unpackPayloads(g.args, inputIds.length);
+    if (!args) {
+      // Not a frame this server sends: a container lost is re-run elsewhere; one that ignored
+      // its inputs would hold them until they time out.
+      process.stderr.write("skiff runtime: inputs.cols with arguments that do not match its inputs\n");
+      realExit(70);
+      return;
+    }
+    for (let i = 0; i < args.length; i++) {
       const wire: InputWire = {
         inputId: inputIds[i]!,
         callId,
