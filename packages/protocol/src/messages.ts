@@ -374,6 +374,8 @@ export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
       method?: string;
       /** The client reads successful outputs as columns (`map.outputs` idxs and data). */
       columns?: boolean;
+      /** The client reads `map.outputs` data packed (packed.ts) too. */
+      packed?: boolean;
     },
     {
       callId: string;
@@ -381,6 +383,8 @@ export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
       window: number;
       /** The server takes map.put's inputs as columns (idxs and args). */
       columns?: boolean;
+      /** The server takes map.put's args packed (packed.ts) too. */
+      packed?: boolean;
     },
   ];
   /**
@@ -388,12 +392,18 @@ export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
    * outputs come to this connection from now on. The client then sends again every input it has
    * no output for (the server skips those it still has) and map.end if it had sent it.
    */
-  "map.resume": [{ callId: string; columns?: boolean }, { window: number; columns?: boolean }];
+  "map.resume": [
+    { callId: string; columns?: boolean; packed?: boolean },
+    { window: number; columns?: boolean; packed?: boolean },
+  ];
   /**
    * Inputs of a map: as `items`, or as columns (where map.start's reply said `columns`): input
    * i is `idxs[i]` with `args[i]`, with no object per input to encode and decode.
    */
-  "map.put": [{ callId: string; items?: MapInputWire[]; idxs?: number[]; args?: Payload[] }, Record<string, never>];
+  "map.put": [
+    { callId: string; items?: MapInputWire[]; idxs?: number[]; args?: Payload[] | PackedPayloads },
+    Record<string, never>,
+  ];
   /** No more inputs: `total` were sent. */
   "map.end": [{ callId: string; total: number }, Record<string, never>];
   /** Starts a generator call; its items come back as gen.items events, acknowledged with gen.ack. */
@@ -631,7 +641,8 @@ export interface EventMap extends ObjectEventMap, WorkerEventMap {
     items: MapOutputWire[];
     /** For a client that asked for columns: successes, output i being `idxs[i]` with data `data[i]`. */
     idxs?: number[];
-    data?: Payload[];
+    /** Packed (packed.ts) when all are inline and the client said it reads them so. */
+    data?: Payload[] | PackedPayloads;
   };
   /** server -> client: progress of an image.build this client asked for. */
   "image.progress": ImageBuildEvent;

@@ -3,10 +3,12 @@ import {
   MAX_PAYLOAD_BYTES,
   type MapOutputWire,
   type Payload,
+  packPayloads,
   type RequestMessage,
   type RequestName,
   type RequestParams,
   type RequestResult,
+  unpackPayloads,
 } from "@skiff/protocol";
 import type { AppService } from "../apps/app-service.js";
 import { ungrantedBlob } from "../auth/blob-grants.js";
@@ -117,7 +119,12 @@ const WORKER_ONLY = new Set<string>([
  * Where a map's outputs go to its connection: for a client that asked for columns, successes
  * as `idxs` and `data` (no object per output to encode and decode), anything else as items.
  */
-function mapSink(peer: Peer, callId: () => string, columns: boolean): (items: MapOutputWire[]) => void {
+function mapSink(
+  peer: Peer,
+  callId: () => string,
+  columns: boolean,
+  packed: boolean,
+): (items: MapOutputWire[]) => void {
   if (!columns) return (items) => peer.send("map.outputs", { callId: callId(), items });
   return (items) => {
     const idxs: number[] = [];
@@ -129,7 +136,7 @@ function mapSink(peer: Peer, callId: () => string, columns: boolean): (items: Ma
         data.push(it.result.data);
       } else rest.push(it);
     }
-    peer.send("map.outputs", { callId: callId(), items: rest, idxs, data });
+    peer.send("map.outputs", { callId: callId(), items: rest, idxs, data: packed ? packPayloads(data) : data });
   };
 }
 
@@ -422,7 +429,7 @@ export const handlers: HandlerTable = {
     await d.engine.load(functionId);
     // A map's inputs live with its caller: when its connection goes, the map waits for
     // map.resume (see engine/map-resume.ts) and is cancelled if nobody takes it back.
-    const sink = mapSink(peer, () => r.callId, q.columns === true);
+    const sink = mapSink(peer, () => r.callId, q.columns === true, q.packed === true);
     const tie = tieMapToPeer(peer, d, sink);
     const r = d.engine.fanOut.startMap(
       { functionId, idempotencyKey: p.idempotencyKey, parentInputId, method },
@@ -432,17 +439,17 @@ export const handlers: HandlerTable = {
     tie.bind(r.callId);
     // Its row is durable before the caller hears of the map: a restart cannot forget it.
     await d.engine.fanOut.resume.durable();
-    return { ...r, columns: true };
+    return { ...r, columns: true, packed: true };
   },
   async "map.resume"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     const callId = str(q, "callId", { max: 64 });
-    const sink = mapSink(peer, () => callId, q.columns === true);
+    const sink = mapSink(peer, () => callId, q.columns === true, q.packed === true);
     const tie = tieMapToPeer(peer, d, sink);
     const r = await d.engine.fanOut.resumeMap(callId, sink, () => tie.release());
     tie.bind(callId);
     await d.engine.fanOut.resume.durable();
-    return { window: r.window, columns: true };
+    return { window: r.window, columns: true, packed: true };
   },
   "map.put"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
@@ -450,10 +457,14 @@ export const handlers: HandlerTable = {
     if (!peer.maps.has(callId)) throw notFound(`no map ${callId} on this connection`);
     if (p.idxs !== undefined || p.args !== undefined) {
       // As columns: no object per input.
-      const { idxs, args } = p;
+      const { idxs } = p;
       if (!Array.isArray(idxs) || idxs.length === 0) throw invalid("idxs must be a non-empty array");
-      if (!Array.isArray(args) || args.length !== idxs.length)
-        throw invalid(`args must be an array as long as idxs (${idxs.length})`);
+      // A list, or packed (packed.ts).
+      const args = unpackPayloads(p.args, idxs.length);
+      if (!args)
+        throw invalid(
+          `args must be an array as long as idxs (${idxs.length}), or {bytes, lens} with that many lengths that add up to its bytes`,
+        );
       for (let i = 0; i < idxs.length; i++) {
         const idx = idxs[i];
         if (!Number.isSafeInteger(idx) || (idx as number) < 0) throw invalid(`idxs[${i}] must be an integer ≥ 0`);
