@@ -31,9 +31,17 @@ function keyPath(path: string, key: string): string {
  * Error. Throws a PayloadError naming the path of the first value that is not.
  */
 export function validatePayload(value: unknown, path: string): void {
-  // Most payloads are numbers, strings, arrays and plain objects: checked first without the
-  // paths (a string per element and a regex per key, for an error that almost never comes).
-  // Anything else, and every failure, goes through the walk below, which names the path.
+  // Most payloads are a scalar or an array of scalars (a map's arguments, its results): those
+  // need no walk, so no cycle set, closure or path string is made for them.
+  if (isScalar(value)) return;
+  if (Array.isArray(value)) {
+    let i = 0;
+    while (i < value.length && isScalar(value[i])) i++;
+    if (i === value.length) return;
+  }
+  // Anything else that is plain data (arrays, plain objects) is checked next, still without
+  // the paths (a string per element and a regex per key, for an error that almost never
+  // comes). Map, Set, Error, deep nesting and every failure take the walk, which names the path.
   if (plainPayload(value, [])) return;
   walkPayload(value, path);
 }
@@ -143,6 +151,12 @@ function walkPayload(value: unknown, path: string): void {
     }
   };
   visit(value, path);
+}
+
+/** A value that is sent as it is: anything but an object, a function or a symbol. */
+function isScalar(v: unknown): boolean {
+  const t = typeof v;
+  return v === null || (t !== "object" && t !== "function" && t !== "symbol");
 }
 
 /** Validates and encodes a payload (arguments or a result). */

@@ -9,7 +9,7 @@ import {
   GENERATOR_WINDOW,
   type InputWire,
   type LogWire,
-  type OutputWire,
+  unpackPayloads,
   WEB_STREAM_WINDOW,
 } from "@skiff/protocol";
 import { Client, resolveApps } from "skiff";
@@ -19,6 +19,7 @@ import { installInputContext } from "./input-context.js";
 import { loadBundle, skiffPackageDir } from "./load-bundle.js";
 import { captureOutput } from "./log-capture.js";
 import { assignedBundle, awaitPoolAssignment } from "./pool-assignment.js";
+import { outputReporter } from "./report-outputs.js";
 import { encodeError, InputRunner } from "./runner.js";
 import { loadTarget, type Target } from "./target.js";
 import { ThreadPool } from "./thread-pool.js";
@@ -74,9 +75,7 @@ let what = "function";
 let target: Target | undefined;
 let pool: ThreadPool | undefined;
 
-// Outputs finished in one turn leave as one message (fewer envelopes to encode and route), in
-// that turn's frame: collected by the connection, not in a turn of their own before it.
-const reportOutput = (out: OutputWire) => conn.emitItem("outputs", out);
+const reportOutput = outputReporter(conn);
 let exiting = false;
 const realExit = process.exit.bind(process);
 
@@ -200,6 +199,31 @@ conn.on("inputs", ({ items }) => {
     }
   }
   flush();
+});
+conn.on("inputs.cols", ({ groups }) => {
+  for (const g of groups) {
+    const { callId, timeoutMs, method, seq0, inputIds, attempts } = g;
+    const args = unpackPayloads(g.args, inputIds.length);
+    if (!args) {
+      // Not a frame this server sends: a container lost is re-run elsewhere; one that ignored
+      // its inputs would hold them until they time out.
+      process.stderr.write("skiff runtime: inputs.cols with arguments that do not match its inputs\n");
+      realExit(70);
+      return;
+    }
+    for (let i = 0; i < args.length; i++) {
+      const wire: InputWire = {
+        inputId: inputIds[i]!,
+        callId,
+        attempt: attempts[i]!,
+        args: args[i]!,
+        timeoutMs,
+        seq: seq0 + i,
+      };
+      if (method !== undefined) wire.method = method;
+      runner?.start(wire);
+    }
+  }
 });
 conn.on("cancel", ({ inputIds, reason }) => runner?.cancel(inputIds, reason));
 conn.on("inputs.revoke", ({ inputIds }) => {

@@ -4,6 +4,7 @@ import { decodeFrame, encodeCbor, encodeFrame, type InputWire, type Message } fr
 import type { Client } from "skiff";
 import { Connection } from "skiff/internal";
 import { WebSocketServer } from "ws";
+import { outputReporter } from "./report-outputs.js";
 import { InputRunner } from "./runner.js";
 import type { Target } from "./target.js";
 
@@ -60,7 +61,7 @@ it("a generator's items leave before its end, even when another input's output w
   const runner = new InputRunner(
     target,
     undefined as unknown as Client, // not used: arguments and items are inline
-    (out) => conn.emitItem("outputs", out),
+    outputReporter(conn),
     (inputId, attempt, items) => conn.emit("gen.items", { inputId, attempt, items }),
   );
   runner.start(wire("plain", "plain"));
