@@ -74,10 +74,6 @@ interface Pending {
 
 type State = "idle" | "connecting" | "open" | "closed";
 
-/** Events whose body is a list of items (`outputs`, `logs`): what `emitItem` can collect. */
-type ItemEvent = { [N in EventName]: EventMap[N] extends { items: unknown[] } ? N : never }[EventName];
-type ItemOf<N extends ItemEvent> = EventMap[N] extends { items: (infer T)[] } ? T : never;
-
 /** Runs `fn` after the I/O callbacks of this turn of the event loop (where there is one). */
 const later = (fn: () => void) => {
   const g = globalThis as { setImmediate?: (fn: () => void) => void };
@@ -106,8 +102,6 @@ export class Connection {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private outbox: Message[] = [];
-  /** Items collected for one event each (emitItem), appended to the outbox as the frame leaves. */
-  private readonly collected = new Map<ItemEvent, unknown[]>();
   private flushScheduled = false;
   private readonly flushHooks: (() => void)[] = [];
   /** flushSoon was asked and the hooks have not run since: they hold something to send. */
@@ -202,27 +196,6 @@ export class Connection {
   }
 
   /**
-   * Adds an item to this turn's `name` event: items added before the frame leaves go as one
-   * event, placed after everything else the frame carries (a generator's items before the
-   * output that ends it). It leaves in this turn's frame, as `emit` does: no turn of its own.
-   * While the connection is down, the items wait for it with the outbox.
-   */
-  emitItem<N extends ItemEvent>(name: N, item: ItemOf<N>): void {
-    if (this.state === "closed" || this.usedByAnotherRequest()) return;
-    let items = this.collected.get(name);
-    if (!items) {
-      items = [];
-      this.collected.set(name, items);
-    }
-    items.push(item);
-    if (this.state !== "open") {
-      void this.ensureOpen().catch(() => {});
-      return;
-    }
-    this.scheduleFlush();
-  }
-
-  /**
    * Runs `hook` each time a frame is about to be put together, before what was queued for it
    * is encoded: what the hook emits goes out in that frame, after what was emitted earlier in
    * the turn. For senders that collect a turn's items and shape them as they leave (the
@@ -285,10 +258,6 @@ export class Connection {
   }
 
   private flush(): void {
-    if (this.collected.size > 0) {
-      for (const [t, items] of this.collected) this.outbox.push({ t, b: { items } } as Message);
-      this.collected.clear();
-    }
     if (this.state !== "open" || !this.socket || this.outbox.length === 0) return;
     const batch = this.outbox;
     this.outbox = [];
@@ -365,14 +334,7 @@ export class Connection {
         return;
       }
       if (this.state !== "open") return;
-      if (
-        this.pending.size > 0 ||
-        this.holds > 0 ||
-        this.outbox.length > 0 ||
-        this.collected.size > 0 ||
-        this.hooksHaveWork
-      )
-        return;
+      if (this.pending.size > 0 || this.holds > 0 || this.outbox.length > 0 || this.hooksHaveWork) return;
       this.socket = undefined;
       this.state = "idle";
       sock.close(1000, "idle");
@@ -432,11 +394,10 @@ export class Connection {
           this.disconnectedSince = 0;
           this.failAll(e, () => true);
           this.outbox = [];
-          this.collected.clear();
           throw e;
         }
         // No retryable work waiting: fail fast instead of retrying in the background.
-        if (this.pending.size === 0 && this.outbox.length === 0 && this.collected.size === 0 && !this.hooksHaveWork) {
+        if (this.pending.size === 0 && this.outbox.length === 0 && !this.hooksHaveWork) {
           this.state = "idle";
           this.disconnectedSince = 0;
           throw err;
