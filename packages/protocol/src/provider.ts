@@ -25,6 +25,12 @@ export interface WorkerProvider {
    * provider cannot tell. The fleet asks before starting one, and waits for room otherwise.
    */
   hasRoom?(needs: Pick<ContainerSpec, "memoryMiB" | "gpu">): boolean;
+  /**
+   * Whether the host named `host` (as `onPlaced` and `ContainerHandle.host` name it) could ever
+   * run a container with these needs (its GPUs and memory, were it empty); absent: the provider
+   * cannot tell. The fleet stops an idle container to make room only on a host where that helps.
+   */
+  couldRunOn?(host: string, needs: Pick<ContainerSpec, "memoryMiB" | "gpu">): boolean;
   /** Calls `fn` when room may have appeared (a container ended, a host joined). */
   onCapacityFreed?(fn: () => void): void;
   /** Stops every container it started. */

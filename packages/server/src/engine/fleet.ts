@@ -174,9 +174,15 @@ export class Fleet {
   private evictIdleFor(fn: LiveFunction): void {
     for (const c of fn.containers.values())
       if (!c.reserved && (c.status === "starting" || c.status === "ready")) return; // it has one: it progresses
+    const needs = roomNeeds(fn);
+    // Stopping a container frees room only where fn could run at all (a GPU function gains
+    // nothing from a CPU-only worker's room).
+    const helps = (c: LiveContainer) =>
+      !this.o.provider.couldRunOn || (c.host !== undefined && this.o.provider.couldRunOn(c.host, needs));
     let victim: LiveContainer | undefined;
     for (const c of this.containers.values()) {
       if (c.fn === fn || c.reserved || c.status !== "ready" || c.running.size > 0 || c.fn.queue.length > 0) continue;
+      if (!helps(c)) continue;
       if (victim && victim.idleSince <= c.idleSince) continue;
       let live = 0;
       for (const o of c.fn.containers.values())

@@ -124,6 +124,13 @@ describe("placement", () => {
     );
     // Both GPUs taken: a third waits (the host could run it when a GPU frees) — refused now.
     await assert.rejects(p.start(spec({ gpu: "H100" }), events), { name: "CapacityError" });
+    // Stopping an idle container on the CPU host would not make room for GPU work (the fleet's
+    // eviction asks this), nor for more memory than the host has.
+    assert.equal(p.couldRunOn("cpu", { gpu: "H100" }), false);
+    assert.equal(p.couldRunOn("gpu", { gpu: "H100" }), true);
+    assert.equal(p.couldRunOn("cpu", {}), true);
+    assert.equal(p.couldRunOn("cpu", { memoryMiB: 2048 }), false);
+    assert.equal(p.couldRunOn("gone", {}), false);
     await p.close();
   });
 

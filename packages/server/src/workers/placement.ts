@@ -251,6 +251,17 @@ export class Placement implements WorkerProvider {
     return pickHost(this.loads.values(), needs) !== undefined;
   }
 
+  couldRunOn(host: string, spec: Pick<ContainerSpec, "memoryMiB" | "gpu">): boolean {
+    let needs: Needs;
+    try {
+      needs = needsOf(spec);
+    } catch {
+      return false;
+    }
+    for (const l of this.loads.values()) if (l.host.name === host) return fitsEver(l, needs);
+    return false; // gone
+  }
+
   private describeHosts(): string {
     if (this.loads.size === 0) return "no workers are connected";
     const hosts = [...this.loads.values()].slice(0, 8).map((l) => {
