@@ -13,7 +13,11 @@ import { ms, summarize } from "./lib/stats.js";
 import { startWsFloor } from "./lib/ws-floor.js";
 
 const N = Number(process.env.BENCH_N ?? 3000);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 500);
+// Before each timed phase, for every peer alike. 3 000: every key of the 1 000 written (so the
+// timed puts overwrite, as Redis's SETs do) and the server's code compiled by V8's optimizing
+// tier; with 500, the first timed puts still ran unoptimized server code (server CPU per put
+// 190 µs in the first 3 000 puts after a start, 75–80 µs from then on, bench/RESULTS.md).
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3000);
 const value = { user: "u-123", score: 42, tags: ["a", "b"] };
 // Each put writes a value of its own: SQLite skips a write whose bytes equal what is stored,
 // which would make a put of the same value cost no write at all.

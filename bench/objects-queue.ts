@@ -2,6 +2,7 @@
 // processes, beside Redis LPUSH / BLMPOP (batched the same way) through ioredis, same run.
 // Redis runs with appendonly yes (a put acknowledged survives a kill -9, as a Queue put does).
 import { fork } from "node:child_process";
+import { cpuMs } from "./lib/proc-cpu.js";
 import { startRedis } from "./lib/redis.js";
 import { startSkiffServer } from "./lib/skiff-server.js";
 
@@ -10,53 +11,76 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
 
 function peer(mode: string, target: string) {
   const p = fork(new URL("./lib/queue-peer.ts", import.meta.url), [mode, String(N), String(BATCH), target], {
-    execArgv: ["--import", "tsx"],
+    execArgv: ["--import", "tsx", ...(process.env.BENCH_PEER_NODE_ARGS ?? "").split(" ").filter(Boolean)],
   });
   const ready = new Promise<void>((r) => p.once("message", () => r()));
-  const done = new Promise<number>((r, j) => {
-    p.on("message", (m) => typeof m === "object" && m && r((m as { ms: number }).ms));
+  const done = new Promise<{ ms: number; cpuMs: number }>((r, j) => {
+    p.on("message", (m) => typeof m === "object" && m && r(m as { ms: number; cpuMs: number }));
     p.once("exit", (code) => code !== 0 && j(new Error(`${mode} exited ${code}`)));
   });
   return { p, ready, done };
 }
 
-/** Starts producer and consumer together; the rate is items over the time until both are done. */
-async function run(put: string, get: string, target: string): Promise<number> {
+interface Run {
+  /** Items per second. */
+  rate: number;
+  /** CPU per item (µs) of the server (`serverPid`), the producer and the consumer. */
+  serverUs: number;
+  putUs: number;
+  getUs: number;
+}
+
+/**
+ * Starts producer and consumer together; the rate is items over the time until both are done.
+ * CPU per item beside it (steadier than the rate on a shared machine): the server's from /proc
+ * (10 ms ticks), each peer's own process.cpuUsage().
+ */
+async function run(put: string, get: string, target: string, serverPid: number): Promise<Run> {
   const a = peer(put, target);
   const b = peer(get, target);
   await Promise.all([a.ready, b.ready]);
+  const c0 = cpuMs(serverPid);
   const t0 = performance.now();
   a.p.send("go");
   b.p.send("go");
-  await Promise.all([a.done, b.done]);
+  const [pa, pb] = await Promise.all([a.done, b.done]);
   const secs = (performance.now() - t0) / 1000;
+  const perItem = (ms: number) => (ms * 1000) / N;
+  const serverUs = perItem(cpuMs(serverPid) - c0);
   a.p.kill();
   b.p.kill();
-  return N / secs;
+  return { rate: N / secs, serverUs, putUs: perItem(pa.cpuMs), getUs: perItem(pb.cpuMs) };
 }
 
 // The default per-partition limit (100 000) is below N: the producer may run ahead.
 const server = await startSkiffServer(["--object-limits", `queueMaxItems=${Math.max(N, 100_000)}`]);
-let skiff: number;
+let skiff: Run;
 try {
   const [tokenId, tokenSecret] = [
     (server.client as unknown as { connection: { opts: { tokenId: string } } }).connection.opts.tokenId,
     (server.client as unknown as { connection: { opts: { tokenSecret: string } } }).connection.opts.tokenSecret,
   ];
-  skiff = await run("skiff-put", "skiff-get", JSON.stringify({ url: server.url, tokenId, tokenSecret }));
+  skiff = await run(
+    "skiff-put",
+    "skiff-get",
+    JSON.stringify({ url: server.url, tokenId, tokenSecret }),
+    server.proc.pid!,
+  );
 } finally {
   await server.stop();
 }
 const port = 18379 + Math.floor(Math.random() * 1000);
 const redis = await startRedis(port, ["--appendonly", "yes"]);
-let r: number;
+let r: Run;
 try {
-  r = await run("redis-put", "redis-get", String(port));
+  r = await run("redis-put", "redis-get", String(port), redis.pid);
 } finally {
   await redis.stop();
 }
 const k = (x: number) => `${(x / 1000).toFixed(1)}k items/s`;
 console.log(`objects-queue: ${N} items, batches of ${BATCH}, producer and consumer in separate processes`);
-console.log(`  skiff Queue putMany/getMany   ${k(skiff)}`);
-console.log(`  redis LPUSH/BLMPOP (aof)      ${k(r)}`);
-console.log(`  ratio skiff/redis ${(skiff / r).toFixed(2)}x   (target: >= 50k items/s and >= 0.5x)`);
+const cpu = (x: Run) =>
+  `CPU per item: server ${x.serverUs.toFixed(1)} us, producer ${x.putUs.toFixed(1)} us, consumer ${x.getUs.toFixed(1)} us`;
+console.log(`  skiff Queue putMany/getMany   ${k(skiff.rate)}   ${cpu(skiff)}`);
+console.log(`  redis LPUSH/BLMPOP (aof)      ${k(r.rate)}   ${cpu(r)}`);
+console.log(`  ratio skiff/redis ${(skiff.rate / r.rate).toFixed(2)}x   (target: >= 50k items/s and >= 0.5x)`);

@@ -27,7 +27,7 @@ const run = summarize(Array.from({ length: N }, () => time([bin, "run", "example
 const help = summarize(Array.from({ length: N }, () => time([bin, "--help"])));
 const node = summarize(Array.from({ length: N }, () => time(["-e", "0"])));
 console.log(`quickstart: ${N} runs of \`skiff run examples/quickstart.ts\` (embedded server, sandboxed container)`);
-console.log(`  skiff run quickstart       p50 ${ms(run.p50)}  max ${ms(Math.max(run.p99))}   (target: <= 1500 ms)`);
+console.log(`  skiff run quickstart       p50 ${ms(run.p50)}  max ${ms(Math.max(run.p99))}   (target: <= 400 ms)`);
 console.log(`  skiff --help               p50 ${ms(help.p50)}`);
 console.log(`  node -e 0                  p50 ${ms(node.p50)}`);
 console.log(`  ratio run / node start     p50 ${(run.p50 / node.p50).toFixed(2)}x`);

@@ -14,6 +14,7 @@ fi
 bash scripts/ensure-system-deps.sh
 npx tsc -b packages/cli
 node packages/worker/scripts/bundle-runtime.mjs
+node packages/cli/scripts/bundle-cli.mjs
 echo "# $(date -u +%Y-%m-%d) on $(nproc) cores, $(node --version), $(uname -sr)"
 # Sample counts: BENCH_LATENCY_N, BENCH_COLD_N, BENCH_QUICKSTART_N, BENCH_WEB_N (each has a default).
 BENCH_N="${BENCH_LATENCY_N:-3000}" node --import tsx bench/remote-latency.ts; echo

@@ -7,6 +7,8 @@
 import { fork } from "node:child_process";
 import { Agent, request } from "node:http";
 import autocannon from "autocannon";
+import { cpuMs } from "./lib/proc-cpu.js";
+import { descendants } from "./lib/proc-mem.js";
 import { runCli, startSkiffServer } from "./lib/skiff-server.js";
 import { ms, summarize } from "./lib/stats.js";
 
@@ -43,32 +45,63 @@ async function latency(url: string) {
   return summarize(samples);
 }
 
-async function load(url: string) {
+/**
+ * CPU (ms) of each side's processes: the server (or Hono), the server's containers (every
+ * descendant: bwrap and the runtimes), and this process (autocannon).
+ */
+function cpuOf(pid: number): { server: number; containers: number; bench: number } {
+  const u = process.cpuUsage();
+  return {
+    server: cpuMs(pid),
+    containers: descendants(pid).reduce((a, p) => a + cpuMs(p), 0),
+    bench: (u.user + u.system) / 1000,
+  };
+}
+
+async function load(url: string, pid: number) {
+  const before = cpuOf(pid);
   const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS });
+  const after = cpuOf(pid);
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+  // CPU per request in µs: less distorted by other load than req/s is.
+  const per = (k: keyof typeof before) => ((after[k] - before[k]) * 1000) / r.requests.total;
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    cpu: { server: per("server"), containers: per("containers"), bench: per("bench") },
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+const portOf = (p: ReturnType<typeof fork>) =>
+  new Promise<number>((r) => p.once("message", (m) => r((m as { port: number }).port)));
+
 const server = await startSkiffServer();
 const hono = fork(new URL("./lib/hono-direct.ts", import.meta.url), [], { execArgv: ["--import", "tsx"] });
+// The gateway's shape with nothing of Skiff in it: what two processes and a hop cost (lib/proxy-floor.ts).
+const floor = fork(new URL("./lib/proxy-floor.ts", import.meta.url), [], { execArgv: ["--import", "tsx"] });
 try {
   const d = await runCli(["deploy", "bench/apps/web.ts"], server.env);
   if (d.code !== 0) throw new Error(d.out);
-  const { port } = await new Promise<{ port: number }>((r) => hono.once("message", (m) => r(m as { port: number })));
   const gw = `${server.url}/web/bench-web/ping`;
-  const direct = `http://127.0.0.1:${port}/`;
+  const direct = `http://127.0.0.1:${await portOf(hono)}/`;
+  const proxied = `http://127.0.0.1:${await portOf(floor)}/`;
   const gLat = await latency(gw);
   const hLat = await latency(direct);
-  // Rounds alternate between the two, so both see the same background load.
+  const fLat = await latency(proxied);
+  // Rounds alternate between the three, so all see the same background load.
   const g: Awaited<ReturnType<typeof load>>[] = [];
   const h: Awaited<ReturnType<typeof load>>[] = [];
+  const f: Awaited<ReturnType<typeof load>>[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    g.push(await load(gw));
-    h.push(await load(direct));
+    g.push(await load(gw, server.proc.pid!));
+    h.push(await load(direct, hono.pid!));
+    f.push(await load(proxied, floor.pid!));
   }
   const ratios = g.map((x, i) => x.rps / h[i]!.rps);
+  const floorRatios = f.map((x, i) => x.rps / h[i]!.rps);
   const row = (name: string, xs: typeof g, lat: typeof gLat) =>
     `  ${name.padEnd(28)} ${median(xs.map((x) => x.rps))
       .toFixed(0)
@@ -80,10 +113,18 @@ try {
   );
   console.log(row("skiff gateway (webEndpoint)", g, gLat));
   console.log(row("hono direct (node-server)", h, hLat));
+  console.log(row("two-process floor (no Skiff)", f, fLat));
+  const cpu = (xs: typeof g, k: "server" | "containers" | "bench") => median(xs.map((x) => x.cpu[k])).toFixed(1);
+  const both = (xs: typeof g) => median(xs.map((x) => x.cpu.server + x.cpu.containers)).toFixed(1);
   console.log(
-    `  gateway/direct throughput ${(100 * median(ratios)).toFixed(1)}% (rounds: ${ratios.map((r) => `${(100 * r).toFixed(0)}%`).join(", ")})   (targets: >= 30%; gateway p50 <= 2 ms: ${ms(gLat.p50)})`,
+    `  CPU per request (µs, medians of rounds): gateway server ${cpu(g, "server")} + container ${cpu(g, "containers")} = ${both(g)}; hono ${cpu(h, "server")}; floor ${cpu(f, "server")} + ${cpu(f, "containers")} = ${both(f)}; autocannon ${cpu(g, "bench")} / ${cpu(h, "bench")} / ${cpu(f, "bench")}`,
   );
+  const pct = (xs: number[]) =>
+    `${(100 * median(xs)).toFixed(1)}% (rounds: ${xs.map((r) => `${(100 * r).toFixed(0)}%`).join(", ")})`;
+  console.log(`  floor/direct throughput ${pct(floorRatios)}`);
+  console.log(`  gateway/direct throughput ${pct(ratios)}   (targets: >= 50%; gateway p50 <= 1 ms: ${ms(gLat.p50)})`);
 } finally {
   hono.kill("SIGTERM");
+  floor.kill("SIGTERM");
   await server.stop();
 }

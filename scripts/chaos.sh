@@ -11,6 +11,7 @@ bash scripts/ensure-system-deps.sh
 [ -d node_modules ] || npm install --no-audit --no-fund
 npx tsc -b packages/cli
 node packages/worker/scripts/bundle-runtime.mjs
+node packages/cli/scripts/bundle-cli.mjs
 export SKIFF_KILL_MAP_N="${SKIFF_KILL_MAP_N:-50000}"
 export SKIFF_RESTART_SPAWNS="${SKIFF_RESTART_SPAWNS:-20000}"
 export SKIFF_FUZZ_CASES="${SKIFF_FUZZ_CASES:-1000000}"

@@ -11,6 +11,7 @@ bash scripts/ensure-system-deps.sh
 [ -d node_modules ] || npm install --no-audit --no-fund
 npx tsc -b packages/cli tsconfig.test.json
 node packages/worker/scripts/bundle-runtime.mjs
+node packages/cli/scripts/bundle-cli.mjs
 npx tsc -p packages/server/ui
 node packages/server/scripts/build-ui.mjs
 npx biome check --error-on-warnings .

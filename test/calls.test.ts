@@ -1,6 +1,7 @@
 // Calling deployed functions through the SDK: values, errors, retries, timeouts, spawn.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { encodePayload } from "@skiff/protocol";
 import {
   AuthError,
   Client,
@@ -155,6 +156,40 @@ describe("calls to deployed functions", () => {
     });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), "144");
+  });
+
+  it("finds a call by its idempotency key whichever connection sends the key first", async () => {
+    // Keys made as the connection's prefix + n skip the store lookup on that connection
+    // (api/fresh-keys.ts): a key sent on another connection first (a resend after a reconnect)
+    // must still be found, also once the call has ended and only the store knows it.
+    const a = server.client();
+    const b = server.client();
+    try {
+      const where = { appName: "core-app", name: "square", environment: "main" };
+      const { functionId } = await a.request("function.lookup", where);
+      await b.request("function.lookup", where);
+      const create = (c: Client, idempotencyKey: string) =>
+        c.request("call.create", {
+          functionId,
+          kind: "spawn",
+          args: encodePayload([3], "args"),
+          idempotencyKey,
+          await: false,
+        });
+      const [k1, k2] = [a.newCallKey(), a.newCallKey()];
+      assert.match(k1, /^ck-[0-9a-f]{24}\.1$/);
+      const first = await create(a, k1);
+      const onB = await create(b, k2);
+      assert.notEqual(onB.callId, first.callId);
+      assert.equal(await FunctionCall.fromId<number>(onB.callId, { client }).get(), 9);
+      assert.equal((await create(a, k2)).callId, onB.callId, "a's own key, sent first on b");
+      assert.equal(await FunctionCall.fromId<number>(first.callId, { client }).get(), 9);
+      assert.equal((await create(b, k1)).callId, first.callId, "a's key resent on b after the call ended");
+      assert.equal((await create(a, k1)).callId, first.callId, "and once more on a");
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 
   it("fails at the caller, naming the path, for values that cannot be sent", async () => {

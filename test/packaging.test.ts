@@ -116,6 +116,19 @@ console.log("remote", (await square.remote(7)).y);
     assert.ok(readdirSync(join(project, "node_modules/@skiff/server/sql/sqlite/migrations")).length > 0);
   });
 
+  it("`npx skiff` runs the bundled command the CLI package ships (dist-bundle, made by its prepack)", async () => {
+    const cli = join(project, "node_modules/@skiff/cli");
+    assert.ok(readdirSync(join(cli, "dist-bundle")).includes("main.js"));
+    const h = await runProcess("npx", ["skiff", "--help"], { cwd: project, env, timeoutMs: 60_000 });
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stdout, /^Usage: skiff <command> \[options\]/);
+    assert.match(h.stdout, /\n {2}run /);
+    // No server configured here: `app list` fails in connect(), and --debug shows where it ran.
+    const d = await runProcess("npx", ["skiff", "app", "list", "--debug"], { cwd: project, env, timeoutMs: 60_000 });
+    assert.equal(d.code, 2, d.stderr);
+    assert.match(d.stderr, /node_modules\/@skiff\/cli\/dist-bundle\/[\w-]+\.js/);
+  });
+
   it("`npx skiff run app.ts` runs it, containers started from a copy of the project's node_modules", async () => {
     const r = await runProcess("npx", ["skiff", "run", "app.ts"], { cwd: project, env, timeoutMs: 120_000 });
     assert.equal(r.code, 0, r.stderr);

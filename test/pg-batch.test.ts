@@ -155,3 +155,72 @@ describe("postgres group commit: joined writes", () => {
     }
   });
 });
+
+describe("postgres group commit: a call that ends before its insert is sent", () => {
+  const call = (id: string, expiresAt: number | null) => ({
+    row: {
+      id,
+      functionId: "fu-1",
+      appId: "ap-1",
+      kind: "spawn" as const,
+      idempotencyKey: `k-${id}`,
+      parentInputId: null,
+      method: null,
+      createdAt: 1,
+    },
+    inputs: [
+      {
+        id: `in-${id}`,
+        callId: id,
+        idx: 0,
+        args: { blob: `bl-${id}` },
+        state: "pending" as const,
+        attempt: 0,
+        failures: 0,
+      },
+    ],
+    expiresAt,
+  });
+  const outcome: CallOutcome = { kind: "result", result: { status: "success", data: new Uint8Array([7]) } };
+
+  it("is inserted ended (one row version), and not moved past a write that reads calls", async () => {
+    const url = await (await postgres()).createDatabase("fold");
+    const s = await PostgresStore.open({ url });
+    stores.push(s);
+    const a = call("fc-a", null);
+    s.insertCall(a.row, a.inputs);
+    s.completeCall("fc-a", "done", outcome, 2, a.expiresAt);
+    await s.flush();
+    const b = call("fc-b", 10);
+    s.insertCall(b.row, b.inputs);
+    const expired = s.expireCalls(1_000); // reads calls: b's completion stays after it
+    s.completeCall("fc-b", "done", outcome, 2, b.expiresAt);
+    await s.flush();
+    assert.equal(await expired, 0);
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const rows = (await c.query("SELECT id, ctid::text AS ctid, state, status, completed_at FROM calls ORDER BY id"))
+        .rows;
+      assert.deepEqual(rows[0], { id: "fc-a", ctid: "(0,1)", state: "done", status: "success", completed_at: "2" });
+      assert.deepEqual(
+        { ...rows[1], ctid: undefined },
+        { id: "fc-b", ctid: undefined, state: "done", status: "success", completed_at: "2" },
+      );
+      assert.notEqual(rows[1].ctid, "(0,2)", "b was inserted pending and updated");
+      // Room for HOT updates of the rows a call updates soon after inserting them (migration 150).
+      const ff = await c.query(
+        "SELECT relname, reloptions FROM pg_class WHERE relname IN ('inputs', 'graph_inputs', 'attempts') ORDER BY relname",
+      );
+      assert.deepEqual(
+        ff.rows.map((r) => `${r.relname} ${r.reloptions}`),
+        ["attempts fillfactor=50", "graph_inputs fillfactor=50", "inputs fillfactor=50"],
+      );
+    } finally {
+      await c.end();
+    }
+    assert.equal((await s.getCall("fc-a"))?.state, "done");
+    assert.deepEqual(await s.pendingCalls("", 10), []);
+    assert.deepEqual([...(await s.referencedBlobs(["bl-fc-a", "bl-fc-b"]))], [], "inputs let go of their blobs");
+  });
+});

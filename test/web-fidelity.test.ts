@@ -181,6 +181,7 @@ const COMMON: Case[] = [
   // Every Response body kind.
   { name: "a Blob body with its type", path: "/kind/blob", only: ["hono"] },
   { name: "a bytes body", path: "/kind/bytes", only: ["hono"] },
+  { name: "a bytes body of every byte value", path: "/kind/all-bytes", only: ["hono"] },
   { name: "a URLSearchParams body", path: "/kind/params", only: ["hono"] },
   { name: "a ReadableStream body (chunked)", path: "/kind/stream", only: ["hono"] },
   { name: "a FormData body", path: "/kind/form", only: ["hono"] },

@@ -12,6 +12,7 @@ async function main(): Promise<void> {
   process.send?.("ready");
   await new Promise<void>((r) => process.once("message", () => r()));
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   if (mode.startsWith("skiff")) {
     const { url, tokenId, tokenSecret } = JSON.parse(target) as Record<string, string>;
     const client = new Client({ serverUrl: url!, tokenId: tokenId!, tokenSecret: tokenSecret!, environment: "main" });
@@ -51,7 +52,8 @@ async function main(): Promise<void> {
     }
     c.disconnect();
   }
-  process.send?.({ ms: performance.now() - t0 });
+  const c = process.cpuUsage(c0);
+  process.send?.({ ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 });
 }
 
 await main();

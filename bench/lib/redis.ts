@@ -7,7 +7,7 @@ import { join } from "node:path";
 export async function startRedis(
   port: number,
   extraArgs: string[] = [],
-): Promise<{ port: number; stop(): Promise<void> }> {
+): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   try {
     execFileSync("redis-server", ["--version"]);
   } catch {
@@ -34,6 +34,7 @@ export async function startRedis(
   });
   return {
     port,
+    pid: proc.pid!,
     async stop() {
       proc.kill("SIGTERM");
       await new Promise((r) => proc.once("exit", r));

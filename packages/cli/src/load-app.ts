@@ -1,7 +1,7 @@
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type App, resolveApps } from "skiff";
 import type { Bundle } from "./bundle.js";
 import { UsageError } from "./errors.js";
@@ -17,7 +17,7 @@ const loaded: string[] = [];
  * the bundle may still import `skiff` while it runs.
  */
 export async function loadApps(bundle: Bundle): Promise<App[]> {
-  const skiffDir = dirname(createRequire(import.meta.url).resolve("skiff/package.json"));
+  const skiffDir = sdkDir();
   const dir = makeTempDir("skiff-app-");
   loaded.push(dir);
   mkdirSync(join(dir, "node_modules"));
@@ -43,6 +43,16 @@ export async function loadApps(bundle: Bundle): Promise<App[]> {
   if (apps.length === 0)
     throw new UsageError(`${bundle.entry} defines no app: export \`const app = new App("name")\` and its functions`);
   return apps;
+}
+
+/**
+ * The SDK this CLI runs: in the bundled CLI (scripts/bundle-cli.mjs), its skiff/ folder beside
+ * this module, whose chunks the CLI shares; else the `skiff` package.
+ */
+function sdkDir(): string {
+  const bundled = fileURLToPath(new URL("./skiff", import.meta.url));
+  if (existsSync(join(bundled, "package.json"))) return bundled;
+  return dirname(createRequire(import.meta.url).resolve("skiff/package.json"));
 }
 
 /** Removes the files of every bundle loaded so far in this thread. */

@@ -19,6 +19,8 @@ export interface LocalServerOptions {
   instanceIdleMs?: number;
   sandbox?: SandboxChoice;
   warmPool?: number;
+  /** See LocalProviderOptions.spareNetworksAtStart. @defaultValue true */
+  spareNetworksAtStart?: boolean;
   webWaitMs?: number;
   webMaxBodyBytes?: number;
   limits?: LimitsChoice;
@@ -86,6 +88,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
         ...(o.tmpSizeMiB !== undefined ? { tmpSizeMiB: o.tmpSizeMiB } : {}),
         // Without local workers it only builds images: no runtime processes kept warm.
         ...(o.localWorkers === false ? { warmPool: 0 } : o.warmPool !== undefined ? { warmPool: o.warmPool } : {}),
+        ...(o.spareNetworksAtStart === false ? { spareNetworksAtStart: false } : {}),
         // Containers must not see the server's state or the tokens in the config file.
         hide: [o.dataDir, cfg, imageDir],
         images: { dir: imageDir, ...(limitBytes ? { limitBytes } : {}) },
@@ -99,7 +102,17 @@ export async function startEmbeddedServer(
   log: (msg: string) => void,
 ): Promise<{ server: SkiffServer; stop(): Promise<void> }> {
   const dataDir = makeTempDir("skiff-embedded-");
-  const server = await startLocalServer({ host: "127.0.0.1", port: 0, dataDir, log });
+  // One runtime kept warm (the pool still grows with demand) and no network namespaces made
+  // before a container starts: this server lives for one command, often one call, and what it
+  // starts at its start competes for the CPU with that command, then must be stopped again.
+  const server = await startLocalServer({
+    host: "127.0.0.1",
+    port: 0,
+    dataDir,
+    log,
+    warmPool: 1,
+    spareNetworksAtStart: false,
+  });
   return {
     server,
     async stop() {

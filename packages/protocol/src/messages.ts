@@ -290,7 +290,15 @@ export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
       /** Stable per client instance across reconnects; ephemeral apps belong to it. */
       sessionId?: string;
     },
-    { serverVersion: string; limits: { maxPayloadBytes: number; inlinePayloadBytes: number } },
+    {
+      serverVersion: string;
+      limits: { maxPayloadBytes: number; inlinePayloadBytes: number };
+      /**
+       * Idempotency keys made as this prefix + n (n counting up from 1) on this connection are
+       * known to the server as never sent before: it need not look them up in its store.
+       */
+      keyPrefix?: string;
+    },
   ];
   /** A whole blob of up to BLOB_PART_BYTES, or (with uploadId) the last part of an upload. */
   "blob.put": [{ data: Uint8Array; uploadId?: string }, { blobId: string }];

@@ -174,6 +174,11 @@ export class Client {
     return this.connection.request(name, params, options);
   }
 
+  /** Internal: a new idempotency key for a call (Connection.newCallKey). */
+  newCallKey(): string {
+    return this.connection.newCallKey();
+  }
+
   /** Internal: the connection, for event subscriptions (logs). */
   get _connection(): Connection {
     return this.connection;

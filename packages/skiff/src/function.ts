@@ -1,5 +1,4 @@
 import type { AutoscalerWire, FunctionInfo, FunctionStats, OptionsOverrideWire } from "@skiff/protocol";
-import { newId } from "@skiff/protocol";
 import type { App } from "./app.js";
 import type { CallTarget } from "./call-target.js";
 import { type Client, resolveClient } from "./client.js";
@@ -516,7 +515,7 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
         ...b.target,
         kind: "remote",
         args: await toPayload(bytes, b.client),
-        idempotencyKey: newId("ik"),
+        idempotencyKey: b.client.newCallKey(),
         ...(parentInputId ? { parentInputId } : {}),
         await: true,
       },
@@ -555,7 +554,7 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
         ...b.target,
         kind: "spawn",
         args: await toPayload(bytes, b.client),
-        idempotencyKey: newId("ik"),
+        idempotencyKey: b.client.newCallKey(),
         ...(parentInputId ? { parentInputId } : {}),
         await: false,
       },

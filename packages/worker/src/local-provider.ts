@@ -10,6 +10,7 @@ import { processTreeUsage } from "./proc-usage.js";
 import { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
 import { asUser, type ContainerUser, containerIdentity } from "./sandbox/identity.js";
 import { IMAGE_NODE_MODULES, IMAGE_SOCKET, imageRootCommand, runAsEnv, runtimeBinds } from "./sandbox/image-root.js";
+import { sandboxChildPid } from "./sandbox/info-fd.js";
 import {
   type ContainerCgroup,
   detectLimiter,
@@ -34,6 +35,13 @@ export interface LocalProviderOptions {
   gpuTypes?: string[];
   /** Runtime processes kept started and idle, so a scale-up skips process start. @defaultValue 2 */
   warmPool?: number;
+  /**
+   * Make network namespaces ahead (NAT and fence ready) as the provider starts. False: only
+   * once the first container has started (an embedded server of one `skiff run`, where three
+   * pasta processes made at start, then removed, cost the run more than they save it).
+   * @defaultValue true
+   */
+  spareNetworksAtStart?: boolean;
   /**
    * Runtime processes alive at once, warm-pool ones included (the host's container capacity):
    * the pool is not refilled past it, and an idle pooled process makes way for a container
@@ -170,7 +178,7 @@ export class LocalProvider implements WorkerProvider {
       this.user = id.user;
       const { nat, why } = NatNetwork.detect();
       this.nat = nat;
-      nat?.prepareSpares();
+      if (opts.spareNetworksAtStart !== false) nat?.prepareSpares();
       if (why) log(`warning: containers share the host's network, its loopback services included: ${why}`);
     }
     // Node's own install folder when it is not under /usr; the runtime comes from runtimeDir.
@@ -617,10 +625,11 @@ export class LocalProvider implements WorkerProvider {
     await Promise.all(waits);
     killOrphans(this.sockets);
     this.sandbox.dispose?.();
-    await this.nat?.close();
     this.images?.close();
-    await this.limiter.close();
-    this.runtimeDir?.remove();
+    // Independent of each other, and each waits on other processes or the kernel (ip, pasta,
+    // cgroups emptying): side by side, a server stop (each `skiff run`'s end) waits for the
+    // longest of them, not their sum.
+    await Promise.all([this.nat?.close(), this.limiter.close(), this.runtimeDir?.remove()]);
   }
 }
 
@@ -729,23 +738,4 @@ function childrenOf(pid: number): number[] {
     } catch {}
   }
   return out;
-}
-
-/** The pid of bubblewrap's child (in the container's namespaces), from its --info-fd JSON. */
-function sandboxChildPid(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const info = child.stdio[3] as import("node:stream").Readable;
-    let text = "";
-    info.setEncoding("utf8");
-    info.on("data", (d: string) => {
-      text += d;
-      const m = /"child-pid":\s*(\d+)/.exec(text);
-      if (m) {
-        info.destroy();
-        resolve(Number(m[1]));
-      }
-    });
-    info.on("error", () => {});
-    info.on("close", () => reject(new Error("the sandbox exited before it started")));
-  });
 }

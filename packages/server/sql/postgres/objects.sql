@@ -126,17 +126,18 @@ WITH gone AS (
   DELETE FROM queue_items
   WHERE pid = (SELECT pid FROM queue_partitions WHERE queue_id = @queueId AND partition = @partition)
     AND leased AND seq = ANY(@seqs::bigint[])
-  RETURNING pid
+  RETURNING pid, n
 )
 UPDATE queue_partitions p SET size = p.size - g.n
-FROM (SELECT pid, count(*) AS n FROM gone GROUP BY pid) g WHERE p.pid = g.pid;
+FROM (SELECT pid, sum(n) AS n FROM gone GROUP BY pid) g WHERE p.pid = g.pid;
 
+-- Counts are sum(n): a row may hold a run of n items (migration 155); this store writes n = 1.
 -- name: queueLenPartition
-SELECT count(*) AS n FROM queue_items
+SELECT coalesce(sum(n), 0)::int AS n FROM queue_items
 WHERE pid = (SELECT pid FROM queue_partitions WHERE queue_id = @queueId AND partition = @partition) AND NOT leased;
 
 -- name: queueLenAll
-SELECT count(*) AS n FROM queue_items WHERE pid IN (SELECT pid FROM queue_partitions WHERE queue_id = @queueId) AND NOT leased;
+SELECT coalesce(sum(n), 0)::int AS n FROM queue_items WHERE pid IN (SELECT pid FROM queue_partitions WHERE queue_id = @queueId) AND NOT leased;
 
 -- name: queueClearPartition
 DELETE FROM queue_items
@@ -146,7 +147,7 @@ WHERE pid = (SELECT pid FROM queue_partitions WHERE queue_id = @queueId AND part
 DELETE FROM queue_items WHERE pid IN (SELECT pid FROM queue_partitions WHERE queue_id = @queueId) AND NOT leased;
 
 -- name: queueRecount
-UPDATE queue_partitions SET size = (SELECT count(*) FROM queue_items i WHERE i.pid = queue_partitions.pid)
+UPDATE queue_partitions SET size = (SELECT coalesce(sum(n), 0) FROM queue_items i WHERE i.pid = queue_partitions.pid)
 WHERE queue_id = @queueId;
 
 -- name: queueResetLeases

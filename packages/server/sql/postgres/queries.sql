@@ -106,6 +106,11 @@ SELECT id, app_id AS "appId", name, version, spec, bundle_blob_id AS "bundleBlob
 -- name: insertCall
 INSERT INTO calls (id, function_id, app_id, kind, idempotency_key, parent_input_id, method, parked, state, status, created_at) VALUES (@id, @functionId, @appId, @kind, @idempotencyKey, @parentInputId, @method, @parked, 'pending', 'pending', @createdAt);
 
+-- name: insertEndedCall
+-- A call whose completion came before its insert was sent: one row in its final state, instead
+-- of a pending row and an UPDATE that rewrites it and every index entry (PostgresStore.completeCall).
+INSERT INTO calls (id, function_id, app_id, kind, idempotency_key, parent_input_id, method, parked, state, status, outcome, blob_id, created_at, completed_at, expires_at) VALUES (@id, @functionId, @appId, @kind, @idempotencyKey, @parentInputId, @method, @parked, @state, @status, @outcome, @blobId, @createdAt, @completedAt, @expiresAt);
+
 -- name: insertInput
 INSERT INTO inputs (id, call_id, idx, args, blob_id, state) VALUES (@id, @callId, @idx, @args, @blobId, 'pending');
 

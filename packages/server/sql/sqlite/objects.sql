@@ -90,28 +90,47 @@ INSERT INTO queue_partitions (queue_id, partition, size, next_seq, touched_at) V
 -- name: queueGrowPartition
 UPDATE queue_partitions SET size = size + @n, next_seq = next_seq + @n, touched_at = @now WHERE pid = @pid;
 
+-- A run of n items (migration 155, store/queue-runs.ts).
 -- name: queueInsert
-INSERT INTO queue_items (pid, seq, value) VALUES (?, ?, ?);
+INSERT INTO queue_items (pid, seq, n, value) VALUES (?, ?, ?, ?);
 
--- name: queueTake
-UPDATE queue_items SET leased = 1 WHERE pid = @pid AND seq IN (
-  SELECT seq FROM queue_items WHERE pid = @pid AND leased = 0 ORDER BY seq LIMIT @n
-) RETURNING seq, value;
+-- A take, in one synchronous step: the first runs not leased, read until they hold enough
+-- items; then every run not leased from the first to the last whole one, which is exactly
+-- those; a run of which only a part is taken is split in two (queueSplitRun, queueInsert).
+-- name: queueTakeRuns
+SELECT seq, n, value FROM queue_items WHERE pid = @pid AND leased = 0 ORDER BY seq;
+
+-- name: queueLeaseRange
+UPDATE queue_items SET leased = 1 WHERE pid = @pid AND seq BETWEEN @lo AND @hi AND leased = 0;
+
+-- The taken first part of a run, leased; what is left is inserted after it.
+-- name: queueSplitRun
+UPDATE queue_items SET n = @n, value = @value, leased = 1 WHERE pid = @pid AND seq = @seq;
 
 -- name: queueRelease
 UPDATE queue_items SET leased = 0 WHERE pid = @pid AND seq IN (SELECT value FROM json_each(@seqs));
 
+-- Release and ack of a lease whose items are consecutive (the usual case): a range holds
+-- exactly its items. A lease's ids are its items' seqs: each of its runs starts at one.
+-- name: queueReleaseRange
+UPDATE queue_items SET leased = 0 WHERE pid = @pid AND seq BETWEEN @lo AND @hi;
+
 -- name: queueAck
-DELETE FROM queue_items WHERE pid = @pid AND leased = 1 AND seq IN (SELECT value FROM json_each(@seqs));
+DELETE FROM queue_items WHERE pid = @pid AND leased = 1 AND seq IN (SELECT value FROM json_each(@seqs))
+RETURNING n;
+
+-- name: queueAckRange
+DELETE FROM queue_items WHERE pid = @pid AND leased = 1 AND seq BETWEEN @lo AND @hi RETURNING n;
 
 -- name: queueShrink
 UPDATE queue_partitions SET size = size - @n WHERE pid = @pid;
 
 -- name: queueLenPartition
-SELECT count(*) AS n FROM queue_items WHERE pid = @pid AND leased = 0;
+SELECT coalesce(sum(n), 0) AS n FROM queue_items WHERE pid = @pid AND leased = 0;
 
 -- name: queueLenAll
-SELECT count(*) AS n FROM queue_items WHERE pid IN (SELECT pid FROM queue_partitions WHERE queue_id = @queueId) AND leased = 0;
+SELECT coalesce(sum(n), 0) AS n FROM queue_items
+WHERE pid IN (SELECT pid FROM queue_partitions WHERE queue_id = @queueId) AND leased = 0;
 
 -- name: queueClearPartition
 DELETE FROM queue_items WHERE pid = @pid AND leased = 0;
@@ -120,7 +139,7 @@ DELETE FROM queue_items WHERE pid = @pid AND leased = 0;
 DELETE FROM queue_items WHERE pid IN (SELECT pid FROM queue_partitions WHERE queue_id = @queueId) AND leased = 0;
 
 -- name: queueRecount
-UPDATE queue_partitions SET size = (SELECT count(*) FROM queue_items i WHERE i.pid = queue_partitions.pid)
+UPDATE queue_partitions SET size = (SELECT coalesce(sum(n), 0) FROM queue_items i WHERE i.pid = queue_partitions.pid)
 WHERE queue_id = @queueId;
 
 -- name: queueResetLeases

@@ -353,6 +353,8 @@ export const handlers: HandlerTable = {
     if (p.kind !== "remote" && p.kind !== "spawn") throw invalid(`kind must be "remote" or "spawn"`);
     const args = payload(q, "args");
     const idempotencyKey = str(q, "idempotencyKey", { max: 128 });
+    // Judged as the request arrives, before any await: keys are claimed in arrival order.
+    const fresh = peer.callKeys.claim(idempotencyKey);
     const parentInputId = str(q, "parentInputId", { optional: true, max: 64 });
     const wait = bool(q, "await", false);
     const method = str(q, "method", { optional: true, max: 64 });
@@ -363,6 +365,7 @@ export const handlers: HandlerTable = {
       kind: p.kind,
       args,
       idempotencyKey,
+      fresh,
       parentInputId,
       method,
     });

@@ -20,6 +20,7 @@ import type { Principal } from "../auth/tokens.js";
 import { StoreCommitError, StoreUnavailableError } from "../store/store.js";
 import { SERVER_VERSION } from "../version.js";
 import { ApiError } from "./api-error.js";
+import { FreshKeys } from "./fresh-keys.js";
 import { releaseMemorySoon } from "./release-memory.js";
 import { type ByteSource, replyPrefix, StreamedBytes } from "./streamed-bytes.js";
 
@@ -83,6 +84,8 @@ export class Peer {
   containerId: string | undefined;
   /** Cleanups run when the connection closes (waiters, log follows). */
   readonly cleanups = new Set<() => void>();
+  /** The idempotency keys this connection's client made for it (fresh-keys.ts). */
+  readonly callKeys = new FreshKeys();
   /** How the connection closed (1000: the client said goodbye; 1006: it was lost). */
   closeCode = 0;
   /** Generator calls streaming to this connection: only it may acknowledge them. */
@@ -359,6 +362,7 @@ export class Peer {
         this.reply(req.id, {
           serverVersion: SERVER_VERSION,
           limits: { maxPayloadBytes: MAX_PAYLOAD_BYTES, inlinePayloadBytes: INLINE_PAYLOAD_BYTES },
+          keyPrefix: this.callKeys.prefix,
         });
         this.hooks.afterHello(this);
         const early = this.early ?? [];
@@ -509,6 +513,7 @@ export class Peer {
     this.outbox = [];
     this.streamQueue.length = 0;
     this.heavyQueue.length = 0;
+    this.callKeys.close();
     for (const c of this.cleanups) {
       try {
         c();

@@ -248,20 +248,23 @@ export class Engine {
 
   /**
    * Accepts a call. With the same idempotency key as an earlier call, returns that call
-   * instead (a client resending after a reconnect).
+   * instead (a client resending after a reconnect). `fresh`: the key is known never to have
+   * been sent before (api/fresh-keys.ts), so the store is not asked for it (on Postgres, a
+   * round trip behind the commit in flight); memory is still checked.
    */
   async createCall(p: {
     functionId: string;
     kind: "remote" | "spawn";
     args: Payload;
     idempotencyKey: string;
+    fresh?: boolean;
     parentInputId: string | undefined;
     method?: string | undefined;
   }): Promise<{ callId: string; existing: boolean; outcome?: CallOutcome }> {
     const known = this.knownCall(p.idempotencyKey);
     if (known) return known;
     const [prior] = await Promise.all([
-      this.o.store.getCallByIdempotencyKey(p.idempotencyKey),
+      p.fresh ? undefined : this.o.store.getCallByIdempotencyKey(p.idempotencyKey),
       this.load(p.functionId),
     ]);
     // Looked again after the read: the same key may have arrived meanwhile.

@@ -155,7 +155,7 @@ export class Gateway {
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const t = route(req.headers.host, req.url ?? "/");
     if (!t) return false;
-    this.serve(t, req, res).catch((err: unknown) => {
+    const fail = (err: unknown) => {
       if (err instanceof HttpError) return sendError(res, err);
       if (err instanceof ApiError) return sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
       if (err instanceof StoreCommitError || err instanceof StoreUnavailableError)
@@ -163,11 +163,17 @@ export class Gateway {
       const id = newId("rq");
       this.o.log(`gateway: ${req.method} ${req.url} failed (request ${id}): ${(err as Error)?.stack ?? err}`);
       sendError(res, new HttpError(500, "internal", `internal error (request ${id})`), {}, id);
-    });
+    };
+    try {
+      this.serve(t, req, res)?.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
     return true;
   }
 
-  private serve(t: Target, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Undefined when the request was taken in this turn (an endpoint request needing no await). */
+  private serve(t: Target, req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
     if (t.kind === "api") return serveApi(this.routes, this.auth, req, res, t.path);
     if (t.kind === "dashboard") return this.dashboard.serve(req, res, t.path);
     if (t.kind === "metrics") return this.serveMetrics(req, res);
@@ -262,11 +268,16 @@ export class Gateway {
     entry.pump.pull(m.inputId, m.bytes, send);
   }
 
-  private async serveEndpoint(
+  /**
+   * An endpoint request. One that needs no await (no token to check, no body to read: a GET to
+   * an open endpoint) starts its call in this turn, so a burst read together leaves together
+   * in the container's next frame; the others go on in serveAwaiting.
+   */
+  private serveEndpoint(
     req: IncomingMessage,
     res: ServerResponse,
     t: Extract<Target, { kind: "endpoint" }>,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     let ep: Endpoint | undefined;
     for (const c of t.candidates) ep ??= this.index.find(c.app, c.label, t.dev);
     if (!ep)
@@ -280,7 +291,10 @@ export class Gateway {
     const method = req.method ?? "GET";
     try {
       if (web.kind === "endpoint") {
-        if (isPreflight(req)) return preflight(req, res, web.method!);
+        if (isPreflight(req)) {
+          preflight(req, res, web.method!);
+          return;
+        }
         const allowed = web.method === "GET" ? ["GET", "HEAD"] : [web.method!];
         if (!allowed.includes(method))
           throw new HttpError(405, "method_not_allowed", `this endpoint takes ${web.method}, not ${method}`, {
@@ -288,10 +302,29 @@ export class Gateway {
           });
       }
       if (this.draining) throw restarting();
-      if (web.requiresAuth) await requireToken(req, this.o.tokens, ["web"], "this endpoint");
+      const body = web.requiresAuth ? undefined : this.bodyNow(req, ep, method);
+      if (!body) return this.serveAwaiting(req, res, t, ep, method, cors);
+      this.start(req, res, ep, this.wire(req, newId("rq"), t.rest, false, body));
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      sendError(res, err, cors);
+    }
+  }
+
+  /** The rest of serveEndpoint for a request whose token or body must be awaited. */
+  private async serveAwaiting(
+    req: IncomingMessage,
+    res: ServerResponse,
+    t: Extract<Target, { kind: "endpoint" }>,
+    ep: Endpoint,
+    method: string,
+    cors: Readonly<Record<string, string>>,
+  ): Promise<void> {
+    try {
+      if (ep.web.requiresAuth) await requireToken(req, this.o.tokens, ["web"], "this endpoint");
       const requestId = newId("rq");
       const body = await this.body(req, ep, method);
-      const wire = this.wire(req, requestId, t.rest, web.requiresAuth, body);
+      const wire = this.wire(req, requestId, t.rest, ep.web.requiresAuth, body);
       return this.start(req, res, ep, wire);
     } catch (err) {
       if (err instanceof HttpError) return sendError(res, err, cors);
@@ -322,6 +355,14 @@ export class Gateway {
     if (req.socket.remoteAddress) wire.remoteAddress = req.socket.remoteAddress;
     if (req.socket.remotePort) wire.remotePort = req.socket.remotePort;
     return wire;
+  }
+
+  /** The request body when it needs no reading (none, or streamed), else undefined. */
+  private bodyNow(req: IncomingMessage, ep: Endpoint, method: string): WebBodyWire | undefined {
+    // A GET or HEAD has no body unless the client framed one (Node gives the handler either).
+    const framed = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    if ((method === "GET" || method === "HEAD") && (!framed || ep.web.kind === "endpoint")) return NO_BODY;
+    return undefined;
   }
 
   /** The request body: none, inline bytes, parsed JSON (webEndpoint), or streamed. */

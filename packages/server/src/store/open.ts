@@ -1,6 +1,5 @@
 import type { BlobStore } from "./blobs/blob-store.js";
 import { withMethodLog } from "./method-log.js";
-import { PostgresStore } from "./postgres/postgres-store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import { type Store, StoreOpenError } from "./store.js";
 
@@ -38,6 +37,8 @@ async function openUrl(
       throw new StoreOpenError(
         `--store: ${JSON.stringify(redact(u))} needs a host and a database name: postgres://user:password@host:port/database`,
       );
+    // Loaded here: a server on SQLite (every `skiff run`) never loads pg (~30 ms of CPU).
+    const { PostgresStore } = await import("./postgres/postgres-store.js");
     return PostgresStore.open({ url: u, log: ctx.log });
   }
   if (u === "" || u === "sqlite") {

@@ -112,6 +112,9 @@ export class Connection {
   private everOpened = false;
   /** Identifies this client to the server across reconnects. */
   readonly sessionId = newId("ss");
+  /** The current connection's prefix for idempotency keys (hello reply), and the last n used. */
+  private keyPrefix: string | undefined;
+  private keySeq = 0;
 
   constructor(private readonly opts: ConnectionOptions) {}
 
@@ -170,6 +173,17 @@ export class Connection {
       this.updateKeepAlive();
       this.enqueue(msg);
     });
+  }
+
+  /**
+   * A new idempotency key for a call: the server's prefix for this connection and the next
+   * number, which tells the server that no earlier call can have it (it skips looking the key
+   * up in its store), or a random key before a connection is open. Make it just before the
+   * request that carries it, so that keys go out in the order they were made. A request resent
+   * on a later connection keeps its key: that server looks it up as before.
+   */
+  newCallKey(): string {
+    return this.keyPrefix === undefined ? newId("ik") : `${this.keyPrefix}${++this.keySeq}`;
   }
 
   /** Sends an event (no reply). Dropped if the connection is down. */
@@ -449,6 +463,9 @@ export class Connection {
               return;
             }
             helloDone = true;
+            const prefix = (reply.r as { keyPrefix?: unknown } | undefined)?.keyPrefix;
+            this.keyPrefix = typeof prefix === "string" && prefix.length <= 64 ? prefix : undefined;
+            this.keySeq = 0;
             settle();
             this.openingSocket = undefined;
             this.socket = sock!;

@@ -8,7 +8,7 @@ import { needNode } from "../platform.js";
 import { _setWebSpec } from "./registry.js";
 import { closeRequestBody } from "./request-body.js";
 import type { WebItem } from "./response-items.js";
-import { type EndpointHandler, serveEndpoint } from "./serve-endpoint.js";
+import { type EndpointHandler, endpointResponse, serveEndpoint } from "./serve-endpoint.js";
 import type { FetchHandler } from "./serve-fetch.js";
 import type { NodeApp } from "./serve-node.js";
 import { WebEndpoint } from "./web-endpoint.js";
@@ -61,8 +61,11 @@ export function defineWeb(app: App, params: WebEndpointParams, serve: Serve): We
       throw new Error("the request body went to an earlier attempt that was lost; retry the request");
     }
     try {
-      if (serve.kind === "endpoint") yield* serveEndpoint(w, serve.handler, schema);
-      else if (serve.kind === "fetch")
+      if (serve.kind === "endpoint") {
+        const out = await serveEndpoint(w, serve.handler, schema);
+        if (out instanceof Response) yield* endpointResponse(out, w.requestId);
+        else yield out;
+      } else if (serve.kind === "fetch")
         yield* needNode(`serving ${where}`).serveFetch(w, handler() as FetchHandler, ids, signal());
       else yield* needNode(`serving ${where}`).serveNode(w, handler() as NodeApp, ids, signal());
     } finally {

@@ -49,13 +49,14 @@ export type EndpointHandler = (input: never, req: WebRequestInfo) => unknown;
 /**
  * Runs a `webEndpoint` handler: the input is the query (GET, HEAD) or the JSON body the
  * gateway parsed; the schema checks and converts it; the result is sent as JSON, a returned
- * Response as it is.
+ * Response as it is. Resolves to the one item of a JSON answer, or the Response to stream
+ * (responseItems): a plain async function, not a generator, since nearly every answer is one item.
  */
-export async function* serveEndpoint(
+export async function serveEndpoint(
   w: WebRequestWire,
   handler: EndpointHandler,
   schema: StandardSchemaV1 | undefined,
-): AsyncGenerator<WebItem> {
+): Promise<WebItem | Response> {
   let input: unknown = w.method === "GET" || w.method === "HEAD" ? queryObject(w.url) : undefined;
   if (w.body.kind === "json") input = w.body.value;
   if (schema) {
@@ -64,24 +65,27 @@ export async function* serveEndpoint(
       const issues = describeIssues(r.issues);
       const where = w.method === "GET" || w.method === "HEAD" ? "query" : "body";
       const message = issues.map((i) => `${i.field ? `${where}.${i.field}` : where}: ${i.message}`).join("; ");
-      yield jsonItem(400, { error: { code: "invalid_argument", message, issues } });
-      return;
+      return jsonItem(400, { error: { code: "invalid_argument", message, issues } });
     }
     input = r.value;
   }
-  const info = new RequestInfo(w);
-  let item: WebItem;
   try {
-    const out = await handler(input as never, info);
-    if (out instanceof Response) {
-      yield* responseItems(out);
-      return;
-    }
-    item = jsonItem(200, out === undefined ? null : out);
+    const out = await handler(input as never, new RequestInfo(w));
+    if (out instanceof Response) return out;
+    return jsonItem(200, out === undefined ? null : out);
   } catch (err) {
     // The stack goes to the app's logs (captured stderr), never to the client.
     console.error(`request ${w.requestId} failed:`, err);
-    item = internalErrorItem(w.requestId);
+    return internalErrorItem(w.requestId);
   }
-  yield item;
+}
+
+/** The items of a Response a `webEndpoint` handler returned; a body that fails is answered as a throw is. */
+export async function* endpointResponse(res: Response, requestId: string): AsyncGenerator<WebItem> {
+  try {
+    yield* responseItems(res);
+  } catch (err) {
+    console.error(`request ${requestId} failed:`, err);
+    yield internalErrorItem(requestId);
+  }
 }

@@ -9,6 +9,7 @@ import {
   realpathSync,
   rmSync,
 } from "node:fs";
+import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RuntimeBundle } from "./runtime-bundle.js";
@@ -72,9 +73,10 @@ export class RuntimeDir {
 
   private readonly onExit = () => rmSync(this.path, { recursive: true, force: true });
 
-  remove(): void {
+  async remove(): Promise<void> {
+    // The exit hook stays until it is gone: an exit meanwhile (a second Ctrl-C) still removes it.
+    await rm(this.path, { recursive: true, force: true });
     process.off("exit", this.onExit);
-    rmSync(this.path, { recursive: true, force: true });
   }
 }
 

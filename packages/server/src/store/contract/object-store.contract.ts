@@ -161,6 +161,126 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
     assert.equal(new Set(got).size, 8, "no item is taken twice");
   });
 
+  withStore("queue: one batch taken in parts, released and acknowledged by lease, counted by item", async (s) => {
+    const big = { maxItems: 12, maxPartitions: 2 };
+    assert.deepEqual(
+      await s.queuePut(
+        "q",
+        "",
+        Array.from({ length: 10 }, (_, i) => bytes(i)),
+        1,
+        big,
+      ),
+      { ok: true },
+    );
+    const values = (rows: { value: Uint8Array }[]) => rows.map((r) => r.value[0]);
+    const a = await s.queueTake("q", "", 3);
+    const b = await s.queueTake("q", "", 2);
+    assert.deepEqual(
+      [values(a), values(b)],
+      [
+        [0, 1, 2],
+        [3, 4],
+      ],
+    );
+    await s.queueRelease(
+      "q",
+      "",
+      a.map((r) => r.id),
+    );
+    // Back in place, ahead of what was never taken; b's items are still leased.
+    const c = await s.queueTake("q", "", 4);
+    assert.deepEqual(values(c), [0, 1, 2, 5]);
+    assert.equal(await s.queueLen("q", ""), 4, "6..9 wait");
+    // c's ids are not consecutive (3 and 4 are b's): acknowledging c leaves b's items alone.
+    await s.queueAck(
+      "q",
+      "",
+      c.map((r) => r.id),
+    );
+    await s.queueRelease(
+      "q",
+      "",
+      b.map((r) => r.id),
+    );
+    assert.equal(await s.queueLen("q", ""), 6, "b's two are back beside 6..9");
+    // The size counts items: 6 held, so 6 more fit and a 7th does not.
+    assert.deepEqual(await s.queuePut("q", "", [bytes(10)], 1, { maxItems: 6, maxPartitions: 2 }), {
+      ok: false,
+      reason: "full",
+      size: 6,
+    });
+    assert.deepEqual(
+      await s.queuePut(
+        "q",
+        "",
+        Array.from({ length: 6 }, (_, i) => bytes(10 + i)),
+        1,
+        big,
+      ),
+      { ok: true },
+    );
+    const rest = await s.queueTake("q", "", 100);
+    assert.deepEqual(values(rest), [3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], "FIFO across parts and batches");
+    await s.queueAck(
+      "q",
+      "",
+      rest.map((r) => r.id),
+    );
+    assert.equal(await s.queueLen("q", undefined), 0);
+    assert.deepEqual(
+      (
+        await s.queuePut(
+          "q",
+          "",
+          Array.from({ length: 12 }, (_, i) => bytes(i)),
+          1,
+          big,
+        )
+      ).ok,
+      true,
+    );
+  });
+
+  withStore("queue: many items of mixed sizes come out whole and in order, whatever the take sizes", async (s) => {
+    // Sizes up to 9 KiB: some batches hold items larger than a run (queue-runs.ts).
+    const item = (i: number) => {
+      const v = new Uint8Array(1 + ((i * 7919) % (i % 50 === 0 ? 9000 : 40)));
+      v.fill(i & 0xff);
+      return v;
+    };
+    const total = 1500;
+    const lim = { maxItems: total, maxPartitions: 2 };
+    for (let i = 0; i < total; ) {
+      const n = Math.min([1, 700, 3, 300, 96][i % 5]!, total - i);
+      assert.deepEqual(
+        await s.queuePut(
+          "q",
+          "p",
+          Array.from({ length: n }, (_, j) => item(i + j)),
+          1,
+          lim,
+        ),
+        { ok: true },
+      );
+      i += n;
+    }
+    const got: Uint8Array[] = [];
+    for (let k = 0; got.length < total; k++) {
+      const rows = await s.queueTake("q", "p", [1, 257, 2, 600, 5][k % 5]!);
+      assert.ok(rows.length > 0);
+      got.push(...rows.map((r) => r.value));
+      await s.queueAck(
+        "q",
+        "p",
+        rows.map((r) => r.id),
+      );
+    }
+    for (const [i, v] of got.entries()) assert.deepEqual(v, item(i), `item ${i}`);
+    assert.equal(await s.queueLen("q", "p"), 0);
+    assert.deepEqual((await s.queuePut("q", "p", [item(0)], 1, { maxItems: 1, maxPartitions: 2 })).ok, true, "size 0");
+  });
+
   withStore("concurrent volume commits to different files all land", async (s) => {
     const h = (c: string) => c.repeat(64);
     await Promise.all(

@@ -73,6 +73,11 @@ export interface PostgresStoreOptions {
 }
 
 type Params = Record<string, SqlValue>;
+/**
+ * Writes to `calls` that a completion may move ahead of: keyed by a call's id, reading none of
+ * the columns a completion sets (another call's insert, completion or parking).
+ */
+const FOLD_SAFE_ON_CALLS = new Set(["insertCall", "insertEndedCall", "completeCall", "setParked"]);
 interface Op extends BatchOp {
   seq: number;
   onResult: ((r: pg.QueryResult) => void) | undefined;
@@ -109,6 +114,11 @@ export class PostgresStore implements Store {
   private seq = 0;
   private committedSeq = 0;
   private waiters: FlushWaiter[] = [];
+  /**
+   * Calls whose insert is queued and not yet sent, with their inputs' inserts: a completion
+   * folds into them (completeCall). Emptied at each commit: bounded by the queue.
+   */
+  private readonly unsent = new Map<string, { call: Op; inputs: Op[] }>();
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -207,15 +217,37 @@ export class PostgresStore implements Store {
 
   // ---- writes: queued, group-committed -------------------------------------------------
 
-  private write(name: string, params: Params, onResult?: (r: pg.QueryResult) => void, onError?: (e: Error) => void) {
+  private write(
+    name: string,
+    params: Params,
+    onResult?: (r: pg.QueryResult) => void,
+    onError?: (e: Error) => void,
+  ): Op {
     if (this.closed) throw new Error("store is closed");
     const st = this.stmt(name);
     const wantsResult = !!onResult;
     const joins = joinable(st, wantsResult);
     const text = opText(st, params, joins);
-    this.queue.push({ seq: ++this.seq, statement: st, params, wantsResult, text, joins, onResult, onError });
+    const op: Op = { seq: ++this.seq, statement: st, params, wantsResult, text, joins, onResult, onError };
+    this.queue.push(op);
     this.queuedChars += text.length;
+    // Past a write that is not a plain keyed INSERT/UPDATE (a DELETE, a statement that reads
+    // other rows, one whose result is wanted), or one that changes calls by other than their
+    // id, a call's completion no longer folds into its queued insert: that write might see the
+    // difference.
+    if (this.unsent.size > 0 && (!joins || (st.shape?.table === "calls" && !FOLD_SAFE_ON_CALLS.has(name))))
+      this.unsent.clear();
     this.schedule();
+    return op;
+  }
+
+  /** Rewrites a queued, unsent write as another statement (a fold, see completeCall). */
+  private rewrite(op: Op, name: string, params: Params): void {
+    const st = this.stmt(name);
+    const joins = joinable(st, false);
+    const text = opText(st, params, joins);
+    this.queuedChars += text.length - op.text.length;
+    Object.assign(op, { statement: st, params, text, joins });
   }
 
   /** A write whose answer (rows changed) is known once it is committed. */
@@ -240,6 +272,8 @@ export class PostgresStore implements Store {
     while (n < this.queue.length && (n === 0 || chars < MAX_BATCH_CHARS)) chars += this.queue[n++]!.text.length;
     const ops = this.queue.splice(0, n);
     this.queuedChars -= chars;
+    // Sent: nothing folds into these any more (nor, conservatively, into any still queued).
+    this.unsent.clear();
     const last = ops[ops.length - 1]!.seq;
     let failure: Error | undefined;
     try {
@@ -399,8 +433,9 @@ export class PostgresStore implements Store {
   }
 
   insertCall(row: CallRow, inputs: InputRow[]): void {
-    this.write("insertCall", callParams(row));
-    for (const i of inputs) this.write("insertInput", inputParams(i));
+    const call = this.write("insertCall", callParams(row));
+    const ins = inputs.map((i) => this.write("insertInput", inputParams(i)));
+    this.unsent.set(row.id, { call, inputs: ins });
   }
   updateInput(id: string, state: "pending" | "done", attempt: number, failures: number): void {
     this.write("updateInput", { id, state, attempt, failures });
@@ -412,7 +447,20 @@ export class PostgresStore implements Store {
     completedAt: number,
     expiresAt: number | null,
   ): void {
-    this.write("completeCall", completeParams(id, state, outcome, completedAt, expiresAt));
+    const ended = completeParams(id, state, outcome, completedAt, expiresAt);
+    const unsent = this.unsent.get(id);
+    if (unsent) {
+      // Its insert has not been sent yet (a call that ran while the commit before it was in
+      // flight): the insert writes the ended row, and its inputs' rows without their blobs.
+      // One row version instead of two, and the calls table's indexes written once, not
+      // twice. Nothing queued since reads these rows (see write), and the completion is as
+      // durable as before: it commits with the insert, which is no later than it would have.
+      this.unsent.delete(id);
+      this.rewrite(unsent.call, "insertEndedCall", { ...unsent.call.params, ...ended });
+      for (const i of unsent.inputs) this.rewrite(i, "insertInput", { ...i.params, blobId: null });
+      return;
+    }
+    this.write("completeCall", ended);
     // Inputs stay until the call expires (the dashboard shows a finished call's arguments), but
     // let go of their blobs as the contract says: a large argument may be swept from then on.
     this.write("releaseInputBlobs", { callId: id });

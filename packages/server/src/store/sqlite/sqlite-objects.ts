@@ -10,7 +10,8 @@ import type {
   VolumeFileRow,
   VolumeVersion,
 } from "../object-store.js";
-import { toBuffer, toStoredValue, type ValueColumns, valueParams } from "../row-mapping.js";
+import { decodeRun, encodeRun, runsOf } from "../queue-runs.js";
+import { toStoredValue, type ValueColumns, valueParams } from "../row-mapping.js";
 import { loadNamedStatements } from "../sql-file.js";
 import { ObjectRowCache } from "./object-row-cache.js";
 
@@ -30,6 +31,18 @@ export interface SqliteObjectsHost {
 type Row = Record<string, unknown>;
 
 const fromBuffer = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * `{ lo, hi }` when `ids` are lo, lo + 1, …, hi in that order (a lease's items as a take
+ * returned them, when none between was leased to another get): the range then holds exactly
+ * these items. Otherwise undefined.
+ */
+export function consecutive(ids: number[]): { lo: number; hi: number } | undefined {
+  const lo = ids[0];
+  if (lo === undefined) return undefined;
+  for (let i = 1; i < ids.length; i++) if (ids[i] !== lo + i) return undefined;
+  return { lo, hi: lo + ids.length - 1 };
+}
 
 /**
  * Dicts, Queues and Volumes in the embedded SQLite store. Each method's reads and writes run
@@ -204,7 +217,9 @@ export class SqliteObjectStore implements ObjectStore {
       }
       const insert = this.stmt("queueInsert");
       this.host.begin();
-      for (let i = 0; i < values.length; i++) insert.run(part.pid, part.nextSeq + i, toBuffer(values[i]!));
+      // A few rows of runs, not a row per item (store/queue-runs.ts).
+      for (const [start, end] of runsOf(values))
+        insert.run(part.pid, part.nextSeq + start, end - start, encodeRun(values, start, end));
       this.run("queueGrowPartition", { pid: part.pid, n: values.length, now });
       return { ok: true } as const;
     });
@@ -215,20 +230,56 @@ export class SqliteObjectStore implements ObjectStore {
   async queueTake(queueId: string, partition: string, n: number): Promise<QueueItemRow[]> {
     const part = this.partition(queueId, partition);
     if (!part) return [];
-    this.host.begin();
-    const rows = this.stmt("queueTake").all({ pid: part.pid, n }) as { seq: number; value: Buffer }[];
-    // RETURNING gives no order: FIFO is by seq.
-    rows.sort((a, b) => a.seq - b.seq);
-    return rows.map((r) => ({ id: r.seq, value: fromBuffer(r.value) }));
+    // Runs in order until they hold n items (better-sqlite3 runs nothing else while iterating).
+    const runs: { seq: number; n: number; value: Buffer }[] = [];
+    let have = 0;
+    for (const r of this.stmt("queueTakeRuns").iterate({ pid: part.pid }) as Iterable<{
+      seq: number;
+      n: number;
+      value: Buffer;
+    }>) {
+      runs.push(r);
+      have += r.n;
+      if (have >= n) break;
+    }
+    if (runs.length === 0) return [];
+    const items: QueueItemRow[] = [];
+    for (const r of runs) {
+      const values = decodeRun(fromBuffer(r.value), r.n);
+      for (let i = 0; i < values.length && items.length < n; i++) items.push({ id: r.seq + i, value: values[i]! });
+    }
+    // The last run may be taken in part: its first `keep` items are leased as a run of their
+    // own, the rest is a new run right after them.
+    const last = runs[runs.length - 1]!;
+    const keep = last.n - (have - items.length);
+    const whole = keep === last.n ? runs : runs.slice(0, -1);
+    if (whole.length > 0) this.run("queueLeaseRange", { pid: part.pid, lo: whole[0]!.seq, hi: whole.at(-1)!.seq });
+    if (keep < last.n) {
+      const values = decodeRun(fromBuffer(last.value), last.n);
+      this.run("queueSplitRun", { pid: part.pid, seq: last.seq, n: keep, value: encodeRun(values, 0, keep) });
+      this.stmt("queueInsert").run(part.pid, last.seq + keep, last.n - keep, encodeRun(values, keep, last.n));
+    }
+    return items;
   }
   async queueRelease(queueId: string, partition: string, ids: number[]): Promise<void> {
     const part = this.partition(queueId, partition);
-    if (part) this.run("queueRelease", { pid: part.pid, seqs: JSON.stringify(ids) });
+    if (!part) return;
+    const range = consecutive(ids);
+    if (range) this.run("queueReleaseRange", { pid: part.pid, ...range });
+    else this.run("queueRelease", { pid: part.pid, seqs: JSON.stringify(ids) });
   }
   async queueAck(queueId: string, partition: string, ids: number[]): Promise<void> {
     const part = this.partition(queueId, partition);
     if (!part) return;
-    const n = this.run("queueAck", { pid: part.pid, seqs: JSON.stringify(ids) }).changes;
+    const range = consecutive(ids);
+    this.host.begin();
+    const gone = (
+      range
+        ? this.stmt("queueAckRange").all({ pid: part.pid, ...range })
+        : this.stmt("queueAck").all({ pid: part.pid, seqs: JSON.stringify(ids) })
+    ) as { n: number }[];
+    let n = 0;
+    for (const g of gone) n += g.n;
     if (n > 0) this.run("queueShrink", { pid: part.pid, n });
   }
   async queueLen(queueId: string, partition: string | undefined): Promise<number> {

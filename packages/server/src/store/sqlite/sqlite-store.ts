@@ -51,6 +51,7 @@ import type {
 } from "../store.js";
 import { StoreCommitError, StoreOpenError } from "../store.js";
 import { SqliteObjectStore } from "./sqlite-objects.js";
+import { WalCheckpointer } from "./wal-checkpointer.js";
 
 const SQL_DIR = new URL("../../../sql/sqlite/", import.meta.url);
 
@@ -64,6 +65,16 @@ export interface SqliteStoreOptions {
 }
 
 type Row = Record<string, unknown>;
+
+/**
+ * WAL pages at which a commit checkpoints by itself (SQLite's automatic checkpoint, on the
+ * event loop; SQLite's default is 1 000). By then the WalCheckpointer's thread has copied
+ * and synced nearly all of them, off the request path (wal-checkpointer.ts): this one copies
+ * the last few and lets the WAL start over. About 16 MiB of WAL; the file is cut back to
+ * WAL_KEEP_BYTES once it starts over.
+ */
+const COMMIT_CHECKPOINT_PAGES = 4000;
+const WAL_KEEP_BYTES = 4 * 1024 * 1024;
 
 /**
  * The embedded store: SQLite in WAL mode. Writes run at once inside an open transaction
@@ -88,6 +99,9 @@ export class SqliteStore implements Store {
   /** Prepared calls-list statements, one per filter combination (at most 2^6). */
   private readonly listStmts = new Map<string, Database.Statement>();
   readonly objects: SqliteObjectStore;
+  /** BEGIN, COMMIT and ROLLBACK, prepared once (exec parses its text each time). */
+  private readonly txStmts: { begin: Database.Statement; commit: Database.Statement; rollback: Database.Statement };
+  private readonly checkpointer: WalCheckpointer;
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -98,6 +112,14 @@ export class SqliteStore implements Store {
     // NORMAL: a commit survives a crash of this process (the WAL is in the OS); see docs/operations.md.
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
+    this.db.pragma(`wal_autocheckpoint = ${COMMIT_CHECKPOINT_PAGES}`);
+    this.db.pragma(`journal_size_limit = ${WAL_KEEP_BYTES}`);
+    this.checkpointer = new WalCheckpointer({ file: this.db.name, log: this.log });
+    this.txStmts = {
+      begin: this.db.prepare("BEGIN"),
+      commit: this.db.prepare("COMMIT"),
+      rollback: this.db.prepare("ROLLBACK"),
+    };
     this.migrate();
     for (const [name, sql] of loadNamedStatements(new URL("queries.sql", SQL_DIR)))
       this.stmts.set(name, this.db.prepare(sql));
@@ -162,14 +184,14 @@ export class SqliteStore implements Store {
   private ensureTx(): void {
     if (this.closed) throw new Error("store is closed");
     if (!this.inTx) {
-      this.db.exec("BEGIN");
+      this.txStmts.begin.run();
       this.inTx = true;
       this.commitTimer = setTimeout(() => this.commit(), this.commitDelayMs);
     } else if (!this.db.inTransaction) {
       // SQLite rolled the window back itself after a failed write (SQLITE_FULL, IOERR): later
       // writes still belong to a transaction, which the commit rolls back with the rest.
       for (const l of this.rollbackListeners) l();
-      this.db.exec("BEGIN");
+      this.txStmts.begin.run();
     }
   }
 
@@ -194,12 +216,13 @@ export class SqliteStore implements Store {
       try {
         if (failure !== undefined) throw failure;
         const t0 = performance.now();
-        this.db.exec("COMMIT");
+        this.txStmts.commit.run();
         this.commitObserver?.(performance.now() - t0);
+        this.checkpointer.committed();
       } catch (err) {
         failure = err;
         try {
-          if (this.db.inTransaction) this.db.exec("ROLLBACK");
+          if (this.db.inTransaction) this.txStmts.rollback.run();
         } catch {}
         for (const l of this.rollbackListeners) l();
       }
@@ -555,6 +578,10 @@ export class SqliteStore implements Store {
   setCommitObserver(observe: ((ms: number) => void) | undefined): void {
     this.commitObserver = observe;
   }
+  /** WAL checkpoints the checkpoint thread has finished (wal-checkpointer.ts). */
+  get walCheckpoints(): number {
+    return this.checkpointer.done;
+  }
 
   upsertSecret(environment: string, name: string, values: Record<string, string>): void {
     this.write("upsertSecret", {
@@ -591,6 +618,8 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     if (this.inTx) this.commit();
     this.closed = true;
+    // Its connection first: the last one to close checkpoints the WAL and removes it.
+    await this.checkpointer.close();
     this.db.close();
   }
 }
