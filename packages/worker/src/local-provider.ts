@@ -463,11 +463,14 @@ export class LocalProvider implements WorkerProvider {
   }
 
   /**
-   * A path to hide that appeared after the pool was started (the config file written at first
-   * start) is visible in those sandboxes: replace them.
+   * A path to hide that appeared after the pool was started, where the sandbox shows the host
+   * (a config file under /etc written at first start), is visible in those sandboxes: replace
+   * them. One the sandbox does not show anyway (the profile in ~/.skiff.toml, which a first
+   * start writes once it listens) leaves them as they are: replacing them made every first
+   * start's first containers fresh starts, the pool's two runtimes started and thrown away.
    */
   private dropStalePool(): void {
-    const now = this.hide.filter((p) => existsSync(p));
+    const now = this.hide.filter((p) => this.sandbox.hides(p, this.expose) && existsSync(p));
     const stale = this.pool.filter((p) => now.some((h) => !p.hidden.includes(h)));
     for (const p of stale) {
       this.pool.splice(this.pool.indexOf(p), 1);
