@@ -276,8 +276,10 @@ for (const mode of ["auto", "none"]) {
         .join(" | ")}`;
       t.diagnostic(`peak ${n} processes in the bombing container; ${calls} calls to another app answered meanwhile`);
       t.diagnostic(diag);
-      assert.ok(n > 100, `the bomb should have forked plenty (saw ${n} processes)`);
       assert.ok(bombed, `no container cgroup seen from the host: ${diag}`);
+      // The kernel's count, not the container's own /proc samples: on a loaded machine the bomb
+      // can take off after the function's 3 s of sampling (a CI run saw 3 inside, 512 from the host).
+      assert.ok(bombed.peak > 100, `the bomb should have forked plenty: ${diag}`);
       assert.equal(bombed.max, 512, diag);
       assert.ok(bombed.peak <= bombed.max, `pids.current ${bombed.peak} over pids.max ${bombed.max}: ${diag}`);
       assert.ok(bombed.refused > 0, `the kernel refused no fork at the limit: ${diag}`);
