@@ -3,6 +3,8 @@
 // tuned to 128 inputs at once, in the same server and run. Rounds alternate between the two;
 // medians are reported (every round is printed).
 import { Function_ } from "skiff";
+import { cpuMs } from "./lib/proc-cpu.js";
+import { descendants } from "./lib/proc-mem.js";
 import { runCli, startSkiffServer } from "./lib/skiff-server.js";
 
 const N = Number(process.env.BENCH_N ?? 100_000);
@@ -28,6 +30,18 @@ async function round(fn: Square): Promise<number> {
 const server = await startSkiffServer();
 const defaults: number[] = [];
 const tuned: number[] = [];
+/** CPU µs per input of each process over the default-options rounds (load distorts it far less than wall time). */
+const cpu = { server: 0, client: 0, containers: 0 };
+function usage() {
+  const pid = server.proc.pid!;
+  const c = process.cpuUsage();
+  return {
+    server: cpuMs(pid),
+    // The containers (and their sandboxes) are the server's descendants.
+    containers: descendants(pid).reduce((a, p) => a + cpuMs(p), 0),
+    client: (c.user + c.system) / 1000,
+  };
+}
 try {
   for (const app of ["bench/apps/map-default.ts", "bench/apps/map.ts"]) {
     const d = await runCli(["deploy", app], server.env);
@@ -39,7 +53,10 @@ try {
   // Containers up and JIT-warm, as a deployed function's are after its first calls.
   for (const f of [def, tun]) await f.map(Array.from({ length: 20_000 }, (_, i) => i)).toArray();
   for (let r = 0; r < ROUNDS; r++) {
+    const before = usage();
     defaults.push(await round(def));
+    const after = usage();
+    for (const k of ["server", "client", "containers"] as const) cpu[k] += after[k] - before[k];
     tuned.push(await round(tun));
   }
 } finally {
@@ -51,3 +68,7 @@ console.log(`map-defaults: ${N} inputs of x => x * x, maxContainers 2, median of
 console.log(`  default options (maxInputs 1)   ${d} inputs/s   (${defaults.join(", ")}; target: >= 100000)`);
 console.log(`  tuned (maxInputs 128)           ${t} inputs/s   (${tuned.join(", ")})`);
 console.log(`  defaults / tuned                ${(d / t).toFixed(2)}x`);
+const per = (ms: number) => ((ms * 1000) / (N * ROUNDS)).toFixed(1);
+console.log(
+  `  CPU µs per input at defaults    server ${per(cpu.server)}, client ${per(cpu.client)}, containers ${per(cpu.containers)}, total ${per(cpu.server + cpu.client + cpu.containers)}`,
+);

@@ -37,7 +37,7 @@ try {
   }
   if (process.env.BENCH_STOP_APP) {
     // Containers exit on their own (profilers write their files on a clean exit).
-    await runCli(["app", "stop", "bench-map"], server.env);
+    await runCli(["app", "stop", APP_NAME], server.env);
     await new Promise((r) => setTimeout(r, 3000));
   }
 } finally {

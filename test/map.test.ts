@@ -1,6 +1,7 @@
 // Fan-out: map, starmap, forEach, and several inputs per container.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { decodePayload, encodePayload, unpackPayloads } from "@skiff/protocol";
 import { type Client, Function_, InvalidError, UserCodeError } from "skiff";
 import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
 
@@ -24,6 +25,71 @@ describe("map, starmap, forEach", () => {
       ys,
       xs.map((x) => x * x),
     );
+  });
+
+  it("maps arguments and results of every size in one run, large ones through the blob store among inline ones", async () => {
+    // Inline ones travel packed end to end (protocol packed.ts), a column with a blob reference
+    // as a list: both, and the change between them, at each hop.
+    const echo = Function_.fromName<Function_<(v: unknown) => Promise<unknown>>>("core-app", "echo", { client });
+    const big = (n: number) => new Uint8Array(2 * 1024 * 1024).fill(n);
+    const xs: unknown[] = Array.from({ length: 400 }, (_, i) =>
+      i % 97 === 5 ? big(i % 251) : { i, s: "x".repeat(i) },
+    );
+    const ys = await echo.map(xs).toArray();
+    assert.equal(ys.length, xs.length);
+    ys.forEach((y, i) => {
+      const x = xs[i];
+      if (x instanceof Uint8Array) {
+        assert.ok(
+          y instanceof Uint8Array && y.byteLength === x.byteLength && y[0] === x[0] && y.at(-1) === x[0],
+          `${i}`,
+        );
+      } else assert.deepEqual(y, x, `${i}`);
+    });
+  });
+
+  it("map.put with packed arguments: runs them, and refuses lengths that do not fit their bytes", async () => {
+    const echo = await Function_.lookup<Function_<(v: unknown) => Promise<unknown>>>("core-app", "echo", { client });
+    const start = await client.request("map.start", {
+      functionId: echo.functionId,
+      idempotencyKey: `ik-packed-${Date.now()}`,
+      columns: true,
+      packed: true,
+    });
+    assert.equal(start.packed, true, "the server takes packed args");
+    const { callId } = start;
+    const outputs: unknown[] = [];
+    const stop = client._onMapOutputs(callId, ({ idxs, data }) => {
+      const list = idxs && data ? unpackPayloads(data, idxs.length) : undefined;
+      for (const [i, idx] of (idxs ?? []).entries()) outputs.push([idx, decodePayload(list![i] as Uint8Array)]);
+    });
+    try {
+      const args = [encodePayload(["a"], "args"), encodePayload([{ b: 2 }], "args")];
+      const bytes = new Uint8Array([...args[0]!, ...args[1]!]);
+      for (const [lens, why] of [
+        [[args[0]!.byteLength, args[1]!.byteLength + 1], "longer than its bytes"],
+        [[args[0]!.byteLength], "fewer than its idxs"],
+        [[args[0]!.byteLength - 1, args[1]!.byteLength], "shorter than its bytes"],
+      ] as const) {
+        await assert.rejects(
+          client.request("map.put", { callId, idxs: [0, 1], args: { bytes, lens: [...lens] } }),
+          (e: Error) => e instanceof InvalidError && /with that many lengths that add up to its bytes/.test(e.message),
+          why,
+        );
+      }
+      await client.request("map.put", { callId, idxs: [0, 1], args: { bytes, lens: args.map((a) => a.byteLength) } });
+      await client.request("map.end", { callId, total: 2 });
+      await waitFor(async () => outputs.length === 2, "both outputs");
+      assert.deepEqual(
+        outputs.sort((x, y) => (x as number[])[0]! - (y as number[])[0]!),
+        [
+          [0, "a"],
+          [1, { b: 2 }],
+        ],
+      );
+    } finally {
+      stop();
+    }
   });
 
   it("leaving a map loop early stops the inputs not yet started", async () => {

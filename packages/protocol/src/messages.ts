@@ -6,6 +6,7 @@
 
 import type { ImageBuildEvent, ImageBuildStepResult, ImageLayerInfo, ImageWire } from "./images.js";
 import type { ObjectEventMap, ObjectRequestMap, VolumeMountWire } from "./objects.js";
+import type { PackedPayloads } from "./packed.js";
 import type { WebSpec } from "./web.js";
 import type { WorkerEventMap, WorkerRequestMap } from "./workers.js";
 
@@ -366,16 +367,43 @@ export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
   ];
   /** Starts a fan-out call; inputs follow with map.put, results come back as map.outputs events. */
   "map.start": [
-    { functionId: string; idempotencyKey: string; parentInputId?: string; method?: string },
-    { callId: string /** Most inputs the client may have outstanding (sent, no output yet). */; window: number },
+    {
+      functionId: string;
+      idempotencyKey: string;
+      parentInputId?: string;
+      method?: string;
+      /** The client reads successful outputs as columns (`map.outputs` idxs and data). */
+      columns?: boolean;
+      /** The client reads `map.outputs` data packed (packed.ts) too. */
+      packed?: boolean;
+    },
+    {
+      callId: string;
+      /** Most inputs the client may have outstanding (sent, no output yet). */
+      window: number;
+      /** The server takes map.put's inputs as columns (idxs and args). */
+      columns?: boolean;
+      /** The server takes map.put's args packed (packed.ts) too. */
+      packed?: boolean;
+    },
   ];
   /**
    * Takes a map back after the connection that ran it dropped (or the server restarted): its
    * outputs come to this connection from now on. The client then sends again every input it has
    * no output for (the server skips those it still has) and map.end if it had sent it.
    */
-  "map.resume": [{ callId: string }, { window: number }];
-  "map.put": [{ callId: string; items: MapInputWire[] }, Record<string, never>];
+  "map.resume": [
+    { callId: string; columns?: boolean; packed?: boolean },
+    { window: number; columns?: boolean; packed?: boolean },
+  ];
+  /**
+   * Inputs of a map: as `items`, or as columns (where map.start's reply said `columns`): input
+   * i is `idxs[i]` with `args[i]`, with no object per input to encode and decode.
+   */
+  "map.put": [
+    { callId: string; items?: MapInputWire[]; idxs?: number[]; args?: Payload[] | PackedPayloads },
+    Record<string, never>,
+  ];
   /** No more inputs: `total` were sent. */
   "map.end": [{ callId: string; total: number }, Record<string, never>];
   /** Starts a generator call; its items come back as gen.items events, acknowledged with gen.ack. */
@@ -504,11 +532,44 @@ export interface InputWire {
    * `inputs` event: the container runs them as one call and answers each with its own output.
    */
   batchId?: string;
+  /**
+   * This attempt's hand-out number in its container (counted up by the server per container),
+   * sent back with its output: the server finds the attempt by it, with no string key.
+   */
+  seq?: number;
+}
+
+/**
+ * Inputs of one call handed to a container together, as columns (`inputs.cols`): at map
+ * rates, the keys of an object per input were most of what the frame cost to encode and
+ * decode, on both sides. Entry i of each array is input i; they are started in this order.
+ */
+export interface InputColumnsWire {
+  callId: string;
+  timeoutMs: number;
+  method?: string;
+  /** The hand-out number (InputWire.seq) of the first; the others follow it one by one. */
+  seq0: number;
+  inputIds: string[];
+  attempts: number[];
+  /** Each one's arguments: packed when all are inline (packed.ts). */
+  args: Payload[] | PackedPayloads;
+}
+
+/** Successful outputs as columns (`outputs.cols`): entry i of each array is output i. */
+export interface OutputColumnsWire {
+  /** The hand-out numbers (InputWire.seq) of the attempts answered. */
+  seqs: number[];
+  /** Each one's result data (a success): packed when all are inline (packed.ts). */
+  data: Payload[] | PackedPayloads;
+  durationsMs: number[];
 }
 
 export interface OutputWire {
   inputId: string;
   attempt: number;
+  /** Its InputWire.seq. */
+  seq?: number;
   result: ResultWire;
   durationMs: number;
 }
@@ -549,8 +610,12 @@ export interface EventMap extends ObjectEventMap, WorkerEventMap {
   "container.init_failed": { error: Uint8Array };
   /** server -> container: run these. */
   inputs: { items: InputWire[] };
+  /** server -> container: run these, in order (the same as `inputs`, as columns per call). */
+  "inputs.cols": { groups: InputColumnsWire[] };
   /** container -> server: these finished. */
   outputs: { items: OutputWire[] };
+  /** container -> server: these succeeded (the same as `outputs`, as columns). */
+  "outputs.cols": OutputColumnsWire;
   /** container -> server: captured stdout/stderr lines. */
   logs: { items: LogWire[] };
   /** server -> container: abort these inputs (their signal fires). */
@@ -571,7 +636,14 @@ export interface EventMap extends ObjectEventMap, WorkerEventMap {
   /** client -> server, server -> container: `consumed` more items were taken by the consumer. */
   "gen.ack": { callId?: string; inputId?: string; consumed: number };
   /** server -> client: results of a map, as they finish (any order). */
-  "map.outputs": { callId: string; items: MapOutputWire[] };
+  "map.outputs": {
+    callId: string;
+    items: MapOutputWire[];
+    /** For a client that asked for columns: successes, output i being `idxs[i]` with data `data[i]`. */
+    idxs?: number[];
+    /** Packed (packed.ts) when all are inline and the client said it reads them so. */
+    data?: Payload[] | PackedPayloads;
+  };
   /** server -> client: progress of an image.build this client asked for. */
   "image.progress": ImageBuildEvent;
   /** server -> client: a log line of a followed app. */

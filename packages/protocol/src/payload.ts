@@ -31,6 +31,14 @@ function keyPath(path: string, key: string): string {
  * Error. Throws a PayloadError naming the path of the first value that is not.
  */
 export function validatePayload(value: unknown, path: string): void {
+  // Most payloads are a scalar or an array of scalars (a map's arguments, its results): those
+  // need no walk, so no cycle set, closure or path string is made for them.
+  if (isScalar(value)) return;
+  if (Array.isArray(value)) {
+    let i = 0;
+    while (i < value.length && isScalar(value[i])) i++;
+    if (i === value.length) return;
+  }
   const seen = new Set<object>();
   const visit = (v: unknown, p: string): void => {
     switch (typeof v) {
@@ -89,6 +97,12 @@ export function validatePayload(value: unknown, path: string): void {
     }
   };
   visit(value, path);
+}
+
+/** A value that is sent as it is: anything but an object, a function or a symbol. */
+function isScalar(v: unknown): boolean {
+  const t = typeof v;
+  return v === null || (t !== "object" && t !== "function" && t !== "symbol");
 }
 
 /** Validates and encodes a payload (arguments or a result). */

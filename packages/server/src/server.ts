@@ -6,7 +6,13 @@ import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Duplex } from "node:stream";
-import { CLOSE_UNAUTHENTICATED, type EventMap, MAX_FRAME_BYTES, type OutputWire } from "@skiff/protocol";
+import {
+  CLOSE_UNAUTHENTICATED,
+  type EventMap,
+  MAX_FRAME_BYTES,
+  type OutputWire,
+  unpackPayloads,
+} from "@skiff/protocol";
 import { WebSocketServer } from "ws";
 import { ApiError } from "./api/api-error.js";
 import { BlobTransfer } from "./api/blob-transfer.js";
@@ -558,7 +564,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
         return;
       }
       const id = peer.containerId;
-      if (msg.t === "outputs" || msg.t === "gen.items") {
+      if (msg.t === "outputs" || msg.t === "outputs.cols" || msg.t === "gen.items") {
         // Results name only blobs the container was given or uploaded (auth/blob-grants.ts).
         const blob = ungrantedBlob(peer.principal!.blobGrants!, b);
         if (blob !== undefined)
@@ -575,6 +581,15 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           if (!Array.isArray(b?.items)) return peer.close(1002, "outputs.items must be an array");
           deps.engine.fleet.containerOutputs(id, b.items as OutputWire[]);
           return;
+        case "outputs.cols": {
+          const o = b as unknown as EventMap["outputs.cols"];
+          const n = Array.isArray(o?.seqs) ? o.seqs.length : -1;
+          const data = n < 0 ? undefined : unpackPayloads(o.data, n);
+          if (!data || !Array.isArray(o.durationsMs) || o.durationsMs.length !== n)
+            return peer.close(1002, "outputs.cols needs seqs, data and durationsMs of one length");
+          deps.engine.fleet.containerOutputColumns(id, o.seqs, data, o.durationsMs);
+          return;
+        }
         case "inputs.returned": {
           const items = (b as EventMap["inputs.returned"])?.items;
           if (

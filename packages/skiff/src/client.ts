@@ -1,4 +1,4 @@
-import type { EventMap, MapOutputWire, RequestName, RequestParams, RequestResult } from "@skiff/protocol";
+import type { EventMap, RequestName, RequestParams, RequestResult } from "@skiff/protocol";
 import { type ClientConfig, checkServerUrl, findConfig } from "./config.js";
 import { ConnectionError, InvalidError } from "./errors.js";
 import { IS_WORKERD, nodeCapabilities } from "./platform.js";
@@ -43,7 +43,7 @@ export class Client {
   readonly serverUrl: string;
   readonly environment: string;
   private readonly connection: Connection;
-  private readonly mapSinks = new Map<string, (items: MapOutputWire[]) => void>();
+  private readonly mapSinks = new Map<string, (ev: EventMap["map.outputs"]) => void>();
   private readonly genSinks = new Map<string, (ev: EventMap["gen.stream"]) => void>();
   private readonly earlyGen = new Map<string, EventMap["gen.stream"][]>();
   /** Internal: told how each running map is doing (the CLI draws progress lines from it). */
@@ -67,7 +67,7 @@ export class Client {
       ...(params.answerTimeoutMs !== undefined ? { answerTimeoutMs: params.answerTimeoutMs } : {}),
       ...(params.reconnectTimeoutMs !== undefined ? { reconnectTimeoutMs: params.reconnectTimeoutMs } : {}),
     });
-    this.connection.on("map.outputs", ({ callId, items }) => this.mapSinks.get(callId)?.(items));
+    this.connection.on("map.outputs", (ev) => this.mapSinks.get(ev.callId)?.(ev));
     this.connection.on("gen.stream", (ev) => {
       const sink = this.genSinks.get(ev.callId);
       if (sink) return sink(ev);
@@ -90,7 +90,7 @@ export class Client {
   }
 
   /** Internal: routes a map's results to its iterator. */
-  _onMapOutputs(callId: string, sink: (items: MapOutputWire[]) => void): () => void {
+  _onMapOutputs(callId: string, sink: (ev: EventMap["map.outputs"]) => void): () => void {
     this.mapSinks.set(callId, sink);
     return () => this.mapSinks.delete(callId);
   }

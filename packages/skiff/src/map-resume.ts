@@ -1,4 +1,4 @@
-import type { MapInputWire } from "@skiff/protocol";
+import { type MapInputWire, packPayloads } from "@skiff/protocol";
 import type { Client } from "./client.js";
 import { ConnectionError, NotFoundError, SkiffError } from "./errors.js";
 
@@ -33,6 +33,10 @@ export class MapLink {
     private readonly what: string,
     /** Called when something the caller's loop waits on changed (a failure, a resume). */
     private readonly poke: () => void,
+    /** The server takes map.put's inputs as columns (its map.start reply said so). */
+    private columns = false,
+    /** ...and their args packed (packed.ts). */
+    private packed = false,
   ) {}
 
   /** Inputs to send; held until their outputs arrive. While the connection is down they wait. */
@@ -45,6 +49,12 @@ export class MapLink {
   end(total: number): void {
     this.total = total;
     if (this.attached) this.sendEnd(total);
+  }
+
+  /** The map cannot go on: the caller's loop throws `err`. */
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.poke();
   }
 
   /** An output arrived for `idx`: false when it is a second one (the input ran again). */
@@ -62,8 +72,15 @@ export class MapLink {
 
   private send(items: MapInputWire[]): void {
     const gen = this.generation;
-    this.puts = Promise.all([this.puts, this.client.request("map.put", { callId: this.callId, items })]).catch(
-      (err: Error) => this.failed(err, gen),
+    const params = this.columns
+      ? {
+          callId: this.callId,
+          idxs: items.map((it) => it.idx),
+          args: this.packed ? packPayloads(items.map((it) => it.args)) : items.map((it) => it.args),
+        }
+      : { callId: this.callId, items };
+    this.puts = Promise.all([this.puts, this.client.request("map.put", params)]).catch((err: Error) =>
+      this.failed(err, gen),
     );
   }
 
@@ -87,7 +104,14 @@ export class MapLink {
     this.puts = Promise.resolve();
     try {
       // Retryable: if the connection drops again before the answer, it goes again on the next one.
-      await this.client.request("map.resume", { callId: this.callId }, { retryable: true });
+      const r = await this.client.request(
+        "map.resume",
+        { callId: this.callId, columns: true, packed: true },
+        { retryable: true },
+      );
+      // The server that took it back may be another build.
+      this.columns = r.columns === true;
+      this.packed = r.packed === true;
     } catch (err) {
       const e = err as Error;
       this.failure ??=

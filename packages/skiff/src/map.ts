@@ -5,6 +5,7 @@ import {
   type MapOutputWire,
   newId,
   type ResultWire,
+  unpackPayloads,
 } from "@skiff/protocol";
 import type { CallTarget } from "./call-target.js";
 import type { Client } from "./client.js";
@@ -160,9 +161,15 @@ export async function* runMap(
   const parentInputId = currentInputId();
   // Retryable: a server stopping gracefully leaves it unanswered for the next one. (Sent twice
   // after a crash, the first map is an orphan the server cancels within its resume window.)
-  const { callId, window } = await client.request(
+  const { callId, window, columns, packed } = await client.request(
     "map.start",
-    { ...target, idempotencyKey: newId("ik"), ...(parentInputId ? { parentInputId } : {}) },
+    {
+      ...target,
+      idempotencyKey: newId("ik"),
+      ...(parentInputId ? { parentInputId } : {}),
+      columns: true,
+      packed: true,
+    },
     { retryable: true },
   );
   const conn = client._connection;
@@ -171,9 +178,18 @@ export async function* runMap(
   const wakeup = new Wakeup();
   // Holds what was sent until its output arrives, and takes the map back after a dropped
   // connection or a restart of the server.
-  const link = new MapLink(client, callId, what, () => wakeup.poke());
-  const stopSink = client._onMapOutputs(callId, (items) => {
+  const link = new MapLink(client, callId, what, () => wakeup.poke(), columns === true, packed === true);
+  const stopSink = client._onMapOutputs(callId, ({ items, idxs, data }) => {
     for (const it of items) if (link.take(it.idx)) arrived.push(it);
+    // Successes as columns (map.start asked for them), their data a list or packed.
+    const list = idxs && data ? unpackPayloads(data, idxs.length) : undefined;
+    if (idxs && list)
+      for (let i = 0; i < idxs.length; i++) {
+        const idx = idxs[i]!;
+        if (link.take(idx)) arrived.push({ idx, result: { status: "success", data: list[i]! } });
+      }
+    else if (idxs && data)
+      link.fail(new SkiffError(`${what}: the server sent map outputs whose data does not match them`));
     wakeup.poke();
   });
   const stopDrop = conn.onDisconnect(() => link.dropped());

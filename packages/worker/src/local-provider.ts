@@ -234,6 +234,10 @@ export class LocalProvider implements WorkerProvider {
       ...(image ? { SKIFF_NODE_MODULES: IMAGE_NODE_MODULES } : {}),
     };
     const nodeArgs = memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [];
+    // Profiling the runtime (e.g. `--cpu-prof --cpu-prof-dir=/abs/dir` with `--sandbox none`):
+    // node flags for every container this server starts; set by whoever starts the server.
+    const debugArgs = process.env.SKIFF_CONTAINER_NODE_ARGS;
+    if (debugArgs) nodeArgs.push(...debugArgs.split(" ").filter(Boolean));
     const entry = this.runtimeDir ? this.runtimeDir.entryInside : this.runtimeEntry;
     const argv = [process.execPath, ...nodeArgs, entry];
     const limits = limitsFor(memoryMiB, cpu);

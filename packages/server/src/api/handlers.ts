@@ -3,10 +3,12 @@ import {
   MAX_PAYLOAD_BYTES,
   type MapOutputWire,
   type Payload,
+  packPayloads,
   type RequestMessage,
   type RequestName,
   type RequestParams,
   type RequestResult,
+  unpackPayloads,
 } from "@skiff/protocol";
 import type { AppService } from "../apps/app-service.js";
 import { ungrantedBlob } from "../auth/blob-grants.js";
@@ -112,6 +114,31 @@ const WORKER_ONLY = new Set<string>([
   "worker.volume.commit",
   "worker.volume.done",
 ]);
+
+/**
+ * Where a map's outputs go to its connection: for a client that asked for columns, successes
+ * as `idxs` and `data` (no object per output to encode and decode), anything else as items.
+ */
+function mapSink(
+  peer: Peer,
+  callId: () => string,
+  columns: boolean,
+  packed: boolean,
+): (items: MapOutputWire[]) => void {
+  if (!columns) return (items) => peer.send("map.outputs", { callId: callId(), items });
+  return (items) => {
+    const idxs: number[] = [];
+    const data: Payload[] = [];
+    const rest: MapOutputWire[] = [];
+    for (const it of items) {
+      if (it.result.status === "success") {
+        idxs.push(it.idx);
+        data.push(it.result.data);
+      } else rest.push(it);
+    }
+    peer.send("map.outputs", { callId: callId(), items: rest, idxs, data: packed ? packPayloads(data) : data });
+  };
+}
 
 function payload(p: Record<string, unknown>, key: string): Payload {
   const v = p[key];
@@ -402,7 +429,7 @@ export const handlers: HandlerTable = {
     await d.engine.load(functionId);
     // A map's inputs live with its caller: when its connection goes, the map waits for
     // map.resume (see engine/map-resume.ts) and is cancelled if nobody takes it back.
-    const sink = (items: MapOutputWire[]) => peer.send("map.outputs", { callId: r.callId, items });
+    const sink = mapSink(peer, () => r.callId, q.columns === true, q.packed === true);
     const tie = tieMapToPeer(peer, d, sink);
     const r = d.engine.fanOut.startMap(
       { functionId, idempotencyKey: p.idempotencyKey, parentInputId, method },
@@ -412,21 +439,46 @@ export const handlers: HandlerTable = {
     tie.bind(r.callId);
     // Its row is durable before the caller hears of the map: a restart cannot forget it.
     await d.engine.fanOut.resume.durable();
-    return r;
+    return { ...r, columns: true, packed: true };
   },
   async "map.resume"(peer, p, d) {
-    const callId = str(p as unknown as Record<string, unknown>, "callId", { max: 64 });
-    const sink = (items: MapOutputWire[]) => peer.send("map.outputs", { callId, items });
+    const q = p as unknown as Record<string, unknown>;
+    const callId = str(q, "callId", { max: 64 });
+    const sink = mapSink(peer, () => callId, q.columns === true, q.packed === true);
     const tie = tieMapToPeer(peer, d, sink);
     const r = await d.engine.fanOut.resumeMap(callId, sink, () => tie.release());
     tie.bind(callId);
     await d.engine.fanOut.resume.durable();
-    return { window: r.window };
+    return { window: r.window, columns: true, packed: true };
   },
   "map.put"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     const callId = str(q, "callId", { max: 64 });
     if (!peer.maps.has(callId)) throw notFound(`no map ${callId} on this connection`);
+    if (p.idxs !== undefined || p.args !== undefined) {
+      // As columns: no object per input.
+      const { idxs } = p;
+      if (!Array.isArray(idxs) || idxs.length === 0) throw invalid("idxs must be a non-empty array");
+      // A list, or packed (packed.ts).
+      const args = unpackPayloads(p.args, idxs.length);
+      if (!args)
+        throw invalid(
+          `args must be an array as long as idxs (${idxs.length}), or {bytes, lens} with that many lengths that add up to its bytes`,
+        );
+      for (let i = 0; i < idxs.length; i++) {
+        const idx = idxs[i];
+        if (!Number.isSafeInteger(idx) || (idx as number) < 0) throw invalid(`idxs[${i}] must be an integer ≥ 0`);
+        const a: unknown = args[i];
+        if (a instanceof Uint8Array) {
+          if (a.byteLength > MAX_PAYLOAD_BYTES)
+            throw invalid(`args[${i}] is over the ${MAX_PAYLOAD_BYTES}-byte payload limit`);
+        } else if (a && typeof a === "object" && typeof (a as { blob?: unknown }).blob === "string")
+          args[i] = { blob: (a as { blob: string }).blob };
+        else throw invalid(`args[${i}] must be bytes or { blob }`);
+      }
+      d.engine.fanOut.putMapInputColumns(callId, idxs, args);
+      return {};
+    }
     if (!Array.isArray(p.items) || p.items.length === 0) throw invalid("items must be a non-empty array");
     const items = p.items.map((it, i) => {
       const o = obj(it, `items[${i}]`);

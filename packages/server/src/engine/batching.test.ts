@@ -40,7 +40,7 @@ function setup(maxBatchSize: number, waitMs: number, containers = 1) {
     dispatched: 0,
     startAttempt(input: LiveInput, c: LiveContainer): InputWire {
       input.status = "running";
-      c.running.set(input.id, {} as never);
+      c.running.set(c.running.size, {} as never);
       return { inputId: input.id, callId: "fc", attempt: 1, args: new Uint8Array(), timeoutMs: 1000 };
     },
     dispatch() {

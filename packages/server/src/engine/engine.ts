@@ -2,9 +2,12 @@ import {
   type CallOutcome,
   type FunctionSpec,
   type FunctionStats,
+  type InputColumnsWire,
   type InputInfo,
+  type InputWire,
   newId,
   type Payload,
+  packPayloads,
   type ResultWire,
 } from "@skiff/protocol";
 import { ApiError, invalid } from "../api/api-error.js";
@@ -438,6 +441,7 @@ export class Engine {
       startedAt: 0,
       queuedAt: now,
       attemptOpen: false,
+      seq: -1,
     };
     this.inputs.set(input.id, input);
     call.fn.stats.accepted++;
@@ -571,8 +575,8 @@ export class Engine {
       const c = input.container;
       if (input.status === "running" && c) {
         c.channel?.send("cancel", { inputIds: [input.id], reason: "cancelled" });
-        const ra = c.running.get(this.key(input));
-        if (ra) {
+        const ra = c.running.get(input.seq);
+        if (ra?.input === input) {
           ra.timedOut = true; // its answer is no longer wanted
           if (terminateContainers) this.fleet.killContainer(c, "cancelled with terminateContainers");
           // One waiting in the container never started: it is answered when the container
@@ -590,10 +594,6 @@ export class Engine {
   }
 
   // ---- queue and dispatch ----------------------------------------------------------
-
-  private key(input: LiveInput): string {
-    return `${input.id}:${input.attempt}`;
-  }
 
   private enqueue(input: LiveInput, front = false): void {
     this.requeue(input, front);
@@ -641,14 +641,37 @@ export class Engine {
     const sentAt = ahead ? Number.NaN : performance.now();
     for (const c of fn.containers.values()) {
       if (!takesInputs(fn, c) || (ahead && c.prefetchPaused)) continue;
-      const batch = [];
+      // As columns, a group per run of one call's inputs (`inputs.cols`): no object per input
+      // to encode here and decode in the container.
+      const groups: InputColumnsWire[] = [];
+      let group: InputColumnsWire | undefined;
+      let args: Payload[] = [];
       while (c.running.size < limit && fn.queue.length > 0) {
         if (ahead && c.queuedBytes >= MAX_PREFETCH_BYTES) break;
         const input = fn.queue.shift()!;
         if (input.status !== "pending") continue; // cancelled while queued
-        batch.push(this.startAttempt(input, c, ahead, sentAt));
+        this.beginAttempt(input, c, ahead, sentAt);
+        const call = input.call;
+        if (group?.callId !== call.id || group.seq0 + group.inputIds.length !== input.seq) {
+          if (group) group.args = packPayloads(args);
+          args = [];
+          group = {
+            callId: call.id,
+            timeoutMs: fn.spec.options.timeoutMs,
+            ...(call.method !== undefined ? { method: call.method } : {}),
+            seq0: input.seq,
+            inputIds: [],
+            attempts: [],
+            args: [],
+          };
+          groups.push(group);
+        }
+        group.inputIds.push(input.id);
+        group.attempts.push(input.attempt);
+        args.push(input.args);
       }
-      if (batch.length > 0) c.channel!.send("inputs", { items: batch });
+      if (group) group.args = packPayloads(args);
+      if (groups.length > 0) c.channel!.send("inputs.cols", { groups });
       if (fn.queue.length === 0) break;
     }
   }
@@ -662,11 +685,12 @@ export class Engine {
     if (!c) return; // gone: what it held was queued again already
     const back: LiveInput[] = [];
     for (const { inputId, attempt } of items) {
-      const key = `${inputId}:${attempt}`;
-      const ra = c.running.get(key);
-      if (!ra?.queued) continue;
+      // Held ones never started: each is its input's current attempt.
+      const held = this.inputs.get(inputId);
+      const ra = held && held.container === c && held.attempt === attempt ? c.running.get(held.seq) : undefined;
+      if (!ra?.queued || ra.input !== held) continue;
       unqueue(c, ra);
-      c.running.delete(key);
+      c.running.delete(ra.seq);
       const input = ra.input;
       if (ra.timedOut || input.status !== "running" || input.attempt !== attempt) continue;
       back.push(input);
@@ -677,11 +701,25 @@ export class Engine {
     this.dispatch(c.fn);
   }
 
+  /** Starts an attempt of `input` on `c` and returns what the container is sent (batching.ts). */
+  private startAttempt(input: LiveInput, c: LiveContainer): InputWire {
+    this.beginAttempt(input, c);
+    return {
+      inputId: input.id,
+      callId: input.call.id,
+      attempt: input.attempt,
+      args: input.args,
+      timeoutMs: input.call.fn.spec.options.timeoutMs,
+      ...(input.call.method !== undefined ? { method: input.call.method } : {}),
+      seq: input.seq,
+    };
+  }
+
   /**
-   * Starts an attempt of `input` on `c` and returns what the container is sent. `queued`: it
-   * waits in the container for a slot (prefetch); its timeout clock starts with the slot.
+   * Starts an attempt of `input` on `c` (what the container is sent is the caller's). `queued`:
+   * it waits in the container for a slot (prefetch); its timeout clock starts with the slot.
    */
-  private startAttempt(input: LiveInput, c: LiveContainer, queued = false, sentAt = Number.NaN) {
+  private beginAttempt(input: LiveInput, c: LiveContainer, queued = false, sentAt = Number.NaN): void {
     input.attempt++;
     input.status = "running";
     input.container = c;
@@ -704,16 +742,18 @@ export class Engine {
       input.attemptOpen = true;
     }
     const timeoutMs = input.call.fn.spec.options.timeoutMs;
+    input.seq = c.nextSeq++;
     const ra: RunningAttempt = {
       input,
       attempt: input.attempt,
+      seq: input.seq,
       timedOut: false,
       killTimer: undefined,
       deadline: queued ? Number.POSITIVE_INFINITY : input.startedAt + timeoutMs,
       queued,
       sentAt,
     };
-    c.running.set(this.key(input), ra);
+    c.running.set(ra.seq, ra);
     if (queued) {
       c.queued++;
       c.queuedBytes += argBytes(input.args);
@@ -721,14 +761,6 @@ export class Engine {
     // Generators' deadlines move (paused time does not count): they keep their own timer.
     else if (input.call.stream) input.timer = setTimeout(() => this.onTimeout(input, c, ra), timeoutMs);
     else if (!c.deadlineTimer || ra.deadline < c.deadlineAt) this.armDeadline(c, ra.deadline);
-    return {
-      inputId: input.id,
-      callId: input.call.id,
-      attempt: input.attempt,
-      args: input.args,
-      timeoutMs,
-      ...(input.call.method !== undefined ? { method: input.call.method } : {}),
-    };
   }
 
   /** An input that waited in `c` took a freed slot (fleet.ts, on an output): its timeout clock starts. */
@@ -783,8 +815,7 @@ export class Engine {
   }
 
   private killIfStillRunning(c: LiveContainer, ra: RunningAttempt): void {
-    const key = `${ra.input.id}:${ra.attempt}`;
-    if (c.running.get(key) === ra && c.status !== "dead") {
+    if (c.running.get(ra.seq) === ra && c.status !== "dead") {
       this.o.log(`container ${c.id} ignored the signal of input ${ra.input.id}: replacing it`);
       this.fleet.killContainer(c, "an input ignored its cancel/timeout signal");
     }

@@ -229,12 +229,24 @@ export class FanOut {
    * queued or running here) is skipped; any other runs, again if its result was lost.
    */
   putMapInputs(callId: string, items: MapInputWire[]): void {
+    this.putMapInputColumns(
+      callId,
+      items.map((it) => it.idx),
+      items.map((it) => it.args),
+    );
+  }
+
+  /** The same as putMapInputs, as columns: input i is `idxs[i]` with `args[i]`. */
+  putMapInputColumns(callId: string, idxs: number[], args: Payload[]): void {
     const call = this.mapCall(callId);
     const m = call.map;
-    if (m.total !== undefined && items.some((it) => it.idx >= m.total!))
-      throw new ApiError("failed_precondition", `map ${callId} has already ended (after ${m.total} inputs)`);
-    const fresh = items.filter((it) => !m.live.has(it.idx));
-    if (m.live.size + fresh.length > m.window) {
+    let fresh = 0;
+    for (const idx of idxs) {
+      if (m.total !== undefined && idx >= m.total)
+        throw new ApiError("failed_precondition", `map ${callId} has already ended (after ${m.total} inputs)`);
+      if (!m.live.has(idx)) fresh++;
+    }
+    if (m.live.size + fresh > m.window) {
       throw new ApiError(
         "failed_precondition",
         `map ${callId}: more than ${m.window} inputs outstanding (the window the server set)`,
@@ -242,10 +254,11 @@ export class FanOut {
     }
     if (!call.fn.live) throw new ApiError("not_found", `function ${call.fn.name} is not running`);
     const now = Date.now();
-    for (const item of fresh) {
-      if (m.live.has(item.idx)) continue; // the same index twice in one batch
-      const input = this.host.newInput(call, item.idx, item.args, now);
-      m.live.set(item.idx, input);
+    for (let i = 0; i < idxs.length; i++) {
+      const idx = idxs[i]!;
+      if (m.live.has(idx)) continue; // still here (a resend), or the same index twice in one batch
+      const input = this.host.newInput(call, idx, args[i]!, now);
+      m.live.set(idx, input);
       input.status = "pending";
       call.fn.queue.push(input);
     }

@@ -4,6 +4,7 @@ import {
   type LogEntry,
   newId,
   type OutputWire,
+  type Payload,
   type ResultWire,
   type VolumeMountWire,
 } from "@skiff/protocol";
@@ -255,6 +256,7 @@ export class Fleet {
       handle: undefined,
       channel: undefined,
       running: new Map(),
+      nextSeq: 0,
       idleSince: Date.now(),
       startedAt: Date.now(),
       readyAt: 0,
@@ -488,29 +490,46 @@ export class Fleet {
     const c = this.containers.get(containerId);
     if (!c) return;
     const receivedAt = performance.now();
-    for (const out of items) {
-      const key = `${out.inputId}:${out.attempt}`;
-      const ra = c.running.get(key);
-      if (!ra) continue; // duplicate or unknown: dropped
-      c.running.delete(key);
-      c.inputsServed++;
-      if (ra.killTimer) clearTimeout(ra.killTimer);
-      const input = ra.input;
-      if (ra.queued)
-        unqueue(c, ra); // answered while it waited (cancelled): no slot freed
-      else {
-        // Its slot freed: the container started the next input waiting in it (engine/prefetch.ts).
-        const next = promoteNext(c);
-        if (next) this.host.slotStarted(c, next);
-        c.prefetchPaused = false;
-      }
-      // How long inputs take, and their turnaround, size the prefetch (engine/prefetch.ts).
-      noteOutput(c.fn, ra, out.durationMs, receivedAt);
-      if (ra.timedOut || input.status !== "running" || input.attempt !== out.attempt) continue;
-      const ms = typeof out.durationMs === "number" ? out.durationMs : Number.NaN;
-      if (out.result.status === "failure") this.host.attemptFailed(input, out.result, ms);
-      else this.host.finishInput(input, out.result, ms);
+    for (const out of items)
+      if (typeof out.seq === "number") this.output(c, out.seq, out.result, out.durationMs, receivedAt);
+    this.outputsDone(c);
+  }
+
+  /** Successful outputs as columns (`outputs.cols`): the same as containerOutputs. */
+  containerOutputColumns(containerId: string, seqs: number[], data: Payload[], durationsMs: number[]): void {
+    const c = this.containers.get(containerId);
+    if (!c) return;
+    const receivedAt = performance.now();
+    for (let i = 0; i < seqs.length; i++)
+      this.output(c, seqs[i]!, { status: "success", data: data[i]! }, durationsMs[i], receivedAt);
+    this.outputsDone(c);
+  }
+
+  /** The output of the attempt handed to `c` as number `seq`. */
+  private output(c: LiveContainer, seq: unknown, result: ResultWire, durationMs: unknown, receivedAt: number): void {
+    const ra = c.running.get(seq as number);
+    if (!ra) return; // duplicate or unknown: dropped
+    c.running.delete(ra.seq);
+    c.inputsServed++;
+    if (ra.killTimer) clearTimeout(ra.killTimer);
+    const input = ra.input;
+    if (ra.queued)
+      unqueue(c, ra); // answered while it waited (cancelled): no slot freed
+    else {
+      // Its slot freed: the container started the next input waiting in it (engine/prefetch.ts).
+      const next = promoteNext(c);
+      if (next) this.host.slotStarted(c, next);
+      c.prefetchPaused = false;
     }
+    // How long inputs take, and their turnaround, size the prefetch (engine/prefetch.ts).
+    noteOutput(c.fn, ra, durationMs, receivedAt);
+    if (ra.timedOut || input.status !== "running" || input.attempt !== ra.attempt) return;
+    const ms = typeof durationMs === "number" ? durationMs : Number.NaN;
+    if (result.status === "failure") this.host.attemptFailed(input, result, ms);
+    else this.host.finishInput(input, result, ms);
+  }
+
+  private outputsDone(c: LiveContainer): void {
     if (c.running.size === 0) {
       c.idleSince = Date.now();
       if (c.status === "draining") this.stopContainer(c);

@@ -70,6 +70,8 @@ export type ContainerStatus = "starting" | "ready" | "draining" | "dead";
 export interface RunningAttempt {
   input: LiveInput;
   attempt: number;
+  /** Its hand-out number in its container: the key of `running`, sent back with its output. */
+  seq: number;
   /** The attempt timed out; its slot stays taken until the container answers or is replaced. */
   timedOut: boolean;
   /**
@@ -94,7 +96,10 @@ export interface LiveContainer {
   status: ContainerStatus;
   handle: ContainerHandle | undefined;
   channel: ContainerChannel | undefined;
-  running: Map<string, RunningAttempt>;
+  /** Attempts handed to it and not answered, by hand-out number (RunningAttempt.seq). */
+  running: Map<number, RunningAttempt>;
+  /** The next hand-out number (InputWire.seq). */
+  nextSeq: number;
   idleSince: number;
   startedAt: number;
   /** When it became ready (0 while starting). */
@@ -156,6 +161,8 @@ export interface LiveInput {
   queuedAt: number;
   /** Its current attempt is recorded in the store and not yet ended (graph inputs only). */
   attemptOpen: boolean;
+  /** The hand-out number of its current attempt in `container` (RunningAttempt.seq). */
+  seq: number;
 }
 
 export interface LiveCall {

@@ -25,6 +25,7 @@ function container(f: LiveFunction, id: string): LiveContainer {
     status: "ready",
     reserved: false,
     running: new Map(),
+    nextSeq: 0,
     queued: 0,
     queuedBytes: 0,
     prefetchPaused: false,
@@ -42,8 +43,9 @@ function hold(c: LiveContainer, id: string, queued: boolean, startedAt = Date.no
     killTimer: undefined,
     queued,
     sentAt: Number.NaN,
+    seq: c.nextSeq,
   } as unknown as RunningAttempt;
-  c.running.set(`${id}:1`, ra);
+  c.running.set(c.nextSeq++, ra);
   if (queued) {
     c.queued++;
     c.queuedBytes += 10;

@@ -27,7 +27,16 @@ export async function openWsSocket(
   const { WebSocket } = await ws;
   // Certificates are always verified; a custom CA is what this server's is checked against.
   const ca = caFile ? [await readFile(caFile, "utf8")] : undefined;
-  const sock = new WebSocket(url, { maxPayload, perMessageDeflate: false, ...(ca ? { ca } : {}) });
+  // Over a unix socket (a container to its server) frames are not masked (an all-zero key, which
+  // ws then skips on both ends): masking guards against caching proxies on a network path, and
+  // a unix socket has none; at map rates it was a pass over every byte on each side.
+  const local = url.startsWith("ws+unix:");
+  const sock = new WebSocket(url, {
+    maxPayload,
+    perMessageDeflate: false,
+    ...(ca ? { ca } : {}),
+    ...(local ? { generateMask: (mask: Buffer) => mask.fill(0) } : {}),
+  });
   sock.binaryType = "nodebuffer";
   (sock as unknown as { _req?: ClientRequest })._req?.once("socket", (s) => s.once("connect", () => h.onConnect()));
   sock.on("open", () => h.onOpen());

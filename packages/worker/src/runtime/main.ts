@@ -10,6 +10,9 @@ import {
   type InputWire,
   type LogWire,
   type OutputWire,
+  type Payload,
+  packPayloads,
+  unpackPayloads,
   WEB_STREAM_WINDOW,
 } from "@skiff/protocol";
 import { Client, resolveApps } from "skiff";
@@ -75,8 +78,23 @@ let what = "function";
 let target: Target | undefined;
 let pool: ThreadPool | undefined;
 
-// Outputs finished in one tick leave as one message (fewer envelopes to encode and route).
-const reportOutput = perTurn<OutputWire>((items) => conn.emit("outputs", { items }));
+// Outputs finished in one tick leave as one message (fewer envelopes to encode and route):
+// successes as columns (no object per output to encode), anything else as it is.
+const reportOutput = perTurn<OutputWire>((items) => {
+  const seqs: number[] = [];
+  const data: Payload[] = [];
+  const durationsMs: number[] = [];
+  const rest: OutputWire[] = [];
+  for (const o of items) {
+    if (o.result.status === "success" && o.seq !== undefined) {
+      seqs.push(o.seq);
+      data.push(o.result.data);
+      durationsMs.push(o.durationMs);
+    } else rest.push(o);
+  }
+  if (seqs.length > 0) conn.emit("outputs.cols", { seqs, data: packPayloads(data), durationsMs });
+  if (rest.length > 0) conn.emit("outputs", { items: rest });
+});
 let exiting = false;
 const realExit = process.exit.bind(process);
 
@@ -200,6 +218,31 @@ conn.on("inputs", ({ items }) => {
     }
   }
   flush();
+});
+conn.on("inputs.cols", ({ groups }) => {
+  for (const g of groups) {
+    const { callId, timeoutMs, method, seq0, inputIds, attempts } = g;
+    const args = unpackPayloads(g.args, inputIds.length);
+    if (!args) {
+      // Not a frame this server sends: a container lost is re-run elsewhere; one that ignored
+      // its inputs would hold them until they time out.
+      process.stderr.write("skiff runtime: inputs.cols with arguments that do not match its inputs\n");
+      realExit(70);
+      return;
+    }
+    for (let i = 0; i < args.length; i++) {
+      const wire: InputWire = {
+        inputId: inputIds[i]!,
+        callId,
+        attempt: attempts[i]!,
+        args: args[i]!,
+        timeoutMs,
+        seq: seq0 + i,
+      };
+      if (method !== undefined) wire.method = method;
+      runner?.start(wire);
+    }
+  }
 });
 conn.on("cancel", ({ inputIds, reason }) => runner?.cancel(inputIds, reason));
 conn.on("inputs.revoke", ({ inputIds }) => {

@@ -101,6 +101,14 @@ export interface RunnerOptions {
  */
 const TURN_MS = 0.5;
 
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    v !== null &&
+    (typeof v === "object" || typeof v === "function") &&
+    typeof (v as { then?: unknown }).then === "function"
+  );
+}
+
 /** Sends a generator's yielded items (batched per tick by the connection). */
 export type ItemSink = (inputId: string, attempt: number, items: Payload[]) => void;
 
@@ -158,19 +166,71 @@ export class InputRunner {
     this.begin(wire);
   }
 
+  // No closure is kept in a `const` on the per-input path: the runtime bundle keeps function
+  // names (esbuild keepNames), which names each such closure as it is made (a defineProperty
+  // per input).
   private begin(wire: InputWire): void {
     const ctx = new RunningInputContext(wire.inputId, wire.callId, wire.attempt);
     this.running.set(wire.inputId, { wire, ctx, acked: 0, wake: undefined });
     const started = performance.now();
     // Generators stream from the main thread, even in a container whose other inputs use threads.
-    const onThread = this.pool !== undefined && !this.target.isGenerator(wire.method);
-    void (onThread ? this.runOnThread(wire) : this.run(wire, ctx)).then((result) => {
-      if (!this.running.has(wire.inputId)) return;
-      this.running.delete(wire.inputId);
-      const now = performance.now();
-      this.report({ inputId: wire.inputId, attempt: wire.attempt, result, durationMs: now - started });
-      if (this.waiting.length > 0) this.startNext(now);
-    });
+    if (this.pool !== undefined && !this.target.isGenerator(wire.method))
+      void this.runOnThread(wire).then((result) => this.finish(wire, started, result));
+    else if (this.pool !== undefined || !(wire.args instanceof Uint8Array) || this.target.isGenerator(wire.method))
+      void this.run(wire, ctx).then((result) => this.finish(wire, started, result));
+    else this.runInline(wire, wire.args, ctx, started);
+  }
+
+  /** Reports an input's outcome (once) and starts the next waiting one. */
+  private finish(wire: InputWire, started: number, result: ResultWire): void {
+    if (!this.running.has(wire.inputId)) return;
+    this.running.delete(wire.inputId);
+    const now = performance.now();
+    this.report({ inputId: wire.inputId, attempt: wire.attempt, seq: wire.seq, result, durationMs: now - started });
+    if (this.waiting.length > 0) this.startNext(now);
+  }
+
+  /**
+   * The common case (inline arguments, no threads, not a generator) without an async function
+   * around it: at map rates, each promise per input (and the async-context hook each one runs)
+   * is measurable. The same outcomes as run(); a plain function's output is reported at once.
+   */
+  private runInline(wire: InputWire, bytes: Uint8Array, ctx: RunningInputContext, started: number): void {
+    let value: unknown;
+    let pending: Promise<unknown> | undefined;
+    try {
+      const args = decodePayload(bytes);
+      if (!Array.isArray(args)) throw new Error("arguments must be an array");
+      value = inputStorage.run(ctx, () => this.target.invoke(wire.method, args));
+      // As `await` would: a thenable is followed (reading its `then` may throw: a failure too).
+      if (isThenable(value)) pending = Promise.resolve(value);
+    } catch (err) {
+      this.finish(wire, started, { status: "failure", error: encodeError(err) });
+      return;
+    }
+    if (pending)
+      pending.then(
+        (v) => this.settle(wire, started, v),
+        (err) => this.finish(wire, started, { status: "failure", error: encodeError(err) }),
+      );
+    else this.settle(wire, started, value);
+  }
+
+  /** Encodes a returned value as the input's result (a blob when it is large). */
+  private settle(wire: InputWire, started: number, value: unknown): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodePayload(value, "result");
+    } catch (err) {
+      this.finish(wire, started, { status: "failure", error: encodeError(err) });
+      return;
+    }
+    if (bytes.byteLength <= INLINE_PAYLOAD_BYTES) this.finish(wire, started, { status: "success", data: bytes });
+    else
+      toPayload(bytes, this.client).then(
+        (data) => this.finish(wire, started, { status: "success", data }),
+        (err) => this.finish(wire, started, { status: "failure", error: encodeError(err) }),
+      );
   }
 
   /** A slot freed at `now` and inputs wait: starts the next, now or in the next turn (TURN_MS). */
@@ -237,7 +297,7 @@ export class InputRunner {
       wires.forEach((wire, i) => {
         if (!this.running.has(wire.inputId)) return;
         this.running.delete(wire.inputId);
-        this.report({ inputId: wire.inputId, attempt: wire.attempt, result: results[i]!, durationMs });
+        this.report({ inputId: wire.inputId, attempt: wire.attempt, seq: wire.seq, result: results[i]!, durationMs });
       });
     });
   }
@@ -305,7 +365,13 @@ export class InputRunner {
       this.waiting = this.waiting.filter((w) => !ids.has(w.inputId));
       for (const w of dropped) {
         const error = encodeError(new Error(`input ${reason} before it started`));
-        this.report({ inputId: w.inputId, attempt: w.attempt, result: { status: "failure", error }, durationMs: 0 });
+        this.report({
+          inputId: w.inputId,
+          attempt: w.attempt,
+          seq: w.seq,
+          result: { status: "failure", error },
+          durationMs: 0,
+        });
       }
     }
     for (const id of inputIds) {
@@ -341,6 +407,7 @@ export class InputRunner {
       this.report({
         inputId: id,
         attempt: r.wire.attempt,
+        seq: r.wire.seq,
         result: { status: "failure", error },
         durationMs: 0,
       });
