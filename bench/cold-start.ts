@@ -66,7 +66,7 @@ const n = summarize(node);
 console.log(
   `cold-start: ${N} calls, each to a function with no container${PAUSE_MS > 0 ? `, ${PAUSE_MS} ms apart` : ", back to back"}`,
 );
-console.log(`  skiff cold call            p50 ${ms(c.p50)}  p99 ${ms(c.p99)}   (target: p50 <= 150 ms)`);
+console.log(`  skiff cold call            p50 ${ms(c.p50)}  p99 ${ms(c.p99)}   (target: p50 <= 50 ms, issue 16)`);
 console.log(`  node -e 0                  p50 ${ms(n.p50)}`);
 if (bwrap.length) console.log(`  bwrap node -e 0            p50 ${ms(summarize(bwrap).p50)}`);
 console.log(`  ratio skiff / node start   p50 ${(c.p50 / n.p50).toFixed(2)}x`);
