@@ -614,6 +614,11 @@ export class LocalProvider implements WorkerProvider {
         const charged = p.cgroup?.memoryBytes();
         return u && charged !== undefined ? { ...u, memoryBytes: charged } : u;
       },
+      // The same memory without the walk of its processes where its cgroup counts it.
+      memoryBytes: () => {
+        if (p.exited) return undefined;
+        return p.cgroup?.memoryBytes() ?? processTreeUsage(p.child.pid)?.memoryBytes;
+      },
     };
   }
 
