@@ -46,6 +46,10 @@ const result = await build({
     js: 'import { createRequire as __skiffRequire } from "node:module"; const require = __skiffRequire(import.meta.url);',
   },
   legalComments: "none",
+  // Whitespace and syntax only (names stay): every container start parses these files, and
+  // 0.29 MB instead of 0.46 MB took its imports from ~29 to ~20 ms of CPU (bench/start-cost.ts).
+  minifyWhitespace: true,
+  minifySyntax: true,
   metafile: true,
   logLevel: "warning",
 });

@@ -212,6 +212,7 @@ export class LocalProvider implements WorkerProvider {
     image?: ImageRun,
     cpu?: number,
     devices: string[] = [],
+    pooled = false,
   ): Proc {
     if (mounts.length > 0 && this.sandbox.name === "none")
       throw new Error("volumes need the bubblewrap sandbox (this server runs containers as plain processes)");
@@ -224,6 +225,10 @@ export class LocalProvider implements WorkerProvider {
       LANG: process.env.LANG ?? "C.UTF-8",
       ...(image ? image.env : {}),
       SKIFF_ASSIGN_VIA_STDIN: "1",
+      // Only a pooled runtime, idle until it is given a container, warms its WebSocket
+      // handshake: one started for a container makes its real handshake at once, and the
+      // warm-up (a server of its own, ~30 ms of CPU) would cost it more than it saves.
+      ...(pooled ? { SKIFF_POOLED: "1" } : {}),
       SKIFF_CONTROL_SOCKET: image ? IMAGE_SOCKET : this.sandbox.socketPath(controlSocket),
       SKIFF_WORKDIR: workdir,
       ...(image ? { SKIFF_NODE_MODULES: IMAGE_NODE_MODULES } : {}),
@@ -357,15 +362,28 @@ export class LocalProvider implements WorkerProvider {
     return proc;
   }
 
+  private refillQueued = false;
+
+  private refillSoon(): void {
+    if (this.refillQueued) return;
+    this.refillQueued = true;
+    setImmediate(() => {
+      this.refillQueued = false;
+      this.refill();
+    });
+  }
+
   private refill(size = this.poolSize): void {
     if (this.closed || !this.opts.controlSocket) return;
     try {
       while (this.pool.length < size && this.procs.size < this.maxProcesses) {
-        this.pool.push(this.spawnRuntime(this.opts.controlSocket, false, undefined));
+        this.pool.push(
+          this.spawnRuntime(this.opts.controlSocket, false, undefined, [], undefined, undefined, [], true),
+        );
       }
       for (const { image, procs } of this.imagePools.values()) {
         while (procs.length < this.poolSize && this.procs.size < this.maxProcesses)
-          procs.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, [], image));
+          procs.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, [], image, undefined, [], true));
       }
     } catch (err) {
       // A cgroup that could not be made (fail closed): not in a loop, later.
@@ -449,11 +467,14 @@ export class LocalProvider implements WorkerProvider {
   }
 
   /**
-   * A path to hide that appeared after the pool was started (the config file written at first
-   * start) is visible in those sandboxes: replace them.
+   * A path to hide that appeared after the pool was started, where the sandbox shows the host
+   * (a config file under /etc written at first start), is visible in those sandboxes: replace
+   * them. One the sandbox does not show anyway (the profile in ~/.skiff.toml, which a first
+   * start writes once it listens) leaves them as they are: replacing them made every first
+   * start's first containers fresh starts, the pool's two runtimes started and thrown away.
    */
   private dropStalePool(): void {
-    const now = this.hide.filter((p) => existsSync(p));
+    const now = this.hide.filter((p) => this.sandbox.hides(p, this.expose) && existsSync(p));
     const stale = this.pool.filter((p) => now.some((h) => !p.hidden.includes(h)));
     for (const p of stale) {
       this.pool.splice(this.pool.indexOf(p), 1);
@@ -544,7 +565,9 @@ export class LocalProvider implements WorkerProvider {
       const p = proc;
       void p.ready.then(() => p.child.stdin!.end(this.assignment(spec))).catch(() => {});
       this.poolFailures = 0;
-      this.refill();
+      // After this turn: the assignment goes out first, then its replacement (a cgroup, a
+      // sandbox and a process spawned by this thread, a few ms) is started.
+      this.refillSoon();
     } else {
       if (image && spec.devices?.length) {
         setImmediate(() => {
@@ -590,6 +613,11 @@ export class LocalProvider implements WorkerProvider {
         // tmpfs included), not the shared pages of Node's binary that every RSS repeats.
         const charged = p.cgroup?.memoryBytes();
         return u && charged !== undefined ? { ...u, memoryBytes: charged } : u;
+      },
+      // The same memory without the walk of its processes where its cgroup counts it.
+      memoryBytes: () => {
+        if (p.exited) return undefined;
+        return p.cgroup?.memoryBytes() ?? processTreeUsage(p.child.pid)?.memoryBytes;
       },
     };
   }

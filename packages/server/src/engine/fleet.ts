@@ -10,6 +10,7 @@ import {
 } from "@skiff/protocol";
 import { ApiError } from "../api/api-error.js";
 import type { ContainerSpec } from "../provider.js";
+import { BundleCache } from "./bundle-cache.js";
 import type { EngineOptions } from "./engine.js";
 import type { ContainerChannel, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
 import { noteOutput, promoteNext, unqueue } from "./prefetch.js";
@@ -87,12 +88,15 @@ export class Fleet {
    * (a container ended), or after ROOM_RETRY_MS (measured memory can fall without an event).
    */
   private readonly waitingForRoom = new Map<LiveFunction, NodeJS.Timeout>();
+  /** Bundles handed to containers lately (a fan-out's starts read one bundle once). */
+  private readonly bundles: BundleCache;
 
   constructor(
     private readonly o: EngineOptions,
     private readonly host: FleetHost,
   ) {
     o.provider.onCapacityFreed?.(() => this.roomFreed());
+    this.bundles = new BundleCache((id) => o.blobs.get(id));
     // SKIFF_START_CONCURRENCY: a tuning and benchmark knob; 0 starts every container at once.
     const env = Number(process.env.SKIFF_START_CONCURRENCY ?? Number.NaN);
     const slots = o.startConcurrency ?? (Number.isInteger(env) && env >= 0 ? env : Number.NaN);
@@ -414,7 +418,7 @@ export class Fleet {
     if (!c || c.status === "dead") throw new ApiError("not_found", `no container ${containerId}`);
     c.channel = channel;
     const remote = c.host !== undefined && c.host !== "local";
-    const bundle = remote ? new Uint8Array(0) : await this.o.blobs.get(c.fn.bundleBlobId);
+    const bundle = remote ? new Uint8Array(0) : await this.bundles.get(c.fn.bundleBlobId);
     if ((c.status as LiveContainer["status"]) === "dead")
       throw new ApiError("not_found", `container ${containerId} stopped while starting`);
     if (!bundle) throw new ApiError("internal", `bundle ${c.fn.bundleBlobId} is missing`);

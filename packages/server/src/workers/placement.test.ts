@@ -105,6 +105,36 @@ describe("placement", () => {
     await p.close();
   });
 
+  it("measures a container by its handle's memoryBytes where it has one, not its whole usage", async () => {
+    const p = new Placement();
+    const base = host("local", { maxContainers: 100, memoryMiB: 1100 });
+    let usageReads = 0;
+    const local: PlacementHost = {
+      ...base,
+      measured: true,
+      async start(s, gpu, ev) {
+        await base.start(s, gpu, ev);
+        return {
+          containerId: s.containerId,
+          pid: 1,
+          kill() {},
+          usage: () => {
+            usageReads++;
+            return { cpuMs: 0, memoryBytes: 1 };
+          },
+          memoryBytes: () => 1000 * 1024 * 1024,
+        };
+      },
+    };
+    p.addHost(local);
+    await p.start(spec(), events);
+    p.hosts()[0]!.measuredAt = 0;
+    // 1000 MiB measured (memoryBytes), not 1 byte (usage): no room for another default one.
+    assert.equal(p.hasRoom({}), false);
+    assert.equal(usageReads, 0, "usage() was read for the memory");
+    await p.close();
+  });
+
   it("places GPU work only where the type is advertised, keeps GPU hosts for it, and counts GPUs", async () => {
     const p = new Placement();
     const cpu = host("cpu");

@@ -98,8 +98,9 @@ export function refreshMeasured(load: HostLoad, now = Date.now()): void {
   if (!load.host.measured || !load.placed || now - (load.measuredAt ?? 0) < MEASURE_EVERY_MS) return;
   load.measuredAt = now;
   for (const p of load.placed) {
-    if (!p.measure || !p.handle?.usage) continue;
-    const bytes = p.handle.usage()?.memoryBytes;
+    if (!p.measure || !p.handle) continue;
+    const h = p.handle;
+    const bytes = h.memoryBytes ? h.memoryBytes() : h.usage?.()?.memoryBytes;
     if (bytes === undefined) continue; // gone, or not measurable: its last charge stays
     const charge = Math.max(1, Math.ceil(bytes / 1024 / 1024));
     load.memoryMiB += charge - p.charge;

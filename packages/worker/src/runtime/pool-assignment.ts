@@ -11,21 +11,36 @@ export let assignedBundle: { blobId: string; bytes: Uint8Array } | undefined;
 
 export async function awaitPoolAssignment(): Promise<void> {
   if (!process.env.SKIFF_ASSIGN_VIA_STDIN) return;
+  const pooled = process.env.SKIFF_POOLED === "1";
   delete process.env.SKIFF_ASSIGN_VIA_STDIN;
-  await warmHandshake(); // the connection's transport, loaded and run once while idle
-  const line = await new Promise<string>((resolve) => {
+  delete process.env.SKIFF_POOLED;
+  let assigned = false;
+  const line = new Promise<string>((resolve) => {
     let buf = "";
     process.stdin.setEncoding("utf8");
     process.stdin.on("data", (chunk: string) => {
       buf += chunk;
       const nl = buf.indexOf("\n");
-      if (nl >= 0) resolve(buf.slice(0, nl));
+      if (nl >= 0) {
+        assigned = true;
+        resolve(buf.slice(0, nl));
+      }
     });
     // The provider went away before using this process.
     process.stdin.on("end", () => process.exit(0));
   });
+  if (pooled) {
+    // A turn of the event loop reads what stdin holds already: a pooled runtime taken while it
+    // was still starting (each start of a burst takes the one started as the last refill) has
+    // its container waiting and connects for real at once. Only an idle one warms the
+    // connection's transport (~30 ms of CPU, bench/start-cost.ts), and stops waiting for that
+    // warm-up when its container comes.
+    await new Promise((r) => setImmediate(r));
+    if (!assigned) await Promise.race([warmHandshake(), line]);
+  }
+  const text = await line;
   process.stdin.pause();
-  const { env, bundle } = JSON.parse(line) as { env: Record<string, string>; bundle?: { blobId: string; b64: string } };
+  const { env, bundle } = JSON.parse(text) as { env: Record<string, string>; bundle?: { blobId: string; b64: string } };
   Object.assign(process.env, env);
   if (bundle) assignedBundle = { blobId: bundle.blobId, bytes: Buffer.from(bundle.b64, "base64") };
 }

@@ -76,9 +76,8 @@ export class BubblewrapSandbox implements Sandbox {
         o.runtimeDir.inside,
       );
     // Only what would be visible is covered: covering a path elsewhere would create its parents.
-    const shown = [...SYSTEM, ...o.expose];
     for (const p of [...SYSTEM_HIDDEN, ...o.hide]) {
-      if (!existsSync(p) || !shown.some((d) => p === d || p.startsWith(`${d}/`))) continue;
+      if (!existsSync(p) || !this.hides(p, o.expose)) continue;
       if (statSync(p).isDirectory()) args.push("--tmpfs", p);
       else args.push("--ro-bind", this.empty(), p);
     }
@@ -116,5 +115,10 @@ export class BubblewrapSandbox implements Sandbox {
 
   socketPath(): string {
     return SOCKET_INSIDE;
+  }
+
+  /** Under a system directory it shows, or a path the provider exposes (`command` covers those). */
+  hides(hostPath: string, expose: string[]): boolean {
+    return [...SYSTEM, ...expose].some((d) => hostPath === d || hostPath.startsWith(`${d}/`));
   }
 }

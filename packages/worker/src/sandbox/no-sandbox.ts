@@ -15,4 +15,9 @@ export class NoSandbox implements Sandbox {
   socketPath(hostSocket: string): string {
     return hostSocket;
   }
+
+  /** It hides nothing (a plain process sees the whole host). */
+  hides(): boolean {
+    return false;
+  }
 }

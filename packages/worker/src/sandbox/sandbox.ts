@@ -7,6 +7,11 @@ export interface Sandbox {
   workdir(hostWorkdir: string): string;
   /** The control socket's path as seen from inside. */
   socketPath(hostSocket: string): string;
+  /**
+   * Whether `command` hides host path `hostPath` when asked to (it lies where the sandbox
+   * shows the host): a path it does not show needs no hiding, whenever it appeared.
+   */
+  hides(hostPath: string, expose: string[]): boolean;
   /** Removes what the sandbox made on the host; called once its containers are gone. */
   dispose?(): void;
 }
