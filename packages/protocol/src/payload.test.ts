@@ -53,6 +53,33 @@ describe("payload codec", () => {
     );
   });
 
+  it("checks nesting past the quick check's depth as fully as the rest", () => {
+    // validatePayload checks plain data without paths first and walks with paths only where
+    // that check does not decide (deep nesting, Map, Set, Error) or finds something wrong.
+    const deep = (n: number, leaf: unknown): Record<string, unknown> => {
+      const top: Record<string, unknown> = {};
+      let at = top;
+      for (let i = 0; i < n; i++) at = at.d = {} as Record<string, unknown>;
+      at.leaf = leaf;
+      return top;
+    };
+    assert.doesNotThrow(() => validatePayload([deep(40, 1)], "args"));
+    assert.throws(
+      () => validatePayload([deep(40, () => 1)], "args"),
+      /^PayloadError: args\[0\](\.d){40}\.leaf is a function/,
+    );
+    const cyclic = deep(40, undefined);
+    let bottom = cyclic;
+    while (bottom.d) bottom = bottom.d as Record<string, unknown>;
+    bottom.back = cyclic;
+    assert.throws(
+      () => validatePayload([cyclic], "args"),
+      /^PayloadError: args\[0\](\.d){40}\.back refers back to itself/,
+    );
+    assert.throws(() => validatePayload([{ [Symbol("k")]: 1 }], "args"), /args\[0\] has symbol keys/);
+    assert.doesNotThrow(() => validatePayload([new Map([["k", new Set([new Error("e")])]])], "args"));
+  });
+
   it("allows the same object twice when it is not a cycle", () => {
     const shared = { x: 1 };
     assert.doesNotThrow(() => validatePayload([shared, shared], "args"));

@@ -39,6 +39,60 @@ export function validatePayload(value: unknown, path: string): void {
     while (i < value.length && isScalar(value[i])) i++;
     if (i === value.length) return;
   }
+  // Anything else that is plain data (arrays, plain objects) is checked next, still without
+  // the paths (a string per element and a regex per key, for an error that almost never
+  // comes). Map, Set, Error, deep nesting and every failure take the walk, which names the path.
+  if (plainPayload(value, [])) return;
+  walkPayload(value, path);
+}
+
+/** Objects deeper than this are left to walkPayload (its cycle check is a Set, not a scan). */
+const PLAIN_DEPTH = 32;
+
+/**
+ * Whether `v` holds only primitives (no symbols or functions), typed arrays, ArrayBuffers,
+ * Dates, RegExps, arrays and plain objects without symbol keys, with no cycle: true only where
+ * walkPayload would accept it. False where it would refuse it, and also for whatever this does
+ * not look into (Map, Set, Error, nesting past PLAIN_DEPTH), which walkPayload then checks.
+ * `ancestors`: the objects above `v` (a cycle is a reference to one of them).
+ */
+function plainPayload(v: unknown, ancestors: object[]): boolean {
+  switch (typeof v) {
+    case "undefined":
+    case "boolean":
+    case "number":
+    case "bigint":
+    case "string":
+      return true;
+    case "function":
+    case "symbol":
+      return false;
+  }
+  if (v === null) return true;
+  const obj = v as object;
+  if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || obj instanceof Date || obj instanceof RegExp)
+    return true;
+  if (ancestors.length >= PLAIN_DEPTH || ancestors.includes(obj)) return false;
+  ancestors.push(obj);
+  let ok = true;
+  if (Array.isArray(obj)) {
+    for (let i = 0; ok && i < obj.length; i++) ok = plainPayload(obj[i], ancestors);
+  } else {
+    const proto = Object.getPrototypeOf(obj);
+    if (proto !== Object.prototype && proto !== null) ok = false;
+    else {
+      const keys = Object.keys(obj);
+      for (let i = 0; ok && i < keys.length; i++)
+        ok = plainPayload((obj as Record<string, unknown>)[keys[i]!], ancestors);
+      if (ok && Object.getOwnPropertySymbols(obj).length > 0) ok = false;
+    }
+  }
+  ancestors.pop();
+  return ok;
+}
+
+/** validatePayload's full walk: throws a PayloadError naming the path of what cannot be sent. */
+function walkPayload(value: unknown, path: string): void {
   const seen = new Set<object>();
   const visit = (v: unknown, p: string): void => {
     switch (typeof v) {

@@ -1,4 +1,12 @@
-import type { AutoscalerWire, FunctionInfo, FunctionStats, OptionsOverrideWire } from "@skiff/protocol";
+import type {
+  AutoscalerWire,
+  FunctionInfo,
+  FunctionStats,
+  OptionsOverrideWire,
+  Payload,
+  RequestParams,
+} from "@skiff/protocol";
+import { INLINE_PAYLOAD_BYTES } from "@skiff/protocol";
 import type { App } from "./app.js";
 import type { CallTarget } from "./call-target.js";
 import { type Client, resolveClient } from "./client.js";
@@ -22,7 +30,7 @@ import {
   runMap,
   splitMapArgs,
 } from "./map.js";
-import { encodeForWire, toPayload, unwrapOutcome } from "./payloads.js";
+import { encodeForWire, inlineSuccess, toPayload, unwrapOutcome } from "./payloads.js";
 
 /** Any user function. */
 export type AnyFunction = (...args: never[]) => unknown;
@@ -76,6 +84,25 @@ function bindingOf(client: Client, info: FunctionInfo): Binding {
     isGenerator: info.isGenerator,
     what: `${info.appName}.${info.name}`,
   };
+}
+
+/**
+ * call.create's params, written field by field rather than as `{ ...target, … }`: V8 adds each
+ * property that follows a spread of another object with a call into its runtime, microseconds
+ * on every call (a third of the client's own time on a warm `.remote`).
+ */
+function callParams(
+  target: CallTarget,
+  kind: "remote" | "spawn",
+  args: Payload,
+  idempotencyKey: string,
+  parentInputId: string | undefined,
+  wait: boolean,
+): RequestParams<"call.create"> {
+  const p: RequestParams<"call.create"> = { functionId: target.functionId, kind, args, idempotencyKey, await: wait };
+  if (target.method !== undefined) p.method = target.method;
+  if (parentInputId) p.parentInputId = parentInputId;
+  return p;
 }
 
 /** A deployed function by app and name (`fromName`), or by id (`fromId`). */
@@ -509,19 +536,16 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
     if (b.isGenerator)
       throw new InvalidError(`${b.what} is a generator function: call remoteGen() to stream its results`);
     const parentInputId = currentInputId();
+    // Inline arguments need no upload: no promise to wait on (this is every warm call's path).
+    const payload = bytes.byteLength <= INLINE_PAYLOAD_BYTES ? bytes : await toPayload(bytes, b.client);
     const res = await b.client.request(
       "call.create",
-      {
-        ...b.target,
-        kind: "remote",
-        args: await toPayload(bytes, b.client),
-        idempotencyKey: b.client.newCallKey(),
-        ...(parentInputId ? { parentInputId } : {}),
-        await: true,
-      },
+      callParams(b.target, "remote", payload, b.client.newCallKey(), parentInputId, true),
       { retryable: true },
     );
     if (!res.outcome) throw new SkiffError("server replied without an outcome");
+    const inline = inlineSuccess(res.outcome);
+    if (inline) return inline.value as ResultOf<F>;
     return (await unwrapOutcome(res.outcome, b.client, b.what)) as ResultOf<F>;
   }
 
@@ -548,16 +572,10 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
     const bytes = encodeForWire(args, "args");
     const b = await this.resolve();
     const parentInputId = currentInputId();
+    const payload = await toPayload(bytes, b.client);
     const res = await b.client.request(
       "call.create",
-      {
-        ...b.target,
-        kind: "spawn",
-        args: await toPayload(bytes, b.client),
-        idempotencyKey: b.client.newCallKey(),
-        ...(parentInputId ? { parentInputId } : {}),
-        await: false,
-      },
+      callParams(b.target, "spawn", payload, b.client.newCallKey(), parentInputId, false),
       { retryable: true },
     );
     return FunctionCall._new<ResultOf<F>>(res.callId, b.client);

@@ -79,6 +79,16 @@ export async function fromPayload(payload: Payload, client: Client | undefined):
   return decodePayload(await getBlob(client, payload.blob));
 }
 
+/**
+ * The value of an outcome that succeeded with an inline result, decoded at once (no blob to
+ * fetch, so no promise to wait on); undefined for every other outcome (see unwrapOutcome).
+ */
+export function inlineSuccess(outcome: CallOutcome): { value: unknown } | undefined {
+  if (outcome.kind !== "result" || outcome.result.status !== "success") return undefined;
+  const data = outcome.result.data;
+  return data instanceof Uint8Array ? { value: decodePayload(data) } : undefined;
+}
+
 /** The one place a call's outcome becomes a value or a thrown error. */
 export async function unwrapOutcome(outcome: CallOutcome, client: Client | undefined, what: string): Promise<unknown> {
   if (outcome.kind === "cancelled") throw new FunctionCancelledError(`${what} was cancelled`);

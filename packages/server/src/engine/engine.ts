@@ -76,6 +76,25 @@ export const INTERRUPTED_WEB_CALL = "the server restarted before this request's 
 /** How often idle containers are checked and retention runs. */
 const TICK_MS = 250;
 
+/** What createCall is given. */
+export interface NewCall {
+  functionId: string;
+  kind: "remote" | "spawn";
+  args: Payload;
+  idempotencyKey: string;
+  /** The key is known never to have been sent before (api/fresh-keys.ts). */
+  fresh?: boolean;
+  parentInputId: string | undefined;
+  method?: string | undefined;
+}
+
+/** A call createCall made or found (`existing`), with its outcome where memory has it. */
+export interface CreatedCall {
+  callId: string;
+  existing: boolean;
+  outcome?: CallOutcome;
+}
+
 /**
  * Queues inputs, hands them to containers, collects outputs, retries, times out and scales.
  * All scheduling state lives here in memory; the store holds what must survive a restart.
@@ -255,17 +274,9 @@ export class Engine {
    * been sent before (api/fresh-keys.ts), so the store is not asked for it (on Postgres, a
    * round trip behind the commit in flight); memory is still checked.
    */
-  async createCall(p: {
-    functionId: string;
-    kind: "remote" | "spawn";
-    args: Payload;
-    idempotencyKey: string;
-    fresh?: boolean;
-    parentInputId: string | undefined;
-    method?: string | undefined;
-  }): Promise<{ callId: string; existing: boolean; outcome?: CallOutcome }> {
-    const known = this.knownCall(p.idempotencyKey);
-    if (known) return known;
+  async createCall(p: NewCall): Promise<CreatedCall> {
+    const now = this.createCallNow(p);
+    if (now) return now;
     const [prior] = await Promise.all([
       p.fresh ? undefined : this.o.store.getCallByIdempotencyKey(p.idempotencyKey),
       this.load(p.functionId),
@@ -274,6 +285,24 @@ export class Engine {
     const again = this.knownCall(p.idempotencyKey);
     if (again) return again;
     if (prior) return { callId: prior.id, existing: true };
+    return this.accept(p);
+  }
+
+  /**
+   * createCall without waiting, where nothing needs reading first (the key is fresh, the
+   * function loaded: every warm `.remote`): the call is queued before this returns, with no
+   * turns of promises between the request and its input leaving for a container. Undefined
+   * where createCall must read first (it checked memory for the key already).
+   */
+  createCallNow(p: NewCall): CreatedCall | undefined {
+    const known = this.knownCall(p.idempotencyKey);
+    if (known) return known;
+    if (!p.fresh || !this.functions.has(p.functionId)) return undefined;
+    return this.accept(p);
+  }
+
+  /** Makes a new call (its key is known to be new) and queues its input. */
+  private accept(p: NewCall): CreatedCall {
     const fn = this.liveFunction(p.functionId);
     const target = resolveTarget(fn, p.method);
     if (target.isGenerator)
@@ -461,22 +490,45 @@ export class Engine {
    * Waits for a call's outcome. Resolves undefined when `timeoutMs` passes first.
    * @throws ApiError not_found for an unknown call id.
    */
-  async awaitCall(
+  awaitCall(
     callId: string,
     timeoutMs: number | undefined,
     onGone?: (cancel: () => void) => void,
   ): Promise<CallOutcome | undefined> {
-    const waitLive = (live: LiveCall) => {
-      if (live.outcome) return Promise.resolve(this.delivered(live, live.outcome));
-      return waitForOutcome(
-        (w) => live.waiters.add(w),
-        (w) => live.waiters.delete(w),
-        timeoutMs,
-        onGone,
-      );
-    };
+    // Not an async function: a live call's outcome reaches the caller's reply in the turn it
+    // arrives, not two promise turns later (a warm `.remote` is waited on here).
     const live = this.calls.get(callId);
-    if (live) return waitLive(live);
+    if (live) return this.waitLive(live, timeoutMs, onGone);
+    return this.awaitStored(callId, timeoutMs, onGone);
+  }
+
+  private waitLive(
+    live: LiveCall,
+    timeoutMs: number | undefined,
+    onGone: ((cancel: () => void) => void) | undefined,
+  ): Promise<CallOutcome | undefined> {
+    if (live.outcome) {
+      try {
+        return Promise.resolve(this.delivered(live, live.outcome));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return waitForOutcome(
+      (w) => live.waiters.add(w),
+      (w) => live.waiters.delete(w),
+      timeoutMs,
+      onGone,
+    );
+  }
+
+  /** awaitCall of a call that is not in memory: as the store has it. */
+  private async awaitStored(
+    callId: string,
+    timeoutMs: number | undefined,
+    onGone: ((cancel: () => void) => void) | undefined,
+  ): Promise<CallOutcome | undefined> {
+    const waitLive = (live: LiveCall) => this.waitLive(live, timeoutMs, onGone);
     const { stored, fn } = await this.readCall(callId);
     // Paged in while the store was read.
     const now = this.calls.get(callId);

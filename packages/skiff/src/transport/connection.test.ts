@@ -131,3 +131,75 @@ describe("a send that throws", () => {
     c.close();
   });
 });
+
+describe("what beforeFlush hooks emit", () => {
+  // A server that answers hello and records every other frame it gets, as sent.
+  let wss: WebSocketServer;
+  let url = "";
+  const frames: Message[][] = [];
+  before(async () => {
+    wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise<void>((r) => wss.once("listening", () => r()));
+    url = `http://127.0.0.1:${(wss.address() as { port: number }).port}`;
+    wss.on("connection", (ws) =>
+      ws.on("message", (data: Buffer) => {
+        const msgs = decodeFrame(data);
+        const hello = msgs.find((m) => m.t === "hello") as { id: number } | undefined;
+        if (hello) ws.send(encodeFrame([{ t: "reply", id: hello.id, ok: true, r: {} }] as Message[]));
+        else frames.push(msgs);
+      }),
+    );
+  });
+  after(() => new Promise((r) => wss.close(r)));
+
+  it("what a beforeFlush hook emits leaves in that turn's frame, after the turn's other messages", async (t) => {
+    const c = new Connection({ serverUrl: url, tokenId: "t", tokenSecret: "s", role: "container" });
+    t.after(() => c.close());
+    await c.connect();
+    const sock = (c as unknown as { socket: { send(d: Uint8Array): void } }).socket;
+    let sent = 0;
+    const send = sock.send.bind(sock);
+    sock.send = (d) => {
+      sent++;
+      send(d);
+    };
+    // As the runtime reports outputs (report-outputs.ts): collected, shaped as the frame leaves.
+    let held: string[] = [];
+    let hookRuns = 0;
+    c.beforeFlush(() => {
+      hookRuns++;
+      if (held.length === 0) return;
+      const items = held.map((inputId) => ({
+        inputId,
+        attempt: 1,
+        result: { status: "success" as const, data: new Uint8Array([1]) },
+        durationMs: 1,
+      }));
+      held = [];
+      c.emit("outputs", { items });
+    });
+    const report = (id: string) => {
+      held.push(id);
+      c.flushSoon();
+    };
+    report("in-a");
+    c.emit("gen.items", { inputId: "in-g", attempt: 1, items: [new Uint8Array([2])] });
+    report("in-b");
+    const sentThisTurn = await new Promise<number>((r) => setImmediate(() => r(sent)));
+    assert.equal(sentThisTurn, 1, "one frame, in this turn");
+    assert.equal(hookRuns, 1);
+    for (let i = 0; i < 100 && frames.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(
+      frames[0]!.map((m) => m.t),
+      ["gen.items", "outputs"],
+    );
+    assert.deepEqual(
+      (frames[0]![1] as unknown as { b: { items: { inputId: string }[] } }).b.items.map((o) => o.inputId),
+      ["in-a", "in-b"],
+    );
+    // What the hook emits asks for no turn of its own: nothing more leaves.
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(sent, 1);
+    assert.equal(frames.length, 1);
+  });
+});

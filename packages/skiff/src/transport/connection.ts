@@ -103,6 +103,9 @@ export class Connection {
   private readonly pending = new Map<number, Pending>();
   private outbox: Message[] = [];
   private flushScheduled = false;
+  private readonly flushHooks: (() => void)[] = [];
+  /** flushSoon was asked and the hooks have not run since: they hold something to send. */
+  private hooksHaveWork = false;
   private opening: Promise<void> | undefined;
   private readonly handlers = new Map<string, (body: unknown) => void>();
   private closeListeners: ((err: SkiffError) => void)[] = [];
@@ -192,6 +195,27 @@ export class Connection {
     this.enqueue({ t: name, b: body } as Message);
   }
 
+  /**
+   * Runs `hook` each time a frame is about to be put together, before what was queued for it
+   * is encoded: what the hook emits goes out in that frame, after what was emitted earlier in
+   * the turn. For senders that collect a turn's items and shape them as they leave (the
+   * runtime's outputs as columns); flushSoon asks for the frame.
+   */
+  beforeFlush(hook: () => void): void {
+    this.flushHooks.push(hook);
+  }
+
+  /** Asks for this turn's frame (a beforeFlush hook has something to emit). */
+  flushSoon(): void {
+    if (this.state === "closed" || this.usedByAnotherRequest()) return;
+    this.hooksHaveWork = true;
+    if (this.state !== "open") {
+      void this.ensureOpen().catch(() => {});
+      return;
+    }
+    this.scheduleFlush();
+  }
+
   /** Opens the connection now (otherwise the first request opens it). */
   async connect(): Promise<void> {
     if (this.state === "open") return;
@@ -224,6 +248,10 @@ export class Connection {
     this.flushScheduled = true;
     const g = globalThis as { setImmediate?: (fn: () => void) => void };
     (g.setImmediate ?? ((fn: () => void) => setTimeout(fn, 0)))(() => {
+      // Hooks first, while a flush is still marked scheduled: what they emit joins this frame
+      // rather than asking for another turn.
+      this.hooksHaveWork = false;
+      for (const hook of this.flushHooks) hook();
       this.flushScheduled = false;
       this.flush();
     });
@@ -306,7 +334,7 @@ export class Connection {
         return;
       }
       if (this.state !== "open") return;
-      if (this.pending.size > 0 || this.holds > 0 || this.outbox.length > 0) return;
+      if (this.pending.size > 0 || this.holds > 0 || this.outbox.length > 0 || this.hooksHaveWork) return;
       this.socket = undefined;
       this.state = "idle";
       sock.close(1000, "idle");
@@ -369,7 +397,7 @@ export class Connection {
           throw e;
         }
         // No retryable work waiting: fail fast instead of retrying in the background.
-        if (this.pending.size === 0 && this.outbox.length === 0) {
+        if (this.pending.size === 0 && this.outbox.length === 0 && !this.hooksHaveWork) {
           this.state = "idle";
           this.disconnectedSince = 0;
           throw err;

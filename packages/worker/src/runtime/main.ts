@@ -9,9 +9,6 @@ import {
   GENERATOR_WINDOW,
   type InputWire,
   type LogWire,
-  type OutputWire,
-  type Payload,
-  packPayloads,
   unpackPayloads,
   WEB_STREAM_WINDOW,
 } from "@skiff/protocol";
@@ -21,8 +18,8 @@ import { ExecHost } from "./exec.js";
 import { installInputContext } from "./input-context.js";
 import { loadBundle, skiffPackageDir } from "./load-bundle.js";
 import { captureOutput } from "./log-capture.js";
-import { perTurn } from "./per-turn.js";
 import { assignedBundle, awaitPoolAssignment } from "./pool-assignment.js";
+import { outputReporter } from "./report-outputs.js";
 import { encodeError, InputRunner } from "./runner.js";
 import { loadTarget, type Target } from "./target.js";
 import { ThreadPool } from "./thread-pool.js";
@@ -78,23 +75,7 @@ let what = "function";
 let target: Target | undefined;
 let pool: ThreadPool | undefined;
 
-// Outputs finished in one tick leave as one message (fewer envelopes to encode and route):
-// successes as columns (no object per output to encode), anything else as it is.
-const reportOutput = perTurn<OutputWire>((items) => {
-  const seqs: number[] = [];
-  const data: Payload[] = [];
-  const durationsMs: number[] = [];
-  const rest: OutputWire[] = [];
-  for (const o of items) {
-    if (o.result.status === "success" && o.seq !== undefined) {
-      seqs.push(o.seq);
-      data.push(o.result.data);
-      durationsMs.push(o.durationMs);
-    } else rest.push(o);
-  }
-  if (seqs.length > 0) conn.emit("outputs.cols", { seqs, data: packPayloads(data), durationsMs });
-  if (rest.length > 0) conn.emit("outputs", { items: rest });
-});
+const reportOutput = outputReporter(conn);
 let exiting = false;
 const realExit = process.exit.bind(process);
 
