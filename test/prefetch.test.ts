@@ -71,6 +71,41 @@ describe("prefetch at default options", { timeout: 120_000 }, () => {
     assert.ok(took < 2 * SLOW, `the map took ${took} ms: the slow inputs ran one after the other`);
   });
 
+  it("a stuck input still gets another container while short measured work is held to few", async () => {
+    type Lone = Function_<(ms: number) => Promise<string>>;
+    const f = Function_.fromName<Lone>("prefetch-app", "lone", { client });
+    // One container, its run time measured (one call at a time never asks for a second).
+    for (let i = 0; i < 10; i++) await f.remote(0);
+    assert.equal((await f.getCurrentStats()).numTotalRunners, 1);
+    // An input that runs long holds its container: the next one is not left waiting behind it
+    // (it is overdue after START_WORTH_MS, and its share comes back then, with nothing else
+    // happening meanwhile to rescale).
+    const stuck = await f.spawn(4000);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    await f.remote(0);
+    const waited = Date.now() - t0;
+    assert.ok(waited < 2500, `a call waited ${waited} ms behind an input stuck in the only container`);
+    await stuck.get();
+    // A burst of instant spawns: a few milliseconds of work, which the container up finishes;
+    // one slot per input would start containers for all of them. Printed, not asserted: the
+    // run times a container measures include its waits for a CPU, so on a loaded machine the
+    // count varies (2-7 seen here with 2 000, 6+ without the cap); scale-need.test checks the rule.
+    let most = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        most = Math.max(most, (await f.getCurrentStats()).numTotalRunners);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const calls = await Promise.all(Array.from({ length: 500 }, () => f.spawn(0)));
+    await Promise.all(calls.map((c) => c.get()));
+    sampling = false;
+    await sampler;
+    console.log(`# containers for a burst of 500 instant spawns: at most ${most}`);
+  });
+
   it("starts an input's timeout clock when it starts, not while it waits in the container", async () => {
     const f = Function_.fromName<Function_<(ms: number) => Promise<number>>>("prefetch-app", "single", { client });
     await f.map(Array.from({ length: 2000 }, () => 0)).toArray(); // short: the server hands inputs ahead

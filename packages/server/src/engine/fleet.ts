@@ -15,6 +15,7 @@ import type { EngineOptions } from "./engine.js";
 import type { ContainerChannel, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
 import { noteOutput, promoteNext, unqueue } from "./prefetch.js";
 import { startBackoffMs } from "./retry-policy.js";
+import { containersNeeded, overdueInputs } from "./scale-need.js";
 
 /** Start failures in a row after which the inputs waiting for the function fail. */
 const START_FAILURES_BEFORE_FAILING = 5;
@@ -119,8 +120,10 @@ export class Fleet {
       running += c.running.size;
     }
     const demand = fn.queue.length + running;
-    // A batched function's container takes a whole batch at a time.
-    const needed = Math.ceil(demand / (o.batched?.maxBatchSize ?? o.maxInputs));
+    const now = Date.now();
+    // One slot per input, or fewer for short measured work (engine/scale-need.ts).
+    const { needed, recheckMs } = containersNeeded(fn, demand, live, (ms) => overdueInputs(fn, ms, now));
+    if (recheckMs !== undefined) this.rescaleAfter(fn, recheckMs);
     const desired = Math.min(
       o.maxContainers,
       Math.max(o.minContainers, needed) + (demand > 0 ? o.bufferContainers : 0),
@@ -131,15 +134,8 @@ export class Fleet {
       this.waitForRoom(fn);
       return;
     }
-    const now = Date.now();
     if (now < fn.nextStartAt) {
-      if (!fn.retryScaleTimer) {
-        fn.retryScaleTimer = setTimeout(() => {
-          fn.retryScaleTimer = undefined;
-          this.scale(fn);
-        }, fn.nextStartAt - now);
-        fn.retryScaleTimer.unref();
-      }
+      this.rescaleAfter(fn, fn.nextStartAt - now);
       return;
     }
     for (let i = live; i < desired; i++) {
@@ -151,6 +147,16 @@ export class Fleet {
       }
       this.startContainer(fn);
     }
+  }
+
+  /** Scales `fn` again after `ms` (one such timer a function; cleared when it goes). */
+  private rescaleAfter(fn: LiveFunction, ms: number): void {
+    if (fn.retryScaleTimer) return;
+    fn.retryScaleTimer = setTimeout(() => {
+      fn.retryScaleTimer = undefined;
+      this.scale(fn);
+    }, ms);
+    fn.retryScaleTimer.unref();
   }
 
   /** Scales `fn` again once a host has room (or after ROOM_RETRY_MS). */
