@@ -57,18 +57,8 @@ const PLAIN_DEPTH = 32;
  * `ancestors`: the objects above `v` (a cycle is a reference to one of them).
  */
 function plainPayload(v: unknown, ancestors: object[]): boolean {
-  switch (typeof v) {
-    case "undefined":
-    case "boolean":
-    case "number":
-    case "bigint":
-    case "string":
-      return true;
-    case "function":
-    case "symbol":
-      return false;
-  }
-  if (v === null) return true;
+  if (isScalar(v)) return true;
+  if (typeof v !== "object") return false; // a function or a symbol
   const obj = v as object;
   if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || obj instanceof Date || obj instanceof RegExp)
     return true;

@@ -6,7 +6,6 @@ import type {
   Payload,
   RequestParams,
 } from "@skiff/protocol";
-import { INLINE_PAYLOAD_BYTES } from "@skiff/protocol";
 import type { App } from "./app.js";
 import type { CallTarget } from "./call-target.js";
 import { type Client, resolveClient } from "./client.js";
@@ -30,7 +29,7 @@ import {
   runMap,
   splitMapArgs,
 } from "./map.js";
-import { encodeForWire, inlineSuccess, toPayload, unwrapOutcome } from "./payloads.js";
+import { encodeForWire, inlinePayload, inlineSuccess, toPayload, unwrapOutcome } from "./payloads.js";
 
 /** Any user function. */
 export type AnyFunction = (...args: never[]) => unknown;
@@ -537,7 +536,7 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
       throw new InvalidError(`${b.what} is a generator function: call remoteGen() to stream its results`);
     const parentInputId = currentInputId();
     // Inline arguments need no upload: no promise to wait on (this is every warm call's path).
-    const payload = bytes.byteLength <= INLINE_PAYLOAD_BYTES ? bytes : await toPayload(bytes, b.client);
+    const payload = inlinePayload(bytes) ?? (await toPayload(bytes, b.client));
     const res = await b.client.request(
       "call.create",
       callParams(b.target, "remote", payload, b.client.newCallKey(), parentInputId, true),

@@ -76,7 +76,7 @@ export {
   type VolumeListFilesParams,
   type VolumeRemoveFileParams,
 } from "./objects/volume.js";
-export { fromPayload, getBlob, putBlob, toPayload, unwrapResult } from "./payloads.js";
+export { fromPayload, getBlob, inlinePayload, putBlob, toPayload, unwrapResult } from "./payloads.js";
 export { Retries, type RetriesParams } from "./retries.js";
 export { Cron, Period, type PeriodParams, type Schedule } from "./schedule.js";
 export { Secret } from "./secret.js";

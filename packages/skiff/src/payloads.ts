@@ -28,8 +28,12 @@ export function encodeForWire(value: unknown, path: string): Uint8Array {
 }
 
 export async function toPayload(bytes: Uint8Array, client: Client): Promise<Payload> {
-  if (bytes.byteLength <= INLINE_PAYLOAD_BYTES) return bytes;
-  return { blob: await putBlob(client, bytes) };
+  return inlinePayload(bytes) ?? { blob: await putBlob(client, bytes) };
+}
+
+/** `bytes` when they go inline, without a turn of waiting; undefined when they need a blob. */
+export function inlinePayload(bytes: Uint8Array): Uint8Array | undefined {
+  return bytes.byteLength <= INLINE_PAYLOAD_BYTES ? bytes : undefined;
 }
 
 /**

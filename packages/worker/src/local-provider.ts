@@ -204,16 +204,18 @@ export class LocalProvider implements WorkerProvider {
    * Starts a runtime that waits for its container on stdin. Credentials and secrets travel
    * that way, never in the process environment (readable in /proc/<pid>/environ).
    */
-  private spawnRuntime(
-    controlSocket: string,
-    blockNetwork: boolean,
-    memoryMiB: number | undefined,
-    mounts: ContainerSpec["mounts"] = [],
-    image?: ImageRun,
-    cpu?: number,
-    devices: string[] = [],
-    pooled = false,
-  ): Proc {
+  private spawnRuntime(o: {
+    controlSocket: string;
+    blockNetwork?: boolean;
+    memoryMiB?: number | undefined;
+    mounts?: ContainerSpec["mounts"];
+    image?: ImageRun | undefined;
+    cpu?: number | undefined;
+    devices?: string[] | undefined;
+    /** Started for the warm pool (idle until given a container), not for a waiting one. */
+    pooled?: boolean;
+  }): Proc {
+    const { controlSocket, blockNetwork = false, memoryMiB, mounts = [], image, cpu, devices = [], pooled = false } = o;
     if (mounts.length > 0 && this.sandbox.name === "none")
       throw new Error("volumes need the bubblewrap sandbox (this server runs containers as plain processes)");
     const hostWorkdir = this.sandbox.name === "none" ? mkdtempSync(join(tmpdir(), "skiff-ct-")) : "";
@@ -377,13 +379,11 @@ export class LocalProvider implements WorkerProvider {
     if (this.closed || !this.opts.controlSocket) return;
     try {
       while (this.pool.length < size && this.procs.size < this.maxProcesses) {
-        this.pool.push(
-          this.spawnRuntime(this.opts.controlSocket, false, undefined, [], undefined, undefined, [], true),
-        );
+        this.pool.push(this.spawnRuntime({ controlSocket: this.opts.controlSocket, pooled: true }));
       }
       for (const { image, procs } of this.imagePools.values()) {
         while (procs.length < this.poolSize && this.procs.size < this.maxProcesses)
-          procs.push(this.spawnRuntime(this.opts.controlSocket, false, undefined, [], image, undefined, [], true));
+          procs.push(this.spawnRuntime({ controlSocket: this.opts.controlSocket, image, pooled: true }));
       }
     } catch (err) {
       // A cgroup that could not be made (fail closed): not in a loop, later.
@@ -577,15 +577,15 @@ export class LocalProvider implements WorkerProvider {
         return { containerId: spec.containerId, pid: undefined, kill: () => {} };
       }
       await this.makeRoom();
-      proc = this.spawnRuntime(
-        spec.controlSocket,
-        spec.blockNetwork,
-        spec.memoryMiB,
-        spec.mounts,
+      proc = this.spawnRuntime({
+        controlSocket: spec.controlSocket,
+        blockNetwork: spec.blockNetwork,
+        memoryMiB: spec.memoryMiB,
+        mounts: spec.mounts,
         image,
-        spec.cpu,
-        spec.devices,
-      );
+        cpu: spec.cpu,
+        devices: spec.devices,
+      });
       if (image && pool) this.refill();
       proc.events = events;
       proc.containerId = spec.containerId;

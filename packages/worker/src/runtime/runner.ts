@@ -3,13 +3,12 @@ import {
   encodeCbor,
   encodePayload,
   GENERATOR_WINDOW,
-  INLINE_PAYLOAD_BYTES,
   type InputWire,
   type OutputWire,
   type Payload,
   type ResultWire,
 } from "@skiff/protocol";
-import { type Client, fromPayload, getBlob, type InputContext, toPayload } from "skiff";
+import { type Client, fromPayload, getBlob, type InputContext, inlinePayload, toPayload } from "skiff";
 import { inputStorage } from "./input-context.js";
 import type { Target } from "./target.js";
 import type { ThreadPool } from "./thread-pool.js";
@@ -225,7 +224,8 @@ export class InputRunner {
       this.finish(wire, started, { status: "failure", error: encodeError(err) });
       return;
     }
-    if (bytes.byteLength <= INLINE_PAYLOAD_BYTES) this.finish(wire, started, { status: "success", data: bytes });
+    const inline = inlinePayload(bytes);
+    if (inline) this.finish(wire, started, { status: "success", data: inline });
     else
       toPayload(bytes, this.client).then(
         (data) => this.finish(wire, started, { status: "success", data }),
@@ -348,7 +348,7 @@ export class InputRunner {
         const bytes = encodePayload(v, `result[${i}]`);
         out.push({
           status: "success",
-          data: bytes.byteLength <= INLINE_PAYLOAD_BYTES ? bytes : await toPayload(bytes, this.client),
+          data: inlinePayload(bytes) ?? (await toPayload(bytes, this.client)),
         });
       } catch (err) {
         out.push({ status: "failure", error: encodeError(err) });
@@ -440,7 +440,7 @@ export class InputRunner {
         const step = await it.next();
         if (step.done) break;
         const bytes = this.trustedItems ? encodeCbor(step.value) : encodePayload(step.value, `yield[${sent}]`);
-        batch.push(bytes.byteLength <= INLINE_PAYLOAD_BYTES ? bytes : await toPayload(bytes, this.client));
+        batch.push(inlinePayload(bytes) ?? (await toPayload(bytes, this.client)));
         sent++;
         if (!flushScheduled) {
           flushScheduled = true;
@@ -495,7 +495,7 @@ export class InputRunner {
       const bytes = encodePayload(value, "result");
       return {
         status: "success",
-        data: bytes.byteLength <= INLINE_PAYLOAD_BYTES ? bytes : await toPayload(bytes, this.client),
+        data: inlinePayload(bytes) ?? (await toPayload(bytes, this.client)),
       };
     } catch (err) {
       return { status: "failure", error: encodeError(err) };

@@ -163,17 +163,18 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
 
   withStore("queue: one batch taken in parts, released and acknowledged by lease, counted by item", async (s) => {
     const big = { maxItems: 12, maxPartitions: 2 };
-    assert.deepEqual(
-      await s.queuePut(
+    /** Puts items `from` … `from + n - 1` (each one byte, its number) in one batch. */
+    const putRun = (n: number, from: number) =>
+      s.queuePut(
         "q",
         "",
-        Array.from({ length: 10 }, (_, i) => bytes(i)),
+        Array.from({ length: n }, (_, i) => bytes(from + i)),
         1,
         big,
-      ),
-      { ok: true },
-    );
+      );
     const values = (rows: { value: Uint8Array }[]) => rows.map((r) => r.value[0]);
+    const ids = (rows: { id: number }[]) => rows.map((r) => r.id);
+    assert.deepEqual(await putRun(10, 0), { ok: true });
     const a = await s.queueTake("q", "", 3);
     const b = await s.queueTake("q", "", 2);
     assert.deepEqual(
@@ -183,26 +184,14 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
         [3, 4],
       ],
     );
-    await s.queueRelease(
-      "q",
-      "",
-      a.map((r) => r.id),
-    );
+    await s.queueRelease("q", "", ids(a));
     // Back in place, ahead of what was never taken; b's items are still leased.
     const c = await s.queueTake("q", "", 4);
     assert.deepEqual(values(c), [0, 1, 2, 5]);
     assert.equal(await s.queueLen("q", ""), 4, "6..9 wait");
     // c's ids are not consecutive (3 and 4 are b's): acknowledging c leaves b's items alone.
-    await s.queueAck(
-      "q",
-      "",
-      c.map((r) => r.id),
-    );
-    await s.queueRelease(
-      "q",
-      "",
-      b.map((r) => r.id),
-    );
+    await s.queueAck("q", "", ids(c));
+    await s.queueRelease("q", "", ids(b));
     assert.equal(await s.queueLen("q", ""), 6, "b's two are back beside 6..9");
     // The size counts items: 6 held, so 6 more fit and a 7th does not.
     assert.deepEqual(await s.queuePut("q", "", [bytes(10)], 1, { maxItems: 6, maxPartitions: 2 }), {
@@ -210,36 +199,12 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
       reason: "full",
       size: 6,
     });
-    assert.deepEqual(
-      await s.queuePut(
-        "q",
-        "",
-        Array.from({ length: 6 }, (_, i) => bytes(10 + i)),
-        1,
-        big,
-      ),
-      { ok: true },
-    );
+    assert.deepEqual(await putRun(6, 10), { ok: true });
     const rest = await s.queueTake("q", "", 100);
     assert.deepEqual(values(rest), [3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], "FIFO across parts and batches");
-    await s.queueAck(
-      "q",
-      "",
-      rest.map((r) => r.id),
-    );
+    await s.queueAck("q", "", ids(rest));
     assert.equal(await s.queueLen("q", undefined), 0);
-    assert.deepEqual(
-      (
-        await s.queuePut(
-          "q",
-          "",
-          Array.from({ length: 12 }, (_, i) => bytes(i)),
-          1,
-          big,
-        )
-      ).ok,
-      true,
-    );
+    assert.deepEqual((await putRun(12, 0)).ok, true);
   });
 
   withStore("queue: many items of mixed sizes come out whole and in order, whatever the take sizes", async (s) => {
