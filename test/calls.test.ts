@@ -192,6 +192,37 @@ describe("calls to deployed functions", () => {
     }
   });
 
+  it("answers a `.remote` resent after its reply was lost with the delivered outcome, not a second run", async () => {
+    // The reply went out on one connection; the caller, reconnected, sends the same key again.
+    // The engine remembers delivered `.remote` outcomes by key (bounded, engine/recent-map.ts).
+    const a = server.client();
+    const b = server.client();
+    try {
+      const where = { appName: "core-app", name: "context", environment: "main" };
+      const { functionId } = await a.request("function.lookup", where);
+      const create = (c: Client, idempotencyKey: string) =>
+        c.request("call.create", {
+          functionId,
+          kind: "remote",
+          args: encodePayload([], "args"),
+          idempotencyKey,
+          await: true,
+        });
+      const key = a.newCallKey();
+      const first = await create(a, key);
+      assert.ok(first.outcome, "the first call waits for its outcome");
+      const again = await create(b, key);
+      assert.equal(again.callId, first.callId);
+      // `context` returns its input's id: a second run would answer another one.
+      assert.deepEqual(again.outcome, first.outcome);
+      const other = await create(b, b.newCallKey());
+      assert.notDeepEqual(other.outcome, first.outcome, "a new key runs again");
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
   it("fails at the caller, naming the path, for values that cannot be sent", async () => {
     // A client for a server that does not exist: the error must come before any I/O.
     const nowhere = new Client({

@@ -37,6 +37,7 @@ import {
   takesInputs,
   unqueue,
 } from "./prefetch.js";
+import { RecentMap } from "./recent-map.js";
 import { Retention } from "./retention.js";
 import { retryDelayMs } from "./retry-policy.js";
 import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
@@ -117,7 +118,9 @@ export class Engine {
    * lost with the connection, the caller's resend gets the same outcome instead of a second
    * run. Bounded: the oldest entries go first.
    */
-  private readonly recentlyDelivered = new Map<string, { callId: string; outcome: CallOutcome; at: number }>();
+  private readonly recentlyDelivered = new RecentMap<string, { callId: string; outcome: CallOutcome; at: number }>(
+    RECENT_DELIVERED,
+  );
   /**
    * Blobs of stored outcomes handed to a caller in the last minute (by when): the caller
    * fetches them right after, though no row refers to them any more. Bounded.
@@ -593,9 +596,6 @@ export class Engine {
       this.untrack(call);
       if (call.idempotencyKey) {
         this.recentlyDelivered.set(call.idempotencyKey, { callId: call.id, outcome, at: Date.now() });
-        if (this.recentlyDelivered.size > RECENT_DELIVERED) {
-          this.recentlyDelivered.delete(this.recentlyDelivered.keys().next().value as string);
-        }
       }
       // Delivered while only in memory: it never touches the disk.
       if (call.deferred?.state === "held") call.deferred.state = "dropped";
