@@ -4,6 +4,7 @@ import { Queue, QueueEvents } from "bullmq";
 import { Function_ } from "skiff";
 import { cpuMs, treePids } from "./lib/proc-cpu.js";
 import { startRedis } from "./lib/redis.js";
+import { startRelayFloor } from "./lib/relay-floor.js";
 import { runCli, startSkiffServer } from "./lib/skiff-server.js";
 import { ms, summarize } from "./lib/stats.js";
 
@@ -78,13 +79,47 @@ async function bullmqLatency() {
   }
 }
 
+/** The same four hops with no Skiff in them (bench/lib/relay-floor.ts): what Skiff adds is the difference. */
+async function floorLatency() {
+  const f = await startRelayFloor();
+  try {
+    for (let i = 0; i < WARMUP; i++) await f.call(i);
+    const relay0 = cpuMs(f.pids.relay);
+    const worker0 = cpuMs(f.pids.worker);
+    const client0 = process.cpuUsage();
+    const samples: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const t = performance.now();
+      const y = await f.call(i);
+      samples.push(performance.now() - t);
+      if (y !== i * i) throw new Error("wrong result from the floor");
+    }
+    const clientCpu = process.cpuUsage(client0);
+    const cpu = {
+      relay: ((cpuMs(f.pids.relay) - relay0) * 1000) / N,
+      worker: ((cpuMs(f.pids.worker) - worker0) * 1000) / N,
+      client: (clientCpu.user + clientCpu.system) / N,
+    };
+    return { ...summarize(samples), cpu };
+  } finally {
+    await f.stop();
+  }
+}
+
 const s = await skiffLatency();
+const floor = await floorLatency();
 // BENCH_SKIFF_ONLY=1: Skiff alone (profiling, A/B rounds of Skiff's side only).
 const b = process.env.BENCH_SKIFF_ONLY ? undefined : await bullmqLatency();
 console.log(`remote-latency: ${N} sequential calls after ${WARMUP} warm-up`);
 console.log(`  skiff  .remote()          p50 ${ms(s.p50)}  p99 ${ms(s.p99)}  mean ${ms(s.mean)}`);
 console.log(
   `  skiff CPU per call        server ${s.cpu.server.toFixed(0)} us  containers ${s.cpu.containers.toFixed(0)} us  client ${s.cpu.client.toFixed(0)} us  total ${(s.cpu.server + s.cpu.containers + s.cpu.client).toFixed(0)} us`,
+);
+console.log(
+  `  floor (4 hops, no Skiff)  p50 ${ms(floor.p50)}  p99 ${ms(floor.p99)}  mean ${ms(floor.mean)}   skiff - floor p50 ${ms(s.p50 - floor.p50)}`,
+);
+console.log(
+  `  floor CPU per call        relay ${floor.cpu.relay.toFixed(0)} us  worker ${floor.cpu.worker.toFixed(0)} us  client ${floor.cpu.client.toFixed(0)} us  total ${(floor.cpu.relay + floor.cpu.worker + floor.cpu.client).toFixed(0)} us`,
 );
 if (b) {
   console.log(`  bullmq add->completed     p50 ${ms(b.p50)}  p99 ${ms(b.p99)}  mean ${ms(b.mean)}`);
