@@ -1,8 +1,11 @@
-// Warm `.remote()` round trip, p50/p99, beside BullMQ + Redis (add -> completed) in the same run.
+// Warm `.remote()` round trip, p50/p99, beside BullMQ + Redis (add -> completed) and beside the
+// same four hops with no Skiff in them (bench/lib/relay-floor.ts), in the same run. The three
+// run in alternating blocks of calls, so that a machine whose load changes during the run
+// (other work beside it) weighs on each alike and the ratios hold; each is warmed up first.
 import { fork } from "node:child_process";
 import { Queue, QueueEvents } from "bullmq";
 import { Function_ } from "skiff";
-import { cpuMs, treePids } from "./lib/proc-cpu.js";
+import { cpuMsFine, treePids } from "./lib/proc-cpu.js";
 import { startRedis } from "./lib/redis.js";
 import { startRelayFloor } from "./lib/relay-floor.js";
 import { runCli, startSkiffServer } from "./lib/skiff-server.js";
@@ -10,8 +13,20 @@ import { ms, summarize } from "./lib/stats.js";
 
 const N = Number(process.env.BENCH_N ?? 3000);
 const WARMUP = 500;
+/** Calls per block; the systems take turns block by block. */
+const BLOCK = 100;
 
-async function skiffLatency() {
+/** One system under test: a call, the processes whose CPU counts (by role), and a stop. */
+interface Subject {
+  name: string;
+  call(x: number): Promise<unknown>;
+  /** Result check: what call(x) must resolve to, where it is known. */
+  expect?: (x: number) => unknown;
+  pids: Record<string, number[]>;
+  stop(): Promise<void>;
+}
+
+async function skiff(): Promise<Subject> {
   const server = await startSkiffServer();
   try {
     const d = await runCli(["deploy", "bench/apps/trivial.ts"], server.env);
@@ -19,111 +34,120 @@ async function skiffLatency() {
     const square = await Function_.lookup<Function_<(x: number) => Promise<number>>>("bench", "square", {
       client: server.client,
     });
-    for (let i = 0; i < WARMUP; i++) await square.remote(i);
-    // CPU per call of each side (/proc, 10 ms ticks; the client's from Node): on a loaded
-    // machine these move much less than wall-clock latency does.
+    await square.remote(0); // its container runs from here on
     const serverPid = server.proc.pid!;
-    const others = treePids(serverPid).filter((p) => p !== serverPid);
-    const server0 = cpuMs(serverPid);
-    const others0 = others.map(cpuMs);
-    const client0 = process.cpuUsage();
-    const samples: number[] = [];
-    for (let i = 0; i < N; i++) {
-      const t = performance.now();
-      const y = await square.remote(i);
-      samples.push(performance.now() - t);
-      if (y !== i * i) throw new Error("wrong result");
-    }
-    const clientCpu = process.cpuUsage(client0);
-    const cpu = {
-      server: ((cpuMs(serverPid) - server0) * 1000) / N,
-      containers: (others.reduce((a, p, i) => a + cpuMs(p) - others0[i]!, 0) * 1000) / N,
-      client: (clientCpu.user + clientCpu.system) / N,
+    return {
+      name: "skiff",
+      call: (x) => square.remote(x),
+      expect: (x) => x * x,
+      pids: { server: [serverPid], containers: treePids(serverPid).filter((p) => p !== serverPid) },
+      stop: () => server.stop(),
     };
-    return { ...summarize(samples), cpu };
-  } finally {
+  } catch (err) {
     await server.stop();
+    throw err;
   }
 }
 
-async function bullmqLatency() {
+async function floor(): Promise<Subject> {
+  const f = await startRelayFloor();
+  return {
+    name: "floor",
+    call: (x) => f.call(x),
+    expect: (x) => x * x,
+    pids: { relay: [f.pids.relay], worker: [f.pids.worker] },
+    stop: () => f.stop(),
+  };
+}
+
+async function bullmq(): Promise<Subject> {
   const port = 16379 + Math.floor(Math.random() * 1000);
   const redis = await startRedis(port);
   const connection = { host: "127.0.0.1", port };
   const worker = fork(new URL("./lib/bullmq-worker.ts", import.meta.url), [String(port), "1"], {
     execArgv: ["--import", "tsx"],
   });
-  try {
-    await new Promise<void>((r) => worker.once("message", () => r()));
-    const queue = new Queue("bench", { connection });
-    const events = new QueueEvents("bench", { connection });
-    await events.waitUntilReady();
-    const one = async (x: number) => {
+  await new Promise<void>((r) => worker.once("message", () => r()));
+  const queue = new Queue("bench", { connection });
+  const events = new QueueEvents("bench", { connection });
+  await events.waitUntilReady();
+  return {
+    name: "bullmq",
+    call: async (x) => {
       const job = await queue.add("sq", { x }, { removeOnComplete: 1000, removeOnFail: 1000 });
       return job.waitUntilFinished(events);
-    };
-    for (let i = 0; i < WARMUP; i++) await one(i);
-    const samples: number[] = [];
-    for (let i = 0; i < N; i++) {
-      const t = performance.now();
-      await one(i);
-      samples.push(performance.now() - t);
-    }
-    await events.close();
-    await queue.close();
-    return summarize(samples);
-  } finally {
-    worker.kill("SIGTERM");
-    await new Promise((r) => worker.once("exit", r));
-    await redis.stop();
-  }
+    },
+    pids: { redis: [redis.pid], worker: [worker.pid!] },
+    async stop() {
+      await events.close();
+      await queue.close();
+      worker.kill("SIGTERM");
+      await new Promise((r) => worker.once("exit", r));
+      await redis.stop();
+    },
+  };
 }
 
-/** The same four hops with no Skiff in them (bench/lib/relay-floor.ts): what Skiff adds is the difference. */
-async function floorLatency() {
-  const f = await startRelayFloor();
-  try {
-    for (let i = 0; i < WARMUP; i++) await f.call(i);
-    const relay0 = cpuMs(f.pids.relay);
-    const worker0 = cpuMs(f.pids.worker);
-    const client0 = process.cpuUsage();
-    const samples: number[] = [];
-    for (let i = 0; i < N; i++) {
-      const t = performance.now();
-      const y = await f.call(i);
-      samples.push(performance.now() - t);
-      if (y !== i * i) throw new Error("wrong result from the floor");
-    }
-    const clientCpu = process.cpuUsage(client0);
-    const cpu = {
-      relay: ((cpuMs(f.pids.relay) - relay0) * 1000) / N,
-      worker: ((cpuMs(f.pids.worker) - worker0) * 1000) / N,
-      client: (clientCpu.user + clientCpu.system) / N,
-    };
-    return { ...summarize(samples), cpu };
-  } finally {
-    await f.stop();
-  }
+interface Tally {
+  samples: number[];
+  /** CPU ms by role, and the client's (this process) µs. */
+  cpu: Record<string, number>;
 }
 
-const s = await skiffLatency();
-const floor = await floorLatency();
-// BENCH_SKIFF_ONLY=1: Skiff alone (profiling, A/B rounds of Skiff's side only).
-const b = process.env.BENCH_SKIFF_ONLY ? undefined : await bullmqLatency();
-console.log(`remote-latency: ${N} sequential calls after ${WARMUP} warm-up`);
-console.log(`  skiff  .remote()          p50 ${ms(s.p50)}  p99 ${ms(s.p99)}  mean ${ms(s.mean)}`);
-console.log(
-  `  skiff CPU per call        server ${s.cpu.server.toFixed(0)} us  containers ${s.cpu.containers.toFixed(0)} us  client ${s.cpu.client.toFixed(0)} us  total ${(s.cpu.server + s.cpu.containers + s.cpu.client).toFixed(0)} us`,
-);
-console.log(
-  `  floor (4 hops, no Skiff)  p50 ${ms(floor.p50)}  p99 ${ms(floor.p99)}  mean ${ms(floor.mean)}   skiff - floor p50 ${ms(s.p50 - floor.p50)}`,
-);
-console.log(
-  `  floor CPU per call        relay ${floor.cpu.relay.toFixed(0)} us  worker ${floor.cpu.worker.toFixed(0)} us  client ${floor.cpu.client.toFixed(0)} us  total ${(floor.cpu.relay + floor.cpu.worker + floor.cpu.client).toFixed(0)} us`,
-);
-if (b) {
-  console.log(`  bullmq add->completed     p50 ${ms(b.p50)}  p99 ${ms(b.p99)}  mean ${ms(b.mean)}`);
-  console.log(
-    `  ratio skiff/bullmq        p50 ${(s.p50 / b.p50).toFixed(2)}x  p99 ${(s.p99 / b.p99).toFixed(2)}x   (target: skiff p50 <= 0.35 ms and <= 0.5x bullmq)`,
+async function block(s: Subject, t: Tally, from: number, n: number): Promise<void> {
+  const before = Object.fromEntries(
+    Object.entries(s.pids).map(([role, pids]) => [role, pids.reduce((a, p) => a + cpuMsFine(p), 0)]),
   );
+  const client0 = process.cpuUsage();
+  for (let i = from; i < from + n; i++) {
+    const start = performance.now();
+    const y = await s.call(i);
+    t.samples.push(performance.now() - start);
+    if (s.expect && y !== s.expect(i)) throw new Error(`${s.name}: wrong result for ${i}: ${String(y)}`);
+  }
+  const c = process.cpuUsage(client0);
+  t.cpu.client = (t.cpu.client ?? 0) + (c.user + c.system) / 1000;
+  for (const [role, pids] of Object.entries(s.pids))
+    t.cpu[role] = (t.cpu[role] ?? 0) + pids.reduce((a, p) => a + cpuMsFine(p), 0) - before[role]!;
+}
+
+// BENCH_SKIFF_ONLY=1: Skiff and its floor only (profiling, A/B rounds of Skiff's side only).
+const subjects: Subject[] = [];
+try {
+  subjects.push(await skiff(), await floor());
+  if (!process.env.BENCH_SKIFF_ONLY) subjects.push(await bullmq());
+  const tallies = subjects.map((): Tally => ({ samples: [], cpu: {} }));
+  for (const s of subjects) for (let i = 0; i < WARMUP; i++) await s.call(i);
+  for (let done = 0, b = 0; done < N; done += BLOCK, b++) {
+    const n = Math.min(BLOCK, N - done);
+    // Each block starts with another system, so none always follows the same one.
+    for (let k = 0; k < subjects.length; k++) {
+      const j = (b + k) % subjects.length;
+      await block(subjects[j]!, tallies[j]!, done, n);
+    }
+  }
+  const r = subjects.map((s, i) => ({ name: s.name, ...summarize(tallies[i]!.samples), cpu: tallies[i]!.cpu }));
+  const [sk, fl, bq] = r;
+  const perCall = (cpu: Record<string, number>) =>
+    Object.entries(cpu)
+      .map(([role, msTotal]) => `${role} ${((msTotal * 1000) / N).toFixed(0)} us`)
+      .join("  ");
+  const total = (cpu: Record<string, number>) =>
+    ((Object.values(cpu).reduce((a, b) => a + b, 0) * 1000) / N).toFixed(0);
+  console.log(`remote-latency: ${N} sequential calls after ${WARMUP} warm-up, in alternating blocks of ${BLOCK}`);
+  console.log(`  skiff  .remote()          p50 ${ms(sk!.p50)}  p99 ${ms(sk!.p99)}  mean ${ms(sk!.mean)}`);
+  console.log(`  skiff CPU per call        ${perCall(sk!.cpu)}  total ${total(sk!.cpu)} us`);
+  console.log(
+    `  floor (4 hops, no Skiff)  p50 ${ms(fl!.p50)}  p99 ${ms(fl!.p99)}  mean ${ms(fl!.mean)}   skiff - floor p50 ${ms(sk!.p50 - fl!.p50)}`,
+  );
+  console.log(`  floor CPU per call        ${perCall(fl!.cpu)}  total ${total(fl!.cpu)} us`);
+  if (bq) {
+    console.log(`  bullmq add->completed     p50 ${ms(bq.p50)}  p99 ${ms(bq.p99)}  mean ${ms(bq.mean)}`);
+    console.log(`  bullmq CPU per call       ${perCall(bq.cpu)}  total ${total(bq.cpu)} us`);
+    console.log(
+      `  ratio skiff/bullmq        p50 ${(sk!.p50 / bq.p50).toFixed(2)}x  p99 ${(sk!.p99 / bq.p99).toFixed(2)}x   (target: skiff p50 <= 0.35 ms and <= 0.5x bullmq)`,
+    );
+  }
+} finally {
+  for (const s of subjects) await s.stop();
 }
