@@ -327,7 +327,19 @@ describe("environments and token scopes", { timeout: 180_000 }, () => {
       refused.stderr,
       /environment "dev" still holds 1 running app .*, 1 object .*: stop or delete them first/,
     );
+    const devPing = await Function_.lookup<typeof appA.ping>("scope-a", "ping", { client: admin, environment: "dev" });
+    const devCall = await devPing.spawn();
+    assert.equal(await devCall.get({ timeoutMs: 60_000 }), "a");
     assert.equal((await skiff(["app", "stop", "scope-a", "--env", "dev"], { env: server.env })).code, 0);
+    // A call whose app stopped cannot be placed in a scope: only an unscoped token reads it.
+    const { tokenId, client } = await scopedToken("gonetok", ["--environment", "dev"], "dev");
+    await assert.rejects(
+      client.request("call.get", { callId: devCall.objectId, timeoutMs: 0 }),
+      new RegExp(
+        `token ${tokenId} is scoped to environment "dev": it cannot reach call ${devCall.objectId}: its function is no longer deployed`,
+      ),
+    );
+    assert.equal((await admin.request("call.get", { callId: devCall.objectId, timeoutMs: 0 })).outcome.kind, "result");
     assert.equal((await skiff(["dict", "delete", "dev-dict", "--env", "dev"], { env: server.env })).code, 0);
     const deleted = await skiff(["environment", "delete", "dev"], { env: server.env });
     assert.equal(deleted.code, 0, deleted.stderr);
