@@ -293,11 +293,13 @@ describe("environments and token scopes", { timeout: 180_000 }, () => {
     assert.equal(deleted.code, 0, deleted.stderr);
   });
 
-  it("a web endpoint token reaches no objects: not over the API, not over HTTP", async () => {
+  it("a web endpoint token reaches no objects, calls or functions: not over the API, not over HTTP", async () => {
     const web = await admin.request("token.create", { kind: "web" });
     const c = new Client({ serverUrl: server.url, ...web, environment: "main" });
     clients.push(c);
     await assert.rejects(Dict.fromName("shared", { client: c }).get("k"), /a web endpoint token cannot use the API/);
+    // Nor calls or functions: refused before any request.
+    await assert.rejects(Function_.lookup("scope-a", "ping", { client: c }), /a web endpoint token cannot use the API/);
     for (const path of ["/v1/objects?environment=main", "/v1/apps"]) {
       const r = await fetch(`${server.url}${path}`, {
         headers: { authorization: `Bearer ${web.tokenId}:${web.tokenSecret}` },
