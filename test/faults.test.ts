@@ -88,6 +88,9 @@ const RESTART_SPAWNS = Number(process.env.SKIFF_RESTART_SPAWNS) || 10_000;
 describe("container faults during a map", () => {
   it(`completes a ${KILL_MAP_N}-input map with a container killed every 250 ms, each output exactly once`, async (t) => {
     const server = await startServer();
+    // Cleared in `finally` too: a failed map must not leave the killer's timer running, which
+    // kept the test process alive (the file never ended) after a failure.
+    let running = true;
     try {
       assert.equal((await skiff(["deploy", "test/fixtures/core-app.ts"], { env: server.env })).code, 0);
       const steady = await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "steady", {
@@ -96,7 +99,6 @@ describe("container faults during a map", () => {
       const N = KILL_MAP_N;
       const started = performance.now();
       let kills = 0;
-      let running = true;
       const killer = (async () => {
         while (running) {
           await new Promise((r) => setTimeout(r, 250));
@@ -138,6 +140,7 @@ describe("container faults during a map", () => {
       );
       assert.ok(kills >= 20, `only ${kills} kills happened`);
     } finally {
+      running = false;
       await server.stop();
     }
   });
