@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Deque } from "./deque.js";
 import type { LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
+import { RunTimes } from "./run-times.js";
 import { MAX_PREFETCH, noteOutput, prefetchDepth, promoteNext, reclaim, revokeHeld, stopReclaim } from "./prefetch.js";
 
 function fn(avgDurationMs: number, turnaroundMs: number, maxInputs = 1, extra: object = {}): LiveFunction {
@@ -9,6 +10,7 @@ function fn(avgDurationMs: number, turnaroundMs: number, maxInputs = 1, extra: o
     version: 1,
     live: true,
     avgDurationMs,
+    runTimes: new RunTimes(),
     turnaroundMs,
     reclaimTimer: undefined,
     queue: new Deque<LiveInput>(),
