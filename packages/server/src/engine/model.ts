@@ -10,9 +10,9 @@ import type {
 import type { ContainerHandle } from "../provider.js";
 import type { CallRow, InputRow } from "../store/store.js";
 import type { Deque } from "./deque.js";
-import type { RunTimes } from "./run-times.js";
 import type { VolumeMount } from "./fleet.js";
 import type { FunctionStats } from "./observe/function-stats.js";
+import type { RunTimes } from "./run-times.js";
 
 /** What the engine needs from a container's connection. */
 export interface ContainerChannel {

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Deque } from "./deque.js";
 import type { LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
-import { RunTimes } from "./run-times.js";
 import { MAX_PREFETCH, noteOutput, prefetchDepth, promoteNext, reclaim, revokeHeld, stopReclaim } from "./prefetch.js";
+import { RunTimes } from "./run-times.js";
 
 function fn(avgDurationMs: number, turnaroundMs: number, maxInputs = 1, extra: object = {}): LiveFunction {
   return {
