@@ -1,5 +1,7 @@
 import { ApiError, invalid, notFound } from "../api/api-error.js";
-import type { ObjectStore, QueueItemRow } from "../store/object-store.js";
+import type { ObjectStore, QueueItems, QueueRun } from "../store/object-store.js";
+import { itemsOf, rowsOf, runBody } from "../store/queue-runs.js";
+import { arrayHeader, checkItem, splitItems } from "./cbor-items.js";
 import { MAX_LEASES_PER_PEER, type ObjectLimits } from "./limits.js";
 
 /** The connection a get answers: items handed to it are leased until it acknowledges them. */
@@ -9,13 +11,43 @@ export interface LeaseHolder {
   readonly cleanups: Set<() => void>;
 }
 
+/** A get's answer: the items as one CBOR array (`items`), or a byte string each (`values`). */
+export type GetReply = { items?: Uint8Array; values?: Uint8Array[]; leaseId?: number };
+
+/**
+ * The items of a queue.put, each one CBOR data item: `items` (one CBOR array, split where each
+ * item ends, no copy) or `values` (a byte string each, each checked, then put side by side).
+ * Throws a clear error for anything else (nothing is written).
+ */
+export function putItems(params: { values?: unknown; items?: unknown }): QueueItems {
+  if (params.items !== undefined) {
+    const bytes = params.items;
+    if (!(bytes instanceof Uint8Array)) throw invalid("items must be bytes (a CBOR array of the items)");
+    const split = splitItems(bytes);
+    if (typeof split === "string") throw invalid(split);
+    if (split.ends.length === 0) throw invalid("items must hold at least one item");
+    return { bytes, start: split.start, ends: split.ends };
+  }
+  const values = params.values;
+  if (!Array.isArray(values) || values.length === 0) throw invalid("values must be a non-empty array");
+  for (let i = 0; i < values.length; i++) {
+    const v: unknown = values[i];
+    if (!(v instanceof Uint8Array)) throw invalid(`values[${i}] must be bytes`);
+    const fault = checkItem(v, i);
+    if (fault) throw invalid(fault);
+  }
+  return itemsOf(values as Uint8Array[]);
+}
+
 interface Waiter {
   holder: LeaseHolder;
   n: number;
+  /** Answer with `items` (the client asked so). */
+  packed: boolean;
   done: boolean;
   timer: NodeJS.Timeout | undefined;
   cleanup: () => void;
-  resolve(r: { values: Uint8Array[]; leaseId?: number }): void;
+  resolve(r: GetReply): void;
   reject(err: Error): void;
 }
 
@@ -32,6 +64,35 @@ interface HolderLeases {
 }
 
 const keyOf = (queueId: string, partition: string) => `${queueId}\u0000${partition}`;
+
+/** The ids (places) of taken items. */
+function idsOf(runs: QueueRun[]): number[] {
+  const ids: number[] = [];
+  for (const r of runs) for (let i = 0; i < r.n; i++) ids.push(r.seq + i);
+  return ids;
+}
+
+const empty = (packed: boolean): GetReply => (packed ? { items: arrayHeader(0) } : { values: [] });
+
+/** Taken runs as one CBOR array: its header, then each run's items as they are stored. */
+function packRuns(runs: QueueRun[]): Uint8Array {
+  let n = 0;
+  let total = 0;
+  for (const r of runs) {
+    n += r.n;
+    total += runBody(r).byteLength;
+  }
+  const header = arrayHeader(n);
+  const out = new Uint8Array(header.byteLength + total);
+  out.set(header, 0);
+  let at = header.byteLength;
+  for (const r of runs) {
+    const body = runBody(r);
+    out.set(body, at);
+    at += body.byteLength;
+  }
+  return out;
+}
 
 /**
  * Queues over the object store. Items are rows; a get that finds none waits here, in arrival
@@ -53,17 +114,18 @@ export class QueueService {
     private readonly log: (msg: string) => void,
   ) {}
 
-  async put(queueId: string, label: string, partition: string, values: unknown[]): Promise<void> {
-    if (!Array.isArray(values) || values.length === 0) throw invalid("values must be a non-empty array");
+  /** Adds the items of a put (putItems) in order, all or none. */
+  async put(queueId: string, label: string, partition: string, items: QueueItems): Promise<void> {
     const max = this.limits.queueMaxItemBytes;
-    values.forEach((v, i) => {
-      if (!(v instanceof Uint8Array)) throw invalid(`values[${i}] must be bytes`);
-      if (v.byteLength > max)
+    const { ends } = items;
+    for (let i = 0, from = items.start; i < ends.length; from = ends[i++]!) {
+      const size = ends[i]! - from;
+      if (size > max)
         throw invalid(
-          `item ${i} is ${v.byteLength} bytes, over the Queue item limit of ${max} bytes (server flag --queue-max-item-bytes)`,
+          `item ${i} is ${size} bytes, over the Queue item limit of ${max} bytes (server flag --queue-max-item-bytes)`,
         );
-    });
-    const r = await this.store.queuePut(queueId, partition, values as Uint8Array[], Date.now(), {
+    }
+    const r = await this.store.queuePut(queueId, partition, items, Date.now(), {
       maxItems: this.limits.queueMaxItems,
       maxPartitions: this.limits.queueMaxPartitions,
     });
@@ -72,7 +134,7 @@ export class QueueService {
       if (r.reason === "full")
         throw new ApiError(
           "failed_precondition",
-          `${where} is full: it holds ${r.size} items and ${values.length} more would pass the limit of ${this.limits.queueMaxItems} per partition (server flag --queue-max-items); nothing was added`,
+          `${where} is full: it holds ${r.size} items and ${ends.length} more would pass the limit of ${this.limits.queueMaxItems} per partition (server flag --queue-max-items); nothing was added`,
         );
       throw new ApiError(
         "failed_precondition",
@@ -88,7 +150,8 @@ export class QueueService {
     partition: string,
     n: number,
     timeoutMs: number | undefined,
-  ): Promise<{ values: Uint8Array[]; leaseId?: number }> {
+    packed = false,
+  ): Promise<GetReply> {
     const held = this.holders.get(holder);
     if (held && held.leases.size >= MAX_LEASES_PER_PEER)
       throw invalid(`this connection holds ${MAX_LEASES_PER_PEER} unacknowledged queue gets (send queue.ack)`);
@@ -97,6 +160,7 @@ export class QueueService {
       const w: Waiter = {
         holder,
         n,
+        packed,
         done: false,
         timer: undefined,
         cleanup: () => this.finish(w),
@@ -112,10 +176,10 @@ export class QueueService {
       holder.cleanups.add(w.cleanup);
       if (timeoutMs !== undefined && timeoutMs > 0)
         w.timer = setTimeout(() => {
-          if (this.finish(w)) resolve({ values: [] });
+          if (this.finish(w)) resolve(empty(packed));
         }, timeoutMs);
       void this.drain(queueId, partition).then(() => {
-        if (timeoutMs === 0 && this.finish(w)) resolve({ values: [] });
+        if (timeoutMs === 0 && this.finish(w)) resolve(empty(packed));
       });
     });
   }
@@ -178,20 +242,16 @@ export class QueueService {
             list.shift();
             continue;
           }
-          const rows = await this.store.queueTake(queueId, partition, w.n);
-          if (rows.length === 0) break;
+          const runs = await this.store.queueTake(queueId, partition, w.n);
+          if (runs.length === 0) break;
           if (!this.finish(w) || !w.holder.isOpen) {
             // Ended (timed out, connection closed) while the items were taken: they go back.
             list.shift();
-            await this.store.queueRelease(
-              queueId,
-              partition,
-              rows.map((r) => r.id),
-            );
+            await this.store.queueRelease(queueId, partition, idsOf(runs));
             continue;
           }
           list.shift();
-          this.deliver(w, queueId, partition, rows);
+          this.deliver(w, queueId, partition, runs);
         }
         if (list && list.length === 0 && this.waiters.get(key) === list) this.waiters.delete(key);
       } while (this.again.has(key));
@@ -202,7 +262,7 @@ export class QueueService {
     return p;
   }
 
-  private deliver(w: Waiter, queueId: string, partition: string, rows: QueueItemRow[]): void {
+  private deliver(w: Waiter, queueId: string, partition: string, runs: QueueRun[]): void {
     let held = this.holders.get(w.holder);
     if (!held) {
       const h: HolderLeases = { next: 1, leases: new Map(), cleanup: () => this.holderClosed(h) };
@@ -211,8 +271,8 @@ export class QueueService {
       w.holder.cleanups.add(h.cleanup);
     }
     const leaseId = held.next++;
-    held.leases.set(leaseId, { queueId, partition, ids: rows.map((r) => r.id) });
-    w.resolve({ values: rows.map((r) => r.value), leaseId });
+    held.leases.set(leaseId, { queueId, partition, ids: idsOf(runs) });
+    w.resolve(w.packed ? { items: packRuns(runs), leaseId } : { values: rowsOf(runs).map((r) => r.value), leaseId });
   }
 
   /** A connection closed with items it never acknowledged: they go back in place. */
