@@ -25,6 +25,11 @@ export interface SqliteObjectsHost {
   begin(): void;
   /** Resolves once every write so far is committed. */
   flush(): Promise<void>;
+  /**
+   * Runs `fn`'s writes and commits them at once, if the store commits a lone write so now
+   * (sqlite-store.ts commitNow); undefined if not, with `fn` not run.
+   */
+  commitNow<T>(fn: () => T): { value: T } | undefined;
   /** Called when a commit fails and its window is rolled back. */
   onRollback(listener: () => void): void;
 }
@@ -79,8 +84,10 @@ export class SqliteObjectStore implements ObjectStore {
     return this.stmt(name).all(params) as T[];
   }
 
-  /** Runs writes now, resolves once they are committed. */
+  /** Runs writes now, resolves once they are committed (at once when they are alone). */
   private async durable<T>(fn: () => T): Promise<T> {
+    const now = this.host.commitNow(fn);
+    if (now) return now.value;
     const r = fn();
     await this.host.flush();
     return r;

@@ -127,6 +127,7 @@ export class SqliteStore implements Store {
       db: this.db,
       begin: () => this.ensureTx(),
       flush: () => this.flushSoon(),
+      commitNow: (fn) => this.commitNow(fn),
       onRollback: (listener) => this.rollbackListeners.push(listener),
     });
     this.backfillStatus();
@@ -236,6 +237,48 @@ export class SqliteStore implements Store {
       for (const w of waiters) w.reject(e);
     }
   }
+
+  /**
+   * Runs `fn`'s writes in a transaction of their own and commits it now, when no group window
+   * is open and no other write was committed so in this turn of the event loop: a lone write
+   * that a client waits on (a Dict put) is answered in the turn it arrived, with no turn spent
+   * waiting for the end-of-turn commit (and its reply's flush in the next). Otherwise (or
+   * while writes are many) undefined: the caller joins the window (flushSoon), and the writes
+   * of a busy turn still share one commit. Throws what `fn` throws, or a StoreCommitError,
+   * with nothing written.
+   */
+  private commitNow<T>(fn: () => T): { value: T } | undefined {
+    if (this.inTx || this.committedThisTurn || this.closed) return undefined;
+    this.committedThisTurn = true;
+    setImmediate(() => {
+      this.committedThisTurn = false;
+    });
+    // Marked open, so that fn's writes (ensureTx) join this transaction.
+    this.inTx = true;
+    let value: T;
+    let inFn = false;
+    try {
+      this.txStmts.begin.run();
+      inFn = true;
+      value = fn();
+      inFn = false;
+      const t0 = performance.now();
+      this.txStmts.commit.run();
+      this.commitObserver?.(performance.now() - t0);
+    } catch (err) {
+      try {
+        if (this.db.inTransaction) this.txStmts.rollback.run();
+      } catch {}
+      for (const l of this.rollbackListeners) l();
+      // What fn throws, as it threw it (as from a write that joins the window).
+      throw inFn ? err : new StoreCommitError(err);
+    } finally {
+      this.inTx = false;
+    }
+    this.checkpointer.committed();
+    return { value };
+  }
+  private committedThisTurn = false;
 
   /**
    * flush(), committing at the end of this turn of the event loop rather than after the
