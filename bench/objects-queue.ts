@@ -1,6 +1,16 @@
 // Queue throughput with putMany/getMany of small items, producer and consumer in separate
 // processes, beside Redis LPUSH / BLMPOP (batched the same way) through ioredis, same run.
-// Redis runs with appendonly yes (a put acknowledged survives a kill -9, as a Queue put does).
+// The comparison, side by side:
+// - durability: Redis runs with appendonly yes and its default appendfsync everysec: each
+//   write reaches the OS (the AOF file) before its reply, so an acknowledged put survives a
+//   kill -9 of the server but not a power cut; a Queue put is committed to SQLite's WAL
+//   (synchronous = NORMAL) before it resolves: the same.
+// - batches: BENCH_BATCH items a call on both sides, two puts in flight (LPUSH / putMany),
+//   one get at a time (BLMPOP COUNT / getMany); items are { id, kind } (JSON for Redis, CBOR
+//   for Skiff).
+// - delivery: BLMPOP removes items for good (an item popped by a consumer that dies is lost);
+//   a Queue get leases its items to the connection until an acknowledgement event (sent on the
+//   reply's arrival), so Skiff also writes an acknowledgement per batch.
 import { type ChildProcess, fork } from "node:child_process";
 import { cpuMs } from "./lib/proc-cpu.js";
 import { startRedis } from "./lib/redis.js";
