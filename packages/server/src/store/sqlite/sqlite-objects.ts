@@ -30,6 +30,8 @@ export interface SqliteObjectsHost {
    * (sqlite-store.ts commitNow); undefined if not, with `fn` not run.
    */
   commitNow<T>(fn: () => T): { value: T } | undefined;
+  /** Runs `fn`'s writes in the group window, all or none (a savepoint). */
+  atomically<T>(fn: () => T): T;
   /** Called when a commit fails and its window is rolled back. */
   onRollback(listener: () => void): void;
 }
@@ -88,7 +90,7 @@ export class SqliteObjectStore implements ObjectStore {
   private async durable<T>(fn: () => T): Promise<T> {
     const now = this.host.commitNow(fn);
     if (now) return now.value;
-    const r = fn();
+    const r = this.host.atomically(fn);
     await this.host.flush();
     return r;
   }

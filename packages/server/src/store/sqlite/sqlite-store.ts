@@ -100,7 +100,10 @@ export class SqliteStore implements Store {
   private readonly listStmts = new Map<string, Database.Statement>();
   readonly objects: SqliteObjectStore;
   /** BEGIN, COMMIT and ROLLBACK, prepared once (exec parses its text each time). */
-  private readonly txStmts: { begin: Database.Statement; commit: Database.Statement; rollback: Database.Statement };
+  private readonly txStmts: Record<
+    "begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo",
+    Database.Statement
+  >;
   private readonly checkpointer: WalCheckpointer;
 
   constructor(opts: SqliteStoreOptions) {
@@ -119,6 +122,9 @@ export class SqliteStore implements Store {
       begin: this.db.prepare("BEGIN"),
       commit: this.db.prepare("COMMIT"),
       rollback: this.db.prepare("ROLLBACK"),
+      savepoint: this.db.prepare("SAVEPOINT object_write"),
+      release: this.db.prepare("RELEASE object_write"),
+      rollbackTo: this.db.prepare("ROLLBACK TO object_write"),
     };
     this.migrate();
     for (const [name, sql] of loadNamedStatements(new URL("queries.sql", SQL_DIR)))
@@ -128,6 +134,7 @@ export class SqliteStore implements Store {
       begin: () => this.ensureTx(),
       flush: () => this.flushSoon(),
       commitNow: (fn) => this.commitNow(fn),
+      atomically: (fn) => this.atomically(fn),
       onRollback: (listener) => this.rollbackListeners.push(listener),
     });
     this.backfillStatus();
@@ -279,6 +286,29 @@ export class SqliteStore implements Store {
     return { value };
   }
   private committedThisTurn = false;
+
+  /**
+   * Runs `fn`'s writes inside the open group window (opening one), all or none: a write that
+   * throws midway takes back what `fn` wrote before it (a savepoint), and the rest of the
+   * window stays.
+   */
+  private atomically<T>(fn: () => T): T {
+    this.ensureTx();
+    this.txStmts.savepoint.run();
+    try {
+      const r = fn();
+      this.txStmts.release.run();
+      return r;
+    } catch (err) {
+      try {
+        if (this.db.inTransaction) {
+          this.txStmts.rollbackTo.run();
+          this.txStmts.release.run();
+        }
+      } catch {}
+      throw err;
+    }
+  }
 
   /**
    * flush(), committing at the end of this turn of the event loop rather than after the
