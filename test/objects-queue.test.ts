@@ -262,6 +262,29 @@ describe("Queue durability and lifetime", () => {
     }
   });
 
+  it("answers a get with at most 32 MiB of items, however many it asked for", async () => {
+    // 70 items of ~1 MB: all of them in one reply would pass the 65 MiB frame limit, which the
+    // client refuses; the items would go back and come again, forever.
+    const server = await startServer();
+    try {
+      const q = Queue.fromName<Uint8Array>("big-q", { createIfMissing: true, client: server.client() });
+      const item = (i: number) => new Uint8Array(1_000_000).fill(i);
+      for (let i = 0; i < 70; i += 25)
+        await q.putMany(Array.from({ length: Math.min(25, 70 - i) }, (_, j) => item(i + j)));
+      const first = await q.getMany(100);
+      assert.equal(first.length, 33, "as many as fit in 32 MiB");
+      assert.equal(await q.len(), 37, "the rest went back at once");
+      const rest = [...(await q.getMany(100)), ...(await q.getMany(100))];
+      assert.deepEqual(
+        [...first, ...rest].map((v) => v[0]),
+        Array.from({ length: 70 }, (_, i) => i),
+        "in order",
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("clears a partition idle past its TTL", async () => {
     const server = await startServer({ args: ["--object-limits", "queuePartitionTtlMs=1000"] });
     try {

@@ -2,7 +2,7 @@ import { ApiError, invalid, notFound } from "../api/api-error.js";
 import type { ObjectStore, QueueItems, QueueRun } from "../store/object-store.js";
 import { itemsOf, rowsOf, runBody } from "../store/queue-runs.js";
 import { arrayHeader, checkItem, splitItems } from "./cbor-items.js";
-import { MAX_LEASES_PER_PEER, type ObjectLimits } from "./limits.js";
+import { MAX_GET_BYTES, MAX_LEASES_PER_PEER, type ObjectLimits } from "./limits.js";
 
 /** The connection a get answers: items handed to it are leased until it acknowledges them. */
 export interface LeaseHolder {
@@ -64,6 +64,17 @@ interface HolderLeases {
 }
 
 const keyOf = (queueId: string, partition: string) => `${queueId}\u0000${partition}`;
+
+/** How many of `runs`, from the first, hold at most `max` bytes of items (at least one). */
+function runsWithin(runs: QueueRun[], max: number): number {
+  let bytes = runBody(runs[0]!).byteLength;
+  let i = 1;
+  for (; i < runs.length; i++) {
+    bytes += runBody(runs[i]!).byteLength;
+    if (bytes > max) break;
+  }
+  return i;
+}
 
 /** The ids (places) of taken items. */
 function idsOf(runs: QueueRun[]): number[] {
@@ -251,7 +262,11 @@ export class QueueService {
             continue;
           }
           list.shift();
-          this.deliver(w, queueId, partition, runs);
+          // At most MAX_GET_BYTES of items to one get (at least one run): what does not fit
+          // goes back in place at once, for the next get.
+          const fit = runsWithin(runs, MAX_GET_BYTES);
+          this.deliver(w, queueId, partition, fit < runs.length ? runs.slice(0, fit) : runs);
+          if (fit < runs.length) await this.store.queueRelease(queueId, partition, idsOf(runs.slice(fit)));
         }
         if (list && list.length === 0 && this.waiters.get(key) === list) this.waiters.delete(key);
       } while (this.again.has(key));
