@@ -4,7 +4,7 @@ import { describeScope } from "../auth/scope.js";
 import { checkStorableText, DictService } from "../objects/dict-service.js";
 import { type Caller, checkKind } from "../objects/index.js";
 import { MAX_GET_ITEMS, MAX_SCAN_PAGE } from "../objects/limits.js";
-import { putItems } from "../objects/queue-service.js";
+import { putItems } from "../objects/queue-wire.js";
 import { volumePath } from "../objects/volume-paths.js";
 import type { StoredValue } from "../store/object-store.js";
 import { ApiError, invalid } from "./api-error.js";

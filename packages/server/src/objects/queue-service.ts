@@ -1,42 +1,14 @@
 import { ApiError, invalid, notFound } from "../api/api-error.js";
 import type { ObjectStore, QueueItems, QueueRun } from "../store/object-store.js";
-import { itemsOf, rowsOf, runBody } from "../store/queue-runs.js";
-import { arrayHeader, checkItem, splitItems } from "./cbor-items.js";
+import { rowsOf, runBody } from "../store/queue-runs.js";
 import { MAX_GET_BYTES, MAX_LEASES_PER_PEER, type ObjectLimits } from "./limits.js";
+import { empty, type GetReply, packRuns } from "./queue-wire.js";
 
 /** The connection a get answers: items handed to it are leased until it acknowledges them. */
 export interface LeaseHolder {
   readonly isOpen: boolean;
   /** Run when the connection closes. */
   readonly cleanups: Set<() => void>;
-}
-
-/** A get's answer: the items as one CBOR array (`items`), or a byte string each (`values`). */
-export type GetReply = { items?: Uint8Array; values?: Uint8Array[]; leaseId?: number };
-
-/**
- * The items of a queue.put, each one CBOR data item: `items` (one CBOR array, split where each
- * item ends, no copy) or `values` (a byte string each, each checked, then put side by side).
- * Throws a clear error for anything else (nothing is written).
- */
-export function putItems(params: { values?: unknown; items?: unknown }): QueueItems {
-  if (params.items !== undefined) {
-    const bytes = params.items;
-    if (!(bytes instanceof Uint8Array)) throw invalid("items must be bytes (a CBOR array of the items)");
-    const split = splitItems(bytes);
-    if (typeof split === "string") throw invalid(split);
-    if (split.ends.length === 0) throw invalid("items must hold at least one item");
-    return { bytes, start: split.start, ends: split.ends };
-  }
-  const values = params.values;
-  if (!Array.isArray(values) || values.length === 0) throw invalid("values must be a non-empty array");
-  for (let i = 0; i < values.length; i++) {
-    const v: unknown = values[i];
-    if (!(v instanceof Uint8Array)) throw invalid(`values[${i}] must be bytes`);
-    const fault = checkItem(v, i);
-    if (fault) throw invalid(fault);
-  }
-  return itemsOf(values as Uint8Array[]);
 }
 
 interface Waiter {
@@ -81,28 +53,6 @@ function idsOf(runs: QueueRun[]): number[] {
   const ids: number[] = [];
   for (const r of runs) for (let i = 0; i < r.n; i++) ids.push(r.seq + i);
   return ids;
-}
-
-const empty = (packed: boolean): GetReply => (packed ? { items: arrayHeader(0) } : { values: [] });
-
-/** Taken runs as one CBOR array: its header, then each run's items as they are stored. */
-function packRuns(runs: QueueRun[]): Uint8Array {
-  let n = 0;
-  let total = 0;
-  for (const r of runs) {
-    n += r.n;
-    total += runBody(r).byteLength;
-  }
-  const header = arrayHeader(n);
-  const out = new Uint8Array(header.byteLength + total);
-  out.set(header, 0);
-  let at = header.byteLength;
-  for (const r of runs) {
-    const body = runBody(r);
-    out.set(body, at);
-    at += body.byteLength;
-  }
-  return out;
 }
 
 /**
