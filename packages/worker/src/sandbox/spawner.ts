@@ -76,7 +76,10 @@ export class CommandHelper {
       this.pending.set(id, { resolve, reject });
       // Referenced only while a command is out: an idle helper does not keep the server's
       // event loop (a `skiff run`'s embedded server) from ending.
-      if (this.pending.size === 1) child.channel?.ref();
+      if (this.pending.size === 1) {
+        child.ref();
+        child.channel?.ref();
+      }
       child.send({ id, file, args, input } satisfies SpawnerRequest);
     });
   }
@@ -89,7 +92,7 @@ export class CommandHelper {
 
   /** Starts the helper if it is not running (commands go to it once it is ready). */
   start(): void {
-    if (this.child || this.closed || this.failures >= MAX_HELPER_FAILURES) return;
+    if (this.child?.connected || this.closed || this.failures >= MAX_HELPER_FAILURES) return;
     const child = fork(HELPER, [], {
       // None of the server's node flags (a --cpu-prof of the server's own, --inspect).
       execArgv: [],
@@ -120,21 +123,27 @@ export class CommandHelper {
         );
     });
     child.on("error", () => {}); // reported by exit
-    child.on("exit", (code, signal) => {
-      this.child = undefined;
+    // Its channel closes as it dies (before its exit is seen, if at all while nothing else keeps
+    // this event loop going): what was sent to it is failed then. What it ran may have half
+    // happened: the callers' error paths clean up, as for a command that failed.
+    child.on("disconnect", () => {
       this.ready = false;
       if (!this.closed) this.failures++;
-      // What it ran may have half happened: the callers' error paths clean up, as for a
-      // command that failed.
       const lost = [...this.pending.values()];
       this.pending.clear();
-      for (const p of lost)
-        p.reject(new Error(`the command helper exited (${signal ?? code}) before the command ended`));
+      child.unref();
+      for (const p of lost) p.reject(new Error("the command helper exited before the command ended"));
+    });
+    child.on("exit", () => {
+      if (this.child === child) this.child = undefined;
     });
   }
 
   private settled(id: number): void {
     this.pending.delete(id);
-    if (this.pending.size === 0) this.child?.channel?.unref();
+    if (this.pending.size === 0) {
+      this.child?.unref();
+      this.child?.channel?.unref();
+    }
   }
 }
