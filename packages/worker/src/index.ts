@@ -9,5 +9,5 @@ export { LocalProvider, type LocalProviderOptions } from "./local-provider.js";
 export { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
 export { detectLimiter, type Limiter, type LimitsChoice } from "./sandbox/limits.js";
 export { hostAddresses } from "./sandbox/network.js";
-export { CommandHelper } from "./sandbox/spawner.js";
 export type { Sandbox, SandboxOptions } from "./sandbox/sandbox.js";
+export { CommandHelper } from "./sandbox/spawner.js";
