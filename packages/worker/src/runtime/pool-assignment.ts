@@ -38,15 +38,14 @@ export async function awaitPoolAssignment(): Promise<void> {
     process.stdin.on("end", () => process.exit(0));
   });
   if (pooled) {
-    // A few turns of the event loop read what stdin holds already (the first only starts reading
-    // it: one turn, as this waited before, never saw it): a pooled runtime taken while it
+    // A turn of the event loop reads what stdin holds already: a pooled runtime taken while it
     // was still starting (each start of a burst takes the one started as the last refill) has
     // its container waiting, or at least the empty line saying it is coming, and connects for
     // real once it is there. Only an idle one warms the connection's transport (~30 ms of CPU,
     // bench/start-cost.ts): in a burst, a refill that warmed up after it was taken paid that
     // CPU for nothing, beside the containers starting. It stops waiting for the warm-up when
     // its container comes.
-    for (let turn = 0; turn < 3 && !assigned && !taken; turn++) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
     if (!assigned && !taken) await Promise.race([warmHandshake(), line]);
   }
   const text = await line;
