@@ -559,13 +559,10 @@ export class LocalProvider implements WorkerProvider {
     let proc = pool?.shift();
     if (poolable && !image) this.poolDemand();
     if (proc) {
-      // Its sandbox is already up and its modules loaded: hand it the container. The empty line
-      // tells it so at once (pool-assignment.ts): the assignment waits for its network, and a
-      // runtime still starting would otherwise warm a handshake it no longer needs.
+      // Its sandbox is already up and its modules loaded: hand it the container.
       proc.events = events;
       proc.containerId = spec.containerId;
       const p = proc;
-      p.child.stdin!.write("\n");
       void p.ready.then(() => p.child.stdin!.end(this.assignment(spec))).catch(() => {});
       this.poolFailures = 0;
       // After this turn: the assignment goes out first, then its replacement (a cgroup, a

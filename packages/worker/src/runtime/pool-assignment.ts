@@ -15,19 +15,11 @@ export async function awaitPoolAssignment(): Promise<void> {
   delete process.env.SKIFF_ASSIGN_VIA_STDIN;
   delete process.env.SKIFF_POOLED;
   let assigned = false;
-  /** Given to a container whose assignment is on its way (an empty line came first). */
-  let taken = false;
   const line = new Promise<string>((resolve) => {
     let buf = "";
     process.stdin.setEncoding("utf8");
     process.stdin.on("data", (chunk: string) => {
       buf += chunk;
-      // The provider writes an empty line as it takes a pooled runtime for a container, and the
-      // assignment once the container's network is ready (tens of ms later, pasta's start).
-      while (buf.startsWith("\n")) {
-        buf = buf.slice(1);
-        taken = true;
-      }
       const nl = buf.indexOf("\n");
       if (nl >= 0) {
         assigned = true;
@@ -40,13 +32,11 @@ export async function awaitPoolAssignment(): Promise<void> {
   if (pooled) {
     // A turn of the event loop reads what stdin holds already: a pooled runtime taken while it
     // was still starting (each start of a burst takes the one started as the last refill) has
-    // its container waiting, or at least the empty line saying it is coming, and connects for
-    // real once it is there. Only an idle one warms the connection's transport (~30 ms of CPU,
-    // bench/start-cost.ts): in a burst, a refill that warmed up after it was taken paid that
-    // CPU for nothing, beside the containers starting. It stops waiting for the warm-up when
-    // its container comes.
+    // its container waiting and connects for real at once. Only an idle one warms the
+    // connection's transport (~30 ms of CPU, bench/start-cost.ts), and stops waiting for that
+    // warm-up when its container comes.
     await new Promise((r) => setImmediate(r));
-    if (!assigned && !taken) await Promise.race([warmHandshake(), line]);
+    if (!assigned) await Promise.race([warmHandshake(), line]);
   }
   const text = await line;
   process.stdin.pause();
