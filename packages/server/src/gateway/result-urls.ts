@@ -64,7 +64,10 @@ export class ResultUrls {
     call.capped = false;
     if (call.answered || !call.attached) return;
     call.detach();
-    if (!this.park(call)) return sendError(res, busy(), call.extra, call.requestId);
+    if (!this.park(call)) {
+      sendError(res, busy(), call.extra, call.requestId);
+      return;
+    }
     res.writeHead(303, { ...call.extra, location: this.h.resultUrl(call.callId), "content-length": "0" });
     res.end();
   }
