@@ -116,10 +116,7 @@ export class Gateway {
       ack: (id, n) => o.engine.streamAck(id, n),
       cancel: (id) => this.cancel(id),
       logFailure: (c, why) => this.logFailure(c, why),
-      uncap: (c) => {
-        this.results.uncap(c);
-        this.waiting.delete(c.callId);
-      },
+      uncap: (c) => this.waiting.delete(c.callId),
     };
   }
 
@@ -466,7 +463,6 @@ export class Gateway {
 
   close(): void {
     clearInterval(this.sweeper);
-    this.results.close();
     this.events.close();
     for (const [callId, { socket }] of [...this.live]) {
       // An upgraded socket is no longer the listener's to close: its tunnel ends here.

@@ -6,7 +6,6 @@ import type { Store } from "../store/store.js";
 import { requireToken } from "./auth.js";
 import { CORS_HEADERS } from "./cors.js";
 import { HttpError, sendError } from "./http-error.js";
-import { WaitCaps } from "./wait-caps.js";
 import type { WebCall } from "./web-call.js";
 
 /** An unfinished call with a result URL is kept this long after it was parked or last read. */
@@ -32,12 +31,8 @@ export interface ResultUrlsHost {
  */
 export class ResultUrls {
   private readonly parked = new Map<string, { call: WebCall; since: number }>();
-  /** Readers waiting for a head, each answered 303 if none comes within waitMs. */
-  private readonly caps: WaitCaps<WebCall, ServerResponse>;
 
-  constructor(private readonly h: ResultUrlsHost) {
-    this.caps = new WaitCaps(h.waitMs, (call, res) => this.capPassed(call, res));
-  }
+  constructor(private readonly h: ResultUrlsHost) {}
 
   /** The call ended: a whole response is stored, and then memory no longer needs it. */
   ended(call: WebCall, stopping = false): void {
@@ -55,30 +50,12 @@ export class ResultUrls {
   attachWithCap(call: WebCall, res: ServerResponse): void {
     call.attach(res);
     if (call.answered) return;
-    call.capped = true;
-    this.caps.add(call, res);
-  }
-
-  /** The call's head did not come within the cap: its reader gets a 303 to the result URL. */
-  private capPassed(call: WebCall, res: ServerResponse): void {
-    call.capped = false;
-    if (call.answered || !call.attached) return;
-    call.detach();
-    if (!this.park(call)) {
-      sendError(res, busy(), call.extra, call.requestId);
-      return;
-    }
-    res.writeHead(303, { ...call.extra, location: this.h.resultUrl(call.callId), "content-length": "0" });
-    res.end();
-  }
-
-  /** The call's reader no longer waits under a cap. */
-  uncap(call: WebCall): void {
-    this.caps.delete(call);
-  }
-
-  close(): void {
-    this.caps.close();
+    call.armCap(this.h.waitMs, () => {
+      call.detach();
+      if (!this.park(call)) return sendError(res, busy(), call.extra, call.requestId);
+      res.writeHead(303, { ...call.extra, location: this.h.resultUrl(call.callId), "content-length": "0" });
+      res.end();
+    });
   }
 
   /** Gives the call a result URL; false (and the call cancelled) when too many wait already. */

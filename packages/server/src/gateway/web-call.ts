@@ -42,7 +42,7 @@ export interface WebCallHost {
   cancel(callId: string): void;
   /** The call failed without a response: say why in the server and app logs. */
   logFailure(call: WebCall, why: string): void;
-  /** The reader's wait cap no longer applies (answered, detached or gone): see WaitCaps. */
+  /** The reader's wait cap no longer applies: answered, passed (303), detached, or the client left. */
   uncap(call: WebCall): void;
 }
 
@@ -73,8 +73,7 @@ export class WebCall {
    */
   callEnded = false;
 
-  /** The reader waits under a cap (ResultUrls' WaitCaps): it is lifted once the head comes. */
-  capped = false;
+  private capTimer: NodeJS.Timeout | undefined;
   /** The response could not be sent (a bad head): whatever else comes is dropped. */
   private broken = false;
 
@@ -87,9 +86,28 @@ export class WebCall {
     private readonly host: WebCallHost,
   ) {}
 
+  /**
+   * Calls `onCap` if the call is not answered within `ms` while this reader waits. (A timer
+   * each: Node keeps same-length timers in one list, so arming and clearing one costs less
+   * than keeping them in a Map here, measured.)
+   */
+  armCap(ms: number, onCap: () => void): void {
+    this.capTimer = setTimeout(() => {
+      this.capTimer = undefined;
+      this.host.uncap(this);
+      if (!this.answered && this.reader) onCap();
+    }, ms);
+  }
+
+  /** The reader waits under a cap: answered 303 if no head comes within it. */
+  get capped(): boolean {
+    return this.capTimer !== undefined;
+  }
+
   private disarm(): void {
-    if (!this.capped) return;
-    this.capped = false;
+    if (!this.capTimer) return;
+    clearTimeout(this.capTimer);
+    this.capTimer = undefined;
     this.host.uncap(this);
   }
 
@@ -139,7 +157,7 @@ export class WebCall {
     }
     if (end) this.callEnded = true;
     if (end && !this.end) this.end = end;
-    if (this.capped && this.answered) this.disarm();
+    if (this.capTimer && this.answered) this.disarm();
     if (this.end) this.finish();
     this.maybeAck();
   }
@@ -229,8 +247,9 @@ export class WebCall {
    * write, no Content-Disposition: Node re-encodes that one by the body's length) written with
    * one writeHead of a flat header list: no header map is built, and Node validates and
    * stores each pair once. Node sends the pairs in the handler's order and spelling, then its
-   * Date and Connection; Content-Length, when the handler set none, is added last, where Node
-   * would put it. False: nothing was written, use writeHead.
+   * Date and Connection. Content-Length, when the handler set none, ends the list: before Date
+   * and Connection, where Node puts its own after them (the order of different names carries no
+   * meaning in HTTP). False: nothing was written, use writeHead.
    */
   private writeWholeFast(res: ServerResponse, h: WebResponseHead): boolean {
     const body = h.body;
