@@ -89,7 +89,8 @@ class Run {
       embeddedHint: `skiff run --embedded ${this.targetArg}`,
     });
     this.conn.catch(() => {}); // awaited below, or closed by stop()
-    const bundle = await bundleApp(file);
+    // Cached between runs (bundle-cache.ts): an unchanged app is not bundled again.
+    const bundle = await bundleApp(file, [], { cache: true });
     trace("app bundled");
     const app = pickApp(await loadApps(bundle), file);
     trace("app loaded");
