@@ -646,6 +646,10 @@ export class LocalProvider implements WorkerProvider {
     this.closed = true;
     clearTimeout(this.growTimer);
     clearTimeout(this.shrinkTimer);
+    // Started now, beside the waits for the processes: neither needs them gone. The spare
+    // namespaces were never joined, and the runtime's files are only read (a sandbox killed
+    // while it mounts them fails, as it is being killed anyway).
+    const early = [this.nat?.close(), this.runtimeDir?.remove()];
     const waits = [...this.procs].map(
       (p) =>
         new Promise<void>((r) => {
@@ -660,8 +664,8 @@ export class LocalProvider implements WorkerProvider {
     this.images?.close();
     // Independent of each other, and each waits on other processes or the kernel (ip, pasta,
     // cgroups emptying): side by side, a server stop (each `skiff run`'s end) waits for the
-    // longest of them, not their sum.
-    await Promise.all([this.nat?.close(), this.limiter.close(), this.runtimeDir?.remove()]);
+    // longest of them, not their sum. The cgroups only once their processes are gone.
+    await Promise.all([...early, this.limiter.close()]);
   }
 }
 
