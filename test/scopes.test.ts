@@ -1,14 +1,16 @@
 // Environments and token scopes (issue 15 item 5, api.md §9), end to end through the real CLI:
 // `skiff environment create|list|delete`, `skiff token new --environment E --apps a,b`, and
-// what each scope reaches; a container reads only blobs of its own app's calls; a web
-// endpoint token reaches no objects.
+// what each scope reaches; a container reads only blobs of its own app's calls and reaches only
+// calls and functions of its own environment; a scoped token reads only blobs it was given;
+// volume.read serves only the named volume's content; a web endpoint token reaches none.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { AuthError, Client, Dict, Function_, readProfiles } from "skiff";
+import { AuthError, Client, Dict, Function_, readProfiles, Volume } from "skiff";
 import { WebSocket } from "ws";
 import type * as appA from "./fixtures/scopes-a-app.js";
 import type * as appB from "./fixtures/scopes-b-app.js";
+import type * as appC from "./fixtures/scopes-c-app.js";
 import { type ServerProcess, skiff, startServer } from "./helpers/cli.js";
 
 describe("environments and token scopes", { timeout: 180_000 }, () => {
@@ -28,6 +30,11 @@ describe("environments and token scopes", { timeout: 180_000 }, () => {
     return { tokenId: p.token_id!, client: c };
   }
 
+  async function profileToken(name: string) {
+    const p = (await readProfiles(join(server.home, ".skiff.toml")))[name]!;
+    return { tokenId: p.token_id!, tokenSecret: p.token_secret! };
+  }
+
   before(async () => {
     server = await startServer();
     admin = server.client();
@@ -37,6 +44,7 @@ describe("environments and token scopes", { timeout: 180_000 }, () => {
     for (const [file, env] of [
       ["test/fixtures/scopes-a-app.ts", "main"],
       ["test/fixtures/scopes-b-app.ts", "main"],
+      ["test/fixtures/scopes-c-app.ts", "main"],
       ["test/fixtures/scopes-a-app.ts", "dev"],
     ] as const) {
       const r = await skiff(["deploy", file, "--env", env], { env: server.env });
@@ -176,11 +184,122 @@ describe("environments and token scopes", { timeout: 180_000 }, () => {
     assert.match(r.passed, /^refused: call.create: blob bl-\w+ was not sent to this container/);
   });
 
-  it("a web endpoint token reaches no objects: not over the API, not over HTTP", async () => {
+  it("a container reaches only calls and functions of its own environment", async () => {
+    const lookup = (environment: string) =>
+      admin.request("function.lookup", { appName: "scope-a", name: "ping", environment });
+    const devPing = await lookup("dev");
+    const mainPing = await lookup("main");
+    const devCall = await (await Function_.fromId<typeof appA.ping>(devPing.functionId, { client: admin })).spawn();
+    const reach = await Function_.lookup<typeof appC.reach>("scope-c", "reach", { client: admin });
+    const r = await reach.remote(devCall.objectId, devPing.functionId, mainPing.functionId);
+    const who = /^refused: container \S+ \(app "scope-c" of environment "main"\) cannot reach /;
+    const why = /: a container reaches only calls and functions of its own environment$/;
+    for (const [request, outcome] of Object.entries(r.other)) {
+      assert.match(outcome, who, request);
+      assert.match(outcome, why, request);
+      const what = ["call.get", "call.graph", "call.cancel", "map.resume"].includes(request)
+        ? `call ${devCall.objectId} of scope-a.ping of environment "dev"`
+        : request === "function.lookup"
+          ? `app "scope-a" of environment "dev"`
+          : ` scope-a.ping of environment "dev"`;
+      assert.ok(outcome.includes(what), `${request}: ${outcome}`);
+    }
+    assert.deepEqual(Object.keys(r.other).length, 11, "every request naming a call or a function was tried");
+    assert.equal(r.own, "result", "its own environment's calls are made and read back");
+    // The refused cancel did nothing: the call ran to its result.
+    assert.equal(await devCall.get({ timeoutMs: 60_000 }), "a");
+  });
+
+  it("a scoped token reads and passes on only blobs it was sent or uploaded, on any of its connections", async () => {
+    const { tokenId, client } = await scopedToken("blobtok", ["--environment", "dev"], "dev");
+    // Another environment's large result: a blob id the token could learn, but was not sent.
+    const mainBig = await Function_.lookup<typeof appA.big>("scope-a", "big", { client: admin });
+    const { outcome } = await admin.request("call.get", {
+      callId: (await mainBig.spawn()).objectId,
+      timeoutMs: 60_000,
+    });
+    assert.ok(outcome.kind === "result" && outcome.result.status === "success", JSON.stringify(outcome));
+    const foreign = (outcome.result.data as { blob: string }).blob;
+    const scope = `token ${tokenId} is scoped to environment "dev"`;
+    await assert.rejects(client.request("blob.get", { blobId: foreign, length: 16 }), (e: Error) => {
+      assert.ok(e instanceof AuthError, String(e));
+      assert.match(e.message, new RegExp(`^${scope}: it cannot read blob ${foreign}: a scoped token reads`));
+      return true;
+    });
+    const devPing = await client.request("function.lookup", { appName: "scope-a", name: "ping", environment: "dev" });
+    await assert.rejects(
+      client.request("call.create", {
+        functionId: devPing.functionId,
+        kind: "spawn",
+        args: { blob: foreign },
+        idempotencyKey: `pass-${Date.now()}`,
+        await: false,
+      }),
+      new RegExp(`${scope}: it cannot call.create with blob ${foreign}`),
+    );
+    // Its own environment's large result is read (sent to it), and again on a new connection.
+    const devBig = await Function_.lookup<typeof appA.big>("scope-a", "big", { client });
+    const own = await client.request("call.create", {
+      functionId: devBig.objectId,
+      kind: "remote",
+      args: new Uint8Array([0x80]),
+      idempotencyKey: `own-${Date.now()}`,
+      await: true,
+    });
+    assert.ok(own.outcome?.kind === "result" && own.outcome.result.status === "success", JSON.stringify(own));
+    const ownBlob = (own.outcome.result.data as { blob: string }).blob;
+    assert.equal((await client.request("blob.get", { blobId: ownBlob })).size > 2 * 1024 * 1024, true);
+    const again = new Client({ serverUrl: server.url, ...(await profileToken("blobtok")), environment: "dev" });
+    clients.push(again);
+    assert.equal((await again.request("blob.get", { blobId: ownBlob, length: 16 })).data.byteLength, 16);
+    // An unscoped token keeps its reach.
+    assert.equal((await admin.request("blob.get", { blobId: ownBlob, length: 16 })).data.byteLength, 16);
+  });
+
+  it("volume.read serves only content of the volume it names", async () => {
+    const { client } = await scopedToken("voltok", ["--environment", "dev"], "dev");
+    await Volume.fromName("main-vol", { createIfMissing: true, client: admin }).writeFile("secret.txt", "main only");
+    const mine = Volume.fromName("dev-vol", { createIfMissing: true, client: admin, environment: "dev" });
+    await mine.writeFile("mine.txt", "dev data");
+    const id = async (c: Client, name: string, environment: string) =>
+      (await c.request("object.get", { kind: "volume", name, environment, createIfMissing: false })).objectId;
+    const mainVol = await id(admin, "main-vol", "main");
+    const devVol = await id(client, "dev-vol", "dev");
+    const secret = await admin.request("volume.stat", { objectId: mainVol, path: "secret.txt" });
+    // Its own volume's file reads; the other environment's content, named through it, does not.
+    assert.equal(
+      new TextDecoder().decode(await readAll(Volume.fromName("dev-vol", { client }).readFile("mine.txt"))),
+      "dev data",
+    );
+    const refused = new RegExp(
+      `^Volume "dev-vol" holds no file with content ${secret.hash.slice(0, 12)}…: volume.read serves only content of the volume it names`,
+    );
+    for (const c of [client, admin])
+      await assert.rejects(
+        c.request("volume.read", { objectId: devVol, hash: secret.hash, offset: 0, length: 9 }),
+        (e: Error) => {
+          assert.ok(e instanceof AuthError, String(e));
+          assert.match(e.message, refused);
+          return true;
+        },
+      );
+    // Read on a connection that never stat'ed it: the volume's newest version holds it.
+    const fresh = new Client({ serverUrl: server.url, ...(await profileToken("voltok")), environment: "dev" });
+    clients.push(fresh);
+    const own = await client.request("volume.stat", { objectId: devVol, path: "mine.txt" });
+    const data = await fresh.request("volume.read", { objectId: devVol, hash: own.hash, offset: 0, length: 8 });
+    assert.equal(new TextDecoder().decode(data.data), "dev data");
+    const deleted = await skiff(["volume", "delete", "dev-vol", "--env", "dev"], { env: server.env });
+    assert.equal(deleted.code, 0, deleted.stderr);
+  });
+
+  it("a web endpoint token reaches no objects, calls or functions: not over the API, not over HTTP", async () => {
     const web = await admin.request("token.create", { kind: "web" });
     const c = new Client({ serverUrl: server.url, ...web, environment: "main" });
     clients.push(c);
     await assert.rejects(Dict.fromName("shared", { client: c }).get("k"), /a web endpoint token cannot use the API/);
+    // Nor calls or functions: refused before any request.
+    await assert.rejects(Function_.lookup("scope-a", "ping", { client: c }), /a web endpoint token cannot use the API/);
     for (const path of ["/v1/objects?environment=main", "/v1/apps"]) {
       const r = await fetch(`${server.url}${path}`, {
         headers: { authorization: `Bearer ${web.tokenId}:${web.tokenSecret}` },
@@ -210,7 +329,19 @@ describe("environments and token scopes", { timeout: 180_000 }, () => {
       refused.stderr,
       /environment "dev" still holds 1 running app .*, 1 object .*: stop or delete them first/,
     );
+    const devPing = await Function_.lookup<typeof appA.ping>("scope-a", "ping", { client: admin, environment: "dev" });
+    const devCall = await devPing.spawn();
+    assert.equal(await devCall.get({ timeoutMs: 60_000 }), "a");
     assert.equal((await skiff(["app", "stop", "scope-a", "--env", "dev"], { env: server.env })).code, 0);
+    // A call whose app stopped cannot be placed in a scope: only an unscoped token reads it.
+    const { tokenId, client } = await scopedToken("gonetok", ["--environment", "dev"], "dev");
+    await assert.rejects(
+      client.request("call.get", { callId: devCall.objectId, timeoutMs: 0 }),
+      new RegExp(
+        `token ${tokenId} is scoped to environment "dev": it cannot reach call ${devCall.objectId}: its function is no longer deployed`,
+      ),
+    );
+    assert.equal((await admin.request("call.get", { callId: devCall.objectId, timeoutMs: 0 })).outcome.kind, "result");
     assert.equal((await skiff(["dict", "delete", "dev-dict", "--env", "dev"], { env: server.env })).code, 0);
     const deleted = await skiff(["environment", "delete", "dev"], { env: server.env });
     assert.equal(deleted.code, 0, deleted.stderr);
@@ -236,4 +367,10 @@ function openWebSocket(
     ws.once("error", reject);
     ws.once("unexpected-response", (_req, res) => reject(new Error(`status ${res.statusCode}`)));
   });
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const part of stream as unknown as AsyncIterable<Uint8Array>) parts.push(part);
+  return Buffer.concat(parts);
 }

@@ -11,7 +11,7 @@ import {
   unpackPayloads,
 } from "@skiff/protocol";
 import type { AppService } from "../apps/app-service.js";
-import { ungrantedBlob } from "../auth/blob-grants.js";
+import { blobRefused, ungrantedBlob } from "../auth/blob-grants.js";
 import { seesApp } from "../auth/scope.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { CreatedCall, Engine, NewCall } from "../engine/engine.js";
@@ -25,6 +25,7 @@ import type { Store } from "../store/store.js";
 import type { WorkerRegistry } from "../workers/registry.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
 import type { BlobTransfer } from "./blob-transfer.js";
+import { CONTAINER_RULES } from "./container-rules.js";
 import type { ExecRelay } from "./exec-relay.js";
 import { builderOf, buildImage, imagesInUse, prepareImages } from "./images.js";
 import { OBJECT_REQUESTS, objectHandlers } from "./object-handlers.js";
@@ -72,30 +73,26 @@ export type Handler<N extends RequestName> = (
 ) => RequestResult<N> | Promise<RequestResult<N>>;
 type HandlerTable = { [N in Exclude<RequestName, "hello">]: Handler<N> };
 
-/** Requests a container's own client may make (calls to other functions). */
+/**
+ * Requests a container's own client may make: blobs (held to its grants), objects (held to its
+ * environment by the registry), and calls and functions, each with its rule (container-rules.ts).
+ */
 const CONTAINER_ALLOWED = new Set<string>([
   "blob.put",
   "blob.append",
   "blob.get",
-  "function.lookup",
-  "function.get",
-  "function.bind",
-  "call.create",
-  "gen.start",
-  "map.start",
-  "map.resume",
-  "map.put",
-  "map.end",
-  "call.get",
-  "call.graph",
-  "call.cancel",
-  "web.url",
+  ...Object.keys(CONTAINER_RULES),
   ...OBJECT_REQUESTS,
 ]);
 /** Requests only an admin token may make. */
 const ADMIN_ONLY = new Set<string>(["token.create", "token.list", "token.revoke", "image.prune", "worker.list"]);
-/** Requests that carry blob references a container sends (each must be a blob it was given). */
-const CONTAINER_SENDS_BLOBS = new Set<string>([
+/**
+ * Requests that carry blob references (each must be a blob the container or scoped token was
+ * given): payloads `{ blob }`, and a deploy's bundle and image files by `bundleBlobId`/`blobId`.
+ */
+const SENDS_BLOBS = new Set<string>([
+  "app.publish",
+  "image.build",
   "call.create",
   "gen.start",
   "map.put",
@@ -278,11 +275,7 @@ export const handlers: HandlerTable = {
   // holds little more than its queue cap here.
   "blob.get": (peer, p, d) => {
     const grants = peer.principal?.blobGrants;
-    if (grants && !grants.has(p.blobId))
-      throw new ApiError(
-        "permission_denied",
-        `a container reads only blobs of its own app's calls: blob ${String(p.blobId).slice(0, 80)} was not sent to this container, nor uploaded by it`,
-      );
+    if (grants && !grants.has(p.blobId)) throw blobRefused(peer.principal!, String(p.blobId), "blob.get");
     return peer.throttle(() => d.blobTransfer.get(p));
   },
   async "app.publish"(peer, p, d) {
@@ -673,20 +666,24 @@ export function handleRequest(peer: Peer, msg: RequestMessage, deps: HandlerDeps
   if (ADMIN_ONLY.has(msg.t) && kind !== "admin")
     throw new ApiError("permission_denied", `only an admin token can ${msg.t}`);
   obj(msg.p, "params");
-  if (kind === "container" && CONTAINER_SENDS_BLOBS.has(msg.t)) {
-    const id = ungrantedBlob(peer.principal!.blobGrants!, msg.p);
-    if (id !== undefined)
-      throw new ApiError(
-        "permission_denied",
-        `${msg.t}: blob ${id.slice(0, 80)} was not sent to this container, nor uploaded by it (a container passes on only blobs of its own app's calls)`,
-      );
+  // A container or a scoped token passes on only blobs it was given (auth/blob-grants.ts).
+  const grants = peer.principal!.blobGrants;
+  if (grants && SENDS_BLOBS.has(msg.t)) {
+    const id = ungrantedBlob(grants, msg.p);
+    if (id !== undefined) throw blobRefused(peer.principal!, id, msg.t);
   }
   if (deps.lifecycle.draining && HELD_WHILE_DRAINING.has(msg.t)) return new Promise<never>(() => {});
   const h = handlers[msg.t as keyof HandlerTable] as Handler<RequestName>;
   const principal = peer.principal!;
-  if (!principal.scope) return h(peer, msg.p as never, deps);
-  // A scoped token: its rule first (auth/scope.ts, scope-rules.ts).
-  const rule = SCOPE_RULES[msg.t as keyof typeof SCOPE_RULES];
+  // A container's token reaches calls and functions of its own environment only (container-rules.ts).
+  const rule =
+    kind === "container"
+      ? CONTAINER_RULES[msg.t]
+      : principal.scope
+        ? SCOPE_RULES[msg.t as keyof typeof SCOPE_RULES]
+        : undefined;
+  if (!rule) return h(peer, msg.p as never, deps);
+  // A scoped token's rule first (auth/scope.ts, scope-rules.ts).
   const checked = rule(principal, msg.p as unknown as Record<string, unknown>, deps);
   return checked instanceof Promise ? checked.then(() => h(peer, msg.p as never, deps)) : h(peer, msg.p as never, deps);
 }

@@ -1,4 +1,5 @@
 import { MAX_PARTITION_CHARS, MAX_VOLUME_CHUNK, type RequestName } from "@skiff/protocol";
+import { BlobGrants } from "../auth/blob-grants.js";
 import { describeScope } from "../auth/scope.js";
 import { checkStorableText, DictService } from "../objects/dict-service.js";
 import { type Caller, checkKind } from "../objects/index.js";
@@ -102,6 +103,36 @@ async function volumeOf(
 ): Promise<{ id: string; label: string }> {
   const row = await d.objects.registry.resolve(callerOf(peer, d), objectId(q), "volume");
   return { id: row.id, label: `Volume ${row.name ? `"${row.name}"` : row.id}` };
+}
+
+/**
+ * The content each connection was given the hash of by volume.stat, as "volumeId hash" (bounded
+ * as blob grants are). A hash is the SHA-256 of the content, not proof of having been shown
+ * it: volume.read serves only content of the volume it names.
+ */
+const stated = new WeakMap<Peer, BlobGrants>();
+
+function statedContent(peer: Peer): BlobGrants {
+  let g = stated.get(peer);
+  if (!g) {
+    g = new BlobGrants(256);
+    stated.set(peer, g);
+  }
+  return g;
+}
+
+/**
+ * @throws permission_denied unless `hash` is content of volume `v`: stated on this connection
+ * (the reads of a file after its stat cost a set lookup), or else in the volume's newest
+ * version (a read retried on a new connection).
+ */
+async function checkHolds(peer: Peer, d: HandlerDeps, v: { id: string; label: string }, hash: string): Promise<void> {
+  if (stated.get(peer)?.has(`${v.id} ${hash}`)) return;
+  if (await d.objects.volumes.holds(v.id, hash)) return statedContent(peer).add(`${v.id} ${hash}`);
+  throw new ApiError(
+    "permission_denied",
+    `${v.label} holds no file with content ${hash.slice(0, 12)}…: volume.read serves only content of the volume it names (its file may have been replaced since: read it again)`,
+  );
 }
 
 /** The container a request comes from (commit and reload work on its copy). */
@@ -259,14 +290,17 @@ export const objectHandlers: { [N in ObjectRequest]: Handler<N> } = {
     const path = volumePath(q.path);
     const v = await volumeOf(peer, d, q);
     const f = await d.objects.volumes.stat(v.id, path);
+    statedContent(peer).add(`${v.id} ${f.hash}`);
     return { hash: f.hash, size: f.size };
   },
   async "volume.read"(peer, p, d) {
     const q = params(p);
-    await volumeOf(peer, d, q);
+    const v = await volumeOf(peer, d, q);
     const offset = num(q, "offset", { min: 0, max: Number.MAX_SAFE_INTEGER });
     const length = num(q, "length", { min: 1, max: MAX_VOLUME_CHUNK });
-    return { data: await d.objects.volumes.read(str(q, "hash", { max: 64 }), offset, length) };
+    const hash = str(q, "hash", { max: 64 });
+    await checkHolds(peer, d, v, hash);
+    return { data: await d.objects.volumes.read(hash, offset, length) };
   },
   async "volume.upload.start"(peer, p, d) {
     await volumeOf(peer, d, params(p));

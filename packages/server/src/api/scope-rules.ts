@@ -1,6 +1,7 @@
 import type { RequestName } from "@skiff/protocol";
 import { checkApp, checkEnvironment, checkUnscoped, checkWrite } from "../auth/scope.js";
 import type { Principal } from "../auth/tokens.js";
+import { callOwner } from "./container-rules.js";
 import type { HandlerDeps } from "./handlers.js";
 
 type Params = Record<string, unknown>;
@@ -31,10 +32,15 @@ const byFunction =
     if (fn) checkApp(p, fn.environment, fn.appName, action); // unknown: the handler says not_found
   };
 
-/** A request naming a call: the app of the call's function must be in scope. */
+/**
+ * A request naming a call: the app of the call's function must be in scope. A call whose
+ * function is gone (its app stopped) cannot be placed in a scope: only unscoped tokens reach it.
+ */
 const byCall: Rule = async (p, q, d) => {
-  const fn = await d.engine.callFunction(text(q, "callId") ?? "");
-  if (fn) checkApp(p, fn.environment, fn.appName, `reach call ${text(q, "callId")} of`);
+  const id = text(q, "callId") ?? "";
+  const fn = await callOwner(id, d);
+  if (fn === "gone") checkUnscoped(p, `reach call ${id}: its function is no longer deployed`);
+  else if (fn) checkApp(p, fn.environment, fn.appName, `reach call ${id} of`);
 };
 
 /** A request naming an app by name or id. */
@@ -71,12 +77,13 @@ const objectWrite =
 
 /**
  * Every request's check for a scoped token (auth/scope.ts), in one table: a request added to
- * the protocol does not compile until it is given one here. Containers, workers and unscoped
- * tokens never come here (they carry no scope); objects resolved by id are held to the
- * token's environment by the object registry (object-handlers.ts callerOf).
+ * the protocol does not compile until it is given one here. Containers (container-rules.ts),
+ * workers and unscoped tokens never come here (they carry no scope); objects resolved by id
+ * are held to the token's environment by the object registry (object-handlers.ts callerOf).
  */
 export const SCOPE_RULES: { [N in Exclude<RequestName, "hello">]: Rule } = {
-  // Blob ids are sha256 of their bytes; a scoped client reads any it names (docs/security.md).
+  // A scoped token reads and passes on only blobs it was sent or uploaded (its grants, checked
+  // for every such token in handlers.ts; auth/blob-grants.ts).
   "blob.put": none,
   "blob.append": none,
   "blob.get": none,
@@ -156,7 +163,7 @@ export const SCOPE_RULES: { [N in Exclude<RequestName, "hello">]: Rule } = {
   "queue.clear": objectWrite("clear Queue"),
   "volume.list": none,
   "volume.stat": none,
-  // By content hash, as blobs (docs/security.md).
+  // Only content of the volume named, which the registry holds to the environment (object-handlers.ts).
   "volume.read": none,
   "volume.upload.start": objectWrite("write Volume"),
   "volume.upload.chunk": none, // needs an upload that upload.start allowed

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BlobGrants } from "./blob-grants.js";
+import { BlobGrants, ungrantedBlob } from "./blob-grants.js";
 
 describe("BlobGrants", () => {
   it("holds at most max, the newest half at least; an id added again is kept as new", () => {
@@ -22,5 +22,17 @@ describe("BlobGrants", () => {
     assert.ok(g.size <= 4, "bounded whatever is added");
     assert.equal(g.has("x999"), true);
     assert.equal(g.has("a"), false);
+  });
+
+  it("finds a blob not granted in a payload, a deploy's bundle or an image step's files", () => {
+    const g = new BlobGrants();
+    g.add("bl-mine");
+    const args = new Uint8Array([1, 2]);
+    assert.equal(ungrantedBlob(g, { functionId: "fu-1", args, idempotencyKey: "k" }), undefined);
+    assert.equal(ungrantedBlob(g, { args: { blob: "bl-mine" } }), undefined);
+    assert.equal(ungrantedBlob(g, { items: [{ idx: 0, args: { blob: "bl-other" } }] }), "bl-other");
+    assert.equal(ungrantedBlob(g, { name: "a", bundleBlobId: "bl-other", functions: [] }), "bl-other");
+    const step = { kind: "dir", remote: "/app", blobId: "bl-files" };
+    assert.equal(ungrantedBlob(g, { bundleBlobId: "bl-mine", functions: [{ image: { steps: [step] } }] }), "bl-files");
   });
 });

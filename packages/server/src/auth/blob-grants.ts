@@ -1,5 +1,10 @@
+import { ApiError } from "../api/api-error.js";
+import { describeScope } from "./scope.js";
+import type { Principal } from "./tokens.js";
+
 /**
- * Blobs one container may read (issue 15): those the server sent it (its inputs' arguments,
+ * Blobs one container, or one scoped API token, may read and pass on (issue 15; for scoped
+ * tokens, kept per token by TokenService): those the server sent it (its inputs' arguments,
  * results and generator items of calls it made, Dict values it read) and those it uploaded.
  * A blob id is the sha256 of its bytes, so knowing one is not proof of having been given it.
  *
@@ -40,9 +45,12 @@ export class BlobGrants {
   }
 }
 
+/** Keys whose string value names a blob: a payload's `blob`, a deploy's bundle, an image step's files. */
+const BLOB_KEYS = new Set(["blob", "bundleBlobId", "blobId"]);
+
 /**
- * The first blob reference (`{ blob: id }`, a Payload) in what a container sends that it was
- * not given, or undefined. Payload bytes are not looked into; nesting past 8 levels neither
+ * The first blob reference (`{ blob: id }`, a Payload; `bundleBlobId`, an image step's
+ * `blobId`) in what a container or scoped token sends that it was not given, or undefined. Payload bytes are not looked into; nesting past 8 levels neither
  * (payload references sit at most a few levels deep in the protocol's messages).
  */
 export function ungrantedBlob(grants: BlobGrants, v: unknown, depth = 0): string | undefined {
@@ -55,10 +63,34 @@ export function ungrantedBlob(grants: BlobGrants, v: unknown, depth = 0): string
     return undefined;
   }
   const o = v as Record<string, unknown>;
-  if (typeof o.blob === "string" && !grants.has(o.blob)) return o.blob;
   for (const k in o) {
-    const id = k === "blob" ? undefined : ungrantedBlob(grants, o[k], depth + 1);
+    const x = o[k];
+    if (typeof x === "string") {
+      if (BLOB_KEYS.has(k) && !grants.has(x)) return x;
+      continue;
+    }
+    const id = ungrantedBlob(grants, x, depth + 1);
     if (id !== undefined) return id;
   }
   return undefined;
+}
+
+/**
+ * Refuses a blob a container or a scoped token was not given: reading it (`request`
+ * "blob.get") or passing it on in a request (a call's arguments, a Dict value, a bundle).
+ */
+export function blobRefused(p: Principal, id: string, request: string): ApiError {
+  const blob = `blob ${id.slice(0, 80)}`;
+  if (p.kind === "container")
+    return new ApiError(
+      "permission_denied",
+      request === "blob.get"
+        ? `a container reads only blobs of its own app's calls: ${blob} was not sent to this container, nor uploaded by it`
+        : `${request}: ${blob} was not sent to this container, nor uploaded by it (a container passes on only blobs of its own app's calls)`,
+    );
+  const who = `token ${p.tokenId} is scoped to ${p.scope ? describeScope(p.scope) : "nothing"}`;
+  return new ApiError(
+    "permission_denied",
+    `${who}: it cannot ${request === "blob.get" ? "read" : `${request} with`} ${blob}: a scoped token reads and passes on only blobs it uploaded or was sent (results, arguments and objects of its scope)`,
+  );
 }

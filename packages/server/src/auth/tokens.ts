@@ -8,6 +8,9 @@ export function hashSecret(secret: string): string {
   return createHash("sha256").update(secret).digest("hex");
 }
 
+/** Scoped tokens whose blob grants are kept (about 0.5 MiB each when full). */
+export const MAX_SCOPED_GRANT_SETS = 64;
+
 function randomToken(prefix: string, bytes: number): string {
   return `${prefix}-${randomBytes(bytes).toString("base64url")}`;
 }
@@ -21,7 +24,7 @@ export interface Principal {
   expiresAt?: number;
   /** Set for a scoped API token: the environment (and apps) it is held to (auth/scope.ts). */
   scope?: TokenScope;
-  /** Set for container tokens: the only blobs it may read. */
+  /** Set for container tokens and scoped API tokens: the only blobs it may read and pass on. */
   blobGrants?: BlobGrants;
 }
 
@@ -42,6 +45,12 @@ export interface TokenInfo {
  */
 export class TokenService {
   private readonly containerTokens = new Map<string, { hash: string; containerId: string; grants: BlobGrants }>();
+  /**
+   * The blobs each scoped API token was sent or uploaded, by token id: kept per token, not per
+   * connection, so that a client's blob.get retried on a new connection is still served. The
+   * MAX_SCOPED_GRANT_SETS tokens that connected last (a set holds at most MAX_BLOB_GRANTS ids).
+   */
+  private readonly scopedGrants = new Map<string, BlobGrants>();
   /** Told of each revocation, so that connections using the token are closed at once. */
   private readonly revokeListeners = new Set<(tokenId: string) => void>();
 
@@ -84,6 +93,7 @@ export class TokenService {
     if (!row) return false;
     this.store.revokeToken(tokenId, Date.now());
     await this.store.flush();
+    this.scopedGrants.delete(tokenId);
     for (const l of this.revokeListeners) l(tokenId);
     return true;
   }
@@ -125,9 +135,21 @@ export class TokenService {
         kind: row.kind,
         tokenId,
         ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
-        ...(scope ? { scope } : {}),
+        ...(scope ? { scope, blobGrants: this.grantsOf(tokenId) } : {}),
       },
     };
+  }
+
+  /** A scoped token's blob grants, now the most recently used. */
+  private grantsOf(tokenId: string): BlobGrants {
+    const g = this.scopedGrants.get(tokenId) ?? new BlobGrants();
+    this.scopedGrants.delete(tokenId);
+    this.scopedGrants.set(tokenId, g);
+    if (this.scopedGrants.size > MAX_SCOPED_GRANT_SETS) {
+      const oldest = this.scopedGrants.keys().next().value;
+      if (oldest !== undefined) this.scopedGrants.delete(oldest);
+    }
+    return g;
   }
 
   private async verifySecret(tokenId: string, tokenSecret: string): Promise<Principal | { row: TokenRow } | undefined> {

@@ -114,6 +114,12 @@ export class VolumeService {
     throw notFound(`no file "${path}" in the volume`);
   }
 
+  /** Whether the newest version of the volume has a file with this content. */
+  async holds(volumeId: string, hash: string): Promise<boolean> {
+    const { files } = await this.store.volumeLatest(volumeId);
+    return files.some((f) => f.hash === hash);
+  }
+
   async read(hash: string, offset: number, length: number): Promise<Uint8Array> {
     if (!/^[0-9a-f]{64}$/.test(hash)) throw invalid("hash must be a sha256 in hex");
     let fh: import("node:fs/promises").FileHandle;
