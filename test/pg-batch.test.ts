@@ -224,3 +224,65 @@ describe("postgres group commit: a call that ends before its insert is sent", ()
     assert.deepEqual([...(await s.referencedBlobs(["bl-fc-a", "bl-fc-b"]))], [], "inputs let go of their blobs");
   });
 });
+
+describe("postgres group commit: a graph row or attempt updated before its insert is sent", () => {
+  it("is inserted as the updates leave it (one row version), the same as insert then updates", async () => {
+    const url = await (await postgres()).createDatabase("foldgraph");
+    const s = await PostgresStore.open({ url });
+    stores.push(s);
+    const graph = (id: string) => ({
+      inputId: id,
+      callId: `fc-${id}`,
+      parentInputId: null,
+      functionName: "f",
+      createdAt: 1,
+    });
+    const attempt = (id: string) => ({
+      inputId: id,
+      callId: `fc-${id}`,
+      attempt: 1,
+      containerId: "ct-1",
+      queuedAt: 1,
+      startedAt: 2,
+      coldStartMs: 0,
+    });
+    // A spawned call that starts and ends within one group commit.
+    s.insertGraphInput(graph("in-a"));
+    s.insertAttempt(attempt("in-a"));
+    s.updateGraphInput("in-a", "ct-1", "pending");
+    s.endAttempt("in-a", 1, "success", 3);
+    s.updateGraphInput("in-a", null, "success"); // keeps the container it ran on
+    // The same writes, the insert committed before its updates.
+    s.insertGraphInput(graph("in-b"));
+    s.insertAttempt(attempt("in-b"));
+    await s.flush();
+    s.updateGraphInput("in-b", "ct-1", "pending");
+    s.endAttempt("in-b", 1, "success", 3);
+    s.updateGraphInput("in-b", null, "success");
+    // An insert of a row that is there already (as after a restart) does not undo its updates.
+    s.insertGraphInput(graph("in-b"));
+    s.updateGraphInput("in-b", null, "failure");
+    await s.flush();
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const g = (
+        await c.query("SELECT input_id, ctid::text AS ctid, task_id, status FROM graph_inputs ORDER BY input_id")
+      ).rows;
+      const a = (await c.query("SELECT input_id, ctid::text AS ctid, status, ended_at FROM attempts ORDER BY input_id"))
+        .rows;
+      assert.deepEqual(g[0], { input_id: "in-a", ctid: "(0,1)", task_id: "ct-1", status: "success" });
+      assert.deepEqual(
+        { ...g[1], ctid: undefined },
+        { input_id: "in-b", ctid: undefined, task_id: "ct-1", status: "failure" },
+      );
+      assert.deepEqual(a[0], { input_id: "in-a", ctid: "(0,1)", status: "success", ended_at: "3" });
+      assert.deepEqual(
+        { ...a[1], ctid: undefined },
+        { input_id: "in-b", ctid: undefined, status: "success", ended_at: "3" },
+      );
+    } finally {
+      await c.end();
+    }
+  });
+});

@@ -176,6 +176,12 @@ DELETE FROM logs WHERE app_id = @appId AND seq <= GREATEST(
 -- name: insertGraphInput
 INSERT INTO graph_inputs (input_id, call_id, parent_input_id, function_name, task_id, status, created_at) VALUES (@inputId, @callId, @parentInputId, @functionName, NULL, 'pending', @createdAt) ON CONFLICT DO NOTHING;
 
+-- name: insertUpdatedGraphInput
+-- A graph row whose updates came before its insert was sent: inserted as they left it, one row
+-- version instead of up to three (PostgresStore.updateGraphInput). Where the row is there
+-- already, the same as the insert (nothing) and then updateGraphInput.
+INSERT INTO graph_inputs (input_id, call_id, parent_input_id, function_name, task_id, status, created_at) VALUES (@inputId, @callId, @parentInputId, @functionName, @taskId, @status, @createdAt) ON CONFLICT (input_id) DO UPDATE SET task_id = coalesce(excluded.task_id, graph_inputs.task_id), status = excluded.status;
+
 -- name: updateGraphInput
 UPDATE graph_inputs SET task_id = coalesce(@taskId, task_id), status = @status WHERE input_id = @inputId;
 
@@ -221,6 +227,12 @@ DELETE FROM attempts WHERE queued_at < @before;
 -- name: insertAttempt
 INSERT INTO attempts (input_id, call_id, attempt, container_id, queued_at, started_at, cold_start_ms, status) VALUES (@inputId, @callId, @attempt, @containerId, @queuedAt, @startedAt, @coldStartMs, 'running')
 ON CONFLICT (input_id, attempt) DO UPDATE SET container_id = excluded.container_id, queued_at = excluded.queued_at, started_at = excluded.started_at, cold_start_ms = excluded.cold_start_ms, status = 'running', ended_at = NULL;
+
+-- name: insertEndedAttempt
+-- An attempt that ended before its insert was sent: inserted ended (PostgresStore.endAttempt);
+-- where the row is there already, the same as insertAttempt and then endAttempt.
+INSERT INTO attempts (input_id, call_id, attempt, container_id, queued_at, started_at, cold_start_ms, status, ended_at) VALUES (@inputId, @callId, @attempt, @containerId, @queuedAt, @startedAt, @coldStartMs, @status, @endedAt)
+ON CONFLICT (input_id, attempt) DO UPDATE SET container_id = excluded.container_id, queued_at = excluded.queued_at, started_at = excluded.started_at, cold_start_ms = excluded.cold_start_ms, status = excluded.status, ended_at = excluded.ended_at;
 
 -- name: endAttempt
 UPDATE attempts SET status = @status, ended_at = @endedAt WHERE input_id = @inputId AND attempt = @attempt;

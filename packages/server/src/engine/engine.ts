@@ -39,6 +39,7 @@ import {
 } from "./prefetch.js";
 import { Retention } from "./retention.js";
 import { retryDelayMs } from "./retry-policy.js";
+import { RunTimes } from "./run-times.js";
 import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
 import { resolveTarget } from "./targets.js";
 import { waitForOutcome } from "./waiters.js";
@@ -228,6 +229,7 @@ export class Engine {
       activeCalls: 0,
       idleSince: Date.now(),
       avgDurationMs: Number.NaN,
+      runTimes: new RunTimes(),
       turnaroundMs: Number.NaN,
       reclaimTimer: undefined,
       residentSpawns: 0,
@@ -802,6 +804,7 @@ export class Engine {
       timedOut: false,
       killTimer: undefined,
       deadline: queued ? Number.POSITIVE_INFINITY : input.startedAt + timeoutMs,
+      slotAt: queued ? Number.POSITIVE_INFINITY : input.startedAt,
       queued,
       sentAt,
     };
@@ -818,7 +821,8 @@ export class Engine {
   /** An input that waited in `c` took a freed slot (fleet.ts, on an output): its timeout clock starts. */
   private slotStarted(c: LiveContainer, ra: RunningAttempt): void {
     if (ra.input.call.stream) return; // never prefetched
-    ra.deadline = Date.now() + ra.input.call.fn.spec.options.timeoutMs;
+    ra.slotAt = Date.now();
+    ra.deadline = ra.slotAt + ra.input.call.fn.spec.options.timeoutMs;
     if (!c.deadlineTimer || ra.deadline < c.deadlineAt) this.armDeadline(c, ra.deadline);
   }
 

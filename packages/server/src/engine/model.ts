@@ -12,6 +12,7 @@ import type { CallRow, InputRow } from "../store/store.js";
 import type { Deque } from "./deque.js";
 import type { VolumeMount } from "./fleet.js";
 import type { FunctionStats } from "./observe/function-stats.js";
+import type { RunTimes } from "./run-times.js";
 
 /** What the engine needs from a container's connection. */
 export interface ContainerChannel {
@@ -36,8 +37,10 @@ export interface LiveFunction {
   retryScaleTimer: NodeJS.Timeout | undefined;
   /** False once the app stopped or a redeploy dropped the function. */
   live: boolean;
-  /** Average run time of its inputs (moving), NaN until one finished: short ones are prefetched. */
+  /** Typical run time of its inputs (run-times.ts), NaN until one finished: short ones are prefetched. */
   avgDurationMs: number;
+  /** The run times avgDurationMs is made from. */
+  runTimes: RunTimes;
   /**
    * Hand-out to output, less the run time, of inputs that started at once (moving average, NaN
    * until measured): how long a container waits for its next input without prefetch.
@@ -79,6 +82,11 @@ export interface RunningAttempt {
    * Infinity while it waits in the container (prefetched): its clock starts with its slot.
    */
   deadline: number;
+  /**
+   * When it took a slot in its container (epoch ms): at hand-out into a free slot, or, for one
+   * that waited there, when the output before it came. Infinity while it waits.
+   */
+  slotAt: number;
   killTimer: NodeJS.Timeout | undefined;
   /**
    * Handed out beyond the container's free slots (prefetch): it waits in the container, in

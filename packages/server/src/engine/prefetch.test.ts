@@ -3,12 +3,14 @@ import { describe, it } from "node:test";
 import { Deque } from "./deque.js";
 import type { LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
 import { MAX_PREFETCH, noteOutput, prefetchDepth, promoteNext, reclaim, revokeHeld, stopReclaim } from "./prefetch.js";
+import { RunTimes } from "./run-times.js";
 
 function fn(avgDurationMs: number, turnaroundMs: number, maxInputs = 1, extra: object = {}): LiveFunction {
   return {
     version: 1,
     live: true,
     avgDurationMs,
+    runTimes: new RunTimes(),
     turnaroundMs,
     reclaimTimer: undefined,
     queue: new Deque<LiveInput>(),

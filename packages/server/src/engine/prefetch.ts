@@ -73,8 +73,10 @@ export function argBytes(args: unknown): number {
 /** Records an output's run time and, for an input that started at hand-out, the turnaround. */
 export function noteOutput(fn: LiveFunction, ra: RunningAttempt, durationMs: unknown, receivedAt: number): void {
   if (typeof durationMs !== "number" || !(durationMs >= 0)) return;
-  if (durationMs > 0)
-    fn.avgDurationMs = Number.isNaN(fn.avgDurationMs) ? durationMs : fn.avgDurationMs * 0.9 + durationMs * 0.1;
+  if (durationMs > 0) {
+    const estimate = fn.runTimes.observe(durationMs);
+    if (estimate !== undefined) fn.avgDurationMs = estimate;
+  }
   if (!(ra.sentAt >= 0)) return; // it waited in the container: its hand-out is no turnaround
   const sample = Math.max(0, receivedAt - ra.sentAt - durationMs);
   fn.turnaroundMs = Number.isNaN(fn.turnaroundMs) ? sample : fn.turnaroundMs * 0.9 + sample * 0.1;

@@ -11,12 +11,21 @@ function fn(avgDurationMs: number, maxInputs = 1, batched?: { maxBatchSize: numb
   } as unknown as LiveFunction;
 }
 
-/** A container of `f` running inputs started at these times, then `queued` waiting ones. */
-function container(f: LiveFunction, startedAt: number[], queued = 0): void {
+/**
+ * A container of `f` running inputs that took their slots at these times (handed out at
+ * `handedOut`, or then), then `queued` waiting ones.
+ */
+function container(f: LiveFunction, slotAt: number[], queued = 0, handedOut?: number): void {
   const running = new Map<number, RunningAttempt>();
   let seq = 0;
-  for (const t of startedAt) running.set(seq++, { queued: false, input: { startedAt: t } } as RunningAttempt);
-  for (let i = 0; i < queued; i++) running.set(seq++, { queued: true, input: { startedAt: 0 } } as RunningAttempt);
+  for (const t of slotAt)
+    running.set(seq++, { queued: false, slotAt: t, input: { startedAt: handedOut ?? t } } as RunningAttempt);
+  for (let i = 0; i < queued; i++)
+    running.set(seq++, {
+      queued: true,
+      slotAt: Number.POSITIVE_INFINITY,
+      input: { startedAt: handedOut ?? 0 },
+    } as RunningAttempt);
   f.containers.set(String(f.containers.size), { running } as never);
 }
 
@@ -56,6 +65,18 @@ describe("containersNeeded", () => {
     assert.equal(r.needed, 2);
     // Overdue is judged against four run times where that is longer than START_WORTH_MS.
     assert.equal(overdueInputs(f, 10_000, now), 0);
+  });
+
+  it("an input is overdue from when it took its slot, not from its hand-out", () => {
+    // A burst of short spawns: handed out 5 s ago, each waited its turn in the container and
+    // the one running now started 1 ms ago. Counted from the hand-out, every container of the
+    // burst looked stuck and asked for one more.
+    const f = fn(0.01);
+    const now = 1_000_000;
+    container(f, [now - 1], 200, now - 5000);
+    container(f, [now - 2], 200, now - 5000);
+    assert.equal(overdueInputs(f, START_WORTH_MS, now), 0);
+    assert.equal(containersNeeded(f, 400, 2, (ms) => overdueInputs(f, ms, now)).needed, 1);
   });
 
   it("batched functions scale by batches, as before", () => {

@@ -41,14 +41,19 @@ export function containersNeeded(
   return needed < bySlots ? { needed, recheckMs: overdueMs } : { needed };
 }
 
-/** Inputs started in `fn`'s containers more than `overdueMs` ago and still running. */
+/**
+ * Inputs that took a slot in `fn`'s containers more than `overdueMs` ago and still run. From
+ * the slot, not the hand-out: one that waited in its container behind others (prefetch) has
+ * not been running all that time, and counting its wait made every container of a burst of
+ * short spawns look stuck, each asking for one more.
+ */
 export function overdueInputs(fn: LiveFunction, overdueMs: number, now: number): number {
   let n = 0;
   for (const c of fn.containers.values())
     for (const ra of c.running.values()) {
       // Started ones come first (insertion order); the rest wait in the container.
       if (ra.queued) break;
-      if (now - ra.input.startedAt > overdueMs) n++;
+      if (now - ra.slotAt > overdueMs) n++;
     }
   return n;
 }

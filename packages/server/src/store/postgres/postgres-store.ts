@@ -74,10 +74,15 @@ export interface PostgresStoreOptions {
 
 type Params = Record<string, SqlValue>;
 /**
- * Writes to `calls` that a completion may move ahead of: keyed by a call's id, reading none of
- * the columns a completion sets (another call's insert, completion or parking).
+ * Writes to the tables whose later writes fold into a queued insert (`calls`, `graph_inputs`,
+ * `attempts`) that such a write may move ahead of: keyed by the row's key, reading none of the
+ * columns the folded write sets (another row's insert, completion, status or parking).
  */
-const FOLD_SAFE_ON_CALLS = new Set(["insertCall", "insertEndedCall", "completeCall", "setParked"]);
+const FOLD_SAFE = new Map([
+  ["calls", new Set(["insertCall", "insertEndedCall", "completeCall", "setParked"])],
+  ["graph_inputs", new Set(["insertGraphInput", "insertUpdatedGraphInput", "updateGraphInput"])],
+  ["attempts", new Set(["insertAttempt", "insertEndedAttempt", "endAttempt"])],
+]);
 interface Op extends BatchOp {
   seq: number;
   onResult: ((r: pg.QueryResult) => void) | undefined;
@@ -119,6 +124,12 @@ export class PostgresStore implements Store {
    * folds into them (completeCall). Emptied at each commit: bounded by the queue.
    */
   private readonly unsent = new Map<string, { call: Op; inputs: Op[] }>();
+  /**
+   * The same for graph rows (by input id) and attempts (by input id and attempt): their status
+   * updates and ends fold into their queued insert (updateGraphInput, endAttempt).
+   */
+  private readonly unsentGraph = new Map<string, Op>();
+  private readonly unsentAttempts = new Map<string, Op>();
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -235,10 +246,16 @@ export class PostgresStore implements Store {
     // other rows, one whose result is wanted), or one that changes calls by other than their
     // id, a call's completion no longer folds into its queued insert: that write might see the
     // difference.
-    if (this.unsent.size > 0 && (!joins || (st.shape?.table === "calls" && !FOLD_SAFE_ON_CALLS.has(name))))
-      this.unsent.clear();
+    if (!joins || FOLD_SAFE.get(st.shape?.table ?? "")?.has(name) === false) this.forgetUnsent();
     this.schedule();
     return op;
+  }
+
+  /** No later write folds into a write queued so far. */
+  private forgetUnsent(): void {
+    this.unsent.clear();
+    this.unsentGraph.clear();
+    this.unsentAttempts.clear();
   }
 
   /** Rewrites a queued, unsent write as another statement (a fold, see completeCall). */
@@ -273,7 +290,7 @@ export class PostgresStore implements Store {
     const ops = this.queue.splice(0, n);
     this.queuedChars -= chars;
     // Sent: nothing folds into these any more (nor, conservatively, into any still queued).
-    this.unsent.clear();
+    this.forgetUnsent();
     const last = ops[ops.length - 1]!.seq;
     let failure: Error | undefined;
     try {
@@ -552,9 +569,25 @@ export class PostgresStore implements Store {
     functionName: string;
     createdAt: number;
   }): void {
-    this.write("insertGraphInput", { ...row });
+    this.unsentGraph.set(row.inputId, this.write("insertGraphInput", { ...row }));
   }
   updateGraphInput(inputId: string, taskId: string | null, status: GraphStatus): void {
+    const insert = this.unsentGraph.get(inputId);
+    if (insert) {
+      // Its insert is still queued (a spawned call that started, or ended, within one group
+      // commit): the insert writes the row as this update leaves it, as completeCall does.
+      const p = insert.params;
+      this.rewrite(insert, "insertUpdatedGraphInput", {
+        inputId: p.inputId!,
+        callId: p.callId!,
+        parentInputId: p.parentInputId!,
+        functionName: p.functionName!,
+        createdAt: p.createdAt!,
+        taskId: taskId ?? p.taskId ?? null,
+        status,
+      });
+      return;
+    }
     this.write("updateGraphInput", { inputId, taskId, status });
   }
   graphInputsOfCall(callId: string): Promise<GraphRow[]> {
@@ -577,9 +610,29 @@ export class PostgresStore implements Store {
     startedAt: number;
     coldStartMs: number;
   }): void {
-    this.write("insertAttempt", { ...row, coldStartMs: Math.round(row.coldStartMs) });
+    const op = this.write("insertAttempt", { ...row, coldStartMs: Math.round(row.coldStartMs) });
+    this.unsentAttempts.set(`${row.inputId} ${row.attempt}`, op);
   }
   endAttempt(inputId: string, attempt: number, status: string, endedAt: number): void {
+    const key = `${inputId} ${attempt}`;
+    const insert = this.unsentAttempts.get(key);
+    if (insert) {
+      // Its insert is still queued: inserted ended (one row version), as completeCall does.
+      this.unsentAttempts.delete(key);
+      const p = insert.params;
+      this.rewrite(insert, "insertEndedAttempt", {
+        inputId: p.inputId!,
+        callId: p.callId!,
+        attempt: p.attempt!,
+        containerId: p.containerId!,
+        queuedAt: p.queuedAt!,
+        startedAt: p.startedAt!,
+        coldStartMs: p.coldStartMs!,
+        status,
+        endedAt,
+      });
+      return;
+    }
     this.write("endAttempt", { inputId, attempt, status, endedAt });
   }
   /** A dynamic read (the calls list, logs): built from fixed fragments, values as $n. */
