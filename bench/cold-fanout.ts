@@ -3,6 +3,7 @@
 // one go: with containers started all at once (SKIFF_START_CONCURRENCY=0, the old behaviour) and
 // with the default bounded start concurrency. Each result names its container, so the run also
 // says how many containers were started and where their time went.
+import { existsSync, readFileSync } from "node:fs";
 import { bundleApp, loadApps, publishApp } from "@skiff/cli";
 import type { Function_ } from "skiff";
 import { startSkiffServer } from "./lib/skiff-server.js";
@@ -11,6 +12,8 @@ interface Info {
   id: string;
   processStart: number;
   loadedAt: number;
+  /** Absent from an older runtime's app build (bench/ab.ts runs this app on both sides). */
+  cpuMsAtLoad?: number;
 }
 interface Shape {
   name: string;
@@ -35,6 +38,30 @@ const pct = (xs: number[], p: number) => {
 };
 const s = (msv: number) => `${(msv / 1000).toFixed(2)} s`;
 
+/**
+ * CPU used so far by everything in this process's cgroup (this client, the server it starts,
+ * containers, pasta: all inherit it), ns; undefined where that cgroup is the whole machine (run
+ * the bench in a cgroup of its own to get the figure; on a shared machine it is the one that
+ * load does not swamp).
+ */
+function cgroupCpuNs(): number | undefined {
+  try {
+    for (const line of readFileSync("/proc/self/cgroup", "utf8").split("\n")) {
+      const [, ctrls, path] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
+      if (!path || path === "/") continue;
+      if (ctrls!.split(",").includes("cpuacct")) {
+        const dir = ["cpuacct", "cpu,cpuacct"].map((d) => `/sys/fs/cgroup/${d}${path}`).find((d) => existsSync(d));
+        if (dir) return Number(readFileSync(`${dir}/cpuacct.usage`, "utf8"));
+      }
+      if (ctrls === "") {
+        const m = /usage_usec (\d+)/.exec(readFileSync(`/sys/fs/cgroup${path}/cpu.stat`, "utf8"));
+        if (m) return Number(m[1]) * 1000;
+      }
+    }
+  } catch {}
+  return undefined;
+}
+
 const bundle = await bundleApp("bench/apps/fanout.ts");
 const totals = new Map<string, number[]>();
 for (const mode of MODES) {
@@ -49,6 +76,7 @@ for (const mode of MODES) {
       const res = await publishApp(server.client, app!, bundle, "ephemeral", "main");
       const f = app!._function(shape.fn)! as unknown as Function_<() => Promise<Info>>;
       const t0 = Date.now();
+      const cpu0 = cgroupCpuNs();
       const firstDone: number[] = [];
       // Settled, not all: under load, starting every container at once can run past the
       // startup timeout, and the calls then fail; the run reports that instead of stopping.
@@ -61,6 +89,7 @@ for (const mode of MODES) {
         ),
       );
       const total = Date.now() - t0;
+      const cpu1 = cgroupCpuNs();
       const out = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
       const failed = settled.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : []));
       if (failed.length > 0)
@@ -80,6 +109,15 @@ for (const mode of MODES) {
       console.log(
         `    process spawned after call: p50 ${s(pct(spawnAt, 50))}, last ${s(Math.max(0, ...spawnAt))};  spawn -> bundle loaded (process, sandbox, runtime, bundle): p50 ${s(pct(load, 50))}, max ${s(Math.max(0, ...load))}`,
       );
+      if (cpu0 !== undefined && cpu1 !== undefined)
+        console.log(
+          `    CPU during the burst, this cgroup (client, server, containers, NAT): ${((cpu1 - cpu0) / 1e6).toFixed(0)} ms, ${((cpu1 - cpu0) / 1e6 / Math.max(1, cts.length)).toFixed(1)} ms per container`,
+        );
+      const cpu = fresh.flatMap((c) => (c.cpuMsAtLoad === undefined ? [] : [c.cpuMsAtLoad]));
+      if (cpu.length > 0)
+        console.log(
+          `    runtime CPU from process start to bundle loaded (fresh containers, ms): p50 ${pct(cpu, 50).toFixed(1)}, p90 ${pct(cpu, 90).toFixed(1)}`,
+        );
       console.log(
         `    containers ready: first ${s(Math.min(Infinity, ...readyAt))}, p50 ${s(pct(readyAt, 50))}, last ${s(Math.max(...readyAt))};  first result ${s(Math.min(...firstDone))}`,
       );

@@ -1,7 +1,17 @@
 // Queue throughput with putMany/getMany of small items, producer and consumer in separate
 // processes, beside Redis LPUSH / BLMPOP (batched the same way) through ioredis, same run.
-// Redis runs with appendonly yes (a put acknowledged survives a kill -9, as a Queue put does).
-import { fork } from "node:child_process";
+// The comparison, side by side:
+// - durability: Redis runs with appendonly yes and its default appendfsync everysec: each
+//   write reaches the OS (the AOF file) before its reply, so an acknowledged put survives a
+//   kill -9 of the server but not a power cut; a Queue put is committed to SQLite's WAL
+//   (synchronous = NORMAL) before it resolves: the same.
+// - batches: BENCH_BATCH items a call on both sides, two puts in flight (LPUSH / putMany),
+//   one get at a time (BLMPOP COUNT / getMany); items are { id, kind } (JSON for Redis, CBOR
+//   for Skiff).
+// - delivery: BLMPOP removes items for good (an item popped by a consumer that dies is lost);
+//   a Queue get leases its items to the connection until an acknowledgement event (sent on the
+//   reply's arrival), so Skiff also writes an acknowledgement per batch.
+import { type ChildProcess, fork } from "node:child_process";
 import { cpuMs } from "./lib/proc-cpu.js";
 import { startRedis } from "./lib/redis.js";
 import { startSkiffServer } from "./lib/skiff-server.js";
@@ -19,6 +29,17 @@ function peer(mode: string, target: string) {
     p.once("exit", (code) => code !== 0 && j(new Error(`${mode} exited ${code}`)));
   });
   return { p, ready, done };
+}
+
+function exited(p: ChildProcess, ms: number): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => {
+    const t = setTimeout(() => p.kill(), ms);
+    p.once("exit", () => {
+      clearTimeout(t);
+      r();
+    });
+  });
 }
 
 interface Run {
@@ -47,8 +68,9 @@ async function run(put: string, get: string, target: string, serverPid: number):
   const secs = (performance.now() - t0) / 1000;
   const perItem = (ms: number) => (ms * 1000) / N;
   const serverUs = perItem(cpuMs(serverPid) - c0);
-  a.p.kill();
-  b.p.kill();
+  // Each peer exits by itself once it has reported (writing its --cpu-prof profile, if asked);
+  // one still there after 10 s is killed.
+  await Promise.all([a, b].map((x) => exited(x.p, 10_000)));
   return { rate: N / secs, serverUs, putUs: perItem(pa.cpuMs), getUs: perItem(pb.cpuMs) };
 }
 

@@ -3,6 +3,7 @@
 // limits, partition TTL, kill -9, deletion while waiting, ephemeral queues.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { decodeCbor, encodeCbor } from "@skiff/protocol";
 import { Client, Function_, InvalidError, NotFoundError, Queue } from "skiff";
 import type * as objectsApp from "./fixtures/objects-app.js";
 import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
@@ -124,6 +125,50 @@ describe("Queue", () => {
     assert.deepEqual(await q.getMany(2), ["first", "second"]);
   });
 
+  it("takes items as a byte string each (older clients) or one CBOR array, and refuses items that are not one data item each", async () => {
+    const q = Queue.fromName<unknown>("wire", { createIfMissing: true, client });
+    const raw = await rawClient(server.url, { tokenId: server.tokenId, tokenSecret: server.tokenSecret });
+    try {
+      const got = await raw.request("object.get", {
+        kind: "queue",
+        name: "wire",
+        environment: "main",
+        createIfMissing: true,
+      });
+      const { objectId, packed } = got.r as { objectId: string; packed?: boolean };
+      assert.equal(packed, true, "the server says it takes items packed");
+      const put = (p: Record<string, unknown>) => raw.request("queue.put", { objectId, partition: "", ...p });
+      // An older client's put, read by this SDK (packed), and the SDK's put read the older way.
+      assert.ok((await put({ values: [encodeCbor({ a: 1 }), encodeCbor("x")] })).ok);
+      assert.deepEqual(await q.getMany(10), [{ a: 1 }, "x"]);
+      await q.putMany([new Map([[1, 2n]]), [3]]);
+      const old = await raw.request("queue.get", { objectId, partition: "", n: 10 });
+      const { values, leaseId } = old.r as { values: Uint8Array[]; leaseId: number };
+      assert.deepEqual(values.map(decodeCbor), [new Map([[1, 2n]]), [3]]);
+      assert.equal(typeof leaseId, "number");
+      // Refused, each with a clear message, nothing added: a cut item, two items in one value,
+      // a tag that refers to another item, an array with bytes left over, not an array.
+      const refusals: [Record<string, unknown>, RegExp][] = [
+        [{ values: [encodeCbor(1), Uint8Array.of(0x82, 0x01)] }, /values\[1\] is not one well-formed CBOR data item/],
+        [{ values: [Uint8Array.of(0x01, 0x02)] }, /values\[0\] holds more than one CBOR data item/],
+        [{ values: [Uint8Array.of(0xd8, 0x1d, 0x00)] }, /values\[0\] uses a CBOR tag that refers to other items/],
+        [{ items: Uint8Array.of(0x81, 0x01, 0x02) }, /items has 1 bytes after its 1 items/],
+        [{ items: Uint8Array.of(0x82, 0x01, 0xff) }, /values\[1\] is not one well-formed CBOR data item/],
+        [{ items: encodeCbor("x") }, /items must be a CBOR array/],
+        [{ items: encodeCbor([]) }, /at least one item/],
+        [{}, /values must be a non-empty array/],
+      ];
+      for (const [p, message] of refusals) {
+        const r = await put(p);
+        assert.equal(r.ok, false, `${JSON.stringify(p)} was accepted`);
+        assert.match(r.error!.message, message);
+      }
+      assert.equal(await q.len(), 0, "nothing was added");
+    } finally {
+      raw.drop();
+    }
+  });
+
   it("refuses a full partition, an item over the size limit and a partition too many, adding nothing", async () => {
     const q = Queue.fromName<unknown>("limits", { createIfMissing: true, client });
     await q.putMany(Array.from({ length: 4998 }, (_, i) => i));
@@ -212,6 +257,29 @@ describe("Queue durability and lifetime", () => {
         Array.from({ length: 50 }, (_, i) => 1000 + i),
       );
       assert.equal(new Set(items).size, 1040);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("answers a get with at most 32 MiB of items, however many it asked for", async () => {
+    // 70 items of ~1 MB: all of them in one reply would pass the 65 MiB frame limit, which the
+    // client refuses; the items would go back and come again, forever.
+    const server = await startServer();
+    try {
+      const q = Queue.fromName<Uint8Array>("big-q", { createIfMissing: true, client: server.client() });
+      const item = (i: number) => new Uint8Array(1_000_000).fill(i);
+      for (let i = 0; i < 70; i += 25)
+        await q.putMany(Array.from({ length: Math.min(25, 70 - i) }, (_, j) => item(i + j)));
+      const first = await q.getMany(100);
+      assert.equal(first.length, 33, "as many as fit in 32 MiB");
+      assert.equal(await q.len(), 37, "the rest went back at once");
+      const rest = [...(await q.getMany(100)), ...(await q.getMany(100))];
+      assert.deepEqual(
+        [...first, ...rest].map((v) => v[0]),
+        Array.from({ length: 70 }, (_, i) => i),
+        "in order",
+      );
     } finally {
       await server.stop();
     }

@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => process.once("message", () => r()));
   const t0 = performance.now();
   const c0 = process.cpuUsage();
+  let gets = 0;
   if (mode.startsWith("skiff")) {
     const { url, tokenId, tokenSecret } = JSON.parse(target) as Record<string, string>;
     const client = new Client({ serverUrl: url!, tokenId: tokenId!, tokenSecret: tokenSecret!, environment: "main" });
@@ -27,7 +28,10 @@ async function main(): Promise<void> {
       await Promise.all(inflight);
     } else {
       let got = 0;
-      while (got < N) got += (await q.getMany(BATCH, { timeoutMs: 30_000 })).length;
+      while (got < N) {
+        got += (await q.getMany(BATCH, { timeoutMs: 30_000 })).length;
+        gets++;
+      }
     }
     client.close();
   } else {
@@ -48,12 +52,14 @@ async function main(): Promise<void> {
           | null;
         for (const v of r?.[1] ?? []) JSON.parse(v);
         got += r?.[1].length ?? 0;
+        gets++;
       }
     }
     c.disconnect();
   }
   const c = process.cpuUsage(c0);
-  process.send?.({ ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 });
+  // Exits once the figures are sent: a peer killed instead writes no --cpu-prof profile.
+  process.send?.({ ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, gets }, () => process.exit(0));
 }
 
 await main();

@@ -63,10 +63,18 @@ export interface ObjectRequestMap {
   /** Resolves a named object (creating it with createIfMissing). */
   "object.get": [
     { kind: ObjectKindWire; name: string; environment: string; createIfMissing: boolean },
-    { objectId: string; created: boolean },
+    {
+      objectId: string;
+      created: boolean;
+      /** The server takes queue.put's values as `items` (one CBOR array). */
+      packed?: boolean;
+    },
   ];
   /** A new ephemeral object, deleted with its app (from a container) or its client session. */
-  "object.ephemeral": [{ kind: ObjectKindWire; environment: string }, { objectId: string }];
+  "object.ephemeral": [
+    { kind: ObjectKindWire; environment: string },
+    { objectId: string /** As object.get's. */; packed?: boolean },
+  ];
   "object.list": [{ kind: ObjectKindWire; environment: string }, { objects: ObjectInfo[] }];
   /** Deletes by name, or by id (an ephemeral object at the end of its scope). */
   "object.delete": [
@@ -88,16 +96,26 @@ export interface ObjectRequestMap {
   ];
   "dict.clear": [{ objectId: string }, Record<string, never>];
 
-  /** Appends items (CBOR, inline) to a partition ("" is the default one). */
-  "queue.put": [{ objectId: string; partition: string; values: Uint8Array[] }, Record<string, never>];
+  /**
+   * Appends items to a partition ("" is the default one): each item one CBOR data item, sent
+   * either as `values` (a byte string each) or, to a server that said `packed` at object.get,
+   * as `items`: one CBOR array holding them (what encoding the list of values gives). An item
+   * must decode alone as it does in that array: no tag that refers to other items (cbor-x's
+   * shared references, packed values, records, bundled strings).
+   */
+  "queue.put": [
+    { objectId: string; partition: string; values?: Uint8Array[]; items?: Uint8Array },
+    Record<string, never>,
+  ];
   /**
    * Takes up to n items, waiting up to timeoutMs (forever when absent) for the first. The
    * items are leased to this connection until a queue.ack event names leaseId; if the
-   * connection is lost first they go back to the front of their partition.
+   * connection is lost first they go back to the front of their partition. With `packed`, a
+   * server that knows it answers `items` (one CBOR array of the items) instead of `values`.
    */
   "queue.get": [
-    { objectId: string; partition: string; n: number; timeoutMs?: number },
-    { values: Uint8Array[]; leaseId?: number },
+    { objectId: string; partition: string; n: number; timeoutMs?: number; packed?: boolean },
+    { values?: Uint8Array[]; items?: Uint8Array; leaseId?: number },
   ];
   "queue.len": [{ objectId: string; partition: string; total: boolean }, { n: number }];
   "queue.clear": [{ objectId: string; partition: string; all: boolean }, Record<string, never>];

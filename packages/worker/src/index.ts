@@ -10,3 +10,4 @@ export { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
 export { detectLimiter, type Limiter, type LimitsChoice } from "./sandbox/limits.js";
 export { hostAddresses } from "./sandbox/network.js";
 export type { Sandbox, SandboxOptions } from "./sandbox/sandbox.js";
+export { CommandHelper } from "./sandbox/spawner.js";

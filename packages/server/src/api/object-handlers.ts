@@ -4,6 +4,7 @@ import { describeScope } from "../auth/scope.js";
 import { checkStorableText, DictService } from "../objects/dict-service.js";
 import { type Caller, checkKind } from "../objects/index.js";
 import { MAX_GET_ITEMS, MAX_SCAN_PAGE } from "../objects/limits.js";
+import { putItems } from "../objects/queue-wire.js";
 import { volumePath } from "../objects/volume-paths.js";
 import type { StoredValue } from "../store/object-store.js";
 import { ApiError, invalid } from "./api-error.js";
@@ -167,7 +168,8 @@ export const objectHandlers: { [N in ObjectRequest]: Handler<N> } = {
     const create = bool(q, "createIfMissing", false);
     d.objects.registry.checkEnvironment(caller, environment); // refused before "does not exist"
     if (create) await d.environments.require(environment);
-    return d.objects.registry.get(caller, kind, name, environment, create);
+    const r = await d.objects.registry.get(caller, kind, name, environment, create);
+    return kind === "queue" ? { ...r, packed: true } : r;
   },
   async "object.ephemeral"(peer, p, d) {
     const q = params(p);
@@ -176,7 +178,8 @@ export const objectHandlers: { [N in ObjectRequest]: Handler<N> } = {
     const environment = env(q);
     d.objects.registry.checkEnvironment(caller, environment);
     await d.environments.require(environment);
-    return d.objects.registry.ephemeral(caller, kind, environment);
+    const r = await d.objects.registry.ephemeral(caller, kind, environment);
+    return kind === "queue" ? { ...r, packed: true } : r;
   },
   async "object.list"(peer, p, d) {
     const q = params(p);
@@ -252,8 +255,9 @@ export const objectHandlers: { [N in ObjectRequest]: Handler<N> } = {
   async "queue.put"(peer, p, d) {
     const q = params(p);
     const part = partition(q);
+    const values = putItems(q);
     const queue = await queueOf(peer, d, q);
-    await d.objects.queues.put(queue.id, queue.label, part, q.values as unknown[]);
+    await d.objects.queues.put(queue.id, queue.label, part, values);
     return {};
   },
   async "queue.get"(peer, p, d) {
@@ -263,7 +267,7 @@ export const objectHandlers: { [N in ObjectRequest]: Handler<N> } = {
     if (!Number.isInteger(n)) throw invalid("n must be an integer");
     const timeoutMs = num(q, "timeoutMs", { optional: true, min: 0, max: 7 * 24 * 3600 * 1000 });
     const queue = await queueOf(peer, d, q);
-    return d.objects.queues.get(peer, queue.id, part, n, timeoutMs);
+    return d.objects.queues.get(peer, queue.id, part, n, timeoutMs, bool(q, "packed", false));
   },
   async "queue.len"(peer, p, d) {
     const q = params(p);

@@ -468,7 +468,6 @@ export class Engine {
       status: "pending",
       graph: call.kind === "spawn" || call.parentInputId !== null,
       container: undefined,
-      timer: undefined,
       startedAt: 0,
       queuedAt: now,
       attemptOpen: false,
@@ -813,8 +812,7 @@ export class Engine {
       c.queued++;
       c.queuedBytes += argBytes(input.args);
     }
-    // Generators' deadlines move (paused time does not count): they keep their own timer.
-    else if (input.call.stream) input.timer = setTimeout(() => this.onTimeout(input, c, ra), timeoutMs);
+    // A generator's deadline moves by the time it is paused (checkDeadlines); it starts here.
     else if (!c.deadlineTimer || ra.deadline < c.deadlineAt) this.armDeadline(c, ra.deadline);
   }
 
@@ -840,25 +838,16 @@ export class Engine {
     let next = Number.POSITIVE_INFINITY;
     // At most maxInputs entries (timed-out ones stay until the container answers or dies).
     for (const ra of [...c.running.values()]) {
-      if (ra.timedOut || ra.input.call.stream) continue;
-      if (ra.deadline <= now) this.onTimeout(ra.input, c, ra);
-      else next = Math.min(next, ra.deadline);
+      if (ra.timedOut) continue;
+      const at = deadlineOf(ra, now);
+      if (at <= now) this.onTimeout(ra.input, c, ra);
+      else next = Math.min(next, at);
     }
     if (next !== Number.POSITIVE_INFINITY) this.armDeadline(c, next);
   }
 
   private onTimeout(input: LiveInput, c: LiveContainer, ra: RunningAttempt): void {
     if (input.status !== "running" || input.attempt !== ra.attempt) return;
-    // A generator waiting for a slow consumer is not running: that time does not count.
-    const st = input.call.stream;
-    if (st) {
-      const paused = st.pausedMs + (st.pausedSince ? Date.now() - st.pausedSince : 0);
-      const left = input.startedAt + input.call.fn.spec.options.timeoutMs + paused - Date.now();
-      if (left > 0) {
-        input.timer = setTimeout(() => this.onTimeout(input, c, ra), left);
-        return;
-      }
-    }
     ra.timedOut = true;
     c.channel?.send("cancel", { inputIds: [input.id], reason: "timeout" });
     // JavaScript cannot interrupt a running function: if it ignores its signal, replace its container.
@@ -880,8 +869,6 @@ export class Engine {
   /** A thrown error or a timeout: retry if the policy allows, else finish. */
   /** `durationMs`: how long the attempt ran, as its container measured it (NaN when unknown). */
   private attemptFailed(input: LiveInput, result: ResultWire, durationMs = Number.NaN): void {
-    if (input.timer) clearTimeout(input.timer);
-    input.timer = undefined;
     const policy = input.call.fn.spec.options.retries;
     // A generator that already yielded is not retried: its consumer has seen those items.
     const yielded = (input.call.stream?.yielded ?? 0) > 0;
@@ -911,8 +898,6 @@ export class Engine {
   }
 
   private markInputDone(input: LiveInput): void {
-    if (input.timer) clearTimeout(input.timer);
-    input.timer = undefined;
     input.status = "done";
     input.container = undefined;
     this.inputs.delete(input.id);
@@ -1141,7 +1126,6 @@ export class Engine {
       c.channel?.send("shutdown", { graceMs: 1000 });
       c.exitInfo = "server stopped";
     }
-    for (const input of this.inputs.values()) if (input.timer) clearTimeout(input.timer);
     // Maps waiting for their callers: their rows stay, for the next start to take them back.
     for (const call of this.calls.values()) if (call.map?.detached) clearTimeout(call.map.detached);
     for (const fn of this.functions.values()) {
@@ -1245,4 +1229,15 @@ export class Engine {
       if (i.call.fn === fn && (i.status === "pending" || i.status === "retry_wait")) backlog++;
     return { backlog: backlog + fn.parked, numActiveRunners: active, numTotalRunners: total };
   }
+}
+
+/**
+ * When an attempt times out (epoch ms). A generator waiting for a slow consumer is not
+ * running: the time it has been paused, up to `now`, moves its deadline (while it stays
+ * paused, its deadline moves with the clock, and the next check comes when it would be due).
+ */
+function deadlineOf(ra: RunningAttempt, now: number): number {
+  const st = ra.input.call.stream;
+  if (!st) return ra.deadline;
+  return ra.deadline + st.pausedMs + (st.pausedSince ? now - st.pausedSince : 0);
 }

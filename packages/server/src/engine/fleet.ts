@@ -609,7 +609,6 @@ export class Fleet {
       if (ra.killTimer) clearTimeout(ra.killTimer);
       const input = ra.input;
       if (ra.timedOut || input.status !== "running" || input.attempt !== ra.attempt) continue;
-      if (input.timer) clearTimeout(input.timer);
       // One that waited in it (prefetched) never ran there: its loss does not count against it.
       if (!ra.queued) input.lost++;
       if ((input.call.stream?.yielded ?? 0) > 0) {

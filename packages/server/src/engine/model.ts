@@ -78,8 +78,9 @@ export interface RunningAttempt {
   /** The attempt timed out; its slot stays taken until the container answers or is replaced. */
   timedOut: boolean;
   /**
-   * When it times out (epoch ms), unless it is a generator's (those keep a timer of their own).
-   * Infinity while it waits in the container (prefetched): its clock starts with its slot.
+   * When it times out (epoch ms); a generator's moves later by the time it spent paused for its
+   * consumer (engine.ts deadlineOf). Infinity while it waits in the container (prefetched):
+   * its clock starts with its slot.
    */
   deadline: number;
   /**
@@ -160,7 +161,6 @@ export interface LiveInput {
   /** Recorded in the call graph (spawned, or called from inside an input). */
   graph: boolean;
   container: LiveContainer | undefined;
-  timer: NodeJS.Timeout | undefined;
   startedAt: number;
   /**
    * When it last entered the queue: the queue-wait histogram and its attempt's timing, and a

@@ -1,13 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import {
-  type EventMap,
-  encodeCbor,
-  newId,
-  WEB_INLINE_BODY_BYTES,
-  type WebBodyWire,
-  type WebRequestWire,
-} from "@skiff/protocol";
+import { type EventMap, newId, WEB_INLINE_BODY_BYTES, type WebBodyWire, type WebRequestWire } from "@skiff/protocol";
 import { ApiError } from "../api/api-error.js";
 import type { AppService } from "../apps/app-service.js";
 import type { TokenService } from "../auth/tokens.js";
@@ -29,6 +22,7 @@ import { HttpError, sendError, sendJson } from "./http-error.js";
 import { JsonApi, statusOf } from "./json-api.js";
 import { ObjectsApi } from "./objects-api.js";
 import { ReadApi } from "./read-api.js";
+import { encodeWebArgs } from "./request-args.js";
 import { BodyPump, declaredLength, parseJson, readBody } from "./request-body.js";
 import { busy, ResultUrls } from "./result-urls.js";
 import { route, type Target, webPathUrl, webUrl } from "./routes.js";
@@ -122,6 +116,7 @@ export class Gateway {
       ack: (id, n) => o.engine.streamAck(id, n),
       cancel: (id) => this.cancel(id),
       logFailure: (c, why) => this.logFailure(c, why),
+      uncap: (c) => this.waiting.delete(c.callId),
     };
   }
 
@@ -250,7 +245,7 @@ export class Gateway {
     const pump = new BodyPump(socket, Number.POSITIVE_INFINITY, () => {});
     let tunnel: WebTunnel | undefined;
     const { callId } = this.o.engine.fanOut.startStream(
-      { functionId: ep.fn.id, args: encodeCbor([wire]), idempotencyKey: newId("ik"), parentInputId: undefined },
+      { functionId: ep.fn.id, args: encodeWebArgs(wire), idempotencyKey: newId("ik"), parentInputId: undefined },
       (items, end) => {
         tunnel!.onItems(items, end);
         if (end) this.live.delete(callId);
@@ -403,7 +398,7 @@ export class Gateway {
       });
     }
     // Strings, byte arrays and parsed JSON only: always a valid payload, so no validation pass.
-    const args = encodeCbor([wire]);
+    const args = encodeWebArgs(wire);
     const { callId } = this.o.engine.startStream(
       { functionId: ep.fn.id, args, idempotencyKey: newId("ik"), parentInputId: undefined },
       (items, end) => {
@@ -424,10 +419,8 @@ export class Gateway {
       return;
     }
     this.results.attachWithCap(call, res);
-    if (!call.answered) {
-      this.waiting.set(callId, { call, res });
-      res.once("close", () => this.waiting.delete(callId));
-    }
+    // Left when the cap is lifted (callHost.uncap): answered, 303, or the client gone.
+    if (call.capped) this.waiting.set(callId, { call, res });
   }
 
   /** A graceful stop begins: endpoint requests from now on get 503 with Retry-After. */

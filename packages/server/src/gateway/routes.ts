@@ -32,9 +32,19 @@ function endpoint(name: string, rest: string): Target | undefined {
   return { kind: "endpoint", host: name, dev, candidates, rest: rest.startsWith("/") ? rest : `/${rest}` };
 }
 
+/** The Host header's first label (up to the first "." or ":"), as sent. */
+function firstLabel(host: string): string {
+  // A scan, not split(/[.:]/): this runs for every request on the public listener.
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c === 46 || c === 58) return host.slice(0, i);
+  }
+  return host;
+}
+
 /** A Host of the form `<app>--<label>.…`: everything on it belongs to a web endpoint. */
 export function isWebHost(host: string | undefined): boolean {
-  return host !== undefined && host.split(/[.:]/)[0]!.includes("--");
+  return host !== undefined && firstLabel(host).includes("--");
 }
 
 /**
@@ -43,8 +53,8 @@ export function isWebHost(host: string | undefined): boolean {
  */
 export function route(host: string | undefined, url: string): Target | undefined {
   if (host) {
-    const first = host.split(/[.:]/)[0]!.toLowerCase();
-    if (first.includes("--")) return endpoint(first, url);
+    const first = firstLabel(host);
+    if (first.includes("--")) return endpoint(first.toLowerCase(), url);
   }
   if (url.startsWith("/web/")) {
     const parts = url.slice(5).split("/");

@@ -42,6 +42,8 @@ export interface WebCallHost {
   cancel(callId: string): void;
   /** The call failed without a response: say why in the server and app logs. */
   logFailure(call: WebCall, why: string): void;
+  /** The reader's wait cap no longer applies: answered, passed (303), detached, or the client left. */
+  uncap(call: WebCall): void;
 }
 
 /**
@@ -84,17 +86,29 @@ export class WebCall {
     private readonly host: WebCallHost,
   ) {}
 
-  /** Calls `onCap` if the call is not answered within `ms` while this reader waits. */
+  /**
+   * Calls `onCap` if the call is not answered within `ms` while this reader waits. (A timer
+   * each: Node keeps same-length timers in one list, so arming and clearing one costs less
+   * than keeping them in a Map here, measured.)
+   */
   armCap(ms: number, onCap: () => void): void {
     this.capTimer = setTimeout(() => {
       this.capTimer = undefined;
+      this.host.uncap(this);
       if (!this.answered && this.reader) onCap();
     }, ms);
   }
 
+  /** The reader waits under a cap: answered 303 if no head comes within it. */
+  get capped(): boolean {
+    return this.capTimer !== undefined;
+  }
+
   private disarm(): void {
-    if (this.capTimer) clearTimeout(this.capTimer);
+    if (!this.capTimer) return;
+    clearTimeout(this.capTimer);
     this.capTimer = undefined;
+    this.host.uncap(this);
   }
 
   get attached(): boolean {
@@ -129,7 +143,7 @@ export class WebCall {
         if (h.end) this.end ??= { status: "success", data: new Uint8Array() };
         if (this.reader && h.end && !this.keepForReplay) {
           // A whole response in one item: head and body leave in one write.
-          this.writeHead(this.reader, h.body ?? new Uint8Array());
+          if (!this.writeWholeFast(this.reader, h)) this.writeHead(this.reader, h.body ?? new Uint8Array());
           this.settledAt = Date.now();
           continue;
         }
@@ -226,6 +240,72 @@ export class WebCall {
     } catch (err) {
       this.host.logFailure(this, `its trailers were invalid: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * The common small whole response (no HEAD, a body-bearing status, a body that goes in one
+   * write, no Content-Disposition: Node re-encodes that one by the body's length) written with
+   * one writeHead of a flat header list: no header map is built, and Node validates and
+   * stores each pair once. Node sends the pairs in the handler's order and spelling, then its
+   * Date and Connection. Content-Length, when the handler set none, ends the list: before Date
+   * and Connection, where Node puts its own after them (the order of different names carries no
+   * meaning in HTTP). False: nothing was written, use writeHead.
+   */
+  private writeWholeFast(res: ServerResponse, h: WebResponseHead): boolean {
+    const body = h.body;
+    const size = body ? body.byteLength : 0;
+    const status = h.status;
+    if (
+      size > ONE_WRITE_BYTES ||
+      res.req.method === "HEAD" ||
+      !Number.isInteger(status) ||
+      status < 200 ||
+      status > 599 ||
+      NO_BODY_STATUS.has(status) ||
+      res.headersSent
+    )
+      return false;
+    const flat: string[] = [];
+    let hasLength = false;
+    let hasRequestId = false;
+    let hasCors = false;
+    for (const [k, v] of h.headers) {
+      const name = String(k);
+      const lower = name.toLowerCase();
+      if (HOP_HEADERS.has(lower)) continue;
+      if (lower === "content-disposition") return false;
+      if (lower === "content-length") hasLength = true;
+      else if (lower === "skiff-request-id") hasRequestId = true;
+      else if (lower.startsWith("access-control-")) hasCors = true;
+      flat.push(name, String(v));
+    }
+    // Headers the gateway adds unless the handler set them (request id, CORS): checked by name.
+    for (const k in this.extra) {
+      const set =
+        k === "skiff-request-id"
+          ? hasRequestId
+          : (hasCors || !k.startsWith("access-control-")) && this.named(h.headers, k);
+      if (!set) flat.push(k, this.extra[k]!);
+    }
+    if (!hasLength) flat.push("Content-Length", String(size));
+    try {
+      if (typeof h.statusText === "string" && h.statusText) res.writeHead(status, h.statusText, flat);
+      else res.writeHead(status, flat);
+    } catch {
+      // A header or reason phrase Node refuses: nothing was stored (Node validates the whole
+      // head before it keeps it), and writeHead logs why and answers 502.
+      res.statusMessage = "";
+      return false;
+    }
+    if (size === 0) res.end();
+    else res.end(Buffer.from(body!.buffer, body!.byteOffset, size).toString("latin1"), "latin1");
+    return true;
+  }
+
+  /** Whether the handler's headers hold `lower` (a lower-case name). */
+  private named(headers: [string, string][], lower: string): boolean {
+    for (const [k] of headers) if (String(k).toLowerCase() === lower) return true;
+    return false;
   }
 
   /**

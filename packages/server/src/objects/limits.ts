@@ -33,6 +33,12 @@ export const DEFAULT_OBJECT_LIMITS: ObjectLimits = {
 
 /** Items one queue.get may take. */
 export const MAX_GET_ITEMS = 10_000;
+/**
+ * Bytes of items one queue.get answers with (past the first run): n items of up to
+ * queueMaxItemBytes each would otherwise make a reply past the frame limit, which the client
+ * refuses, and the items would go back and come again forever. As much as one putMany carries.
+ */
+export const MAX_GET_BYTES = 32 * 1024 * 1024;
 /** Entries one dict.scan page may hold. */
 export const MAX_SCAN_PAGE = 1000;
 /** Unacknowledged queue gets one connection may hold (a client acknowledges at once). */

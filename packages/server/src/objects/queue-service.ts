@@ -1,6 +1,8 @@
 import { ApiError, invalid, notFound } from "../api/api-error.js";
-import type { ObjectStore, QueueItemRow } from "../store/object-store.js";
-import { MAX_LEASES_PER_PEER, type ObjectLimits } from "./limits.js";
+import type { ObjectStore, QueueItems, QueueRun } from "../store/object-store.js";
+import { rowsOf, runBody } from "../store/queue-runs.js";
+import { MAX_GET_BYTES, MAX_LEASES_PER_PEER, type ObjectLimits } from "./limits.js";
+import { empty, type GetReply, packRuns } from "./queue-wire.js";
 
 /** The connection a get answers: items handed to it are leased until it acknowledges them. */
 export interface LeaseHolder {
@@ -12,10 +14,12 @@ export interface LeaseHolder {
 interface Waiter {
   holder: LeaseHolder;
   n: number;
+  /** Answer with `items` (the client asked so). */
+  packed: boolean;
   done: boolean;
   timer: NodeJS.Timeout | undefined;
   cleanup: () => void;
-  resolve(r: { values: Uint8Array[]; leaseId?: number }): void;
+  resolve(r: GetReply): void;
   reject(err: Error): void;
 }
 
@@ -32,6 +36,24 @@ interface HolderLeases {
 }
 
 const keyOf = (queueId: string, partition: string) => `${queueId}\u0000${partition}`;
+
+/** How many of `runs`, from the first, hold at most `max` bytes of items (at least one). */
+function runsWithin(runs: QueueRun[], max: number): number {
+  let bytes = runBody(runs[0]!).byteLength;
+  let i = 1;
+  for (; i < runs.length; i++) {
+    bytes += runBody(runs[i]!).byteLength;
+    if (bytes > max) break;
+  }
+  return i;
+}
+
+/** The ids (places) of taken items. */
+function idsOf(runs: QueueRun[]): number[] {
+  const ids: number[] = [];
+  for (const r of runs) for (let i = 0; i < r.n; i++) ids.push(r.seq + i);
+  return ids;
+}
 
 /**
  * Queues over the object store. Items are rows; a get that finds none waits here, in arrival
@@ -53,17 +75,18 @@ export class QueueService {
     private readonly log: (msg: string) => void,
   ) {}
 
-  async put(queueId: string, label: string, partition: string, values: unknown[]): Promise<void> {
-    if (!Array.isArray(values) || values.length === 0) throw invalid("values must be a non-empty array");
+  /** Adds the items of a put (putItems) in order, all or none. */
+  async put(queueId: string, label: string, partition: string, items: QueueItems): Promise<void> {
     const max = this.limits.queueMaxItemBytes;
-    values.forEach((v, i) => {
-      if (!(v instanceof Uint8Array)) throw invalid(`values[${i}] must be bytes`);
-      if (v.byteLength > max)
+    const { ends } = items;
+    for (let i = 0, from = items.start; i < ends.length; from = ends[i++]!) {
+      const size = ends[i]! - from;
+      if (size > max)
         throw invalid(
-          `item ${i} is ${v.byteLength} bytes, over the Queue item limit of ${max} bytes (server flag --queue-max-item-bytes)`,
+          `item ${i} is ${size} bytes, over the Queue item limit of ${max} bytes (server flag --queue-max-item-bytes)`,
         );
-    });
-    const r = await this.store.queuePut(queueId, partition, values as Uint8Array[], Date.now(), {
+    }
+    const r = await this.store.queuePut(queueId, partition, items, Date.now(), {
       maxItems: this.limits.queueMaxItems,
       maxPartitions: this.limits.queueMaxPartitions,
     });
@@ -72,7 +95,7 @@ export class QueueService {
       if (r.reason === "full")
         throw new ApiError(
           "failed_precondition",
-          `${where} is full: it holds ${r.size} items and ${values.length} more would pass the limit of ${this.limits.queueMaxItems} per partition (server flag --queue-max-items); nothing was added`,
+          `${where} is full: it holds ${r.size} items and ${ends.length} more would pass the limit of ${this.limits.queueMaxItems} per partition (server flag --queue-max-items); nothing was added`,
         );
       throw new ApiError(
         "failed_precondition",
@@ -88,7 +111,8 @@ export class QueueService {
     partition: string,
     n: number,
     timeoutMs: number | undefined,
-  ): Promise<{ values: Uint8Array[]; leaseId?: number }> {
+    packed = false,
+  ): Promise<GetReply> {
     const held = this.holders.get(holder);
     if (held && held.leases.size >= MAX_LEASES_PER_PEER)
       throw invalid(`this connection holds ${MAX_LEASES_PER_PEER} unacknowledged queue gets (send queue.ack)`);
@@ -97,6 +121,7 @@ export class QueueService {
       const w: Waiter = {
         holder,
         n,
+        packed,
         done: false,
         timer: undefined,
         cleanup: () => this.finish(w),
@@ -112,10 +137,10 @@ export class QueueService {
       holder.cleanups.add(w.cleanup);
       if (timeoutMs !== undefined && timeoutMs > 0)
         w.timer = setTimeout(() => {
-          if (this.finish(w)) resolve({ values: [] });
+          if (this.finish(w)) resolve(empty(packed));
         }, timeoutMs);
       void this.drain(queueId, partition).then(() => {
-        if (timeoutMs === 0 && this.finish(w)) resolve({ values: [] });
+        if (timeoutMs === 0 && this.finish(w)) resolve(empty(packed));
       });
     });
   }
@@ -178,20 +203,20 @@ export class QueueService {
             list.shift();
             continue;
           }
-          const rows = await this.store.queueTake(queueId, partition, w.n);
-          if (rows.length === 0) break;
+          const runs = await this.store.queueTake(queueId, partition, w.n);
+          if (runs.length === 0) break;
           if (!this.finish(w) || !w.holder.isOpen) {
             // Ended (timed out, connection closed) while the items were taken: they go back.
             list.shift();
-            await this.store.queueRelease(
-              queueId,
-              partition,
-              rows.map((r) => r.id),
-            );
+            await this.store.queueRelease(queueId, partition, idsOf(runs));
             continue;
           }
           list.shift();
-          this.deliver(w, queueId, partition, rows);
+          // At most MAX_GET_BYTES of items to one get (at least one run): what does not fit
+          // goes back in place at once, for the next get.
+          const fit = runsWithin(runs, MAX_GET_BYTES);
+          this.deliver(w, queueId, partition, fit < runs.length ? runs.slice(0, fit) : runs);
+          if (fit < runs.length) await this.store.queueRelease(queueId, partition, idsOf(runs.slice(fit)));
         }
         if (list && list.length === 0 && this.waiters.get(key) === list) this.waiters.delete(key);
       } while (this.again.has(key));
@@ -202,7 +227,7 @@ export class QueueService {
     return p;
   }
 
-  private deliver(w: Waiter, queueId: string, partition: string, rows: QueueItemRow[]): void {
+  private deliver(w: Waiter, queueId: string, partition: string, runs: QueueRun[]): void {
     let held = this.holders.get(w.holder);
     if (!held) {
       const h: HolderLeases = { next: 1, leases: new Map(), cleanup: () => this.holderClosed(h) };
@@ -211,8 +236,8 @@ export class QueueService {
       w.holder.cleanups.add(h.cleanup);
     }
     const leaseId = held.next++;
-    held.leases.set(leaseId, { queueId, partition, ids: rows.map((r) => r.id) });
-    w.resolve({ values: rows.map((r) => r.value), leaseId });
+    held.leases.set(leaseId, { queueId, partition, ids: idsOf(runs) });
+    w.resolve(w.packed ? { items: packRuns(runs), leaseId } : { values: rowsOf(runs).map((r) => r.value), leaseId });
   }
 
   /** A connection closed with items it never acknowledged: they go back in place. */

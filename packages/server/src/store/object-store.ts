@@ -55,12 +55,12 @@ export interface ObjectStore {
   queuePut(
     queueId: string,
     partition: string,
-    values: Uint8Array[],
+    items: QueueItems,
     now: number,
     limits: { maxItems: number; maxPartitions: number },
   ): Promise<QueuePutResult>;
-  /** Takes up to n of the oldest items of a partition, leased to one getter. */
-  queueTake(queueId: string, partition: string, n: number): Promise<QueueItemRow[]>;
+  /** Takes up to n of the oldest items of a partition, leased to one getter, in order. */
+  queueTake(queueId: string, partition: string, n: number): Promise<QueueRun[]>;
   /** Gives leased items back, in their places (the getter's connection was lost). */
   queueRelease(queueId: string, partition: string, ids: number[]): Promise<void>;
   /** The getter received them: leased items are removed. */
@@ -132,6 +132,26 @@ export interface DictEntryRow {
 export interface QueueItemRow {
   /** Its place in its partition. */
   id: number;
+  value: Uint8Array;
+}
+
+/**
+ * The items of one put, in order, back to back in one buffer (as they arrived: no copy each):
+ * item i is `bytes` from where item i - 1 ends (the first from `start`) to `ends[i]`.
+ */
+export interface QueueItems {
+  bytes: Uint8Array;
+  start: number;
+  ends: number[];
+}
+
+/**
+ * Taken items with consecutive places from `seq` (their ids seq … seq + n - 1), in the stored
+ * form of store/queue-runs.ts: n = 1 is the item itself; more, their u32 lengths then their bytes.
+ */
+export interface QueueRun {
+  seq: number;
+  n: number;
   value: Uint8Array;
 }
 

@@ -1,7 +1,9 @@
+import type { QueueItemRow, QueueItems, QueueRun } from "./object-store.js";
+
 /**
  * Runs of queue items in one row (migration 155): n = 1 keeps the item as it is; n > 1 is
- * n little-endian u32 lengths, then the items one after another. Reading a run hands out
- * views of the row's bytes, no copies.
+ * n little-endian u32 lengths, then the items one after another. A take hands out the runs
+ * themselves (QueueRun), whose items a get sends on back to back without touching each.
  */
 
 /** Most items in one run. */
@@ -12,13 +14,39 @@ export const RUN_MAX_ITEMS = 256;
  */
 export const RUN_MAX_BYTES = 8192;
 
-/** [start, end) of each run `values` is written as, in order. */
-export function runsOf(values: Uint8Array[]): [number, number][] {
+/** A list of items as one put's QueueItems (a copy of them, back to back). */
+export function itemsOf(list: Uint8Array[]): QueueItems {
+  let total = 0;
+  for (const v of list) total += v.byteLength;
+  const bytes = new Uint8Array(total);
+  const ends: number[] = new Array(list.length);
+  let at = 0;
+  for (let i = 0; i < list.length; i++) {
+    bytes.set(list[i]!, at);
+    at += list[i]!.byteLength;
+    ends[i] = at;
+  }
+  return { bytes, start: 0, ends };
+}
+
+/** Where item i of `items` starts. */
+export const itemStart = (items: QueueItems, i: number): number => (i === 0 ? items.start : items.ends[i - 1]!);
+
+/** Item i of `items` (a view). */
+export function itemAt(items: QueueItems, i: number): Uint8Array {
+  return items.bytes.subarray(itemStart(items, i), items.ends[i]);
+}
+
+/** [start, end) of each run `items` is written as, in order. */
+export function runsOf(items: QueueItems): [number, number][] {
+  const { ends } = items;
   const runs: [number, number][] = [];
   let start = 0;
   let bytes = 0;
-  for (let i = 0; i < values.length; i++) {
-    const size = values[i]!.byteLength;
+  let prev = items.start;
+  for (let i = 0; i < ends.length; i++) {
+    const size = ends[i]! - prev;
+    prev = ends[i]!;
     if (i > start && (i - start >= RUN_MAX_ITEMS || bytes + size > RUN_MAX_BYTES)) {
       runs.push([start, i]);
       start = i;
@@ -26,42 +54,80 @@ export function runsOf(values: Uint8Array[]): [number, number][] {
     }
     bytes += size;
   }
-  if (values.length > start) runs.push([start, values.length]);
+  if (ends.length > start) runs.push([start, ends.length]);
   return runs;
 }
 
-/** The stored form of values[start, end). */
-export function encodeRun(values: Uint8Array[], start = 0, end = values.length): Buffer {
+/** The stored form of items [start, end): their lengths, then their bytes in one copy. */
+export function encodeRun(items: QueueItems, start: number, end: number): Buffer {
   const n = end - start;
-  if (n === 1) {
-    const v = values[start]!;
-    return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  const from = itemStart(items, start);
+  const to = items.ends[end - 1]!;
+  const b = items.bytes;
+  if (n === 1) return Buffer.from(b.buffer, b.byteOffset + from, to - from);
+  const out = Buffer.allocUnsafe(4 * n + (to - from));
+  let prev = from;
+  for (let i = 0; i < n; i++) {
+    const e = items.ends[start + i]!;
+    writeU32(out, 4 * i, e - prev);
+    prev = e;
   }
-  let total = 4 * n;
-  for (let i = start; i < end; i++) total += values[i]!.byteLength;
-  const out = Buffer.allocUnsafe(total);
-  let at = 4 * n;
-  for (let i = start; i < end; i++) {
-    const v = values[i]!;
-    out.writeUInt32LE(v.byteLength, 4 * (i - start));
-    out.set(v, at);
-    at += v.byteLength;
-  }
+  out.set(b.subarray(from, to), 4 * n);
   return out;
 }
+
+function writeU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = v >>> 24;
+}
+
+const readU32 = (b: Uint8Array, at: number): number =>
+  (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 
 /** The n items of a stored run, as views of `value`. Throws on a run that does not add up. */
 export function decodeRun(value: Uint8Array, n: number): Uint8Array[] {
   if (n === 1) return [value];
-  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
   const items: Uint8Array[] = new Array(n);
   let at = 4 * n;
   for (let i = 0; i < n; i++) {
-    const len = view.getUint32(4 * i, true);
+    const len = readU32(value, 4 * i);
     if (at + len > value.byteLength) throw new Error(`queue run of ${n} items is cut short at item ${i}`);
     items[i] = value.subarray(at, at + len);
     at += len;
   }
   if (at !== value.byteLength) throw new Error(`queue run of ${n} items has ${value.byteLength - at} bytes left over`);
   return items;
+}
+
+/** A run's items back to back (a view): what a get sends of them. */
+export function runBody(run: QueueRun): Uint8Array {
+  return run.n === 1 ? run.value : run.value.subarray(4 * run.n);
+}
+
+/** A stored run of n items cut after its first `keep` (0 < keep < n): the two runs' values. */
+export function splitRun(value: Uint8Array, n: number, keep: number): [Buffer, Buffer] {
+  let headBytes = 0;
+  for (let i = 0; i < keep; i++) headBytes += readU32(value, 4 * i);
+  const body = 4 * n;
+  if (body + headBytes > value.byteLength) throw new Error(`queue run of ${n} items is cut short`);
+  const part = (from: number, to: number, bytesFrom: number, bytesTo: number): Buffer => {
+    if (to - from === 1) return Buffer.from(value.subarray(bytesFrom, bytesTo));
+    const out = Buffer.allocUnsafe(4 * (to - from) + (bytesTo - bytesFrom));
+    out.set(value.subarray(4 * from, 4 * to), 0);
+    out.set(value.subarray(bytesFrom, bytesTo), 4 * (to - from));
+    return out;
+  };
+  return [part(0, keep, body, body + headBytes), part(keep, n, body + headBytes, value.byteLength)];
+}
+
+/** Runs as one row per item (the seq of each is its id). */
+export function rowsOf(runs: QueueRun[]): QueueItemRow[] {
+  const rows: QueueItemRow[] = [];
+  for (const r of runs) {
+    const values = decodeRun(r.value, r.n);
+    for (let i = 0; i < values.length; i++) rows.push({ id: r.seq + i, value: values[i]! });
+  }
+  return rows;
 }

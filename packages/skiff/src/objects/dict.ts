@@ -1,7 +1,13 @@
-import { type DictEntryWire, type DictKey, decodeDictKey, encodeDictKey, type Payload } from "@skiff/protocol";
-import type { Client } from "../client.js";
+import {
+  type DictEntryWire,
+  type DictKey,
+  decodeDictKey,
+  decodePayload,
+  encodeDictKey,
+  type Payload,
+} from "@skiff/protocol";
 import { InvalidError } from "../errors.js";
-import { encodeForWire, fromPayload, toPayload } from "../payloads.js";
+import { encodeForWire, fromPayload, inlinePayload, toPayload } from "../payloads.js";
 import {
   checkName,
   type ObjectDeleteParams,
@@ -62,9 +68,14 @@ export class Dict<K extends DictKey = DictKey, V = unknown> extends ObjectHandle
     return ObjectHandle.deleteNamed("dict", name, params);
   }
 
-  private async encodeValue(value: unknown, path: string, client: Client | undefined): Promise<Payload> {
+  /** A value as it is sent: inline, or (a large one) uploaded first and sent as its blob. */
+  private async encodeValue(value: unknown, path: string): Promise<Payload> {
     const bytes = encodeForWire(value, path);
-    return client ? toPayload(bytes, client) : bytes;
+    return inlinePayload(bytes) ?? toPayload(bytes, await this.client());
+  }
+
+  private async decodeValue(v: Payload): Promise<unknown> {
+    return v instanceof Uint8Array ? decodePayload(v) : fromPayload(v, await this.client());
   }
 
   /**
@@ -73,16 +84,18 @@ export class Dict<K extends DictKey = DictKey, V = unknown> extends ObjectHandle
    */
   async put(key: K, value: V, params: DictPutParams = {}): Promise<boolean> {
     const k = wireKey(key);
-    const { client } = await this.resolve();
-    const v = await this.encodeValue(value, "value", client);
+    const bytes = encodeForWire(value, "value");
+    // Inline (most values): no turn spent on a blob.
+    const v = inlinePayload(bytes) ?? (await toPayload(bytes, await this.client()));
     const r = await this.call("dict.put", { key: k, value: v, skipIfExists: params.skipIfExists ?? false }, true);
     return r.written;
   }
 
   /** The value of a key, or `defaultValue` (undefined) when it has none. */
   async get<D = undefined>(key: K, defaultValue?: D): Promise<V | D> {
-    const r = await this.call("dict.get", { key: wireKey(key) }, true);
-    return r.value === undefined ? (defaultValue as D) : ((await fromPayload(r.value, r.client)) as V);
+    const v = (await this.call("dict.get", { key: wireKey(key) }, true)).value;
+    if (v === undefined) return defaultValue as D;
+    return (v instanceof Uint8Array ? decodePayload(v) : await this.decodeValue(v)) as V;
   }
 
   async has(key: K): Promise<boolean> {
@@ -97,7 +110,7 @@ export class Dict<K extends DictKey = DictKey, V = unknown> extends ObjectHandle
   /** Removes a key and returns its value, or `defaultValue` (undefined) when it had none. */
   async pop<D = undefined>(key: K, defaultValue?: D): Promise<V | D> {
     const r = await this.call("dict.delete", { key: wireKey(key), pop: true });
-    return r.value === undefined ? (defaultValue as D) : ((await fromPayload(r.value, r.client)) as V);
+    return r.value === undefined ? (defaultValue as D) : ((await this.decodeValue(r.value)) as V);
   }
 
   /** Writes several entries at once (all or none), from a record, a Map or [key, value] pairs. */
@@ -106,10 +119,9 @@ export class Dict<K extends DictKey = DictKey, V = unknown> extends ObjectHandle
       entries instanceof Map || Symbol.iterator in Object(entries)
         ? [...(entries as Iterable<readonly [K, V]>)]
         : Object.entries(entries as Record<string, V>);
-    const { client } = await this.resolve();
     const wire: DictEntryWire[] = [];
     for (const [i, [key, value]] of pairs.entries())
-      wire.push({ key: wireKey(key), value: await this.encodeValue(value, `entries[${i}].value`, client) });
+      wire.push({ key: wireKey(key), value: await this.encodeValue(value, `entries[${i}].value`) });
     await this.call("dict.update", { entries: wire }, true);
   }
 
@@ -141,7 +153,7 @@ export class Dict<K extends DictKey = DictKey, V = unknown> extends ObjectHandle
     for (;;) {
       const r = await this.call("dict.scan", { ...(after ? { after } : {}), limit: PAGE, values }, true);
       for (const e of r.entries) {
-        const v = values && e.value !== undefined ? ((await fromPayload(e.value, r.client)) as V) : undefined;
+        const v = values && e.value !== undefined ? ((await this.decodeValue(e.value)) as V) : undefined;
         yield [decodeDictKey(e.key) as K, v];
       }
       if (r.done || r.entries.length === 0) return;

@@ -7,6 +7,7 @@ import {
 } from "@skiff/protocol";
 import { type Client, resolveClient } from "../client.js";
 import { InvalidError, NotFoundError } from "../errors.js";
+import type { RequestOptions } from "../transport/connection.js";
 
 /** Options of `fromName` for Dict, Queue and Volume. */
 export interface ObjectFromNameParams {
@@ -55,8 +56,21 @@ export function checkName(kind: ObjectKindWire, name: unknown): string {
  * object is created on first use and deleted at the end of an `await using` scope (or when
  * its app or client session ends).
  */
+/** A handle's object as resolved: through which client, its id, what its server takes. */
+export interface Resolved {
+  client: Client;
+  objectId: string;
+  /** The server takes queue.put's values packed as one CBOR array (object.get's `packed`). */
+  packed: boolean;
+}
+
+const RETRYABLE: RequestOptions = { retryable: true };
+const ONCE: RequestOptions = { retryable: false };
+
 export abstract class ObjectHandle {
-  private resolving: Promise<{ client: Client; objectId: string }> | undefined;
+  private resolving: Promise<Resolved> | undefined;
+  /** What `resolving` resolved to, once it has: a call then goes out without awaiting it. */
+  private resolved: Resolved | undefined;
   private disposed = false;
 
   protected constructor(protected readonly ref: Ref) {}
@@ -81,23 +95,23 @@ export abstract class ObjectHandle {
     return (await this.resolve()).objectId;
   }
 
-  protected resolve(): Promise<{ client: Client; objectId: string }> {
+  protected resolve(): Promise<Resolved> {
     if (this.disposed) return Promise.reject(new InvalidError(`${this.label} was deleted at the end of its scope`));
     if (!this.resolving) {
       const ref = this.ref;
       this.resolving = (async () => {
         const client = await resolveClient(ref.client);
         const environment = ref.environment ?? client.environment;
-        if (ref.name === undefined) {
-          const r = await client.request("object.ephemeral", { kind: ref.kind, environment });
-          return { client, objectId: r.objectId };
-        }
-        const r = await client.request(
-          "object.get",
-          { kind: ref.kind, name: ref.name, environment, createIfMissing: ref.createIfMissing },
-          { retryable: true },
-        );
-        return { client, objectId: r.objectId };
+        const r =
+          ref.name === undefined
+            ? await client.request("object.ephemeral", { kind: ref.kind, environment })
+            : await client.request(
+                "object.get",
+                { kind: ref.kind, name: ref.name, environment, createIfMissing: ref.createIfMissing },
+                { retryable: true },
+              );
+        this.resolved = { client, objectId: r.objectId, packed: r.packed === true };
+        return this.resolved;
       })();
       this.resolving.catch(() => {
         this.resolving = undefined;
@@ -106,20 +120,32 @@ export abstract class ObjectHandle {
     return this.resolving;
   }
 
-  /** Sends one request about this object; a deleted object's error names it. */
+  /** The client the object was resolved through (its requests go there). */
+  protected async client(): Promise<Client> {
+    return ((!this.disposed && this.resolved) || (await this.resolve())).client;
+  }
+
+  /**
+   * Sends one request about this object (`params` without the id, which is set on it here);
+   * a deleted object's error names it.
+   */
   protected async call<N extends RequestName>(
     name: N,
     params: Omit<RequestParams<N>, "objectId">,
     retryable = false,
-  ): Promise<RequestResult<N> & { client: Client }> {
-    const { client, objectId } = await this.resolve();
+  ): Promise<RequestResult<N>> {
+    const { client, objectId } = (!this.disposed && this.resolved) || (await this.resolve());
+    // Set on the caller's own literal, not spread into a copy: one request object per call.
+    (params as { objectId?: string }).objectId = objectId;
     try {
-      const r = await client.request(name, { ...params, objectId } as RequestParams<N>, { retryable });
-      return Object.assign(r as object, { client }) as RequestResult<N> & { client: Client };
+      return await client.request(name, params as RequestParams<N>, retryable ? RETRYABLE : ONCE);
     } catch (err) {
       if (err instanceof NotFoundError && /no longer exists/.test(err.message)) {
         // Named: the next use looks the name up again (it may be created anew).
-        if (this.ref.name !== undefined) this.resolving = undefined;
+        if (this.ref.name !== undefined) {
+          this.resolving = undefined;
+          this.resolved = undefined;
+        }
         throw new NotFoundError(`${this.label} no longer exists: it was deleted (${name} failed)`);
       }
       throw err;

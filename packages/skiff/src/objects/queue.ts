@@ -1,4 +1,4 @@
-import { decodePayload, MAX_PARTITION_CHARS } from "@skiff/protocol";
+import { decodePayload, MAX_PARTITION_CHARS, type RequestParams } from "@skiff/protocol";
 import { InvalidError } from "../errors.js";
 import { encodeForWire } from "../payloads.js";
 import {
@@ -90,9 +90,20 @@ export class Queue<T = unknown> extends ObjectHandle {
   /** Adds items in order, all or none (a full partition takes none of them). */
   async putMany(values: Iterable<T>, params: QueuePutParams = {}): Promise<void> {
     const partition = partitionOf(params);
+    const list = Array.isArray(values) ? (values as T[]) : [...values];
+    if (list.length === 0) return;
+    if ((await this.resolve()).packed) {
+      // One encoding of the list (an error names values[i]), which the server splits into its
+      // items: no encode call, and no byte string in the frame, per item.
+      const items = encodeForWire(list, "values");
+      if (items.byteLength > MAX_PUT_BYTES)
+        throw new InvalidError(`putMany: the items encode to more than ${MAX_PUT_BYTES} bytes: put them in parts`);
+      await this.call("queue.put", { partition, items });
+      return;
+    }
     const encoded: Uint8Array[] = [];
     let bytes = 0;
-    for (const v of values) {
+    for (const v of list) {
       const b = encodeForWire(v, `values[${encoded.length}]`);
       bytes += b.byteLength;
       if (bytes > MAX_PUT_BYTES)
@@ -114,14 +125,18 @@ export class Queue<T = unknown> extends ObjectHandle {
     if (!Number.isInteger(n) || n < 1) throw new InvalidError(`getMany: n must be a positive integer, got ${n}`);
     const partition = partitionOf(params);
     const timeoutMs = timeoutOf(params);
-    const r = await this.call(
-      "queue.get",
-      { partition, n: Math.min(n, MAX_GET_ITEMS), ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
-      // A get resent after a reconnect is safe: the lost connection's items went back.
-      true,
-    );
-    if (r.leaseId !== undefined) r.client._connection.emit("queue.ack", { leaseId: r.leaseId });
-    return r.values.map((v) => decodePayload(v) as T);
+    const p: Omit<RequestParams<"queue.get">, "objectId"> = { partition, n: Math.min(n, MAX_GET_ITEMS), packed: true };
+    if (timeoutMs !== undefined) p.timeoutMs = timeoutMs;
+    // A get resent after a reconnect is safe: the lost connection's items went back.
+    const r = await this.call("queue.get", p, true);
+    if (r.leaseId !== undefined) (await this.client())._connection.emit("queue.ack", { leaseId: r.leaseId });
+    if (r.items !== undefined) {
+      // One CBOR array of the items (a server that knows `packed`): one decode for them all.
+      const list = decodePayload(r.items);
+      if (!Array.isArray(list)) throw new InvalidError("queue.get: the server sent items that are not a list");
+      return list as T[];
+    }
+    return (r.values ?? []).map((v) => decodePayload(v) as T);
   }
 
   /** Items waiting in a partition (or in all, with `total`). */

@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { InputWire, ResultWire } from "@skiff/protocol";
 import type { FromThread, ThreadData, ToThread } from "./thread-main.js";
 
@@ -24,6 +24,8 @@ export class ThreadPool {
   /** Starts `size` threads and waits until each has loaded the bundle. Rejects with the first init error. */
   static async start(size: number, data: ThreadData): Promise<ThreadPool> {
     const pool = new ThreadPool();
+    // Loaded here, not at the runtime's start: only functions with `concurrency.threads` use it.
+    const { Worker } = await import("node:worker_threads");
     await Promise.all(
       Array.from({ length: size }, async () => {
         const worker = new Worker(THREAD_ENTRY, { workerData: data });

@@ -1,11 +1,9 @@
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { accessSync, constants, readdirSync, readFileSync, rmSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { CommandHelper } from "./spawner.js";
 import { alive, processTempDir } from "./temp-dirs.js";
-
-const run = promisify(execFile);
 
 const PASTA = ["/usr/bin/pasta", "/usr/sbin/pasta"];
 const IP = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"];
@@ -37,6 +35,8 @@ const NSENTER = ["/usr/bin/nsenter", "/bin/nsenter"];
  */
 export class NatNetwork {
   private seq = 0;
+  /** Runs the NAT scripts and removals without forking the server (spawner.ts). */
+  private readonly helper = new CommandHelper();
 
   private constructor(
     private readonly pasta: string,
@@ -94,6 +94,7 @@ export class NatNetwork {
    * One that fails stops this (no retry loop): containers then attach after they start.
    */
   prepareSpares(): void {
+    if (!this.closed) this.helper.start();
     while (this.nsenter && !this.closed && !this.spareFailed && this.spares.length + this.preparing < SPARE) {
       this.preparing++;
       const name = this.nextName();
@@ -122,6 +123,7 @@ export class NatNetwork {
     this.quietTimer = undefined;
     void this.flushRemovals();
     await Promise.all(this.spares.splice(0).map((s) => this.remove(s.name)));
+    this.helper.close();
   }
 
   /**
@@ -200,10 +202,8 @@ export class NatNetwork {
       `${sh(pasta)} </dev/null`,
       ...(fence.length > 0 ? [`${sh([this.ip, "-n", name, "-force", "-batch", "-"])}`] : []),
     ].join("\n");
-    const done = run("/bin/sh", ["-c", script]);
-    done.child.stdin?.end(fence.join(""));
     try {
-      await done;
+      await this.helper.run("/bin/sh", ["-c", script], fence.join(""));
     } finally {
       try {
         this.pastaPids.set(name, Number(readFileSync(pidFile, "utf8").trim()));
@@ -255,9 +255,7 @@ export class NatNetwork {
     const batch = this.removals.splice(0);
     if (batch.length === 0) return;
     try {
-      const del = run(this.ip, ["-force", "-batch", "-"]);
-      del.child.stdin?.end(batch.map((r) => `netns del ${r.name}\n`).join(""));
-      await del;
+      await this.helper.run(this.ip, ["-force", "-batch", "-"], batch.map((r) => `netns del ${r.name}\n`).join(""));
     } catch {}
     for (const r of batch) {
       this.named.delete(r.name);

@@ -1,9 +1,23 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import type { ObjectStore } from "../object-store.js";
+import type { ObjectStore, QueueItemRow, QueuePutResult } from "../object-store.js";
+import { itemsOf, rowsOf, runBody } from "../queue-runs.js";
 
 const bytes = (n: number) => new Uint8Array([n]);
 const limits = { maxItems: 5, maxPartitions: 2 };
+
+/** queuePut of a list of items. */
+const put = (
+  s: ObjectStore,
+  q: string,
+  p: string,
+  list: Uint8Array[],
+  now: number,
+  lim: typeof limits,
+): Promise<QueuePutResult> => s.queuePut(q, p, itemsOf(list), now, lim);
+/** queueTake, as one row per item. */
+const take = async (s: ObjectStore, q: string, p: string, n: number): Promise<QueueItemRow[]> =>
+  rowsOf(await s.queueTake(q, p, n));
 
 /**
  * What every ObjectStore implementation must do (store/object-store.ts). Run by each
@@ -66,25 +80,21 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
   });
 
   withStore("queue: FIFO per partition, leases, release in place, ack, limits", async (s) => {
-    assert.deepEqual(await s.queuePut("q", "", [bytes(1), bytes(2), bytes(3)], 1, limits), { ok: true });
-    assert.deepEqual(await s.queuePut("q", "", [bytes(4), bytes(5), bytes(6)], 1, limits), {
+    assert.deepEqual(await put(s, "q", "", [bytes(1), bytes(2), bytes(3)], 1, limits), { ok: true });
+    assert.deepEqual(await put(s, "q", "", [bytes(4), bytes(5), bytes(6)], 1, limits), {
       ok: false,
       reason: "full",
       size: 3,
     });
-    assert.deepEqual(await s.queuePut("q", "p", [bytes(9)], 1, limits), { ok: true });
-    assert.equal(
-      (await s.queuePut("q", "p2", [bytes(9)], 1, limits)).ok,
-      false,
-      "a third partition passes maxPartitions",
-    );
-    const first = await s.queueTake("q", "", 2);
+    assert.deepEqual(await put(s, "q", "p", [bytes(9)], 1, limits), { ok: true });
+    assert.equal((await put(s, "q", "p2", [bytes(9)], 1, limits)).ok, false, "a third partition passes maxPartitions");
+    const first = await take(s, "q", "", 2);
     assert.deepEqual(
       first.map((r) => r.value[0]),
       [1, 2],
     );
     assert.deepEqual(
-      (await s.queueTake("q", "", 5)).map((r) => r.value[0]),
+      (await take(s, "q", "", 5)).map((r) => r.value[0]),
       [3],
       "leased items are not taken twice",
     );
@@ -95,23 +105,47 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
       first.map((r) => r.id),
     );
     assert.deepEqual(
-      (await s.queueTake("q", "", 1)).map((r) => r.value[0]),
+      (await take(s, "q", "", 1)).map((r) => r.value[0]),
       [1],
       "released items are back at the front",
     );
     assert.equal(await s.queueLen("q", undefined), 2);
     await s.queueResetLeases();
-    const all = await s.queueTake("q", "", 10);
+    const all = await take(s, "q", "", 10);
     await s.queueAck(
       "q",
       "",
       all.map((r) => r.id),
     );
-    assert.deepEqual(await s.queuePut("q", "", [bytes(1), bytes(2), bytes(3), bytes(4), bytes(5)], 1, limits), {
+    assert.deepEqual(await put(s, "q", "", [bytes(1), bytes(2), bytes(3), bytes(4), bytes(5)], 1, limits), {
       ok: true,
     });
     assert.equal(await s.queueExpire(2), 2, "both partitions idle since 1");
     assert.equal(await s.queueLen("q", undefined), 0);
+  });
+
+  withStore("queue: items put from one buffer come out whole, as runs of consecutive ids", async (s) => {
+    // As a packed queue.put hands them on: a CBOR array header (3 bytes), then items of 1, 3
+    // and 2 bytes, left where they arrived.
+    const buf = new Uint8Array([0x99, 0, 3, 1, 2, 2, 2, 3, 3]);
+    assert.deepEqual(await s.queuePut("q", "", { bytes: buf, start: 3, ends: [4, 7, 9] }, 1, limits), { ok: true });
+    const runs = await s.queueTake("q", "", 2);
+    const rows = rowsOf(runs);
+    assert.deepEqual(
+      rows.map((r) => [...r.value]),
+      [[1], [2, 2, 2]],
+    );
+    assert.deepEqual([...Buffer.concat(runs.map(runBody))], [1, 2, 2, 2], "a run's body is its items back to back");
+    const rest = rowsOf(await s.queueTake("q", "", 5));
+    assert.deepEqual(
+      rest.map((r) => [...r.value]),
+      [[3, 3]],
+    );
+    assert.deepEqual(
+      [...rows, ...rest].map((r) => r.id - rows[0]!.id),
+      [0, 1, 2],
+      "ids in put order",
+    );
   });
 
   withStore("volumeCommit applies changes to the newest version; volumePrune keeps what is pinned", async (s) => {
@@ -148,14 +182,14 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
 
   withStore("concurrent queue puts keep the limit; concurrent takes get each item once", async (s) => {
     const puts = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => s.queuePut("q", "", [bytes(i)], 1, { maxItems: 8, maxPartitions: 2 })),
+      Array.from({ length: 12 }, (_, i) => put(s, "q", "", [bytes(i)], 1, { maxItems: 8, maxPartitions: 2 })),
     );
     assert.equal(puts.filter((r) => r.ok).length, 8, "exactly maxItems puts land");
     const parts = await Promise.all(
-      ["a", "b", "c", "d"].map((p) => s.queuePut("q2", p, [bytes(0)], 1, { maxItems: 8, maxPartitions: 2 })),
+      ["a", "b", "c", "d"].map((p) => put(s, "q2", p, [bytes(0)], 1, { maxItems: 8, maxPartitions: 2 })),
     );
     assert.equal(parts.filter((r) => r.ok).length, 2, "exactly maxPartitions partitions are made");
-    const takes = await Promise.all(Array.from({ length: 12 }, () => s.queueTake("q", "", 1)));
+    const takes = await Promise.all(Array.from({ length: 12 }, () => take(s, "q", "", 1)));
     const got = takes.flat().map((r) => r.id);
     assert.equal(got.length, 8);
     assert.equal(new Set(got).size, 8, "no item is taken twice");
@@ -165,7 +199,8 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
     const big = { maxItems: 12, maxPartitions: 2 };
     /** Puts items `from` … `from + n - 1` (each one byte, its number) in one batch. */
     const putRun = (n: number, from: number) =>
-      s.queuePut(
+      put(
+        s,
         "q",
         "",
         Array.from({ length: n }, (_, i) => bytes(from + i)),
@@ -175,8 +210,8 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
     const values = (rows: { value: Uint8Array }[]) => rows.map((r) => r.value[0]);
     const ids = (rows: { id: number }[]) => rows.map((r) => r.id);
     assert.deepEqual(await putRun(10, 0), { ok: true });
-    const a = await s.queueTake("q", "", 3);
-    const b = await s.queueTake("q", "", 2);
+    const a = await take(s, "q", "", 3);
+    const b = await take(s, "q", "", 2);
     assert.deepEqual(
       [values(a), values(b)],
       [
@@ -186,7 +221,7 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
     );
     await s.queueRelease("q", "", ids(a));
     // Back in place, ahead of what was never taken; b's items are still leased.
-    const c = await s.queueTake("q", "", 4);
+    const c = await take(s, "q", "", 4);
     assert.deepEqual(values(c), [0, 1, 2, 5]);
     assert.equal(await s.queueLen("q", ""), 4, "6..9 wait");
     // c's ids are not consecutive (3 and 4 are b's): acknowledging c leaves b's items alone.
@@ -194,13 +229,13 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
     await s.queueRelease("q", "", ids(b));
     assert.equal(await s.queueLen("q", ""), 6, "b's two are back beside 6..9");
     // The size counts items: 6 held, so 6 more fit and a 7th does not.
-    assert.deepEqual(await s.queuePut("q", "", [bytes(10)], 1, { maxItems: 6, maxPartitions: 2 }), {
+    assert.deepEqual(await put(s, "q", "", [bytes(10)], 1, { maxItems: 6, maxPartitions: 2 }), {
       ok: false,
       reason: "full",
       size: 6,
     });
     assert.deepEqual(await putRun(6, 10), { ok: true });
-    const rest = await s.queueTake("q", "", 100);
+    const rest = await take(s, "q", "", 100);
     assert.deepEqual(values(rest), [3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], "FIFO across parts and batches");
     await s.queueAck("q", "", ids(rest));
     assert.equal(await s.queueLen("q", undefined), 0);
@@ -219,7 +254,8 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
     for (let i = 0; i < total; ) {
       const n = Math.min([1, 700, 3, 300, 96][i % 5]!, total - i);
       assert.deepEqual(
-        await s.queuePut(
+        await put(
+          s,
           "q",
           "p",
           Array.from({ length: n }, (_, j) => item(i + j)),
@@ -232,7 +268,7 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
     }
     const got: Uint8Array[] = [];
     for (let k = 0; got.length < total; k++) {
-      const rows = await s.queueTake("q", "p", [1, 257, 2, 600, 5][k % 5]!);
+      const rows = await take(s, "q", "p", [1, 257, 2, 600, 5][k % 5]!);
       assert.ok(rows.length > 0);
       got.push(...rows.map((r) => r.value));
       await s.queueAck(
@@ -243,7 +279,7 @@ export function objectStoreContract(open: () => Promise<{ store: ObjectStore; cl
     }
     for (const [i, v] of got.entries()) assert.deepEqual(v, item(i), `item ${i}`);
     assert.equal(await s.queueLen("q", "p"), 0);
-    assert.deepEqual((await s.queuePut("q", "p", [item(0)], 1, { maxItems: 1, maxPartitions: 2 })).ok, true, "size 0");
+    assert.deepEqual((await put(s, "q", "p", [item(0)], 1, { maxItems: 1, maxPartitions: 2 })).ok, true, "size 0");
   });
 
   withStore("concurrent volume commits to different files all land", async (s) => {

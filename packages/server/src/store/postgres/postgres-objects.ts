@@ -4,12 +4,14 @@ import type {
   ObjectKind,
   ObjectRow,
   ObjectStore,
-  QueueItemRow,
+  QueueItems,
   QueuePutResult,
+  QueueRun,
   StoredValue,
   VolumeFileRow,
   VolumeVersion,
 } from "../object-store.js";
+import { itemAt } from "../queue-runs.js";
 import { toStoredValue, type ValueColumns, valueParams } from "../row-mapping.js";
 import { loadNamedStatements } from "../sql-file.js";
 import { StoreCommitError, StoreUnavailableError } from "../store.js";
@@ -176,11 +178,12 @@ export class PostgresObjectStore implements ObjectStore {
   queuePut(
     queueId: string,
     partition: string,
-    values: Uint8Array[],
+    items: QueueItems,
     now: number,
     limits: { maxItems: number; maxPartitions: number },
   ): Promise<QueuePutResult> {
     type Part = { pid: number; size: number; nextSeq: number };
+    const count = items.ends.length;
     return this.tx(async (run): Promise<QueuePutResult> => {
       // The partition's row stays locked to the commit: puts to it run one at a time, so the
       // limit check and the insert see the same size.
@@ -194,18 +197,19 @@ export class PostgresObjectStore implements ObjectStore {
         }
       }
       const size = part?.size ?? 0;
-      if (size + values.length > limits.maxItems) return { ok: false, reason: "full", size };
+      if (size + count > limits.maxItems) return { ok: false, reason: "full", size };
       part ??= (await run<Part>("queueInsertPartition", { queueId, partition, now })).rows[0]!;
-      await run("queueInsert", { pid: part.pid, firstSeq: part.nextSeq, values: values.map(hex) });
-      await run("queueGrowPartition", { pid: part.pid, n: values.length, now });
+      const values = Array.from({ length: count }, (_, i) => hex(itemAt(items, i)));
+      await run("queueInsert", { pid: part.pid, firstSeq: part.nextSeq, values });
+      await run("queueGrowPartition", { pid: part.pid, n: count, now });
       return { ok: true };
     });
   }
-  async queueTake(queueId: string, partition: string, n: number): Promise<QueueItemRow[]> {
+  async queueTake(queueId: string, partition: string, n: number): Promise<QueueRun[]> {
     const rows = (await this.write<{ seq: number; value: Buffer }>("queueTake", { queueId, partition, n })).rows;
-    // RETURNING gives no order: FIFO is by seq.
+    // RETURNING gives no order: FIFO is by seq. A row per item: each a run of one.
     rows.sort((a, b) => a.seq - b.seq);
-    return rows.map((r) => ({ id: r.seq, value: fromBuffer(r.value) }));
+    return rows.map((r) => ({ seq: r.seq, n: 1, value: fromBuffer(r.value) }));
   }
   async queueRelease(queueId: string, partition: string, ids: number[]): Promise<void> {
     await this.write("queueRelease", { queueId, partition, seqs: ids.map(String) });

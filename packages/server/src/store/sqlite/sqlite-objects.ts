@@ -4,13 +4,14 @@ import type {
   ObjectKind,
   ObjectRow,
   ObjectStore,
-  QueueItemRow,
+  QueueItems,
   QueuePutResult,
+  QueueRun,
   StoredValue,
   VolumeFileRow,
   VolumeVersion,
 } from "../object-store.js";
-import { decodeRun, encodeRun, runsOf } from "../queue-runs.js";
+import { encodeRun, runsOf, splitRun } from "../queue-runs.js";
 import { toStoredValue, type ValueColumns, valueParams } from "../row-mapping.js";
 import { loadNamedStatements } from "../sql-file.js";
 import { ObjectRowCache } from "./object-row-cache.js";
@@ -24,6 +25,13 @@ export interface SqliteObjectsHost {
   begin(): void;
   /** Resolves once every write so far is committed. */
   flush(): Promise<void>;
+  /**
+   * Runs `fn`'s writes and commits them at once, if the store commits a lone write so now
+   * (sqlite-store.ts commitNow); undefined if not, with `fn` not run.
+   */
+  commitNow<T>(fn: () => T): { value: T } | undefined;
+  /** Runs `fn`'s writes in the group window, all or none (a savepoint). */
+  atomically<T>(fn: () => T): T;
   /** Called when a commit fails and its window is rolled back. */
   onRollback(listener: () => void): void;
 }
@@ -78,9 +86,11 @@ export class SqliteObjectStore implements ObjectStore {
     return this.stmt(name).all(params) as T[];
   }
 
-  /** Runs writes now, resolves once they are committed. */
+  /** Runs writes now, resolves once they are committed (at once when they are alone). */
   private async durable<T>(fn: () => T): Promise<T> {
-    const r = fn();
+    const now = this.host.commitNow(fn);
+    if (now) return now.value;
+    const r = this.host.atomically(fn);
     await this.host.flush();
     return r;
   }
@@ -198,17 +208,18 @@ export class SqliteObjectStore implements ObjectStore {
   queuePut(
     queueId: string,
     partition: string,
-    values: Uint8Array[],
+    items: QueueItems,
     now: number,
     limits: { maxItems: number; maxPartitions: number },
   ): Promise<QueuePutResult> {
+    const count = items.ends.length;
     // The checks and the insert are one synchronous step: no other put runs between them.
     let part = this.partition(queueId, partition);
     if (!part) {
       const count = this.get<{ n: number }>("queuePartitionCount", { queueId })!.n;
       if (count >= limits.maxPartitions) return Promise.resolve({ ok: false, reason: "partitions", count });
     }
-    if ((part?.size ?? 0) + values.length > limits.maxItems)
+    if ((part?.size ?? 0) + count > limits.maxItems)
       return Promise.resolve({ ok: false, reason: "full", size: part?.size ?? 0 });
     return this.durable(() => {
       if (!part) {
@@ -218,48 +229,44 @@ export class SqliteObjectStore implements ObjectStore {
       const insert = this.stmt("queueInsert");
       this.host.begin();
       // A few rows of runs, not a row per item (store/queue-runs.ts).
-      for (const [start, end] of runsOf(values))
-        insert.run(part.pid, part.nextSeq + start, end - start, encodeRun(values, start, end));
-      this.run("queueGrowPartition", { pid: part.pid, n: values.length, now });
+      for (const [start, end] of runsOf(items))
+        insert.run(part.pid, part.nextSeq + start, end - start, encodeRun(items, start, end));
+      this.run("queueGrowPartition", { pid: part.pid, n: count, now });
       return { ok: true } as const;
     });
   }
   private partition(queueId: string, partition: string) {
     return this.get<{ pid: number; size: number; nextSeq: number }>("queuePartition", { queueId, partition });
   }
-  async queueTake(queueId: string, partition: string, n: number): Promise<QueueItemRow[]> {
+  async queueTake(queueId: string, partition: string, n: number): Promise<QueueRun[]> {
     const part = this.partition(queueId, partition);
     if (!part) return [];
     // Runs in order until they hold n items (better-sqlite3 runs nothing else while iterating).
-    const runs: { seq: number; n: number; value: Buffer }[] = [];
+    const runs: QueueRun[] = [];
     let have = 0;
     for (const r of this.stmt("queueTakeRuns").iterate({ pid: part.pid }) as Iterable<{
       seq: number;
       n: number;
       value: Buffer;
     }>) {
-      runs.push(r);
+      runs.push({ seq: r.seq, n: r.n, value: fromBuffer(r.value) });
       have += r.n;
       if (have >= n) break;
     }
     if (runs.length === 0) return [];
-    const items: QueueItemRow[] = [];
-    for (const r of runs) {
-      const values = decodeRun(fromBuffer(r.value), r.n);
-      for (let i = 0; i < values.length && items.length < n; i++) items.push({ id: r.seq + i, value: values[i]! });
-    }
     // The last run may be taken in part: its first `keep` items are leased as a run of their
     // own, the rest is a new run right after them.
     const last = runs[runs.length - 1]!;
-    const keep = last.n - (have - items.length);
-    const whole = keep === last.n ? runs : runs.slice(0, -1);
+    const keep = last.n - (have - n);
+    const whole = keep >= last.n ? runs : runs.slice(0, -1);
     if (whole.length > 0) this.run("queueLeaseRange", { pid: part.pid, lo: whole[0]!.seq, hi: whole.at(-1)!.seq });
     if (keep < last.n) {
-      const values = decodeRun(fromBuffer(last.value), last.n);
-      this.run("queueSplitRun", { pid: part.pid, seq: last.seq, n: keep, value: encodeRun(values, 0, keep) });
-      this.stmt("queueInsert").run(part.pid, last.seq + keep, last.n - keep, encodeRun(values, keep, last.n));
+      const [taken, rest] = splitRun(last.value, last.n, keep);
+      this.run("queueSplitRun", { pid: part.pid, seq: last.seq, n: keep, value: taken });
+      this.stmt("queueInsert").run(part.pid, last.seq + keep, last.n - keep, rest);
+      runs[runs.length - 1] = { seq: last.seq, n: keep, value: fromBuffer(taken) };
     }
-    return items;
+    return runs;
   }
   async queueRelease(queueId: string, partition: string, ids: number[]): Promise<void> {
     const part = this.partition(queueId, partition);

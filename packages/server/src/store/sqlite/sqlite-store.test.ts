@@ -71,6 +71,67 @@ describe("SqliteStore", () => {
   });
 });
 
+describe("SqliteStore object writes", () => {
+  /** Whether `p` has settled after a few microtask turns (no event-loop turn). */
+  const settledSoon = async (p: Promise<unknown>) => {
+    let done = false;
+    void p.then(() => (done = true));
+    for (let i = 0; i < 10; i++) await null;
+    return done;
+  };
+  const value = { inline: new Uint8Array([1]) };
+
+  it("commits a lone write at once; writes of the same turn and writes joining an open window commit at its end", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "skiff-store-"));
+    const s = new SqliteStore({ dataDir: dir });
+    const reader = new SqliteStore({ dataDir: dir });
+    try {
+      const first = s.objects.dictPut("di-1", "s:a", value, 1, false);
+      const second = s.objects.dictPut("di-1", "s:b", value, 1, false);
+      assert.equal(await settledSoon(first), true, "the first write of a turn is committed in it");
+      assert.equal(await reader.objects.dictLen("di-1"), 1, "and another connection sees it");
+      assert.equal(await settledSoon(second), false, "the second waits for the end-of-turn commit");
+      await second;
+      assert.equal(await reader.objects.dictLen("di-1"), 2);
+      await new Promise((r) => setImmediate(r));
+      // An open window (a call written, not yet committed): an object write joins it.
+      s.insertCall({ ...call("fc-w"), kind: "spawn" }, input("fc-w"));
+      const joined = s.objects.dictPut("di-1", "s:c", value, 1, false);
+      assert.equal(await settledSoon(joined), false, "joins the open window");
+      await joined;
+      assert.equal((await reader.getCall("fc-w"))?.state, "pending", "the window was committed with it");
+    } finally {
+      await s.close();
+      await reader.close();
+    }
+  });
+
+  it("takes back all of a write that fails midway, committed at once or in a window", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "skiff-store-"));
+    const s = new SqliteStore({ dataDir: dir });
+    const lim = { maxItems: 1000, maxPartitions: 2 };
+    try {
+      const two = { bytes: new Uint8Array(2), start: 0, ends: [1, 2] };
+      assert.deepEqual(await s.objects.queuePut("qu-1", "", two, 1, lim), { ok: true });
+      // The store refuses every run after the first of a put: 300 items are two runs.
+      (s as unknown as { db: { exec(sql: string): void } }).db.exec(
+        "CREATE TRIGGER refuse BEFORE INSERT ON queue_items WHEN NEW.seq > 3 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+      );
+      const many = { bytes: new Uint8Array(600), start: 0, ends: Array.from({ length: 300 }, (_, i) => 2 * i + 2) };
+      await new Promise((r) => setImmediate(r));
+      await assert.rejects(s.objects.queuePut("qu-1", "", many, 1, lim), /refused/);
+      assert.equal(await s.objects.queueLen("qu-1", ""), 2, "nothing of the failed lone put is left");
+      s.insertCall({ ...call("fc-w"), kind: "spawn" }, input("fc-w"));
+      await assert.rejects(s.objects.queuePut("qu-1", "", many, 1, lim), /refused/);
+      await s.flush();
+      assert.equal(await s.objects.queueLen("qu-1", ""), 2, "nor of one in a window");
+      assert.equal((await s.getCall("fc-w"))?.state, "pending", "whose other writes stay");
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("SqliteStore WAL checkpoints", () => {
   it("checkpoints on its own thread, keeps the WAL bounded, and loses no commit", async () => {
     const dir = mkdtempSync(join(tmpdir(), "skiff-store-"));

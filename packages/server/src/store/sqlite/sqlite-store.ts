@@ -100,7 +100,10 @@ export class SqliteStore implements Store {
   private readonly listStmts = new Map<string, Database.Statement>();
   readonly objects: SqliteObjectStore;
   /** BEGIN, COMMIT and ROLLBACK, prepared once (exec parses its text each time). */
-  private readonly txStmts: { begin: Database.Statement; commit: Database.Statement; rollback: Database.Statement };
+  private readonly txStmts: Record<
+    "begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo",
+    Database.Statement
+  >;
   private readonly checkpointer: WalCheckpointer;
 
   constructor(opts: SqliteStoreOptions) {
@@ -119,6 +122,9 @@ export class SqliteStore implements Store {
       begin: this.db.prepare("BEGIN"),
       commit: this.db.prepare("COMMIT"),
       rollback: this.db.prepare("ROLLBACK"),
+      savepoint: this.db.prepare("SAVEPOINT object_write"),
+      release: this.db.prepare("RELEASE object_write"),
+      rollbackTo: this.db.prepare("ROLLBACK TO object_write"),
     };
     this.migrate();
     for (const [name, sql] of loadNamedStatements(new URL("queries.sql", SQL_DIR)))
@@ -127,6 +133,8 @@ export class SqliteStore implements Store {
       db: this.db,
       begin: () => this.ensureTx(),
       flush: () => this.flushSoon(),
+      commitNow: (fn) => this.commitNow(fn),
+      atomically: (fn) => this.atomically(fn),
       onRollback: (listener) => this.rollbackListeners.push(listener),
     });
     this.backfillStatus();
@@ -234,6 +242,71 @@ export class SqliteStore implements Store {
       const e = new StoreCommitError(failure);
       this.log(e.message);
       for (const w of waiters) w.reject(e);
+    }
+  }
+
+  /**
+   * Runs `fn`'s writes in a transaction of their own and commits it now, when no group window
+   * is open and no other write was committed so in this turn of the event loop: a lone write
+   * that a client waits on (a Dict put) is answered in the turn it arrived, with no turn spent
+   * waiting for the end-of-turn commit (and its reply's flush in the next). Otherwise (or
+   * while writes are many) undefined: the caller joins the window (flushSoon), and the writes
+   * of a busy turn still share one commit. Throws what `fn` throws, or a StoreCommitError,
+   * with nothing written.
+   */
+  private commitNow<T>(fn: () => T): { value: T } | undefined {
+    if (this.inTx || this.committedThisTurn || this.closed) return undefined;
+    this.committedThisTurn = true;
+    setImmediate(() => {
+      this.committedThisTurn = false;
+    });
+    // Marked open, so that fn's writes (ensureTx) join this transaction.
+    this.inTx = true;
+    let value: T;
+    let inFn = false;
+    try {
+      this.txStmts.begin.run();
+      inFn = true;
+      value = fn();
+      inFn = false;
+      const t0 = performance.now();
+      this.txStmts.commit.run();
+      this.commitObserver?.(performance.now() - t0);
+    } catch (err) {
+      try {
+        if (this.db.inTransaction) this.txStmts.rollback.run();
+      } catch {}
+      for (const l of this.rollbackListeners) l();
+      // What fn throws, as it threw it (as from a write that joins the window).
+      throw inFn ? err : new StoreCommitError(err);
+    } finally {
+      this.inTx = false;
+    }
+    this.checkpointer.committed();
+    return { value };
+  }
+  private committedThisTurn = false;
+
+  /**
+   * Runs `fn`'s writes inside the open group window (opening one), all or none: a write that
+   * throws midway takes back what `fn` wrote before it (a savepoint), and the rest of the
+   * window stays.
+   */
+  private atomically<T>(fn: () => T): T {
+    this.ensureTx();
+    this.txStmts.savepoint.run();
+    try {
+      const r = fn();
+      this.txStmts.release.run();
+      return r;
+    } catch (err) {
+      try {
+        if (this.db.inTransaction) {
+          this.txStmts.rollbackTo.run();
+          this.txStmts.release.run();
+        }
+      } catch {}
+      throw err;
     }
   }
 
