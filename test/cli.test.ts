@@ -75,6 +75,31 @@ describe("skiff CLI without a server", () => {
     assert.match(r.stdout, /square\(42\) = 1764/);
   });
 
+  it("SKIFF_TRACE=1 shows each phase; the warm pool's runtime starts before the store opens", async () => {
+    const r = await skiff(["run", "examples/quickstart.ts"], { env: { ...env, SKIFF_TRACE: "1" } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /square\(42\) = 1764/);
+    const phases = [...r.stderr.matchAll(/^\[trace (\d+\.\d)\] (.*)$/gm)].map((m) => ({
+      at: Number(m[1]),
+      what: m[2]!,
+    }));
+    const at = (what: string) => {
+      const i = phases.findIndex((p) => p.what === what);
+      assert.ok(i >= 0, `no "${what}" in:\n${r.stderr}`);
+      return i;
+    };
+    // In order: the runtime's boot (~100 ms) overlaps the store's opening instead of following it.
+    assert.ok(at("provider: spawn runtime (pool)") < at("server: store open"), r.stderr);
+    assert.ok(at("cli loaded") < at("server: container hello"));
+    assert.ok(at("server: container hello") < at("entrypoint done"));
+    assert.ok(at("entrypoint done") < at("server: closed store"));
+    assert.ok(at("server: closed store") < at("exit"));
+    assert.ok(
+      phases.every((p, i) => i === 0 || p.at >= phases[i - 1]!.at),
+      "stamps only go forward",
+    );
+  });
+
   it("calls one function with JSON-or-string arguments after --", async () => {
     const dir = scratchDir("cli-args");
     const file = writeApp(

@@ -337,3 +337,23 @@ describe("control-plane restarts: graceful stop", () => {
     }
   });
 });
+
+describe("control-plane restarts: a second server on the same data", () => {
+  it("is refused while the first runs, naming the data directory, and the first keeps its containers' socket", async () => {
+    const first = await startServer();
+    try {
+      const second = await skiff(["server", "--port", "0", "--data-dir", first.dataDir], {
+        env: first.env,
+        timeoutMs: 15_000,
+      });
+      assert.equal(second.code, 1, second.stderr);
+      assert.match(second.stderr, /another Skiff server is running on the data directory .*stop it first/);
+      // The first server's containers still reach it: a call runs in a new container.
+      const r = await skiff(["run", "examples/quickstart.ts"], { env: first.env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /square\(42\) = 1764/);
+    } finally {
+      await first.stop();
+    }
+  });
+});

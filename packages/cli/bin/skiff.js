@@ -19,9 +19,19 @@ function entry() {
   return "../dist-bundle/main.js";
 }
 
+// SKIFF_TRACE=1: the process's start and the CLI's code loaded (see @skiff/protocol trace.ts).
+const trace =
+  process.env.SKIFF_TRACE === "1"
+    ? (label) => process.stderr.write(`[trace ${(performance.timeOrigin + performance.now()).toFixed(1)}] ${label}\n`)
+    : () => {};
+if (process.env.SKIFF_TRACE === "1")
+  process.stderr.write(`[trace ${performance.timeOrigin.toFixed(1)}] process start\n`);
 const { main } = await import(entry());
+trace("cli loaded");
+process.on("exit", () => trace("exit"));
 main(process.argv.slice(2)).then(
   (code) => {
+    trace("command done");
     process.exitCode = code;
     // Interrupted and cleaned up: code of the app still pending here (timers) must not keep
     // the process alive.

@@ -3,7 +3,8 @@ import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { build, Plugin } from "esbuild";
+import type { BuildOptions, build, Plugin } from "esbuild";
+import { cachedBundle, cacheKey, keepBundle, stampsBefore } from "./bundle-cache.js";
 import { UsageError } from "./errors.js";
 import { VERSION } from "./version.js";
 
@@ -50,35 +51,43 @@ const externalIfMissing: Plugin = {
  * exports, and stack traces stay readable); `skiff` stays external so the container runtime
  * provides the one copy of the SDK.
  */
-export async function bundleApp(entryFile: string, externalPackages: string[] = []): Promise<Bundle> {
+export async function bundleApp(
+  entryFile: string,
+  externalPackages: string[] = [],
+  opts: { cache?: boolean } = {},
+): Promise<Bundle> {
   const entry = resolve(entryFile);
   if (!existsSync(entry) || !statSync(entry).isFile()) throw new UsageError(`no such file: ${entryFile}`);
   checkSdkVersion(entry);
+  const options = {
+    entryPoints: [entry],
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    keepNames: true,
+    write: false,
+    external: ["skiff", "skiff/*", ...externalPackages.flatMap((p) => [p, `${p}/*`])],
+    banner: { js: BANNER },
+    // Inline, with the sources as absolute file URLs: a stack trace made in a container
+    // (which loads the map) points at the user's own .ts files and lines, wherever the
+    // bundle was written.
+    sourcemap: "inline",
+    sourceRoot: `${pathToFileURL(process.cwd()).href}/`,
+    sourcesContent: false,
+    logLevel: "silent",
+    legalComments: "none",
+    metafile: true,
+  } satisfies BuildOptions;
+  const key = opts.cache ? cacheKey({ cli: VERSION, esbuild: esbuildVersion(), cwd: process.cwd(), options }) : "";
+  const hit = opts.cache ? cachedBundle(key) : undefined;
+  if (hit) return { code: hit.code, entry, external: externalPackages, ...hit.meta };
+  const before = opts.cache ? stampsBefore(entry) : undefined;
   // Loaded on use, so commands that bundle nothing (`skiff --help`, `skiff app list`) do not load it.
   const esbuild = await import("esbuild");
   let result: Awaited<ReturnType<typeof build>>;
   try {
-    result = await esbuild.build({
-      entryPoints: [entry],
-      bundle: true,
-      format: "esm",
-      platform: "node",
-      target: "node20",
-      keepNames: true,
-      write: false,
-      external: ["skiff", "skiff/*", ...externalPackages.flatMap((p) => [p, `${p}/*`])],
-      banner: { js: BANNER },
-      // Inline, with the sources as absolute file URLs: a stack trace made in a container
-      // (which loads the map) points at the user's own .ts files and lines, wherever the
-      // bundle was written.
-      sourcemap: "inline",
-      sourceRoot: `${pathToFileURL(process.cwd()).href}/`,
-      sourcesContent: false,
-      logLevel: "silent",
-      legalComments: "none",
-      metafile: true,
-      plugins: [externalIfMissing],
-    });
+    result = await esbuild.build({ ...options, plugins: [externalIfMissing] });
   } catch (err) {
     const errors = (
       err as {
@@ -102,14 +111,24 @@ export async function bundleApp(entryFile: string, externalPackages: string[] = 
     const m = i < 0 ? null : /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f.slice(i));
     if (m) packages.add(m[1]!);
   }
-  return {
-    code,
-    hash: createHash("sha256").update(code).digest("hex"),
-    entry,
-    inputs,
-    packages: [...packages],
-    external: externalPackages,
-  };
+  const meta = { hash: createHash("sha256").update(code).digest("hex"), inputs, packages: [...packages] };
+  if (opts.cache) {
+    const read = Object.keys(result.metafile?.inputs ?? {})
+      .filter((f) => !f.includes(":"))
+      .map((f) => resolve(f));
+    keepBundle(key, code, meta, read, before);
+  }
+  return { code, entry, external: externalPackages, ...meta };
+}
+
+/** esbuild's version, from its package.json (not its API: loading that is what a cached bundle saves). */
+function esbuildVersion(): string {
+  try {
+    const file = createRequire(import.meta.url).resolve("esbuild/package.json");
+    return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+  } catch {
+    return "?";
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { trace } from "@skiff/protocol";
 import { Client, ConnectionError, findConfig } from "skiff";
 import { UsageError } from "./errors.js";
 import { ui } from "./output.js";
@@ -52,8 +53,11 @@ export async function connect(opts: {
     );
   }
   // Loaded here: commands that talk to a configured server never load the server's code.
+  trace("config looked up");
   const { startEmbeddedServer } = await import("./local-server.js");
+  trace("server code loaded");
   const { server, stop } = await startEmbeddedServer(opts.log);
+  trace("server started");
   const token = server.createdAdminToken!;
   const environment = opts.environment ?? "main";
   const client = new Client({

@@ -21,6 +21,8 @@ export interface LocalServerOptions {
   warmPool?: number;
   /** See LocalProviderOptions.spareNetworksAtStart. @defaultValue true */
   spareNetworksAtStart?: boolean;
+  /** See LocalProviderOptions.refillDelayMs. @defaultValue 0 */
+  refillDelayMs?: number;
   webWaitMs?: number;
   webMaxBodyBytes?: number;
   limits?: LimitsChoice;
@@ -89,6 +91,7 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
         // Without local workers it only builds images: no runtime processes kept warm.
         ...(o.localWorkers === false ? { warmPool: 0 } : o.warmPool !== undefined ? { warmPool: o.warmPool } : {}),
         ...(o.spareNetworksAtStart === false ? { spareNetworksAtStart: false } : {}),
+        ...(o.refillDelayMs !== undefined ? { refillDelayMs: o.refillDelayMs } : {}),
         // Containers must not see the server's state or the tokens in the config file.
         hide: [o.dataDir, cfg, imageDir],
         images: { dir: imageDir, ...(limitBytes ? { limitBytes } : {}) },
@@ -102,9 +105,10 @@ export async function startEmbeddedServer(
   log: (msg: string) => void,
 ): Promise<{ server: SkiffServer; stop(): Promise<void> }> {
   const dataDir = makeTempDir("skiff-embedded-");
-  // One runtime kept warm (the pool still grows with demand) and no network namespaces made
-  // before a container starts: this server lives for one command, often one call, and what it
-  // starts at its start competes for the CPU with that command, then must be stopped again.
+  // One runtime kept warm (the pool still grows with demand), no network namespaces made
+  // before a container starts, and the runtime that replaces a pooled one started after its
+  // container's first moments: this server lives for one command, often one call, and what it
+  // starts competes for the CPU with that command, then must be stopped again.
   const server = await startLocalServer({
     host: "127.0.0.1",
     port: 0,
@@ -112,6 +116,7 @@ export async function startEmbeddedServer(
     log,
     warmPool: 1,
     spareNetworksAtStart: false,
+    refillDelayMs: 150,
   });
   return {
     server,

@@ -1,5 +1,6 @@
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { trace } from "@skiff/protocol";
 import { CommanderError } from "commander";
 import { InvalidError, SkiffError } from "skiff";
 import { ExitWith, UsageError } from "./errors.js";
@@ -14,6 +15,7 @@ import { buildProgram } from "./program.js";
  */
 export async function main(argv: string[]): Promise<number> {
   const { program, argv: own } = await buildProgram(argv);
+  trace("commands loaded");
   // Before parsing: commands read it while they run (the embedded server's lines in `skiff run`).
   const dd = argv.indexOf("--");
   setDebug((dd >= 0 ? argv.slice(0, dd) : argv).includes("--debug"));

@@ -117,11 +117,29 @@ or the active profile of ~/.skiff.toml (SKIFF_CONFIG_PATH, SKIFF_PROFILE).`,
       throw new UsageError(`${commandPath(action)} takes no arguments after --`);
   });
 
-  for (const file of commandFiles()) {
+  const files = commandFiles();
+  const load = async (file: string) => {
     const mod = (await import(new URL(`./commands/${file}`, import.meta.url).href)) as Partial<CommandModule>;
     if (typeof mod.register !== "function") throw new Error(`commands/${file} does not export register(program)`);
+    return mod as CommandModule;
+  };
+  // `skiff run …`: only the file of that name, where what it adds is that one command with no
+  // subcommands (so no other file adds to it): the command runs, and its help and errors
+  // read, as with every file loaded, without loading the others (each with its imports).
+  // Anything else (help, a group, a typo to suggest for) loads them all, in their order.
+  const first = argv[0] ?? "";
+  const own = files.find((f) => f.replace(/\.(js|ts)$/, "") === first);
+  const mod = own ? await load(own) : undefined;
+  const alone = new Command("skiff");
+  mod?.register(alone);
+  if (
+    mod &&
+    alone.commands.length === 1 &&
+    alone.commands[0]!.name() === first &&
+    alone.commands[0]!.commands.length === 0
+  )
     mod.register(program);
-  }
+  else for (const file of files) (await load(file)).register(program);
   // Every (sub)command reports Commander's parse errors as one line naming its own help.
   const forEach = (cmd: Command) => {
     cmd.configureOutput({

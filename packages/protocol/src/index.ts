@@ -17,6 +17,7 @@ export * from "./objects.js";
 export * from "./packed.js";
 export * from "./payload.js";
 export * from "./provider.js";
+export * from "./trace.js";
 export * from "./version.js";
 export * from "./web.js";
 export * from "./workers.js";

@@ -1,5 +1,6 @@
 export { ApiError } from "./api/api-error.js";
 export { type ConnectionLimits, defaultConnectionLimits } from "./api/connection-limits.js";
+export { DataDirInUseError } from "./control-socket.js";
 export { DEFAULT_OBJECT_LIMITS, type ObjectLimits, parseObjectLimits } from "./objects/limits.js";
 export type {
   ContainerEvents,

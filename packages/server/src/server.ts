@@ -11,6 +11,7 @@ import {
   type EventMap,
   MAX_FRAME_BYTES,
   type OutputWire,
+  trace,
   unpackPayloads,
 } from "@skiff/protocol";
 import { WebSocketServer } from "ws";
@@ -25,6 +26,7 @@ import { CLOSE_POLICY, Peer, type PeerHooks } from "./api/peer.js";
 import { AppService } from "./apps/app-service.js";
 import { ungrantedBlob } from "./auth/blob-grants.js";
 import { type Principal, TokenService } from "./auth/tokens.js";
+import { claimControlSocket } from "./control-socket.js";
 import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
@@ -157,15 +159,9 @@ export class SkiffServer {
     const dataDir = resolve(opts.dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const blobs = opts.blobs ?? new FsBlobStore(join(dataDir, "blobs"));
-    const store = typeof opts.store === "function" ? await opts.store({ dataDir, blobs, log }) : opts.store;
-    const tokens = new TokenService(store);
-    let createdAdminToken: { tokenId: string; tokenSecret: string } | undefined;
-    if ((await store.countAdminTokens()) === 0) {
-      createdAdminToken = tokens.create("admin");
-      await store.flush();
-    }
     const controlSocket = controlSocketPath(dataDir);
-    rmSync(controlSocket, { force: true });
+    // First, as it is cheap: a server already running on this data directory keeps it.
+    await claimControlSocket(controlSocket, dataDir);
 
     // The control socket listens before anything can start a container: a sandbox binds the
     // socket file at start, so it must exist (containers of recovered calls start right away).
@@ -283,8 +279,29 @@ export class SkiffServer {
     // socket, so it must be writable by others. On the host it stays behind the data
     // directory (0700); what answers on it still demands a container's token.
     chmodSync(controlSocket, 0o666);
+    trace("server: control socket listening");
 
+    // The provider (it starts the warm pool's runtimes, ~100 ms each to boot) before the store
+    // is opened: their boot and the store's opening overlap. Nothing reaches the store through
+    // the control socket before `hooks` is set, further down.
     const local = opts.provider(controlSocket);
+    trace("server: provider started");
+    let store: Store;
+    try {
+      store = typeof opts.store === "function" ? await opts.store({ dataDir, blobs, log }) : opts.store;
+    } catch (err) {
+      await local.close().catch(() => {});
+      await closeServer(controlHttp);
+      rmSync(controlSocket, { force: true });
+      throw err;
+    }
+    trace("server: store open");
+    const tokens = new TokenService(store);
+    let createdAdminToken: { tokenId: string; tokenSecret: string } | undefined;
+    if ((await store.countAdminTokens()) === 0) {
+      createdAdminToken = tokens.create("admin");
+      await store.flush();
+    }
     // One placement path for every container: this host (unless turned off) and the workers.
     const provider = new Placement({
       ...(opts.workers?.placementTimeoutMs !== undefined ? { timeoutMs: opts.workers.placementTimeoutMs } : {}),
@@ -382,6 +399,7 @@ export class SkiffServer {
       async (appId) => ((await store.getApp(appId))?.state ?? "stopped") !== "stopped",
       (sessionId) => apps.sessionDropped(sessionId),
     );
+    trace("server: services built");
     const recovered = await engine.recover();
     if (recovered > 0) log(`recovered ${recovered} pending call(s) from the store`);
 
@@ -393,6 +411,7 @@ export class SkiffServer {
           "give --tls-cert and --tls-key (docs/security.md)",
       );
     gateway.setBaseUrl(urlOf(http));
+    trace("server: listening");
     return new SkiffServer(
       http,
       controlHttp,
@@ -436,6 +455,7 @@ export class SkiffServer {
       const step = async (what: string, fn: () => unknown) => {
         try {
           await fn();
+          trace(`server: closed ${what}`);
         } catch (err) {
           this.log(`closing ${what} failed: ${(err as Error).message}`);
         }
@@ -512,6 +532,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           throw new ApiError("unauthenticated", "container hello needs that container's token");
         }
         peer.role = "container";
+        trace("server: container hello");
         peer.containerId = principal.containerId;
         return principal;
       }

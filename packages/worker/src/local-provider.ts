@@ -3,7 +3,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ContainerEvents, ContainerHandle, ContainerSpec, WorkerProvider } from "@skiff/protocol";
+import {
+  type ContainerEvents,
+  type ContainerHandle,
+  type ContainerSpec,
+  trace,
+  type WorkerProvider,
+} from "@skiff/protocol";
 import { LocalImageBuilder } from "./images/builder.js";
 import { IMAGE_PATH } from "./images/run-step.js";
 import { processTreeUsage } from "./proc-usage.js";
@@ -42,6 +48,15 @@ export interface LocalProviderOptions {
    * @defaultValue true
    */
   spareNetworksAtStart?: boolean;
+  /**
+   * How long after a pooled runtime is handed a container its replacement is started. Spawning
+   * one forks this process and boots a runtime (tens of ms of CPU): at once, that competes with
+   * the container it replaces, which is just starting its first input. An embedded server of
+   * one `skiff run` sets it, so its first result does not wait behind a runtime it may never
+   * use; a burst is not slowed, as containers that find the pool empty are started directly.
+   * @defaultValue 0 (in the same turn's next tick)
+   */
+  refillDelayMs?: number;
   /**
    * Runtime processes alive at once, warm-pool ones included (the host's container capacity):
    * the pool is not refilled past it, and an idle pooled process makes way for a container
@@ -303,6 +318,7 @@ export class LocalProvider implements WorkerProvider {
     }
     const inNetns = joined ? joined.wrap(sandboxed.file, sandboxed.args) : sandboxed;
     const { file, args } = wrapCommand(inNetns.file, inNetns.args, cgroup);
+    trace(`provider: spawn runtime${pooled ? " (pool)" : ""}`);
     const child = spawn(file, args, {
       env: baseEnv,
       cwd: hostWorkdir || "/",
@@ -334,6 +350,7 @@ export class LocalProvider implements WorkerProvider {
     child.stderr!.setEncoding("utf8").on("data", (t: string) => proc.events?.onOutput("stderr", t));
     const onEnd = (code: number | null, signal: string | null) => {
       if (proc.exited) return;
+      trace("provider: runtime exited");
       proc.exited = true;
       this.procs.delete(proc);
       const pool = proc.imageKey ? this.imagePools.get(proc.imageKey)?.procs : this.pool;
@@ -369,10 +386,13 @@ export class LocalProvider implements WorkerProvider {
   private refillSoon(): void {
     if (this.refillQueued) return;
     this.refillQueued = true;
-    setImmediate(() => {
+    const go = () => {
       this.refillQueued = false;
       this.refill();
-    });
+    };
+    const delay = this.opts.refillDelayMs ?? 0;
+    if (delay > 0) setTimeout(go, delay).unref();
+    else setImmediate(go);
   }
 
   private refill(size = this.poolSize): void {
@@ -626,6 +646,10 @@ export class LocalProvider implements WorkerProvider {
     this.closed = true;
     clearTimeout(this.growTimer);
     clearTimeout(this.shrinkTimer);
+    // Started now, beside the waits for the processes: neither needs them gone. The spare
+    // namespaces were never joined, and the runtime's files are only read (a sandbox killed
+    // while it mounts them fails, as it is being killed anyway).
+    const early = [this.nat?.close(), this.runtimeDir?.remove()];
     const waits = [...this.procs].map(
       (p) =>
         new Promise<void>((r) => {
@@ -640,8 +664,8 @@ export class LocalProvider implements WorkerProvider {
     this.images?.close();
     // Independent of each other, and each waits on other processes or the kernel (ip, pasta,
     // cgroups emptying): side by side, a server stop (each `skiff run`'s end) waits for the
-    // longest of them, not their sum.
-    await Promise.all([this.nat?.close(), this.limiter.close(), this.runtimeDir?.remove()]);
+    // longest of them, not their sum. The cgroups only once their processes are gone.
+    await Promise.all([...early, this.limiter.close()]);
   }
 }
 

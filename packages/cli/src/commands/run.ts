@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import type { LogEntry } from "@skiff/protocol";
+import { type LogEntry, trace } from "@skiff/protocol";
 import type { Command } from "commander";
 import { type App, Cls, type Function_ } from "skiff";
 import { bundleApp } from "../bundle.js";
@@ -89,8 +89,11 @@ class Run {
       embeddedHint: `skiff run --embedded ${this.targetArg}`,
     });
     this.conn.catch(() => {}); // awaited below, or closed by stop()
-    const bundle = await bundleApp(file);
+    // Cached between runs (bundle-cache.ts): an unchanged app is not bundled again.
+    const bundle = await bundleApp(file, [], { cache: true });
+    trace("app bundled");
     const app = pickApp(await loadApps(bundle), file);
+    trace("app loaded");
     this.app = app;
     const target = fnName ? findTarget(app, fnName) : undefined;
     if (!fnName && !app._entrypoint) {
@@ -102,6 +105,7 @@ class Run {
       throw new UsageError("arguments after -- need a function: skiff run app.ts::fn -- ARGS");
     if (interrupt.fired) return;
     const conn = await this.conn;
+    trace("connected");
     if (interrupt.fired) return;
     // A line per running map on a terminal; nothing of it when output goes to a file or a pipe.
     if (process.stderr.isTTY) {
@@ -111,6 +115,7 @@ class Run {
     }
     const res = await publishApp(conn.client, app, bundle, "ephemeral", conn.environment);
     this.appId = res.appId;
+    trace("app published");
     if (interrupt.fired) return;
     printWebUrls(conn.client.serverUrl, res.functions);
     conn.client._connection.on("log", ({ entry }: { entry: LogEntry }) => {
@@ -137,6 +142,7 @@ class Run {
     } else {
       await app._entrypoint!();
     }
+    trace("entrypoint done");
   }
 
   /** Stops the app and closes the connection (and an embedded server); quick when interrupted. */
@@ -146,11 +152,13 @@ class Run {
     if (conn) {
       if (this.appId)
         await conn.client.request("app.stop", { appId: this.appId, environment: conn.environment }).catch(() => {});
+      trace("app stopped");
       // `@exit` hooks run as the containers stop, after that reply: their output is still on its
       // way. Wait for the logs to go quiet (bounded) so it is shown, only for apps that have them.
       if (!interrupted && this.appId && this.app?._classes.some((c) => c.members.exit.length > 0))
         await logsQuiet(() => this.lastLogAt, 400, 3000);
       await conn.close();
+      trace("connection closed");
     }
     removeLoadedBundles();
   }

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from "prom-client";
+import type { Metric, Registry } from "prom-client";
 import type { Engine } from "../engine/engine.js";
 import { DURATION_BUCKETS_MS, type Histogram as MsHistogram } from "../engine/observe/function-stats.js";
 import type { Store } from "../store/store.js";
@@ -11,6 +11,16 @@ export interface MetricsDeps {
 }
 
 type Labels = { app: string; function: string };
+
+/** Bounds (seconds) of the store's commit-time histogram. */
+const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+/**
+ * prom-client is loaded this long after the server starts (or at the first scrape, if sooner):
+ * loading it and what it pulls in (OpenTelemetry's API, its default collectors) costs ~30 ms
+ * of CPU, which at start competes with the warm pool's runtimes, and an embedded server of one
+ * `skiff run` is rarely scraped at all. Node's GC and event-loop figures start from then.
+ */
+const LOAD_AFTER_MS = 2000;
 
 interface FnNumbers {
   labels: Labels;
@@ -32,23 +42,65 @@ interface FnNumbers {
  * instance pools add up under the class's name.
  */
 export class Metrics {
-  readonly registry = new Registry();
+  private registry: Registry | undefined;
+  private loading: Promise<Registry> | undefined;
   private cached: { at: number; numbers: FnNumbers[] } | undefined;
+  /** The store's commit times: counts per bucket of COMMIT_BUCKETS (and +Inf), sum, count. */
+  private readonly commits = { counts: new Array<number>(COMMIT_BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
 
   constructor(private readonly d: MetricsDeps) {
-    collectDefaultMetrics({ register: this.registry, prefix: "skiff_" });
-    const commit = new Histogram({
+    d.store.setCommitObserver((ms) => {
+      const s = ms / 1000;
+      let i = 0;
+      while (i < COMMIT_BUCKETS.length && s > COMMIT_BUCKETS[i]!) i++;
+      this.commits.counts[i]!++;
+      this.commits.sum += s;
+      this.commits.count++;
+    });
+    setTimeout(() => void this.load().catch(() => {}), LOAD_AFTER_MS).unref();
+  }
+
+  /** prom-client's registry with every metric, loaded once (see LOAD_AFTER_MS). */
+  private load(): Promise<Registry> {
+    this.loading ??= import("prom-client").then((m) => {
+      // CommonJS: its exports are the default export where this module is bundled (the CLI's
+      // bundle), and named exports too where Node loads it.
+      const p = m.default ?? m;
+      const registry = new p.Registry();
+      this.registry = registry;
+      this.build(p, registry);
+      return registry;
+    });
+    return this.loading;
+  }
+
+  private build(p: typeof import("prom-client"), registry: Registry): void {
+    const d = this.d;
+    p.collectDefaultMetrics({ register: registry, prefix: "skiff_" });
+    this.register({
       name: "skiff_store_commit_seconds",
       help: "Time each group commit of the store took.",
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers: [this.registry],
+      type: "histogram",
+      get: async () => {
+        const { counts, sum, count } = this.commits;
+        const values: { labels: Record<string, string>; value: number; metricName: string }[] = [];
+        let cum = 0;
+        COMMIT_BUCKETS.forEach((le, i) => {
+          cum += counts[i]!;
+          values.push({ labels: { le: String(le) }, value: cum, metricName: "skiff_store_commit_seconds_bucket" });
+        });
+        values.push({ labels: { le: "+Inf" }, value: count, metricName: "skiff_store_commit_seconds_bucket" });
+        values.push({ labels: {}, value: sum, metricName: "skiff_store_commit_seconds_sum" });
+        values.push({ labels: {}, value: count, metricName: "skiff_store_commit_seconds_count" });
+        const help = "Time each group commit of the store took.";
+        return { name: "skiff_store_commit_seconds", help, type: "histogram", aggregator: "sum", values };
+      },
     });
-    d.store.setCommitObserver((ms) => commit.observe(ms / 1000));
-    new Gauge({
+    new p.Gauge({
       name: "skiff_connections",
       help: "Open connections: WebSocket peers (clients and containers) and HTTP sockets.",
       labelNames: ["kind"],
-      registers: [this.registry],
+      registers: [registry],
       collect() {
         const c = d.connections();
         this.set({ kind: "websocket" }, c.websocket);
@@ -75,12 +127,13 @@ export class Metrics {
   }
 
   /** The text to answer a scrape with. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    return (await this.load()).metrics();
   }
 
+  /** The scrape's content type (after text()). */
   get contentType(): string {
-    return this.registry.contentType;
+    return this.registry?.contentType ?? "text/plain; version=0.0.4; charset=utf-8";
   }
 
   private numbers(): FnNumbers[] {
@@ -172,6 +225,6 @@ export class Metrics {
 
   /** prom-client takes any object with a name and a get(); its type names its own classes only. */
   private register(m: { name: string; help: string; type: string; get: () => Promise<unknown> }): void {
-    this.registry.registerMetric(m as unknown as Metric);
+    this.registry!.registerMetric(m as unknown as Metric);
   }
 }

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { it } from "node:test";
-import { processTempDir } from "./temp-dirs.js";
+import { processTempDir, smallTempBase } from "./temp-dirs.js";
 
 it("removes the directories of processes that are gone, keeps live ones, names its own by pid", () => {
   const dead = spawnSync(process.execPath, ["-e", "0"]).pid!; // exited: its pid is free
@@ -22,5 +22,24 @@ it("removes the directories of processes that are gone, keeps live ones, names i
   } finally {
     rmSync(gone, { recursive: true, force: true });
     rmSync(live, { recursive: true, force: true });
+  }
+});
+
+it("makes them in memory (/dev/shm) where there is one, and sweeps the dead there and in the temp dir", () => {
+  const dead = spawnSync(process.execPath, ["-e", "0"]).pid!;
+  const base = smallTempBase();
+  if (!process.env.TMPDIR && existsSync("/dev/shm")) assert.equal(base, "/dev/shm");
+  const goneHere = join(base, `skiff-tdtest2-${dead}-abc`);
+  const goneTmp = join(tmpdir(), `skiff-tdtest2-${dead}-def`);
+  mkdirSync(goneHere, { recursive: true });
+  mkdirSync(goneTmp, { recursive: true });
+  try {
+    const mine = processTempDir("skiff-tdtest2");
+    assert.equal(join(mine, ".."), base);
+    assert.ok(!existsSync(goneHere) && !existsSync(goneTmp), "both places are swept");
+    rmSync(mine, { recursive: true });
+  } finally {
+    rmSync(goneHere, { recursive: true, force: true });
+    rmSync(goneTmp, { recursive: true, force: true });
   }
 });
