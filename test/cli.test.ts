@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { bareEnv, REPO, runProcess, scratchDir, skiff, writeApp } from "./helpers/cli.js";
+import { bareEnv, REPO, runProcess, SKIFF_BIN, scratchDir, skiff, writeApp } from "./helpers/cli.js";
 
 describe("skiff CLI without a server", () => {
   const home = scratchDir("cli-home");
@@ -14,6 +14,14 @@ describe("skiff CLI without a server", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Usage: skiff <command>/);
     assert.match(r.stdout, /deploy <app\.ts>/);
+  });
+
+  it("prints into a pipe whose reader has gone (`skiff --help | true`) without an EPIPE crash", async () => {
+    // `true` exits before node has started, so every write of the help meets a closed pipe.
+    const line = `"${process.execPath}" "${SKIFF_BIN}" --help | true; exit \${PIPESTATUS[0]}`;
+    const r = await runProcess("bash", ["-c", line], { env });
+    assert.equal(r.stderr, "");
+    assert.equal(r.code, 0);
   });
 
   it("has every flag of skiff server and skiff worker in docs/reference.md, with a default", async () => {

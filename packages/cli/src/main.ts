@@ -14,6 +14,7 @@ import { buildProgram } from "./program.js";
  * a command stopped by Ctrl-C has cleaned up.
  */
 export async function main(argv: string[]): Promise<number> {
+  ignoreClosedOutput();
   const { program, argv: own } = await buildProgram(argv);
   trace("commands loaded");
   // Before parsing: commands read it while they run (the embedded server's lines in `skiff run`).
@@ -29,6 +30,19 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof Interrupted) return err.exitCode;
     reportError(err, program.opts().debug === true || own.includes("--debug"));
     return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+/**
+ * A reader that stopped reading (`skiff … | head`) is not an error of the command: what it
+ * would still print goes nowhere, and the command finishes as it would (an embedded server
+ * still stops its containers), instead of dying of an unhandled EPIPE.
+ */
+function ignoreClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") throw err;
+    });
   }
 }
 
