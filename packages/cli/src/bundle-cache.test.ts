@@ -1,7 +1,7 @@
 // The app-bundle cache of `skiff run` (bundle-cache.ts): reused only while nothing that could
 // change the bundle has changed. Each case changes one thing and expects a new bundle.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -49,6 +49,17 @@ describe("app bundle cache", () => {
     });
     assert.match(text(await bundleApp(app, [], { cache: true })), /"before"/);
     writeFileSync(join(app, "..", "lib.ts"), 'export const y = "after!";\n'); // same folder, new text
+    assert.match(text(await bundleApp(app, [], { cache: true })), /"after!"/);
+  });
+
+  it("bundles again when a file is edited to the same size and its mtime put back (cp -p, tar)", async () => {
+    const app = project({ "app.ts": 'export const x = "before";\n' });
+    const then = new Date("2026-01-02T03:04:05Z"); // whole seconds: put back exactly below
+    utimesSync(app, then, then);
+    assert.match(text(await bundleApp(app, [], { cache: true })), /"before"/);
+    writeFileSync(app, 'export const x = "after!";\n');
+    utimesSync(app, then, then);
+    assert.equal(statSync(app).mtimeMs, then.getTime());
     assert.match(text(await bundleApp(app, [], { cache: true })), /"after!"/);
   });
 

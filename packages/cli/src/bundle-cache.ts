@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 // App bundles of `skiff run`, kept between runs: esbuild costs a run ~50 ms of CPU (loading
 // its JS API, starting its binary, building), beside the embedded server's start on the
 // same cores. A bundle is reused only while everything that could change it is as it was:
-// each file that went in (size and mtime), and, in every folder above one, the folder itself
+// each file that went in (size, mtime, ctime, inode), and, in every folder above one, the folder itself
 // (a file added or removed there can change what an import resolves to), its node_modules
 // (a package installed or removed), and its package.json, tsconfig.json and jsconfig.json
 // (module type, exports, paths, JSX settings), present or not. Anything else esbuild reads
@@ -25,7 +25,7 @@ export interface CachedMeta {
 }
 
 interface Entry extends CachedMeta {
-  /** Path → "size:mtimeMs", or "-" for one that was not there. */
+  /** Path → "size:mtimeMs:ctimeMs:ino", or "-" for one that was not there. */
   stamps: Record<string, string>;
 }
 
@@ -43,7 +43,9 @@ export function cacheKey(parts: unknown): string {
 function stamp(path: string): string {
   try {
     const s = statSync(path);
-    return `${s.size}:${s.mtimeMs}`;
+    // ctime and inode too: tools that restore a file's mtime (cp -p, tar, rsync -t) cannot set
+    // its ctime, and a file replaced by rename is another inode.
+    return `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`;
   } catch {
     return "-";
   }
