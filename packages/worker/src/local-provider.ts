@@ -719,7 +719,7 @@ function killSandbox(child: ChildProcess): void {
   child.kill("SIGKILL");
   for (const k of kids)
     try {
-      process.kill(k, "SIGKILL");
+      if (k > 1) process.kill(k, "SIGKILL"); // never 0: our own process group
     } catch {}
 }
 

@@ -81,6 +81,7 @@ function killAll(dir: string): void {
     }
     if (pids.length === 0) return;
     for (const p of pids) {
+      if (!(p > 1)) continue; // 0 would be our own process group
       try {
         process.kill(p, "SIGKILL");
       } catch {}

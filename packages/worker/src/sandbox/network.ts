@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { accessSync, constants, readdirSync, readFileSync, rmSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
+import { readPidFile } from "./pid-file.js";
 import { CommandHelper } from "./spawner.js";
 import { alive, processTempDir } from "./temp-dirs.js";
 
@@ -205,9 +206,8 @@ export class NatNetwork {
     try {
       await this.helper.run("/bin/sh", ["-c", script], fence.join(""));
     } finally {
-      try {
-        this.pastaPids.set(name, Number(readFileSync(pidFile, "utf8").trim()));
-      } catch {}
+      const pid = readPidFile(pidFile);
+      if (pid !== undefined) this.pastaPids.set(name, pid);
       rmSync(pidFile, { force: true });
     }
   }
@@ -314,7 +314,9 @@ function sh(argv: string[]): string {
   return argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
 }
 
+/** SIGTERM to one process: never pid 0 or below (a process group) nor 1. */
 function kill(pid: number): void {
+  if (!Number.isInteger(pid) || pid <= 1) return;
   try {
     process.kill(pid, "SIGTERM");
   } catch {}
