@@ -22,9 +22,14 @@ process.on("message", (m: SpawnerRequest) => {
       ...(e ? { error: e.message, code: e.code ?? null, signal: e.signal ?? null } : {}),
     };
     // A server gone meanwhile: the reply has nowhere to go, and disconnect ends this process.
-    if (process.connected) process.send!(reply);
+    if (process.connected) process.send!(reply, undefined, {}, ignore);
   });
   child.stdin?.on("error", () => {});
   child.stdin?.end(m.input ?? "");
 });
-process.send!({ ready: true });
+// The server may have exited while this process started (a start that failed at once): the
+// channel is closed then, and the send's error goes to `ignore` instead of a crash whose stack
+// would land on the server's stderr after its one-line error.
+if (process.connected) process.send!({ ready: true }, undefined, {}, ignore);
+
+function ignore(): void {}
