@@ -119,6 +119,13 @@ describe("web endpoints", () => {
     assert.equal((await http(path("add"), { method: "POST", body: '{"a":1,"b":2}' })).status, 200);
   });
 
+  it("a JSON answer larger than one payload (3 MB) arrives whole, with its length", async () => {
+    const r = await http(path("big-json"));
+    assert.equal(r.status, 200, r.body.slice(0, 300));
+    assert.equal(r.headers["content-length"], String(3_000_008));
+    assert.equal((r.json() as { s: string }).s.length, 3_000_000);
+  });
+
   it("CORS: preflight answered, headers on every webEndpoint response", async () => {
     const r = await http(path("add"), {
       method: "OPTIONS",

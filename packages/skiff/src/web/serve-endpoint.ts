@@ -1,4 +1,4 @@
-import type { WebRequestWire } from "@skiff/protocol";
+import { WEB_CHUNK_BYTES, type WebRequestWire } from "@skiff/protocol";
 import { internalErrorItem, jsonItem, responseItems, type WebItem } from "./response-items.js";
 import { describeIssues, type StandardResult, type StandardSchemaV1 } from "./standard-schema.js";
 
@@ -116,7 +116,11 @@ function callHandler(
 function answer(w: WebRequestWire, out: unknown): EndpointAnswer {
   if (out instanceof Response) return out;
   try {
-    return jsonItem(200, out === undefined ? null : out);
+    const item = jsonItem(200, out === undefined ? null : out);
+    // Larger than one item may be (a payload over the inline limit would reach the gateway as
+    // a blob reference, not a head): sent as a whole Response is, in slices with a length.
+    if (item.body!.byteLength > WEB_CHUNK_BYTES) return new Response(item.body, { headers: item.headers });
+    return item;
   } catch (err) {
     return failed(w, err); // not JSON (a BigInt, a cycle): answered as a throw is
   }

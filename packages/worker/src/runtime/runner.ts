@@ -242,8 +242,7 @@ export class InputRunner {
     try {
       const args = decodePayload(bytes);
       if (!Array.isArray(args)) throw new Error("arguments must be an array");
-      const direct = this.webDirect!;
-      out = inputStorage.run(ctx, () => direct(args[0] as never));
+      out = inputStorage.run(ctx, this.webDirect!, args[0] as never);
     } catch (err) {
       this.finish(wire, started, { status: "failure", error: encodeError(err) });
       return;
