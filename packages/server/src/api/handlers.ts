@@ -11,7 +11,7 @@ import {
   unpackPayloads,
 } from "@skiff/protocol";
 import type { AppService } from "../apps/app-service.js";
-import { blobRefused, ungrantedBlob } from "../auth/blob-grants.js";
+import { type BlobGrants, blobRefused, ungrantedBlob } from "../auth/blob-grants.js";
 import { seesApp } from "../auth/scope.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { CreatedCall, Engine, NewCall } from "../engine/engine.js";
@@ -275,7 +275,13 @@ export const handlers: HandlerTable = {
   // holds little more than its queue cap here.
   "blob.get": (peer, p, d) => {
     const grants = peer.principal?.blobGrants;
-    if (grants && !grants.has(p.blobId)) throw blobRefused(peer.principal!, String(p.blobId), "blob.get");
+    if (grants && !grants.has(p.blobId)) {
+      // Not in memory: a scoped token's grant may be in the store (given before a restart).
+      return grants.recall(String(p.blobId)).then((granted) => {
+        if (!granted) throw blobRefused(peer.principal!, String(p.blobId), "blob.get");
+        return peer.throttle(() => d.blobTransfer.get(p));
+      });
+    }
     return peer.throttle(() => d.blobTransfer.get(p));
   },
   async "app.publish"(peer, p, d) {
@@ -670,8 +676,22 @@ export function handleRequest(peer: Peer, msg: RequestMessage, deps: HandlerDeps
   const grants = peer.principal!.blobGrants;
   if (grants && SENDS_BLOBS.has(msg.t)) {
     const id = ungrantedBlob(grants, msg.p);
-    if (id !== undefined) throw blobRefused(peer.principal!, id, msg.t);
+    // A scoped token's grants outlive a restart in the store: a miss asks it (rare: memory
+    // holds the grants of the tokens used last).
+    if (id !== undefined) return recallGrants(peer, grants, msg, id).then(() => routeRequest(peer, msg, deps));
   }
+  return routeRequest(peer, msg, deps);
+}
+
+/** Refuses the first blob in a request that `grants` holds neither in memory nor in the store. */
+async function recallGrants(peer: Peer, grants: BlobGrants, msg: RequestMessage, first: string): Promise<void> {
+  for (let id: string | undefined = first; id !== undefined; id = ungrantedBlob(grants, msg.p))
+    if (!(await grants.recall(id))) throw blobRefused(peer.principal!, id, msg.t);
+}
+
+/** handleRequest, once the blobs a request names are known to be granted. */
+function routeRequest(peer: Peer, msg: RequestMessage, deps: HandlerDeps): unknown {
+  const kind = peer.principal!.kind;
   if (deps.lifecycle.draining && HELD_WHILE_DRAINING.has(msg.t)) return new Promise<never>(() => {});
   const h = handlers[msg.t as keyof HandlerTable] as Handler<RequestName>;
   const principal = peer.principal!;
