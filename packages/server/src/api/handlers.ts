@@ -253,6 +253,18 @@ function execSpec(q: Record<string, unknown>, needArgv: boolean): ExecSpec {
   };
 }
 
+/** Log subscriptions one connection may hold at once (each is a follower in the log hub). */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 64;
+
+/** Refuses a follow past MAX_SUBSCRIPTIONS_PER_CONNECTION: a client cannot grow the log hub's followers. */
+function roomToFollow(peer: Peer): void {
+  if (peer.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION)
+    throw new ApiError(
+      "failed_precondition",
+      `this connection follows ${peer.subscriptions.size} logs, the most it may: unsubscribe from one (logs.unsubscribe) first`,
+    );
+}
+
 /** Web endpoint functions are called over HTTP by the gateway only. */
 function notWeb(d: HandlerDeps, functionId: string): string {
   const fn = d.engine.functions.get(functionId);
@@ -336,6 +348,7 @@ export const handlers: HandlerTable = {
     const tail = num(q, "tail", { min: 0, max: 10_000 });
     const entries = tail > 0 ? await d.store.tailLogs(app.id, tail) : [];
     if (!bool(q, "follow", false)) return { entries };
+    roomToFollow(peer);
     const subscriptionId = `ls-${app.id}-${Math.random().toString(36).slice(2)}`;
     const stop = d.logs.follow(app.id, (entry) => peer.send("log", { subscriptionId, entry }));
     peer.cleanups.add(stop);
@@ -569,6 +582,7 @@ export const handlers: HandlerTable = {
     const entries = tail > 0 ? (await d.store.tailLogs(c.fn.appId, 10_000)).filter((e) => e.containerId === c.id) : [];
     const out = entries.slice(Math.max(0, entries.length - tail));
     if (!bool(q, "follow", false)) return { entries: out };
+    roomToFollow(peer);
     const subscriptionId = `ls-${c.id}-${Math.random().toString(36).slice(2)}`;
     const stop = d.logs.follow(c.fn.appId, (entry) => {
       if (entry.containerId === c.id) peer.send("log", { subscriptionId, entry });
