@@ -86,6 +86,17 @@ describe("OrderedMap", () => {
       assert.ok(m.size <= 1000);
     }
     assert.deepEqual([...m.keys()], model);
+    // Deleting the entry just yielded, as a sweep does, visits every entry once.
+    const seen: number[] = [];
+    for (const [k] of m.entries()) {
+      seen.push(k);
+      if (k % 2 === 0) m.delete(k);
+    }
+    assert.deepEqual(seen, model);
+    assert.deepEqual(
+      [...m.keys()],
+      model.filter((k) => k % 2 !== 0),
+    );
   });
 
   it("refuses a bound that is not a positive integer", () => {

@@ -106,6 +106,11 @@ export class OrderedMap<K, V> {
     for (let e = this.oldestEntry; e; e = e.newer) yield e.key;
   }
 
+  /** Entries, oldest first. Deleting the entry just yielded is safe. */
+  *entries(): IterableIterator<[K, V]> {
+    for (let e = this.oldestEntry; e; e = e.newer) yield [e.key, e.value];
+  }
+
   /** Values, oldest first. */
   *values(): IterableIterator<V> {
     for (let e = this.oldestEntry; e; e = e.newer) yield e.value;
