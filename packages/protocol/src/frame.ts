@@ -28,17 +28,25 @@ const BATCH = 2000;
  * closes the connection (1009): payloads are bounded well below that.
  */
 export function encodeFrames(messages: readonly Message[]): Uint8Array[] {
+  // The common case, one frame: no copy of the batch and no closure (the container runtime's
+  // bundle keeps function names, which names a closure each time one is made).
+  if (messages.length <= BATCH) {
+    const frame = encodeFrame(messages);
+    if (frame.byteLength <= MAX_FRAME_BYTES || messages.length <= 1) return [frame];
+  }
   const out: Uint8Array[] = [];
-  const add = (msgs: readonly Message[]) => {
-    const frame = encodeFrame(msgs);
-    if (frame.byteLength > MAX_FRAME_BYTES && msgs.length > 1) {
-      const mid = msgs.length >> 1;
-      add(msgs.slice(0, mid));
-      add(msgs.slice(mid));
-    } else out.push(frame);
-  };
-  for (let i = 0; i < messages.length; i += BATCH) add(messages.slice(i, i + BATCH));
+  for (let i = 0; i < messages.length; i += BATCH) addFrames(out, messages.slice(i, i + BATCH));
   return out;
+}
+
+/** Encodes `msgs` into `out` as one frame, or halves that each fit the frame limit. */
+function addFrames(out: Uint8Array[], msgs: readonly Message[]): void {
+  const frame = encodeFrame(msgs);
+  if (frame.byteLength > MAX_FRAME_BYTES && msgs.length > 1) {
+    const mid = msgs.length >> 1;
+    addFrames(out, msgs.slice(0, mid));
+    addFrames(out, msgs.slice(mid));
+  } else out.push(frame);
 }
 
 /** Decodes and shape-checks one frame. Throws ProtocolError on anything malformed. */
