@@ -58,7 +58,9 @@ function start(m: SpawnRequest): void {
   // been sent on would be read here, and lost. Stopped before this turn ends, so nothing is.
   for (const s of pipes) (s as unknown as { _handle?: { readStop(): number } })._handle?.readStop();
   send({ spawned: m.spawn, pid: child.pid });
-  pipes.forEach((s, fd) => send({ spawned: m.spawn, fd }, s));
+  pipes.forEach((s, fd) => {
+    send({ spawned: m.spawn, fd }, s);
+  });
   child.on("exit", (code, signal) => {
     children.delete(m.spawn);
     send({ spawned: m.spawn, code, signal });
