@@ -1,4 +1,5 @@
 import { decodeCbor, encodeCbor } from "./codec.js";
+import { fromHot, type Outgoing, pushHot } from "./hot.js";
 import { MAX_FRAME_BYTES, MAX_MESSAGES_PER_FRAME } from "./limits.js";
 import type { Message } from "./messages.js";
 
@@ -15,7 +16,7 @@ export const CLOSE_PROTOCOL_ERROR = 1002;
 /** WebSocket close code for a failed hello (4401, application range). */
 export const CLOSE_UNAUTHENTICATED = 4401;
 
-export function encodeFrame(messages: readonly Message[]): Uint8Array {
+export function encodeFrame(messages: readonly (Message | Outgoing)[]): Uint8Array {
   return encodeCbor(messages);
 }
 
@@ -26,10 +27,17 @@ const BATCH = 2000;
  * Encodes a batch as one frame or, when it would break a limit (message count, frame size),
  * as several. A single message larger than the frame limit is still returned, and the peer
  * closes the connection (1009): payloads are bounded well below that.
+ * `hot`: the peer reads hot frames (hot.ts), and the hot path's messages go as tuples.
  */
-export function encodeFrames(messages: readonly Message[]): Uint8Array[] {
+export function encodeFrames(batch: readonly Outgoing[], hot = false): Uint8Array[] {
+  let messages = batch;
+  if (hot) {
+    const list: Outgoing[] = [];
+    for (const m of batch) pushHot(list, m);
+    messages = list;
+  }
   const out: Uint8Array[] = [];
-  const add = (msgs: readonly Message[]) => {
+  const add = (msgs: readonly Outgoing[]) => {
     const frame = encodeFrame(msgs);
     if (frame.byteLength > MAX_FRAME_BYTES && msgs.length > 1) {
       const mid = msgs.length >> 1;
@@ -54,9 +62,15 @@ export function decodeFrame(bytes: Uint8Array): Message[] {
   if (!Array.isArray(decoded)) throw new ProtocolError("frame must be an array of messages");
   if (decoded.length > MAX_MESSAGES_PER_FRAME)
     throw new ProtocolError(`frame holds more than ${MAX_MESSAGES_PER_FRAME} messages`);
-  for (const m of decoded) {
-    if (m === null || typeof m !== "object" || typeof (m as { t?: unknown }).t !== "string") {
-      throw new ProtocolError("every message must be an object with a string `t`");
+  for (let i = 0; i < decoded.length; i++) {
+    const m: unknown = decoded[i];
+    if (Array.isArray(m)) {
+      // A hot-path tuple (hot.ts), as the message it stands for.
+      const msg = fromHot(m);
+      if (typeof msg === "string") throw new ProtocolError(msg);
+      decoded[i] = msg;
+    } else if (m === null || typeof m !== "object" || typeof (m as { t?: unknown }).t !== "string") {
+      throw new ProtocolError("every message must be an object with a string `t` (or a hot-path tuple)");
     }
   }
   return decoded as Message[];
