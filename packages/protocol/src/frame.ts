@@ -49,8 +49,12 @@ export function encodeFrames(batch: readonly Outgoing[], hot = false): Uint8Arra
   return out;
 }
 
-/** Decodes and shape-checks one frame. Throws ProtocolError on anything malformed. */
-export function decodeFrame(bytes: Uint8Array): Message[] {
+/**
+ * Decodes and shape-checks one frame. Throws ProtocolError on anything malformed. `hot`: the
+ * connection agreed on hot-path tuples (hot.ts), which are taken as the messages they stand
+ * for; otherwise a tuple is refused, as a peer from before them refuses it.
+ */
+export function decodeFrame(bytes: Uint8Array, hot = false): Message[] {
   if (bytes.byteLength > MAX_FRAME_BYTES)
     throw new ProtocolError(`frame of ${bytes.byteLength} bytes exceeds ${MAX_FRAME_BYTES}`);
   let decoded: unknown;
@@ -64,13 +68,13 @@ export function decodeFrame(bytes: Uint8Array): Message[] {
     throw new ProtocolError(`frame holds more than ${MAX_MESSAGES_PER_FRAME} messages`);
   for (let i = 0; i < decoded.length; i++) {
     const m: unknown = decoded[i];
-    if (Array.isArray(m)) {
+    if (hot && Array.isArray(m)) {
       // A hot-path tuple (hot.ts), as the message it stands for.
       const msg = fromHot(m);
       if (typeof msg === "string") throw new ProtocolError(msg);
       decoded[i] = msg;
     } else if (m === null || typeof m !== "object" || typeof (m as { t?: unknown }).t !== "string") {
-      throw new ProtocolError("every message must be an object with a string `t` (or a hot-path tuple)");
+      throw new ProtocolError("every message must be an object with a string `t`");
     }
   }
   return decoded as Message[];

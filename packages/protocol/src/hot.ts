@@ -84,6 +84,7 @@ export function pushHot(out: unknown[], m: Outgoing): void {
 
 /** A call.create reply as a tuple, where its outcome is an inline success; else undefined. */
 export function hotOutcome(id: number, r: unknown): HotOutcome | undefined {
+  if (typeof r !== "object" || r === null) return undefined;
   const { callId, outcome } = r as {
     callId?: unknown;
     outcome?: { kind?: string; result?: { status?: string; data?: unknown } };

@@ -299,7 +299,7 @@ export class Peer {
     let msgs: Message[];
     try {
       if (!isBinary) throw new ProtocolError("text frames are not part of the protocol");
-      msgs = decodeFrame(data);
+      msgs = decodeFrame(data, this.hot > 0);
     } catch (err) {
       this.hooks.log(`protocol error from a peer: ${(err as Error).message}`);
       this.close(CLOSE_PROTOCOL_ERROR, (err as Error).message);

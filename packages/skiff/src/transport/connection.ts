@@ -487,7 +487,8 @@ export class Connection {
         onMessage: (data) => {
           let msgs: Message[];
           try {
-            msgs = decodeFrame(data);
+            // Tuples where this side offered them (a server sends them only once it agreed).
+            msgs = decodeFrame(data, this.offerHot > 0);
           } catch (err) {
             sock!.close(1002, "protocol error");
             fail(new RemoteProtocolError((err as Error).message));
