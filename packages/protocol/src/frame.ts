@@ -1,5 +1,6 @@
 import { decodeCbor, encodeCbor } from "./codec.js";
 import { fromHot, type Outgoing, pushHot } from "./hot.js";
+import { encodeHotFrame } from "./hot-encode.js";
 import { MAX_FRAME_BYTES, MAX_MESSAGES_PER_FRAME } from "./limits.js";
 import type { Message } from "./messages.js";
 
@@ -34,6 +35,9 @@ export function encodeFrames(batch: readonly Outgoing[], hot = false): Uint8Arra
   if (hot) {
     const list: Outgoing[] = [];
     for (const m of batch) pushHot(list, m);
+    // Tuples only (a turn of warm `.remote`s): written directly, not through the codec.
+    const frame = list.length <= BATCH ? encodeHotFrame(list) : undefined;
+    if (frame && frame.byteLength <= MAX_FRAME_BYTES) return [frame];
     messages = list;
   }
   const out: Uint8Array[] = [];
