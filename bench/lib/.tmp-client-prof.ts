@@ -1,0 +1,18 @@
+import { Function_ } from "skiff";
+import { runCli, startSkiffServer } from "./skiff-server.js";
+const server = await startSkiffServer();
+const d = await runCli(["deploy", "bench/apps/trivial.ts"], server.env);
+if (d.code !== 0) throw new Error(d.out);
+const square = await Function_.lookup<Function_<(x: number) => Promise<number>>>("bench", "square", { client: server.client });
+for (let i = 0; i < 500; i++) await square.remote(i);
+const { Session } = await import("node:inspector/promises");
+const s = new Session(); s.connect();
+await s.post("Profiler.enable"); await s.post("Profiler.setSamplingInterval", { interval: 100 }); await s.post("Profiler.start");
+const N = Number(process.env.N ?? 20000);
+const c0 = process.cpuUsage();
+for (let i = 0; i < N; i++) await square.remote(i);
+const c = process.cpuUsage(c0);
+const { profile } = await s.post("Profiler.stop");
+(await import("node:fs")).writeFileSync("/tmp/hf-client.cpuprofile", JSON.stringify(profile));
+console.log("client us/call", ((c.user + c.system) / N).toFixed(1));
+await server.stop();
