@@ -13,6 +13,8 @@ import { bundleApp } from "@skiff/cli";
 import { REPO } from "./lib/skiff-server.js";
 
 const N = Number(process.env.BENCH_N ?? 15);
+/** The Node the probes run on (BENCH_NODE): e.g. the containers' Node 24 against the host's. */
+const PROBE_NODE = process.env.BENCH_NODE || process.execPath;
 /**
  * The environment a container's node starts with: none of the host's NODE_* settings. A
  * NODE_EXTRA_CA_CERTS here (this machine sets one) made every probe load the certificates, and
@@ -32,7 +34,7 @@ function wall(cmd: string, args: string[]): number {
 
 /** Runs a module script in a fresh node (cwd: the worker package) and returns its JSON line. */
 function probe<T>(code: string, env: NodeJS.ProcessEnv = CONTAINER_ENV): T {
-  const out = execFileSync(process.execPath, ["--input-type=module", "-e", code], {
+  const out = execFileSync(PROBE_NODE, ["--input-type=module", "-e", code], {
     cwd: WORKER,
     env,
     encoding: "utf8",
@@ -40,11 +42,11 @@ function probe<T>(code: string, env: NodeJS.ProcessEnv = CONTAINER_ENV): T {
   return JSON.parse(out.trim().split("\n").pop()!) as T;
 }
 
-const node = Array.from({ length: N }, () => wall(process.execPath, ["-e", "0"]));
+const node = Array.from({ length: N }, () => wall(PROBE_NODE, ["-e", "0"]));
 let bwrap: number[] = [];
 try {
   const sandbox = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", "--share-net"];
-  bwrap = Array.from({ length: N }, () => wall("bwrap", [...sandbox, "--", process.execPath, "-e", "0"]));
+  bwrap = Array.from({ length: N }, () => wall("bwrap", [...sandbox, "--", PROBE_NODE, "-e", "0"]));
 } catch {}
 
 // The runtime's module graph, in the order it loads, CPU ms per part.
@@ -86,7 +88,7 @@ process.on("exit", () => {
 await import(${JSON.stringify(entry)});`;
 const entryRuns = (entry: string) =>
   Array.from({ length: N }, () => {
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", entryCode(entry)], {
+    const r = spawnSync(PROBE_NODE, ["--input-type=module", "-e", entryCode(entry)], {
       cwd: WORKER,
       env: CONTAINER_ENV,
       encoding: "utf8",
@@ -108,7 +110,7 @@ const http = createServer();
 const wss = new WebSocketServer({ noServer: true });
 http.on("upgrade", (req, s, head) => wss.handleUpgrade(req, s, head, () => {}));
 http.listen(${JSON.stringify(sock)}, () => console.log("{}"));`;
-const srv = (await import("node:child_process")).spawn(process.execPath, ["--input-type=module", "-e", server], {
+const srv = (await import("node:child_process")).spawn(PROBE_NODE, ["--input-type=module", "-e", server], {
   cwd: WORKER,
   stdio: ["ignore", "pipe", "inherit"],
 });

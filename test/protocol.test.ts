@@ -139,6 +139,24 @@ describe("wire protocol hardening", () => {
     ws.close();
   });
 
+  it("holds a connection to 64 log subscriptions at once; an unsubscribe makes room", async () => {
+    const c = server.client();
+    const { blobId } = await c.request("blob.put", { data: new TextEncoder().encode("export {};") });
+    await c.request("app.publish", {
+      name: "quiet",
+      environment: "main",
+      mode: "deployed",
+      bundleBlobId: blobId,
+      functions: [],
+    });
+    const follow = () => c.request("app.logs", { name: "quiet", environment: "main", tail: 0, follow: true });
+    const ids: string[] = [];
+    for (let i = 0; i < 64; i++) ids.push((await follow()).subscriptionId!);
+    await assert.rejects(follow(), /this connection follows 64 logs, the most it may: unsubscribe from one/);
+    await c.request("logs.unsubscribe", { subscriptionId: ids[0]! });
+    assert.match((await follow()).subscriptionId!, /^ls-/);
+  });
+
   it("does not let a client call functions with a container token or an app it cannot see", async () => {
     await assert.rejects(Function_.lookup("ghost", "f", { client: server.client() }), /no deployed app "ghost"/);
   });

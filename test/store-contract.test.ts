@@ -500,6 +500,38 @@ for (const [name, make] of STORES) {
       assert.deepEqual(await store.getSecret("dev", "db"), { X: "1" });
     });
 
+    it("blob grants: per token, renewed, trimmed to the newest, deleted with the token, durable", async () => {
+      const { store, reopen } = await make();
+      const base = 1_765_000_000_000_000; // epoch µs, as auth/stored-grants.ts writes them
+      for (let i = 0; i < 6; i++) store.addBlobGrant("tk-a", `bl-${i}`, base + i);
+      store.addBlobGrant("tk-b", "bl-0", base);
+      assert.equal(await store.hasBlobGrant("tk-a", "bl-5"), true);
+      assert.equal(await store.hasBlobGrant("tk-b", "bl-1"), false, "per token");
+      // Granted again: its age renewed, so a trim keeps it.
+      store.addBlobGrant("tk-a", "bl-0", base + 10);
+      store.trimBlobGrants("tk-a", 3);
+      const held = async (t: string) => {
+        const out: string[] = [];
+        for (let i = 0; i < 6; i++) if (await store.hasBlobGrant(t, `bl-${i}`)) out.push(`bl-${i}`);
+        return out;
+      };
+      assert.deepEqual(await held("tk-a"), ["bl-0", "bl-4", "bl-5"]);
+      store.trimBlobGrants("tk-a", 10); // fewer than that: nothing goes
+      assert.deepEqual(await held("tk-a"), ["bl-0", "bl-4", "bl-5"]);
+      assert.deepEqual(await held("tk-b"), ["bl-0"], "another token's are not trimmed");
+      await store.flush();
+      const again = await reopen();
+      assert.deepEqual(await Promise.all(["bl-0", "bl-4", "bl-1"].map((b) => again.hasBlobGrant("tk-a", b))), [
+        true,
+        true,
+        false,
+      ]);
+      store.deleteBlobGrants("tk-a");
+      await store.flush();
+      assert.equal(await store.hasBlobGrant("tk-a", "bl-5"), false);
+      assert.equal(await store.hasBlobGrant("tk-b", "bl-0"), true);
+    });
+
     it("environments: main exists, created ones listed by name, contents counted, deleted", async () => {
       const { store, reopen } = await make();
       assert.deepEqual(

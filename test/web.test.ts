@@ -93,6 +93,39 @@ describe("web endpoints", () => {
     assert.equal(r.headers["x-custom"], "yes");
   });
 
+  it("a returned Response still being produced streams: the first part reaches the client before the rest is made", async () => {
+    const t = Date.now();
+    const r = await http(path("dribble"));
+    assert.equal(r.status, 200);
+    assert.equal(r.body, "first;second");
+    assert.equal(r.headers["transfer-encoding"], "chunked");
+    assert.equal(r.headers["content-type"], "text/plain");
+    // The first part came as its own chunk, before the second was produced.
+    assert.equal(r.chunks[0]!.text, "first;");
+    assert.ok(r.chunks.at(-1)!.at - r.chunks[0]!.at >= 300, JSON.stringify(r.chunks));
+    assert.ok(Date.now() - t >= 350, "the body waited for its second part");
+  });
+
+  it("a webEndpoint that never answers is a 504 at its timeoutMs; one whose value is not JSON is a 500", async () => {
+    const t = Date.now();
+    const r = await http(path("stuck"));
+    assert.equal(r.status, 504);
+    assert.match(r.body, /timed out/);
+    assert.ok(Date.now() - t < 10_000);
+    const bad = await http(path("not-json"));
+    assert.equal(bad.status, 500);
+    assert.equal((bad.json() as { error: { code: string } }).error.code, "internal");
+    // The endpoint's container serves the next request as before.
+    assert.equal((await http(path("add"), { method: "POST", body: '{"a":1,"b":2}' })).status, 200);
+  });
+
+  it("a JSON answer larger than one payload (3 MB) arrives whole, with its length", async () => {
+    const r = await http(path("big-json"));
+    assert.equal(r.status, 200, r.body.slice(0, 300));
+    assert.equal(r.headers["content-length"], String(3_000_008));
+    assert.equal((r.json() as { s: string }).s.length, 3_000_000);
+  });
+
   it("CORS: preflight answered, headers on every webEndpoint response", async () => {
     const r = await http(path("add"), {
       method: "OPTIONS",

@@ -40,17 +40,25 @@ export function encodeFrames(batch: readonly Outgoing[], hot = false): Uint8Arra
     if (frame && frame.byteLength <= MAX_FRAME_BYTES) return [frame];
     messages = list;
   }
+  // The common case, one frame: no copy of the batch and no closure (the container runtime's
+  // bundle keeps function names, which names a closure each time one is made).
+  if (messages.length <= BATCH) {
+    const frame = encodeFrame(messages);
+    if (frame.byteLength <= MAX_FRAME_BYTES || messages.length <= 1) return [frame];
+  }
   const out: Uint8Array[] = [];
-  const add = (msgs: readonly Outgoing[]) => {
-    const frame = encodeFrame(msgs);
-    if (frame.byteLength > MAX_FRAME_BYTES && msgs.length > 1) {
-      const mid = msgs.length >> 1;
-      add(msgs.slice(0, mid));
-      add(msgs.slice(mid));
-    } else out.push(frame);
-  };
-  for (let i = 0; i < messages.length; i += BATCH) add(messages.slice(i, i + BATCH));
+  for (let i = 0; i < messages.length; i += BATCH) addFrames(out, messages.slice(i, i + BATCH));
   return out;
+}
+
+/** Encodes `msgs` into `out` as one frame, or halves that each fit the frame limit. */
+function addFrames(out: Uint8Array[], msgs: readonly Outgoing[]): void {
+  const frame = encodeFrame(msgs);
+  if (frame.byteLength > MAX_FRAME_BYTES && msgs.length > 1) {
+    const mid = msgs.length >> 1;
+    addFrames(out, msgs.slice(0, mid));
+    addFrames(out, msgs.slice(mid));
+  } else out.push(frame);
 }
 
 /**

@@ -15,6 +15,7 @@ export {
   OPTION_OVERRIDE_KEYS,
 } from "./messages.js";
 export * from "./objects.js";
+export * from "./ordered-map.js";
 export * from "./packed.js";
 export * from "./payload.js";
 export * from "./provider.js";

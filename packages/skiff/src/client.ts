@@ -1,4 +1,4 @@
-import type { EventMap, RequestName, RequestParams, RequestResult } from "@skiff/protocol";
+import { type EventMap, OrderedMap, type RequestName, type RequestParams, type RequestResult } from "@skiff/protocol";
 import { type ClientConfig, checkServerUrl, findConfig } from "./config.js";
 import { ConnectionError, InvalidError } from "./errors.js";
 import { IS_WORKERD, nodeCapabilities } from "./platform.js";
@@ -45,7 +45,8 @@ export class Client {
   private readonly connection: Connection;
   private readonly mapSinks = new Map<string, (ev: EventMap["map.outputs"]) => void>();
   private readonly genSinks = new Map<string, (ev: EventMap["gen.stream"]) => void>();
-  private readonly earlyGen = new Map<string, EventMap["gen.stream"][]>();
+  /** Generator items that came before their iterator: for the 256 calls seen last (ordered-map.ts). */
+  private readonly earlyGen = new OrderedMap<string, EventMap["gen.stream"][]>(256);
   /** Internal: told how each running map is doing (the CLI draws progress lines from it). */
   _mapProgress: MapProgressListener | undefined;
   /** Internal: told when a map is taken back after a dropped connection (tests, chaos runs). */
@@ -73,10 +74,9 @@ export class Client {
       if (sink) return sink(ev);
       // Items can arrive in the same frame as the gen.start reply, before the iterator has
       // registered: keep them (bounded) until it does.
-      const early = this.earlyGen.get(ev.callId) ?? [];
-      early.push(ev);
-      this.earlyGen.set(ev.callId, early);
-      if (this.earlyGen.size > 256) this.earlyGen.delete(this.earlyGen.keys().next().value as string);
+      const early = this.earlyGen.get(ev.callId);
+      if (early) early.push(ev);
+      else this.earlyGen.set(ev.callId, [ev]);
     });
   }
 

@@ -4,4 +4,4 @@ import "./node/index.js";
 
 export { type ClassDef, classSpec } from "./class-def.js";
 export { Connection, type ConnectionOptions, type RequestOptions } from "./transport/connection.js";
-export { _deliverWebBody, _setWebBodyPullSender, _webSpecOf } from "./web/index.js";
+export { _deliverWebBody, _setWebBodyPullSender, _webDirectOf, _webSpecOf, type WebDirect } from "./web/index.js";

@@ -18,6 +18,21 @@ FROM tokens ORDER BY created_at;
 -- name: revokeToken
 UPDATE tokens SET revoked_at = @at WHERE id = @id AND revoked_at IS NULL;
 
+-- name: addBlobGrant
+INSERT INTO blob_grants (token_id, blob_id, seq) VALUES (@tokenId, @blobId, @seq)
+  ON CONFLICT (token_id, blob_id) DO UPDATE SET seq = excluded.seq;
+
+-- name: hasBlobGrant
+SELECT 1 AS granted FROM blob_grants WHERE token_id = @tokenId AND blob_id = @blobId;
+
+-- name: trimBlobGrants
+-- Keeps the token's skip + 1 newest grants (no row past the offset: nothing is deleted).
+DELETE FROM blob_grants WHERE token_id = @tokenId
+  AND seq < (SELECT seq FROM blob_grants WHERE token_id = @tokenId ORDER BY seq DESC LIMIT 1 OFFSET @skip);
+
+-- name: deleteBlobGrants
+DELETE FROM blob_grants WHERE token_id = @tokenId;
+
 -- name: insertEnvironment
 INSERT OR IGNORE INTO environments (name, created_at) VALUES (@name, @createdAt);
 

@@ -11,7 +11,7 @@ import {
   unpackPayloads,
 } from "@skiff/protocol";
 import type { AppService } from "../apps/app-service.js";
-import { blobRefused, ungrantedBlob } from "../auth/blob-grants.js";
+import { type BlobGrants, blobRefused, ungrantedBlob } from "../auth/blob-grants.js";
 import { seesApp } from "../auth/scope.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { CreatedCall, Engine, NewCall } from "../engine/engine.js";
@@ -253,6 +253,18 @@ function execSpec(q: Record<string, unknown>, needArgv: boolean): ExecSpec {
   };
 }
 
+/** Log subscriptions one connection may hold at once (each is a follower in the log hub). */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 64;
+
+/** Refuses a follow past MAX_SUBSCRIPTIONS_PER_CONNECTION: a client cannot grow the log hub's followers. */
+function roomToFollow(peer: Peer): void {
+  if (peer.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION)
+    throw new ApiError(
+      "failed_precondition",
+      `this connection follows ${peer.subscriptions.size} logs, the most it may: unsubscribe from one (logs.unsubscribe) first`,
+    );
+}
+
 /** Web endpoint functions are called over HTTP by the gateway only. */
 function notWeb(d: HandlerDeps, functionId: string): string {
   const fn = d.engine.functions.get(functionId);
@@ -275,7 +287,13 @@ export const handlers: HandlerTable = {
   // holds little more than its queue cap here.
   "blob.get": (peer, p, d) => {
     const grants = peer.principal?.blobGrants;
-    if (grants && !grants.has(p.blobId)) throw blobRefused(peer.principal!, String(p.blobId), "blob.get");
+    if (grants && !grants.has(p.blobId)) {
+      // Not in memory: a scoped token's grant may be in the store (given before a restart).
+      return grants.recall(String(p.blobId)).then((granted) => {
+        if (!granted) throw blobRefused(peer.principal!, String(p.blobId), "blob.get");
+        return peer.throttle(() => d.blobTransfer.get(p));
+      });
+    }
     return peer.throttle(() => d.blobTransfer.get(p));
   },
   async "app.publish"(peer, p, d) {
@@ -330,6 +348,7 @@ export const handlers: HandlerTable = {
     const tail = num(q, "tail", { min: 0, max: 10_000 });
     const entries = tail > 0 ? await d.store.tailLogs(app.id, tail) : [];
     if (!bool(q, "follow", false)) return { entries };
+    roomToFollow(peer);
     const subscriptionId = `ls-${app.id}-${Math.random().toString(36).slice(2)}`;
     const stop = d.logs.follow(app.id, (entry) => peer.send("log", { subscriptionId, entry }));
     peer.cleanups.add(stop);
@@ -563,6 +582,7 @@ export const handlers: HandlerTable = {
     const entries = tail > 0 ? (await d.store.tailLogs(c.fn.appId, 10_000)).filter((e) => e.containerId === c.id) : [];
     const out = entries.slice(Math.max(0, entries.length - tail));
     if (!bool(q, "follow", false)) return { entries: out };
+    roomToFollow(peer);
     const subscriptionId = `ls-${c.id}-${Math.random().toString(36).slice(2)}`;
     const stop = d.logs.follow(c.fn.appId, (entry) => {
       if (entry.containerId === c.id) peer.send("log", { subscriptionId, entry });
@@ -670,8 +690,22 @@ export function handleRequest(peer: Peer, msg: RequestMessage, deps: HandlerDeps
   const grants = peer.principal!.blobGrants;
   if (grants && SENDS_BLOBS.has(msg.t)) {
     const id = ungrantedBlob(grants, msg.p);
-    if (id !== undefined) throw blobRefused(peer.principal!, id, msg.t);
+    // A scoped token's grants outlive a restart in the store: a miss asks it (rare: memory
+    // holds the grants of the tokens used last).
+    if (id !== undefined) return recallGrants(peer, grants, msg, id).then(() => routeRequest(peer, msg, deps));
   }
+  return routeRequest(peer, msg, deps);
+}
+
+/** Refuses the first blob in a request that `grants` holds neither in memory nor in the store. */
+async function recallGrants(peer: Peer, grants: BlobGrants, msg: RequestMessage, first: string): Promise<void> {
+  for (let id: string | undefined = first; id !== undefined; id = ungrantedBlob(grants, msg.p))
+    if (!(await grants.recall(id))) throw blobRefused(peer.principal!, id, msg.t);
+}
+
+/** handleRequest, once the blobs a request names are known to be granted. */
+function routeRequest(peer: Peer, msg: RequestMessage, deps: HandlerDeps): unknown {
+  const kind = peer.principal!.kind;
   if (deps.lifecycle.draining && HELD_WHILE_DRAINING.has(msg.t)) return new Promise<never>(() => {});
   const h = handlers[msg.t as keyof HandlerTable] as Handler<RequestName>;
   const principal = peer.principal!;

@@ -240,6 +240,20 @@ export class Peer {
     this.flushScheduled = false;
     // A streamed reply is one WebSocket message in fragments: nothing else may go between them.
     if (this.closed || this.cutOff || this.streaming || this.outbox.length === 0) return;
+    // A scoped token is told of a blob (a result's, an upload's id) only once its grant is
+    // durable: a client retrying after a crash is then still let read it (auth/stored-grants.ts).
+    const saving = this.principal?.blobGrants?.saved();
+    if (saving) {
+      this.flushScheduled = true;
+      saving.then(
+        () => this.flush(),
+        (err: Error) => {
+          this.hooks.log(`a scoped token's blob grants were not stored (lost at a restart): ${err.message}`);
+          this.flush();
+        },
+      );
+      return;
+    }
     const batch = this.outbox;
     this.outbox = [];
     this.outboxBytes = 0;

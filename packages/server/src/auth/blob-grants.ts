@@ -4,7 +4,7 @@ import type { Principal } from "./tokens.js";
 
 /**
  * Blobs one container, or one scoped API token, may read and pass on (issue 15; for scoped
- * tokens, kept per token by TokenService): those the server sent it (its inputs' arguments,
+ * tokens, kept per token by TokenService, and in the store so that they outlive a restart): those the server sent it (its inputs' arguments,
  * results and generator items of calls it made, Dict values it read) and those it uploaded.
  * A blob id is the sha256 of its bytes, so knowing one is not proof of having been given it.
  *
@@ -15,6 +15,19 @@ import type { Principal } from "./tokens.js";
  */
 export const MAX_BLOB_GRANTS = 4096;
 
+/**
+ * Where a scoped token's grants are also kept, so that they outlive a restart (auth/stored-grants.ts).
+ * A container's are not: it does not outlive its server's process.
+ */
+export interface GrantStore {
+  /** Records a grant (in the store's next group commit). */
+  add(id: string): void;
+  /** Whether the store holds the grant. */
+  has(id: string): Promise<boolean>;
+  /** Resolves once every grant recorded so far is durable; undefined when none waits. */
+  saved(): Promise<void> | undefined;
+}
+
 export class BlobGrants {
   /**
    * Two generations: ids go into `current`; when it holds half the bound, it becomes
@@ -24,19 +37,45 @@ export class BlobGrants {
   private current = new Set<string>();
   private previous = new Set<string>();
 
-  constructor(private readonly max = MAX_BLOB_GRANTS) {}
+  constructor(
+    private readonly max = MAX_BLOB_GRANTS,
+    private readonly stored?: GrantStore,
+  ) {}
 
   add(id: string): void {
+    if (this.current.has(id)) return;
+    this.remember(id);
+    this.stored?.add(id);
+  }
+
+  /** Whether `id` is granted, as far as memory knows (a scoped token's store may know more: recall). */
+  has(id: string): boolean {
+    return this.current.has(id) || this.previous.has(id);
+  }
+
+  /** Whether `id` is granted, asking the store on a miss (a grant given before a restart). */
+  async recall(id: string): Promise<boolean> {
+    if (this.has(id)) return true;
+    if (!this.stored || !(await this.stored.has(id))) return false;
+    this.remember(id);
+    return true;
+  }
+
+  /**
+   * Resolves once every grant added so far is durable (undefined when none waits): what names
+   * a blob to a scoped token is sent only then, so a crash cannot forget a grant it was told of.
+   */
+  saved(): Promise<void> | undefined {
+    return this.stored?.saved();
+  }
+
+  private remember(id: string): void {
     if (this.current.has(id)) return;
     if (this.current.size >= this.max / 2) {
       this.previous = this.current;
       this.current = new Set();
     }
     this.current.add(id);
-  }
-
-  has(id: string): boolean {
-    return this.current.has(id) || this.previous.has(id);
   }
 
   /** How many are held (an id in both generations counts twice). */

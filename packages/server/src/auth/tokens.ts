@@ -1,14 +1,15 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { TokenKind } from "@skiff/protocol";
+import { OrderedMap, type TokenKind } from "@skiff/protocol";
 import type { Store, TokenRow } from "../store/store.js";
-import { BlobGrants } from "./blob-grants.js";
+import { BlobGrants, MAX_BLOB_GRANTS } from "./blob-grants.js";
 import type { TokenScope } from "./scope.js";
+import { StoredGrants } from "./stored-grants.js";
 
 export function hashSecret(secret: string): string {
   return createHash("sha256").update(secret).digest("hex");
 }
 
-/** Scoped tokens whose blob grants are kept (about 0.5 MiB each when full). */
+/** Scoped tokens whose blob grants are kept in memory (about 0.5 MiB each when full); the store keeps every token's. */
 export const MAX_SCOPED_GRANT_SETS = 64;
 
 function randomToken(prefix: string, bytes: number): string {
@@ -47,10 +48,12 @@ export class TokenService {
   private readonly containerTokens = new Map<string, { hash: string; containerId: string; grants: BlobGrants }>();
   /**
    * The blobs each scoped API token was sent or uploaded, by token id: kept per token, not per
-   * connection, so that a client's blob.get retried on a new connection is still served. The
-   * MAX_SCOPED_GRANT_SETS tokens that connected last (a set holds at most MAX_BLOB_GRANTS ids).
+   * connection, so that a client's blob.get retried on a new connection is still served. In
+   * memory for the MAX_SCOPED_GRANT_SETS tokens that connected last (a set holds at most
+   * MAX_BLOB_GRANTS ids); in the store for every token (auth/stored-grants.ts), so that a
+   * token evicted here, or a server restarted, still finds them.
    */
-  private readonly scopedGrants = new Map<string, BlobGrants>();
+  private readonly scopedGrants = new OrderedMap<string, BlobGrants>(MAX_SCOPED_GRANT_SETS);
   /** Told of each revocation, so that connections using the token are closed at once. */
   private readonly revokeListeners = new Set<(tokenId: string) => void>();
 
@@ -92,6 +95,7 @@ export class TokenService {
     const row = await this.store.getToken(tokenId);
     if (!row) return false;
     this.store.revokeToken(tokenId, Date.now());
+    this.store.deleteBlobGrants(tokenId);
     await this.store.flush();
     this.scopedGrants.delete(tokenId);
     for (const l of this.revokeListeners) l(tokenId);
@@ -142,13 +146,10 @@ export class TokenService {
 
   /** A scoped token's blob grants, now the most recently used. */
   private grantsOf(tokenId: string): BlobGrants {
-    const g = this.scopedGrants.get(tokenId) ?? new BlobGrants();
-    this.scopedGrants.delete(tokenId);
+    const held = this.scopedGrants.touch(tokenId);
+    if (held) return held;
+    const g = new BlobGrants(MAX_BLOB_GRANTS, new StoredGrants(this.store, tokenId));
     this.scopedGrants.set(tokenId, g);
-    if (this.scopedGrants.size > MAX_SCOPED_GRANT_SETS) {
-      const oldest = this.scopedGrants.keys().next().value;
-      if (oldest !== undefined) this.scopedGrants.delete(oldest);
-    }
     return g;
   }
 

@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
+import { OrderedMap } from "@skiff/protocol";
 
 /** A signed-in browser: the token it signed in with, and the anti-forgery token its writes carry. */
 export interface Session {
@@ -13,7 +14,7 @@ export const SESSION_COOKIE = "skiff_session";
 /** How long a sign-in lasts. @defaultValue 12 h */
 export const SESSION_TTL_MS = 12 * 3600 * 1000;
 /** Sessions kept at most; signing in past it ends the oldest (a client cannot grow the table). */
-const MAX_SESSIONS = 10_000;
+export const MAX_SESSIONS = 10_000;
 
 /**
  * Dashboard sessions, in memory: a restart signs everyone out, which costs one sign-in and
@@ -21,13 +22,22 @@ const MAX_SESSIONS = 10_000;
  * a header, which a cross-site page cannot read or send.
  */
 export class Sessions {
-  private readonly byId = new Map<string, Session>();
+  /**
+   * Oldest first, which is also soonest to expire (one TTL for all): a sign-in ends the expired
+   * ones from the front and, at the bound, the oldest, each in O(1) (ordered-map.ts). One the
+   * sweep does not reach (the clock stepped back) is still refused by get.
+   */
+  private readonly byId: OrderedMap<string, Session>;
 
-  constructor(private readonly ttlMs = SESSION_TTL_MS) {}
+  constructor(
+    private readonly ttlMs = SESSION_TTL_MS,
+    max = MAX_SESSIONS,
+  ) {
+    this.byId = new OrderedMap(max);
+  }
 
   create(tokenId: string, kind: string, now = Date.now()): Session {
     this.sweep(now);
-    while (this.byId.size >= MAX_SESSIONS) this.byId.delete(this.byId.keys().next().value!);
     const s: Session = {
       id: randomBytes(32).toString("base64url"),
       tokenId,
@@ -60,8 +70,12 @@ export class Sessions {
     return timingSafeEqual(Buffer.from(given), Buffer.from(s.csrfToken));
   }
 
+  get size(): number {
+    return this.byId.size;
+  }
+
   private sweep(now: number): void {
-    for (const [id, s] of this.byId) if (s.expiresAt <= now) this.byId.delete(id);
+    for (let o = this.byId.oldest(); o && o[1].expiresAt <= now; o = this.byId.oldest()) this.byId.shift();
   }
 }
 

@@ -60,7 +60,8 @@ export class FanOut {
     p: {
       functionId: string;
       args: Payload;
-      idempotencyKey: string;
+      /** Not used (a generator call is not deduplicated); a client's gen.start still sends one. */
+      idempotencyKey?: string;
       parentInputId: string | undefined;
       method?: string | undefined;
     },

@@ -1,4 +1,4 @@
-import type { LogEntry } from "@skiff/protocol";
+import { type LogEntry, OrderedMap } from "@skiff/protocol";
 import type { Store } from "../store/store.js";
 
 /** Lines kept per app for `skiff app logs`; older ones are trimmed. */
@@ -6,18 +6,28 @@ const KEEP_LINES_PER_APP = 10_000;
 /** Bytes of log text kept per app (`skiff server --log-max-bytes`). */
 export const DEFAULT_LOG_MAX_BYTES = 64 * 1024 * 1024;
 
+/** Apps whose lines since their last trim are counted; past it, the one counted longest is trimmed then. */
+const APPS_COUNTED = 4096;
+
 /** Stores log lines and fans them out to followers (`skiff run`, `skiff app logs -f`). */
 export class LogHub {
   private readonly followers = new Map<string, Set<(e: LogEntry) => void>>();
-  /** Lines and bytes each app wrote since its last trim. */
-  private readonly written = new Map<string, { lines: number; bytes: number }>();
+  /**
+   * Lines and bytes each app wrote since its last trim. Bounded: an app that writes a little
+   * and goes (each `skiff run` is a new app) would otherwise stay here for good; past
+   * `appsCounted`, the app counted longest is trimmed at once and forgotten.
+   */
+  private readonly written: OrderedMap<string, { lines: number; bytes: number }>;
   /** Followers of every app's lines (the dashboard's live tail). */
   private readonly allFollowers = new Set<(e: LogEntry) => void>();
 
   constructor(
     private readonly store: Store,
     private readonly maxBytesPerApp = DEFAULT_LOG_MAX_BYTES,
-  ) {}
+    appsCounted = APPS_COUNTED,
+  ) {
+    this.written = new OrderedMap(appsCounted);
+  }
 
   append(entries: LogEntry[]): void {
     if (entries.length === 0) return;
@@ -26,7 +36,8 @@ export class LogHub {
       let w = this.written.get(e.appId);
       if (!w) {
         w = { lines: 0, bytes: 0 };
-        this.written.set(e.appId, w);
+        const evicted = this.written.set(e.appId, w);
+        if (evicted) this.store.trimLogs(evicted[0], KEEP_LINES_PER_APP, this.maxBytesPerApp);
       }
       w.lines++;
       w.bytes += Buffer.byteLength(e.text);
@@ -61,7 +72,7 @@ export class LogHub {
    * writes between two ticks).
    */
   trim(): void {
-    for (const [appId, w] of this.written) {
+    for (const [appId, w] of this.written.entries()) {
       if (w.lines > 1000 || w.bytes > this.maxBytesPerApp / 16) {
         this.store.trimLogs(appId, KEEP_LINES_PER_APP, this.maxBytesPerApp);
         this.written.delete(appId);

@@ -245,7 +245,7 @@ export class Gateway {
     const pump = new BodyPump(socket, Number.POSITIVE_INFINITY, () => {});
     let tunnel: WebTunnel | undefined;
     const { callId } = this.o.engine.fanOut.startStream(
-      { functionId: ep.fn.id, args: encodeWebArgs(wire), idempotencyKey: newId("ik"), parentInputId: undefined },
+      { functionId: ep.fn.id, args: encodeWebArgs(wire), parentInputId: undefined },
       (items, end) => {
         tunnel!.onItems(items, end);
         if (end) this.live.delete(callId);
@@ -400,7 +400,8 @@ export class Gateway {
     // Strings, byte arrays and parsed JSON only: always a valid payload, so no validation pass.
     const args = encodeWebArgs(wire);
     const { callId } = this.o.engine.startStream(
-      { functionId: ep.fn.id, args, idempotencyKey: newId("ik"), parentInputId: undefined },
+      // A web call has no idempotency key: a retried HTTP request is a new request.
+      { functionId: ep.fn.id, args, parentInputId: undefined },
       (items, end) => {
         call!.onItems(items, end);
         if (end) {

@@ -1,4 +1,4 @@
-import { type DictEntryWire, MAX_DICT_KEY_CHARS, type Payload } from "@skiff/protocol";
+import { type DictEntryWire, MAX_DICT_KEY_CHARS, OrderedMap, type Payload } from "@skiff/protocol";
 import { ApiError, invalid } from "../api/api-error.js";
 import type { ObjectStore, StoredValue } from "../store/object-store.js";
 import type { ObjectLimits } from "./limits.js";
@@ -103,10 +103,12 @@ export class DictService {
       }
     }
     this.sizes.set(dictId, n + keys.length);
-    if (this.sizes.size > SIZES_KEPT) this.sizes.delete(this.sizes.keys().next().value as string);
   }
-  /** Per Dict, an upper bound of its entries (see room), least recently written first. */
-  private readonly sizes = new Map<string, number>();
+  /**
+   * Per Dict, an upper bound of its entries (see room), least recently written first: the
+   * SIZES_KEPT Dicts written last (evicted in O(1), ordered-map.ts).
+   */
+  private readonly sizes = new OrderedMap<string, number>(SIZES_KEPT);
 
   async get(dictId: string, key: string): Promise<StoredValue | undefined> {
     return this.store.dictGet(dictId, key, Date.now(), this.touchAfter);

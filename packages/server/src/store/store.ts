@@ -41,6 +41,16 @@ export interface Store {
   /** Marks a token revoked (no-op if it already is). */
   revokeToken(id: string, at: number): void;
   countAdminTokens(): Promise<number>;
+  /**
+   * Records that a scoped token was given a blob (sent or uploaded; auth/stored-grants.ts), or
+   * renews the grant's `seq` (its age: trims keep the highest).
+   */
+  addBlobGrant(tokenId: string, blobId: string, seq: number): void;
+  hasBlobGrant(tokenId: string, blobId: string): Promise<boolean>;
+  /** Keeps a token's `keep` newest grants (by seq), deleting the others. */
+  trimBlobGrants(tokenId: string, keep: number): void;
+  /** Deletes every grant of a token (revoked). */
+  deleteBlobGrants(tokenId: string): void;
 
   // environments (api.md §9): "main" always exists (made by the schema)
   /** Adds an environment (one that exists already is left as it is). */

@@ -5,7 +5,7 @@ import { InvalidError } from "../errors.js";
 import { Function_ } from "../function.js";
 import { normalizeFunctionOptions } from "../function-options.js";
 import { needNode } from "../platform.js";
-import { _setWebSpec } from "./registry.js";
+import { _setWebDirect, _setWebSpec } from "./registry.js";
 import { closeRequestBody } from "./request-body.js";
 import type { WebItem } from "./response-items.js";
 import { type EndpointHandler, endpointResponse, serveEndpoint } from "./serve-endpoint.js";
@@ -75,6 +75,19 @@ export function defineWeb(app: App, params: WebEndpointParams, serve: Serve): We
 
   const f = Function_._define(app, webRequest, options, fnParams.name) as unknown as Function_;
   _setWebSpec(f, { ...web, label: web.label ?? "" });
+  if (serve.kind === "endpoint") {
+    const { handler: endpointHandler } = serve;
+    // The container runtime's way in for a webEndpoint (registry.ts): its usual answer, one
+    // whole item, with no generator around it. A Response to stream, or a body that streams
+    // in, takes the generator's way as before.
+    _setWebDirect(f, (w) => {
+      if (w.body.kind === "stream") return webRequest(w);
+      const out = serveEndpoint(w, endpointHandler, schema);
+      if (out instanceof Promise)
+        return out.then((o) => (o instanceof Response ? endpointResponse(o, w.requestId) : o));
+      return out instanceof Response ? endpointResponse(out, w.requestId) : out;
+    });
+  }
   app._functions.push(f);
   return new WebEndpoint(f);
 }

@@ -1,5 +1,5 @@
 export { defineWeb } from "./define.js";
-export { _webSpecOf } from "./registry.js";
+export { _webDirectOf, _webSpecOf, type WebDirect } from "./registry.js";
 export { _deliverWebBody, _setWebBodyPullSender } from "./request-body.js";
 export type { EndpointHandler, WebRequestInfo } from "./serve-endpoint.js";
 export type { FetchHandler } from "./serve-fetch.js";

@@ -1,7 +1,16 @@
-import { IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
+import { createRequire } from "node:module";
 import type { WebRequestWire } from "@skiff/protocol";
 import type { HandlerSocket } from "./handler-socket.js";
 import { openRequestBody } from "./request-body.js";
+
+/**
+ * node:http, loaded by `require` on first use rather than by a static `import`: on Node 22 and
+ * later the ES module facade of node:http reads every export, the lazy `http.WebSocket` among
+ * them, which loads undici: ~35 ms of CPU in every container's start (bench/RESULTS.md).
+ */
+let http: typeof import("node:http") | undefined;
+const nodeHttp = () => (http ??= createRequire(import.meta.url)("node:http") as typeof import("node:http"));
 
 /** Node's own header-line rules (repeats joined, dropped or listed as Node does), when present. */
 type WithHeaderLines = IncomingMessage & { _addHeaderLines?: (raw: string[], n: number) => void };
@@ -46,7 +55,7 @@ function headerObject(raw: string[]): Record<string, string | string[]> {
  * do): the method, URL, HTTP version and header lines exactly as the client sent them.
  */
 export function nodeRequest(w: WebRequestWire, socket: HandlerSocket): IncomingMessage {
-  const req = new IncomingMessage(socket as never) as WithHeaderLines;
+  const req = new (nodeHttp().IncomingMessage)(socket as never) as WithHeaderLines;
   req.method = w.method;
   req.url = w.url;
   const version = w.httpVersion ?? "1.1";

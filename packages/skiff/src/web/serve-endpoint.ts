@@ -1,6 +1,6 @@
-import type { WebRequestWire } from "@skiff/protocol";
+import { WEB_CHUNK_BYTES, type WebRequestWire } from "@skiff/protocol";
 import { internalErrorItem, jsonItem, responseItems, type WebItem } from "./response-items.js";
-import { describeIssues, type StandardSchemaV1 } from "./standard-schema.js";
+import { describeIssues, type StandardResult, type StandardSchemaV1 } from "./standard-schema.js";
 
 /** What a `webEndpoint` handler gets beside its input. */
 export interface WebRequestInfo {
@@ -46,38 +46,90 @@ class RequestInfo implements WebRequestInfo {
 
 export type EndpointHandler = (input: never, req: WebRequestInfo) => unknown;
 
+/** What serveEndpoint answers: the one item of a JSON answer, or the Response to stream. */
+export type EndpointAnswer = WebItem | Response;
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    v !== null &&
+    (typeof v === "object" || typeof v === "function") &&
+    typeof (v as { then?: unknown }).then === "function"
+  );
+}
+
 /**
  * Runs a `webEndpoint` handler: the input is the query (GET, HEAD) or the JSON body the
  * gateway parsed; the schema checks and converts it; the result is sent as JSON, a returned
- * Response as it is. Resolves to the one item of a JSON answer, or the Response to stream
- * (responseItems): a plain async function, not a generator, since nearly every answer is one item.
+ * Response as it is. Answers the one item of a JSON answer, or the Response to stream
+ * (responseItems). Synchronous when the handler and the schema are: nearly every answer is one
+ * item, and a promise per request (with the container's async-context hook on each) is
+ * measurable at web request rates, so nothing here makes one that the handler did not.
  */
-export async function serveEndpoint(
+export function serveEndpoint(
   w: WebRequestWire,
   handler: EndpointHandler,
   schema: StandardSchemaV1 | undefined,
-): Promise<WebItem | Response> {
-  let input: unknown = w.method === "GET" || w.method === "HEAD" ? queryObject(w.url) : undefined;
-  if (w.body.kind === "json") input = w.body.value;
-  if (schema) {
-    const r = await schema["~standard"].validate(input);
-    if (r.issues) {
-      const issues = describeIssues(r.issues);
-      const where = w.method === "GET" || w.method === "HEAD" ? "query" : "body";
-      const message = issues.map((i) => `${i.field ? `${where}.${i.field}` : where}: ${i.message}`).join("; ");
-      return jsonItem(400, { error: { code: "invalid_argument", message, issues } });
-    }
-    input = r.value;
+): EndpointAnswer | Promise<EndpointAnswer> {
+  const input: unknown =
+    w.body.kind === "json" ? w.body.value : w.method === "GET" || w.method === "HEAD" ? queryObject(w.url) : undefined;
+  if (!schema) return callHandler(w, handler, input);
+  const r = schema["~standard"].validate(input);
+  if (isThenable(r)) return Promise.resolve(r).then((v) => validated(w, handler, v));
+  return validated(w, handler, r);
+}
+
+function validated(
+  w: WebRequestWire,
+  handler: EndpointHandler,
+  r: StandardResult<unknown>,
+): EndpointAnswer | Promise<EndpointAnswer> {
+  if (r.issues) {
+    const issues = describeIssues(r.issues);
+    const where = w.method === "GET" || w.method === "HEAD" ? "query" : "body";
+    const message = issues.map((i) => `${i.field ? `${where}.${i.field}` : where}: ${i.message}`).join("; ");
+    return jsonItem(400, { error: { code: "invalid_argument", message, issues } });
   }
+  return callHandler(w, handler, r.value);
+}
+
+function callHandler(
+  w: WebRequestWire,
+  handler: EndpointHandler,
+  input: unknown,
+): EndpointAnswer | Promise<EndpointAnswer> {
+  let out: unknown;
   try {
-    const out = await handler(input as never, new RequestInfo(w));
-    if (out instanceof Response) return out;
-    return jsonItem(200, out === undefined ? null : out);
+    out = handler(input as never, new RequestInfo(w));
   } catch (err) {
-    // The stack goes to the app's logs (captured stderr), never to the client.
-    console.error(`request ${w.requestId} failed:`, err);
-    return internalErrorItem(w.requestId);
+    return failed(w, err);
   }
+  // As `await` would: a thenable is followed.
+  if (isThenable(out))
+    return Promise.resolve(out).then(
+      (v) => answer(w, v),
+      (err: unknown) => failed(w, err),
+    );
+  return answer(w, out);
+}
+
+/** The handler's value as the response: a Response as it is, anything else as JSON. */
+function answer(w: WebRequestWire, out: unknown): EndpointAnswer {
+  if (out instanceof Response) return out;
+  try {
+    const item = jsonItem(200, out === undefined ? null : out);
+    // Larger than one item may be (a payload over the inline limit would reach the gateway as
+    // a blob reference, not a head): sent as a whole Response is, in slices with a length.
+    if (item.body!.byteLength > WEB_CHUNK_BYTES) return new Response(item.body, { headers: item.headers });
+    return item;
+  } catch (err) {
+    return failed(w, err); // not JSON (a BigInt, a cycle): answered as a throw is
+  }
+}
+
+function failed(w: WebRequestWire, err: unknown): WebItem {
+  // The stack goes to the app's logs (captured stderr), never to the client.
+  console.error(`request ${w.requestId} failed:`, err);
+  return internalErrorItem(w.requestId);
 }
 
 /** The items of a Response a `webEndpoint` handler returned; a body that fails is answered as a throw is. */

@@ -13,7 +13,7 @@ import {
   WEB_STREAM_WINDOW,
 } from "@skiff/protocol";
 import { Client, resolveApps } from "skiff";
-import { _deliverWebBody, _setWebBodyPullSender, _webSpecOf, Connection } from "skiff/internal";
+import { _deliverWebBody, _setWebBodyPullSender, _webDirectOf, _webSpecOf, Connection } from "skiff/internal";
 import { ExecHost } from "./exec.js";
 import { installInputContext } from "./input-context.js";
 import { loadBundle, skiffPackageDir } from "./load-bundle.js";
@@ -173,6 +173,8 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
           maxInputs: a.maxInputs,
           // A web endpoint yields the SDK's own response items: no need to check each one.
           trustedItems: web,
+          // A webEndpoint's requests skip the generator pipeline (runner.ts runWeb).
+          ...(fn && _webDirectOf(fn) ? { webDirect: _webDirectOf(fn) } : {}),
         },
       );
       conn.emit("container.ready", {});

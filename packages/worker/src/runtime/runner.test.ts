@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { decodeFrame, encodeCbor, encodeFrame, type InputWire, type Message } from "@skiff/protocol";
+import { decodeCbor, decodeFrame, encodeCbor, encodeFrame, type InputWire, type Message } from "@skiff/protocol";
 import type { Client } from "skiff";
 import { Connection } from "skiff/internal";
 import { WebSocketServer } from "ws";
@@ -72,4 +72,74 @@ it("a generator's items leave before its end, even when another input's output w
     ["items gen ×1", "output gen"],
   );
   assert.ok(sent.includes("output plain"));
+});
+
+/** A runner of a web endpoint with a direct way in; records what it sends, in order. */
+function webRunner(direct: (w: { url: string }) => unknown) {
+  const sent: string[] = [];
+  const target: Target = {
+    invoke: () => {
+      throw new Error("a web request with a direct way in never runs the generator");
+    },
+    isGenerator: () => true,
+    plain: false,
+    generator: true,
+    enter: async () => {},
+    exit: async () => {},
+  };
+  const runner = new InputRunner(
+    target,
+    undefined as unknown as Client,
+    (out) => sent.push(`output ${out.inputId} ${out.result.status}`),
+    (inputId, _attempt, items) =>
+      sent.push(`items ${inputId} ${items.map((i) => JSON.stringify(decodeCbor(i as Uint8Array))).join(" ")}`),
+    { webDirect: direct as (w: never) => unknown, window: 2 },
+  );
+  const request = (inputId: string, url: string): InputWire => ({
+    inputId,
+    callId: `c-${inputId}`,
+    attempt: 1,
+    args: encodeCbor([{ url }]),
+    timeoutMs: 60_000,
+  });
+  return { sent, runner, request };
+}
+
+it("a web request with a direct way in: a whole answer is its one item, then the output, in the same turn", () => {
+  const { sent, runner, request } = webRunner((w) => ({ status: 200, headers: [], url: w.url, end: true }));
+  runner.start(request("a", "/x"));
+  assert.deepEqual(sent, ['items a {"status":200,"headers":[],"url":"/x","end":true}', "output a success"]);
+  assert.equal(runner.busy, 0);
+});
+
+it("a web request with a direct way in: an answer that comes later, a failure, and a stream", async () => {
+  const { sent, runner, request } = webRunner((w) => {
+    if (w.url === "/later") return Promise.resolve({ status: 201, headers: [], end: true });
+    if (w.url === "/throws") throw new Error("bad request wire");
+    if (w.url === "/rejects") return Promise.reject(new Error("no"));
+    return (async function* () {
+      yield { status: 200, headers: [] };
+      for (let i = 0; i < 3; i++) yield new Uint8Array([i]);
+    })();
+  });
+  runner.start(request("later", "/later"));
+  runner.start(request("throws", "/throws"));
+  runner.start(request("rejects", "/rejects"));
+  runner.start(request("stream", "/stream"));
+  assert.deepEqual(sent, ["output throws failure"]);
+  await new Promise((r) => setTimeout(r, 20));
+  // The stream's window is 2 items: it waits for the consumer after two.
+  assert.deepEqual(sent.slice(1), [
+    'items later {"status":201,"headers":[],"end":true}',
+    "output later success",
+    "output rejects failure",
+    'items stream {"status":200,"headers":[]} {"0":0}',
+  ]);
+  runner.ack("stream", 2);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(sent.slice(5), ['items stream {"0":1} {"0":2}']);
+  runner.ack("stream", 2);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(sent.slice(6), ["output stream success"]);
+  assert.equal(runner.busy, 0);
 });

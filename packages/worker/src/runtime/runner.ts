@@ -89,6 +89,18 @@ export interface RunnerOptions {
   maxInputs?: number;
   /** Yielded items are the SDK's own (web responses): encoded without the per-value checks. */
   trustedItems?: boolean;
+  /**
+   * A web endpoint's requests served without a generator (the SDK's WebDirect): the one whole
+   * item of a response is sent as the generator's one item would be, then the output.
+   */
+  webDirect?: (w: never) => unknown;
+}
+
+/** The result of a generator (a web request) that ran to its end: what `undefined` encodes to. */
+const ENDED: ResultWire = { status: "success", data: encodePayload(undefined, "result") };
+
+function isIterator(v: unknown): v is AsyncIterator<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as { next?: unknown }).next === "function";
 }
 
 /**
@@ -125,6 +137,7 @@ export class InputRunner {
   private readonly window: number;
   private readonly maxInputs: number;
   private readonly trustedItems: boolean;
+  private readonly webDirect: ((w: never) => unknown) | undefined;
   /** When the current event-loop turn's run of inputs began (`performance.now()`), or NaN outside one. */
   private turnStart = Number.NaN;
 
@@ -139,6 +152,7 @@ export class InputRunner {
     this.window = opts.window ?? GENERATOR_WINDOW;
     this.maxInputs = opts.maxInputs ?? Number.POSITIVE_INFINITY;
     this.trustedItems = opts.trustedItems ?? false;
+    this.webDirect = opts.webDirect;
   }
 
   /** Inputs started or waiting: none means the container is idle. */
@@ -172,8 +186,10 @@ export class InputRunner {
     const ctx = new RunningInputContext(wire.inputId, wire.callId, wire.attempt);
     this.running.set(wire.inputId, { wire, ctx, acked: 0, wake: undefined });
     const started = performance.now();
+    if (this.webDirect !== undefined && this.pool === undefined && wire.args instanceof Uint8Array)
+      this.runWeb(wire, wire.args, ctx, started);
     // Generators stream from the main thread, even in a container whose other inputs use threads.
-    if (this.pool !== undefined && !this.target.isGenerator(wire.method))
+    else if (this.pool !== undefined && !this.target.isGenerator(wire.method))
       void this.runOnThread(wire).then((result) => this.finish(wire, started, result));
     else if (this.pool !== undefined || !(wire.args instanceof Uint8Array) || this.target.isGenerator(wire.method))
       void this.run(wire, ctx).then((result) => this.finish(wire, started, result));
@@ -213,6 +229,63 @@ export class InputRunner {
         (err) => this.finish(wire, started, { status: "failure", error: encodeError(err) }),
       );
     else this.settle(wire, started, value);
+  }
+
+  /**
+   * A web request with no generator pipeline around it (webDirect): a whole response is one
+   * item, sent and then reported in the same turn as a generator's would be (items before the
+   * output, in one frame); a response that streams is drained as a generator's items, with the
+   * same window and cancellation. No promise is made unless the handler makes one.
+   */
+  private runWeb(wire: InputWire, bytes: Uint8Array, ctx: RunningInputContext, started: number): void {
+    let out: unknown;
+    try {
+      const args = decodePayload(bytes);
+      if (!Array.isArray(args)) throw new Error("arguments must be an array");
+      out = inputStorage.run(ctx, this.webDirect!, args[0] as never);
+    } catch (err) {
+      this.finish(wire, started, { status: "failure", error: encodeError(err) });
+      return;
+    }
+    if (isThenable(out))
+      Promise.resolve(out).then(
+        (v) => this.webAnswer(wire, ctx, started, v),
+        (err) => this.finish(wire, started, { status: "failure", error: encodeError(err) }),
+      );
+    else this.webAnswer(wire, ctx, started, out);
+  }
+
+  private webAnswer(wire: InputWire, ctx: RunningInputContext, started: number, v: unknown): void {
+    if (!this.running.has(wire.inputId)) return; // failed meanwhile (failAll)
+    if (isIterator(v)) {
+      inputStorage
+        .run(ctx, () => this.drain(wire, v, ctx))
+        .then(
+          () => this.finish(wire, started, ENDED),
+          (err) => this.finish(wire, started, { status: "failure", error: encodeError(err) }),
+        );
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeCbor(v);
+    } catch (err) {
+      this.finish(wire, started, { status: "failure", error: encodeError(err) });
+      return;
+    }
+    const inline = inlinePayload(bytes);
+    if (inline) {
+      this.sendItems(wire.inputId, wire.attempt, [inline]);
+      this.finish(wire, started, ENDED);
+    } else
+      toPayload(bytes, this.client).then(
+        (data) => {
+          if (!this.running.has(wire.inputId)) return;
+          this.sendItems(wire.inputId, wire.attempt, [data]);
+          this.finish(wire, started, ENDED);
+        },
+        (err) => this.finish(wire, started, { status: "failure", error: encodeError(err) }),
+      );
   }
 
   /** Encodes a returned value as the input's result (a blob when it is large). */

@@ -1,5 +1,5 @@
 import { rmSync } from "node:fs";
-import { createServer } from "node:http";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -14,6 +14,8 @@ import { join } from "node:path";
 export async function warmHandshake(): Promise<void> {
   const { WebSocket, WebSocketServer } = await import("ws");
   const path = join(process.env.SKIFF_WORKDIR ?? tmpdir(), `.skiff-warm-${process.pid}.sock`);
+  // By require: an `import` of node:http loads undici on Node 22+ (see skiff's web/node-request.ts).
+  const { createServer } = createRequire(import.meta.url)("node:http") as typeof import("node:http");
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   http.on("upgrade", (req, socket, head) => {

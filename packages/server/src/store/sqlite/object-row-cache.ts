@@ -1,3 +1,4 @@
+import { OrderedMap } from "@skiff/protocol";
 import type { ObjectRow } from "../object-store.js";
 
 /** Object rows kept by default: a few hundred bytes each. */
@@ -10,27 +11,24 @@ export const OBJECT_ROWS_KEPT = 4096;
  * owns the file), so a row read once can answer again until its delete. Postgres does not use
  * this: another replica may delete the object there.
  *
- * Bounded: past `max` rows, the least recently used goes. Rows are frozen: callers share them.
+ * Bounded: past `max` rows, the least recently used goes (in O(1): an OrderedMap, not a Map's
+ * first key, which gets slow after many deletes). Rows are frozen: callers share them.
  */
 export class ObjectRowCache {
-  private readonly rows = new Map<string, Readonly<ObjectRow>>();
+  private readonly rows: OrderedMap<string, Readonly<ObjectRow>>;
 
-  constructor(private readonly max = OBJECT_ROWS_KEPT) {}
+  constructor(max = OBJECT_ROWS_KEPT) {
+    this.rows = new OrderedMap(max);
+  }
 
   get(id: string): Readonly<ObjectRow> | undefined {
-    const row = this.rows.get(id);
-    if (row === undefined) return undefined;
-    // Most recently used last: the first key is the one to drop.
-    this.rows.delete(id);
-    this.rows.set(id, row);
-    return row;
+    return this.rows.touch(id);
   }
 
   set(row: ObjectRow): Readonly<ObjectRow> {
     const frozen = Object.freeze({ ...row });
     this.rows.delete(row.id);
     this.rows.set(row.id, frozen);
-    if (this.rows.size > this.max) this.rows.delete(this.rows.keys().next().value as string);
     return frozen;
   }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -136,36 +136,44 @@ describe("SqliteStore WAL checkpoints", () => {
   it("checkpoints on its own thread, keeps the WAL bounded, and loses no commit", async () => {
     const dir = mkdtempSync(join(tmpdir(), "skiff-store-"));
     const s = new SqliteStore({ dataDir: dir });
-    const o = s.objects;
-    await o.createObject({
-      id: "di-1",
-      kind: "dict",
-      environment: "main",
-      name: "d",
-      ownerApp: null,
-      ownerSession: null,
-      createdAt: 1,
-    });
-    // 3 000 commits of 2 KiB values with fresh keys: ~9 000 WAL pages, twice the writer's own
-    // threshold (COMMIT_CHECKPOINT_PAGES): enough for the thread to be asked many times.
-    const value = new Uint8Array(2048);
-    let maxWal = 0;
-    for (let i = 0; i < 3000; i++) {
-      value[0] = i & 0xff;
-      await o.dictPut("di-1", `s:k${i}`, { inline: value }, Date.now(), false);
-      // The thread works beside this loop: give it a turn now and then, as a server's idle
-      // moments would.
-      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 5));
-      maxWal = Math.max(maxWal, statSync(join(dir, "skiff.db-wal")).size);
+    let again: SqliteStore | undefined;
+    // A failed assertion must still close both stores: the checkpoint thread keeps the process
+    // alive otherwise, and the test file hangs instead of failing.
+    try {
+      const o = s.objects;
+      await o.createObject({
+        id: "di-1",
+        kind: "dict",
+        environment: "main",
+        name: "d",
+        ownerApp: null,
+        ownerSession: null,
+        createdAt: 1,
+      });
+      // 3 000 commits of 2 KiB values with fresh keys: ~9 000 WAL pages, twice the writer's own
+      // threshold (COMMIT_CHECKPOINT_PAGES): enough for the thread to be asked many times.
+      const value = new Uint8Array(2048);
+      let maxWal = 0;
+      for (let i = 0; i < 3000; i++) {
+        value[0] = i & 0xff;
+        await o.dictPut("di-1", `s:k${i}`, { inline: value }, Date.now(), false);
+        // The thread works beside this loop: give it a turn now and then, as a server's idle
+        // moments would.
+        if (i % 100 === 99) await new Promise((r) => setTimeout(r, 5));
+        maxWal = Math.max(maxWal, statSync(join(dir, "skiff.db-wal")).size);
+      }
+      assert.ok(s.walCheckpoints > 0, `the checkpoint thread ran (${s.walCheckpoints} checkpoints)`);
+      // 4 000 pages of 4 KiB (+ frame headers) is where the writer starts the WAL over itself.
+      assert.ok(maxWal < 20 * 1024 * 1024, `the WAL stayed bounded (largest ${maxWal} bytes)`);
+      await s.close();
+      again = new SqliteStore({ dataDir: dir });
+      assert.equal(await again.objects.dictLen("di-1"), 3000);
+      const last = await again.objects.dictGet("di-1", "s:k2999", Date.now(), 0);
+      assert.ok(last && "inline" in last && last.inline[0] === (2999 & 0xff), "the last put is there");
+    } finally {
+      await s.close();
+      await again?.close();
+      rmSync(dir, { recursive: true, force: true });
     }
-    assert.ok(s.walCheckpoints > 0, `the checkpoint thread ran (${s.walCheckpoints} checkpoints)`);
-    // 4 000 pages of 4 KiB (+ frame headers) is where the writer starts the WAL over itself.
-    assert.ok(maxWal < 20 * 1024 * 1024, `the WAL stayed bounded (largest ${maxWal} bytes)`);
-    await s.close();
-    const again = new SqliteStore({ dataDir: dir });
-    assert.equal(await again.objects.dictLen("di-1"), 3000);
-    const last = await again.objects.dictGet("di-1", "s:k2999", Date.now(), 0);
-    assert.ok(last && "inline" in last && last.inline[0] === (2999 & 0xff), "the last put is there");
-    await again.close();
   });
 });

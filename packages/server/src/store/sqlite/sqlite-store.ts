@@ -361,6 +361,18 @@ export class SqliteStore implements Store {
   async countAdminTokens(): Promise<number> {
     return this.get<{ n: number }>("countTokens", {})!.n;
   }
+  addBlobGrant(tokenId: string, blobId: string, seq: number): void {
+    this.write("addBlobGrant", { tokenId, blobId, seq });
+  }
+  async hasBlobGrant(tokenId: string, blobId: string): Promise<boolean> {
+    return this.get("hasBlobGrant", { tokenId, blobId }) !== undefined;
+  }
+  trimBlobGrants(tokenId: string, keep: number): void {
+    this.write("trimBlobGrants", { tokenId, skip: keep - 1 });
+  }
+  deleteBlobGrants(tokenId: string): void {
+    this.write("deleteBlobGrants", { tokenId });
+  }
 
   insertEnvironment(row: EnvironmentRow): void {
     this.write("insertEnvironment", { ...row });
