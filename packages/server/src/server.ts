@@ -289,6 +289,12 @@ export class SkiffServer {
     let store: Store;
     try {
       store = typeof opts.store === "function" ? await opts.store({ dataDir, blobs, log }) : opts.store;
+      try {
+        await store.claimServer?.();
+      } catch (err) {
+        await store.close().catch(() => {});
+        throw err;
+      }
     } catch (err) {
       await local.close().catch(() => {});
       await closeServer(controlHttp);
