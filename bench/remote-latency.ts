@@ -6,6 +6,7 @@
 // for a quiet machine: there the idle processes of the other two change how the VM wakes its
 // vCPUs (Skiff's p50 0.27-0.30 ms interleaved beside BullMQ, 0.35-0.44 ms alone, same build).
 import { fork } from "node:child_process";
+import { join, resolve } from "node:path";
 import { Queue, QueueEvents } from "bullmq";
 import { Function_ } from "skiff";
 import { cpuMsFine, treePids } from "./lib/proc-cpu.js";
@@ -29,8 +30,15 @@ interface Subject {
   stop(): Promise<void>;
 }
 
-async function skiff(): Promise<Subject> {
-  const server = await startSkiffServer();
+/**
+ * BENCH_BASE=<checkout> (built): that checkout's server and runtime too (e.g. a worktree of
+ * main), beside this one's, for an A/B in one run; with BENCH_INTERLEAVE=1 a load that changes
+ * during the run weighs on both alike, which separate runs on a loaded machine do not give.
+ */
+const BASE = process.env.BENCH_BASE;
+
+async function skiff(bin?: string, name = "skiff"): Promise<Subject> {
+  const server = await startSkiffServer([], bin ? { bin } : {});
   try {
     const d = await runCli(["deploy", "bench/apps/trivial.ts"], server.env);
     if (d.code !== 0) throw new Error(d.out);
@@ -40,7 +48,7 @@ async function skiff(): Promise<Subject> {
     await square.remote(0); // its container runs from here on
     const serverPid = server.proc.pid!;
     return {
-      name: "skiff",
+      name,
       call: (x) => square.remote(x),
       expect: (x) => x * x,
       pids: { server: [serverPid], containers: treePids(serverPid).filter((p) => p !== serverPid) },
@@ -115,7 +123,8 @@ async function block(s: Subject, t: Tally, from: number, n: number): Promise<voi
 }
 
 // BENCH_SKIFF_ONLY=1: Skiff and its floor only (profiling, A/B rounds of Skiff's side only).
-const makers = process.env.BENCH_SKIFF_ONLY ? [skiff, floor] : [skiff, floor, bullmq];
+const makers: (() => Promise<Subject>)[] = process.env.BENCH_SKIFF_ONLY ? [skiff, floor] : [skiff, floor, bullmq];
+if (BASE) makers.push(() => skiff(join(resolve(BASE), "packages/cli/bin/skiff.js"), "base"));
 const interleave = process.env.BENCH_INTERLEAVE === "1";
 const subjects: Subject[] = [];
 const tallies: Tally[] = makers.map(() => ({ samples: [], cpu: {} }));
@@ -142,7 +151,10 @@ try {
     }
   }
   const r = tallies.map((t) => ({ ...summarize(t.samples), cpu: t.cpu }));
-  const [sk, fl, bq] = r;
+  const sk = r[0];
+  const fl = r[1];
+  const bq = process.env.BENCH_SKIFF_ONLY ? undefined : r[2];
+  const base = BASE ? r[r.length - 1] : undefined;
   const perCall = (cpu: Record<string, number>) =>
     Object.entries(cpu)
       .map(([role, msTotal]) => `${role} ${((msTotal * 1000) / N).toFixed(0)} us`)
@@ -158,6 +170,16 @@ try {
     `  floor (4 hops, no Skiff)  p50 ${ms(fl!.p50)}  p99 ${ms(fl!.p99)}  mean ${ms(fl!.mean)}   skiff - floor p50 ${ms(sk!.p50 - fl!.p50)}`,
   );
   console.log(`  floor CPU per call        ${perCall(fl!.cpu)}  total ${total(fl!.cpu)} us`);
+  if (base) {
+    console.log(
+      `  base   .remote()          p50 ${ms(base.p50)}  p99 ${ms(base.p99)}  mean ${ms(base.mean)}   (${BASE})`,
+    );
+    console.log(`  base CPU per call         ${perCall(base.cpu)}  total ${total(base.cpu)} us`);
+    const ratio = (k: string) => (base.cpu[k] ? (sk!.cpu[k] ?? 0) / base.cpu[k]! : Number.NaN).toFixed(3);
+    console.log(
+      `  ratio skiff/base          p50 ${(sk!.p50 / base.p50).toFixed(3)}x  CPU client ${ratio("client")}x  server ${ratio("server")}x  containers ${ratio("containers")}x`,
+    );
+  }
   if (bq) {
     console.log(`  bullmq add->completed     p50 ${ms(bq.p50)}  p99 ${ms(bq.p99)}  mean ${ms(bq.mean)}`);
     console.log(`  bullmq CPU per call       ${perCall(bq.cpu)}  total ${total(bq.cpu)} us`);

@@ -80,6 +80,26 @@ describe("store: bad input at start", () => {
     assert.match(s.stderr, /schema is version 999, newer than this server knows/);
     rmSync(home, { recursive: true, force: true });
   });
+
+  it("a second server on a Postgres database that a server uses: refused in one line naming it; free once that one stops or dies", async () => {
+    const url = await (await postgres()).createDatabase("oneserver");
+    const first = await startServer({ args: ["--store", url] });
+    try {
+      // Another data directory, so only the database is shared.
+      const r = await failedStart(["--store", url]);
+      assert.equal(r.code, 1);
+      assert.match(r.line, /another Skiff server is using the database \S+ \(skiff-server \S+ pid \d+/);
+      assert.match(r.line, /one server runs per database; stop it first/);
+    } finally {
+      await first.kill();
+    }
+    // Killed with SIGKILL: Postgres drops its session, and the claim with it.
+    // (The database has its admin token already: each later server is given the first's.)
+    const second = await startServer({ args: ["--store", url], token: first });
+    await second.stop();
+    const third = await startServer({ args: ["--store", url], token: first });
+    await third.stop();
+  });
 });
 
 describe("store: upgrades", () => {

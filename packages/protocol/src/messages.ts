@@ -290,6 +290,8 @@ export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
       containerId?: string;
       /** Stable per client instance across reconnects; ephemeral apps belong to it. */
       sessionId?: string;
+      /** The version of hot-path tuples (hot.ts) this peer reads and writes; absent: none. */
+      hot?: number;
     },
     {
       serverVersion: string;
@@ -299,6 +301,8 @@ export interface RequestMap extends ObjectRequestMap, WorkerRequestMap {
        * known to the server as never sent before: it need not look them up in its store.
        */
       keyPrefix?: string;
+      /** The version of hot-path tuples (hot.ts) both sides use from now on; absent: none. */
+      hot?: number;
     },
   ];
   /** A whole blob of up to BLOB_PART_BYTES, or (with uploadId) the last part of an upload. */

@@ -284,11 +284,25 @@ export class SkiffServer {
     // The provider (it starts the warm pool's runtimes, ~100 ms each to boot) before the store
     // is opened: their boot and the store's opening overlap. Nothing reaches the store through
     // the control socket before `hooks` is set, further down.
-    const local = opts.provider(controlSocket);
+    let local: WorkerProvider;
+    try {
+      local = opts.provider(controlSocket);
+    } catch (err) {
+      // Not left listening: the process would stay up on its control socket after the error.
+      await closeServer(controlHttp);
+      rmSync(controlSocket, { force: true });
+      throw err;
+    }
     trace("server: provider started");
     let store: Store;
     try {
       store = typeof opts.store === "function" ? await opts.store({ dataDir, blobs, log }) : opts.store;
+      try {
+        await store.claimServer?.();
+      } catch (err) {
+        await store.close().catch(() => {});
+        throw err;
+      }
     } catch (err) {
       await local.close().catch(() => {});
       await closeServer(controlHttp);

@@ -1,13 +1,16 @@
 import {
+  agreeHot,
   CLOSE_PROTOCOL_ERROR,
   CLOSE_UNAUTHENTICATED,
   decodeFrame,
   type EventMap,
   type EventName,
   encodeFrames,
+  hotOutcome,
   INLINE_PAYLOAD_BYTES,
   MAX_PAYLOAD_BYTES,
   type Message,
+  type Outgoing,
   PROTOCOL_VERSION,
   ProtocolError,
   type ReplyMessage,
@@ -94,7 +97,9 @@ export class Peer {
   readonly maps = new Set<string>();
   /** Log follows by subscription id. */
   readonly subscriptions = new Map<string, () => void>();
-  private outbox: Message[] = [];
+  /** The hot-path tuples (hot.ts) this peer reads and writes, agreed at hello; 0: objects only. */
+  hot = 0;
+  private outbox: Outgoing[] = [];
   /** Estimated encoded size of `outbox`. */
   private outboxBytes = 0;
   private flushScheduled = false;
@@ -177,6 +182,13 @@ export class Peer {
     this.push({ t: "reply", id, ok: true, r } as ReplyMessage);
   }
 
+  /** The reply to request `m`: a `.remote`'s inline outcome as a tuple, to a peer that reads them. */
+  private answer(m: RequestMessage, r: unknown): void {
+    const tuple = this.hot > 0 && m.t === "call.create" ? hotOutcome(m.id, r) : undefined;
+    if (tuple) this.push(tuple);
+    else this.reply(m.id, r);
+  }
+
   private replyError(id: number, error: WireErrorBody): void {
     this.push({ t: "reply", id, ok: false, error } as ReplyMessage);
   }
@@ -204,7 +216,7 @@ export class Peer {
     });
   }
 
-  private push(msg: Message): void {
+  private push(msg: Outgoing): void {
     if (this.closed || this.cutOff) return;
     // Counted as it is queued: what one connection holds in this process is bounded now,
     // not at the next flush.
@@ -245,7 +257,7 @@ export class Peer {
     const batch = this.outbox;
     this.outbox = [];
     this.outboxBytes = 0;
-    for (const frame of encodeFrames(batch)) this.write(frame, true);
+    for (const frame of encodeFrames(batch, this.hot > 0)) this.write(frame, true);
   }
 
   private write(data: Uint8Array, fin: boolean, cb?: (err?: Error) => void): void {
@@ -301,7 +313,7 @@ export class Peer {
     let msgs: Message[];
     try {
       if (!isBinary) throw new ProtocolError("text frames are not part of the protocol");
-      msgs = decodeFrame(data);
+      msgs = decodeFrame(data, this.hot > 0);
     } catch (err) {
       this.hooks.log(`protocol error from a peer: ${(err as Error).message}`);
       this.close(CLOSE_PROTOCOL_ERROR, (err as Error).message);
@@ -373,10 +385,13 @@ export class Peer {
         this.admission = admission;
         clearTimeout(this.helloTimer);
         this.principal = principal;
+        // From here on, tuples both ways where the peer said it reads them (an older one: objects).
+        this.hot = agreeHot(p.hot);
         this.reply(req.id, {
           serverVersion: SERVER_VERSION,
           limits: { maxPayloadBytes: MAX_PAYLOAD_BYTES, inlinePayloadBytes: INLINE_PAYLOAD_BYTES },
           keyPrefix: this.callKeys.prefix,
+          ...(this.hot > 0 ? { hot: this.hot } : {}),
         });
         this.hooks.afterHello(this);
         const early = this.early ?? [];
@@ -413,14 +428,14 @@ export class Peer {
         (r) => {
           if (r instanceof StreamedBytes) return this.stream(m.id, r);
           this.settled();
-          this.reply(m.id, r);
+          this.answer(m, r);
         },
         (err) => {
           this.settled();
           this.fail(m, err);
         },
       );
-    } else this.reply(m.id, result);
+    } else this.answer(m, result);
   }
 
   private pending(): void {

@@ -202,6 +202,14 @@ export interface Store {
    * @throws StoreCommitError when the commit covering them failed.
    */
   flush(): Promise<void>;
+  /**
+   * Makes this the one server of the store, until close: a store that several processes could
+   * reach (Postgres) refuses a second server, whose recovery at start (running attempts,
+   * queue leases) would take what the first one still holds. Optional: SQLite's data
+   * directory is claimed by the server's control socket already.
+   * @throws StoreOpenError naming the server that has it.
+   */
+  claimServer?(): Promise<void>;
   /** Commits what is queued and closes; later calls fail. */
   close(): Promise<void>;
 }

@@ -1,10 +1,12 @@
 import {
+  agreeHot,
   CLOSE_UNAUTHENTICATED,
   decodeFrame,
   type EventMap,
   type EventName,
   encodeFrame,
   encodeFrames,
+  HOT_FRAMES_VERSION,
   MAX_FRAME_BYTES,
   type Message,
   newId,
@@ -55,6 +57,11 @@ export interface ConnectionOptions {
   closeWhenIdle?: boolean;
   /** PEM file of the CA that signed the server's certificate (https servers, Node only). */
   caFile?: string;
+  /**
+   * Offer the server hot-path tuples (protocol hot.ts). Off: objects only, as an older peer
+   * sends (tests of that peer; also SKIFF_HOT_FRAMES=0). @defaultValue true
+   */
+  hotFrames?: boolean;
 }
 
 export interface RequestOptions {
@@ -118,8 +125,15 @@ export class Connection {
   /** The current connection's prefix for idempotency keys (hello reply), and the last n used. */
   private keyPrefix: string | undefined;
   private keySeq = 0;
+  /** The hot-path tuples (hot.ts) the current connection uses, agreed at hello; 0: objects only. */
+  private hot = 0;
+  /** The version offered in hello (0: none). */
+  private readonly offerHot: number;
 
-  constructor(private readonly opts: ConnectionOptions) {}
+  constructor(private readonly opts: ConnectionOptions) {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    this.offerHot = (opts.hotFrames ?? env?.SKIFF_HOT_FRAMES !== "0") ? HOT_FRAMES_VERSION : 0;
+  }
 
   /** Registers the handler for one event type (one per type). */
   on<N extends EventName>(name: N, handler: (body: EventMap[N]) => void): void {
@@ -264,7 +278,7 @@ export class Connection {
     const sock = this.socket;
     let frames: Uint8Array[];
     try {
-      frames = encodeFrames(batch);
+      frames = encodeFrames(batch, this.hot > 0);
     } catch (err) {
       // Nothing was sent: the requests of this batch fail with the reason, the rest go on.
       const ids = new Set(batch.map((m) => (m as { id?: number }).id));
@@ -460,6 +474,7 @@ export class Connection {
             id: helloId,
             p: {
               v: PROTOCOL_VERSION,
+              ...(this.offerHot > 0 ? { hot: this.offerHot } : {}),
               tokenId: this.opts.tokenId,
               tokenSecret: this.opts.tokenSecret,
               role: this.opts.role,
@@ -472,7 +487,8 @@ export class Connection {
         onMessage: (data) => {
           let msgs: Message[];
           try {
-            msgs = decodeFrame(data);
+            // Tuples where this side offered them (a server sends them only once it agreed).
+            msgs = decodeFrame(data, this.offerHot > 0);
           } catch (err) {
             sock!.close(1002, "protocol error");
             fail(new RemoteProtocolError((err as Error).message));
@@ -494,6 +510,8 @@ export class Connection {
             const prefix = (reply.r as { keyPrefix?: unknown } | undefined)?.keyPrefix;
             this.keyPrefix = typeof prefix === "string" && prefix.length <= 64 ? prefix : undefined;
             this.keySeq = 0;
+            // Tuples for the hot path only where this server said it reads them (an older one: objects).
+            this.hot = Math.min(this.offerHot, agreeHot((reply.r as { hot?: unknown } | undefined)?.hot));
             settle();
             this.openingSocket = undefined;
             this.socket = sock!;

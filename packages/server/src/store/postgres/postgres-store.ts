@@ -53,6 +53,7 @@ import {
 import { type BatchOp, batchText, joinable, opText } from "./pg-batch.js";
 import { PgStatement, type SqlValue } from "./pg-sql.js";
 import { PostgresObjectStore } from "./postgres-objects.js";
+import { claimServer, type ServerClaim } from "./server-claim.js";
 
 const SQL_DIR = new URL("../../../sql/postgres/", import.meta.url);
 /** Migrations of several servers starting at once on one database run one at a time. */
@@ -137,9 +138,11 @@ export class PostgresStore implements Store {
   private readonly log: (msg: string) => void;
   private readonly commitDelayMs: number;
 
+  private claim: ServerClaim | undefined;
+
   private constructor(
     private readonly pool: pg.Pool,
-    opts: PostgresStoreOptions,
+    private readonly opts: PostgresStoreOptions,
   ) {
     this.log = opts.log ?? (() => {});
     this.commitDelayMs = opts.commitDelayMs ?? 1;
@@ -736,6 +739,10 @@ export class PostgresStore implements Store {
     this.write("trimLogs", { appId, keepLines, keepBytes });
   }
 
+  async claimServer(): Promise<void> {
+    this.claim ??= await claimServer(this.opts.url, describeUrl(this.opts.url), this.log);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.timer) {
@@ -752,6 +759,7 @@ export class PostgresStore implements Store {
     }
     this.closed = true;
     await this.pool.end();
+    await this.claim?.release();
   }
 }
 
