@@ -632,7 +632,10 @@ export class LocalProvider implements WorkerProvider {
     }
     return {
       containerId: spec.containerId,
-      pid: p.child.pid,
+      // Read when asked: a process the command helper started has its pid once the helper said it.
+      get pid() {
+        return p.child.pid;
+      },
       host: "local",
       kill: () => {
         if (!p.exited) p.child.kill("SIGKILL");
