@@ -52,7 +52,8 @@ export interface LocalProviderOptions {
   spareNetworksAtStart?: boolean;
   /**
    * How long after a pooled runtime is handed a container its replacement is started. Spawning
-   * one forks this process and boots a runtime (tens of ms of CPU): at once, that competes with
+   * one (by the command helper, or a fork of this process before it is ready) boots a runtime
+   * (tens of ms of CPU): at once, that competes with
    * the container it replaces, which is just starting its first input. An embedded server of
    * one `skiff run` sets it, so its first result does not wait behind a runtime it may never
    * use; a burst is not slowed, as containers that find the pool empty are started directly.

@@ -50,8 +50,8 @@ interface Pending {
 
 /**
  * Runs the provider's short commands (a network namespace's NAT script, the batched removal of
- * ended ones) in a small helper process (spawner-main.ts), so the server does not fork itself
- * for them. A fork copies the forking process's page tables and marks its memory copy-on-write,
+ * ended ones), and starts its containers' processes (`spawn`), in a small helper process
+ * (spawner-main.ts), so the server does not fork itself for them. A fork copies the forking process's page tables and marks its memory copy-on-write,
  * and Node's spawn blocks its thread until the child has exec'd: on a 2-core machine starting
  * dozens of containers, the server's main thread spent a third of a cold fan-out inside
  * ChildProcess.spawn, two thirds of that for these scripts (bench/RESULTS.md). The helper is a
