@@ -18,6 +18,13 @@ const MAX_OUTPUT = 64 * 1024;
 const children = new Map<number, ChildProcess>();
 
 process.on("disconnect", () => process.exit(0));
+// And once its server is gone however the channel ended: helpers were seen left running, their
+// channel closed and no disconnect seen (a server stopped mid-burst, a start's pipes not yet
+// sent). Unreferenced: it never keeps this process up by itself.
+const SERVER = process.ppid;
+setInterval(() => {
+  if (process.ppid !== SERVER) process.exit(0);
+}, 500).unref();
 process.on("message", (m: SpawnerRequest | SpawnRequest | { kill: number; signal: NodeJS.Signals }) => {
   if ("kill" in m) {
     children.get(m.kill)?.kill(m.signal);
@@ -48,6 +55,7 @@ process.on("message", (m: SpawnerRequest | SpawnRequest | { kill: number; signal
 function start(m: SpawnRequest): void {
   const send = (e: HelperEvent, handle?: Socket) => {
     if (process.connected) process.send!(e, handle, {}, ignore);
+    else handle?.destroy(); // nobody to hand it to: it must not hold this process up
   };
   const child = spawn(m.file, m.args, { env: m.env, cwd: m.cwd, stdio: Array(m.fds).fill("pipe") });
   child.on("error", (err) => send({ spawned: m.spawn, error: err.message }));
