@@ -92,4 +92,57 @@ describe("CommandHelper", () => {
     await once(server, "exit");
     await until("the helper to exit after its server was killed", () => !alive(helperPid), 3000);
   });
+
+  it("starts processes for the server: pid, stdin, stdout, stderr and a 4th pipe handed over, kill and exit reported", async () => {
+    const h = new CommandHelper();
+    try {
+      assert.equal(h.spawn("/bin/true", [], { env: {}, cwd: "/", fds: 3 }), undefined, "not before it is ready");
+      h.start();
+      await until("the helper to be ready", () => h.usingHelper);
+      const script = 'echo "ppid $PPID" >&3; exec 3>&-; read line; echo "got $line"; echo oops >&2; exit 5';
+      const c = h.spawn("/bin/sh", ["-c", script], { env: { PATH: "/usr/bin:/bin" }, cwd: "/", fds: 4 })!;
+      const text = (s: NodeJS.ReadableStream) => {
+        let t = "";
+        s.setEncoding("utf8");
+        s.on("data", (d: string) => (t += d));
+        return new Promise<string>((r) => s.on("end", () => r(t)));
+      };
+      const [info, out, err] = [text(c.stdio[3]!), text(c.stdout), text(c.stderr)];
+      // Written before the helper has handed the pipe over: it waits, and is not lost.
+      c.stdin.end("assignment\n");
+      const [code] = (await once(c, "exit")) as [number];
+      assert.equal(code, 5);
+      assert.equal(await info, `ppid ${h.pid}\n`, "its parent is the helper, not this process");
+      assert.equal(await out, "got assignment\n");
+      assert.equal(await err, "oops\n");
+      assert.ok(c.pid && c.pid !== h.pid);
+
+      const sleeper = h.spawn("/bin/sh", ["-c", "exec sleep 30"], { env: {}, cwd: "/", fds: 3 })!;
+      await until("its pid", () => sleeper.pid !== undefined);
+      sleeper.kill("SIGKILL");
+      const [, signal] = (await once(sleeper, "exit")) as [number | null, string];
+      assert.equal(signal, "SIGKILL");
+    } finally {
+      h.close();
+    }
+  });
+
+  it("a helper that dies takes what it started with it, reported as exits; later starts fall back", async () => {
+    const h = new CommandHelper();
+    try {
+      h.start();
+      await until("the helper to be ready", () => h.usingHelper);
+      const c = h.spawn("/bin/sh", ["-c", "exec sleep 30"], { env: {}, cwd: "/", fds: 3 })!;
+      await until("its pid", () => c.pid !== undefined);
+      const pid = c.pid!;
+      const exited = once(c, "exit");
+      process.kill(h.pid!, "SIGKILL");
+      await exited;
+      await until("the process it started to be gone", () => !alive(pid));
+      await until("the helper to be seen gone", () => !h.usingHelper);
+      assert.equal(h.spawn("/bin/true", [], { env: {}, cwd: "/", fds: 3 }), undefined, "the caller spawns it then");
+    } finally {
+      h.close();
+    }
+  });
 });

@@ -17,32 +17,44 @@ export function pidsMatching(needle: string): number[] {
 }
 
 /**
- * Container processes (sandboxed or plain runtimes, pooled ones included): children of the
- * server that run the container runtime. The server has other children (since containers got
- * a network namespace: pasta for spare namespaces, `ip netns`, nsenter) that are not
- * containers: counted or killed as containers they would skew what a test measures.
+ * Container processes (sandboxed or plain runtimes, pooled ones included): processes that run
+ * the container runtime, started by the server's command helper (spawner-main.js) or, before
+ * it was ready, by the server itself. The server has other children (since containers got a
+ * network namespace: pasta for spare namespaces, `ip netns`, nsenter) that are not containers:
+ * counted or killed as containers they would skew what a test measures.
  */
 export function containerPids(serverPid: number): number[] {
-  let out: string;
+  const kids = childrenOf(serverPid);
+  const helpers = kids.filter((pid) => cmdline(pid).includes("/spawner-main.js\0"));
+  return [...kids, ...helpers.flatMap(childrenOf)].filter((pid) => RUNTIME_ENTRY.test(cmdline(pid)));
+}
+
+/** The server's command helper (it starts the containers' processes), if it runs. */
+export function commandHelperPid(serverPid: number): number | undefined {
+  return childrenOf(serverPid).find((pid) => cmdline(pid).includes("/spawner-main.js\0"));
+}
+
+export function childrenOf(pid: number): number[] {
   try {
-    out = execFileSync("pgrep", ["-P", String(serverPid)], { encoding: "utf8" });
+    return execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
-  return out
-    .split("\n")
-    .filter(Boolean)
-    .map(Number)
-    .filter((pid) => {
-      try {
-        // The runtime's entry point is in the argv of the sandbox (or of node, unsandboxed):
-        // the bundled runtime's (/opt/skiff-runtime/main.js, …/runtime-bundle/main.js,
-        // /opt/skiff/rt/main.js in an image) or, where it is not built, the module graph's.
-        return RUNTIME_ENTRY.test(readFileSync(`/proc/${pid}/cmdline`, "utf8"));
-      } catch {
-        return false; // gone already
-      }
-    });
+}
+
+/** Its argv, NUL-separated ("" once it is gone). */
+function cmdline(pid: number): string {
+  try {
+    // The runtime's entry point is in the argv of the sandbox (or of node, unsandboxed):
+    // the bundled runtime's (/opt/skiff-runtime/main.js, …/runtime-bundle/main.js,
+    // /opt/skiff/rt/main.js in an image) or, where it is not built, the module graph's.
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
 }
 
 const RUNTIME_ENTRY = /\/(runtime|skiff-runtime|runtime-bundle|opt\/skiff\/rt)\/main\.js\0/;

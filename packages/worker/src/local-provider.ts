@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -14,6 +14,7 @@ import { LocalImageBuilder } from "./images/builder.js";
 import { IMAGE_PATH } from "./images/run-step.js";
 import { processTreeUsage } from "./proc-usage.js";
 import { detectSandbox, type SandboxChoice } from "./sandbox/detect.js";
+import type { RuntimeChild } from "./sandbox/helper-child.js";
 import { asUser, type ContainerUser, containerIdentity } from "./sandbox/identity.js";
 import { IMAGE_NODE_MODULES, IMAGE_SOCKET, imageRootCommand, runAsEnv, runtimeBinds } from "./sandbox/image-root.js";
 import { sandboxChildPid } from "./sandbox/info-fd.js";
@@ -29,6 +30,7 @@ import { NatNetwork } from "./sandbox/network.js";
 import { runtimeBundle } from "./sandbox/runtime-bundle.js";
 import { RUNTIME_INSIDE, RuntimeDir } from "./sandbox/runtime-dir.js";
 import type { Sandbox } from "./sandbox/sandbox.js";
+import { CommandHelper } from "./sandbox/spawner.js";
 
 export interface LocalProviderOptions {
   /** The control plane's unix socket (lets the provider pre-start containers). */
@@ -50,7 +52,8 @@ export interface LocalProviderOptions {
   spareNetworksAtStart?: boolean;
   /**
    * How long after a pooled runtime is handed a container its replacement is started. Spawning
-   * one forks this process and boots a runtime (tens of ms of CPU): at once, that competes with
+   * one (by the command helper, or a fork of this process before it is ready) boots a runtime
+   * (tens of ms of CPU): at once, that competes with
    * the container it replaces, which is just starting its first input. An embedded server of
    * one `skiff run` sets it, so its first result does not wait behind a runtime it may never
    * use; a burst is not slowed, as containers that find the pool empty are started directly.
@@ -114,7 +117,7 @@ function nodePrefix(): string[] {
 }
 
 interface Proc {
-  child: ChildProcess;
+  child: RuntimeChild;
   hostWorkdir: string;
   events: ContainerEvents | undefined;
   exited: boolean;
@@ -162,6 +165,11 @@ export class LocalProvider implements WorkerProvider {
   private readonly user: ContainerUser | undefined;
   /** Outbound NAT in a network namespace of the container's own (network.ts). */
   private readonly nat: NatNetwork | undefined;
+  /**
+   * A small process that forks for this one: it starts the containers' processes (and runs the
+   * NAT scripts), so the server never forks itself for them once it is ready (spawner.ts).
+   */
+  private readonly helper = new CommandHelper();
   private gpus: string[] | undefined;
   private readonly maxProcesses: number;
   private closed = false;
@@ -191,7 +199,7 @@ export class LocalProvider implements WorkerProvider {
       const id = containerIdentity(opts.containerUser);
       if (id.warning) log(`warning: ${id.warning}`);
       this.user = id.user;
-      const { nat, why } = NatNetwork.detect();
+      const { nat, why } = NatNetwork.detect(this.helper);
       this.nat = nat;
       if (opts.spareNetworksAtStart !== false) nat?.prepareSpares();
       if (why) log(`warning: containers share the host's network, its loopback services included: ${why}`);
@@ -203,6 +211,9 @@ export class LocalProvider implements WorkerProvider {
     this.maxProcesses = opts.maxProcesses ?? Number.POSITIVE_INFINITY;
     this.poolTarget = this.poolSize;
     if (opts.images) this.images = new LocalImageBuilder({ ...opts.images, log });
+    // Off a `skiff run`'s path as the spare networks are (booting it beside that run's only
+    // container would cost it more than the forks it saves); there, NatNetwork starts it later.
+    if (opts.spareNetworksAtStart !== false && opts.controlSocket) this.helper.start();
     this.refill();
   }
 
@@ -319,11 +330,12 @@ export class LocalProvider implements WorkerProvider {
     const inNetns = joined ? joined.wrap(sandboxed.file, sandboxed.args) : sandboxed;
     const { file, args } = wrapCommand(inNetns.file, inNetns.args, cgroup);
     trace(`provider: spawn runtime${pooled ? " (pool)" : ""}`);
-    const child = spawn(file, args, {
-      env: baseEnv,
-      cwd: hostWorkdir || "/",
-      stdio: nat ? ["pipe", "pipe", "pipe", "pipe"] : ["pipe", "pipe", "pipe"],
-    });
+    const cwd = hostWorkdir || "/";
+    const fds = nat ? 4 : 3;
+    // Started by the command helper once it is ready; by this process until then (or if it died).
+    const child: RuntimeChild =
+      this.helper.spawn(file, args, { env: baseEnv, cwd, fds }) ??
+      (spawn(file, args, { env: baseEnv, cwd, stdio: Array(fds).fill("pipe") }) as RuntimeChild);
     let detach: (() => Promise<void>) | undefined = joined?.remove;
     const ready = nat
       ? sandboxChildPid(child).then(async (pid) => {
@@ -621,7 +633,10 @@ export class LocalProvider implements WorkerProvider {
     }
     return {
       containerId: spec.containerId,
-      pid: p.child.pid,
+      // Read when asked: a process the command helper started has its pid once the helper said it.
+      get pid() {
+        return p.child.pid;
+      },
       host: "local",
       kill: () => {
         if (!p.exited) p.child.kill("SIGKILL");
@@ -666,6 +681,8 @@ export class LocalProvider implements WorkerProvider {
     // cgroups emptying): side by side, a server stop (each `skiff run`'s end) waits for the
     // longest of them, not their sum. The cgroups only once their processes are gone.
     await Promise.all([...early, this.limiter.close()]);
+    // Last: the namespaces' removals above run in it, and the processes it started are gone.
+    this.helper.close();
   }
 }
 
@@ -677,7 +694,7 @@ const RETIRE_KILL_MS = 10_000;
  * runs, however far bubblewrap had got with the sandbox. Killed while bubblewrap sets up, the
  * sandbox's pid 1 could be left waiting for ever (killSandbox); killed if still there later.
  */
-function retire(child: ChildProcess): void {
+function retire(child: RuntimeChild): void {
   child.stdin?.end();
   const timer = setTimeout(() => killSandbox(child), RETIRE_KILL_MS);
   timer.unref();
@@ -713,7 +730,7 @@ function killOrphans(sockets: Set<string>): void {
  * after starting its warm pool waited on it. The child goes too (and with it, as pid 1,
  * everything in its namespace).
  */
-function killSandbox(child: ChildProcess): void {
+function killSandbox(child: RuntimeChild): void {
   const pid = child.pid;
   const kids = pid === undefined || child.exitCode !== null ? [] : childrenOf(pid);
   child.kill("SIGKILL");

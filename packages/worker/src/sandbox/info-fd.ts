@@ -1,8 +1,7 @@
-import type { ChildProcess } from "node:child_process";
 import type { Readable } from "node:stream";
 
 /** The pid of bubblewrap's child (in the container's namespaces), from its --info-fd JSON. */
-export function sandboxChildPid(child: ChildProcess): Promise<number> {
+export function sandboxChildPid(child: { stdio: readonly unknown[] }): Promise<number> {
   return new Promise((resolve, reject) => {
     const info = child.stdio[3] as Readable;
     let text = "";

@@ -3,7 +3,7 @@ import { accessSync, constants, readdirSync, readFileSync, rmSync } from "node:f
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { readPidFile } from "./pid-file.js";
-import { CommandHelper } from "./spawner.js";
+import type { CommandHelper } from "./spawner.js";
 import { alive, processTempDir } from "./temp-dirs.js";
 
 const PASTA = ["/usr/bin/pasta", "/usr/sbin/pasta"];
@@ -36,10 +36,12 @@ const NSENTER = ["/usr/bin/nsenter", "/bin/nsenter"];
  */
 export class NatNetwork {
   private seq = 0;
-  /** Runs the NAT scripts and removals without forking the server (spawner.ts). */
-  private readonly helper = new CommandHelper();
-
   private constructor(
+    /**
+     * Runs the NAT scripts and removals without forking the server (spawner.ts). The provider's,
+     * which starts containers in it too: the provider ends it, once its containers are gone.
+     */
+    private readonly helper: CommandHelper,
     private readonly pasta: string,
     private readonly ip: string,
     private readonly nsenter: string | undefined,
@@ -53,13 +55,13 @@ export class NatNetwork {
   }
 
   /** pasta where it can work here (root, pasta and ip installed), else why not. */
-  static detect(): { nat?: NatNetwork; why?: string } {
+  static detect(helper: CommandHelper): { nat?: NatNetwork; why?: string } {
     const pasta = PASTA.find(executable);
     const ip = IP.find(executable);
     if (!pasta) return { why: "pasta (Debian package passt) is not installed" };
     if (!ip) return { why: "ip (iproute2) is not installed" };
     if (process.getuid?.() !== 0) return { why: "outbound NAT for containers needs a server running as root" };
-    return { nat: new NatNetwork(pasta, ip, NSENTER.find(executable)) };
+    return { nat: new NatNetwork(helper, pasta, ip, NSENTER.find(executable)) };
   }
 
   /** Namespaces made ahead, NAT and fence in place (at most SPARE, made one at a time). */
@@ -124,7 +126,6 @@ export class NatNetwork {
     this.quietTimer = undefined;
     void this.flushRemovals();
     await Promise.all(this.spares.splice(0).map((s) => this.remove(s.name)));
-    this.helper.close();
   }
 
   /**
