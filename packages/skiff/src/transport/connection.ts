@@ -131,8 +131,7 @@ export class Connection {
   private readonly offerHot: number;
 
   constructor(private readonly opts: ConnectionOptions) {
-    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-    this.offerHot = (opts.hotFrames ?? env?.SKIFF_HOT_FRAMES !== "0") ? HOT_FRAMES_VERSION : 0;
+    this.offerHot = (opts.hotFrames ?? hotFramesEnv() !== "0") ? HOT_FRAMES_VERSION : 0;
   }
 
   /** Registers the handler for one event type (one per type). */
@@ -623,4 +622,16 @@ function connectError(err: Error, caFile: string | undefined): ConnectionError {
     ? `the CA in ${caFile} did not sign it`
     : "if a private CA signed it, set SKIFF_CA_FILE (or ca_file in the profile) to that CA's PEM file";
   return new ConnectionError(`cannot verify the server's TLS certificate (${err.message}): ${fix}`, { cause: err });
+}
+
+/**
+ * SKIFF_HOT_FRAMES, where the runtime lets it be read: Deno without --allow-env throws on the
+ * read (NotCapable), which means unset, not a client that cannot connect.
+ */
+function hotFramesEnv(): string | undefined {
+  try {
+    return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SKIFF_HOT_FRAMES;
+  } catch {
+    return undefined;
+  }
 }
