@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { encodeCbor, type WebRequestWire } from "@skiff/protocol";
 import { REPO } from "./lib/skiff-server.js";
+import { smallWebRequest } from "./lib/web-request.js";
 
 const baseline = process.argv[2];
 if (!baseline) {
@@ -60,18 +61,7 @@ const extra = () => ({
   "access-control-allow-origin": "*",
   "access-control-expose-headers": "skiff-request-id, location",
 });
-const wire = (): WebRequestWire => ({
-  requestId: "rq-0123456789abcdef01234567",
-  method: "GET",
-  url: "/ping",
-  headers: [
-    ["Host", "127.0.0.1:43567"],
-    ["Connection", "keep-alive"],
-  ],
-  body: { kind: "none" },
-  remoteAddress: "127.0.0.1",
-  remotePort: 54321,
-});
+const wire = (): WebRequestWire => smallWebRequest("/ping");
 
 const pieces: [string, (s: (typeof sides)[number]) => void][] = [
   ["route()", (s) => s.route("127.0.0.1:7420", "/web/bench-web/ping")],

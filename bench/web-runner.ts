@@ -7,10 +7,11 @@
 // The worker's build (tsc) is used: run `npx tsc -b packages/cli` first.
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { encodeCbor, type InputWire, type OutputWire, type WebRequestWire } from "@skiff/protocol";
+import { encodeCbor, type InputWire, type OutputWire } from "@skiff/protocol";
 import { App, type Client } from "skiff";
 import { _webDirectOf } from "skiff/internal";
 import { REPO } from "./lib/skiff-server.js";
+import { smallWebRequest } from "./lib/web-request.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 100);
 const CHUNK = Number(process.env.BENCH_CHUNK ?? 200);
@@ -30,18 +31,7 @@ app.webEndpoint({ method: "GET", name: "ping" }, () => ({ ok: true }));
 const fn = app._function("ping")!;
 const target = loadTarget(app, "ping", undefined);
 
-const wire: WebRequestWire = {
-  requestId: "rq-0123456789abcdef01234567",
-  method: "GET",
-  url: "/",
-  headers: [
-    ["Host", "127.0.0.1:43567"],
-    ["Connection", "keep-alive"],
-  ],
-  body: { kind: "none" },
-  remoteAddress: "127.0.0.1",
-  remotePort: 54321,
-};
+const wire = smallWebRequest("/");
 const args = encodeCbor([wire]);
 
 let reported = 0;

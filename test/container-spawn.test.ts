@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Function_ } from "skiff";
-import { type ServerProcess, skiff, startServer } from "./helpers/cli.js";
+import { type ServerProcess, skiff, startServer, waitFor } from "./helpers/cli.js";
 import { childrenOf, commandHelperPid, containerPids, killPids } from "./helpers/procs.js";
 
 type Sleeper = Function_<(ms: number) => Promise<number>>;
@@ -20,14 +20,6 @@ const alive = (pid: number) => {
     return false;
   }
 };
-
-async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("container processes start in the command helper", () => {
   let server: ServerProcess;
@@ -52,7 +44,7 @@ describe("container processes start in the command helper", () => {
       const before = new Set(childrenOf(server.proc.pid!));
       // A burst of four (maxContainers 4): containers from the pool and started for it.
       const calls = Promise.all([1, 2, 3, 4].map(() => sleeper.remote(1500)));
-      await until("four containers to run", () => containerPids(server.proc.pid!).length >= 4);
+      await waitFor(async () => containerPids(server.proc.pid!).length >= 4, "four containers to run");
       const started = containerPids(server.proc.pid!).filter((p) => !before.has(p));
       const byHelper = new Set(childrenOf(helper));
       assert.ok(started.length >= 1, "containers were started for the burst");
@@ -81,9 +73,9 @@ describe("containers started by the helper die with the server", () => {
       const calls = [1, 2, 3, 4].map(() => sleeper.remote(60_000).catch(() => undefined));
       const helper = commandHelperPid(server.proc.pid!)!;
       assert.ok(helper, "the server runs a command helper");
-      await until(
+      await waitFor(
+        async () => containerPids(server.proc.pid!).length >= 4 && childrenOf(helper).length >= 2,
         "the helper to run containers",
-        () => containerPids(server.proc.pid!).length >= 4 && childrenOf(helper).length >= 2,
       );
       pids = [helper, ...containerPids(server.proc.pid!)];
       const sandboxes = pids.flatMap(childrenOf); // bubblewrap's child, pid 1 of each sandbox
@@ -91,9 +83,11 @@ describe("containers started by the helper die with the server", () => {
       server.proc.kill("SIGKILL");
       await new Promise((r) => server.proc.once("exit", r));
       client.close();
-      await until("the helper and the containers to be gone", () => pids.every((p) => !alive(p)), 10_000).catch(() => {
-        throw new Error(`still running after the server's kill -9: ${pids.filter(alive).join(" ")}`);
-      });
+      await waitFor(async () => pids.every((p) => !alive(p)), "the helper and the containers to be gone", 10_000).catch(
+        () => {
+          throw new Error(`still running after the server's kill -9: ${pids.filter(alive).join(" ")}`);
+        },
+      );
       await Promise.all(calls);
     } finally {
       killPids(pids);

@@ -25,14 +25,16 @@ export function pidsMatching(needle: string): number[] {
  */
 export function containerPids(serverPid: number): number[] {
   const kids = childrenOf(serverPid);
-  const helpers = kids.filter((pid) => cmdline(pid).includes("/spawner-main.js\0"));
-  return [...kids, ...helpers.flatMap(childrenOf)].filter((pid) => RUNTIME_ENTRY.test(cmdline(pid)));
+  const helper = kids.find(isCommandHelper);
+  return [...kids, ...(helper ? childrenOf(helper) : [])].filter((pid) => RUNTIME_ENTRY.test(cmdline(pid)));
 }
 
 /** The server's command helper (it starts the containers' processes), if it runs. */
 export function commandHelperPid(serverPid: number): number | undefined {
-  return childrenOf(serverPid).find((pid) => cmdline(pid).includes("/spawner-main.js\0"));
+  return childrenOf(serverPid).find(isCommandHelper);
 }
+
+const isCommandHelper = (pid: number) => cmdline(pid).includes("/spawner-main.js\0");
 
 export function childrenOf(pid: number): number[] {
   try {

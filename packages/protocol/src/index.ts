@@ -19,6 +19,7 @@ export * from "./ordered-map.js";
 export * from "./packed.js";
 export * from "./payload.js";
 export * from "./provider.js";
+export * from "./thenable.js";
 export * from "./trace.js";
 export * from "./version.js";
 export * from "./web.js";

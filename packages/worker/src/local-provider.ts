@@ -27,6 +27,7 @@ import {
   wrapCommand,
 } from "./sandbox/limits.js";
 import { NatNetwork } from "./sandbox/network.js";
+import { signalPid } from "./sandbox/pid-file.js";
 import { runtimeBundle } from "./sandbox/runtime-bundle.js";
 import { RUNTIME_INSIDE, RuntimeDir } from "./sandbox/runtime-dir.js";
 import type { Sandbox } from "./sandbox/sandbox.js";
@@ -734,10 +735,7 @@ function killSandbox(child: RuntimeChild): void {
   const pid = child.pid;
   const kids = pid === undefined || child.exitCode !== null ? [] : childrenOf(pid);
   child.kill("SIGKILL");
-  for (const k of kids)
-    try {
-      if (k > 1) process.kill(k, "SIGKILL"); // never 0: our own process group
-    } catch {}
+  for (const k of kids) signalPid(k, "SIGKILL");
 }
 
 /** GPU names nvidia-smi lists; none where it fails. */

@@ -705,13 +705,12 @@ async function recallGrants(peer: Peer, grants: BlobGrants, msg: RequestMessage,
 
 /** handleRequest, once the blobs a request names are known to be granted. */
 function routeRequest(peer: Peer, msg: RequestMessage, deps: HandlerDeps): unknown {
-  const kind = peer.principal!.kind;
   if (deps.lifecycle.draining && HELD_WHILE_DRAINING.has(msg.t)) return new Promise<never>(() => {});
   const h = handlers[msg.t as keyof HandlerTable] as Handler<RequestName>;
   const principal = peer.principal!;
   // A container's token reaches calls and functions of its own environment only (container-rules.ts).
   const rule =
-    kind === "container"
+    principal.kind === "container"
       ? CONTAINER_RULES[msg.t]
       : principal.scope
         ? SCOPE_RULES[msg.t as keyof typeof SCOPE_RULES]

@@ -1,4 +1,4 @@
-import { WEB_CHUNK_BYTES, type WebRequestWire } from "@skiff/protocol";
+import { isThenable, WEB_CHUNK_BYTES, type WebRequestWire } from "@skiff/protocol";
 import { internalErrorItem, jsonItem, responseItems, type WebItem } from "./response-items.js";
 import { describeIssues, type StandardResult, type StandardSchemaV1 } from "./standard-schema.js";
 
@@ -48,14 +48,6 @@ export type EndpointHandler = (input: never, req: WebRequestInfo) => unknown;
 
 /** What serveEndpoint answers: the one item of a JSON answer, or the Response to stream. */
 export type EndpointAnswer = WebItem | Response;
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === "object" || typeof v === "function") &&
-    typeof (v as { then?: unknown }).then === "function"
-  );
-}
 
 /**
  * Runs a `webEndpoint` handler: the input is the query (GET, HEAD) or the JSON body the

@@ -162,6 +162,7 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
       // A web endpoint's response items are up to 64 KiB each: it streams with a smaller window.
       const fn = app._function(a.functionName);
       const web = Boolean(fn && _webSpecOf(fn));
+      const webDirect = fn && _webDirectOf(fn);
       runner = new InputRunner(
         t,
         client,
@@ -174,7 +175,7 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
           // A web endpoint yields the SDK's own response items: no need to check each one.
           trustedItems: web,
           // A webEndpoint's requests skip the generator pipeline (runner.ts runWeb).
-          ...(fn && _webDirectOf(fn) ? { webDirect: _webDirectOf(fn) } : {}),
+          ...(webDirect ? { webDirect } : {}),
         },
       );
       conn.emit("container.ready", {});

@@ -4,6 +4,7 @@ import {
   encodePayload,
   GENERATOR_WINDOW,
   type InputWire,
+  isThenable,
   type OutputWire,
   type Payload,
   type ResultWire,
@@ -111,14 +112,6 @@ function isIterator(v: unknown): v is AsyncIterator<unknown> {
  * while it works through the rest, rather than after it has run dry.
  */
 const TURN_MS = 0.5;
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === "object" || typeof v === "function") &&
-    typeof (v as { then?: unknown }).then === "function"
-  );
-}
 
 /** Sends a generator's yielded items (batched per tick by the connection). */
 export type ItemSink = (inputId: string, attempt: number, items: Payload[]) => void;

@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import { join } from "node:path";
+import { signalPid } from "./pid-file.js";
 
 export type LimitsChoice = "auto" | "none";
 
@@ -80,12 +81,7 @@ function killAll(dir: string): void {
       return;
     }
     if (pids.length === 0) return;
-    for (const p of pids) {
-      if (!(p > 1)) continue; // 0 would be our own process group
-      try {
-        process.kill(p, "SIGKILL");
-      } catch {}
-    }
+    for (const p of pids) signalPid(p, "SIGKILL");
   }
 }
 

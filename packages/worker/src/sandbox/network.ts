@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { accessSync, constants, readdirSync, readFileSync, rmSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { readPidFile } from "./pid-file.js";
+import { readPidFile, signalPid } from "./pid-file.js";
 import type { CommandHelper } from "./spawner.js";
 import { alive, processTempDir } from "./temp-dirs.js";
 
@@ -51,7 +51,7 @@ export class NatNetwork {
       const m = /^skiff-(\d+)-/.exec(name);
       if (m && !alive(Number(m[1]))) void this.remove(name);
     }
-    for (const pid of strayPastas()) kill(pid);
+    for (const pid of strayPastas()) signalPid(pid, "SIGTERM");
   }
 
   /** pasta where it can work here (root, pasta and ip installed), else why not. */
@@ -157,7 +157,7 @@ export class NatNetwork {
   /** Where pasta writes its pid files (made on first use). */
   private pidDir: string | undefined;
   private readonly onExit = () => {
-    for (const pid of this.pastaPids.values()) kill(pid);
+    for (const pid of this.pastaPids.values()) signalPid(pid, "SIGTERM");
     if (this.pidDir) rmSync(this.pidDir, { recursive: true, force: true });
     for (const name of this.named)
       try {
@@ -220,7 +220,7 @@ export class NatNetwork {
   private remove(name: string): Promise<void> {
     const pasta = this.pastaPids.get(name);
     this.pastaPids.delete(name);
-    if (pasta !== undefined) kill(pasta);
+    if (pasta !== undefined) signalPid(pasta, "SIGTERM");
     return new Promise((resolve) => {
       this.removals.push({ name, resolve });
       if (this.closed) void this.flushRemovals();
@@ -313,14 +313,6 @@ function strayPastas(): number[] {
 /** A word for sh -c, quoted. */
 function sh(argv: string[]): string {
   return argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
-}
-
-/** SIGTERM to one process: never pid 0 or below (a process group) nor 1. */
-function kill(pid: number): void {
-  if (!Number.isInteger(pid) || pid <= 1) return;
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {}
 }
 
 function executable(p: string): boolean {

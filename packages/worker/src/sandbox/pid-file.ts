@@ -18,3 +18,14 @@ export function readPidFile(path: string): number | undefined {
   const pid = Number(text);
   return pid > 1 ? pid : undefined;
 }
+
+/**
+ * Sends `signal` to one process, if it is one: never to pid 1 or below (0 and negatives signal
+ * process groups, our own among them), and a process already gone is no error.
+ */
+export function signalPid(pid: number, signal: NodeJS.Signals): void {
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  try {
+    process.kill(pid, signal);
+  } catch {}
+}

@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { HelperChild } from "./helper-child.js";
+import { signalPid } from "./pid-file.js";
 
 const direct = promisify(execFile);
 const HELPER = fileURLToPath(new URL("./spawner-main.js", import.meta.url));
@@ -178,9 +179,7 @@ export class CommandHelper {
       const orphans = [...this.spawned.values()];
       this.spawned.clear();
       for (const c of orphans) {
-        try {
-          if (c.pid !== undefined) process.kill(c.pid, "SIGKILL");
-        } catch {}
+        if (c.pid !== undefined) signalPid(c.pid, "SIGKILL");
         c.gotExit(null, "SIGKILL");
       }
     });
@@ -198,7 +197,7 @@ export class CommandHelper {
     } else {
       this.spawned.delete(m.spawned);
       this.refChanged();
-      if ("error" in m) c.gotExit(null, null, Object.assign(new Error(m.error)));
+      if ("error" in m) c.gotExit(null, null, new Error(m.error));
       else c.gotExit(m.code, m.signal);
     }
   }
