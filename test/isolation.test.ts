@@ -283,7 +283,9 @@ for (const mode of ["auto", "none"]) {
       assert.equal(bombed.max, 512, diag);
       assert.ok(bombed.peak <= bombed.max, `pids.current ${bombed.peak} over pids.max ${bombed.max}: ${diag}`);
       assert.ok(bombed.refused > 0, `the kernel refused no fork at the limit: ${diag}`);
-      assert.ok(n <= 512 + 5, `${n} processes in one container, over its pids limit of 512: ${diag}`);
+      // Not asserted on `n`, the container's own count: it reads /proc entry by entry while the
+      // bomb forks and dies, so it counts processes that never lived at once (524-738 seen
+      // against a pids.current that held at 512). The kernel's count above is the limit's proof.
       assert.ok(calls >= 5, `only ${calls} calls to the other app answered meanwhile`);
       assert.equal(server.proc.exitCode, null);
     });
