@@ -3,7 +3,8 @@
 # container sandbox), mmdebstrap and uidmap (image base layers, built in a user namespace),
 # chromium (the dashboard's browser tests), jq (docs/dashboard.md), util-linux's script and tmux
 # (terminal tests), postgresql (the tests start a private cluster of their own; the package's
-# own cluster is not used), passt (pasta: containers' outbound NAT), iproute2 (ip: their
+# own cluster is not used), slirp4netns (containers' outbound NAT) and passt (pasta, the other
+# NAT the server can use: both are tested), iproute2 (ip: their
 # network namespace, and the tests' stand-in internet), util-linux (setpriv, prlimit), openssl
 # and curl (the TLS tests' certificates and an independent HTTPS client). Runs `apt-get update`
 # once, only if something must be installed.
@@ -16,6 +17,7 @@ command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+command -v slirp4netns >/dev/null 2>&1 || need+=(slirp4netns)
 command -v pasta >/dev/null 2>&1 || need+=(passt)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)

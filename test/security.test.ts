@@ -2,7 +2,7 @@
 // against the real server, with what must hold instead (docs/security.md).
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -417,33 +417,50 @@ export const probe = app.function((what: string, arg: string) => {
   });
 });
 
-describe("security: container network", () => {
-  let server: ServerProcess;
-  let inet: FakeInternet;
-  let hostService: Server;
-  let hostPort: number;
-  let net: Function_<(op: string, host: string, port: number) => Promise<string>>;
-  let blocked: Function_<(op: string, host: string, port: number) => Promise<string>>;
-  /** 10 MB here; `npm run chaos` downloads 100 MB (SKIFF_NAT_BYTES). */
-  const BIG = Number(process.env.SKIFF_NAT_BYTES ?? 10_000_000);
-  const root = process.getuid!() === 0;
+/** The NATs installed here (the server prefers slirp4netns; SKIFF_NAT picks one): each is tested. */
+const NATS = (["slirp4netns", "pasta"] as const).filter((n) =>
+  [`/usr/bin/${n}`, `/usr/sbin/${n}`].some((p) => existsSync(p)),
+);
 
-  before(async () => {
-    if (!root) return;
-    inet = await startFakeInternet(BIG);
-    // A service on the host's end of that link, and the control plane itself, must stay out of reach.
-    hostService = createServer((_q, r) => r.end("host-secret"));
-    await new Promise<void>((r) => hostService.listen(0, "0.0.0.0", r));
-    hostPort = (hostService.address() as { port: number }).port;
-    server = await startServer({ args: ["--sandbox", "bubblewrap"] });
-    const dir = scratchDir("network");
-    writeApp(
-      dir,
-      "app.ts",
-      `import { App } from "skiff";
+for (const natKind of NATS.length > 0 ? NATS : (["none installed"] as const))
+  describe(`security: container network (NAT: ${natKind})`, () => {
+    let server: ServerProcess;
+    let inet: FakeInternet;
+    let hostService: Server;
+    let hostPort: number;
+    let net: Function_<(op: string, host: string, port: number) => Promise<string>>;
+    let blocked: Function_<(op: string, host: string, port: number) => Promise<string>>;
+    /** 10 MB here; `npm run chaos` downloads 100 MB (SKIFF_NAT_BYTES). */
+    const BIG = Number(process.env.SKIFF_NAT_BYTES ?? 10_000_000);
+    const root = process.getuid!() === 0;
+
+    before(async () => {
+      if (!root) return;
+      inet = await startFakeInternet(BIG);
+      // A service on the host's end of that link, and the control plane itself, must stay out of reach.
+      hostService = createServer((_q, r) => r.end("host-secret"));
+      await new Promise<void>((r) => hostService.listen(0, "0.0.0.0", r));
+      hostPort = (hostService.address() as { port: number }).port;
+      server = await startServer({
+        args: ["--sandbox", "bubblewrap"],
+        serverEnv: natKind === "none installed" ? {} : { SKIFF_NAT: natKind },
+      });
+      const dir = scratchDir("network");
+      writeApp(
+        dir,
+        "app.ts",
+        `import { App } from "skiff";
 import { connect } from "node:net";
+import { readFileSync } from "node:fs";
 export const app = new App("net-app");
+/** The default route's gateway (the NAT's end of the link), from /proc/net/route. */
+function gateway(): string {
+  const row = readFileSync("/proc/net/route", "utf8").split("\\n").map((l) => l.split("\\t")).find((c) => c[1] === "00000000");
+  const hex = row?.[2] ?? "00000000";
+  return [3, 2, 1, 0].map((i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16)).join(".");
+}
 async function probe(op: string, host: string, port: number): Promise<string> {
+  if (host === "gateway") host = gateway();
   if (op === "get" || op === "big") {
     try {
       const started = performance.now();
@@ -466,62 +483,110 @@ export const blocked = app.function({ blockNetwork: true }, async (op: string, h
   op === "via" ? net.remote("get", host, port) : probe(op, host, port),
 );
 `,
-    );
-    const d = await skiff(["deploy", join(dir, "app.ts")], { env: server.env });
-    assert.equal(d.code, 0, d.stderr);
-    const client = server.client();
-    net = Function_.fromName("net-app", "net", { client });
-    blocked = Function_.fromName("net-app", "blocked", { client });
-  });
-  after(async () => {
-    await server?.stop();
-    hostService?.close();
-    await inet?.stop();
+      );
+      const d = await skiff(["deploy", join(dir, "app.ts")], { env: server.env });
+      assert.equal(d.code, 0, d.stderr);
+      const client = server.client();
+      net = Function_.fromName("net-app", "net", { client });
+      blocked = Function_.fromName("net-app", "blocked", { client });
+    });
+    after(async () => {
+      await server?.stop();
+      hostService?.close();
+      await inet?.stop();
+    });
+
+    it("reaches the outside (a server in a namespace the test made) through NAT", async (t) => {
+      if (!root) return t.skip("NOT CHECKED: outbound NAT (pasta) needs a server running as root");
+      assert.equal(await net.remote("get", inet.address, inet.port), "inet-ok");
+    });
+
+    it("reaches no address of the host: loopback services, the control plane's port, other interfaces", async (t) => {
+      if (!root) return t.skip("NOT CHECKED: needs root");
+      const apiPort = Number(new URL(server.url).port);
+      for (const [host, port] of [
+        ["127.0.0.1", apiPort],
+        ["127.0.0.1", hostPort],
+        [inet.hostAddress, hostPort],
+        [inet.hostAddress, apiPort],
+        // The NAT's own address: slirp4netns maps it to the host's loopback unless told not to.
+        ["gateway", hostPort],
+        ["gateway", apiPort],
+        ...hostAddresses().map((a) => [a, hostPort] as [string, number]),
+      ] as [string, number][]) {
+        const r = await net.remote("connect", host, port);
+        // pasta's gateway is the host's router's address (not mapped to the host): no answer there.
+        const refused = host === "gateway" ? /^error: / : /^error: (ECONNREFUSED|EACCES|ENETUNREACH|EHOSTUNREACH)$/;
+        assert.match(r, refused, `${host}:${port} gave ${r}`);
+      }
+    });
+
+    it("blockNetwork has no network at all; it may call a function that has (and that one reaches no host address either)", async (t) => {
+      if (!root) return t.skip("NOT CHECKED: needs root");
+      assert.match(await blocked.remote("connect", inet.address, inet.port), /^error: (ENETUNREACH|EACCES)$/);
+      assert.match(await blocked.remote("connect", "127.0.0.1", hostPort), /^error: ECONNREFUSED$/);
+      // Decided (docs/security.md): calls go through the control plane, as any caller's would.
+      assert.equal(await blocked.remote("via", inet.address, inet.port), "inet-ok");
+      assert.match(await blocked.remote("via", "127.0.0.1", hostPort), /^error: ECONNREFUSED$/);
+    });
+
+    it("downloads through the NAT (throughput beside the host's own)", async (t) => {
+      if (!root) return t.skip("NOT CHECKED: needs root");
+      const [bytes, ms] = (await net.remote("big", inet.address, inet.port)).split(" ").map(Number);
+      assert.equal(bytes, BIG);
+      const started = performance.now();
+      const host = new Uint8Array(await (await fetch(`http://${inet.address}:${inet.port}/big`)).arrayBuffer());
+      const hostMs = performance.now() - started;
+      assert.equal(host.byteLength, BIG);
+      const mbps = (b: number, m: number) => Math.round(b / 1e6 / (m / 1000));
+      console.log(
+        `ℹ ${BIG / 1e6} MB download: container through ${natKind} ${mbps(BIG, ms!)} MB/s (${ms} ms), host ${mbps(BIG, hostMs)} MB/s (${Math.round(hostMs)} ms), ratio ${(mbps(BIG, ms!) / mbps(BIG, hostMs)).toFixed(2)}`,
+      );
+    });
+
+    it("a server killed with -9 leaves NAT processes and namespaces that the next server's start removes", async (t) => {
+      if (!root) return t.skip("NOT CHECKED: needs root");
+      const pid = server.proc.pid!;
+      // The spares (and the containers' namespaces) are up by now: the calls above waited on them.
+      await waitFor(() => Promise.resolve(natLeftBy(pid).processes.length > 0), "a NAT process of the server", 10_000);
+      await server.kill();
+      assert.ok(natLeftBy(pid).processes.length > 0, "NAT processes outlive a kill -9 (what the sweep is for)");
+      const next = await startServer({
+        args: ["--sandbox", "bubblewrap"],
+        serverEnv: natKind === "none installed" ? {} : { SKIFF_NAT: natKind },
+      });
+      try {
+        await waitFor(
+          () => Promise.resolve(JSON.stringify(natLeftBy(pid)) === JSON.stringify({ processes: [], namespaces: [] })),
+          "the next server to remove the dead one's NAT processes and namespaces",
+          10_000,
+        );
+      } finally {
+        await next.stop();
+      }
+    });
   });
 
-  it("reaches the outside (a server in a namespace the test made) through NAT", async (t) => {
-    if (!root) return t.skip("NOT CHECKED: outbound NAT (pasta) needs a server running as root");
-    assert.equal(await net.remote("get", inet.address, inet.port), "inet-ok");
-  });
-
-  it("reaches no address of the host: loopback services, the control plane's port, other interfaces", async (t) => {
-    if (!root) return t.skip("NOT CHECKED: needs root");
-    const apiPort = Number(new URL(server.url).port);
-    for (const [host, port] of [
-      ["127.0.0.1", apiPort],
-      ["127.0.0.1", hostPort],
-      [inet.hostAddress, hostPort],
-      [inet.hostAddress, apiPort],
-      ...hostAddresses().map((a) => [a, hostPort] as [string, number]),
-    ] as [string, number][]) {
-      const r = await net.remote("connect", host, port);
-      assert.match(r, /^error: (ECONNREFUSED|EACCES|ENETUNREACH|EHOSTUNREACH)$/, `${host}:${port} gave ${r}`);
-    }
-  });
-
-  it("blockNetwork has no network at all; it may call a function that has (and that one reaches no host address either)", async (t) => {
-    if (!root) return t.skip("NOT CHECKED: needs root");
-    assert.match(await blocked.remote("connect", inet.address, inet.port), /^error: (ENETUNREACH|EACCES)$/);
-    assert.match(await blocked.remote("connect", "127.0.0.1", hostPort), /^error: ECONNREFUSED$/);
-    // Decided (docs/security.md): calls go through the control plane, as any caller's would.
-    assert.equal(await blocked.remote("via", inet.address, inet.port), "inet-ok");
-    assert.match(await blocked.remote("via", "127.0.0.1", hostPort), /^error: ECONNREFUSED$/);
-  });
-
-  it("downloads through the NAT (throughput beside the host's own)", async (t) => {
-    if (!root) return t.skip("NOT CHECKED: needs root");
-    const [bytes, ms] = (await net.remote("big", inet.address, inet.port)).split(" ").map(Number);
-    assert.equal(bytes, BIG);
-    const started = performance.now();
-    const host = new Uint8Array(await (await fetch(`http://${inet.address}:${inet.port}/big`)).arrayBuffer());
-    const hostMs = performance.now() - started;
-    assert.equal(host.byteLength, BIG);
-    const mbps = (b: number, m: number) => Math.round(b / 1e6 / (m / 1000));
-    console.log(
-      `ℹ ${BIG / 1e6} MB download: container through pasta ${mbps(BIG, ms!)} MB/s (${ms} ms), host ${mbps(BIG, hostMs)} MB/s (${Math.round(hostMs)} ms), ratio ${(mbps(BIG, ms!) / mbps(BIG, hostMs)).toFixed(2)}`,
-    );
-  });
-});
+/** NAT processes (pasta, slirp4netns) and named namespaces of server `pid` (`skiff-<pid>-<n>`). */
+function natLeftBy(pid: number): { processes: number[]; namespaces: string[] } {
+  const mine = new RegExp(`skiff-${pid}-\\d+$`);
+  const processes = readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const argv = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+        return /(pasta|slirp4netns)$/.test(argv[0] ?? "") && argv.some((a) => mine.test(a));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  let namespaces: string[] = [];
+  try {
+    namespaces = readdirSync("/run/netns").filter((n) => mine.test(n));
+  } catch {}
+  return { processes, namespaces };
+}
 
 describe("security: token expiry and revocation", () => {
   let server: ServerProcess;

@@ -99,6 +99,8 @@ export async function startServer(
     token?: { tokenId: string; tokenSecret: string };
     /** Open-file limit of the server process (set with prlimit). */
     maxOpenFiles?: number;
+    /** Extra environment of the server process (not of the clients that use it). */
+    serverEnv?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<ServerProcess> {
   const home = opts.home ?? scratchDir("home");
@@ -120,7 +122,7 @@ export async function startServer(
   ];
   if (opts.maxOpenFiles) argv.unshift("prlimit", `--nofile=${opts.maxOpenFiles}:${opts.maxOpenFiles}`, "--");
   const proc = spawn(argv[0]!, argv.slice(1), {
-    env,
+    env: { ...env, ...opts.serverEnv },
     cwd: REPO,
     stdio: ["ignore", "pipe", "pipe"],
   });

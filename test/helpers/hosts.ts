@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bareEnv, REPO, type RunResult, SKIFF_BIN, scratchDir } from "./cli.js";
 import { ClusterRecord, removeNamespaces, removeNatNamespacesOf, sweepDeadClusters } from "./cluster-reaper.js";
@@ -97,7 +97,11 @@ export async function makeCluster(nodes: number): Promise<Cluster> {
     throw err;
   }
   const serverUrl = `http://${addr(0)}:7420`;
-  const env = { ...bareEnv(home), SKIFF_SERVER_URL: serverUrl };
+  // The cluster tests tell where a function ran by the address its container sees: pasta copies
+  // its worker's (10.77.0.x), where slirp4netns (the default NAT) gives every container 10.0.2.100.
+  // Both NATs are tested on their own in security.test.
+  const pasta = ["/usr/bin/pasta", "/usr/sbin/pasta"].some((p) => existsSync(p));
+  const env = { ...bareEnv(home), SKIFF_SERVER_URL: serverUrl, ...(pasta ? { SKIFF_NAT: "pasta" } : {}) };
 
   const wrap = (node: number, argv: string[], hide: string[] = []): [string, string[]] => {
     // A worker never sees the control plane's files: its own mount namespace, with the
