@@ -255,6 +255,9 @@ export class NatNetwork {
         "--configure",
         "--mtu=65520",
         "--disable-host-loopback",
+        // No DNS forwarder at 10.0.2.3: it would reach the host's resolver, a loopback one
+        // included. Containers use the host's resolv.conf servers through the NAT, as with pasta.
+        "--disable-dns",
         ...(unshare ? ["--enable-sandbox"] : []),
         "--enable-seccomp",
         ...(this.slirpNet.ipv6 ? ["--enable-ipv6"] : []),
