@@ -80,6 +80,16 @@ describe("the control socket: the framed stream and HTTP/WebSocket on one unix s
     assert.match(got.close ?? "", /^1002 /);
   });
 
+  it("a connection that sends nothing is closed (it holds a descriptor)", async () => {
+    const quick = controlListener(http, () => assert.fail("not framed"), 200);
+    const p2 = join(dir, "quiet.sock");
+    await new Promise<void>((r) => quick.listen(p2, r));
+    const t0 = Date.now();
+    await new Promise<void>((resolve) => connect({ path: p2 }).on("close", () => resolve()));
+    assert.ok(Date.now() - t0 < 2000);
+    quick.close();
+  });
+
   it("a WebSocket and a plain HTTP request still reach the HTTP server", async () => {
     const ws = new WebSocket(`ws+unix:${path}:/v1/ws`);
     const echoed = await new Promise<string>((resolve, reject) => {

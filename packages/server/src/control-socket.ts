@@ -43,15 +43,23 @@ function answers(path: string): Promise<boolean> {
  * to `http` (WebSocket upgrades: an older runtime, a test; `/healthz`). Decided on the first
  * bytes, which the chosen side then reads as if they had not been taken.
  */
-export function controlListener(http: HttpServer, framed: (socket: Socket) => void): NetServer {
+export function controlListener(
+  http: HttpServer,
+  framed: (socket: Socket) => void,
+  /** A connection that sends nothing for this long is closed (then hello's deadline holds). */
+  firstBytesMs = 5000,
+): NetServer {
   return createNetServer((socket) => {
     let head: Buffer | undefined;
+    const silent = setTimeout(() => socket.destroy(), firstBytesMs);
+    silent.unref();
     const decide = (chunk: Buffer) => {
       head = head ? Buffer.concat([head, chunk]) : chunk;
       const n = Math.min(head.byteLength, FRAMED_PREAMBLE.byteLength);
       const isFramed = Buffer.compare(head.subarray(0, n), FRAMED_PREAMBLE.subarray(0, n)) === 0;
       if (isFramed && head.byteLength < FRAMED_PREAMBLE.byteLength) return; // wait for the rest
       socket.off("data", decide);
+      clearTimeout(silent);
       socket.pause();
       const rest = isFramed ? head.subarray(FRAMED_PREAMBLE.byteLength) : head;
       if (rest.byteLength > 0) socket.unshift(rest);
@@ -61,5 +69,6 @@ export function controlListener(http: HttpServer, framed: (socket: Socket) => vo
     };
     socket.on("data", decide);
     socket.on("error", () => {}); // a peer gone before it said which: nothing to report
+    socket.once("close", () => clearTimeout(silent));
   });
 }
