@@ -194,18 +194,22 @@ describe("start failures", () => {
       assert.equal((await skiff(["deploy", "test/fixtures/restart-app.ts"], { env: server.env })).code, 0);
       const sleeper = await Function_.lookup<Sleeper>("restart-app", "sleeper", { client: server.client() });
       // Kill every container of this server as it appears, for 2 s; the call still completes after.
-      const stopAt = Date.now() + 2000;
+      const t0 = Date.now();
       const seen = new Set<number>();
+      let inTwoSeconds = 0;
       const pending = sleeper.remote(10);
-      while (Date.now() < stopAt) {
+      // 2 s, or on a loaded machine (a start can take over a second there) until a restart was seen.
+      while (Date.now() < t0 + 2000 || (seen.size < 2 && Date.now() < t0 + 10_000)) {
         const p = containerPids(server.proc.pid!);
         for (const x of p) seen.add(x);
+        if (Date.now() < t0 + 2000) inTwoSeconds = seen.size;
         killPids(p);
         await new Promise((r) => setTimeout(r, 10));
       }
       assert.equal(typeof (await pending), "number");
-      // Backoff 0.5 s, 1 s, 2 s…: a handful of starts in 2 s, not dozens.
-      assert.ok(seen.size >= 2 && seen.size <= 6, `containers started ${seen.size} times in 2 s`);
+      // Backoff 0.5 s, 1 s, 2 s…: restarted, and a handful of starts in 2 s, not dozens.
+      assert.ok(seen.size >= 2, `a killed container was not started again (${seen.size} in 10 s)`);
+      assert.ok(inTwoSeconds <= 6, `containers started ${inTwoSeconds} times in 2 s`);
     } finally {
       await server.stop();
     }

@@ -83,6 +83,8 @@ export async function startLocalServer(o: LocalServerOptions): Promise<SkiffServ
     provider: (controlSocket) =>
       new LocalProvider({
         controlSocket,
+        // The server's own control socket: its runtimes speak the framed stream there.
+        framedControl: true,
         sandbox: o.sandbox ?? "auto",
         limits: o.limits ?? "auto",
         // Warm-pool processes count against the host's containers too.

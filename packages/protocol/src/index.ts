@@ -2,6 +2,7 @@ export * from "./codec.js";
 export type * from "./dashboard.js";
 export { CALL_STATUSES } from "./dashboard.js";
 export * from "./frame.js";
+export * from "./framed-stream.js";
 export * from "./hot.js";
 export * from "./ids.js";
 export * from "./images.js";

@@ -1,5 +1,7 @@
 import { rmSync } from "node:fs";
-import { connect } from "node:net";
+import type { Server as HttpServer } from "node:http";
+import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { FRAMED_PREAMBLE } from "@skiff/protocol";
 
 /** A second server started on a data directory a running server uses. */
 export class DataDirInUseError extends Error {
@@ -32,5 +34,41 @@ function answers(path: string): Promise<boolean> {
       resolve(true);
     });
     s.once("error", () => resolve(false));
+  });
+}
+
+/**
+ * The control socket's listener: a connection that opens with the framed stream's preamble
+ * (protocol framed-stream.ts: the runtimes this server starts) goes to `framed`; any other
+ * to `http` (WebSocket upgrades: an older runtime, a test; `/healthz`). Decided on the first
+ * bytes, which the chosen side then reads as if they had not been taken.
+ */
+export function controlListener(
+  http: HttpServer,
+  framed: (socket: Socket) => void,
+  /** A connection that sends nothing for this long is closed (then hello's deadline holds). */
+  firstBytesMs = 5000,
+): NetServer {
+  return createNetServer((socket) => {
+    let head: Buffer | undefined;
+    const silent = setTimeout(() => socket.destroy(), firstBytesMs);
+    silent.unref();
+    const decide = (chunk: Buffer) => {
+      head = head ? Buffer.concat([head, chunk]) : chunk;
+      const n = Math.min(head.byteLength, FRAMED_PREAMBLE.byteLength);
+      const isFramed = Buffer.compare(head.subarray(0, n), FRAMED_PREAMBLE.subarray(0, n)) === 0;
+      if (isFramed && head.byteLength < FRAMED_PREAMBLE.byteLength) return; // wait for the rest
+      socket.off("data", decide);
+      clearTimeout(silent);
+      socket.pause();
+      const rest = isFramed ? head.subarray(FRAMED_PREAMBLE.byteLength) : head;
+      if (rest.byteLength > 0) socket.unshift(rest);
+      if (isFramed) framed(socket);
+      else http.emit("connection", socket);
+      socket.resume();
+    };
+    socket.on("data", decide);
+    socket.on("error", () => {}); // a peer gone before it said which: nothing to report
+    socket.once("close", () => clearTimeout(silent));
   });
 }

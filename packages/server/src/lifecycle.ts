@@ -1,4 +1,4 @@
-import type { WebSocketServer } from "ws";
+import type { PeerSocket } from "./api/framed-socket.js";
 import type { Engine } from "./engine/engine.js";
 import type { Gateway } from "./gateway/index.js";
 import type { Store } from "./store/store.js";
@@ -24,7 +24,8 @@ export interface DrainParts {
   engine: Engine;
   gateway: Gateway;
   store: Store;
-  wss: WebSocketServer;
+  /** Every API connection (WebSockets and the framed stream's). */
+  sockets: () => Iterable<PeerSocket>;
   log: (msg: string) => void;
 }
 
@@ -45,7 +46,7 @@ export async function drain(p: DrainParts, graceMs: number): Promise<DrainReport
   const { running } = await p.engine.drain(graceMs);
   const webAnswered503 = p.gateway.answerWaiting();
   await p.store.flush().catch((err: Error) => p.log(`the last commit failed: ${err.message}`));
-  for (const c of p.wss.clients) c.close(CLOSE_SERVICE_RESTART, "the server is restarting");
+  for (const c of p.sockets()) c.close(CLOSE_SERVICE_RESTART, "the server is restarting");
   const report = { stillRunning: running, webAnswered503, ms: Date.now() - t0 };
   p.log(
     `drained in ${report.ms} ms: ${running === 0 ? "every running input finished" : `${running} input(s) still running will run again after the next start`}${webAnswered503 > 0 ? `; ${webAnswered503} web request(s) answered 503` : ""}`,

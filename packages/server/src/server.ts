@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Duplex } from "node:stream";
@@ -20,13 +20,14 @@ import { BlobTransfer } from "./api/blob-transfer.js";
 import { ConnectionGate } from "./api/connection-gate.js";
 import { type ConnectionLimits, defaultConnectionLimits } from "./api/connection-limits.js";
 import { ExecRelay } from "./api/exec-relay.js";
+import { FramedSocket, type PeerSocket } from "./api/framed-socket.js";
 import { type HandlerDeps, handleRequest } from "./api/handlers.js";
 import { imagesInUse } from "./api/images.js";
 import { CLOSE_POLICY, Peer, type PeerHooks } from "./api/peer.js";
 import { AppService } from "./apps/app-service.js";
 import { ungrantedBlob } from "./auth/blob-grants.js";
 import { type Principal, TokenService } from "./auth/tokens.js";
-import { claimControlSocket } from "./control-socket.js";
+import { claimControlSocket, controlListener } from "./control-socket.js";
 import { Engine } from "./engine/engine.js";
 import { LogHub } from "./engine/log-hub.js";
 import { Schedules } from "./engine/schedules.js";
@@ -122,8 +123,10 @@ export class SkiffServer {
 
   private constructor(
     private readonly http: Server,
+    private readonly control: NetServer,
     private readonly controlHttp: Server,
-    private readonly wss: WebSocketServer,
+    /** Every API connection: WebSockets and the framed stream's. */
+    private readonly sockets: () => PeerSocket[],
     readonly controlSocket: string,
     private readonly store: Store,
     readonly engine: Engine,
@@ -274,7 +277,16 @@ export class SkiffServer {
       quietSocketErrors(socket);
       onUpgrade(req, socket, head, false);
     });
-    await listen(controlHttp, { path: controlSocket });
+    // The runtimes this server starts speak the framed stream there (no WebSocket upgrade).
+    const framedSockets = new Set<FramedSocket>();
+    const control = controlListener(controlHttp, (socket) => {
+      if (!hooks) return socket.destroy(); // as an upgrade before the server is ready: refused
+      const framed = new FramedSocket(socket);
+      framedSockets.add(framed);
+      framed.once("close", () => framedSockets.delete(framed));
+      new Peer(framed, hooks, peerLimits, undefined, "unix");
+    });
+    await listen(control, { path: controlSocket });
     // Containers may run as another user (nobody): they connect through a bind mount of this
     // socket, so it must be writable by others. On the host it stays behind the data
     // directory (0700); what answers on it still demands a container's token.
@@ -289,7 +301,7 @@ export class SkiffServer {
       local = opts.provider(controlSocket);
     } catch (err) {
       // Not left listening: the process would stay up on its control socket after the error.
-      await closeServer(controlHttp);
+      await closeControl(control, controlHttp);
       rmSync(controlSocket, { force: true });
       throw err;
     }
@@ -305,7 +317,7 @@ export class SkiffServer {
       }
     } catch (err) {
       await local.close().catch(() => {});
-      await closeServer(controlHttp);
+      await closeControl(control, controlHttp);
       rmSync(controlSocket, { force: true });
       throw err;
     }
@@ -360,7 +372,7 @@ export class SkiffServer {
     const metrics = new Metrics({
       engine,
       store,
-      connections: () => ({ websocket: wss.clients.size, http: openSockets.size }),
+      connections: () => ({ websocket: wss.clients.size + framedSockets.size, http: openSockets.size }),
     });
     const objects = new Objects(store.objects, opts.objectLimits ?? {}, (id) => blobs.size(id), dataDir, log);
     materialize = (id) => objects.volumes.materialize(id);
@@ -428,8 +440,9 @@ export class SkiffServer {
     trace("server: listening");
     return new SkiffServer(
       http,
+      control,
       controlHttp,
-      wss,
+      () => [...wss.clients, ...framedSockets],
       controlSocket,
       store,
       engine,
@@ -457,7 +470,7 @@ export class SkiffServer {
         engine: this.engine,
         gateway: this.gateway,
         store: this.store,
-        wss: this.wss,
+        sockets: this.sockets,
         log: this.log,
       },
       graceMs,
@@ -483,9 +496,9 @@ export class SkiffServer {
       await step("objects", () => this.objects.close());
       await step("workers", () => this.workers.close());
       await step("provider", () => this.provider.close());
-      for (const c of this.wss.clients) c.terminate();
+      for (const c of this.sockets()) c.terminate();
       await step("http", () => closeServer(this.http));
-      await step("control socket", () => closeServer(this.controlHttp));
+      await step("control socket", () => closeControl(this.control, this.controlHttp));
       await step("store", () => this.store.close());
       rmSync(this.controlSocket, { force: true });
     })();
@@ -699,7 +712,7 @@ function controlSocketPath(dataDir: string): string {
   return join(tmpdir(), `skiff-${createHash("sha256").update(dataDir).digest("hex").slice(0, 16)}.sock`);
 }
 
-function listen(server: Server, where: { path: string } | { host: string; port: number }): Promise<void> {
+function listen(server: Server | NetServer, where: { path: string } | { host: string; port: number }): Promise<void> {
   return new Promise((resolveListen, reject) => {
     server.once("error", reject);
     // A deep accept queue (the kernel caps it at net.core.somaxconn): under a flood of
@@ -709,6 +722,14 @@ function listen(server: Server, where: { path: string } | { host: string; port: 
       server.off("error", reject);
       resolveListen();
     });
+  });
+}
+
+/** The control socket's listener and the HTTP server behind it, with their connections. */
+function closeControl(control: NetServer, http: Server): Promise<void> {
+  return new Promise((r) => {
+    control.close(() => r());
+    http.closeAllConnections();
   });
 }
 

@@ -17,6 +17,8 @@ import type { NodeApp } from "./web/serve-node.js";
 export interface NodeCapabilities {
   /** A WebSocket over `ws`: unix sockets, unref'd while idle, the TCP connect seen apart. */
   openWsSocket(url: string, maxPayload: number, caFile: string | undefined, handlers: SocketHandlers): Promise<Socket>;
+  /** The framed stream to a Skiff server's control socket (a runtime the server started). */
+  openFramedSocket(path: string, maxPayload: number, handlers: SocketHandlers): Socket;
   configPath(env: Record<string, string | undefined>): string;
   readProfiles(file: string): Promise<Record<string, Profile>>;
   writeProfile(file: string, name: string, profile: Profile, activate: boolean): Promise<void>;

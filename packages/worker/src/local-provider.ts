@@ -36,6 +36,12 @@ import { CommandHelper } from "./sandbox/spawner.js";
 export interface LocalProviderOptions {
   /** The control plane's unix socket (lets the provider pre-start containers). */
   controlSocket?: string;
+  /**
+   * The control socket is a Skiff server's own, which reads the framed stream (protocol
+   * framed-stream.ts): its runtimes speak that instead of WebSocket. Not a worker's relay
+   * socket, which is piped to the server's public port. @defaultValue false
+   */
+  framedControl?: boolean;
   /** @defaultValue "auto" (bubblewrap if it works here, else plain processes with a warning) */
   sandbox?: SandboxChoice;
   /** Host paths containers must not see: the server's data directory, the config file. */
@@ -259,6 +265,7 @@ export class LocalProvider implements WorkerProvider {
       // warm-up (a server of its own, ~30 ms of CPU) would cost it more than it saves.
       ...(pooled ? { SKIFF_POOLED: "1" } : {}),
       SKIFF_CONTROL_SOCKET: image ? IMAGE_SOCKET : this.sandbox.socketPath(controlSocket),
+      ...(this.opts.framedControl ? { SKIFF_CONTROL_FRAMED: "1" } : {}),
       SKIFF_WORKDIR: workdir,
       ...(image ? { SKIFF_NODE_MODULES: IMAGE_NODE_MODULES } : {}),
     };

@@ -17,12 +17,12 @@ import {
   type RequestMessage,
   type WireErrorBody,
 } from "@skiff/protocol";
-import type { WebSocket } from "ws";
 import type { BlobGrants } from "../auth/blob-grants.js";
 import type { Principal } from "../auth/tokens.js";
 import { StoreCommitError, StoreUnavailableError } from "../store/store.js";
 import { SERVER_VERSION } from "../version.js";
 import { ApiError } from "./api-error.js";
+import type { PeerSocket } from "./framed-socket.js";
 import { FreshKeys } from "./fresh-keys.js";
 import { releaseMemorySoon } from "./release-memory.js";
 import { type ByteSource, replyPrefix, StreamedBytes } from "./streamed-bytes.js";
@@ -130,7 +130,7 @@ export class Peer {
   private early: Message[] | undefined;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: PeerSocket,
     private readonly hooks: PeerHooks,
     limits: Partial<PeerLimits> = {},
     private readonly admit?: Admit,

@@ -24,8 +24,8 @@ import {
   RemoteProtocolError,
   type SkiffError,
 } from "../errors.js";
-import { IS_WORKERD } from "../platform.js";
-import { openSocket, type Socket, websocketUrl } from "./socket.js";
+import { IS_WORKERD, needNode } from "../platform.js";
+import { openSocket, type Socket, type SocketHandlers, websocketUrl } from "./socket.js";
 
 export interface ConnectionOptions {
   serverUrl: string;
@@ -57,6 +57,11 @@ export interface ConnectionOptions {
   closeWhenIdle?: boolean;
   /** PEM file of the CA that signed the server's certificate (https servers, Node only). */
   caFile?: string;
+  /**
+   * Speak the framed stream (protocol framed-stream.ts) on a `unix:` server URL instead of
+   * WebSocket: a runtime on its Skiff server's own control socket (not a worker's relay).
+   */
+  framed?: boolean;
   /**
    * Offer the server hot-path tuples (protocol hot.ts). Off: objects only, as an older peer
    * sends (tests of that peer; also SKIFF_HOT_FRAMES=0). @defaultValue true
@@ -455,7 +460,14 @@ export class Connection {
         stage = 2;
         clearTimeout(timer);
       };
-      void openSocket(websocketUrl(this.opts.serverUrl), MAX_FRAME_BYTES, this.opts.caFile, {
+      const open =
+        this.opts.framed && this.opts.serverUrl.startsWith("unix:")
+          ? (h: SocketHandlers) =>
+              Promise.resolve(
+                needNode("the framed stream").openFramedSocket(this.opts.serverUrl.slice(5), MAX_FRAME_BYTES, h),
+              )
+          : (h: SocketHandlers) => openSocket(websocketUrl(this.opts.serverUrl), MAX_FRAME_BYTES, this.opts.caFile, h);
+      void open({
         onConnect: () => {
           clearTimeout(timer);
           stage = 1;

@@ -39,7 +39,17 @@ if (!containerId || !socketPath || !token.includes(":")) {
 }
 const [tokenId, tokenSecret] = [token.slice(0, token.indexOf(":")), token.slice(token.indexOf(":") + 1)];
 // User code sees only its own variables, not the container's credentials.
-for (const k of ["SKIFF_CONTAINER_TOKEN", "SKIFF_CONTAINER_ID", "SKIFF_CONTROL_SOCKET", "SKIFF_WORKDIR"]) delete env[k];
+// The control socket of the server that started this runtime speaks the framed stream (a
+// worker's relay, piped to the server's public port, only WebSocket).
+const framed = env.SKIFF_CONTROL_FRAMED === "1";
+for (const k of [
+  "SKIFF_CONTAINER_TOKEN",
+  "SKIFF_CONTAINER_ID",
+  "SKIFF_CONTROL_SOCKET",
+  "SKIFF_WORKDIR",
+  "SKIFF_CONTROL_FRAMED",
+])
+  delete env[k];
 
 const serverUrl = `unix:${socketPath}`;
 // A container is started by the server, which is there: a slow answer means a busy server (a
@@ -55,6 +65,7 @@ const conn = new Connection({
   containerId,
   keepAlive: true,
   reconnectTimeoutMs: 5000,
+  framed,
 });
 const client = new Client({
   ...PATIENT,

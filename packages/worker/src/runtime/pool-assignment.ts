@@ -36,7 +36,8 @@ export async function awaitPoolAssignment(): Promise<void> {
     // connection's transport (~30 ms of CPU, bench/start-cost.ts), and stops waiting for that
     // warm-up when its container comes.
     await new Promise((r) => setImmediate(r));
-    if (!assigned) await Promise.race([warmHandshake(), line]);
+    // With the framed stream there is no handshake to warm (and `ws` is never loaded).
+    if (!assigned && process.env.SKIFF_CONTROL_FRAMED !== "1") await Promise.race([warmHandshake(), line]);
   }
   const text = await line;
   process.stdin.pause();
