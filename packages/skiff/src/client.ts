@@ -18,6 +18,11 @@ export interface ClientParams extends ClientConfig {
    * maps and streams waiting on it fail. @defaultValue 60_000
    */
   reconnectTimeoutMs?: number;
+  /**
+   * Internal (the runtime): on a `unix:` URL, speak the framed stream of the control socket of
+   * the server that started this container instead of WebSocket (ConnectionOptions.framed).
+   */
+  framed?: boolean;
 }
 
 /**
@@ -67,6 +72,7 @@ export class Client {
       ...(params.connectTimeoutMs !== undefined ? { connectTimeoutMs: params.connectTimeoutMs } : {}),
       ...(params.answerTimeoutMs !== undefined ? { answerTimeoutMs: params.answerTimeoutMs } : {}),
       ...(params.reconnectTimeoutMs !== undefined ? { reconnectTimeoutMs: params.reconnectTimeoutMs } : {}),
+      ...(params.framed ? { framed: true } : {}),
     });
     this.connection.on("map.outputs", (ev) => this.mapSinks.get(ev.callId)?.(ev));
     this.connection.on("gen.stream", (ev) => {

@@ -73,6 +73,7 @@ const client = new Client({
   tokenId,
   tokenSecret,
   environment: env.SKIFF_ENVIRONMENT ?? "main",
+  framed,
 });
 Client._setDefault(client);
 installInputContext();
