@@ -19,6 +19,8 @@
 //   reply's arrival), so Skiff also writes an acknowledgement per batch.
 // - CPU per item: each peer's process.cpuUsage() over its timed part; each server's from the
 //   scheduler's per-thread counts (ns) over the same span.
+// - store commits: the Skiff server's SQLite (or Postgres) commits over the timed part, from
+//   its /metrics (each commit writes its pages' WAL frames: the store's main per-batch cost).
 import { type ChildProcess, fork } from "node:child_process";
 import { cpuMsFine } from "./lib/proc-cpu.js";
 import { startRedis } from "./lib/redis.js";
@@ -67,6 +69,8 @@ interface Run {
   getUs: number;
   /** Get calls the consumer made (N / BATCH at best: fewer items a get when it runs ahead). */
   gets: number;
+  /** Store commits in the timed part (Skiff: its /metrics), when counted. */
+  commits?: number;
 }
 
 /**
@@ -75,7 +79,13 @@ interface Run {
  * (its threads' scheduler counts), each peer's own process.cpuUsage(). Both peers first warm up
  * together (not timed, not counted).
  */
-async function run(put: string, get: string, target: string, serverPid: number): Promise<Run> {
+async function run(
+  put: string,
+  get: string,
+  target: string,
+  serverPid: number,
+  commits?: () => Promise<number>,
+): Promise<Run> {
   const a = peer(put, target);
   const b = peer(get, target);
   await Promise.all([a.ready, b.ready]);
@@ -83,6 +93,7 @@ async function run(put: string, get: string, target: string, serverPid: number):
   b.p.send("warm");
   await Promise.all([a.warmed, b.warmed]);
   await new Promise((r) => setTimeout(r, SETTLE_MS));
+  const k0 = await commits?.();
   const c0 = cpuMsFine(serverPid);
   const t0 = performance.now();
   a.p.send("go");
@@ -91,10 +102,18 @@ async function run(put: string, get: string, target: string, serverPid: number):
   const secs = (performance.now() - t0) / 1000;
   const perItem = (ms: number) => (ms * 1000) / N;
   const serverUs = perItem(cpuMsFine(serverPid) - c0);
+  const k1 = await commits?.();
   // Each peer exits by itself once it has reported (writing its --cpu-prof profile, if asked);
   // one still there after 10 s is killed.
   await Promise.all([a, b].map((x) => exited(x.p, 10_000)));
-  return { rate: N / secs, serverUs, putUs: perItem(pa.cpuMs), getUs: perItem(pb.cpuMs), gets: pb.gets };
+  return {
+    rate: N / secs,
+    serverUs,
+    putUs: perItem(pa.cpuMs),
+    getUs: perItem(pb.cpuMs),
+    gets: pb.gets,
+    ...(k0 !== undefined && k1 !== undefined ? { commits: k1 - k0 } : {}),
+  };
 }
 
 // The default per-partition limit (100 000) is below N: the producer may run ahead.
@@ -105,11 +124,18 @@ try {
     (server.client as unknown as { connection: { opts: { tokenId: string } } }).connection.opts.tokenId,
     (server.client as unknown as { connection: { opts: { tokenSecret: string } } }).connection.opts.tokenSecret,
   ];
+  // The store's commits, from /metrics (read after the server's CPU, so not counted in it).
+  const auth = { authorization: `Bearer ${tokenId}:${tokenSecret}` };
+  const commits = async () => {
+    const text = await (await fetch(new URL("/metrics", server.url), { headers: auth })).text();
+    return Number(/^skiff_store_commit_seconds_count(?:\{\})? (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+  };
   skiff = await run(
     "skiff-put",
     "skiff-get",
     JSON.stringify({ url: server.url, tokenId, tokenSecret }),
     server.proc.pid!,
+    commits,
   );
 } finally {
   await server.stop();
@@ -128,7 +154,7 @@ console.log(
 );
 const total = (x: Run) => x.serverUs + x.putUs + x.getUs;
 const cpu = (x: Run) =>
-  `CPU per item: server ${x.serverUs.toFixed(2)} us, producer ${x.putUs.toFixed(2)} us, consumer ${x.getUs.toFixed(2)} us, total ${total(x).toFixed(2)} us; ${x.gets} gets`;
+  `CPU per item: server ${x.serverUs.toFixed(2)} us, producer ${x.putUs.toFixed(2)} us, consumer ${x.getUs.toFixed(2)} us, total ${total(x).toFixed(2)} us; ${x.gets} gets${x.commits === undefined ? "" : `, ${x.commits} store commits`}`;
 console.log(`  skiff Queue putMany/getMany   ${k(skiff.rate)}   ${cpu(skiff)}`);
 console.log(`  redis LPUSH/BLMPOP (aof)      ${k(r.rate)}   ${cpu(r)}`);
 console.log(`  ratio skiff/redis ${(skiff.rate / r.rate).toFixed(2)}x   (target: >= 50k items/s and >= 0.5x)`);
