@@ -422,7 +422,7 @@ export class Engine {
       createdAt: Date.now(),
       inputs: [],
       outcome: undefined,
-      waiters: new Set(),
+      waiters: undefined,
       deferred: undefined,
       map: undefined,
       stream: undefined,
@@ -519,8 +519,11 @@ export class Engine {
       }
     }
     return waitForOutcome(
-      (w) => live.waiters.add(w),
-      (w) => live.waiters.delete(w),
+      (w) => {
+        live.waiters ??= new Set();
+        live.waiters.add(w);
+      },
+      (w) => live.waiters?.delete(w),
       timeoutMs,
       onGone,
     );
@@ -558,7 +561,7 @@ export class Engine {
         (w) => this.pager.addWaiter(callId, w),
         (w) => {
           this.pager.removeWaiter(callId, w);
-          this.calls.get(callId)?.waiters.delete(w); // paged in meanwhile
+          this.calls.get(callId)?.waiters?.delete(w); // paged in meanwhile
         },
         timeoutMs,
         onGone,
@@ -931,9 +934,10 @@ export class Engine {
     const now = Date.now();
     const state = outcome.kind === "cancelled" ? "cancelled" : "done";
     const ttl = call.kind === "spawn" ? this.o.resultRetentionMs : REMOTE_RESULT_TTL_MS;
-    const waiters = [...call.waiters];
-    call.waiters.clear();
-    if (waiters.length > 0 && call.kind === "remote") {
+    // Taken off the call before any is told (none may be added to it after its outcome).
+    const waiters = call.waiters;
+    call.waiters = undefined;
+    if (waiters !== undefined && waiters.size > 0 && call.kind === "remote") {
       // The caller has it: `.remote` results are not kept.
       for (const w of waiters) w(outcome);
       this.delivered(call, outcome);
@@ -941,7 +945,7 @@ export class Engine {
     }
     this.persisted(call);
     this.o.store.completeCall(call.id, state, outcome, now, now + ttl);
-    for (const w of waiters) w(outcome);
+    if (waiters !== undefined) for (const w of waiters) w(outcome);
     this.untrack(call); // the store answers later gets
     if (call.kind === "spawn") this.pager.settled(call.fn);
   }

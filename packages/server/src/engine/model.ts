@@ -184,7 +184,8 @@ export interface LiveCall {
   createdAt: number;
   inputs: LiveInput[];
   outcome: CallOutcome | undefined;
-  waiters: Set<(outcome: CallOutcome) => void>;
+  /** Waits for its outcome (`awaitCall`); made on the first (a map's or a spawn's call may have none). */
+  waiters: Set<(outcome: CallOutcome) => void> | undefined;
   /**
    * Set for `.remote` calls: their insert is held in memory and written only when something
    * about the call must be stored (a retry's state, a result its caller left behind).
