@@ -1,4 +1,5 @@
 import {
+  type CallOutcome,
   type ExecSpec,
   MAX_PAYLOAD_BYTES,
   type MapOutputWire,
@@ -197,11 +198,18 @@ function tieMapToPeer(
 }
 
 /**
- * Waits for a call's outcome on behalf of a connection: the wait ends if the connection
- * closes, and its cleanup is dropped once it settles (one per awaited call, so they must not
- * pile up on a long-lived connection).
+ * Waits for a call's outcome on behalf of a connection, and gives `reply(callId, outcome)`: the
+ * wait ends if the connection closes, and its cleanup is dropped once it settles (one per
+ * awaited call, so they must not pile up on a long-lived connection). The reply is made in the
+ * same promise turn (not a `.then` more: a promise and a microtask fewer per warm `.remote`).
  */
-function awaitForPeer(peer: Peer, d: HandlerDeps, callId: string, timeoutMs: number | undefined) {
+function awaitForPeer<T>(
+  peer: Peer,
+  d: HandlerDeps,
+  callId: string,
+  timeoutMs: number | undefined,
+  reply: (callId: string, outcome: CallOutcome | undefined) => T,
+): Promise<T> {
   let cancel: (() => void) | undefined;
   // then(…, …) rather than finally(): one promise turn instead of three on every awaited call.
   // No closure bound to a name here (see callMade).
@@ -213,13 +221,18 @@ function awaitForPeer(peer: Peer, d: HandlerDeps, callId: string, timeoutMs: num
     .then(
       (outcome) => {
         if (cancel) peer.cleanups.delete(cancel);
-        return outcome;
+        return reply(callId, outcome);
       },
       (err: unknown) => {
         if (cancel) peer.cleanups.delete(cancel);
         throw err;
       },
     );
+}
+
+/** An awaited call.create's reply: its outcome, where it has one. */
+function remoteReply(callId: string, outcome: CallOutcome | undefined): RequestResult<"call.create"> {
+  return outcome ? { callId, outcome } : { callId };
 }
 
 /**
@@ -237,10 +250,7 @@ function callMade(
   if (c.outcome) return { callId: c.callId, outcome: c.outcome };
   // A spawn is acknowledged only once durable: the caller may exit right after.
   if (!wait) return d.store.flush().then(() => ({ callId: c.callId }));
-  return awaitForPeer(peer, d, c.callId, undefined).then((outcome) => ({
-    callId: c.callId,
-    ...(outcome ? { outcome } : {}),
-  }));
+  return awaitForPeer(peer, d, c.callId, undefined, remoteReply);
 }
 
 const env = (p: Record<string, unknown>) => str(p, "environment", { max: 64 });
@@ -536,7 +546,7 @@ export const handlers: HandlerTable = {
     const q = p as unknown as Record<string, unknown>;
     const callId = str(q, "callId", { max: 64 });
     const timeoutMs = num(q, "timeoutMs", { optional: true, min: 0, max: 7 * 24 * 3600 * 1000 });
-    return awaitForPeer(peer, d, callId, timeoutMs).then((outcome) => {
+    return awaitForPeer(peer, d, callId, timeoutMs, (_, outcome) => {
       if (!outcome) throw new ApiError("timeout", `call ${callId} has no result yet (waited ${timeoutMs} ms)`);
       return { outcome };
     });
