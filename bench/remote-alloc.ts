@@ -2,7 +2,8 @@
 // cost), by function, from V8's sampling heap profiler through the server's inspector. Not a
 // timing: it holds on a loaded machine. SKIFF_BENCH_REPO=<checkout> measures another build.
 //   BENCH_SANDBOX=none node --import tsx bench/remote-alloc.ts
-// Knobs: BENCH_N calls sampled (3000), TOP lines (40), PARENT=1 to split by caller.
+// Knobs: BENCH_N calls sampled (3000), TOP lines (40), PARENT=1 to split by caller,
+// BENCH_ALLOC_OF=container: the function's container instead (needs BENCH_SANDBOX=none).
 import { Function_ } from "skiff";
 import WebSocket from "ws";
 import { runCli, startSkiffServer } from "./lib/skiff-server.js";
@@ -15,7 +16,9 @@ interface ProfileNode {
 
 const N = Number(process.env.BENCH_N ?? 3000);
 const PORT = 9339;
-process.env.SKIFF_SERVER_NODE_ARGS = `${process.env.SKIFF_SERVER_NODE_ARGS ?? ""} --inspect=127.0.0.1:${PORT}`;
+const OF = process.env.BENCH_ALLOC_OF === "container" ? "container" : "server";
+const flags = OF === "container" ? "SKIFF_CONTAINER_NODE_ARGS" : "SKIFF_SERVER_NODE_ARGS";
+process.env[flags] = `${process.env[flags] ?? ""} --inspect=127.0.0.1:${PORT}`;
 const server = await startSkiffServer();
 try {
   const d = await runCli(["deploy", "bench/apps/trivial.ts"], server.env);
@@ -60,7 +63,7 @@ try {
     for (const c of n.children) walk(c, name);
   };
   walk(profile.head, "");
-  console.log(`server: ${(total / N).toFixed(0)} bytes allocated per warm .remote (sampled, ${N} calls)`);
+  console.log(`${OF}: ${(total / N).toFixed(0)} bytes allocated per warm .remote (sampled, ${N} calls)`);
   for (const [k, v] of [...bytes].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 40)))
     console.log(`  ${(v / N).toFixed(0).padStart(6)} B  ${k}`);
 } finally {
