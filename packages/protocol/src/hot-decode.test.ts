@@ -49,7 +49,7 @@ function hotFrames(): Uint8Array[] {
     [call(1)],
     [call(0, { args: new Uint8Array(0), idempotencyKey: "" })],
     [call(2 ** 32 - 1, { parentInputId: "in-parent", method: "twice" })],
-    [call(3, { args: new Uint8Array(300).fill(7), functionId: "x".repeat(300) })],
+    [call(3, { args: new Uint8Array(300).fill(7), functionId: "x".repeat(255) })],
     [[2, 7, "fc-z", bytes(4)]],
     [[2, 65_536, "fc-y", Buffer.from([1, 2, 3])]],
     [{ t: "inputs.cols", b: { groups: [group(), group({ callId: "fc-b", method: "m", seq0: 70_000 })] } } as Message],
@@ -116,6 +116,8 @@ test("anything but tuples of the hot encoder's values is left to the codec", () 
     [[4, [1, 2], packPayloads([bytes(1), bytes(2)]), [1, 2]]], // packed payloads: a map
     [[1.5, "ü"]], // a non-ASCII string
     [[true]],
+    [["x".repeat(256)]], // a string longer than the hot path's
+    [[1, 2, "x".repeat(200_000)]],
     [[undefined]],
     [[new Map([[1, 2]])]],
     [[new Uint16Array(2)]], // another tag

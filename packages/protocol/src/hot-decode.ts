@@ -45,12 +45,15 @@ function arg(info: number): number {
   return -1;
 }
 
-/** Arrays of char codes by length, reused: a string is made in one call, flat (ids are map keys). */
-const CODES: number[][] = Array.from({ length: 64 }, (_, n) => new Array<number>(n).fill(0));
+/**
+ * Arrays of char codes by length, reused: a string is made in one call, flat (ids are map keys).
+ * Longer strings (none on the hot path: ids, keys and names are under 256) go to the codec.
+ */
+const CODES: number[][] = Array.from({ length: 256 }, (_, n) => new Array<number>(n).fill(0));
 
 function str(len: number): string | undefined {
-  if (len > end - pos) return undefined;
-  const codes = len < CODES.length ? CODES[len]! : new Array<number>(len);
+  if (len > end - pos || len >= CODES.length) return undefined;
+  const codes = CODES[len]!;
   for (let i = 0; i < len; i++) {
     const c = src[pos + i]!;
     // ASCII only: where every byte is under 0x80, any UTF-8 decoder gives these char codes.
@@ -147,6 +150,8 @@ export function decodeHotFrame(bytes: Uint8Array): unknown[] | undefined {
       if (miss) return undefined;
     }
     return pos === end ? frame : undefined;
+  } catch {
+    return undefined; // nothing read here throws; were it to, the codec decides as before
   } finally {
     src = EMPTY;
   }
