@@ -1,5 +1,6 @@
 import { decodeCbor, encodeCbor } from "./codec.js";
 import { fromHot, type Outgoing, pushHot } from "./hot.js";
+import { decodeHotFrame } from "./hot-decode.js";
 import { encodeHotFrame } from "./hot-encode.js";
 import { MAX_FRAME_BYTES, MAX_MESSAGES_PER_FRAME } from "./limits.js";
 import type { Message } from "./messages.js";
@@ -69,11 +70,15 @@ function addFrames(out: Uint8Array[], msgs: readonly Outgoing[]): void {
 export function decodeFrame(bytes: Uint8Array, hot = false): Message[] {
   if (bytes.byteLength > MAX_FRAME_BYTES)
     throw new ProtocolError(`frame of ${bytes.byteLength} bytes exceeds ${MAX_FRAME_BYTES}`);
-  let decoded: unknown;
-  try {
-    decoded = decodeCbor(bytes);
-  } catch (err) {
-    throw new ProtocolError(`frame is not valid CBOR: ${(err as Error).message}`);
+  // A frame of tuples only (a turn of warm `.remote`s) is read directly; the codec reads the
+  // rest, and refuses what is not CBOR (hot-decode.ts reads nothing the codec would refuse).
+  let decoded: unknown = hot ? decodeHotFrame(bytes) : undefined;
+  if (decoded === undefined) {
+    try {
+      decoded = decodeCbor(bytes);
+    } catch (err) {
+      throw new ProtocolError(`frame is not valid CBOR: ${(err as Error).message}`);
+    }
   }
   if (!Array.isArray(decoded)) throw new ProtocolError("frame must be an array of messages");
   if (decoded.length > MAX_MESSAGES_PER_FRAME)

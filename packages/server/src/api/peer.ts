@@ -17,13 +17,13 @@ import {
   type RequestMessage,
   type WireErrorBody,
 } from "@skiff/protocol";
-import type { BlobGrants } from "../auth/blob-grants.js";
 import type { Principal } from "../auth/tokens.js";
 import { StoreCommitError, StoreUnavailableError } from "../store/store.js";
 import { SERVER_VERSION } from "../version.js";
 import { ApiError } from "./api-error.js";
 import type { PeerSocket } from "./framed-socket.js";
 import { FreshKeys } from "./fresh-keys.js";
+import { outgoingSize } from "./outgoing-size.js";
 import { releaseMemorySoon } from "./release-memory.js";
 import { type ByteSource, replyPrefix, StreamedBytes } from "./streamed-bytes.js";
 
@@ -220,8 +220,8 @@ export class Peer {
     if (this.closed || this.cutOff) return;
     // Counted as it is queued: what one connection holds in this process is bounded now,
     // not at the next flush.
-    // The same walk grants a container the blobs named in what it is sent (auth/blob-grants.ts).
-    this.outboxBytes += approxSize(msg, 0, this.principal?.blobGrants);
+    // The same count grants a container the blobs named in what it is sent (auth/blob-grants.ts).
+    this.outboxBytes += outgoingSize(msg, this.principal?.blobGrants);
     const queued = this.outboxBytes + this.ws.bufferedAmount;
     if (queued > this.limits.maxQueuedBytes) {
       this.cut(
@@ -553,28 +553,6 @@ export class Peer {
     this.cleanups.clear();
     this.hooks.closed(this);
   }
-}
-
-/**
- * A cheap upper-bound-ish estimate of a message's encoded size: bytes and strings at their
- * length, everything else a few bytes. Deep or long structures are counted in full. With
- * `grants` (a container's), each payload reference `{ blob: id }` met is granted.
- */
-function approxSize(v: unknown, depth: number, grants?: BlobGrants): number {
-  if (v === null || typeof v !== "object") return typeof v === "string" ? v.length + 2 : 9;
-  if (ArrayBuffer.isView(v)) return v.byteLength + 4;
-  if (depth > 32) return 9;
-  let n = 2;
-  if (Array.isArray(v)) for (const x of v) n += approxSize(x, depth + 1, grants);
-  else if (v instanceof Map)
-    for (const [k, x] of v) n += approxSize(k, depth + 1, grants) + approxSize(x, depth + 1, grants);
-  else
-    for (const k in v) {
-      const x = (v as Record<string, unknown>)[k];
-      if (grants && k === "blob" && typeof x === "string") grants.add(x);
-      n += k.length + 1 + approxSize(x, depth + 1, grants);
-    }
-  return n;
 }
 
 /** Errors a client is told as they are: the API's own, and a failed store commit (try again). */

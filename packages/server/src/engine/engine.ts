@@ -23,7 +23,15 @@ import { FanOut } from "./fan-out.js";
 import { Fleet } from "./fleet.js";
 import type { LogHub } from "./log-hub.js";
 import { MapResume } from "./map-resume.js";
-import type { FunctionView, LiveCall, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
+import {
+  createdRows,
+  type FunctionView,
+  type LiveCall,
+  type LiveContainer,
+  type LiveFunction,
+  type LiveInput,
+  type RunningAttempt,
+} from "./model.js";
 import { FunctionStats as FunctionCounters } from "./observe/function-stats.js";
 import { type EngineSnapshot, snapshotContainers, snapshotFunction, snapshotMaps } from "./observe/snapshot.js";
 import {
@@ -337,29 +345,15 @@ export class Engine {
       idempotencyKey: p.idempotencyKey,
       method: p.method,
     });
-    const now = call.createdAt;
     const input = this.newInput(call, 0, p.args);
     call.inputs.push(input);
     this.track(call);
-    const row = {
-      id: call.id,
-      functionId: fn.id,
-      appId: fn.appId,
-      kind: call.kind,
-      idempotencyKey: call.idempotencyKey,
-      parentInputId: call.parentInputId,
-      method: call.method ?? null,
-      createdAt: now,
-    };
-    const inputs = [
-      { id: input.id, callId: call.id, idx: 0, args: p.args, state: "pending" as const, attempt: 0, failures: 0 },
-    ];
     // A `.remote` call is held in memory only: its caller holds the input too and resends it
     // (same idempotency key) after a reconnect, so a crash loses nothing. It is written only
     // if something must outlive it here: a retry's state, or a result its caller left behind.
-    if (call.kind === "remote") call.deferred = { row, inputs, state: "held" };
+    if (call.kind === "remote") call.deferred = "held";
     else {
-      this.o.store.insertCall(row, inputs);
+      this.o.store.insertCall(...createdRows(call));
       this.pager.added(fn);
     }
     this.enqueue(input);
@@ -422,7 +416,7 @@ export class Engine {
       createdAt: Date.now(),
       inputs: [],
       outcome: undefined,
-      waiters: new Set(),
+      waiters: undefined,
       deferred: undefined,
       map: undefined,
       stream: undefined,
@@ -452,10 +446,9 @@ export class Engine {
 
   /** Before writing anything else about a call, its own row must exist. */
   private persisted(call: LiveCall): void {
-    const d = call.deferred;
-    if (d?.state !== "held") return;
-    d.state = "written";
-    this.o.store.insertCall(d.row, d.inputs);
+    if (call.deferred !== "held") return;
+    call.deferred = "written";
+    this.o.store.insertCall(...createdRows(call));
   }
 
   /** `now`: the time it is queued (a map's batch reads the clock once for all its inputs). */
@@ -519,8 +512,11 @@ export class Engine {
       }
     }
     return waitForOutcome(
-      (w) => live.waiters.add(w),
-      (w) => live.waiters.delete(w),
+      (w) => {
+        live.waiters ??= new Set();
+        live.waiters.add(w);
+      },
+      (w) => live.waiters?.delete(w),
       timeoutMs,
       onGone,
     );
@@ -558,7 +554,7 @@ export class Engine {
         (w) => this.pager.addWaiter(callId, w),
         (w) => {
           this.pager.removeWaiter(callId, w);
-          this.calls.get(callId)?.waiters.delete(w); // paged in meanwhile
+          this.calls.get(callId)?.waiters?.delete(w); // paged in meanwhile
         },
         timeoutMs,
         onGone,
@@ -599,7 +595,7 @@ export class Engine {
         this.recentlyDelivered.set(call.idempotencyKey, { callId: call.id, outcome, at: Date.now() });
       }
       // Delivered while only in memory: it never touches the disk.
-      if (call.deferred?.state === "held") call.deferred.state = "dropped";
+      if (call.deferred === "held") call.deferred = "dropped";
       else this.o.store.deleteCall(call.id);
     }
     return outcome;
@@ -711,12 +707,13 @@ export class Engine {
           group = {
             callId: call.id,
             timeoutMs: fn.spec.options.timeoutMs,
-            ...(call.method !== undefined ? { method: call.method } : {}),
             seq0: input.seq,
             inputIds: [],
             attempts: [],
             args: [],
           };
+          // Set after, not spread in: a spread makes two objects more per hand-out.
+          if (call.method !== undefined) group.method = call.method;
           groups.push(group);
         }
         group.inputIds.push(input.id);
@@ -931,9 +928,10 @@ export class Engine {
     const now = Date.now();
     const state = outcome.kind === "cancelled" ? "cancelled" : "done";
     const ttl = call.kind === "spawn" ? this.o.resultRetentionMs : REMOTE_RESULT_TTL_MS;
-    const waiters = [...call.waiters];
-    call.waiters.clear();
-    if (waiters.length > 0 && call.kind === "remote") {
+    // Taken off the call before any is told (none may be added to it after its outcome).
+    const waiters = call.waiters;
+    call.waiters = undefined;
+    if (waiters !== undefined && waiters.size > 0 && call.kind === "remote") {
       // The caller has it: `.remote` results are not kept.
       for (const w of waiters) w(outcome);
       this.delivered(call, outcome);
@@ -941,7 +939,7 @@ export class Engine {
     }
     this.persisted(call);
     this.o.store.completeCall(call.id, state, outcome, now, now + ttl);
-    for (const w of waiters) w(outcome);
+    if (waiters !== undefined) for (const w of waiters) w(outcome);
     this.untrack(call); // the store answers later gets
     if (call.kind === "spawn") this.pager.settled(call.fn);
   }

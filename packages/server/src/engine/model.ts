@@ -184,10 +184,12 @@ export interface LiveCall {
   createdAt: number;
   inputs: LiveInput[];
   outcome: CallOutcome | undefined;
-  waiters: Set<(outcome: CallOutcome) => void>;
+  /** Waits for its outcome (`awaitCall`); made on the first (a map's or a spawn's call may have none). */
+  waiters: Set<(outcome: CallOutcome) => void> | undefined;
   /**
    * Set for `.remote` calls: their insert is held in memory and written only when something
-   * about the call must be stored (a retry's state, a result its caller left behind).
+   * about the call must be stored (a retry's state, a result its caller left behind); its rows
+   * are made then (createdRows).
    */
   deferred: DeferredInsert | undefined;
   /** Set for fan-out calls (`map`): inputs stream in, results stream out. */
@@ -231,8 +233,25 @@ export interface MapState {
 }
 
 /** A `.remote` call's insert, held in memory: written on demand, dropped once delivered. */
-export interface DeferredInsert {
-  readonly row: CallRow;
-  readonly inputs: InputRow[];
-  state: "held" | "written" | "dropped";
+export type DeferredInsert = "held" | "written" | "dropped";
+
+/**
+ * The rows a call made by `accept` is inserted with: the call, and its one input as it was
+ * queued. Made when written (a `.remote`'s is rarely written: no rows per call otherwise).
+ */
+export function createdRows(call: LiveCall): [CallRow, InputRow[]] {
+  const input = call.inputs[0]!;
+  return [
+    {
+      id: call.id,
+      functionId: call.fn.id,
+      appId: call.fn.appId,
+      kind: call.kind,
+      idempotencyKey: call.idempotencyKey,
+      parentInputId: call.parentInputId,
+      method: call.method ?? null,
+      createdAt: call.createdAt,
+    },
+    [{ id: input.id, callId: call.id, idx: 0, args: input.args, state: "pending", attempt: 0, failures: 0 }],
+  ];
 }

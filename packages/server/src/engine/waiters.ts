@@ -15,20 +15,24 @@ export function waitForOutcome(
 ): Promise<CallOutcome | undefined> {
   if (timeoutMs === 0) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
+    if (timeoutMs === undefined) {
+      // No timer to clear: the promise's resolve is the waiter. No closure bound to a name is
+      // made per wait (the CLI bundle names each with a defineProperty: api/handlers.ts callMade).
+      add(resolve);
+      onGone?.(() => forget(resolve));
+      return;
+    }
     const waiter: Waiter = (o) => {
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
       resolve(o);
     };
     add(waiter);
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        forget(waiter);
-        resolve(undefined);
-      }, timeoutMs);
-    }
+    const timer = setTimeout(() => {
+      forget(waiter);
+      resolve(undefined);
+    }, timeoutMs);
     onGone?.(() => {
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
       forget(waiter);
     });
   });
