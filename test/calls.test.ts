@@ -96,7 +96,7 @@ describe("calls to deployed functions", () => {
     assert.equal(err.message, "bad input");
     assert.match(err.stack!, /ValidationError: bad input/);
     // Mapped through the bundle's source map to the app's own file and line.
-    assert.match(err.stack!, /\/test\/fixtures\/core-app\.ts:29:\d+\)?$/m);
+    assert.match(err.stack!, /\/test\/fixtures\/core-app\.ts:30:\d+\)?$/m);
     assert.doesNotMatch(err.stack!, /bundle\.mjs/);
     const cause = err.cause as Error;
     assert.equal(cause.name, "TypeError");
