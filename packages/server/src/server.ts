@@ -643,6 +643,14 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           deps.engine.fanOut.containerGenItems(id, g.inputId, g.attempt, g.items);
           return;
         }
+        case "web.answer": {
+          // Bytes only (an inline payload): it can name no blob, so no grant check is needed.
+          const w = b as EventMap["web.answer"];
+          if (typeof w?.seq !== "number" || !(w.item instanceof Uint8Array) || typeof w.durationMs !== "number")
+            return peer.close(1002, "web.answer needs seq, item (bytes) and durationMs");
+          deps.engine.fleet.containerWebAnswer(id, w.seq, w.item, w.durationMs);
+          return;
+        }
         case "web.body.pull": {
           const m = b as EventMap["web.body.pull"];
           if (typeof m?.callId !== "string" || typeof m.inputId !== "string" || !(m.bytes > 0))
