@@ -5,6 +5,8 @@
 // the server's instructions (all its threads: JS, GC, I/O) are divided by the requests. The
 // containers run natively and are not counted.
 //   node --import tsx bench/web-callgrind.ts [checkout]   (default: this one)
+//   node --import tsx bench/web-callgrind.ts hono | floor   (the same count for plain Hono, or
+//   for the front process of the two-process floor, bench/lib/proxy-floor.ts: no Skiff in it)
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +14,9 @@ import { join } from "node:path";
 import autocannon from "autocannon";
 import { REPO, runCli } from "./lib/skiff-server.js";
 
-const repo = process.argv[2] ?? REPO;
+const arg = process.argv[2];
+const peer = arg === "hono" || arg === "floor" ? arg : undefined;
+const repo = peer ? REPO : (arg ?? REPO);
 const N = Number(process.env.BENCH_N ?? 3000);
 const WARM = Number(process.env.BENCH_WARM ?? 3000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -21,29 +25,41 @@ const home = mkdtempSync(join(tmpdir(), "skiff-cg-"));
 const out = join(home, "callgrind.out");
 const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, SKIFF_CONFIG_PATH: join(home, "skiff.toml") };
 for (const k of ["SKIFF_SERVER_URL", "SKIFF_TOKEN_ID", "SKIFF_TOKEN_SECRET", "SKIFF_PROFILE"]) delete env[k];
-const proc = spawn(
-  "valgrind",
-  [
-    "--tool=callgrind",
-    "--instr-atstart=no",
-    "--smc-check=all-non-file",
-    `--callgrind-out-file=${out}`,
-    process.execPath,
-    join(repo, "packages/cli/bin/skiff.js"),
-    "server",
-    "--sandbox",
-    "none",
-    "--port",
-    "0",
-    "--data-dir",
-    join(home, "data"),
-  ],
-  { env, stdio: ["ignore", "pipe", "pipe"] },
-);
+const valgrind = ["--tool=callgrind", "--instr-atstart=no", "--smc-check=all-non-file", `--callgrind-out-file=${out}`];
+const proc = peer
+  ? spawn(
+      "valgrind",
+      [
+        ...valgrind,
+        process.execPath,
+        "--import",
+        "tsx",
+        join(REPO, `bench/lib/${peer === "hono" ? "hono-direct" : "proxy-floor"}.ts`),
+      ],
+      { env, stdio: ["ignore", "pipe", "pipe", "ipc"] },
+    )
+  : spawn(
+      "valgrind",
+      [
+        ...valgrind,
+        process.execPath,
+        join(repo, "packages/cli/bin/skiff.js"),
+        "server",
+        "--sandbox",
+        "none",
+        "--port",
+        "0",
+        "--data-dir",
+        join(home, "data"),
+      ],
+      { env, stdio: ["ignore", "pipe", "pipe"] },
+    );
+const peerPort = new Promise<number>((r) => proc.once("message", (m) => r((m as { port: number }).port)));
 let log = "";
 proc.stdout!.on("data", (d) => (log += d));
 proc.stderr!.on("data", (d) => (log += d));
-try {
+/** Waits for the server, deploys the benchmark's endpoint, and returns its URL. */
+async function skiffTarget(): Promise<string> {
   const url = await new Promise<string>((res, rej) => {
     const t = setInterval(() => {
       const m = /listening on (http:\/\/\S+)/.exec(log);
@@ -59,13 +75,17 @@ try {
   const cliEnv = { ...env, SKIFF_SERVER_URL: url, SKIFF_TOKEN_ID: id, SKIFF_TOKEN_SECRET: secret };
   const d = await runCli(["deploy", "bench/apps/web.ts"], cliEnv);
   if (d.code !== 0) throw new Error(d.out);
-  const target = `${url}/web/bench-web/ping`;
+  return `${url}/web/bench-web/ping`;
+}
+
+try {
+  const target = peer ? `http://127.0.0.1:${await peerPort}/` : await skiffTarget();
   await autocannon({ url: target, connections: CONNECTIONS, amount: WARM, timeout: 60 });
   const ctl = (...a: string[]) => {
     const c = spawnSync("callgrind_control", [...a, String(proc.pid)], { encoding: "utf8" });
     if (process.env.BENCH_KEEP) console.log(a.join(" "), c.stdout, c.stderr);
   };
-  ctl("-z"); // zero what was counted so far (collection is off, but be sure)
+  ctl("-z"); // nothing should be counted yet (instrumentation is off): be sure
   ctl("-i", "on");
   const r = await autocannon({ url: target, connections: CONNECTIONS, amount: N, timeout: 60 });
   ctl("-d");
@@ -81,7 +101,9 @@ try {
     const m = /^totals: (\d+)/m.exec(readFileSync(f, "utf8"));
     if (m) ir = Math.max(ir, Number(m[1]));
   }
-  console.log(`web-callgrind ${repo}: ${n} requests, server instructions per request ${(ir / n / 1000).toFixed(1)}k`);
+  console.log(
+    `web-callgrind ${peer ?? repo}: ${n} requests, instructions per request of the server ${(ir / n / 1000).toFixed(1)}k`,
+  );
 } finally {
   proc.kill("SIGTERM");
   await new Promise((r) => setTimeout(r, 2000));

@@ -5,7 +5,7 @@
 // syscalls (/proc/<pid>/io). Throughput on a loaded 2-core machine moves 2x between runs; CPU
 // per request moves far less.
 //   node --import tsx bench/web-cpu-ab.ts <baseline checkout>
-// BENCH_ROUNDS (6), BENCH_SECONDS (5), BENCH_CONNECTIONS (10); BENCH_NODE_ARGS_A / _B: extra
+// BENCH_ROUNDS (6), BENCH_SECONDS (5), BENCH_CONNECTIONS (10), BENCH_TOGETHER (see below), BENCH_THIS_FIRST; BENCH_NODE_ARGS_A / _B: extra
 // node flags for the baseline's / this server (e.g. to try a V8 flag on one side only).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -86,7 +86,10 @@ for (const name of first ? ["this", "base"] : ["base", "this"])
   );
 const sides = started[0]!.name === "base" ? started : [started[1]!, started[0]!];
 try {
-  for (let i = 0; i < ROUNDS; i++) for (const s of i % 2 === 0 ? sides : [...sides].reverse()) await round(s);
+  // BENCH_TOGETHER=1: both sides are loaded at once in each round (the same background load at
+  // the same moment); otherwise one after the other, the order alternating.
+  if (process.env.BENCH_TOGETHER === "1") for (let i = 0; i < ROUNDS; i++) await Promise.all(sides.map(round));
+  else for (let i = 0; i < ROUNDS; i++) for (const s of i % 2 === 0 ? sides : [...sides].reverse()) await round(s);
   for (const s of sides) {
     const col = (k: keyof Side["rows"][number], d = 1) =>
       `${median(s.rows.map((r) => r[k])).toFixed(d)} (${s.rows.map((r) => r[k].toFixed(d)).join(", ")})`;

@@ -56,11 +56,16 @@ describe("the web lane", () => {
   });
 
   it("past the free slots a request waits in the queue and the function scales up for it", async () => {
+    // One container up and idle first: the first request then takes the lane to its one slot,
+    // and the others find no free slot (they must not be handed to the busy container).
+    const warm = await http(url("busy", "?ms=1"));
+    assert.equal(warm.status, 200, warm.body);
     const t = Date.now();
     const rs = await Promise.all([1, 2, 3].map(() => http(url("busy", "?ms=800"))));
     for (const r of rs) assert.equal(r.status, 200, r.body);
     const pids = new Set(rs.map((r) => (r.json() as { pid: string }).pid));
     assert.equal(pids.size, 2, "a second container was started for the requests past the first's slot");
+    assert.ok(pids.has((warm.json() as { pid: string }).pid), "the idle container took one of them");
     // Two slots for three requests of 800 ms: the third waited for one.
     assert.ok(Date.now() - t >= 1600, `${Date.now() - t} ms`);
   });
