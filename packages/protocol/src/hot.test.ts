@@ -32,7 +32,7 @@ const group = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-/** The four hot messages with edge values: what a frame of tuples must give back as it was. */
+/** The hot messages with edge values: what a frame of tuples must give back as it was. */
 const hotMessages = (): Message[] => [
   call(1, remote()),
   call(0, remote({ args: new Uint8Array(0), idempotencyKey: "" })),
@@ -69,6 +69,8 @@ const hotMessages = (): Message[] => [
     },
   } as Message,
   { t: "outputs.cols", b: { seqs: [7], data: [{ blob: "bl-out" }], durationsMs: [3.5] } } as Message,
+  { t: "web.answer", b: { seq: 0, item: bytes(0xa1, 0x61, 0x78, 1), durationMs: 0.0417 } } as Message,
+  { t: "web.answer", b: { seq: 2 ** 32 + 5, item: new Uint8Array(0), durationMs: 0 } } as Message,
 ];
 
 /** As the server sends them: a call's reply made a tuple where it can be (its peer's `answer`). */
@@ -166,6 +168,10 @@ test("malformed tuples are refused with a ProtocolError saying which", () => {
     [[4, 1, [bytes()], [1]], /outputs tuple needs/],
     [[4, [1], [bytes()], [1], "extra"], /outputs tuple needs/],
     [[2, 1, "fc", bytes(), "extra"], /outcome tuple needs/],
+    [[5, 1, { blob: "bl-1" }, 0.5], /web answer tuple needs/],
+    [[5, "1", bytes(), 0.5], /web answer tuple needs/],
+    [[5, 1, bytes()], /web answer tuple needs/],
+    [[5, 1, bytes(), 0.5, "extra"], /web answer tuple needs/],
   ];
   for (const [tuple, why] of bad) {
     const frame = encodeCbor([tuple]);

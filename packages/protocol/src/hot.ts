@@ -11,13 +11,15 @@ import type { PackedPayloads } from "./packed.js";
  * Decoders take both forms: a tuple is expanded to the message it stands for, so nothing past
  * the frame decoder sees a difference.
  */
-export const HOT_FRAMES_VERSION = 1;
+export const HOT_FRAMES_VERSION = 2;
 
 /** First element of each tuple. */
 export const HOT_CALL = 1;
 export const HOT_OUTCOME = 2;
 export const HOT_INPUTS = 3;
 export const HOT_OUTPUTS = 4;
+/** Version 2: a web request's whole answer (`web.answer`). */
+export const HOT_WEB = 5;
 
 /**
  * `call.create` of a `.remote` (kind "remote", await): `[1, id, functionId, args, idempotencyKey]`,
@@ -36,7 +38,10 @@ export type HotInputs =
 /** `outputs.cols`: `[4, seqs, data, durationsMs]`. */
 export type HotOutputs = [typeof HOT_OUTPUTS, number[], Payload[] | PackedPayloads, number[]];
 
-export type HotTuple = HotCall | HotOutcome | HotInputs | HotOutputs;
+/** `web.answer`: `[5, seq, item, durationMs]` (only to a server that agreed on version 2). */
+export type HotWeb = [typeof HOT_WEB, number, Uint8Array, number];
+
+export type HotTuple = HotCall | HotOutcome | HotInputs | HotOutputs | HotWeb;
 
 /** What a sender queues: messages, and tuples it made itself (the server's outcomes). */
 export type Outgoing = Message | HotTuple;
@@ -76,6 +81,12 @@ export function pushHot(out: unknown[], m: Outgoing): void {
     case "outputs.cols": {
       const b = (m as { b: EventMap["outputs.cols"] }).b;
       out.push([HOT_OUTPUTS, b.seqs, b.data, b.durationsMs]);
+      return;
+    }
+    case "web.answer": {
+      // Sent only on a connection of version 2 (the sender checks): the tuple is its only form.
+      const b = (m as { b: EventMap["web.answer"] }).b;
+      out.push([HOT_WEB, b.seq, b.item, b.durationMs]);
       return;
     }
   }
@@ -177,6 +188,12 @@ export function fromHot(x: unknown[]): Message | string {
       )
         return "an outputs tuple needs seqs, data and durationsMs";
       return { t: "outputs.cols", b: { seqs, data: data as EventMap["outputs.cols"]["data"], durationsMs } };
+    }
+    case HOT_WEB: {
+      const [, seq, item, durationMs] = x;
+      if (x.length !== 4 || !isNum(seq) || !(item instanceof Uint8Array) || !isNum(durationMs))
+        return "a web answer tuple needs seq, item (bytes) and durationMs";
+      return { t: "web.answer", b: { seq, item, durationMs } };
     }
   }
   return `unknown tuple ${String(x[0])}`;

@@ -635,6 +635,12 @@ export interface EventMap extends ObjectEventMap, WorkerEventMap {
   shutdown: { graceMs: number };
   /** container -> server: items a generator yielded, in order. */
   "gen.items": { inputId: string; attempt: number; items: Payload[] };
+  /**
+   * container -> server: a web request's whole answer (hot.ts version 2 and later): the
+   * generator call handed out as `seq` yielded `item` (an inline payload) and then ended with
+   * success; the same as `gen.items` with that one item followed by its output.
+   */
+  "web.answer": { seq: number; item: Uint8Array; durationMs: number };
   /** server -> client: items of a generator call, in order; `end` once it is over. */
   "gen.stream": { callId: string; items: Payload[]; end?: ResultWire };
   /** client -> server, server -> container: `consumed` more items were taken by the consumer. */

@@ -212,10 +212,17 @@ export class SkiffServer {
       // slowloris socket live that much longer than headersTimeout).
       connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
     };
+    // A response emits 'close' once: one listener function for all of them, no closure each.
+    function admittedEnded(this: ServerResponse): void {
+      gate.webRequestEnded(this.req.socket, true);
+    }
+    function refusedEnded(this: ServerResponse): void {
+      gate.webRequestEnded(this.req.socket, false);
+    }
     const onPublicRequest = (req: IncomingMessage, res: ServerResponse) => {
-      const w = gate.webRequest(req.socket);
-      res.once("close", w.done);
-      if (!w.admitted) {
+      const admitted = gate.webRequest(req.socket);
+      res.on("close", admitted ? admittedEnded : refusedEnded);
+      if (!admitted) {
         res
           .writeHead(503, { "content-type": "application/json", "retry-after": "1", connection: "close" })
           .end(JSON.stringify({ error: { code: "unavailable", message: "too many requests in flight; retry" } }));
@@ -249,8 +256,8 @@ export class SkiffServer {
         gateway.upgrade(req, socket, head);
         return;
       }
-      const w = gate.webRequest(req.socket);
-      w.done(); // not a web upgrade: unproven again until its hello
+      const admitted = gate.webRequest(req.socket);
+      gate.webRequestEnded(req.socket, admitted); // not a web upgrade: unproven again until its hello
       if (lifecycle.draining) {
         // A client reconnecting while this server stops: it retries until the next one is up.
         socket.end(
@@ -258,7 +265,7 @@ export class SkiffServer {
         );
         return;
       }
-      if (!w.admitted && req.url?.split("?")[0] !== "/v1/ws") {
+      if (!admitted && req.url?.split("?")[0] !== "/v1/ws") {
         socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
@@ -654,6 +661,14 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
             return peer.close(1002, "gen.items needs inputId, attempt and items");
           }
           deps.engine.fanOut.containerGenItems(id, g.inputId, g.attempt, g.items);
+          return;
+        }
+        case "web.answer": {
+          // Bytes only (an inline payload): it can name no blob, so no grant check is needed.
+          const w = b as EventMap["web.answer"];
+          if (typeof w?.seq !== "number" || !(w.item instanceof Uint8Array) || typeof w.durationMs !== "number")
+            return peer.close(1002, "web.answer needs seq, item (bytes) and durationMs");
+          deps.engine.fleet.containerWebAnswer(id, w.seq, w.item, w.durationMs);
           return;
         }
         case "web.body.pull": {

@@ -160,6 +160,7 @@ export class Engine {
       finishInput: (input, result, ms) => this.finishInput(input, result, ms),
       attemptFailed: (input, result, ms) => this.attemptFailed(input, result, ms),
       slotStarted: (c, ra) => this.slotStarted(c, ra),
+      streamItems: (input, items) => this.fanOut.streamItems(input, items),
       isClosed: () => this.closed,
     });
     this.fanOut = new FanOut(
@@ -173,6 +174,7 @@ export class Engine {
         track: (call) => this.track(call),
         untrack: (call) => this.untrack(call),
         enqueue: (input) => this.enqueue(input),
+        startInput: (input) => this.startInput(input),
         dispatch: (fn) => this.dispatch(fn),
         load: (functionId) => this.load(functionId),
         cancel: (callId) => void this.cancelCall(callId, false).catch(() => {}), // already over
@@ -647,6 +649,38 @@ export class Engine {
   private enqueue(input: LiveInput, front = false): void {
     this.requeue(input, front);
     this.dispatch(input.call.fn);
+  }
+
+  /**
+   * A new input (a web request's generator call) with nothing queued ahead of it goes straight
+   * to the first ready container with a free slot: the container, the attempt and the message
+   * dispatch would have chosen, without the queue's round trip and the hand-out's grouping.
+   * Otherwise (no free slot: scale-up; batched; stopping) it is queued and dispatched.
+   */
+  private startInput(input: LiveInput): void {
+    const fn = input.call.fn;
+    if (!this.draining && fn.queue.length === 0 && !fn.spec.options.batched) {
+      const slots = fn.spec.options.maxInputs;
+      for (const c of fn.containers.values()) {
+        if (!takesInputs(fn, c) || c.running.size >= slots) continue;
+        this.beginAttempt(input, c, false, performance.now());
+        const call = input.call;
+        const group: InputColumnsWire = {
+          callId: call.id,
+          timeoutMs: fn.spec.options.timeoutMs,
+          seq0: input.seq,
+          inputIds: [input.id],
+          attempts: [input.attempt],
+          args: [input.args],
+        };
+        if (call.method !== undefined) group.method = call.method;
+        c.channel!.send("inputs.cols", { groups: [group] });
+        // As dispatch ends: buffer containers and measured demand may want another container.
+        this.fleet.scale(fn);
+        return;
+      }
+    }
+    this.enqueue(input);
   }
 
   /** Puts an input in its function's queue, without dispatching. */

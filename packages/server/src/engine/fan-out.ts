@@ -26,6 +26,8 @@ export interface FanOutHost {
   track(call: LiveCall): void;
   untrack(call: LiveCall): void;
   enqueue(input: LiveInput): void;
+  /** Sends a new input straight to a container with a free slot, or queues it (engine.ts). */
+  startInput(input: LiveInput): void;
   dispatch(fn: LiveFunction): void;
   /** Brings a function that is not in memory (an idle class instance) back, if it exists. */
   load(functionId: string): Promise<void>;
@@ -78,7 +80,7 @@ export class FanOut {
     const input = this.host.newInput(call, 0, p.args);
     call.inputs.push(input);
     this.host.track(call);
-    this.host.enqueue(input);
+    this.host.startInput(input);
     return { callId: call.id, window: windowOf(fn) };
   }
 
@@ -94,7 +96,13 @@ export class FanOut {
     const c = this.host.containers.get(containerId);
     if (!input?.call.stream || !c || input.container !== c || input.attempt !== attempt || input.status !== "running")
       return;
+    this.streamItems(input, items);
+  }
+
+  /** Items of a generator input running as its current attempt (the caller checked). */
+  streamItems(input: LiveInput, items: Payload[]): void {
     const st = input.call.stream;
+    if (!st) return;
     st.yielded += items.length;
     if (!st.pausedSince && st.yielded - st.acked >= windowOf(input.call.fn)) st.pausedSince = Date.now();
     st.sink(items);

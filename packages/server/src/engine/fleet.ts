@@ -64,8 +64,13 @@ export interface FleetHost {
   attemptFailed(input: LiveInput, result: ResultWire, durationMs?: number): void;
   /** An input that waited in `c` (prefetched) took a slot that freed: its timeout clock starts. */
   slotStarted(c: LiveContainer, ra: RunningAttempt): void;
+  /** Items of a generator input's current attempt (fan-out.ts streamItems). */
+  streamItems(input: LiveInput, items: Payload[]): void;
   isClosed(): boolean;
 }
+
+/** How a web request's generator ends when its container answers it whole (`web.answer`). */
+const WEB_ENDED: ResultWire = { status: "success", data: encodePayload(undefined, "result") };
 
 /**
  * The containers of every function: starting them through the worker provider (with backoff
@@ -508,6 +513,21 @@ export class Fleet {
     const receivedAt = performance.now();
     for (let i = 0; i < seqs.length; i++)
       this.output(c, seqs[i]!, { status: "success", data: data[i]! }, durationsMs[i], receivedAt);
+    this.outputsDone(c);
+  }
+
+  /**
+   * A web request's whole answer (`web.answer`): its one item, then its output, as if
+   * `gen.items` and `outputs.cols` had come for it in one frame (they come so otherwise).
+   */
+  containerWebAnswer(containerId: string, seq: number, item: Uint8Array, durationMs: number): void {
+    const c = this.containers.get(containerId);
+    if (!c) return;
+    const ra = c.running.get(seq);
+    const input = ra?.input;
+    if (input && !ra.timedOut && input.status === "running" && input.attempt === ra.attempt && input.container === c)
+      this.host.streamItems(input, [item]);
+    this.output(c, seq, WEB_ENDED, durationMs, performance.now());
     this.outputsDone(c);
   }
 

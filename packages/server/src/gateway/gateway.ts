@@ -52,6 +52,8 @@ export interface GatewayOptions {
 }
 
 const NO_BODY: WebBodyWire = { kind: "none" };
+/** The `live` entry of every request whose body came whole (shared: nothing in it changes). */
+const NO_PUMP: { pump: undefined } = Object.freeze({ pump: undefined });
 const AUTH_HEADERS = new Set(["authorization", "skiff-token-id", "skiff-token-secret"]);
 
 /**
@@ -150,21 +152,23 @@ export class Gateway {
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const t = route(req.headers.host, req.url ?? "/");
     if (!t) return false;
-    const fail = (err: unknown) => {
-      if (err instanceof HttpError) return sendError(res, err);
-      if (err instanceof ApiError) return sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
-      if (err instanceof StoreCommitError || err instanceof StoreUnavailableError)
-        return sendError(res, new HttpError(503, "unavailable", err.message));
-      const id = newId("rq");
-      this.o.log(`gateway: ${req.method} ${req.url} failed (request ${id}): ${(err as Error)?.stack ?? err}`);
-      sendError(res, new HttpError(500, "internal", `internal error (request ${id})`), {}, id);
-    };
     try {
-      this.serve(t, req, res)?.catch(fail);
+      // A closure only for a request that went async (most endpoint requests do not).
+      this.serve(t, req, res)?.catch((err: unknown) => this.fail(req, res, err));
     } catch (err) {
-      fail(err);
+      this.fail(req, res, err);
     }
     return true;
+  }
+
+  private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    if (err instanceof HttpError) return sendError(res, err);
+    if (err instanceof ApiError) return sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
+    if (err instanceof StoreCommitError || err instanceof StoreUnavailableError)
+      return sendError(res, new HttpError(503, "unavailable", err.message));
+    const id = newId("rq");
+    this.o.log(`gateway: ${req.method} ${req.url} failed (request ${id}): ${(err as Error)?.stack ?? err}`);
+    sendError(res, new HttpError(500, "internal", `internal error (request ${id})`), {}, id);
   }
 
   /** Undefined when the request was taken in this turn (an endpoint request needing no await). */
@@ -290,10 +294,10 @@ export class Gateway {
           preflight(req, res, web.method!);
           return;
         }
-        const allowed = web.method === "GET" ? ["GET", "HEAD"] : [web.method!];
-        if (!allowed.includes(method))
+        // A GET endpoint also takes HEAD (no list made per request to say so).
+        if (method !== web.method && !(method === "HEAD" && web.method === "GET"))
           throw new HttpError(405, "method_not_allowed", `this endpoint takes ${web.method}, not ${method}`, {
-            allow: `${allowed.join(", ")}, OPTIONS`,
+            allow: `${web.method === "GET" ? "GET, HEAD" : web.method}, OPTIONS`,
           });
       }
       if (this.draining) throw restarting();
@@ -412,7 +416,7 @@ export class Gateway {
       },
     );
     call = new WebCall(callId, wire.requestId, ep, extra, this.callHost);
-    this.live.set(callId, { pump });
+    this.live.set(callId, pump ? { pump } : NO_PUMP);
     if (!ep.web.waitForResponse) {
       const resultUrl = this.resultUrl(callId);
       if (!this.results.park(call)) sendError(res, busy(), extra, wire.requestId);

@@ -139,6 +139,11 @@ export class Connection {
     this.offerHot = (opts.hotFrames ?? hotFramesEnv() !== "0") ? HOT_FRAMES_VERSION : 0;
   }
 
+  /** The hot-path tuple version (hot.ts) agreed with the server at hello; 0: objects only. */
+  get hotVersion(): number {
+    return this.hot;
+  }
+
   /** Registers the handler for one event type (one per type). */
   on<N extends EventName>(name: N, handler: (body: EventMap[N]) => void): void {
     this.handlers.set(name, handler as (body: unknown) => void);

@@ -188,6 +188,12 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
           trustedItems: web,
           // A webEndpoint's requests skip the generator pipeline (runner.ts runWeb).
           ...(webDirect ? { webDirect } : {}),
+          // Its whole answer in one message, to a server that reads it (hot frames version 2).
+          answerWeb: (seq, item, durationMs) => {
+            if (conn.hotVersion < 2) return false;
+            conn.emit("web.answer", { seq, item, durationMs });
+            return true;
+          },
         },
       );
       conn.emit("container.ready", {});

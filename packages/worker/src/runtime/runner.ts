@@ -95,6 +95,12 @@ export interface RunnerOptions {
    * item of a response is sent as the generator's one item would be, then the output.
    */
   webDirect?: (w: never) => unknown;
+  /**
+   * Sends a web request's whole answer as one message (`web.answer`: its item and its end):
+   * false when the server does not read it (an older one), and the item and the output go as
+   * they otherwise do.
+   */
+  answerWeb?: (seq: number, item: Uint8Array, durationMs: number) => boolean;
 }
 
 /** The result of a generator (a web request) that ran to its end: what `undefined` encodes to. */
@@ -131,6 +137,7 @@ export class InputRunner {
   private readonly maxInputs: number;
   private readonly trustedItems: boolean;
   private readonly webDirect: ((w: never) => unknown) | undefined;
+  private readonly answerWeb: RunnerOptions["answerWeb"];
   /** When the current event-loop turn's run of inputs began (`performance.now()`), or NaN outside one. */
   private turnStart = Number.NaN;
 
@@ -146,6 +153,7 @@ export class InputRunner {
     this.maxInputs = opts.maxInputs ?? Number.POSITIVE_INFINITY;
     this.trustedItems = opts.trustedItems ?? false;
     this.webDirect = opts.webDirect;
+    this.answerWeb = opts.answerWeb;
   }
 
   /** Inputs started or waiting: none means the container is idle. */
@@ -268,6 +276,15 @@ export class InputRunner {
     }
     const inline = inlinePayload(bytes);
     if (inline) {
+      if (this.answerWeb !== undefined && wire.seq !== undefined) {
+        const now = performance.now();
+        if (this.answerWeb(wire.seq, inline, now - started)) {
+          // What finish() does, the output being in the message sent.
+          this.running.delete(wire.inputId);
+          if (this.waiting.length > 0) this.startNext(now);
+          return;
+        }
+      }
       this.sendItems(wire.inputId, wire.attempt, [inline]);
       this.finish(wire, started, ENDED);
     } else
