@@ -162,10 +162,18 @@ export class Gateway {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    if (err instanceof HttpError) return sendError(res, err);
-    if (err instanceof ApiError) return sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
-    if (err instanceof StoreCommitError || err instanceof StoreUnavailableError)
-      return sendError(res, new HttpError(503, "unavailable", err.message));
+    if (err instanceof HttpError) {
+      sendError(res, err);
+      return;
+    }
+    if (err instanceof ApiError) {
+      sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
+      return;
+    }
+    if (err instanceof StoreCommitError || err instanceof StoreUnavailableError) {
+      sendError(res, new HttpError(503, "unavailable", err.message));
+      return;
+    }
     const id = newId("rq");
     this.o.log(`gateway: ${req.method} ${req.url} failed (request ${id}): ${(err as Error)?.stack ?? err}`);
     sendError(res, new HttpError(500, "internal", `internal error (request ${id})`), {}, id);
