@@ -45,6 +45,8 @@ describe("the web lane", () => {
       assert.equal((r.json() as { n: string }).n, String(i), "each request gets its own answer");
     });
     assert.equal(new Set(answers.map((r) => r.headers["skiff-request-id"])).size, n);
+    // /metrics reads the engine at most every 250 ms (metrics.ts): past that, the counts are new.
+    await new Promise((r) => setTimeout(r, 300));
     assert.equal((await metric("skiff_inputs_accepted_total", "ping")) - accepted, n);
     assert.equal((await metric("skiff_inputs_succeeded_total", "ping")) - succeeded, n);
     let logs = "";
