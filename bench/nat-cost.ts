@@ -6,17 +6,10 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { REPO } from "./lib/skiff-server.js";
+import { CommandHelper } from "@skiff/worker";
+import { NatNetwork } from "../packages/worker/src/sandbox/network.js";
 
 const N = Number(process.env.BENCH_N ?? 20);
-const WORKER = join(REPO, "packages/worker");
-const { NatNetwork } = (await import(
-  pathToFileURL(join(WORKER, "dist/sandbox/network.js")).href
-)) as typeof import("../packages/worker/src/sandbox/network.js");
-const { CommandHelper } = (await import(
-  pathToFileURL(join(WORKER, "dist/sandbox/spawner.js")).href
-)) as typeof import("../packages/worker/src/sandbox/spawner.js");
 
 const CG = `/sys/fs/cgroup/cpuacct/skiff-nat-bench-${process.pid}`;
 if (!existsSync("/sys/fs/cgroup/cpuacct")) throw new Error("nat-cost needs cgroup v1's cpuacct hierarchy");

@@ -1,20 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { rng } from "../../../test/helpers/seeded-rng.js";
 import { encodeCbor } from "./codec.js";
 import { decodeFrame, encodeFrame, ProtocolError } from "./frame.js";
 import type { Message } from "./messages.js";
-
-/** A small seeded PRNG (mulberry32): failures reproduce from the seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = [1, 7, 42, 1234, 99991];
 /** 100k in all; SKIFF_FUZZ_CASES sets the total (npm run chaos runs more). */

@@ -1,23 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { rng } from "../../../test/helpers/seeded-rng.js";
 import { decodeCbor, encodeCbor } from "./codec.js";
 import { encodeFrames } from "./frame.js";
 import type { Outgoing } from "./hot.js";
 import { decodeHotFrame } from "./hot-decode.js";
 import type { Message } from "./messages.js";
 import { packPayloads } from "./packed.js";
-
-/** A small seeded PRNG (mulberry32): failures reproduce from the seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const bytes = (...xs: number[]) => new Uint8Array(xs);
 const group = (extra: Record<string, unknown> = {}) => ({

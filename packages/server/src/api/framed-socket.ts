@@ -41,7 +41,6 @@ export class FramedSocket extends EventEmitter implements PeerSocket {
 
   constructor(private readonly socket: Socket) {
     super();
-    socket.setNoDelay?.(true);
     this.reader = new FrameReader(
       {
         message: (data) => this.emit("message", Buffer.from(data.buffer, data.byteOffset, data.byteLength), true),

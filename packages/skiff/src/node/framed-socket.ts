@@ -28,7 +28,6 @@ export function openFramedSocket(path: string, maxPayload: number, h: SocketHand
     maxPayload,
   );
   sock.on("connect", () => {
-    sock.setNoDelay(true);
     sock.write(FRAMED_PREAMBLE);
     h.onConnect();
     h.onOpen();

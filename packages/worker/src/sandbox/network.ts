@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, readdirSync, readFileSync, rmSync } from "node:fs";
+import { BlockList } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { readPidFile, signalPid } from "./pid-file.js";
@@ -398,40 +399,27 @@ export function slirpNetwork(
   ),
 ): { cidr: string; ipv6: boolean } {
   const v4 = nets.filter((n) => n.family === "IPv4" && !n.address.startsWith("127."));
-  const toInt = (a: string) => a.split(".").reduce((n, o) => n * 256 + Number(o), 0);
-  const range = (cidr: string): [number, number] => {
-    const [a = "0.0.0.0", bits = "32"] = cidr.split("/");
-    const size = 2 ** (32 - Number(bits));
-    const lo = Math.floor(toInt(a) / size) * size;
-    return [lo, lo + size - 1];
+  const subnet = (cidr: string, family: "ipv4" | "ipv6") => {
+    const [address = "", bits] = cidr.split("/");
+    const list = new BlockList();
+    list.addSubnet(address, Number(bits ?? (family === "ipv4" ? 32 : 128)), family);
+    return list;
   };
+  // Two prefixes overlap exactly when one holds the other: the candidate holds a host address,
+  // or the host's network holds the candidate's first address.
   const free = (cidr: string) => {
-    const [lo, hi] = range(cidr);
-    return v4.every((n) => {
-      const [a, b] = range(n.cidr ?? `${n.address}/32`);
-      return hi < a || b < lo;
-    });
+    const candidate = subnet(cidr, "ipv4");
+    const first = cidr.split("/")[0] ?? "";
+    return v4.every(
+      (n) => !candidate.check(n.address, "ipv4") && !subnet(n.cidr ?? `${n.address}/32`, "ipv4").check(first, "ipv4"),
+    );
   };
   const cidr = ["10.0.2.0/24", "10.217.0.0/24", "172.31.254.0/24", "192.168.254.0/24"].find(free) ?? "10.0.2.0/24";
   // slirp4netns's IPv6 is always fd00::/64: off where the host has an address there (its
   // neighbours would look on-link inside the container, and be unreachable).
-  const ipv6 = !nets.some((n) => n.family === "IPv6" && inFd00(n.address));
+  const fd00 = subnet("fd00::/64", "ipv6");
+  const ipv6 = !nets.some((n) => n.family === "IPv6" && fd00.check(n.address.split("%")[0] ?? "", "ipv6"));
   return { cidr, ipv6 };
-}
-
-/** Whether an IPv6 address is in fd00::/64 (its first four groups are fd00:0:0:0). */
-function inFd00(address: string): boolean {
-  const [head = "", tail] = (address.split("%")[0] ?? "").split("::");
-  const h = head ? head.split(":") : [];
-  const t = tail ? tail.split(":") : [];
-  const groups =
-    tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t];
-  return (
-    groups
-      .slice(0, 4)
-      .map((g) => Number.parseInt(g || "0", 16))
-      .join(",") === "64768,0,0,0"
-  );
 }
 
 /** A word for sh -c, quoted. */
