@@ -3,13 +3,25 @@
 // Each is refused with a clear error on both sides, and the server stays up.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { WORKER_PROTOCOL_VERSION } from "@skiff/protocol";
+import {
+  CLOSE_UNAUTHENTICATED,
+  closeFrame,
+  decodeFrame,
+  FRAME_FINAL,
+  FRAMED_UPGRADE_TOKEN,
+  FrameReader,
+  frameHeader,
+  WORKER_PROTOCOL_VERSION,
+} from "@skiff/protocol";
 import { WorkerAgent } from "@skiff/worker";
 import { ControlLink } from "../packages/worker/src/agent/control-link.js";
 import { type ServerProcess, SKIFF_BIN, scratchDir, skiff, startServer, waitFor } from "./helpers/cli.js";
+import { helloFrame } from "./helpers/wire.js";
 
 describe("worker bad input", () => {
   let server: ServerProcess;
@@ -241,5 +253,70 @@ describe("worker bad input", () => {
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^meddler\s+connected/m);
     l.close();
+  });
+
+  /** A raw connection to the public port that asks for the framed upgrade, as a worker's relay does. */
+  async function framedUpgrade(upgrade: string): Promise<{ head: string; socket: Socket; rest: Buffer }> {
+    const u = new URL(server.url);
+    const socket = connect({ host: u.hostname, port: Number(u.port) });
+    await once(socket, "connect");
+    socket.write(`GET /v1/framed HTTP/1.1\r\nHost: ${u.host}\r\nConnection: Upgrade\r\nUpgrade: ${upgrade}\r\n\r\n`);
+    let got = Buffer.alloc(0);
+    while (got.indexOf("\r\n\r\n") < 0) {
+      const [chunk] = (await once(socket, "data")) as [Buffer];
+      got = Buffer.concat([got, chunk]);
+    }
+    const end = got.indexOf("\r\n\r\n");
+    return { head: got.toString("latin1", 0, end), socket, rest: got.subarray(end + 4) };
+  }
+
+  /** The frames' messages and the close code read from `socket` (`done` once it has ended). */
+  function readFramed(
+    socket: Socket,
+    rest: Buffer,
+  ): { got: { messages: Record<string, unknown>[]; close?: number }; done: Promise<void> } {
+    const got: { messages: Record<string, unknown>[]; close?: number } = { messages: [] };
+    const reader = new FrameReader(
+      {
+        message: (d) => got.messages.push(...(decodeFrame(d) as unknown as Record<string, unknown>[])),
+        close: (code) => {
+          got.close = code;
+          socket.end();
+        },
+      },
+      1 << 20,
+    );
+    if (rest.byteLength > 0) reader.push(rest);
+    socket.on("data", (d: Buffer) => reader.push(d));
+    return { got, done: new Promise((resolve) => socket.once("close", () => resolve())) };
+  }
+  const framedMessage = (bytes: Uint8Array) => Buffer.concat([frameHeader(FRAME_FINAL, bytes.byteLength), bytes]);
+
+  it("takes the framed stream in an upgrade on the public port (a worker's relay), and checks its hello", async () => {
+    const wrong = await framedUpgrade("websocket");
+    assert.match(wrong.head, /^HTTP\/1\.1 400 /);
+    wrong.socket.destroy();
+
+    // A good hello is answered in frames; ending with a close frame, the server answers with one.
+    const good = await framedUpgrade(FRAMED_UPGRADE_TOKEN);
+    assert.match(good.head, /^HTTP\/1\.1 101 /);
+    const goodRead = readFramed(good.socket, good.rest);
+    good.socket.write(framedMessage(helloFrame(server.tokenId, server.tokenSecret)));
+    const reply = await waitFor(
+      async () => goodRead.got.messages.find((m) => m.t === "reply" && m.id === 1),
+      "the hello's reply",
+      5000,
+    );
+    assert.equal(reply.ok, true, JSON.stringify(goodRead.got.messages));
+    good.socket.write(closeFrame(1000, "done"));
+    await goodRead.done;
+    assert.equal(goodRead.got.close, 1000);
+
+    // A hello with a wrong secret is closed as unauthenticated, as on /v1/ws.
+    const bad = await framedUpgrade(FRAMED_UPGRADE_TOKEN);
+    const badRead = readFramed(bad.socket, bad.rest);
+    bad.socket.write(framedMessage(helloFrame(server.tokenId, "ts-wrong")));
+    await badRead.done;
+    assert.equal(badRead.got.close, CLOSE_UNAUTHENTICATED);
   });
 });

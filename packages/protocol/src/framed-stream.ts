@@ -12,6 +12,25 @@
  */
 export const FRAMED_PREAMBLE = new TextEncoder().encode("\0SKIFF/1");
 
+/**
+ * Where a connection's first bytes stand against the preamble: "framed" (they open with it),
+ * "other" (they cannot: HTTP, say), or "undecided" (a prefix of it so far: read more).
+ */
+export function preambleState(head: Uint8Array): "framed" | "other" | "undecided" {
+  const n = Math.min(head.byteLength, FRAMED_PREAMBLE.byteLength);
+  for (let i = 0; i < n; i++) if (head[i] !== FRAMED_PREAMBLE[i]) return "other";
+  return n < FRAMED_PREAMBLE.byteLength ? "undecided" : "framed";
+}
+
+/**
+ * The framed stream across a network (a worker's relay to the control plane's public port,
+ * docs/protocol.md §1a): an HTTP/1.1 `GET FRAMED_UPGRADE_PATH` with `Connection: Upgrade` and
+ * `Upgrade: FRAMED_UPGRADE_TOKEN`; after the server's `101 Switching Protocols`, frames follow
+ * both ways, with no preamble (the upgrade said what follows).
+ */
+export const FRAMED_UPGRADE_PATH = "/v1/framed";
+export const FRAMED_UPGRADE_TOKEN = "skiff-framed/1";
+
 export const FRAME_MORE = 0;
 export const FRAME_FINAL = 1;
 export const FRAME_CLOSE = 8;

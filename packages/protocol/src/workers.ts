@@ -11,9 +11,11 @@ import type { ContainerSpec } from "./provider.js";
  * Version of this contract; a worker speaking another one is refused at register. 2: images
  * and volumes on workers (a version-1 worker would run such a container without them). 3: its
  * containers take inputs as columns with hand-out numbers (inputs.cols, outputs.cols), which a
- * version-2 worker's runtime would ignore, leaving its inputs unanswered.
+ * version-2 worker's runtime would ignore, leaving its inputs unanswered. 4: its relay carries
+ * its containers' framed stream in an upgrade on the public port (docs/protocol.md §1a), which a
+ * version-3 control plane answers with 404, leaving its containers unconnected.
  */
-export const WORKER_PROTOCOL_VERSION = 3;
+export const WORKER_PROTOCOL_VERSION = 4;
 
 /** How often an agent sends a heartbeat. */
 export const WORKER_HEARTBEAT_MS = 1000;

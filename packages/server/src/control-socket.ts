@@ -1,7 +1,7 @@
 import { rmSync } from "node:fs";
 import type { Server as HttpServer } from "node:http";
 import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
-import { FRAMED_PREAMBLE } from "@skiff/protocol";
+import { FRAMED_PREAMBLE, preambleState } from "@skiff/protocol";
 
 /** A second server started on a data directory a running server uses. */
 export class DataDirInUseError extends Error {
@@ -55,9 +55,9 @@ export function controlListener(
     silent.unref();
     const decide = (chunk: Buffer) => {
       head = head ? Buffer.concat([head, chunk]) : chunk;
-      const n = Math.min(head.byteLength, FRAMED_PREAMBLE.byteLength);
-      const isFramed = Buffer.compare(head.subarray(0, n), FRAMED_PREAMBLE.subarray(0, n)) === 0;
-      if (isFramed && head.byteLength < FRAMED_PREAMBLE.byteLength) return; // wait for the rest
+      const state = preambleState(head);
+      if (state === "undecided") return; // wait for the rest
+      const isFramed = state === "framed";
       socket.off("data", decide);
       clearTimeout(silent);
       socket.pause();

@@ -9,6 +9,8 @@ import type { Duplex } from "node:stream";
 import {
   CLOSE_UNAUTHENTICATED,
   type EventMap,
+  FRAMED_UPGRADE_PATH,
+  FRAMED_UPGRADE_TOKEN,
   MAX_FRAME_BYTES,
   type OutputWire,
   trace,
@@ -23,7 +25,7 @@ import { ExecRelay } from "./api/exec-relay.js";
 import { FramedSocket, type PeerSocket } from "./api/framed-socket.js";
 import { type HandlerDeps, handleRequest } from "./api/handlers.js";
 import { imagesInUse } from "./api/images.js";
-import { CLOSE_POLICY, Peer, type PeerHooks } from "./api/peer.js";
+import { type Admit, CLOSE_POLICY, Peer, type PeerHooks } from "./api/peer.js";
 import { AppService } from "./apps/app-service.js";
 import { ungrantedBlob } from "./auth/blob-grants.js";
 import { type Principal, TokenService } from "./auth/tokens.js";
@@ -171,21 +173,45 @@ export class SkiffServer {
     let hooks: PeerHooks | undefined;
     const lifecycle = new Lifecycle();
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    // Connections in the framed stream: containers on this host (control socket) and on
+    // workers (their relays' upgrades on the public listener).
+    const framedSockets = new Set<FramedSocket>();
+    const acceptFramed = (socket: Socket, h: PeerHooks, admit: Admit | undefined, remote: string) => {
+      socket.setTimeout(0); // an upgraded socket: the HTTP timeouts are over (as for ws)
+      const framed = new FramedSocket(socket);
+      framedSockets.add(framed);
+      framed.once("close", () => framedSockets.delete(framed));
+      new Peer(framed, h, peerLimits, admit, remote);
+    };
     const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, gated: boolean) => {
       // A web endpoint's host owns every path: its WebSocket upgrades are not the API's.
       if (isWebHost(req.headers.host)) {
         socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
-      if (req.url?.split("?")[0] !== "/v1/ws" || !hooks) {
+      const path = req.url?.split("?")[0];
+      if ((path !== "/v1/ws" && path !== FRAMED_UPGRADE_PATH) || !hooks) {
         socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
         return;
       }
       const h = hooks;
-      // Until its hello, an API WebSocket stays unproven (aged out past the cap, closed at
+      // Until its hello, an API connection stays unproven (aged out past the cap, closed at
       // the hello deadline); then it counts against the API connection cap.
       const raw = req.socket;
       const admit = gated ? () => gate.apiAuthenticated(raw) : undefined;
+      if (path === FRAMED_UPGRADE_PATH) {
+        // The framed stream through a worker's relay (its containers' connections).
+        if (req.headers.upgrade?.toLowerCase() !== FRAMED_UPGRADE_TOKEN) {
+          socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+          return;
+        }
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${FRAMED_UPGRADE_TOKEN}\r\n\r\n`,
+        );
+        if (head.byteLength > 0) socket.unshift(head);
+        acceptFramed(socket as Socket, h, admit, raw.remoteAddress ?? "unix");
+        return;
+      }
       wss.handleUpgrade(
         req,
         socket,
@@ -265,7 +291,8 @@ export class SkiffServer {
         );
         return;
       }
-      if (!admitted && req.url?.split("?")[0] !== "/v1/ws") {
+      const apiPath = req.url?.split("?")[0];
+      if (!admitted && apiPath !== "/v1/ws" && apiPath !== FRAMED_UPGRADE_PATH) {
         socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
@@ -285,13 +312,9 @@ export class SkiffServer {
       onUpgrade(req, socket, head, false);
     });
     // The runtimes this server starts speak the framed stream there (no WebSocket upgrade).
-    const framedSockets = new Set<FramedSocket>();
     const control = controlListener(controlHttp, (socket) => {
       if (!hooks) return socket.destroy(); // as an upgrade before the server is ready: refused
-      const framed = new FramedSocket(socket);
-      framedSockets.add(framed);
-      framed.once("close", () => framedSockets.delete(framed));
-      new Peer(framed, hooks, peerLimits, undefined, "unix");
+      acceptFramed(socket, hooks, undefined, "unix");
     });
     await listen(control, { path: controlSocket });
     // Containers may run as another user (nobody): they connect through a bind mount of this

@@ -37,9 +37,9 @@ export interface LocalProviderOptions {
   /** The control plane's unix socket (lets the provider pre-start containers). */
   controlSocket?: string;
   /**
-   * The control socket is a Skiff server's own, which reads the framed stream (protocol
-   * framed-stream.ts): its runtimes speak that instead of WebSocket. Not a worker's relay
-   * socket, which is piped to the server's public port. @defaultValue false
+   * The control socket reads the framed stream (protocol framed-stream.ts): a Skiff server's
+   * own, or a worker's relay (which carries it to the server's public port in an upgrade). Its
+   * runtimes speak that instead of WebSocket. @defaultValue false
    */
   framedControl?: boolean;
   /** @defaultValue "auto" (bubblewrap if it works here, else plain processes with a warning) */

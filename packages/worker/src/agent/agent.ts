@@ -120,6 +120,8 @@ export class WorkerAgent {
         gpuTypes: this.o.gpus.map((g) => g.type),
         maxProcesses: this.o.maxContainers,
         imageRoots: this.layers,
+        // Its runtimes speak the framed stream; the relay carries it in an upgrade.
+        framedControl: true,
         ...(this.o.warmPool !== undefined ? { warmPool: this.o.warmPool } : {}),
         log: this.o.log,
       });
