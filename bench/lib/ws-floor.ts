@@ -74,7 +74,7 @@ if (process.argv[2] === "serve") {
  */
 export async function startWsFloor(
   opts: { commit?: boolean } = {},
-): Promise<{ roundTrip(i?: number): Promise<void>; stop(): Promise<void> }> {
+): Promise<{ pid: number; roundTrip(i?: number): Promise<void>; stop(): Promise<void> }> {
   const child = fork(new URL(import.meta.url).pathname, ["serve", ...(opts.commit ? ["commit"] : [])], {
     execArgv: ["--import", "tsx"],
   });
@@ -90,6 +90,7 @@ export async function startWsFloor(
   const put = new Uint8Array(40);
   const view = new DataView(put.buffer);
   return {
+    pid: child.pid!,
     roundTrip: (i = 0) =>
       new Promise<void>((resolve) => {
         answer = resolve;
