@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { StoreCommitError } from "../store.js";
-import { SqliteStore } from "./sqlite-store.js";
+import { SqliteStore, walKeepBytes } from "./sqlite-store.js";
 
 const call = (id: string) => ({
   id,
@@ -173,6 +173,58 @@ describe("SqliteStore WAL checkpoints", () => {
     } finally {
       await s.close();
       await again?.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps the WAL file at its working size when the WAL starts over (commits overwrite, not append)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "skiff-store-"));
+    const s = new SqliteStore({ dataDir: dir });
+    const wal = join(dir, "skiff.db-wal");
+    // The WAL header's checkpoint sequence: it grows by one each time the WAL starts over.
+    const restarts = () => {
+      const fd = openSync(wal, "r");
+      try {
+        const h = Buffer.alloc(32);
+        readSync(fd, h, 0, 32, 0);
+        return h.readUInt32BE(12);
+      } finally {
+        closeSync(fd);
+      }
+    };
+    try {
+      const o = s.objects;
+      await o.createObject({
+        id: "di-1",
+        kind: "dict",
+        environment: "main",
+        name: "d",
+        ownerApp: null,
+        ownerSession: null,
+        createdAt: 1,
+      });
+      // One-page commits (overwrites of 100 keys), each alone in its turn as a lone put is:
+      // past the 4 000 pages at which the writer starts the WAL over, twice.
+      const value = new Uint8Array(64);
+      const full = 4000 * (24 + 4096);
+      let first: number | undefined;
+      let grown = false;
+      let smallestAfter = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 9000; i++) {
+        value[0] = i & 0xff;
+        await o.dictPut("di-1", `s:k${i % 100}`, { inline: value }, Date.now(), false, 60_000);
+        await new Promise((r) => setImmediate(r));
+        first ??= restarts();
+        const size = statSync(wal).size;
+        if (size >= full) grown = true;
+        else if (grown) smallestAfter = Math.min(smallestAfter, size);
+      }
+      assert.ok(restarts() >= first! + 1, `the WAL started over (sequence ${first} -> ${restarts()})`);
+      assert.ok(grown, "the WAL reached the automatic checkpoint's size");
+      assert.equal(smallestAfter, Number.POSITIVE_INFINITY, `the WAL file was cut back to ${smallestAfter} bytes`);
+      assert.ok(statSync(wal).size <= walKeepBytes(4096) + 64 * 4120, "and stays bounded");
+    } finally {
+      await s.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -70,11 +70,22 @@ type Row = Record<string, unknown>;
  * WAL pages at which a commit checkpoints by itself (SQLite's automatic checkpoint, on the
  * event loop; SQLite's default is 1 000). By then the WalCheckpointer's thread has copied
  * and synced nearly all of them, off the request path (wal-checkpointer.ts): this one copies
- * the last few and lets the WAL start over. About 16 MiB of WAL; the file is cut back to
- * WAL_KEEP_BYTES once it starts over.
+ * the last few and lets the WAL start over. About 16 MiB of WAL (walKeepBytes).
  */
 const COMMIT_CHECKPOINT_PAGES = 4000;
-const WAL_KEEP_BYTES = 4 * 1024 * 1024;
+
+/**
+ * What the WAL file is cut back to once it starts over (journal_size_limit): the size it grows
+ * back to before the next automatic checkpoint, so that commits write their frames over bytes
+ * the file has rather than past its end. An append past the end costs the file system a block
+ * allocation and an inode update: ~3 µs more per lone commit on the 2-core VM, an eighth of
+ * its time (bench/RESULTS.md). Only a WAL that a large transaction grew past this is cut back.
+ */
+export function walKeepBytes(pageSize: number): number {
+  // The WAL's 32-byte header; a frame is a 24-byte header and a page. A margin for the commit
+  // that crosses the checkpoint threshold.
+  return 32 + (COMMIT_CHECKPOINT_PAGES + 64) * (24 + pageSize);
+}
 
 /**
  * The embedded store: SQLite in WAL mode. Writes run at once inside an open transaction
@@ -116,7 +127,7 @@ export class SqliteStore implements Store {
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma(`wal_autocheckpoint = ${COMMIT_CHECKPOINT_PAGES}`);
-    this.db.pragma(`journal_size_limit = ${WAL_KEEP_BYTES}`);
+    this.db.pragma(`journal_size_limit = ${walKeepBytes(this.db.pragma("page_size", { simple: true }) as number)}`);
     this.checkpointer = new WalCheckpointer({ file: this.db.name, log: this.log });
     this.txStmts = {
       begin: this.db.prepare("BEGIN"),
