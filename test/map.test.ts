@@ -153,6 +153,31 @@ describe("map, starmap, forEach", () => {
     );
   });
 
+  it("refuses an unknown or mistyped option (as a plain-JavaScript caller can pass) instead of ignoring it", async () => {
+    const sq = square() as unknown as { map(...a: unknown[]): unknown; starmap(...a: unknown[]): unknown };
+    assert.throws(
+      () => sq.map([1], { orderOutput: false }),
+      (e: Error) =>
+        e instanceof InvalidError &&
+        /map: unknown option "orderOutput" \(did you mean "orderOutputs"\?\)/.test(e.message),
+    );
+    assert.throws(
+      () => sq.starmap([[1]], { returnException: true }),
+      (e: Error) => e instanceof InvalidError && /starmap: unknown option "returnException"/.test(e.message),
+    );
+    assert.throws(
+      () => sq.map([1], { returnExceptions: "yes" }),
+      (e: Error) => e instanceof InvalidError && /returnExceptions must be a boolean/.test(e.message),
+    );
+    await assert.rejects(
+      square().forEach([1], { returnExceptions: true } as never),
+      (e: Error) =>
+        e instanceof InvalidError && /forEach: unknown option "returnExceptions".*ignoreExceptions/.test(e.message),
+    );
+    // The known options still work, undefined values included.
+    assert.deepEqual(await square().map([2], { orderOutputs: undefined, returnExceptions: false }).toArray(), [4]);
+  });
+
   it("yields failures as UserCodeError under returnExceptions, else ends the map with the error", async () => {
     const picky = Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", "picky", { client });
     const out = await picky.map([5, 7, 8], { returnExceptions: true }).toArray();

@@ -23,7 +23,9 @@ import { runGenerator } from "./generator.js";
 import {
   type ArgSource,
   argSource,
+  FOR_EACH_OPTION_KEYS,
   type ForEachParams,
+  MAP_OPTION_KEYS,
   type MapParams,
   MapResult,
   runMap,
@@ -476,13 +478,17 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
   map(inputs: Iterable<ArgsOf<F>[0]> | AsyncIterable<ArgsOf<F>[0]>, options?: MapParams): MapResult<MapItem<F>>;
   map(...inputsAndOptions: Array<Iterable<unknown> | AsyncIterable<unknown> | MapParams>): MapResult<MapItem<F>>;
   map(...args: unknown[]): MapResult<unknown> {
-    const [sources, opts] = splitMapArgs<MapParams>(args);
+    const [sources, opts] = splitMapArgs<MapParams>(args, "map", MAP_OPTION_KEYS);
     return this.fanOut(() => argSource(sources), opts);
   }
 
   /** Like map, with each element spread into the arguments. */
   starmap(inputs: Iterable<ArgsOf<F>> | AsyncIterable<ArgsOf<F>>, options?: MapParams): MapResult<MapItem<F>> {
-    const [[source], opts] = splitMapArgs<MapParams>(options ? [inputs, options] : [inputs]);
+    const [[source], opts] = splitMapArgs<MapParams>(
+      options ? [inputs, options] : [inputs],
+      "starmap",
+      MAP_OPTION_KEYS,
+    );
     return this.fanOut(async function* () {
       let i = 0;
       for await (const tuple of source as AsyncIterable<unknown>) {
@@ -495,7 +501,7 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
 
   /** Runs the function over inputs for their effect; resolves when all are done. */
   async forEach(...args: Array<Iterable<unknown> | AsyncIterable<unknown> | ForEachParams>): Promise<void> {
-    const [sources, opts] = splitMapArgs<ForEachParams>(args);
+    const [sources, opts] = splitMapArgs<ForEachParams>(args, "forEach", FOR_EACH_OPTION_KEYS);
     const results = this.fanOut(() => argSource(sources), {
       orderOutputs: false,
       returnExceptions: Boolean(opts.ignoreExceptions),
