@@ -8,6 +8,7 @@ import type {
 } from "@skiff/protocol";
 import type { App } from "./app.js";
 import type { CallTarget } from "./call-target.js";
+import { checkParams } from "./check-params.js";
 import { type Client, resolveClient } from "./client.js";
 import { currentInputId } from "./context.js";
 import { InvalidError, NotFoundError, SkiffError, type UserCodeError } from "./errors.js";
@@ -65,6 +66,9 @@ export interface FunctionLookupParams {
   /** Use this client instead of `Client.fromEnv()`. */
   client?: Client;
 }
+
+/** The keys of FunctionLookupParams: any other is refused. */
+export const LOOKUP_PARAM_KEYS = ["environment", "client"] as const satisfies readonly (keyof FunctionLookupParams)[];
 
 /** A handle resolved to its server-side copy. */
 export interface Binding {
@@ -201,6 +205,7 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
       throw new InvalidError("Function_.fromName: appName must be a non-empty string");
     if (typeof name !== "string" || name.length === 0)
       throw new InvalidError("Function_.fromName: name must be a non-empty string");
+    checkParams("Function_.fromName", params, LOOKUP_PARAM_KEYS);
     return new Function_({
       name,
       ref: { appName, name, environment: params.environment, client: params.client },
@@ -220,6 +225,7 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
       throw new InvalidError(
         `Function_.fromId: ${JSON.stringify(functionId)} is not a function id (they look like "fu-…": a handle's objectId)`,
       );
+    checkParams("Function_.fromId", params, LOOKUP_PARAM_KEYS);
     return new Function_({
       ref: { functionId, environment: params.environment, client: params.client },
     }) as unknown as T;
