@@ -191,7 +191,15 @@ describe("calls to deployed functions", () => {
       (e: Error) => e instanceof InvalidError && /gather: argument 1 is not a FunctionCall/.test(e.message),
     );
     // The documented spellings still work.
-    assert.equal(await (await Function_.lookup("core-app", "square", { client, environment: "main" })).remote(3), 9);
+    assert.equal(
+      await (
+        await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "square", {
+          client,
+          environment: "main",
+        })
+      ).remote(3),
+      9,
+    );
   });
 
   it("collects a spawned call from another process by its id", async () => {
