@@ -122,7 +122,7 @@ describe("Volume", () => {
     assert.equal(r.stdout, "put by the CLI");
     r = await skiff(["volume", "rm", "outside", "cli"], { env: server.env });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /"cli" is a directory: pass \{ recursive: true \}/);
+    assert.match(r.stderr, /"cli" is a directory: pass -r to remove it/);
     r = await skiff(["volume", "rm", "-r", "outside", "cli"], { env: server.env });
     assert.equal(r.code, 0, r.stderr);
     r = await skiff(["volume", "list"], { env: server.env });
