@@ -104,6 +104,9 @@ describe("calls to deployed functions", () => {
     const cause = err.cause as Error;
     assert.equal(cause.name, "TypeError");
     assert.equal(cause.message, "root cause");
+    // JavaScript's own classes come back as themselves; only custom ones (above) become Error.
+    assert.ok(cause instanceof TypeError, "a remote TypeError is instanceof TypeError");
+    assert.ok(!(err instanceof TypeError));
   });
 
   it("turns a thrown non-Error value into a clear error", async () => {

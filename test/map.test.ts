@@ -187,6 +187,7 @@ describe("map, starmap, forEach", () => {
       (out[1] as UserCodeError).cause instanceof Error && ((out[1] as UserCodeError).cause as Error).name,
       "RangeError",
     );
+    assert.ok((out[1] as UserCodeError).cause instanceof RangeError, "a built-in error class comes back as itself");
     assert.match((out[1] as Error).message, /7 is a multiple of 7/);
     assert.equal(out[2], 16);
     await assert.rejects(picky.map([1, 2, 14, 3]).toArray(), /14 is a multiple of 7/);
