@@ -191,6 +191,18 @@ describe("map, starmap, forEach", () => {
     assert.match((out[1] as Error).message, /7 is a multiple of 7/);
     assert.equal(out[2], 16);
     await assert.rejects(picky.map([1, 2, 14, 3]).toArray(), /14 is a multiple of 7/);
+    // starmap and a zip of several iterables yield failures too, and are typed so.
+    const onlyNumbers = (xs: number[]) => xs;
+    const starred = await picky.starmap([[5], [7]], { returnExceptions: true }).toArray();
+    assert.ok(starred[1] instanceof UserCodeError);
+    // @ts-expect-error a failed input is yielded as a UserCodeError: not every item is a number
+    onlyNumbers(starred);
+    const zipped = await picky.map([5, 7], ["a", "b"], { returnExceptions: true }).toArray();
+    assert.equal(zipped[0], 10);
+    assert.ok(zipped[1] instanceof UserCodeError);
+    // @ts-expect-error likewise when several iterables zip into the arguments
+    onlyNumbers(zipped);
+    onlyNumbers(await picky.map([5], ["a"]).toArray());
   });
 
   it("fails an input that cannot be sent, naming it, without losing the others", async () => {

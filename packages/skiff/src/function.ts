@@ -482,6 +482,12 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
     options: MapParams & { returnExceptions: true },
   ): MapResult<MapItem<F> | UserCodeError>;
   map(inputs: Iterable<ArgsOf<F>[0]> | AsyncIterable<ArgsOf<F>[0]>, options?: MapParams): MapResult<MapItem<F>>;
+  map(
+    ...inputsAndOptions: [
+      ...inputs: Array<Iterable<unknown> | AsyncIterable<unknown>>,
+      options: MapParams & { returnExceptions: true },
+    ]
+  ): MapResult<MapItem<F> | UserCodeError>;
   map(...inputsAndOptions: Array<Iterable<unknown> | AsyncIterable<unknown> | MapParams>): MapResult<MapItem<F>>;
   map(...args: unknown[]): MapResult<unknown> {
     const [sources, opts] = splitMapArgs<MapParams>(args, "map", MAP_OPTION_KEYS);
@@ -489,7 +495,12 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
   }
 
   /** Like map, with each element spread into the arguments. */
-  starmap(inputs: Iterable<ArgsOf<F>> | AsyncIterable<ArgsOf<F>>, options?: MapParams): MapResult<MapItem<F>> {
+  starmap(
+    inputs: Iterable<ArgsOf<F>> | AsyncIterable<ArgsOf<F>>,
+    options: MapParams & { returnExceptions: true },
+  ): MapResult<MapItem<F> | UserCodeError>;
+  starmap(inputs: Iterable<ArgsOf<F>> | AsyncIterable<ArgsOf<F>>, options?: MapParams): MapResult<MapItem<F>>;
+  starmap(inputs: Iterable<ArgsOf<F>> | AsyncIterable<ArgsOf<F>>, options?: MapParams): MapResult<unknown> {
     const [[source], opts] = splitMapArgs<MapParams>(
       options ? [inputs, options] : [inputs],
       "starmap",
