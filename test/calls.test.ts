@@ -5,6 +5,8 @@ import { encodePayload } from "@skiff/protocol";
 import {
   AuthError,
   Client,
+  Cls,
+  Cron,
   Function_,
   FunctionCall,
   FunctionCancelledError,
@@ -12,6 +14,7 @@ import {
   gather,
   InvalidError,
   NotFoundError,
+  Retries,
   SkiffError,
   TimeoutError,
 } from "skiff";
@@ -101,6 +104,9 @@ describe("calls to deployed functions", () => {
     const cause = err.cause as Error;
     assert.equal(cause.name, "TypeError");
     assert.equal(cause.message, "root cause");
+    // JavaScript's own classes come back as themselves; only custom ones (above) become Error.
+    assert.ok(cause instanceof TypeError, "a remote TypeError is instanceof TypeError");
+    assert.ok(!(err instanceof TypeError));
   });
 
   it("turns a thrown non-Error value into a clear error", async () => {
@@ -146,6 +152,57 @@ describe("calls to deployed functions", () => {
     const doomed = await sleeper.spawn(10_000);
     await doomed.cancel();
     await assert.rejects(doomed.get(), FunctionCancelledError);
+  });
+
+  it("refuses a misspelt option of a call, lookup, Retries or Cron (a plain-JavaScript caller's typo) instead of ignoring it", async () => {
+    // Untyped, as from a .mjs script: TypeScript would catch these, JavaScript does not.
+    const untyped = (o: object) => o as never;
+    const sleeper = fn("sleeper");
+    const call = await sleeper.spawn(5_000);
+    // Ignored, `timeout` would wait the whole 5 s instead of polling.
+    await assert.rejects(
+      call.get(untyped({ timeout: 0 })),
+      (e: Error) =>
+        e instanceof InvalidError && /get: unknown option "timeout" \(did you mean "timeoutMs"\?\)/.test(e.message),
+    );
+    await assert.rejects(
+      call.cancel(untyped({ terminateContainer: true })),
+      (e: Error) => e instanceof InvalidError && /did you mean "terminateContainers"/.test(e.message),
+    );
+    await call.cancel({ terminateContainers: false });
+    assert.throws(
+      () => FunctionCall.fromId(call.objectId, untyped({ clinet: client })),
+      (e: Error) => e instanceof InvalidError && /FunctionCall\.fromId: unknown option "clinet"/.test(e.message),
+    );
+    // Ignored, `enviroment` would look in the default environment instead.
+    await assert.rejects(
+      Function_.lookup("core-app", "square", untyped({ client, enviroment: "staging" })),
+      (e: Error) =>
+        e instanceof InvalidError && /unknown option "enviroment" \(did you mean "environment"\?\)/.test(e.message),
+    );
+    assert.throws(
+      () => Cls.fromName("core-app", "Model", untyped({ client, env: "main" })),
+      (e: Error) => e instanceof InvalidError && /Cls\.fromName: unknown option "env"/.test(e.message),
+    );
+    assert.throws(
+      () => new Retries(untyped({ maxRetries: 2, initialDelay: 10 })),
+      (e: Error) => e instanceof InvalidError && /did you mean "initialDelayMs"/.test(e.message),
+    );
+    assert.throws(() => new Cron("0 6 * * *", untyped({ tz: "UTC" })), /Cron: unknown option "tz"/);
+    await assert.rejects(
+      gather(await fn("square").spawn(2), untyped({ get: () => 1 })),
+      (e: Error) => e instanceof InvalidError && /gather: argument 1 is not a FunctionCall/.test(e.message),
+    );
+    // The documented spellings still work.
+    assert.equal(
+      await (
+        await Function_.lookup<Function_<(x: number) => Promise<number>>>("core-app", "square", {
+          client,
+          environment: "main",
+        })
+      ).remote(3),
+      9,
+    );
   });
 
   it("collects a spawned call from another process by its id", async () => {

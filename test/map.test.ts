@@ -153,6 +153,31 @@ describe("map, starmap, forEach", () => {
     );
   });
 
+  it("refuses an unknown or mistyped option (as a plain-JavaScript caller can pass) instead of ignoring it", async () => {
+    const sq = square() as unknown as { map(...a: unknown[]): unknown; starmap(...a: unknown[]): unknown };
+    assert.throws(
+      () => sq.map([1], { orderOutput: false }),
+      (e: Error) =>
+        e instanceof InvalidError &&
+        /map: unknown option "orderOutput" \(did you mean "orderOutputs"\?\)/.test(e.message),
+    );
+    assert.throws(
+      () => sq.starmap([[1]], { returnException: true }),
+      (e: Error) => e instanceof InvalidError && /starmap: unknown option "returnException"/.test(e.message),
+    );
+    assert.throws(
+      () => sq.map([1], { returnExceptions: "yes" }),
+      (e: Error) => e instanceof InvalidError && /returnExceptions must be a boolean/.test(e.message),
+    );
+    await assert.rejects(
+      square().forEach([1], { returnExceptions: true } as never),
+      (e: Error) =>
+        e instanceof InvalidError && /forEach: unknown option "returnExceptions".*ignoreExceptions/.test(e.message),
+    );
+    // The known options still work, undefined values included.
+    assert.deepEqual(await square().map([2], { orderOutputs: undefined, returnExceptions: false }).toArray(), [4]);
+  });
+
   it("yields failures as UserCodeError under returnExceptions, else ends the map with the error", async () => {
     const picky = Function_.fromName<Function_<(x: number) => Promise<number>>>("core-app", "picky", { client });
     const out = await picky.map([5, 7, 8], { returnExceptions: true }).toArray();
@@ -162,9 +187,22 @@ describe("map, starmap, forEach", () => {
       (out[1] as UserCodeError).cause instanceof Error && ((out[1] as UserCodeError).cause as Error).name,
       "RangeError",
     );
+    assert.ok((out[1] as UserCodeError).cause instanceof RangeError, "a built-in error class comes back as itself");
     assert.match((out[1] as Error).message, /7 is a multiple of 7/);
     assert.equal(out[2], 16);
     await assert.rejects(picky.map([1, 2, 14, 3]).toArray(), /14 is a multiple of 7/);
+    // starmap and a zip of several iterables yield failures too, and are typed so.
+    const onlyNumbers = (xs: number[]) => xs;
+    const starred = await picky.starmap([[5], [7]], { returnExceptions: true }).toArray();
+    assert.ok(starred[1] instanceof UserCodeError);
+    // @ts-expect-error a failed input is yielded as a UserCodeError: not every item is a number
+    onlyNumbers(starred);
+    const zipped = await picky.map([5, 7], ["a", "b"], { returnExceptions: true }).toArray();
+    assert.equal(zipped[0], 10);
+    assert.ok(zipped[1] instanceof UserCodeError);
+    // @ts-expect-error likewise when several iterables zip into the arguments
+    onlyNumbers(zipped);
+    onlyNumbers(await picky.map([5], ["a"]).toArray());
   });
 
   it("fails an input that cannot be sent, naming it, without losing the others", async () => {

@@ -123,6 +123,18 @@ describe("Dict", () => {
     });
     await assert.rejects(d.put("huge", new Uint8Array(3_100_000)), /over the Dict value limit of 3000000 bytes/);
     await assert.rejects(d.update({ a: 1, b: () => 2 }), /entries\[1\]\.value/);
+    // A misspelt option (from plain JavaScript) is refused, not ignored: this put would overwrite.
+    await assert.rejects(
+      d.put("ok", 2, { skipIfExist: true } as never),
+      (e: Error) =>
+        e instanceof InvalidError &&
+        /put: unknown option "skipIfExist" \(did you mean "skipIfExists"\?\)/.test(e.message),
+    );
+    assert.equal(await d.get("ok"), 1, "the refused put wrote nothing");
+    assert.throws(
+      () => Dict.fromName("bad-input", { createIfMising: true, client } as never),
+      /Dict\.fromName: unknown option/,
+    );
     // Keys each store keeps exactly, or a clear error on both (Postgres text holds no NUL).
     await assert.rejects(d.put("nul\0key", 1), (e: Error) => {
       assert.ok(e instanceof InvalidError);

@@ -23,6 +23,38 @@ describe("Queue", () => {
   });
   after(() => server.stop());
 
+  it("refuses a misspelt option (a plain-JavaScript caller's typo) instead of ignoring it", async () => {
+    const untyped = (o: object) => o as never;
+    const q = Queue.fromName<number>("typos", { createIfMissing: true, client });
+    // Ignored, `timeout` would make this get wait forever on the empty queue.
+    await assert.rejects(
+      q.get(untyped({ timeout: 10 })),
+      (e: Error) =>
+        e instanceof InvalidError && /get: unknown option "timeout" \(did you mean "timeoutMs"\?\)/.test(e.message),
+    );
+    await assert.rejects(q.put(1, untyped({ partiton: "p" })), /put: unknown option "partiton"/);
+    await assert.rejects(q.putMany([1], untyped({ partiton: "p" })), /putMany: unknown option "partiton"/);
+    await assert.rejects(q.getMany(2, untyped({ timeout: 10 })), /getMany: unknown option "timeout"/);
+    await assert.rejects(q.len(untyped({ totl: true })), /len: unknown option "totl"/);
+    await assert.rejects(q.clear(untyped({ everything: true })), /clear: unknown option "everything"/);
+    await assert.rejects(q.iterate(untyped({ itemPollTimeout: 10 })).next(), /did you mean "itemPollTimeoutMs"/);
+    assert.equal(await q.len({ total: true }), 0, "nothing was put by a refused call");
+    // Ignored, `createIfMising` would end in a NotFoundError that hides the typo.
+    assert.throws(
+      () => Queue.fromName("typos2", untyped({ createIfMising: true, client })),
+      (e: Error) => e instanceof InvalidError && /Queue\.fromName: unknown option "createIfMising"/.test(e.message),
+    );
+    assert.throws(
+      () => Queue.ephemeral(untyped({ createIfMissing: true, client })),
+      /Queue\.ephemeral: unknown option/,
+    );
+    await assert.rejects(
+      Queue.delete("typos", untyped({ enviroment: "main", client })),
+      /Queue\.delete: unknown option/,
+    );
+    assert.equal(await q.get({ timeoutMs: 10 }), undefined);
+  });
+
   it("has every method of api.md §7: FIFO per partition, len, iterate, clear", async () => {
     const q = Queue.fromName<unknown>("methods", { createIfMissing: true, client });
     await q.put({ a: 1n, when: new Date(3) });

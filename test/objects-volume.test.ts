@@ -90,6 +90,19 @@ describe("Volume", () => {
       "a2/one.txt",
       "a2/two.bin",
     ]);
+    // A trailing "/" names a directory even before it exists: the file goes inside it.
+    await v.copyFiles(["b.txt"], "c/");
+    await v.copyFiles(["b.txt"], "renamed.txt");
+    assert.deepEqual(
+      (await v.listFiles("c")).map((e) => [e.path, e.type]),
+      [["c/b.txt", "file"]],
+    );
+    assert.equal(await new Response(v.readFile("renamed.txt")).text(), "from a stream");
+    await v.removeFile("c", { recursive: true });
+    await v.removeFile("renamed.txt");
+    // A misspelt option (from plain JavaScript) is refused, not ignored.
+    await assert.rejects(v.removeFile("a2", { recursiv: true } as never), /removeFile: unknown option "recursiv"/);
+    await assert.rejects(v.listFiles("a2", { recursivee: true } as never), /listFiles: unknown option "recursivee"/);
     await v.removeFile("a2", { recursive: true });
     await v.removeFile("b.txt");
     assert.deepEqual((await v.listFiles("/", { recursive: true })).map((e) => e.path).sort(), [
@@ -109,7 +122,7 @@ describe("Volume", () => {
     assert.equal(r.stdout, "put by the CLI");
     r = await skiff(["volume", "rm", "outside", "cli"], { env: server.env });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /"cli" is a directory: pass \{ recursive: true \}/);
+    assert.match(r.stderr, /"cli" is a directory: pass -r to remove it/);
     r = await skiff(["volume", "rm", "-r", "outside", "cli"], { env: server.env });
     assert.equal(r.code, 0, r.stderr);
     r = await skiff(["volume", "list"], { env: server.env });

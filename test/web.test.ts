@@ -276,7 +276,7 @@ describe("web endpoints", () => {
       headers: { authorization: `Bearer ${server.tokenId}:${server.tokenSecret}` },
     });
     assert.equal(api.status, 401);
-    assert.match(api.body, /endpoint token/);
+    assert.match(api.body, /takes an endpoint token \(skiff token new --web\), not an admin token"/);
   });
 
   it("skiff run: getWebUrl() inside the app gives the ephemeral -dev URL, which answers", async () => {

@@ -11,6 +11,19 @@ interface WireError {
   props?: Record<string, unknown>;
 }
 
+/**
+ * JavaScript's own error classes, rebuilt as themselves so that `instanceof TypeError` works on
+ * the other side (api.md §2: only custom classes come back as Error with their name).
+ */
+const BUILTIN_ERRORS: Record<string, ErrorConstructor> = {
+  EvalError,
+  RangeError,
+  ReferenceError,
+  SyntaxError,
+  TypeError,
+  URIError,
+};
+
 addExtension({
   Class: Error,
   tag: ERROR_TAG,
@@ -26,11 +39,26 @@ addExtension({
       props[key] = (err as unknown as Record<string, unknown>)[key];
       any = true;
     }
+    // An AggregateError's `errors` is an own but non-enumerable field: sent, it is what the error says.
+    if (err instanceof AggregateError && Array.isArray(err.errors)) {
+      props.errors = err.errors;
+      any = true;
+    }
     if (any) wire.props = props;
     return encode(wire);
   },
   decode(data: WireError) {
-    const err = data.cause === undefined ? new Error(data.message) : new Error(data.message, { cause: data.cause });
+    const options = data.cause === undefined ? undefined : { cause: data.cause };
+    const name = String(data.name);
+    const Builtin = Object.hasOwn(BUILTIN_ERRORS, name) ? BUILTIN_ERRORS[name] : undefined;
+    const err =
+      name === "AggregateError"
+        ? new AggregateError(Array.isArray(data.props?.errors) ? data.props.errors : [], data.message, options)
+        : new (Builtin ?? Error)(data.message, options);
+    if (name === "AggregateError" && data.props) {
+      const { errors: _, ...rest } = data.props;
+      data.props = rest;
+    }
     Object.defineProperty(err, "name", {
       value: String(data.name),
       writable: true,

@@ -25,6 +25,41 @@ describe("payload codec", () => {
     assert.equal(Object.getPrototypeOf(back), Object.prototype);
     assert.equal(back.nested.deep.er.name, "TypeError");
     assert.equal(back.nested.deep.er.cause, "why");
+    assert.ok(back.nested.deep.er instanceof TypeError, "a built-in error class comes back as itself");
+  });
+
+  it("rebuilds JavaScript's own error classes as themselves, custom ones as Error with their name", () => {
+    class Custom extends Error {
+      override name = "Custom";
+      code = 7;
+    }
+    const errs = [
+      new EvalError("e"),
+      new RangeError("r"),
+      new ReferenceError("f"),
+      new SyntaxError("s"),
+      new TypeError("t"),
+      new URIError("u"),
+      new AggregateError([new RangeError("inner"), "why"], "agg", { cause: "c" }),
+      new Custom("c"),
+      Object.assign(new Error("renamed"), { name: "toString" }),
+    ];
+    const back = decodePayload(encodePayload(errs, "args")) as Error[];
+    for (let i = 0; i < 6; i++) {
+      assert.equal(Object.getPrototypeOf(back[i]), Object.getPrototypeOf(errs[i]), errs[i]!.name);
+      assert.equal(back[i]!.message, errs[i]!.message);
+    }
+    const agg = back[6] as AggregateError;
+    assert.ok(agg instanceof AggregateError);
+    assert.equal(agg.message, "agg");
+    assert.equal(agg.cause, "c");
+    assert.ok(agg.errors[0] instanceof RangeError && agg.errors[0].message === "inner");
+    assert.equal(agg.errors[1], "why");
+    assert.ok(!Object.keys(agg).includes("errors"), "errors stays a non-enumerable field");
+    assert.equal(Object.getPrototypeOf(back[7]), Error.prototype);
+    assert.equal(back[7]!.name, "Custom");
+    assert.equal((back[7] as Custom).code, 7);
+    assert.equal(Object.getPrototypeOf(back[8]), Error.prototype, "a name that is no error class is just a name");
   });
 
   it("names the path of a value that cannot be sent", () => {

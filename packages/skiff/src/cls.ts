@@ -1,8 +1,9 @@
 import type { ClassSpec, FunctionInfo, OptionsOverrideWire, ParamValue } from "@skiff/protocol";
+import { checkParams } from "./check-params.js";
 import { type ClassDef, checkInstanceParams, classDefOf, classSpec } from "./class-def.js";
 import { type Client, resolveClient } from "./client.js";
 import { InvalidError, NotFoundError } from "./errors.js";
-import { type AnyFunction, type Binding, Function_, type FunctionLookupParams } from "./function.js";
+import { type AnyFunction, type Binding, Function_, type FunctionLookupParams, LOOKUP_PARAM_KEYS } from "./function.js";
 import { type BatchingParams, type VariantOptions, variantOverrides } from "./function-options.js";
 import { didYouMean } from "./nearest.js";
 
@@ -65,6 +66,7 @@ export class Cls<C extends ClassLike = ClassLike> {
       throw new InvalidError("Cls.fromName: appName must be a non-empty string");
     if (typeof name !== "string" || name.length === 0)
       throw new InvalidError("Cls.fromName: name must be a non-empty string");
+    checkParams("Cls.fromName", params, LOOKUP_PARAM_KEYS);
     let pending: Promise<{ client: Client; info: FunctionInfo }> | undefined;
     const ref: ClassRef = {
       label: `${appName}.${name}`,

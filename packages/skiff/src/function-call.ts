@@ -1,4 +1,5 @@
 import type { InputInfo } from "@skiff/protocol";
+import { checkParams } from "./check-params.js";
 import { type Client, resolveClient } from "./client.js";
 import { InvalidError } from "./errors.js";
 import { unwrapOutcome } from "./payloads.js";
@@ -31,6 +32,7 @@ export class FunctionCall<T = unknown> {
   }
 
   static fromId<T = unknown>(functionCallId: string, params: FunctionCallFromIdParams = {}): FunctionCall<T> {
+    checkParams("FunctionCall.fromId", params, ["client"]);
     if (typeof functionCallId !== "string" || !/^fc-[0-9a-f]{24}$/.test(functionCallId)) {
       throw new InvalidError(
         `FunctionCall.fromId: ${JSON.stringify(functionCallId)} is not a function call id ("fc-…")`,
@@ -45,6 +47,7 @@ export class FunctionCall<T = unknown> {
    * OutputExpiredError, or the function's own error.
    */
   async get(params: FunctionCallGetParams = {}): Promise<T> {
+    checkParams("get", params, ["timeoutMs"]);
     const { timeoutMs } = params;
     if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs >= 0 && Number.isFinite(timeoutMs))) {
       throw new InvalidError(`get: timeoutMs must be a number >= 0, got ${JSON.stringify(timeoutMs)}`);
@@ -70,6 +73,7 @@ export class FunctionCall<T = unknown> {
 
   /** Cancels every input of the call that has not finished. A cancelled input is never retried. */
   async cancel(params: FunctionCallCancelParams = {}): Promise<void> {
+    checkParams("cancel", params, ["terminateContainers"]);
     const client = await resolveClient(this.client);
     await client.request(
       "call.cancel",
@@ -82,6 +86,11 @@ export class FunctionCall<T = unknown> {
   static gather<const C extends readonly FunctionCall<unknown>[]>(
     ...calls: C
   ): Promise<{ -readonly [K in keyof C]: CallResult<C[K]> }> {
+    const bad = calls.findIndex((c) => !(c instanceof FunctionCall));
+    if (bad >= 0)
+      return Promise.reject(
+        new InvalidError(`gather: argument ${bad} is not a FunctionCall (gather takes what spawn() returned)`),
+      );
     return Promise.all(calls.map((c) => c.get())) as Promise<{
       -readonly [K in keyof C]: CallResult<C[K]>;
     }>;

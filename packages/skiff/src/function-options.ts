@@ -63,7 +63,7 @@ export interface FunctionParams {
   secrets?: Secret[];
   /** The image to run in (api.md §1a). @defaultValue the host's own system, read-only */
   image?: Image;
-  /** Not supported yet: naming a volume is an error. */
+  /** Volumes mounted at these absolute paths (api.md §7): `{ "/data": vol }`, or `vol.readOnly()`. */
   volumes?: Record<string, Volume>;
   /**
    * Dynamic batching: callers call with single inputs, the function gets arrays of them (one

@@ -8,6 +8,7 @@ import type {
 } from "@skiff/protocol";
 import type { App } from "./app.js";
 import type { CallTarget } from "./call-target.js";
+import { checkParams } from "./check-params.js";
 import { type Client, resolveClient } from "./client.js";
 import { currentInputId } from "./context.js";
 import { InvalidError, NotFoundError, SkiffError, type UserCodeError } from "./errors.js";
@@ -23,7 +24,9 @@ import { runGenerator } from "./generator.js";
 import {
   type ArgSource,
   argSource,
+  FOR_EACH_OPTION_KEYS,
   type ForEachParams,
+  MAP_OPTION_KEYS,
   type MapParams,
   MapResult,
   runMap,
@@ -63,6 +66,9 @@ export interface FunctionLookupParams {
   /** Use this client instead of `Client.fromEnv()`. */
   client?: Client;
 }
+
+/** The keys of FunctionLookupParams: any other is refused. */
+export const LOOKUP_PARAM_KEYS = ["environment", "client"] as const satisfies readonly (keyof FunctionLookupParams)[];
 
 /** A handle resolved to its server-side copy. */
 export interface Binding {
@@ -199,6 +205,7 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
       throw new InvalidError("Function_.fromName: appName must be a non-empty string");
     if (typeof name !== "string" || name.length === 0)
       throw new InvalidError("Function_.fromName: name must be a non-empty string");
+    checkParams("Function_.fromName", params, LOOKUP_PARAM_KEYS);
     return new Function_({
       name,
       ref: { appName, name, environment: params.environment, client: params.client },
@@ -218,6 +225,7 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
       throw new InvalidError(
         `Function_.fromId: ${JSON.stringify(functionId)} is not a function id (they look like "fu-…": a handle's objectId)`,
       );
+    checkParams("Function_.fromId", params, LOOKUP_PARAM_KEYS);
     return new Function_({
       ref: { functionId, environment: params.environment, client: params.client },
     }) as unknown as T;
@@ -474,15 +482,30 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
     options: MapParams & { returnExceptions: true },
   ): MapResult<MapItem<F> | UserCodeError>;
   map(inputs: Iterable<ArgsOf<F>[0]> | AsyncIterable<ArgsOf<F>[0]>, options?: MapParams): MapResult<MapItem<F>>;
+  map(
+    ...inputsAndOptions: [
+      ...inputs: Array<Iterable<unknown> | AsyncIterable<unknown>>,
+      options: MapParams & { returnExceptions: true },
+    ]
+  ): MapResult<MapItem<F> | UserCodeError>;
   map(...inputsAndOptions: Array<Iterable<unknown> | AsyncIterable<unknown> | MapParams>): MapResult<MapItem<F>>;
   map(...args: unknown[]): MapResult<unknown> {
-    const [sources, opts] = splitMapArgs<MapParams>(args);
+    const [sources, opts] = splitMapArgs<MapParams>(args, "map", MAP_OPTION_KEYS);
     return this.fanOut(() => argSource(sources), opts);
   }
 
   /** Like map, with each element spread into the arguments. */
-  starmap(inputs: Iterable<ArgsOf<F>> | AsyncIterable<ArgsOf<F>>, options?: MapParams): MapResult<MapItem<F>> {
-    const [[source], opts] = splitMapArgs<MapParams>(options ? [inputs, options] : [inputs]);
+  starmap(
+    inputs: Iterable<ArgsOf<F>> | AsyncIterable<ArgsOf<F>>,
+    options: MapParams & { returnExceptions: true },
+  ): MapResult<MapItem<F> | UserCodeError>;
+  starmap(inputs: Iterable<ArgsOf<F>> | AsyncIterable<ArgsOf<F>>, options?: MapParams): MapResult<MapItem<F>>;
+  starmap(inputs: Iterable<ArgsOf<F>> | AsyncIterable<ArgsOf<F>>, options?: MapParams): MapResult<unknown> {
+    const [[source], opts] = splitMapArgs<MapParams>(
+      options ? [inputs, options] : [inputs],
+      "starmap",
+      MAP_OPTION_KEYS,
+    );
     return this.fanOut(async function* () {
       let i = 0;
       for await (const tuple of source as AsyncIterable<unknown>) {
@@ -495,7 +518,7 @@ export class Function_<F extends AnyFunction = AnyFunction, Raw extends AnyFunct
 
   /** Runs the function over inputs for their effect; resolves when all are done. */
   async forEach(...args: Array<Iterable<unknown> | AsyncIterable<unknown> | ForEachParams>): Promise<void> {
-    const [sources, opts] = splitMapArgs<ForEachParams>(args);
+    const [sources, opts] = splitMapArgs<ForEachParams>(args, "forEach", FOR_EACH_OPTION_KEYS);
     const results = this.fanOut(() => argSource(sources), {
       orderOutputs: false,
       returnExceptions: Boolean(opts.ignoreExceptions),

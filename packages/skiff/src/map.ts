@@ -13,6 +13,7 @@ import { currentInputId } from "./context.js";
 import { InvalidError, SkiffError, UserCodeError } from "./errors.js";
 import { runFlatMap } from "./flat-map.js";
 import { MapLink, PUT_BATCH } from "./map-resume.js";
+import { didYouMean } from "./nearest.js";
 import { encodeForWire, toPayload, unwrapResult } from "./payloads.js";
 import { Wakeup } from "./transport/wakeup.js";
 
@@ -50,9 +51,19 @@ function isIterable(v: unknown): v is Iterable<unknown> | AsyncIterable<unknown>
   return v != null && typeof v === "object" && (Symbol.iterator in v || Symbol.asyncIterator in v);
 }
 
-/** Splits `map(xs, ys, …, options?)`: a trailing plain object that is not iterable is the options. */
+/** The options each fan-out takes: a key outside its list is refused, not silently ignored. */
+export const MAP_OPTION_KEYS = ["orderOutputs", "returnExceptions"] as const satisfies readonly (keyof MapParams)[];
+export const FOR_EACH_OPTION_KEYS = ["ignoreExceptions"] as const satisfies readonly (keyof ForEachParams)[];
+
+/**
+ * Splits `map(xs, ys, …, options?)`: a trailing plain object that is not iterable is the options.
+ * An unknown option (a typo such as `orderOutput`) or a non-boolean value is an InvalidError:
+ * a plain-JavaScript caller gets no type check, and an ignored option changes results quietly.
+ */
 export function splitMapArgs<O extends object>(
   args: unknown[],
+  what: string,
+  known: readonly (keyof O & string)[],
 ): [Array<Iterable<unknown> | AsyncIterable<unknown>>, O] {
   let opts = {} as O;
   const rest = [...args];
@@ -65,11 +76,19 @@ export function splitMapArgs<O extends object>(
     Object.getPrototypeOf(last) === Object.prototype
   ) {
     opts = rest.pop() as O;
+    for (const [key, value] of Object.entries(opts)) {
+      if (!(known as readonly string[]).includes(key))
+        throw new InvalidError(
+          `${what}: unknown option "${key}"${didYouMean(key, known)} (it takes ${known.join(", ")})`,
+        );
+      if (value !== undefined && typeof value !== "boolean")
+        throw new InvalidError(`${what}: option ${key} must be a boolean, got ${typeof value}`);
+    }
   }
   rest.forEach((it, i) => {
-    if (!isIterable(it)) throw new InvalidError(`map: input ${i} is not an array, iterable or async iterable`);
+    if (!isIterable(it)) throw new InvalidError(`${what}: input ${i} is not an array, iterable or async iterable`);
   });
-  if (rest.length === 0) throw new InvalidError("map: give at least one iterable of inputs");
+  if (rest.length === 0) throw new InvalidError(`${what}: give at least one iterable of inputs`);
   return [rest as Array<Iterable<unknown> | AsyncIterable<unknown>>, opts];
 }
 

@@ -1,3 +1,4 @@
+import { checkParams } from "./check-params.js";
 import { InvalidError } from "./errors.js";
 
 export interface RetriesParams {
@@ -19,6 +20,7 @@ export class Retries {
   readonly maxDelayMs: number;
 
   constructor(params: RetriesParams) {
+    checkParams("new Retries", params, ["maxRetries", "backoffCoefficient", "initialDelayMs", "maxDelayMs"]);
     const { maxRetries, backoffCoefficient = 2, initialDelayMs = 1000, maxDelayMs = 60_000 } = params;
     if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 10) {
       throw new InvalidError(`retries: maxRetries must be an integer from 0 to 10, got ${String(maxRetries)}`);

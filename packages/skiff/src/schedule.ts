@@ -1,3 +1,4 @@
+import { checkParams } from "./check-params.js";
 import { InvalidError } from "./errors.js";
 
 /** Run a deployed function on a cron schedule (5 fields, UTC unless `timezone` is given). */
@@ -12,6 +13,7 @@ export class Cron {
         `Cron: expected 5 fields ("minute hour day month weekday"), got ${JSON.stringify(expression)}`,
       );
     }
+    checkParams("Cron", options, ["timezone"]);
   }
 }
 

@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ObjectKindWire } from "@skiff/protocol";
 import type { Command } from "commander";
-import { Volume } from "skiff";
+import { InvalidError, Volume } from "skiff";
 import { withServer } from "../connect.js";
 import { UsageError } from "../errors.js";
 import { formatBytes, table, ui } from "../output.js";
@@ -137,7 +137,14 @@ function registerVolumeFiles(program: Command): void {
     .addOption(envOption())
     .action((name: string, path: string, o: { env?: string; recursive: boolean }) =>
       withServer(o, async (client) => {
-        await Volume.fromName(name, { client }).removeFile(path, { recursive: o.recursive });
+        await Volume.fromName(name, { client })
+          .removeFile(path, { recursive: o.recursive })
+          .catch((err: unknown) => {
+            // The server's hint names the SDK's option; here the flag is what to pass.
+            if (err instanceof InvalidError && err.message.includes("pass { recursive: true }"))
+              throw new InvalidError(err.message.replace("pass { recursive: true }", "pass -r"));
+            throw err;
+          });
         ui.step(`Removed ${path} from Volume "${name}"`);
       }),
     );

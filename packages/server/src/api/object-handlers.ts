@@ -342,8 +342,11 @@ export const objectHandlers: { [N in ObjectRequest]: Handler<N> } = {
       throw invalid("sources must be a non-empty array (at most 1000)");
     const sources = q.sources.map((s, i) => volumePath(s, `sources[${i}]`));
     const dest = volumePath(q.dest, "dest");
+    // "dir/" names a directory, as for cp, rsync and `aws s3 cp`: the file goes inside it, also
+    // when it does not exist yet (normalised, the slash is gone, and one file would be renamed).
+    const intoDir = (q.dest as string).endsWith("/");
     const v = await volumeOf(peer, d, q);
-    await d.objects.volumes.copy(v.id, sources, dest);
+    await d.objects.volumes.copy(v.id, sources, dest, intoDir);
     return {};
   },
   async "volume.commit"(peer, p, d) {

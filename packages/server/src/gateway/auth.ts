@@ -21,6 +21,15 @@ export function tokenFromHeaders(req: IncomingMessage): { tokenId: string; token
   return undefined;
 }
 
+/** Each kind of token as a 401 names it ("not an API token"). */
+const TOKEN_PHRASE: Record<TokenKind, string> = {
+  admin: "an admin token",
+  api: "an API token",
+  web: "an endpoint token",
+  container: "a container's token",
+  worker: "a worker token",
+};
+
 /**
  * Checks the request's token is one of `kinds`.
  * @throws HttpError 401 when it is missing, unknown or of another kind.
@@ -54,7 +63,7 @@ export async function requireToken(
     throw new HttpError(
       401,
       "unauthenticated",
-      `${what} takes ${kinds.includes("web") ? "an endpoint token (skiff token new --web)" : "an API token (skiff token new)"}, not a ${p.kind} token`,
+      `${what} takes ${kinds.includes("web") ? "an endpoint token (skiff token new --web)" : "an API token (skiff token new)"}, not ${TOKEN_PHRASE[p.kind]}`,
       challenge,
     );
 }

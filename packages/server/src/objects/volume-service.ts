@@ -236,11 +236,14 @@ export class VolumeService {
     );
   }
 
-  /** Copies files or directories within the volume (Modal's copy_files). */
-  async copy(volumeId: string, sources: string[], dest: string): Promise<void> {
+  /**
+   * Copies files or directories within the volume (Modal's copy_files): into `dest` when it is a
+   * directory, when there are several sources, or when the caller's path ended in "/" (`destIsDir`).
+   */
+  async copy(volumeId: string, sources: string[], dest: string, destIsDir = false): Promise<void> {
     const { files } = await this.store.volumeLatest(volumeId);
     const isDir = (p: string) => p === "" || files.some((f) => f.path !== p && under(f.path, p));
-    const intoDir = sources.length > 1 || isDir(dest);
+    const intoDir = destIsDir || sources.length > 1 || isDir(dest);
     const changes: { path: string; hash: string; size: number }[] = [];
     for (const src of sources) {
       const matched = files.filter((f) => under(f.path, src));

@@ -6,6 +6,7 @@ import {
   encodeDictKey,
   type Payload,
 } from "@skiff/protocol";
+import { checkParams } from "../check-params.js";
 import { InvalidError } from "../errors.js";
 import { encodeForWire, fromPayload, inlinePayload, toPayload } from "../payloads.js";
 import {
@@ -83,6 +84,7 @@ export class Dict<K extends DictKey = DictKey, V = unknown> extends ObjectHandle
    * kept: of many concurrent such puts exactly one writes, and only it resolves true.
    */
   async put(key: K, value: V, params: DictPutParams = {}): Promise<boolean> {
+    checkParams("put", params, ["skipIfExists"]);
     const k = wireKey(key);
     const bytes = encodeForWire(value, "value");
     // Inline (most values): no turn spent on a blob.

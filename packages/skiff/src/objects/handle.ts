@@ -5,6 +5,7 @@ import {
   type RequestParams,
   type RequestResult,
 } from "@skiff/protocol";
+import { checkParams } from "../check-params.js";
 import { type Client, resolveClient } from "../client.js";
 import { InvalidError, NotFoundError } from "../errors.js";
 import type { RequestOptions } from "../transport/connection.js";
@@ -172,6 +173,7 @@ export abstract class ObjectHandle {
 
   /** Deletes a named object and everything in it. @throws NotFoundError if it is missing. */
   protected static async deleteNamed(kind: ObjectKindWire, name: string, params: ObjectDeleteParams): Promise<void> {
+    checkParams(`${kind[0]!.toUpperCase()}${kind.slice(1)}.delete`, params, ["environment", "client"]);
     checkName(kind, name);
     const client = await resolveClient(params.client);
     await client.request("object.delete", { kind, name, environment: params.environment ?? client.environment });
@@ -192,6 +194,9 @@ export function refOf(
   name: string | undefined,
   params: ObjectFromNameParams | ObjectEphemeralParams,
 ): Ref {
+  const what = `${kind[0]!.toUpperCase()}${kind.slice(1)}`;
+  if (name === undefined) checkParams(`${what}.ephemeral`, params, ["environment", "client"]);
+  else checkParams(`${what}.fromName`, params, ["createIfMissing", "environment", "client"]);
   return {
     kind,
     name,

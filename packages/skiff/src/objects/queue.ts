@@ -1,4 +1,5 @@
 import { decodePayload, MAX_PARTITION_CHARS, type RequestParams } from "@skiff/protocol";
+import { checkParams } from "../check-params.js";
 import { InvalidError } from "../errors.js";
 import { encodeForWire } from "../payloads.js";
 import {
@@ -84,11 +85,13 @@ export class Queue<T = unknown> extends ObjectHandle {
   }
 
   async put(value: T, params: QueuePutParams = {}): Promise<void> {
+    checkParams("put", params, ["partition"]);
     await this.putMany([value], params);
   }
 
   /** Adds items in order, all or none (a full partition takes none of them). */
   async putMany(values: Iterable<T>, params: QueuePutParams = {}): Promise<void> {
+    checkParams("putMany", params, ["partition"]);
     const partition = partitionOf(params);
     const list = Array.isArray(values) ? (values as T[]) : [...values];
     if (list.length === 0) return;
@@ -116,12 +119,14 @@ export class Queue<T = unknown> extends ObjectHandle {
 
   /** The oldest item, waiting while the queue is empty; undefined once timeoutMs passed. */
   async get(params: QueueGetParams = {}): Promise<T | undefined> {
+    checkParams("get", params, ["partition", "timeoutMs"]);
     const items = await this.getMany(1, params);
     return items[0];
   }
 
   /** Up to n of the oldest items: waits for the first, then takes what is there. */
   async getMany(n: number, params: QueueGetParams = {}): Promise<T[]> {
+    checkParams("getMany", params, ["partition", "timeoutMs"]);
     if (!Number.isInteger(n) || n < 1) throw new InvalidError(`getMany: n must be a positive integer, got ${n}`);
     const partition = partitionOf(params);
     const timeoutMs = timeoutOf(params);
@@ -141,15 +146,18 @@ export class Queue<T = unknown> extends ObjectHandle {
 
   /** Items waiting in a partition (or in all, with `total`). */
   async len(params: QueueLenParams = {}): Promise<number> {
+    checkParams("len", params, ["partition", "total"]);
     return (await this.call("queue.len", { partition: partitionOf(params), total: params.total ?? false }, true)).n;
   }
 
   async clear(params: QueueClearParams = {}): Promise<void> {
+    checkParams("clear", params, ["partition", "all"]);
     await this.call("queue.clear", { partition: partitionOf(params), all: params.all ?? false }, true);
   }
 
   /** Items as they come; ends when none came for itemPollTimeoutMs. */
   async *iterate(params: QueueIterateParams = {}): AsyncGenerator<T> {
+    checkParams("iterate", params, ["partition", "itemPollTimeoutMs"]);
     const timeoutMs = timeoutOf({ timeoutMs: params.itemPollTimeoutMs ?? 0 }) ?? 0;
     const partition = partitionOf(params);
     for (;;) {

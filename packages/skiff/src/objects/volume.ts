@@ -1,4 +1,5 @@
 import { MAX_VOLUME_CHUNK, type VolumeEntryWire } from "@skiff/protocol";
+import { checkParams } from "../check-params.js";
 import { InvalidError } from "../errors.js";
 import {
   checkName,
@@ -67,6 +68,7 @@ export class Volume extends ObjectHandle {
 
   /** Entries of a directory of the newest version ("/" is the root). */
   async listFiles(path = "/", params: VolumeListFilesParams = {}): Promise<VolumeEntry[]> {
+    checkParams("listFiles", params, ["recursive"]);
     return (await this.call("volume.list", { path, recursive: params.recursive ?? false }, true)).entries;
   }
 
@@ -130,10 +132,14 @@ export class Volume extends ObjectHandle {
 
   /** Removes a file (or, with `recursive`, a directory) and commits. */
   async removeFile(path: string, params: VolumeRemoveFileParams = {}): Promise<void> {
+    checkParams("removeFile", params, ["recursive"]);
     await this.call("volume.remove", { path, recursive: params.recursive ?? false });
   }
 
-  /** Copies files or directories inside the volume: into `dest` when it is a directory or there are several. */
+  /**
+   * Copies files or directories inside the volume: into `dest` when it is a directory, ends in
+   * "/", or there are several sources; else to `dest` itself (a copy under a new name).
+   */
   async copyFiles(sources: string[], dest: string): Promise<void> {
     if (!Array.isArray(sources)) throw new InvalidError("copyFiles: sources must be an array of paths");
     await this.call("volume.copy", { sources, dest });
