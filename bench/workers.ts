@@ -10,13 +10,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Client, Function_ } from "skiff";
-import { type BenchServer, REPO, runCli, startSkiffServer } from "./lib/skiff-server.js";
+import { type BenchServer, runCli, SERVER_REPO, startSkiffServer } from "./lib/skiff-server.js";
 import { summarize } from "./lib/stats.js";
 
 const N = Number(process.env.BENCH_N ?? 50_000);
 const CALLS = Number(process.env.BENCH_CALLS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const BIN = join(REPO, "packages/cli/bin/skiff.js");
+// The workers are the server's checkout's (bench/ab.ts: the baseline's server and workers together).
+const BIN = join(SERVER_REPO, "packages/cli/bin/skiff.js");
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
 
 type Sq = Function_<(x: number) => Promise<number>>;
