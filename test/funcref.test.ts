@@ -3,7 +3,7 @@
 // and dynamic batching, through the real CLI, server and containers.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Cls, Function_, FunctionCall, FunctionTimeoutError, InvalidError, NotFoundError } from "skiff";
+import { Client, Cls, Dict, Function_, FunctionCall, FunctionTimeoutError, InvalidError, NotFoundError } from "skiff";
 import * as Fixture from "./fixtures/funcref-app.js";
 import { runProcess, type ServerProcess, scratchDir, skiff, startServer, waitFor, writeApp } from "./helpers/cli.js";
 
@@ -39,6 +39,23 @@ describe("function reference: handles, variants, autoscaler, batching", () => {
       const r = await runProcess(process.execPath, ["--input-type=module", "-e", script], { env: server.env });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /r=25/);
+    });
+
+    it("takes Client.fromEnv(env)'s promise as a handle's client, unawaited, as a Worker writes it (api.md §8)", async () => {
+      const env = {
+        SKIFF_SERVER_URL: server.url,
+        SKIFF_TOKEN_ID: server.tokenId,
+        SKIFF_TOKEN_SECRET: server.tokenSecret,
+      };
+      const client = Client.fromEnv(env);
+      const sq = Function_.fromName<typeof Fixture.square>(APP, "square", { client });
+      assert.equal(await sq.remote(4), 16);
+      const call = await sq.spawn(5);
+      assert.equal(await FunctionCall.fromId<number>(call.objectId, { client }).get(), 25);
+      const d = Dict.fromName<string, number>("funcref-env-client", { createIfMissing: true, client });
+      await d.put("k", 1);
+      assert.equal(await d.get("k"), 1);
+      (await client).close();
     });
 
     it("fromId of an unknown id or a dropped function rejects at first use with NotFoundError", async () => {

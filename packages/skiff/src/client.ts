@@ -196,7 +196,7 @@ export class Client {
 }
 
 /** Resolves the client a handle should use. */
-export function resolveClient(client: Client | undefined): Promise<Client> {
+export function resolveClient(client: Client | Promise<Client> | undefined): Promise<Client> {
   return client ? Promise.resolve(client) : Client.fromEnv();
 }
 

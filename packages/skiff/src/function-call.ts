@@ -15,7 +15,8 @@ export interface FunctionCallCancelParams {
 }
 
 export interface FunctionCallFromIdParams {
-  client?: Client;
+  /** This client instead of `Client.fromEnv()`: a Client, or the promise `Client.fromEnv(env)` returns. */
+  client?: Client | Promise<Client>;
 }
 
 /** A handle to a spawned call: storable by `objectId`, collected from any process. */
@@ -23,7 +24,7 @@ export class FunctionCall<T = unknown> {
   private constructor(
     /** "fc-…": store it, hand it to another process, `FunctionCall.fromId` it there. */
     readonly objectId: string,
-    private readonly client: Client | undefined,
+    private readonly client: Client | Promise<Client> | undefined,
   ) {}
 
   /** Internal: wraps a call id returned by the server. */

@@ -63,8 +63,8 @@ export interface AutoscalerParams {
 export interface FunctionLookupParams {
   /** Defaults to the client's environment. */
   environment?: string;
-  /** Use this client instead of `Client.fromEnv()`. */
-  client?: Client;
+  /** This client instead of `Client.fromEnv()`: a Client, or the promise `Client.fromEnv(env)` returns. */
+  client?: Client | Promise<Client>;
 }
 
 /** The keys of FunctionLookupParams: any other is refused. */
@@ -113,7 +113,7 @@ function callParams(
 /** A deployed function by app and name (`fromName`), or by id (`fromId`). */
 type LazyRef = {
   environment: string | undefined;
-  client: Client | undefined;
+  client: Client | Promise<Client> | undefined;
 } & ({ appName: string; name: string; functionId?: undefined } | { functionId: string });
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;

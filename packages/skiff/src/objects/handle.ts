@@ -16,20 +16,23 @@ export interface ObjectFromNameParams {
   createIfMissing?: boolean;
   /** Defaults to the client's environment. */
   environment?: string;
-  client?: Client;
+  /** This client instead of `Client.fromEnv()`: a Client, or the promise `Client.fromEnv(env)` returns. */
+  client?: Client | Promise<Client>;
 }
 
 /** Options of `ephemeral()` for Dict, Queue and Volume. */
 export interface ObjectEphemeralParams {
   /** Defaults to the client's environment. */
   environment?: string;
-  client?: Client;
+  /** This client instead of `Client.fromEnv()`: a Client, or the promise `Client.fromEnv(env)` returns. */
+  client?: Client | Promise<Client>;
 }
 
 /** Options of the static `delete(name)` for Dict, Queue and Volume. */
 export interface ObjectDeleteParams {
   environment?: string;
-  client?: Client;
+  /** This client instead of `Client.fromEnv()`: a Client, or the promise `Client.fromEnv(env)` returns. */
+  client?: Client | Promise<Client>;
 }
 
 interface Ref {
@@ -38,7 +41,7 @@ interface Ref {
   name: string | undefined;
   createIfMissing: boolean;
   environment: string | undefined;
-  client: Client | undefined;
+  client: Client | Promise<Client> | undefined;
 }
 
 const KIND_NAME: Record<ObjectKindWire, string> = { dict: "Dict", queue: "Queue", volume: "Volume" };
