@@ -219,6 +219,7 @@ describe("function reference: handles, variants, autoscaler, batching", () => {
       const cli = await skiff(["app", "show", "funcref-scale"], { env: server.env });
       assert.equal(cli.code, 0, cli.stderr);
       assert.match(cli.stdout, /^f\s+function\s+2\s+3\s+0\s+600s\s+1\s+-\s+\d+\s+\d+\s+live /m);
+      assert.match(cli.stdout, /^funcref-scale \(ap-[0-9a-f]+\): deployed, version \d+$/m);
       // Live: lowering the maximum stops containers above it.
       await f.updateAutoscaler({ minContainers: 0, maxContainers: 1 });
       await waitFor(async () => (await f.getCurrentStats()).numTotalRunners === 1, "down to 1 container");

@@ -92,7 +92,9 @@ const secs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 
 async function show(client: Client, environment: string, name: string): Promise<void> {
   const { app, functions } = await client.request("app.show", { name, environment });
-  ui.out(`${app.name} (${app.appId}): ${app.mode}, ${app.state}, version ${app.version}`);
+  // A deployed app's state is "deployed" too: said once ("deployed", "ephemeral, running", "deployed, stopped").
+  const status = app.state === app.mode ? app.mode : `${app.mode}, ${app.state}`;
+  ui.out(`${app.name} (${app.appId}): ${status}, version ${app.version}`);
   ui.out(
     table([
       ["FUNCTION", "KIND", "MIN", "MAX", "BUFFER", "SCALEDOWN", "INPUTS", "BATCH", "CONTAINERS", "BACKLOG", "UPDATED"],
