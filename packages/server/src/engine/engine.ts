@@ -5,7 +5,9 @@ import {
   type InputColumnsWire,
   type InputInfo,
   type InputWire,
+  type MapInputWire,
   newId,
+  type OutputWire,
   type Payload,
   packPayloads,
   type ResultWire,
@@ -19,11 +21,13 @@ import type { CallRow, InputRow, Store, StoredCall } from "../store/store.js";
 import { type BatchHost, dispatchBatches, stopBatching } from "./batching.js";
 import { buildCallGraph } from "./call-graph.js";
 import { Deque } from "./deque.js";
-import { FanOut } from "./fan-out.js";
-import { Fleet } from "./fleet.js";
+import { FanOut, type MapSink, type MapStart, type StreamSink, type StreamStart } from "./fan-out.js";
+import { Fleet, type VolumeMounter } from "./fleet.js";
 import type { LogHub } from "./log-hub.js";
 import { MapResume } from "./map-resume.js";
 import {
+  type ContainerChannel,
+  type ContainerView,
   createdRows,
   type FunctionView,
   type LiveCall,
@@ -111,15 +115,15 @@ export interface CreatedCall {
  */
 export class Engine {
   /** Registered functions. Outside the engine, read them through `functionView`/`liveFunctions`. */
-  readonly functions = new Map<string, LiveFunction>();
+  private readonly functions = new Map<string, LiveFunction>();
   /** The current minute, advanced on each tick: stats recording reads no clock of its own. */
   private readonly clock = { minute: Math.floor(Date.now() / 60_000) };
   private readonly calls = new Map<string, LiveCall>();
   private readonly inputs = new Map<string, LiveInput>();
-  /** The containers, and their scaling. */
-  readonly fleet: Fleet;
+  /** The containers, and their scaling. Outside the engine, reached through the methods below. */
+  private readonly fleet: Fleet;
   /** Maps and generator calls. */
-  readonly fanOut: FanOut;
+  private readonly fanOut: FanOut;
   /** Idempotency keys of live calls (their rows may not be written yet). */
   private readonly liveKeys = new Map<string, string>();
   /**
@@ -137,7 +141,7 @@ export class Engine {
   private readonly handedOut = new Map<string, number>();
   /** Spawned calls waiting in the store beyond each function's resident limit. */
   private readonly pager: SpawnPager;
-  private resolveFunction: ((functionId: string) => Promise<LiveFunction | undefined>) | undefined;
+  private resolveFunction: ((functionId: string) => Promise<unknown>) | undefined;
   private readonly tickTimer: NodeJS.Timeout;
   private readonly retention: Retention;
   private closed = false;
@@ -214,7 +218,7 @@ export class Engine {
     /** For a class instance's pool. */
     baseId?: string;
     params?: Uint8Array;
-  }): LiveFunction {
+  }): FunctionView {
     const existing = this.functions.get(f.id);
     if (existing) {
       existing.appName = f.appName;
@@ -375,7 +379,7 @@ export class Engine {
    * Finds functions that are not in memory: a class instance let go while idle is taken back
    * on its next call (set by the app service, which knows the instances).
    */
-  setFunctionResolver(resolve: (functionId: string) => Promise<LiveFunction | undefined>): void {
+  setFunctionResolver(resolve: (functionId: string) => Promise<FunctionView | undefined>): void {
     this.resolveFunction = resolve;
   }
 
@@ -1223,14 +1227,134 @@ export class Engine {
     return [...this.functions.values()].map((fn) => ({ fn, stats: fn.stats }));
   }
 
-  /** Starts a generator call (web requests); see FanOut.startStream. */
-  startStream(...a: Parameters<FanOut["startStream"]>): ReturnType<FanOut["startStream"]> {
-    return this.fanOut.startStream(...a);
+  // ---- streaming calls (fan-out.ts): generators and maps ----------------------------
+
+  /** Starts a generator call (a client's gen.start, a web request); see FanOut.startStream. */
+  startStream(p: StreamStart, sink: StreamSink): { callId: string; window: number } {
+    return this.fanOut.startStream(p, sink);
   }
 
   /** The caller consumed items of a generator call. */
   streamAck(callId: string, consumed: number): void {
     this.fanOut.streamAck(callId, consumed);
+  }
+
+  /** Starts a map; see FanOut.startMap. Await `mapsDurable()` before the caller may rely on resuming it. */
+  startMap(p: MapStart, sink: MapSink, onDone: () => void): { callId: string; window: number } {
+    return this.fanOut.startMap(p, sink, onDone);
+  }
+
+  /** Takes a map back on a new connection (map.resume); see FanOut.resumeMap. */
+  resumeMap(callId: string, sink: MapSink, onDone: () => void): Promise<{ callId: string; window: number }> {
+    return this.fanOut.resumeMap(callId, sink, onDone);
+  }
+
+  /** Resolves once the rows of the maps started or taken back so far are durable (map-resume.ts). */
+  mapsDurable(): Promise<void> {
+    return this.fanOut.resume.durable();
+  }
+
+  /** The connection holding a map closed: it waits a while to be taken back; see FanOut.detachMap. */
+  detachMap(callId: string, holder: MapSink): void {
+    this.fanOut.detachMap(callId, holder);
+  }
+
+  /** More inputs of a map. */
+  putMapInputs(callId: string, items: MapInputWire[]): void {
+    this.fanOut.putMapInputs(callId, items);
+  }
+
+  /** More inputs of a map, as columns. */
+  putMapInputColumns(callId: string, idxs: number[], args: Payload[]): void {
+    this.fanOut.putMapInputColumns(callId, idxs, args);
+  }
+
+  /** The caller sent a map's last input: `total` in all. */
+  endMap(callId: string, total: number): void {
+    this.fanOut.endMap(callId, total);
+  }
+
+  // ---- containers (fleet.ts): their connections' events, and who may reach them ---------
+
+  /** A container's connection said hello: it is sent what it runs. */
+  containerHello(containerId: string, channel: ContainerChannel): Promise<void> {
+    return this.fleet.containerHello(containerId, channel);
+  }
+
+  containerReady(containerId: string): void {
+    this.fleet.containerReady(containerId);
+  }
+
+  containerInitFailed(containerId: string, error: Uint8Array): void {
+    this.fleet.containerInitFailed(containerId, error);
+  }
+
+  containerOutputs(containerId: string, items: OutputWire[]): void {
+    this.fleet.containerOutputs(containerId, items);
+  }
+
+  containerOutputColumns(containerId: string, seqs: number[], data: Payload[], durationsMs: number[]): void {
+    this.fleet.containerOutputColumns(containerId, seqs, data, durationsMs);
+  }
+
+  /** A web request's whole answer in one item (web.answer). */
+  containerWebAnswer(containerId: string, seq: number, item: Uint8Array, durationMs: number): void {
+    this.fleet.containerWebAnswer(containerId, seq, item, durationMs);
+  }
+
+  /** Items a container's generator yielded (gen.items). */
+  containerGenItems(containerId: string, inputId: string, attempt: number, items: Payload[]): void {
+    this.fanOut.containerGenItems(containerId, inputId, attempt, items);
+  }
+
+  containerLogs(containerId: string, entries: Parameters<Fleet["containerLogs"]>[1]): void {
+    this.fleet.containerLogs(containerId, entries);
+  }
+
+  containerDisconnected(containerId: string): void {
+    this.fleet.containerDisconnected(containerId);
+  }
+
+  /** Where containers mount their volumes (set once, before any container starts). */
+  setMounter(m: VolumeMounter): void {
+    this.fleet.setMounter(m);
+  }
+
+  /** A container by id, read-only (gone once it has stopped). */
+  container(containerId: string): ContainerView | undefined {
+    return this.fleet.containers.get(containerId);
+  }
+
+  /** Every container, read-only. */
+  containers(): Iterable<ContainerView> {
+    return this.fleet.containers.values();
+  }
+
+  /** Tells `listener` of each container that goes, and why. */
+  onContainerGone(listener: (c: ContainerView, why: string) => void): void {
+    this.fleet.onContainerGone(listener);
+  }
+
+  /**
+   * Starts a container of a function that takes no inputs (`skiff shell`); resolves once it is
+   * ready. @throws ApiError not_found when the function is not running.
+   */
+  startReserved(functionId: string): Promise<ContainerView> {
+    const fn = this.functions.get(functionId);
+    if (!fn?.live) return Promise.reject(new ApiError("not_found", `function ${functionId} is not running`));
+    return this.fleet.startReserved(fn);
+  }
+
+  /** Stops a container now (its inputs run again elsewhere); nothing when it is gone already. */
+  killContainer(containerId: string, why: string): void {
+    const c = this.fleet.containers.get(containerId);
+    if (c) this.fleet.killContainer(c, why);
+  }
+
+  /** Stops or starts containers of a function whose scaling limits changed (updateAutoscaler). */
+  fitToLimits(functionId: string): void {
+    const fn = this.functions.get(functionId);
+    if (fn) this.fleet.fitToLimits(fn);
   }
 
   /** The container running a generator call's input, when that input is `inputId`. */
