@@ -18,6 +18,7 @@ import type { WorkerProvider } from "../provider.js";
 import { outcomeBlob, payloadBlob } from "../store/blob-refs.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { CallRow, InputRow, Store, StoredCall } from "../store/store.js";
+import { Attempts } from "./attempts.js";
 import { type BatchHost, dispatchBatches, stopBatching } from "./batching.js";
 import { buildCallGraph } from "./call-graph.js";
 import { Deque } from "./deque.js";
@@ -34,12 +35,10 @@ import {
   type LiveContainer,
   type LiveFunction,
   type LiveInput,
-  type RunningAttempt,
 } from "./model.js";
 import { FunctionStats as FunctionCounters } from "./observe/function-stats.js";
 import { type EngineSnapshot, snapshotContainers, snapshotFunction, snapshotMaps } from "./observe/snapshot.js";
 import {
-  argBytes,
   MAX_PREFETCH_BYTES,
   prefetchDepth,
   type ReclaimHost,
@@ -51,7 +50,6 @@ import {
 } from "./prefetch.js";
 import { RecentMap } from "./recent-map.js";
 import { Retention } from "./retention.js";
-import { retryDelayMs } from "./retry-policy.js";
 import { RunTimes } from "./run-times.js";
 import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
 import { resolveTarget } from "./targets.js";
@@ -124,6 +122,8 @@ export class Engine {
   private readonly fleet: Fleet;
   /** Maps and generator calls. */
   private readonly fanOut: FanOut;
+  /** Attempts on containers: deadlines, timeouts, retries. */
+  private readonly attempts: Attempts;
   /** Idempotency keys of live calls (their rows may not be written yet). */
   private readonly liveKeys = new Map<string, string>();
   /**
@@ -157,13 +157,22 @@ export class Engine {
   };
 
   constructor(private readonly o: EngineOptions) {
+    this.attempts = new Attempts({
+      store: o.store,
+      killGraceMs: o.killGraceMs ?? 2000,
+      log: o.log,
+      killContainer: (c, why) => this.fleet.killContainer(c, why),
+      enqueue: (input) => this.enqueue(input),
+      finishInput: (input, result, ms) => this.finishInput(input, result, ms),
+      persisted: (call) => this.persisted(call),
+    });
     this.fleet = new Fleet(o, {
       functions: this.functions,
       dispatch: (fn) => this.dispatch(fn),
       enqueue: (input, front) => this.enqueue(input, front),
       finishInput: (input, result, ms) => this.finishInput(input, result, ms),
-      attemptFailed: (input, result, ms) => this.attemptFailed(input, result, ms),
-      slotStarted: (c, ra) => this.slotStarted(c, ra),
+      attemptFailed: (input, result, ms) => this.attempts.failed(input, result, ms),
+      slotStarted: (c, ra) => this.attempts.slotStarted(c, ra),
       streamItems: (input, items) => this.fanOut.streamItems(input, items),
       isClosed: () => this.closed,
     });
@@ -636,11 +645,10 @@ export class Engine {
           if (terminateContainers) this.fleet.killContainer(c, "cancelled with terminateContainers");
           // One waiting in the container never started: it is answered when the container
           // reads the cancel, which a long synchronous input may delay; nothing to kill for it.
-          else if (!ra.queued)
-            ra.killTimer = setTimeout(() => this.killIfStillRunning(c, ra), this.o.killGraceMs ?? 2000);
+          else if (!ra.queued) this.attempts.killAfterGrace(c, ra);
         }
       }
-      if (input.attemptOpen) this.endAttempt(input, "cancelled");
+      if (input.attemptOpen) this.attempts.end(input, "cancelled");
       this.markInputDone(input);
       if (input.graph) this.o.store.updateGraphInput(input.id, null, "terminated");
     }
@@ -667,7 +675,7 @@ export class Engine {
       const slots = fn.spec.options.maxInputs;
       for (const c of fn.containers.values()) {
         if (!takesInputs(fn, c) || c.running.size >= slots) continue;
-        this.beginAttempt(input, c, false, performance.now());
+        this.attempts.begin(input, c, false, performance.now());
         const call = input.call;
         const group: InputColumnsWire = {
           callId: call.id,
@@ -690,7 +698,7 @@ export class Engine {
   /** Puts an input in its function's queue, without dispatching. */
   private requeue(input: LiveInput, front: boolean): void {
     // Back in the queue with its attempt still open: its container was lost under it.
-    if (input.attemptOpen) this.endAttempt(input, "lost");
+    if (input.attemptOpen) this.attempts.end(input, "lost");
     input.status = "pending";
     input.container = undefined;
     input.queuedAt = Date.now();
@@ -737,7 +745,7 @@ export class Engine {
         if (ahead && c.queuedBytes >= MAX_PREFETCH_BYTES) break;
         const input = fn.queue.shift()!;
         if (input.status !== "pending") continue; // cancelled while queued
-        this.beginAttempt(input, c, ahead, sentAt);
+        this.attempts.begin(input, c, ahead, sentAt);
         const call = input.call;
         if (group?.callId !== call.id || group.seq0 + group.inputIds.length !== input.seq) {
           if (group) group.args = packPayloads(args);
@@ -791,7 +799,7 @@ export class Engine {
 
   /** Starts an attempt of `input` on `c` and returns what the container is sent (batching.ts). */
   private startAttempt(input: LiveInput, c: LiveContainer): InputWire {
-    this.beginAttempt(input, c);
+    this.attempts.begin(input, c);
     return {
       inputId: input.id,
       callId: input.call.id,
@@ -803,135 +811,6 @@ export class Engine {
     };
   }
 
-  /**
-   * Starts an attempt of `input` on `c` (what the container is sent is the caller's). `queued`:
-   * it waits in the container for a slot (prefetch); its timeout clock starts with the slot.
-   */
-  private beginAttempt(input: LiveInput, c: LiveContainer, queued = false, sentAt = Number.NaN): void {
-    input.attempt++;
-    input.status = "running";
-    input.container = c;
-    input.startedAt = Date.now();
-    const fn = input.call.fn;
-    fn.stats.queueWait.observe(input.startedAt - input.queuedAt);
-    if (input.graph) {
-      this.o.store.updateGraphInput(input.id, c.id, "pending");
-      // Waiting for this container to start (it was not ready when the input was queued).
-      const cold = c.readyAt > input.queuedAt ? c.readyAt - Math.max(input.queuedAt, c.startedAt) : 0;
-      this.o.store.insertAttempt({
-        inputId: input.id,
-        callId: input.call.id,
-        attempt: input.attempt,
-        containerId: c.id,
-        queuedAt: input.queuedAt,
-        startedAt: input.startedAt,
-        coldStartMs: cold,
-      });
-      input.attemptOpen = true;
-    }
-    const timeoutMs = input.call.fn.spec.options.timeoutMs;
-    input.seq = c.nextSeq++;
-    const ra: RunningAttempt = {
-      input,
-      attempt: input.attempt,
-      seq: input.seq,
-      timedOut: false,
-      killTimer: undefined,
-      deadline: queued ? Number.POSITIVE_INFINITY : input.startedAt + timeoutMs,
-      slotAt: queued ? Number.POSITIVE_INFINITY : input.startedAt,
-      queued,
-      sentAt,
-    };
-    c.running.set(ra.seq, ra);
-    if (queued) {
-      c.queued++;
-      c.queuedBytes += argBytes(input.args);
-    }
-    // A generator's deadline moves by the time it is paused (checkDeadlines); it starts here.
-    else if (!c.deadlineTimer || ra.deadline < c.deadlineAt) this.armDeadline(c, ra.deadline);
-  }
-
-  /** An input that waited in `c` took a freed slot (fleet.ts, on an output): its timeout clock starts. */
-  private slotStarted(c: LiveContainer, ra: RunningAttempt): void {
-    if (ra.input.call.stream) return; // never prefetched
-    ra.slotAt = Date.now();
-    ra.deadline = ra.slotAt + ra.input.call.fn.spec.options.timeoutMs;
-    if (!c.deadlineTimer || ra.deadline < c.deadlineAt) this.armDeadline(c, ra.deadline);
-  }
-
-  private armDeadline(c: LiveContainer, at: number): void {
-    if (c.deadlineTimer) clearTimeout(c.deadlineTimer);
-    c.deadlineAt = at;
-    c.deadlineTimer = setTimeout(() => this.checkDeadlines(c), Math.max(0, at - Date.now()));
-  }
-
-  /** Times out a container's attempts that are due, then re-arms for the next deadline. */
-  private checkDeadlines(c: LiveContainer): void {
-    c.deadlineTimer = undefined;
-    if (c.status === "dead") return;
-    const now = Date.now();
-    let next = Number.POSITIVE_INFINITY;
-    // At most maxInputs entries (timed-out ones stay until the container answers or dies).
-    for (const ra of [...c.running.values()]) {
-      if (ra.timedOut) continue;
-      const at = deadlineOf(ra, now);
-      if (at <= now) this.onTimeout(ra.input, c, ra);
-      else next = Math.min(next, at);
-    }
-    if (next !== Number.POSITIVE_INFINITY) this.armDeadline(c, next);
-  }
-
-  private onTimeout(input: LiveInput, c: LiveContainer, ra: RunningAttempt): void {
-    if (input.status !== "running" || input.attempt !== ra.attempt) return;
-    ra.timedOut = true;
-    c.channel?.send("cancel", { inputIds: [input.id], reason: "timeout" });
-    // JavaScript cannot interrupt a running function: if it ignores its signal, replace its container.
-    ra.killTimer = setTimeout(() => this.killIfStillRunning(c, ra), this.o.killGraceMs ?? 2000);
-    const secs = input.call.fn.spec.options.timeoutMs / 1000;
-    this.attemptFailed(input, {
-      status: "timeout",
-      message: `${input.call.fn.appName}.${input.call.fn.name} timed out after ${secs}s (attempt ${input.attempt})`,
-    });
-  }
-
-  private killIfStillRunning(c: LiveContainer, ra: RunningAttempt): void {
-    if (c.running.get(ra.seq) === ra && c.status !== "dead") {
-      this.o.log(`container ${c.id} ignored the signal of input ${ra.input.id}: replacing it`);
-      this.fleet.killContainer(c, "an input ignored its cancel/timeout signal");
-    }
-  }
-
-  /** A thrown error or a timeout: retry if the policy allows, else finish. */
-  /** `durationMs`: how long the attempt ran, as its container measured it (NaN when unknown). */
-  private attemptFailed(input: LiveInput, result: ResultWire, durationMs = Number.NaN): void {
-    const policy = input.call.fn.spec.options.retries;
-    // A generator that already yielded is not retried: its consumer has seen those items.
-    const yielded = (input.call.stream?.yielded ?? 0) > 0;
-    if (input.attemptOpen) this.endAttempt(input, result.status);
-    if (input.failures < policy.maxRetries && input.call.fn.live && !yielded) {
-      input.failures++;
-      input.call.fn.stats.retried++;
-      input.status = "retry_wait";
-      input.container = undefined;
-      this.persisted(input.call);
-      this.o.store.updateInput(input.id, "pending", input.attempt, input.failures);
-      setTimeout(
-        () => {
-          if (input.status === "retry_wait") this.enqueue(input);
-        },
-        retryDelayMs(policy, input.failures),
-      ).unref();
-      return;
-    }
-    this.finishInput(input, result, durationMs);
-  }
-
-  /** Ends the recorded attempt of a graph input (its timing on the call's page). */
-  private endAttempt(input: LiveInput, status: string): void {
-    input.attemptOpen = false;
-    this.o.store.endAttempt(input.id, input.attempt, status, Date.now());
-  }
-
   private markInputDone(input: LiveInput): void {
     input.status = "done";
     input.container = undefined;
@@ -941,7 +820,7 @@ export class Engine {
   /** `durationMs`: how long its last attempt ran, as its container measured it (NaN when unknown). */
   private finishInput(input: LiveInput, result: ResultWire, durationMs = Number.NaN): void {
     if (input.status === "done") return;
-    if (input.attemptOpen) this.endAttempt(input, result.status);
+    if (input.attemptOpen) this.attempts.end(input, result.status);
     // The container's own measure: no clock read here, once per input at 100k inputs/s.
     input.call.fn.stats.finished(result.status === "success", durationMs);
     this.markInputDone(input);
@@ -1385,15 +1264,4 @@ export class Engine {
       if (i.call.fn === fn && (i.status === "pending" || i.status === "retry_wait")) backlog++;
     return { backlog: backlog + fn.parked, numActiveRunners: active, numTotalRunners: total };
   }
-}
-
-/**
- * When an attempt times out (epoch ms). A generator waiting for a slow consumer is not
- * running: the time it has been paused, up to `now`, moves its deadline (while it stays
- * paused, its deadline moves with the clock, and the next check comes when it would be due).
- */
-function deadlineOf(ra: RunningAttempt, now: number): number {
-  const st = ra.input.call.stream;
-  if (!st) return ra.deadline;
-  return ra.deadline + st.pausedMs + (st.pausedSince ? now - st.pausedSince : 0);
 }
