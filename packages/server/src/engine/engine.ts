@@ -49,6 +49,7 @@ import {
   unqueue,
 } from "./prefetch.js";
 import { RecentMap } from "./recent-map.js";
+import { recoverPending } from "./recovery.js";
 import { Retention } from "./retention.js";
 import { RunTimes } from "./run-times.js";
 import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
@@ -83,8 +84,6 @@ const RECENT_DELIVERED = 10_000;
 const INSTANCE_IDLE_MS = 5 * 60_000;
 /** Blobs of stored outcomes remembered as just handed out (see handedOut). */
 const HANDED_OUT_MAX = 100_000;
-/** The outcome of a web request with a result URL that a restart of the server cut short. */
-export const INTERRUPTED_WEB_CALL = "the server restarted before this request's response was complete";
 /** How often idle containers are checked and retention runs. */
 const TICK_MS = 250;
 
@@ -952,54 +951,16 @@ export class Engine {
     }
   }
 
-  /** Re-queues calls that were pending when the server stopped. */
+  /** Re-queues calls that were pending when the server stopped (recovery.ts). */
   async recover(): Promise<number> {
     this.fanOut.resume.afterRestart();
-    let after = "";
-    let n = 0;
-    for (;;) {
-      const page = await this.o.store.pendingCalls(after, 1000);
-      if (page.length === 0) break;
-      for (const { row, inputs } of page) {
-        after = row.id;
-        if (inputs.length === 0) {
-          // A web request with a result URL (gateway/result-urls.ts): its stream died with the
-          // server. Its URL answers that, rather than not knowing it.
-          const now = Date.now();
-          const message = `${INTERRUPTED_WEB_CALL}: send the request again`;
-          this.o.store.completeCall(
-            row.id,
-            "done",
-            { kind: "result", result: { status: "terminated", message } },
-            now,
-            now + this.o.resultRetentionMs,
-          );
-          continue;
-        }
-        const fn = await this.lookupFunction(row.functionId);
-        if (!fn) {
-          this.o.store.completeCall(
-            row.id,
-            "done",
-            {
-              kind: "result",
-              result: { status: "terminated", message: "the function's app stopped" },
-            },
-            Date.now(),
-            Date.now() + this.o.resultRetentionMs,
-          );
-          continue;
-        }
-        n++;
-        if (row.kind === "spawn" && (row.parked || this.pager.shouldPark(fn))) {
-          // Over the resident limit: it waits in the store and is paged in later.
-          if (!row.parked) this.o.store.setParked(row.id, true);
-          fn.parked++;
-          continue;
-        }
-        this.revive(fn, row, inputs, false);
-      }
-    }
+    const n = await recoverPending({
+      store: this.o.store,
+      resultRetentionMs: this.o.resultRetentionMs,
+      lookupFunction: (id) => this.lookupFunction(id),
+      shouldPark: (fn) => this.pager.shouldPark(fn),
+      revive: (fn, row, inputs) => this.revive(fn, row, inputs, false),
+    });
     for (const fn of this.functions.values()) {
       await this.pager.pageIn(fn); // fill up to the resident limit, oldest parked first
       this.dispatch(fn);
