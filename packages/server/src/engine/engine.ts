@@ -2,14 +2,11 @@ import {
   type CallOutcome,
   type FunctionSpec,
   type FunctionStats,
-  type InputColumnsWire,
   type InputInfo,
-  type InputWire,
   type MapInputWire,
   newId,
   type OutputWire,
   type Payload,
-  packPayloads,
   type ResultWire,
 } from "@skiff/protocol";
 import { ApiError, invalid } from "../api/api-error.js";
@@ -19,9 +16,10 @@ import { outcomeBlob, payloadBlob } from "../store/blob-refs.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
 import type { CallRow, InputRow, Store, StoredCall } from "../store/store.js";
 import { Attempts } from "./attempts.js";
-import { type BatchHost, dispatchBatches, stopBatching } from "./batching.js";
+import { stopBatching } from "./batching.js";
 import { buildCallGraph } from "./call-graph.js";
 import { Deque } from "./deque.js";
+import { Dispatcher } from "./dispatch.js";
 import { FanOut, type MapSink, type MapStart, type StreamSink, type StreamStart } from "./fan-out.js";
 import { Fleet, type VolumeMounter } from "./fleet.js";
 import type { LogHub } from "./log-hub.js";
@@ -32,22 +30,12 @@ import {
   createdRows,
   type FunctionView,
   type LiveCall,
-  type LiveContainer,
   type LiveFunction,
   type LiveInput,
 } from "./model.js";
 import { FunctionStats as FunctionCounters } from "./observe/function-stats.js";
 import { type EngineSnapshot, snapshotContainers, snapshotFunction, snapshotMaps } from "./observe/snapshot.js";
-import {
-  MAX_PREFETCH_BYTES,
-  prefetchDepth,
-  type ReclaimHost,
-  reclaim,
-  revokeHeld,
-  stopReclaim,
-  takesInputs,
-  unqueue,
-} from "./prefetch.js";
+import { revokeHeld, stopReclaim } from "./prefetch.js";
 import { RecentMap } from "./recent-map.js";
 import { recoverPending } from "./recovery.js";
 import { Retention } from "./retention.js";
@@ -144,16 +132,8 @@ export class Engine {
   private readonly tickTimer: NodeJS.Timeout;
   private readonly retention: Retention;
   private closed = false;
-  /** Set by drain(): no input starts from then on. */
-  private draining = false;
-  private readonly batchHost: BatchHost = {
-    startAttempt: (input, c) => this.startAttempt(input, c),
-    dispatch: (fn) => this.dispatch(fn),
-  };
-  private readonly reclaimHost: ReclaimHost = {
-    revoke: (c, inputIds) => c.channel?.send("inputs.revoke", { inputIds }),
-    dispatch: (fn) => this.dispatch(fn),
-  };
+  /** Each function's queue and its hand-out to containers. */
+  private readonly dispatcher: Dispatcher;
 
   constructor(private readonly o: EngineOptions) {
     this.attempts = new Attempts({
@@ -161,20 +141,21 @@ export class Engine {
       killGraceMs: o.killGraceMs ?? 2000,
       log: o.log,
       killContainer: (c, why) => this.fleet.killContainer(c, why),
-      enqueue: (input) => this.enqueue(input),
+      enqueue: (input) => this.dispatcher.enqueue(input),
       finishInput: (input, result, ms) => this.finishInput(input, result, ms),
       persisted: (call) => this.persisted(call),
     });
     this.fleet = new Fleet(o, {
       functions: this.functions,
-      dispatch: (fn) => this.dispatch(fn),
-      enqueue: (input, front) => this.enqueue(input, front),
+      dispatch: (fn) => this.dispatcher.dispatch(fn),
+      enqueue: (input, front) => this.dispatcher.enqueue(input, front),
       finishInput: (input, result, ms) => this.finishInput(input, result, ms),
       attemptFailed: (input, result, ms) => this.attempts.failed(input, result, ms),
       slotStarted: (c, ra) => this.attempts.slotStarted(c, ra),
       streamItems: (input, items) => this.fanOut.streamItems(input, items),
       isClosed: () => this.closed,
     });
+    this.dispatcher = new Dispatcher({ inputs: this.inputs, attempts: this.attempts, fleet: this.fleet });
     this.fanOut = new FanOut(
       {
         calls: this.calls,
@@ -185,9 +166,9 @@ export class Engine {
         newInput: (call, idx, args, now) => this.newInput(call, idx, args, undefined, now),
         track: (call) => this.track(call),
         untrack: (call) => this.untrack(call),
-        enqueue: (input) => this.enqueue(input),
-        startInput: (input) => this.startInput(input),
-        dispatch: (fn) => this.dispatch(fn),
+        enqueue: (input) => this.dispatcher.enqueue(input),
+        startInput: (input) => this.dispatcher.startInput(input),
+        dispatch: (fn) => this.dispatcher.dispatch(fn),
         load: (functionId) => this.load(functionId),
         cancel: (callId) => void this.cancelCall(callId, false).catch(() => {}), // already over
       },
@@ -370,7 +351,7 @@ export class Engine {
       this.o.store.insertCall(...createdRows(call));
       this.pager.added(fn);
     }
-    this.enqueue(input);
+    this.dispatcher.enqueue(input);
     return { callId: call.id, existing: false };
   }
 
@@ -655,159 +636,13 @@ export class Engine {
     else this.completeCall(call, { kind: "cancelled" });
   }
 
-  // ---- queue and dispatch ----------------------------------------------------------
-
-  private enqueue(input: LiveInput, front = false): void {
-    this.requeue(input, front);
-    this.dispatch(input.call.fn);
-  }
-
-  /**
-   * A new input (a web request's generator call) with nothing queued ahead of it goes straight
-   * to the first ready container with a free slot: the container, the attempt and the message
-   * dispatch would have chosen, without the queue's round trip and the hand-out's grouping.
-   * Otherwise (no free slot: scale-up; batched; stopping) it is queued and dispatched.
-   */
-  private startInput(input: LiveInput): void {
-    const fn = input.call.fn;
-    if (!this.draining && fn.queue.length === 0 && !fn.spec.options.batched) {
-      const slots = fn.spec.options.maxInputs;
-      for (const c of fn.containers.values()) {
-        if (!takesInputs(fn, c) || c.running.size >= slots) continue;
-        this.attempts.begin(input, c, false, performance.now());
-        const call = input.call;
-        const group: InputColumnsWire = {
-          callId: call.id,
-          timeoutMs: fn.spec.options.timeoutMs,
-          seq0: input.seq,
-          inputIds: [input.id],
-          attempts: [input.attempt],
-          args: [input.args],
-        };
-        if (call.method !== undefined) group.method = call.method;
-        c.channel!.send("inputs.cols", { groups: [group] });
-        // As dispatch ends: buffer containers and measured demand may want another container.
-        this.fleet.scale(fn);
-        return;
-      }
-    }
-    this.enqueue(input);
-  }
-
-  /** Puts an input in its function's queue, without dispatching. */
-  private requeue(input: LiveInput, front: boolean): void {
-    // Back in the queue with its attempt still open: its container was lost under it.
-    if (input.attemptOpen) this.attempts.end(input, "lost");
-    input.status = "pending";
-    input.container = undefined;
-    input.queuedAt = Date.now();
-    if (front) input.call.fn.queue.unshift(input);
-    else input.call.fn.queue.push(input);
-  }
-
-  /**
-   * Hands queued inputs to ready containers: first to every free slot, then, for short inputs,
-   * ahead of the slots (engine/prefetch.ts); takes back inputs waiting behind a slow one when
-   * another container is idle; then rescales.
-   */
-  private dispatch(fn: LiveFunction): void {
-    // Stopping: running inputs finish, nothing new starts (queued inputs wait for the next start).
-    if (this.draining) return;
-    if (fn.spec.options.batched) {
-      dispatchBatches(fn, this.batchHost); // engine/batching.ts
-      this.fleet.scale(fn);
-      return;
-    }
-    const slots = fn.spec.options.maxInputs;
-    if (fn.queue.length > 0) this.handOut(fn, slots, false);
-    if (fn.queue.length > 0) {
-      // Only once every free slot is taken: an input never waits in a busy container while
-      // another has room.
-      const depth = prefetchDepth(fn);
-      if (depth > 0) this.handOut(fn, slots + depth, true);
-    } else if (fn.containers.size > 1) reclaim(fn, this.reclaimHost);
-    this.fleet.scale(fn);
-  }
-
-  /** Fills each ready container of `fn` up to `limit` inputs (`ahead`: beyond its slots, to wait there). */
-  private handOut(fn: LiveFunction, limit: number, ahead: boolean): void {
-    // One clock read per hand-out: the turnaround of inputs that start at once is measured.
-    const sentAt = ahead ? Number.NaN : performance.now();
-    for (const c of fn.containers.values()) {
-      if (!takesInputs(fn, c) || (ahead && c.prefetchPaused)) continue;
-      // As columns, a group per run of one call's inputs (`inputs.cols`): no object per input
-      // to encode here and decode in the container.
-      const groups: InputColumnsWire[] = [];
-      let group: InputColumnsWire | undefined;
-      let args: Payload[] = [];
-      while (c.running.size < limit && fn.queue.length > 0) {
-        if (ahead && c.queuedBytes >= MAX_PREFETCH_BYTES) break;
-        const input = fn.queue.shift()!;
-        if (input.status !== "pending") continue; // cancelled while queued
-        this.attempts.begin(input, c, ahead, sentAt);
-        const call = input.call;
-        if (group?.callId !== call.id || group.seq0 + group.inputIds.length !== input.seq) {
-          if (group) group.args = packPayloads(args);
-          args = [];
-          group = {
-            callId: call.id,
-            timeoutMs: fn.spec.options.timeoutMs,
-            seq0: input.seq,
-            inputIds: [],
-            attempts: [],
-            args: [],
-          };
-          // Set after, not spread in: a spread makes two objects more per hand-out.
-          if (call.method !== undefined) group.method = call.method;
-          groups.push(group);
-        }
-        group.inputIds.push(input.id);
-        group.attempts.push(input.attempt);
-        args.push(input.args);
-      }
-      if (group) group.args = packPayloads(args);
-      if (groups.length > 0) c.channel!.send("inputs.cols", { groups });
-      if (fn.queue.length === 0) break;
-    }
-  }
-
   /**
    * The container gave back inputs it had not started (asked by reclaim): they go to the front
-   * of the queue, as they were, for an idle container. Any it did not list had started there.
+   * of the queue, as they were, for an idle container (dispatch.ts).
    */
   containerReturned(containerId: string, items: { inputId: string; attempt: number }[]): void {
     const c = this.fleet.containers.get(containerId);
-    if (!c) return; // gone: what it held was queued again already
-    const back: LiveInput[] = [];
-    for (const { inputId, attempt } of items) {
-      // Held ones never started: each is its input's current attempt.
-      const held = this.inputs.get(inputId);
-      const ra = held && held.container === c && held.attempt === attempt ? c.running.get(held.seq) : undefined;
-      if (!ra?.queued || ra.input !== held) continue;
-      unqueue(c, ra);
-      c.running.delete(ra.seq);
-      const input = ra.input;
-      if (ra.timedOut || input.status !== "running" || input.attempt !== attempt) continue;
-      back.push(input);
-    }
-    if (c.running.size === 0) c.idleSince = Date.now();
-    // Front of the queue, in the order they were handed out.
-    for (let i = back.length - 1; i >= 0; i--) this.requeue(back[i]!, true);
-    this.dispatch(c.fn);
-  }
-
-  /** Starts an attempt of `input` on `c` and returns what the container is sent (batching.ts). */
-  private startAttempt(input: LiveInput, c: LiveContainer): InputWire {
-    this.attempts.begin(input, c);
-    return {
-      inputId: input.id,
-      callId: input.call.id,
-      attempt: input.attempt,
-      args: input.args,
-      timeoutMs: input.call.fn.spec.options.timeoutMs,
-      ...(input.call.method !== undefined ? { method: input.call.method } : {}),
-      seq: input.seq,
-    };
+    if (c) this.dispatcher.returned(c, items); // gone: what it held was queued again already
   }
 
   private markInputDone(input: LiveInput): void {
@@ -926,7 +761,7 @@ export class Engine {
       if (r.state === "done") input.status = "done";
       else fn.queue.push(input);
     }
-    if (dispatch) this.dispatch(fn);
+    if (dispatch) this.dispatcher.dispatch(fn);
   }
 
   /**
@@ -963,7 +798,7 @@ export class Engine {
     });
     for (const fn of this.functions.values()) {
       await this.pager.pageIn(fn); // fill up to the resident limit, oldest parked first
-      this.dispatch(fn);
+      this.dispatcher.dispatch(fn);
     }
     return n;
   }
@@ -975,7 +810,7 @@ export class Engine {
    * next start: spawned calls are in the store, callers of .remote and maps send theirs again).
    */
   async drain(graceMs: number): Promise<{ running: number }> {
-    this.draining = true;
+    this.dispatcher.drain();
     // Inputs waiting in containers (prefetched) have not started: asked back, they wait in the
     // queue for the next start like the others, instead of running now (engine/prefetch.ts).
     for (const c of this.fleet.containers.values()) revokeHeld(c);
