@@ -14,7 +14,7 @@ import type { TokenService } from "../auth/tokens.js";
 import type { WorkerProvider } from "../provider.js";
 import { outcomeBlob, payloadBlob } from "../store/blob-refs.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
-import type { CallRow, InputRow, Store, StoredCall } from "../store/store.js";
+import type { CallRow, InputRow, Store } from "../store/store.js";
 import { Attempts } from "./attempts.js";
 import { stopBatching } from "./batching.js";
 import { buildCallGraph } from "./call-graph.js";
@@ -35,14 +35,13 @@ import {
 } from "./model.js";
 import { FunctionStats as FunctionCounters } from "./observe/function-stats.js";
 import { type EngineSnapshot, snapshotContainers, snapshotFunction, snapshotMaps } from "./observe/snapshot.js";
+import { Outcomes } from "./outcomes.js";
 import { revokeHeld, stopReclaim } from "./prefetch.js";
-import { RecentMap } from "./recent-map.js";
 import { recoverPending } from "./recovery.js";
 import { Retention } from "./retention.js";
 import { RunTimes } from "./run-times.js";
 import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
 import { resolveTarget } from "./targets.js";
-import { waitForOutcome } from "./waiters.js";
 
 export interface EngineOptions {
   store: Store;
@@ -66,12 +65,8 @@ export interface EngineOptions {
 
 /** Undelivered `.remote` results are kept this long for a caller that reconnects. */
 const REMOTE_RESULT_TTL_MS = 60 * 60 * 1000;
-/** Delivered `.remote` outcomes remembered for resends after a lost reply. */
-const RECENT_DELIVERED = 10_000;
 /** A class instance with no calls and no containers this long is let go (taken back on its next call). */
 const INSTANCE_IDLE_MS = 5 * 60_000;
-/** Blobs of stored outcomes remembered as just handed out (see handedOut). */
-const HANDED_OUT_MAX = 100_000;
 /** How often idle containers are checked and retention runs. */
 const TICK_MS = 250;
 
@@ -113,21 +108,10 @@ export class Engine {
   private readonly attempts: Attempts;
   /** Idempotency keys of live calls (their rows may not be written yet). */
   private readonly liveKeys = new Map<string, string>();
-  /**
-   * `.remote` outcomes handed to a caller a moment ago, by idempotency key: if the reply was
-   * lost with the connection, the caller's resend gets the same outcome instead of a second
-   * run. Bounded: the oldest entries go first.
-   */
-  private readonly recentlyDelivered = new RecentMap<string, { callId: string; outcome: CallOutcome; at: number }>(
-    RECENT_DELIVERED,
-  );
-  /**
-   * Blobs of stored outcomes handed to a caller in the last minute (by when): the caller
-   * fetches them right after, though no row refers to them any more. Bounded.
-   */
-  private readonly handedOut = new Map<string, number>();
   /** Spawned calls waiting in the store beyond each function's resident limit. */
   private readonly pager: SpawnPager;
+  /** Who hears each call's outcome; `.remote` outcomes delivered a moment ago. */
+  private readonly outcomes: Outcomes;
   private resolveFunction: ((functionId: string) => Promise<unknown>) | undefined;
   private readonly tickTimer: NodeJS.Timeout;
   private readonly retention: Retention;
@@ -182,6 +166,13 @@ export class Engine {
       },
       o.maxResidentSpawns ?? DEFAULT_RESIDENT_SPAWNS,
     );
+    this.outcomes = new Outcomes({
+      store: o.store,
+      calls: this.calls,
+      pager: this.pager,
+      lookupFunction: (id) => this.lookupFunction(id),
+      untrack: (call) => this.untrack(call),
+    });
     this.retention = new Retention(
       o.store,
       o.resultRetentionMs,
@@ -359,9 +350,7 @@ export class Engine {
   private knownCall(key: string): { callId: string; existing: true; outcome?: CallOutcome } | undefined {
     const live = this.liveKeys.get(key);
     if (live) return { callId: live, existing: true };
-    const recent = this.recentlyDelivered.get(key);
-    if (recent) return { callId: recent.callId, existing: true, outcome: recent.outcome };
-    return undefined;
+    return this.outcomes.recent(key);
   }
 
   /**
@@ -479,7 +468,7 @@ export class Engine {
   }
 
   /**
-   * Waits for a call's outcome. Resolves undefined when `timeoutMs` passes first.
+   * Waits for a call's outcome (outcomes.ts). Resolves undefined when `timeoutMs` passes first.
    * @throws ApiError not_found for an unknown call id.
    */
   awaitCall(
@@ -487,119 +476,13 @@ export class Engine {
     timeoutMs: number | undefined,
     onGone?: (cancel: () => void) => void,
   ): Promise<CallOutcome | undefined> {
-    // Not an async function: a live call's outcome reaches the caller's reply in the turn it
-    // arrives, not two promise turns later (a warm `.remote` is waited on here).
-    const live = this.calls.get(callId);
-    if (live) return this.waitLive(live, timeoutMs, onGone);
-    return this.awaitStored(callId, timeoutMs, onGone);
-  }
-
-  private waitLive(
-    live: LiveCall,
-    timeoutMs: number | undefined,
-    onGone: ((cancel: () => void) => void) | undefined,
-  ): Promise<CallOutcome | undefined> {
-    if (live.outcome) {
-      try {
-        return Promise.resolve(this.delivered(live, live.outcome));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
-    return waitForOutcome(
-      (w) => {
-        live.waiters ??= new Set();
-        live.waiters.add(w);
-      },
-      (w) => live.waiters?.delete(w),
-      timeoutMs,
-      onGone,
-    );
-  }
-
-  /** awaitCall of a call that is not in memory: as the store has it. */
-  private async awaitStored(
-    callId: string,
-    timeoutMs: number | undefined,
-    onGone: ((cancel: () => void) => void) | undefined,
-  ): Promise<CallOutcome | undefined> {
-    const waitLive = (live: LiveCall) => this.waitLive(live, timeoutMs, onGone);
-    const { stored, fn } = await this.readCall(callId);
-    // Paged in while the store was read.
-    const now = this.calls.get(callId);
-    if (now) return waitLive(now);
-    if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
-    if (
-      stored.state === "expired" ||
-      (stored.state !== "pending" && stored.expiresAt !== null && stored.expiresAt <= Date.now())
-    ) {
-      return { kind: "expired" };
-    }
-    if (stored.outcome) {
-      if (stored.kind === "remote") {
-        this.o.store.deleteCall(callId);
-        const b = outcomeBlob(stored.outcome);
-        if (b && this.handedOut.size < HANDED_OUT_MAX) this.handedOut.set(b, Date.now());
-      }
-      return stored.outcome;
-    }
-    if (stored.state === "pending" && fn?.live) {
-      // Parked: waits in the store until it is paged in and finishes.
-      return waitForOutcome(
-        (w) => this.pager.addWaiter(callId, w),
-        (w) => {
-          this.pager.removeWaiter(callId, w);
-          this.calls.get(callId)?.waiters?.delete(w); // paged in meanwhile
-        },
-        timeoutMs,
-        onGone,
-      );
-    }
-    // Pending in the store but not live: the function is gone.
-    return Promise.resolve({
-      kind: "result",
-      result: { status: "terminated", message: "the call's function is no longer running" },
-    });
-  }
-
-  /**
-   * A call that is not in memory, as the store has it, and its function if it is pending. Read
-   * again when the call left the parked state during the read (paged in, perhaps finished, or
-   * cancelled): acting on the stale "pending" would leave a waiter with the pager that nothing
-   * answers any more, or cancel a call that has finished. A call leaves that state once, so
-   * this reads twice at most.
-   */
-  private async readCall(callId: string): Promise<{ stored: StoredCall | undefined; fn: LiveFunction | undefined }> {
-    for (;;) {
-      const watch = this.pager.watch(callId);
-      try {
-        const stored = await this.o.store.getCall(callId);
-        const fn = stored?.state === "pending" ? await this.lookupFunction(stored.functionId) : undefined;
-        if (!watch.left) return { stored, fn };
-      } finally {
-        this.pager.unwatch(callId, watch);
-      }
-    }
-  }
-
-  /** A waiter took the outcome: `.remote` results are dropped once read. */
-  private delivered(call: LiveCall, outcome: CallOutcome): CallOutcome {
-    if (call.kind === "remote") {
-      this.untrack(call);
-      if (call.idempotencyKey) {
-        this.recentlyDelivered.set(call.idempotencyKey, { callId: call.id, outcome, at: Date.now() });
-      }
-      // Delivered while only in memory: it never touches the disk.
-      if (call.deferred === "held") call.deferred = "dropped";
-      else this.o.store.deleteCall(call.id);
-    }
-    return outcome;
+    return this.outcomes.await(callId, timeoutMs, onGone);
   }
 
   async cancelCall(callId: string, terminateContainers: boolean): Promise<void> {
     let call = this.calls.get(callId);
     if (!call) {
-      const { stored, fn } = await this.readCall(callId);
+      const { stored, fn } = await this.outcomes.read(callId);
       call = this.calls.get(callId); // paged in while the store was read
       if (!call) {
         if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
@@ -685,7 +568,7 @@ export class Engine {
     if (waiters !== undefined && waiters.size > 0 && call.kind === "remote") {
       // The caller has it: `.remote` results are not kept.
       for (const w of waiters) w(outcome);
-      this.delivered(call, outcome);
+      this.outcomes.delivered(call, outcome);
       return;
     }
     this.persisted(call);
@@ -707,12 +590,7 @@ export class Engine {
     };
     for (const i of this.inputs.values()) add(payloadBlob(i.args));
     for (const c of this.calls.values()) if (c.outcome) add(outcomeBlob(c.outcome));
-    const since = Date.now() - 60_000;
-    for (const r of this.recentlyDelivered.values()) if (r.at >= since) add(outcomeBlob(r.outcome));
-    for (const [b, at] of this.handedOut) {
-      if (at < since) this.handedOut.delete(b);
-      else out.add(b);
-    }
+    this.outcomes.blobsInUse(out);
     return out;
   }
 
