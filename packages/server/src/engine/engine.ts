@@ -34,6 +34,7 @@ import {
   type LiveInput,
 } from "./model.js";
 import { FunctionStats as FunctionCounters } from "./observe/function-stats.js";
+import { currentStats, sampleLoad } from "./observe/load.js";
 import { type EngineSnapshot, snapshotContainers, snapshotFunction, snapshotMaps } from "./observe/snapshot.js";
 import { Outcomes } from "./outcomes.js";
 import { revokeHeld, stopReclaim } from "./prefetch.js";
@@ -598,11 +599,7 @@ export class Engine {
   private tick(): void {
     const now = Date.now();
     this.clock.minute = Math.floor(now / 60_000);
-    for (const fn of this.functions.values()) {
-      let running = 0;
-      for (const c of fn.containers.values()) running += c.running.size;
-      fn.stats.sample(fn.queue.length + fn.parked, running);
-    }
+    for (const fn of this.functions.values()) sampleLoad(fn);
     this.fleet.scaleDown(now);
     this.releaseIdleInstances(now);
     this.retention.tick(now);
@@ -925,17 +922,6 @@ export class Engine {
   async stats(functionId: string): Promise<FunctionStats> {
     const fn = await this.lookupFunction(functionId);
     if (!fn) throw new ApiError("not_found", `function ${functionId} is not running`);
-    let backlog = 0;
-    let active = 0;
-    let total = 0;
-    for (const c of fn.containers.values()) {
-      if (c.status === "dead") continue;
-      total++;
-      if (c.running.size > 0) active++;
-    }
-    // Queue entries cancelled while waiting are skipped at dispatch; count only live ones.
-    for (const i of this.inputs.values())
-      if (i.call.fn === fn && (i.status === "pending" || i.status === "retry_wait")) backlog++;
-    return { backlog: backlog + fn.parked, numActiveRunners: active, numTotalRunners: total };
+    return currentStats(fn, this.inputs.values());
   }
 }
