@@ -91,8 +91,13 @@ export interface CreatedCall {
 }
 
 /**
- * Queues inputs, hands them to containers, collects outputs, retries, times out and scales.
- * All scheduling state lives here in memory; the store holds what must survive a restart.
+ * The engine's front door, and the only way in for the server, the API, the gateway and the app
+ * service. It keeps the registry of functions and the table of live calls (admission, cancel,
+ * completion), and wires together the parts that do the rest, each through a narrow host
+ * interface: dispatch.ts (queues, hand-out), attempts.ts (deadlines, timeouts, retries),
+ * fleet.ts (containers, scaling), fan-out.ts (maps, generators), outcomes.ts (waiting),
+ * spawn-pager.ts (parked spawns) and recovery.ts (after a restart). All scheduling state lives
+ * in memory; the store holds what must survive a restart.
  */
 export class Engine {
   /** Registered functions. Outside the engine, read them through `functionView`/`liveFunctions`. */
@@ -107,6 +112,8 @@ export class Engine {
   private readonly fanOut: FanOut;
   /** Attempts on containers: deadlines, timeouts, retries. */
   private readonly attempts: Attempts;
+  /** Each function's queue and its hand-out to containers. */
+  private readonly dispatcher: Dispatcher;
   /** Idempotency keys of live calls (their rows may not be written yet). */
   private readonly liveKeys = new Map<string, string>();
   /** Spawned calls waiting in the store beyond each function's resident limit. */
@@ -117,8 +124,6 @@ export class Engine {
   private readonly tickTimer: NodeJS.Timeout;
   private readonly retention: Retention;
   private closed = false;
-  /** Each function's queue and its hand-out to containers. */
-  private readonly dispatcher: Dispatcher;
 
   constructor(private readonly o: EngineOptions) {
     this.attempts = new Attempts({
