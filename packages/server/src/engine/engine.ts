@@ -3,6 +3,7 @@ import {
   type FunctionSpec,
   type FunctionStats,
   type InputInfo,
+  type LogEntry,
   type MapInputWire,
   newId,
   type OutputWire,
@@ -862,7 +863,8 @@ export class Engine {
     this.fanOut.containerGenItems(containerId, inputId, attempt, items);
   }
 
-  containerLogs(containerId: string, entries: Parameters<Fleet["containerLogs"]>[1]): void {
+  /** Log lines a container wrote (its app, function and id are added here). */
+  containerLogs(containerId: string, entries: Omit<LogEntry, "appId" | "functionName" | "containerId">[]): void {
     this.fleet.containerLogs(containerId, entries);
   }
 
