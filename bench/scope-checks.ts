@@ -48,9 +48,10 @@ time("BlobGrants.add (a blob reference sent)", () => grants.add(ids[next++ & 819
 const fn = { id: "fu-1", appName: "a", name: "f", environment: "main" };
 const functions = new Map([["fu-1", fn]]);
 const calls = new Map([["fc-1", fn]]);
+const containers = new Map([["co-1", { id: "co-1", fn }]]);
 const deps = {
   engine: {
-    fleet: { containers: new Map([["co-1", { id: "co-1", fn }]]) },
+    container: (id: string) => containers.get(id),
     functionView: (id: string) => functions.get(id),
     callFunction: async (id: string) => calls.get(id),
   },

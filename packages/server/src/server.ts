@@ -447,7 +447,7 @@ export class SkiffServer {
 
     // Before any container starts: copies of a previous run are gone, and volumes are mounted.
     await objects.volumes.start();
-    engine.fleet.setMounter(volumeMounter(objects.registry, objects.volumes));
+    engine.setMounter(volumeMounter(objects.registry, objects.volumes));
     await apps.restore();
     await store.objects.queueResetLeases();
 
@@ -601,7 +601,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
     },
     afterHello(peer) {
       if (peer.role !== "container") return;
-      deps.engine.fleet.containerHello(peer.containerId!, peer).catch((err: Error) => {
+      deps.engine.containerHello(peer.containerId!, peer).catch((err: Error) => {
         log(`container ${peer.containerId} cannot start: ${err.message}`);
         peer.close(1011, err.message);
       });
@@ -615,7 +615,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
         if (typeof callId !== "string" || typeof consumed !== "number" || !(consumed > 0)) {
           return peer.close(1002, "gen.ack needs callId and a positive consumed");
         }
-        if (peer.streams.has(callId)) deps.engine.fanOut.streamAck(callId, consumed);
+        if (peer.streams.has(callId)) deps.engine.streamAck(callId, consumed);
         return;
       }
       if (
@@ -650,14 +650,14 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
       }
       switch (msg.t) {
         case "container.ready":
-          deps.engine.fleet.containerReady(id);
+          deps.engine.containerReady(id);
           return;
         case "container.init_failed":
-          deps.engine.fleet.containerInitFailed(id, (b as EventMap["container.init_failed"]).error);
+          deps.engine.containerInitFailed(id, (b as EventMap["container.init_failed"]).error);
           return;
         case "outputs":
           if (!Array.isArray(b?.items)) return peer.close(1002, "outputs.items must be an array");
-          deps.engine.fleet.containerOutputs(id, b.items as OutputWire[]);
+          deps.engine.containerOutputs(id, b.items as OutputWire[]);
           return;
         case "outputs.cols": {
           const o = b as unknown as EventMap["outputs.cols"];
@@ -665,7 +665,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           const data = n < 0 ? undefined : unpackPayloads(o.data, n);
           if (!data || !Array.isArray(o.durationsMs) || o.durationsMs.length !== n)
             return peer.close(1002, "outputs.cols needs seqs, data and durationsMs of one length");
-          deps.engine.fleet.containerOutputColumns(id, o.seqs, data, o.durationsMs);
+          deps.engine.containerOutputColumns(id, o.seqs, data, o.durationsMs);
           return;
         }
         case "inputs.returned": {
@@ -683,7 +683,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           if (typeof g?.inputId !== "string" || typeof g.attempt !== "number" || !Array.isArray(g.items)) {
             return peer.close(1002, "gen.items needs inputId, attempt and items");
           }
-          deps.engine.fanOut.containerGenItems(id, g.inputId, g.attempt, g.items);
+          deps.engine.containerGenItems(id, g.inputId, g.attempt, g.items);
           return;
         }
         case "web.answer": {
@@ -691,7 +691,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           const w = b as EventMap["web.answer"];
           if (typeof w?.seq !== "number" || !(w.item instanceof Uint8Array) || typeof w.durationMs !== "number")
             return peer.close(1002, "web.answer needs seq, item (bytes) and durationMs");
-          deps.engine.fleet.containerWebAnswer(id, w.seq, w.item, w.durationMs);
+          deps.engine.containerWebAnswer(id, w.seq, w.item, w.durationMs);
           return;
         }
         case "web.body.pull": {
@@ -708,7 +708,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
           return;
         case "logs":
           if (!Array.isArray(b?.items)) return peer.close(1002, "logs.items must be an array");
-          deps.engine.fleet.containerLogs(id, b.items as EventMap["logs"]["items"]);
+          deps.engine.containerLogs(id, b.items as EventMap["logs"]["items"]);
           return;
         default:
           peer.close(1002, `unknown event ${msg.t}`);
@@ -716,7 +716,7 @@ function peerHooks(deps: HandlerDeps, tokens: TokenService, log: (m: string) => 
     },
     closed(peer) {
       if (peer.role === "worker") deps.workers.closed(peer);
-      if (peer.role === "container" && peer.containerId) deps.engine.fleet.containerDisconnected(peer.containerId);
+      if (peer.role === "container" && peer.containerId) deps.engine.containerDisconnected(peer.containerId);
       if (peer.sessionId) deps.apps.sessionClosed(peer.sessionId);
     },
     log,

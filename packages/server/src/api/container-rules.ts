@@ -1,6 +1,6 @@
 import type { RequestName } from "@skiff/protocol";
 import type { Principal } from "../auth/tokens.js";
-import type { FunctionView, LiveContainer } from "../engine/model.js";
+import type { ContainerView, FunctionView } from "../engine/model.js";
 import { ApiError } from "./api-error.js";
 import type { HandlerDeps } from "./handlers.js";
 
@@ -11,20 +11,20 @@ type Rule = (p: Principal, q: Params, d: HandlerDeps) => void | Promise<void>;
 const text = (q: Params, key: string): string => (typeof q[key] === "string" ? q[key] : "");
 
 /** The container a container token belongs to; permission_denied once it has stopped. */
-export function containerOf(p: Principal, d: HandlerDeps): LiveContainer {
-  const c = d.engine.fleet.containers.get(p.containerId ?? "");
+export function containerOf(p: Principal, d: HandlerDeps): ContainerView {
+  const c = d.engine.container(p.containerId ?? "");
   if (!c) throw new ApiError("permission_denied", "this container is no longer running");
   return c;
 }
 
-function refused(c: LiveContainer, what: string): ApiError {
+function refused(c: ContainerView, what: string): ApiError {
   return new ApiError(
     "permission_denied",
     `container ${c.id} (app "${c.fn.appName}" of environment "${c.fn.environment}") cannot reach ${what}: a container reaches only calls and functions of its own environment`,
   );
 }
 
-function checkFunction(c: LiveContainer, fn: FunctionView, what: string): void {
+function checkFunction(c: ContainerView, fn: FunctionView, what: string): void {
   if (fn.environment !== c.fn.environment)
     throw refused(c, `${what} ${fn.appName}.${fn.name} of environment "${fn.environment}"`);
 }

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { type ContainerInfo, type EventMap, type ExecSpec, newId } from "@skiff/protocol";
 import type { Engine } from "../engine/engine.js";
-import type { LiveContainer } from "../engine/model.js";
+import type { ContainerView } from "../engine/model.js";
 import { ApiError, invalid, notFound } from "./api-error.js";
 import type { Peer } from "./peer.js";
 
@@ -11,7 +11,7 @@ const MAX_EXECS_PER_PEER = 16;
 interface ExecSession {
   id: string;
   peer: Peer;
-  container: LiveContainer;
+  container: ContainerView;
   /** Set for `skiff shell`: the container was started for this command and goes with it. */
   ownsContainer: boolean;
   ended: boolean;
@@ -29,7 +29,7 @@ export class ExecRelay {
   private readonly sessions = new Map<string, ExecSession>();
 
   constructor(private readonly engine: Engine) {
-    engine.fleet.onContainerGone((c, why) => {
+    engine.onContainerGone((c, why) => {
       for (const s of [...this.sessions.values()]) {
         if (s.container === c) this.end(s, { execId: s.id, code: null, error: `the container stopped (${why})` });
       }
@@ -39,7 +39,7 @@ export class ExecRelay {
   /** Running containers of an environment. */
   list(environment: string): ContainerInfo[] {
     const out: ContainerInfo[] = [];
-    for (const c of this.engine.fleet.containers.values()) {
+    for (const c of this.engine.containers()) {
       if (c.fn.environment !== environment || c.status === "dead") continue;
       out.push({
         containerId: c.id,
@@ -57,8 +57,8 @@ export class ExecRelay {
   }
 
   /** A running container, by id. @throws ApiError not_found */
-  container(containerId: string): LiveContainer {
-    const c = this.engine.fleet.containers.get(containerId);
+  container(containerId: string): ContainerView {
+    const c = this.engine.container(containerId);
     if (!c || c.status === "dead")
       throw notFound(`no running container ${containerId}: \`skiff container list\` shows the running ones`);
     return c;
@@ -74,16 +74,16 @@ export class ExecRelay {
 
   /** Starts a container of the function for a shell, runs the command in it, removes it after. */
   async shell(peer: Peer, functionId: string, spec: ExecSpec): Promise<{ execId: string; containerId: string }> {
-    const fn = this.engine.functions.get(functionId);
+    const fn = this.engine.functionView(functionId);
     if (!fn?.live) throw notFound(`function ${functionId} is not running`);
     if (fn.spec.web)
       throw invalid(
         `${fn.appName}.${fn.name} is a web endpoint: skiff shell opens a shell in a function's container; pick a function (or class) of the app`,
       );
     this.checkPeer(peer);
-    const c = await this.engine.fleet.startReserved(fn);
+    const c = await this.engine.startReserved(fn.id);
     if (!peer.isOpen) {
-      this.engine.fleet.killContainer(c, "its shell's client left before it started");
+      this.engine.killContainer(c.id, "its shell's client left before it started");
       throw new ApiError("cancelled", "the connection closed");
     }
     return { execId: this.startExec(peer, c, spec, true), containerId: c.id };
@@ -95,7 +95,7 @@ export class ExecRelay {
     if (n >= MAX_EXECS_PER_PEER) throw invalid(`at most ${MAX_EXECS_PER_PEER} commands per connection at once`);
   }
 
-  private startExec(peer: Peer, c: LiveContainer, spec: ExecSpec, ownsContainer: boolean): string {
+  private startExec(peer: Peer, c: ContainerView, spec: ExecSpec, ownsContainer: boolean): string {
     this.checkPeer(peer);
     const id = newId("ex");
     const s: ExecSession = { id, peer, container: c, ownsContainer, ended: false, cleanup: () => {} };
@@ -116,7 +116,7 @@ export class ExecRelay {
     this.sessions.delete(s.id);
     s.peer.cleanups.delete(s.cleanup);
     if (exit) s.peer.send("exec.exit", exit);
-    if (s.ownsContainer) this.engine.fleet.killContainer(s.container, "its shell ended");
+    if (s.ownsContainer) this.engine.killContainer(s.container.id, "its shell ended");
   }
 
   /** An event of a client about one of its execs. */

@@ -182,7 +182,7 @@ function tieMapToPeer(
     if (!callId) return;
     // A client that closed its connection itself (1000) is gone for good: no resume will come.
     if (peer.closeCode === 1000) d.engine.cancelCall(callId, false).catch(() => {});
-    else d.engine.fanOut.detachMap(callId, sink);
+    else d.engine.detachMap(callId, sink);
   };
   return {
     bind(id) {
@@ -296,7 +296,7 @@ function roomToFollow(peer: Peer): void {
 
 /** Web endpoint functions are called over HTTP by the gateway only. */
 function notWeb(d: HandlerDeps, functionId: string): string {
-  const fn = d.engine.functions.get(functionId);
+  const fn = d.engine.functionView(functionId);
   if (fn?.spec.web)
     throw invalid(
       `${fn.appName}.${fn.name} is a web endpoint: request ${d.gateway.urlsOfFunction(functionId)?.url ?? "its URL"}`,
@@ -459,7 +459,7 @@ export const handlers: HandlerTable = {
     await d.engine.load(functionId);
     // The stream goes to this connection only: when it closes, the generator is cancelled.
     const tie = tieToPeer(peer, d, peer.streams);
-    const r = d.engine.fanOut.startStream({ functionId, args, idempotencyKey, parentInputId, method }, (items, end) => {
+    const r = d.engine.startStream({ functionId, args, idempotencyKey, parentInputId, method }, (items, end) => {
       peer.send("gen.stream", { callId: r.callId, items, ...(end ? { end } : {}) });
       if (end) tie.release();
     });
@@ -477,14 +477,12 @@ export const handlers: HandlerTable = {
     // map.resume (see engine/map-resume.ts) and is cancelled if nobody takes it back.
     const sink = mapSink(peer, () => r.callId, q.columns === true, q.packed === true);
     const tie = tieMapToPeer(peer, d, sink);
-    const r = d.engine.fanOut.startMap(
-      { functionId, idempotencyKey: p.idempotencyKey, parentInputId, method },
-      sink,
-      () => tie.release(),
+    const r = d.engine.startMap({ functionId, idempotencyKey: p.idempotencyKey, parentInputId, method }, sink, () =>
+      tie.release(),
     );
     tie.bind(r.callId);
     // Its row is durable before the caller hears of the map: a restart cannot forget it.
-    await d.engine.fanOut.resume.durable();
+    await d.engine.mapsDurable();
     return { ...r, columns: true, packed: true };
   },
   async "map.resume"(peer, p, d) {
@@ -492,9 +490,9 @@ export const handlers: HandlerTable = {
     const callId = str(q, "callId", { max: 64 });
     const sink = mapSink(peer, () => callId, q.columns === true, q.packed === true);
     const tie = tieMapToPeer(peer, d, sink);
-    const r = await d.engine.fanOut.resumeMap(callId, sink, () => tie.release());
+    const r = await d.engine.resumeMap(callId, sink, () => tie.release());
     tie.bind(callId);
-    await d.engine.fanOut.resume.durable();
+    await d.engine.mapsDurable();
     return { window: r.window, columns: true, packed: true };
   },
   "map.put"(peer, p, d) {
@@ -522,7 +520,7 @@ export const handlers: HandlerTable = {
           args[i] = { blob: (a as { blob: string }).blob };
         else throw invalid(`args[${i}] must be bytes or { blob }`);
       }
-      d.engine.fanOut.putMapInputColumns(callId, idxs, args);
+      d.engine.putMapInputColumns(callId, idxs, args);
       return {};
     }
     if (!Array.isArray(p.items) || p.items.length === 0) throw invalid("items must be a non-empty array");
@@ -532,14 +530,14 @@ export const handlers: HandlerTable = {
       if (!Number.isInteger(idx)) throw invalid(`items[${i}].idx must be an integer`);
       return { idx, args: payload(o, "args") };
     });
-    d.engine.fanOut.putMapInputs(callId, items);
+    d.engine.putMapInputs(callId, items);
     return {};
   },
   "map.end"(peer, p, d) {
     const q = p as unknown as Record<string, unknown>;
     const callId = str(q, "callId", { max: 64 });
     if (!peer.maps.has(callId)) throw notFound(`no map ${callId} on this connection`);
-    d.engine.fanOut.endMap(callId, num(q, "total", { min: 0, max: Number.MAX_SAFE_INTEGER }));
+    d.engine.endMap(callId, num(q, "total", { min: 0, max: Number.MAX_SAFE_INTEGER }));
     return {};
   },
   "call.get"(peer, p, d) {

@@ -16,7 +16,7 @@ export function builderOf(images: ImageBuilder | undefined): ImageBuilder {
 /** Last-layer keys of the images live functions run in, with the apps using each. */
 export function imagesInUse(engine: Engine): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const fn of engine.functions.values()) {
+  for (const fn of engine.liveFunctions()) {
     const key = fn.live ? fn.spec.options.imageKey : undefined;
     if (!key) continue;
     const apps = out.get(key) ?? [];

@@ -62,7 +62,7 @@ function callerOf(peer: Peer, d: HandlerDeps): Caller {
       ...session,
     };
   if (p.kind !== "container") return session;
-  const c = d.engine.fleet.containers.get(p.containerId ?? "");
+  const c = d.engine.container(p.containerId ?? "");
   if (!c) throw new ApiError("permission_denied", "this container is no longer running");
   return { environment: c.fn.environment, appId: c.fn.appId, ...(peer.sessionId ? { sessionId: peer.sessionId } : {}) };
 }

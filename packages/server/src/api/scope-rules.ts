@@ -62,7 +62,7 @@ const byApp =
 const byContainer =
   (action: string): Rule =>
   (p, q, d) => {
-    const c = d.engine.fleet.containers.get(text(q, "containerId") ?? "");
+    const c = d.engine.container(text(q, "containerId") ?? "");
     if (c) checkApp(p, c.fn.environment, c.fn.appName, action);
   };
 

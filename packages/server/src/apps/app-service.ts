@@ -12,7 +12,7 @@ import {
 } from "@skiff/protocol";
 import { ApiError, invalid, notFound } from "../api/api-error.js";
 import type { Engine } from "../engine/engine.js";
-import type { LiveFunction } from "../engine/model.js";
+import type { FunctionView } from "../engine/model.js";
 import { STOPPED_APPS_LISTED_MS } from "../engine/retention.js";
 import type { Schedules } from "../engine/schedules.js";
 import type { WorkerProvider } from "../provider.js";
@@ -111,7 +111,7 @@ export class AppService {
 
   /** Re-derives the live instances / variants of a function from its current spec. */
   private async refreshVariants(functionId: string): Promise<void> {
-    for (const fn of [...this.engine.functions.values()]) {
+    for (const fn of [...this.engine.liveFunctions()]) {
       if (fn.baseId !== functionId) continue;
       const row = await this.store.getClassInstance(fn.id);
       if (row) this.registerInstance(functionId, row);
@@ -119,19 +119,19 @@ export class AppService {
   }
 
   /** A class instance not in memory (let go while idle, or after a restart), by its id. */
-  private async reviveInstance(id: string): Promise<LiveFunction | undefined> {
+  private async reviveInstance(id: string): Promise<FunctionView | undefined> {
     const dot = id.lastIndexOf(".");
     if (dot <= 0) return undefined;
     const row = await this.store.getClassInstance(id);
-    const had = this.engine.functions.get(id);
+    const had = this.engine.functionView(id);
     if (had) return had; // taken back meanwhile
-    if (!row || !this.engine.functions.get(row.functionId)?.live) return undefined;
+    if (!row || !this.engine.functionView(row.functionId)?.live) return undefined;
     return this.registerInstance(row.functionId, row);
   }
 
   /** Gives a class instance its pool, on the class's current version. */
-  private registerInstance(classFunctionId: string, row: ClassInstanceRow): LiveFunction | undefined {
-    const base = this.engine.functions.get(classFunctionId);
+  private registerInstance(classFunctionId: string, row: ClassInstanceRow): FunctionView | undefined {
+    const base = this.engine.functionView(classFunctionId);
     if (!base) return undefined;
     let spec: FunctionSpec;
     try {
@@ -163,7 +163,7 @@ export class AppService {
     params: Record<string, unknown>,
     options: Record<string, unknown>,
   ): Promise<FunctionInfo> {
-    const base = this.engine.functions.get(functionId);
+    const base = this.engine.functionView(functionId);
     if (!base?.live)
       throw notFound(`function ${functionId} is not running (its app was stopped or redeployed without it)`);
     if (base.baseId !== undefined) throw invalid(`${functionId} is already a variant: bind the function it came from`);
@@ -185,7 +185,11 @@ export class AppService {
     });
     if (Object.keys(overrides).length === 0 && (!cls || isDefault(cls.params, full))) return info(base.id);
     const id = instanceId(base.id, full, overrides);
-    if (!this.engine.functions.get(id)?.live && !(await this.reviveInstance(id)) && !this.engine.functions.has(id)) {
+    if (
+      !this.engine.functionView(id)?.live &&
+      !(await this.reviveInstance(id)) &&
+      this.engine.functionView(id) === undefined
+    ) {
       const row: ClassInstanceRow = {
         id,
         functionId: base.id,
@@ -397,7 +401,7 @@ export class AppService {
    * function's current version; a variant's id finds the variant.
    */
   async get(functionId: string): Promise<FunctionInfo> {
-    const fn = this.engine.functions.get(functionId) ?? (await this.reviveInstance(functionId));
+    const fn = this.engine.functionView(functionId) ?? (await this.reviveInstance(functionId));
     if (!fn?.live)
       throw notFound(
         `no running function ${functionId}: its app was stopped, or a deploy dropped the function (look it up by name with Function_.lookup)`,
@@ -420,14 +424,14 @@ export class AppService {
    * writes the code's spec) puts back what the code says.
    */
   async updateAutoscaler(functionId: string, settings: AutoscalerWire): Promise<Required<AutoscalerWire>> {
-    const fn = this.engine.functions.get(functionId);
+    const fn = this.engine.functionView(functionId);
     if (!fn?.live) throw notFound(`no running function ${functionId}`);
     // In line with deploys of the same app: a deploy in progress finishes first.
     return this.one(`${fn.environment}\0${fn.appName}`, () => this.updateAutoscalerNow(functionId, settings));
   }
 
   private async updateAutoscalerNow(functionId: string, settings: AutoscalerWire): Promise<Required<AutoscalerWire>> {
-    const fn = this.engine.functions.get(functionId);
+    const fn = this.engine.functionView(functionId);
     if (!fn?.live) throw notFound(`no running function ${functionId} (a deploy dropped it)`);
     const where = `${fn.appName}.${fn.name}.updateAutoscaler()`;
     if (fn.baseId !== undefined)
@@ -466,7 +470,7 @@ export class AppService {
     if (!row) throw notFound(`no function ${functionId}`);
     this.store.upsertFunction({ ...row, spec: JSON.stringify(spec) });
     await this.register(app, { ...row, spec: JSON.stringify(spec) });
-    this.engine.fleet.fitToLimits(this.engine.functions.get(functionId)!);
+    this.engine.fitToLimits(functionId);
     return {
       minContainers: options.minContainers,
       maxContainers: options.maxContainers,
@@ -493,7 +497,7 @@ export class AppService {
     const functions: FunctionSummary[] = [];
     for (const f of await this.store.appFunctions(row.id)) {
       if (!f.active) continue;
-      const live = this.engine.functions.get(f.id);
+      const live = this.engine.functionView(f.id);
       const spec = live?.spec ?? (JSON.parse(f.spec) as FunctionSpec);
       const o = spec.options;
       const stats = live ? await this.engine.stats(f.id) : undefined;

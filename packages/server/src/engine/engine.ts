@@ -2,12 +2,12 @@ import {
   type CallOutcome,
   type FunctionSpec,
   type FunctionStats,
-  type InputColumnsWire,
   type InputInfo,
-  type InputWire,
+  type LogEntry,
+  type MapInputWire,
   newId,
+  type OutputWire,
   type Payload,
-  packPayloads,
   type ResultWire,
 } from "@skiff/protocol";
 import { ApiError, invalid } from "../api/api-error.js";
@@ -15,43 +15,35 @@ import type { TokenService } from "../auth/tokens.js";
 import type { WorkerProvider } from "../provider.js";
 import { outcomeBlob, payloadBlob } from "../store/blob-refs.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
-import type { CallRow, InputRow, Store, StoredCall } from "../store/store.js";
-import { type BatchHost, dispatchBatches, stopBatching } from "./batching.js";
+import type { CallRow, InputRow, Store } from "../store/store.js";
+import { Attempts } from "./attempts.js";
+import { stopBatching } from "./batching.js";
 import { buildCallGraph } from "./call-graph.js";
 import { Deque } from "./deque.js";
-import { FanOut } from "./fan-out.js";
-import { Fleet } from "./fleet.js";
+import { Dispatcher } from "./dispatch.js";
+import { FanOut, type MapSink, type MapStart, type StreamSink, type StreamStart } from "./fan-out.js";
+import { Fleet, type VolumeMounter } from "./fleet.js";
 import type { LogHub } from "./log-hub.js";
 import { MapResume } from "./map-resume.js";
 import {
+  type ContainerChannel,
+  type ContainerView,
   createdRows,
   type FunctionView,
   type LiveCall,
-  type LiveContainer,
   type LiveFunction,
   type LiveInput,
-  type RunningAttempt,
 } from "./model.js";
 import { FunctionStats as FunctionCounters } from "./observe/function-stats.js";
+import { currentStats, sampleLoad } from "./observe/load.js";
 import { type EngineSnapshot, snapshotContainers, snapshotFunction, snapshotMaps } from "./observe/snapshot.js";
-import {
-  argBytes,
-  MAX_PREFETCH_BYTES,
-  prefetchDepth,
-  type ReclaimHost,
-  reclaim,
-  revokeHeld,
-  stopReclaim,
-  takesInputs,
-  unqueue,
-} from "./prefetch.js";
-import { RecentMap } from "./recent-map.js";
+import { Outcomes } from "./outcomes.js";
+import { revokeHeld, stopReclaim } from "./prefetch.js";
+import { recoverPending } from "./recovery.js";
 import { Retention } from "./retention.js";
-import { retryDelayMs } from "./retry-policy.js";
 import { RunTimes } from "./run-times.js";
 import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
 import { resolveTarget } from "./targets.js";
-import { waitForOutcome } from "./waiters.js";
 
 export interface EngineOptions {
   store: Store;
@@ -75,14 +67,8 @@ export interface EngineOptions {
 
 /** Undelivered `.remote` results are kept this long for a caller that reconnects. */
 const REMOTE_RESULT_TTL_MS = 60 * 60 * 1000;
-/** Delivered `.remote` outcomes remembered for resends after a lost reply. */
-const RECENT_DELIVERED = 10_000;
 /** A class instance with no calls and no containers this long is let go (taken back on its next call). */
 const INSTANCE_IDLE_MS = 5 * 60_000;
-/** Blobs of stored outcomes remembered as just handed out (see handedOut). */
-const HANDED_OUT_MAX = 100_000;
-/** The outcome of a web request with a result URL that a restart of the server cut short. */
-export const INTERRUPTED_WEB_CALL = "the server restarted before this request's response was complete";
 /** How often idle containers are checked and retention runs. */
 const TICK_MS = 250;
 
@@ -106,63 +92,61 @@ export interface CreatedCall {
 }
 
 /**
- * Queues inputs, hands them to containers, collects outputs, retries, times out and scales.
- * All scheduling state lives here in memory; the store holds what must survive a restart.
+ * The engine's front door, and the only way in for the server, the API, the gateway and the app
+ * service. It keeps the registry of functions and the table of live calls (admission, cancel,
+ * completion), and wires together the parts that do the rest, each through a narrow host
+ * interface: dispatch.ts (queues, hand-out), attempts.ts (deadlines, timeouts, retries),
+ * fleet.ts (containers, scaling), fan-out.ts (maps, generators), outcomes.ts (waiting),
+ * spawn-pager.ts (parked spawns) and recovery.ts (after a restart). All scheduling state lives
+ * in memory; the store holds what must survive a restart.
  */
 export class Engine {
   /** Registered functions. Outside the engine, read them through `functionView`/`liveFunctions`. */
-  readonly functions = new Map<string, LiveFunction>();
+  private readonly functions = new Map<string, LiveFunction>();
   /** The current minute, advanced on each tick: stats recording reads no clock of its own. */
   private readonly clock = { minute: Math.floor(Date.now() / 60_000) };
   private readonly calls = new Map<string, LiveCall>();
   private readonly inputs = new Map<string, LiveInput>();
-  /** The containers, and their scaling. */
-  readonly fleet: Fleet;
+  /** The containers, and their scaling. Outside the engine, reached through the methods below. */
+  private readonly fleet: Fleet;
   /** Maps and generator calls. */
-  readonly fanOut: FanOut;
+  private readonly fanOut: FanOut;
+  /** Attempts on containers: deadlines, timeouts, retries. */
+  private readonly attempts: Attempts;
+  /** Each function's queue and its hand-out to containers. */
+  private readonly dispatcher: Dispatcher;
   /** Idempotency keys of live calls (their rows may not be written yet). */
   private readonly liveKeys = new Map<string, string>();
-  /**
-   * `.remote` outcomes handed to a caller a moment ago, by idempotency key: if the reply was
-   * lost with the connection, the caller's resend gets the same outcome instead of a second
-   * run. Bounded: the oldest entries go first.
-   */
-  private readonly recentlyDelivered = new RecentMap<string, { callId: string; outcome: CallOutcome; at: number }>(
-    RECENT_DELIVERED,
-  );
-  /**
-   * Blobs of stored outcomes handed to a caller in the last minute (by when): the caller
-   * fetches them right after, though no row refers to them any more. Bounded.
-   */
-  private readonly handedOut = new Map<string, number>();
   /** Spawned calls waiting in the store beyond each function's resident limit. */
   private readonly pager: SpawnPager;
-  private resolveFunction: ((functionId: string) => Promise<LiveFunction | undefined>) | undefined;
+  /** Who hears each call's outcome; `.remote` outcomes delivered a moment ago. */
+  private readonly outcomes: Outcomes;
+  private resolveFunction: ((functionId: string) => Promise<unknown>) | undefined;
   private readonly tickTimer: NodeJS.Timeout;
   private readonly retention: Retention;
   private closed = false;
-  /** Set by drain(): no input starts from then on. */
-  private draining = false;
-  private readonly batchHost: BatchHost = {
-    startAttempt: (input, c) => this.startAttempt(input, c),
-    dispatch: (fn) => this.dispatch(fn),
-  };
-  private readonly reclaimHost: ReclaimHost = {
-    revoke: (c, inputIds) => c.channel?.send("inputs.revoke", { inputIds }),
-    dispatch: (fn) => this.dispatch(fn),
-  };
 
   constructor(private readonly o: EngineOptions) {
+    this.attempts = new Attempts({
+      store: o.store,
+      killGraceMs: o.killGraceMs ?? 2000,
+      log: o.log,
+      killContainer: (c, why) => this.fleet.killContainer(c, why),
+      enqueue: (input) => this.dispatcher.enqueue(input),
+      finishInput: (input, result, ms) => this.finishInput(input, result, ms),
+      persisted: (call) => this.persisted(call),
+    });
     this.fleet = new Fleet(o, {
       functions: this.functions,
-      dispatch: (fn) => this.dispatch(fn),
-      enqueue: (input, front) => this.enqueue(input, front),
+      dispatch: (fn) => this.dispatcher.dispatch(fn),
+      enqueue: (input, front) => this.dispatcher.enqueue(input, front),
       finishInput: (input, result, ms) => this.finishInput(input, result, ms),
-      attemptFailed: (input, result, ms) => this.attemptFailed(input, result, ms),
-      slotStarted: (c, ra) => this.slotStarted(c, ra),
+      attemptFailed: (input, result, ms) => this.attempts.failed(input, result, ms),
+      slotStarted: (c, ra) => this.attempts.slotStarted(c, ra),
       streamItems: (input, items) => this.fanOut.streamItems(input, items),
       isClosed: () => this.closed,
     });
+    this.dispatcher = new Dispatcher({ inputs: this.inputs, attempts: this.attempts, fleet: this.fleet });
     this.fanOut = new FanOut(
       {
         calls: this.calls,
@@ -173,9 +157,9 @@ export class Engine {
         newInput: (call, idx, args, now) => this.newInput(call, idx, args, undefined, now),
         track: (call) => this.track(call),
         untrack: (call) => this.untrack(call),
-        enqueue: (input) => this.enqueue(input),
-        startInput: (input) => this.startInput(input),
-        dispatch: (fn) => this.dispatch(fn),
+        enqueue: (input) => this.dispatcher.enqueue(input),
+        startInput: (input) => this.dispatcher.startInput(input),
+        dispatch: (fn) => this.dispatcher.dispatch(fn),
         load: (functionId) => this.load(functionId),
         cancel: (callId) => void this.cancelCall(callId, false).catch(() => {}), // already over
       },
@@ -189,6 +173,13 @@ export class Engine {
       },
       o.maxResidentSpawns ?? DEFAULT_RESIDENT_SPAWNS,
     );
+    this.outcomes = new Outcomes({
+      store: o.store,
+      calls: this.calls,
+      pager: this.pager,
+      lookupFunction: (id) => this.lookupFunction(id),
+      untrack: (call) => this.untrack(call),
+    });
     this.retention = new Retention(
       o.store,
       o.resultRetentionMs,
@@ -214,7 +205,7 @@ export class Engine {
     /** For a class instance's pool. */
     baseId?: string;
     params?: Uint8Array;
-  }): LiveFunction {
+  }): FunctionView {
     const existing = this.functions.get(f.id);
     if (existing) {
       existing.appName = f.appName;
@@ -358,7 +349,7 @@ export class Engine {
       this.o.store.insertCall(...createdRows(call));
       this.pager.added(fn);
     }
-    this.enqueue(input);
+    this.dispatcher.enqueue(input);
     return { callId: call.id, existing: false };
   }
 
@@ -366,16 +357,14 @@ export class Engine {
   private knownCall(key: string): { callId: string; existing: true; outcome?: CallOutcome } | undefined {
     const live = this.liveKeys.get(key);
     if (live) return { callId: live, existing: true };
-    const recent = this.recentlyDelivered.get(key);
-    if (recent) return { callId: recent.callId, existing: true, outcome: recent.outcome };
-    return undefined;
+    return this.outcomes.recent(key);
   }
 
   /**
    * Finds functions that are not in memory: a class instance let go while idle is taken back
    * on its next call (set by the app service, which knows the instances).
    */
-  setFunctionResolver(resolve: (functionId: string) => Promise<LiveFunction | undefined>): void {
+  setFunctionResolver(resolve: (functionId: string) => Promise<FunctionView | undefined>): void {
     this.resolveFunction = resolve;
   }
 
@@ -486,7 +475,7 @@ export class Engine {
   }
 
   /**
-   * Waits for a call's outcome. Resolves undefined when `timeoutMs` passes first.
+   * Waits for a call's outcome (outcomes.ts). Resolves undefined when `timeoutMs` passes first.
    * @throws ApiError not_found for an unknown call id.
    */
   awaitCall(
@@ -494,119 +483,13 @@ export class Engine {
     timeoutMs: number | undefined,
     onGone?: (cancel: () => void) => void,
   ): Promise<CallOutcome | undefined> {
-    // Not an async function: a live call's outcome reaches the caller's reply in the turn it
-    // arrives, not two promise turns later (a warm `.remote` is waited on here).
-    const live = this.calls.get(callId);
-    if (live) return this.waitLive(live, timeoutMs, onGone);
-    return this.awaitStored(callId, timeoutMs, onGone);
-  }
-
-  private waitLive(
-    live: LiveCall,
-    timeoutMs: number | undefined,
-    onGone: ((cancel: () => void) => void) | undefined,
-  ): Promise<CallOutcome | undefined> {
-    if (live.outcome) {
-      try {
-        return Promise.resolve(this.delivered(live, live.outcome));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
-    return waitForOutcome(
-      (w) => {
-        live.waiters ??= new Set();
-        live.waiters.add(w);
-      },
-      (w) => live.waiters?.delete(w),
-      timeoutMs,
-      onGone,
-    );
-  }
-
-  /** awaitCall of a call that is not in memory: as the store has it. */
-  private async awaitStored(
-    callId: string,
-    timeoutMs: number | undefined,
-    onGone: ((cancel: () => void) => void) | undefined,
-  ): Promise<CallOutcome | undefined> {
-    const waitLive = (live: LiveCall) => this.waitLive(live, timeoutMs, onGone);
-    const { stored, fn } = await this.readCall(callId);
-    // Paged in while the store was read.
-    const now = this.calls.get(callId);
-    if (now) return waitLive(now);
-    if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
-    if (
-      stored.state === "expired" ||
-      (stored.state !== "pending" && stored.expiresAt !== null && stored.expiresAt <= Date.now())
-    ) {
-      return { kind: "expired" };
-    }
-    if (stored.outcome) {
-      if (stored.kind === "remote") {
-        this.o.store.deleteCall(callId);
-        const b = outcomeBlob(stored.outcome);
-        if (b && this.handedOut.size < HANDED_OUT_MAX) this.handedOut.set(b, Date.now());
-      }
-      return stored.outcome;
-    }
-    if (stored.state === "pending" && fn?.live) {
-      // Parked: waits in the store until it is paged in and finishes.
-      return waitForOutcome(
-        (w) => this.pager.addWaiter(callId, w),
-        (w) => {
-          this.pager.removeWaiter(callId, w);
-          this.calls.get(callId)?.waiters?.delete(w); // paged in meanwhile
-        },
-        timeoutMs,
-        onGone,
-      );
-    }
-    // Pending in the store but not live: the function is gone.
-    return Promise.resolve({
-      kind: "result",
-      result: { status: "terminated", message: "the call's function is no longer running" },
-    });
-  }
-
-  /**
-   * A call that is not in memory, as the store has it, and its function if it is pending. Read
-   * again when the call left the parked state during the read (paged in, perhaps finished, or
-   * cancelled): acting on the stale "pending" would leave a waiter with the pager that nothing
-   * answers any more, or cancel a call that has finished. A call leaves that state once, so
-   * this reads twice at most.
-   */
-  private async readCall(callId: string): Promise<{ stored: StoredCall | undefined; fn: LiveFunction | undefined }> {
-    for (;;) {
-      const watch = this.pager.watch(callId);
-      try {
-        const stored = await this.o.store.getCall(callId);
-        const fn = stored?.state === "pending" ? await this.lookupFunction(stored.functionId) : undefined;
-        if (!watch.left) return { stored, fn };
-      } finally {
-        this.pager.unwatch(callId, watch);
-      }
-    }
-  }
-
-  /** A waiter took the outcome: `.remote` results are dropped once read. */
-  private delivered(call: LiveCall, outcome: CallOutcome): CallOutcome {
-    if (call.kind === "remote") {
-      this.untrack(call);
-      if (call.idempotencyKey) {
-        this.recentlyDelivered.set(call.idempotencyKey, { callId: call.id, outcome, at: Date.now() });
-      }
-      // Delivered while only in memory: it never touches the disk.
-      if (call.deferred === "held") call.deferred = "dropped";
-      else this.o.store.deleteCall(call.id);
-    }
-    return outcome;
+    return this.outcomes.await(callId, timeoutMs, onGone);
   }
 
   async cancelCall(callId: string, terminateContainers: boolean): Promise<void> {
     let call = this.calls.get(callId);
     if (!call) {
-      const { stored, fn } = await this.readCall(callId);
+      const { stored, fn } = await this.outcomes.read(callId);
       call = this.calls.get(callId); // paged in while the store was read
       if (!call) {
         if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
@@ -632,11 +515,10 @@ export class Engine {
           if (terminateContainers) this.fleet.killContainer(c, "cancelled with terminateContainers");
           // One waiting in the container never started: it is answered when the container
           // reads the cancel, which a long synchronous input may delay; nothing to kill for it.
-          else if (!ra.queued)
-            ra.killTimer = setTimeout(() => this.killIfStillRunning(c, ra), this.o.killGraceMs ?? 2000);
+          else if (!ra.queued) this.attempts.killAfterGrace(c, ra);
         }
       }
-      if (input.attemptOpen) this.endAttempt(input, "cancelled");
+      if (input.attemptOpen) this.attempts.end(input, "cancelled");
       this.markInputDone(input);
       if (input.graph) this.o.store.updateGraphInput(input.id, null, "terminated");
     }
@@ -644,288 +526,13 @@ export class Engine {
     else this.completeCall(call, { kind: "cancelled" });
   }
 
-  // ---- queue and dispatch ----------------------------------------------------------
-
-  private enqueue(input: LiveInput, front = false): void {
-    this.requeue(input, front);
-    this.dispatch(input.call.fn);
-  }
-
-  /**
-   * A new input (a web request's generator call) with nothing queued ahead of it goes straight
-   * to the first ready container with a free slot: the container, the attempt and the message
-   * dispatch would have chosen, without the queue's round trip and the hand-out's grouping.
-   * Otherwise (no free slot: scale-up; batched; stopping) it is queued and dispatched.
-   */
-  private startInput(input: LiveInput): void {
-    const fn = input.call.fn;
-    if (!this.draining && fn.queue.length === 0 && !fn.spec.options.batched) {
-      const slots = fn.spec.options.maxInputs;
-      for (const c of fn.containers.values()) {
-        if (!takesInputs(fn, c) || c.running.size >= slots) continue;
-        this.beginAttempt(input, c, false, performance.now());
-        const call = input.call;
-        const group: InputColumnsWire = {
-          callId: call.id,
-          timeoutMs: fn.spec.options.timeoutMs,
-          seq0: input.seq,
-          inputIds: [input.id],
-          attempts: [input.attempt],
-          args: [input.args],
-        };
-        if (call.method !== undefined) group.method = call.method;
-        c.channel!.send("inputs.cols", { groups: [group] });
-        // As dispatch ends: buffer containers and measured demand may want another container.
-        this.fleet.scale(fn);
-        return;
-      }
-    }
-    this.enqueue(input);
-  }
-
-  /** Puts an input in its function's queue, without dispatching. */
-  private requeue(input: LiveInput, front: boolean): void {
-    // Back in the queue with its attempt still open: its container was lost under it.
-    if (input.attemptOpen) this.endAttempt(input, "lost");
-    input.status = "pending";
-    input.container = undefined;
-    input.queuedAt = Date.now();
-    if (front) input.call.fn.queue.unshift(input);
-    else input.call.fn.queue.push(input);
-  }
-
-  /**
-   * Hands queued inputs to ready containers: first to every free slot, then, for short inputs,
-   * ahead of the slots (engine/prefetch.ts); takes back inputs waiting behind a slow one when
-   * another container is idle; then rescales.
-   */
-  private dispatch(fn: LiveFunction): void {
-    // Stopping: running inputs finish, nothing new starts (queued inputs wait for the next start).
-    if (this.draining) return;
-    if (fn.spec.options.batched) {
-      dispatchBatches(fn, this.batchHost); // engine/batching.ts
-      this.fleet.scale(fn);
-      return;
-    }
-    const slots = fn.spec.options.maxInputs;
-    if (fn.queue.length > 0) this.handOut(fn, slots, false);
-    if (fn.queue.length > 0) {
-      // Only once every free slot is taken: an input never waits in a busy container while
-      // another has room.
-      const depth = prefetchDepth(fn);
-      if (depth > 0) this.handOut(fn, slots + depth, true);
-    } else if (fn.containers.size > 1) reclaim(fn, this.reclaimHost);
-    this.fleet.scale(fn);
-  }
-
-  /** Fills each ready container of `fn` up to `limit` inputs (`ahead`: beyond its slots, to wait there). */
-  private handOut(fn: LiveFunction, limit: number, ahead: boolean): void {
-    // One clock read per hand-out: the turnaround of inputs that start at once is measured.
-    const sentAt = ahead ? Number.NaN : performance.now();
-    for (const c of fn.containers.values()) {
-      if (!takesInputs(fn, c) || (ahead && c.prefetchPaused)) continue;
-      // As columns, a group per run of one call's inputs (`inputs.cols`): no object per input
-      // to encode here and decode in the container.
-      const groups: InputColumnsWire[] = [];
-      let group: InputColumnsWire | undefined;
-      let args: Payload[] = [];
-      while (c.running.size < limit && fn.queue.length > 0) {
-        if (ahead && c.queuedBytes >= MAX_PREFETCH_BYTES) break;
-        const input = fn.queue.shift()!;
-        if (input.status !== "pending") continue; // cancelled while queued
-        this.beginAttempt(input, c, ahead, sentAt);
-        const call = input.call;
-        if (group?.callId !== call.id || group.seq0 + group.inputIds.length !== input.seq) {
-          if (group) group.args = packPayloads(args);
-          args = [];
-          group = {
-            callId: call.id,
-            timeoutMs: fn.spec.options.timeoutMs,
-            seq0: input.seq,
-            inputIds: [],
-            attempts: [],
-            args: [],
-          };
-          // Set after, not spread in: a spread makes two objects more per hand-out.
-          if (call.method !== undefined) group.method = call.method;
-          groups.push(group);
-        }
-        group.inputIds.push(input.id);
-        group.attempts.push(input.attempt);
-        args.push(input.args);
-      }
-      if (group) group.args = packPayloads(args);
-      if (groups.length > 0) c.channel!.send("inputs.cols", { groups });
-      if (fn.queue.length === 0) break;
-    }
-  }
-
   /**
    * The container gave back inputs it had not started (asked by reclaim): they go to the front
-   * of the queue, as they were, for an idle container. Any it did not list had started there.
+   * of the queue, as they were, for an idle container (dispatch.ts).
    */
   containerReturned(containerId: string, items: { inputId: string; attempt: number }[]): void {
     const c = this.fleet.containers.get(containerId);
-    if (!c) return; // gone: what it held was queued again already
-    const back: LiveInput[] = [];
-    for (const { inputId, attempt } of items) {
-      // Held ones never started: each is its input's current attempt.
-      const held = this.inputs.get(inputId);
-      const ra = held && held.container === c && held.attempt === attempt ? c.running.get(held.seq) : undefined;
-      if (!ra?.queued || ra.input !== held) continue;
-      unqueue(c, ra);
-      c.running.delete(ra.seq);
-      const input = ra.input;
-      if (ra.timedOut || input.status !== "running" || input.attempt !== attempt) continue;
-      back.push(input);
-    }
-    if (c.running.size === 0) c.idleSince = Date.now();
-    // Front of the queue, in the order they were handed out.
-    for (let i = back.length - 1; i >= 0; i--) this.requeue(back[i]!, true);
-    this.dispatch(c.fn);
-  }
-
-  /** Starts an attempt of `input` on `c` and returns what the container is sent (batching.ts). */
-  private startAttempt(input: LiveInput, c: LiveContainer): InputWire {
-    this.beginAttempt(input, c);
-    return {
-      inputId: input.id,
-      callId: input.call.id,
-      attempt: input.attempt,
-      args: input.args,
-      timeoutMs: input.call.fn.spec.options.timeoutMs,
-      ...(input.call.method !== undefined ? { method: input.call.method } : {}),
-      seq: input.seq,
-    };
-  }
-
-  /**
-   * Starts an attempt of `input` on `c` (what the container is sent is the caller's). `queued`:
-   * it waits in the container for a slot (prefetch); its timeout clock starts with the slot.
-   */
-  private beginAttempt(input: LiveInput, c: LiveContainer, queued = false, sentAt = Number.NaN): void {
-    input.attempt++;
-    input.status = "running";
-    input.container = c;
-    input.startedAt = Date.now();
-    const fn = input.call.fn;
-    fn.stats.queueWait.observe(input.startedAt - input.queuedAt);
-    if (input.graph) {
-      this.o.store.updateGraphInput(input.id, c.id, "pending");
-      // Waiting for this container to start (it was not ready when the input was queued).
-      const cold = c.readyAt > input.queuedAt ? c.readyAt - Math.max(input.queuedAt, c.startedAt) : 0;
-      this.o.store.insertAttempt({
-        inputId: input.id,
-        callId: input.call.id,
-        attempt: input.attempt,
-        containerId: c.id,
-        queuedAt: input.queuedAt,
-        startedAt: input.startedAt,
-        coldStartMs: cold,
-      });
-      input.attemptOpen = true;
-    }
-    const timeoutMs = input.call.fn.spec.options.timeoutMs;
-    input.seq = c.nextSeq++;
-    const ra: RunningAttempt = {
-      input,
-      attempt: input.attempt,
-      seq: input.seq,
-      timedOut: false,
-      killTimer: undefined,
-      deadline: queued ? Number.POSITIVE_INFINITY : input.startedAt + timeoutMs,
-      slotAt: queued ? Number.POSITIVE_INFINITY : input.startedAt,
-      queued,
-      sentAt,
-    };
-    c.running.set(ra.seq, ra);
-    if (queued) {
-      c.queued++;
-      c.queuedBytes += argBytes(input.args);
-    }
-    // A generator's deadline moves by the time it is paused (checkDeadlines); it starts here.
-    else if (!c.deadlineTimer || ra.deadline < c.deadlineAt) this.armDeadline(c, ra.deadline);
-  }
-
-  /** An input that waited in `c` took a freed slot (fleet.ts, on an output): its timeout clock starts. */
-  private slotStarted(c: LiveContainer, ra: RunningAttempt): void {
-    if (ra.input.call.stream) return; // never prefetched
-    ra.slotAt = Date.now();
-    ra.deadline = ra.slotAt + ra.input.call.fn.spec.options.timeoutMs;
-    if (!c.deadlineTimer || ra.deadline < c.deadlineAt) this.armDeadline(c, ra.deadline);
-  }
-
-  private armDeadline(c: LiveContainer, at: number): void {
-    if (c.deadlineTimer) clearTimeout(c.deadlineTimer);
-    c.deadlineAt = at;
-    c.deadlineTimer = setTimeout(() => this.checkDeadlines(c), Math.max(0, at - Date.now()));
-  }
-
-  /** Times out a container's attempts that are due, then re-arms for the next deadline. */
-  private checkDeadlines(c: LiveContainer): void {
-    c.deadlineTimer = undefined;
-    if (c.status === "dead") return;
-    const now = Date.now();
-    let next = Number.POSITIVE_INFINITY;
-    // At most maxInputs entries (timed-out ones stay until the container answers or dies).
-    for (const ra of [...c.running.values()]) {
-      if (ra.timedOut) continue;
-      const at = deadlineOf(ra, now);
-      if (at <= now) this.onTimeout(ra.input, c, ra);
-      else next = Math.min(next, at);
-    }
-    if (next !== Number.POSITIVE_INFINITY) this.armDeadline(c, next);
-  }
-
-  private onTimeout(input: LiveInput, c: LiveContainer, ra: RunningAttempt): void {
-    if (input.status !== "running" || input.attempt !== ra.attempt) return;
-    ra.timedOut = true;
-    c.channel?.send("cancel", { inputIds: [input.id], reason: "timeout" });
-    // JavaScript cannot interrupt a running function: if it ignores its signal, replace its container.
-    ra.killTimer = setTimeout(() => this.killIfStillRunning(c, ra), this.o.killGraceMs ?? 2000);
-    const secs = input.call.fn.spec.options.timeoutMs / 1000;
-    this.attemptFailed(input, {
-      status: "timeout",
-      message: `${input.call.fn.appName}.${input.call.fn.name} timed out after ${secs}s (attempt ${input.attempt})`,
-    });
-  }
-
-  private killIfStillRunning(c: LiveContainer, ra: RunningAttempt): void {
-    if (c.running.get(ra.seq) === ra && c.status !== "dead") {
-      this.o.log(`container ${c.id} ignored the signal of input ${ra.input.id}: replacing it`);
-      this.fleet.killContainer(c, "an input ignored its cancel/timeout signal");
-    }
-  }
-
-  /** A thrown error or a timeout: retry if the policy allows, else finish. */
-  /** `durationMs`: how long the attempt ran, as its container measured it (NaN when unknown). */
-  private attemptFailed(input: LiveInput, result: ResultWire, durationMs = Number.NaN): void {
-    const policy = input.call.fn.spec.options.retries;
-    // A generator that already yielded is not retried: its consumer has seen those items.
-    const yielded = (input.call.stream?.yielded ?? 0) > 0;
-    if (input.attemptOpen) this.endAttempt(input, result.status);
-    if (input.failures < policy.maxRetries && input.call.fn.live && !yielded) {
-      input.failures++;
-      input.call.fn.stats.retried++;
-      input.status = "retry_wait";
-      input.container = undefined;
-      this.persisted(input.call);
-      this.o.store.updateInput(input.id, "pending", input.attempt, input.failures);
-      setTimeout(
-        () => {
-          if (input.status === "retry_wait") this.enqueue(input);
-        },
-        retryDelayMs(policy, input.failures),
-      ).unref();
-      return;
-    }
-    this.finishInput(input, result, durationMs);
-  }
-
-  /** Ends the recorded attempt of a graph input (its timing on the call's page). */
-  private endAttempt(input: LiveInput, status: string): void {
-    input.attemptOpen = false;
-    this.o.store.endAttempt(input.id, input.attempt, status, Date.now());
+    if (c) this.dispatcher.returned(c, items); // gone: what it held was queued again already
   }
 
   private markInputDone(input: LiveInput): void {
@@ -937,7 +544,7 @@ export class Engine {
   /** `durationMs`: how long its last attempt ran, as its container measured it (NaN when unknown). */
   private finishInput(input: LiveInput, result: ResultWire, durationMs = Number.NaN): void {
     if (input.status === "done") return;
-    if (input.attemptOpen) this.endAttempt(input, result.status);
+    if (input.attemptOpen) this.attempts.end(input, result.status);
     // The container's own measure: no clock read here, once per input at 100k inputs/s.
     input.call.fn.stats.finished(result.status === "success", durationMs);
     this.markInputDone(input);
@@ -968,7 +575,7 @@ export class Engine {
     if (waiters !== undefined && waiters.size > 0 && call.kind === "remote") {
       // The caller has it: `.remote` results are not kept.
       for (const w of waiters) w(outcome);
-      this.delivered(call, outcome);
+      this.outcomes.delivered(call, outcome);
       return;
     }
     this.persisted(call);
@@ -990,12 +597,7 @@ export class Engine {
     };
     for (const i of this.inputs.values()) add(payloadBlob(i.args));
     for (const c of this.calls.values()) if (c.outcome) add(outcomeBlob(c.outcome));
-    const since = Date.now() - 60_000;
-    for (const r of this.recentlyDelivered.values()) if (r.at >= since) add(outcomeBlob(r.outcome));
-    for (const [b, at] of this.handedOut) {
-      if (at < since) this.handedOut.delete(b);
-      else out.add(b);
-    }
+    this.outcomes.blobsInUse(out);
     return out;
   }
 
@@ -1003,11 +605,7 @@ export class Engine {
   private tick(): void {
     const now = Date.now();
     this.clock.minute = Math.floor(now / 60_000);
-    for (const fn of this.functions.values()) {
-      let running = 0;
-      for (const c of fn.containers.values()) running += c.running.size;
-      fn.stats.sample(fn.queue.length + fn.parked, running);
-    }
+    for (const fn of this.functions.values()) sampleLoad(fn);
     this.fleet.scaleDown(now);
     this.releaseIdleInstances(now);
     this.retention.tick(now);
@@ -1044,7 +642,7 @@ export class Engine {
       if (r.state === "done") input.status = "done";
       else fn.queue.push(input);
     }
-    if (dispatch) this.dispatch(fn);
+    if (dispatch) this.dispatcher.dispatch(fn);
   }
 
   /**
@@ -1069,57 +667,19 @@ export class Engine {
     }
   }
 
-  /** Re-queues calls that were pending when the server stopped. */
+  /** Re-queues calls that were pending when the server stopped (recovery.ts). */
   async recover(): Promise<number> {
     this.fanOut.resume.afterRestart();
-    let after = "";
-    let n = 0;
-    for (;;) {
-      const page = await this.o.store.pendingCalls(after, 1000);
-      if (page.length === 0) break;
-      for (const { row, inputs } of page) {
-        after = row.id;
-        if (inputs.length === 0) {
-          // A web request with a result URL (gateway/result-urls.ts): its stream died with the
-          // server. Its URL answers that, rather than not knowing it.
-          const now = Date.now();
-          const message = `${INTERRUPTED_WEB_CALL}: send the request again`;
-          this.o.store.completeCall(
-            row.id,
-            "done",
-            { kind: "result", result: { status: "terminated", message } },
-            now,
-            now + this.o.resultRetentionMs,
-          );
-          continue;
-        }
-        const fn = await this.lookupFunction(row.functionId);
-        if (!fn) {
-          this.o.store.completeCall(
-            row.id,
-            "done",
-            {
-              kind: "result",
-              result: { status: "terminated", message: "the function's app stopped" },
-            },
-            Date.now(),
-            Date.now() + this.o.resultRetentionMs,
-          );
-          continue;
-        }
-        n++;
-        if (row.kind === "spawn" && (row.parked || this.pager.shouldPark(fn))) {
-          // Over the resident limit: it waits in the store and is paged in later.
-          if (!row.parked) this.o.store.setParked(row.id, true);
-          fn.parked++;
-          continue;
-        }
-        this.revive(fn, row, inputs, false);
-      }
-    }
+    const n = await recoverPending({
+      store: this.o.store,
+      resultRetentionMs: this.o.resultRetentionMs,
+      lookupFunction: (id) => this.lookupFunction(id),
+      shouldPark: (fn) => this.pager.shouldPark(fn),
+      revive: (fn, row, inputs) => this.revive(fn, row, inputs, false),
+    });
     for (const fn of this.functions.values()) {
       await this.pager.pageIn(fn); // fill up to the resident limit, oldest parked first
-      this.dispatch(fn);
+      this.dispatcher.dispatch(fn);
     }
     return n;
   }
@@ -1131,7 +691,7 @@ export class Engine {
    * next start: spawned calls are in the store, callers of .remote and maps send theirs again).
    */
   async drain(graceMs: number): Promise<{ running: number }> {
-    this.draining = true;
+    this.dispatcher.drain();
     // Inputs waiting in containers (prefetched) have not started: asked back, they wait in the
     // queue for the next start like the others, instead of running now (engine/prefetch.ts).
     for (const c of this.fleet.containers.values()) revokeHeld(c);
@@ -1223,14 +783,135 @@ export class Engine {
     return [...this.functions.values()].map((fn) => ({ fn, stats: fn.stats }));
   }
 
-  /** Starts a generator call (web requests); see FanOut.startStream. */
-  startStream(...a: Parameters<FanOut["startStream"]>): ReturnType<FanOut["startStream"]> {
-    return this.fanOut.startStream(...a);
+  // ---- streaming calls (fan-out.ts): generators and maps ----------------------------
+
+  /** Starts a generator call (a client's gen.start, a web request); see FanOut.startStream. */
+  startStream(p: StreamStart, sink: StreamSink): { callId: string; window: number } {
+    return this.fanOut.startStream(p, sink);
   }
 
   /** The caller consumed items of a generator call. */
   streamAck(callId: string, consumed: number): void {
     this.fanOut.streamAck(callId, consumed);
+  }
+
+  /** Starts a map; see FanOut.startMap. Await `mapsDurable()` before the caller may rely on resuming it. */
+  startMap(p: MapStart, sink: MapSink, onDone: () => void): { callId: string; window: number } {
+    return this.fanOut.startMap(p, sink, onDone);
+  }
+
+  /** Takes a map back on a new connection (map.resume); see FanOut.resumeMap. */
+  resumeMap(callId: string, sink: MapSink, onDone: () => void): Promise<{ callId: string; window: number }> {
+    return this.fanOut.resumeMap(callId, sink, onDone);
+  }
+
+  /** Resolves once the rows of the maps started or taken back so far are durable (map-resume.ts). */
+  mapsDurable(): Promise<void> {
+    return this.fanOut.resume.durable();
+  }
+
+  /** The connection holding a map closed: it waits a while to be taken back; see FanOut.detachMap. */
+  detachMap(callId: string, holder: MapSink): void {
+    this.fanOut.detachMap(callId, holder);
+  }
+
+  /** More inputs of a map. */
+  putMapInputs(callId: string, items: MapInputWire[]): void {
+    this.fanOut.putMapInputs(callId, items);
+  }
+
+  /** More inputs of a map, as columns. */
+  putMapInputColumns(callId: string, idxs: number[], args: Payload[]): void {
+    this.fanOut.putMapInputColumns(callId, idxs, args);
+  }
+
+  /** The caller sent a map's last input: `total` in all. */
+  endMap(callId: string, total: number): void {
+    this.fanOut.endMap(callId, total);
+  }
+
+  // ---- containers (fleet.ts): their connections' events, and who may reach them ---------
+
+  /** A container's connection said hello: it is sent what it runs. */
+  containerHello(containerId: string, channel: ContainerChannel): Promise<void> {
+    return this.fleet.containerHello(containerId, channel);
+  }
+
+  containerReady(containerId: string): void {
+    this.fleet.containerReady(containerId);
+  }
+
+  containerInitFailed(containerId: string, error: Uint8Array): void {
+    this.fleet.containerInitFailed(containerId, error);
+  }
+
+  containerOutputs(containerId: string, items: OutputWire[]): void {
+    this.fleet.containerOutputs(containerId, items);
+  }
+
+  containerOutputColumns(containerId: string, seqs: number[], data: Payload[], durationsMs: number[]): void {
+    this.fleet.containerOutputColumns(containerId, seqs, data, durationsMs);
+  }
+
+  /** A web request's whole answer in one item (web.answer). */
+  containerWebAnswer(containerId: string, seq: number, item: Uint8Array, durationMs: number): void {
+    this.fleet.containerWebAnswer(containerId, seq, item, durationMs);
+  }
+
+  /** Items a container's generator yielded (gen.items). */
+  containerGenItems(containerId: string, inputId: string, attempt: number, items: Payload[]): void {
+    this.fanOut.containerGenItems(containerId, inputId, attempt, items);
+  }
+
+  /** Log lines a container wrote (its app, function and id are added here). */
+  containerLogs(containerId: string, entries: Omit<LogEntry, "appId" | "functionName" | "containerId">[]): void {
+    this.fleet.containerLogs(containerId, entries);
+  }
+
+  containerDisconnected(containerId: string): void {
+    this.fleet.containerDisconnected(containerId);
+  }
+
+  /** Where containers mount their volumes (set once, before any container starts). */
+  setMounter(m: VolumeMounter): void {
+    this.fleet.setMounter(m);
+  }
+
+  /** A container by id, read-only (gone once it has stopped). */
+  container(containerId: string): ContainerView | undefined {
+    return this.fleet.containers.get(containerId);
+  }
+
+  /** Every container, read-only. */
+  containers(): Iterable<ContainerView> {
+    return this.fleet.containers.values();
+  }
+
+  /** Tells `listener` of each container that goes, and why. */
+  onContainerGone(listener: (c: ContainerView, why: string) => void): void {
+    this.fleet.onContainerGone(listener);
+  }
+
+  /**
+   * Starts a container of a function that takes no inputs (`skiff shell`); resolves once it is
+   * ready. @throws ApiError not_found when the function is not running.
+   */
+  startReserved(functionId: string): Promise<ContainerView> {
+    const fn = this.functions.get(functionId);
+    if (!fn?.live) return Promise.reject(new ApiError("not_found", `function ${functionId} is not running`));
+    return this.fleet.startReserved(fn);
+  }
+
+  /** Stops a container now (its inputs run again elsewhere); nothing when it is gone already. */
+  killContainer(containerId: string, why: string): void {
+    const c = this.fleet.containers.get(containerId);
+    if (c) this.fleet.killContainer(c, why);
+  }
+
+  /** Stops or starts containers of a function whose scaling limits changed (updateAutoscaler). */
+  fitToLimits(functionId: string): void {
+    const fn = this.functions.get(functionId);
+    if (fn) this.fleet.fitToLimits(fn);
   }
 
   /** The container running a generator call's input, when that input is `inputId`. */
@@ -1248,28 +929,6 @@ export class Engine {
   async stats(functionId: string): Promise<FunctionStats> {
     const fn = await this.lookupFunction(functionId);
     if (!fn) throw new ApiError("not_found", `function ${functionId} is not running`);
-    let backlog = 0;
-    let active = 0;
-    let total = 0;
-    for (const c of fn.containers.values()) {
-      if (c.status === "dead") continue;
-      total++;
-      if (c.running.size > 0) active++;
-    }
-    // Queue entries cancelled while waiting are skipped at dispatch; count only live ones.
-    for (const i of this.inputs.values())
-      if (i.call.fn === fn && (i.status === "pending" || i.status === "retry_wait")) backlog++;
-    return { backlog: backlog + fn.parked, numActiveRunners: active, numTotalRunners: total };
+    return currentStats(fn, this.inputs.values());
   }
-}
-
-/**
- * When an attempt times out (epoch ms). A generator waiting for a slow consumer is not
- * running: the time it has been paused, up to `now`, moves its deadline (while it stays
- * paused, its deadline moves with the clock, and the next check comes when it would be due).
- */
-function deadlineOf(ra: RunningAttempt, now: number): number {
-  const st = ra.input.call.stream;
-  if (!st) return ra.deadline;
-  return ra.deadline + st.pausedMs + (st.pausedSince ? now - st.pausedSince : 0);
 }

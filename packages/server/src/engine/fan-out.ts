@@ -35,6 +35,30 @@ export interface FanOutHost {
   cancel(callId: string): void;
 }
 
+/** What starts a generator call (gen.start, a web request). */
+export interface StreamStart {
+  functionId: string;
+  args: Payload;
+  /** Not used (a generator call is not deduplicated); a client's gen.start still sends one. */
+  idempotencyKey?: string;
+  parentInputId: string | undefined;
+  method?: string | undefined;
+}
+
+/** Where a generator call's items go as they are yielded, then its end. */
+export type StreamSink = (items: Payload[], end?: ResultWire) => void;
+
+/** What starts a map (map.start). */
+export interface MapStart {
+  functionId: string;
+  idempotencyKey: string;
+  parentInputId: string | undefined;
+  method?: string | undefined;
+}
+
+/** Where a map's results go as they finish (the connection holding it). */
+export type MapSink = (items: MapOutputWire[]) => void;
+
 /** Items in flight of a generator call: a web response's items are up to 64 KiB, so fewer. */
 function windowOf(fn: LiveFunction): number {
   return fn.spec.web ? WEB_STREAM_WINDOW : GENERATOR_WINDOW;
@@ -58,17 +82,7 @@ export class FanOut {
    * caller's acknowledgements go back to the container, whose generator pauses while
    * GENERATOR_WINDOW items are unacknowledged. Nothing is buffered here.
    */
-  startStream(
-    p: {
-      functionId: string;
-      args: Payload;
-      /** Not used (a generator call is not deduplicated); a client's gen.start still sends one. */
-      idempotencyKey?: string;
-      parentInputId: string | undefined;
-      method?: string | undefined;
-    },
-    sink: (items: Payload[], end?: ResultWire) => void,
-  ): { callId: string; window: number } {
+  startStream(p: StreamStart, sink: StreamSink): { callId: string; window: number } {
     const fn = this.host.liveFunction(p.functionId);
     const target = resolveTarget(fn, p.method);
     if (!target.isGenerator)
@@ -130,11 +144,7 @@ export class FanOut {
    * them until their results arrive; they are not written to the store. Only a row naming the
    * map is (see map-resume.ts): the caller awaits `durable` before it may rely on resuming.
    */
-  startMap(
-    p: { functionId: string; idempotencyKey: string; parentInputId: string | undefined; method?: string | undefined },
-    sink: (items: MapOutputWire[]) => void,
-    onDone: () => void,
-  ): { callId: string; window: number } {
+  startMap(p: MapStart, sink: MapSink, onDone: () => void): { callId: string; window: number } {
     const fn = this.host.liveFunction(p.functionId);
     const target = resolveTarget(fn, p.method);
     if (target.isGenerator)

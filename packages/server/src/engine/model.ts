@@ -62,9 +62,23 @@ export interface LiveFunction {
   stats: FunctionStats;
 }
 
-/** What callers outside the engine (gateway, API) may read of a function. */
+/** What callers outside the engine (gateway, API, app service) may read of a function. */
 export type FunctionView = Readonly<
-  Pick<LiveFunction, "id" | "appId" | "appName" | "environment" | "name" | "version" | "spec" | "live" | "baseId">
+  Pick<
+    LiveFunction,
+    "id" | "appId" | "appName" | "environment" | "name" | "version" | "spec" | "live" | "baseId" | "bundleBlobId"
+  >
+>;
+
+/**
+ * What callers outside the engine (container rules, exec relay) may read of a container: who
+ * it runs, and its channel to relay a command's messages. Its inputs are the engine's.
+ */
+export type ContainerView = Readonly<
+  Pick<LiveContainer, "id" | "status" | "channel" | "startedAt" | "reserved" | "host"> & {
+    fn: FunctionView;
+    running: { readonly size: number };
+  }
 >;
 
 export type ContainerStatus = "starting" | "ready" | "draining" | "dead";

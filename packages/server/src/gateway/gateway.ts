@@ -256,7 +256,7 @@ export class Gateway {
     // total (a WebSocket lives as long as the function's timeoutMs).
     const pump = new BodyPump(socket, Number.POSITIVE_INFINITY, () => {});
     let tunnel: WebTunnel | undefined;
-    const { callId } = this.o.engine.fanOut.startStream(
+    const { callId } = this.o.engine.startStream(
       { functionId: ep.fn.id, args: encodeWebArgs(wire), parentInputId: undefined },
       (items, end) => {
         tunnel!.onItems(items, end);

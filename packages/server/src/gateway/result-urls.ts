@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { decodeCbor, encodeCbor } from "@skiff/protocol";
 import type { TokenService } from "../auth/tokens.js";
-import { INTERRUPTED_WEB_CALL } from "../engine/engine.js";
+import { INTERRUPTED_WEB_CALL } from "../engine/recovery.js";
 import type { Store } from "../store/store.js";
 import { requireToken } from "./auth.js";
 import { CORS_HEADERS } from "./cors.js";
