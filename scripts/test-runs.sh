@@ -96,12 +96,12 @@ postgres_restarts() {
 # a time, then the Postgres core and Dict passes; and blobs.test.ts, which waits more than a
 # minute for the server's blob sweep (a delivered result is held 60 s for a resend; sweeps run
 # every 15 s), then the Postgres fault and Queue passes; the restart pass follows the images.
-# An end-to-end run uses about half a core here (2026-12-08: 24 s of CPU in 47 s for the Dict
-# and Queue files on Postgres), so the Postgres passes fill what the image builds leave idle
-# instead of adding five minutes after them. The lanes' reports follow the images'. The SQLite
-# pass comes after them all: its timing-sensitive files (serve, prefetch, fail-fast) run with
-# nothing of this script beside them, and store-faults.test.ts stops and starts the cluster
-# that the Postgres passes use.
+# The Postgres passes so use what the image builds leave idle instead of coming after them
+# (2026-12-08, a loaded machine: the images and the Postgres passes took 470 s one after the
+# other, 378 s side by side; each is slower beside the other). The lanes' reports follow the
+# images'. The SQLite pass comes after them all: its timing-sensitive files (serve, prefetch,
+# fail-fast) run with nothing of this script beside them, and store-faults.test.ts stops and
+# starts the cluster that the Postgres passes use.
 echo "# image builds and packaging; beside them, the unit tests then Postgres core and Dicts, and $beside then Postgres faults and Queues (reported after)"
 unit_then_postgres() {
   # shellcheck disable=SC2086
