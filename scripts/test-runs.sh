@@ -34,20 +34,22 @@ run() {
   if [ "$status" -ne 0 ]; then failed_runs+=("$name"); fi
 }
 
-# run_beside NAME [arguments…]: run() in the background; end_beside waits for it and prints its
-# report.
+# beside NAME COMMAND…: COMMAND (run() calls, in a function) in the background; end_beside
+# waits for it and prints its report, and the names of its runs that failed.
 beside_pids=()
 beside_names=()
 beside_outs=()
-run_beside() {
-  local out
+beside() {
+  local name=$1 out
+  shift
   out=$(mktemp)
   (
-    run "$@" >"$out" 2>&1
-    [ ${#failed_runs[@]} -eq 0 ] # the subshell's status: whether the run passed
+    "$@" >"$out" 2>&1
+    [ ${#failed_runs[@]} -eq 0 ] || echo "failed runs: ${failed_runs[*]}" >>"$out"
+    [ ${#failed_runs[@]} -eq 0 ] # the subshell's status: whether its runs passed
   ) &
   beside_pids+=($!)
-  beside_names+=("$1")
+  beside_names+=("$name")
   beside_outs+=("$out")
 }
 end_beside() {
@@ -68,35 +70,56 @@ beside=test/blobs.test.ts
 # shellcheck disable=SC2086
 e2e_files=$(printf '%s\n' $files | grep -v '^packages/' | grep -vxF "$beside" | tr '\n' ' ')
 
+# The Postgres passes (the run's cluster: SKIFF_TEST_PG). Not web.test.ts and generators.test.ts:
+# of the Store's methods they call none that these files do not (SKIFF_STORE_METHOD_LOG per
+# file, 2026-12-07), and what they prove beyond that is the engine's and the gateway's, the same
+# on either store; the SQLite pass runs them. SKIFF_STORE_METHOD_LOG: which Store methods the
+# core, fault and restart runs called (check-store-methods.ts, once they are done).
+postgres_core() {
+  SKIFF_STORE_METHOD_LOG=$log SKIFF_TEST_STORE=postgres run "postgres core" test/calls.test.ts test/map.test.ts \
+    test/classes.test.ts test/dashboard-api.test.ts test/retention.test.ts
+}
+postgres_faults() {
+  SKIFF_STORE_METHOD_LOG=$log SKIFF_TEST_STORE=postgres run "postgres faults" \
+    --test-name-pattern="parked|a caller blocked in remote|spawned calls \(some running\)|result retention|secret|logs|redeploys|Hono job queue" \
+    test/bounded.test.ts test/faults.test.ts test/deploy.test.ts
+}
+postgres_restarts() {
+  SKIFF_STORE_METHOD_LOG=$log SKIFF_TEST_STORE=postgres run "postgres restarts" \
+    --test-name-pattern="-input map finishes across|does not know on resume" test/restarts.test.ts
+}
+
 # The image tests build layers (apt, npm, copies of a 180 MB root) and the packaging test packs
 # and installs every package: a file can pass three minutes on a slow or busy machine, so they
 # have a longer limit per file. Beside them, whose times say little, run what waits more than it
-# works: the unit tests (beside the code they test: no servers, no clocks), two at a time, and
-# blobs.test.ts, which waits more than a minute for the server's blob sweep (a delivered result
-# is held 60 s for a resend; sweeps run every 15 s). Their reports follow the images'.
-echo "# image builds and packaging; beside them, the unit tests and $beside (reported after)"
-# shellcheck disable=SC2086
-run_beside "sqlite unit" --test-concurrency=2 $unit_files
-run_beside "sqlite blobs" "$beside"
+# works, in two lanes: the unit tests (beside the code they test: no servers, no clocks), two at
+# a time, then the Postgres core and Dict passes; and blobs.test.ts, which waits more than a
+# minute for the server's blob sweep (a delivered result is held 60 s for a resend; sweeps run
+# every 15 s), then the Postgres fault and Queue passes; the restart pass follows the images.
+# The Postgres passes so use what the image builds leave idle instead of coming after them
+# (2026-12-08, a loaded machine: the images and the Postgres passes took 470 s one after the
+# other, 378 s side by side; each is slower beside the other). The lanes' reports follow the
+# images'. The SQLite pass comes after them all: its timing-sensitive files (serve, prefetch,
+# fail-fast) run with nothing of this script beside them, and store-faults.test.ts stops and
+# starts the cluster that the Postgres passes use.
+echo "# image builds and packaging; beside them, the unit tests then Postgres core and Dicts, and $beside then Postgres faults and Queues (reported after)"
+unit_then_postgres() {
+  # shellcheck disable=SC2086
+  run "sqlite unit" --test-concurrency=2 $unit_files
+  postgres_core
+  SKIFF_TEST_STORE=postgres run "postgres dicts" test/objects-dict.test.ts
+}
+blobs_then_postgres() {
+  run "sqlite blobs" "$beside"
+  postgres_faults
+  SKIFF_TEST_STORE=postgres run "postgres queues" test/objects-queue.test.ts
+}
+beside "sqlite unit, postgres core and dicts" unit_then_postgres
+beside "sqlite blobs, postgres faults and queues" blobs_then_postgres
 run "images and packaging" --test-timeout=900000 test/images*.test.ts test/packaging.test.ts
+postgres_restarts
 end_beside
-
-echo "# on Postgres: core calls, maps, classes, restart"
-# Not web.test.ts and generators.test.ts: of the Store's methods they call none that these files
-# do not (SKIFF_STORE_METHOD_LOG per file, 2026-12-07), and what they prove beyond that is the
-# engine's and the gateway's, the same on either store; the SQLite pass runs them.
-export SKIFF_STORE_METHOD_LOG=$log
-SKIFF_TEST_STORE=postgres run "postgres core" test/calls.test.ts test/map.test.ts test/classes.test.ts \
-  test/dashboard-api.test.ts test/retention.test.ts
-SKIFF_TEST_STORE=postgres run "postgres faults" \
-  --test-name-pattern="parked|a caller blocked in remote|spawned calls \(some running\)|result retention|secret|logs|redeploys|Hono job queue" \
-  test/bounded.test.ts test/faults.test.ts test/deploy.test.ts
-SKIFF_TEST_STORE=postgres run "postgres restarts" \
-  --test-name-pattern="-input map finishes across|does not know on resume" test/restarts.test.ts
-unset SKIFF_STORE_METHOD_LOG
 node --import tsx scripts/check-store-methods.ts "$log" || failed_runs+=("store methods")
-echo "# on Postgres: Dicts and Queues"
-SKIFF_TEST_STORE=postgres run "postgres objects" test/objects-dict.test.ts test/objects-queue.test.ts
 echo "# the end-to-end tests (SQLite)"
 # shellcheck disable=SC2086
 run "sqlite" $e2e_files
