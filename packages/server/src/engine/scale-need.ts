@@ -67,9 +67,8 @@ export function containersNeeded(
   const soon = draining === 0 ? 0 : avg > 0 ? (draining * startMs) / avg : Number.POSITIVE_INFINITY;
   // Inputs no slot of a live container takes now or by then.
   const left = demand - live * o.maxInputs - soon;
-  const extra =
-    left > 0 ? Math.min(Math.ceil(left / o.maxInputs), Math.ceil((left * avg) / o.maxInputs / startMs)) : 0;
-  const needed = Math.min(bySlots, live + Math.max(0, extra));
+  const extra = left > 0 ? Math.min(Math.ceil(left / o.maxInputs), Math.ceil((left * avg) / o.maxInputs / startMs)) : 0;
+  const needed = Math.min(bySlots, live + extra);
   return needed < bySlots ? { needed, recheckMs: overdueMs } : { needed };
 }
 
