@@ -93,10 +93,12 @@ function printStarts(out: (Info & { startedAt?: number })[], listed: number, t0:
   console.log(
     `    inputs per container: ${["1", "2", "3", "4+"].map((k) => `${k}: ${hist.get(k) ?? 0}`).join(", ")};  started, ran none: ${Math.max(0, listed - rows.length)};  last input started ${s(drained)};  ready in the second before that: ${readyLate.length} (inputs ${readyLate.map((r) => r.n).join(" ") || "-"})`,
   );
+  // Inputs not yet started when a container was spawned, and when it was ready.
+  const waiting = (at: number) => out.filter((r) => (r.startedAt ?? 0) - t0 > at).length;
   if (process.env.BENCH_FANOUT_TABLE === "1")
     for (const r of rows)
       console.log(
-        `      ${r.c.id.padEnd(20)} spawn ${s(r.c.processStart - t0)}  ready ${s(r.c.loadedAt - t0)}  inputs ${String(r.n).padStart(3)}  first ${s(r.first)}  last ${s(r.last)}`,
+        `      ${r.c.id.padEnd(20)} spawn ${s(r.c.processStart - t0)}  ready ${s(r.c.loadedAt - t0)}  inputs ${String(r.n).padStart(3)}  first ${s(r.first)}  last ${s(r.last)}  not started at spawn ${waiting(r.c.processStart - t0)}, at ready ${waiting(r.c.loadedAt - t0)}`,
       );
 }
 
