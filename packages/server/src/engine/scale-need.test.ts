@@ -49,18 +49,18 @@ describe("containersNeeded", () => {
   it("long inputs: one container per input, as before", () => {
     // The seed's 100 calls of a 1 s function.
     assert.deepEqual(containersNeeded(fn(1000), up(100, 1), none), { needed: 100 });
-    // 1 000 calls of 10 ms: 10 s of work, a slot per START_WORTH_MS of it (the one up included).
-    assert.equal(containersNeeded(fn(10), up(1000, 1), none).needed, 99);
+    // 1 000 calls of 10 ms: 10 s of work, more than a container per START_WORTH_MS of it.
+    assert.equal(containersNeeded(fn(10), up(1000, 1), none).needed, 100);
   });
 
-  it("short inputs: a slot per START_WORTH_MS of work, and a recheck", () => {
+  it("short inputs: a container per START_WORTH_MS of work, and a recheck", () => {
     // 2 000 spawns of a 10 µs function: 20 ms of work, which the container up finishes.
     const r = containersNeeded(fn(0.01), up(2000, 1), none);
     assert.equal(r.needed, 1);
     assert.equal(r.recheckMs, START_WORTH_MS);
     // Work per slot: 4 slots a container take four times the work.
-    assert.equal(containersNeeded(fn(1, 4), up(2000, 1), none).needed, 4);
-    assert.equal(containersNeeded(fn(1), up(2000, 1), none).needed, 19);
+    assert.equal(containersNeeded(fn(1, 4), up(2000, 1), none).needed, 5);
+    assert.equal(containersNeeded(fn(1), up(2000, 1), none).needed, 20);
   });
 
   it("an input running past its overdue time gets its container's share back", () => {
@@ -97,14 +97,11 @@ describe("containersNeeded", () => {
     const f = fn(1000, 1, undefined, 600);
     const r = containersNeeded(f, up(26 + 14, 26), none);
     assert.deepEqual(r, { needed: 26, recheckMs: 4000 });
-    // 30 waiting: the 26 up run the 14.4 beyond those (14.4 s of work) within another 600 ms.
-    assert.equal(containersNeeded(f, up(26 + 30, 26), none).needed, 26);
-    // 50 waiting: 34.4 s of work beyond those, 58 slots to run it in 600 ms, 32 more.
-    assert.equal(containersNeeded(f, up(26 + 50, 26), none).needed, 26 + 32);
+    // 30 waiting: the 14.4 beyond those, one container each.
+    assert.equal(containersNeeded(f, up(26 + 30, 26), none).needed, 26 + 15);
     // Containers still starting take their slots' worth, and no more before they are up.
-    assert.equal(containersNeeded(f, up(26 + 50, 30, 26), none).needed, 30 + 21);
-    // Nothing ready: one container per input.
-    assert.equal(containersNeeded(f, up(26 + 50, 30, 0), none).needed, 76);
+    assert.equal(containersNeeded(f, up(26 + 30, 30, 26), none).needed, 30 + 11);
+    assert.equal(containersNeeded(f, up(26 + 30, 30, 0), none).needed, 56);
   });
 
   it("the start latency is the one measured, a moving average", () => {
@@ -121,10 +118,10 @@ describe("containersNeeded", () => {
     assert.equal(startLatency(f), 450);
   });
 
-  it("what is left is sized to run within another start latency", () => {
+  it("short inputs: what is left split one container per start latency of work", () => {
     // 1 000 calls of 10 ms, one container up and starts taking 500 ms: it runs 50 of them by
-    // then, and the other 949 (9.5 s of work) want 19 slots to run in another 500 ms.
-    assert.equal(containersNeeded(fn(10, 1, undefined, 500), up(1000, 1), none).needed, 19);
+    // then, and the other 949 (9.5 s of work) are split a container per 500 ms.
+    assert.equal(containersNeeded(fn(10, 1, undefined, 500), up(1000, 1), none).needed, 1 + 19);
   });
 
   it("batched functions scale by batches, as before", () => {

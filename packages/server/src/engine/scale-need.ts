@@ -35,15 +35,15 @@ export interface Demand {
  * How many containers `fn` needs (at least `live` once any is up).
  *
  * One slot per input (`maxInputs` inputs a container) until run times are measured and a
- * container is up. Then new containers are started only for the inputs that no live container
- * would take before one could be ready (`startLatency`): a ready container's busy slot frees
- * every run time, so by then it starts startLatency/avg of the waiting inputs, and a starting
- * one takes its slots' worth. And only as many as it takes, with the slots there, to run those
- * within another start latency. Counting only slots started a container for each input still
- * queued near the end of a burst (the seed's 100 calls of a 1 s function: a third of the starts
- * ran one input or none, ready about when the queue had drained, their CPU taken from the
- * starts still useful); and for short inputs, containers whose work is done before they are up
- * (2 000 spawns of a 10 µs function).
+ * container is up. Then a new container is started only for the inputs that no live container
+ * would take before it could be ready (`startLatency`): a ready container's busy slot frees
+ * every run time, so in that time it starts startLatency/avg of the waiting inputs, and a
+ * starting one takes its slots' worth. Counting only slots started a container for each input
+ * still queued near the end of a burst (the seed's 100 calls of a 1 s function: a third of
+ * the starts ran one input or none, ready once the queue had drained, their CPU taken from
+ * the starts still useful); and for short inputs a container whose work is done before it
+ * is up (2 000 spawns of a 10 µs function). What is left is split one container per
+ * startLatency of its work, at most one per input.
  *
  * Where the run time is wrong (an input far slower than the average, or stuck), a slot running
  * longer than overdueMs is not counted on to free (`overdue` counts them, only when asked), so
@@ -67,10 +67,7 @@ export function containersNeeded(
   const soon = draining === 0 ? 0 : avg > 0 ? (draining * startMs) / avg : Number.POSITIVE_INFINITY;
   // Inputs no slot of a live container takes now or by then.
   const left = demand - live * o.maxInputs - soon;
-  // Slots that would run those within another start latency, less the ones that will be there.
-  const startingSlots = (live - ready) * o.maxInputs;
-  const short = Math.ceil((left * avg) / startMs) - draining - startingSlots;
-  const extra = left > 0 && short > 0 ? Math.ceil(Math.min(left, short) / o.maxInputs) : 0;
+  const extra = left > 0 ? Math.min(Math.ceil(left / o.maxInputs), Math.ceil((left * avg) / o.maxInputs / startMs)) : 0;
   const needed = Math.min(bySlots, live + extra);
   return needed < bySlots ? { needed, recheckMs: overdueMs } : { needed };
 }
