@@ -97,18 +97,18 @@ describe("containersNeeded", () => {
     const f = fn(1000, 1, undefined, 600);
     const r = containersNeeded(f, up(26 + 14, 26), none);
     assert.deepEqual(r, { needed: 26, recheckMs: 4000 });
-    // 30 waiting: the 14.4 beyond those, one container each.
-    assert.equal(containersNeeded(f, up(26 + 30, 26), none).needed, 26 + 15);
+    // 30 waiting: 14.4 beyond those, 14.4 s of work, starts for a container per 600 ms of it.
+    assert.equal(containersNeeded(f, up(26 + 30, 26), none).needed, 26 + 24);
     // Containers still starting take their slots' worth, and no more before they are up.
-    assert.equal(containersNeeded(f, up(26 + 30, 30, 26), none).needed, 30 + 11);
+    assert.equal(containersNeeded(f, up(26 + 30, 30, 26), none).needed, 30 + 18);
     assert.equal(containersNeeded(f, up(26 + 30, 30, 0), none).needed, 56);
   });
 
   it("the start latency is the one measured, a moving average", () => {
     const f = fn(1000);
     assert.equal(startLatency(f), START_WORTH_MS);
-    // With the default, the same 40 inputs on 26 busy containers ask for 12 more.
-    assert.equal(containersNeeded(f, up(40, 26), none).needed, 26 + 12);
+    // With the default, the same 40 inputs on 26 busy containers ask for one each.
+    assert.equal(containersNeeded(f, up(40, 26), none).needed, 40);
     noteStartLatency(f, 600);
     assert.equal(startLatency(f), 600);
     assert.equal(containersNeeded(f, up(40, 26), none).needed, 26);
@@ -118,9 +118,9 @@ describe("containersNeeded", () => {
     assert.equal(startLatency(f), 450);
   });
 
-  it("short inputs: what is left split one container per start latency of work", () => {
+  it("short inputs: a container per start latency of the work left", () => {
     // 1 000 calls of 10 ms, one container up and starts taking 500 ms: it runs 50 of them by
-    // then, and the other 949 (9.5 s of work) are split a container per 500 ms.
+    // then, and the other 949 (9.5 s of work) ask for a container per 500 ms of it.
     assert.equal(containersNeeded(fn(10, 1, undefined, 500), up(1000, 1), none).needed, 1 + 19);
   });
 

@@ -35,15 +35,14 @@ export interface Demand {
  * How many containers `fn` needs (at least `live` once any is up).
  *
  * One slot per input (`maxInputs` inputs a container) until run times are measured and a
- * container is up. Then a new container is started only for the inputs that no live container
- * would take before it could be ready (`startLatency`): a ready container's busy slot frees
- * every run time, so in that time it starts startLatency/avg of the waiting inputs, and a
- * starting one takes its slots' worth. Counting only slots started a container for each input
- * still queued near the end of a burst (the seed's 100 calls of a 1 s function: a third of
- * the starts ran one input or none, ready once the queue had drained, their CPU taken from
- * the starts still useful); and for short inputs a container whose work is done before it
- * is up (2 000 spawns of a 10 µs function). What is left is split one container per
- * startLatency of its work, at most one per input.
+ * container is up. Then no container is started while the live ones would take every waiting
+ * input before a new one could be ready (`startLatency`): a ready container's busy slot frees
+ * every run time, so by then it starts startLatency/avg of them, and a starting one takes its
+ * slots' worth. Counting only slots, the seed's 100 calls of a 1 s function started 2-4
+ * containers a burst that were ready once the queue had drained and ran nothing (of 35-45).
+ * Otherwise one slot per waiting input, capped by the work beyond what the live ones take by
+ * then, a container per start latency of it: for short inputs, containers whose work would be
+ * done before they are up are not started (2 000 spawns of a 10 µs function).
  *
  * Where the run time is wrong (an input far slower than the average, or stuck), a slot running
  * longer than overdueMs is not counted on to free (`overdue` counts them, only when asked), so
@@ -65,9 +64,11 @@ export function containersNeeded(
   const draining = Math.max(0, ready * o.maxInputs - overdue(overdueMs));
   // Inputs that the ready containers' slots start before a new container could be ready.
   const soon = draining === 0 ? 0 : avg > 0 ? (draining * startMs) / avg : Number.POSITIVE_INFINITY;
-  // Inputs no slot of a live container takes now or by then.
-  const left = demand - live * o.maxInputs - soon;
-  const extra = left > 0 ? Math.min(Math.ceil(left / o.maxInputs), Math.ceil((left * avg) / o.maxInputs / startMs)) : 0;
+  // Inputs waiting for a slot, and those no live container's slot takes before a new one is up.
+  const waiting = demand - live * o.maxInputs;
+  const left = waiting - soon;
+  const extra =
+    left > 0 ? Math.min(Math.ceil(waiting / o.maxInputs), Math.ceil((left * avg) / o.maxInputs / startMs)) : 0;
   const needed = Math.min(bySlots, live + extra);
   return needed < bySlots ? { needed, recheckMs: overdueMs } : { needed };
 }
