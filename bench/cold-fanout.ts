@@ -10,6 +10,8 @@ import { startSkiffServer } from "./lib/skiff-server.js";
 
 interface Info {
   id: string;
+  /** When the call started running in its container (absent from an older app build). */
+  startedAt?: number;
   processStart: number;
   loadedAt: number;
   /** Absent from an older runtime's app build (bench/ab.ts runs this app on both sides). */
@@ -62,6 +64,44 @@ function cgroupCpuNs(): number | undefined {
   return undefined;
 }
 
+/**
+ * Where the starts went: inputs run per container, containers that ran none (started for
+ * the burst but ready only once the queue was drained), and how many were ready only in
+ * the last second before it drained. BENCH_FANOUT_TABLE=1: one line per container.
+ */
+function printStarts(out: (Info & { startedAt?: number })[], listed: number, t0: number): void {
+  const per = new Map<string, { c: Info; n: number; first: number; last: number }>();
+  for (const r of out) {
+    const at = (r.startedAt ?? Number.NaN) - t0;
+    const e = per.get(r.id);
+    if (!e) per.set(r.id, { c: r, n: 1, first: at, last: at });
+    else {
+      e.n++;
+      e.first = Math.min(e.first, at);
+      e.last = Math.max(e.last, at);
+    }
+  }
+  const rows = [...per.values()].sort((a, b) => a.c.processStart - b.c.processStart);
+  // When the last input started somewhere: the queue was empty from then on.
+  const drained = Math.max(...rows.map((r) => r.last));
+  const hist = new Map<string, number>();
+  for (const r of rows) {
+    const k = r.n >= 4 ? "4+" : String(r.n);
+    hist.set(k, (hist.get(k) ?? 0) + 1);
+  }
+  const readyLate = rows.filter((r) => r.c.loadedAt - t0 > drained - 1000);
+  console.log(
+    `    inputs per container: ${["1", "2", "3", "4+"].map((k) => `${k}: ${hist.get(k) ?? 0}`).join(", ")};  started, ran none: ${Math.max(0, listed - rows.length)};  last input started ${s(drained)};  ready in the second before that: ${readyLate.length} (inputs ${readyLate.map((r) => r.n).join(" ") || "-"})`,
+  );
+  // Inputs not yet started when a container was spawned, and when it was ready.
+  const waiting = (at: number) => out.filter((r) => (r.startedAt ?? 0) - t0 > at).length;
+  if (process.env.BENCH_FANOUT_TABLE === "1")
+    for (const r of rows)
+      console.log(
+        `      ${r.c.id.padEnd(20)} spawn ${s(r.c.processStart - t0)}  ready ${s(r.c.loadedAt - t0)}  inputs ${String(r.n).padStart(3)}  first ${s(r.first)}  last ${s(r.last)}  not started at spawn ${waiting(r.c.processStart - t0)}, at ready ${waiting(r.c.loadedAt - t0)}`,
+      );
+}
+
 const bundle = await bundleApp("bench/apps/fanout.ts");
 const totals = new Map<string, number[]>();
 for (const mode of MODES) {
@@ -90,6 +130,11 @@ for (const mode of MODES) {
       );
       const total = Date.now() - t0;
       const cpu1 = cgroupCpuNs();
+      // The server's containers of this function now (before the app stops): those that ran
+      // no input are in no result.
+      const listed = (await server.client.request("container.list", { environment: "main" })).containers.filter(
+        (c) => c.appId === res.appId && c.functionName === shape.fn,
+      );
       const out = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
       const failed = settled.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : []));
       if (failed.length > 0)
@@ -121,6 +166,7 @@ for (const mode of MODES) {
       console.log(
         `    containers ready: first ${s(Math.min(Infinity, ...readyAt))}, p50 ${s(pct(readyAt, 50))}, last ${s(Math.max(...readyAt))};  first result ${s(Math.min(...firstDone))}`,
       );
+      printStarts(out, listed.length, t0);
       await server.client.request("app.stop", { appId: res.appId, environment: "main" });
       // Let the stopped containers exit before the next burst (they are CPU this burst would pay for).
       await new Promise((r) => setTimeout(r, 3000));

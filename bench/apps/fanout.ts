@@ -14,19 +14,23 @@ const cpuMsAtLoad = (user + system) / 1000;
 // modules (webcrypto, perf_hooks) the seed's function would not, and the bench counts the
 // runtime's CPU to here.
 const containerTag = `${process.pid}-${Math.random().toString(36).slice(2)}`;
-const info = () => ({
+const info = (startedAt: number) => ({
   id: containerTag,
+  /** When this call started running here, epoch ms. */
+  startedAt,
   processStart: Math.round(Date.now() - process.uptime() * 1000),
   loadedAt,
   cpuMsAtLoad,
 });
 
 export const sleep1s = app.function(async () => {
+  const t = Date.now();
   await new Promise((r) => setTimeout(r, 1000));
-  return info();
+  return info(t);
 });
 
 export const sleep10ms = app.function(async () => {
+  const t = Date.now();
   await new Promise((r) => setTimeout(r, 10));
-  return info();
+  return info(t);
 });

@@ -235,6 +235,7 @@ export class Engine {
       avgDurationMs: Number.NaN,
       runTimes: new RunTimes(),
       turnaroundMs: Number.NaN,
+      startLatencyMs: Number.NaN,
       reclaimTimer: undefined,
       residentSpawns: 0,
       parked: 0,

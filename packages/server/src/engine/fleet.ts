@@ -15,7 +15,7 @@ import type { EngineOptions } from "./engine.js";
 import type { ContainerChannel, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
 import { noteOutput, promoteNext, unqueue } from "./prefetch.js";
 import { startBackoffMs } from "./retry-policy.js";
-import { containersNeeded, overdueInputs } from "./scale-need.js";
+import { containersNeeded, noteStartLatency, overdueInputs } from "./scale-need.js";
 
 /** Start failures in a row after which the inputs waiting for the function fail. */
 const START_FAILURES_BEFORE_FAILING = 5;
@@ -119,15 +119,17 @@ export class Fleet {
     const o = fn.spec.options;
     let running = 0;
     let live = 0;
+    let ready = 0;
     for (const c of fn.containers.values()) {
       if (c.version !== fn.version || c.reserved) continue;
       if (c.status === "starting" || c.status === "ready") live++;
+      if (c.status === "ready") ready++;
       running += c.running.size;
     }
     const demand = fn.queue.length + running;
     const now = Date.now();
-    // One slot per input, or fewer for short measured work (engine/scale-need.ts).
-    const { needed, recheckMs } = containersNeeded(fn, demand, live, (ms) => overdueInputs(fn, ms, now));
+    // One slot per input, or fewer where the containers up take the work first (engine/scale-need.ts).
+    const { needed, recheckMs } = containersNeeded(fn, { demand, live, ready }, (ms) => overdueInputs(fn, ms, now));
     if (recheckMs !== undefined) this.rescaleAfter(fn, recheckMs);
     const desired = Math.min(
       o.maxContainers,
@@ -479,6 +481,7 @@ export class Fleet {
     }
     c.fn.startFailures = 0;
     c.fn.nextStartAt = 0;
+    noteStartLatency(c.fn, c.readyAt - c.startedAt);
     if (c.version !== c.fn.version || !c.fn.live) this.drain(c);
     else this.host.dispatch(c.fn);
   }

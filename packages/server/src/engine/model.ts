@@ -46,6 +46,11 @@ export interface LiveFunction {
    * until measured): how long a container waits for its next input without prefetch.
    */
   turnaroundMs: number;
+  /**
+   * Start to ready of its containers (moving average, NaN until one was ready): how long a new
+   * one takes to take inputs here, under this host's load (scale-need.ts).
+   */
+  startLatencyMs: number;
   /** Wakes dispatch when an input waiting in a busy container has waited long enough to be taken back. */
   reclaimTimer: NodeJS.Timeout | undefined;
   /** Live calls of this function, and since when it has had none (idle class instances are let go). */

@@ -1,30 +1,57 @@
 import type { LiveFunction } from "./model.js";
 
 /**
- * About how long a new container takes to start taking inputs here (process, sandbox, network,
- * runtime: 50-100 ms on a 2-core host). Work that the containers up finish sooner than a new
- * one could start is not worth a new one.
+ * How long a new container takes to start taking inputs until one of the function's was
+ * measured (process, sandbox, network, runtime: 50-100 ms on an idle 2-core host; 0.4-1 s
+ * while a burst starts dozens, which is what `startLatencyMs` then says).
  */
 export const START_WORTH_MS = 100;
+/** Weight of the newest start in the moving average of start latencies. */
+const START_LATENCY_WEIGHT = 0.3;
+
+/** Records how long a container of `fn` took from its start to ready. */
+export function noteStartLatency(fn: LiveFunction, ms: number): void {
+  if (!(ms >= 0)) return;
+  const prev = fn.startLatencyMs;
+  fn.startLatencyMs = prev >= 0 ? prev * (1 - START_LATENCY_WEIGHT) + ms * START_LATENCY_WEIGHT : ms;
+}
+
+/** How long a container of `fn` started now would take to be ready: measured, or the default. */
+export function startLatency(fn: LiveFunction): number {
+  return fn.startLatencyMs >= 0 ? fn.startLatencyMs : START_WORTH_MS;
+}
+
+/** A function's inputs and containers, as scaling counts them. */
+export interface Demand {
+  /** Inputs queued or handed out (running, or waiting in a container). */
+  demand: number;
+  /** Containers starting or ready. */
+  live: number;
+  /** Of those, the ready ones. */
+  ready: number;
+}
 
 /**
- * How many containers `fn` needs for `demand` inputs (queued + running) with `live` containers
- * starting or ready.
+ * How many containers `fn` needs (at least `live` once any is up).
  *
- * One slot per input (`maxInputs` inputs a container) is right for inputs that take long (the
- * seed's 100 calls of a 1 s function: 100 containers). For short ones it starts containers
- * whose work is done before they are up: a burst of 2 000 spawns of a 10 µs function is 20 ms
- * of work, and one slot per input started a container for each, up to the host's capacity
- * (66 here, each costing ~80 ms of CPU on the path of the next spawns). So once run times are
- * measured and a container is up or starting, the count is also capped by the work waiting:
- * one container per START_WORTH_MS of it per slot. Where that guess is wrong (an input far
- * slower than the average, or stuck), its slot is not counted on: each input running longer
- * than overdueMs adds a container's share back (`overdue` counts them, only when asked).
+ * One slot per input (`maxInputs` inputs a container) until run times are measured and a
+ * container is up. Then no container is started while the live ones would take every waiting
+ * input before a new one could be ready (`startLatency`): a ready container's busy slot frees
+ * every run time, so by then it starts startLatency/avg of them, and a starting one takes its
+ * slots' worth. Counting only slots, the seed's 100 calls of a 1 s function started 2-4
+ * containers a burst that were ready once the queue had drained and ran nothing (of 35-45).
+ * Otherwise one slot per waiting input, capped by the work beyond what the live ones take by
+ * then, a container per start latency of it: for short inputs, containers whose work would be
+ * done before they are up are not started (2 000 spawns of a 10 µs function).
+ *
+ * Where the run time is wrong (an input far slower than the average, or stuck), a slot running
+ * longer than overdueMs is not counted on to free (`overdue` counts them, only when asked), so
+ * the inputs waiting for it get their container; and a function held below one slot per input
+ * is asked again after overdueMs even if nothing else happens.
  */
 export function containersNeeded(
   fn: LiveFunction,
-  demand: number,
-  live: number,
+  { demand, live, ready }: Demand,
   overdue: (overdueMs: number) => number,
 ): { needed: number; recheckMs?: number } {
   const o = fn.spec.options;
@@ -32,12 +59,17 @@ export function containersNeeded(
   const avg = fn.avgDurationMs;
   // Nothing measured yet, nothing up to take the work, or batches (their own wait): by slots.
   if (!(avg >= 0) || live === 0 || o.batched) return { needed: bySlots };
-  const byWork = Math.max(1, Math.ceil((demand * avg) / o.maxInputs / START_WORTH_MS));
-  if (byWork >= bySlots) return { needed: bySlots };
-  const overdueMs = Math.max(START_WORTH_MS, 4 * avg);
-  const needed = Math.min(bySlots, byWork + Math.ceil(overdue(overdueMs) / o.maxInputs));
-  // Held below one slot per input: asked again once what runs now would be overdue, so an
-  // input stuck with nothing else happening still gets its container's share back.
+  const startMs = startLatency(fn);
+  const overdueMs = Math.max(startMs, 4 * avg);
+  const draining = Math.max(0, ready * o.maxInputs - overdue(overdueMs));
+  // Inputs that the ready containers' slots start before a new container could be ready.
+  const soon = draining === 0 ? 0 : avg > 0 ? (draining * startMs) / avg : Number.POSITIVE_INFINITY;
+  // Inputs waiting for a slot, and those no live container's slot takes before a new one is up.
+  const waiting = demand - live * o.maxInputs;
+  const left = waiting - soon;
+  const extra =
+    left > 0 ? Math.min(Math.ceil(waiting / o.maxInputs), Math.ceil((left * avg) / o.maxInputs / startMs)) : 0;
+  const needed = Math.min(bySlots, live + extra);
   return needed < bySlots ? { needed, recheckMs: overdueMs } : { needed };
 }
 
