@@ -102,7 +102,7 @@ postgres_restarts() {
 # images'. The SQLite pass comes after them all: its timing-sensitive files (serve, prefetch,
 # fail-fast) run with nothing of this script beside them, and store-faults.test.ts stops and
 # starts the cluster that the Postgres passes use.
-echo "# image builds and packaging; beside them, the unit tests then Postgres core and Dicts, and $beside then Postgres faults and Queues (reported after)"
+echo "# packaging alone; then image builds, and beside them the unit tests then Postgres core and Dicts, and $beside then Postgres faults and Queues (reported after)"
 unit_then_postgres() {
   # shellcheck disable=SC2086
   run "sqlite unit" --test-concurrency=2 $unit_files
@@ -114,9 +114,13 @@ blobs_then_postgres() {
   postgres_faults
   SKIFF_TEST_STORE=postgres run "postgres queues" test/objects-queue.test.ts
 }
+# The packaging test first, with nothing beside it: its `npm pack` runs the packages' prepack,
+# which rebuilds the CLI's and the runtime's bundles in place, and a CLI started meanwhile finds
+# a chunk missing (seen: a retention test's `skiff deploy` beside it, 2026-12-08).
+run "packaging" --test-timeout=900000 test/packaging.test.ts
 beside "sqlite unit, postgres core and dicts" unit_then_postgres
 beside "sqlite blobs, postgres faults and queues" blobs_then_postgres
-run "images and packaging" --test-timeout=900000 test/images*.test.ts test/packaging.test.ts
+run "images" --test-timeout=900000 test/images*.test.ts
 postgres_restarts
 end_beside
 node --import tsx scripts/check-store-methods.ts "$log" || failed_runs+=("store methods")

@@ -60,7 +60,7 @@ describe("dashboard JSON API", () => {
     const web = `${/token id:\s+(\S+)/.exec(t.stdout)![1]}:${/token secret:\s+(\S+)/.exec(t.stdout)![1]}`;
     const r = await get("/v1/apps", { authorization: `Bearer ${web}` });
     assert.equal(r.status, 401);
-    assert.match(r.body, /not a web token/);
+    assert.match(r.body, /takes an API token \(skiff token new\), not an endpoint token"/);
   });
 
   it("sign in: a wrong token is refused with a message; a session cookie reads but never writes alone", async () => {
