@@ -4,14 +4,14 @@
 // start to its bundle loaded (runtime, its connection through the worker's relay, the bundle;
 // a runtime from the worker's warm pool counts its idle warm-up too). For A/B with bench/ab.ts:
 // the baseline's server and worker run, this checkout's client and app.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleApp, loadApps, publishApp } from "@skiff/cli";
 import type { Function_ } from "skiff";
-import { runCli, SERVER_REPO, startSkiffServer } from "./lib/skiff-server.js";
+import { startSkiffServer } from "./lib/skiff-server.js";
 import { ms, summarize } from "./lib/stats.js";
+import { startWorker, waitWorkers, workerToken } from "./lib/workers.js";
 
 const N = Number(process.env.BENCH_N ?? 20);
 interface Info {
@@ -22,34 +22,12 @@ interface Info {
 const server = await startSkiffServer(["--no-local-workers", "--host", "127.0.0.1"]);
 const home = mkdtempSync(join(tmpdir(), "skiff-bench-wstart-"));
 const tokenFile = join(home, "worker.token");
-const t = await runCli(["token", "new", "--worker", "--output", tokenFile], server.env);
-if (t.code !== 0) throw new Error(t.out);
-const worker = spawn(
-  process.execPath,
-  [
-    join(SERVER_REPO, "packages/cli/bin/skiff.js"),
-    "worker",
-    "--server",
-    server.url,
-    "--token-file",
-    tokenFile,
-    "--name",
-    "w1",
-    "--data-dir",
-    join(home, "w1"),
-    "--sandbox",
-    process.env.BENCH_SANDBOX ?? "auto",
-  ],
-  { env: server.env, stdio: ["ignore", "ignore", process.env.BENCH_DEBUG ? "inherit" : "ignore"] },
-);
+await workerToken(server, tokenFile);
+const worker = startWorker(server, tokenFile, "w1", join(home, "w1"));
 const wall: number[] = [];
 const cpu: number[] = [];
 try {
-  for (;;) {
-    const { workers } = await server.client.request("worker.list", {});
-    if (workers.some((w) => w.state === "connected")) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitWorkers(server.client, 1);
   const bundle = await bundleApp("bench/apps/fanout.ts");
   for (let i = 0; i < N + 2; i++) {
     const [app] = await loadApps(bundle);

@@ -5,19 +5,18 @@
 // - warm `.remote` p50, local vs through a worker; target <= 1.5x.
 // - a killed worker (kill -9): how long until its inputs are running again on the others, p50
 //   over BENCH_ROUNDS kills; target <= 5 s.
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Client, Function_ } from "skiff";
-import { type BenchServer, runCli, SERVER_REPO, startSkiffServer } from "./lib/skiff-server.js";
+import { Function_ } from "skiff";
+import { type BenchServer, runCli, startSkiffServer } from "./lib/skiff-server.js";
 import { summarize } from "./lib/stats.js";
+import { startWorker as startWorkerProcess, waitWorkers, workerToken } from "./lib/workers.js";
 
 const N = Number(process.env.BENCH_N ?? 50_000);
 const CALLS = Number(process.env.BENCH_CALLS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-// The workers are the server's checkout's (bench/ab.ts: the baseline's server and workers together).
-const BIN = join(SERVER_REPO, "packages/cli/bin/skiff.js");
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
 
 type Sq = Function_<(x: number) => Promise<number>>;
@@ -47,42 +46,14 @@ async function measure(server: BenchServer): Promise<{ mapRate: number; p50: num
   return { mapRate: rounds.sort((a, b) => a - b)[1]!, p50: summarize(lat).p50 };
 }
 
+/** Worker w<i>, dialling from its own loopback address. */
 function startWorker(server: BenchServer, tokenFile: string, i: number, home: string): ChildProcess {
-  const p = spawn(
-    process.execPath,
-    [
-      BIN,
-      "worker",
-      "--server",
-      server.url,
-      "--token-file",
-      tokenFile,
-      "--name",
-      `w${i}`,
-      "--data-dir",
-      join(home, `w${i}`),
-      "--local-address",
-      `127.0.0.${i + 1}`,
-      "--max-containers",
-      process.env.BENCH_WORKER_CONTAINERS ?? "5",
-      "--sandbox",
-      process.env.BENCH_SANDBOX ?? "auto",
-    ],
-    { env: server.env, stdio: ["ignore", "ignore", "pipe"] },
-  );
-  // Its log, for when a run goes wrong (BENCH_DEBUG=1).
-  p.stderr!.on("data", (d: Buffer) => {
-    if (process.env.BENCH_DEBUG) process.stderr.write(`[w${i}] ${d}`);
-  });
-  return p;
-}
-
-async function waitWorkers(client: Client, n: number): Promise<void> {
-  for (;;) {
-    const { workers } = await client.request("worker.list", {});
-    if (workers.filter((w) => w.state === "connected").length >= n) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return startWorkerProcess(server, tokenFile, `w${i}`, join(home, `w${i}`), [
+    "--local-address",
+    `127.0.0.${i + 1}`,
+    "--max-containers",
+    process.env.BENCH_WORKER_CONTAINERS ?? "5",
+  ]);
 }
 
 async function killRecovery(server: BenchServer, workers: ChildProcess[], tokenFile: string, home: string) {
@@ -136,9 +107,7 @@ async function main(): Promise<void> {
   const tokenFile = join(home, "worker.token");
   const workers: ChildProcess[] = [];
   try {
-    const t = await runCli(["token", "new", "--worker", "--output", tokenFile], server.env);
-    if (t.code !== 0) throw new Error(t.out);
-    readFileSync(tokenFile);
+    await workerToken(server, tokenFile);
     for (let i = 1; i <= 3; i++) workers.push(startWorker(server, tokenFile, i, home));
     await waitWorkers(server.client, 3);
     const w = await measure(server);

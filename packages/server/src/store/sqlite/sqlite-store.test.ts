@@ -133,6 +133,17 @@ describe("SqliteStore object writes", () => {
 });
 
 describe("SqliteStore WAL checkpoints", () => {
+  /** The Dict the WAL tests write to. */
+  const DICT = {
+    id: "di-1",
+    kind: "dict",
+    environment: "main",
+    name: "d",
+    ownerApp: null,
+    ownerSession: null,
+    createdAt: 1,
+  } as const;
+
   it("checkpoints on its own thread, keeps the WAL bounded, and loses no commit", async () => {
     const dir = mkdtempSync(join(tmpdir(), "skiff-store-"));
     const s = new SqliteStore({ dataDir: dir });
@@ -141,15 +152,7 @@ describe("SqliteStore WAL checkpoints", () => {
     // alive otherwise, and the test file hangs instead of failing.
     try {
       const o = s.objects;
-      await o.createObject({
-        id: "di-1",
-        kind: "dict",
-        environment: "main",
-        name: "d",
-        ownerApp: null,
-        ownerSession: null,
-        createdAt: 1,
-      });
+      await o.createObject(DICT);
       // 3 000 commits of 2 KiB values with fresh keys: ~9 000 WAL pages, twice the writer's own
       // threshold (COMMIT_CHECKPOINT_PAGES): enough for the thread to be asked many times.
       const value = new Uint8Array(2048);
@@ -194,15 +197,7 @@ describe("SqliteStore WAL checkpoints", () => {
     };
     try {
       const o = s.objects;
-      await o.createObject({
-        id: "di-1",
-        kind: "dict",
-        environment: "main",
-        name: "d",
-        ownerApp: null,
-        ownerSession: null,
-        createdAt: 1,
-      });
+      await o.createObject(DICT);
       // One-page commits (overwrites of 100 keys), each alone in its turn as a lone put is:
       // past the 4 000 pages at which the writer starts the WAL over, twice.
       const value = new Uint8Array(64);
