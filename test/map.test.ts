@@ -247,12 +247,11 @@ describe("map, starmap, forEach", () => {
       "overlapping",
       { client },
     );
-    const t0 = Date.now();
-    const out = await f.map([400, 400, 400, 400]).toArray();
+    const out = await f.map([1000, 1000, 1000, 1000]).toArray();
     assert.equal(new Set(out.map((o) => o.tag)).size, 1, "one container");
+    // All four started before the first could end: they ran at once, however loaded the machine.
     const spread = Math.max(...out.map((o) => o.started)) - Math.min(...out.map((o) => o.started));
-    assert.ok(spread < 200, `all four started together (spread ${spread} ms)`);
-    assert.ok(Date.now() - t0 < 1400, "ran in parallel, not one after another");
+    assert.ok(spread < 1000, `all four ran at once (started within ${spread} ms)`);
   });
 
   it("never runs more than maxInputs at once, also when short inputs are handed out ahead (prefetch)", async () => {
