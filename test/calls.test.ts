@@ -334,6 +334,19 @@ describe("calls to deployed functions", () => {
     assert.throws(() => lazy.isGenerator, /hydrate/);
   });
 
+  it("an unknown call id is NotFoundError from the engine, to the SDK and as a 404 over HTTP", async () => {
+    const id = "fc-0123456789abcdef01234567";
+    await assert.rejects(
+      FunctionCall.fromId(id, { client }).get(),
+      (e: Error) => e instanceof NotFoundError && new RegExp(`no function call ${id}`).test(e.message),
+    );
+    const r = await fetch(`${server.url}/v1/calls/${id}`, {
+      headers: { authorization: `Bearer ${server.tokenId}:${server.tokenSecret}` },
+    });
+    assert.equal(r.status, 404);
+    assert.equal(((await r.json()) as { error: { code: string } }).error.code, "not_found");
+  });
+
   it("rejects a wrong token with a clear AuthError", async () => {
     const bad = new Client({
       serverUrl: server.url,

@@ -18,9 +18,8 @@ import {
   type WireErrorBody,
 } from "@skiff/protocol";
 import type { Principal } from "../auth/tokens.js";
-import { StoreCommitError, StoreUnavailableError } from "../store/store.js";
 import { SERVER_VERSION } from "../version.js";
-import { ApiError } from "./api-error.js";
+import { ApiError, knownError } from "./api-error.js";
 import type { PeerSocket } from "./framed-socket.js";
 import { FreshKeys } from "./fresh-keys.js";
 import { outgoingSize } from "./outgoing-size.js";
@@ -517,13 +516,9 @@ export class Peer {
   }
 
   private fail(m: RequestMessage, err: unknown): void {
-    if (err instanceof ApiError || err instanceof StoreCommitError || err instanceof StoreUnavailableError) {
-      const e = asApiError(err);
-      this.replyError(m.id, { code: e.code, message: e.message });
-      return;
-    }
-    if (err instanceof ApiError) {
-      this.replyError(m.id, { code: err.code, message: err.message });
+    const known = knownError(err);
+    if (known) {
+      this.replyError(m.id, { code: known.code, message: known.message });
       return;
     }
     this.hooks.log(`internal error in ${m.t}: ${(err as Error)?.stack ?? String(err)}`);
@@ -555,10 +550,7 @@ export class Peer {
   }
 }
 
-/** Errors a client is told as they are: the API's own, and a failed store commit (try again). */
+/** What a client is told of an error: as it is when known (api-error.ts), else an internal error. */
 function asApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
-  if (err instanceof StoreCommitError || err instanceof StoreUnavailableError)
-    return new ApiError("unavailable", err.message);
-  return new ApiError("internal", (err as Error)?.message ?? String(err));
+  return knownError(err) ?? new ApiError("internal", (err as Error)?.message ?? String(err));
 }

@@ -10,7 +10,6 @@ import {
   type Payload,
   type ResultWire,
 } from "@skiff/protocol";
-import { ApiError, invalid } from "../api/api-error.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { WorkerProvider } from "../provider.js";
 import { outcomeBlob, payloadBlob } from "../store/blob-refs.js";
@@ -21,6 +20,7 @@ import { stopBatching } from "./batching.js";
 import { buildCallGraph } from "./call-graph.js";
 import { Deque } from "./deque.js";
 import { Dispatcher } from "./dispatch.js";
+import { EngineError, invalid } from "./engine-error.js";
 import { FanOut, type MapSink, type MapStart, type StreamSink, type StreamStart } from "./fan-out.js";
 import { Fleet, type VolumeMounter } from "./fleet.js";
 import type { LogHub } from "./log-hub.js";
@@ -384,12 +384,12 @@ export class Engine {
     const fn = this.functions.get(functionId); // an idle class instance: load() first
     const dot = functionId.lastIndexOf(".");
     if (!fn && dot > 0 && this.functions.get(functionId.slice(0, dot))?.live)
-      throw new ApiError(
+      throw new EngineError(
         "not_found",
         `${functionId} is not a known instance of a running class (its row was dropped after going unused for the result retention): call instance() again to bind it anew`,
       );
     if (!fn?.live)
-      throw new ApiError(
+      throw new EngineError(
         "not_found",
         `function ${functionId} is not running (its app was stopped or redeployed without it)`,
       );
@@ -477,7 +477,7 @@ export class Engine {
 
   /**
    * Waits for a call's outcome (outcomes.ts). Resolves undefined when `timeoutMs` passes first.
-   * @throws ApiError not_found for an unknown call id.
+   * @throws EngineError not_found for an unknown call id.
    */
   awaitCall(
     callId: string,
@@ -493,7 +493,7 @@ export class Engine {
       const { stored, fn } = await this.outcomes.read(callId);
       call = this.calls.get(callId); // paged in while the store was read
       if (!call) {
-        if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
+        if (!stored) throw new EngineError("not_found", `no function call ${callId}`);
         if (stored.state === "pending" && fn?.live) {
           // Parked: it never ran. Ends cancelled where it lies.
           const now = Date.now();
@@ -739,7 +739,7 @@ export class Engine {
   async callGraph(callId: string, maxNodes = 10_000): Promise<InputInfo[]> {
     const graph = await buildCallGraph(this.o.store, callId, maxNodes);
     if (graph.length === 0 && !this.calls.has(callId) && !(await this.o.store.getCall(callId))) {
-      throw new ApiError("not_found", `no function call ${callId}`);
+      throw new EngineError("not_found", `no function call ${callId}`);
     }
     return graph;
   }
@@ -895,11 +895,11 @@ export class Engine {
 
   /**
    * Starts a container of a function that takes no inputs (`skiff shell`); resolves once it is
-   * ready. @throws ApiError not_found when the function is not running.
+   * ready. @throws EngineError not_found when the function is not running.
    */
   startReserved(functionId: string): Promise<ContainerView> {
     const fn = this.functions.get(functionId);
-    if (!fn?.live) return Promise.reject(new ApiError("not_found", `function ${functionId} is not running`));
+    if (!fn?.live) return Promise.reject(new EngineError("not_found", `function ${functionId} is not running`));
     return this.fleet.startReserved(fn);
   }
 
@@ -929,7 +929,7 @@ export class Engine {
   /** Live numbers for `getCurrentStats()`. */
   async stats(functionId: string): Promise<FunctionStats> {
     const fn = await this.lookupFunction(functionId);
-    if (!fn) throw new ApiError("not_found", `function ${functionId} is not running`);
+    if (!fn) throw new EngineError("not_found", `function ${functionId} is not running`);
     return currentStats(fn, this.inputs.values());
   }
 }

@@ -6,7 +6,7 @@ import {
   type ResultWire,
   WEB_STREAM_WINDOW,
 } from "@skiff/protocol";
-import { ApiError } from "../api/api-error.js";
+import { EngineError } from "./engine-error.js";
 import type { MapResume } from "./map-resume.js";
 import type { LiveCall, LiveContainer, LiveFunction, LiveInput, MapState } from "./model.js";
 import { resolveTarget } from "./targets.js";
@@ -86,7 +86,10 @@ export class FanOut {
     const fn = this.host.liveFunction(p.functionId);
     const target = resolveTarget(fn, p.method);
     if (!target.isGenerator)
-      throw new ApiError("invalid_argument", `${fn.appName}.${target.name} is not a generator function: call remote()`);
+      throw new EngineError(
+        "invalid_argument",
+        `${fn.appName}.${target.name} is not a generator function: call remote()`,
+      );
     const call = this.host.newCall(fn, p.parentInputId, {
       method: p.method,
       stream: { sink, yielded: 0, acked: 0, pausedSince: 0, pausedMs: 0 },
@@ -148,7 +151,7 @@ export class FanOut {
     const fn = this.host.liveFunction(p.functionId);
     const target = resolveTarget(fn, p.method);
     if (target.isGenerator)
-      throw new ApiError(
+      throw new EngineError(
         "invalid_argument",
         `${fn.appName}.${target.name} is a generator: map it as a flat map of streams`,
       );
@@ -239,7 +242,7 @@ export class FanOut {
 
   private mapCall(callId: string): LiveCall & { map: MapState } {
     const call = this.host.calls.get(callId);
-    if (!call?.map) throw new ApiError("not_found", `no running map ${callId}`);
+    if (!call?.map) throw new EngineError("not_found", `no running map ${callId}`);
     return call as LiveCall & { map: MapState };
   }
 
@@ -262,16 +265,16 @@ export class FanOut {
     let fresh = 0;
     for (const idx of idxs) {
       if (m.total !== undefined && idx >= m.total)
-        throw new ApiError("failed_precondition", `map ${callId} has already ended (after ${m.total} inputs)`);
+        throw new EngineError("failed_precondition", `map ${callId} has already ended (after ${m.total} inputs)`);
       if (!m.live.has(idx)) fresh++;
     }
     if (m.live.size + fresh > m.window) {
-      throw new ApiError(
+      throw new EngineError(
         "failed_precondition",
         `map ${callId}: more than ${m.window} inputs outstanding (the window the server set)`,
       );
     }
-    if (!call.fn.live) throw new ApiError("not_found", `function ${call.fn.name} is not running`);
+    if (!call.fn.live) throw new EngineError("not_found", `function ${call.fn.name} is not running`);
     const now = Date.now();
     for (let i = 0; i < idxs.length; i++) {
       const idx = idxs[i]!;

@@ -8,10 +8,10 @@ import {
   type ResultWire,
   type VolumeMountWire,
 } from "@skiff/protocol";
-import { ApiError } from "../api/api-error.js";
 import type { ContainerSpec } from "../provider.js";
 import { BundleCache } from "./bundle-cache.js";
 import type { EngineOptions } from "./engine.js";
+import { EngineError } from "./engine-error.js";
 import type { ContainerChannel, LiveContainer, LiveFunction, LiveInput, RunningAttempt } from "./model.js";
 import { noteOutput, promoteNext, unqueue } from "./prefetch.js";
 import { startBackoffMs } from "./retry-policy.js";
@@ -249,7 +249,7 @@ export class Fleet {
   startReserved(fn: LiveFunction): Promise<LiveContainer> {
     return new Promise((resolve, reject) => {
       const c = this.startContainer(fn, true);
-      if (c.status === "dead") reject(new ApiError("unavailable", c.exitInfo ?? "the container could not start"));
+      if (c.status === "dead") reject(new EngineError("unavailable", c.exitInfo ?? "the container could not start"));
       else this.reservedWaiters.set(c.id, { resolve, reject });
     });
   }
@@ -428,13 +428,13 @@ export class Fleet {
   /** The runtime connected: what it should load. */
   async containerHello(containerId: string, channel: ContainerChannel): Promise<void> {
     const c = this.containers.get(containerId);
-    if (!c || c.status === "dead") throw new ApiError("not_found", `no container ${containerId}`);
+    if (!c || c.status === "dead") throw new EngineError("not_found", `no container ${containerId}`);
     c.channel = channel;
     const remote = c.host !== undefined && c.host !== "local";
     const bundle = remote ? new Uint8Array(0) : await this.bundles.get(c.fn.bundleBlobId);
     if ((c.status as LiveContainer["status"]) === "dead")
-      throw new ApiError("not_found", `container ${containerId} stopped while starting`);
-    if (!bundle) throw new ApiError("internal", `bundle ${c.fn.bundleBlobId} is missing`);
+      throw new EngineError("not_found", `container ${containerId} stopped while starting`);
+    if (!bundle) throw new EngineError("internal", `bundle ${c.fn.bundleBlobId} is missing`);
     const appFunctions = [...this.host.functions.values()]
       .filter((f) => f.appId === c.fn.appId && f.live && f.baseId === undefined)
       .map((f) => ({
@@ -622,7 +622,7 @@ export class Fleet {
     c.channel?.close(1000, reason.slice(0, 100));
     const waiter = this.reservedWaiters.get(c.id);
     this.reservedWaiters.delete(c.id);
-    waiter?.reject(new ApiError("unavailable", `the shell's container stopped before it was ready (${reason})`));
+    waiter?.reject(new EngineError("unavailable", `the shell's container stopped before it was ready (${reason})`));
     for (const l of this.goneListeners) l(c, reason);
     if (!quiet && c.running.size > 0)
       this.o.log(

@@ -1,5 +1,5 @@
-import { ApiError } from "../api/api-error.js";
 import type { MapCallRow, Store } from "../store/store.js";
+import { EngineError } from "./engine-error.js";
 import type { LiveCall } from "./model.js";
 
 /**
@@ -43,7 +43,7 @@ export class MapResume {
   async find(callId: string): Promise<MapCallRow> {
     const row = await this.store.getMapCall(callId);
     if (!row || (row.expiresAt !== null && row.expiresAt <= Date.now()))
-      throw new ApiError(
+      throw new EngineError(
         "not_found",
         `map ${callId} is not known to this server: it ended (finished or cancelled) more than ${this.windowMs / 1000} s ago, its caller was away longer than that, or it was started on another server`,
       );

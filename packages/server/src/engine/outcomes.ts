@@ -1,7 +1,7 @@
 import type { CallOutcome } from "@skiff/protocol";
-import { ApiError } from "../api/api-error.js";
 import { outcomeBlob } from "../store/blob-refs.js";
 import type { Store, StoredCall } from "../store/store.js";
+import { EngineError } from "./engine-error.js";
 import type { LiveCall, LiveFunction } from "./model.js";
 import { RecentMap } from "./recent-map.js";
 import type { SpawnPager } from "./spawn-pager.js";
@@ -57,7 +57,7 @@ export class Outcomes {
 
   /**
    * Waits for a call's outcome (awaitCall). Resolves undefined when `timeoutMs` passes first.
-   * @throws ApiError not_found for an unknown call id.
+   * @throws EngineError not_found for an unknown call id.
    */
   await(
     callId: string,
@@ -105,7 +105,7 @@ export class Outcomes {
     // Paged in while the store was read.
     const now = this.host.calls.get(callId);
     if (now) return waitLive(now);
-    if (!stored) throw new ApiError("not_found", `no function call ${callId}`);
+    if (!stored) throw new EngineError("not_found", `no function call ${callId}`);
     if (
       stored.state === "expired" ||
       (stored.state !== "pending" && stored.expiresAt !== null && stored.expiresAt <= Date.now())

@@ -1,4 +1,4 @@
-import { invalid, notFound } from "../api/api-error.js";
+import { invalid, notFound } from "./engine-error.js";
 import type { LiveFunction } from "./model.js";
 
 /**

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { type EventMap, newId, WEB_INLINE_BODY_BYTES, type WebBodyWire, type WebRequestWire } from "@skiff/protocol";
-import { ApiError } from "../api/api-error.js";
+import { knownError } from "../api/api-error.js";
 import type { AppService } from "../apps/app-service.js";
 import type { TokenService } from "../auth/tokens.js";
 import { DashboardHttp } from "../dashboard/dashboard-http.js";
@@ -11,7 +11,7 @@ import type { LogHub } from "../engine/log-hub.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Objects } from "../objects/index.js";
 import type { BlobStore } from "../store/blobs/blob-store.js";
-import { type Store, StoreCommitError, StoreUnavailableError } from "../store/store.js";
+import type { Store } from "../store/store.js";
 import { ApiAuth } from "./api-auth.js";
 import { apiRoutes, serveApi } from "./api-routes.js";
 import { requireToken } from "./auth.js";
@@ -166,12 +166,9 @@ export class Gateway {
       sendError(res, err);
       return;
     }
-    if (err instanceof ApiError) {
-      sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
-      return;
-    }
-    if (err instanceof StoreCommitError || err instanceof StoreUnavailableError) {
-      sendError(res, new HttpError(503, "unavailable", err.message));
+    const known = knownError(err);
+    if (known) {
+      sendError(res, new HttpError(statusOf(known.code), known.code, known.message));
       return;
     }
     const id = newId("rq");
@@ -211,8 +208,9 @@ export class Gateway {
     socket.on("error", () => {}); // a reset client: the tunnel's 'close' cleans up
     const res = responseOn(req, socket);
     const fail = (err: unknown) => {
+      const known = knownError(err);
       if (err instanceof HttpError) sendError(res, err);
-      else if (err instanceof ApiError) sendError(res, new HttpError(statusOf(err.code), err.code, err.message));
+      else if (known) sendError(res, new HttpError(statusOf(known.code), known.code, known.message));
       else {
         this.o.log(`gateway: upgrade ${req.url} failed: ${(err as Error)?.stack ?? err}`);
         sendError(res, new HttpError(500, "internal", "internal error"));
