@@ -137,7 +137,11 @@ export class ExecHost {
     if (!r?.ttyFile) return;
     if (!r.tty && existsSync(r.ttyFile)) r.tty = readFileSync(r.ttyFile, "utf8").trim();
     if (!r.tty?.startsWith("/dev/")) return;
-    processes().execFile("stty", ["-F", r.tty, "rows", String(dim(m.rows, 24)), "cols", String(dim(m.cols, 80))], () => {});
+    processes().execFile(
+      "stty",
+      ["-F", r.tty, "rows", String(dim(m.rows, 24)), "cols", String(dim(m.cols, 80))],
+      () => {},
+    );
   }
 
   kill(execId: string): void {
