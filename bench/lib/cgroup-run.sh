@@ -9,10 +9,12 @@ set -u
 id="bench-$$"
 acct=/sys/fs/cgroup/cpuacct/$id
 cpu=/sys/fs/cgroup/cpu/$id
-mkdir -p "$acct" "$cpu"
-echo "${BENCH_CPU_SHARES:-10240}" >"$cpu/cpu.shares"
-echo $$ >"$acct/tasks"
-echo $$ >"$cpu/tasks"
+if ! { mkdir -p "$acct" "$cpu" && echo "${BENCH_CPU_SHARES:-10240}" >"$cpu/cpu.shares" &&
+  echo $$ >"$acct/tasks" && echo $$ >"$cpu/tasks"; }; then
+  echo "cgroup-run: needs root and cgroup v1's cpu and cpuacct hierarchies under /sys/fs/cgroup" >&2
+  rmdir "$acct" "$cpu" 2>/dev/null
+  exit 2
+fi
 "$@"
 rc=$?
 echo $$ >/sys/fs/cgroup/cpuacct/tasks
