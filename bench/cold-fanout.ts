@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { bundleApp, loadApps, publishApp } from "@skiff/cli";
 import type { Function_ } from "skiff";
+import { printCpuTimeline, startCpuTimeline } from "./lib/cpu-timeline.js";
 import { startSkiffServer } from "./lib/skiff-server.js";
 
 interface Info {
@@ -16,6 +17,8 @@ interface Info {
   loadedAt: number;
   /** Absent from an older runtime's app build (bench/ab.ts runs this app on both sides). */
   cpuMsAtLoad?: number;
+  /** CPU of the container's process when the call ended (absent from an older app build). */
+  cpuMsAtEnd?: number;
 }
 interface Shape {
   name: string;
@@ -33,6 +36,8 @@ const ALL_MODES = [
 ];
 /** BENCH_FANOUT_BOUNDED_ONLY=1: only the default (bounded) mode, e.g. to compare two builds (bench/ab.ts). */
 const MODES = process.env.BENCH_FANOUT_BOUNDED_ONLY === "1" ? ALL_MODES.slice(1) : ALL_MODES;
+/** BENCH_FANOUT_TABLE=1: a line per container, and the burst's CPU timeline (bench/lib/cpu-timeline.ts). */
+const TABLE = process.env.BENCH_FANOUT_TABLE === "1";
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -95,7 +100,7 @@ function printStarts(out: (Info & { startedAt?: number })[], listed: number, t0:
   );
   // Inputs not yet started when a container was spawned, and when it was ready.
   const waiting = (at: number) => out.filter((r) => (r.startedAt ?? 0) - t0 > at).length;
-  if (process.env.BENCH_FANOUT_TABLE === "1")
+  if (TABLE)
     for (const r of rows)
       console.log(
         `      ${r.c.id.padEnd(20)} spawn ${s(r.c.processStart - t0)}  ready ${s(r.c.loadedAt - t0)}  inputs ${String(r.n).padStart(3)}  first ${s(r.first)}  last ${s(r.last)}  not started at spawn ${waiting(r.c.processStart - t0)}, at ready ${waiting(r.c.loadedAt - t0)}`,
@@ -107,7 +112,8 @@ const totals = new Map<string, number[]>();
 for (const mode of MODES) {
   if (mode.concurrency) process.env.SKIFF_START_CONCURRENCY = mode.concurrency;
   else delete process.env.SKIFF_START_CONCURRENCY;
-  const server = await startSkiffServer();
+  // BENCH_SERVER_ARGS: flags for the server (e.g. "--warm-pool 8").
+  const server = await startSkiffServer((process.env.BENCH_SERVER_ARGS ?? "").split(" ").filter(Boolean));
   try {
     for (const shape of SHAPES) {
       // A fresh ephemeral app: its function has no container (the provider's warm pool of
@@ -117,6 +123,7 @@ for (const mode of MODES) {
       const f = app!._function(shape.fn)! as unknown as Function_<() => Promise<Info>>;
       const t0 = Date.now();
       const cpu0 = cgroupCpuNs();
+      const stopTimeline = TABLE ? startCpuTimeline(cgroupCpuNs) : undefined;
       const firstDone: number[] = [];
       // Settled, not all: under load, starting every container at once can run past the
       // startup timeout, and the calls then fail; the run reports that instead of stopping.
@@ -130,6 +137,7 @@ for (const mode of MODES) {
       );
       const total = Date.now() - t0;
       const cpu1 = cgroupCpuNs();
+      const timeline = stopTimeline?.();
       // The server's containers of this function now (before the app stops): those that ran
       // no input are in no result.
       const listed = (await server.client.request("container.list", { environment: "main" })).containers.filter(
@@ -159,14 +167,29 @@ for (const mode of MODES) {
           `    CPU during the burst, this cgroup (client, server, containers, NAT): ${((cpu1 - cpu0) / 1e6).toFixed(0)} ms, ${((cpu1 - cpu0) / 1e6 / Math.max(1, cts.length)).toFixed(1)} ms per container`,
         );
       const cpu = fresh.flatMap((c) => (c.cpuMsAtLoad === undefined ? [] : [c.cpuMsAtLoad]));
+      // Per container, from bundle loaded to its last call's end: what running the inputs cost it.
+      const lastEnd = new Map<string, number>();
+      for (const r of out)
+        if (r.cpuMsAtEnd !== undefined) lastEnd.set(r.id, Math.max(lastEnd.get(r.id) ?? 0, r.cpuMsAtEnd));
+      const running = fresh.flatMap((c) => {
+        const e = lastEnd.get(c.id);
+        return e === undefined || c.cpuMsAtLoad === undefined ? [] : [e - c.cpuMsAtLoad];
+      });
       if (cpu.length > 0)
         console.log(
-          `    runtime CPU from process start to bundle loaded (fresh containers, ms): p50 ${pct(cpu, 50).toFixed(1)}, p90 ${pct(cpu, 90).toFixed(1)}`,
+          `    runtime CPU from process start to bundle loaded (fresh containers, ms): p50 ${pct(cpu, 50).toFixed(1)}, p90 ${pct(cpu, 90).toFixed(1)}${running.length > 0 ? `;  then to its last call's end: p50 ${pct(running, 50).toFixed(1)}, p90 ${pct(running, 90).toFixed(1)}` : ""}`,
         );
       console.log(
         `    containers ready: first ${s(Math.min(Infinity, ...readyAt))}, p50 ${s(pct(readyAt, 50))}, last ${s(Math.max(...readyAt))};  first result ${s(Math.min(...firstDone))}`,
       );
       printStarts(out, listed.length, t0);
+      if (timeline)
+        printCpuTimeline(
+          timeline,
+          t0,
+          t0 + total,
+          cts.map((c) => ({ spawnAt: c.processStart, readyAt: c.loadedAt })),
+        );
       await server.client.request("app.stop", { appId: res.appId, environment: "main" });
       // Let the stopped containers exit before the next burst (they are CPU this burst would pay for).
       await new Promise((r) => setTimeout(r, 3000));

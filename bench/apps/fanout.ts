@@ -9,6 +9,10 @@ const loadedAt = Date.now();
 /** CPU the container's process had used by then (process start, runtime, connection, this bundle), ms. */
 const { user, system } = process.cpuUsage();
 const cpuMsAtLoad = (user + system) / 1000;
+const cpuMsNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 // One per container (the runtime keeps its container id out of the environment). Neither
 // this nor the start time uses the `crypto` or `performance` globals: their first use loads
 // modules (webcrypto, perf_hooks) the seed's function would not, and the bench counts the
@@ -21,6 +25,8 @@ const info = (startedAt: number) => ({
   processStart: Math.round(Date.now() - process.uptime() * 1000),
   loadedAt,
   cpuMsAtLoad,
+  /** CPU the process had used when this call ended, ms. */
+  cpuMsAtEnd: cpuMsNow(),
 });
 
 export const sleep1s = app.function(async () => {

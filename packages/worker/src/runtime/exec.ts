@@ -1,5 +1,6 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type EventMap, type EventName, EXEC_WINDOW_BYTES } from "@skiff/protocol";
@@ -17,6 +18,16 @@ import { type EventMap, type EventName, EXEC_WINDOW_BYTES } from "@skiff/protoco
  * pipes are paused until the caller acknowledges (a slow terminal slows the command, nothing
  * piles up). Input is acknowledged once written to the command.
  */
+
+/**
+ * node:child_process, loaded at a container's first command: most containers never run one, and
+ * loading it (with dgram and the socket list it brings) is ~1 ms of CPU of every container start.
+ */
+let childProcess: typeof import("node:child_process") | undefined;
+const processes = () => {
+  childProcess ??= createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
+  return childProcess;
+};
 
 type Send = <N extends EventName>(name: N, body: EventMap[N]) => void;
 
@@ -61,13 +72,13 @@ export class ExecHost {
       const cols = dim(m.cols, 80);
       const line = `tty > ${quote(ttyFile)}; stty rows ${rows} cols ${cols}; exec ${m.argv.map(quote).join(" ")}`;
       // -q quiet, -f flush at once, -e the command's exit status; the typescript goes nowhere.
-      child = spawn("script", ["-qfec", line, "/dev/null"], {
+      child = processes().spawn("script", ["-qfec", line, "/dev/null"], {
         env: { ...env, SHELL: "/bin/sh" },
         stdio: ["pipe", "pipe", "pipe"],
         detached: true,
       });
     } else {
-      child = spawn(m.argv[0]!, m.argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+      child = processes().spawn(m.argv[0]!, m.argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"], detached: true });
     }
     const r: Running = { child, unacked: 0, paused: false, ttyFile, tty: undefined };
     this.running.set(execId, r);
@@ -126,7 +137,11 @@ export class ExecHost {
     if (!r?.ttyFile) return;
     if (!r.tty && existsSync(r.ttyFile)) r.tty = readFileSync(r.ttyFile, "utf8").trim();
     if (!r.tty?.startsWith("/dev/")) return;
-    execFile("stty", ["-F", r.tty, "rows", String(dim(m.rows, 24)), "cols", String(dim(m.cols, 80))], () => {});
+    processes().execFile(
+      "stty",
+      ["-F", r.tty, "rows", String(dim(m.rows, 24)), "cols", String(dim(m.cols, 80))],
+      () => {},
+    );
   }
 
   kill(execId: string): void {

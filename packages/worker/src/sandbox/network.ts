@@ -270,8 +270,9 @@ export class NatNetwork {
       ];
       lines = [
         `ready=$(${sh(slirp)} 3>&1 >/dev/null 2>${sh([errFile])} </dev/null & echo $! >${sh([pidFile])})`,
+        // Removed from here once the script ends (below), not by an `rm` of its own: a process
+        // less per container start.
         `if [ "$ready" != 1 ]; then cat ${sh([errFile])} >&2; exit 1; fi`,
-        `rm -f ${sh([errFile])}`,
       ];
       // Its IPv6 address would come from a router advertisement a moment later: set now instead.
       if (this.slirpNet.ipv6)
@@ -285,6 +286,7 @@ export class NatNetwork {
       const pid = readPidFile(pidFile);
       if (pid !== undefined) this.natPids.set(name, pid);
       rmSync(pidFile, { force: true });
+      rmSync(join(this.pidDir, `${name}.err`), { force: true });
     }
   }
 
