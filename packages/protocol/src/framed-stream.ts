@@ -36,6 +36,29 @@ export const FRAME_FINAL = 1;
 export const FRAME_CLOSE = 8;
 export const FRAME_HEADER_BYTES = 5;
 
+/**
+ * Payloads up to this size are sent as one buffer, header and payload copied together
+ * (wholeFrame): one socket write instead of a corked pair, whose writev costs more CPU in
+ * Node's stream code than the copy (bench/RESULTS.md, web lane of 2026-12-08).
+ */
+export const WHOLE_FRAME_BYTES = 64 * 1024;
+
+/** Node's Buffer where there is one: a socket takes it as it is (a Uint8Array is wrapped first). */
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(n: number): Uint8Array } }).Buffer;
+
+/** A whole frame in one buffer: the header, then `data` (a copy). */
+export function wholeFrame(kind: number, data: Uint8Array): Uint8Array {
+  const n = data.byteLength;
+  const out = NodeBuffer ? NodeBuffer.allocUnsafe(FRAME_HEADER_BYTES + n) : new Uint8Array(FRAME_HEADER_BYTES + n);
+  out[0] = kind;
+  out[1] = n >>> 24;
+  out[2] = (n >>> 16) & 0xff;
+  out[3] = (n >>> 8) & 0xff;
+  out[4] = n & 0xff;
+  out.set(data, FRAME_HEADER_BYTES);
+  return out;
+}
+
 /** A frame's header. */
 export function frameHeader(kind: number, length: number): Uint8Array {
   const h = new Uint8Array(FRAME_HEADER_BYTES);
