@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import {
+  decodePayload,
   type Payload,
   type ResultWire,
   type WebResponseHead,
@@ -7,7 +8,6 @@ import {
 } from "@skiff/protocol";
 import type { Endpoint } from "./endpoints.js";
 import { HttpError, sendError } from "./http-error.js";
-import { decodeWebItem } from "./response-item.js";
 
 /** Body bytes a call with no reader keeps (its handler pauses past this, by the ack window). */
 const PARKED_BYTES = 256 * 1024;
@@ -126,7 +126,7 @@ export class WebCall {
     for (const p of items) {
       let item: unknown;
       try {
-        item = p instanceof Uint8Array ? decodeWebItem(p) : undefined;
+        item = p instanceof Uint8Array ? decodePayload(p) : undefined;
       } catch {
         item = undefined;
       }
