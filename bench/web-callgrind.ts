@@ -21,7 +21,7 @@ const N = Number(process.env.BENCH_N ?? 3000);
 const WARM = Number(process.env.BENCH_WARM ?? 3000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 /**
- * Node flags for the Skiff server, e.g. `--perf-basic-prof`: its /tmp/perf-<pid>.map names the
+ * Node flags for the server measured, e.g. `--perf-basic-prof`: its /tmp/perf-<pid>.map names the
  * JIT code that callgrind shows as bare addresses (bench/lib/callgrind-js.ts reads both).
  */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -45,6 +45,7 @@ const proc = peer
       [
         ...valgrind,
         process.execPath,
+        ...NODE_ARGS,
         "--import",
         "tsx",
         join(REPO, `bench/lib/${peer === "hono" ? "hono-direct" : "proxy-floor"}.ts`),
