@@ -2,8 +2,12 @@
 // CPU time per request moves 2x with the machine's load, instruction counts do not. The server
 // runs under `valgrind --tool=callgrind` with instrumentation off; after a warm-up (JIT, container),
 // it is switched on for BENCH_N requests (autocannon, BENCH_CONNECTIONS), then off, and
-// the server's instructions (all its threads: JS, GC, I/O) are divided by the requests. The
-// containers run natively and are not counted.
+// the server's instructions (all its threads: JS, GC, I/O) are divided by the requests, and the
+// main thread's apart: V8's concurrent compiler thread is still busy tens of thousands of
+// requests in under valgrind (natively it is done after ~12 000), and its share moves with the
+// warm-up and the load (bench/RESULTS.md, web lane of 2026-12-08). The containers run natively
+// and are not counted. At 1 connection (BENCH_CONNECTIONS=1) each request has its own frames;
+// at 10, how many share a frame depends on timing, and the count with it.
 //   node --import tsx bench/web-callgrind.ts [checkout]   (default: this one)
 //   node --import tsx bench/web-callgrind.ts hono | floor   (the same count for plain Hono, or
 //   for the front process of the two-process floor, bench/lib/proxy-floor.ts: no Skiff in it)
@@ -21,8 +25,10 @@ const N = Number(process.env.BENCH_N ?? 3000);
 const WARM = Number(process.env.BENCH_WARM ?? 3000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 /**
- * Node flags for the server measured, e.g. `--perf-basic-prof`: its /tmp/perf-<pid>.map names the
- * JIT code that callgrind shows as bare addresses (bench/lib/callgrind-js.ts reads both).
+ * Node flags for the server measured (BENCH_NODE_ARGS, space-separated), e.g.
+ * `--no-concurrent-recompilation` (V8 compiles on the main thread, in step with the requests:
+ * repeatable within a few %), or `--perf-basic-prof` with BENCH_KEEP: /tmp/perf-<pid>.map gives
+ * each JIT function's address range and name, for the bare addresses (`0x…`) callgrind shows.
  */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
