@@ -112,13 +112,12 @@ export class FrameReader {
     let at = 0;
     while (at < chunk.byteLength && !this.done) {
       if (this.kind < 0) {
-        const take = Math.min(FRAME_HEADER_BYTES - this.headFill, chunk.byteLength - at);
-        this.head.set(chunk.subarray(at, at + take), this.headFill);
-        this.headFill += take;
-        at += take;
+        // Byte by byte: no view of the chunk and no DataView made for each frame's 5 bytes.
+        const h = this.head;
+        while (this.headFill < FRAME_HEADER_BYTES && at < chunk.byteLength) h[this.headFill++] = chunk[at++]!;
         if (this.headFill < FRAME_HEADER_BYTES) return;
         this.headFill = 0;
-        this.start(this.head[0]!, new DataView(this.head.buffer).getUint32(1));
+        this.start(h[0]!, ((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) >>> 0);
         if (this.left === 0) this.end(new Uint8Array(0), true);
         continue;
       }
