@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { closeFrame, FRAME_FINAL, FRAME_MORE, FramedStreamError, FrameReader, frameHeader } from "./framed-stream.js";
+import {
+  closeFrame,
+  FRAME_FINAL,
+  FRAME_MORE,
+  FramedStreamError,
+  FrameReader,
+  frameHeader,
+  wholeFrame,
+} from "./framed-stream.js";
 
 const frame = (kind: number, bytes: number[]) => [...frameHeader(kind, bytes.length), ...bytes];
 
@@ -29,6 +37,15 @@ describe("framed stream", () => {
     ...frame(FRAME_FINAL, [9]), // after the close: not read
   ]);
   const want = [[1, 2, 3], [], [4, 5, 6], "close 1000 bye"];
+
+  it("a whole frame in one buffer is the header and the payload", () => {
+    for (const n of [0, 1, 300, 70_000]) {
+      const data = Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff);
+      const one = wholeFrame(FRAME_FINAL, data);
+      assert.deepEqual([...one], [...frameHeader(FRAME_FINAL, n), ...data]);
+      assert.deepEqual(read(one, [], 100_000), [[...data]]);
+    }
+  });
 
   it("reads messages, fragments and the close, however the bytes are cut", () => {
     assert.deepEqual(read(stream, []), want);

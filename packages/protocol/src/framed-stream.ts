@@ -36,6 +36,29 @@ export const FRAME_FINAL = 1;
 export const FRAME_CLOSE = 8;
 export const FRAME_HEADER_BYTES = 5;
 
+/**
+ * Payloads up to this size are sent as one buffer, header and payload copied together
+ * (wholeFrame): one socket write instead of a corked pair, whose writev costs more CPU in
+ * Node's stream code than the copy (bench/RESULTS.md, web lane of 2026-12-08).
+ */
+export const WHOLE_FRAME_BYTES = 64 * 1024;
+
+/** Node's Buffer where there is one: a socket takes it as it is (a Uint8Array is wrapped first). */
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(n: number): Uint8Array } }).Buffer;
+
+/** A whole frame in one buffer: the header, then `data` (a copy). */
+export function wholeFrame(kind: number, data: Uint8Array): Uint8Array {
+  const n = data.byteLength;
+  const out = NodeBuffer ? NodeBuffer.allocUnsafe(FRAME_HEADER_BYTES + n) : new Uint8Array(FRAME_HEADER_BYTES + n);
+  out[0] = kind;
+  out[1] = n >>> 24;
+  out[2] = (n >>> 16) & 0xff;
+  out[3] = (n >>> 8) & 0xff;
+  out[4] = n & 0xff;
+  out.set(data, FRAME_HEADER_BYTES);
+  return out;
+}
+
 /** A frame's header. */
 export function frameHeader(kind: number, length: number): Uint8Array {
   const h = new Uint8Array(FRAME_HEADER_BYTES);
@@ -89,13 +112,12 @@ export class FrameReader {
     let at = 0;
     while (at < chunk.byteLength && !this.done) {
       if (this.kind < 0) {
-        const take = Math.min(FRAME_HEADER_BYTES - this.headFill, chunk.byteLength - at);
-        this.head.set(chunk.subarray(at, at + take), this.headFill);
-        this.headFill += take;
-        at += take;
+        // Byte by byte: no view of the chunk and no DataView made for each frame's 5 bytes.
+        const h = this.head;
+        while (this.headFill < FRAME_HEADER_BYTES && at < chunk.byteLength) h[this.headFill++] = chunk[at++]!;
         if (this.headFill < FRAME_HEADER_BYTES) return;
         this.headFill = 0;
-        this.start(this.head[0]!, new DataView(this.head.buffer).getUint32(1));
+        this.start(h[0]!, ((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) >>> 0);
         if (this.left === 0) this.end(new Uint8Array(0), true);
         continue;
       }

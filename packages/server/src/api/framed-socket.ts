@@ -8,6 +8,8 @@ import {
   FrameReader,
   frameHeader,
   MAX_FRAME_BYTES,
+  WHOLE_FRAME_BYTES,
+  wholeFrame,
 } from "@skiff/protocol";
 
 /**
@@ -82,10 +84,15 @@ export class FramedSocket extends EventEmitter implements PeerSocket {
       cb?.(new Error("the connection is closed"));
       return;
     }
+    const kind = opts.fin ? FRAME_FINAL : FRAME_MORE;
+    const done = cb ? (err?: Error | null) => cb(err ?? undefined) : undefined;
+    if (data.byteLength <= WHOLE_FRAME_BYTES) {
+      this.socket.write(wholeFrame(kind, data), done);
+      return;
+    }
     this.socket.cork();
-    this.socket.write(frameHeader(opts.fin ? FRAME_FINAL : FRAME_MORE, data.byteLength));
-    if (cb) this.socket.write(data, (err) => cb(err ?? undefined));
-    else this.socket.write(data);
+    this.socket.write(frameHeader(kind, data.byteLength));
+    this.socket.write(data, done);
     this.socket.uncork();
   }
 

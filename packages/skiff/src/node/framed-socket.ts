@@ -1,5 +1,14 @@
 import { connect } from "node:net";
-import { closeFrame, FRAME_FINAL, FRAMED_PREAMBLE, FramedStreamError, FrameReader, frameHeader } from "@skiff/protocol";
+import {
+  closeFrame,
+  FRAME_FINAL,
+  FRAMED_PREAMBLE,
+  FramedStreamError,
+  FrameReader,
+  frameHeader,
+  WHOLE_FRAME_BYTES,
+  wholeFrame,
+} from "@skiff/protocol";
 import type { Socket, SocketHandlers } from "../transport/socket.js";
 
 /**
@@ -46,6 +55,10 @@ export function openFramedSocket(path: string, maxPayload: number, h: SocketHand
   return {
     send(data) {
       if (closing || sock.destroyed) throw new Error("the connection is closed");
+      if (data.byteLength <= WHOLE_FRAME_BYTES) {
+        sock.write(wholeFrame(FRAME_FINAL, data));
+        return;
+      }
       sock.cork();
       sock.write(frameHeader(FRAME_FINAL, data.byteLength));
       sock.write(data);
