@@ -1,6 +1,5 @@
 import {
   type CallOutcome,
-  type FunctionSpec,
   type FunctionStats,
   type InputInfo,
   type LogEntry,
@@ -18,11 +17,11 @@ import type { CallRow, InputRow, Store } from "../store/store.js";
 import { Attempts } from "./attempts.js";
 import { stopBatching } from "./batching.js";
 import { buildCallGraph } from "./call-graph.js";
-import { Deque } from "./deque.js";
 import { Dispatcher } from "./dispatch.js";
 import { EngineError, invalid } from "./engine-error.js";
 import { FanOut, type MapSink, type MapStart, type StreamSink, type StreamStart } from "./fan-out.js";
 import { Fleet, type VolumeMounter } from "./fleet.js";
+import { type FunctionRegistration, FunctionRegistry } from "./function-registry.js";
 import type { LogHub } from "./log-hub.js";
 import { MapResume } from "./map-resume.js";
 import {
@@ -34,14 +33,13 @@ import {
   type LiveFunction,
   type LiveInput,
 } from "./model.js";
-import { FunctionStats as FunctionCounters } from "./observe/function-stats.js";
+import type { FunctionStats as FunctionCounters } from "./observe/function-stats.js";
 import { currentStats, sampleLoad } from "./observe/load.js";
 import { type EngineSnapshot, snapshotContainers, snapshotFunction, snapshotMaps } from "./observe/snapshot.js";
 import { Outcomes } from "./outcomes.js";
 import { revokeHeld, stopReclaim } from "./prefetch.js";
 import { recoverPending } from "./recovery.js";
 import { Retention } from "./retention.js";
-import { RunTimes } from "./run-times.js";
 import { DEFAULT_RESIDENT_SPAWNS, SpawnPager } from "./spawn-pager.js";
 import { resolveTarget } from "./targets.js";
 
@@ -93,18 +91,18 @@ export interface CreatedCall {
 
 /**
  * The engine's front door, and the only way in for the server, the API, the gateway and the app
- * service. It keeps the registry of functions and the table of live calls (admission, cancel,
- * completion), and wires together the parts that do the rest, each through a narrow host
- * interface: dispatch.ts (queues, hand-out), attempts.ts (deadlines, timeouts, retries),
+ * service. It keeps the table of live calls (admission, cancel, completion), and wires together
+ * the parts that do the rest, each through a narrow host interface: function-registry.ts (who
+ * is known), dispatch.ts (queues, hand-out), attempts.ts (deadlines, timeouts, retries),
  * fleet.ts (containers, scaling), fan-out.ts (maps, generators), outcomes.ts (waiting),
  * spawn-pager.ts (parked spawns) and recovery.ts (after a restart). All scheduling state lives
  * in memory; the store holds what must survive a restart.
  */
 export class Engine {
   /** Registered functions. Outside the engine, read them through `functionView`/`liveFunctions`. */
-  private readonly functions = new Map<string, LiveFunction>();
   /** The current minute, advanced on each tick: stats recording reads no clock of its own. */
   private readonly clock = { minute: Math.floor(Date.now() / 60_000) };
+  private readonly functions = new FunctionRegistry(this.clock);
   private readonly calls = new Map<string, LiveCall>();
   private readonly inputs = new Map<string, LiveInput>();
   /** The containers, and their scaling. Outside the engine, reached through the methods below. */
@@ -121,7 +119,6 @@ export class Engine {
   private readonly pager: SpawnPager;
   /** Who hears each call's outcome; `.remote` outcomes delivered a moment ago. */
   private readonly outcomes: Outcomes;
-  private resolveFunction: ((functionId: string) => Promise<unknown>) | undefined;
   private readonly tickTimer: NodeJS.Timeout;
   private readonly retention: Retention;
   private closed = false;
@@ -152,7 +149,7 @@ export class Engine {
         calls: this.calls,
         inputs: this.inputs,
         containers: this.fleet.containers,
-        liveFunction: (id) => this.liveFunction(id),
+        liveFunction: (id) => this.functions.live(id),
         newCall: (fn, parent, extra) => this.newCall(fn, parent, extra),
         newInput: (call, idx, args, now) => this.newInput(call, idx, args, undefined, now),
         track: (call) => this.track(call),
@@ -177,7 +174,7 @@ export class Engine {
       store: o.store,
       calls: this.calls,
       pager: this.pager,
-      lookupFunction: (id) => this.lookupFunction(id),
+      lookupFunction: (id) => this.functions.lookup(id),
       untrack: (call) => this.untrack(call),
     });
     this.retention = new Retention(
@@ -194,56 +191,16 @@ export class Engine {
   // ---- functions -------------------------------------------------------------------
 
   /** Makes a function callable (or updates it to a new version after a redeploy). */
-  registerFunction(f: {
-    id: string;
-    appId: string;
-    appName: string;
-    environment: string;
-    version: number;
-    spec: FunctionSpec;
-    bundleBlobId: string;
-    /** For a class instance's pool. */
-    baseId?: string;
-    params?: Uint8Array;
-  }): FunctionView {
+  registerFunction(f: FunctionRegistration): FunctionView {
     const existing = this.functions.get(f.id);
     if (existing) {
-      existing.appName = f.appName;
-      existing.version = f.version;
-      existing.spec = f.spec;
-      existing.bundleBlobId = f.bundleBlobId;
-      existing.live = true;
-      existing.startFailures = 0;
-      existing.nextStartAt = 0;
+      this.functions.update(existing, f);
       // Old-version containers finish what they run, then go.
       for (const c of existing.containers.values()) if (c.version !== f.version) this.fleet.drain(c);
       this.fleet.scale(existing);
       return existing;
     }
-    const fn: LiveFunction = {
-      ...f,
-      baseId: f.baseId,
-      params: f.params,
-      name: f.spec.name,
-      queue: new Deque(),
-      containers: new Map(),
-      startFailures: 0,
-      nextStartAt: 0,
-      retryScaleTimer: undefined,
-      activeCalls: 0,
-      idleSince: Date.now(),
-      avgDurationMs: Number.NaN,
-      runTimes: new RunTimes(),
-      turnaroundMs: Number.NaN,
-      startLatencyMs: Number.NaN,
-      reclaimTimer: undefined,
-      residentSpawns: 0,
-      parked: 0,
-      pageInScheduled: false,
-      live: true,
-      stats: new FunctionCounters(this.clock),
-    };
-    this.functions.set(fn.id, fn);
+    const fn = this.functions.add(f);
     this.fleet.scale(fn);
     return fn;
   }
@@ -252,8 +209,7 @@ export class Engine {
   unregisterFunction(functionId: string, reason: string): void {
     const fn = this.functions.get(functionId);
     if (!fn) return;
-    for (const other of [...this.functions.values()])
-      if (other.baseId === functionId) this.unregisterFunction(other.id, reason);
+    for (const other of this.functions.instancesOf(functionId)) this.unregisterFunction(other.id, reason);
     fn.live = false;
     stopBatching(fn);
     stopReclaim(fn);
@@ -310,7 +266,7 @@ export class Engine {
 
   /** Makes a new call (its key is known to be new) and queues its input. */
   private accept(p: NewCall): CreatedCall {
-    const fn = this.liveFunction(p.functionId);
+    const fn = this.functions.live(p.functionId);
     const target = resolveTarget(fn, p.method);
     if (target.isGenerator)
       throw invalid(`${fn.appName}.${target.name} is a generator: call remoteGen() to stream its results`);
@@ -366,34 +322,12 @@ export class Engine {
    * on its next call (set by the app service, which knows the instances).
    */
   setFunctionResolver(resolve: (functionId: string) => Promise<FunctionView | undefined>): void {
-    this.resolveFunction = resolve;
+    this.functions.setResolver(resolve);
   }
 
   /** Brings a function that is not in memory (an idle class instance) back, if it exists. */
-  async load(functionId: string): Promise<void> {
-    if (!this.functions.has(functionId)) await this.resolveFunction?.(functionId);
-  }
-
-  private async lookupFunction(functionId: string): Promise<LiveFunction | undefined> {
-    await this.load(functionId);
-    return this.functions.get(functionId);
-  }
-
-  /** A live function by id, or not_found. */
-  private liveFunction(functionId: string): LiveFunction {
-    const fn = this.functions.get(functionId); // an idle class instance: load() first
-    const dot = functionId.lastIndexOf(".");
-    if (!fn && dot > 0 && this.functions.get(functionId.slice(0, dot))?.live)
-      throw new EngineError(
-        "not_found",
-        `${functionId} is not a known instance of a running class (its row was dropped after going unused for the result retention): call instance() again to bind it anew`,
-      );
-    if (!fn?.live)
-      throw new EngineError(
-        "not_found",
-        `function ${functionId} is not running (its app was stopped or redeployed without it)`,
-      );
-    return fn;
+  load(functionId: string): Promise<void> {
+    return this.functions.load(functionId);
   }
 
   /** A new call of `fn`; the kind-specific parts are given in `extra`. */
@@ -674,7 +608,7 @@ export class Engine {
     const n = await recoverPending({
       store: this.o.store,
       resultRetentionMs: this.o.resultRetentionMs,
-      lookupFunction: (id) => this.lookupFunction(id),
+      lookupFunction: (id) => this.functions.lookup(id),
       shouldPark: (fn) => this.pager.shouldPark(fn),
       revive: (fn, row, inputs) => this.revive(fn, row, inputs, false),
     });
@@ -756,7 +690,7 @@ export class Engine {
     const live = this.calls.get(callId);
     if (live) return live.fn;
     const stored = await this.o.store.getCall(callId);
-    return stored ? this.lookupFunction(stored.functionId) : undefined;
+    return stored ? this.functions.lookup(stored.functionId) : undefined;
   }
 
   /** Every registered function, read-only. */
@@ -928,7 +862,7 @@ export class Engine {
 
   /** Live numbers for `getCurrentStats()`. */
   async stats(functionId: string): Promise<FunctionStats> {
-    const fn = await this.lookupFunction(functionId);
+    const fn = await this.functions.lookup(functionId);
     if (!fn) throw new EngineError("not_found", `function ${functionId} is not running`);
     return currentStats(fn, this.inputs.values());
   }

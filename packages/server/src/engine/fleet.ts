@@ -56,7 +56,8 @@ export interface VolumeMounter {
 }
 
 export interface FleetHost {
-  readonly functions: Map<string, LiveFunction>;
+  /** The registered functions (function-registry.ts). */
+  readonly functions: { values(): Iterable<LiveFunction> };
   dispatch(fn: LiveFunction): void;
   enqueue(input: LiveInput, front?: boolean): void;
   /** `durationMs`: how long the attempt ran, as its container measured it. */
