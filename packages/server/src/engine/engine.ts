@@ -22,6 +22,7 @@ import { EngineError, invalid } from "./engine-error.js";
 import { FanOut, type MapSink, type MapStart, type StreamSink, type StreamStart } from "./fan-out.js";
 import { Fleet, type VolumeMounter } from "./fleet.js";
 import { type FunctionRegistration, FunctionRegistry } from "./function-registry.js";
+import { LiveCalls } from "./live-calls.js";
 import type { LogHub } from "./log-hub.js";
 import { MapResume } from "./map-resume.js";
 import {
@@ -99,12 +100,12 @@ export interface CreatedCall {
  * in memory; the store holds what must survive a restart.
  */
 export class Engine {
-  /** Registered functions. Outside the engine, read them through `functionView`/`liveFunctions`. */
   /** The current minute, advanced on each tick: stats recording reads no clock of its own. */
   private readonly clock = { minute: Math.floor(Date.now() / 60_000) };
+  /** Registered functions. Outside the engine, read them through `functionView`/`liveFunctions`. */
   private readonly functions = new FunctionRegistry(this.clock);
-  private readonly calls = new Map<string, LiveCall>();
-  private readonly inputs = new Map<string, LiveInput>();
+  /** Calls and inputs in memory, and the live calls' idempotency keys. */
+  private readonly live: LiveCalls;
   /** The containers, and their scaling. Outside the engine, reached through the methods below. */
   private readonly fleet: Fleet;
   /** Maps and generator calls. */
@@ -113,8 +114,6 @@ export class Engine {
   private readonly attempts: Attempts;
   /** Each function's queue and its hand-out to containers. */
   private readonly dispatcher: Dispatcher;
-  /** Idempotency keys of live calls (their rows may not be written yet). */
-  private readonly liveKeys = new Map<string, string>();
   /** Spawned calls waiting in the store beyond each function's resident limit. */
   private readonly pager: SpawnPager;
   /** Who hears each call's outcome; `.remote` outcomes delivered a moment ago. */
@@ -124,6 +123,17 @@ export class Engine {
   private closed = false;
 
   constructor(private readonly o: EngineOptions) {
+    this.live = new LiveCalls({
+      store: o.store,
+      mapEnded: (call) => {
+        const m = call.map;
+        if (!m) return;
+        if (m.detached) clearTimeout(m.detached);
+        this.fanOut.resume.ended(call.id);
+        // Results still waiting for this tick's flush go out first.
+        setImmediate(() => m.onDone());
+      },
+    });
     this.attempts = new Attempts({
       store: o.store,
       killGraceMs: o.killGraceMs ?? 2000,
@@ -131,7 +141,7 @@ export class Engine {
       killContainer: (c, why) => this.fleet.killContainer(c, why),
       enqueue: (input) => this.dispatcher.enqueue(input),
       finishInput: (input, result, ms) => this.finishInput(input, result, ms),
-      persisted: (call) => this.persisted(call),
+      persisted: (call) => this.live.persisted(call),
     });
     this.fleet = new Fleet(o, {
       functions: this.functions,
@@ -143,17 +153,17 @@ export class Engine {
       streamItems: (input, items) => this.fanOut.streamItems(input, items),
       isClosed: () => this.closed,
     });
-    this.dispatcher = new Dispatcher({ inputs: this.inputs, attempts: this.attempts, fleet: this.fleet });
+    this.dispatcher = new Dispatcher({ inputs: this.live.inputs, attempts: this.attempts, fleet: this.fleet });
     this.fanOut = new FanOut(
       {
-        calls: this.calls,
-        inputs: this.inputs,
+        calls: this.live.calls,
+        inputs: this.live.inputs,
         containers: this.fleet.containers,
         liveFunction: (id) => this.functions.live(id),
-        newCall: (fn, parent, extra) => this.newCall(fn, parent, extra),
-        newInput: (call, idx, args, now) => this.newInput(call, idx, args, undefined, now),
-        track: (call) => this.track(call),
-        untrack: (call) => this.untrack(call),
+        newCall: (fn, parent, extra) => this.live.newCall(fn, parent, extra),
+        newInput: (call, idx, args, now) => this.live.newInput(call, idx, args, undefined, now),
+        track: (call) => this.live.track(call),
+        untrack: (call) => this.live.untrack(call),
         enqueue: (input) => this.dispatcher.enqueue(input),
         startInput: (input) => this.dispatcher.startInput(input),
         dispatch: (fn) => this.dispatcher.dispatch(fn),
@@ -172,10 +182,10 @@ export class Engine {
     );
     this.outcomes = new Outcomes({
       store: o.store,
-      calls: this.calls,
+      calls: this.live.calls,
       pager: this.pager,
       lookupFunction: (id) => this.functions.lookup(id),
-      untrack: (call) => this.untrack(call),
+      untrack: (call) => this.live.untrack(call),
     });
     this.retention = new Retention(
       o.store,
@@ -215,7 +225,7 @@ export class Engine {
     stopReclaim(fn);
     if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
     for (const input of fn.queue.drain()) this.finishInput(input, { status: "terminated", message: reason });
-    for (const input of this.inputs.values()) {
+    for (const input of this.live.inputs.values()) {
       if (input.call.fn === fn && input.status !== "done")
         this.finishInput(input, { status: "terminated", message: reason });
     }
@@ -290,14 +300,14 @@ export class Engine {
       );
       return { callId: id, existing: false };
     }
-    const call = this.newCall(fn, p.parentInputId, {
+    const call = this.live.newCall(fn, p.parentInputId, {
       kind: p.kind,
       idempotencyKey: p.idempotencyKey,
       method: p.method,
     });
-    const input = this.newInput(call, 0, p.args);
+    const input = this.live.newInput(call, 0, p.args);
     call.inputs.push(input);
-    this.track(call);
+    this.live.track(call);
     // A `.remote` call is held in memory only: its caller holds the input too and resends it
     // (same idempotency key) after a reconnect, so a crash loses nothing. It is written only
     // if something must outlive it here: a retry's state, or a result its caller left behind.
@@ -312,7 +322,7 @@ export class Engine {
 
   /** A call with this idempotency key that memory knows of (live, or delivered a moment ago). */
   private knownCall(key: string): { callId: string; existing: true; outcome?: CallOutcome } | undefined {
-    const live = this.liveKeys.get(key);
+    const live = this.live.byKey(key);
     if (live) return { callId: live, existing: true };
     return this.outcomes.recent(key);
   }
@@ -330,85 +340,6 @@ export class Engine {
     return this.functions.load(functionId);
   }
 
-  /** A new call of `fn`; the kind-specific parts are given in `extra`. */
-  private newCall(fn: LiveFunction, parentInputId: string | undefined, extra: Partial<LiveCall>): LiveCall {
-    return {
-      id: newId("fc"),
-      fn,
-      kind: "remote",
-      idempotencyKey: null,
-      parentInputId: parentInputId ?? null,
-      method: undefined,
-      createdAt: Date.now(),
-      inputs: [],
-      outcome: undefined,
-      waiters: undefined,
-      deferred: undefined,
-      map: undefined,
-      stream: undefined,
-      ...extra,
-    };
-  }
-
-  private track(call: LiveCall): void {
-    this.calls.set(call.id, call);
-    call.fn.activeCalls++;
-    if (call.idempotencyKey) this.liveKeys.set(call.idempotencyKey, call.id);
-  }
-
-  private untrack(call: LiveCall): void {
-    if (!this.calls.delete(call.id)) return;
-    call.fn.activeCalls--;
-    call.fn.idleSince = Date.now();
-    if (call.idempotencyKey) this.liveKeys.delete(call.idempotencyKey);
-    if (call.map) {
-      const m = call.map;
-      if (m.detached) clearTimeout(m.detached);
-      this.fanOut.resume.ended(call.id);
-      // Results still waiting for this tick's flush go out first.
-      setImmediate(() => m.onDone());
-    }
-  }
-
-  /** Before writing anything else about a call, its own row must exist. */
-  private persisted(call: LiveCall): void {
-    if (call.deferred !== "held") return;
-    call.deferred = "written";
-    this.o.store.insertCall(...createdRows(call));
-  }
-
-  /** `now`: the time it is queued (a map's batch reads the clock once for all its inputs). */
-  private newInput(call: LiveCall, idx: number, args: Payload, id = newId("in"), now = Date.now()): LiveInput {
-    const input: LiveInput = {
-      id,
-      call,
-      idx,
-      args,
-      attempt: 0,
-      failures: 0,
-      lost: 0,
-      status: "pending",
-      graph: call.kind === "spawn" || call.parentInputId !== null,
-      container: undefined,
-      startedAt: 0,
-      queuedAt: now,
-      attemptOpen: false,
-      seq: -1,
-    };
-    this.inputs.set(input.id, input);
-    call.fn.stats.accepted++;
-    if (input.graph) {
-      this.o.store.insertGraphInput({
-        inputId: input.id,
-        callId: call.id,
-        parentInputId: call.parentInputId,
-        functionName: call.method ? `${call.fn.name}.${call.method}` : call.fn.name,
-        createdAt: call.createdAt,
-      });
-    }
-    return input;
-  }
-
   /**
    * Waits for a call's outcome (outcomes.ts). Resolves undefined when `timeoutMs` passes first.
    * @throws EngineError not_found for an unknown call id.
@@ -422,10 +353,10 @@ export class Engine {
   }
 
   async cancelCall(callId: string, terminateContainers: boolean): Promise<void> {
-    let call = this.calls.get(callId);
+    let call = this.live.calls.get(callId);
     if (!call) {
       const { stored, fn } = await this.outcomes.read(callId);
-      call = this.calls.get(callId); // paged in while the store was read
+      call = this.live.calls.get(callId); // paged in while the store was read
       if (!call) {
         if (!stored) throw new EngineError("not_found", `no function call ${callId}`);
         if (stored.state === "pending" && fn?.live) {
@@ -454,10 +385,10 @@ export class Engine {
         }
       }
       if (input.attemptOpen) this.attempts.end(input, "cancelled");
-      this.markInputDone(input);
+      this.live.inputDone(input);
       if (input.graph) this.o.store.updateGraphInput(input.id, null, "terminated");
     }
-    if (call.map) this.untrack(call);
+    if (call.map) this.live.untrack(call);
     else this.completeCall(call, { kind: "cancelled" });
   }
 
@@ -470,19 +401,13 @@ export class Engine {
     if (c) this.dispatcher.returned(c, items); // gone: what it held was queued again already
   }
 
-  private markInputDone(input: LiveInput): void {
-    input.status = "done";
-    input.container = undefined;
-    this.inputs.delete(input.id);
-  }
-
   /** `durationMs`: how long its last attempt ran, as its container measured it (NaN when unknown). */
   private finishInput(input: LiveInput, result: ResultWire, durationMs = Number.NaN): void {
     if (input.status === "done") return;
     if (input.attemptOpen) this.attempts.end(input, result.status);
     // The container's own measure: no clock read here, once per input at 100k inputs/s.
     input.call.fn.stats.finished(result.status === "success", durationMs);
-    this.markInputDone(input);
+    this.live.inputDone(input);
     if (input.graph)
       this.o.store.updateGraphInput(input.id, null, result.status === "success" ? "success" : result.status);
     const call = input.call;
@@ -492,7 +417,7 @@ export class Engine {
     }
     if (call.stream) {
       call.stream.sink([], result);
-      this.untrack(call);
+      this.live.untrack(call);
       return;
     }
     if (call.inputs.every((i) => i.status === "done")) this.completeCall(call, { kind: "result", result });
@@ -513,10 +438,10 @@ export class Engine {
       this.outcomes.delivered(call, outcome);
       return;
     }
-    this.persisted(call);
+    this.live.persisted(call);
     this.o.store.completeCall(call.id, state, outcome, now, now + ttl);
     if (waiters !== undefined) for (const w of waiters) w(outcome);
-    this.untrack(call); // the store answers later gets
+    this.live.untrack(call); // the store answers later gets
     if (call.kind === "spawn") this.pager.settled(call.fn);
   }
 
@@ -530,8 +455,8 @@ export class Engine {
     const add = (b: string | null) => {
       if (b) out.add(b);
     };
-    for (const i of this.inputs.values()) add(payloadBlob(i.args));
-    for (const c of this.calls.values()) if (c.outcome) add(outcomeBlob(c.outcome));
+    for (const i of this.live.inputs.values()) add(payloadBlob(i.args));
+    for (const c of this.live.calls.values()) if (c.outcome) add(outcomeBlob(c.outcome));
     this.outcomes.blobsInUse(out);
     return out;
   }
@@ -567,10 +492,10 @@ export class Engine {
       map: undefined,
       stream: undefined,
     };
-    this.track(call);
+    this.live.track(call);
     if (call.kind === "spawn") this.pager.added(fn);
     for (const r of inputs) {
-      const input = this.newInput(call, r.idx, r.args, r.id);
+      const input = this.live.newInput(call, r.idx, r.args, r.id);
       input.attempt = r.attempt;
       input.failures = r.failures;
       call.inputs.push(input);
@@ -654,7 +579,7 @@ export class Engine {
       c.exitInfo = "server stopped";
     }
     // Maps waiting for their callers: their rows stay, for the next start to take them back.
-    for (const call of this.calls.values()) if (call.map?.detached) clearTimeout(call.map.detached);
+    for (const call of this.live.calls.values()) if (call.map?.detached) clearTimeout(call.map.detached);
     for (const fn of this.functions.values()) {
       if (fn.retryScaleTimer) clearTimeout(fn.retryScaleTimer);
       stopReclaim(fn);
@@ -672,7 +597,7 @@ export class Engine {
    */
   async callGraph(callId: string, maxNodes = 10_000): Promise<InputInfo[]> {
     const graph = await buildCallGraph(this.o.store, callId, maxNodes);
-    if (graph.length === 0 && !this.calls.has(callId) && !(await this.o.store.getCall(callId))) {
+    if (graph.length === 0 && !this.live.calls.has(callId) && !(await this.o.store.getCall(callId))) {
       throw new EngineError("not_found", `no function call ${callId}`);
     }
     return graph;
@@ -687,7 +612,7 @@ export class Engine {
 
   /** The function a call runs (in memory, or from the store): who may reach the call is its app's. */
   async callFunction(callId: string): Promise<FunctionView | undefined> {
-    const live = this.calls.get(callId);
+    const live = this.live.calls.get(callId);
     if (live) return live.fn;
     const stored = await this.o.store.getCall(callId);
     return stored ? this.functions.lookup(stored.functionId) : undefined;
@@ -703,7 +628,7 @@ export class Engine {
     return {
       functions: [...this.functions.values()].map((fn) => snapshotFunction(fn, now)),
       containers: snapshotContainers(this.fleet.containers.values(), now),
-      maps: snapshotMaps(this.calls.values()),
+      maps: snapshotMaps(this.live.calls.values()),
     };
   }
 
@@ -857,13 +782,13 @@ export class Engine {
 
   /** Whether a call is in memory now (running or queued). */
   isLive(callId: string): boolean {
-    return this.calls.has(callId);
+    return this.live.calls.has(callId);
   }
 
   /** Live numbers for `getCurrentStats()`. */
   async stats(functionId: string): Promise<FunctionStats> {
     const fn = await this.functions.lookup(functionId);
     if (!fn) throw new EngineError("not_found", `function ${functionId} is not running`);
-    return currentStats(fn, this.inputs.values());
+    return currentStats(fn, this.live.inputs.values());
   }
 }
