@@ -1,4 +1,5 @@
 import { warmHandshake } from "./warm-handshake.js";
+import { warmBundleLoad } from "./warm-load.js";
 
 /**
  * The runtime waits here, with its modules already loaded, until the provider hands it a
@@ -36,8 +37,12 @@ export async function awaitPoolAssignment(): Promise<void> {
     // connection's transport (~30 ms of CPU, bench/start-cost.ts), and stops waiting for that
     // warm-up when its container comes.
     await new Promise((r) => setImmediate(r));
-    // With the framed stream there is no handshake to warm (and `ws` is never loaded).
-    if (!assigned && process.env.SKIFF_CONTROL_FRAMED !== "1") await Promise.race([warmHandshake(), line]);
+    // With the framed stream there is no handshake to warm (and `ws` is never loaded); the
+    // bundle's load is warmed either way (warm-load.ts).
+    if (!assigned) {
+      const warm = process.env.SKIFF_CONTROL_FRAMED === "1" ? warmBundleLoad() : warmHandshake().then(warmBundleLoad);
+      await Promise.race([warm, line]);
+    }
   }
   const text = await line;
   process.stdin.pause();
