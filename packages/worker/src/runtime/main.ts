@@ -292,15 +292,16 @@ conn.on("shutdown", ({ graceMs }) => {
   check();
 });
 
+// A bundle that came with the assignment to load at once (never a shell's) loads while the
+// connection opens and says hello: its import (user code's top level, whose output goes out the
+// provider's pipe until then) need not wait for the server's assignment, and starts first, as it
+// takes longer than the hello's round trip. Its failure is reported when that assignment comes,
+// as a load's that starts then.
+const preloading =
+  assignedBundle?.preload === true ? loadBundle(workdir, assignedBundle.bytes, skiffPackageDir()) : undefined;
+preloading?.catch(() => {});
+
 conn.connect().catch((err: Error) => {
   process.stderr.write(`skiff runtime: cannot reach the control plane: ${err.message}\n`);
   realExit(3);
 });
-
-// A bundle that came with the assignment to load at once (never a shell's) loads while the
-// connection (opened first) says hello: its import (user code's top level, whose output goes out
-// the provider's pipe until then) need not wait for the server's assignment. Its failure is
-// reported when that assignment comes, as a load's that starts then.
-const preloading =
-  assignedBundle?.preload === true ? loadBundle(workdir, assignedBundle.bytes, skiffPackageDir()) : undefined;
-preloading?.catch(() => {});
