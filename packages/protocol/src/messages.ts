@@ -593,7 +593,10 @@ export interface EventMap extends ObjectEventMap, WorkerEventMap {
     appName: string;
     functionId: string;
     functionName: string;
-    /** Absent for a container on a remote worker: the worker handed it the bundle (`bundleBlobId`). */
+    /**
+     * Absent where the runtime had the bundle with its assignment (`bundleBlobId`): a container
+     * on a remote worker, or a small bundle the control plane handed over (loading already).
+     */
     bundle?: Uint8Array;
     /** The bundle's content id (`bl-<sha256>`). */
     bundleBlobId?: string;

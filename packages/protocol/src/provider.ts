@@ -116,6 +116,12 @@ export interface ContainerSpec {
    * with its assignment, so the control plane does not send it again.
    */
   bundle?: Uint8Array;
+  /**
+   * With `bundle`: the runtime loads it as soon as it has its assignment, while its connection
+   * to the control plane opens, instead of once the control plane's assignment comes (set by the
+   * control plane for a function's container, never for a `skiff shell` one, which runs no code).
+   */
+  preloadBundle?: boolean;
   /** Device files passed into the container (a GPU worker's share of its devices). */
   devices?: string[];
 }
@@ -137,6 +143,8 @@ export interface ContainerHandle {
   readonly pid: number | undefined;
   /** Kills the container now (SIGKILL). */
   kill(): void;
+  /** The runtime was handed `spec.bundle` with its assignment: the control plane need not send it again. */
+  readonly bundleGiven?: boolean;
   /** Where it runs: "local" for this host, else the worker's name. @defaultValue "local" */
   readonly host?: string;
   /** CPU time (ms) and resident memory (bytes) of its processes, where the host can tell. */

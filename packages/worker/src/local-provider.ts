@@ -554,11 +554,20 @@ export class LocalProvider implements WorkerProvider {
     }
   }
 
-  /** The line a runtime reads on stdin: its env, and the bundle a remote worker fetched. */
+  /**
+   * The line a runtime reads on stdin: its env, and the bundle where it comes with the container
+   * (a remote worker fetched it; a small one from the control plane, to load at once).
+   */
   private assignment(spec: ContainerSpec): string {
     const bundle =
       spec.bundle && spec.bundleBlobId
-        ? { bundle: { blobId: spec.bundleBlobId, b64: Buffer.from(spec.bundle).toString("base64") } }
+        ? {
+            bundle: {
+              blobId: spec.bundleBlobId,
+              b64: Buffer.from(spec.bundle).toString("base64"),
+              ...(spec.preloadBundle ? { preload: true } : {}),
+            },
+          }
         : {};
     return `${JSON.stringify({ env: this.containerEnv(spec), ...bundle })}\n`;
   }
@@ -641,6 +650,7 @@ export class LocalProvider implements WorkerProvider {
     }
     return {
       containerId: spec.containerId,
+      bundleGiven: spec.bundle !== undefined && spec.bundleBlobId !== undefined,
       // Read when asked: a process the command helper started has its pid once the helper said it.
       get pid() {
         return p.child.pid;

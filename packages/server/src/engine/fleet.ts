@@ -30,6 +30,12 @@ const MAX_LOST = 5;
 const STARTS_PER_CORE = 2;
 /** A function waiting for room on a full host tries again this often even without word of room. */
 const ROOM_RETRY_MS = 5000;
+/**
+ * A bundle up to this size goes to a container's runtime with its assignment (base64 in a JSON
+ * line on its stdin), which loads it while its connection to this server opens; a larger one is
+ * sent once the runtime has connected (CBOR bytes, no base64 to make and parse at each start).
+ */
+const EARLY_BUNDLE_MAX_BYTES = 256 * 1024;
 
 /** What placement needs to know of a function's containers to tell whether one fits now. */
 function roomNeeds(fn: LiveFunction): Pick<ContainerSpec, "memoryMiB" | "gpu"> {
@@ -297,10 +303,13 @@ export class Fleet {
       volumes && Object.keys(volumes).length > 0 && this.mounter
         ? this.mounter.mount(id, fn.environment, volumes)
         : Promise.resolve([]);
-    Promise.all([this.containerEnv(fn), mounts]).then(
-      ([env, m]) => {
+    // A shell container runs no function code: its runtime is not given the bundle early.
+    const early = reserved ? undefined : this.bundles.get(fn.bundleBlobId).catch(() => undefined);
+    Promise.all([this.containerEnv(fn), mounts, early]).then(
+      ([env, m, bundle]) => {
         c.mounts = m;
-        if (c.status !== "dead" && !this.host.isClosed()) this.launch(c, env);
+        const given = bundle && bundle.byteLength <= EARLY_BUNDLE_MAX_BYTES ? bundle : undefined;
+        if (c.status !== "dead" && !this.host.isClosed()) this.launch(c, env, given);
         else this.mounter?.unmount(id);
       },
       (err: Error) => {
@@ -312,7 +321,7 @@ export class Fleet {
     return c;
   }
 
-  private launch(c: LiveContainer, env: Record<string, string>): void {
+  private launch(c: LiveContainer, env: Record<string, string>, bundle?: Uint8Array): void {
     const { fn, id, reserved } = c;
     const token = this.o.tokens.createContainerToken(id);
     const spec: ContainerSpec = {
@@ -331,6 +340,7 @@ export class Fleet {
       ...(fn.spec.options.gpu ? { gpu: fn.spec.options.gpu } : {}),
       ...(fn.spec.options.imageKey ? { imageKey: fn.spec.options.imageKey } : {}),
       bundleBlobId: fn.bundleBlobId,
+      ...(bundle ? { bundle, preloadBundle: true } : {}),
       ...(c.mounts && c.mounts.length > 0
         ? {
             mounts: c.mounts.map((m) => ({
@@ -432,7 +442,10 @@ export class Fleet {
     if (!c || c.status === "dead") throw new EngineError("not_found", `no container ${containerId}`);
     c.channel = channel;
     const remote = c.host !== undefined && c.host !== "local";
-    const bundle = remote ? new Uint8Array(0) : await this.bundles.get(c.fn.bundleBlobId);
+    // Not sent again where the runtime had it with its assignment (a worker's, or this host's
+    // for a small bundle): it is loading it already.
+    const given = remote || c.handle?.bundleGiven === true;
+    const bundle = given ? new Uint8Array(0) : await this.bundles.get(c.fn.bundleBlobId);
     if ((c.status as LiveContainer["status"]) === "dead")
       throw new EngineError("not_found", `container ${containerId} stopped while starting`);
     if (!bundle) throw new EngineError("internal", `bundle ${c.fn.bundleBlobId} is missing`);
@@ -452,7 +465,7 @@ export class Fleet {
       appName: c.fn.appName,
       functionId: c.fn.id,
       functionName: c.fn.name,
-      ...(remote ? {} : { bundle }),
+      ...(given ? {} : { bundle }),
       bundleBlobId: c.fn.bundleBlobId,
       maxInputs: c.fn.spec.options.maxInputs,
       ...(c.fn.spec.options.threads !== undefined ? { threads: c.fn.spec.options.threads } : {}),

@@ -66,7 +66,8 @@ export class RemoteWorker implements PlacementHost {
   ): Promise<ContainerHandle> {
     if (this.lostReason) throw new Error(`worker ${this.name} is gone (${this.lostReason})`);
     if (!spec.bundleBlobId) throw new Error("a container on a worker needs its bundle's id");
-    const { controlSocket: _s, mounts, bundle: _b, devices: _d, ...rest } = spec;
+    // A worker fetches the bundle itself (by content id) and hands it to its runtime as before.
+    const { controlSocket: _s, mounts, bundle: _b, preloadBundle: _p, devices: _d, ...rest } = spec;
     let image: RemoteImage | undefined;
     let archivePath: string | undefined;
     if (spec.imageKey) {

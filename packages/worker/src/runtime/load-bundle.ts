@@ -25,13 +25,7 @@ export async function loadBundle(
   bundle: Uint8Array,
   skiffDir: string,
 ): Promise<{ exports: Record<string, unknown>; url: string }> {
-  const appDir = join(workdir, "skiff-app");
-  mkdirSync(join(appDir, "node_modules"), { recursive: true });
-  try {
-    symlinkSync(skiffDir, join(appDir, "node_modules", "skiff"), "dir");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-  }
+  const appDir = prepareAppDir(workdir, skiffDir);
   // In an image: its npm packages beside skiff, so the bundle's imports of them resolve
   // (links resolve to their real paths, where the packages find their own dependencies).
   const imageModules = process.env.SKIFF_NODE_MODULES;
@@ -51,4 +45,19 @@ export async function loadBundle(
   // The bundle carries its source map: stacks of errors thrown in it name the app's .ts files.
   process.setSourceMapsEnabled(true);
   return { exports: (await import(url)) as Record<string, unknown>, url };
+}
+
+/**
+ * The directory the app bundle is written to, with its node_modules/skiff link (made here, or
+ * already there: a pooled runtime makes it while it waits, warm-load.ts).
+ */
+export function prepareAppDir(workdir: string, skiffDir: string): string {
+  const appDir = join(workdir, "skiff-app");
+  mkdirSync(join(appDir, "node_modules"), { recursive: true });
+  try {
+    symlinkSync(skiffDir, join(appDir, "node_modules", "skiff"), "dir");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  return appDir;
 }

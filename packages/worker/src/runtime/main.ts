@@ -146,10 +146,14 @@ conn.on("container.assign", (a: EventMap["container.assign"]) => {
         return;
       }
       what = `${a.appName}.${a.functionName}`;
-      // On a remote worker the bundle came from the worker's cache, not in the assignment.
-      const bytes = a.bundle ?? (assignedBundle?.blobId === a.bundleBlobId ? assignedBundle?.bytes : undefined);
+      // On a remote worker the bundle came from the worker's cache, not in the assignment; a
+      // small one came with it from the control plane, and is loading already.
+      const handed = assignedBundle?.blobId === a.bundleBlobId;
+      const bytes = a.bundle ?? (handed ? assignedBundle?.bytes : undefined);
       if (!bytes) throw new Error(`the container was given no bundle (or not bundle ${a.bundleBlobId})`);
-      const { exports, url } = await loadBundle(workdir, bytes, skiffPackageDir());
+      const { exports, url } = await (handed && preloading
+        ? preloading
+        : loadBundle(workdir, bytes, skiffPackageDir()));
       const app = resolveApps(exports).find((x) => x.name === a.appName);
       if (!app) throw new Error(`the bundle defines no app named "${a.appName}"`);
       app._bind(client, a.appFunctions);
@@ -287,6 +291,15 @@ conn.on("shutdown", ({ graceMs }) => {
   };
   check();
 });
+
+// A bundle that came with the assignment to load at once (never a shell's) loads while the
+// connection opens and says hello: its import (user code's top level, whose output goes out the
+// provider's pipe until then) need not wait for the server's assignment, and starts first, as it
+// takes longer than the hello's round trip. Its failure is reported when that assignment comes,
+// as a load's that starts then.
+const preloading =
+  assignedBundle?.preload === true ? loadBundle(workdir, assignedBundle.bytes, skiffPackageDir()) : undefined;
+preloading?.catch(() => {});
 
 conn.connect().catch((err: Error) => {
   process.stderr.write(`skiff runtime: cannot reach the control plane: ${err.message}\n`);

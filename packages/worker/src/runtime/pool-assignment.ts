@@ -1,4 +1,5 @@
 import { warmHandshake } from "./warm-handshake.js";
+import { warmBundleLoad } from "./warm-load.js";
 
 /**
  * The runtime waits here, with its modules already loaded, until the provider hands it a
@@ -6,8 +7,11 @@ import { warmHandshake } from "./warm-handshake.js";
  * out of /proc/<pid>/environ). Pre-started ("pooled") runtimes wait long; a scale-up then pays
  * only for loading the bundle, not for starting a process.
  */
-/** The bundle a remote worker handed over with the assignment (fetched by content id and verified). */
-export let assignedBundle: { blobId: string; bytes: Uint8Array } | undefined;
+/**
+ * The bundle handed over with the assignment: a remote worker's (fetched by content id and
+ * verified), or the control plane's own for a small one. `preload`: load it at once (main.ts).
+ */
+export let assignedBundle: { blobId: string; bytes: Uint8Array; preload: boolean } | undefined;
 
 export async function awaitPoolAssignment(): Promise<void> {
   if (!process.env.SKIFF_ASSIGN_VIA_STDIN) return;
@@ -19,12 +23,15 @@ export async function awaitPoolAssignment(): Promise<void> {
     let buf = "";
     process.stdin.setEncoding("utf8");
     process.stdin.on("data", (chunk: string) => {
-      buf += chunk;
-      const nl = buf.indexOf("\n");
-      if (nl >= 0) {
-        assigned = true;
-        resolve(buf.slice(0, nl));
+      if (assigned) return;
+      // Only the new chunk is searched: a line with a bundle in it comes in many chunks.
+      const nl = chunk.indexOf("\n");
+      if (nl < 0) {
+        buf += chunk;
+        return;
       }
+      assigned = true;
+      resolve(buf + chunk.slice(0, nl));
     });
     // The provider went away before using this process.
     process.stdin.on("end", () => process.exit(0));
@@ -36,12 +43,24 @@ export async function awaitPoolAssignment(): Promise<void> {
     // connection's transport (~30 ms of CPU, bench/start-cost.ts), and stops waiting for that
     // warm-up when its container comes.
     await new Promise((r) => setImmediate(r));
-    // With the framed stream there is no handshake to warm (and `ws` is never loaded).
-    if (!assigned && process.env.SKIFF_CONTROL_FRAMED !== "1") await Promise.race([warmHandshake(), line]);
+    // With the framed stream there is no handshake to warm (and `ws` is never loaded); the
+    // bundle's load is warmed either way (warm-load.ts).
+    if (!assigned) {
+      const warm = process.env.SKIFF_CONTROL_FRAMED === "1" ? warmBundleLoad() : warmHandshake().then(warmBundleLoad);
+      await Promise.race([warm, line]);
+    }
   }
   const text = await line;
   process.stdin.pause();
-  const { env, bundle } = JSON.parse(text) as { env: Record<string, string>; bundle?: { blobId: string; b64: string } };
+  const { env, bundle } = JSON.parse(text) as {
+    env: Record<string, string>;
+    bundle?: { blobId: string; b64: string; preload?: boolean };
+  };
   Object.assign(process.env, env);
-  if (bundle) assignedBundle = { blobId: bundle.blobId, bytes: Buffer.from(bundle.b64, "base64") };
+  if (bundle)
+    assignedBundle = {
+      blobId: bundle.blobId,
+      bytes: Buffer.from(bundle.b64, "base64"),
+      preload: bundle.preload === true,
+    };
 }
