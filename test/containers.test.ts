@@ -124,11 +124,20 @@ describe("containers: skiff shell, container list / logs / exec", () => {
     const one = writeApp(
       dir,
       "one.ts",
-      `import { App } from "skiff";\nexport const app = new App("shell-one");\nexport const only = app.function({ env: { WHO: "only" } }, async () => 1);\n`,
+      // Its top level leaves a mark where it runs in a container (WHO is the function's env).
+      `import { writeFileSync } from "node:fs";\nimport { App } from "skiff";\nif (process.env.WHO === "only") writeFileSync("/tmp/top-level-ran", "");\nexport const app = new App("shell-one");\nexport const only = app.function({ env: { WHO: "only" } }, async () => 1);\n`,
     );
-    const o = await skiff(["shell", one, "--cmd", "echo who=$WHO"], { env: server.env, timeoutMs: 60_000 });
+    const o = await skiff(
+      ["shell", one, "--cmd", "echo who=$WHO; test -e /tmp/top-level-ran && echo TOP-LEVEL-RAN; true"],
+      {
+        env: server.env,
+        timeoutMs: 60_000,
+      },
+    );
     assert.equal(o.code, 0, o.stderr);
     assert.match(o.stdout, /who=only/);
+    // A shell's container runs none of the app's code (its runtime is not handed the bundle).
+    assert.doesNotMatch(o.stdout, /TOP-LEVEL-RAN/);
   });
 
   it("shell on a web endpoint, a missing function, or an app of several without ::fn: clear errors", async () => {
