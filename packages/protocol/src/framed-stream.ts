@@ -50,11 +50,7 @@ const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(n: number): Uint8Arra
 export function wholeFrame(kind: number, data: Uint8Array): Uint8Array {
   const n = data.byteLength;
   const out = NodeBuffer ? NodeBuffer.allocUnsafe(FRAME_HEADER_BYTES + n) : new Uint8Array(FRAME_HEADER_BYTES + n);
-  out[0] = kind;
-  out[1] = n >>> 24;
-  out[2] = (n >>> 16) & 0xff;
-  out[3] = (n >>> 8) & 0xff;
-  out[4] = n & 0xff;
+  putHeader(out, kind, n);
   out.set(data, FRAME_HEADER_BYTES);
   return out;
 }
@@ -62,9 +58,44 @@ export function wholeFrame(kind: number, data: Uint8Array): Uint8Array {
 /** A frame's header. */
 export function frameHeader(kind: number, length: number): Uint8Array {
   const h = new Uint8Array(FRAME_HEADER_BYTES);
-  h[0] = kind;
-  new DataView(h.buffer).setUint32(1, length);
+  putHeader(h, kind, length);
   return h;
+}
+
+/** The header's five bytes at the start of `out`: the kind, then the payload's length (big-endian). */
+function putHeader(out: Uint8Array, kind: number, length: number): void {
+  out[0] = kind;
+  out[1] = length >>> 24;
+  out[2] = (length >>> 16) & 0xff;
+  out[3] = (length >>> 8) & 0xff;
+  out[4] = length & 0xff;
+}
+
+/** Where frames are written: a Node socket. */
+export interface FrameWritable {
+  cork(): void;
+  uncork(): void;
+  write(data: Uint8Array, cb?: (err?: Error | null) => void): boolean;
+}
+
+/**
+ * Writes one frame: up to WHOLE_FRAME_BYTES as one buffer in one write, a larger one as its
+ * header and the payload itself, corked together (no copy of a large payload).
+ */
+export function writeFrame(
+  sink: FrameWritable,
+  kind: number,
+  data: Uint8Array,
+  cb?: (err?: Error | null) => void,
+): void {
+  if (data.byteLength <= WHOLE_FRAME_BYTES) {
+    sink.write(wholeFrame(kind, data), cb);
+    return;
+  }
+  sink.cork();
+  sink.write(frameHeader(kind, data.byteLength));
+  sink.write(data, cb);
+  sink.uncork();
 }
 
 /** A CLOSE frame, header included. */

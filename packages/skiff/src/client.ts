@@ -195,8 +195,14 @@ export class Client {
   }
 }
 
+/**
+ * The `client` option of handles: a Client, or the promise `Client.fromEnv(env)` returns (a
+ * Worker builds its client from its bindings that way, api.md §8).
+ */
+export type ClientOption = Client | Promise<Client>;
+
 /** Resolves the client a handle should use. */
-export function resolveClient(client: Client | Promise<Client> | undefined): Promise<Client> {
+export function resolveClient(client: ClientOption | undefined): Promise<Client> {
   return client ? Promise.resolve(client) : Client.fromEnv();
 }
 

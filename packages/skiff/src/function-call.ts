@@ -1,6 +1,6 @@
 import type { InputInfo } from "@skiff/protocol";
 import { checkParams } from "./check-params.js";
-import { type Client, resolveClient } from "./client.js";
+import { type Client, type ClientOption, resolveClient } from "./client.js";
 import { InvalidError } from "./errors.js";
 import { unwrapOutcome } from "./payloads.js";
 
@@ -15,8 +15,8 @@ export interface FunctionCallCancelParams {
 }
 
 export interface FunctionCallFromIdParams {
-  /** This client instead of `Client.fromEnv()`: a Client, or the promise `Client.fromEnv(env)` returns. */
-  client?: Client | Promise<Client>;
+  /** This client instead of `Client.fromEnv()`: a Client, or a promise of one. */
+  client?: ClientOption;
 }
 
 /** A handle to a spawned call: storable by `objectId`, collected from any process. */
@@ -24,7 +24,7 @@ export class FunctionCall<T = unknown> {
   private constructor(
     /** "fc-…": store it, hand it to another process, `FunctionCall.fromId` it there. */
     readonly objectId: string,
-    private readonly client: Client | Promise<Client> | undefined,
+    private readonly client: ClientOption | undefined,
   ) {}
 
   /** Internal: wraps a call id returned by the server. */

@@ -9,7 +9,7 @@ import type {
 import type { App } from "./app.js";
 import type { CallTarget } from "./call-target.js";
 import { checkParams } from "./check-params.js";
-import { type Client, resolveClient } from "./client.js";
+import { type Client, type ClientOption, resolveClient } from "./client.js";
 import { currentInputId } from "./context.js";
 import { InvalidError, NotFoundError, SkiffError, type UserCodeError } from "./errors.js";
 import { FunctionCall } from "./function-call.js";
@@ -63,8 +63,8 @@ export interface AutoscalerParams {
 export interface FunctionLookupParams {
   /** Defaults to the client's environment. */
   environment?: string;
-  /** This client instead of `Client.fromEnv()`: a Client, or the promise `Client.fromEnv(env)` returns. */
-  client?: Client | Promise<Client>;
+  /** This client instead of `Client.fromEnv()`: a Client, or a promise of one. */
+  client?: ClientOption;
 }
 
 /** The keys of FunctionLookupParams: any other is refused. */
@@ -113,7 +113,7 @@ function callParams(
 /** A deployed function by app and name (`fromName`), or by id (`fromId`). */
 type LazyRef = {
   environment: string | undefined;
-  client: Client | Promise<Client> | undefined;
+  client: ClientOption | undefined;
 } & ({ appName: string; name: string; functionId?: undefined } | { functionId: string });
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;

@@ -6,10 +6,8 @@ import {
   FRAME_MORE,
   FramedStreamError,
   FrameReader,
-  frameHeader,
   MAX_FRAME_BYTES,
-  WHOLE_FRAME_BYTES,
-  wholeFrame,
+  writeFrame,
 } from "@skiff/protocol";
 
 /**
@@ -84,16 +82,8 @@ export class FramedSocket extends EventEmitter implements PeerSocket {
       cb?.(new Error("the connection is closed"));
       return;
     }
-    const kind = opts.fin ? FRAME_FINAL : FRAME_MORE;
     const done = cb ? (err?: Error | null) => cb(err ?? undefined) : undefined;
-    if (data.byteLength <= WHOLE_FRAME_BYTES) {
-      this.socket.write(wholeFrame(kind, data), done);
-      return;
-    }
-    this.socket.cork();
-    this.socket.write(frameHeader(kind, data.byteLength));
-    this.socket.write(data, done);
-    this.socket.uncork();
+    writeFrame(this.socket, opts.fin ? FRAME_FINAL : FRAME_MORE, data, done);
   }
 
   close(code: number, reason: string): void {

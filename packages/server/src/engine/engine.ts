@@ -544,7 +544,6 @@ export class Engine {
     return n;
   }
 
-  /** Stops every container; the engine accepts nothing after this. */
   /**
    * A graceful stop begins: no queued input starts from now on; running ones finish. Resolves
    * once none runs, or when `graceMs` passes first (those still running run again after the
@@ -564,12 +563,13 @@ export class Engine {
   }
 
   /** Inputs on containers now. */
-  runningInputs(): number {
+  private runningInputs(): number {
     let n = 0;
     for (const c of this.fleet.containers.values()) n += c.running.size;
     return n;
   }
 
+  /** Stops every container; the engine accepts nothing after this. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -1,14 +1,5 @@
 import { connect } from "node:net";
-import {
-  closeFrame,
-  FRAME_FINAL,
-  FRAMED_PREAMBLE,
-  FramedStreamError,
-  FrameReader,
-  frameHeader,
-  WHOLE_FRAME_BYTES,
-  wholeFrame,
-} from "@skiff/protocol";
+import { closeFrame, FRAME_FINAL, FRAMED_PREAMBLE, FramedStreamError, FrameReader, writeFrame } from "@skiff/protocol";
 import type { Socket, SocketHandlers } from "../transport/socket.js";
 
 /**
@@ -55,14 +46,7 @@ export function openFramedSocket(path: string, maxPayload: number, h: SocketHand
   return {
     send(data) {
       if (closing || sock.destroyed) throw new Error("the connection is closed");
-      if (data.byteLength <= WHOLE_FRAME_BYTES) {
-        sock.write(wholeFrame(FRAME_FINAL, data));
-        return;
-      }
-      sock.cork();
-      sock.write(frameHeader(FRAME_FINAL, data.byteLength));
-      sock.write(data);
-      sock.uncork();
+      writeFrame(sock, FRAME_FINAL, data);
     },
     close: (code = 1000, reason = "") => close(code, reason),
     setKeepAlive: (alive) => (alive ? sock.ref() : sock.unref()),

@@ -6,7 +6,7 @@ import {
   type RequestResult,
 } from "@skiff/protocol";
 import { checkParams } from "../check-params.js";
-import { type Client, resolveClient } from "../client.js";
+import { type Client, type ClientOption, resolveClient } from "../client.js";
 import { InvalidError, NotFoundError } from "../errors.js";
 import type { RequestOptions } from "../transport/connection.js";
 
@@ -16,23 +16,23 @@ export interface ObjectFromNameParams {
   createIfMissing?: boolean;
   /** Defaults to the client's environment. */
   environment?: string;
-  /** This client instead of `Client.fromEnv()`: a Client, or the promise `Client.fromEnv(env)` returns. */
-  client?: Client | Promise<Client>;
+  /** This client instead of `Client.fromEnv()`: a Client, or a promise of one. */
+  client?: ClientOption;
 }
 
 /** Options of `ephemeral()` for Dict, Queue and Volume. */
 export interface ObjectEphemeralParams {
   /** Defaults to the client's environment. */
   environment?: string;
-  /** This client instead of `Client.fromEnv()`: a Client, or the promise `Client.fromEnv(env)` returns. */
-  client?: Client | Promise<Client>;
+  /** This client instead of `Client.fromEnv()`: a Client, or a promise of one. */
+  client?: ClientOption;
 }
 
 /** Options of the static `delete(name)` for Dict, Queue and Volume. */
 export interface ObjectDeleteParams {
   environment?: string;
-  /** This client instead of `Client.fromEnv()`: a Client, or the promise `Client.fromEnv(env)` returns. */
-  client?: Client | Promise<Client>;
+  /** This client instead of `Client.fromEnv()`: a Client, or a promise of one. */
+  client?: ClientOption;
 }
 
 interface Ref {
@@ -41,7 +41,7 @@ interface Ref {
   name: string | undefined;
   createIfMissing: boolean;
   environment: string | undefined;
-  client: Client | Promise<Client> | undefined;
+  client: ClientOption | undefined;
 }
 
 const KIND_NAME: Record<ObjectKindWire, string> = { dict: "Dict", queue: "Queue", volume: "Volume" };
